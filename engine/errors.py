@@ -1,0 +1,31 @@
+"""Error types shared by the engine.
+
+Every error the user can cause is a :class:`DeepwireError`: its ``str()`` is one line that says
+what went wrong, where, and how to fix it. Front ends (CLI, GUI) print it as is, never a traceback.
+"""
+
+from __future__ import annotations
+
+
+class DeepwireError(Exception):
+    """Base class of every user-facing engine error (one clear line)."""
+
+
+class DesignFormatError(DeepwireError):
+    """A design file cannot be read: bad JSON, wrong structure, unknown version or layer type."""
+
+
+class DesignError(DeepwireError):
+    """A design is structurally invalid for the operation asked (compile, train, export)."""
+
+
+class DataError(DeepwireError):
+    """Data cannot be loaded or does not fit the design (names the file, row/column or image)."""
+
+
+class TrainingError(DeepwireError):
+    """Training failed in a way the user can act on (NaN loss, out of memory, bad settings)."""
+
+
+class ExportError(DeepwireError):
+    """An export or import request cannot be carried out."""
