@@ -1,0 +1,100 @@
+"""Design → ``torch.nn.Module``.
+
+:class:`DesignModule` holds one submodule per layer node, keyed by node id, and runs them in
+topological order. It takes one tensor per Input node (in file order) and returns one tensor per
+output (a tuple when there are several). A design with several networks (a GAN) compiles one
+network at a time.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.errors import DesignError
+from engine.graph import Design
+from engine.layers import REGISTRY
+from engine.shapes import ShapeAnalysis, analyze, network_inputs, network_outputs
+
+
+class DesignModule(nn.Module):
+    """A compiled network: ``layers[node_id]`` is the node's module; ``forward(*inputs)``."""
+
+    def __init__(self, design: Design, network: str, analysis: ShapeAnalysis) -> None:
+        super().__init__()
+        self.network = network
+        self.input_ids: list[str] = network_inputs(design, network)
+        self.output_ids: list[str] = network_outputs(design, network)
+        self.layers = nn.ModuleDict()
+        plan: list[tuple[str, tuple[str, ...]]] = []
+        for node_id in analysis.topological_order(network):
+            node = design.node(node_id)
+            spec = REGISTRY.get(node.type)
+            info = analysis.info[node_id]
+            sources = tuple(e.source for e in design.in_edges(node_id))
+            if spec.inputs == 0 and not spec.variadic:
+                continue
+            self.layers[node_id] = spec.build(list(info.input_shapes), info.resolved)
+            plan.append((node_id, sources))
+        self._plan = plan
+        self.input_shapes = {i: analysis.info[i].output_shape for i in self.input_ids}
+        self.output_shapes = {o: analysis.info[o].output_shape for o in self.output_ids}
+
+    def forward(self, *inputs: torch.Tensor):  # noqa: D401 - torch API
+        if len(inputs) != len(self.input_ids):
+            raise TypeError(f"network '{self.network}' takes {len(self.input_ids)} input(s) "
+                            f"({', '.join(self.input_ids)}), got {len(inputs)}")
+        values: dict[str, torch.Tensor] = dict(zip(self.input_ids, inputs))
+        for node_id, sources in self._plan:
+            values[node_id] = self.layers[node_id](*(values[s] for s in sources))
+        if len(self.output_ids) == 1:
+            return values[self.output_ids[0]]
+        return tuple(values[o] for o in self.output_ids)
+
+    def example_inputs(self, batch: int = 2) -> tuple[torch.Tensor, ...]:
+        """Random inputs of the right shapes and dtypes (for tracing and export)."""
+        out = []
+        for node_id in self.input_ids:
+            shape = (batch, *self.input_shapes[node_id])
+            dtype = self._input_dtypes.get(node_id, "float32")
+            out.append(torch.zeros(shape, dtype=torch.long) if dtype == "int64"
+                       else torch.randn(shape))
+        return tuple(out)
+
+
+def dynamic_batch_shapes(module: DesignModule) -> tuple:
+    """``dynamic_shapes`` for ``torch.export`` / ONNX: the batch dimension of every input varies."""
+    batch = torch.export.Dim("batch", min=1, max=1 << 20)
+    return (tuple({0: batch} for _ in module.input_ids),)
+
+
+def export_program(module: DesignModule, batch: int = 2):
+    """``torch.export.export`` of a compiled network with a dynamic batch size (eval mode)."""
+    module.eval()
+    return torch.export.export(module, module.example_inputs(batch),
+                               dynamic_shapes=dynamic_batch_shapes(module))
+
+
+def compile_design(design: Design, network: str | None = None,
+                   analysis: ShapeAnalysis | None = None) -> DesignModule:
+    """Validate and compile one network of ``design`` (default: its only or ``model`` network).
+
+    Raises :class:`DesignError` naming the first problems when the design is invalid.
+    """
+    analysis = analysis or analyze(design)
+    if not analysis.valid:
+        problems = analysis.problems
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise DesignError(f"cannot compile: {problems[0]}{more}")
+    if network is None:
+        if len(design.networks) == 1:
+            network = next(iter(design.networks))
+        else:
+            network = design.network_of_role("model") or next(iter(design.networks))
+    if network not in design.networks:
+        raise DesignError(f"the design has no network '{network}' "
+                          f"(it has: {', '.join(design.networks)})")
+    module = DesignModule(design, network, analysis)
+    module._input_dtypes = {i: analysis.info[i].resolved.get("dtype", "float32")
+                            for i in module.input_ids}
+    return module

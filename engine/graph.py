@@ -1,0 +1,208 @@
+"""The design model: layer nodes and the edges that wire them, on a networkx multigraph.
+
+A :class:`Design` is plain data plus a small set of mutators; it knows nothing about shapes, files or
+Qt. The GUI's document object is its only writer in the application; the engine reads it.
+
+A design may hold several networks (a GAN's generator and discriminator share one canvas). Each node
+names its network; ``Design.networks`` maps every network name to its role (``model``,
+``generator`` or ``discriminator``). Edges never cross networks.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+NETWORK_ROLES = ("model", "generator", "discriminator")
+DEFAULT_NETWORK = "main"
+
+
+@dataclass
+class Node:
+    """One layer instance: a stable id, its layer type id, explicitly set parameters and layout.
+
+    ``params`` holds only the values the user set; missing ones take the layer's defaults (see
+    :func:`engine.shapes.resolve_params`), so files stay short and round-trip exactly.
+    """
+
+    id: str
+    type: str
+    params: dict[str, Any] = field(default_factory=dict)
+    position: tuple[float, float] = (0.0, 0.0)
+    label: str = ""
+    network: str = DEFAULT_NETWORK
+
+    @property
+    def title(self) -> str:
+        """What the canvas and messages call the node: its label, else its id."""
+        return self.label or self.id
+
+
+@dataclass(frozen=True, order=True)
+class Edge:
+    """A wire from ``source``'s output to input ``port`` (0-based) of ``target``."""
+
+    source: str
+    target: str
+    port: int = 0
+
+
+class Design:
+    """Nodes, edges, networks and the free-form ``data`` / ``training`` sections of one design."""
+
+    def __init__(self, name: str = "Untitled", description: str = "") -> None:
+        self.name = name
+        self.description = description
+        self.networks: dict[str, dict[str, Any]] = {DEFAULT_NETWORK: {"role": "model"}}
+        self.data: dict[str, Any] = {}
+        self.training: dict[str, Any] = {}
+        self.graph = nx.MultiDiGraph()
+        self._nodes: dict[str, Node] = {}
+        self._edges: list[Edge] = []
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def nodes(self) -> list[Node]:
+        """Nodes in file order."""
+        return list(self._nodes.values())
+
+    @property
+    def edges(self) -> list[Edge]:
+        """Edges in file order."""
+        return list(self._edges)
+
+    def node(self, node_id: str) -> Node:
+        """The node called ``node_id`` (KeyError if absent)."""
+        return self._nodes[node_id]
+
+    def __contains__(self, node_id: object) -> bool:
+        return node_id in self._nodes
+
+    def __len__(self) -> int:
+        return len(self._nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self._nodes.values())
+
+    def node_index(self, node_id: str) -> int:
+        """Position of the node in file order."""
+        return list(self._nodes).index(node_id)
+
+    def in_edges(self, node_id: str) -> list[Edge]:
+        """Edges into ``node_id``, sorted by port."""
+        return sorted((k for _, _, k in self.graph.in_edges(node_id, keys=True)),
+                      key=lambda e: (e.port, e.source))
+
+    def out_edges(self, node_id: str) -> list[Edge]:
+        """Edges out of ``node_id``."""
+        return [k for _, _, k in self.graph.out_edges(node_id, keys=True)]
+
+    def nodes_in_network(self, network: str) -> list[Node]:
+        """Nodes of one network, in file order."""
+        return [n for n in self._nodes.values() if n.network == network]
+
+    def network_of_role(self, role: str) -> str | None:
+        """Name of the first network with ``role``, or None."""
+        for name, info in self.networks.items():
+            if info.get("role") == role:
+                return name
+        return None
+
+    def new_node_id(self, type_id: str) -> str:
+        """A fresh id derived from the layer type, e.g. ``conv2d_3``."""
+        base = re.sub(r"[^A-Za-z0-9_]", "_", type_id).lower() or "node"
+        if not base[0].isalpha() and base[0] != "_":
+            base = "n_" + base
+        i = 1
+        while f"{base}_{i}" in self._nodes:
+            i += 1
+        return f"{base}_{i}"
+
+    # -- mutating ----------------------------------------------------------------------------
+
+    def add_node(self, node: Node, index: int | None = None) -> None:
+        """Insert ``node`` (at ``index`` in file order, default last); its id must be new."""
+        if node.id in self._nodes:
+            raise ValueError(f"a node called {node.id!r} already exists")
+        if index is None or index >= len(self._nodes):
+            self._nodes[node.id] = node
+        else:
+            items = list(self._nodes.items())
+            items.insert(index, (node.id, node))
+            self._nodes = dict(items)
+        self.graph.add_node(node.id)
+
+    def remove_node(self, node_id: str) -> tuple[Node, int, list[tuple[int, Edge]]]:
+        """Remove a node and its edges; returns what undo needs: node, index, (index, edge) pairs."""
+        node = self._nodes[node_id]
+        index = self.node_index(node_id)
+        removed = [(i, e) for i, e in enumerate(self._edges) if node_id in (e.source, e.target)]
+        for _, edge in reversed(removed):
+            self.remove_edge(edge)
+        del self._nodes[node_id]
+        self.graph.remove_node(node_id)
+        return node, index, removed
+
+    def add_edge(self, edge: Edge, index: int | None = None) -> None:
+        """Insert ``edge``; both ends must exist and the same edge must not exist yet."""
+        for end in (edge.source, edge.target):
+            if end not in self._nodes:
+                raise KeyError(f"edge {edge}: no node called {end!r}")
+        if edge in self._edges_set():
+            raise ValueError(f"edge {edge.source} → {edge.target}:{edge.port} already exists")
+        if index is None:
+            self._edges.append(edge)
+        else:
+            self._edges.insert(index, edge)
+        self.graph.add_edge(edge.source, edge.target, key=edge)
+
+    def remove_edge(self, edge: Edge) -> int:
+        """Remove ``edge``; returns its former index (for undo)."""
+        index = self._edges.index(edge)
+        del self._edges[index]
+        self.graph.remove_edge(edge.source, edge.target, key=edge)
+        return index
+
+    def has_edge(self, edge: Edge) -> bool:
+        """Whether exactly this edge exists."""
+        return self.graph.has_edge(edge.source, edge.target, key=edge)
+
+    def _edges_set(self) -> set[Edge]:
+        return {k for _, _, k in self.graph.out_edges(keys=True)}
+
+    def set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set (or with ``value`` None, clear back to default) one parameter; returns the old value."""
+        params = self._nodes[node_id].params
+        old = params.get(name)
+        if value is None:
+            params.pop(name, None)
+        else:
+            params[name] = value
+        return old
+
+    def copy(self) -> Design:
+        """A deep, independent copy (used to snapshot the design for training threads)."""
+        other = Design(self.name, self.description)
+        other.networks = copy.deepcopy(self.networks)
+        other.data = copy.deepcopy(self.data)
+        other.training = copy.deepcopy(self.training)
+        for node in self._nodes.values():
+            other.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.position,
+                                node.label, node.network))
+        for edge in self._edges:
+            other.add_edge(edge)
+        return other
+
+    def subgraph_ids(self, node_ids: Iterable[str]) -> tuple[list[Node], list[Edge]]:
+        """Nodes with these ids and the edges among them (for copy/paste)."""
+        ids = set(node_ids)
+        nodes = [n for n in self._nodes.values() if n.id in ids]
+        edges = [e for e in self._edges if e.source in ids and e.target in ids]
+        return nodes, edges

@@ -1,0 +1,299 @@
+"""The design file format (JSON): parsing, validation of structure, migrations, atomic saving.
+
+Loading never executes code: the file is parsed with :func:`json.loads` into plain records and
+checked field by field. Every structural mistake raises :class:`DesignFormatError` with one line
+naming the file, the place (``nodes[3].params``) and the fix. Problems of meaning (unknown layer
+types, wrong parameter values, bad wiring) load fine and are reported by validation instead, so the
+editor can show and fix them.
+
+``dumps(loads(text)) == text`` for every file written by :func:`dumps` (the canonical form).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DesignFormatError
+from engine.graph import NODE_ID_RE, Design, Edge, Node
+from engine.layers import REGISTRY
+
+FORMAT_NAME = "deepwire.design"
+FORMAT_VERSION = 1
+
+# from_version -> function turning a version-N document (dict) into version N+1.
+MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+_TOP_KEYS = ("format", "version", "name", "description", "networks", "nodes", "edges", "data",
+             "training")
+_NODE_KEYS = ("id", "type", "label", "network", "position", "params")
+_EDGE_KEYS = ("source", "target", "port")
+
+
+def migration(from_version: int):
+    """Register a function that upgrades a document from ``from_version`` to the next version."""
+
+    def decorate(fn: Callable[[dict[str, Any]], dict[str, Any]]):
+        if from_version in MIGRATIONS:
+            raise ValueError(f"a migration from version {from_version} exists already")
+        MIGRATIONS[from_version] = fn
+        return fn
+
+    return decorate
+
+
+def migrate(doc: dict[str, Any], where: str) -> dict[str, Any]:
+    """Upgrade ``doc`` to :data:`FORMAT_VERSION` through the registered migrations."""
+    version = doc.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise DesignFormatError(f"{where}: \"version\" must be a positive integer, got {version!r}")
+    if version > FORMAT_VERSION:
+        raise DesignFormatError(
+            f"{where}: design format version {version} is newer than this Deepwire understands "
+            f"(up to {FORMAT_VERSION}); update Deepwire to open it")
+    while version < FORMAT_VERSION:
+        step = MIGRATIONS.get(version)
+        if step is None:
+            raise DesignFormatError(f"{where}: no migration from format version {version}")
+        doc = step(dict(doc))
+        version += 1
+        doc["version"] = version
+    return doc
+
+
+def _fail(where: str, message: str) -> DesignFormatError:
+    return DesignFormatError(f"{where}: {message}")
+
+
+def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
+    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
+        raise _fail(where, f"{what} must be {_type_name(types)}, got {json.dumps(value)}")
+    if not isinstance(value, types):
+        raise _fail(where, f"{what} must be {_type_name(types)}, got {_json_type(value)}")
+    return value
+
+
+def _type_name(types: type | tuple[type, ...]) -> str:
+    names = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+             float: "a number", bool: "true or false"}
+    if isinstance(types, tuple):
+        return " or ".join(dict.fromkeys(names[t] for t in types))
+    return names[types]
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+
+
+def _check_keys(obj: dict, allowed: tuple[str, ...], where: str) -> None:
+    for key in obj:
+        if key not in allowed:
+            raise _fail(where, f"unknown field \"{key}\" (allowed: {', '.join(allowed)})")
+
+
+def _check_json_value(value: Any, where: str) -> None:
+    """Parameters and sections hold plain JSON; reject NaN/Infinity so files stay portable."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise _fail(where, f"non-finite number {value!r}; use a finite value")
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _check_json_value(v, f"{where}.{k}")
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            _check_json_value(v, f"{where}[{i}]")
+
+
+def design_from_dict(doc: Any, source: str = "<design>") -> Design:
+    """Build a :class:`Design` from a parsed JSON document, checking its structure."""
+    if not isinstance(doc, dict):
+        raise _fail(source, f"a design file must hold a JSON object at the top, got {_json_type(doc)}")
+    fmt = doc.get("format")
+    if fmt != FORMAT_NAME:
+        raise _fail(source, f"not a Deepwire design (\"format\" is {json.dumps(fmt)}, expected "
+                            f"\"{FORMAT_NAME}\")")
+    doc = migrate(doc, source)
+    _check_keys(doc, _TOP_KEYS, source)
+    design = Design(_expect(doc.get("name", "Untitled"), str, source, "\"name\""),
+                    _expect(doc.get("description", ""), str, source, "\"description\""))
+    if "networks" in doc:
+        networks = _expect(doc["networks"], dict, source, "\"networks\"")
+        if not networks:
+            raise _fail(source, "\"networks\" is empty; omit it for a single network")
+        design.networks = {}
+        for name, meta in networks.items():
+            where = f"{source}: networks.{name}"
+            if not NODE_ID_RE.match(name):
+                raise _fail(source, f"network name {name!r} must be letters, digits or _")
+            _expect(meta, dict, where, "a network entry")
+            _check_keys(meta, ("role",), where)
+            _check_json_value(meta, where)
+            design.networks[name] = dict(meta)
+    for section in ("data", "training"):
+        if section in doc:
+            value = _expect(doc[section], dict, source, f"\"{section}\"")
+            _check_json_value(value, f"{source}: {section}")
+            setattr(design, section, value)
+
+    nodes = _expect(doc.get("nodes", []), list, source, "\"nodes\"")
+    for i, raw in enumerate(nodes):
+        where = f"{source}: nodes[{i}]"
+        _expect(raw, dict, where, "a node")
+        _check_keys(raw, _NODE_KEYS, where)
+        node_id = raw.get("id")
+        if not isinstance(node_id, str) or not NODE_ID_RE.match(node_id):
+            raise _fail(where, f"\"id\" must be a name of letters, digits and _ that starts with a "
+                               f"letter (at most 64), got {json.dumps(node_id)}")
+        where = f"{source}: node '{node_id}'"
+        if node_id in design:
+            raise _fail(where, "this id is used by two nodes; give each node its own id")
+        type_id = _expect(raw.get("type"), str, where, "\"type\"")
+        type_id = REGISTRY.resolve(type_id) or type_id  # aliases for renamed layer types
+        params = _expect(raw.get("params", {}), dict, where, "\"params\"")
+        _check_json_value(params, f"{where}.params")
+        pos = raw.get("position", [0.0, 0.0])
+        if (not isinstance(pos, list) or len(pos) != 2
+                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                           and math.isfinite(v) for v in pos)):
+            raise _fail(where, f"\"position\" must be [x, y] numbers, got {json.dumps(pos)[:40]}")
+        label = _expect(raw.get("label", ""), str, where, "\"label\"")
+        network = _expect(raw.get("network", next(iter(design.networks))), str, where,
+                          "\"network\"")
+        design.add_node(Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])),
+                             label, network))
+
+    edges = _expect(doc.get("edges", []), list, source, "\"edges\"")
+    for i, raw in enumerate(edges):
+        where = f"{source}: edges[{i}]"
+        _expect(raw, dict, where, "an edge")
+        _check_keys(raw, _EDGE_KEYS, where)
+        src = _expect(raw.get("source"), str, where, "\"source\"")
+        dst = _expect(raw.get("target"), str, where, "\"target\"")
+        port = raw.get("port", 0)
+        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 1024:
+            raise _fail(where, f"\"port\" must be an integer from 0 to 1023, got {json.dumps(port)}")
+        for end, what in ((src, "source"), (dst, "target")):
+            if end not in design:
+                raise _fail(where, f"{what} '{end}' is not a node id of this design")
+        edge = Edge(src, dst, port)
+        if design.has_edge(edge):
+            raise _fail(where, f"duplicate edge {src} → {dst} port {port}; remove one")
+        design.add_edge(edge)
+    return design
+
+
+def design_to_dict(design: Design) -> dict[str, Any]:
+    """The canonical JSON document of ``design``."""
+    doc: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "name": design.name}
+    if design.description:
+        doc["description"] = design.description
+    doc["networks"] = design.networks
+    doc["nodes"] = [
+        {"id": n.id, "type": n.type, "label": n.label, "network": n.network,
+         "position": [_num(n.position[0]), _num(n.position[1])], "params": n.params}
+        for n in design
+    ]
+    doc["edges"] = [{"source": e.source, "target": e.target, "port": e.port}
+                    for e in design.edges]
+    if design.data:
+        doc["data"] = design.data
+    if design.training:
+        doc["training"] = design.training
+    return doc
+
+
+def _num(x: float) -> float | int:
+    return int(x) if float(x).is_integer() else round(float(x), 3)
+
+
+def loads(text: str, source: str = "<design>") -> Design:
+    """Parse design JSON text (never executes anything)."""
+    try:
+        doc = json.loads(text, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise _fail(source, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") \
+            from None
+    except ValueError as exc:
+        raise _fail(source, str(exc)) from None
+    except RecursionError:
+        raise _fail(source, "JSON nested too deeply") from None
+    return design_from_dict(doc, source)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not allowed in a design file; use a finite number")
+
+
+def dumps(design: Design) -> str:
+    """Canonical JSON text of ``design``: 2-space indent, short lists and objects on one line."""
+    return _pretty(design_to_dict(design), 0) + "\n"
+
+
+_LINE_WIDTH = 96
+
+
+def _pretty(value: Any, indent: int) -> str:
+    flat = json.dumps(value, ensure_ascii=False)
+    if not isinstance(value, (dict, list)) or (indent > 0 and len(flat) + indent <= _LINE_WIDTH):
+        return flat
+    if not value:
+        return flat
+    pad = " " * (indent + 2)
+    if isinstance(value, dict):
+        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 2)}"
+                 for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
+    items = [pad + _pretty(v, indent + 2) for v in value]
+    return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
+
+
+def load_design(path: str | os.PathLike[str]) -> Design:
+    """Read a design file; any problem raises :class:`DesignFormatError` naming the file."""
+    p = Path(path)
+    try:
+        raw = p.read_bytes()
+    except FileNotFoundError:
+        raise DesignFormatError(f"{p}: no such file; check the path") from None
+    except IsADirectoryError:
+        raise DesignFormatError(f"{p}: is a folder, not a design file") from None
+    except OSError as exc:
+        raise DesignFormatError(f"{p}: cannot read the file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DesignFormatError(f"{p}: not UTF-8 text (byte {exc.start}); is this a design "
+                                f"file?") from None
+    return loads(text, str(p))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Write ``data`` to a temporary file beside ``path``, then replace ``path`` in one step.
+
+    A failure part-way leaves the old file untouched and no temporary file behind.
+    """
+    p = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, p)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def save_design(design: Design, path: str | os.PathLike[str]) -> None:
+    """Save atomically in canonical form."""
+    atomic_write_bytes(path, dumps(design).encode("utf-8"))

@@ -1,0 +1,372 @@
+"""Validation and shape inference: every node's output shape, parameters, MACs and memory.
+
+:class:`ShapeAnalysis` checks a design before anything runs and keeps, per node, a
+:class:`NodeInfo`. Each problem is a :class:`Problem` attached to a node id (or None for
+design-wide problems) with a plain message and a fix. After an edit, :meth:`ShapeAnalysis.update`
+re-infers only the edited nodes and those downstream whose inputs actually changed.
+"""
+
+from __future__ import annotations
+
+import heapq
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import networkx as nx
+
+from engine.graph import NETWORK_ROLES, Design, Node
+from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
+
+BYTES_PER_VALUE = 4  # float32 activations
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: the node it concerns (or None), what is wrong, how to fix it."""
+
+    node: str | None
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        where = f"node '{self.node}': " if self.node else ""
+        return where + self.message + (f" — {self.fix}" if self.fix else "")
+
+
+@dataclass
+class NodeInfo:
+    """What inference knows about one node."""
+
+    output_shape: Shape | None = None
+    input_shapes: tuple[Shape | None, ...] = ()
+    params: int = 0
+    macs: int = 0
+    activation_bytes: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    resolved: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Design-wide sums."""
+
+    params: int
+    macs: int
+    activation_bytes: int
+
+
+def resolve_params(spec: LayerSpec, params: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+    """Defaults overlaid with ``params``, each coerced; returns (values, error messages)."""
+    values: dict[str, Any] = {}
+    errors: list[str] = []
+    for ps in spec.params:
+        raw = params.get(ps.name, ps.default)
+        try:
+            values[ps.name] = ps.coerce(raw)
+        except ParamValueError as exc:
+            errors.append(f"parameter '{ps.name}' {exc}")
+            values[ps.name] = ps.coerce(ps.default)
+    for name in params:
+        if not any(ps.name == name for ps in spec.params):
+            known = ", ".join(ps.name for ps in spec.params) or "none"
+            errors.append(f"{spec.type_id} has no parameter '{name}' (its parameters: {known})")
+    return values, errors
+
+
+class ShapeAnalysis:
+    """Validation and inference results for one design, kept up to date incrementally.
+
+    Call :meth:`run` after loading and :meth:`update` with the ids of edited nodes after an edit
+    (``structure_changed=True`` when nodes or edges were added or removed).
+    """
+
+    def __init__(self, design: Design) -> None:
+        self.design = design
+        self.info: dict[str, NodeInfo] = {}
+        self.design_problems: list[Problem] = []
+        self._order: dict[str, int] = {}
+        self._cyclic: set[str] = set()
+        self._param_cache: dict[str, tuple[str, tuple, dict, list[str]]] = {}
+        self.run()
+
+    # -- public API --------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Full pass over the design."""
+        self.info = {}
+        self._refresh_structure()
+        for node_id in self._sorted(self.design.graph.nodes):
+            self.info[node_id] = self._infer(self.design.node(node_id))
+        self.design_problems = self._check_design()
+
+    def update(self, changed: Iterable[str], structure_changed: bool = False) -> set[str]:
+        """Re-infer ``changed`` nodes and, while outputs change, their successors.
+
+        Returns the ids whose info was recomputed (removed nodes are dropped silently).
+        """
+        design = self.design
+        for node_id in list(self.info):
+            if node_id not in design:
+                del self.info[node_id]
+                self._param_cache.pop(node_id, None)
+        if structure_changed:
+            cyclic_before = bool(self._cyclic)
+            self._refresh_structure()
+            if cyclic_before or self._cyclic:
+                self.run()
+                return set(self.info)
+        heap = [(self._order[n], n) for n in set(changed) if n in design]
+        heapq.heapify(heap)
+        queued = {n for _, n in heap}
+        updated: set[str] = set()
+        while heap:
+            _, node_id = heapq.heappop(heap)
+            old = self.info.get(node_id)
+            new = self._infer(design.node(node_id))
+            self.info[node_id] = new
+            updated.add(node_id)
+            if old is None or old.output_shape != new.output_shape:
+                for succ in design.graph.successors(node_id):
+                    if succ not in queued:
+                        queued.add(succ)
+                        heapq.heappush(heap, (self._order[succ], succ))
+        self.design_problems = self._check_design()
+        return updated
+
+    @property
+    def problems(self) -> list[Problem]:
+        """Every problem: design-wide first, then per node in file order."""
+        out = list(self.design_problems)
+        for node in self.design:
+            info = self.info.get(node.id)
+            if info:
+                out.extend(info.problems)
+        return out
+
+    @property
+    def valid(self) -> bool:
+        """True when the design has no problem at all."""
+        return not self.design_problems and not any(i.problems for i in self.info.values())
+
+    def totals(self, network: str | None = None) -> Totals:
+        """Parameters, MACs and activation bytes per sample, for one network or all."""
+        p = m = b = 0
+        for node in self.design:
+            if network is not None and node.network != network:
+                continue
+            info = self.info.get(node.id)
+            if info:
+                p, m, b = p + info.params, m + info.macs, b + info.activation_bytes
+        return Totals(p, m, b)
+
+    def topological_order(self, network: str | None = None) -> list[str]:
+        """Node ids in execution order (ties broken by file order)."""
+        ids = [n.id for n in self.design if network is None or n.network == network]
+        return sorted(ids, key=self._order.__getitem__)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _refresh_structure(self) -> None:
+        graph = self.design.graph
+        file_index = {n.id: i for i, n in enumerate(self.design)}
+        self._cyclic = set()
+        try:
+            order = list(nx.lexicographical_topological_sort(graph, key=file_index.__getitem__))
+        except nx.NetworkXUnfeasible:
+            for component in nx.strongly_connected_components(graph):
+                if len(component) > 1:
+                    self._cyclic |= component
+            self._cyclic |= {n for n in graph if graph.has_edge(n, n)}
+            acyclic = graph.subgraph(n for n in graph if n not in self._cyclic)
+            order = list(nx.lexicographical_topological_sort(acyclic, key=file_index.__getitem__))
+            order += sorted(self._cyclic, key=file_index.__getitem__)
+        self._order = {n: i for i, n in enumerate(order)}
+
+    def _sorted(self, ids: Iterable[str]) -> list[str]:
+        return sorted(ids, key=self._order.__getitem__)
+
+    def _resolve(self, node: Node, spec: LayerSpec) -> tuple[dict[str, Any], list[str]]:
+        key = repr(sorted(node.params.items()))
+        cached = self._param_cache.get(node.id)
+        if cached and cached[0] == spec.type_id and cached[1] == key:
+            return cached[2], cached[3]
+        values, errors = resolve_params(spec, node.params)
+        self._param_cache[node.id] = (spec.type_id, key, values, errors)
+        return values, errors
+
+    def _infer(self, node: Node) -> NodeInfo:
+        info = NodeInfo()
+        design = self.design
+        if node.id in self._cyclic:
+            info.problems.append(Problem(node.id, "is part of a cycle (a layer's output feeds back "
+                                         "into its own input)", "remove one edge of the loop"))
+            return info
+        if node.type not in REGISTRY:
+            hint = REGISTRY.suggest(node.type)
+            info.problems.append(Problem(node.id, f"unknown layer type '{node.type}'",
+                                         f"did you mean '{hint}'?" if hint else
+                                         "use a type listed in docs/design-format.md"))
+            return info
+        spec = REGISTRY.get(node.type)
+        values, errors = self._resolve(node, spec)
+        info.resolved = values
+        for message in errors:
+            info.problems.append(Problem(node.id, message, "edit the value in the inspector"))
+
+        edges = design.in_edges(node.id)
+        by_port: dict[int, list[str]] = {}
+        for e in edges:
+            by_port.setdefault(e.port, []).append(e.source)
+        structural_ok = self._check_ports(node, spec, by_port, info)
+        if not structural_ok or errors:
+            return info
+        sources = [by_port[p][0] for p in sorted(by_port)]
+        shapes = []
+        for src in sources:
+            src_info = self.info.get(src)
+            if src_info is None or src_info.output_shape is None:
+                return info  # upstream problem is reported on the upstream node
+            shapes.append(src_info.output_shape)
+        info.input_shapes = tuple(shapes)
+        try:
+            out = tuple(spec.infer(shapes, values))
+            info.params = spec.count_params(shapes, values)
+            info.macs = spec.count_macs(shapes, values, out)
+        except ShapeRuleError as exc:
+            fields = {"self": f"'{node.id}'"}
+            for i, (src, shape) in enumerate(zip(sources, shapes)):
+                fields[f"in{i}"] = f"'{src}' gives {fmt_shape(shape)}"
+                fields[f"src{i}"] = f"'{src}'"
+            info.problems.append(Problem(node.id, _fill(exc.message, fields), _fill(exc.fix, fields)))
+            return info
+        info.output_shape = out
+        size = 1
+        for d in out:
+            size *= d
+        info.activation_bytes = size * BYTES_PER_VALUE
+        return info
+
+    def _check_ports(self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]],
+                     info: NodeInfo) -> bool:
+        ok = True
+        for port, sources in sorted(by_port.items()):
+            if len(sources) > 1:
+                info.problems.append(Problem(
+                    node.id, f"input port {port} has {len(sources)} connections "
+                    f"({', '.join(sources)}); a port takes one",
+                    "remove the extra edges or use an Add/Concatenate merge"))
+                ok = False
+            for src in sources:
+                if self.design.node(src).network != node.network:
+                    info.problems.append(Problem(
+                        node.id, f"is connected to '{src}' of network "
+                        f"'{self.design.node(src).network}' but belongs to '{node.network}'",
+                        "edges must stay within one network; remove the edge"))
+                    ok = False
+        ports = sorted(by_port)
+        if spec.variadic:
+            if len(ports) < spec.min_inputs:
+                info.problems.append(Problem(
+                    node.id, f"{spec.type_id} needs at least {spec.min_inputs} inputs, "
+                    f"has {len(ports)}", "connect more layers to it"))
+                ok = False
+            return ok
+        if spec.inputs == 0:
+            if ports:
+                info.problems.append(Problem(node.id, "an Input takes no incoming edges",
+                                             "remove the edges into it"))
+                ok = False
+            return ok
+        extra = [p for p in ports if p >= spec.inputs]
+        if extra:
+            info.problems.append(Problem(
+                node.id, f"{spec.type_id} has {spec.inputs} input port(s), but an edge targets "
+                f"port {extra[0]}", "reconnect the edge to port 0"))
+            ok = False
+        missing = [p for p in range(spec.inputs) if p not in by_port]
+        if missing:
+            what = "its input is" if spec.inputs == 1 else f"input port {missing[0]} is"
+            info.problems.append(Problem(node.id, f"{what} not connected",
+                                         "wire a layer's output into it, or delete the node"))
+            ok = False
+        return ok
+
+    def _check_design(self) -> list[Problem]:
+        design = self.design
+        problems: list[Problem] = []
+        if len(design) == 0:
+            return [Problem(None, "the design is empty", "add an Input and some layers")]
+        roles = {}
+        for name, meta in design.networks.items():
+            role = meta.get("role") if isinstance(meta, dict) else None
+            if role not in NETWORK_ROLES:
+                problems.append(Problem(None, f"network '{name}' has role {role!r}",
+                                        "use one of " + ", ".join(NETWORK_ROLES)))
+            roles[name] = role
+        members: dict[str, list[Node]] = {}
+        for node in design:
+            if node.network not in design.networks:
+                problems.append(Problem(node.id, f"belongs to network '{node.network}', which the "
+                                        "design does not declare",
+                                        "add it under \"networks\" or change the node's network"))
+            members.setdefault(node.network, []).append(node)
+        for name in design.networks:
+            nodes = members.get(name, [])
+            if not nodes:
+                problems.append(Problem(None, f"network '{name}' has no layers",
+                                        "add layers to it or remove it from \"networks\""))
+            elif not any(REGISTRY.resolve(n.type) == "Input" for n in nodes):
+                problems.append(Problem(None, f"network '{name}' has no Input layer",
+                                        "add an Input and wire it to the first layer"))
+        if "generator" in roles.values() or "discriminator" in roles.values():
+            problems.extend(self._check_gan(roles))
+        return problems
+
+    def _check_gan(self, roles: dict[str, str | None]) -> list[Problem]:
+        gens = [n for n, r in roles.items() if r == "generator"]
+        discs = [n for n, r in roles.items() if r == "discriminator"]
+        if len(gens) != 1 or len(discs) != 1:
+            return [Problem(None, f"a GAN needs exactly one generator and one discriminator network "
+                            f"(has {len(gens)} and {len(discs)})", "set the networks' roles")]
+        g_out = self._network_outputs(gens[0])
+        d_in = [n.id for n in self.design.nodes_in_network(discs[0]) if n.type == "Input"]
+        if len(g_out) != 1 or len(d_in) != 1:
+            return [Problem(None, "a GAN's generator needs one output and its discriminator one "
+                            "Input", "remove the extra outputs or inputs")]
+        g_shape = self.info[g_out[0]].output_shape
+        d_shape = self.info[d_in[0]].output_shape
+        if g_shape is not None and d_shape is not None and g_shape != d_shape:
+            return [Problem(d_in[0], f"the discriminator reads {fmt_shape(d_shape)} but the "
+                            f"generator's '{g_out[0]}' gives {fmt_shape(g_shape)}",
+                            "make the generator's output shape equal the discriminator's Input")]
+        return []
+
+    def _network_outputs(self, network: str) -> list[str]:
+        return network_outputs(self.design, network)
+
+
+def network_outputs(design: Design, network: str) -> list[str]:
+    """Output node ids of one network: its Output layers, else its nodes with no successor."""
+    nodes = design.nodes_in_network(network)
+    marked = [n.id for n in nodes if REGISTRY.resolve(n.type) == "Output"]
+    if marked:
+        return marked
+    return [n.id for n in nodes if design.graph.out_degree(n.id) == 0
+            and REGISTRY.resolve(n.type) != "Input"]
+
+
+def network_inputs(design: Design, network: str) -> list[str]:
+    """Input node ids of one network, in file order."""
+    return [n.id for n in design.nodes_in_network(network) if REGISTRY.resolve(n.type) == "Input"]
+
+
+def _fill(text: str, fields: dict[str, str]) -> str:
+    for key, value in fields.items():
+        text = text.replace("{" + key + "}", value)
+    return text.replace("{self}", "this layer")
+
+
+def analyze(design: Design) -> ShapeAnalysis:
+    """Validate ``design`` and infer every node's shape."""
+    return ShapeAnalysis(design)
