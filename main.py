@@ -1,0 +1,113 @@
+"""Deepwire entry point.
+
+    python main.py [DESIGN.json]                      open the editor (default: MLP template)
+    python main.py check DESIGN.json [--json]         validate a design
+    python main.py train DESIGN.json [options]        train headless
+    python main.py export DESIGN.json --checkpoint C --format F --output PATH
+    python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
+    python main.py --screenshot PNG [DESIGN.json] [--train-for SECONDS]
+
+Errors are one line on stderr; exit codes: 0 success, 1 invalid design or failed run, 2 unreadable
+input or bad usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+COMMANDS = ("check", "train", "export", "import")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that exits 2 with one line (not the usage block) on bad usage."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The headless sub-command parser."""
+    parser = _Parser(prog="deepwire", description="Build, train and export neural networks.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = sub.add_parser("check", help="validate a design file")
+    p.add_argument("design")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("train", help="train a design headless")
+    p.add_argument("design")
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--batch-size", type=int)
+    p.add_argument("--lr", type=float)
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    p.add_argument("--seed", type=int)
+    p.add_argument("--out", default=None, help="output folder (default runs/<design>-<time>)")
+    p.add_argument("--resume", default=None, metavar="CHECKPOINT")
+
+    p = sub.add_parser("export", help="export a trained model")
+    p.add_argument("design")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--format", required=True, choices=("onnx", "pt2", "safetensors", "python"))
+    p.add_argument("--output", required=True)
+    p.add_argument("--network", default=None,
+                   help="which network to export (GAN: generator or discriminator; "
+                        "autoencoder: 'encoder' for the encoder alone)")
+
+    p = sub.add_parser(
+        "import", help="turn a PyTorch model into an editable design",
+        description="Import a model as a design. SOURCE is FILE.py:ClassName (the file is "
+                    "EXECUTED to build the model: only import code you trust) or a .pt2 file.")
+    p.add_argument("source")
+    p.add_argument("--output", required=True)
+    p.add_argument("--input-shape", default=None,
+                   help="sample shape without batch, e.g. 1,28,28 (needed for .py sources)")
+    return parser
+
+
+def run_headless(argv: list[str]) -> int:
+    """Run one sub-command; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    if args.command == "check":
+        from engine.cli import run_check
+
+        return run_check(args)
+    if args.command == "train":
+        from engine.training.cli import run_train
+
+        return run_train(args)
+    if args.command == "export":
+        from engine.export.cli import run_export
+
+        return run_export(args)
+    from engine.export.cli import run_import
+
+    return run_import(args)
+
+
+def run_gui(argv: list[str]) -> int:
+    """Open the editor window (or render it to a PNG with --screenshot)."""
+    parser = _Parser(prog="deepwire", description="Deepwire editor. Sub-commands: "
+                     + ", ".join(COMMANDS) + " (see 'deepwire check --help').")
+    parser.add_argument("design", nargs="?", help="design file to open")
+    parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
+    parser.add_argument("--train-for", type=float, default=0.0, metavar="SECONDS",
+                        help="with --screenshot: train live this long before rendering")
+    parser.add_argument("--size", default="1600x1000", help="with --screenshot: WIDTHxHEIGHT")
+    args = parser.parse_args(argv)
+    from gui.app import run_app
+
+    return run_app(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to a headless sub-command or the GUI."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in COMMANDS:
+        return run_headless(argv)
+    return run_gui(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
