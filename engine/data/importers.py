@@ -1,0 +1,346 @@
+"""Importers for the user's own files: CSV tables, NumPy ``.npy``/``.npz``, image folders.
+
+Each importer returns :class:`RawData` and turns every problem a user can cause into one
+:class:`DataError` line naming the file (and line/column or image) and the fix.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.data.raw import RawData
+from engine.errors import DataError
+
+#: Cell texts read as a missing value.
+MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
+#: An integer target with at most this many distinct values is taken as class labels.
+MAX_INFERRED_CLASSES = 20
+#: An inferred text column with more distinct values than this is refused (likely an id/name).
+MAX_INFERRED_CATEGORIES = 50
+
+
+def resolve(path: str, base_dir: Path | None, kind: str = "file") -> Path:
+    """Resolve a spec path against the design's folder and check that it exists."""
+    p = Path(path).expanduser()
+    if not p.is_absolute() and base_dir is not None:
+        p = Path(base_dir) / p
+    if not p.exists():
+        raise DataError(f"{kind} '{path}' not found (looked at {p}): check the path in the data "
+                        "spec, relative to the design file's folder")
+    if kind == "folder" and not p.is_dir():
+        raise DataError(f"'{path}' is a file, not a folder: give the folder holding one "
+                        "sub-folder per class")
+    if kind == "file" and p.is_dir():
+        raise DataError(f"'{path}' is a folder, not a file: give the path of the data file")
+    return p
+
+
+def _is_missing(cell: str) -> bool:
+    return cell.strip().lower() in MISSING_TOKENS
+
+
+def _to_float(cell: str) -> float | None:
+    try:
+        return float(cell)
+    except ValueError:
+        return None
+
+
+def infer_task(y: np.ndarray) -> str:
+    """``classification`` for text labels or few distinct integers, otherwise ``regression``."""
+    if y.dtype.kind not in "biuf":
+        return "classification"
+    flat = y.reshape(len(y), -1)
+    if flat.shape[1] != 1:
+        return "regression"
+    values = flat[:, 0][~np.isnan(flat[:, 0].astype(np.float64))]
+    is_int = np.all(np.mod(values, 1) == 0)
+    return "classification" if is_int and len(np.unique(values)) <= MAX_INFERRED_CLASSES \
+        else "regression"
+
+
+# --------------------------------------------------------------------------- CSV
+def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
+    """Read a CSV with a header row; text columns become categorical, numbers stay numeric."""
+    name = spec["path"]
+    path = resolve(name, base_dir)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") \
+            from None
+    except OSError as exc:
+        raise DataError(f"{name} cannot be read ({exc.strerror}): check the file's permissions") \
+            from None
+    reader = csv.reader(io.StringIO(text), delimiter=spec["delimiter"])
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    header: list[str] | None = None
+    try:
+        for fields in reader:
+            if not any(f.strip() for f in fields):
+                continue
+            if header is None:
+                header = [f.strip() for f in fields]
+                continue
+            if len(fields) != len(header):
+                raise DataError(f"{name} line {reader.line_num}: {len(fields)} fields but the "
+                                f"header has {len(header)}: fix that line (check the delimiter "
+                                f"{spec['delimiter']!r} and quotes)")
+            rows.append([f.strip() for f in fields])
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise DataError(f"{name} line {reader.line_num}: {exc}: fix the quoting") from None
+    if header is None:
+        raise DataError(f"{name} is empty: it needs a header row and at least one data row")
+    if not rows:
+        raise DataError(f"{name} has a header but no data rows: add rows below the header")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
+                        "rename one of them")
+
+    target = spec["target"]
+    if target is not None and target not in header:
+        raise DataError(f"{name}: target column {target!r} not found; columns are: "
+                        + ", ".join(header))
+    features = spec["features"] if spec["features"] is not None else [
+        h for h in header if h != target]
+    for col in [*features, *spec["categorical"]]:
+        if col not in header:
+            raise DataError(f"{name}: column {col!r} (in the data spec) not found; columns are: "
+                            + ", ".join(header))
+    if target in features:
+        raise DataError(f"{name}: target column {target!r} is also listed in 'features': "
+                        "remove it from 'features'")
+    if not features:
+        raise DataError(f"{name}: no feature columns left besides the target: add columns")
+
+    drop = spec["preprocess"]["impute"] == "drop"
+    y_raw: list[str] | None = None
+    if target is not None and spec["task"] != "unsupervised":
+        ti = header.index(target)
+        keep = []
+        for r, line in zip(rows, lines, strict=True):
+            if _is_missing(r[ti]):
+                if not drop:
+                    raise DataError(f"{name} line {line}: target column {target!r} is empty: "
+                                    "fill it in, or set preprocess.impute to drop")
+                continue
+            keep.append((r, line))
+        if not keep:
+            raise DataError(f"{name}: every row's target {target!r} is empty: fill the column")
+        rows, lines = [r for r, _ in keep], [ln for _, ln in keep]
+        y_raw = [r[ti] for r in rows]
+
+    columns: list[Any] = []
+    categorical: list[int] = []
+    for k, col in enumerate(features):
+        ci = header.index(col)
+        cells = [r[ci] for r in rows]
+        present = [c for c in cells if not _is_missing(c)]
+        numeric_share = (sum(_to_float(c) is not None for c in present) / len(present)
+                         if present else 1.0)
+        if col in spec["categorical"] or numeric_share < 0.5:
+            distinct = len(set(present))
+            if col not in spec["categorical"] and distinct > MAX_INFERRED_CATEGORIES:
+                raise DataError(f"{name}: column {col!r} has {distinct} different text values "
+                                "(an id or name?): leave it out of 'features', or list it in "
+                                "'categorical' to one-hot encode it anyway")
+            columns.append(np.array(["" if _is_missing(c) else c for c in cells], dtype=object))
+            categorical.append(k)
+            continue
+        values = np.empty(len(cells), dtype=np.float64)
+        for i, cell in enumerate(cells):
+            if _is_missing(cell):
+                values[i] = np.nan
+                continue
+            v = _to_float(cell)
+            if v is None:
+                raise DataError(f"{name} line {lines[i]}, column {col!r}: {cell!r} is not a "
+                                f"number: fix the value, or list {col!r} in 'categorical'")
+            values[i] = v
+        columns.append(values)
+    if categorical:
+        x = np.empty((len(rows), len(features)), dtype=object)
+        for k, c in enumerate(columns):
+            x[:, k] = c
+    else:
+        x = np.stack(columns, axis=1)
+
+    y, task = None, "unsupervised"
+    if y_raw is not None:
+        as_num = [_to_float(v) for v in y_raw]
+        numeric = all(v is not None for v in as_num)
+        y_arr = np.array(as_num, dtype=np.float64) if numeric else np.array(y_raw, dtype=object)
+        task = spec["task"] or infer_task(y_arr)
+        if task == "regression":
+            if not numeric:
+                bad = next(i for i, v in enumerate(as_num) if v is None)
+                raise DataError(f"{name} line {lines[bad]}, column {target!r}: {y_raw[bad]!r} "
+                                "is not a number but the task is regression: fix the value or "
+                                "set task to classification")
+            y = y_arr.astype(np.float32).reshape(-1, 1)
+        elif task == "classification":
+            y = y_arr
+        else:
+            raise DataError(f"{name}: task {task!r} needs a series; use regression or "
+                            "classification for CSV tables")
+    return RawData(x, y, task, "table", name, columns=list(features), categorical=categorical,
+                   row_labels=[f"line {ln}" for ln in lines])
+
+
+# --------------------------------------------------------------------------- NumPy
+def _load_array(name: str, base_dir: Path | None) -> Any:
+    path = resolve(name, base_dir)
+    try:
+        return np.load(path, allow_pickle=False)
+    except ValueError as exc:
+        if "pickle" in str(exc).lower():
+            raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
+                            "numeric arrays only") from None
+        raise DataError(f"{name} is not a valid NumPy file ({exc}): save it with numpy.save "
+                        "or numpy.savez") from None
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{name} cannot be read as NumPy data ({exc}): save it with "
+                        "numpy.save or numpy.savez") from None
+
+
+def _layout_of(x: np.ndarray, name: str) -> str:
+    layouts = {2: "table", 3: "sequence", 4: "image"}
+    if x.ndim not in layouts:
+        raise DataError(f"{name}: array of shape {x.shape} has {x.ndim} dimensions; expected "
+                        "(N, F) table, (N, T, F) sequences or (N, C, H, W) images")
+    return layouts[x.ndim]
+
+
+def _from_arrays(x: np.ndarray, y: np.ndarray | None, spec: dict[str, Any], name: str,
+                 y_name: str) -> RawData:
+    if x.dtype.kind not in "biuf":
+        raise DataError(f"{name}: features have dtype {x.dtype}, not numbers: save numeric "
+                        "arrays (use CSV for text columns)")
+    if x.ndim == 1:
+        x = x.reshape(-1, 1)
+    if len(x) == 0:
+        raise DataError(f"{name} has no rows: the first dimension of the array is 0")
+    layout = _layout_of(x, name)
+    task = spec["task"]
+    if task == "unsupervised":
+        y = None
+    if y is None:
+        if task not in (None, "unsupervised"):
+            raise DataError(f"{name}: task is {task!r} but no target was given: set "
+                            "'target_path'/'y_key', or 'target': 'last'")
+        task = "unsupervised"
+    else:
+        if len(y) != len(x):
+            raise DataError(f"{y_name} has {len(y)} targets but {name} has {len(x)} samples: "
+                            "give one target per sample")
+        if y.dtype.kind not in "biufUS":
+            raise DataError(f"{y_name}: targets have dtype {y.dtype}; expected numbers or "
+                            "class-name strings")
+        task = task or infer_task(y)
+        if task == "regression":
+            if y.dtype.kind not in "biuf":
+                raise DataError(f"{y_name}: text targets cannot be regressed: set task to "
+                                "classification")
+            y = y.astype(np.float32).reshape(len(y), -1)
+        elif task == "classification":
+            y = y.reshape(len(y), -1)
+            if y.shape[1] != 1:
+                raise DataError(f"{y_name}: class targets must be one label per sample, got "
+                                f"shape {y.shape}: give a 1-D array of labels")
+            y = y[:, 0]
+        else:
+            raise DataError(f"{name}: task 'forecast' is only for the builtin series; "
+                            "use regression with your own windows")
+    columns = [f"x{i}" for i in range(x.shape[1])] if layout == "table" else None
+    return RawData(x.astype(np.float64), y, task, layout, name, columns=columns)
+
+
+def load_npy(spec: dict[str, Any], base_dir: Path | None) -> RawData:
+    """Features from ``path``; targets from ``target_path`` or the last column."""
+    name = spec["path"]
+    x = _load_array(name, base_dir)
+    y = None
+    y_name = name
+    if spec["target_path"]:
+        y_name = spec["target_path"]
+        y = _load_array(y_name, base_dir)
+    elif spec["target"] == "last":
+        if x.ndim != 2 or x.shape[1] < 2:
+            raise DataError(f"{name}: 'target': 'last' needs a 2-D array with at least two "
+                            f"columns, got shape {x.shape}")
+        x, y = x[:, :-1], x[:, -1]
+    return _from_arrays(x, y, spec, name, y_name)
+
+
+def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
+    """Features and targets from two keys of one ``.npz`` archive."""
+    name = spec["path"]
+    archive = _load_array(name, base_dir)
+    if not hasattr(archive, "files"):
+        raise DataError(f"{name} is a single .npy array, not an .npz archive: use source 'npy'")
+    with archive:
+        keys = list(archive.files)
+        for role in ("x_key", "y_key"):
+            key = spec[role]
+            if key is not None and key not in keys:
+                extra = " or to null for data without targets" if role == "y_key" else ""
+                raise DataError(f"{name} has no array {key!r}; it has: {', '.join(keys)}: set "
+                                f"{role} to one of them{extra}")
+        try:
+            x = archive[spec["x_key"]]
+            y = archive[spec["y_key"]] if spec["y_key"] is not None else None
+        except ValueError:
+            raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
+                            "numeric arrays only") from None
+    return _from_arrays(x, y, spec, name, f"{name}[{spec['y_key']!r}]")
+
+
+# --------------------------------------------------------------------------- images
+def load_image_folder(spec: dict[str, Any], base_dir: Path | None) -> RawData:
+    """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W)."""
+    from PIL import Image, UnidentifiedImageError
+
+    name = spec["path"].rstrip("/\\") or spec["path"]
+    root = resolve(spec["path"], base_dir, "folder")
+    classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    if not classes:
+        raise DataError(f"image folder '{name}' has no class sub-folders: put each class's "
+                        "images in its own sub-folder (e.g. cats/, dogs/)")
+    height, width = spec["size"]
+    mode = "L" if spec["color"] == "grayscale" else "RGB"
+    images: list[np.ndarray] = []
+    labels: list[int] = []
+    for label, folder in enumerate(classes):
+        files = sorted(p for p in folder.iterdir()
+                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        if not files:
+            raise DataError(f"class folder '{name}/{folder.name}' has no images "
+                            f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder")
+        for f in files:
+            try:
+                with Image.open(f) as img:
+                    img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+                    arr = np.asarray(img, dtype=np.float32) / 255.0
+            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+                reason = str(exc).split(":")[0] or type(exc).__name__
+                raise DataError(f"image '{name}/{folder.name}/{f.name}' cannot be decoded "
+                                f"({reason}): replace or delete it") from None
+            images.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
+            labels.append(label)
+    task = "unsupervised" if spec["task"] == "unsupervised" else "classification"
+    if spec["task"] not in (None, "classification", "unsupervised"):
+        raise DataError(f"image folder '{name}': task {spec['task']!r} is not possible; "
+                        "use classification or unsupervised")
+    return RawData(np.stack(images),
+                   np.array(labels, dtype=np.int64) if task == "classification" else None,
+                   task, "image", f"image folder '{name}'",
+                   class_names=[c.name for c in classes])
