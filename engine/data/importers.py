@@ -53,16 +53,19 @@ def _to_float(cell: str) -> float | None:
 
 
 def infer_task(y: np.ndarray) -> str:
-    """``classification`` for text labels or few distinct integers, otherwise ``regression``."""
+    """``classification`` for text labels or few distinct integers, otherwise ``regression``.
+
+    "Few" means at most :data:`MAX_INFERRED_CLASSES` values, each seen twice on average.
+    """
     if y.dtype.kind not in "biuf":
         return "classification"
     flat = y.reshape(len(y), -1)
     if flat.shape[1] != 1:
         return "regression"
     values = flat[:, 0][~np.isnan(flat[:, 0].astype(np.float64))]
-    is_int = np.all(np.mod(values, 1) == 0)
-    return "classification" if is_int and len(np.unique(values)) <= MAX_INFERRED_CLASSES \
-        else "regression"
+    distinct = len(np.unique(values))
+    few = distinct <= MAX_INFERRED_CLASSES and distinct <= len(values) / 2
+    return "classification" if few and np.all(np.mod(values, 1) == 0) else "regression"
 
 
 # --------------------------------------------------------------------------- CSV
