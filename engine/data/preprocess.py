@@ -281,7 +281,7 @@ class Preprocessor:
         expressible that way (one-hot text columns, or smoothing across time steps)."""
         if not self.fitted or self.categorical or self.settings["smooth_window"] > 1:
             return None
-        n = self.sample_shape[1] if self.layout == "image" else self.sample_shape[-1]
+        n = self.sample_shape[0] if self.layout == "image" else self.sample_shape[-1]
 
         def const(a: np.ndarray | None, fill: float) -> np.ndarray:
             return (np.full(n, fill) if a is None else a).astype(np.float32)
