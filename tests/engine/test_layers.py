@@ -1,0 +1,164 @@
+"""Every registered layer: its shape rule and parameter count agree with the module it builds."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.layers import REGISTRY, LayerSpec, ParamSpec, ParamValueError, ShapeRuleError
+from engine.layers.registry import LayerRegistry
+from engine.shapes import resolve_params
+
+# type id -> list of (input shapes, explicit params); several settings per layer.
+CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
+    "Output": [([(10,)], {}), ([(3, 5, 5)], {})],
+    "Linear": [([(20,)], {"out_features": 7}), ([(6, 20)], {"out_features": 3, "bias": False})],
+    "Dropout": [([(20,)], {"p": 0.3}), ([(2, 4, 4)], {"p": 0.0})],
+    "Flatten": [([(3, 4, 5)], {}), ([(12,)], {})],
+    "Reshape": [([(64,)], {"shape": [1, 8, 8]}), ([(4, 6)], {"shape": [-1, 3]})],
+    "Embedding": [([(9,)], {"num_embeddings": 50, "embedding_dim": 8})],
+    "Conv1d": [([(3, 20)], {"out_channels": 5, "kernel_size": 3}),
+               ([(2, 17)], {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 0,
+                            "bias": False})],
+    "Conv2d": [([(1, 8, 8)], {"out_channels": 6}),
+               ([(3, 15, 11)], {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2}),
+               ([(2, 9, 9)], {"out_channels": 3, "kernel_size": 3, "padding": 0, "bias": False})],
+    "ConvTranspose2d": [([(8, 4, 4)], {"out_channels": 4}),
+                        ([(3, 5, 7)], {"out_channels": 2, "kernel_size": 3, "stride": 2,
+                                       "padding": 1, "output_padding": 1})],
+    "MaxPool1d": [([(3, 20)], {"kernel_size": 2}), ([(2, 11)], {"kernel_size": 3, "stride": 2,
+                                                               "padding": 1})],
+    "MaxPool2d": [([(3, 8, 8)], {}), ([(2, 9, 7)], {"kernel_size": 3, "stride": 2, "padding": 1})],
+    "AvgPool2d": [([(3, 8, 8)], {}), ([(2, 9, 7)], {"kernel_size": 3, "stride": 1})],
+    "AdaptiveAvgPool2d": [([(5, 7, 9)], {"output_size": 1}), ([(2, 8, 8)], {"output_size": 3})],
+    "Upsample": [([(3, 4, 4)], {"scale_factor": 2}), ([(2, 5)], {"scale_factor": 3}),
+                 ([(1, 3, 5)], {"scale_factor": 2, "mode": "bilinear"})],
+    "BatchNorm1d": [([(12,)], {}), ([(4, 9)], {"momentum": 0.2})],
+    "BatchNorm2d": [([(6, 5, 5)], {}), ([(2, 3, 3)], {"eps": 1e-3})],
+    "LayerNorm": [([(16,)], {}), ([(5, 8)], {"elementwise_affine": False})],
+    "ReLU": [([(10,)], {})],
+    "LeakyReLU": [([(10,)], {"negative_slope": 0.1})],
+    "ELU": [([(2, 3, 3)], {"alpha": 0.5})],
+    "GELU": [([(10,)], {}), ([(10,)], {"approximate": "tanh"})],
+    "SiLU": [([(4, 4)], {})],
+    "Sigmoid": [([(10,)], {})],
+    "Tanh": [([(10,)], {})],
+    "Softmax": [([(10,)], {}), ([(3, 4)], {"dim": 0})],
+    "LogSoftmax": [([(10,)], {}), ([(3, 4)], {"dim": -2})],
+    "RNN": [([(7, 5)], {"hidden_size": 8}),
+            ([(7, 5)], {"hidden_size": 6, "num_layers": 2, "bidirectional": True,
+                        "return_sequences": True, "nonlinearity": "relu"})],
+    "LSTM": [([(7, 5)], {"hidden_size": 8}),
+             ([(6, 3)], {"hidden_size": 4, "num_layers": 3, "bidirectional": True,
+                         "dropout": 0.2}),
+             ([(6, 3)], {"hidden_size": 5, "return_sequences": True})],
+    "GRU": [([(7, 5)], {"hidden_size": 8, "bidirectional": True}),
+            ([(4, 2)], {"hidden_size": 3, "num_layers": 2, "return_sequences": True})],
+    "Add": [([(6,), (6,)], {}), ([(2, 3, 3)] * 3, {})],
+    "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {})],
+    "Concatenate": [([(6,), (4,)], {}), ([(2, 5, 5), (3, 5, 5)], {"dim": 0}),
+                    ([(7, 3), (7, 2)], {"dim": -1})],
+    "SOM": [([(12,)], {"rows": 3, "cols": 4}), ([(4,)], {"rows": 1, "cols": 7})],
+}
+
+
+def test_every_registered_layer_has_cases():
+    """A new layer type must come with shape cases here (Input is exercised by the templates)."""
+    missing = {spec.type_id for spec in REGISTRY} - set(CASES) - {"Input"}
+    assert not missing, f"add test cases for {sorted(missing)}"
+
+
+@pytest.mark.parametrize(("type_id", "shapes", "params"),
+                         [(t, s, p) for t, cases in CASES.items() for s, p in cases])
+def test_shape_rule_and_param_count_match_module(type_id, shapes, params):
+    spec = REGISTRY.get(type_id)
+    values, errors = resolve_params(spec, params)
+    assert errors == []
+    expected_shape = tuple(spec.infer(shapes, values))
+    module = spec.build(shapes, values)
+    module.eval()
+    batch = 3
+    if type_id == "Embedding":
+        inputs = [torch.randint(0, params["num_embeddings"], (batch, *shapes[0]))]
+    else:
+        inputs = [torch.randn(batch, *s) for s in shapes]
+    with torch.no_grad():
+        out = module(*inputs)
+    assert tuple(out.shape) == (batch, *expected_shape)
+    assert spec.count_params(shapes, values) == sum(p.numel() for p in module.parameters())
+    assert spec.count_macs(shapes, values, expected_shape) >= 0
+
+
+@pytest.mark.parametrize(("type_id", "shapes", "params", "needle"), [
+    ("Linear", [(16, 4, 4)], {}, "insert Flatten"),
+    ("Conv2d", [(64,)], {}, "(N, C, H, W)"),
+    ("Conv2d", [(1, 2, 2)], {"kernel_size": 5, "padding": 0}, "smaller kernel_size"),
+    ("LSTM", [(64,)], {}, "sequences"),
+    ("Add", [(4,), (5,)], {}, "equal shapes"),
+    ("Concatenate", [(4, 2), (5, 3)], {"dim": 0}, "other sizes equal"),
+    ("Reshape", [(10,)], {"shape": [3, 3]}, "needs 9 values"),
+    ("MaxPool2d", [(1, 4, 4)], {"kernel_size": 2, "padding": 2}, "more than half"),
+    ("ConvTranspose2d", [(2, 4, 4)], {"stride": 1, "output_padding": 1}, "smaller than stride"),
+    ("Softmax", [(4,)], {"dim": 3}, "out of range"),
+    ("Upsample", [(3, 4)], {"mode": "bilinear"}, "bilinear"),
+])
+def test_shape_rules_refuse_bad_inputs_with_a_fix(type_id, shapes, params, needle):
+    spec = REGISTRY.get(type_id)
+    values, errors = resolve_params(spec, params)
+    assert errors == []
+    with pytest.raises(ShapeRuleError) as info:
+        spec.infer(shapes, values)
+    assert needle in info.value.message + info.value.fix
+
+
+@pytest.mark.parametrize(("kind", "value", "ok"), [
+    ("int", 3, True), ("int", 3.0, True), ("int", 3.5, False), ("int", True, False),
+    ("int", "3", False), ("int", 0, False), ("int", 10_000, False),
+    ("float", 0.5, True), ("float", 2, True), ("float", float("nan"), False),
+    ("bool", False, True), ("bool", 0, False),
+])
+def test_param_spec_coercion(kind, value, ok):
+    spec = ParamSpec("x", kind, 1 if kind != "bool" else True, minimum=1 if kind == "int" else None,
+                     maximum=100 if kind == "int" else None)
+    if ok:
+        spec.coerce(value)
+    else:
+        with pytest.raises(ParamValueError):
+            spec.coerce(value)
+
+
+def test_choice_and_shape_params():
+    choice = ParamSpec("mode", "choice", "a", choices=("a", "b"))
+    assert choice.coerce("b") == "b"
+    with pytest.raises(ParamValueError, match="one of 'a', 'b'"):
+        choice.coerce("c")
+    shape = ParamSpec("shape", "shape", [1], allow_minus_one=True)
+    assert shape.coerce([2, -1]) == (2, -1)
+    with pytest.raises(ParamValueError):
+        shape.coerce([-1, -1])
+    with pytest.raises(ParamValueError):
+        shape.coerce([0, 3])
+
+
+def test_registry_refuses_duplicates_and_resolves_aliases():
+    reg = LayerRegistry()
+    spec = LayerSpec("Thing", "Thing", "Core", "help", infer=lambda s, p: s[0],
+                     build=lambda s, p: torch.nn.Identity(), replaces=("OldThing",))
+    reg.register(spec)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register(spec)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register(LayerSpec("OldThing", "x", "Core", "h", infer=spec.infer, build=spec.build))
+    assert reg.get("OldThing") is spec
+    assert REGISTRY.get("Dense").type_id == "Linear"
+    assert REGISTRY.suggest("conv2D") == "Conv2d"
+
+
+def test_specs_are_immutable_and_documented():
+    for spec in REGISTRY:
+        assert spec.help and spec.display_name and spec.category
+        for p in spec.params:
+            assert p.help, f"{spec.type_id}.{p.name} needs a help line"
+            p.coerce(p.default)  # every default is valid
+        with pytest.raises(AttributeError):
+            spec.type_id = "x"  # type: ignore[misc]
