@@ -1,0 +1,382 @@
+"""Undoable edits of a :class:`~gui.document.Document`.
+
+Every command changes the document only through its low-level ``_`` mutators, never canvas items;
+the items follow the document's signals. ``undo()`` restores the design exactly — node order, edge
+order, parameter key order, positions — so ``engine.io.dumps`` before an edit equals ``dumps``
+after its undo. A command that would change nothing marks itself obsolete and leaves the stack.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from PySide6.QtGui import QUndoCommand
+
+from engine.graph import Design, Edge, Node
+from engine.io import dumps, loads
+from engine.layers import REGISTRY, ParamValueError
+from gui.document import Document
+
+Position = tuple[float, float]
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class AddNode(QUndoCommand):
+    """Add a layer of ``type_id`` at ``pos``; optionally wire ``connect_after``'s output into it.
+
+    The wire is added only when :meth:`Document.can_connect` allows it (same network, shapes
+    fit); :attr:`connected` tells whether it was. :attr:`node_id` is the new node's id.
+    """
+
+    def __init__(self, doc: Document, type_id: str, pos: Position,
+                 connect_after: str | None = None, network: str | None = None) -> None:
+        spec = REGISTRY.get(type_id)  # KeyError for an unknown type
+        super().__init__(f"Add {spec.display_name}")
+        design = doc.design
+        if connect_after is not None and connect_after not in design:
+            connect_after = None
+        if network is None:
+            network = (design.node(connect_after).network if connect_after is not None
+                       else next(iter(design.networks)))
+        self.doc = doc
+        self.node = Node(design.new_node_id(spec.type_id), spec.type_id, {},
+                         (float(pos[0]), float(pos[1])), "", network)
+        self.node_id = self.node.id
+        self._after = connect_after
+        self._edge: Edge | None = None
+        self._decided = False
+
+    @property
+    def connected(self) -> bool:
+        """Whether the new node was wired after ``connect_after``."""
+        return self._edge is not None
+
+    def redo(self) -> None:
+        self.doc._add_node(self.node)
+        if not self._decided:
+            self._decided = True
+            if self._after is not None:
+                edge = Edge(self._after, self.node_id, 0)
+                ok, _ = self.doc.can_connect(edge.source, edge.target, edge.port)
+                if ok:
+                    self._edge = edge
+                    self.setText(f"{self.text()} after {self._after}")
+        if self._edge is not None:
+            self.doc._add_edge(self._edge)
+
+    def undo(self) -> None:
+        with self.doc.batch():
+            if self._edge is not None:
+                self.doc._remove_edge(self._edge)
+            self.doc._remove_node(self.node_id)
+
+
+class RemoveItems(QUndoCommand):
+    """Delete nodes (with every edge touching them) and further edges; undo puts all back."""
+
+    def __init__(self, doc: Document, node_ids: Iterable[str], edges: Iterable[Edge] = ()) -> None:
+        super().__init__()
+        design = doc.design
+        self.doc = doc
+        ids = list(dict.fromkeys(n for n in node_ids if n in design))
+        explicit = {e for e in edges if design.has_edge(e)}
+        idset = set(ids)
+        node_index = {n.id: i for i, n in enumerate(design)}
+        self._nodes = sorted((node_index[n], design.node(n)) for n in ids)
+        self._edges = [(i, e) for i, e in enumerate(design.edges)
+                       if e in explicit or e.source in idset or e.target in idset]
+        if len(ids) == 1 and not explicit:
+            self.setText(f"Delete {ids[0]}")
+        elif ids and explicit:
+            self.setText(f"Delete {_plural(len(ids), 'node')} and {_plural(len(explicit), 'edge')}")
+        elif ids:
+            self.setText(f"Delete {_plural(len(ids), 'node')}")
+        elif len(explicit) == 1:
+            e = next(iter(explicit))
+            self.setText(f"Disconnect {e.source} → {e.target}")
+        else:
+            self.setText(f"Disconnect {_plural(len(explicit), 'edge')}")
+
+    @property
+    def empty(self) -> bool:
+        """True when there was nothing to delete."""
+        return not self._nodes and not self._edges
+
+    def redo(self) -> None:
+        if self.empty:
+            self.setObsolete(True)
+            return
+        with self.doc.batch():
+            for _, edge in reversed(self._edges):
+                self.doc._remove_edge(edge)
+            for _, node in reversed(self._nodes):
+                self.doc._remove_node(node.id)
+
+    def undo(self) -> None:
+        with self.doc.batch():
+            for index, node in self._nodes:
+                self.doc._add_node(node, index)
+            for index, edge in self._edges:
+                self.doc._add_edge(edge, index)
+
+
+class Connect(QUndoCommand):
+    """Wire ``edge.source``'s output into input ``edge.port`` of ``edge.target``.
+
+    Raises ``ValueError`` with the reason when :meth:`Document.can_connect` refuses.
+    """
+
+    def __init__(self, doc: Document, edge: Edge) -> None:
+        ok, reason = doc.can_connect(edge.source, edge.target, edge.port)
+        if not ok:
+            raise ValueError(reason)
+        super().__init__(f"Connect {edge.source} → {edge.target}")
+        self.doc = doc
+        self.edge = edge
+
+    def redo(self) -> None:
+        self.doc._add_edge(self.edge)
+
+    def undo(self) -> None:
+        self.doc._remove_edge(self.edge)
+
+
+class Disconnect(QUndoCommand):
+    """Remove one edge; undo re-inserts it at its old place in the edge list."""
+
+    def __init__(self, doc: Document, edge: Edge) -> None:
+        if not doc.design.has_edge(edge):
+            raise ValueError(f"there is no edge {edge.source} → {edge.target}")
+        super().__init__(f"Disconnect {edge.source} → {edge.target}")
+        self.doc = doc
+        self.edge = edge
+        self._index = -1
+
+    def redo(self) -> None:
+        self._index = self.doc._remove_edge(self.edge)
+
+    def undo(self) -> None:
+        self.doc._add_edge(self.edge, self._index)
+
+
+class _SetPositions(QUndoCommand):
+    """Shared body of moves and auto-layout: ``{id: (old, new)}``."""
+
+    def __init__(self, doc: Document, moves: Mapping[str, tuple[Position, Position]]) -> None:
+        super().__init__()
+        self.doc = doc
+        self.moves: dict[str, tuple[Position, Position]] = {
+            nid: (_pos(old), _pos(new)) for nid, (old, new) in moves.items() if nid in doc.design
+        }
+
+    def redo(self) -> None:
+        if not any(old != new for old, new in self.moves.values()):
+            self.setObsolete(True)
+        for nid, (_, new) in self.moves.items():
+            self.doc._set_position(nid, new)
+
+    def undo(self) -> None:
+        for nid, (old, _) in self.moves.items():
+            self.doc._set_position(nid, old)
+
+
+class MoveNodes(_SetPositions):
+    """Move nodes: ``{id: (old position, new position)}``.
+
+    Moves pushed with the same ``drag_serial`` (one mouse drag) merge into one undo step.
+    """
+
+    MERGE_ID = 0x4D4F5645
+
+    def __init__(self, doc: Document, moves: Mapping[str, tuple[Position, Position]],
+                 drag_serial: int | None = None) -> None:
+        super().__init__(doc, moves)
+        self.drag_serial = drag_serial
+        self._retitle()
+
+    def _retitle(self) -> None:
+        ids = list(self.moves)
+        self.setText(f"Move {ids[0]}" if len(ids) == 1 else f"Move {_plural(len(ids), 'node')}")
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self.MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if (not isinstance(other, MoveNodes) or self.drag_serial is None
+                or other.drag_serial != self.drag_serial):
+            return False
+        for nid, (old, new) in other.moves.items():
+            first = self.moves.get(nid, (old, new))[0]
+            self.moves[nid] = (first, new)
+        self._retitle()
+        self.setObsolete(not any(o != n for o, n in self.moves.values()))
+        return True
+
+
+class AutoLayout(_SetPositions):
+    """Place nodes at computed positions ``{id: (x, y)}`` in one undo step."""
+
+    def __init__(self, doc: Document, positions: Mapping[str, Position]) -> None:
+        design = doc.design
+        super().__init__(doc, {nid: (design.node(nid).position, pos)
+                               for nid, pos in positions.items() if nid in design})
+        self.setText("Auto-layout")
+
+
+class SetParam(QUndoCommand):
+    """Set one parameter (``value`` None resets it to the layer default).
+
+    The value is checked with the layer's :class:`~engine.layers.ParamSpec` first: an invalid one
+    raises ``ValueError`` with the reason and nothing is pushed.
+    """
+
+    def __init__(self, doc: Document, node_id: str, name: str, value: Any) -> None:
+        node = doc.design.node(node_id)
+        if node.type not in REGISTRY:
+            raise ValueError(f"'{node_id}' has an unknown layer type '{node.type}'")
+        spec = REGISTRY.get(node.type)
+        try:
+            pspec = spec.param(name)
+        except KeyError:
+            known = ", ".join(p.name for p in spec.params) or "none"
+            raise ValueError(f"{spec.display_name} has no parameter '{name}' "
+                             f"(its parameters: {known})") from None
+        if value is not None:
+            try:
+                value = pspec.coerce(value)
+            except ParamValueError as exc:
+                raise ValueError(f"{name} of {node_id} {exc}") from None
+            if isinstance(value, tuple):
+                value = list(value)  # JSON form
+        super().__init__(f"Change {name} of {node_id}" if value is not None
+                         else f"Reset {name} of {node_id}")
+        self.doc = doc
+        self.node_id = node_id
+        self.name = name
+        self.value = value
+        self._old_params = copy.deepcopy(node.params)
+
+    def redo(self) -> None:
+        old = self.doc.design.node(self.node_id).params.get(self.name)
+        if old == self.value:
+            self.setObsolete(True)
+            return
+        self.doc._set_param(self.node_id, self.name, copy.deepcopy(self.value))
+
+    def undo(self) -> None:
+        self.doc._set_params(self.node_id, copy.deepcopy(self._old_params))
+
+
+class Relabel(QUndoCommand):
+    """Change a node's label (the text shown above its type); empty shows the id."""
+
+    def __init__(self, doc: Document, node_id: str, text: str) -> None:
+        text = text.strip()
+        super().__init__(f"Rename {node_id} to '{text}'" if text else f"Clear label of {node_id}")
+        self.doc = doc
+        self.node_id = node_id
+        self.new = text
+        self.old = doc.design.node(node_id).label
+
+    def redo(self) -> None:
+        if self.old == self.new:
+            self.setObsolete(True)
+            return
+        self.doc._set_label(self.node_id, self.new)
+
+    def undo(self) -> None:
+        self.doc._set_label(self.node_id, self.old)
+
+
+class Paste(QUndoCommand):
+    """Add copies of ``nodes`` (fresh ids) shifted by ``offset``, with the edges among them.
+
+    A node whose network the design lacks joins ``network`` (default: the design's first);
+    edges that would then cross networks are dropped. :attr:`node_ids` are the new ids.
+    """
+
+    def __init__(self, doc: Document, nodes: Iterable[Node], edges: Iterable[Edge],
+                 offset: Position = (0.0, 0.0), network: str | None = None,
+                 text: str | None = None) -> None:
+        design = doc.design
+        fallback = network if network in design.networks else next(iter(design.networks))
+        taken = {n.id for n in design}
+        mapping: dict[str, str] = {}
+        self._nodes: list[Node] = []
+        for node in nodes:
+            new_id = _fresh_id(node.type, taken)
+            taken.add(new_id)
+            mapping[node.id] = new_id
+            net = node.network if network is None and node.network in design.networks else fallback
+            self._nodes.append(Node(new_id, node.type, copy.deepcopy(node.params),
+                                    (node.position[0] + offset[0], node.position[1] + offset[1]),
+                                    node.label, net))
+        nets = {n.id: n.network for n in self._nodes}
+        self._edges: list[Edge] = []
+        for e in edges:
+            if e.source in mapping and e.target in mapping:
+                new = Edge(mapping[e.source], mapping[e.target], e.port)
+                if nets[new.source] == nets[new.target] and new not in self._edges:
+                    self._edges.append(new)
+        super().__init__(text or (f"Paste {_plural(len(self._nodes), 'node')}"))
+        self.doc = doc
+        self.node_ids = [n.id for n in self._nodes]
+
+    def redo(self) -> None:
+        if not self._nodes:
+            self.setObsolete(True)
+            return
+        with self.doc.batch():
+            for node in self._nodes:
+                self.doc._add_node(node)
+            for edge in self._edges:
+                self.doc._add_edge(edge)
+
+    def undo(self) -> None:
+        with self.doc.batch():
+            for edge in reversed(self._edges):
+                self.doc._remove_edge(edge)
+            for node in reversed(self._nodes):
+                self.doc._remove_node(node.id)
+
+
+# -- clipboard fragments ----------------------------------------------------------------------
+
+
+def fragment_text(design: Design, node_ids: Iterable[str]) -> str:
+    """The nodes ``node_ids`` and the edges among them as design JSON (the clipboard format)."""
+    nodes, edges = design.subgraph_ids(node_ids)
+    part = Design(design.name)
+    part.networks = {net: dict(design.networks.get(net, {"role": "model"}))
+                     for net in dict.fromkeys(n.network for n in nodes)} or dict(design.networks)
+    for node in nodes:
+        part.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.position,
+                           node.label, node.network))
+    for edge in edges:
+        part.add_edge(edge)
+    return dumps(part)
+
+
+def parse_fragment(text: str) -> tuple[list[Node], list[Edge]]:
+    """Nodes and edges of a clipboard fragment; raises DesignFormatError for foreign text."""
+    part = loads(text, "clipboard")
+    return part.nodes, part.edges
+
+
+def _fresh_id(type_id: str, taken: set[str]) -> str:
+    probe = Design()
+    base = probe.new_node_id(type_id).rsplit("_", 1)[0]
+    i = 1
+    while f"{base}_{i}" in taken:
+        i += 1
+    return f"{base}_{i}"
+
+
+def _pos(p: Iterable[float]) -> Position:
+    x, y = p
+    return (float(x), float(y))

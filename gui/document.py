@@ -1,0 +1,284 @@
+"""The editor's document: one engine design, its shape analysis, its undo stack and its file.
+
+:class:`Document` is the only writer of the design in the application. Views never change the
+design: they build :mod:`gui.commands` and :meth:`Document.push` them; the commands call the
+low-level ``_`` mutators below, which keep :attr:`Document.analysis` up to date incrementally and
+emit one signal per change. Loading a file builds a fresh design and clears the undo stack; it
+never replays commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import networkx as nx
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from engine.graph import Design, Edge, Node
+from engine.io import load_design, save_design
+from engine.layers import REGISTRY, ParamValueError, ShapeRuleError, fmt_shape
+from engine.shapes import ShapeAnalysis, _fill, analyze
+
+
+class Document(QObject):
+    """One open design plus everything the editor derives from it.
+
+    Signals fire after the design and :attr:`analysis` already reflect the change, so a slot may
+    read both. Inside :meth:`batch` the analysis update is deferred to the end of the batch and
+    one :attr:`analysisChanged` covers all of it.
+    """
+
+    nodeAdded = Signal(str)
+    nodeRemoved = Signal(str)
+    nodeChanged = Signal(str)  # params, label or position
+    edgeAdded = Signal(object)  # engine.graph.Edge
+    edgeRemoved = Signal(object)
+    analysisChanged = Signal(object)  # set[str]: node ids whose shapes or problems were recomputed
+    designReset = Signal()
+    modifiedChanged = Signal(bool)
+    pathChanged = Signal(object)  # Path | None
+
+    def __init__(self, design: Design | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._design = design if design is not None else Design()
+        self.analysis: ShapeAnalysis = analyze(self._design)
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        self._path: Path | None = None
+        self._batch_depth = 0
+        self._pending: set[str] = set()
+        self._pending_structure = False
+
+    # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def design(self) -> Design:
+        """The engine design (read it freely; change it only through commands)."""
+        return self._design
+
+    @property
+    def path(self) -> Path | None:
+        """The file this document was opened from or last saved to."""
+        return self._path
+
+    @property
+    def modified(self) -> bool:
+        """True when the design differs from the last saved or opened state."""
+        return not self.undo_stack.isClean()
+
+    def network_titles(self) -> dict[str, str]:
+        """Network name → title for group frames, e.g. ``"generator (generator)"``."""
+        return {name: _network_title(name, meta) for name, meta in self._design.networks.items()}
+
+    # -- editing -----------------------------------------------------------------------------
+
+    def push(self, command: QUndoCommand) -> None:
+        """Run ``command`` and put it on the undo stack: the only way edits happen."""
+        self.undo_stack.push(command)
+
+    def reset(self, design: Design, path: str | Path | None = None) -> None:
+        """Replace the whole design (new / open); clears the undo stack and marks it unmodified."""
+        was_modified = self.modified
+        self._design = design
+        self.analysis = analyze(design)
+        self._pending.clear()
+        self._pending_structure = False
+        self.undo_stack.clear()  # clear() leaves the stack clean
+        self.designReset.emit()
+        self._set_path(Path(path) if path is not None else None)
+        if was_modified:
+            self.modifiedChanged.emit(False)
+
+    def save(self, path: str | Path | None = None) -> Path:
+        """Save atomically to ``path`` (default: the current path) and mark the document clean."""
+        target = Path(path) if path is not None else self._path
+        if target is None:
+            raise ValueError("the document has no file yet; choose where to save it")
+        save_design(self._design, target)
+        self.undo_stack.setClean()
+        self._set_path(target)
+        return target
+
+    def open(self, path: str | Path) -> Document:
+        """Load ``path`` into this document; a bad file raises DesignFormatError, changing nothing."""
+        design = load_design(path)
+        self.reset(design, Path(path))
+        return self
+
+    def can_connect(self, source_id: str, target_id: str, port: int) -> tuple[bool, str]:
+        """Whether ``source → target:port`` may be added; else ``(False, reason)``."""
+        design = self._design
+        if source_id not in design or target_id not in design:
+            return False, "both ends must be layers of this design"
+        if source_id == target_id:
+            return False, "a layer cannot feed its own input"
+        source, target = design.node(source_id), design.node(target_id)
+        if source.network != target.network:
+            return False, (f"'{source.id}' is in network '{source.network}' and '{target.id}' in "
+                           f"'{target.network}'; edges stay within one network")
+        spec = REGISTRY.get(target.type) if target.type in REGISTRY else None
+        if spec is None:
+            return False, f"'{target.id}' has an unknown layer type '{target.type}'"
+        if spec.inputs == 0 and not spec.variadic:
+            return False, f"'{target.id}' is an Input; it takes no incoming edges"
+        if not spec.variadic and not 0 <= port < spec.inputs:
+            return False, f"{spec.display_name} has {spec.inputs} input port(s); port {port} is none"
+        if port < 0:
+            return False, f"port {port} does not exist"
+        in_edges = design.in_edges(target_id)
+        for e in in_edges:
+            if e.port == port:
+                if e.source == source_id:
+                    return False, f"'{source_id}' already feeds '{target_id}' there"
+                return False, (f"input {port + 1} of '{target_id}' is already fed by "
+                               f"'{e.source}'; disconnect it first")
+        if spec.variadic and any(e.source == source_id for e in in_edges):
+            return False, f"'{source_id}' already feeds '{target_id}'"
+        if nx.has_path(design.graph, target_id, source_id):
+            return False, (f"connecting '{source_id}' → '{target_id}' would make a cycle "
+                           f"('{target_id}' already feeds '{source_id}')")
+        return self._shapes_fit(source_id, target_id, port, in_edges)
+
+    def _shapes_fit(self, source_id: str, target_id: str, port: int,
+                    in_edges: list[Edge]) -> tuple[bool, str]:
+        """Try the target's shape rule with the new input; unknown shapes are given the benefit."""
+        info = self.analysis.info
+        target = self._design.node(target_id)
+        spec = REGISTRY.get(target.type)
+        src_info = info.get(source_id)
+        tgt_info = info.get(target_id)
+        if src_info is None or src_info.output_shape is None or tgt_info is None:
+            return True, ""
+        if not tgt_info.resolved or any("parameter" in p.message for p in tgt_info.problems):
+            return True, ""
+        feeds = {e.port: e.source for e in in_edges}
+        feeds[port] = source_id
+        if spec.variadic:
+            ports = sorted(feeds)
+            if len(ports) < spec.min_inputs:
+                return True, ""
+        else:
+            ports = list(range(spec.inputs))
+            if any(p not in feeds for p in ports):
+                return True, ""  # other inputs still open: judge once they are wired
+        shapes = []
+        for p in ports:
+            other = info.get(feeds[p])
+            if other is None or other.output_shape is None:
+                return True, ""
+            shapes.append(other.output_shape)
+        try:
+            spec.infer(shapes, tgt_info.resolved)
+        except ShapeRuleError as exc:
+            fields = {"self": f"'{target_id}'"}
+            for i, p in enumerate(ports):
+                fields[f"in{i}"] = f"'{feeds[p]}' gives {fmt_shape(shapes[i])}"
+                fields[f"src{i}"] = f"'{feeds[p]}'"
+            reason = _fill(exc.message, fields)
+            fix = _fill(exc.fix, fields)
+            return False, reason + (f" — {fix}" if fix else "")
+        except (ParamValueError, ValueError, KeyError, IndexError, TypeError) as exc:
+            return False, f"{spec.display_name} cannot take that input ({exc})"
+        return True, ""
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group many low-level changes: one analysis update (and analysisChanged) at the end."""
+        self._batch_depth += 1
+        try:
+            yield
+        finally:
+            self._batch_depth -= 1
+            if self._batch_depth == 0 and (self._pending or self._pending_structure):
+                changed, structure = set(self._pending), self._pending_structure
+                self._pending.clear()
+                self._pending_structure = False
+                self._update_analysis(changed, structure)
+
+    # -- low-level mutators (only commands call these) -----------------------------------------
+
+    def _add_node(self, node: Node, index: int | None = None) -> None:
+        self._design.add_node(node, index)
+        self.nodeAdded.emit(node.id)
+        self._update_analysis({node.id}, True)
+
+    def _remove_node(self, node_id: str) -> tuple[Node, int, list[tuple[int, Edge]]]:
+        """Remove a node and its edges; returns (node, index, [(edge index, edge)])."""
+        node, index, removed = self._design.remove_node(node_id)
+        for _, edge in removed:
+            self.edgeRemoved.emit(edge)
+        self.nodeRemoved.emit(node_id)
+        self._update_analysis({e.target for _, e in removed if e.target != node_id}, True)
+        return node, index, removed
+
+    def _add_edge(self, edge: Edge, index: int | None = None) -> None:
+        self._design.add_edge(edge, index)
+        self.edgeAdded.emit(edge)
+        self._update_analysis({edge.target}, True)
+
+    def _remove_edge(self, edge: Edge) -> int:
+        index = self._design.remove_edge(edge)
+        self.edgeRemoved.emit(edge)
+        self._update_analysis({edge.target}, True)
+        return index
+
+    def _set_param(self, node_id: str, name: str, value: Any) -> Any:
+        """Set one parameter (None clears it back to the default); returns the old value."""
+        old = self._design.set_param(node_id, name, value)
+        self.nodeChanged.emit(node_id)
+        self._update_analysis({node_id}, False)
+        return old
+
+    def _set_params(self, node_id: str, params: dict[str, Any]) -> None:
+        """Replace all explicit parameters at once (undo uses it to restore key order too)."""
+        self._design.node(node_id).params = dict(params)
+        self.nodeChanged.emit(node_id)
+        self._update_analysis({node_id}, False)
+
+    def _set_label(self, node_id: str, text: str) -> None:
+        node = self._design.node(node_id)
+        if node.label != text:
+            node.label = text
+            self.nodeChanged.emit(node_id)
+
+    def _set_position(self, node_id: str, pos: tuple[float, float]) -> None:
+        node = self._design.node(node_id)
+        new = (float(pos[0]), float(pos[1]))
+        if node.position != new:
+            node.position = new
+            self.nodeChanged.emit(node_id)
+
+    # -- internals ---------------------------------------------------------------------------
+
+    def _update_analysis(self, changed: Iterable[str], structure: bool) -> None:
+        if self._batch_depth:
+            self._pending.update(changed)
+            self._pending_structure |= structure
+            return
+        before = _design_problem_nodes(self.analysis)
+        updated = self.analysis.update(changed, structure_changed=structure)
+        after = _design_problem_nodes(self.analysis)
+        updated |= (before ^ after) | {n for n in after if n in self._design}
+        self.analysisChanged.emit(updated)
+
+    def _set_path(self, path: Path | None) -> None:
+        if path != self._path:
+            self._path = path
+            self.pathChanged.emit(path)
+
+    def _on_clean_changed(self, clean: bool) -> None:
+        self.modifiedChanged.emit(not clean)
+
+
+def _design_problem_nodes(analysis: ShapeAnalysis) -> set[str]:
+    """Nodes named by design-wide problems (e.g. a GAN's mismatched discriminator Input)."""
+    return {p.node for p in analysis.design_problems if p.node}
+
+
+def _network_title(name: str, meta: Any) -> str:
+    role = meta.get("role") if isinstance(meta, dict) else None
+    return name if not role or role == name else f"{name} ({role})"
