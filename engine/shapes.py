@@ -212,7 +212,8 @@ class ShapeAnalysis:
         values, errors = self._resolve(node, spec)
         info.resolved = values
         for message in errors:
-            info.problems.append(Problem(node.id, message, "edit the value in the inspector"))
+            info.problems.append(Problem(node.id, message,
+                                         "set the parameter to an allowed value"))
 
         edges = design.in_edges(node.id)
         by_port: dict[int, list[str]] = {}

@@ -13,8 +13,7 @@ from torch import nn
 
 from engine.layers import modules
 from engine.layers.registry import register
-from engine.layers.spec import LayerSpec, ParamSpec, Params, Shape, ShapeRuleError, numel
-
+from engine.layers.spec import LayerSpec, Params, ParamSpec, Shape, ShapeRuleError, numel
 
 # ---------------------------------------------------------------------------------------------
 # helpers
