@@ -109,8 +109,13 @@ class Document(QObject):
         self.reset(design, Path(path))
         return self
 
-    def can_connect(self, source_id: str, target_id: str, port: int) -> tuple[bool, str]:
-        """Whether ``source → target:port`` may be added; else ``(False, reason)``."""
+    def can_connect(self, source_id: str, target_id: str, port: int, *,
+                    ancestors: set[str] | None = None) -> tuple[bool, str]:
+        """Whether ``source → target:port`` may be added; else ``(False, reason)``.
+
+        ``ancestors`` (the nodes that feed ``source``) lets a caller that checks many targets for
+        one source compute the cycle test once.
+        """
         design = self._design
         if source_id not in design or target_id not in design:
             return False, "both ends must be layers of this design"
@@ -138,7 +143,8 @@ class Document(QObject):
                                f"'{e.source}'; disconnect it first")
         if spec.variadic and any(e.source == source_id for e in in_edges):
             return False, f"'{source_id}' already feeds '{target_id}'"
-        if nx.has_path(design.graph, target_id, source_id):
+        if (target_id in ancestors if ancestors is not None
+                else nx.has_path(design.graph, target_id, source_id)):
             return False, (f"connecting '{source_id}' → '{target_id}' would make a cycle "
                            f"('{target_id}' already feeds '{source_id}')")
         return self._shapes_fit(source_id, target_id, port, in_edges)
