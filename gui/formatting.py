@@ -1,0 +1,39 @@
+"""How numbers read in the editor: counts with thousands separators or SI suffixes, byte sizes."""
+
+from __future__ import annotations
+
+
+def count(n: int) -> str:
+    """Exact count with thousands separators: ``12,345``."""
+    return f"{n:,}"
+
+
+def short_count(n: float) -> str:
+    """Compact count: ``950``, ``12.3 k``, ``4.56 M``, ``1.2 G``."""
+    for limit, suffix in ((1e12, " T"), (1e9, " G"), (1e6, " M"), (1e3, " k")):
+        if abs(n) >= limit:
+            value = n / limit
+            digits = 0 if value >= 100 else 1 if value >= 10 else 2
+            return f"{value:.{digits}f}{suffix}"
+    return f"{int(n)}"
+
+
+def size(nbytes: float) -> str:
+    """Byte size in binary units: ``512 B``, ``4.0 KiB``, ``1.50 MiB``."""
+    value = float(nbytes)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if abs(value) < 1024 or unit == "GiB":
+            if unit == "B":
+                return f"{int(value)} B"
+            return f"{value:.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
+        value /= 1024
+    return f"{value:.1f} GiB"
+
+
+def param_value(value: object) -> str:
+    """A parameter value as the inspector's line editors show it (shapes as ``1, 8, 8``)."""
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)

@@ -1,0 +1,435 @@
+"""The inspector: edits the selected node's label and parameters, shows its shapes and cost.
+
+Editors are generated from the layer's :class:`~engine.layers.ParamSpec` schema: spin boxes with
+the allowed range for numbers, a combo box for choices, a check box for flags and a text field for
+shapes. Every user edit becomes a :class:`~gui.commands.SetParam` or
+:class:`~gui.commands.Relabel` pushed on the document; a value the schema refuses is not pushed and
+the reason appears under the editors. The inspector observes the document, so undo refreshes it;
+refreshing blocks the editors' signals, so it never pushes an edit back.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QLabel,
+    QLineEdit,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.layers import CATEGORIES, REGISTRY, ParamSpec, fmt_shape
+from gui import formatting
+from gui.commands import Relabel, SetParam
+from gui.document import Document
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+ERROR_COLOUR = "#d64545"  # readable on light and dark backgrounds
+
+
+class FloatSpinBox(QDoubleSpinBox):
+    """A double spin box that shows ``1e-05`` as such instead of rounding it to ``0.00``."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setDecimals(12)
+
+    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
+        return f"{value:.6g}"
+
+    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
+        try:
+            return float(text.strip())
+        except ValueError:
+            return self.value()
+
+    def validate(self, text: str, pos: int) -> object:
+        from PySide6.QtGui import QValidator
+
+        stripped = text.strip()
+        if not stripped or stripped in ("-", ".", "-.") or re.fullmatch(
+                r"-?\d*\.?\d*(e-?\d*)?", stripped, re.IGNORECASE):
+            try:
+                value = float(stripped)
+            except ValueError:
+                return QValidator.State.Intermediate, text, pos
+            if self.minimum() <= value <= self.maximum():
+                return QValidator.State.Acceptable, text, pos
+            return QValidator.State.Intermediate, text, pos
+        return QValidator.State.Invalid, text, pos
+
+
+def parse_shape(text: str) -> list[int]:
+    """``"1, 8, 8"``, ``"(1, 8, 8)"``, ``"1x8x8"`` → ``[1, 8, 8]``; ValueError names a bad item."""
+    tokens = [t for t in re.split(r"[\s,x×]+", text.strip().strip("()[]")) if t]
+    if not tokens:
+        raise ValueError("enter the sizes separated by commas, e.g. 1, 28, 28")
+    dims = []
+    for token in tokens:
+        try:
+            dims.append(int(token))
+        except ValueError:
+            raise ValueError(f"'{token}' is not a whole number; enter sizes such as 1, 28, "
+                             "28") from None
+    return dims
+
+
+class InspectorPanel(QWidget):
+    """Shows and edits one node; with no node selected it summarises the design."""
+
+    errorShown = Signal(str)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.node_id: str | None = None
+        self._selection: list[str] = []
+        self._type: str | None = None
+        self._editors: dict[str, QWidget] = {}
+        self._setters: dict[str, Callable[[Any], None]] = {}
+
+        self._scroll = QScrollArea(self)
+        self._scroll.setWidgetResizable(True)
+        self._scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(self._scroll)
+
+        self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.RichText)
+        self.help = QLabel()
+        self.help.setWordWrap(True)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        self.error_label.hide()
+
+        self.label_edit = QLineEdit()
+        self.label_edit.setPlaceholderText("(shows the id)")
+        self.label_edit.editingFinished.connect(self._commit_label)
+        self.id_label = QLabel()
+        self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.network_label = QLabel()
+        self.node_box = QGroupBox("Layer")
+        node_form = QFormLayout(self.node_box)
+        node_form.addRow("Label", self.label_edit)
+        node_form.addRow("Id", self.id_label)
+        node_form.addRow("Network", self.network_label)
+
+        self.params_box = QGroupBox("Parameters")
+        self.params_form = QFormLayout(self.params_box)
+        self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+
+        self.shape_box = QGroupBox("Shapes and cost")
+        shape_form = QFormLayout(self.shape_box)
+        self.input_shape_label = QLabel()
+        self.output_shape_label = QLabel()
+        self.params_label = QLabel()
+        self.macs_label = QLabel()
+        self.memory_label = QLabel()
+        for lbl in (self.input_shape_label, self.output_shape_label):
+            lbl.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            lbl.setWordWrap(True)
+        shape_form.addRow("Input", self.input_shape_label)
+        shape_form.addRow("Output", self.output_shape_label)
+        shape_form.addRow("Parameters", self.params_label)
+        shape_form.addRow("MACs / sample", self.macs_label)
+        shape_form.addRow("Activations", self.memory_label)
+        self.node_problems = QLabel()
+        self.node_problems.setWordWrap(True)
+        self.node_problems.setStyleSheet(f"color: {ERROR_COLOUR};")
+
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop)
+
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        for w in (self.title, self.help, self.node_box, self.params_box, self.error_label,
+                  self.shape_box, self.node_problems, self.summary):
+            layout.addWidget(w)
+        layout.addStretch(1)
+        self._scroll.setWidget(body)
+
+        document.nodeChanged.connect(self._on_node_changed)
+        document.nodeRemoved.connect(self._on_node_removed)
+        document.analysisChanged.connect(self._on_analysis_changed)
+        document.designReset.connect(self._on_reset)
+        self.show_selection([])
+
+    # -- public ------------------------------------------------------------------------------
+
+    def show_selection(self, node_ids: list[str]) -> None:
+        """Inspect the one selected node, or summarise the selection / design."""
+        self._selection = [n for n in node_ids if n in self.document.design]
+        node_id = self._selection[0] if len(self._selection) == 1 else None
+        if node_id != self.node_id or node_id is None:
+            self._clear_error()
+        self.node_id = node_id
+        if node_id is None:
+            self._type = None
+            self._show_summary()
+            return
+        node = self.document.design.node(node_id)
+        if node.type != self._type or not self._editors and self._has_params(node.type):
+            self._build_editors(node.type)
+        self._load_node()
+        self._load_info()
+
+    def editor(self, name: str) -> QWidget:
+        """The editor widget of parameter ``name`` (KeyError if the node has no such parameter)."""
+        return self._editors[name]
+
+    @property
+    def error_text(self) -> str:
+        """The refusal reason shown, or ''."""
+        return self.error_label.text() if not self.error_label.isHidden() else ""
+
+    # -- building ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _has_params(type_id: str) -> bool:
+        return type_id in REGISTRY and bool(REGISTRY.get(type_id).params)
+
+    def _build_editors(self, type_id: str) -> None:
+        while self.params_form.rowCount():
+            self.params_form.removeRow(0)
+        self._editors.clear()
+        self._setters.clear()
+        self._type = type_id
+        if type_id not in REGISTRY:
+            return
+        spec = REGISTRY.get(type_id)
+        for ps in spec.params:
+            editor, setter = self._make_editor(ps)
+            tip = f"{ps.help}\nAllowed: {ps.describe_range()}; default {ps.default!r}".strip()
+            editor.setToolTip(tip)
+            editor.setObjectName(f"param_{ps.name}")
+            label = QLabel(ps.name.replace("_", " "))
+            label.setToolTip(tip)
+            label.setBuddy(editor)
+            self.params_form.addRow(label, editor)
+            self._editors[ps.name] = editor
+            self._setters[ps.name] = setter
+
+    def _make_editor(self, ps: ParamSpec) -> tuple[QWidget, Callable[[Any], None]]:
+        name = ps.name
+        if ps.kind == "int":
+            box = QSpinBox()
+            box.setRange(int(ps.minimum) if ps.minimum is not None else INT_MIN,
+                         int(ps.maximum) if ps.maximum is not None else INT_MAX)
+            box.setKeyboardTracking(False)
+            box.setAccelerated(True)
+            box.valueChanged.connect(lambda v, n=name: self._commit(n, int(v)))
+            return box, lambda v, b=box: b.setValue(int(v))
+        if ps.kind == "float":
+            fbox = FloatSpinBox()
+            lo = ps.minimum if ps.minimum is not None else -1e12
+            hi = ps.maximum if ps.maximum is not None else 1e12
+            fbox.setRange(lo, hi)
+            span = hi - lo
+            fbox.setSingleStep(0.05 if span <= 1 else 0.1 if span <= 10 else 1.0)
+            if ps.default and abs(ps.default) < 1e-3:
+                fbox.setSingleStep(abs(ps.default))
+            fbox.setKeyboardTracking(False)
+            fbox.valueChanged.connect(lambda v, n=name: self._commit(n, float(v)))
+            return fbox, lambda v, b=fbox: b.setValue(float(v))
+        if ps.kind == "bool":
+            check = QCheckBox()
+            check.clicked.connect(lambda checked, n=name: self._commit(n, bool(checked)))
+            return check, lambda v, c=check: c.setChecked(bool(v))
+        if ps.kind == "choice":
+            combo = QComboBox()
+            combo.addItems(list(ps.choices))
+            combo.activated.connect(
+                lambda index, n=name, c=combo: self._commit(n, c.itemText(index)))
+            return combo, lambda v, c=combo: c.setCurrentIndex(max(0, c.findText(str(v))))
+        edit = QLineEdit()
+        edit.setPlaceholderText("e.g. 1, 28, 28")
+        edit.editingFinished.connect(lambda n=name, e=edit: self._commit_shape(n, e.text()))
+        return edit, lambda v, e=edit: e.setText(formatting.param_value(v))
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def _load_node(self) -> None:
+        node = self.document.design.node(self.node_id)
+        spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
+        colour = CATEGORIES.get(spec.category, "#888888") if spec else "#888888"
+        name = spec.display_name if spec else f"unknown type {node.type!r}"
+        category = spec.category if spec else ""
+        self.title.setText(f"<span style='color:{colour}; font-size:large'>■</span> "
+                           f"<b style='font-size:large'>{name}</b> &nbsp;<i>{category}</i>")
+        self.help.setText(spec.help if spec else "This layer type is not known to Deepwire.")
+        if not self.label_edit.hasFocus() or self.label_edit.text() != node.label:
+            self.label_edit.setText(node.label)
+        self.label_edit.setPlaceholderText(node.id)
+        self.id_label.setText(node.id)
+        self.network_label.setText(self.document.network_titles().get(node.network, node.network))
+        if spec is not None:
+            for ps in spec.params:
+                self._set_editor(ps.name, node.params.get(ps.name, ps.default))
+        for w in (self.title, self.help, self.node_box, self.shape_box):
+            w.show()
+        self.params_box.setVisible(bool(self._editors))
+        self.summary.hide()
+
+    def _set_editor(self, name: str, value: Any) -> None:
+        editor = self._editors.get(name)
+        if editor is None:
+            return
+        blocked = editor.blockSignals(True)
+        try:
+            self._setters[name](value)
+        except (TypeError, ValueError):
+            pass  # an invalid stored value: the problems list reports it
+        finally:
+            editor.blockSignals(blocked)
+
+    def _load_info(self) -> None:
+        info = self.document.analysis.info.get(self.node_id)
+        if info is None:
+            for lbl in (self.input_shape_label, self.output_shape_label, self.params_label,
+                        self.macs_label, self.memory_label):
+                lbl.setText("—")
+            self.node_problems.hide()
+            return
+        ins = [fmt_shape(s) for s in info.input_shapes]
+        self.input_shape_label.setText(", ".join(ins) if ins else "—")
+        self.output_shape_label.setText(fmt_shape(info.output_shape)
+                                        if info.output_shape is not None else "unknown")
+        self.params_label.setText(formatting.count(info.params))
+        self.macs_label.setText(formatting.count(info.macs))
+        self.memory_label.setText(f"{formatting.size(info.activation_bytes)} per sample")
+        problems = [p for p in self.document.analysis.problems if p.node == self.node_id]
+        self.node_problems.setText("\n".join(
+            "⚠ " + p.message + (f" — {p.fix}" if p.fix else "") for p in problems))
+        self.node_problems.setVisible(bool(problems))
+
+    def _show_summary(self) -> None:
+        for w in (self.node_box, self.params_box, self.shape_box, self.node_problems, self.help):
+            w.hide()
+        design = self.document.design
+        analysis = self.document.analysis
+        if self._selection:
+            ids = set(self._selection)
+            p = sum(analysis.info[n].params for n in ids if n in analysis.info)
+            m = sum(analysis.info[n].macs for n in ids if n in analysis.info)
+            self.title.setText(f"<b style='font-size:large'>{len(ids)} layers selected</b>")
+            self.summary.setText(f"Parameters: {formatting.count(p)}<br>"
+                                 f"MACs / sample: {formatting.count(m)}<br><br>"
+                                 "Select a single layer to edit it.")
+        else:
+            totals = analysis.totals()
+            self.title.setText(f"<b style='font-size:large'>{_html(design.name)}</b>")
+            nets = "".join(f"<li>{_html(title)}: {len(design.nodes_in_network(name))} layers</li>"
+                           for name, title in self.document.network_titles().items())
+            status = ("<span>✔ valid</span>" if analysis.valid else
+                      f"<span style='color:{ERROR_COLOUR}'>{len(analysis.problems)} "
+                      "problem(s), see Problems</span>")
+            self.summary.setText(
+                (f"<p>{_html(design.description)}</p>" if design.description else "")
+                + f"<p>{len(design)} layers, {len(design.edges)} connections; {status}</p>"
+                + f"<ul style='margin-left:-20px'>{nets}</ul>"
+                + f"<p>Parameters: {formatting.count(totals.params)}<br>"
+                  f"MACs / sample: {formatting.count(totals.macs)}<br>"
+                  f"Activations: {formatting.size(totals.activation_bytes)} per sample</p>"
+                  "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
+        self.title.show()
+        self.summary.show()
+
+    # -- committing --------------------------------------------------------------------------
+
+    def _commit(self, name: str, value: Any) -> None:
+        node_id = self.node_id
+        if node_id is None or node_id not in self.document.design:
+            return
+        node = self.document.design.node(node_id)
+        spec = REGISTRY.get(node.type)
+        current = node.params.get(name, spec.param(name).default)
+        if _same(current, value):
+            self._clear_error()
+            return
+        try:
+            command = SetParam(self.document, node_id, name, value)
+        except ValueError as exc:
+            self._refuse(str(exc))
+            return
+        self._clear_error()
+        self.document.push(command)
+
+    def _commit_shape(self, name: str, text: str) -> None:
+        if self.node_id is None:
+            return
+        try:
+            dims = parse_shape(text)
+        except ValueError as exc:
+            self._refuse(f"{name}: {exc}")
+            return
+        self._commit(name, dims)
+
+    def _commit_label(self) -> None:
+        node_id = self.node_id
+        if node_id is None or node_id not in self.document.design:
+            return
+        text = self.label_edit.text().strip()
+        if text != self.document.design.node(node_id).label:
+            self.document.push(Relabel(self.document, node_id, text))
+
+    def _refuse(self, reason: str) -> None:
+        """Show why a value was refused and put the editors back to the stored values."""
+        self.error_label.setText(f"Not applied: {reason}")
+        self.error_label.show()
+        self.errorShown.emit(reason)
+        if self.node_id is not None:
+            self._load_node()
+
+    def _clear_error(self) -> None:
+        self.error_label.clear()
+        self.error_label.hide()
+
+    # -- document signals --------------------------------------------------------------------
+
+    def _on_node_changed(self, node_id: str) -> None:
+        if node_id == self.node_id:
+            self._load_node()
+
+    def _on_node_removed(self, node_id: str) -> None:
+        if node_id in self._selection:
+            self.show_selection([n for n in self._selection if n != node_id])
+
+    def _on_analysis_changed(self, changed: set[str]) -> None:
+        if self.node_id is None:
+            if self.isVisible():
+                self._show_summary()
+        elif self.node_id in changed:
+            self._load_info()
+
+    def _on_reset(self) -> None:
+        self._type = None
+        self.show_selection([])
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return list(a) == list(b)
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    return a == b
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,92 @@
+"""The problems list: every validation problem of the design, with the node it names and a fix.
+
+It observes the document's analysis; clicking a row emits :attr:`ProblemsPanel.nodeRequested`
+so the main window can select and centre that node on the canvas.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.shapes import Problem
+from gui.document import Document
+from gui.icons import icon
+
+NODE_ROLE = Qt.ItemDataRole.UserRole
+
+
+class ProblemsPanel(QWidget):
+    """A three-column list (node, problem, fix) kept in step with ``document.analysis``."""
+
+    nodeRequested = Signal(str)  # a problem row naming a node was clicked
+    countChanged = Signal(int)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.tree = QTreeWidget(self)
+        self.tree.setColumnCount(3)
+        self.tree.setHeaderLabels(["Node", "Problem", "How to fix"])
+        self.tree.setRootIsDecorated(False)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setWordWrap(False)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        header = self.tree.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.resizeSection(1, 520)
+        self.tree.itemClicked.connect(self._on_clicked)
+        self.tree.itemActivated.connect(self._on_clicked)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.tree)
+        self._shown: list[Problem] | None = None
+        document.analysisChanged.connect(self.refresh)
+        document.designReset.connect(self.refresh)
+        self.refresh()
+
+    @property
+    def problems(self) -> list[Problem]:
+        """The problems currently listed."""
+        return list(self._shown or [])
+
+    def refresh(self, *_args: object) -> None:
+        """Rebuild the list if the analysis' problems changed (cheap when they did not)."""
+        problems = self.document.analysis.problems
+        if problems == self._shown:
+            return
+        self._shown = problems
+        self.tree.setUpdatesEnabled(False)
+        self.tree.clear()
+        if not problems:
+            item = QTreeWidgetItem(self.tree, ["", "No problems: every layer's shape checks out.",
+                                               ""])
+            item.setIcon(1, icon("ok"))
+            item.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        items = []
+        for problem in problems:
+            item = QTreeWidgetItem(["" if problem.node is None else problem.node,
+                                    problem.message, problem.fix])
+            item.setIcon(0 if problem.node else 1, icon("problem"))
+            item.setData(0, NODE_ROLE, problem.node)
+            item.setToolTip(1, str(problem))
+            item.setToolTip(2, problem.fix)
+            items.append(item)
+        self.tree.addTopLevelItems(items)
+        self.tree.setUpdatesEnabled(True)
+        self.countChanged.emit(len(problems))
+
+    def _on_clicked(self, item: QTreeWidgetItem, _column: int = 0) -> None:
+        node_id = item.data(0, NODE_ROLE)
+        if node_id and node_id in self.document.design:
+            self.nodeRequested.emit(node_id)
