@@ -1,0 +1,709 @@
+"""The editor's main window: menus, toolbar, status bar, the canvas and the dockable panels.
+
+The window owns one :class:`~gui.document.Document` for its whole life; New / Open / templates
+replace the document's design (``Document.reset``) instead of building a new document, so every
+panel keeps observing the same object. Questions to the user (save changes? restore? which file?)
+go through a :class:`Prompts` object that tests replace.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QToolBar,
+    QUndoView,
+    QWidget,
+)
+
+from engine.errors import DesignFormatError
+from engine.graph import Design
+from engine.io import load_design
+from engine.layers import REGISTRY
+from gui import formatting
+from gui.canvas import CanvasView
+from gui.commands import AddNode
+from gui.document import Document
+from gui.icons import app_icon, icon
+from gui.panels.gallery import TemplateGallery
+from gui.panels.inspector import InspectorPanel
+from gui.panels.palette import PalettePanel
+from gui.panels.problems import ProblemsPanel
+from gui.recovery import Recovered, RecoveryStore
+from gui.settings import RecentFiles
+from resources import TEMPLATES, template_path
+
+AUTOSAVE_MS = 60_000
+STATE_VERSION = 1
+DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
+
+
+class Prompts:
+    """Every question the window asks the user, as dialogs; tests substitute their own answers."""
+
+    def __init__(self, parent: QWidget) -> None:
+        self.parent = parent
+
+    def ask_save_changes(self, name: str) -> str:
+        """``"save"``, ``"discard"`` or ``"cancel"`` for a modified document called ``name``."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
+                          f"Save the changes to {name}?",
+                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
+                          | QMessageBox.StandardButton.Cancel, self.parent)
+        box.setInformativeText("Your changes are lost if you don't save them.")
+        box.setDefaultButton(QMessageBox.StandardButton.Save)
+        answer = box.exec()
+        return {QMessageBox.StandardButton.Save: "save",
+                QMessageBox.StandardButton.Discard: "discard"}.get(
+                    QMessageBox.StandardButton(answer), "cancel")
+
+    def show_error(self, title: str, message: str) -> None:
+        """Tell the user that something failed (one line: what, where, how to fix)."""
+        QMessageBox.warning(self.parent, title, message)
+
+    def ask_restore(self, recovered: Recovered) -> bool:
+        """Whether to restore an autosaved design left by an editor that did not exit cleanly."""
+        answer = QMessageBox.question(
+            self.parent, "Restore unsaved work?",
+            f"Deepwire did not close cleanly last time. Restore the autosaved design "
+            f"{recovered.describe()}?\n\nIf you choose No, the autosave is deleted.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes)
+        return answer == QMessageBox.StandardButton.Yes
+
+    def choose_open_path(self, directory: str) -> Path | None:
+        """A design file to open, or None."""
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open design", directory,
+                                              DESIGN_FILTER)
+        return Path(path) if path else None
+
+    def choose_save_path(self, suggested: str) -> Path | None:
+        """Where to save, or None."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, "Save design as", suggested,
+                                              DESIGN_FILTER)
+        if not path:
+            return None
+        p = Path(path)
+        return p if p.suffix else p.with_suffix(".json")
+
+    def choose_template(self) -> str | None:
+        """A template stem from the gallery, or None."""
+        gallery = TemplateGallery(self.parent)
+        try:
+            return gallery.chosen() if gallery.exec() == TemplateGallery.DialogCode.Accepted \
+                else None
+        finally:
+            gallery.deleteLater()
+
+
+class MainWindow(QMainWindow):
+    """Deepwire's editor window around one document.
+
+    ``settings`` (None: nothing persists) stores geometry, dock layout and recent files;
+    ``recovery`` (None: no autosave) receives the autosaves; ``prompts`` asks the user.
+    """
+
+    def __init__(self, document: Document | None = None, *, settings: QSettings | None = None,
+                 recovery: RecoveryStore | None = None, prompts: Prompts | None = None,
+                 autosave_ms: int = AUTOSAVE_MS, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document if document is not None else Document(parent=self)
+        self.settings = settings
+        self.recovery = recovery
+        self.prompts = prompts if prompts is not None else Prompts(self)
+        self.recent = RecentFiles(settings)
+        self.setWindowIcon(app_icon())
+        self.setAcceptDrops(True)
+        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
+                            | QMainWindow.DockOption.AllowTabbedDocks)
+
+        self.canvas = CanvasView(self.document, self)
+        self.canvas.setObjectName("canvas")
+        self.setCentralWidget(self.canvas)
+        self.palette_panel = PalettePanel(self)
+        self.inspector = InspectorPanel(self.document, self)
+        self.problems = ProblemsPanel(self.document, self)
+        self.history = QUndoView(self.document.undo_stack, self)
+        self.history.setEmptyLabel("<opened design>")
+        self.palette_dock = self._dock("Layers", "palette", self.palette_panel,
+                                       Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector,
+                                         Qt.DockWidgetArea.RightDockWidgetArea)
+        self.problems_dock = self._dock("Problems", "problems", self.problems,
+                                        Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.history_dock = self._dock("History", "history", self.history,
+                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.problems_dock, self.history_dock)
+        self.problems_dock.raise_()
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+
+        self.autosave_timer = QTimer(self)
+        self.autosave_timer.setInterval(autosave_ms)
+        self.autosave_timer.timeout.connect(self.autosave)
+        if self.recovery is not None:
+            self.autosave_timer.start()
+
+        self.resize(1400, 900)
+        self._default_state = self.saveState(STATE_VERSION)
+        self._restore_settings()
+        self._update_title()
+        self._update_totals()
+
+    # -- construction ------------------------------------------------------------------------
+
+    def _dock(self, title: str, name: str, widget: QWidget,
+              area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"{name}_dock")
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None,
+                icon_name: str | None = None, tip: str = "") -> QAction:
+        action = QAction(text, self)
+        if shortcut is not None:
+            action.setShortcut(QKeySequence(shortcut))
+        if icon_name:
+            action.setIcon(icon(icon_name))
+        if tip:
+            action.setStatusTip(tip)
+            action.setToolTip(tip)
+        action.triggered.connect(lambda _checked=False: slot())
+        return action
+
+    def _build_actions(self) -> None:
+        std = QKeySequence.StandardKey
+        self.new_action = self._action("&New", self.new_design, std.New, "new",
+                                       "Start an empty design")
+        self.template_action = self._action("New from &Template…", self.new_from_template,
+                                            "Ctrl+Shift+N", "template",
+                                            "Start from one of the seven family templates")
+        self.open_action = self._action("&Open…", self.open_design, std.Open, "open",
+                                        "Open a design file")
+        self.save_action = self._action("&Save", self.save, std.Save, "save",
+                                        "Save the design")
+        self.save_as_action = self._action("Save &As…", self.save_as, std.SaveAs, None,
+                                           "Save the design to a new file")
+        self.quit_action = self._action("&Quit", self.close, std.Quit, None, "Close Deepwire")
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+
+        stack = self.document.undo_stack
+        self.undo_action = stack.createUndoAction(self, "&Undo")
+        self.undo_action.setShortcuts(QKeySequence.keyBindings(std.Undo))
+        self.undo_action.setIcon(icon("undo"))
+        self.redo_action = stack.createRedoAction(self, "&Redo")
+        self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
+        self.redo_action.setIcon(icon("redo"))
+
+        self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom_by(1.25),
+                                           std.ZoomIn, "zoom-in")
+        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
+        self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom_by(0.8),
+                                            std.ZoomOut, "zoom-out")
+        self.fit_action = self._action("&Fit to View", self.canvas.fit, "Ctrl+0", "fit",
+                                       "Show the whole design")
+        self.reset_layout_action = self._action("Reset Panel Layout", self.reset_panels)
+        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts,
+                                             std.HelpContents)
+        self.about_action = self._action("&About Deepwire", self.show_about)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+
+    def _canvas_action(self, name: str) -> QAction | None:
+        actions = getattr(self.canvas, "actions_by_name", None)
+        if isinstance(actions, dict):
+            return actions.get(name)
+        return getattr(self.canvas, f"{name}_action", None)
+
+    def _build_menus(self) -> None:
+        bar = self.menuBar()
+        file_menu = bar.addMenu("&File")
+        file_menu.addActions([self.new_action, self.template_action, self.open_action])
+        self.recent_menu = QMenu("Open &Recent", self)
+        self.recent_menu.aboutToShow.connect(self._fill_recent_menu)
+        file_menu.addMenu(self.recent_menu)
+        file_menu.addSeparator()
+        file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addAction(self.quit_action)
+
+        edit_menu = bar.addMenu("&Edit")
+        edit_menu.addActions([self.undo_action, self.redo_action])
+        edit_menu.addSeparator()
+        for group in (("cut", "copy", "paste", "duplicate", "delete"), ("select_all",)):
+            for name in group:
+                action = self._canvas_action(name)
+                if action is not None:
+                    edit_menu.addAction(action)
+            edit_menu.addSeparator()
+        find = self._action("Find &Layer Type…", self._focus_palette_search, std_find(),
+                            None, "Search the layer palette")
+        edit_menu.addAction(find)
+
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
+                     self.history_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        self.view_menu = view_menu
+
+        layout_menu = bar.addMenu("&Layout")
+        for name in ("auto_layout", "snap"):
+            action = self._canvas_action(name)
+            if action is not None:
+                if name == "auto_layout" and action.icon().isNull():
+                    action.setIcon(icon("layout"))
+                layout_menu.addAction(action)
+        layout_menu.addSeparator()
+        layout_menu.addAction(self.reset_layout_action)
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
+    def _build_toolbar(self) -> None:
+        bar = QToolBar("Main", self)
+        bar.setObjectName("main_toolbar")
+        bar.setMovable(False)
+        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
+        bar.addActions([self.new_action, self.template_action, self.open_action,
+                        self.save_action])
+        bar.addSeparator()
+        bar.addActions([self.undo_action, self.redo_action])
+        delete = self._canvas_action("delete")
+        if delete is not None:
+            if delete.icon().isNull():
+                delete.setIcon(icon("delete"))
+            bar.addAction(delete)
+        bar.addSeparator()
+        bar.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
+        layout = self._canvas_action("auto_layout")
+        if layout is not None:
+            bar.addAction(layout)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.view_menu.addAction(bar.toggleViewAction())
+        self.toolbar = bar
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.validity_label = QLabel()
+        self.params_label = QLabel()
+        self.macs_label = QLabel()
+        self.memory_label = QLabel()
+        self.device_label = QLabel(training_device())
+        self.device_label.setToolTip("The device training would use")
+        self.params_label.setToolTip("Trainable parameters of every network")
+        self.macs_label.setToolTip("Multiply-accumulate operations per sample (forward pass)")
+        self.memory_label.setToolTip("Activation memory per sample (float32, forward pass)")
+        for label in (self.validity_label, self.params_label, self.macs_label,
+                      self.memory_label, self.device_label):
+            label.setContentsMargins(6, 0, 6, 0)
+            status.addPermanentWidget(label)
+
+    def _connect(self) -> None:
+        doc = self.document
+        doc.modifiedChanged.connect(self._on_modified_changed)
+        doc.pathChanged.connect(lambda _p: self._update_title())
+        doc.designReset.connect(self._on_design_reset)
+        doc.analysisChanged.connect(self._update_totals)
+        self.palette_panel.layerActivated.connect(self.add_layer)
+        self.problems.nodeRequested.connect(self.reveal_node)
+        self.problems.countChanged.connect(self._on_problem_count)
+        self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
+        self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
+        self.inspector.errorShown.connect(lambda text: self.statusBar().showMessage(
+            f"Not applied: {text}", 8000))
+        self._on_problem_count(len(doc.analysis.problems))
+
+    # -- editing helpers ---------------------------------------------------------------------
+
+    def add_layer(self, type_id: str) -> str:
+        """Add a ``type_id`` layer (palette double-click / Enter); returns the new node id.
+
+        With exactly one node selected the layer goes to its right and is wired after it when the
+        shapes allow; otherwise it lands at the centre of the view.
+        """
+        selected = self.canvas.selected_node_ids()
+        design = self.document.design
+        after = selected[0] if len(selected) == 1 and selected[0] in design else None
+        if after is not None:
+            x, y = design.node(after).position
+            pos = self._free_spot(x + 240.0, y)
+        else:
+            centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
+            pos = self._free_spot(centre.x() - 92.0, centre.y() - 35.0)
+        command = AddNode(self.document, type_id, pos, connect_after=after)
+        self.document.push(command)
+        self.canvas.select_nodes([command.node_id])
+        self.canvas.center_on_node(command.node_id)
+        if after is not None and not command.connected:
+            self.statusBar().showMessage(
+                f"Added {command.node_id}; not wired after {after} (its output does not fit)",
+                6000)
+        return command.node_id
+
+    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
+        """``(x, y)`` moved down until no node sits within a node's size of it."""
+        taken = [n.position for n in self.document.design]
+        for _ in range(50):
+            if all(abs(x - px) > 150 or abs(y - py) > 80 for px, py in taken):
+                break
+            y += 100.0
+        return (round(x / 20.0) * 20.0, round(y / 20.0) * 20.0)
+
+    def reveal_node(self, node_id: str) -> None:
+        """Select ``node_id`` and scroll the canvas to it (problems list clicks)."""
+        if node_id in self.document.design:
+            self.canvas.select_nodes([node_id])
+            self.canvas.center_on_node(node_id)
+            self.inspector.show_selection([node_id])
+
+    def _focus_palette_search(self) -> None:
+        self.palette_dock.show()
+        self.palette_dock.raise_()
+        self.palette_panel.search.setFocus()
+        self.palette_panel.search.selectAll()
+
+    # -- files -------------------------------------------------------------------------------
+
+    def display_name(self) -> str:
+        """The file name, or "Untitled" for a design never saved."""
+        path = self.document.path
+        return path.name if path is not None else "Untitled"
+
+    def maybe_save(self) -> bool:
+        """Ask to save unsaved changes; False when the user cancels (or saving fails)."""
+        if not self.document.modified:
+            return True
+        answer = self.prompts.ask_save_changes(self.display_name())
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    def new_design(self) -> None:
+        """Replace the design with an empty one (after asking to save changes)."""
+        if self.maybe_save():
+            self._replace(Design(), None)
+
+    def new_from_template(self, stem: str | None = None) -> bool:
+        """Start from a family template (the gallery asks which); the result is Untitled."""
+        stem = stem or self.prompts.choose_template()
+        if stem is None:
+            return False
+        try:
+            design = load_design(template_path(stem))
+        except DesignFormatError as exc:
+            self.prompts.show_error("Cannot open the template", str(exc))
+            return False
+        if not self.maybe_save():
+            return False
+        self._replace(design, None)
+        return True
+
+    def open_design(self, path: str | Path | None = None) -> bool:
+        """Open a design file (asks which when ``path`` is None); True when it opened.
+
+        The file is read first: a file that fails to load shows the reason and leaves the current
+        document as it was. Unsaved changes are offered for saving before it is replaced.
+        """
+        if path is None:
+            path = self.prompts.choose_open_path(self._last_dir())
+            if path is None:
+                return False
+        path = Path(path)
+        try:
+            design = load_design(path)
+        except DesignFormatError as exc:
+            self.prompts.show_error("Cannot open the design", str(exc))
+            if not path.exists():
+                self.recent.remove(path)
+            return False
+        if not self.maybe_save():
+            return False
+        self._replace(design, path)
+        self.recent.add(path)
+        self._remember_dir(path)
+        return True
+
+    def save(self) -> bool:
+        """Save to the current file (asks where for a new design); False if not saved."""
+        if self.document.path is None:
+            return self.save_as()
+        return self._save_to(self.document.path)
+
+    def save_as(self) -> bool:
+        """Ask for a file name and save there."""
+        current = self.document.path
+        suggested = str(current) if current is not None else str(
+            Path(self._last_dir()) / (_slug(self.document.design.name) + ".json"))
+        path = self.prompts.choose_save_path(suggested)
+        if path is None:
+            return False
+        return self._save_to(path)
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.document.save(path)
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            self.prompts.show_error("Cannot save the design",
+                                    f"{path}: cannot write the file ({reason}); choose another "
+                                    "folder with Save As")
+            return False
+        self.recent.add(path)
+        self._remember_dir(path)
+        self.statusBar().showMessage(f"Saved {path}", 4000)
+        return True
+
+    def _replace(self, design: Design, path: Path | None) -> None:
+        self.document.reset(design, path)
+        if self.recovery is not None:
+            self.recovery.discard()
+        QTimer.singleShot(0, self.canvas.fit)
+
+    def _fill_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        paths = self.recent.paths()
+        for i, path in enumerate(paths):
+            action = self.recent_menu.addAction(f"&{(i + 1) % 10} {path.name}")
+            action.setToolTip(str(path))
+            action.setStatusTip(str(path))
+            action.triggered.connect(lambda _c=False, p=path: self.open_design(p))
+        if not paths:
+            self.recent_menu.addAction("No recent files").setEnabled(False)
+        else:
+            self.recent_menu.addSeparator()
+            self.recent_menu.addAction("Clear Menu", self.recent.clear)
+
+    def _last_dir(self) -> str:
+        if self.settings is not None:
+            value = self.settings.value("files/last_dir", "")
+            if value and Path(str(value)).is_dir():
+                return str(value)
+        return str(Path.home())
+
+    def _remember_dir(self, path: Path) -> None:
+        if self.settings is not None:
+            self.settings.setValue("files/last_dir", str(Path(path).resolve().parent))
+
+    # -- drag and drop of design files -----------------------------------------------------------
+
+    @staticmethod
+    def _dropped_design(event: QDragEnterEvent | QDropEvent) -> Path | None:
+        mime = event.mimeData()
+        if not mime.hasUrls():
+            return None
+        for url in mime.urls():
+            if url.isLocalFile() and url.toLocalFile().lower().endswith(".json"):
+                return Path(url.toLocalFile())
+        return None
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt's name
+        if self._dropped_design(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        if self._dropped_design(event) is not None:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt's name
+        path = self._dropped_design(event)
+        if path is None:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        # Open after the drop returns: a modal prompt inside a drop handler blocks the source.
+        QTimer.singleShot(0, lambda: self.open_design(path))
+
+    # -- autosave and recovery -----------------------------------------------------------------
+
+    def autosave(self) -> Path | None:
+        """Write the design to the recovery file if it has unsaved changes; returns the file."""
+        if self.recovery is None or not self.document.modified:
+            return None
+        try:
+            return self.recovery.save(self.document.design, self.document.path)
+        except OSError as exc:
+            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+            return None
+
+    def offer_recovery(self) -> bool:
+        """Offer the newest autosave of an editor that crashed; True when one was restored.
+
+        Restored work keeps its original file name but stays marked modified until saved.
+        Older autosaves are kept for the next start; a declined one is deleted.
+        """
+        if self.recovery is None:
+            return False
+        for recovered in self.recovery.orphans():
+            try:
+                design = recovered.load()
+            except DesignFormatError:
+                RecoveryStore.forget(recovered)
+                continue
+            if not self.prompts.ask_restore(recovered):
+                RecoveryStore.forget(recovered)
+                return False
+            self.document.reset(design, recovered.original_path)
+            self.document.undo_stack.resetClean()  # differs from the file: modified
+            RecoveryStore.forget(recovered)
+            self.autosave()
+            QTimer.singleShot(0, self.canvas.fit)
+            self.statusBar().showMessage("Restored the autosaved design; save it to keep it",
+                                         8000)
+            return True
+        return False
+
+    # -- window state ----------------------------------------------------------------------------
+
+    def _restore_settings(self) -> None:
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+        if self.settings is None:
+            return
+        geometry = self.settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window/state")
+        if isinstance(state, QByteArray) and not state.isEmpty():
+            self.restoreState(state, STATE_VERSION)
+
+    def save_window_state(self) -> None:
+        """Store geometry and dock layout (done on close)."""
+        if self.settings is None:
+            return
+        self.settings.setValue("window/geometry", self.saveGeometry())
+        self.settings.setValue("window/state", self.saveState(STATE_VERSION))
+        self.settings.sync()
+
+    def reset_panels(self) -> None:
+        """Put every panel back where it starts."""
+        self.restoreState(self._default_state, STATE_VERSION)
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
+                     self.history_dock):
+            dock.setFloating(False)
+            dock.show()
+        self.problems_dock.raise_()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.autosave_timer.stop()
+        self.save_window_state()
+        if self.recovery is not None:
+            self.recovery.discard()  # a clean exit leaves no recovery file
+        event.accept()
+
+    # -- status, title -----------------------------------------------------------------------
+
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.display_name()}[*] — {self.document.design.name} — Deepwire")
+        self.setWindowModified(self.document.modified)
+
+    def _on_modified_changed(self, modified: bool) -> None:
+        self.setWindowModified(modified)
+        if not modified and self.recovery is not None:
+            self.recovery.discard()
+
+    def _on_design_reset(self) -> None:
+        self._update_title()
+        self._update_totals()
+
+    def _update_totals(self, *_args: object) -> None:
+        totals = self.document.analysis.totals()
+        self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
+        self.macs_label.setText(f"MACs: {formatting.short_count(totals.macs)}")
+        self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}"
+                                  "/sample")
+
+    def _on_problem_count(self, count: int) -> None:
+        self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")
+        self.validity_label.setText("✔ Valid" if count == 0 else
+                                    f"⚠ {count} problem{'s' if count != 1 else ''}")
+
+    def prepare_screenshot(self) -> None:
+        """Frame the design and select its first trainable layer, so every panel has content."""
+        design = self.document.design
+        for node_id in self.document.analysis.topological_order():
+            node_type = design.node(node_id).type
+            if node_type in REGISTRY and REGISTRY.get(node_type).category not in (
+                    "Input / Output", "Activation") and REGISTRY.get(node_type).params:
+                self.canvas.select_nodes([node_id])
+                self.inspector.show_selection([node_id])
+                break
+        self.canvas.fit()
+
+    # -- help --------------------------------------------------------------------------------
+
+    def show_shortcuts(self) -> None:
+        """A table of the editor's keyboard shortcuts."""
+        rows = []
+        for action in self.findChildren(QAction):
+            keys = action.shortcut().toString(QKeySequence.SequenceFormat.NativeText)
+            if keys and action.text():
+                rows.append((action.text().replace("&", ""), keys))
+        rows.append(("Pan", "Middle drag or Space + drag"))
+        rows.append(("Zoom", "Ctrl + wheel"))
+        html = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
+                       for name, keys in sorted(set(rows)))
+        QMessageBox.information(self, "Keyboard shortcuts", f"<table>{html}</table>")
+
+    def show_about(self) -> None:
+        """Version and one line on what Deepwire is."""
+        QMessageBox.about(self, "About Deepwire",
+                          "<b>Deepwire</b><br>Build, train and export neural networks "
+                          "visually, on PyTorch.<br><br>Templates: "
+                          + ", ".join(title for title, _ in TEMPLATES.values()))
+
+
+def std_find() -> QKeySequence:
+    """Ctrl+F (the platform's Find key)."""
+    return QKeySequence(QKeySequence.StandardKey.Find)
+
+
+def training_device() -> str:
+    """The device training would use: ``CUDA: <name>``, ``MPS`` or ``CPU``."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return "Device: CPU"
+    if torch.cuda.is_available():
+        return f"Device: CUDA: {torch.cuda.get_device_name(0)}"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "Device: MPS (Apple GPU)"
+    return "Device: CPU"
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower()
+    return slug or "design"
