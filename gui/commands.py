@@ -22,7 +22,8 @@ from gui.document import Document
 Position = tuple[float, float]
 
 
-def _plural(n: int, word: str) -> str:
+def plural(n: int, word: str) -> str:
+    """``1 node``, ``3 nodes``."""
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
@@ -93,14 +94,14 @@ class RemoveItems(QUndoCommand):
         if len(ids) == 1 and not explicit:
             self.setText(f"Delete {ids[0]}")
         elif ids and explicit:
-            self.setText(f"Delete {_plural(len(ids), 'node')} and {_plural(len(explicit), 'edge')}")
+            self.setText(f"Delete {plural(len(ids), 'node')} and {plural(len(explicit), 'edge')}")
         elif ids:
-            self.setText(f"Delete {_plural(len(ids), 'node')}")
+            self.setText(f"Delete {plural(len(ids), 'node')}")
         elif len(explicit) == 1:
             e = next(iter(explicit))
             self.setText(f"Disconnect {e.source} → {e.target}")
         else:
-            self.setText(f"Disconnect {_plural(len(explicit), 'edge')}")
+            self.setText(f"Disconnect {plural(len(explicit), 'edge')}")
 
     @property
     def empty(self) -> bool:
@@ -201,7 +202,7 @@ class MoveNodes(_SetPositions):
 
     def _retitle(self) -> None:
         ids = list(self.moves)
-        self.setText(f"Move {ids[0]}" if len(ids) == 1 else f"Move {_plural(len(ids), 'node')}")
+        self.setText(f"Move {ids[0]}" if len(ids) == 1 else f"Move {plural(len(ids), 'node')}")
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return self.MERGE_ID
@@ -323,7 +324,7 @@ class Paste(QUndoCommand):
                 new = Edge(mapping[e.source], mapping[e.target], e.port)
                 if nets[new.source] == nets[new.target] and new not in self._edges:
                     self._edges.append(new)
-        super().__init__(text or (f"Paste {_plural(len(self._nodes), 'node')}"))
+        super().__init__(text or (f"Paste {plural(len(self._nodes), 'node')}"))
         self.doc = doc
         self.node_ids = [n.id for n in self._nodes]
 

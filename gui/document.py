@@ -71,7 +71,7 @@ class Document(QObject):
         return not self.undo_stack.isClean()
 
     def network_titles(self) -> dict[str, str]:
-        """Network name → title for group frames, e.g. ``"generator (generator)"``."""
+        """Network name → title for group frames: ``"Generator"``, ``"gen (generator)"``."""
         return {name: _network_title(name, meta) for name, meta in self._design.networks.items()}
 
     # -- editing -----------------------------------------------------------------------------
@@ -287,4 +287,6 @@ def _design_problem_nodes(analysis: ShapeAnalysis) -> set[str]:
 
 def _network_title(name: str, meta: Any) -> str:
     role = meta.get("role") if isinstance(meta, dict) else None
-    return name if not role or role == name else f"{name} ({role})"
+    if not role or role == "model":
+        return name
+    return role.capitalize() if role == name else f"{name} ({role})"

@@ -1,0 +1,705 @@
+"""The canvas scene: draws a :class:`~gui.document.Document` and turns gestures into commands.
+
+The scene keeps ``node id → NodeItem`` and ``Edge → EdgeItem``, follows the document's signals to
+add, remove and refresh exactly the affected items, and never writes the design itself: moving,
+connecting, deleting, pasting, relabelling and laying out all push :mod:`gui.commands`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import networkx as nx
+from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QGuiApplication, QPainter, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsPathItem,
+    QGraphicsScene,
+    QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneMouseEvent,
+    QMenu,
+)
+
+from engine.errors import DesignFormatError
+from engine.graph import Edge
+from gui import commands as cmd
+from gui.canvas import theme as th
+from gui.canvas.items import EdgeItem, GroupItem, LabelEditor, NodeItem
+from gui.canvas.layout import layered_layout
+from gui.document import Document
+
+LAYER_MIME = "application/x-deepwire-layer"
+FRAGMENT_MIME = "application/x-deepwire-design"
+PASTE_STEP = 40.0
+# At most this many nodes get their ports judged when a connection drag starts; others are judged
+# when the pointer reaches them.
+PREJUDGE_LIMIT = 400
+# Room to scroll around the design, in scene units.
+SCENE_MARGIN = 3000.0
+
+
+@dataclass
+class _ConnectionDrag:
+    """State of one drag from an output port."""
+
+    source: str
+    ancestors: set[str]
+    line: QGraphicsPathItem
+    verdicts: dict[tuple[str, int], tuple[bool, str]] = field(default_factory=dict)
+    judged: set[str] = field(default_factory=set)
+    hover: tuple[str, int] | None = None
+
+
+class CanvasScene(QGraphicsScene):
+    """Graphics scene observing one document; ``statusMessage`` explains what a gesture does."""
+
+    statusMessage = Signal(str)
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.theme = th.Theme.from_palette()
+        self.snap_to_grid = True
+        self.nodes: dict[str, NodeItem] = {}
+        self.edges: dict[Edge, EdgeItem] = {}
+        self.groups: dict[str, GroupItem] = {}
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self.setBackgroundBrush(self.theme.canvas)
+        self._drag: _ConnectionDrag | None = None
+        self._press: dict[str, QPointF] | None = None
+        self._drag_serial = 0
+        self._editor: LabelEditor | None = None
+        self._paste_count = 0
+        self._dirty_groups: set[str] = set()
+        self._group_timer = QTimer(self)
+        self._group_timer.setSingleShot(True)
+        self._group_timer.setInterval(0)
+        self._group_timer.timeout.connect(self._refresh_groups)
+        document.nodeAdded.connect(self._on_node_added)
+        document.nodeRemoved.connect(self._on_node_removed)
+        document.nodeChanged.connect(self._on_node_changed)
+        document.edgeAdded.connect(self._on_edge_added)
+        document.edgeRemoved.connect(self._on_edge_removed)
+        document.analysisChanged.connect(self._on_analysis_changed)
+        document.designReset.connect(self.rebuild)
+        self.rebuild()
+
+    # -- building ----------------------------------------------------------------------------
+
+    def rebuild(self) -> None:
+        """Drop every item and draw the document's design from scratch (after new / open)."""
+        self._cancel_connection(quiet=True)
+        self._editor = None
+        self._press = None
+        self.clear()
+        self.nodes.clear()
+        self.edges.clear()
+        self.groups.clear()
+        design = self.document.design
+        for node in design:
+            item = NodeItem(self, node.id)
+            self.addItem(item)
+            self.nodes[node.id] = item
+        for edge in design.edges:
+            self._make_edge(edge)
+        for item in self.nodes.values():
+            item.refresh_ports()
+        self._dirty_groups = set(design.networks)
+        self._refresh_groups()
+        self.update_scene_rect()
+
+    def update_scene_rect(self) -> None:
+        """Scrollable area: the content plus a wide margin."""
+        content = self.content_rect()
+        if content.isNull():
+            content = QRectF(-500, -400, 1000, 800)
+        m = SCENE_MARGIN
+        self.setSceneRect(content.adjusted(-m, -m, m, m))
+
+    def _keep_in_scene_rect(self, item: NodeItem) -> None:
+        m = SCENE_MARGIN / 2
+        if not self.sceneRect().adjusted(m, m, -m, -m).contains(item.sceneBoundingRect()):
+            self.update_scene_rect()
+
+    def _make_edge(self, edge: Edge) -> EdgeItem:
+        source, target = self.nodes[edge.source], self.nodes[edge.target]
+        item = EdgeItem(self, edge, source, target)
+        self.addItem(item)
+        self.edges[edge] = item
+        source.out_edges.append(item)
+        target.in_edges.append(item)
+        return item
+
+    # -- following the document --------------------------------------------------------------
+
+    def _on_node_added(self, node_id: str) -> None:
+        item = NodeItem(self, node_id)
+        self.addItem(item)
+        self.nodes[node_id] = item
+        self._mark_group(node_id)
+        self._keep_in_scene_rect(item)
+
+    def _on_node_removed(self, node_id: str) -> None:
+        item = self.nodes.pop(node_id, None)
+        if item is None:
+            return
+        if self._editor is not None and self._editor.node_id == node_id:
+            self._editor.finish(False)
+        self.removeItem(item)
+        self._dirty_groups.update(self.groups)
+        self._group_timer.start()
+
+    def _on_node_changed(self, node_id: str) -> None:
+        item = self.nodes.get(node_id)
+        if item is not None:
+            item.refresh_node()
+
+    def _on_edge_added(self, edge: Edge) -> None:
+        item = self._make_edge(edge)
+        item.target.refresh_ports()
+        item.source.update()
+        item.target.update()
+
+    def _on_edge_removed(self, edge: Edge) -> None:
+        item = self.edges.pop(edge, None)
+        if item is None:
+            return
+        item.source.out_edges.remove(item)
+        item.target.in_edges.remove(item)
+        self.removeItem(item)
+        for end in (item.source, item.target):
+            if end.node_id in self.document.design:
+                end.refresh_ports()
+                end.update()
+
+    def _on_analysis_changed(self, node_ids: set[str]) -> None:
+        for node_id in node_ids:
+            item = self.nodes.get(node_id)
+            if item is None:
+                continue
+            item.refresh_analysis()
+            for edge in item.out_edges:
+                edge.refresh_label()
+
+    def node_item_moved(self, item: NodeItem) -> None:
+        """A node item changed position (dragged or synced): reroute its wires, refit its group."""
+        for edge in item.in_edges:
+            edge.route()
+        for edge in item.out_edges:
+            edge.route()
+        if item.node_id in self.nodes:
+            self._mark_group(item.node_id)
+            self._keep_in_scene_rect(item)
+
+    def _mark_group(self, node_id: str) -> None:
+        if len(self.document.design.networks) > 1 or self.groups:
+            self._dirty_groups.add(self.document.design.node(node_id).network)
+            self._group_timer.start()
+
+    def _refresh_groups(self) -> None:
+        """Fit each network's frame around its nodes (only multi-network designs have frames)."""
+        design = self.document.design
+        dirty, self._dirty_groups = self._dirty_groups, set()
+        if len(design.networks) <= 1:
+            for group in self.groups.values():
+                self.removeItem(group)
+            self.groups.clear()
+            return
+        titles = self.document.network_titles()
+        for name in list(self.groups):
+            if name not in design.networks:
+                self.removeItem(self.groups.pop(name))
+        for name in design.networks:
+            if name not in self.groups:
+                group = GroupItem(self, name, titles[name])
+                self.addItem(group)
+                self.groups[name] = group
+                dirty.add(name)
+        for name in dirty:
+            group = self.groups.get(name)
+            if group is None:
+                continue
+            members = [self.nodes[n.id] for n in design.nodes_in_network(name) if n.id in self.nodes]
+            if not members:
+                group.setVisible(False)
+                continue
+            group.setVisible(True)
+            group.fit(node_bounds(members))
+
+    # -- queries -----------------------------------------------------------------------------
+
+    def content_rect(self) -> QRectF:
+        """Union of all node bodies and group frames (empty when the design is empty)."""
+        rect = node_bounds(self.nodes.values())
+        for group in self.groups.values():
+            if group.isVisible():
+                rect = rect.united(group.rect())
+        return rect
+
+    def node_at(self, pos: QPointF) -> NodeItem | None:
+        """The topmost node under scene position ``pos``."""
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item
+        return None
+
+    def network_at(self, pos: QPointF) -> str | None:
+        """The network whose frame contains ``pos`` (None on a single-network design)."""
+        for name, group in self.groups.items():
+            if group.isVisible() and group.rect().contains(pos):
+                return name
+        return None
+
+    def selected_node_ids(self) -> list[str]:
+        """Selected nodes, in the design's file order."""
+        chosen = {i.node_id for i in self.selectedItems() if isinstance(i, NodeItem)}
+        return [n.id for n in self.document.design if n.id in chosen]
+
+    def selected_edges(self) -> list[Edge]:
+        """Selected edges, in the design's edge order."""
+        chosen = {i.edge for i in self.selectedItems() if isinstance(i, EdgeItem)}
+        return [e for e in self.document.design.edges if e in chosen]
+
+    def select_nodes(self, node_ids) -> None:
+        """Make exactly ``node_ids`` selected."""
+        wanted = set(node_ids)
+        self.blockSignals(True)
+        try:
+            self.clearSelection()
+            for nid in wanted:
+                item = self.nodes.get(nid)
+                if item is not None:
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def port_verdict(self, node_id: str, port: int) -> bool | None:
+        """During a connection drag: whether input ``port`` of ``node_id`` accepts it (if judged)."""
+        if self._drag is None:
+            return None
+        verdict = self._drag.verdicts.get((node_id, port))
+        return None if verdict is None else verdict[0]
+
+    # -- edits (each pushes one command) -----------------------------------------------------
+
+    def snap(self, pos: QPointF) -> QPointF:
+        """``pos`` on the grid when snapping is on."""
+        if not self.snap_to_grid:
+            return QPointF(pos)
+        g = th.GRID
+        return QPointF(round(pos.x() / g) * g, round(pos.y() / g) * g)
+
+    def add_layer(self, type_id: str, pos: QPointF, connect_after: str | None = None) -> str:
+        """Add a layer with its top-left at ``pos`` (snapped); returns the new node id."""
+        pos = self.snap(pos)
+        network = None if connect_after else self.network_at(pos)
+        command = cmd.AddNode(self.document, type_id, (pos.x(), pos.y()),
+                              connect_after=connect_after, network=network)
+        self.document.push(command)
+        self.select_nodes([command.node_id])
+        return command.node_id
+
+    def connect_ports(self, source_id: str, target_id: str, port: int) -> tuple[bool, str]:
+        """Connect if allowed; returns (done, message for the status bar)."""
+        ok, reason = self.document.can_connect(source_id, target_id, port)
+        if not ok:
+            message = f"Cannot connect {source_id} → {target_id}: {reason}"
+        else:
+            self.document.push(cmd.Connect(self.document, Edge(source_id, target_id, port)))
+            message = f"Connected {source_id} → {target_id}"
+        self.statusMessage.emit(message)
+        return ok, message
+
+    def delete_selection(self) -> bool:
+        """Delete the selected nodes (with their edges) and selected edges."""
+        command = cmd.RemoveItems(self.document, self.selected_node_ids(), self.selected_edges())
+        if command.empty:
+            return False
+        self.document.push(command)
+        return True
+
+    def copy_selection(self) -> int:
+        """Put the selected nodes and the edges among them on the clipboard; returns the count."""
+        ids = self.selected_node_ids()
+        if not ids:
+            return 0
+        text = cmd.fragment_text(self.document.design, ids)
+        mime = QMimeData()
+        mime.setData(FRAGMENT_MIME, text.encode("utf-8"))
+        mime.setText(text)
+        QGuiApplication.clipboard().setMimeData(mime)
+        self._paste_count = 0
+        self.statusMessage.emit(f"Copied {cmd.plural(len(ids), 'layer')}")
+        return len(ids)
+
+    def cut_selection(self) -> int:
+        """Copy, then delete the selected nodes as one undo step named "Cut"."""
+        ids = self.selected_node_ids()
+        if not self.copy_selection():
+            return 0
+        command = cmd.RemoveItems(self.document, ids, self.selected_edges())
+        command.setText(f"Cut {cmd.plural(len(ids), 'node')}")
+        self.document.push(command)
+        return len(ids)
+
+    def paste(self, at: QPointF | None = None) -> list[str]:
+        """Paste the clipboard's layers (at ``at``, else shifted from the originals)."""
+        mime = QGuiApplication.clipboard().mimeData()
+        raw = bytes(mime.data(FRAGMENT_MIME)).decode("utf-8") if mime is not None and \
+            mime.hasFormat(FRAGMENT_MIME) else (mime.text() if mime is not None else "")
+        try:
+            nodes, edges = cmd.parse_fragment(raw)
+        except DesignFormatError:
+            self.statusMessage.emit("Nothing to paste: the clipboard holds no Deepwire layers")
+            return []
+        return self._paste(nodes, edges, at, None)
+
+    def duplicate_selection(self) -> list[str]:
+        """Copy the selected nodes (and edges among them) beside the originals."""
+        ids = self.selected_node_ids()
+        if not ids:
+            return []
+        nodes, edges = self.document.design.subgraph_ids(ids)
+        return self._paste(nodes, edges, None, f"Duplicate {cmd.plural(len(ids), 'node')}")
+
+    def _paste(self, nodes, edges, at: QPointF | None, text: str | None) -> list[str]:
+        if not nodes:
+            return []
+        network = None
+        if at is not None:
+            left = min(n.position[0] for n in nodes)
+            top = min(n.position[1] for n in nodes)
+            target = self.snap(at)
+            offset = (target.x() - left, target.y() - top)
+            network = self.network_at(at)
+        else:
+            self._paste_count += 1
+            offset = (PASTE_STEP * self._paste_count, PASTE_STEP * self._paste_count)
+            if text is not None:  # duplicate: one step from the originals each time
+                offset = (PASTE_STEP, PASTE_STEP)
+        command = cmd.Paste(self.document, nodes, edges, offset, network=network, text=text)
+        self.document.push(command)
+        self.select_nodes(command.node_ids)
+        return command.node_ids
+
+    def select_all(self) -> None:
+        """Select every node and edge."""
+        self.blockSignals(True)
+        try:
+            for item in self.nodes.values():
+                item.setSelected(True)
+            for item in self.edges.values():
+                item.setSelected(True)
+        finally:
+            self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def auto_layout(self) -> None:
+        """Lay the design out left to right (networks stacked apart) as one undo step."""
+        positions = layered_layout(self.document.design)
+        self.document.push(cmd.AutoLayout(self.document, positions))
+
+    def start_relabel(self, node_id: str) -> LabelEditor | None:
+        """Open the inline label editor on a node."""
+        item = self.nodes.get(node_id)
+        if item is None:
+            return None
+        if self._editor is not None:
+            self._editor.finish(True)
+        node = self.document.design.node(node_id)
+        editor = LabelEditor(self, item, node.label or node.id)
+        self._editor = editor
+        editor.setFocus(Qt.FocusReason.OtherFocusReason)
+        cursor = editor.textCursor()
+        cursor.select(cursor.SelectionType.Document)
+        editor.setTextCursor(cursor)
+        self.statusMessage.emit(f"Rename {node_id}: Enter to apply, Esc to cancel")
+        return editor
+
+    def finish_relabel(self, editor: LabelEditor, commit: bool) -> None:
+        """Close ``editor``; when ``commit``, push a Relabel (the node id as text means no label)."""
+        if self._editor is editor:
+            self._editor = None
+        text = editor.toPlainText().strip()
+        editor.hide()
+        QTimer.singleShot(0, lambda: self._discard_editor(editor))
+        node_id = editor.node_id
+        if not commit or node_id not in self.document.design:
+            return
+        if text == node_id and not self.document.design.node(node_id).label:
+            return
+        self.document.push(cmd.Relabel(self.document, node_id, text))
+
+    def _discard_editor(self, editor: LabelEditor) -> None:
+        try:
+            if editor.scene() is self:
+                self.removeItem(editor)
+            editor.deleteLater()
+        except RuntimeError:  # already deleted with its node
+            pass
+
+    # -- connection dragging -----------------------------------------------------------------
+
+    def begin_connection(self, source_id: str, views_rect: QRectF | None = None) -> None:
+        """Start dragging a wire from ``source_id``'s output; judges ports in ``views_rect``."""
+        self._cancel_connection(quiet=True)
+        source = self.nodes[source_id]
+        line = QGraphicsPathItem()
+        pen = QPen(self.theme.highlight, 2.0, Qt.PenStyle.DashLine)
+        line.setPen(pen)
+        line.setZValue(20.0)
+        self.addItem(line)
+        ancestors = nx.ancestors(self.document.design.graph, source_id)
+        self._drag = _ConnectionDrag(source_id, ancestors, line)
+        start = source.mapToScene(source.output_port_pos())
+        self._draw_line(start, start)
+        rect = views_rect if views_rect is not None else self._visible_rect()
+        if rect is not None:
+            candidates = [i for i in self.items(rect) if isinstance(i, NodeItem)]
+            for item in candidates[:PREJUDGE_LIMIT]:
+                self._judge(item)
+        self.statusMessage.emit(f"Connect {source_id}: release over an input port "
+                                f"(green accepts); elsewhere cancels")
+
+    def _visible_rect(self) -> QRectF | None:
+        rect = None
+        for view in self.views():
+            r = view.mapToScene(view.viewport().rect()).boundingRect()
+            rect = r if rect is None else rect.united(r)
+        return rect
+
+    def _judge(self, item: NodeItem) -> None:
+        drag = self._drag
+        if drag is None or item.node_id in drag.judged:
+            return
+        drag.judged.add(item.node_id)
+        for port in item.slot_ports:
+            drag.verdicts[(item.node_id, port)] = self.document.can_connect(
+                drag.source, item.node_id, port, ancestors=drag.ancestors)
+        item.update()
+
+    def _draw_line(self, start: QPointF, end: QPointF) -> None:
+        path = QPainterPath(start)
+        dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+        path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
+        assert self._drag is not None
+        self._drag.line.setPath(path)
+
+    def update_connection(self, pos: QPointF) -> None:
+        """Follow the pointer: snap to an accepting port, explain a refusing one."""
+        drag = self._drag
+        if drag is None:
+            return
+        source = self.nodes[drag.source]
+        start = source.mapToScene(source.output_port_pos())
+        target = self.node_at(pos)
+        hover = None
+        end = pos
+        if target is not None and target.node_id != drag.source and target.slot_ports:
+            self._judge(target)
+            local = target.mapFromScene(pos)
+            on_port = target.port_at(local)
+            if on_port and on_port[0] == "in":
+                port = on_port[1]
+            else:
+                accepting = [p for p in target.slot_ports if drag.verdicts[(target.node_id, p)][0]]
+                port = accepting[0] if accepting else target.nearest_input_port(local)
+            hover = (target.node_id, port)
+            if drag.verdicts[hover][0]:
+                end = target.mapToScene(target.input_port_pos(port))
+        elif target is not None and target.node_id != drag.source:
+            hover = None
+            if drag.hover != (target.node_id, -1):
+                self.statusMessage.emit(f"Cannot connect {drag.source} → {target.node_id}: "
+                                        f"'{target.node_id}' is an Input; it takes no incoming edges")
+            drag.hover = (target.node_id, -1)
+            self._draw_line(start, end)
+            return
+        self._draw_line(start, end)
+        if hover != drag.hover:
+            drag.hover = hover
+            if hover is None:
+                self.statusMessage.emit(f"Connect {drag.source}: release over an input port; "
+                                        f"elsewhere cancels")
+            else:
+                ok, reason = drag.verdicts[hover]
+                if ok:
+                    self.statusMessage.emit(f"Release to connect {drag.source} → {hover[0]} "
+                                            f"(input {hover[1] + 1})")
+                else:
+                    self.statusMessage.emit(f"Cannot connect {drag.source} → {hover[0]}: {reason}")
+
+    def finish_connection(self, pos: QPointF) -> bool:
+        """Drop the wire at ``pos``: connect when the port there accepts; otherwise cancel."""
+        drag = self._drag
+        if drag is None:
+            return False
+        self.update_connection(pos)
+        hover = drag.hover
+        verdict = drag.verdicts.get(hover) if hover else None
+        self._cancel_connection(quiet=True)
+        if hover is not None and verdict is not None and verdict[0]:
+            ok, _ = self.connect_ports(drag.source, hover[0], hover[1])
+            return ok
+        if verdict is not None:
+            self.statusMessage.emit(f"Not connected: {verdict[1]}")
+        elif hover is not None and hover[1] == -1:
+            self.statusMessage.emit(f"Not connected: '{hover[0]}' is an Input; it takes no "
+                                    f"incoming edges")
+        else:
+            self.statusMessage.emit("Connection cancelled")
+        return False
+
+    def _cancel_connection(self, quiet: bool = False) -> None:
+        drag = self._drag
+        if drag is None:
+            return
+        self._drag = None
+        try:
+            self.removeItem(drag.line)
+        except RuntimeError:
+            pass
+        for node_id in drag.judged:
+            item = self.nodes.get(node_id)
+            if item is not None:
+                item.update()
+        if not quiet:
+            self.statusMessage.emit("Connection cancelled")
+
+    @property
+    def connecting(self) -> bool:
+        """True while a wire is being dragged."""
+        return self._drag is not None
+
+    # -- mouse and keyboard ------------------------------------------------------------------
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if event.button() == Qt.MouseButton.LeftButton:
+            item = self.node_at(event.scenePos())
+            if item is not None:
+                port = item.port_at(item.mapFromScene(event.scenePos()))
+                if port is not None and port[0] == "out":
+                    self.begin_connection(item.node_id)
+                    event.accept()
+                    return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._press = {i.node_id: i.pos() for i in self.selectedItems()
+                           if isinstance(i, NodeItem)}
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            self.update_connection(event.scenePos())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        if self._drag is not None:
+            if event.button() == Qt.MouseButton.LeftButton:
+                self.finish_connection(event.scenePos())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self._press is not None:
+            press, self._press = self._press, None
+            self.commit_moves(press)
+
+    def commit_moves(self, press: dict[str, QPointF]) -> bool:
+        """Push one MoveNodes for the nodes that moved since ``press`` (their old positions)."""
+        moves = {}
+        for node_id, old in press.items():
+            item = self.nodes.get(node_id)
+            if item is not None and item.pos() != old:
+                moves[node_id] = ((old.x(), old.y()), (item.pos().x(), item.pos().y()))
+        if not moves:
+            return False
+        self._drag_serial += 1
+        self.document.push(cmd.MoveNodes(self.document, moves, self._drag_serial))
+        return True
+
+    def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
+        item = self.node_at(event.scenePos())
+        if item is not None and event.button() == Qt.MouseButton.LeftButton:
+            self.start_relabel(item.node_id)
+            event.accept()
+            return
+        super().mouseDoubleClickEvent(event)
+
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        if event.key() == Qt.Key.Key_Escape and self._drag is not None:
+            self._cancel_connection()
+            event.accept()
+            return
+        super().keyPressEvent(event)
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:  # noqa: N802
+        menu = self.context_menu(event.scenePos())
+        if menu is not None:
+            menu.exec(event.screenPos())
+            event.accept()
+
+    def context_menu(self, pos: QPointF) -> QMenu | None:
+        """The menu for a right click at ``pos`` (node, edge or empty canvas)."""
+        menu = QMenu()
+        item = None
+        for candidate in self.items(pos):
+            if isinstance(candidate, (NodeItem, EdgeItem)):
+                item = candidate
+                break
+        if isinstance(item, NodeItem):
+            if not item.isSelected():
+                self.select_nodes([item.node_id])
+            node_id = item.node_id
+            menu.addAction("Rename", lambda: self.start_relabel(node_id))
+            menu.addAction("Duplicate", self.duplicate_selection)
+            menu.addAction("Copy", self.copy_selection)
+            menu.addSeparator()
+            menu.addAction("Delete", self.delete_selection)
+        elif isinstance(item, EdgeItem):
+            edge = item.edge
+            menu.addAction(f"Disconnect {edge.source} → {edge.target}",
+                           lambda: self.document.push(cmd.Disconnect(self.document, edge)))
+        else:
+            menu.addAction("Paste here", lambda: self.paste(pos))
+            menu.addAction("Auto-layout", self.auto_layout)
+        return menu
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
+        painter.fillRect(rect, self.theme.canvas)
+        scale = painter.worldTransform().m11()
+        step = th.GRID * 5
+        if scale * step < 24:  # grid lines closer than this clutter the view
+            return
+        pen = QPen(self.theme.grid, 0)
+        painter.setPen(pen)
+        left = int(rect.left() // step) * step
+        top = int(rect.top() // step) * step
+        x = left
+        lines = []
+        while x < rect.right():
+            lines.append((x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y < rect.bottom():
+            lines.append((rect.left(), y, rect.right(), y))
+            y += step
+        for x1, y1, x2, y2 in lines:
+            painter.drawLine(QPointF(x1, y1), QPointF(x2, y2))
+
+
+def node_bounds(items) -> QRectF:
+    """Union of node bodies in scene coordinates."""
+    left = top = float("inf")
+    right = bottom = float("-inf")
+    for item in items:
+        pos = item.pos()
+        x, y = pos.x(), pos.y()
+        left = min(left, x)
+        top = min(top, y)
+        right = max(right, x + th.NODE_WIDTH)
+        bottom = max(bottom, y + item.height)
+    if left == float("inf"):
+        return QRectF()
+    return QRectF(left, top, right - left, bottom - top)

@@ -1,0 +1,92 @@
+"""Geometry, colours and fonts shared by the canvas items.
+
+Colours follow the application palette (light or dark) and are looked up once per palette change,
+not per paint.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette
+
+from engine.layers import CATEGORIES
+
+NODE_WIDTH = 184.0
+HEADER_HEIGHT = 22.0
+LINE_HEIGHT = 16.0
+BODY_LINES = 3  # label, output shape, parameter count
+PORT_RADIUS = 5.0
+PORT_SPACING = 18.0
+CORNER = 5.0
+GRID = 20.0
+# Below this zoom (view scale) nodes draw as plain coloured blocks without text or ports.
+DETAIL_LOD = 0.45
+# Below this zoom edges draw straight and without shape labels.
+EDGE_LABEL_LOD = 0.8
+
+UNKNOWN_CATEGORY_COLOUR = "#8a8a8a"
+ERROR_COLOUR = QColor("#d64541")
+OK_COLOUR = QColor("#2eaa5c")
+
+
+def node_height(n_inputs: int) -> float:
+    """Height of a node with ``n_inputs`` input ports (grows for wide merges)."""
+    body = HEADER_HEIGHT + BODY_LINES * LINE_HEIGHT + 8.0
+    return max(body, HEADER_HEIGHT + n_inputs * PORT_SPACING + 8.0)
+
+
+def category_colour(category: str | None) -> QColor:
+    """The palette colour of a layer category."""
+    return QColor(CATEGORIES.get(category or "", UNKNOWN_CATEGORY_COLOUR))
+
+
+@dataclass
+class Theme:
+    """Colours and fonts derived from the current application palette."""
+
+    base: QColor
+    text: QColor
+    muted: QColor
+    edge: QColor
+    highlight: QColor
+    group_fill: QColor
+    group_border: QColor
+    grid: QColor
+    canvas: QColor
+    title_font: QFont
+    body_font: QFont
+    small_font: QFont
+    body_metrics: QFontMetricsF
+    title_metrics: QFontMetricsF
+
+    @classmethod
+    def from_palette(cls, palette: QPalette | None = None) -> Theme:
+        """Build the theme for ``palette`` (default: the application's)."""
+        pal = palette or QGuiApplication.palette()
+        base = pal.color(QPalette.ColorRole.Base)
+        window = pal.color(QPalette.ColorRole.Window)
+        text = pal.color(QPalette.ColorRole.Text)
+        dark = base.lightnessF() < 0.5
+        muted = QColor(text)
+        muted.setAlphaF(0.62)
+        edge = QColor("#b8bec7") if dark else QColor("#5d6570")
+        group_fill = QColor(text)
+        group_fill.setAlphaF(0.05)
+        group_border = QColor(text)
+        group_border.setAlphaF(0.25)
+        grid = QColor(text)
+        grid.setAlphaF(0.07)
+        canvas = window.darker(115) if dark else window.lighter(103)
+        title = QFont()
+        title.setPointSizeF(9.0)
+        title.setBold(True)
+        body = QFont()
+        body.setPointSizeF(8.5)
+        small = QFont()
+        small.setPointSizeF(7.5)
+        return cls(base=base, text=text, muted=muted, edge=edge,
+                   highlight=pal.color(QPalette.ColorRole.Highlight), group_fill=group_fill,
+                   group_border=group_border, grid=grid, canvas=canvas, title_font=title,
+                   body_font=body, small_font=small, body_metrics=QFontMetricsF(body),
+                   title_metrics=QFontMetricsF(title))
