@@ -51,7 +51,8 @@ def migrate(doc: dict[str, Any], where: str) -> dict[str, Any]:
     """Upgrade ``doc`` to :data:`FORMAT_VERSION` through the registered migrations."""
     version = doc.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise DesignFormatError(f"{where}: \"version\" must be a positive integer, got {version!r}")
+        raise DesignFormatError(f"{where}: \"version\" must be a positive integer, "
+                                f"got {_show(version)}")
     if version > FORMAT_VERSION:
         raise DesignFormatError(
             f"{where}: design format version {version} is newer than this Deepwire understands "
@@ -72,14 +73,20 @@ def _fail(where: str, message: str) -> DesignFormatError:
 
 def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
     if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise _fail(where, f"{what} must be {_type_name(types)}, got {json.dumps(value)}")
+        raise _fail(where, f"{what} must be {_type_name(types)}, got {_show(value)}")
     if not isinstance(value, types):
         raise _fail(where, f"{what} must be {_type_name(types)}, got {_json_type(value)}")
     return value
 
 
+def _show(value: Any, limit: int = 40) -> str:
+    """A short, single-line JSON rendering of a user's value for error messages."""
+    text = json.dumps(value, ensure_ascii=True)
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _type_name(types: type | tuple[type, ...]) -> str:
-    names = {dict: "an object", list: "a list", str: "a string", int: "an integer",
+    names = {dict: "an object", list: "an array [...]", str: "a string", int: "an integer",
              float: "a number", bool: "true or false"}
     if isinstance(types, tuple):
         return " or ".join(dict.fromkeys(names[t] for t in types))
@@ -89,14 +96,14 @@ def _type_name(types: type | tuple[type, ...]) -> str:
 def _json_type(value: Any) -> str:
     if value is None:
         return "null"
-    return {dict: "an object", list: "a list", str: "a string", bool: "true/false",
+    return {dict: "an object", list: "an array", str: "a string", bool: "true/false",
             int: "a number", float: "a number"}.get(type(value), type(value).__name__)
 
 
 def _check_keys(obj: dict, allowed: tuple[str, ...], where: str) -> None:
     for key in obj:
         if key not in allowed:
-            raise _fail(where, f"unknown field \"{key}\" (allowed: {', '.join(allowed)})")
+            raise _fail(where, f"unknown field {_show(key)} (allowed: {', '.join(allowed)})")
 
 
 def _check_json_value(value: Any, where: str) -> None:
@@ -131,7 +138,7 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         for name, meta in networks.items():
             where = f"{source}: networks.{name}"
             if not NODE_ID_RE.match(name):
-                raise _fail(source, f"network name {name!r} must be letters, digits or _")
+                raise _fail(source, f"network name {_show(name)} must be letters, digits or _")
             _expect(meta, dict, where, "a network entry")
             _check_keys(meta, ("role",), where)
             _check_json_value(meta, where)
@@ -150,7 +157,7 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         node_id = raw.get("id")
         if not isinstance(node_id, str) or not NODE_ID_RE.match(node_id):
             raise _fail(where, f"\"id\" must be a name of letters, digits and _ that starts with a "
-                               f"letter (at most 64), got {json.dumps(node_id)}")
+                               f"letter (at most 64), got {_show(node_id)}")
         where = f"{source}: node '{node_id}'"
         if node_id in design:
             raise _fail(where, "this id is used by two nodes; give each node its own id")
@@ -162,7 +169,7 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         if (not isinstance(pos, list) or len(pos) != 2
                 or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                            and math.isfinite(v) for v in pos)):
-            raise _fail(where, f"\"position\" must be [x, y] numbers, got {json.dumps(pos)[:40]}")
+            raise _fail(where, f"\"position\" must be [x, y] numbers, got {_show(pos)}")
         label = _expect(raw.get("label", ""), str, where, "\"label\"")
         network = _expect(raw.get("network", next(iter(design.networks))), str, where,
                           "\"network\"")
@@ -178,10 +185,10 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         dst = _expect(raw.get("target"), str, where, "\"target\"")
         port = raw.get("port", 0)
         if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 1024:
-            raise _fail(where, f"\"port\" must be an integer from 0 to 1023, got {json.dumps(port)}")
+            raise _fail(where, f"\"port\" must be an integer from 0 to 1023, got {_show(port)}")
         for end, what in ((src, "source"), (dst, "target")):
             if end not in design:
-                raise _fail(where, f"{what} '{end}' is not a node id of this design")
+                raise _fail(where, f"{what} {_show(end)} is not a node id of this design")
         edge = Edge(src, dst, port)
         if design.has_edge(edge):
             raise _fail(where, f"duplicate edge {src} → {dst} port {port}; remove one")
@@ -281,6 +288,13 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     p = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
     try:
+        try:  # keep the old file's permissions; a new file gets the usual umask-based ones
+            mode = p.stat().st_mode & 0o777
+        except OSError:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
