@@ -12,24 +12,30 @@ from engine.graph import Design, Edge, Node
 from engine.io import save_design
 from resources import TEMPLATES, template_path
 
-X_STEP, Y_ROW = 200.0, 260.0
+# Column step as the canvas' auto-layout (184-pixel nodes plus room for the wires' shape labels).
+X_STEP, Y_ROW, WRAP_ROW = 240.0, 260.0, 160.0
 
 
 def chain(design: Design, layers: list[tuple[str, str, dict[str, Any]]], network: str = "main",
-          y: float = 0.0) -> None:
-    """Add ``(id, type, params)`` layers wired one after another, laid out left to right."""
+          y: float = 0.0, per_row: int | None = None) -> None:
+    """Add ``(id, type, params)`` layers wired one after another, laid out left to right.
+
+    With ``per_row`` a long chain wraps onto further rows, so it stays readable when fitted.
+    """
     prev = None
     for i, (node_id, type_id, params) in enumerate(layers):
-        design.add_node(Node(node_id, type_id, params, (i * X_STEP, y), network=network))
+        row, col = divmod(i, per_row or len(layers))
+        pos = (col * X_STEP, y + row * WRAP_ROW)
+        design.add_node(Node(node_id, type_id, params, pos, network=network))
         if prev is not None:
             design.add_edge(Edge(prev, node_id))
         prev = node_id
 
 
 def _classifier(name: str, description: str, layers, data: dict, epochs: int, lr: float = 1e-3,
-                **training: Any) -> Design:
+                per_row: int | None = None, **training: Any) -> Design:
     d = Design(name, description)
-    chain(d, layers)
+    chain(d, layers, per_row=per_row)
     d.data = data
     d.training = {"task": "classification", "loss": "cross_entropy", "optimizer": "adam",
                   "lr": lr, "batch_size": 64, "epochs": epochs, **training}
@@ -60,7 +66,8 @@ def build() -> dict[str, Design]:
          ("dense", "Linear", {"out_features": 64}), ("relu3", "ReLU", {}),
          ("dropout", "Dropout", {"p": 0.25}),
          ("logits", "Linear", {"out_features": 10}), ("digit", "Output", {})],
-        {"source": "builtin", "name": "digits", "form": "image", "split": split}, epochs=30)
+        {"source": "builtin", "name": "digits", "form": "image", "split": split}, epochs=30,
+        per_row=7)  # feature extraction, then classification
     t["rnn"] = _classifier(
         "RNN on digit rows", TEMPLATES["rnn"][1],
         [("rows", "Input", {"shape": [8, 8]}),
@@ -83,7 +90,7 @@ def build() -> dict[str, Design]:
                ("code", "Linear", {"out_features": 16}), ("code_relu", "ReLU", {}),
                ("dec1", "Linear", {"out_features": 128}), ("dec_relu", "ReLU", {}),
                ("dec2", "Linear", {"out_features": 64}), ("pixels_out", "Sigmoid", {}),
-               ("reconstruction", "Output", {})])
+               ("reconstruction", "Output", {})], per_row=5)  # encoder, then decoder
     ae.data = {"source": "builtin", "name": "digits", "form": "flat",
                "split": {"val": 0.2, "test": 0.0, "stratify": False}}
     ae.training = {"task": "reconstruction", "loss": "mse", "optimizer": "adam", "lr": 2e-3,
