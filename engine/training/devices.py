@@ -1,0 +1,96 @@
+"""Device choice and the distributed (torchrun) context.
+
+``auto`` picks CUDA, then Apple's MPS, then the CPU. Under ``torchrun --nproc_per_node N`` the
+environment carries ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``; :func:`init_distributed` then joins
+the process group (NCCL on CUDA, gloo on the CPU) and each process trains on its own shard.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+
+from engine.errors import TrainingError
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend and backend.is_available())
+
+
+def resolve_device(name: str, local_rank: int = 0) -> torch.device:
+    """The torch device for ``auto | cpu | cuda | mps``; an unavailable choice is a TrainingError."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda", local_rank % torch.cuda.device_count())
+        if mps_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise TrainingError("device 'cuda' is not available here (no NVIDIA GPU, or torch "
+                                "was built without CUDA); use device auto or cpu")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if name == "mps":
+        if not mps_available():
+            raise TrainingError("device 'mps' is not available here (Apple GPU only); use "
+                                "device auto or cpu")
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class DistContext:
+    """Which process this is among ``world_size`` (1, 0, 0 outside torchrun)."""
+
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    owns_group: bool = False   # True when init_distributed created the process group
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def launched_distributed() -> bool:
+    """Whether this process was started by torchrun with more than one process."""
+    try:
+        return int(os.environ.get("WORLD_SIZE", "1")) > 1
+    except ValueError:
+        return False
+
+
+def init_distributed(device_name: str) -> DistContext:
+    """Join the torchrun process group if there is one; returns the context (plain if not)."""
+    if not launched_distributed():
+        return DistContext()
+    import torch.distributed as dist
+
+    if not dist.is_available():
+        raise TrainingError("started with torchrun but this torch has no distributed support; "
+                            "run without torchrun")
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    owns = False
+    if not dist.is_initialized():
+        use_cuda = torch.cuda.is_available() and device_name in ("auto", "cuda")
+        if use_cuda:
+            torch.cuda.set_device(local_rank % torch.cuda.device_count())
+        dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+        owns = True
+    return DistContext(dist.get_world_size(), dist.get_rank(), local_rank, owns)
+
+
+def close_distributed(ctx: DistContext) -> None:
+    """Leave the process group this module created."""
+    if ctx.owns_group:
+        import torch.distributed as dist
+
+        if dist.is_initialized():
+            dist.destroy_process_group()
