@@ -1,0 +1,144 @@
+"""``python main.py train DESIGN.json [--epochs N] [--batch-size B] [--lr LR] [--device D]
+[--seed S] [--out DIR] [--resume CHECKPOINT]``.
+
+Flags override the design's ``training`` section. Progress (tqdm, with loss and ETA) and one line
+per epoch go to stderr; the final summary line goes to stdout. ``DIR`` receives ``metrics.jsonl``,
+``best.pt``, ``last.pt`` and ``summary.json``. Exit codes: 0 trained (also when stopped early), 1
+invalid design or failed training, 2 unreadable file or bad flag value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+from engine.cli import fail, guarded
+from engine.errors import TrainingError
+from engine.io import load_design
+from engine.training.config import TrainConfig
+from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
+from engine.training.trainer import Trainer
+
+_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
+          "device": "--device", "seed": "--seed"}
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.3e}"
+    return str(value)
+
+
+def epoch_line(event: EpochEvent) -> str:
+    """``epoch 3/30  train_loss 0.2134  val_loss 0.2510  val_accuracy 0.9472``."""
+    width = len(str(event.epochs))
+    parts = [f"epoch {event.epoch:>{width}}/{event.epochs}"]
+    parts += [f"{k} {_fmt(v)}" for k, v in event.metrics.items()]
+    return "  ".join(parts) + ("  *" if event.is_best else "")
+
+
+class ProgressBar(Callback):
+    """A tqdm bar over all batches (loss and ETA), plus one line per finished epoch."""
+
+    def __init__(self, file: TextIO | None = None) -> None:
+        self.file = file if file is not None else sys.stderr
+        self.bar = None
+        self.epochs = 0
+
+    def on_train_start(self, event: TrainStartEvent) -> None:
+        from tqdm import tqdm
+
+        self.epochs = event.epochs
+        where = f"{event.device}" + (f" × {event.world_size}" if event.world_size > 1 else "")
+        self.file.write(f"training {event.task} on {event.data_description} ({where})\n")
+        self.bar = tqdm(total=(event.epochs - event.start_epoch) * event.batches_per_epoch,
+                        unit="batch", file=self.file, dynamic_ncols=True, mininterval=0.25,
+                        desc=f"epoch {event.start_epoch + 1}/{event.epochs}", leave=False)
+
+    def on_batch_end(self, event: BatchEvent) -> None:
+        if self.bar is None:
+            return
+        self.bar.set_description(f"epoch {event.epoch + 1}/{self.epochs}", refresh=False)
+        post = {name: f"{values[-1]:.4f}" for name, values in event.losses.items()}
+        self.bar.set_postfix(post, refresh=False)
+        self.bar.update(len(event.steps))
+
+    def on_epoch_end(self, event: EpochEvent) -> None:
+        if self.bar is not None:
+            self.bar.write(epoch_line(event), file=self.file)
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_train_end(self, summary: dict[str, Any]) -> None:
+        self._close()
+
+    def on_exception(self, error: BaseException) -> None:
+        self._close()
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """Flag values that were given, checked on their own so a bad flag is a usage error."""
+    given = {key: getattr(args, key, None) for key in _FLAGS}
+    given = {k: v for k, v in given.items() if v is not None}
+    try:
+        TrainConfig.from_dict(given)
+    except TrainingError as exc:
+        message = str(exc).removeprefix("training: ")
+        for key, flag in _FLAGS.items():
+            if message.startswith(key + " "):
+                message = flag + message[len(key):]
+        raise _UsageError(message) from None
+    return given
+
+
+class _UsageError(Exception):
+    pass
+
+
+def summary_line(summary: dict[str, Any]) -> str:
+    """The last line ``train`` prints on stdout."""
+    state = "stopped" if summary["stopped"] else \
+        "stopped early" if summary["early_stopped"] else "done"
+    text = f"{state}: {summary['epochs_completed']}/{summary['epochs']} epochs"
+    best = summary.get("best")
+    if best:
+        keys = [k for k in best if k not in ("epoch", "lr", "elapsed_s") and best[k] is not None]
+        text += f"; best epoch {best['epoch']}: " + ", ".join(f"{k} {_fmt(best[k])}"
+                                                              for k in keys)
+    out = summary.get("metrics_file")
+    if out:
+        text += f"; files in {Path(out).parent}"
+    return text
+
+
+def default_out_dir(design_path: str) -> Path:
+    """``runs/<design name>-<date>-<time>`` under the current folder."""
+    return Path("runs") / f"{Path(design_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Entry point of ``main.py train``."""
+
+    def body() -> int:
+        try:
+            overrides = _overrides(args)
+        except _UsageError as exc:
+            return fail(str(exc), 2)
+        design = load_design(args.design)
+        config = TrainConfig.from_design(design, overrides)
+        out = Path(args.out) if args.out else default_out_dir(args.design)
+        trainer = Trainer(design, config, callbacks=[ProgressBar()],
+                          base_dir=Path(args.design).resolve().parent, out_dir=out,
+                          resume=getattr(args, "resume", None))
+        summary = trainer.fit()
+        if trainer.dist.is_main:
+            print(summary_line(summary))
+        return 0
+
+    return guarded(body)
