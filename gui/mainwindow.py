@@ -37,7 +37,6 @@ from engine.io import load_design
 from engine.layers import REGISTRY
 from gui import formatting
 from gui.canvas import CanvasView
-from gui.commands import AddNode
 from gui.document import Document
 from gui.icons import app_icon, icon
 from gui.panels.gallery import TemplateGallery
@@ -219,24 +218,20 @@ class MainWindow(QMainWindow):
         self.redo_action.setShortcuts([QKeySequence("Ctrl+Shift+Z"), QKeySequence("Ctrl+Y")])
         self.redo_action.setIcon(icon("redo"))
 
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.canvas.zoom_by(1.25),
-                                           std.ZoomIn, "zoom-in")
-        self.zoom_in_action.setShortcuts([QKeySequence("Ctrl++"), QKeySequence("Ctrl+=")])
-        self.zoom_out_action = self._action("Zoom &Out", lambda: self.canvas.zoom_by(0.8),
-                                            std.ZoomOut, "zoom-out")
-        self.fit_action = self._action("&Fit to View", self.canvas.fit, "Ctrl+0", "fit",
-                                       "Show the whole design")
         self.reset_layout_action = self._action("Reset Panel Layout", self.reset_panels)
         self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts,
                                              std.HelpContents)
         self.about_action = self._action("&About Deepwire", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
-    def _canvas_action(self, name: str) -> QAction | None:
-        actions = getattr(self.canvas, "actions_by_name", None)
-        if isinstance(actions, dict):
-            return actions.get(name)
-        return getattr(self.canvas, f"{name}_action", None)
+        # The canvas owns the editing and view actions (their shortcuts act while it has focus,
+        # so Delete in a text field never deletes layers); the menus and toolbar show them.
+        canvas = self.canvas
+        canvas.zoom_in_action.setIcon(icon("zoom-in"))
+        canvas.zoom_out_action.setIcon(icon("zoom-out"))
+        canvas.fit_action.setIcon(icon("fit"))
+        canvas.auto_layout_action.setIcon(icon("layout"))
+        canvas.delete_action.setIcon(icon("delete"))
 
     def _build_menus(self) -> None:
         bar = self.menuBar()
@@ -253,18 +248,18 @@ class MainWindow(QMainWindow):
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
-        for group in (("cut", "copy", "paste", "duplicate", "delete"), ("select_all",)):
-            for name in group:
-                action = self._canvas_action(name)
-                if action is not None:
-                    edit_menu.addAction(action)
-            edit_menu.addSeparator()
+        canvas = self.canvas
+        edit_menu.addActions([canvas.cut_action, canvas.copy_action, canvas.paste_action,
+                              canvas.duplicate_action, canvas.delete_action])
+        edit_menu.addSeparator()
+        edit_menu.addAction(canvas.select_all_action)
+        edit_menu.addSeparator()
         find = self._action("Find &Layer Type…", self._focus_palette_search, std_find(),
                             None, "Search the layer palette")
         edit_menu.addAction(find)
 
         view_menu = bar.addMenu("&View")
-        view_menu.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
+        view_menu.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action])
         view_menu.addSeparator()
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
                      self.history_dock):
@@ -272,12 +267,7 @@ class MainWindow(QMainWindow):
         self.view_menu = view_menu
 
         layout_menu = bar.addMenu("&Layout")
-        for name in ("auto_layout", "snap"):
-            action = self._canvas_action(name)
-            if action is not None:
-                if name == "auto_layout" and action.icon().isNull():
-                    action.setIcon(icon("layout"))
-                layout_menu.addAction(action)
+        layout_menu.addActions([canvas.auto_layout_action, canvas.snap_action])
         layout_menu.addSeparator()
         layout_menu.addAction(self.reset_layout_action)
 
@@ -292,17 +282,11 @@ class MainWindow(QMainWindow):
         bar.addActions([self.new_action, self.template_action, self.open_action,
                         self.save_action])
         bar.addSeparator()
-        bar.addActions([self.undo_action, self.redo_action])
-        delete = self._canvas_action("delete")
-        if delete is not None:
-            if delete.icon().isNull():
-                delete.setIcon(icon("delete"))
-            bar.addAction(delete)
+        canvas = self.canvas
+        bar.addActions([self.undo_action, self.redo_action, canvas.delete_action])
         bar.addSeparator()
-        bar.addActions([self.zoom_in_action, self.zoom_out_action, self.fit_action])
-        layout = self._canvas_action("auto_layout")
-        if layout is not None:
-            bar.addAction(layout)
+        bar.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action,
+                        canvas.auto_layout_action])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.view_menu.addAction(bar.toggleViewAction())
         self.toolbar = bar
@@ -343,36 +327,21 @@ class MainWindow(QMainWindow):
     def add_layer(self, type_id: str) -> str:
         """Add a ``type_id`` layer (palette double-click / Enter); returns the new node id.
 
-        With exactly one node selected the layer goes to its right and is wired after it when the
+        With exactly one node selected the layer goes to its right, wired after it when the
         shapes allow; otherwise it lands at the centre of the view.
         """
         selected = self.canvas.selected_node_ids()
+        node_id = self.canvas.add_layer(type_id)
         design = self.document.design
-        after = selected[0] if len(selected) == 1 and selected[0] in design else None
-        if after is not None:
-            x, y = design.node(after).position
-            pos = self._free_spot(x + 240.0, y)
-        else:
-            centre = self.canvas.mapToScene(self.canvas.viewport().rect().center())
-            pos = self._free_spot(centre.x() - 92.0, centre.y() - 35.0)
-        command = AddNode(self.document, type_id, pos, connect_after=after)
-        self.document.push(command)
-        self.canvas.select_nodes([command.node_id])
-        self.canvas.center_on_node(command.node_id)
-        if after is not None and not command.connected:
+        if len(selected) == 1:
+            wired = any(e.source == selected[0] for e in design.in_edges(node_id))
             self.statusBar().showMessage(
-                f"Added {command.node_id}; not wired after {after} (its output does not fit)",
-                6000)
-        return command.node_id
-
-    def _free_spot(self, x: float, y: float) -> tuple[float, float]:
-        """``(x, y)`` moved down until no node sits within a node's size of it."""
-        taken = [n.position for n in self.document.design]
-        for _ in range(50):
-            if all(abs(x - px) > 150 or abs(y - py) > 80 for px, py in taken):
-                break
-            y += 100.0
-        return (round(x / 20.0) * 20.0, round(y / 20.0) * 20.0)
+                f"Added {node_id} after {selected[0]}" if wired else
+                f"Added {node_id}; not wired after {selected[0]} (its output does not fit)", 6000)
+        else:
+            self.statusBar().showMessage(f"Added {node_id}", 4000)
+        self.canvas.setFocus()
+        return node_id
 
     def reveal_node(self, node_id: str) -> None:
         """Select ``node_id`` and scroll the canvas to it (problems list clicks)."""
@@ -482,7 +451,6 @@ class MainWindow(QMainWindow):
         self.document.reset(design, path)
         if self.recovery is not None:
             self.recovery.discard()
-        QTimer.singleShot(0, self.canvas.fit)
 
     def _fill_recent_menu(self) -> None:
         self.recent_menu.clear()
@@ -575,7 +543,6 @@ class MainWindow(QMainWindow):
             self.document.undo_stack.resetClean()  # differs from the file: modified
             RecoveryStore.forget(recovered)
             self.autosave()
-            QTimer.singleShot(0, self.canvas.fit)
             self.statusBar().showMessage("Restored the autosaved design; save it to keep it",
                                          8000)
             return True
@@ -584,9 +551,9 @@ class MainWindow(QMainWindow):
     # -- window state ----------------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [230, 330],
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 300],
                          Qt.Orientation.Horizontal)
-        self.resizeDocks([self.problems_dock], [170], Qt.Orientation.Vertical)
+        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
         if self.settings is None:
             return
         geometry = self.settings.value("window/geometry")
@@ -661,6 +628,17 @@ class MainWindow(QMainWindow):
                 self.inspector.show_selection([node_id])
                 break
         self.canvas.fit()
+        # Frame the wires too: a wrapped chain's return wire bulges beyond the nodes.
+        scene = self.canvas.scene()
+        rect = scene.content_rect()
+        for edge_item in scene.edges.values():
+            rect = rect.united(edge_item.sceneBoundingRect())
+        if not rect.isNull():
+            self.canvas.fitInView(rect.adjusted(-30, -30, 30, 30),
+                                  Qt.AspectRatioMode.KeepAspectRatio)
+            if self.canvas.zoom() > 1.0:
+                self.canvas.set_zoom(1.0)
+                self.canvas.centerOn(rect.center())
 
     # -- help --------------------------------------------------------------------------------
 
