@@ -44,8 +44,11 @@ def canvas(qtbot):
         view = CanvasView(doc)
         qtbot.addWidget(view)
         view.resize(*size)
-        view.show()
-        qtbot.waitExposed(view)
+        with qtbot.waitExposed(view, timeout=5000):
+            view.show()
+        with qtbot.waitActive(view, timeout=5000):  # shortcuts fire only in the active window
+            view.activateWindow()
+        view.setFocus()
         return view
 
     return make
