@@ -310,16 +310,15 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         doc = self.document
         doc.modifiedChanged.connect(self._on_modified_changed)
-        doc.pathChanged.connect(lambda _p: self._update_title())
+        doc.pathChanged.connect(self._on_path_changed)
         doc.designReset.connect(self._on_design_reset)
         doc.analysisChanged.connect(self._update_totals)
         self.palette_panel.layerActivated.connect(self.add_layer)
         self.problems.nodeRequested.connect(self.reveal_node)
         self.problems.countChanged.connect(self._on_problem_count)
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
-        self.canvas.statusMessage.connect(lambda text: self.statusBar().showMessage(text, 6000))
-        self.inspector.errorShown.connect(lambda text: self.statusBar().showMessage(
-            f"Not applied: {text}", 8000))
+        self.canvas.statusMessage.connect(self._show_status)
+        self.inspector.errorShown.connect(self._show_refusal)
         self._on_problem_count(len(doc.analysis.problems))
 
     # -- editing helpers ---------------------------------------------------------------------
@@ -508,7 +507,7 @@ class MainWindow(QMainWindow):
             return
         event.acceptProposedAction()
         # Open after the drop returns: a modal prompt inside a drop handler blocks the source.
-        QTimer.singleShot(0, lambda: self.open_design(path))
+        QTimer.singleShot(0, self, lambda: self.open_design(path))
 
     # -- autosave and recovery -----------------------------------------------------------------
 
@@ -595,6 +594,15 @@ class MainWindow(QMainWindow):
     def _update_title(self) -> None:
         self.setWindowTitle(f"{self.display_name()}[*] — {self.document.design.name} — Deepwire")
         self.setWindowModified(self.document.modified)
+
+    def _on_path_changed(self, _path: object) -> None:
+        self._update_title()
+
+    def _show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, 6000)
+
+    def _show_refusal(self, reason: str) -> None:
+        self.statusBar().showMessage(f"Not applied: {reason}", 8000)
 
     def _on_modified_changed(self, modified: bool) -> None:
         self.setWindowModified(modified)
