@@ -138,7 +138,10 @@ class TrainConfig:
             if value is not None:
                 merged[key] = value
         if "task" not in merged:
-            merged["task"] = infer_task(design)
+            task = infer_task(design)
+            if task == "classification" and merged.get("loss") in ("mse", "l1", "huber"):
+                task = "regression"  # a regression loss implies numeric targets
+            merged["task"] = task
         return cls.from_dict(merged)
 
     @classmethod

@@ -304,7 +304,7 @@ class SupervisedLoop(_BackpropLoop):
         else:
             want = int(np.prod(data.target_shape)) if data.target_shape else 1
             if int(np.prod(out_shape)) != want:
-                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} values per sample "
+                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} "
                                   f"but the data has {want} target value(s) per sample: make "
                                   f"'{src}' output {want}")
             self.y_train = _to_device(data.y_train, self.device, "training targets").float() \
@@ -323,7 +323,7 @@ class SupervisedLoop(_BackpropLoop):
         self.labels_train, self.labels_val = y_train, y_val
         if cfg.loss == "cross_entropy":
             if out_shape != (k,):
-                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} per sample but "
+                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} but "
                                   f"the data has {k} classes: give '{src}' {k} outputs "
                                   "(e.g. Linear out_features)")
             self.y_train, self.y_val = y_train, y_val
@@ -340,7 +340,7 @@ class SupervisedLoop(_BackpropLoop):
             self.loss_fn = F.binary_cross_entropy_with_logits
             self.binary = False
         else:
-            raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} per sample; with "
+            raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)}; with "
                               f"bce_with_logits and {k} classes it needs "
                               + ("1 output (or 2) " if k == 2 else f"{k} outputs ")
                               + f"— change '{src}' or use loss cross_entropy")

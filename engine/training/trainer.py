@@ -225,9 +225,11 @@ class Trainer:
 
     def _fit_task(self, cfg: TrainConfig, data: PreparedData) -> TrainConfig:
         """Follow the data's task when the training section did not name one."""
-        if self._task_given or cfg.task != "classification":
+        if self._task_given or cfg.task not in ("classification", "regression"):
             return cfg
-        if data.task in ("regression", "forecast"):
+        if data.task == "forecast" and cfg.task == "regression":
+            return cfg.replace(task="forecast")
+        if data.task in ("regression", "forecast") and cfg.task == "classification":
             loss = cfg.loss if self._loss_given else TASK_LOSSES[data.task][0]
             return cfg.replace(task=data.task, loss=loss)
         if data.task == "unsupervised":
