@@ -91,7 +91,25 @@ def run_app(args: argparse.Namespace) -> int:
     window.show()
     window.canvas.fit()
     window.offer_recovery()
+    _close_on_interrupt(window)
     return app.exec()
+
+
+def _close_on_interrupt(window) -> None:
+    """Ctrl+C in the terminal closes the window the normal way (asking to save changes)."""
+    import signal
+
+    from PySide6.QtCore import QTimer
+
+    signal.signal(signal.SIGINT, lambda *_args: window.close())
+    # Qt's event loop runs no Python code while idle; a light timer lets the handler run.
+    ticker = QTimer(window)
+    ticker.timeout.connect(_idle)
+    ticker.start(250)
+
+
+def _idle() -> None:
+    """Nothing: waking the interpreter is the point."""
 
 
 def _screenshot(app, window, path: Path, size: tuple[int, int], train_for: float) -> int:
