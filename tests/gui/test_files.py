@@ -81,12 +81,19 @@ def test_save_then_open_round_trips(make_window, tmp_path):
     saved = target.read_text(encoding="utf-8")
     assert dumps(load_design(target)) == saved == dumps(window.document.design)
 
-    other, _ = make_window(template_path("mlp"))
-    assert other.open_design(target)
+    other, other_prompts = make_window(template_path("mlp"))
+    other_prompts.open_path = target
+    other.open_action.trigger()  # File → Open…
     assert dumps(other.document.design) == saved
     assert other.document.path == target
     assert not other.isWindowModified()
     assert other.recent.paths()[0] == target.resolve()
+    other.new_design()
+    other.recent_menu.aboutToShow.emit()  # File → Open Recent lists it; choosing it reopens
+    entry = next(a for a in other.recent_menu.actions() if a.text().endswith("mine.json"))
+    entry.trigger()
+    assert other.document.path == target.resolve()
+    assert dumps(other.document.design) == saved
 
 
 def test_opening_a_broken_file_keeps_the_document_and_shows_the_reason(make_window, tmp_path):

@@ -240,3 +240,16 @@ def test_gallery_shows_the_seven_templates_with_pictures(qtbot):
     assert gallery.chosen() == "gan"
     assert "Generator and discriminator" in gallery.description.text()
     assert "16 layers" in gallery.description.text()
+
+
+def test_inspector_refuses_a_spin_box_value_the_schema_excludes(inspector, qtbot):
+    doc = inspector.document
+    inspector.show_selection(["dropout"])
+    p = inspector.editor("p")
+    _type_in(qtbot, p, "1")  # within the box's range, but Dropout's p must stay below 1
+    assert "below 1" in inspector.error_text
+    assert doc.undo_stack.count() == 0
+    assert p.value() == 0.25  # back to the stored value
+    _type_in(qtbot, p, "0.5")
+    assert inspector.error_text == ""
+    assert doc.design.node("dropout").params["p"] == 0.5
