@@ -65,6 +65,9 @@ class Design:
         self.graph = nx.MultiDiGraph()
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
+        # plain adjacency mirrors of ``graph`` for the hot paths (shape inference on big designs)
+        self._in: dict[str, list[Edge]] = {}
+        self._out: dict[str, list[Edge]] = {}
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -97,12 +100,22 @@ class Design:
 
     def in_edges(self, node_id: str) -> list[Edge]:
         """Edges into ``node_id``, sorted by port."""
-        return sorted((k for _, _, k in self.graph.in_edges(node_id, keys=True)),
-                      key=lambda e: (e.port, e.source))
+        edges = self._in[node_id]
+        if len(edges) < 2:
+            return list(edges)
+        return sorted(edges, key=lambda e: (e.port, e.source))
 
     def out_edges(self, node_id: str) -> list[Edge]:
         """Edges out of ``node_id``."""
-        return [k for _, _, k in self.graph.out_edges(node_id, keys=True)]
+        return list(self._out[node_id])
+
+    def predecessors(self, node_id: str) -> list[str]:
+        """Ids of the nodes wired into ``node_id`` (one per edge)."""
+        return [e.source for e in self._in[node_id]]
+
+    def successors(self, node_id: str) -> list[str]:
+        """Ids of the nodes ``node_id`` feeds (one per edge)."""
+        return [e.target for e in self._out[node_id]]
 
     def nodes_in_network(self, network: str) -> list[Node]:
         """Nodes of one network, in file order."""
@@ -138,15 +151,19 @@ class Design:
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
         self.graph.add_node(node.id)
+        self._in[node.id] = []
+        self._out[node.id] = []
 
     def remove_node(self, node_id: str) -> tuple[Node, int, list[tuple[int, Edge]]]:
         """Remove a node and its edges; returns what undo needs: node, index, (index, edge) pairs."""
         node = self._nodes[node_id]
         index = self.node_index(node_id)
-        removed = [(i, e) for i, e in enumerate(self._edges) if node_id in (e.source, e.target)]
+        touching = set(self._in[node_id]) | set(self._out[node_id])
+        removed = [(i, e) for i, e in enumerate(self._edges) if e in touching] if touching else []
         for _, edge in reversed(removed):
             self.remove_edge(edge)
         del self._nodes[node_id]
+        del self._in[node_id], self._out[node_id]
         self.graph.remove_node(node_id)
         return node, index, removed
 
@@ -155,27 +172,28 @@ class Design:
         for end in (edge.source, edge.target):
             if end not in self._nodes:
                 raise KeyError(f"edge {edge}: no node called {end!r}")
-        if edge in self._edges_set():
+        if self.has_edge(edge):
             raise ValueError(f"edge {edge.source} → {edge.target}:{edge.port} already exists")
         if index is None:
             self._edges.append(edge)
         else:
             self._edges.insert(index, edge)
         self.graph.add_edge(edge.source, edge.target, key=edge)
+        self._in[edge.target].append(edge)
+        self._out[edge.source].append(edge)
 
     def remove_edge(self, edge: Edge) -> int:
         """Remove ``edge``; returns its former index (for undo)."""
         index = self._edges.index(edge)
         del self._edges[index]
         self.graph.remove_edge(edge.source, edge.target, key=edge)
+        self._in[edge.target].remove(edge)
+        self._out[edge.source].remove(edge)
         return index
 
     def has_edge(self, edge: Edge) -> bool:
         """Whether exactly this edge exists."""
-        return self.graph.has_edge(edge.source, edge.target, key=edge)
-
-    def _edges_set(self) -> set[Edge]:
-        return {k for _, _, k in self.graph.out_edges(keys=True)}
+        return edge in self._out.get(edge.source, ())
 
     def set_param(self, node_id: str, name: str, value: Any) -> Any:
         """Set (or with ``value`` None, clear back to default) one parameter; returns the old value."""
