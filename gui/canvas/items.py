@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -38,7 +38,9 @@ if TYPE_CHECKING:
     from gui.canvas.scene import CanvasScene
 
 _FLAG = QGraphicsItem.GraphicsItemFlag
-_CHANGE = QGraphicsItem.GraphicsItemChange
+_NODE_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
+_NO_PEN = QPen(Qt.PenStyle.NoPen)
+_WHITE = QColor("#ffffff")
 
 
 def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
@@ -46,32 +48,29 @@ def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
 
 
 class NodeItem(QGraphicsRectItem):
-    """One layer: header in its category colour, label, output shape, parameters, ports, badge."""
+    """One layer: header in its category colour, label, output shape, parameters, ports, badge.
 
-    def __init__(self, canvas: CanvasScene, node_id: str) -> None:
+    Construction is cheap (a rectangle at a position): the texts are worked out on the first
+    detailed paint after a change, so opening a large design costs little for what is not seen.
+    """
+
+    def __init__(self, canvas: CanvasScene, node_id: str, slots: list[int] | None = None) -> None:
         super().__init__()
         self.canvas = canvas
         self.node_id = node_id
         self.in_edges: list[EdgeItem] = []
         self.out_edges: list[EdgeItem] = []
-        self.setFlags(_FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
-                      | _FLAG.ItemSendsGeometryChanges)
+        self.setFlags(_NODE_FLAGS)
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setPen(QPen(Qt.PenStyle.NoPen))
-        self._syncing = False
+        self.setPen(_NO_PEN)
         self._height = 0.0
         self.slot_ports: list[int] = []  # input port index shown in each slot, top to bottom
-        self.colour = QColor()
-        self.title = ""
-        self.label_text = ""
-        self.label_is_id = True
-        self.shape_text = ""
-        self.params_text = ""
-        self.problems: list[str] = []
-        self.type_id = ""
-        self._elided: tuple[str, str, str, str] = ("", "", "", "")
-        self.refresh_node()
-        self.refresh_analysis()
+        self._texts: _NodeTexts | None = None
+        node = canvas.document.design.node(node_id)
+        self.type_id = node.type
+        self.title, self.colour = canvas.type_style(node.type)
+        self.refresh_ports(slots)
+        self.setPos(*node.position)
 
     # -- geometry ----------------------------------------------------------------------------
 
@@ -109,39 +108,69 @@ class NodeItem(QGraphicsRectItem):
             return None
         return min(self.slot_ports, key=lambda p: abs(self.input_port_pos(p).y() - local.y()))
 
+    # -- what the node shows (worked out lazily) ---------------------------------------------
+
+    def _ensure_texts(self) -> _NodeTexts:
+        if self._texts is None:
+            self._texts = _NodeTexts(self)
+        return self._texts
+
+    @property
+    def label_text(self) -> str:
+        """The label, or the node id when it has none."""
+        return self._ensure_texts().label
+
+    @property
+    def label_is_id(self) -> bool:
+        """True when the node has no label and shows its id."""
+        return self._ensure_texts().label_is_id
+
+    @property
+    def shape_text(self) -> str:
+        """``→ (N, 16, 8, 8)``, or ``→ ?`` while the shape is unknown."""
+        return self._ensure_texts().shape
+
+    @property
+    def params_text(self) -> str:
+        """``1,234 parameters`` or ``no parameters``."""
+        return self._ensure_texts().params
+
+    @property
+    def problems(self) -> list[str]:
+        """Validation messages about this node (each with its fix)."""
+        return self._ensure_texts().problems
+
+    def tooltip_html(self) -> str:
+        """Rich tooltip: type, id, help, problems."""
+        texts = self._ensure_texts()
+        tip = f"<b>{_html(self.title)}</b> · {_html(self.node_id)}"
+        spec = REGISTRY.get(self.type_id) if self.type_id in REGISTRY else None
+        if spec:
+            tip += f"<br>{_html(spec.help)}"
+        tip += f"<br>{_html(texts.shape)} · {_html(texts.params)}"
+        tip += "".join(f"<br><span style='color:#d64541'>⚠ {_html(m)}</span>"
+                       for m in texts.problems)
+        return tip
+
     # -- refreshing from the document --------------------------------------------------------
 
     def refresh_node(self) -> None:
         """Re-read type, label and position from the design."""
         node = self.canvas.document.design.node(self.node_id)
-        spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
-        self.type_id = node.type
-        self.title = spec.display_name if spec else f"{node.type}?"
-        self.colour = th.category_colour(spec.category if spec else None)
-        self.label_text = node.label or node.id
-        self.label_is_id = not node.label
-        self.refresh_ports()
-        self.set_pos_quietly(QPointF(*node.position))
-        self._elide()
+        if node.type != self.type_id:
+            self.type_id = node.type
+            self.title, self.colour = self.canvas.type_style(node.type)
+            self.refresh_ports()
+        self._texts = None
         self.update()
+        if self.set_pos_quietly(QPointF(*node.position)):
+            self.canvas.node_item_moved(self)
 
-    def refresh_ports(self) -> None:
+    def refresh_ports(self, slots: list[int] | None = None) -> None:
         """Recompute the input slots (merges grow a spare one) and the node's height."""
-        node = self.canvas.document.design.node(self.node_id)
-        spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
-        used = sorted({e.port for e in self.canvas.document.design.in_edges(self.node_id)})
-        if spec is None:
-            slots = used
-        elif spec.variadic:
-            n = len(spec.port_names(len(used)))
-            slots = list(used)
-            free = 0
-            while len(slots) < n:
-                if free not in used:
-                    slots.append(free)
-                free += 1
-        else:
-            slots = list(range(spec.inputs)) + [p for p in used if p >= spec.inputs]
+        if slots is None:
+            used = sorted({e.port for e in self.canvas.document.design.in_edges(self.node_id)})
+            slots = input_slots(self.type_id, used)
         height = th.node_height(len(slots))
         if slots != self.slot_ports or height != self._height:
             self.slot_ports = slots
@@ -150,48 +179,20 @@ class NodeItem(QGraphicsRectItem):
                                 height + 2))
             for edge in self.in_edges:
                 edge.route()
+            for edge in self.out_edges:
+                edge.route()
 
     def refresh_analysis(self) -> None:
-        """Re-read output shape, parameter count and problems from the analysis."""
-        info = self.canvas.document.analysis.info.get(self.node_id)
-        if info is None:
-            self.shape_text, self.params_text, self.problems = "→ ?", "", []
-        else:
-            self.shape_text = "→ " + fmt_shape(info.output_shape) if info.output_shape else "→ ?"
-            self.params_text = (f"{info.params:,} parameters" if info.params
-                                else "no parameters")
-            self.problems = [p.message + (f" — {p.fix}" if p.fix else "") for p in info.problems]
-            design_problems = self.canvas.document.analysis.design_problems
-            self.problems += [p.message + (f" — {p.fix}" if p.fix else "")
-                              for p in design_problems if p.node == self.node_id]
-        self._elide()
-        tip = f"<b>{self.title}</b> · {self.node_id}"
-        spec = REGISTRY.get(self.type_id) if self.type_id in REGISTRY else None
-        if spec:
-            tip += f"<br>{spec.help}"
-        if self.problems:
-            tip += "".join(f"<br><span style='color:#d64541'>⚠ {_html(m)}</span>"
-                           for m in self.problems)
-        self.setToolTip(tip)
+        """The analysis changed for this node: redraw with fresh shape, parameters, problems."""
+        self._texts = None
         self.update()
 
-    def set_pos_quietly(self, pos: QPointF) -> None:
-        """Move to ``pos`` without grid snapping (the document already decided it)."""
-        if self.pos() != pos:
-            self._syncing = True
-            try:
-                self.setPos(pos)
-            finally:
-                self._syncing = False
-
-    def _elide(self) -> None:
-        t = self.canvas.theme
-        room = th.NODE_WIDTH - 16 - (18 if self.problems else 0)
-        mode = Qt.TextElideMode.ElideRight
-        self._elided = (t.title_metrics.elidedText(self.title, mode, room),
-                        t.body_metrics.elidedText(self.label_text, mode, th.NODE_WIDTH - 16),
-                        t.body_metrics.elidedText(self.shape_text, mode, th.NODE_WIDTH - 16),
-                        t.body_metrics.elidedText(self.params_text, mode, th.NODE_WIDTH - 16))
+    def set_pos_quietly(self, pos: QPointF) -> bool:
+        """Move to ``pos`` (no snapping: the document decided it); True when it moved."""
+        if self.pos() == pos:
+            return False
+        self.setPos(pos)
+        return True
 
     # -- painting ----------------------------------------------------------------------------
 
@@ -202,26 +203,22 @@ class NodeItem(QGraphicsRectItem):
         selected = self.isSelected()
         if _lod(option, painter) < th.DETAIL_LOD:
             painter.fillRect(body, self.colour)
-            if selected or self.problems:
+            if selected or self.canvas.has_problems(self.node_id):
                 pen = QPen(t.highlight if selected else th.ERROR_COLOUR, 6.0)
                 painter.setPen(pen)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(body)
             return
+        texts = self._ensure_texts()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(t.base)
         painter.drawRoundedRect(body, th.CORNER, th.CORNER)
-        header = QPainterPath()
-        header.addRoundedRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT + th.CORNER),
-                              th.CORNER, th.CORNER)
-        clip = QPainterPath()
-        clip.addRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT))
         painter.setBrush(self.colour)
-        painter.drawPath(header.intersected(clip))
+        painter.drawPath(self.canvas.header_path())
         if selected:
             border = QPen(t.highlight, 2.5)
-        elif self.problems:
+        elif texts.problems:
             border = QPen(th.ERROR_COLOUR, 1.8)
         else:
             border = QPen(t.muted, 1.0)
@@ -229,15 +226,14 @@ class NodeItem(QGraphicsRectItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawRoundedRect(body, th.CORNER, th.CORNER)
 
-        title, label, shape, params = self._elided
+        title, label, shape, params = texts.elided
         painter.setFont(t.title_font)
-        painter.setPen(QColor("#ffffff"))
-        painter.drawText(QRectF(8.0, 0.0, th.NODE_WIDTH - 16.0, th.HEADER_HEIGHT),
-                         Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, title)
+        painter.setPen(_WHITE)
+        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
+        painter.drawText(QRectF(8.0, 0.0, th.NODE_WIDTH - 16.0, th.HEADER_HEIGHT), align, title)
         painter.setFont(t.body_font)
         y = th.HEADER_HEIGHT + 3.0
-        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-        for text, colour in ((label, t.muted if self.label_is_id else t.text),
+        for text, colour in ((label, t.muted if texts.label_is_id else t.text),
                              (shape, th.ERROR_COLOUR if shape == "→ ?" else t.text),
                              (params, t.muted)):
             painter.setPen(colour)
@@ -245,15 +241,13 @@ class NodeItem(QGraphicsRectItem):
             y += th.LINE_HEIGHT
 
         self._paint_ports(painter, t)
-        if self.problems:
+        if texts.problems:
             centre = QPointF(th.NODE_WIDTH - 12.0, th.HEADER_HEIGHT / 2)
-            painter.setPen(QPen(QColor("#ffffff"), 1.2))
+            painter.setPen(QPen(_WHITE, 1.2))
             painter.setBrush(th.ERROR_COLOUR)
             painter.drawEllipse(centre, 7.5, 7.5)
-            bold = QFont(t.body_font)
-            bold.setBold(True)
-            painter.setFont(bold)
-            painter.setPen(QColor("#ffffff"))
+            painter.setFont(t.title_font)
+            painter.setPen(_WHITE)
             painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
                              Qt.AlignmentFlag.AlignCenter, "!")
 
@@ -278,19 +272,65 @@ class NodeItem(QGraphicsRectItem):
         painter.setBrush(t.edge if self.out_edges else t.base)
         painter.drawEllipse(self.output_port_pos(), th.PORT_RADIUS, th.PORT_RADIUS)
 
-    # -- reactions ---------------------------------------------------------------------------
 
-    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: N802
-        if change == _CHANGE.ItemPositionChange and not self._syncing and self.canvas.snap_to_grid:
-            g = th.GRID
-            return QPointF(round(value.x() / g) * g, round(value.y() / g) * g)
-        if change == _CHANGE.ItemPositionHasChanged:
-            self.canvas.node_item_moved(self)
-        return super().itemChange(change, value)
+class _NodeTexts:
+    """What a node prints, from the design and the analysis, elided to the node's width."""
+
+    def __init__(self, item: NodeItem) -> None:
+        canvas = item.canvas
+        node = canvas.document.design.node(item.node_id)
+        self.label = node.label or node.id
+        self.label_is_id = not node.label
+        analysis = canvas.document.analysis
+        info = analysis.info.get(item.node_id)
+        if info is None:
+            self.shape, self.params, self.problems = "→ ?", "", []
+        else:
+            self.shape = "→ " + fmt_shape(info.output_shape) if info.output_shape else "→ ?"
+            self.params = f"{info.params:,} parameters" if info.params else "no parameters"
+            self.problems = [_problem_text(p) for p in info.problems]
+            self.problems += [_problem_text(p) for p in analysis.design_problems
+                              if p.node == item.node_id]
+        t = canvas.theme
+        room = th.NODE_WIDTH - 16 - (18 if self.problems else 0)
+        body = th.NODE_WIDTH - 18
+        self.elided = (canvas.elide_title(item.title, room), _elide(t, self.label, body),
+                       _elide(t, self.shape, body), _elide(t, self.params, body))
+
+
+def _elide(t: th.Theme, text: str, width: float) -> str:
+    if t.body_metrics.horizontalAdvance(text) <= width:
+        return text
+    return t.body_metrics.elidedText(text, Qt.TextElideMode.ElideRight, width)
+
+
+def _problem_text(problem) -> str:
+    return problem.message + (f" — {problem.fix}" if problem.fix else "")
+
+
+def input_slots(type_id: str, used: list[int]) -> list[int]:
+    """Input ports a node shows, top to bottom, given the ports its edges use (sorted)."""
+    spec = REGISTRY.get(type_id) if type_id in REGISTRY else None
+    if spec is None:
+        return list(used)
+    if spec.variadic:
+        n = len(spec.port_names(len(used)))
+        slots = list(used)
+        free = 0
+        while len(slots) < n:
+            if free not in used:
+                slots.append(free)
+            free += 1
+        return slots
+    return list(range(spec.inputs)) + [p for p in used if p >= spec.inputs]
 
 
 class EdgeItem(QGraphicsPathItem):
-    """A wire from a node's output port to another's input port; tooltip and label: its shape."""
+    """A wire from a node's output port to another's input port, labelled with its shape.
+
+    The label sits on the wire's midpoint (drawn only when zoomed in and where it fits between
+    the nodes); the tooltip always tells the shape.
+    """
 
     def __init__(self, canvas: CanvasScene, edge: Edge, source: NodeItem, target: NodeItem) -> None:
         super().__init__()
@@ -298,14 +338,27 @@ class EdgeItem(QGraphicsPathItem):
         self.edge = edge
         self.source = source
         self.target = target
-        self.label = ""
-        self._label_rect = QRectF()
+        self._label: str | None = None
         self._bounds = QRectF()
-        self._hit_shape = QPainterPath()
+        self._hit_shape: QPainterPath | None = None
         self.setFlag(_FLAG.ItemIsSelectable, True)
         self.setZValue(-1.0)
         self.route()
-        self.refresh_label()
+
+    @property
+    def label(self) -> str:
+        """The shape the wire carries, ``(N, 64)``; empty while unknown."""
+        if self._label is None:
+            info = self.canvas.document.analysis.info.get(self.edge.source)
+            shape = info.output_shape if info else None
+            self._label = fmt_shape(shape) if shape is not None else ""
+        return self._label
+
+    def tooltip_text(self) -> str:
+        """``conv1 → pool (input 1): (N, 16, 8, 8)``."""
+        e = self.edge
+        return (f"{e.source} → {e.target} (input {e.port + 1}): "
+                + (self.label or "shape unknown"))
 
     def route(self) -> None:
         """Recompute the curve from the current port positions."""
@@ -316,39 +369,20 @@ class EdgeItem(QGraphicsPathItem):
         path.cubicTo(QPointF(p1.x() + dx, p1.y()), QPointF(p2.x() - dx, p2.y()), p2)
         self.prepareGeometryChange()
         self.setPath(path)
-        self._hit_shape = QPainterPath()
-        self._place_label()
+        self._hit_shape = None
+        # The label is centred on the curve's midpoint, which lies inside the curve's box.
+        self._bounds = path.controlPointRect().adjusted(-3, -9, 3, 9)
 
     def refresh_label(self) -> None:
-        """Re-read the shape the edge carries (its source's output shape)."""
-        info = self.canvas.document.analysis.info.get(self.edge.source)
-        shape = info.output_shape if info else None
-        self.label = fmt_shape(shape) if shape is not None else ""
-        e = self.edge
-        self.setToolTip(f"{e.source} → {e.target} (input {e.port + 1})"
-                        + (f": {self.label}" if self.label else ": shape unknown"))
-        self.prepareGeometryChange()
-        self._place_label()
+        """The source's shape changed: re-read the label on the next paint."""
+        self._label = None
         self.update()
-
-    def _place_label(self) -> None:
-        bounds = self.path().boundingRect().adjusted(-3, -3, 3, 3)
-        self._label_rect = QRectF()
-        if self.label:
-            width = self.canvas.theme.body_metrics.horizontalAdvance(self.label) + 8
-            mid = self.path().pointAtPercent(0.5)
-            rect = QRectF(mid.x() - width / 2, mid.y() - 17, width, 14)
-            gap = abs(self.path().elementAt(3).x - self.path().elementAt(0).x) - 2 * th.PORT_RADIUS
-            if gap >= width + 6:  # only where it does not hide under the nodes
-                self._label_rect = rect
-                bounds = bounds.united(rect.adjusted(-1, -1, 1, 1))
-        self._bounds = bounds
 
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._bounds
 
     def shape(self) -> QPainterPath:
-        if self._hit_shape.isEmpty():
+        if self._hit_shape is None:
             stroker = QPainterPathStroker()
             stroker.setWidth(10.0)
             self._hit_shape = stroker.createStroke(self.path())
@@ -359,26 +393,30 @@ class EdgeItem(QGraphicsPathItem):
         t = self.canvas.theme
         lod = _lod(option, painter)
         selected = self.isSelected()
-        pen = QPen(t.highlight if selected else t.edge, 3.0 if selected else 1.6)
+        path = self.path()
         if lod < th.DETAIL_LOD:
-            pen.setCosmetic(True)
-            pen.setWidthF(2.0 if selected else 1.0)
-            painter.setPen(pen)
-            p = self.path()
-            painter.drawLine(p.elementAt(0).x, p.elementAt(0).y,
-                             p.elementAt(3).x, p.elementAt(3).y)
+            painter.setPen(t.highlight_cosmetic if selected else t.edge_cosmetic)
+            a, b = path.elementAt(0), path.elementAt(3)
+            painter.drawLine(QPointF(a.x, a.y), QPointF(b.x, b.y))
             return
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(pen)
+        painter.setPen(t.edge_selected_pen if selected else t.edge_pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self.path())
-        if lod >= th.EDGE_LABEL_LOD and not self._label_rect.isNull():
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(t.canvas)
-            painter.drawRoundedRect(self._label_rect, 3, 3)
-            painter.setFont(t.small_font)
-            painter.setPen(t.muted)
-            painter.drawText(self._label_rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.drawPath(path)
+        if lod < th.EDGE_LABEL_LOD or not self.label:
+            return
+        a, b = path.elementAt(0), path.elementAt(3)
+        width = t.small_metrics.horizontalAdvance(self.label) + 8
+        if abs(b.x - a.x) - 2 * th.PORT_RADIUS < width + 6:
+            return  # no room between the two nodes
+        mid = path.pointAtPercent(0.5)
+        rect = QRectF(mid.x() - width / 2, mid.y() - 7, width, 14)
+        painter.setPen(QPen(t.edge, 0.8))
+        painter.setBrush(t.canvas)
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setFont(t.small_font)
+        painter.setPen(t.muted)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
 
 
 class GroupItem(QGraphicsRectItem):
@@ -420,6 +458,89 @@ class GroupItem(QGraphicsRectItem):
                                     self.TITLE_HEIGHT),
                              Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
                              self.title)
+
+
+class OverviewItem(QGraphicsItem):
+    """The whole design drawn in one pass when zoomed far out (the per-item paints are off).
+
+    Nodes become blocks in their category colours, wires straight lines, selected and invalid
+    nodes are outlined. The lists are rebuilt lazily after a change, on the next paint.
+    """
+
+    def __init__(self, canvas: CanvasScene) -> None:
+        super().__init__()
+        self.canvas = canvas
+        self._dirty = True
+        self._bounds = QRectF()
+        self._rects: dict[int, tuple[QColor, list[QRectF]]] = {}
+        self._lines: list[QLineF] = []
+        self._selected: list[QRectF] = []
+        self._invalid: list[QRectF] = []
+        self.setZValue(-5.0)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.setVisible(False)
+
+    def invalidate(self) -> None:
+        """Something changed: rebuild before the next paint."""
+        self._dirty = True
+        if self.isVisible():
+            self.update()
+
+    def set_bounds(self, rect: QRectF) -> None:
+        """The area the overview may draw in (the scene rect)."""
+        if rect != self._bounds:
+            self.prepareGeometryChange()
+            self._bounds = QRectF(rect)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._bounds
+
+    def _rebuild(self) -> None:
+        canvas = self.canvas
+        rects: dict[int, tuple[QColor, list[QRectF]]] = {}
+        selected, invalid = [], []
+        problems = canvas.problem_node_ids()
+        for node_id, item in canvas.nodes.items():
+            pos = item.pos()
+            rect = QRectF(pos.x(), pos.y(), th.NODE_WIDTH, item.height)
+            key = item.colour.rgba()
+            if key not in rects:
+                rects[key] = (item.colour, [])
+            rects[key][1].append(rect)
+            if item.isSelected():
+                selected.append(rect)
+            elif node_id in problems:
+                invalid.append(rect)
+        lines = []
+        for item in canvas.edges.values():
+            path = item.path()
+            a, b = path.elementAt(0), path.elementAt(3)
+            lines.append(QLineF(a.x, a.y, b.x, b.y))
+        self._rects, self._lines = rects, lines
+        self._selected, self._invalid = selected, invalid
+        self._dirty = False
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        if self._dirty:
+            self._rebuild()
+        t = self.canvas.theme
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(t.edge_cosmetic)
+        painter.drawLines(self._lines)
+        painter.setPen(Qt.PenStyle.NoPen)
+        for colour, rects in self._rects.values():
+            painter.setBrush(colour)
+            painter.drawRects(rects)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if self._invalid:
+            pen = QPen(th.ERROR_COLOUR, 2.0)
+            pen.setCosmetic(True)
+            painter.setPen(pen)
+            painter.drawRects(self._invalid)
+        if self._selected:
+            painter.setPen(t.highlight_cosmetic)
+            painter.drawRects(self._selected)
 
 
 class LabelEditor(QGraphicsTextItem):

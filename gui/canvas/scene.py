@@ -10,21 +10,32 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import networkx as nx
-from PySide6.QtCore import QMimeData, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication, QPainter, QPainterPath, QPen
+from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
 from PySide6.QtWidgets import (
+    QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneHelpEvent,
     QGraphicsSceneMouseEvent,
     QMenu,
+    QToolTip,
 )
 
 from engine.errors import DesignFormatError
 from engine.graph import Edge
+from engine.layers import REGISTRY
 from gui import commands as cmd
 from gui.canvas import theme as th
-from gui.canvas.items import EdgeItem, GroupItem, LabelEditor, NodeItem
+from gui.canvas.items import (
+    EdgeItem,
+    GroupItem,
+    LabelEditor,
+    NodeItem,
+    OverviewItem,
+    input_slots,
+)
 from gui.canvas.layout import layered_layout
 from gui.document import Document
 
@@ -71,6 +82,11 @@ class CanvasScene(QGraphicsScene):
         self._editor: LabelEditor | None = None
         self._paste_count = 0
         self._dirty_groups: set[str] = set()
+        self._overview_on = False
+        self._type_styles: dict[str, tuple[str, QColor]] = {}
+        self._titles: dict[tuple[str, float], str] = {}
+        self._header_path: QPainterPath | None = None
+        self.overview: OverviewItem | None = None
         self._group_timer = QTimer(self)
         self._group_timer.setSingleShot(True)
         self._group_timer.setInterval(0)
@@ -82,6 +98,7 @@ class CanvasScene(QGraphicsScene):
         document.edgeRemoved.connect(self._on_edge_removed)
         document.analysisChanged.connect(self._on_analysis_changed)
         document.designReset.connect(self.rebuild)
+        self.selectionChanged.connect(self._invalidate_overview)
         self.rebuild()
 
     # -- building ----------------------------------------------------------------------------
@@ -96,14 +113,20 @@ class CanvasScene(QGraphicsScene):
         self.edges.clear()
         self.groups.clear()
         design = self.document.design
+        used: dict[str, set[int]] = {}
+        for edge in design.edges:
+            used.setdefault(edge.target, set()).add(edge.port)
         for node in design:
-            item = NodeItem(self, node.id)
+            item = NodeItem(self, node.id, input_slots(node.type, sorted(used.get(node.id, ()))))
             self.addItem(item)
             self.nodes[node.id] = item
         for edge in design.edges:
             self._make_edge(edge)
-        for item in self.nodes.values():
-            item.refresh_ports()
+        self.overview = OverviewItem(self)
+        self.addItem(self.overview)
+        if self._overview_on:
+            self._overview_on = False
+            self.set_overview(True)
         self._dirty_groups = set(design.networks)
         self._refresh_groups()
         self.update_scene_rect()
@@ -115,6 +138,8 @@ class CanvasScene(QGraphicsScene):
             content = QRectF(-500, -400, 1000, 800)
         m = SCENE_MARGIN
         self.setSceneRect(content.adjusted(-m, -m, m, m))
+        if self.overview is not None:
+            self.overview.set_bounds(self.sceneRect())
 
     def _keep_in_scene_rect(self, item: NodeItem) -> None:
         m = SCENE_MARGIN / 2
@@ -124,16 +149,91 @@ class CanvasScene(QGraphicsScene):
     def _make_edge(self, edge: Edge) -> EdgeItem:
         source, target = self.nodes[edge.source], self.nodes[edge.target]
         item = EdgeItem(self, edge, source, target)
+        if self._overview_on:
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
         self.addItem(item)
         self.edges[edge] = item
         source.out_edges.append(item)
         target.in_edges.append(item)
         return item
 
+    # -- shared drawing resources and the overview -------------------------------------------
+
+    def type_style(self, type_id: str) -> tuple[str, QColor]:
+        """Display name and category colour of a layer type (cached)."""
+        style = self._type_styles.get(type_id)
+        if style is None:
+            spec = REGISTRY.get(type_id) if type_id in REGISTRY else None
+            style = (spec.display_name if spec else f"{type_id}?",
+                     th.category_colour(spec.category if spec else None))
+            self._type_styles[type_id] = style
+        return style
+
+    def elide_title(self, title: str, width: float) -> str:
+        """A header title cut to ``width`` (cached: few distinct titles)."""
+        key = (title, width)
+        text = self._titles.get(key)
+        if text is None:
+            text = self.theme.title_metrics.elidedText(title, Qt.TextElideMode.ElideRight, width)
+            self._titles[key] = text
+        return text
+
+    def header_path(self) -> QPainterPath:
+        """The node header's outline: rounded at the top, square at the bottom."""
+        if self._header_path is None:
+            header = QPainterPath()
+            header.addRoundedRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT + th.CORNER),
+                                  th.CORNER, th.CORNER)
+            clip = QPainterPath()
+            clip.addRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT))
+            self._header_path = header.intersected(clip)
+        return self._header_path
+
+    def problem_node_ids(self) -> set[str]:
+        """Nodes with at least one problem."""
+        analysis = self.document.analysis
+        out = {nid for nid, info in analysis.info.items() if info.problems}
+        out.update(p.node for p in analysis.design_problems if p.node)
+        return out
+
+    def has_problems(self, node_id: str) -> bool:
+        """Whether a node shows the error badge."""
+        info = self.document.analysis.info.get(node_id)
+        if info is not None and info.problems:
+            return True
+        return any(p.node == node_id for p in self.document.analysis.design_problems)
+
+    @property
+    def overview_on(self) -> bool:
+        """True while the design is drawn by the overview (far zoomed out)."""
+        return self._overview_on
+
+    def set_overview(self, on: bool) -> None:
+        """Switch between per-item drawing and the one-pass overview."""
+        if on == self._overview_on:
+            return
+        self._overview_on = on
+        flag = QGraphicsItem.GraphicsItemFlag.ItemHasNoContents
+        for node in self.nodes.values():
+            node.setFlag(flag, on)
+        for edge in self.edges.values():
+            edge.setFlag(flag, on)
+        if self.overview is not None:
+            self.overview.set_bounds(self.sceneRect())
+            self.overview.setVisible(on)
+            self.overview.invalidate()
+
+    def _invalidate_overview(self) -> None:
+        if self._overview_on and self.overview is not None:
+            self.overview.invalidate()
+
     # -- following the document --------------------------------------------------------------
 
     def _on_node_added(self, node_id: str) -> None:
         item = NodeItem(self, node_id)
+        if self._overview_on:
+            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        self._invalidate_overview()
         self.addItem(item)
         self.nodes[node_id] = item
         self._mark_group(node_id)
@@ -145,6 +245,7 @@ class CanvasScene(QGraphicsScene):
             return
         if self._editor is not None and self._editor.node_id == node_id:
             self._editor.finish(False)
+        self._invalidate_overview()
         self.removeItem(item)
         self._dirty_groups.update(self.groups)
         self._group_timer.start()
@@ -155,6 +256,7 @@ class CanvasScene(QGraphicsScene):
             item.refresh_node()
 
     def _on_edge_added(self, edge: Edge) -> None:
+        self._invalidate_overview()
         item = self._make_edge(edge)
         item.target.refresh_ports()
         item.source.update()
@@ -166,6 +268,7 @@ class CanvasScene(QGraphicsScene):
             return
         item.source.out_edges.remove(item)
         item.target.in_edges.remove(item)
+        self._invalidate_overview()
         self.removeItem(item)
         for end in (item.source, item.target):
             if end.node_id in self.document.design:
@@ -173,6 +276,7 @@ class CanvasScene(QGraphicsScene):
                 end.update()
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
+        self._invalidate_overview()
         for node_id in node_ids:
             item = self.nodes.get(node_id)
             if item is None:
@@ -187,6 +291,7 @@ class CanvasScene(QGraphicsScene):
             edge.route()
         for edge in item.out_edges:
             edge.route()
+        self._invalidate_overview()
         if item.node_id in self.nodes:
             self._mark_group(item.node_id)
             self._keep_in_scene_rect(item)
@@ -594,6 +699,20 @@ class CanvasScene(QGraphicsScene):
             event.accept()
             return
         super().mouseMoveEvent(event)
+        if self._press and event.buttons() & Qt.MouseButton.LeftButton:
+            self._follow_drag()
+
+    def _follow_drag(self) -> None:
+        """While nodes are dragged: keep them on the grid and their wires attached."""
+        assert self._press is not None
+        for node_id, start in self._press.items():
+            item = self.nodes.get(node_id)
+            if item is None:
+                continue
+            if self.snap_to_grid:
+                item.set_pos_quietly(self.snap(item.pos()))
+            if item.pos() != start:
+                self.node_item_moved(item)
 
     def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         if self._drag is not None:
@@ -634,6 +753,23 @@ class CanvasScene(QGraphicsScene):
             return
         super().keyPressEvent(event)
 
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:  # noqa: N802
+        text = self.tooltip_at(event.scenePos())
+        if text:
+            QToolTip.showText(event.screenPos(), text)
+        else:
+            QToolTip.hideText()
+        event.setAccepted(bool(text))
+
+    def tooltip_at(self, pos: QPointF) -> str:
+        """Tooltip for the node or wire at ``pos`` (worked out on demand, not per item)."""
+        for item in self.items(pos):
+            if isinstance(item, NodeItem):
+                return item.tooltip_html()
+            if isinstance(item, EdgeItem):
+                return item.tooltip_text()
+        return ""
+
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:  # noqa: N802
         menu = self.context_menu(event.scenePos())
         if menu is not None:
@@ -668,25 +804,25 @@ class CanvasScene(QGraphicsScene):
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
         painter.fillRect(rect, self.theme.canvas)
-        scale = painter.worldTransform().m11()
         step = th.GRID * 5
-        if scale * step < 24:  # grid lines closer than this clutter the view
+        if painter.worldTransform().m11() * step < 24:  # closer lines would clutter the view
             return
-        pen = QPen(self.theme.grid, 0)
-        painter.setPen(pen)
         left = int(rect.left() // step) * step
         top = int(rect.top() // step) * step
-        x = left
         lines = []
+        x = left
         while x < rect.right():
-            lines.append((x, rect.top(), x, rect.bottom()))
+            lines.append(QLineF(x, rect.top(), x, rect.bottom()))
             x += step
         y = top
         while y < rect.bottom():
-            lines.append((rect.left(), y, rect.right(), y))
+            lines.append(QLineF(rect.left(), y, rect.right(), y))
             y += step
-        for x1, y1, x2, y2 in lines:
-            painter.drawLine(QPointF(x1, y1), QPointF(x2, y2))
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+        painter.setPen(QPen(self.theme.grid, 0))
+        painter.drawLines(lines)
+        painter.restore()
 
 
 def node_bounds(items) -> QRectF:

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette, QPen
 
 from engine.layers import CATEGORIES
 
@@ -22,6 +23,8 @@ CORNER = 5.0
 GRID = 20.0
 # Below this zoom (view scale) nodes draw as plain coloured blocks without text or ports.
 DETAIL_LOD = 0.45
+# Below this zoom the whole design is drawn in one pass by the overview (items draw nothing).
+OVERVIEW_SCALE = 0.3
 # Below this zoom edges draw straight and without shape labels.
 EDGE_LABEL_LOD = 0.8
 
@@ -59,6 +62,11 @@ class Theme:
     small_font: QFont
     body_metrics: QFontMetricsF
     title_metrics: QFontMetricsF
+    small_metrics: QFontMetricsF
+    edge_pen: QPen
+    edge_selected_pen: QPen
+    edge_cosmetic: QPen
+    highlight_cosmetic: QPen
 
     @classmethod
     def from_palette(cls, palette: QPalette | None = None) -> Theme:
@@ -75,9 +83,8 @@ class Theme:
         group_fill.setAlphaF(0.05)
         group_border = QColor(text)
         group_border.setAlphaF(0.25)
-        grid = QColor(text)
-        grid.setAlphaF(0.07)
         canvas = window.darker(115) if dark else window.lighter(103)
+        grid = _blend(canvas, text, 0.07)  # opaque: cheap to rasterise
         title = QFont()
         title.setPointSizeF(9.0)
         title.setBold(True)
@@ -85,8 +92,23 @@ class Theme:
         body.setPointSizeF(8.5)
         small = QFont()
         small.setPointSizeF(7.5)
-        return cls(base=base, text=text, muted=muted, edge=edge,
-                   highlight=pal.color(QPalette.ColorRole.Highlight), group_fill=group_fill,
-                   group_border=group_border, grid=grid, canvas=canvas, title_font=title,
-                   body_font=body, small_font=small, body_metrics=QFontMetricsF(body),
-                   title_metrics=QFontMetricsF(title))
+        highlight = pal.color(QPalette.ColorRole.Highlight)
+        edge_cosmetic = QPen(edge, 1.0)
+        edge_cosmetic.setCosmetic(True)
+        highlight_cosmetic = QPen(highlight, 2.0)
+        highlight_cosmetic.setCosmetic(True)
+        return cls(base=base, text=text, muted=muted, edge=edge, highlight=highlight,
+                   group_fill=group_fill, group_border=group_border, grid=grid, canvas=canvas,
+                   title_font=title, body_font=body, small_font=small,
+                   body_metrics=QFontMetricsF(body), title_metrics=QFontMetricsF(title),
+                   small_metrics=QFontMetricsF(small),
+                   edge_pen=QPen(edge, 1.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap),
+                   edge_selected_pen=QPen(highlight, 3.0, Qt.PenStyle.SolidLine,
+                                          Qt.PenCapStyle.RoundCap),
+                   edge_cosmetic=edge_cosmetic, highlight_cosmetic=highlight_cosmetic)
+
+
+def _blend(a: QColor, b: QColor, t: float) -> QColor:
+    return QColor.fromRgbF(a.redF() + (b.redF() - a.redF()) * t,
+                           a.greenF() + (b.greenF() - a.greenF()) * t,
+                           a.blueF() + (b.blueF() - a.blueF()) * t)

@@ -49,6 +49,7 @@ class CanvasView(QGraphicsView):
         self.setRenderHint(QPainter.RenderHint.TextAntialiasing, True)
         self.setOptimizationFlag(QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing, True)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
@@ -88,6 +89,7 @@ class CanvasView(QGraphicsView):
             self.setTransformationAnchor(old)
         else:
             self.scale(target / current, target / current)
+        self._sync_overview()
         self.zoomChanged.emit(target)
 
     def set_zoom(self, scale: float) -> None:
@@ -107,6 +109,7 @@ class CanvasView(QGraphicsView):
         if self.zoom() > FIT_MAX_SCALE:
             self.set_zoom(FIT_MAX_SCALE)
             self.centerOn(rect.center())
+        self._sync_overview()
         self.zoomChanged.emit(self.zoom())
 
     def center_on_node(self, node_id: str) -> None:
@@ -216,6 +219,13 @@ class CanvasView(QGraphicsView):
 
     def _emit_selection(self) -> None:
         self.selectionChangedIds.emit(self._scene.selected_node_ids())
+
+    def _sync_overview(self) -> None:
+        self._scene.set_overview(self.zoom() < th.OVERVIEW_SCALE)
+
+    def paintEvent(self, event) -> None:  # noqa: N802
+        self._sync_overview()  # also catches transforms set directly (fitInView, setTransform)
+        super().paintEvent(event)
 
     # -- input -------------------------------------------------------------------------------
 
