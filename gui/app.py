@@ -64,6 +64,8 @@ def run_app(args: argparse.Namespace) -> int:
     if QApplication.instance() is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
             Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_notices()
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Deepwire")
     app.setOrganizationName("Deepwire")
@@ -93,6 +95,21 @@ def run_app(args: argparse.Namespace) -> int:
     window.offer_recovery()
     _close_on_interrupt(window)
     return app.exec()
+
+
+# Notices of the offscreen platform plugin that say nothing about Deepwire.
+OFFSCREEN_NOTICES = ("This plugin does not support propagateSizeHints",)
+
+
+def _quiet_offscreen_notices() -> None:
+    """Drop the offscreen plugin's notices so ``--screenshot`` keeps stderr for real errors."""
+    from PySide6.QtCore import qInstallMessageHandler
+
+    def handler(_mode, _context, message: str) -> None:
+        if not message.startswith(OFFSCREEN_NOTICES):
+            sys.stderr.write(message + "\n")
+
+    qInstallMessageHandler(handler)
 
 
 def _close_on_interrupt(window) -> None:

@@ -166,6 +166,9 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
 
         self.resize(1400, 900)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 300],
+                         Qt.Orientation.Horizontal)
+        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
         self._update_title()
@@ -553,9 +556,6 @@ class MainWindow(QMainWindow):
     # -- window state ----------------------------------------------------------------------------
 
     def _restore_settings(self) -> None:
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 300],
-                         Qt.Orientation.Horizontal)
-        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
         if self.settings is None:
             return
         geometry = self.settings.value("window/geometry")
