@@ -274,6 +274,12 @@ class ShapeAnalysis:
 
     def _check_ports(self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]],
                      info: NodeInfo) -> bool:
+        nodes = self.design._nodes
+        network = node.network
+        if (not spec.variadic and len(by_port) == spec.inputs
+                and all(len(v) == 1 and nodes[v[0]].network == network for v in by_port.values())
+                and all(p < spec.inputs for p in by_port)):
+            return True  # the common case: every port has its one edge from the same network
         ok = True
         for port, sources in sorted(by_port.items()):
             if len(sources) > 1:
