@@ -642,8 +642,8 @@ class MainWindow(QMainWindow):
         # Frame the wires too: a wrapped chain's return wire bulges beyond the nodes.
         scene = self.canvas.scene()
         rect = scene.content_rect()
-        for edge_item in scene.edges.values():
-            rect = rect.united(edge_item.sceneBoundingRect())
+        for edge_item in scene.edges.values():  # the curve itself, not its control points
+            rect = rect.united(edge_item.mapRectToScene(edge_item.path().boundingRect()))
         if not rect.isNull():
             self.canvas.fitInView(rect.adjusted(-30, -30, 30, 30),
                                   Qt.AspectRatioMode.KeepAspectRatio)
