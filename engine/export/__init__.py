@@ -1,0 +1,13 @@
+"""Export trained designs (ONNX, .pt2, safetensors, PyTorch code) and import PyTorch models.
+
+    export_model(design, checkpoint, "onnx", "model.onnx")          # + model.onnx.json sidecar
+    export_model(design, checkpoint, "python", "model.py", network="encoder")
+    import_model("model.py:Net", "net.json", input_shape=(1, 28, 28))
+
+See docs/export.md.
+"""
+
+from engine.export.formats import FORMATS, ExportResult, export_formats, export_model
+from engine.export.prepare import ExportPlan, prepare_export
+
+__all__ = ["FORMATS", "ExportPlan", "ExportResult", "export_formats", "export_model", "prepare_export"]

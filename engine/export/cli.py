@@ -1,0 +1,44 @@
+"""The ``export`` and ``import`` sub-commands (``main.py`` parses the flags and calls these)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from engine.cli import fail, guarded
+
+
+def run_export(args: argparse.Namespace) -> int:
+    """``export DESIGN --checkpoint C --format F --output PATH [--network PART]``."""
+
+    def body() -> int:
+        from engine.export.formats import export_model
+
+        result = export_model(args.design, args.checkpoint, args.format, args.output,
+                              network=getattr(args, "network", None))
+        print(result.summary())
+        for note in result.notes:
+            sys.stderr.write(f"note: preprocessing {note}\n")
+        return 0
+
+    return guarded(body)
+
+
+def run_import(args: argparse.Namespace) -> int:
+    """``import SOURCE --output DESIGN.json [--input-shape 1,28,28]``."""
+
+    def body() -> int:
+        from engine.export.importer import import_model, parse_shape
+
+        shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
+        result = import_model(args.source, args.output, input_shape=shape)
+        print(result.summary())
+        return 0
+
+    try:
+        return guarded(body)
+    except SystemExit:
+        raise
+    except Exception as exc:  # the user's own model code failed while being built or traced
+        return fail(f"importing {args.source} failed: {type(exc).__name__}: "
+                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", 1)

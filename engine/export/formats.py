@@ -1,0 +1,321 @@
+"""Write a trained model in the formats other tools load: ONNX, ``.pt2``, safetensors, Python.
+
+:func:`export_model` is the one entry point (the CLI and the GUI's export dialog call it). Every
+file is first built in memory, then all files of one export are written to temporary files beside
+their targets and moved into place together, so a failed export leaves no partial file behind.
+Next to each export lies a sidecar ``OUTPUT.json`` naming the inputs (columns, shape), the outputs,
+the class labels and whether preprocessing is folded into the model.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import json
+import logging
+import os
+import tempfile
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.errors import ExportError
+from engine.export.codegen import generate_python, naming, weights_by_code_name
+from engine.export.prepare import ExportPlan, prepare_export, sidecar_path, sub_design
+from engine.graph import Design
+from engine.layers import REGISTRY
+from engine.shapes import analyze
+from engine.training.checkpoint import Checkpoint
+
+#: format id -> (display name, usual file suffix, one-line description for menus and help).
+FORMATS: dict[str, tuple[str, str, str]] = {
+    "onnx": ("ONNX", ".onnx", "runs in onnxruntime, OpenCV, TensorRT… (dynamic batch size)"),
+    "pt2": ("PyTorch program (.pt2)", ".pt2", "torch.export program: torch.export.load(path)"),
+    "safetensors": ("safetensors weights", ".safetensors",
+                    "the weights only, named like the generated Python code's modules"),
+    "python": ("PyTorch code (.py)", ".py",
+               "a readable nn.Module file plus its safetensors weights"),
+}
+RECURRENT = ("RNN", "LSTM", "GRU")
+EXPORT_EXTRA = 'pip install "deepwire[export]"'
+MAX_BATCH = 1 << 20
+
+
+@dataclass
+class ExportResult:
+    """What an export wrote: the main file first, then its companions (weights, sidecar)."""
+
+    format: str
+    paths: list[Path]
+    sidecar: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        """One line for the CLI and the GUI's status bar."""
+        side = self.sidecar
+        dyn = ""
+        if self.format in ("onnx", "pt2"):
+            dyn = "dynamic batch" + (" and sequence length" if side["dynamic_axes"]["steps"]
+                                     else "")
+        steps = side["preprocessing"]["steps"]
+        pre = ("preprocessing folded in (" + ", ".join(steps) + ")") if steps and \
+            side["preprocessing"]["folded"] else ""
+        bits = ", ".join(b for b in (FORMATS[self.format][0], dyn, pre) if b)
+        return (f"wrote {self.paths[0]} ({bits}; {side['part']} of '{side['design']}')"
+                + "".join(f" + {p.name}" for p in self.paths[1:]))
+
+
+def export_model(design: Design | str | os.PathLike[str],
+                 checkpoint: Checkpoint | str | os.PathLike[str], fmt: str,
+                 output: str | os.PathLike[str], network: str | None = None,
+                 encoder_only: bool = False, encoder_output: str | None = None,
+                 fold_preprocessing: bool = True) -> ExportResult:
+    """Export ``checkpoint``'s weights for ``design`` as ``fmt`` to ``output``.
+
+    ``network`` picks the part (see :mod:`engine.export.prepare`): a network name or role, or
+    ``"encoder"`` / ``"encoder:NODE"``; ``encoder_only`` (with an optional ``encoder_output``
+    node) is the same as ``network="encoder[:NODE]"``. Raises :class:`ExportError` (or
+    DesignError / DesignFormatError) with one line for every request it cannot carry out.
+    """
+    return export_formats(design, checkpoint, {fmt: output}, network, encoder_only,
+                          encoder_output, fold_preprocessing)[0]
+
+
+def export_formats(design: Design | str | os.PathLike[str],
+                   checkpoint: Checkpoint | str | os.PathLike[str],
+                   outputs: dict[str, str | os.PathLike[str]], network: str | None = None,
+                   encoder_only: bool = False, encoder_output: str | None = None,
+                   fold_preprocessing: bool = True) -> list[ExportResult]:
+    """Export one part in several formats (``{format: output path}``) at once: the request is
+    checked once and ONNX and ``.pt2`` share one ``torch.export`` trace."""
+    for fmt in outputs:
+        if fmt not in FORMATS:
+            raise ExportError(f"unknown export format '{fmt}'; choose one of: "
+                              f"{', '.join(FORMATS)}")
+    targets = {fmt: Path(path) for fmt, path in outputs.items()}
+    for target in targets.values():
+        _check_writable(target)
+    if "onnx" in targets:
+        require_onnx()
+    if encoder_only:
+        network = "encoder" + (f":{encoder_output}" if encoder_output else "")
+    plan = prepare_export(design, checkpoint, network, fold_preprocessing)
+    built: list[tuple[str, dict[Path, bytes]]] = []
+    for fmt, output in targets.items():
+        files: dict[Path, bytes] = {}
+        if fmt == "onnx":
+            files[output] = onnx_bytes(plan)
+        elif fmt == "pt2":
+            files[output] = pt2_bytes(plan)
+        elif fmt == "safetensors":
+            files[output] = safetensors_bytes(plan)
+        else:
+            weights_path = _weights_path(output)
+            files[output] = generate_python(plan, weights_path.name).encode("utf-8")
+            files[weights_path] = safetensors_bytes(plan)
+        built.append((fmt, files))
+    results = []
+    for fmt, files in built:
+        output = targets[fmt]
+        side = plan.sidecar(fmt, output.name)
+        if fmt == "python":
+            side["python_class"] = naming(plan).class_name
+            side["weights"] = _weights_path(output).name
+        files[sidecar_path(output)] = (json.dumps(side, indent=2) + "\n").encode("utf-8")
+        notes = [plan.preprocessing_note] if plan.preprocessing_note else []
+        results.append(ExportResult(fmt, list(files), side, notes))
+    write_files({path: data for _, files in built for path, data in files.items()})
+    return results
+
+
+def _weights_path(output: Path) -> Path:
+    return output.with_suffix(".safetensors") if output.suffix == ".py" \
+        else output.with_name(output.name + ".safetensors")
+
+
+def _check_writable(output: Path) -> None:
+    parent = output.parent if str(output.parent) else Path(".")
+    if output.is_dir():
+        raise ExportError(f"{output} is a folder; give a file name for --output")
+    if not parent.exists():
+        raise ExportError(f"cannot write {output}: the folder {parent} does not exist; create it "
+                          "or choose another --output")
+    if not parent.is_dir():
+        raise ExportError(f"cannot write {output}: {parent} is a file, not a folder; choose "
+                          "another --output")
+    if not os.access(parent, os.W_OK):
+        raise ExportError(f"cannot write {output}: no permission to write in {parent}; choose "
+                          "another --output")
+
+
+def write_files(files: dict[Path, bytes]) -> None:
+    """Write every file to a temporary sibling, then move them all into place (main file last).
+
+    ``files`` lists the main file first; if anything fails, no target is touched and no
+    temporary file is left.
+    """
+    temps: list[tuple[str, Path]] = []
+    try:
+        for path, data in files.items():
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
+                                       dir=path.parent if str(path.parent) else ".")
+            temps.append((tmp, path))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+                fh.flush()
+                os.fsync(fh.fileno())
+        for tmp, path in reversed(temps):
+            os.replace(tmp, path)
+    except OSError as exc:
+        for tmp, _ in temps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        raise ExportError(f"cannot write {exc.filename or next(iter(files))}: "
+                          f"{exc.strerror or exc}; choose another --output") from None
+
+
+# ------------------------------------------------------------------------------------------
+# torch.export, shared by pt2 and ONNX
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """Silence torch.export / ONNX exporter chatter (warnings and log lines) during an export."""
+    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export",
+                                              "torch.fx.experimental.symbolic_shapes")]
+    levels = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        for lg, level in zip(loggers, levels):
+            lg.setLevel(level)
+
+
+def _steps_may_vary(plan: ExportPlan) -> bool:
+    """Whether the design stays valid, with the same outputs, for another sequence length."""
+    seq = [i for i, s in zip(plan.input_ids, plan.input_shapes) if len(s) == 2]
+    if len(seq) != 1 or len(plan.input_ids) != 1:
+        return False
+    if any(REGISTRY.resolve(n.type) in RECURRENT for n in plan.design):
+        return False  # torch.export fixes the length of nn.RNN / LSTM / GRU inputs
+    other = sub_design(plan.design, plan.network)
+    shape = list(plan.input_shapes[0])
+    other.set_param(seq[0], "shape", [shape[0] + 3, shape[1]])
+    analysis = analyze(other)
+    if not analysis.valid:
+        return False
+    outs = plan.module.net.output_ids
+    return all(analysis.info[o].output_shape == plan.analysis.info[o].output_shape
+               for o in outs)
+
+
+def exported_program(plan: ExportPlan) -> torch.export.ExportedProgram:
+    """``torch.export`` of the plan's module with a dynamic batch (and sequence length if the
+    design and torch allow it; recurrent layers fix the length: torch.export specializes it).
+
+    The program is traced once per plan and reused by every format.
+    """
+    if plan.program is not None:
+        return plan.program
+    batch = torch.export.Dim("batch", min=1, max=MAX_BATCH)
+    attempts = []
+    if _steps_may_vary(plan):
+        steps = torch.export.Dim("steps", min=2, max=MAX_BATCH)
+        attempts.append((({0: batch, 1: steps},), True))
+    attempts.append((tuple({0: batch} for _ in plan.input_ids), False))
+    last: Exception | None = None
+    for dynamic, varies in attempts:
+        try:
+            with _quiet(), torch.no_grad():
+                ep = torch.export.export(plan.module, plan.example_inputs(2),
+                                         dynamic_shapes=(dynamic,))
+        except Exception as exc:  # torch raises many error types while tracing
+            last = exc
+            continue
+        plan.dynamic_steps = varies
+        plan.program = ep
+        return ep
+    first = str(last).strip().splitlines()[0] if last and str(last).strip() else repr(last)
+    raise ExportError(f"torch.export could not trace network '{plan.network}': {first[:200]}")
+
+
+def pt2_bytes(plan: ExportPlan) -> bytes:
+    """The ``.pt2`` archive (``torch.export.save``) of the plan's module."""
+    buf = io.BytesIO()
+    torch.export.save(exported_program(plan), buf)
+    return buf.getvalue()
+
+
+# ------------------------------------------------------------------------------------------
+# ONNX
+
+
+def require_onnx() -> None:
+    """Raise a clear ExportError when the ONNX exporter's packages are missing."""
+    missing = [m for m in ("onnx", "onnxscript") if _find_spec(m) is None]
+    if missing:
+        raise ExportError(f"ONNX export needs the {' and '.join(missing)} package"
+                          f"{'s' if len(missing) > 1 else ''}: {EXPORT_EXTRA}")
+
+
+def _find_spec(name: str):
+    try:
+        return importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+
+
+def onnx_bytes(plan: ExportPlan) -> bytes:
+    """The ONNX model (opset chosen by torch) with named inputs/outputs and dynamic axes."""
+    require_onnx()
+    ep = exported_program(plan)
+    try:
+        with _quiet():
+            program = torch.onnx.export(ep, (), dynamo=True, verbose=False,
+                                        input_names=list(plan.input_ids),
+                                        output_names=list(plan.output_names))
+    except Exception as exc:  # the exporter raises many types for unsupported operators
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+        raise ExportError(f"ONNX export of network '{plan.network}' failed: {first[:200]}; "
+                          "try --format pt2") from None
+    proto = program.model_proto
+    _name_dynamic_axes(proto, plan)
+    return proto.SerializeToString()
+
+
+def _name_dynamic_axes(proto: Any, plan: ExportPlan) -> None:
+    """Rename the exporter's symbolic dimensions (``s21``) to ``batch`` and ``steps``."""
+    rename: dict[str, str] = {}
+    for value in proto.graph.input:
+        dims = value.type.tensor_type.shape.dim
+        if len(dims) and dims[0].dim_param:
+            rename[dims[0].dim_param] = "batch"
+        if plan.dynamic_steps and len(dims) == 3 and dims[1].dim_param:
+            rename[dims[1].dim_param] = "steps"
+    for value in (*proto.graph.input, *proto.graph.output, *proto.graph.value_info):
+        for dim in value.type.tensor_type.shape.dim:
+            if dim.dim_param in rename:
+                dim.dim_param = rename[dim.dim_param]
+
+
+# ------------------------------------------------------------------------------------------
+# safetensors
+
+
+def safetensors_bytes(plan: ExportPlan) -> bytes:
+    """The weights, named like the generated code's attributes (``hidden1.weight``)."""
+    from safetensors.torch import save
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in weights_by_code_name(plan).items()}
+    meta = {"format": "pt", "deepwire_design": plan.info.get("design_name") or "",
+            "deepwire_network": plan.network, "deepwire_part": plan.part}
+    return save(tensors, metadata=meta)
