@@ -23,7 +23,6 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
-    QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsTextItem,
     QStyleOptionGraphicsItem,
@@ -39,7 +38,8 @@ if TYPE_CHECKING:
 
 _FLAG = QGraphicsItem.GraphicsItemFlag
 _NODE_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
-_NO_PEN = QPen(Qt.PenStyle.NoPen)
+_NODE_FLAGS_OVERVIEW = _NODE_FLAGS | _FLAG.ItemHasNoContents
+_DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _WHITE = QColor("#ffffff")
 
 
@@ -60,9 +60,8 @@ class NodeItem(QGraphicsRectItem):
         self.node_id = node_id
         self.in_edges: list[EdgeItem] = []
         self.out_edges: list[EdgeItem] = []
-        self.setFlags(_NODE_FLAGS)
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self.setPen(_NO_PEN)
+        self.setFlags(_NODE_FLAGS_OVERVIEW if canvas.overview_on else _NODE_FLAGS)
+        self.setCacheMode(_DEVICE_CACHE)
         self._height = 0.0
         self.slot_ports: list[int] = []  # input port index shown in each slot, top to bottom
         self._texts: _NodeTexts | None = None
@@ -79,16 +78,24 @@ class NodeItem(QGraphicsRectItem):
         """Height of the node body."""
         return self._height
 
+    def input_port_y(self, port: int) -> float:
+        """Local height of input ``port`` (its slot; an unknown port sits at the first)."""
+        slots = self.slot_ports
+        n = len(slots) or 1
+        slot = slots.index(port) if port in slots else 0
+        return th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) * (slot + 1) / (n + 1)
+
+    def output_port_y(self) -> float:
+        """Local height of the output port."""
+        return th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2
+
     def input_port_pos(self, port: int) -> QPointF:
-        """Local position of input ``port`` (its slot; an unknown port sits at the first)."""
-        n = max(1, len(self.slot_ports))
-        slot = self.slot_ports.index(port) if port in self.slot_ports else 0
-        span = self._height - th.HEADER_HEIGHT
-        return QPointF(0.0, th.HEADER_HEIGHT + span * (slot + 1) / (n + 1))
+        """Local position of input ``port``."""
+        return QPointF(0.0, self.input_port_y(port))
 
     def output_port_pos(self) -> QPointF:
         """Local position of the output port."""
-        return QPointF(th.NODE_WIDTH, th.HEADER_HEIGHT + (self._height - th.HEADER_HEIGHT) / 2)
+        return QPointF(th.NODE_WIDTH, self.output_port_y())
 
     def port_at(self, local: QPointF, slack: float = 2.4) -> tuple[str, int] | None:
         """``("out", 0)`` or ``("in", port)`` when ``local`` is on a port, else None."""
@@ -325,11 +332,12 @@ def input_slots(type_id: str, used: list[int]) -> list[int]:
     return list(range(spec.inputs)) + [p for p in used if p >= spec.inputs]
 
 
-class EdgeItem(QGraphicsPathItem):
+class EdgeItem(QGraphicsItem):
     """A wire from a node's output port to another's input port, labelled with its shape.
 
-    The label sits on the wire's midpoint (drawn only when zoomed in and where it fits between
-    the nodes); the tooltip always tells the shape.
+    Only the end points are kept up to date; the curve is built when first needed (painting in
+    detail, hit tests), so a large design opens fast. The label sits on the wire's midpoint,
+    drawn when zoomed in and where it fits between the nodes; the tooltip always tells the shape.
     """
 
     def __init__(self, canvas: CanvasScene, edge: Edge, source: NodeItem, target: NodeItem) -> None:
@@ -338,8 +346,10 @@ class EdgeItem(QGraphicsPathItem):
         self.edge = edge
         self.source = source
         self.target = target
+        self.ends = (0.0, 0.0, 0.0, 0.0)  # x1, y1, x2, y2 in scene coordinates
         self._label: str | None = None
         self._bounds = QRectF()
+        self._path: QPainterPath | None = None
         self._hit_shape: QPainterPath | None = None
         self.setFlag(_FLAG.ItemIsSelectable, True)
         self.setZValue(-1.0)
@@ -361,17 +371,33 @@ class EdgeItem(QGraphicsPathItem):
                 + (self.label or "shape unknown"))
 
     def route(self) -> None:
-        """Recompute the curve from the current port positions."""
-        p1 = self.source.mapToScene(self.source.output_port_pos())
-        p2 = self.target.mapToScene(self.target.input_port_pos(self.edge.port))
-        dx = max(40.0, abs(p2.x() - p1.x()) * 0.5)
-        path = QPainterPath(p1)
-        path.cubicTo(QPointF(p1.x() + dx, p1.y()), QPointF(p2.x() - dx, p2.y()), p2)
-        self.prepareGeometryChange()
-        self.setPath(path)
+        """Follow the current port positions (the curve itself is rebuilt lazily)."""
+        s, t = self.source.pos(), self.target.pos()
+        x1 = s.x() + th.NODE_WIDTH
+        y1 = s.y() + self.source.output_port_y()
+        x2 = t.x()
+        y2 = t.y() + self.target.input_port_y(self.edge.port)
+        if (x1, y1, x2, y2) == self.ends and not self._bounds.isNull():
+            return
+        self.ends = (x1, y1, x2, y2)
+        self._path = None
         self._hit_shape = None
+        dx = _bend(x1, x2)
+        left, right = min(x1, x2 - dx), max(x1 + dx, x2)
+        top, bottom = min(y1, y2), max(y1, y2)
+        self.prepareGeometryChange()
         # The label is centred on the curve's midpoint, which lies inside the curve's box.
-        self._bounds = path.controlPointRect().adjusted(-3, -9, 3, 9)
+        self._bounds = QRectF(left - 3.0, top - 9.0, right - left + 6.0, bottom - top + 18.0)
+
+    def path(self) -> QPainterPath:
+        """The wire's curve in scene coordinates."""
+        if self._path is None:
+            x1, y1, x2, y2 = self.ends
+            dx = _bend(x1, x2)
+            path = QPainterPath(QPointF(x1, y1))
+            path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
+            self._path = path
+        return self._path
 
     def refresh_label(self) -> None:
         """The source's shape changed: re-read the label on the next paint."""
@@ -393,21 +419,20 @@ class EdgeItem(QGraphicsPathItem):
         t = self.canvas.theme
         lod = _lod(option, painter)
         selected = self.isSelected()
-        path = self.path()
+        x1, y1, x2, y2 = self.ends
         if lod < th.DETAIL_LOD:
             painter.setPen(t.highlight_cosmetic if selected else t.edge_cosmetic)
-            a, b = path.elementAt(0), path.elementAt(3)
-            painter.drawLine(QPointF(a.x, a.y), QPointF(b.x, b.y))
+            painter.drawLine(QLineF(x1, y1, x2, y2))
             return
+        path = self.path()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(t.edge_selected_pen if selected else t.edge_pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
         if lod < th.EDGE_LABEL_LOD or not self.label:
             return
-        a, b = path.elementAt(0), path.elementAt(3)
         width = t.small_metrics.horizontalAdvance(self.label) + 8
-        if abs(b.x - a.x) - 2 * th.PORT_RADIUS < width + 6:
+        if abs(x2 - x1) - 2 * th.PORT_RADIUS < width + 6:
             return  # no room between the two nodes
         mid = path.pointAtPercent(0.5)
         rect = QRectF(mid.x() - width / 2, mid.y() - 7, width, 14)
@@ -417,6 +442,11 @@ class EdgeItem(QGraphicsPathItem):
         painter.setFont(t.small_font)
         painter.setPen(t.muted)
         painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+
+
+def _bend(x1: float, x2: float) -> float:
+    """Horizontal reach of a wire's control points: wires leave and enter ports level."""
+    return max(40.0, abs(x2 - x1) * 0.5)
 
 
 class GroupItem(QGraphicsRectItem):
@@ -500,22 +530,21 @@ class OverviewItem(QGraphicsItem):
         rects: dict[int, tuple[QColor, list[QRectF]]] = {}
         selected, invalid = [], []
         problems = canvas.problem_node_ids()
+        chosen = {i for i in canvas.selectedItems() if isinstance(i, NodeItem)}
+        width = th.NODE_WIDTH
         for node_id, item in canvas.nodes.items():
             pos = item.pos()
-            rect = QRectF(pos.x(), pos.y(), th.NODE_WIDTH, item.height)
-            key = item.colour.rgba()
-            if key not in rects:
-                rects[key] = (item.colour, [])
-            rects[key][1].append(rect)
-            if item.isSelected():
+            rect = QRectF(pos.x(), pos.y(), width, item._height)
+            colour = item.colour
+            bucket = rects.get(id(colour))
+            if bucket is None:
+                bucket = rects[id(colour)] = (colour, [])
+            bucket[1].append(rect)
+            if item in chosen:
                 selected.append(rect)
             elif node_id in problems:
                 invalid.append(rect)
-        lines = []
-        for item in canvas.edges.values():
-            path = item.path()
-            a, b = path.elementAt(0), path.elementAt(3)
-            lines.append(QLineF(a.x, a.y, b.x, b.y))
+        lines = [QLineF(*item.ends) for item in canvas.edges.values()]
         self._rects, self._lines = rects, lines
         self._selected, self._invalid = selected, invalid
         self._dirty = False

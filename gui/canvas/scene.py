@@ -37,7 +37,7 @@ from gui.canvas.items import (
     input_slots,
 )
 from gui.canvas.layout import layered_layout
-from gui.document import Document
+from gui.document import Document, gc_paused
 
 LAYER_MIME = "application/x-deepwire-layer"
 FRAGMENT_MIME = "application/x-deepwire-design"
@@ -105,6 +105,10 @@ class CanvasScene(QGraphicsScene):
 
     def rebuild(self) -> None:
         """Drop every item and draw the document's design from scratch (after new / open)."""
+        with gc_paused():
+            self._rebuild()
+
+    def _rebuild(self) -> None:
         self._cancel_connection(quiet=True)
         self._editor = None
         self._press = None
@@ -124,9 +128,7 @@ class CanvasScene(QGraphicsScene):
             self._make_edge(edge)
         self.overview = OverviewItem(self)
         self.addItem(self.overview)
-        if self._overview_on:
-            self._overview_on = False
-            self.set_overview(True)
+        self.overview.setVisible(self._overview_on)  # items were made in the current mode
         self._dirty_groups = set(design.networks)
         self._refresh_groups()
         self.update_scene_rect()
@@ -335,7 +337,7 @@ class CanvasScene(QGraphicsScene):
 
     def content_rect(self) -> QRectF:
         """Union of all node bodies and group frames (empty when the design is empty)."""
-        rect = node_bounds(self.nodes.values())
+        rect = design_bounds(self.document.design, self.nodes)
         for group in self.groups.values():
             if group.isVisible():
                 rect = rect.united(group.rect())
@@ -823,6 +825,27 @@ class CanvasScene(QGraphicsScene):
         painter.setPen(QPen(self.theme.grid, 0))
         painter.drawLines(lines)
         painter.restore()
+
+
+def design_bounds(design, items: dict[str, NodeItem]) -> QRectF:
+    """Union of node bodies from the design's positions (pure Python: fast on large designs)."""
+    left = top = float("inf")
+    right = bottom = float("-inf")
+    for node in design:
+        x, y = node.position
+        item = items.get(node.id)
+        h = item._height if item is not None else th.node_height(1)
+        if x < left:
+            left = x
+        if y < top:
+            top = y
+        if x + th.NODE_WIDTH > right:
+            right = x + th.NODE_WIDTH
+        if y + h > bottom:
+            bottom = y + h
+    if left == float("inf"):
+        return QRectF()
+    return QRectF(left, top, right - left, bottom - top)
 
 
 def node_bounds(items) -> QRectF:
