@@ -45,6 +45,7 @@ from gui.panels.palette import PalettePanel
 from gui.panels.problems import ProblemsPanel
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import RecentFiles
+from gui.summary import summary_of
 from resources import TEMPLATES, template_path
 
 AUTOSAVE_MS = 60_000
@@ -134,6 +135,8 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        # Created before the panels, so it is up to date when their slots read it.
+        self.summary = summary_of(self.document)
         self.canvas = CanvasView(self.document, self)
         self.canvas.setObjectName("canvas")
         self.setCentralWidget(self.canvas)
@@ -318,14 +321,14 @@ class MainWindow(QMainWindow):
         doc.modifiedChanged.connect(self._on_modified_changed)
         doc.pathChanged.connect(self._on_path_changed)
         doc.designReset.connect(self._on_design_reset)
-        doc.analysisChanged.connect(self._update_totals)
+        self.summary.changed.connect(self._update_totals)
         self.palette_panel.layerActivated.connect(self.add_layer)
         self.problems.nodeRequested.connect(self.reveal_node)
         self.problems.countChanged.connect(self._on_problem_count)
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
         self.canvas.statusMessage.connect(self._show_status)
         self.inspector.errorShown.connect(self._show_refusal)
-        self._on_problem_count(len(doc.analysis.problems))
+        self._on_problem_count(len(self.summary.problems))
 
     # -- editing helpers ---------------------------------------------------------------------
 
@@ -616,8 +619,8 @@ class MainWindow(QMainWindow):
         self._update_title()
         self._update_totals()
 
-    def _update_totals(self, *_args: object) -> None:
-        totals = self.document.analysis.totals()
+    def _update_totals(self) -> None:
+        totals = self.summary.totals
         self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
         self.macs_label.setText(f"MACs: {formatting.short_count(totals.macs)}")
         self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}"

@@ -34,6 +34,7 @@ from engine.layers import CATEGORIES, REGISTRY, ParamSpec, fmt_shape
 from gui import formatting
 from gui.commands import Relabel, SetParam
 from gui.document import Document
+from gui.summary import summary_of
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 ERROR_COLOUR = "#d64545"  # readable on light and dark backgrounds
@@ -151,20 +152,22 @@ class InspectorPanel(QWidget):
         self.node_problems.setWordWrap(True)
         self.node_problems.setStyleSheet(f"color: {ERROR_COLOUR};")
 
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop)
+        self.summary_label = QLabel()
+        self.summary_label.setWordWrap(True)
+        self.summary_label.setTextFormat(Qt.TextFormat.RichText)
+        self.summary_label.setAlignment(Qt.AlignmentFlag.AlignTop)
 
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
         for w in (self.title, self.help, self.node_box, self.params_box, self.error_label,
-                  self.shape_box, self.node_problems, self.summary):
+                  self.shape_box, self.node_problems, self.summary_label):
             layout.addWidget(w)
         layout.addStretch(1)
         self._scroll.setWidget(body)
 
+        self.summary = summary_of(document)
+        self.summary.changed.connect(self._on_summary_changed)
         document.nodeChanged.connect(self._on_node_changed)
         document.nodeRemoved.connect(self._on_node_removed)
         document.analysisChanged.connect(self._on_analysis_changed)
@@ -285,7 +288,7 @@ class InspectorPanel(QWidget):
         for w in (self.title, self.help, self.node_box, self.shape_box):
             w.show()
         self.params_box.setVisible(bool(self._editors))
-        self.summary.hide()
+        self.summary_label.hide()
 
     def _set_editor(self, name: str, value: Any) -> None:
         editor = self._editors.get(name)
@@ -314,7 +317,8 @@ class InspectorPanel(QWidget):
         self.params_label.setText(formatting.count(info.params))
         self.macs_label.setText(formatting.count(info.macs))
         self.memory_label.setText(f"{formatting.size(info.activation_bytes)} per sample")
-        problems = [p for p in self.document.analysis.problems if p.node == self.node_id]
+        problems = list(info.problems) + [p for p in self.document.analysis.design_problems
+                                          if p.node == self.node_id]
         self.node_problems.setText("\n".join(
             "⚠ " + p.message + (f" — {p.fix}" if p.fix else "") for p in problems))
         self.node_problems.setVisible(bool(problems))
@@ -329,27 +333,29 @@ class InspectorPanel(QWidget):
             p = sum(analysis.info[n].params for n in ids if n in analysis.info)
             m = sum(analysis.info[n].macs for n in ids if n in analysis.info)
             self.title.setText(f"<b style='font-size:large'>{len(ids)} layers selected</b>")
-            self.summary.setText(f"Parameters: {formatting.count(p)}<br>"
+            self.summary_label.setText(f"Parameters: {formatting.count(p)}<br>"
                                  f"MACs / sample: {formatting.count(m)}<br><br>"
                                  "Select a single layer to edit it.")
         else:
-            totals = analysis.totals()
+            summary = self.summary
+            totals = summary.totals
             self.title.setText(f"<b style='font-size:large'>{_html(design.name)}</b>")
-            nets = "".join(f"<li>{_html(title)}: {len(design.nodes_in_network(name))} layers</li>"
+            nets = "".join(f"<li>{_html(title)}: {summary.network_sizes.get(name, 0)} layers</li>"
                            for name, title in self.document.network_titles().items())
-            status = ("<span>✔ valid</span>" if analysis.valid else
-                      f"<span style='color:{ERROR_COLOUR}'>{len(analysis.problems)} "
-                      "problem(s), see Problems</span>")
-            self.summary.setText(
+            count = len(summary.problems)
+            status = ("<span>✔ valid</span>" if not count else
+                      f"<span style='color:{ERROR_COLOUR}'>{count} problem(s), see "
+                      "Problems</span>")
+            self.summary_label.setText(
                 (f"<p>{_html(design.description)}</p>" if design.description else "")
-                + f"<p>{len(design)} layers, {len(design.edges)} connections; {status}</p>"
+                + f"<p>{len(design)} layers, {summary.edge_count} connections; {status}</p>"
                 + f"<ul style='margin-left:-20px'>{nets}</ul>"
                 + f"<p>Parameters: {formatting.count(totals.params)}<br>"
                   f"MACs / sample: {formatting.count(totals.macs)}<br>"
                   f"Activations: {formatting.size(totals.activation_bytes)} per sample</p>"
                   "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
         self.title.show()
-        self.summary.show()
+        self.summary_label.show()
 
     # -- committing --------------------------------------------------------------------------
 
@@ -412,11 +418,17 @@ class InspectorPanel(QWidget):
             self.show_selection([n for n in self._selection if n != node_id])
 
     def _on_analysis_changed(self, changed: set[str]) -> None:
-        if self.node_id is None:
-            if self.isVisible():
-                self._show_summary()
-        elif self.node_id in changed:
+        if self.node_id is not None and self.node_id in changed:
             self._load_info()
+
+    def _on_summary_changed(self) -> None:
+        if self.node_id is None and self.isVisible():
+            self._show_summary()
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        if self.node_id is None:
+            self._show_summary()
 
     def _on_reset(self) -> None:
         self._type = None

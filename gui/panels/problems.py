@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 from engine.shapes import Problem
 from gui.document import Document
 from gui.icons import icon
+from gui.summary import summary_of
 
 NODE_ROLE = Qt.ItemDataRole.UserRole
 
@@ -51,8 +52,8 @@ class ProblemsPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.tree)
         self._shown: list[Problem] | None = None
-        document.analysisChanged.connect(self.refresh)
-        document.designReset.connect(self.refresh)
+        self.summary = summary_of(document)
+        self.summary.changed.connect(self.refresh)
         self.refresh()
 
     @property
@@ -60,10 +61,10 @@ class ProblemsPanel(QWidget):
         """The problems currently listed."""
         return list(self._shown or [])
 
-    def refresh(self, *_args: object) -> None:
-        """Rebuild the list if the analysis' problems changed (cheap when they did not)."""
-        problems = self.document.analysis.problems
-        if problems == self._shown:
+    def refresh(self) -> None:
+        """Rebuild the list if the design's problems changed (cheap when they did not)."""
+        problems = self.summary.problems
+        if problems is self._shown or problems == self._shown:
             return
         self._shown = problems
         self.tree.setUpdatesEnabled(False)

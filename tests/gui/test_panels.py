@@ -195,7 +195,7 @@ def test_inspector_clears_when_its_node_is_removed_and_summarises_the_design(ins
     doc.push(RemoveItems(doc, ["conv2"]))
     assert inspector.node_id is None
     assert "CNN on digits" in inspector.title.text()
-    assert "problem" in inspector.summary.text()
+    assert "problem" in inspector.summary_label.text()
 
 
 def test_parse_shape_accepts_common_spellings():
@@ -253,3 +253,46 @@ def test_inspector_refuses_a_spin_box_value_the_schema_excludes(inspector, qtbot
     _type_in(qtbot, p, "0.5")
     assert inspector.error_text == ""
     assert doc.design.node("dropout").params["p"] == 0.5
+
+
+def test_design_summary_follows_every_kind_of_edit_exactly():
+    from engine.graph import Edge
+    from gui.commands import AddNode, Connect, Disconnect, Paste, RemoveItems, SetParam
+    from gui.summary import summary_of
+
+    doc = Document(load_design(template_path("gan")))
+    summary = summary_of(doc)
+    assert summary_of(doc) is summary
+
+    def check():
+        assert summary.totals == doc.analysis.totals()
+        assert summary.problems == doc.analysis.problems
+        assert summary.edge_count == len(doc.design.edges)
+        assert dict(summary.network_sizes) == {
+            net: len(doc.design.nodes_in_network(net)) for net in doc.design.networks
+            if doc.design.nodes_in_network(net)}
+
+    check()
+    doc.push(SetParam(doc, "g_fc3", "out_features", 32))  # GAN mismatch: a design-wide problem
+    assert any(p.node == "sample" for p in summary.problems)
+    check()
+    doc.push(RemoveItems(doc, ["d_fc2", "g_act1"]))
+    check()
+    doc.push(Disconnect(doc, doc.design.in_edges("g_fc2")[0]) if doc.design.in_edges("g_fc2")
+             else AddNode(doc, "ReLU", (0, 0)))
+    check()
+    add = AddNode(doc, "Linear", (100, 500), network="discriminator")
+    doc.push(add)
+    doc.push(Connect(doc, Edge("d_act1", add.node_id)))
+    check()
+    nodes, edges = doc.design.subgraph_ids(["d_fc1", "d_act1"])
+    doc.push(Paste(doc, nodes, edges, (40, 40)))
+    check()
+    while doc.undo_stack.canUndo():
+        doc.undo_stack.undo()
+        check()
+    while doc.undo_stack.canRedo():
+        doc.undo_stack.redo()
+        check()
+    doc.reset(load_design(template_path("cnn")))
+    check()
