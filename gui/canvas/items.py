@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPainterPathStroker,
     QPen,
+    QStaticText,
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -218,66 +219,72 @@ class NodeItem(QGraphicsRectItem):
             return
         texts = self._ensure_texts()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(t.base)
-        painter.drawRoundedRect(body, th.CORNER, th.CORNER)
-        painter.setBrush(self.colour)
-        painter.drawPath(self.canvas.header_path())
+        # Border = a filled outer shape under the body: filling is far cheaper than stroking.
         if selected:
-            border = QPen(t.highlight, 2.5)
+            border, width = t.highlight, 2.5
         elif texts.problems:
-            border = QPen(th.ERROR_COLOUR, 1.8)
+            border, width = th.ERROR_COLOUR, 1.8
         else:
-            border = QPen(t.muted, 1.0)
-        painter.setPen(border)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawRoundedRect(body, th.CORNER, th.CORNER)
+            border, width = t.border, 1.0
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(border)
+        painter.drawRoundedRect(body.adjusted(-width / 2, -width / 2, width / 2, width / 2),
+                                th.CORNER + width / 2, th.CORNER + width / 2)
+        painter.setBrush(t.base)
+        painter.drawRoundedRect(body.adjusted(width / 2, width / 2, -width / 2, -width / 2),
+                                th.CORNER - width / 2, th.CORNER - width / 2)
+        painter.setBrush(self.colour)
+        painter.drawPath(self.canvas.header_path(width))
 
-        title, label, shape, params = texts.elided
         painter.setFont(t.title_font)
         painter.setPen(_WHITE)
-        align = Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft
-        painter.drawText(QRectF(8.0, 0.0, th.NODE_WIDTH - 16.0, th.HEADER_HEIGHT), align, title)
+        painter.drawStaticText(QPointF(8.0, t.title_top), texts.title)
         painter.setFont(t.body_font)
-        y = th.HEADER_HEIGHT + 3.0
-        for text, colour in ((label, t.muted if texts.label_is_id else t.text),
-                             (shape, th.ERROR_COLOUR if shape == "→ ?" else t.text),
-                             (params, t.muted)):
+        y = th.HEADER_HEIGHT + 3.0 + t.body_top
+        for text, colour in ((texts.label_static, t.muted if texts.label_is_id else t.text),
+                             (texts.shape_static, th.ERROR_COLOUR if texts.shape == "→ ?"
+                              else t.text),
+                             (texts.params_static, t.muted)):
             painter.setPen(colour)
-            painter.drawText(QRectF(10.0, y, th.NODE_WIDTH - 18.0, th.LINE_HEIGHT), align, text)
+            painter.drawStaticText(QPointF(10.0, y), text)
             y += th.LINE_HEIGHT
 
         self._paint_ports(painter, t)
         if texts.problems:
             centre = QPointF(th.NODE_WIDTH - 12.0, th.HEADER_HEIGHT / 2)
-            painter.setPen(QPen(_WHITE, 1.2))
+            painter.setPen(Qt.PenStyle.NoPen)
+            painter.setBrush(_WHITE)
+            painter.drawEllipse(centre, 8.5, 8.5)
             painter.setBrush(th.ERROR_COLOUR)
-            painter.drawEllipse(centre, 7.5, 7.5)
+            painter.drawEllipse(centre, 7.3, 7.3)
             painter.setFont(t.title_font)
             painter.setPen(_WHITE)
             painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
                              Qt.AlignmentFlag.AlignCenter, "!")
 
     def _paint_ports(self, painter: QPainter, t: th.Theme) -> None:
+        """Ports as filled discs (cheaper than stroked circles): hollow while unconnected."""
+        painter.setPen(Qt.PenStyle.NoPen)
         connected = {e.edge.port for e in self.in_edges}
+        r = th.PORT_RADIUS
         for port in self.slot_ports:
+            centre = QPointF(0.0, self.input_port_y(port))
             verdict = self.canvas.port_verdict(self.node_id, port)
             if verdict is True:
-                painter.setPen(QPen(th.OK_COLOUR.darker(130), 1.5))
                 painter.setBrush(th.OK_COLOUR)
-                radius = th.PORT_RADIUS + 2.0
-            elif verdict is False:
-                painter.setPen(QPen(th.ERROR_COLOUR, 1.5))
+                painter.drawEllipse(centre, r + 2.5, r + 2.5)
+                continue
+            painter.setBrush(th.ERROR_COLOUR if verdict is False else t.edge)
+            painter.drawEllipse(centre, r, r)
+            if verdict is False or port not in connected:
                 painter.setBrush(t.base)
-                radius = th.PORT_RADIUS
-            else:
-                painter.setPen(QPen(t.edge, 1.2))
-                painter.setBrush(t.edge if port in connected else t.base)
-                radius = th.PORT_RADIUS
-            painter.drawEllipse(self.input_port_pos(port), radius, radius)
-        painter.setPen(QPen(t.edge, 1.2))
-        painter.setBrush(t.edge if self.out_edges else t.base)
-        painter.drawEllipse(self.output_port_pos(), th.PORT_RADIUS, th.PORT_RADIUS)
+                painter.drawEllipse(centre, r - 1.6, r - 1.6)
+        centre = self.output_port_pos()
+        painter.setBrush(t.edge)
+        painter.drawEllipse(centre, r, r)
+        if not self.out_edges:
+            painter.setBrush(t.base)
+            painter.drawEllipse(centre, r - 1.6, r - 1.6)
 
 
 class _NodeTexts:
@@ -301,8 +308,17 @@ class _NodeTexts:
         t = canvas.theme
         room = th.NODE_WIDTH - 16 - (18 if self.problems else 0)
         body = th.NODE_WIDTH - 18
-        self.elided = (canvas.elide_title(item.title, room), _elide(t, self.label, body),
-                       _elide(t, self.shape, body), _elide(t, self.params, body))
+        self.title = canvas.title_text(item.title, room)
+        self.label_static = _static(_elide(t, self.label, body))
+        self.shape_static = _static(_elide(t, self.shape, body))
+        self.params_static = _static(_elide(t, self.params, body))
+
+
+def _static(text: str) -> QStaticText:
+    """Pre-laid-out text: drawing it is several times cheaper than drawText."""
+    static = QStaticText(text)
+    static.setTextFormat(Qt.TextFormat.PlainText)
+    return static
 
 
 def _elide(t: th.Theme, text: str, width: float) -> str:
@@ -436,7 +452,9 @@ class EdgeItem(QGraphicsItem):
             return  # no room between the two nodes
         mid = path.pointAtPercent(0.5)
         rect = QRectF(mid.x() - width / 2, mid.y() - 7, width, 14)
-        painter.setPen(QPen(t.edge, 0.8))
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(t.edge)
+        painter.drawRoundedRect(rect.adjusted(-0.8, -0.8, 0.8, 0.8), 4.8, 4.8)
         painter.setBrush(t.canvas)
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(t.small_font)

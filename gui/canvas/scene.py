@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 from PySide6.QtCore import QLineF, QMimeData, QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen
+from PySide6.QtGui import QColor, QGuiApplication, QPainter, QPainterPath, QPen, QStaticText
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -84,8 +84,8 @@ class CanvasScene(QGraphicsScene):
         self._dirty_groups: set[str] = set()
         self._overview_on = False
         self._type_styles: dict[str, tuple[str, QColor]] = {}
-        self._titles: dict[tuple[str, float], str] = {}
-        self._header_path: QPainterPath | None = None
+        self._titles: dict[tuple[str, float], QStaticText] = {}
+        self._header_paths: dict[float, QPainterPath] = {}
         self.overview: OverviewItem | None = None
         self._group_timer = QTimer(self)
         self._group_timer.setSingleShot(True)
@@ -171,25 +171,30 @@ class CanvasScene(QGraphicsScene):
             self._type_styles[type_id] = style
         return style
 
-    def elide_title(self, title: str, width: float) -> str:
-        """A header title cut to ``width`` (cached: few distinct titles)."""
+    def title_text(self, title: str, width: float) -> QStaticText:
+        """A header title cut to ``width``, laid out once (few distinct titles)."""
         key = (title, width)
         text = self._titles.get(key)
         if text is None:
-            text = self.theme.title_metrics.elidedText(title, Qt.TextElideMode.ElideRight, width)
+            elided = self.theme.title_metrics.elidedText(title, Qt.TextElideMode.ElideRight, width)
+            text = QStaticText(elided)
+            text.setTextFormat(Qt.TextFormat.PlainText)
             self._titles[key] = text
         return text
 
-    def header_path(self) -> QPainterPath:
-        """The node header's outline: rounded at the top, square at the bottom."""
-        if self._header_path is None:
+    def header_path(self, border: float = 1.0) -> QPainterPath:
+        """The node header inside a border of width ``border``: rounded top, square bottom."""
+        path = self._header_paths.get(border)
+        if path is None:
+            inset = border / 2
+            radius = th.CORNER - inset
             header = QPainterPath()
-            header.addRoundedRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT + th.CORNER),
-                                  th.CORNER, th.CORNER)
+            header.addRoundedRect(QRectF(inset, inset, th.NODE_WIDTH - border,
+                                         th.HEADER_HEIGHT + th.CORNER), radius, radius)
             clip = QPainterPath()
             clip.addRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT))
-            self._header_path = header.intersected(clip)
-        return self._header_path
+            path = self._header_paths[border] = header.intersected(clip)
+        return path
 
     def problem_node_ids(self) -> set[str]:
         """Nodes with at least one problem."""

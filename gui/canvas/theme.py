@@ -24,7 +24,7 @@ GRID = 20.0
 # Below this zoom (view scale) nodes draw as plain coloured blocks without text or ports.
 DETAIL_LOD = 0.45
 # Below this zoom the whole design is drawn in one pass by the overview (items draw nothing).
-OVERVIEW_SCALE = 0.3
+OVERVIEW_SCALE = 0.45
 # Below this zoom edges draw straight and without shape labels.
 EDGE_LABEL_LOD = 0.8
 
@@ -51,6 +51,7 @@ class Theme:
     base: QColor
     text: QColor
     muted: QColor
+    border: QColor
     edge: QColor
     highlight: QColor
     group_fill: QColor
@@ -63,6 +64,8 @@ class Theme:
     body_metrics: QFontMetricsF
     title_metrics: QFontMetricsF
     small_metrics: QFontMetricsF
+    title_top: float  # where a title's static text starts so it is centred in the header
+    body_top: float  # likewise for a body line within LINE_HEIGHT
     edge_pen: QPen
     edge_selected_pen: QPen
     edge_cosmetic: QPen
@@ -97,11 +100,14 @@ class Theme:
         edge_cosmetic.setCosmetic(True)
         highlight_cosmetic = QPen(highlight, 2.0)
         highlight_cosmetic.setCosmetic(True)
-        return cls(base=base, text=text, muted=muted, edge=edge, highlight=highlight,
+        return cls(base=base, text=text, muted=muted, border=_blend(base, text, 0.55), edge=edge,
+                   highlight=highlight,
                    group_fill=group_fill, group_border=group_border, grid=grid, canvas=canvas,
                    title_font=title, body_font=body, small_font=small,
                    body_metrics=QFontMetricsF(body), title_metrics=QFontMetricsF(title),
                    small_metrics=QFontMetricsF(small),
+                   title_top=(HEADER_HEIGHT - QFontMetricsF(title).height()) / 2,
+                   body_top=(LINE_HEIGHT - QFontMetricsF(body).height()) / 2,
                    edge_pen=QPen(edge, 1.6, Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap),
                    edge_selected_pen=QPen(highlight, 3.0, Qt.PenStyle.SolidLine,
                                           Qt.PenCapStyle.RoundCap),
