@@ -156,12 +156,28 @@ class InspectorPanel(QWidget):
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
         self.summary_label.setAlignment(Qt.AlignmentFlag.AlignTop)
+        # The design's figures, in plain labels: each edit updates only the ones that changed.
+        self.design_box = QGroupBox("Design")
+        design_form = QFormLayout(self.design_box)
+        self.layers_value = QLabel()
+        self.networks_value = QLabel()
+        self.status_value = QLabel()
+        self.total_params_value = QLabel()
+        self.total_macs_value = QLabel()
+        self.total_memory_value = QLabel()
+        design_form.addRow("Layers", self.layers_value)
+        design_form.addRow("Networks", self.networks_value)
+        design_form.addRow("Status", self.status_value)
+        design_form.addRow("Parameters", self.total_params_value)
+        design_form.addRow("MACs / sample", self.total_macs_value)
+        design_form.addRow("Activations", self.total_memory_value)
+        self._summary_head: tuple[str, str] | None = None
 
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
         for w in (self.title, self.help, self.node_box, self.params_box, self.error_label,
-                  self.shape_box, self.node_problems, self.summary_label):
+                  self.shape_box, self.node_problems, self.summary_label, self.design_box):
             layout.addWidget(w)
         layout.addStretch(1)
         self._scroll.setWidget(body)
@@ -289,6 +305,8 @@ class InspectorPanel(QWidget):
             w.show()
         self.params_box.setVisible(bool(self._editors))
         self.summary_label.hide()
+        self.design_box.hide()
+        self._summary_head = None
 
     def _set_editor(self, name: str, value: Any) -> None:
         editor = self._editors.get(name)
@@ -332,30 +350,42 @@ class InspectorPanel(QWidget):
             ids = set(self._selection)
             p = sum(analysis.info[n].params for n in ids if n in analysis.info)
             m = sum(analysis.info[n].macs for n in ids if n in analysis.info)
+            self._summary_head = None
             self.title.setText(f"<b style='font-size:large'>{len(ids)} layers selected</b>")
             self.summary_label.setText(f"Parameters: {formatting.count(p)}<br>"
-                                 f"MACs / sample: {formatting.count(m)}<br><br>"
-                                 "Select a single layer to edit it.")
+                                       f"MACs / sample: {formatting.count(m)}<br><br>"
+                                       "Select a single layer to edit it.")
+            self.design_box.hide()
         else:
-            summary = self.summary
-            totals = summary.totals
-            self.title.setText(f"<b style='font-size:large'>{_html(design.name)}</b>")
-            nets = "".join(f"<li>{_html(title)}: {summary.network_sizes.get(name, 0)} layers</li>"
-                           for name, title in self.document.network_titles().items())
-            count = len(summary.problems)
-            status = ("<span>✔ valid</span>" if not count else
-                      f"<span style='color:{ERROR_COLOUR}'>{count} problem(s), see "
-                      "Problems</span>")
-            self.summary_label.setText(
-                (f"<p>{_html(design.description)}</p>" if design.description else "")
-                + f"<p>{len(design)} layers, {summary.edge_count} connections; {status}</p>"
-                + f"<ul style='margin-left:-20px'>{nets}</ul>"
-                + f"<p>Parameters: {formatting.count(totals.params)}<br>"
-                  f"MACs / sample: {formatting.count(totals.macs)}<br>"
-                  f"Activations: {formatting.size(totals.activation_bytes)} per sample</p>"
-                  "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
+            head = (design.name, design.description)
+            if head != self._summary_head:  # changes only with a new design
+                self._summary_head = head
+                self.title.setText(f"<b style='font-size:large'>{_html(design.name)}</b>")
+                self.summary_label.setText(
+                    (f"<p>{_html(design.description)}</p>" if design.description else "")
+                    + "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
+            self._fill_design_box()
+            self.design_box.show()
         self.title.show()
         self.summary_label.show()
+
+    def _fill_design_box(self) -> None:
+        summary = self.summary
+        totals = summary.totals
+        self.layers_value.setText(f"{formatting.count(len(self.document.design))} layers, "
+                                  f"{formatting.count(summary.edge_count)} connections")
+        self.networks_value.setText("\n".join(
+            f"{title}: {summary.network_sizes.get(name, 0)} layers"
+            for name, title in self.document.network_titles().items()))
+        count = len(summary.problems)
+        self.status_value.setText("✔ valid" if not count else
+                                  f"⚠ {count} problem{'s' if count != 1 else ''} (see Problems)")
+        style = f"color: {ERROR_COLOUR};" if count else ""
+        if self.status_value.styleSheet() != style:
+            self.status_value.setStyleSheet(style)
+        self.total_params_value.setText(formatting.count(totals.params))
+        self.total_macs_value.setText(formatting.count(totals.macs))
+        self.total_memory_value.setText(f"{formatting.size(totals.activation_bytes)} per sample")
 
     # -- committing --------------------------------------------------------------------------
 
@@ -432,6 +462,7 @@ class InspectorPanel(QWidget):
 
     def _on_reset(self) -> None:
         self._type = None
+        self._summary_head = None
         self.show_selection([])
 
 

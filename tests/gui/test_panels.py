@@ -195,7 +195,7 @@ def test_inspector_clears_when_its_node_is_removed_and_summarises_the_design(ins
     doc.push(RemoveItems(doc, ["conv2"]))
     assert inspector.node_id is None
     assert "CNN on digits" in inspector.title.text()
-    assert "problem" in inspector.summary_label.text()
+    assert "problem" in inspector.status_value.text()
 
 
 def test_parse_shape_accepts_common_spellings():
