@@ -47,7 +47,7 @@ _SAFE_CHARS = re.compile(r"[^A-Za-z0-9 _\-.,:;()\[\]+*/=<>!?#%&@']")
 def safe_identifier(text: str, taken: set[str], fallback: str = "layer") -> str:
     """A Python identifier from any text: ASCII word characters only, never a keyword, builtin,
     ``nn.Module`` attribute or name in ``taken`` (a numbered suffix makes it unique)."""
-    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    ascii_text = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode()
     name = re.sub(r"[^A-Za-z0-9]+", "_", ascii_text).strip("_").lower()[:40].rstrip("_")
     if not name:
         name = fallback
@@ -65,7 +65,7 @@ def safe_identifier(text: str, taken: set[str], fallback: str = "layer") -> str:
 def comment_text(text: str, limit: int = 60) -> str:
     """User text made harmless for a comment or docstring: one line of whitelisted characters."""
     ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
-    clean = _SAFE_CHARS.sub("", ascii_text.replace("\t", " "))
+    clean = _SAFE_CHARS.sub("", re.sub(r"\s", " ", ascii_text))
     clean = re.sub(r" {2,}", " ", clean).strip()
     return clean if len(clean) <= limit else clean[:limit - 3] + "..."
 
@@ -252,6 +252,12 @@ class Naming:
     chain: bool
 
 
+def _name_source(node: Any) -> str:
+    """The node's label when it has letters or digits to name by, else its id."""
+    label = node.label or ""
+    return label if re.search(r"[A-Za-z0-9]", unicodedata.normalize("NFKD", label)) else node.id
+
+
 def naming(plan: ExportPlan) -> Naming:
     """Name everything in the generated code (deterministic; labels preferred over ids)."""
     design, network = plan.design, plan.network
@@ -263,12 +269,12 @@ def naming(plan: ExportPlan) -> Naming:
     args: dict[str, str] = {}
     for node_id in plan.input_ids:
         node = design.node(node_id)
-        args[node_id] = safe_identifier(node.label or node.id, taken, "inputs")
+        args[node_id] = safe_identifier(_name_source(node), taken, "inputs")
     attrs: dict[str, str] = {}
     for node_id in order:
         node = design.node(node_id)
         if REGISTRY.resolve(node.type) not in STRUCTURAL:
-            attrs[node_id] = safe_identifier(node.label or node.id, taken)
+            attrs[node_id] = safe_identifier(_name_source(node), taken)
     graph = design.graph
     chain = len(plan.input_ids) == 1 and all(
         graph.in_degree(n) <= 1 and graph.out_degree(n) <= 1 for n in order)
@@ -449,12 +455,13 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
             continue
         node_info = analysis.info[node_id]
         ctor = rule.ctor(node_info.resolved, node_info.input_shapes, node_info.output_shape)
+        original = plan.original_ids.get(node_id, node_id)
         label = comment_text(node.label or "")
         if label and label != names.attrs[node_id]:  # the label as the user wrote it
             out.append(f"        # {label}")
         out += wrap(_fits(f"        self.{names.attrs[node_id]} = {ctor}",
-                          f"node {comment_text(node_id)}"
-                          if names.attrs[node_id] != node_id else ""))
+                           f"node {comment_text(original)}"
+                          if names.attrs[node_id] != original else ""))
     if pre is not None:
         for key, values in pre.constants().items():
             reshape = ".reshape(-1, 1, 1)" if np.asarray(values).ndim == 3 else ""

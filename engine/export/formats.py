@@ -281,7 +281,7 @@ def onnx_bytes(plan: ExportPlan) -> bytes:
     try:
         with _quiet():
             program = torch.onnx.export(ep, (), dynamo=True, verbose=False,
-                                        input_names=list(plan.input_ids),
+                                        input_names=list(plan.input_names),
                                         output_names=list(plan.output_names))
     except Exception as exc:  # the exporter raises many types for unsupported operators
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)

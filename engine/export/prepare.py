@@ -22,6 +22,7 @@ Which part is exported (``part``):
 
 from __future__ import annotations
 
+import keyword
 import math
 import os
 from dataclasses import dataclass, field
@@ -36,7 +37,7 @@ from torch import nn
 from engine.compile import DesignModule, compile_design
 from engine.data.preprocess import AffineParams, Preprocessor
 from engine.errors import DataError, DesignError, ExportError
-from engine.graph import Design
+from engine.graph import Design, Edge, Node
 from engine.io import load_design
 from engine.layers import REGISTRY, fmt_shape, numel
 from engine.shapes import ShapeAnalysis, analyze, network_inputs, network_outputs
@@ -143,14 +144,16 @@ class ExportPlan:
     part: str  # "model", "generator", "discriminator", "encoder"
     module: ExportModule
     analysis: ShapeAnalysis
-    input_ids: list[str]
-    output_names: list[str]
+    input_ids: list[str]  # Input node ids in ``design`` (keywords renamed, see _safe_ids)
+    output_names: list[str]  # public output names (ONNX outputs, sidecar, .npz keys)
     input_shapes: list[tuple[int, ...]]
     input_dtypes: list[str]
     preprocessing: Preprocessing | None
     preprocessing_note: str
     som_grid: tuple[int, int] | None
     info: dict[str, Any] = field(default_factory=dict)  # task, class names, columns, epoch…
+    input_names: list[str] = field(default_factory=list)  # public input names (node ids)
+    original_ids: dict[str, str] = field(default_factory=dict)  # renamed id -> id in the file
     dynamic_steps: bool = False  # sequence length varies too (set by the writers once verified)
     program: Any = field(default=None, repr=False)  # the torch.export trace, made once
 
@@ -172,7 +175,7 @@ class ExportPlan:
         info = self.info
         batch = "batch"
         inputs = []
-        for i, (node_id, shape, dtype) in enumerate(zip(self.input_ids, self.input_shapes,
+        for i, (node_id, shape, dtype) in enumerate(zip(self.input_names, self.input_shapes,
                                                          self.input_dtypes)):
             dims: list[Any] = [batch, *shape]
             if self.dynamic_steps and len(shape) == 2:
@@ -182,8 +185,9 @@ class ExportPlan:
                 entry["columns"] = list(info["feature_names"])
             inputs.append(entry)
         outputs = []
-        for name in self.output_names:
-            shape = self._output_shape(name)
+        for i, name in enumerate(self.output_names):
+            shape = self._output_shape(name if self.som_grid is not None
+                                       else self.module.net.output_ids[i])
             outputs.append({"name": name, "shape": [batch, *shape] if shape is not None else None,
                             "meaning": self._meaning(name)})
         pre = {"folded": self.preprocessing is not None or self.preprocessing_note == "",
@@ -356,6 +360,32 @@ def _find_node(design: Design, network: str, name: str) -> str:
     raise ExportError(f"no layer called '{name}' in network '{network}' (its layers: {names})")
 
 
+def _safe_ids(design: Design) -> tuple[Design, dict[str, str]]:
+    """``design`` with node ids that are Python keywords renamed (``class`` → ``class_``);
+    torch.export cannot re-load modules with such attribute names. Returns the design and
+    new id → original id, for the public input/output names."""
+    bad = [n.id for n in design if keyword.iskeyword(n.id)]
+    if not bad:
+        return design, {}
+    taken = {n.id for n in design}
+    public: dict[str, str] = {}
+    for old in bad:
+        new = old + "_"
+        while new in taken:
+            new += "_"
+        taken.add(new)
+        public[new] = old
+    out = Design(design.name, design.description)
+    out.networks, out.data, out.training = design.networks, design.data, design.training
+    rename = {old: new for new, old in public.items()}
+    for node in design:
+        out.add_node(Node(rename.get(node.id, node.id), node.type, dict(node.params),
+                          node.position, node.label, node.network))
+    for e in design.edges:
+        out.add_edge(Edge(rename.get(e.source, e.source), rename.get(e.target, e.target), e.port))
+    return out, public
+
+
 def sub_design(design: Design, network: str, keep: set[str] | None = None) -> Design:
     """A copy holding only ``network`` (and of it only ``keep``), as a single ``model`` network."""
     out = design.copy()
@@ -392,14 +422,19 @@ def prepare_export(design: Design | str | os.PathLike[str],
             raise ExportError("only an autoencoder (task reconstruction) has a bottleneck to "
                               "end the encoder at; name the last layer with encoder:NODE")
         keep = nx.ancestors(design.graph, end) | {end}
-    sub = sub_design(design, network, keep)
+    sub, public = _safe_ids(sub_design(design, network, keep))
     analysis = analyze(sub)
     if not analysis.valid:  # e.g. an encoder cut that leaves a merge without its inputs
         raise ExportError(f"the {kind} of network '{network}' is not a valid network on its "
                           f"own: {analysis.problems[0]}")
     net = compile_design(sub, network, analysis)
-    prefix = {f"layers.{node_id}." for node_id in net.layers}
-    sd = {k: v for k, v in weights.items() if keep is None or any(k.startswith(p) for p in prefix)}
+    internal = {old: new for new, old in public.items()}
+    sd = {}
+    for key, value in weights.items():
+        head, node_id, rest = key.split(".", 2) if key.count(".") >= 2 else ("", "", key)
+        node_id = internal.get(node_id, node_id)
+        if keep is None or node_id in net.layers:
+            sd[f"{head}.{node_id}.{rest}" if head else key] = value
     try:
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
@@ -440,7 +475,8 @@ def prepare_export(design: Design | str | os.PathLike[str],
     }
     return ExportPlan(
         design=sub, network=network, part=kind, module=module, analysis=analysis,
-        input_ids=inputs, output_names=["bmu", "distances"] if som_grid else outputs,
+        input_ids=inputs, input_names=[public.get(i, i) for i in inputs], original_ids=public,
+        output_names=["bmu", "distances"] if som_grid else [public.get(o, o) for o in outputs],
         input_shapes=input_shapes, input_dtypes=input_dtypes, preprocessing=preprocessing,
         preprocessing_note=note, som_grid=som_grid, info=info)
 

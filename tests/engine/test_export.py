@@ -172,7 +172,7 @@ def test_onnxruntime_matches_torch_at_batch_1_and_7(exports, case):
     result = entry["results"]["onnx"]
     session = ort.InferenceSession(str(result.paths[0]), providers=["CPUExecutionProvider"])
     names = [i.name for i in session.get_inputs()]
-    assert names == entry["plan"].input_ids
+    assert names == entry["plan"].input_names
     assert session.get_inputs()[0].shape[0] == "batch"
     for batch in (1, 7):
         feeds = {n: x.numpy() for n, x in zip(names, entry["inputs"][batch])}
@@ -308,9 +308,9 @@ def test_imputation_clipping_and_image_scaling_fold_into_the_model(exports, trai
 def test_gan_exports_the_generator_by_default_and_the_discriminator_on_request(exports):
     gen = exports[("gan", None)]
     disc = exports[("gan", "discriminator")]
-    assert gen["plan"].part == "generator" and gen["plan"].input_ids == ["noise"]
+    assert gen["plan"].part == "generator" and gen["plan"].input_names == ["noise"]
     assert tuple(gen["reference"][7][0].shape) == (7, 64)
-    assert disc["plan"].input_ids == ["sample"] and tuple(disc["reference"][7][0].shape) == (7, 1)
+    assert disc["plan"].input_names == ["sample"] and tuple(disc["reference"][7][0].shape) == (7, 1)
     assert gen["results"]["onnx"].sidecar["part"] == "generator"
 
 
