@@ -233,8 +233,13 @@ class NodeItem(QGraphicsRectItem):
         painter.setBrush(t.base)
         painter.drawRoundedRect(body.adjusted(width / 2, width / 2, -width / 2, -width / 2),
                                 th.CORNER - width / 2, th.CORNER - width / 2)
+        # Header: rounded on top, square where it meets the body.
+        inset = width / 2
         painter.setBrush(self.colour)
-        painter.drawPath(self.canvas.header_path(width))
+        painter.drawRoundedRect(QRectF(inset, inset, th.NODE_WIDTH - width, th.HEADER_HEIGHT),
+                                th.CORNER - inset, th.CORNER - inset)
+        painter.fillRect(QRectF(inset, th.HEADER_HEIGHT - th.CORNER, th.NODE_WIDTH - width,
+                                th.CORNER), self.colour)
 
         painter.setFont(t.title_font)
         painter.setPen(_WHITE)
@@ -364,6 +369,8 @@ class EdgeItem(QGraphicsItem):
         self.target = target
         self.ends = (0.0, 0.0, 0.0, 0.0)  # x1, y1, x2, y2 in scene coordinates
         self._label: str | None = None
+        self._label_static: QStaticText | None = None
+        self._label_width = 0.0
         self._bounds = QRectF()
         self._path: QPainterPath | None = None
         self._hit_shape: QPainterPath | None = None
@@ -447,7 +454,10 @@ class EdgeItem(QGraphicsItem):
         painter.drawPath(path)
         if lod < th.EDGE_LABEL_LOD or not self.label:
             return
-        width = t.small_metrics.horizontalAdvance(self.label) + 8
+        if self._label_static is None or self._label_static.text() != self.label:
+            self._label_static = _static(self.label)
+            self._label_width = t.small_metrics.horizontalAdvance(self.label) + 8
+        width = self._label_width
         if abs(x2 - x1) - 2 * th.PORT_RADIUS < width + 6:
             return  # no room between the two nodes
         mid = path.pointAtPercent(0.5)
@@ -459,7 +469,8 @@ class EdgeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(t.small_font)
         painter.setPen(t.muted)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        painter.drawStaticText(QPointF(rect.left() + 4, rect.top() + t.small_top),
+                               self._label_static)
 
 
 def _bend(x1: float, x2: float) -> float:

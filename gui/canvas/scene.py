@@ -85,7 +85,6 @@ class CanvasScene(QGraphicsScene):
         self._overview_on = False
         self._type_styles: dict[str, tuple[str, QColor]] = {}
         self._titles: dict[tuple[str, float], QStaticText] = {}
-        self._header_paths: dict[float, QPainterPath] = {}
         self.overview: OverviewItem | None = None
         self._group_timer = QTimer(self)
         self._group_timer.setSingleShot(True)
@@ -181,20 +180,6 @@ class CanvasScene(QGraphicsScene):
             text.setTextFormat(Qt.TextFormat.PlainText)
             self._titles[key] = text
         return text
-
-    def header_path(self, border: float = 1.0) -> QPainterPath:
-        """The node header inside a border of width ``border``: rounded top, square bottom."""
-        path = self._header_paths.get(border)
-        if path is None:
-            inset = border / 2
-            radius = th.CORNER - inset
-            header = QPainterPath()
-            header.addRoundedRect(QRectF(inset, inset, th.NODE_WIDTH - border,
-                                         th.HEADER_HEIGHT + th.CORNER), radius, radius)
-            clip = QPainterPath()
-            clip.addRect(QRectF(0.0, 0.0, th.NODE_WIDTH, th.HEADER_HEIGHT))
-            path = self._header_paths[border] = header.intersected(clip)
-        return path
 
     def problem_node_ids(self) -> set[str]:
         """Nodes with at least one problem."""
