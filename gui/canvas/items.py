@@ -537,6 +537,8 @@ class OverviewItem(QGraphicsItem):
         self._invalid: list[QRectF] = []
         self.setZValue(-5.0)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        # Cached in device pixels: a pan scrolls the picture and draws only the new strip.
+        self.setCacheMode(_DEVICE_CACHE)
         self.setVisible(False)
 
     def invalidate(self) -> None:

@@ -23,8 +23,11 @@ CORNER = 5.0
 GRID = 20.0
 # Below this zoom (view scale) nodes draw as plain coloured blocks without text or ports.
 DETAIL_LOD = 0.45
-# Below this zoom the whole design is drawn in one pass by the overview (items draw nothing).
-OVERVIEW_SCALE = 0.45
+# Zooming out below OVERVIEW_ENTER draws the whole design in one pass (the items draw nothing);
+# zooming back in above OVERVIEW_LEAVE returns to per-item drawing. The gap avoids flipping
+# ten thousand items back and forth around one zoom level.
+OVERVIEW_ENTER = 0.42
+OVERVIEW_LEAVE = 0.48
 # Below this zoom edges draw straight and without shape labels.
 EDGE_LABEL_LOD = 0.8
 

@@ -221,7 +221,11 @@ class CanvasView(QGraphicsView):
         self.selectionChangedIds.emit(self._scene.selected_node_ids())
 
     def _sync_overview(self) -> None:
-        self._scene.set_overview(self.zoom() < th.OVERVIEW_SCALE)
+        zoom = self.zoom()
+        if self._scene.overview_on:
+            self._scene.set_overview(zoom < th.OVERVIEW_LEAVE)
+        else:
+            self._scene.set_overview(zoom < th.OVERVIEW_ENTER)
 
     def paintEvent(self, event) -> None:  # noqa: N802
         self._sync_overview()  # also catches transforms set directly (fitInView, setTransform)
