@@ -417,3 +417,82 @@ def test_every_item_kind_is_drawn_without_errors(canvas, template_doc):
         assert not image.isNull()
     kinds = {type(i) for i in view.scene().items()}
     assert {NodeItem, EdgeItem, GroupItem} <= kinds
+
+
+def _grid_design(rows: int, cols: int) -> Document:
+    layers, edges = [], []
+    for r in range(rows):
+        prev = None
+        for c in range(cols):
+            node_id = f"n{r}_{c}"
+            if c == 0:
+                layers.append((node_id, "Input", {"shape": [8]}, (0.0, r * 200.0)))
+            else:
+                layers.append((node_id, "ReLU", {}, (c * 260.0, r * 200.0)))
+                edges.append((prev, node_id))
+            prev = node_id
+    return Document(wired(*layers, edges=edges))
+
+
+def test_far_zoom_draws_one_overview_and_nodes_stay_clickable(canvas, qtbot):
+    view = canvas(_grid_design(12, 20))
+    scene = view.scene()
+    no_contents = NodeItem.GraphicsItemFlag.ItemHasNoContents
+    view.fit()
+    assert view.zoom() < 0.42 and scene.overview_on and scene.overview.isVisible()
+    assert scene.nodes["n3_4"].flags() & no_contents
+    assert scene.edges[Edge("n3_3", "n3_4", 0)].flags() & no_contents
+    image = view.grab()  # the overview paints the blocks
+    assert not image.isNull()
+    # Nodes are still there to click, select and drag while zoomed out.
+    target = scene.nodes["n5_7"]
+    qtbot.mouseClick(view.viewport(), LEFT, pos=_vp(view, target.sceneBoundingRect().center()))
+    assert view.selected_node_ids() == ["n5_7"]
+    assert scene.overview._dirty  # the outline of the selection is redrawn
+    # Zooming back in hands drawing back to the items (with hysteresis in between).
+    view.set_zoom(0.45)
+    assert scene.overview_on
+    view.set_zoom(0.6)
+    assert not scene.overview_on and not scene.overview.isVisible()
+    assert not scene.nodes["n3_4"].flags() & no_contents
+
+
+def test_items_added_while_zoomed_out_follow_the_overview(canvas):
+    view = canvas(_grid_design(12, 20))
+    view.fit()
+    node_id = view.drop_layer("Dropout", QPointF(100, -300))
+    item = view.scene().nodes[node_id]
+    assert item.flags() & NodeItem.GraphicsItemFlag.ItemHasNoContents
+    view.set_zoom(1.0)
+    assert not item.flags() & NodeItem.GraphicsItemFlag.ItemHasNoContents
+
+
+def test_edge_context_menu_disconnects(canvas, template_doc):
+    view = canvas(template_doc("cnn"))
+    edge = view.scene().edges[Edge("conv1", "bn1", 0)]
+    menu = view.scene().context_menu(edge.path().pointAtPercent(0.5))
+    actions = {a.text(): a for a in menu.actions()}
+    actions["Disconnect conv1 → bn1"].trigger()
+    assert not view.document.design.has_edge(Edge("conv1", "bn1", 0))
+    node_menu = view.scene().context_menu(view.scene().nodes["dense"].sceneBoundingRect().center())
+    assert [a.text() for a in node_menu.actions() if a.text()] == \
+        ["Rename", "Duplicate", "Copy", "Delete"]
+
+
+def test_space_drag_pans_and_snap_can_be_turned_off(canvas, qtbot):
+    view = canvas(_small())
+    view.set_zoom(1.0)
+    vp = view.viewport()
+    before = view.mapToScene(QPoint(0, 0))
+    qtbot.keyPress(vp, Qt.Key.Key_Space)
+    _drag(qtbot, view, QPoint(600, 600), QPoint(560, 570))
+    qtbot.keyRelease(vp, Qt.Key.Key_Space)
+    after = view.mapToScene(QPoint(0, 0))
+    assert (after - before).x() == pytest.approx(40, abs=1)
+    assert view.document.undo_stack.count() == 0  # panning changed nothing in the design
+    view.snap_action.trigger()
+    assert not view.scene().snap_to_grid
+    item = view.scene().nodes["other"]
+    start = _vp(view, item.mapToScene(QPointF(NODE_WIDTH / 2, 40)))
+    _drag(qtbot, view, start, start + QPoint(33, 7))
+    assert view.document.design.node("other").position == (813.0, 207.0)
