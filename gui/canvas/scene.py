@@ -237,6 +237,10 @@ class CanvasScene(QGraphicsScene):
             return
         if self._editor is not None and self._editor.node_id == node_id:
             self._editor.finish(False)
+        if self._drag is not None and self._drag.source == node_id:
+            self._cancel_connection()
+        elif self._drag is not None:
+            self._drag.judged.discard(node_id)
         self._invalidate_overview()
         self.removeItem(item)
         self._dirty_groups.update(self.groups)
@@ -341,11 +345,20 @@ class CanvasScene(QGraphicsScene):
         return None
 
     def network_at(self, pos: QPointF) -> str | None:
-        """The network whose frame contains ``pos`` (None on a single-network design)."""
+        """The network whose frame contains ``pos``, else the nearest frame's (None on a
+        single-network design)."""
+        best, best_distance = None, float("inf")
         for name, group in self.groups.items():
-            if group.isVisible() and group.rect().contains(pos):
+            if not group.isVisible():
+                continue
+            rect = group.rect()
+            if rect.contains(pos):
                 return name
-        return None
+            dx = max(rect.left() - pos.x(), 0.0, pos.x() - rect.right())
+            dy = max(rect.top() - pos.y(), 0.0, pos.y() - rect.bottom())
+            if dx * dx + dy * dy < best_distance:
+                best, best_distance = name, dx * dx + dy * dy
+        return best
 
     def selected_node_ids(self) -> list[str]:
         """Selected nodes, in the design's file order."""

@@ -496,3 +496,28 @@ def test_space_drag_pans_and_snap_can_be_turned_off(canvas, qtbot):
     start = _vp(view, item.mapToScene(QPointF(NODE_WIDTH / 2, 40)))
     _drag(qtbot, view, start, start + QPoint(33, 7))
     assert view.document.design.node("other").position == (813.0, 207.0)
+
+
+def test_a_drop_in_a_gan_joins_the_network_it_lands_in(canvas, template_doc):
+    view = canvas(template_doc("gan"))
+    scene = view.scene()
+    disc = scene.groups["discriminator"].rect()
+    inside = view.drop_layer("Dropout", disc.center())
+    below = view.drop_layer("Dropout", QPointF(disc.center().x(), disc.bottom() + 400))
+    design = view.document.design
+    assert design.node(inside).network == "discriminator"
+    assert design.node(below).network == "discriminator"  # nearest frame
+    gen = scene.groups["generator"].rect()
+    above = view.drop_layer("ReLU", QPointF(gen.center().x(), gen.top() - 300))
+    assert design.node(above).network == "generator"
+
+
+def test_undoing_the_source_away_mid_drag_cancels_the_wire(canvas, qtbot):
+    view = canvas(_small())
+    doc = view.document
+    doc.push(C.AddNode(doc, "ReLU", (0, 400)))
+    new_id = doc.design.nodes[-1].id
+    view.scene().begin_connection(new_id)
+    doc.undo_stack.undo()
+    assert not view.scene().connecting
+    view.scene().update_connection(QPointF(10, 10))  # no stale state left behind
