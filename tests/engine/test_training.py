@@ -353,3 +353,12 @@ def test_every_failure_reaches_on_exception():
     with pytest.raises(DesignError) as err:
         Trainer(design, callbacks=[history]).fit()
     assert history.error is err.value
+
+
+def test_prepared_data_can_be_handed_in_directly():
+    design = moons_mlp({"epochs": 2})
+    data = prepare_data({**MOONS, "options": {"n_samples": 100, "noise": 0.1}}, seed=0)
+    design.data = {}
+    summary, history = fit(design, data=data)
+    assert summary["n_train"] == 80 and summary["n_val"] == 20
+    assert history.epochs[-1].samples["confusion_matrix"].sum() == 20
