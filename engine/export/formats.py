@@ -63,8 +63,10 @@ class ExportResult:
             dyn = "dynamic batch" + (" and sequence length" if side["dynamic_axes"]["steps"]
                                      else "")
         steps = side["preprocessing"]["steps"]
-        pre = ("preprocessing folded in (" + ", ".join(steps) + ")") if steps and \
-            side["preprocessing"]["folded"] else ""
+        pre = ""
+        if steps:
+            pre = (f"preprocessing folded in ({', '.join(steps)})" if side["preprocessing"]
+                   ["folded"] else f"preprocessing ({', '.join(steps)}) in the sidecar")
         bits = ", ".join(b for b in (FORMATS[self.format][0], dyn, pre) if b)
         return (f"wrote {self.paths[0]} ({bits}; {side['part']} of '{side['design']}')"
                 + "".join(f" + {p.name}" for p in self.paths[1:]))
@@ -126,6 +128,11 @@ def export_formats(design: Design | str | os.PathLike[str],
         if fmt == "python":
             side["python_class"] = naming(plan).class_name
             side["weights"] = _weights_path(output).name
+        if fmt == "safetensors" and plan.preprocessing is not None:
+            side["preprocessing"]["folded"] = False
+            side["preprocessing"]["note"] = (
+                "weights only: apply y = (clip(impute(x), clip_low, clip_high) - shift) / scale "
+                "with the constants below before the model (the generated Python code does)")
         files[sidecar_path(output)] = (json.dumps(side, indent=2) + "\n").encode("utf-8")
         notes = [plan.preprocessing_note] if plan.preprocessing_note else []
         results.append(ExportResult(fmt, list(files), side, notes))

@@ -189,35 +189,40 @@ def test_layout_is_layered_left_to_right(imported):
 
 
 def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp_path):
-    """import → export (ONNX + Python) → onnxruntime and a fresh interpreter agree."""
-    import onnxruntime as ort
-
+    """import → export (.pt2 + Python) → torch.export.load and a fresh interpreter agree."""
     jobs = []
     for name, result in imported.items():
         outputs = export_formats(result.design_path, result.checkpoint_path,
-                                 {"onnx": tmp_path / f"{name}.onnx",
+                                 {"pt2": tmp_path / f"{name}.pt2",
                                   "python": tmp_path / f"{name}.py"})
         original = _original(models_file, name)
         x = torch.randn(7, *CASES[name])
         with torch.no_grad():
-            want = original(x).numpy()
-        session = ort.InferenceSession(str(outputs[0].paths[0]),
-                                       providers=["CPUExecutionProvider"])
-        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
-        np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+            want = original(x)
+            got = torch.export.load(str(outputs[0].paths[0])).module()(x)
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
         np.save(tmp_path / f"{name}_x.npy", x.numpy())
-        np.save(tmp_path / f"{name}_want.npy", want)
-        jobs.append((str(outputs[1].paths[0]), str(tmp_path / f"{name}_x.npy"),
-                     str(tmp_path / f"{name}_out.npz")))
-    script = "; ".join(
-        f"subprocess.run([sys.executable, {py!r}, '--input', {x!r}, '--output', {o!r}], "
-        "check=True, capture_output=True)" for py, x, o in jobs)
-    proc = subprocess.run([sys.executable, "-c", "import subprocess, sys; " + script],
-                          capture_output=True, text=True, timeout=240)
+        np.save(tmp_path / f"{name}_want.npy", want.numpy())
+        side = outputs[1].sidecar
+        jobs.append({"py": str(outputs[1].paths[0]), "cls": side["python_class"],
+                     "weights": str(outputs[1].paths[1]), "x": str(tmp_path / f"{name}_x.npy"),
+                     "out": str(tmp_path / f"{name}_out.npy")})
+    runner = textwrap.dedent("""
+        import json, runpy, sys
+        import numpy as np, torch
+        from safetensors.torch import load_file
+        for job in json.loads(sys.argv[1]):
+            model = runpy.run_path(job["py"], run_name="generated")[job["cls"]]()
+            model.load_state_dict(load_file(job["weights"]), strict=True)
+            with torch.no_grad():
+                np.save(job["out"], model.eval()(torch.from_numpy(np.load(job["x"]))).numpy())
+    """)
+    proc = subprocess.run([sys.executable, "-c", runner, json.dumps(jobs)], capture_output=True,
+                          text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in imported:
-        got = np.load(tmp_path / f"{name}_out.npz")["output"]
-        np.testing.assert_allclose(got, np.load(tmp_path / f"{name}_want.npy"), atol=1e-5)
+        np.testing.assert_allclose(np.load(tmp_path / f"{name}_out.npy"),
+                                   np.load(tmp_path / f"{name}_want.npy"), atol=1e-5, rtol=0)
 
 
 def test_pt2_import_round_trip(models_file, tmp_path):
