@@ -212,7 +212,7 @@ class _Builder:
     design: Design
     weights: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
-    param_users: dict[str, str] = field(default_factory=dict)
+    param_users: dict[int, tuple[str, torch.Tensor]] = field(default_factory=dict)
 
     def add(self, type_id: str, params: dict[str, Any], inputs: list[_Ref], hint: str,
             weights: dict[str, torch.Tensor] | None = None) -> _Ref:
@@ -222,6 +222,12 @@ class _Builder:
             self.design.add_edge(Edge(ref.node, node_id, port))
         for key, value in (weights or {}).items():
             self.weights[f"layers.{node_id}.{key}"] = value.detach().clone()
+            owner, _ = self.param_users.setdefault(id(value), (node_id, value))
+            if owner != node_id:
+                note = f"'{owner}' and '{node_id}' share weights in the model; the design " \
+                       "gives each its own copy"
+                if note not in self.notes:
+                    self.notes.append(note)
         return _Ref(node_id)
 
 

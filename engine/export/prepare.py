@@ -412,6 +412,7 @@ def prepare_export(design: Design | str | os.PathLike[str],
         raise ExportError(f"the checkpoint holds no weights for network '{network}' (it has: "
                           f"{', '.join(ckpt.state_dicts) or 'none'}); export a checkpoint of a "
                           "finished training run")
+    weights = _unwrap_keys(weights)
     keep = None
     if kind == "encoder":
         if encoder_end is not None:
@@ -479,6 +480,37 @@ def prepare_export(design: Design | str | os.PathLike[str],
         output_names=["bmu", "distances"] if som_grid else [public.get(o, o) for o in outputs],
         input_shapes=input_shapes, input_dtypes=input_dtypes, preprocessing=preprocessing,
         preprocessing_note=note, som_grid=som_grid, info=info)
+
+
+def _unwrap_keys(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Drop a ``module.`` (DistributedDataParallel) or ``_orig_mod.`` (torch.compile) prefix that
+    every key carries, so checkpoints of wrapped modules export too."""
+    for prefix in ("module.", "_orig_mod."):
+        if weights and all(k.startswith(prefix) for k in weights):
+            weights = {k[len(prefix):]: v for k, v in weights.items()}
+    return weights
+
+
+def export_parts(design: Design) -> list[tuple[str | None, str]]:
+    """What can be exported from ``design``, as ``(part, description)`` for menus and dialogs;
+    ``part`` is what :func:`prepare_export` and ``export_model(network=...)`` take."""
+    gen = design.network_of_role("generator")
+    if gen is not None:
+        disc = design.network_of_role("discriminator")
+        parts: list[tuple[str | None, str]] = [(None, f"generator '{gen}' (noise → sample)")]
+        if disc is not None:
+            parts.append(("discriminator", f"discriminator '{disc}' (sample → logit)"))
+        return parts
+    parts = [(None, "the whole model")]
+    net = design.network_of_role("model")
+    if net is not None and design.training.get("task") == "reconstruction":
+        analysis = analyze(design)
+        if analysis.valid:
+            try:
+                parts.append(("encoder", f"the encoder (up to '{bottleneck(design, net, analysis)}')"))
+            except ExportError:
+                pass
+    return parts
 
 
 def _passes_through(design: Design, output: str, node_id: str) -> bool:

@@ -314,6 +314,29 @@ def test_gan_exports_the_generator_by_default_and_the_discriminator_on_request(e
     assert gen["results"]["onnx"].sidecar["part"] == "generator"
 
 
+def test_export_parts_lists_what_a_dialog_offers(trained):
+    from engine.export import export_parts
+
+    def parts(stem):
+        return [p for p, _ in export_parts(load_design(trained[stem][0]))]
+
+    assert parts("mlp") == [None]
+    assert parts("autoencoder") == [None, "encoder"]
+    assert parts("gan") == [None, "discriminator"]
+
+
+def test_checkpoints_of_wrapped_modules_export(trained, tmp_path):
+    """A DistributedDataParallel ``module.`` prefix on every key is dropped."""
+    ckpt = load_checkpoint(trained["mlp"][1])
+    ckpt.state_dicts = {"main": {f"module.{k}": v for k, v in ckpt.state_dicts["main"].items()}}
+    save_checkpoint(tmp_path / "ddp.pt", ckpt)
+    plan = prepare_export(trained["mlp"][0], tmp_path / "ddp.pt")
+    reference = prepare_export(trained["mlp"][0], trained["mlp"][1])
+    x = torch.from_numpy(trained["mlp"][2])
+    with torch.no_grad():
+        assert torch.equal(plan.module(x), reference.module(x))
+
+
 def test_som_exports_best_matching_unit_and_distances(exports):
     entry = exports[("som", None)]
     bmu, distances = entry["reference"][7]

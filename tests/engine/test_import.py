@@ -99,6 +99,16 @@ MODELS = textwrap.dedent('''
             return F.grid_sample(x, grid, align_corners=False)
 
 
+    class SharedHead(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.body = nn.Sequential(nn.Linear(6, 6), nn.GELU(), nn.Flatten())
+            self.fc = nn.Linear(6, 6)
+
+        def forward(self, x):
+            return self.fc(torch.relu(self.fc(self.body(x)))).unsqueeze(1).softmax(-1)
+
+
     class NeedsArgs(nn.Module):
         def __init__(self, width):
             super().__init__()
@@ -269,6 +279,16 @@ def test_bad_imports_fail_with_one_line(argv, message, models_file, tmp_path, ca
     assert code == 1, err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "d.json").exists() and not (tmp_path / "d.pt").exists()
+
+
+def test_sequential_paths_and_shared_weights(models_file, tmp_path):
+    result = import_model(f"{models_file}:SharedHead", tmp_path / "shared.json", (6,))
+    # the Flatten of an already flat (N, 6) is no layer at all
+    assert [n.id for n in result.design] == ["x", "body_0", "body_1", "fc", "relu",
+                                             "fc_2", "unsqueeze", "softmax", "output"]
+    assert result.notes == ["'fc' and 'fc_2' share weights in the model; the design gives each "
+                            "its own copy"]
+    assert result.design.node("unsqueeze").params == {"shape": [1, 6]}
 
 
 def test_help_says_the_python_file_is_executed(capsys):
