@@ -381,3 +381,109 @@ def _fresh_id(type_id: str, taken: set[str]) -> str:
 def _pos(p: Iterable[float]) -> Position:
     x, y = p
     return (float(x), float(y))
+
+
+# -- design sections (training settings, data source) ---------------------------------------------
+
+#: ``SetSection(..., value=REMOVE)`` deletes the key (the engine then uses its default).
+REMOVE = object()
+SECTIONS = ("training", "data")
+
+
+class SetSection(QUndoCommand):
+    """Set (or with :data:`REMOVE`, delete) one key of the design's ``training`` or ``data``
+    section, e.g. ``SetSection(doc, "training", "epochs", 50)``.
+
+    The section dict is replaced, never changed in place, and undo puts back the old dict with
+    its key order. Consecutive edits of the same key merge into one undo step (spin-box arrows).
+    Panels observe these edits through the undo stack's ``indexChanged``.
+    """
+
+    MERGE_ID = 0x5EC7
+
+    def __init__(self, doc: Document, section: str, key: str, value: Any) -> None:
+        if section not in SECTIONS:
+            raise ValueError(f"unknown design section {section!r}; one of: "
+                             + ", ".join(SECTIONS))
+        super().__init__()
+        self.doc = doc
+        self.section = section
+        self.key = key
+        self.value = value if value is REMOVE else copy.deepcopy(value)
+        current = getattr(doc.design, section)
+        self._old = copy.deepcopy(current) if isinstance(current, dict) else {}
+        self._retitle()
+
+    def _retitle(self) -> None:
+        if self.value is REMOVE:
+            self.setText(f"Reset {self.section} {self.key}")
+        else:
+            shown = formatting_value(self.value)
+            self.setText(f"Set {self.section} {self.key} to {shown}")
+
+    def _new_section(self) -> dict[str, Any]:
+        section = copy.deepcopy(self._old)
+        if self.value is REMOVE:
+            section.pop(self.key, None)
+        else:
+            section[self.key] = copy.deepcopy(self.value)
+        return section
+
+    def redo(self) -> None:
+        new = self._new_section()
+        if new == self._old and list(new) == list(self._old):
+            self.setObsolete(True)
+            return
+        setattr(self.doc.design, self.section, new)
+
+    def undo(self) -> None:
+        setattr(self.doc.design, self.section, copy.deepcopy(self._old))
+
+    def id(self) -> int:  # noqa: A003 - Qt's name
+        return self.MERGE_ID
+
+    def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
+        if not isinstance(other, SetSection) or other.doc is not self.doc \
+                or (other.section, other.key) != (self.section, self.key):
+            return False
+        self.value = other.value
+        self._retitle()
+        if self._new_section() == self._old:
+            self.setObsolete(True)
+        return True
+
+
+class ReplaceSection(QUndoCommand):
+    """Replace the whole ``training`` or ``data`` section at once (e.g. choosing a dataset)."""
+
+    def __init__(self, doc: Document, section: str, value: Mapping[str, Any],
+                 text: str | None = None) -> None:
+        if section not in SECTIONS:
+            raise ValueError(f"unknown design section {section!r}; one of: "
+                             + ", ".join(SECTIONS))
+        super().__init__(text or f"Change {section} settings")
+        self.doc = doc
+        self.section = section
+        self.new = copy.deepcopy(dict(value))
+        current = getattr(doc.design, section)
+        self._old = copy.deepcopy(current) if isinstance(current, dict) else {}
+
+    def redo(self) -> None:
+        if self.new == self._old:
+            self.setObsolete(True)
+            return
+        setattr(self.doc.design, self.section, copy.deepcopy(self.new))
+
+    def undo(self) -> None:
+        setattr(self.doc.design, self.section, copy.deepcopy(self._old))
+
+
+def formatting_value(value: Any) -> str:
+    """A section value as an undo entry shows it: ``0.001``, ``adam``, ``{patience: 5}``."""
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {formatting_value(v)}" for k, v in value.items()) + "}"
+    if value is None:
+        return "off"
+    return str(value)
