@@ -208,7 +208,7 @@ def _quiet() -> Iterator[None]:
 
 
 def _steps_may_vary(plan: ExportPlan) -> bool:
-    """Whether the design stays valid, with the same outputs, for another sequence length."""
+    """Whether the design stays valid, with the same weights, for another sequence length."""
     seq = [i for i, s in zip(plan.input_ids, plan.input_shapes) if len(s) == 2]
     if len(seq) != 1 or len(plan.input_ids) != 1:
         return False
@@ -218,11 +218,13 @@ def _steps_may_vary(plan: ExportPlan) -> bool:
     shape = list(plan.input_shapes[0])
     other.set_param(seq[0], "shape", [shape[0] + 3, shape[1]])
     analysis = analyze(other)
-    if not analysis.valid:
+    if not analysis.valid or any(analysis.info[n].params != info.params
+                                 for n, info in plan.analysis.info.items()):
         return False
-    outs = plan.module.net.output_ids
-    return all(analysis.info[o].output_shape == plan.analysis.info[o].output_shape
-               for o in outs)
+    for node_id in plan.module.net.output_ids:  # which output dims follow the length
+        base, moved = plan.analysis.info[node_id].output_shape, analysis.info[node_id].output_shape
+        plan.step_dims[node_id] = [i for i, (a, b) in enumerate(zip(base, moved)) if a != b]
+    return True
 
 
 def exported_program(plan: ExportPlan) -> torch.export.ExportedProgram:

@@ -156,6 +156,7 @@ class ExportPlan:
     original_ids: dict[str, str] = field(default_factory=dict)  # renamed id -> id in the file
     dynamic_steps: bool = False  # sequence length varies too (set by the writers once verified)
     program: Any = field(default=None, repr=False)  # the torch.export trace, made once
+    step_dims: dict[str, list[int]] = field(default_factory=dict)  # output id -> dims that vary
 
     def example_inputs(self, batch: int = 2, steps: int | None = None) -> tuple[torch.Tensor, ...]:
         """Random raw inputs of the exported shapes (``steps`` overrides a sequence length)."""
@@ -185,11 +186,15 @@ class ExportPlan:
                 entry["columns"] = list(info["feature_names"])
             inputs.append(entry)
         outputs = []
+        steps = self.input_shapes[0][0] if self.dynamic_steps else None
         for i, name in enumerate(self.output_names):
-            shape = self._output_shape(name if self.som_grid is not None
-                                       else self.module.net.output_ids[i])
-            outputs.append({"name": name, "shape": [batch, *shape] if shape is not None else None,
-                            "meaning": self._meaning(name)})
+            node_id = self.module.net.output_ids[min(i, len(self.module.net.output_ids) - 1)]
+            shape = self._output_shape(name if self.som_grid is not None else node_id)
+            dims: list[Any] | None = [batch, *shape] if shape is not None else None
+            if dims is not None and self.dynamic_steps:
+                for d in self.step_dims.get(node_id, []):
+                    dims[d + 1] = "steps" if shape[d] == steps else "dynamic"
+            outputs.append({"name": name, "shape": dims, "meaning": self._meaning(name)})
         pre = {"folded": self.preprocessing is not None or self.preprocessing_note == "",
                "steps": list(self.preprocessing.steps) if self.preprocessing else [],
                "note": self.preprocessing_note}

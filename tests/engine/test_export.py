@@ -314,6 +314,42 @@ def test_gan_exports_the_generator_by_default_and_the_discriminator_on_request(e
     assert gen["results"]["onnx"].sidecar["part"] == "generator"
 
 
+def test_sequence_length_is_dynamic_where_the_design_allows(tmp_path):
+    """A per-step Linear reads any length in ONNX and .pt2; the LSTM template keeps its 8."""
+    import onnxruntime as ort
+
+    from engine.graph import Design, Edge, Node
+
+    design = Design("per step")
+    for node in (Node("seq", "Input", {"shape": [5, 4]}), Node("fc", "Linear", {"out_features": 3}),
+                 Node("out", "Output")):
+        design.add_node(node)
+    design.add_edge(Edge("seq", "fc"))
+    design.add_edge(Edge("fc", "out"))
+    torch.manual_seed(0)
+    net = compile_design(design).eval()
+    save_checkpoint(tmp_path / "c.pt", checkpoint_from_modules(design, {"main": net}))
+    onnx_result, pt2_result = export_formats(design, tmp_path / "c.pt",
+                                             {"onnx": tmp_path / "s.onnx", "pt2": tmp_path / "s.pt2"})
+    assert onnx_result.sidecar["inputs"][0]["shape"] == ["batch", "steps", 4]
+    assert onnx_result.sidecar["outputs"][0]["shape"] == ["batch", "steps", 3]
+    session = ort.InferenceSession(str(onnx_result.paths[0]), providers=["CPUExecutionProvider"])
+    program = torch.export.load(str(pt2_result.paths[0])).module()
+    for steps in (2, 9):
+        x = torch.rand(3, steps, 4)
+        with torch.no_grad():
+            want = net(x)
+            torch.testing.assert_close(program(x), want)
+        got = session.run(None, {"seq": x.numpy()})[0]
+        np.testing.assert_allclose(got, want.numpy(), atol=1e-5)
+
+
+def test_recurrent_templates_keep_a_fixed_length(exports):
+    side = exports[("lstm", None)]["results"]["onnx"].sidecar
+    assert side["dynamic_axes"] == {"batch": True, "steps": False}
+    assert side["inputs"][0]["shape"] == ["batch", 8, 8]
+
+
 def test_export_parts_lists_what_a_dialog_offers(trained):
     from engine.export import export_parts
 
