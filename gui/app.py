@@ -88,6 +88,8 @@ def run_app(args: argparse.Namespace) -> int:
         return _screenshot(app, window, Path(screenshot), size, train_for)
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
+    window.training_panel.runs_dir = data_dir() / "runs"  # checkpoints of editor runs
+    window.training_panel.runner.warm_up()  # first-run imports, while the user looks around
     if design_arg:
         window.recent.add(Path(design_arg))
     window.show()

@@ -42,7 +42,9 @@ from gui.icons import app_icon, icon
 from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
+from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
+from gui.panels.training import TrainingPanel
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import RecentFiles
 from gui.summary import summary_of
@@ -155,6 +157,7 @@ class MainWindow(QMainWindow):
                                        Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.problems_dock, self.history_dock)
         self.problems_dock.raise_()
+        self._build_training()
 
         self._build_actions()
         self._build_menus()
@@ -280,6 +283,13 @@ class MainWindow(QMainWindow):
         layout_menu.addSeparator()
         layout_menu.addAction(self.reset_layout_action)
 
+        train_menu = bar.addMenu("&Train")
+        panel = self.training_panel
+        train_menu.addActions([panel.train_action, panel.pause_action, panel.stop_action])
+        self.train_menu = train_menu
+        for dock in (self.training_dock, self.plots_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([self.shortcuts_action, self.about_action])
 
@@ -296,6 +306,9 @@ class MainWindow(QMainWindow):
         bar.addSeparator()
         bar.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action,
                         canvas.auto_layout_action])
+        bar.addSeparator()
+        panel = self.training_panel
+        bar.addActions([panel.train_action, panel.pause_action, panel.stop_action])
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.view_menu.addAction(bar.toggleViewAction())
         self.toolbar = bar
@@ -328,6 +341,7 @@ class MainWindow(QMainWindow):
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
         self.canvas.statusMessage.connect(self._show_status)
         self.inspector.errorShown.connect(self._show_refusal)
+        self.training_panel.statusMessage.connect(self._show_status)
         self._on_problem_count(len(self.summary.problems))
 
     # -- editing helpers ---------------------------------------------------------------------
@@ -580,15 +594,17 @@ class MainWindow(QMainWindow):
         """Put every panel back where it starts."""
         self.restoreState(self._default_state, STATE_VERSION)
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                     self.history_dock):
+                     self.history_dock, self.training_dock, self.plots_dock):
             dock.setFloating(False)
             dock.show()
         self.problems_dock.raise_()
+        self.inspector_dock.raise_()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if not self.maybe_save():
             event.ignore()
             return
+        self.training_panel.shutdown()  # stops and joins a running training worker
         self.autosave_timer.stop()
         self.save_window_state()
         if self.recovery is not None:
@@ -654,6 +670,64 @@ class MainWindow(QMainWindow):
                 self.canvas.set_zoom(1.0)
                 self.canvas.centerOn(rect.center())
 
+    # -- training ----------------------------------------------------------------------------
+
+    def _build_training(self) -> None:
+        """The training panel (a tab beside the inspector) and the live plots (below)."""
+        self.plots = TrainingPlots(self)
+        self.training_panel = TrainingPanel(self.document, self.plots, self)
+        self.training_dock = self._dock("Training", "training", self.training_panel,
+                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+        self.inspector_dock.raise_()
+        self.plots_dock = self._dock("Plots", "plots", self.plots,
+                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.history_dock, self.plots_dock)
+        self.problems_dock.raise_()
+        self.training_panel.train_action.triggered.connect(self._show_training_docks)
+
+    def _show_training_docks(self) -> None:
+        """Bring the training panel and plots to the front when a run starts."""
+        if self.training_panel.is_training:
+            for dock in (self.training_dock, self.plots_dock):
+                dock.show()
+                dock.raise_()
+
+    def train_for_screenshot(self, seconds: float) -> bool:
+        """Train live for ``seconds`` (``--screenshot --train-for``), then stop; True when the
+        run started. Gives the plots room and brings them to the front."""
+        from PySide6.QtCore import QElapsedTimer, QEventLoop
+        from PySide6.QtWidgets import QApplication
+
+        self.training_dock.show()
+        self.training_dock.raise_()
+        self.plots_dock.show()
+        self.plots_dock.raise_()
+        self.resizeDocks([self.plots_dock], [max(300, int(self.height() * 0.45))],
+                         Qt.Orientation.Vertical)
+        if not self.training_panel.train():
+            return False
+        app = QApplication.instance()
+        panel = self.training_panel
+        timer = QElapsedTimer()
+        timer.start()
+        # the clock starts with the first batch: loading data and imports do not count
+        while panel.start_event is None and panel.is_training and timer.elapsed() < 60_000:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            _sleep_ms(10)
+        timer.restart()
+        while timer.elapsed() < seconds * 1000 and self.training_panel.is_training:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            _sleep_ms(10)
+        self.training_panel.stop()
+        timer.restart()
+        while self.training_panel.is_training and timer.elapsed() < 30_000:
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            _sleep_ms(10)
+        self.training_panel.shutdown()
+        self.prepare_screenshot()  # the canvas is smaller now: frame the design again
+        return True
+
     # -- help --------------------------------------------------------------------------------
 
     def show_shortcuts(self) -> None:
@@ -675,6 +749,13 @@ class MainWindow(QMainWindow):
                           "<b>Deepwire</b><br>Build, train and export neural networks "
                           "visually, on PyTorch.<br><br>Templates: "
                           + ", ".join(title for title, _ in TEMPLATES.values()))
+
+
+def _sleep_ms(ms: int) -> None:
+    """Let the training thread run between event-loop passes."""
+    import time
+
+    time.sleep(ms / 1000)
 
 
 def std_find() -> QKeySequence:

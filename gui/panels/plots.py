@@ -1,0 +1,628 @@
+"""Live plots of a training run: losses, metrics, the layers' insides and the family's own view.
+
+:class:`TrainingPlots` takes the lists of events a :class:`~gui.runner.TrainingRunner` drains
+(:meth:`TrainingPlots.add_events`) and keeps one pyqtgraph item per curve or image for the whole
+run: new points go into growable arrays and the items get ``setData``/``setImage`` once per drain,
+never a clear-and-replot. Long step curves draw with peak downsampling and clip to the view.
+
+The grid (one :class:`pyqtgraph.GraphicsLayoutWidget`)::
+
+    Loss (per step and per epoch)      | Metrics per epoch           | family view
+    Layer outputs: mean ± std | zeros  | Gradient norm per layer     | (2 rows)
+
+The family view shows what the network makes of the data: the confusion matrix (classification),
+predictions against targets (regression, forecasting), inputs and reconstructions (autoencoder),
+the generator's samples from a fixed noise batch (GAN), or the U-matrix and hit map (SOM).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Slot
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from engine.graph import Design
+from engine.layers import REGISTRY
+from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
+from engine.training.metrics import image_grid
+
+#: Curve colours (Tableau 10): readable on light and dark backgrounds.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")
+TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
+MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
+# Layer types whose output repeats their input: left out of the layer charts.
+PASS_THROUGH = {"Input", "Output"}
+# Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
+BOUNDED_METRICS = ("accuracy", "r2", "topographic_error", "d_real", "d_fake")
+
+
+class Series:
+    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``)."""
+
+    __slots__ = ("_x", "_y", "n")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+
+    def extend(self, xs: Any, ys: Any) -> None:
+        k = len(xs)
+        need = self.n + k
+        if need > len(self._x):
+            size = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, size)
+            self._y = np.resize(self._y, size)
+        self._x[self.n:need] = xs
+        self._y[self.n:need] = ys
+        self.n = need
+
+    def append(self, x: float, y: float) -> None:
+        self.extend((x,), (y,))
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+def pretty(name: str) -> str:
+    """``val_accuracy`` → ``val accuracy``."""
+    return name.replace("_", " ")
+
+
+class TrainingPlots(QWidget):
+    """The plots of one run at a time; :meth:`add_events` is the only input."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("training_plots")
+        pal = QGuiApplication.palette()
+        self.fg = pal.color(QPalette.ColorRole.Text)
+        self.bg = pal.color(QPalette.ColorRole.Base)
+        self.muted = QColor(self.fg)
+        self.muted.setAlphaF(0.6)
+        self.view = pg.GraphicsLayoutWidget(self)
+        self.view.setBackground(self.bg)
+        self.view.ci.setContentsMargins(4, 4, 4, 4)
+        self.view.ci.setSpacing(6)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.view)
+
+        self.loss_plot = self._plot(0, 0, "Loss (faint: every step)", "epoch")
+        self.metric_plot = self._plot(0, 1, "Metrics per epoch", "epoch")
+        self.layers = self.view.addLayout(row=1, col=0)
+        self.layers.setSpacing(0)
+        self.act_plot = self._plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
+                                      "value")
+        self.zero_plot = self._plot_in(self.layers, 0, 1, "zeros", "share")
+        self.grad_plot = self._plot(1, 1, "Gradient norm per layer", "epoch")
+        self.family = self.view.addLayout(row=0, col=2, rowspan=2)
+        layout_item = self.view.ci.layout
+        for col, stretch in ((0, 4), (1, 4), (2, 3)):
+            layout_item.setColumnStretchFactor(col, stretch)
+        for plot in (self.loss_plot, self.metric_plot, self.grad_plot):
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+
+        # layer charts: horizontal bars, layers top to bottom in forward order
+        self.act_plot.invertY(True)
+        self.act_plot.getViewBox().setMouseEnabled(y=False)
+        self.zero_plot.invertY(True)
+        self.zero_plot.setYLink(self.act_plot)
+        self.zero_plot.hideAxis("left")
+        self.zero_plot.setXRange(-0.08, 1.08, padding=0)
+        self.zero_plot.getAxis("bottom").setTicks([[(0.0, "0"), (0.5, "½"), (1.0, "1")], []])
+        self.zero_plot.getViewBox().setMouseEnabled(x=False, y=False)
+        self.layers.layout.setColumnStretchFactor(0, 3)
+        self.layers.layout.setColumnStretchFactor(1, 1)
+        self.act_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
+                                        brush=_alpha(TRAIN_COLOUR, 0.35), pen=pg.mkPen(None))
+        self.act_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0),
+                                          right=np.zeros(0), beam=0.25,
+                                          pen=pg.mkPen(TRAIN_COLOUR, width=1.5))
+        self.act_means = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(TRAIN_COLOUR),
+                                            pen=pg.mkPen(None))
+        self.act_plot.addItem(self.act_bars)
+        self.act_plot.addItem(self.act_errors)
+        self.act_plot.addItem(self.act_means)
+        self.act_plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen(self.muted, width=1)))
+        self.zero_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
+                                         brush=pg.mkBrush(COLOURS[3]), pen=pg.mkPen(None))
+        self.zero_plot.addItem(self.zero_bars)
+        self.grad_plot.setLogMode(y=True)
+        # second y axis of the metrics plot, for values that are not shares
+        self.metric_right = pg.ViewBox()
+        self.metric_plot.scene().addItem(self.metric_right)
+        self.metric_plot.getAxis("right").linkToView(self.metric_right)
+        self.metric_right.setXLink(self.metric_plot)
+        self.metric_plot.getViewBox().sigResized.connect(self._sync_right_axis)
+        self.metric_plot.hideAxis("right")
+        self.grad_note = pg.TextItem("", color=self.muted, anchor=(0.5, 0.5))
+        self.grad_note.setParentItem(self.grad_plot.getViewBox())
+
+        self.loss_legend = self._legend(self.loss_plot)
+        self.metric_legend = self._legend(self.metric_plot)
+        self.grad_legend = self._legend(self.grad_plot)
+        self.best_line = pg.InfiniteLine(angle=90, movable=False,
+                                         pen=pg.mkPen(self.muted, width=1,
+                                                      style=Qt.PenStyle.DashLine),
+                                         label="best", labelOpts={"position": 0.06,
+                                                                  "color": self.muted})
+        self.best_line.hide()
+        self.loss_plot.addItem(self.best_line, ignoreBounds=True)
+
+        self._labels: dict[str, str] = {}
+        self._skip: set[str] = set()
+        self._family_kind = ""
+        self.reset()
+
+    # -- construction helpers ---------------------------------------------------------------------
+
+    def _sync_right_axis(self) -> None:
+        vb = self.metric_plot.getViewBox()
+        self.metric_right.setGeometry(vb.sceneBoundingRect())
+        self.metric_right.linkedViewChanged(vb, self.metric_right.XAxis)
+        rect = self.grad_plot.getViewBox().boundingRect()
+        self.grad_note.setPos(rect.center())
+
+    def _style(self, plot: pg.PlotItem, title: str, x_label: str) -> pg.PlotItem:
+        plot.setTitle(title, color=self.fg, size="9pt")
+        font = QFont()
+        font.setPointSizeF(8.0)
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen(self.muted))
+            axis.setTextPen(pg.mkPen(self.fg))
+            axis.setStyle(tickFont=font)
+        plot.getAxis("bottom").setLabel(x_label, color=self.muted.name(), size="8pt")
+        plot.setMenuEnabled(True)
+        return plot
+
+    def _plot(self, row: int, col: int, title: str, x_label: str) -> pg.PlotItem:
+        return self._style(self.view.addPlot(row=row, col=col), title, x_label)
+
+    def _plot_in(self, layout: pg.GraphicsLayout, row: int, col: int, title: str,
+                 x_label: str) -> pg.PlotItem:
+        return self._style(layout.addPlot(row=row, col=col), title, x_label)
+
+    def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
+        legend = plot.addLegend(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6,
+                                labelTextColor=self.fg)
+        fill = QColor(self.bg)
+        fill.setAlphaF(0.75)
+        legend.setBrush(pg.mkBrush(fill))
+        return legend
+
+    def _curve(self, plot: pg.PlotItem, name: str | None, colour: str, width: float = 2.0,
+               alpha: float = 1.0, symbol: bool = False) -> pg.PlotDataItem:
+        kwargs: dict[str, Any] = {}
+        if symbol:
+            kwargs = {"symbol": "o", "symbolSize": 4, "symbolBrush": colour,
+                      "symbolPen": pg.mkPen(None)}
+        curve = plot.plot([], [], pen=pg.mkPen(_alpha(colour, alpha), width=width), name=name,
+                          **kwargs)
+        curve.setClipToView(True)
+        curve.setDownsampling(auto=True, method="peak")
+        return curve
+
+    # -- run lifecycle ----------------------------------------------------------------------------
+
+    def describe_design(self, design: Design) -> None:
+        """Learn the layer labels and which nodes merely pass data on (called before a run)."""
+        self._labels = {n.id: (n.label or n.id) for n in design}
+        self._skip = {n.id for n in design if REGISTRY.resolve(n.type) in PASS_THROUGH}
+
+    def reset(self) -> None:
+        """Empty every plot (a new run starts)."""
+        self.task = ""
+        self.loss_names: tuple[str, ...] = ("loss",)
+        self.batches_per_epoch = 1
+        self.step_series: dict[str, Series] = {}
+        self.epoch_series: dict[str, Series] = {}
+        self.metric_series: dict[str, Series] = {}
+        self.grad_series: dict[str, Series] = {}
+        self.step_curves: dict[str, pg.PlotDataItem] = {}
+        self.epoch_curves: dict[str, pg.PlotDataItem] = {}
+        self.metric_curves: dict[str, pg.PlotDataItem] = {}
+        self.grad_curves: dict[str, pg.PlotDataItem] = {}
+        for plot, legend in ((self.loss_plot, self.loss_legend),
+                             (self.metric_plot, self.metric_legend),
+                             (self.grad_plot, self.grad_legend)):
+            for item in list(plot.listDataItems()):
+                plot.removeItem(item)
+            legend.clear()
+        for item in list(self.metric_right.addedItems):
+            self.metric_right.removeItem(item)
+        self.metric_plot.hideAxis("right")
+        self._right_metrics: set[str] = set()
+        self._duplicates: set[str] = set()
+        self.grad_note.setText("")
+        for name in ("left", "bottom"):
+            self.grad_plot.showAxis(name)
+        self.grad_plot.showGrid(x=True, y=True, alpha=0.15)
+        self.best_line.hide()
+        self.best_epoch: int | None = None
+        self.layer_order: list[str] = []
+        self.act_stats: dict[str, Any] = {}
+        self._set_layer_bars({})
+        self.epochs_seen = 0
+        self.last_samples: dict[str, Any] = {}
+        self._dirty: set[str] = set()
+        self._setup_family("")
+
+    @Slot(object)
+    def add_events(self, events: list) -> None:
+        """Fold a drained list of events into the series, then update the changed items once."""
+        for event in events:
+            if isinstance(event, BatchEvent):
+                self._on_batch(event)
+            elif isinstance(event, EpochEvent):
+                self._on_epoch(event)
+            elif isinstance(event, TrainStartEvent):
+                self._on_start(event)
+        self._refresh()
+
+    def _on_start(self, event: TrainStartEvent) -> None:
+        labels, skip = self._labels, self._skip
+        self.reset()
+        self._labels, self._skip = labels, skip
+        self.task = event.task
+        self.loss_names = tuple(event.loss_names)
+        self.batches_per_epoch = max(1, event.batches_per_epoch)
+        for name in self.loss_names:
+            self._step_curve(name)
+        for record in event.history:  # epochs done before a resumed run
+            self._add_epoch_metrics(int(record["epoch"]), record)
+        self._setup_family(event.task, event.class_names)
+        if event.task == "som":
+            self.grad_note.setText("No gradients: a SOM learns competitively,\n"
+                                   "without backpropagation")
+            for name in ("left", "bottom"):
+                self.grad_plot.hideAxis(name)
+            self.grad_plot.showGrid(x=False, y=False)
+            self._sync_right_axis()
+        self._dirty |= {"loss", "metrics"}
+
+    def _on_batch(self, event: BatchEvent) -> None:
+        bpe = self.batches_per_epoch
+        xs = np.asarray(event.steps, dtype=float) / bpe
+        for name, values in event.losses.items():
+            series = self.step_series.get(name) or self._step_curve(name)
+            series.extend(xs, values)
+        self._dirty.add("loss")
+        if event.activation_stats:
+            self.act_stats = {k: v for k, v in event.activation_stats.items()
+                              if k not in self._skip}
+            self._dirty.add("layers")
+        if event.grad_norms:
+            x = event.step / bpe
+            for node_id, norm in event.grad_norms.items():
+                series = self.grad_series.get(node_id)
+                if series is None:
+                    series = self.grad_series[node_id] = Series()
+                    colour = COLOURS[len(self.grad_curves) % len(COLOURS)]
+                    self.grad_curves[node_id] = self._curve(
+                        self.grad_plot, self._labels.get(node_id, node_id), colour, width=1.5)
+                series.append(x, max(norm, 1e-12) if math.isfinite(norm) else np.nan)
+            self._dirty.add("grads")
+
+    def _on_epoch(self, event: EpochEvent) -> None:
+        self._add_epoch_metrics(event.epoch, event.metrics)
+        if event.is_best and event.metrics.get("val_loss") is not None:
+            self.best_epoch = event.epoch
+        self.epochs_seen = event.epoch
+        if event.samples:
+            self.last_samples = event.samples
+            self._dirty.add("family")
+
+    def _loss_colour(self, name: str) -> str:
+        if len(self.loss_names) > 1 and name in self.loss_names:
+            return COLOURS[(2 + self.loss_names.index(name)) % len(COLOURS)]
+        return VAL_COLOUR if name == "val_loss" else TRAIN_COLOUR
+
+    def _step_curve(self, name: str) -> Series:
+        """The faint per-step curve of one loss (no legend entry: the epoch curve has it)."""
+        series = self.step_series[name] = Series(1024)
+        self.step_curves[name] = self._curve(self.loss_plot, None, self._loss_colour(name),
+                                             width=1.0, alpha=0.35)
+        return series
+
+    def _add_epoch_metrics(self, epoch: int, metrics: dict[str, Any]) -> None:
+        """Per-epoch values: losses to the loss plot, the rest to the metrics plot."""
+        several = len(self.loss_names) > 1
+        val_loss = metrics.get("val_loss")
+        for name, value in metrics.items():
+            if name in ("epoch", "lr", "elapsed_s") or value is None \
+                    or not isinstance(value, int | float) or name in self._duplicates:
+                continue
+            is_loss = name in ("train_loss", "val_loss") or name in self.loss_names
+            if is_loss:
+                if several and name == "train_loss":
+                    continue  # the sum of a GAN's two losses means little; each has a curve
+                series = self.epoch_series.get(name)
+                if series is None:
+                    series = self.epoch_series[name] = Series()
+                    label = {"train_loss": "train", "val_loss": "validation"}.get(
+                        name, pretty(name))
+                    self.epoch_curves[name] = self._curve(
+                        self.loss_plot, label, self._loss_colour(name), width=2.0, symbol=True)
+                series.append(epoch, value)
+                continue
+            series = self.metric_series.get(name)
+            if series is None:
+                if val_loss is not None and value == val_loss:
+                    # e.g. a SOM's quantization error or an autoencoder's MSE: already the
+                    # validation loss curve
+                    self._duplicates.add(name)
+                    continue
+                series = self.metric_series[name] = Series()
+                self.metric_curves[name] = self._metric_curve(name, metrics)
+            series.append(epoch, value)
+        self._dirty |= {"loss", "metrics"}
+
+    def _metric_curve(self, name: str, names: Any) -> pg.PlotDataItem:
+        """Shares (accuracy, R², …) on the left axis; an unbounded value (MAE, …) gets the right
+        axis when shares are plotted too (``names``: the metrics of the same epoch)."""
+        colour = COLOURS[(2 + len(self.metric_curves)) % len(COLOURS)]
+        if _bounded(name) or not any(_bounded(n) for n in names):
+            return self._curve(self.metric_plot, pretty(name), colour, symbol=True)
+        # unbounded next to shares: its own axis on the right
+        self._right_metrics.add(name)
+        plot = self.metric_plot
+        plot.showAxis("right")
+        axis = plot.getAxis("right")
+        axis.setPen(pg.mkPen(self.muted))
+        axis.setTextPen(pg.mkPen(colour))
+        curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.0,
+                                                     style=Qt.PenStyle.DashLine),
+                                symbol="o", symbolSize=4, symbolBrush=colour,
+                                symbolPen=pg.mkPen(None))
+        self.metric_right.addItem(curve)
+        self.metric_legend.addItem(curve, f"{pretty(name)} (right axis)")
+        return curve
+
+    # -- drawing ----------------------------------------------------------------------------------
+
+    def _refresh(self) -> None:
+        dirty, self._dirty = self._dirty, set()
+        if "loss" in dirty:
+            for name, series in self.step_series.items():
+                self.step_curves[name].setData(series.x, series.y)
+            for name, series in self.epoch_series.items():
+                self.epoch_curves[name].setData(series.x, series.y)
+            if self.best_epoch is not None:
+                self.best_line.setValue(self.best_epoch)
+                self.best_line.show()
+            _place_legend(self.loss_legend, self.epoch_series.values() or
+                          self.step_series.values())
+        if "metrics" in dirty:
+            for name, series in self.metric_series.items():
+                self.metric_curves[name].setData(series.x, series.y)
+            _place_legend(self.metric_legend, self.metric_series.values())
+        if "grads" in dirty:
+            for name, series in self.grad_series.items():
+                self.grad_curves[name].setData(series.x, series.y)
+            _place_legend(self.grad_legend, self.grad_series.values(), log=True)
+        if "layers" in dirty:
+            self._set_layer_bars(self.act_stats)
+        if "family" in dirty:
+            self._update_family(self.last_samples)
+
+    def _set_layer_bars(self, stats: dict[str, Any]) -> None:
+        ids = list(stats)
+        ys = np.arange(len(ids), dtype=float)
+        means = np.array([stats[i].mean for i in ids], dtype=float)
+        stds = np.array([stats[i].std for i in ids], dtype=float)
+        zeros = np.array([stats[i].zero_fraction for i in ids], dtype=float)
+        self.act_bars.setOpts(x0=np.zeros(len(ids)), y=ys, width=means, height=0.6)
+        self.act_errors.setData(x=means, y=ys, left=stds, right=stds)
+        self.act_means.setData(means, ys)
+        self.zero_bars.setOpts(x0=np.zeros(len(ids)), y=ys, width=zeros, height=0.6)
+        ticks = [(float(i), _short(self._labels.get(node_id, node_id)))
+                 for i, node_id in enumerate(ids)]
+        self.act_plot.getAxis("left").setTicks([ticks, []])
+        if ids:
+            self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
+            lo = float(np.min(np.minimum(means - stds, 0)))
+            hi = float(np.max(np.maximum(means + stds, 0)))
+            self.act_plot.setXRange(lo, hi if hi > lo else lo + 1, padding=0.08)
+
+    # -- family views -----------------------------------------------------------------------------
+
+    def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
+        """Create the family view's items for ``task`` (once per run)."""
+        self.family.clear()
+        self.family_items: dict[str, Any] = {}
+        self._family_kind = {"classification": "confusion", "regression": "scatter",
+                             "forecast": "scatter", "reconstruction": "reconstruction",
+                             "gan": "gan", "som": "som"}.get(task, "")
+        kind = self._family_kind
+        self.class_names = list(class_names or [])
+        if kind == "confusion":
+            plot = self._image_plot(0, "Confusion matrix (validation)", axes=True)
+            plot.getAxis("bottom").setLabel("predicted", color=self.muted.name(), size="8pt")
+            plot.getAxis("left").setLabel("true", color=self.muted.name(), size="8pt")
+            self.family_items["texts"] = []
+        elif kind == "scatter":
+            plot = self._plot_in(self.family, 0, 0, "Predictions vs targets (validation)",
+                                 "target")
+            plot.getAxis("left").setLabel("prediction", color=self.muted.name(), size="8pt")
+            plot.showGrid(x=True, y=True, alpha=0.15)
+            self.family_items["diagonal"] = plot.plot([], [], pen=pg.mkPen(
+                self.muted, width=1, style=Qt.PenStyle.DashLine))
+            self.family_items["scatter"] = pg.ScatterPlotItem(
+                size=5, brush=pg.mkBrush(_alpha(TRAIN_COLOUR, 0.6)), pen=pg.mkPen(None))
+            plot.addItem(self.family_items["scatter"])
+            self.family_items["plot"] = plot
+        elif kind == "reconstruction":
+            self._image_plot(0, "Inputs (validation)", key="inputs")
+            self._image_plot(1, "Reconstructions", key="outputs")
+        elif kind == "gan":
+            self._image_plot(0, "Generator samples (fixed noise)")
+        elif kind == "som":
+            self._image_plot(0, "U-matrix (dark: similar neighbours)", key="u_matrix",
+                             cmap="viridis")
+            self._image_plot(1, "Hits per unit", key="hit_map", cmap="inferno")
+        if not kind:
+            label = self.family.addLabel("The family view appears when training starts",
+                                         color=self.muted, size="9pt")
+            self.family_items["placeholder"] = label
+        else:
+            self.family_items["waiting"] = True
+
+    def _image_plot(self, row: int, title: str, key: str = "image", axes: bool = False,
+                    cmap: str | None = None) -> pg.PlotItem:
+        plot = self._plot_in(self.family, row, 0, title, "")
+        plot.invertY(True)
+        plot.setAspectLocked(True)
+        plot.getViewBox().setMouseEnabled(x=False, y=False)
+        if not axes:
+            plot.hideAxis("left")
+            plot.hideAxis("bottom")
+        image = pg.ImageItem(axisOrder="row-major")
+        if cmap is not None:
+            image.setColorMap(pg.colormap.get(cmap))
+        plot.addItem(image)
+        self.family_items[key] = image
+        self.family_items[f"{key}_plot"] = plot
+        return plot
+
+    def _update_family(self, samples: dict[str, Any]) -> None:
+        kind = self._family_kind
+        epoch = f" — epoch {self.epochs_seen}" if self.epochs_seen else ""
+        items = self.family_items
+        if kind == "confusion" and "confusion_matrix" in samples:
+            self._show_confusion(np.asarray(samples["confusion_matrix"]), epoch)
+        elif kind == "scatter" and "predictions" in samples:
+            target = np.asarray(samples["predictions"]["target"], dtype=float).reshape(-1)
+            pred = np.asarray(samples["predictions"]["prediction"], dtype=float).reshape(-1)
+            n = min(len(target), len(pred))
+            items["scatter"].setData(target[:n], pred[:n])
+            if n:
+                lo = float(min(target[:n].min(), pred[:n].min()))
+                hi = float(max(target[:n].max(), pred[:n].max()))
+                items["diagonal"].setData([lo, hi], [lo, hi])
+        elif kind == "reconstruction" and "reconstructions" in samples:
+            rec = samples["reconstructions"]
+            for key in ("inputs", "outputs"):
+                self._set_picture(items[key], np.asarray(rec[key]))
+            items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.fg,
+                                           size="9pt")
+        elif kind == "gan" and ("gan_grid" in samples or "gan_samples" in samples):
+            grid = samples.get("gan_grid")
+            if grid is None:
+                self._set_picture(items["image"], np.asarray(samples["gan_samples"]))
+            else:
+                items["image"].setImage(np.asarray(grid), levels=(0.0, 1.0))
+            items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}",
+                                         color=self.fg, size="9pt")
+        elif kind == "som" and "u_matrix" in samples:
+            items["u_matrix"].setImage(np.asarray(samples["u_matrix"], dtype=float))
+            hits = np.asarray(samples.get("hit_map", np.zeros((1, 1))), dtype=float)
+            items["hit_map"].setImage(hits)
+            items["hit_map_plot"].setTitle(
+                f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.fg,
+                size="9pt")
+
+    def _set_picture(self, image: pg.ImageItem, batch: np.ndarray) -> None:
+        """Show a batch as tiled pictures, or as a samples × features heat map otherwise."""
+        grid = image_grid(batch)
+        if grid is None:
+            flat = batch.reshape(len(batch), -1).astype(float)
+            image.setImage(flat)
+        else:
+            image.setImage(grid, levels=(0.0, 1.0))
+
+    def _show_confusion(self, matrix: np.ndarray, epoch: str) -> None:
+        items = self.family_items
+        plot = items["image_plot"]
+        k = matrix.shape[0]
+        totals = matrix.sum(axis=1, keepdims=True)
+        share = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float),
+                          where=totals > 0)
+        image = items["image"]
+        if image.lut is None:
+            image.setColorMap(pg.ColorMap([0.0, 1.0], [self.bg, QColor(TRAIN_COLOUR)]))
+        image.setImage(share, levels=(0.0, 1.0))
+        correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
+        plot.setTitle(f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
+                      color=self.fg, size="9pt")
+        names = self.class_names if len(self.class_names) == k else [str(i) for i in range(k)]
+        ticks = [[(i + 0.5, _short(str(n), 4)) for i, n in enumerate(names)], []]
+        plot.getAxis("bottom").setTicks(ticks)
+        plot.getAxis("left").setTicks(ticks)
+        texts: list[pg.TextItem] = items["texts"]
+        if k <= MAX_CELL_TEXT:
+            if len(texts) != k * k:
+                for text in texts:
+                    plot.removeItem(text)
+                texts.clear()
+                font = QFont()
+                font.setPointSizeF(7.0 if k > 8 else 8.0)
+                for r in range(k):
+                    for c in range(k):
+                        text = pg.TextItem("", anchor=(0.5, 0.5))
+                        text.setFont(font)
+                        text.setPos(c + 0.5, r + 0.5)
+                        plot.addItem(text)
+                        texts.append(text)
+            for r in range(k):
+                for c in range(k):
+                    text = texts[r * k + c]
+                    count = int(matrix[r, c])
+                    text.setText(str(count) if count else "")
+                    text.setColor(self.bg if share[r, c] > 0.55 else self.fg)
+        plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+
+
+def _bounded(name: str) -> bool:
+    return any(word in name for word in BOUNDED_METRICS)
+
+
+def _place_legend(legend: pg.LegendItem, series: Any, log: bool = False) -> None:
+    """Put the legend in the top or bottom right corner, whichever the curves' ends leave free.
+
+    Curves that end high (accuracy climbing) get the legend below them; falling ones above.
+    """
+    ends, lows, highs = [], [], []
+    for s in series:
+        y = s.y[np.isfinite(s.y)]
+        if log:
+            y = np.log10(y[y > 0])
+        if len(y):
+            ends.append(y[-1])
+            lows.append(y.min())
+            highs.append(y.max())
+    if not ends:
+        return
+    lo, hi = min(lows), max(highs)
+    high_end = hi > lo and (float(np.mean(ends)) - lo) / (hi - lo) > 0.55
+    offset = (-4, -4) if high_end else (-4, 4)
+    if tuple(legend.offset) != offset:
+        legend.setOffset(offset)
+
+
+def _alpha(colour: str, alpha: float) -> QColor:
+    c = QColor(colour)
+    c.setAlphaF(alpha)
+    return c
+
+
+def _short(text: str, limit: int = 10) -> str:
+    """Clip a label for a crowded axis: ``discriminator_fc1`` → ``discrimin…``."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
