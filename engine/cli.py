@@ -29,6 +29,9 @@ def guarded(fn: Callable[[], int]) -> int:
         return fail(str(exc), 2)
     except DeepwireError as exc:
         return fail(str(exc), 1)
+    except OSError as exc:  # a file the command had to read or write
+        where = f"{exc.filename}: " if exc.filename else ""
+        return fail(f"{where}{exc.strerror or exc}; check the path and its permissions", 2)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
 

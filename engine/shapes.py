@@ -14,11 +14,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
+from torch import nn
 
-from engine.graph import NETWORK_ROLES, Design, Node
+from engine.graph import NETWORK_ROLES, NODE_ID_RE, Design, Node
 from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
 
 BYTES_PER_VALUE = 4  # float32 activations
+
+#: Node ids that would clash with attributes of the compiled ``nn.ModuleDict`` (``forward``,
+#: ``training``, ``to``…): compiling keys submodules by node id, so these are refused.
+RESERVED_IDS = frozenset(name for name in dir(nn.ModuleDict()) if NODE_ID_RE.match(name))
 
 # Shape rules and parameter coercion are pure functions of (type, params, input shapes), and real
 # designs repeat the same blocks, so both are memoized process-wide (bounded; see _remember).
@@ -214,6 +219,11 @@ class ShapeAnalysis:
     def _infer(self, node: Node) -> NodeInfo:
         info = NodeInfo()
         design = self.design
+        if node.id in RESERVED_IDS:
+            info.problems.append(Problem(node.id, f"the id '{node.id}' is a reserved name in "
+                                         "PyTorch modules and cannot name a layer",
+                                         f"rename the node, e.g. '{node.id}_1'"))
+            return info
         if node.id in self._cyclic:
             info.problems.append(Problem(node.id, "is part of a cycle (a layer's output feeds back "
                                          "into its own input)", "remove one edge of the loop"))

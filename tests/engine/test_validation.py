@@ -215,3 +215,12 @@ def test_adding_and_removing_nodes_updates_incrementally():
     analysis.update(set(), structure_changed=True)
     assert "extra" not in analysis.info and analysis.valid
     assert dumps(design) == before
+
+
+@pytest.mark.parametrize("node_id", ["forward", "training", "to", "eval"])
+def test_ids_that_clash_with_module_attributes_are_refused(node_id):
+    design = chain(("in", "Input", {"shape": [4]}), (node_id, "Linear", {"out_features": 2}))
+    found = problems_of(design)
+    assert "reserved name" in found[node_id][0] and f"'{node_id}_1'" in found[node_id][0]
+    with pytest.raises(DesignError, match="reserved"):
+        compile_design(design)
