@@ -62,7 +62,7 @@ def _menu_texts(win, title: str) -> list[str]:
 
 def test_menus_toolbar_and_named_undo(window):
     win = window()
-    assert _menu_titles(win) == ["File", "Edit", "View", "Layout", "Help"]
+    assert _menu_titles(win) == ["File", "Edit", "View", "Layout", "Train", "Help"]
     file_items = _menu_texts(win, "File")
     for item in ("New", "New from Template…", "Open…", "Open Recent", "Save", "Save As…",
                  "Quit"):
