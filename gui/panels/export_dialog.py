@@ -1,0 +1,685 @@
+"""File → Export Trained Model…: a format, a part, a checkpoint and a file, exported off the GUI thread.
+
+The dialog is a thin front end to :func:`engine.export.export_model` (the same call as
+``python main.py export``). It suggests the checkpoint of the design's latest training run (the
+training panel's run folders, or the weights an import wrote next to the design), checks in the
+background whether that checkpoint belongs to the design, and runs the export in a worker thread
+with a busy bar while the window stays responsive. Success lists the files written (the model and
+its sidecar JSON); failure shows the engine's one-line message, and the engine leaves no partial
+file behind.
+
+:class:`BackgroundCall` (one function in a worker thread, its outcome delivered on the GUI thread)
+and :class:`FileChooser` (the file dialogs, replaced in tests) serve the import dialog too.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.export import FORMATS, export_model, export_parts
+from engine.graph import Design
+from gui.document import Document
+from gui.panels.inspector import ERROR_COLOUR
+from gui.panels.plots import pretty
+from gui.panels.training import WARNING_COLOUR, metric_text
+from gui.panels.training import _slug as run_stem  # the run folders' naming
+from gui.runner import first_line
+
+POLL_MS = 25
+JOIN_TIMEOUT_S = 60.0
+OK_COLOUR = "#2e8b57"  # sea green, readable on light and dark backgrounds
+CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
+
+#: What each format is for, one line each (shown under the format choice).
+FORMAT_NOTES = {
+    "onnx": "For onnxruntime, TensorRT, OpenCV and other frameworks; the batch size stays "
+            "dynamic. Takes a few seconds.",
+    "pt2": "For PyTorch without Deepwire: torch.export.load(path).module() gives the model "
+           "back, ready to run or to compile.",
+    "safetensors": "The trained weights only, named like the generated Python code's layers, "
+                   "for loading into your own PyTorch code.",
+    "python": "A readable PyTorch nn.Module file plus its .safetensors weights, to read, edit "
+              "or train further; runs on its own: python FILE.py.",
+}
+
+
+# ------------------------------------------------------------------------------------------
+# helpers shared with the import dialog
+
+
+class BackgroundCall(QObject):
+    """Runs ``fn(*args)`` once in a worker thread; :attr:`done` fires on the GUI thread.
+
+    The worker only stores its outcome. A timer on the GUI thread notices that the thread ended
+    and emits ``done(result, error)`` with ``error`` the one-line message of whatever the call
+    raised (None on success), so no Qt object is ever touched from the worker.
+    """
+
+    done = Signal(object, object)  # result, error message (str) or None
+
+    def __init__(self, fn: Callable[..., Any], *args: Any, parent: QObject | None = None,
+                 name: str = "deepwire-task") -> None:
+        super().__init__(parent)
+        self._fn = fn
+        self._args = args
+        self._name = name
+        self._outcome: tuple[Any, str | None] = (None, None)
+        self._thread: threading.Thread | None = None
+        self.seconds = 0.0
+        self._timer = QTimer(self)
+        self._timer.setInterval(POLL_MS)
+        self._timer.timeout.connect(self._poll)
+
+    def start(self) -> None:
+        """Start the worker (once)."""
+        self._started = time.perf_counter()
+        self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
+        self._thread.start()
+        self._timer.start()
+
+    @property
+    def running(self) -> bool:
+        """True from :meth:`start` until :attr:`done` has been emitted."""
+        return self._timer.isActive()
+
+    def wait(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
+        """Join the worker (at application exit, in tests); True when it has ended."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def _work(self) -> None:
+        try:
+            self._outcome = (self._fn(*self._args), None)
+        except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
+            self._outcome = (None, first_line(exc))
+
+    @Slot()
+    def _poll(self) -> None:
+        if self._thread is None or self._thread.is_alive():
+            return
+        self._timer.stop()
+        self.seconds = time.perf_counter() - self._started
+        result, error = self._outcome
+        self.done.emit(result, error)
+
+
+class FileChooser:
+    """The file dialogs the export and import dialogs open; tests substitute fixed answers."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        self.parent = parent
+
+    def open_file(self, title: str, start: str, filters: str) -> Path | None:
+        """An existing file, or None."""
+        path, _ = QFileDialog.getOpenFileName(self.parent, title, start, filters)
+        return Path(path) if path else None
+
+    def save_file(self, title: str, start: str, filters: str) -> Path | None:
+        """A file to write (the dialog asks before replacing one), or None."""
+        path, _ = QFileDialog.getSaveFileName(self.parent, title, start, filters)
+        return Path(path) if path else None
+
+
+def coloured(label: QLabel, text: str, colour: str | None = None) -> None:
+    """Show ``text`` in ``label`` (in ``colour``), or hide the label when ``text`` is empty;
+    the dialog grows when the text needs more room."""
+    label.setStyleSheet(f"color: {colour};" if colour else "")
+    label.setText(text)
+    label.setVisible(bool(text))
+    window = label.window()
+    if isinstance(window, QDialog) and window.layout() is not None:
+        QTimer.singleShot(0, window, lambda: fit_height(window))
+
+
+def fit_height(dialog: QDialog) -> None:
+    """Make ``dialog`` tall enough for its wrapped text at its current width (never shrinks)."""
+    layout = dialog.layout()
+    layout.activate()
+    needed = layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth() \
+        else layout.totalSizeHint().height()
+    if needed > dialog.height():
+        dialog.resize(dialog.width(), needed)
+
+
+def note_label(parent: QWidget) -> QLabel:
+    """A wrapped, selectable line of explanation under a field."""
+    label = QLabel(parent)
+    label.setWordWrap(True)
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    font = label.font()
+    font.setPointSizeF(font.pointSizeF() * 0.92)
+    label.setFont(font)
+    return label
+
+
+def path_row(edit: QLineEdit, button: QPushButton) -> QWidget:
+    """A line edit with its Browse button."""
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    layout.addWidget(button)
+    return row
+
+
+def with_note(field: QWidget, note: QLabel) -> QWidget:
+    """A form field with its explanation line right under it."""
+    box = QWidget()
+    layout = QVBoxLayout(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(3)
+    layout.addWidget(field)
+    layout.addWidget(note)
+    return box
+
+
+def _join_on_quit(task: BackgroundCall) -> None:
+    """Let a running task finish before the interpreter exits (no half-written temp files)."""
+    app = QCoreApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(task.wait)
+
+
+# ------------------------------------------------------------------------------------------
+# finding and checking checkpoints
+
+
+@dataclass
+class CheckpointCheck:
+    """What the dialog knows about a checkpoint file: a one-line description and whether it
+    belongs to the design (``ok``)."""
+
+    path: Path | None
+    text: str
+    ok: bool
+
+
+def checkpoint_candidates(design: Design, design_path: Path | None, runs_dir: Path | None,
+                          last_run: Path | None) -> list[Path]:
+    """Existing checkpoint files that probably hold this design's weights, most likely first.
+
+    The run this editor started last (``best.pt``, then ``last.pt``), then the newest earlier
+    runs of the design in ``runs_dir`` (``<stem>-YYYYmmdd-HHMMSS`` folders, as the training panel
+    names them), then ``DESIGN.pt`` beside the design file (what File → Import writes).
+    """
+    out: list[Path] = []
+    if last_run is not None:
+        out += [last_run / "best.pt", last_run / "last.pt"]
+    if runs_dir is not None and runs_dir.is_dir():
+        stem = design_path.stem if design_path is not None else run_stem(design.name)
+        pattern = re.compile(rf"{re.escape(stem)}-\d{{8}}-\d{{6}}")
+        runs = sorted((p for p in runs_dir.iterdir() if pattern.fullmatch(p.name)),
+                      key=lambda p: p.name, reverse=True)
+        for run in runs[:5]:
+            out += [run / "best.pt", run / "last.pt"]
+    if design_path is not None:
+        out.append(design_path.with_suffix(".pt"))
+    seen: set[Path] = set()
+    return [p for p in out if not (p in seen or seen.add(p)) and p.is_file()]
+
+
+def check_checkpoints(design: Design, paths: list[Path]) -> CheckpointCheck:
+    """The first of ``paths`` trained on ``design`` (described), else the first one with the
+    engine's reason it does not fit. Runs in a worker thread: it reads the files."""
+    from engine.export.prepare import load_request
+
+    first: CheckpointCheck | None = None
+    for path in paths:
+        try:
+            _design, ckpt, _where = load_request(design, path)
+        except Exception as exc:  # noqa: BLE001 - DeepwireError or a broken file: say why
+            first = first or CheckpointCheck(path, first_line(exc), False)
+            continue
+        return CheckpointCheck(path, _describe(ckpt), True)
+    if first is not None:
+        return first
+    return CheckpointCheck(None, "", False)
+
+
+def _describe(ckpt: Any) -> str:
+    """``✔ trained on this design · epoch 12 · val loss 0.0812 · val accuracy 96.1%``."""
+    bits = ["✔ trained on this design", f"epoch {ckpt.epoch}"]
+    metrics = ckpt.metrics or {}
+    for key in ("val_loss", "val_accuracy", "val_mse", "val_quantization_error"):
+        if key in metrics:
+            bits.append(f"{pretty(key)} {metric_text(key, metrics[key])}")
+    if len(bits) == 2:
+        bits += [f"{pretty(k)} {metric_text(k, v)}" for k, v in list(metrics.items())[:2]]
+    return " · ".join(bits)
+
+
+# ------------------------------------------------------------------------------------------
+# the dialog
+
+
+class ExportDialog(QDialog):
+    """Export the document's trained model; see the module docstring.
+
+    ``runs_dir`` / ``last_run`` are where the training panel keeps run folders and the folder of
+    its latest run; ``directory`` is where the output goes when the design has no file yet;
+    ``chooser`` opens the file dialogs.
+    """
+
+    exported = Signal(object)  # engine.export.ExportResult
+
+    def __init__(self, document: Document, *, runs_dir: Path | None = None,
+                 last_run: Path | None = None, directory: str | Path | None = None,
+                 chooser: FileChooser | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.runs_dir = runs_dir
+        self.last_run = last_run
+        self.directory = Path(directory) if directory else Path.home()
+        self.chooser = chooser if chooser is not None else FileChooser(self)
+        self.task: BackgroundCall | None = None  # the running export
+        self.probe: BackgroundCall | None = None  # the running checkpoint check
+        self.result = None  # the last ExportResult
+        self.check: CheckpointCheck | None = None
+        self._auto_output = True  # the output name follows format and part until edited
+        self._probe_pending: list[Path] | None = None
+        self.setWindowTitle("Export Trained Model")
+        self.setMinimumWidth(620)
+        self._build()
+        self._fill()
+
+    # -- construction ----------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        outer = QVBoxLayout(self)
+        self.heading = QLabel(self)
+        self.heading.setWordWrap(True)
+        outer.addWidget(self.heading)
+        self.problem_label = note_label(self)
+        outer.addWidget(self.problem_label)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.format_combo = QComboBox(self)
+        for fmt, (title, _suffix, _desc) in FORMATS.items():
+            self.format_combo.addItem(title, fmt)
+            self.format_combo.setItemData(self.format_combo.count() - 1, FORMAT_NOTES[fmt],
+                                          Qt.ItemDataRole.ToolTipRole)
+        self.format_note = note_label(self)
+        form.addRow("&Format:", with_note(self.format_combo, self.format_note))
+
+        self.part_combo = QComboBox(self)
+        self.part_combo.setToolTip("Which network of the design to export")
+        form.addRow("&Part:", self.part_combo)
+
+        self.checkpoint_edit = QLineEdit(self)
+        self.checkpoint_edit.setPlaceholderText("best.pt or last.pt of a training run")
+        self.checkpoint_button = QPushButton("Browse…", self)
+        self.checkpoint_info = note_label(self)
+        form.addRow("&Checkpoint:", with_note(path_row(self.checkpoint_edit,
+                                                       self.checkpoint_button),
+                                              self.checkpoint_info))
+
+        self.output_edit = QLineEdit(self)
+        self.output_button = QPushButton("Browse…", self)
+        self.output_note = note_label(self)
+        form.addRow("&Save as:", with_note(path_row(self.output_edit, self.output_button),
+                                           self.output_note))
+        outer.addLayout(form)
+
+        self.busy_bar = QProgressBar(self)
+        self.busy_bar.setRange(0, 0)  # indeterminate: the export reports no progress
+        self.busy_bar.setTextVisible(False)
+        self.busy_bar.setMaximumHeight(10)
+        self.busy_bar.hide()
+        outer.addWidget(self.busy_bar)
+        self.result_label = note_label(self)
+        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
+        outer.addWidget(self.result_label)
+        outer.addStretch(1)
+
+        buttons = QHBoxLayout()
+        self.show_button = QPushButton("Show in Folder", self)
+        self.show_button.setToolTip("Open the folder of the exported files")
+        self.show_button.hide()
+        self.export_button = QPushButton("Export", self)
+        self.export_button.setDefault(True)
+        self.close_button = QPushButton("Close", self)
+        buttons.addWidget(self.show_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.export_button)
+        buttons.addWidget(self.close_button)
+        outer.addLayout(buttons)
+
+        self.format_combo.currentIndexChanged.connect(self._on_format)
+        self.part_combo.currentIndexChanged.connect(self._on_part)
+        self.checkpoint_edit.editingFinished.connect(self._on_checkpoint_edited)
+        self.checkpoint_edit.textChanged.connect(self._update_controls)
+        self.checkpoint_button.clicked.connect(self.browse_checkpoint)
+        self.output_edit.textEdited.connect(self._on_output_edited)
+        self.output_edit.textChanged.connect(self._on_output_changed)
+        self.output_button.clicked.connect(self.browse_output)
+        self.export_button.clicked.connect(self.export)
+        self.show_button.clicked.connect(self.show_in_folder)
+        self.close_button.clicked.connect(self.reject)
+
+    def _fill(self) -> None:
+        doc = self.document
+        design = doc.design
+        self.heading.setText(f"Export the trained weights of <b>{_html(design.name)}</b> as a "
+                             "file other tools load.")
+        problems = doc.analysis.problems
+        if problems:
+            count = len(problems)
+            coloured(self.problem_label,
+                     f"⚠ The design has {count} problem{'s' if count != 1 else ''} and cannot "
+                     f"be exported: {problems[0]}. Fix {'them' if count != 1 else 'it'} "
+                     "(View → Problems), train, then export.", ERROR_COLOUR)
+        else:
+            coloured(self.problem_label, "")
+        self.part_combo.blockSignals(True)
+        for part, description in export_parts(design):
+            self.part_combo.addItem(description[:1].upper() + description[1:], part)
+        self.part_combo.blockSignals(False)
+        self.part_combo.setEnabled(self.part_combo.count() > 1)
+        self._on_format()
+        candidates = checkpoint_candidates(design, doc.path, self.runs_dir, self.last_run)
+        if candidates:
+            self.checkpoint_edit.setText(str(candidates[0]))
+            self._start_probe(candidates)
+        else:
+            self._show_no_checkpoint()
+        self._update_controls()
+
+    # -- fields ----------------------------------------------------------------------------------
+
+    @property
+    def fmt(self) -> str:
+        """The chosen format id (``onnx``, ``pt2``, ``safetensors``, ``python``)."""
+        return self.format_combo.currentData()
+
+    @property
+    def part(self) -> str | None:
+        """The chosen part, as ``export_model(network=...)`` takes it."""
+        return self.part_combo.currentData()
+
+    def set_format(self, fmt: str) -> None:
+        """Choose a format by id."""
+        self.format_combo.setCurrentIndex(self.format_combo.findData(fmt))
+
+    def set_part(self, part: str | None) -> None:
+        """Choose a part by its ``export_parts`` key."""
+        for i in range(self.part_combo.count()):
+            if self.part_combo.itemData(i) == part:
+                self.part_combo.setCurrentIndex(i)
+                return
+        raise KeyError(part)
+
+    def set_checkpoint(self, path: str | Path) -> None:
+        """Use ``path`` as the checkpoint (as if typed) and check it in the background."""
+        self.checkpoint_edit.setText(str(path))
+        self._on_checkpoint_edited()
+
+    def set_output(self, path: str | Path) -> None:
+        """Write to ``path`` (as if typed: it no longer follows the format)."""
+        self._auto_output = False
+        self.output_edit.setText(str(path))
+
+    def auto_output(self) -> Path:
+        """The suggested output file: beside the design, named after it, part and format."""
+        doc = self.document
+        folder = doc.path.parent if doc.path is not None else self.directory
+        stem = doc.path.stem if doc.path is not None else run_stem(doc.design.name)
+        part = self.part
+        if part is None and doc.design.network_of_role("generator") is not None:
+            part = "generator"
+        if part:
+            stem += "-" + re.sub(r"[^A-Za-z0-9_-]+", "-", part).strip("-")
+        return folder / (stem + FORMATS[self.fmt][1])
+
+    def output_path(self) -> Path | None:
+        """The output file as typed, with the format's suffix added when it has none."""
+        text = self.output_edit.text().strip()
+        if not text:
+            return None
+        path = Path(text).expanduser()
+        return path if path.suffix else path.with_suffix(FORMATS[self.fmt][1])
+
+    @Slot()
+    def _on_format(self) -> None:
+        fmt = self.fmt
+        self.format_note.setText(FORMAT_NOTES[fmt])
+        if self._auto_output or not self.output_edit.text().strip():
+            self._auto_output = True
+            self.output_edit.setText(str(self.auto_output()))
+        else:
+            path = Path(self.output_edit.text().strip())
+            known = {s for _t, s, _d in FORMATS.values()}
+            path = path.with_suffix(FORMATS[fmt][1]) if path.suffix in known \
+                else path.with_name(path.name + FORMATS[fmt][1])
+            self.output_edit.setText(str(path))
+        self._on_output_changed()
+
+    @Slot()
+    def _on_part(self) -> None:
+        if self._auto_output:
+            self.output_edit.setText(str(self.auto_output()))
+
+    @Slot()
+    def _on_output_edited(self) -> None:
+        self._auto_output = False
+
+    @Slot()
+    def _on_output_changed(self) -> None:
+        path = self.output_path()
+        if path is None:
+            coloured(self.output_note, "")
+            self._update_controls()
+            return
+        companions = [f"{path.name}.json (sidecar: inputs, outputs, class labels, "
+                      "preprocessing)"]
+        if self.fmt == "python":
+            companions.insert(0, f"{path.with_suffix('.safetensors').name} (its weights)")
+        text = "Also writes " + " and ".join(companions) + "."
+        colour = None
+        just_written = self.result is not None and path in self.result.paths
+        if path.exists() and not just_written:
+            text = f"{path.name} exists and will be replaced. " + text
+            colour = WARNING_COLOUR
+        coloured(self.output_note, text, colour)
+        self._update_controls()
+
+    def browse_checkpoint(self) -> None:
+        """Pick a checkpoint file."""
+        current = self.checkpoint_edit.text().strip()
+        start = current or str(self.runs_dir or self.directory)
+        path = self.chooser.open_file("Choose a trained checkpoint", start, CHECKPOINT_FILTER)
+        if path is not None:
+            self.set_checkpoint(path)
+
+    def browse_output(self) -> None:
+        """Pick where the export goes."""
+        title, suffix, _ = FORMATS[self.fmt]
+        filters = f"{title} (*{suffix});;All files (*)"
+        start = str(self.output_path() or self.auto_output())
+        path = self.chooser.save_file("Export as", start, filters)
+        if path is not None:
+            self.set_output(path if path.suffix else path.with_suffix(suffix))
+
+    # -- checkpoint check ------------------------------------------------------------------------
+
+    @Slot()
+    def _on_checkpoint_edited(self) -> None:
+        text = self.checkpoint_edit.text().strip()
+        if not text:
+            self._show_no_checkpoint()
+        elif self.check is None or self.check.path != Path(text).expanduser():
+            self._start_probe([Path(text).expanduser()])
+        self._update_controls()
+
+    def _show_no_checkpoint(self) -> None:
+        self.check = None
+        coloured(self.checkpoint_info, "No trained checkpoint of this design found: train it "
+                 "(Train → Train, F5) or pick a best.pt / last.pt file.", WARNING_COLOUR)
+
+    def _start_probe(self, paths: list[Path]) -> None:
+        """Check ``paths`` in the background; a newer request waits for the running one."""
+        if self.probe is not None and self.probe.running:
+            self._probe_pending = paths
+            return
+        coloured(self.checkpoint_info, "Checking the checkpoint…")
+        self.probe = BackgroundCall(check_checkpoints, self.document.design.copy(), paths,
+                                    parent=self, name="deepwire-checkpoint-check")
+        self.probe.done.connect(self._on_probe_done)
+        self.probe.start()
+
+    @Slot(object, object)
+    def _on_probe_done(self, check: CheckpointCheck | None, error: str | None) -> None:
+        if self._probe_pending is not None:
+            paths, self._probe_pending = self._probe_pending, None
+            self._start_probe(paths)
+            return
+        if check is None:
+            check = CheckpointCheck(None, error or "", False)
+        self.check = check
+        if check.path is None:
+            self._show_no_checkpoint()
+            return
+        if check.path != Path(self.checkpoint_edit.text().strip()).expanduser():
+            self.checkpoint_edit.setText(str(check.path))  # a better default was found
+        coloured(self.checkpoint_info, check.text, OK_COLOUR if check.ok else ERROR_COLOUR)
+
+    # -- export ----------------------------------------------------------------------------------
+
+    @property
+    def busy(self) -> bool:
+        """True while an export runs."""
+        return self.task is not None and self.task.running
+
+    def blocked_reason(self) -> str | None:
+        """Why Export is disabled (None when it is enabled)."""
+        if self.busy:
+            return "an export is running"
+        if self.document.analysis.problems:
+            return "the design has problems"
+        if not self.checkpoint_edit.text().strip():
+            return "choose a checkpoint"
+        if self.output_path() is None:
+            return "choose where to save"
+        return None
+
+    @Slot()
+    def _update_controls(self) -> None:
+        reason = self.blocked_reason()
+        self.export_button.setEnabled(reason is None)
+        self.export_button.setToolTip(f"Disabled: {reason}" if reason else
+                                      "Write the files (runs in the background)")
+        idle = not self.busy
+        for widget in (self.format_combo, self.checkpoint_edit, self.checkpoint_button,
+                       self.output_edit, self.output_button):
+            widget.setEnabled(idle)
+        self.part_combo.setEnabled(idle and self.part_combo.count() > 1)
+        self.close_button.setEnabled(idle)
+
+    def export(self) -> bool:
+        """Start the export in the background; False (nothing started) when it cannot run."""
+        if self.blocked_reason() is not None:
+            return False
+        fmt, part = self.fmt, self.part
+        output = self.output_path()
+        self.output_edit.setText(str(output))
+        checkpoint = Path(self.checkpoint_edit.text().strip()).expanduser()
+        design = self.document.design.copy()  # the snapshot the worker reads
+        self.result = None
+        self.show_button.hide()
+        coloured(self.result_label, f"Exporting {FORMATS[fmt][0]} to {output}…")
+        self.busy_bar.show()
+        self.task = BackgroundCall(export_model, design, checkpoint, fmt, output, part,
+                                   parent=self, name="deepwire-export")
+        self.task.done.connect(self._on_export_done)
+        _join_on_quit(self.task)
+        self.task.start()
+        self._update_controls()
+        return True
+
+    @Slot(object, object)
+    def _on_export_done(self, result: Any, error: str | None) -> None:
+        self.busy_bar.hide()
+        self._update_controls()
+        if error is not None:
+            coloured(self.result_label, f"✖ Export failed: {error}", ERROR_COLOUR)
+            return
+        self.result = result
+        lines = [f"✔ Exported in {self.task.seconds:.1f} s:"]
+        main = result.paths[0]
+        for path in result.paths:
+            lines.append(f"    {path}  — {_role(path, main, result.format)}")
+        lines += [f"Note: preprocessing {note}" for note in result.notes]
+        steps = result.sidecar.get("preprocessing", {})
+        if steps.get("steps") and steps.get("folded") and result.format != "safetensors":
+            lines.append("Preprocessing is folded in: the model takes raw features ("
+                         + ", ".join(steps["steps"]) + ").")
+        coloured(self.result_label, "\n".join(lines), OK_COLOUR)
+        self.show_button.show()
+        self._on_output_changed()  # "exists and will be replaced" from now on
+        self.exported.emit(result)
+
+    def show_in_folder(self) -> None:
+        """Open the folder of the last export in the desktop's file manager."""
+        if self.result is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.result.paths[0].parent)))
+
+    # -- closing ---------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Wait for background work (tests, application exit)."""
+        for task in (self.task, self.probe):
+            if task is not None:
+                task.wait()
+
+    def reject(self) -> None:
+        """Close, unless an export is running (it cannot be interrupted safely)."""
+        if self.busy:
+            coloured(self.result_label, "The export is still running; it finishes in a few "
+                     "seconds.", WARNING_COLOUR)
+            return
+        super().reject()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
+        if self.busy:
+            event.ignore()
+            self.reject()
+            return
+        super().closeEvent(event)
+
+
+def _role(path: Path, main: Path, fmt: str) -> str:
+    """What one written file is, for the success message."""
+    if path == main:
+        return {"onnx": "the ONNX model", "pt2": "the PyTorch program",
+                "safetensors": "the weights", "python": "the PyTorch code"}[fmt]
+    if path.suffix == ".json":
+        return "sidecar: inputs, outputs, class labels, preprocessing"
+    return "the weights the code loads"
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
