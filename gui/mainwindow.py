@@ -219,6 +219,12 @@ class MainWindow(QMainWindow):
                                         "Save the design")
         self.save_as_action = self._action("Save &As…", self.save_as, std.SaveAs, None,
                                            "Save the design to a new file")
+        self.export_action = self._action("&Export Trained Model…", self.show_export_dialog,
+                                          "Ctrl+E", None, "Export the trained model as ONNX, "
+                                          ".pt2, safetensors or PyTorch code")
+        self.import_action = self._action("&Import PyTorch Model…", self.show_import_dialog,
+                                          None, None, "Turn a PyTorch model (.py or .pt2) into "
+                                          "an editable design")
         self.quit_action = self._action("&Quit", self.close, std.Quit, None, "Close Deepwire")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -254,6 +260,8 @@ class MainWindow(QMainWindow):
         file_menu.addMenu(self.recent_menu)
         file_menu.addSeparator()
         file_menu.addActions([self.save_action, self.save_as_action])
+        file_menu.addSeparator()
+        file_menu.addActions([self.import_action, self.export_action])
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
@@ -669,6 +677,46 @@ class MainWindow(QMainWindow):
             if self.canvas.zoom() > 1.0:
                 self.canvas.set_zoom(1.0)
                 self.canvas.centerOn(rect.center())
+
+    # -- export and import -----------------------------------------------------------------------
+
+    def show_export_dialog(self):
+        """File → Export Trained Model…: the export dialog, window-modal; returns it."""
+        from gui.panels.export_dialog import ExportDialog
+
+        panel = self.training_panel
+        dialog = ExportDialog(self.document, runs_dir=panel.runs_dir, last_run=panel.last_out_dir,
+                              directory=self._last_dir(), parent=self)
+        dialog.exported.connect(lambda result: self._show_status(result.summary()))
+        self._replace_dialog("export_dialog", dialog)
+        return dialog
+
+    def show_import_dialog(self):
+        """File → Import PyTorch Model…: the import dialog, window-modal; returns it. A
+        successful import opens the new design (asking to save unsaved changes first)."""
+        from gui.panels.import_dialog import ImportDialog
+
+        dialog = ImportDialog(directory=self._last_dir(), parent=self)
+        # after the dialog has closed: the save prompt must not stack on top of it
+        dialog.imported.connect(
+            lambda result: QTimer.singleShot(0, self, lambda: self._open_imported(result)))
+        self._replace_dialog("import_dialog", dialog)
+        return dialog
+
+    def _replace_dialog(self, name: str, dialog: QWidget) -> None:
+        old = getattr(self, name, None)
+        if old is not None:
+            old.shutdown()
+            old.deleteLater()
+        setattr(self, name, dialog)
+        dialog.open()
+
+    def _open_imported(self, result) -> None:
+        if self.open_design(result.design_path):
+            self._show_status(f"Imported {result.design_path.name}; its weights are in "
+                              f"{result.checkpoint_path.name} (File → Export uses them)")
+        else:
+            self._show_status(f"Imported to {result.design_path}; not opened")
 
     # -- training ----------------------------------------------------------------------------
 
