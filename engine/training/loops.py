@@ -346,7 +346,9 @@ class SupervisedLoop(_BackpropLoop):
                               + f"— change '{src}' or use loss cross_entropy")
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
-        return self._loss_and_step(self.x_train[idx], self.y_train[idx], sample, self.loss_fn)
+        # index_select is ~3× cheaper per call than x[idx] on small batches
+        return self._loss_and_step(self.x_train.index_select(0, idx),
+                                   self.y_train.index_select(0, idx), sample, self.loss_fn)
 
     def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
         split, x, y = self._eval_split()
@@ -396,7 +398,7 @@ class ReconstructionLoop(_BackpropLoop):
         self._setup_backprop(net)
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
-        xb = self.x_train[idx]
+        xb = self.x_train.index_select(0, idx)
         noisy = xb + self.noise * torch.randn_like(xb) if self.noise > 0 else xb
         return self._loss_and_step(noisy, xb, sample, self.loss_fn)
 
@@ -460,7 +462,7 @@ class GanLoop(FamilyLoop):
         self.gen_ids, self.disc_ids = set(self.gen.layers.keys()), set(self.disc.layers.keys())
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
-        real = self.x_train[idx]
+        real = self.x_train.index_select(0, idx)
         b = len(real)
         if sample:
             self.probe.attach()
@@ -587,7 +589,7 @@ class SomLoop(FamilyLoop):
         if sample:
             self.probe.attach()
         with torch.no_grad():
-            feats, dist = self._distances(self.x_train[idx])
+            feats, dist = self._distances(self.x_train.index_select(0, idx))
             if sample:
                 acts = self.probe.collect()
                 values = torch.stack([dist.mean(), dist.std(), (dist == 0).float().mean()])

@@ -389,7 +389,8 @@ class Trainer:
                    losses: list[torch.Tensor]) -> bool:
         """Evaluate, schedule, checkpoint and report one epoch; True when early stopping hits."""
         cfg, loop = self.config, self.loop
-        sizes = torch.tensor([len(b) for b in batches[:len(losses)]], dtype=torch.float64)
+        sizes = torch.full((len(losses),), float(self.batch_size), dtype=torch.float64)
+        sizes[-1] = len(batches[len(losses) - 1])  # only the last batch may be smaller
         stacked = torch.stack(losses).double().cpu()
         weights = sizes if stacked.dim() == 1 else sizes.unsqueeze(1)
         totals = torch.cat([(stacked * weights).sum(0).reshape(-1), sizes.sum().reshape(1)])
