@@ -18,11 +18,12 @@ the generator's samples from a fixed noise batch (GAN), or the U-matrix and hit 
 from __future__ import annotations
 
 import math
+import time
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Slot
+from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -36,6 +37,7 @@ COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
            "#7f7f7f", "#bcbd22", "#17becf")
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
+REFRESH_MS = 250    # at most four redraws a second
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
@@ -168,7 +170,14 @@ class TrainingPlots(QWidget):
 
         self._labels: dict[str, str] = {}
         self._skip: set[str] = set()
+        # Redrawing costs the GUI thread (and, through the GIL, the training thread) far more
+        # than folding events in: the items follow the data at a few hertz, not every drain.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self.flush)
+        self._last_refresh = 0.0
         self._family_kind = ""
+        self._family_key: tuple | None = None
         self.reset()
 
     # -- construction helpers ---------------------------------------------------------------------
@@ -263,11 +272,15 @@ class TrainingPlots(QWidget):
         self.epochs_seen = 0
         self.last_samples: dict[str, Any] = {}
         self._dirty: set[str] = set()
-        self._setup_family("")
+        if self._family_key is None:
+            self._setup_family("")
+        else:
+            self._blank_family()
 
     @Slot(object)
     def add_events(self, events: list) -> None:
-        """Fold a drained list of events into the series, then update the changed items once."""
+        """Fold a drained list of events into the series; the items follow at most
+        ``1000 / REFRESH_MS`` times a second (see :meth:`flush`)."""
         for event in events:
             if isinstance(event, BatchEvent):
                 self._on_batch(event)
@@ -275,6 +288,18 @@ class TrainingPlots(QWidget):
                 self._on_epoch(event)
             elif isinstance(event, TrainStartEvent):
                 self._on_start(event)
+        if self._dirty and not self._refresh_timer.isActive():
+            wait = REFRESH_MS - (time.perf_counter() - self._last_refresh) * 1000
+            if wait <= 0:
+                self.flush()
+            else:
+                self._refresh_timer.start(int(wait))
+
+    @Slot()
+    def flush(self) -> None:
+        """Draw what arrived since the last refresh now."""
+        self._refresh_timer.stop()
+        self._last_refresh = time.perf_counter()
         self._refresh()
 
     def _on_start(self, event: TrainStartEvent) -> None:
@@ -433,9 +458,11 @@ class TrainingPlots(QWidget):
         self.act_errors.setData(x=means, y=ys, left=stds, right=stds)
         self.act_means.setData(means, ys)
         self.zero_bars.setOpts(x0=np.zeros(len(ids)), y=ys, width=zeros, height=0.6)
-        ticks = [(float(i), _short(self._labels.get(node_id, node_id)))
-                 for i, node_id in enumerate(ids)]
-        self.act_plot.getAxis("left").setTicks([ticks, []])
+        if ids != self.layer_order or not ids:
+            self.layer_order = ids
+            ticks = [(float(i), _short(self._labels.get(node_id, node_id)))
+                     for i, node_id in enumerate(ids)]
+            self.act_plot.getAxis("left").setTicks([ticks, []])
         if ids:
             self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
             lo = float(np.min(np.minimum(means - stds, 0)))
@@ -444,14 +471,29 @@ class TrainingPlots(QWidget):
 
     # -- family views -----------------------------------------------------------------------------
 
+    def _blank_family(self) -> None:
+        """Empty the family view's items, keeping them for the next run of the same kind."""
+        for item in self.family_items.values():
+            if isinstance(item, pg.ImageItem | pg.ScatterPlotItem):
+                item.clear()
+        for text in self.family_items.get("texts", ()):
+            text.setText("")
+        self.family_items["shown"] = {}
+
     def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
-        """Create the family view's items for ``task`` (once per run)."""
+        """Create the family view's items for ``task``; a run of the same kind and classes as
+        the previous one reuses them (a confusion matrix has a hundred labels)."""
+        kind = {"classification": "confusion", "regression": "scatter",
+                "forecast": "scatter", "reconstruction": "reconstruction",
+                "gan": "gan", "som": "som"}.get(task, "")
+        key = (kind, tuple(class_names or ()))
+        if key == self._family_key:
+            self._blank_family()
+            return
+        self._family_key = key
         self.family.clear()
         self.family_items: dict[str, Any] = {}
-        self._family_kind = {"classification": "confusion", "regression": "scatter",
-                             "forecast": "scatter", "reconstruction": "reconstruction",
-                             "gan": "gan", "som": "som"}.get(task, "")
-        kind = self._family_kind
+        self._family_kind = kind
         self.class_names = list(class_names or [])
         if kind == "confusion":
             plot = self._image_plot(0, "Confusion matrix (validation)", axes=True)
@@ -562,16 +604,21 @@ class TrainingPlots(QWidget):
         correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
         plot.setTitle(f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
                       color=self.fg, size="9pt")
-        names = self.class_names if len(self.class_names) == k else [str(i) for i in range(k)]
-        ticks = [[(i + 0.5, _short(str(n), 4)) for i, n in enumerate(names)], []]
-        plot.getAxis("bottom").setTicks(ticks)
-        plot.getAxis("left").setTicks(ticks)
+        if items.get("ticks_for") != k:
+            items["ticks_for"] = k
+            names = self.class_names if len(self.class_names) == k else \
+                [str(i) for i in range(k)]
+            ticks = [[(i + 0.5, _short(str(n), 4)) for i, n in enumerate(names)], []]
+            plot.getAxis("bottom").setTicks(ticks)
+            plot.getAxis("left").setTicks(ticks)
+            plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
         texts: list[pg.TextItem] = items["texts"]
         if k <= MAX_CELL_TEXT:
             if len(texts) != k * k:
                 for text in texts:
                     plot.removeItem(text)
                 texts.clear()
+                items["shown"] = {}
                 font = QFont()
                 font.setPointSizeF(7.0 if k > 8 else 8.0)
                 for r in range(k):
@@ -581,13 +628,16 @@ class TrainingPlots(QWidget):
                         text.setPos(c + 0.5, r + 0.5)
                         plot.addItem(text)
                         texts.append(text)
+            shown = items.setdefault("shown", {})
             for r in range(k):
                 for c in range(k):
-                    text = texts[r * k + c]
                     count = int(matrix[r, c])
-                    text.setText(str(count) if count else "")
-                    text.setColor(self.bg if share[r, c] > 0.55 else self.fg)
-        plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+                    state = (str(count) if count else "", bool(share[r, c] > 0.55))
+                    if shown.get((r, c)) != state:  # setText/setColor relayout: skip repeats
+                        shown[(r, c)] = state
+                        text = texts[r * k + c]
+                        text.setText(state[0])
+                        text.setColor(self.bg if state[1] else self.fg)
 
 
 def _bounded(name: str) -> bool:

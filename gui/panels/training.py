@@ -54,6 +54,7 @@ WARNING_COLOUR = "#c77c02"  # amber, readable on light and dark backgrounds
 OVERFIT_EPOCHS = 3          # epochs of rising validation loss before the warning shows
 OVERFIT_RISE = 0.02         # … by at least this share above its best
 GUI_SAMPLE_EVERY = 10       # steps between layer statistics when the design does not say
+PANEL_REFRESH_S = 0.2       # the progress labels follow the run five times a second
 
 
 def overfitting(history: list[tuple[int, float, float | None]],
@@ -114,6 +115,7 @@ class TrainingPanel(QWidget):
         self.last_result: RunResult | None = None
         self.last_out_dir: Path | None = None
         self._refreshing = False
+        self._last_shown = 0.0
         self._reset_progress()
 
         self._build_actions()
@@ -523,7 +525,11 @@ class TrainingPanel(QWidget):
                 self.epoch_running = event.start_epoch
                 self.bpe = max(1, event.batches_per_epoch)
                 self._train_t0 = self.runner.active_seconds()
-        self._show_progress()
+        # labels re-layout on every change: a few updates a second are plenty to read
+        now = time.perf_counter()
+        if now - self._last_shown >= PANEL_REFRESH_S:
+            self._last_shown = now
+            self._show_progress()
 
     def _show_progress(self) -> None:
         start = self.start_event
@@ -579,6 +585,8 @@ class TrainingPanel(QWidget):
     def _on_finished(self, result: RunResult) -> None:
         self.last_result = result
         summary = result.summary or {}
+        if self.start_event is not None:
+            self._show_progress()  # the last events may have arrived between refreshes
         done = int(summary.get("epochs_completed") or self.epoch_done)
         if result.error is not None:
             self.state_label.setText(f"Failed after {done} epoch{'s' if done != 1 else ''}")
@@ -598,6 +606,8 @@ class TrainingPanel(QWidget):
                 self.progress.setFormat("100%")
             self.statusMessage.emit(self.state_label.text())
         self.rate_label.clear()
+        if self.plots is not None:
+            self.plots.flush()
         self._show_values()
         self._update_controls()
         self.runFinished.emit(result)
