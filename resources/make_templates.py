@@ -87,10 +87,10 @@ def build() -> dict[str, Design]:
     ae = Design("Autoencoder on digits", TEMPLATES["autoencoder"][1])
     chain(ae, [("pixels", "Input", {"shape": [64]}),
                ("enc1", "Linear", {"out_features": 128}), ("enc_relu", "ReLU", {}),
-               ("code", "Linear", {"out_features": 16}), ("code_relu", "ReLU", {}),
-               ("dec1", "Linear", {"out_features": 128}), ("dec_relu", "ReLU", {}),
-               ("dec2", "Linear", {"out_features": 64}), ("pixels_out", "Sigmoid", {}),
-               ("reconstruction", "Output", {})], per_row=5)  # encoder, then decoder
+               ("code", "Linear", {"out_features": 16}),  # linear bottleneck: no ReLU here,
+               ("dec1", "Linear", {"out_features": 128}), ("dec_relu", "ReLU", {}),  # dead
+               ("dec2", "Linear", {"out_features": 64}), ("pixels_out", "Sigmoid", {}),  # codes
+               ("reconstruction", "Output", {})], per_row=5)  # cost 2× the reconstruction MSE
     ae.data = {"source": "builtin", "name": "digits", "form": "flat",
                "split": {"val": 0.2, "test": 0.0, "stratify": False}}
     ae.training = {"task": "reconstruction", "loss": "mse", "optimizer": "adam", "lr": 2e-3,
