@@ -363,8 +363,9 @@ class ExportDialog(QDialog):
         self.export_button = QPushButton("Export", self)
         self.export_button.setDefault(True)
         self.close_button = QPushButton("Close", self)
+        self.reason_label = note_label(self)  # why Export is disabled
         buttons.addWidget(self.show_button)
-        buttons.addStretch(1)
+        buttons.addWidget(self.reason_label, 1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.close_button)
         outer.addLayout(buttons)
@@ -592,6 +593,10 @@ class ExportDialog(QDialog):
         self.export_button.setEnabled(reason is None)
         self.export_button.setToolTip(f"Disabled: {reason}" if reason else
                                       "Write the files (runs in the background)")
+        self.reason_label.setText(f"To export: {reason}." if reason and not self.busy
+                                  and not self.document.analysis.problems else "")
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight
+                                       | Qt.AlignmentFlag.AlignVCenter)
         idle = not self.busy
         for widget in (self.format_combo, self.checkpoint_edit, self.checkpoint_button,
                        self.output_edit, self.output_button):

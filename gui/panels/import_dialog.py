@@ -242,7 +242,10 @@ class ImportDialog(QDialog):
         outer.addStretch(1)
 
         buttons = QHBoxLayout()
-        buttons.addStretch(1)
+        self.reason_label = note_label(self)  # why Import is disabled
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight
+                                       | Qt.AlignmentFlag.AlignVCenter)
+        buttons.addWidget(self.reason_label, 1)
         self.import_button = QPushButton("Import", self)
         self.import_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", self)
@@ -439,6 +442,7 @@ class ImportDialog(QDialog):
         self.import_button.setEnabled(reason is None)
         self.import_button.setToolTip(f"Disabled: {reason}" if reason else
                                       "Import (runs in the background)")
+        self.reason_label.setText(f"To import: {reason}." if reason and not self.busy else "")
         idle = not self.busy
         for widget in (self.source_edit, self.source_button, self.class_combo, self.shape_edit,
                        self.output_edit, self.output_button, self.trust_box):
