@@ -1,0 +1,166 @@
+"""The training runner on its own: a worker thread trains a snapshot, the GUI thread receives the
+events in batches, stop / pause / resume take effect within a batch, failures arrive as one line,
+and shutdown leaves no thread behind."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from engine.errors import TrainingError
+from engine.io import load_design
+from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
+from gui.runner import TrainingRunner
+from resources import template_path
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def training_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "deepwire-training" and t.is_alive()]
+
+
+@pytest.fixture
+def runner(qtbot):
+    """A runner with a recorder of every drain; stopped and joined after the test."""
+    made = TrainingRunner()
+    made.drains = []
+    made.eventsReady.connect(made.drains.append)
+    yield made
+    assert made.shutdown(10.0)
+    assert not training_threads()
+    made.deleteLater()
+
+
+def mlp(epochs: int, **training) -> object:
+    design = load_design(template_path("mlp"))
+    design.training.update(epochs=epochs, device="cpu", **training)
+    return design
+
+
+def events_of(runner, kind) -> list:
+    return [e for drain in runner.drains for e in drain if isinstance(e, kind)]
+
+
+def wait_for_steps(qtbot, runner, steps: int = 1) -> None:
+    qtbot.waitUntil(lambda: any(e.step >= steps for e in events_of(runner, BatchEvent)),
+                    timeout=60_000)
+
+
+def test_trains_a_snapshot_and_delivers_batched_events(qtbot, runner):
+    design = mlp(2, log_every=1)  # a BatchEvent after every step
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as finished:
+        runner.start(design)
+        design.training["epochs"] = 50  # an edit after Train changes the next run only
+    result = finished.args[0]
+    assert result.ok and not result.stopped
+    assert result.summary["epochs_completed"] == 2
+    assert runner.state == "idle" and not runner.is_active
+    batches = events_of(runner, BatchEvent)
+    assert isinstance(runner.drains[0][0], TrainStartEvent)
+    assert [e.epoch for e in events_of(runner, EpochEvent)] == [1, 2]
+    # one signal per drain, never one per training batch
+    assert len(batches) == batches[-1].step >= 40
+    assert len(runner.drains) < len(batches) / 2
+    assert [e.step for e in batches] == sorted(e.step for e in batches)
+
+
+def test_invalid_settings_are_refused_before_anything_starts(runner):
+    design = mlp(2)
+    design.training["optimizer"] = "adamx"
+    with pytest.raises(TrainingError, match="optimizer"):
+        runner.start(design)
+    assert runner.state == "idle" and not training_threads()
+
+
+def test_stop_takes_effect_within_a_batch(qtbot, runner):
+    runner.start(mlp(10_000, log_every=1))
+    wait_for_steps(qtbot, runner, 3)
+    step_at_stop = runner._run.trainer.step
+    t0 = time.perf_counter()
+    with qtbot.waitSignal(runner.finished, timeout=10_000) as finished:
+        runner.stop()
+        assert runner.state == "stopping"
+    assert time.perf_counter() - t0 < 5.0
+    result = finished.args[0]
+    assert result.ok and result.stopped
+    assert result.summary["stopped"]
+    # the batch running when stop was asked may finish; no further batch starts
+    last = max(e.step for e in events_of(runner, BatchEvent))
+    assert last <= step_at_stop + 1
+
+
+def test_pause_holds_the_run_and_resume_continues_it(qtbot, runner):
+    runner.start(mlp(10_000, log_every=1))
+    wait_for_steps(qtbot, runner, 2)
+    runner.pause()
+    assert runner.state == "paused"
+    qtbot.wait(200)  # the batch in flight ends
+    held = runner._run.trainer.step
+    qtbot.wait(400)
+    assert runner._run.trainer.step == held
+    paused_clock = runner.active_seconds()
+    qtbot.wait(200)
+    assert runner.active_seconds() == pytest.approx(paused_clock)  # pauses do not count
+    runner.resume()
+    assert runner.state == "running"
+    qtbot.waitUntil(lambda: runner._run.trainer.step > held + 2, timeout=20_000)
+    with qtbot.waitSignal(runner.finished, timeout=10_000) as finished:
+        runner.stop()
+    assert finished.args[0].stopped
+
+
+def test_stop_while_paused_ends_the_run(qtbot, runner):
+    runner.start(mlp(10_000))
+    wait_for_steps(qtbot, runner)
+    runner.pause()
+    with qtbot.waitSignal(runner.finished, timeout=10_000) as finished:
+        runner.stop()
+    assert finished.args[0].stopped and runner.state == "idle"
+
+
+def test_a_failure_arrives_as_one_line_and_the_runner_stays_usable(qtbot, runner):
+    design = mlp(2)
+    design.node("pixels").params["shape"] = [32]  # the data has 64 features
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as finished:
+        runner.start(design)
+    result = finished.args[0]
+    assert not result.ok
+    assert "\n" not in result.error and "pixels" in result.error and "64" in result.error
+    assert runner.state == "idle"
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as finished:
+        runner.start(mlp(1))
+    assert finished.args[0].ok
+
+
+def test_only_one_run_at_a_time(qtbot, runner):
+    runner.start(mlp(10_000))
+    with pytest.raises(TrainingError, match="already"):
+        runner.start(mlp(1))
+    assert len(training_threads()) == 1
+
+
+def test_shutdown_stops_and_joins_the_worker(qtbot, runner):
+    runner.start(mlp(10_000))
+    wait_for_steps(qtbot, runner)
+    runner.pause()  # even a paused run ends
+    t0 = time.perf_counter()
+    assert runner.shutdown(10.0)
+    assert time.perf_counter() - t0 < 5.0
+    assert not training_threads() and runner.state == "idle"
+
+
+def test_a_flood_of_events_is_drained_in_bounded_slices(runner):
+    events = [BatchEvent(epoch=0, step=i + 1, batch=i + 1, batches_per_epoch=100_000,
+                         steps=[i + 1], losses={"loss": [1.0]}, lr=1e-3, samples_per_s=1.0)
+              for i in range(100_000)]
+    runner.buffer.extend(events)
+    slices = 0
+    while runner.buffer:
+        runner.drain()
+        slices += 1
+    assert slices == 100_000 // runner.max_events_per_drain
+    assert [len(d) for d in runner.drains] == [runner.max_events_per_drain] * slices
+    assert runner.drains[-1][-1].step == 100_000
