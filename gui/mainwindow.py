@@ -696,7 +696,8 @@ class MainWindow(QMainWindow):
         successful import opens the new design (asking to save unsaved changes first)."""
         from gui.panels.import_dialog import ImportDialog
 
-        dialog = ImportDialog(directory=self._last_dir(), parent=self)
+        dialog = ImportDialog(directory=self._last_dir(), open_path=self.document.path,
+                              parent=self)
         # after the dialog has closed: the save prompt must not stack on top of it
         dialog.imported.connect(
             lambda result: QTimer.singleShot(0, self, lambda: self._open_imported(result)))

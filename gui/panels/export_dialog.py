@@ -583,8 +583,12 @@ class ExportDialog(QDialog):
             return "the design has problems"
         if not self.checkpoint_edit.text().strip():
             return "choose a checkpoint"
-        if self.output_path() is None:
+        output = self.output_path()
+        if output is None:
             return "choose where to save"
+        if _same_file(output, self.document.path) or _same_file(
+                output, Path(self.checkpoint_edit.text().strip()).expanduser()):
+            return f"choose another file name ({output.name} is the design or the checkpoint)"
         return None
 
     @Slot()
@@ -684,6 +688,16 @@ def _role(path: Path, main: Path, fmt: str) -> str:
     if path.suffix == ".json":
         return "sidecar: inputs, outputs, class labels, preprocessing"
     return "the weights the code loads"
+
+
+def _same_file(a: Path, b: Path | None) -> bool:
+    """Whether ``a`` and ``b`` name the same file (also through different spellings)."""
+    if b is None:
+        return False
+    try:
+        return a.resolve() == b.resolve()
+    except OSError:
+        return a == b
 
 
 def _html(text: str) -> str:

@@ -38,6 +38,7 @@ from gui.panels.export_dialog import (
     BackgroundCall,
     FileChooser,
     _join_on_quit,
+    _same_file,
     coloured,
     note_label,
     path_row,
@@ -165,15 +166,17 @@ def _run_import(source: str, output: Path, shape_text: str) -> Any:
 class ImportDialog(QDialog):
     """Import a PyTorch model as a design; see the module docstring.
 
-    ``directory`` is where the file dialogs start; ``chooser`` opens them.
+    ``directory`` is where the file dialogs start; ``open_path`` is the file of the design open
+    in the window (the import refuses to overwrite it); ``chooser`` opens the file dialogs.
     """
 
     imported = Signal(object)  # engine.export.importer.ImportResult
 
-    def __init__(self, *, directory: str | Path | None = None,
+    def __init__(self, *, directory: str | Path | None = None, open_path: Path | None = None,
                  chooser: FileChooser | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.directory = Path(directory) if directory else Path.home()
+        self.open_path = open_path  # the design open in the window: never overwritten
         self.chooser = chooser if chooser is not None else FileChooser(self)
         self.task: BackgroundCall | None = None
         self.result = None  # the last ImportResult
@@ -432,8 +435,11 @@ class ImportDialog(QDialog):
                 return "confirm that the file may run"
         elif path.suffix.lower() != ".pt2":
             return "choose a .py or .pt2 file"
-        if self.output_path() is None:
+        output = self.output_path()
+        if output is None:
             return "choose where to save the design"
+        if _same_file(output, self.open_path) or _same_file(output, path):
+            return f"choose another name: {output.name} is open in the window or the model"
         return None
 
     @Slot()

@@ -407,3 +407,61 @@ def test_pt2_import_needs_no_class_shape_or_consent(make_window, qtbot, tmp_path
     assert sorted(n.type for n in window.document.design) == [
         "Input", "Linear", "Linear", "Output", "Tanh"]
     assert prompts.asked == []  # nothing was modified, so nothing to save
+
+
+class FakeChooser:
+    """Answers the dialogs' file pickers with fixed paths; records what was asked."""
+
+    def __init__(self, open_path=None, save_path=None) -> None:
+        self.open_path, self.save_path = open_path, save_path
+        self.asked: list[tuple[str, str, str]] = []
+
+    def open_file(self, title, start, filters):
+        self.asked.append((title, start, filters))
+        return self.open_path
+
+    def save_file(self, title, start, filters):
+        self.asked.append((title, start, filters))
+        return self.save_path
+
+
+def test_browse_buttons_fill_the_fields_and_refuse_overwriting_the_design(
+        make_window, qtbot, checkpoints, tmp_path):
+    from PySide6.QtCore import Qt
+
+    window, _ = make_window()
+    design_path = tmp_path / "mlp.json"
+    window.document.save(design_path)
+    dialog = window.show_export_dialog()
+    dialog.chooser = FakeChooser(open_path=checkpoints["good"], save_path=tmp_path / "digits")
+    qtbot.mouseClick(dialog.checkpoint_button, Qt.MouseButton.LeftButton)
+    _checked(qtbot, dialog)
+    assert Path(dialog.checkpoint_edit.text()) == checkpoints["good"]
+    assert "trained on this design" in dialog.checkpoint_info.text()
+    dialog.set_format("pt2")
+    qtbot.mouseClick(dialog.output_button, Qt.MouseButton.LeftButton)
+    assert dialog.output_path() == tmp_path / "digits.pt2"  # the suffix is added
+    assert "(*.pt2)" in dialog.chooser.asked[-1][2]
+    assert dialog.export_button.isEnabled()
+    dialog.set_output(design_path)  # typing the design's own file name
+    assert not dialog.export_button.isEnabled()
+    assert "mlp.json is the design" in dialog.reason_label.text()
+
+    importer = window.show_import_dialog()
+    first, second = tmp_path / "first.py", tmp_path / "second.py"
+    first.write_text(TINY_MODEL)
+    second.write_text(TINY_MODEL)
+    importer.chooser = FakeChooser(open_path=first)
+    qtbot.mouseClick(importer.source_button, Qt.MouseButton.LeftButton)
+    assert importer.source_path() == first and importer.class_combo.currentData() == "Tiny"
+    importer.shape_edit.setText("8")
+    importer.trust_box.setChecked(True)
+    assert importer.import_button.isEnabled()
+    importer.chooser.open_path = second
+    qtbot.mouseClick(importer.source_button, Qt.MouseButton.LeftButton)
+    assert not importer.trust_box.isChecked()  # consent is per file
+    assert "confirm that the file may run" in importer.reason_label.text()
+    importer.trust_box.setChecked(True)
+    importer.set_output(design_path)  # the design open in the window
+    assert not importer.import_button.isEnabled()
+    assert not Path(str(first) + ".ran").exists() and not Path(str(second) + ".ran").exists()
