@@ -386,13 +386,18 @@ def test_som_exports_best_matching_unit_and_distances(exports):
 def test_encoder_ends_at_the_bottleneck_or_a_named_layer(exports, trained):
     entry = exports[("autoencoder", "encoder")]
     plan = entry["plan"]
-    assert [n.id for n in plan.design] == ["pixels", "enc1", "enc_relu", "code", "code_relu"]
+    assert [n.id for n in plan.design] == ["pixels", "enc1", "enc_relu", "code"]
     assert tuple(entry["reference"][7][0].shape) == (7, 16)
-    named = prepare_export(trained["autoencoder"][0], trained["autoencoder"][1], "encoder:code")
-    assert named.output_names == ["code"]
+    named = prepare_export(trained["autoencoder"][0], trained["autoencoder"][1],
+                           "encoder:enc_relu")
+    assert named.output_names == ["enc_relu"]
+    assert [n.id for n in named.design] == ["pixels", "enc1", "enc_relu"]
     with torch.no_grad():
         x = plan.example_inputs(3)
-        assert torch.equal(named.module(*x).relu(), plan.module(*x))
+        hidden = named.module(*x)
+        assert tuple(hidden.shape) == (3, 128) and bool((hidden >= 0).all())
+        code = plan.module(*x)
+        assert tuple(code.shape) == (3, 16) and bool((code < 0).any())  # linear bottleneck
     with pytest.raises(ExportError, match="no layer called 'nope'"):
         prepare_export(trained["autoencoder"][0], trained["autoencoder"][1], "encoder:nope")
     with pytest.raises(ExportError, match="encoder:NODE"):
