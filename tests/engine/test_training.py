@@ -362,3 +362,11 @@ def test_prepared_data_can_be_handed_in_directly():
     summary, history = fit(design, data=data)
     assert summary["n_train"] == 80 and summary["n_val"] == 20
     assert history.epochs[-1].samples["confusion_matrix"].sum() == 20
+
+
+def test_every_training_key_is_documented():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
+    for key in TrainConfig.KEYS:
+        assert f"`{key}`" in text, key
