@@ -209,7 +209,7 @@ class TrainingPanel(QWidget):
         self.epochs_spin = self._spin("epochs", 1, 1_000_000, "Passes over the training data")
         self.batch_spin = self._spin("batch_size", 1, 10_000_000,
                                      "Samples per optimisation step")
-        self.lr_spin = self._float("lr", 1e-9, 10.0, "Learning rate: the size of each step")
+        self.lr_spin = self._float("lr", 0.0, 10.0, "Learning rate: the size of each step")
         self.optimizer_combo = self._combo("optimizer", OPTIMIZERS,
                                            "How the weights follow the gradients")
         self.loss_combo = self._combo("loss", (), "The error the network minimises")
@@ -389,9 +389,9 @@ class TrainingPanel(QWidget):
             self.patience_spin.setValue(cfg.early_stopping.patience
                                         if cfg.early_stopping is not None else 0)
             self.device_combo.setCurrentText(cfg.device)
-            self.settings_error.setVisible(error is not None)
             if error is not None:
                 self.settings_error.setText(f"The design's training section: {error}")
+                self.settings_error.show()
             som = cfg.task == "som"
             for key in ("lr", "optimizer", "loss", "weight_decay"):
                 self.editors[key].setEnabled(not som)
@@ -403,6 +403,7 @@ class TrainingPanel(QWidget):
 
     @Slot()
     def _on_design_edited(self) -> None:
+        self.settings_error.hide()  # a refusal is about the edit before; show the new state
         self.refresh_settings()
         self._update_controls()
 
