@@ -3,15 +3,20 @@
 
 Flags override the design's ``training`` section. Progress (tqdm, with loss and ETA) and one line
 per epoch go to stderr; the final summary line goes to stdout. ``DIR`` receives ``metrics.jsonl``,
-``best.pt``, ``last.pt`` and ``summary.json``. Exit codes: 0 trained (also when stopped early), 1
-invalid design or failed training, 2 unreadable file or bad flag value.
+``best.pt``, ``last.pt`` and ``summary.json``. Exit codes: 0 trained (also when early stopping
+ended it), 1 invalid design or failed training, 2 unreadable file or bad flag value, 130 stopped
+with Ctrl+C.
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -19,6 +24,7 @@ from engine.cli import fail, guarded
 from engine.errors import TrainingError
 from engine.io import load_design
 from engine.training.config import TrainConfig
+from engine.training.devices import launched_distributed
 from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
 from engine.training.trainer import Trainer
 
@@ -122,6 +128,28 @@ def default_out_dir(design_path: str) -> Path:
     return Path("runs") / f"{Path(design_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
 
 
+@contextmanager
+def stop_on_ctrl_c(trainer: Trainer) -> Iterator[None]:
+    """First Ctrl+C: finish the running batch and stop cleanly (files keep the last full epoch,
+    summary.json says ``stopped``); a second Ctrl+C aborts at once. Not under torchrun, where the
+    processes must stop at the same batch: there Ctrl+C aborts as usual."""
+    if threading.current_thread() is not threading.main_thread() or launched_distributed():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if trainer.stop_requested:
+            raise KeyboardInterrupt
+        sys.stderr.write("\nstopping after this batch (Ctrl+C again to abort)\n")
+        trainer.request_stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run_train(args: argparse.Namespace) -> int:
     """Entry point of ``main.py train``."""
 
@@ -136,9 +164,10 @@ def run_train(args: argparse.Namespace) -> int:
         trainer = Trainer(design, config, callbacks=[ProgressBar()],
                           base_dir=Path(args.design).resolve().parent, out_dir=out,
                           resume=getattr(args, "resume", None))
-        summary = trainer.fit()
+        with stop_on_ctrl_c(trainer):
+            summary = trainer.fit()
         if trainer.dist.is_main:
             print(summary_line(summary))
-        return 0
+        return 130 if summary["stopped"] else 0
 
     return guarded(body)

@@ -149,3 +149,29 @@ def test_torchrun_two_processes_match_single_process_quality(tmp_path, capsys):
     assert summary["world_size"] == 2
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == \
         ["best.pt", "last.pt", "metrics.jsonl", "summary.json"]
+
+
+def test_ctrl_c_stops_cleanly_after_the_running_batch(tmp_path):
+    import signal
+    import time
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "main.py", "train", str(template_path("mlp")),
+                             "--epochs", "100000", "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env=env)
+    try:
+        deadline = time.monotonic() + 120
+        metrics = tmp_path / "metrics.jsonl"
+        while time.monotonic() < deadline and not (metrics.exists() and metrics.read_text()):
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130, err[-1000:]
+    assert "stopping after this batch" in err and "Traceback" not in err
+    assert out.startswith("stopped: ")
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["stopped"] and summary["epochs_completed"] >= 1
+    assert load_checkpoint(tmp_path / "last.pt").epoch == summary["epochs_completed"]
