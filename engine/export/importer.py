@@ -900,7 +900,7 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
         raise ExportError(f"the model's weights do not fit the imported design "
                           f"({_first_line(exc)}) — nothing was written") from None
     net.eval()
-    diff = _compare(original, net, design)
+    diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
     ckpt = checkpoint_from_modules(design, {next(iter(design.networks)): net},
                                    data_info={"input_shape": list(net.input_shapes[
                                        net.input_ids[0]])}, epoch=0)
@@ -913,14 +913,25 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
     return ImportResult(output, ckpt_path, design, diff, notes)
 
 
-def _compare(original: Any, net: nn.Module, design: Design) -> float:
+def _fixed_batch(program: torch.export.ExportedProgram) -> int | None:
+    """The batch size a program was exported with, when it is not dynamic (else None)."""
+    users = set(program.graph_signature.user_inputs)
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in users:
+            val = node.meta.get("val")
+            dim = getattr(val, "shape", (None,))[0] if getattr(val, "ndim", 0) else None
+            return dim if isinstance(dim, int) else None
+    return None
+
+
+def _compare(original: Any, net: nn.Module, design: Design, batch: int = 4) -> float:
     """Largest output difference on random inputs; ExportError when it is above tolerance."""
     vocab = min((int(n.params["num_embeddings"]) for n in design if n.type == "Embedding"),
                 default=2)
     specs = [(tuple(design.node(i).params["shape"]), design.node(i).params.get("dtype",
                                                                              "float32"))
              for i in net.input_ids]
-    inputs = _examples(specs, batch=4, vocab=vocab)
+    inputs = _examples(specs, batch=batch, vocab=vocab)
     with torch.no_grad():
         want = original(*inputs)
         got = net(*inputs)

@@ -317,3 +317,18 @@ def test_template_pt2_imports_back_to_the_same_layers(tmp_path):
     assert [n.type for n in result.design] == [n.type for n in design]
     side = json.loads((tmp_path / "cnn.pt2.json").read_text())
     assert side["inputs"][0]["shape"] == ["batch", 1, 8, 8]
+
+
+def test_pt2_exported_with_a_fixed_batch_imports(tmp_path):
+    """A .pt2 traced without a dynamic batch is compared at its own batch size."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
+                                torch.nn.Linear(8, 3)).eval()
+    source = tmp_path / "fixed.pt2"
+    torch.export.save(torch.export.export(model, (torch.randn(2, 4),)), str(source))
+    result = import_model(str(source), tmp_path / "fixed.json")
+    assert [n.type for n in result.design] == ["Input", "Linear", "ReLU", "Linear", "Output"]
+    net = compile_design(load_design(tmp_path / "fixed.json"))
+    net.load_state_dict(load_checkpoint(result.checkpoint_path).state_dicts["main"])
+    x = torch.randn(5, 4)
+    with torch.no_grad():
+        torch.testing.assert_close(net.eval()(x), model(x))
