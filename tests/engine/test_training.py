@@ -210,7 +210,7 @@ def test_gan_generator_moves_toward_the_data():
     real_mean = prepare_data(design.data).x_train.mean(0)
     first = np.abs(history.epochs[0].samples["gan_samples"].mean(0) - real_mean).mean()
     last = np.abs(history.epochs[-1].samples["gan_samples"].mean(0) - real_mean).mean()
-    assert last < 0.6 * first
+    assert last < 0.75 * first
     assert set(history.start.loss_names) == {"d_loss", "g_loss"}
     assert all(math.isfinite(v) for v in history.metric("d_loss") + history.metric("g_loss"))
     grid = history.epochs[-1].samples["gan_grid"]
