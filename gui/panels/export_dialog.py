@@ -8,31 +8,25 @@ with a busy bar while the window stays responsive. Success lists the files writt
 its sidecar JSON); failure shows the engine's one-line message, and the engine leaves no partial
 file behind.
 
-:class:`BackgroundCall` (one function in a worker thread, its outcome delivered on the GUI thread)
-and :class:`FileChooser` (the file dialogs, replaced in tests) serve the import dialog too.
+The worker thread, busy bar and close-while-busy handling are
+:class:`gui.panels.background.BackgroundTaskDialog`, shared with the import dialog.
 """
 
 from __future__ import annotations
 
 import re
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -41,15 +35,24 @@ from PySide6.QtWidgets import (
 from engine.export import FORMATS, export_model, export_parts
 from engine.graph import Design
 from gui.document import Document
+from gui.panels.background import (
+    OK_COLOUR,
+    BackgroundCall,
+    BackgroundTaskDialog,
+    FileChooser,
+    coloured,
+    escape_html,
+    note_label,
+    path_row,
+    same_file,
+    with_note,
+)
 from gui.panels.inspector import ERROR_COLOUR
 from gui.panels.plots import pretty
 from gui.panels.training import WARNING_COLOUR, metric_text
 from gui.panels.training import _slug as run_stem  # the run folders' naming
 from gui.runner import first_line
 
-POLL_MS = 25
-JOIN_TIMEOUT_S = 60.0
-OK_COLOUR = "#2e8b57"  # sea green, readable on light and dark backgrounds
 CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 
 #: What each format is for, one line each (shown under the format choice).
@@ -63,145 +66,6 @@ FORMAT_NOTES = {
     "python": "A readable PyTorch nn.Module file plus its .safetensors weights, to read, edit "
               "or train further; runs on its own: python FILE.py.",
 }
-
-
-# ------------------------------------------------------------------------------------------
-# helpers shared with the import dialog
-
-
-class BackgroundCall(QObject):
-    """Runs ``fn(*args)`` once in a worker thread; :attr:`done` fires on the GUI thread.
-
-    The worker only stores its outcome. A timer on the GUI thread notices that the thread ended
-    and emits ``done(result, error)`` with ``error`` the one-line message of whatever the call
-    raised (None on success), so no Qt object is ever touched from the worker.
-    """
-
-    done = Signal(object, object)  # result, error message (str) or None
-
-    def __init__(self, fn: Callable[..., Any], *args: Any, parent: QObject | None = None,
-                 name: str = "deepwire-task") -> None:
-        super().__init__(parent)
-        self._fn = fn
-        self._args = args
-        self._name = name
-        self._outcome: tuple[Any, str | None] = (None, None)
-        self._thread: threading.Thread | None = None
-        self.seconds = 0.0
-        self._timer = QTimer(self)
-        self._timer.setInterval(POLL_MS)
-        self._timer.timeout.connect(self._poll)
-
-    def start(self) -> None:
-        """Start the worker (once)."""
-        self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
-        self._thread.start()
-        self._timer.start()
-
-    @property
-    def running(self) -> bool:
-        """True from :meth:`start` until :attr:`done` has been emitted."""
-        return self._timer.isActive()
-
-    def wait(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
-        """Join the worker (at application exit, in tests); True when it has ended."""
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
-
-    def _work(self) -> None:
-        try:
-            self._outcome = (self._fn(*self._args), None)
-        except BaseException as exc:  # noqa: BLE001 - user code may raise anything, even SystemExit
-            self._outcome = (None, first_line(exc))
-
-    @Slot()
-    def _poll(self) -> None:
-        if self._thread is None or self._thread.is_alive():
-            return
-        self._timer.stop()
-        self.seconds = time.perf_counter() - self._started
-        result, error = self._outcome
-        self.done.emit(result, error)
-
-
-class FileChooser:
-    """The file dialogs the export and import dialogs open; tests substitute fixed answers."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        self.parent = parent
-
-    def open_file(self, title: str, start: str, filters: str) -> Path | None:
-        """An existing file, or None."""
-        path, _ = QFileDialog.getOpenFileName(self.parent, title, start, filters)
-        return Path(path) if path else None
-
-    def save_file(self, title: str, start: str, filters: str) -> Path | None:
-        """A file to write (the dialog asks before replacing one), or None."""
-        path, _ = QFileDialog.getSaveFileName(self.parent, title, start, filters)
-        return Path(path) if path else None
-
-
-def coloured(label: QLabel, text: str, colour: str | None = None) -> None:
-    """Show ``text`` in ``label`` (in ``colour``), or hide the label when ``text`` is empty;
-    the dialog grows when the text needs more room."""
-    label.setStyleSheet(f"color: {colour};" if colour else "")
-    label.setText(text)
-    label.setVisible(bool(text))
-    window = label.window()
-    if isinstance(window, QDialog) and window.layout() is not None:
-        QTimer.singleShot(0, window, lambda: fit_height(window))
-
-
-def fit_height(dialog: QDialog) -> None:
-    """Make ``dialog`` tall enough for its wrapped text at its current width (never shrinks)."""
-    layout = dialog.layout()
-    layout.activate()
-    needed = layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth() \
-        else layout.totalSizeHint().height()
-    if needed > dialog.height():
-        dialog.resize(dialog.width(), needed)
-
-
-def note_label(parent: QWidget) -> QLabel:
-    """A wrapped, selectable line of explanation under a field."""
-    label = QLabel(parent)
-    label.setWordWrap(True)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    font = label.font()
-    font.setPointSizeF(font.pointSizeF() * 0.92)
-    label.setFont(font)
-    return label
-
-
-def path_row(edit: QLineEdit, button: QPushButton) -> QWidget:
-    """A line edit with its Browse button."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.addWidget(edit, 1)
-    layout.addWidget(button)
-    return row
-
-
-def with_note(field: QWidget, note: QLabel) -> QWidget:
-    """A form field with its explanation line right under it."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
-    layout.setSpacing(3)
-    layout.addWidget(field)
-    layout.addWidget(note)
-    return box
-
-
-def _join_on_quit(task: BackgroundCall) -> None:
-    """Let a running task finish before the interpreter exits (no half-written temp files)."""
-    app = QCoreApplication.instance()
-    if app is not None:
-        app.aboutToQuit.connect(task.wait)
 
 
 # ------------------------------------------------------------------------------------------
@@ -276,7 +140,7 @@ def _describe(ckpt: Any) -> str:
 # the dialog
 
 
-class ExportDialog(QDialog):
+class ExportDialog(BackgroundTaskDialog):
     """Export the document's trained model; see the module docstring.
 
     ``runs_dir`` / ``last_run`` are where the training panel keeps run folders and the folder of
@@ -285,6 +149,8 @@ class ExportDialog(QDialog):
     """
 
     exported = Signal(object)  # engine.export.ExportResult
+    TASK_TITLE = "Export"
+    STILL_RUNNING = "The export is still running; it finishes in a few seconds."
 
     def __init__(self, document: Document, *, runs_dir: Path | None = None,
                  last_run: Path | None = None, directory: str | Path | None = None,
@@ -295,9 +161,7 @@ class ExportDialog(QDialog):
         self.last_run = last_run
         self.directory = Path(directory) if directory else Path.home()
         self.chooser = chooser if chooser is not None else FileChooser(self)
-        self.task: BackgroundCall | None = None  # the running export
         self.probe: BackgroundCall | None = None  # the running checkpoint check
-        self.result = None  # the last ExportResult
         self.check: CheckpointCheck | None = None
         self._auto_output = True  # the output name follows format and part until edited
         self._probe_pending: list[Path] | None = None
@@ -345,15 +209,7 @@ class ExportDialog(QDialog):
                                            self.output_note))
         outer.addLayout(form)
 
-        self.busy_bar = QProgressBar(self)
-        self.busy_bar.setRange(0, 0)  # indeterminate: the export reports no progress
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.setMaximumHeight(10)
-        self.busy_bar.hide()
-        outer.addWidget(self.busy_bar)
-        self.result_label = note_label(self)
-        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
-        outer.addWidget(self.result_label)
+        self._add_progress_area(outer)
         outer.addStretch(1)
 
         buttons = QHBoxLayout()
@@ -385,7 +241,7 @@ class ExportDialog(QDialog):
     def _fill(self) -> None:
         doc = self.document
         design = doc.design
-        self.heading.setText(f"Export the trained weights of <b>{_html(design.name)}</b> as a "
+        self.heading.setText(f"Export the trained weights of <b>{escape_html(design.name)}</b> as a "
                              "file other tools load.")
         problems = doc.analysis.problems
         if problems:
@@ -570,11 +426,6 @@ class ExportDialog(QDialog):
 
     # -- export ----------------------------------------------------------------------------------
 
-    @property
-    def busy(self) -> bool:
-        """True while an export runs."""
-        return self.task is not None and self.task.running
-
     def blocked_reason(self) -> str | None:
         """Why Export is disabled (None when it is enabled)."""
         if self.busy:
@@ -586,7 +437,7 @@ class ExportDialog(QDialog):
         output = self.output_path()
         if output is None:
             return "choose where to save"
-        if _same_file(output, self.document.path) or _same_file(
+        if same_file(output, self.document.path) or same_file(
                 output, Path(self.checkpoint_edit.text().strip()).expanduser()):
             return f"choose another file name ({output.name} is the design or the checkpoint)"
         return None
@@ -617,26 +468,12 @@ class ExportDialog(QDialog):
         self.output_edit.setText(str(output))
         checkpoint = Path(self.checkpoint_edit.text().strip()).expanduser()
         design = self.document.design.copy()  # the snapshot the worker reads
-        self.result = None
         self.show_button.hide()
-        coloured(self.result_label, f"Exporting {FORMATS[fmt][0]} to {output}…")
-        self.busy_bar.show()
-        self.task = BackgroundCall(export_model, design, checkpoint, fmt, output, part,
-                                   parent=self, name="deepwire-export")
-        self.task.done.connect(self._on_export_done)
-        _join_on_quit(self.task)
-        self.task.start()
-        self._update_controls()
+        self._start_task(f"Exporting {FORMATS[fmt][0]} to {output}…", export_model, design,
+                         checkpoint, fmt, output, part, name="deepwire-export")
         return True
 
-    @Slot(object, object)
-    def _on_export_done(self, result: Any, error: str | None) -> None:
-        self.busy_bar.hide()
-        self._update_controls()
-        if error is not None:
-            coloured(self.result_label, f"✖ Export failed: {error}", ERROR_COLOUR)
-            return
-        self.result = result
+    def _task_succeeded(self, result: Any) -> None:
         lines = [f"✔ Exported in {self.task.seconds:.1f} s:"]
         main = result.paths[0]
         for path in result.paths:
@@ -658,26 +495,8 @@ class ExportDialog(QDialog):
 
     # -- closing ---------------------------------------------------------------------------------
 
-    def shutdown(self) -> None:
-        """Wait for background work (tests, application exit)."""
-        for task in (self.task, self.probe):
-            if task is not None:
-                task.wait()
-
-    def reject(self) -> None:
-        """Close, unless an export is running (it cannot be interrupted safely)."""
-        if self.busy:
-            coloured(self.result_label, "The export is still running; it finishes in a few "
-                     "seconds.", WARNING_COLOUR)
-            return
-        super().reject()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self.busy:
-            event.ignore()
-            self.reject()
-            return
-        super().closeEvent(event)
+    def _background_tasks(self) -> list[BackgroundCall | None]:
+        return [self.task, self.probe]
 
 
 def _role(path: Path, main: Path, fmt: str) -> str:
@@ -688,17 +507,3 @@ def _role(path: Path, main: Path, fmt: str) -> str:
     if path.suffix == ".json":
         return "sidecar: inputs, outputs, class labels, preprocessing"
     return "the weights the code loads"
-
-
-def _same_file(a: Path, b: Path | None) -> bool:
-    """Whether ``a`` and ``b`` name the same file (also through different spellings)."""
-    if b is None:
-        return False
-    try:
-        return a.resolve() == b.resolve()
-    except OSError:
-        return a == b
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -18,30 +18,27 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
-from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDialog,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QProgressBar,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
-from gui.panels.export_dialog import (
+from gui.panels.background import (
     OK_COLOUR,
-    BackgroundCall,
+    BackgroundTaskDialog,
     FileChooser,
-    _join_on_quit,
-    _same_file,
     coloured,
+    escape_html,
     note_label,
     path_row,
+    same_file,
     with_note,
 )
 from gui.panels.inspector import ERROR_COLOUR
@@ -163,7 +160,7 @@ def _run_import(source: str, output: Path, shape_text: str) -> Any:
     return import_model(source, output, input_shape=shape)
 
 
-class ImportDialog(QDialog):
+class ImportDialog(BackgroundTaskDialog):
     """Import a PyTorch model as a design; see the module docstring.
 
     ``directory`` is where the file dialogs start; ``open_path`` is the file of the design open
@@ -171,6 +168,8 @@ class ImportDialog(QDialog):
     """
 
     imported = Signal(object)  # engine.export.importer.ImportResult
+    TASK_TITLE = "Import"
+    STILL_RUNNING = "The import is still running; it cannot be stopped halfway."
 
     def __init__(self, *, directory: str | Path | None = None, open_path: Path | None = None,
                  chooser: FileChooser | None = None, parent: QWidget | None = None) -> None:
@@ -178,8 +177,6 @@ class ImportDialog(QDialog):
         self.directory = Path(directory) if directory else Path.home()
         self.open_path = open_path  # the design open in the window: never overwritten
         self.chooser = chooser if chooser is not None else FileChooser(self)
-        self.task: BackgroundCall | None = None
-        self.result = None  # the last ImportResult
         self.classes: list[ModuleClass] = []
         self._auto_output = True
         self._scanned: tuple[Path | None, float | None] | None = None
@@ -233,15 +230,7 @@ class ImportDialog(QDialog):
         self.trust_box = QCheckBox("I trust this file: run it to build the model", self)
         outer.addWidget(self.trust_box)
 
-        self.busy_bar = QProgressBar(self)
-        self.busy_bar.setRange(0, 0)
-        self.busy_bar.setTextVisible(False)
-        self.busy_bar.setMaximumHeight(10)
-        self.busy_bar.hide()
-        outer.addWidget(self.busy_bar)
-        self.result_label = note_label(self)
-        self.result_label.setTextFormat(Qt.TextFormat.PlainText)
-        outer.addWidget(self.result_label)
+        self._add_progress_area(outer)
         outer.addStretch(1)
 
         buttons = QHBoxLayout()
@@ -366,7 +355,7 @@ class ImportDialog(QDialog):
         coloured(self.source_note, note, colour)
         if python and path is not None:
             self.warning_label.setText(
-                f"⚠ <b>Importing a .py file runs it.</b> Python executes {_html(path.name)} "
+                f"⚠ <b>Importing a .py file runs it.</b> Python executes {escape_html(path.name)} "
                 "to build the model, with your user's rights. Only import files you trust.")
             self.warning_label.show()
         else:
@@ -410,11 +399,6 @@ class ImportDialog(QDialog):
 
     # -- import ----------------------------------------------------------------------------------
 
-    @property
-    def busy(self) -> bool:
-        """True while an import runs."""
-        return self.task is not None and self.task.running
-
     def blocked_reason(self) -> str | None:
         """Why Import is disabled (None when it is enabled)."""
         path = self.source_path()
@@ -438,7 +422,7 @@ class ImportDialog(QDialog):
         output = self.output_path()
         if output is None:
             return "choose where to save the design"
-        if _same_file(output, self.open_path) or _same_file(output, path):
+        if same_file(output, self.open_path) or same_file(output, path):
             return f"choose another name: {output.name} is open in the window or the model"
         return None
 
@@ -464,52 +448,11 @@ class ImportDialog(QDialog):
         shape = self.shape_edit.text() if self.is_python else ""
         output = self.output_path()
         self.output_edit.setText(str(output))
-        self.result = None
-        coloured(self.result_label, f"Importing {path.name}… (tracing the model and checking "
-                 "its outputs)")
-        self.busy_bar.show()
-        self.task = BackgroundCall(_run_import, source, output, shape, parent=self,
-                                   name="deepwire-import")
-        self.task.done.connect(self._on_done)
-        _join_on_quit(self.task)
-        self.task.start()
-        self._update_controls()
+        self._start_task(f"Importing {path.name}… (tracing the model and checking its outputs)",
+                         _run_import, source, output, shape, name="deepwire-import")
         return True
 
-    @Slot(object, object)
-    def _on_done(self, result: Any, error: str | None) -> None:
-        self.busy_bar.hide()
-        self._update_controls()
-        if error is not None:
-            coloured(self.result_label, f"✖ Import failed: {error}", ERROR_COLOUR)
-            return
-        self.result = result
+    def _task_succeeded(self, result: Any) -> None:
         coloured(self.result_label, "✔ " + result.summary(), OK_COLOUR)
         self.imported.emit(result)
         self.accept()
-
-    # -- closing ---------------------------------------------------------------------------------
-
-    def shutdown(self) -> None:
-        """Wait for a running import (tests, application exit)."""
-        if self.task is not None:
-            self.task.wait()
-
-    def reject(self) -> None:
-        """Close, unless an import is running."""
-        if self.busy:
-            coloured(self.result_label, "The import is still running; it cannot be stopped "
-                     "halfway.", WARNING_COLOUR)
-            return
-        super().reject()
-
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
-        if self.busy:
-            event.ignore()
-            self.reject()
-            return
-        super().closeEvent(event)
-
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
