@@ -5,8 +5,9 @@ work; panning or zooming repaints in ≤ 33 ms per frame. Qt renders offscreen i
 viewport (``QT_QPA_PLATFORM=offscreen``), so the figures are CPU rasterisation, as on a machine
 without GPU acceleration for QPainter.
 
-The design (5,001 nodes, 5,715 edges) is a deep residual CNN of 714 blocks (Conv2d → BatchNorm2d →
-ReLU → Conv2d → BatchNorm2d → Add(skip) → ReLU), laid out in rows of ten blocks, read from a file.
+The design (5,001 nodes, 5,714 edges: ``bench.designs.residual_cnn``, the one bench_shapes
+measures) is a deep residual CNN of 714 blocks (Conv2d → BatchNorm2d → ReLU → Conv2d →
+BatchNorm2d → Add(skip) → ReLU), laid out in rows of ten blocks, read from a file.
 
 * ``open_paint_s``: ``Document.open(path)`` (parse + full analysis) + ``CanvasView`` (all items) +
   show + fit to the whole design + the first paint of the viewport.
@@ -38,41 +39,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.graph import Design, Edge, Node  # noqa: E402
+from bench.designs import BLOCKS, residual_cnn  # noqa: E402
 from engine.io import save_design  # noqa: E402
 from gui.commands import SetParam  # noqa: E402
 
-BLOCKS = 714
-PER_ROW = 70
 SIZE = (1600, 1000)
-
-
-def build() -> Design:
-    """The 5,001-node residual CNN, positioned in rows of 70 nodes."""
-    design = Design("bench: 5,000 nodes")
-    count = 0
-
-    def node(node_id: str, type_id: str, params: dict | None = None, *inputs: str) -> str:
-        nonlocal count
-        pos = ((count % PER_ROW) * 260.0, (count // PER_ROW) * 200.0 + (count % 2) * 40.0)
-        count += 1
-        design.add_node(Node(node_id, type_id, dict(params or {}), pos))
-        for port, src in enumerate(inputs):
-            design.add_edge(Edge(src, node_id, port))
-        return node_id
-
-    prev = node("image", "Input", {"shape": [16, 8, 8]})
-    for b in range(BLOCKS):
-        c1 = node(f"b{b}_conv1", "Conv2d", {"out_channels": 16}, prev)
-        n1 = node(f"b{b}_bn1", "BatchNorm2d", {}, c1)
-        r1 = node(f"b{b}_relu1", "ReLU", {}, n1)
-        c2 = node(f"b{b}_conv2", "Conv2d", {"out_channels": 16}, r1)
-        n2 = node(f"b{b}_bn2", "BatchNorm2d", {}, c2)
-        s = node(f"b{b}_add", "Add", {}, n2, prev)
-        prev = node(f"b{b}_relu2", "ReLU", {}, s)
-    flat = node("flat", "Flatten", {}, prev)
-    node("head", "Linear", {"out_features": 10}, flat)
-    return design
 
 
 class Clock:
@@ -127,7 +98,7 @@ def frames(app: QApplication, view, kind: str, n: int = 36) -> list[tuple[float,
 
 def main() -> None:
     app = QApplication.instance() or QApplication([])
-    design = build()
+    design = residual_cnn()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "big.json"
         save_design(design, path)

@@ -2,7 +2,8 @@
 
 Targets (issue 2): full pass ≤ 100 ms, one parameter edit re-inferred ≤ 20 ms.
 The design is a deep residual CNN: 714 blocks of Conv2d → BatchNorm2d → ReLU → Conv2d →
-BatchNorm2d → Add(skip) → ReLU on (16, 8, 8) tensors, plus Input/Flatten/Linear (5,001 nodes).
+BatchNorm2d → Add(skip) → ReLU on (16, 8, 8) tensors, plus Input/Flatten/Linear (5,001 nodes):
+``bench.designs.residual_cnn``, the design bench_editor opens (node positions play no part here).
 
 Edits measured (each undone before the next, like an editor's undo):
 * ``local``: toggle a Conv2d's ``bias`` (parameters change, shape does not) — the common case;
@@ -22,36 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.graph import Design, Edge, Node  # noqa: E402
+from bench.designs import BLOCKS, residual_cnn  # noqa: E402
 from engine.shapes import analyze, clear_caches  # noqa: E402
-
-BLOCKS = 714
-
-
-def build() -> Design:
-    design = Design("bench: 5,000 nodes")
-    x = 0.0
-
-    def node(node_id: str, type_id: str, params: dict | None = None, *inputs: str) -> str:
-        nonlocal x
-        x += 200.0
-        design.add_node(Node(node_id, type_id, dict(params or {}), (x, 0.0)))
-        for port, src in enumerate(inputs):
-            design.add_edge(Edge(src, node_id, port))
-        return node_id
-
-    prev = node("image", "Input", {"shape": [16, 8, 8]})
-    for b in range(BLOCKS):
-        c1 = node(f"b{b}_conv1", "Conv2d", {"out_channels": 16}, prev)
-        n1 = node(f"b{b}_bn1", "BatchNorm2d", {}, c1)
-        r1 = node(f"b{b}_relu1", "ReLU", {}, n1)
-        c2 = node(f"b{b}_conv2", "Conv2d", {"out_channels": 16}, r1)
-        n2 = node(f"b{b}_bn2", "BatchNorm2d", {}, c2)
-        s = node(f"b{b}_add", "Add", {}, n2, prev)
-        prev = node(f"b{b}_relu2", "ReLU", {}, s)
-    flat = node("flat", "Flatten", {}, prev)
-    node("head", "Linear", {"out_features": 10}, flat)
-    return design
 
 
 def timed(fn) -> float:
@@ -61,7 +34,7 @@ def timed(fn) -> float:
 
 
 def main() -> None:
-    design = build()
+    design = residual_cnn()
     n = len(design)
     full = []
     for _ in range(7):  # cold: the memo of shape rules is cleared before every pass
