@@ -16,14 +16,7 @@ from engine.io import load_design
 from engine.training import History, TrainConfig, Trainer, load_checkpoint
 from resources import template_path
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models train fastest (and most steadily on a busy 2-core box) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 
 
 def chain(layers: list[tuple[str, str, dict]], data: dict, training: dict,

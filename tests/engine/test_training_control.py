@@ -13,13 +13,7 @@ from engine.errors import TrainingError
 from engine.training import Callback, History, TrainConfig, Trainer, load_checkpoint
 from tests.engine.test_training import autoencoder, fit, gan_design, moons_mlp, som_design
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 
 
 def curve(history: History) -> list[dict]:

@@ -1,0 +1,16 @@
+"""Fixtures shared by the engine tests."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread for the test: small models train fastest (and most steadily on a busy
+    2-core box) that way. Training test modules use it for every test through ``pytestmark``."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
