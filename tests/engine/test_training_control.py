@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 import torch
@@ -100,35 +102,34 @@ class Steps(Callback):
             self.going.set()
 
 
-def run_in_thread(trainer: Trainer) -> tuple[threading.Thread, list]:
+@contextmanager
+def endless_run(after: int) -> Iterator[tuple[Trainer, threading.Thread, list]]:
+    """A moons MLP set to train 10,000 epochs, running in a thread and past ``after`` batches;
+    yields (trainer, thread, [fit's summary once it returns]); stopped and joined on exit."""
+    steps = Steps(after=after)
+    trainer = Trainer(moons_mlp({"epochs": 10_000, "log_every": 1}), callbacks=[steps])
     out: list = []
     thread = threading.Thread(target=lambda: out.append(trainer.fit()), daemon=True)
     thread.start()
-    return thread, out
-
-
-def test_stop_from_another_thread_takes_effect_within_one_batch():
-    steps = Steps(after=5)
-    trainer = Trainer(moons_mlp({"epochs": 10_000, "log_every": 1}), callbacks=[steps])
-    thread, out = run_in_thread(trainer)
     try:
         assert steps.going.wait(60), "training did not start"
-        trainer.request_stop()
-        at = trainer.step
+        yield trainer, thread, out
     finally:
         trainer.request_stop()
         thread.join(60)
+
+
+def test_stop_from_another_thread_takes_effect_within_one_batch():
+    with endless_run(after=5) as (trainer, thread, out):
+        trainer.request_stop()
+        at = trainer.step
     assert not thread.is_alive()
     assert trainer.step <= at + 1  # only the batch already running may finish
     assert out[0]["stopped"] and out[0]["epochs_completed"] < 10_000
 
 
 def test_pause_holds_training_until_resume():
-    steps = Steps(after=3)
-    trainer = Trainer(moons_mlp({"epochs": 10_000, "log_every": 1}), callbacks=[steps])
-    thread, out = run_in_thread(trainer)
-    try:
-        assert steps.going.wait(60), "training did not start"
+    with endless_run(after=3) as (trainer, thread, out):
         trainer.pause()
         at = trainer.step
         time.sleep(0.3)
@@ -145,9 +146,6 @@ def test_pause_holds_training_until_resume():
         trainer.request_stop()  # stopping a paused run ends it
         thread.join(60)
         assert not thread.is_alive() and out[0]["stopped"]
-    finally:
-        trainer.request_stop()
-        thread.join(60)
 
 
 class Poison(Callback):
