@@ -1,14 +1,20 @@
-"""Fixtures for the GUI tests: documents built from templates or small hand-wired designs, and a
-shown canvas view (offscreen; the platform is chosen in tests/conftest.py)."""
+"""Fixtures for the GUI tests: documents built from templates or small hand-wired designs, a
+shown canvas view, and main windows with throwaway settings (offscreen; the platform is chosen in
+tests/conftest.py)."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+from PySide6.QtCore import QSettings
 
 from engine.graph import Design, Edge, Node
 from engine.io import load_design
 from gui.document import Document
+from gui.recovery import RecoveryStore
 from resources import template_path
+from tests.gui.fakes import FakePrompts
 
 
 def wired(*layers, edges=(), networks=None) -> Design:
@@ -52,3 +58,55 @@ def canvas(qtbot):
         return view
 
     return make
+
+
+@pytest.fixture
+def settings(tmp_path):
+    """The test's own settings file (``settings.ini`` in its temporary folder)."""
+    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    yield s
+    s.sync()
+
+
+@pytest.fixture
+def main_window(qtbot, tmp_path, settings):
+    """Factory: ``main_window(design)`` → (a shown MainWindow, its FakePrompts).
+
+    ``design`` is a Design, a design file's path, or None (an empty document). Keywords:
+    ``settings`` (default: the ``settings`` fixture), ``recovery_dir`` (default: ``data`` in the
+    test's folder), ``size`` (resize before showing), ``exposed`` (wait until the window is
+    exposed); the rest go to MainWindow. Teardown joins the export/import dialogs' workers,
+    marks the documents clean and closes the windows.
+    """
+    from gui.mainwindow import MainWindow
+
+    windows = []
+
+    def make(design: Design | Path | None = None, *, settings: QSettings = settings,
+             recovery_dir: Path | None = None, size: tuple[int, int] | None = None,
+             exposed: bool = False, **kwargs):
+        doc = Document()
+        if design is not None:
+            doc.reset(design if isinstance(design, Design) else load_design(design), None)
+        prompts = FakePrompts()
+        store = RecoveryStore(recovery_dir or tmp_path / "data")
+        window = MainWindow(doc, settings=settings, recovery=store, prompts=prompts, **kwargs)
+        qtbot.addWidget(window)
+        if size is not None:
+            window.resize(*size)
+        if exposed:
+            with qtbot.waitExposed(window, timeout=5000):
+                window.show()
+        else:
+            window.show()
+        windows.append(window)
+        return window, prompts
+
+    yield make
+    for window in windows:
+        for name in ("export_dialog", "import_dialog"):
+            dialog = getattr(window, name, None)
+            if dialog is not None:
+                dialog.shutdown()  # join the worker threads
+        window.document.undo_stack.setClean()
+        window.close()

@@ -12,16 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from PySide6.QtCore import QSettings, QTimer
+from PySide6.QtCore import QTimer
 
 from engine.compile import compile_design
 from engine.graph import Edge
 from engine.io import load_design
 from engine.training.checkpoint import checkpoint_from_modules, save_checkpoint
 from gui.panels.import_dialog import scan_module_classes
-from gui.recovery import RecoveryStore
 from resources import template_path
-from tests.gui.fakes import FakePrompts
 
 WAIT_MS = 60_000  # an import or ONNX export takes seconds on a 2-core machine
 
@@ -101,32 +99,13 @@ def checkpoints(tmp_path_factory):
 
 
 @pytest.fixture
-def make_window(qtbot, tmp_path):
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
-
-    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    windows = []
+def make_window(main_window):
+    """``make_window(design=the MLP template)`` → (window, prompts); see tests/gui/conftest.py."""
 
     def make(design=None):
-        doc = Document()
-        doc.reset(design if design is not None else load_design(template_path("mlp")), None)
-        prompts = FakePrompts()
-        window = MainWindow(doc, settings=settings, recovery=RecoveryStore(tmp_path / "data"),
-                            prompts=prompts)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window, prompts
+        return main_window(design if design is not None else load_design(template_path("mlp")))
 
-    yield make
-    for window in windows:
-        for name in ("export_dialog", "import_dialog"):
-            dialog = getattr(window, name, None)
-            if dialog is not None:
-                dialog.shutdown()  # join the worker threads
-        window.document.undo_stack.setClean()
-        window.close()
+    return make
 
 
 def _finish(qtbot, dialog) -> None:

@@ -20,7 +20,6 @@ from gui.commands import SetParam
 from gui.recovery import RecoveryStore
 from gui.settings import RecentFiles
 from resources import template_path
-from tests.gui.fakes import FakePrompts
 
 REPO = Path(__file__).resolve().parents[2]
 CNN = template_path("cnn")
@@ -28,36 +27,13 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 
 @pytest.fixture
-def settings(tmp_path):
-    s = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    yield s
-    s.sync()
+def make_window(main_window):
+    """``make_window(design_path=CNN, **keywords)`` → (window, prompts); see tests/gui/conftest.py."""
 
+    def make(design_path: Path | None = CNN, **kwargs):
+        return main_window(design_path, **kwargs)
 
-@pytest.fixture
-def make_window(qtbot, tmp_path, settings):
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
-
-    windows = []
-
-    def make(design_path: Path | None = CNN, recovery_dir: Path | None = None,
-             **kwargs):
-        doc = Document()
-        if design_path is not None:
-            doc.reset(load_design(design_path), None)
-        prompts = FakePrompts()
-        store = RecoveryStore(recovery_dir or tmp_path / "data")
-        window = MainWindow(doc, settings=settings, recovery=store, prompts=prompts, **kwargs)
-        qtbot.addWidget(window)
-        window.show()
-        windows.append(window)
-        return window, prompts
-
-    yield make
-    for window in windows:
-        window.document.undo_stack.setClean()
-        window.close()
+    return make
 
 
 def _edit(window, node="conv1", name="out_channels", value=24):

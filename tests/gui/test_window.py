@@ -22,31 +22,16 @@ pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSi
 
 
 @pytest.fixture
-def window(qtbot, tmp_path):
+def window(main_window, tmp_path):
     """Factory: a shown main window on a template, with throwaway settings and data folder."""
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
-
-    made = []
 
     def make(stem: str = "cnn", settings_file: str = "settings.ini", size=(1400, 900)):
-        doc = Document()
-        doc.reset(load_design(template_path(stem)), None)
         settings = QSettings(str(tmp_path / settings_file), QSettings.Format.IniFormat)
-        win = MainWindow(doc, settings=settings, recovery=RecoveryStore(tmp_path / "data"),
-                         prompts=FakePrompts())
-        qtbot.addWidget(win)
-        if size is not None:
-            win.resize(*size)
-        with qtbot.waitExposed(win, timeout=5000):
-            win.show()
-        made.append(win)
+        win, _prompts = main_window(template_path(stem), settings=settings, size=size,
+                                    exposed=True)
         return win
 
-    yield make
-    for win in made:
-        win.document.undo_stack.setClean()
-        win.close()
+    return make
 
 
 def _menu_titles(win) -> list[str]:
