@@ -85,6 +85,26 @@ def pretty(name: str) -> str:
     return name.replace("_", " ")
 
 
+class LogAxis(pg.AxisItem):
+    """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
+    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = math.floor(minVal), math.ceil(maxVal)
+        decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
+        steps = (1, 2, 5) if len(decades) < 2 else (1,)
+        values = [d + math.log10(m) for d in range(lo, hi + 1) for m in steps
+                  if minVal <= d + math.log10(m) <= maxVal]
+        return [(None, values)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return [f"{10 ** v:.3g}" for v in values]
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -111,7 +131,9 @@ class TrainingPlots(QWidget):
         self.act_plot = self._plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
                                       "value")
         self.zero_plot = self._plot_in(self.layers, 0, 1, "zeros", "share")
-        self.grad_plot = self._plot(1, 1, "Gradient norm per layer", "epoch")
+        self.grad_plot = self._style(
+            self.view.addPlot(row=1, col=1, axisItems={"left": LogAxis("left")}),
+            "Gradient norm per layer", "epoch")
         self.family = self.view.addLayout(row=0, col=2, rowspan=2)
         layout_item = self.view.ci.layout
         for col, stretch in ((0, 4), (1, 4), (2, 3)):
@@ -163,7 +185,7 @@ class TrainingPlots(QWidget):
         self.best_line = pg.InfiniteLine(angle=90, movable=False,
                                          pen=pg.mkPen(self.muted, width=1,
                                                       style=Qt.PenStyle.DashLine),
-                                         label="best", labelOpts={"position": 0.06,
+                                         label="best", labelOpts={"position": 0.6,
                                                                   "color": self.muted})
         self.best_line.hide()
         self.loss_plot.addItem(self.best_line, ignoreBounds=True)
@@ -663,7 +685,7 @@ def _place_legend(legend: pg.LegendItem, series: Any, log: bool = False) -> None
     lo, hi = min(lows), max(highs)
     high_end = hi > lo and (float(np.mean(ends)) - lo) / (hi - lo) > 0.55
     offset = (-4, -4) if high_end else (-4, 4)
-    if tuple(legend.offset) != offset:
+    if tuple(legend.opts["offset"]) != offset:
         legend.setOffset(offset)
 
 

@@ -507,16 +507,18 @@ class TrainingPanel(QWidget):
                 self.samples_per_s = event.samples_per_s
                 for name, values in event.losses.items():
                     if values:
-                        self.current[f"batch {name}"] = values[-1]
+                        self.current[f"last batch {name}"] = values[-1]
             elif isinstance(event, EpochEvent):
                 self.epoch_done = event.epoch
                 self.epochs_total = event.epochs
                 self.batch = 0
                 self.history.append((event.epoch, event.metrics["train_loss"],
                                      event.metrics.get("val_loss")))
-                for key in [k for k in self.current if not k.startswith("batch ")]:
+                for key in [k for k in self.current if not k.startswith("last batch ")]:
                     del self.current[key]
                 self.current.update(event.metrics)
+                if self.start_event is not None and len(self.start_event.loss_names) > 1:
+                    self.current.pop("train_loss", None)  # a GAN's loss sum means little
                 if event.is_best and event.metrics.get("val_loss") is not None:
                     self.best = (event.epoch, event.metrics["val_loss"])
             elif isinstance(event, TrainStartEvent):
@@ -627,8 +629,10 @@ class TrainingPanel(QWidget):
                          + (f" ({', '.join(extra[:3])})" if extra else "") + ".")
         elif summary.get("final"):
             final = summary["final"]
+            several = self.start_event is not None and len(self.start_event.loss_names) > 1
+            skip = ("epoch", "lr", "elapsed_s") + (("train_loss",) if several else ())
             extra = [f"{pretty(k)} {metric_text(k, v)}" for k, v in final.items()
-                     if k not in ("epoch", "lr", "elapsed_s") and isinstance(v, int | float)]
+                     if k not in skip and isinstance(v, int | float)]
             lines.append("Last epoch: " + ", ".join(extra[:4]) + ".")
         if summary.get("restored_best"):
             lines.append("The weights of the best epoch were restored.")
