@@ -14,3 +14,20 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def run_main(capsys):
+    """Factory: ``run_main(argv)`` → (exit code, stdout, stderr) of ``python main.py ARGV``, run
+    in this process; an argparse exit (``--help``, a bad choice) gives its code."""
+    import main
+
+    def run(argv: list[str]) -> tuple[int, str, str]:
+        try:
+            code = main.main(argv)
+        except SystemExit as exc:
+            code = exc.code
+        captured = capsys.readouterr()
+        return code, captured.out, captured.err
+
+    return run

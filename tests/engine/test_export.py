@@ -24,7 +24,6 @@ import numpy as np
 import pytest
 import torch
 
-import main as deepwire_main
 from engine.compile import compile_design
 from engine.data import Preprocessor, prepare_data
 from engine.errors import DesignError, ExportError
@@ -408,20 +407,11 @@ def test_encoder_ends_at_the_bottleneck_or_a_named_layer(exports, trained):
 # bad requests: one clear line, nothing written
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = deepwire_main.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def test_cli_export_writes_the_file_and_sidecar(trained, tmp_path, capsys):
+def test_cli_export_writes_the_file_and_sidecar(trained, tmp_path, run_main):
     design, ckpt, _ = trained["mlp"]
     out = tmp_path / "model.safetensors"
-    code, stdout, err = _cli(["export", str(design), "--checkpoint", str(ckpt), "--format",
-                              "safetensors", "--output", str(out)], capsys)
+    code, stdout, err = run_main(["export", str(design), "--checkpoint", str(ckpt), "--format",
+                                  "safetensors", "--output", str(out)])
     assert code == 0, err
     assert out.is_file() and (tmp_path / "model.safetensors.json").is_file()
     assert stdout.startswith(f"wrote {out}")
@@ -431,7 +421,7 @@ def test_cli_export_writes_the_file_and_sidecar(trained, tmp_path, capsys):
 
 @pytest.mark.parametrize("problem", ["format", "mismatch", "invalid", "no-folder", "parent-file",
                                      "part", "onnx-missing"])
-def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp_path, capsys,
+def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp_path, run_main,
                                                            monkeypatch):
     design, ckpt, _ = trained["mlp"]
     out = tmp_path / "model.onnx"
@@ -461,8 +451,8 @@ def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp
                             else object())
         expect = 'pip install "deepwire[export]"'
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code, stdout, err = _cli(["export", str(design), "--checkpoint", str(ckpt), "--format", fmt,
-                              "--output", str(out), *extra], capsys)
+    code, stdout, err = run_main(["export", str(design), "--checkpoint", str(ckpt), "--format",
+                                  fmt, "--output", str(out), *extra])
     assert code in (1, 2)
     assert expect in err
     assert len(err.strip().splitlines()) == 1, err

@@ -17,7 +17,6 @@ import numpy as np
 import pytest
 import torch
 
-import main as deepwire_main
 from engine.compile import compile_design
 from engine.errors import ExportError
 from engine.export import export_formats
@@ -132,15 +131,6 @@ def _original(models_file: Path, name: str) -> torch.nn.Module:
     return namespace[name]().eval()
 
 
-def _cli(argv: list[str], capsys) -> tuple[int, str, str]:
-    try:
-        code = deepwire_main.main(argv)
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
-
-
 @pytest.fixture(scope="module")
 def imported(models_file, tmp_path_factory):
     """Each model imported through the API (weights from a seeded construction)."""
@@ -154,10 +144,10 @@ def imported(models_file, tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", list(CASES))
-def test_import_check_compile_reproduces_the_outputs(imported, models_file, name, capsys):
+def test_import_check_compile_reproduces_the_outputs(imported, models_file, name, run_main):
     result = imported[name]
     assert result.design_path.is_file() and result.checkpoint_path.is_file()
-    code, stdout, _ = _cli(["check", str(result.design_path)], capsys)
+    code, stdout, _ = run_main(["check", str(result.design_path)])
     assert code == 0 and "valid" in stdout
     design = load_design(result.design_path)
     net = compile_design(design)
@@ -251,10 +241,10 @@ def test_pt2_import_round_trip(models_file, tmp_path):
 
 
 def test_unmappable_operations_are_named_with_their_place_and_nothing_is_written(
-        models_file, tmp_path, capsys):
+        models_file, tmp_path, run_main):
     out = tmp_path / "warp.json"
-    code, _, err = _cli(["import", f"{models_file}:GridWarp", "--output", str(out),
-                         "--input-shape", "1,4,4"], capsys)
+    code, _, err = run_main(["import", f"{models_file}:GridWarp", "--output", str(out),
+                             "--input-shape", "1,4,4"])
     assert code == 1
     assert len(err.strip().splitlines()) == 1
     assert "torch.nn.functional.grid_sample at node grid_sample_1 (models.py:" in err
@@ -272,10 +262,9 @@ def test_unmappable_operations_are_named_with_their_place_and_nothing_is_written
     (["{folder}/missing.pt2"], "no such file"),
     (["{folder}/model.onnx"], "give a Python file and a class"),
 ])
-def test_bad_imports_fail_with_one_line(argv, message, models_file, tmp_path, capsys):
+def test_bad_imports_fail_with_one_line(argv, message, models_file, tmp_path, run_main):
     args = [a.format(models=models_file, folder=tmp_path) for a in argv]
-    code, _, err = _cli(["import", args[0], "--output", str(tmp_path / "d.json"), *args[1:]],
-                        capsys)
+    code, _, err = run_main(["import", args[0], "--output", str(tmp_path / "d.json"), *args[1:]])
     assert code == 1, err
     assert message in err and len(err.strip().splitlines()) == 1, err
     assert not (tmp_path / "d.json").exists() and not (tmp_path / "d.pt").exists()
@@ -291,8 +280,8 @@ def test_sequential_paths_and_shared_weights(models_file, tmp_path):
     assert result.design.node("unsqueeze").params == {"shape": [1, 6]}
 
 
-def test_help_says_the_python_file_is_executed(capsys):
-    code, out, _ = _cli(["import", "--help"], capsys)
+def test_help_says_the_python_file_is_executed(run_main):
+    code, out, _ = run_main(["import", "--help"])
     assert code == 0 and "EXECUTED" in out
 
 
