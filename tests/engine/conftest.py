@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+
 import pytest
 import torch
 
@@ -31,3 +34,20 @@ def run_main(capsys):
         return code, captured.out, captured.err
 
     return run
+
+
+@pytest.fixture
+def assert_ruff_clean():
+    """Callable: ``assert_ruff_clean(paths)`` fails with ruff's report unless the generated files
+    pass ``ruff check`` (pycodestyle, pyflakes, isort, bugbear, pyupgrade rules) with no project
+    config; skips the test where ruff is not installed."""
+
+    def check(paths: list) -> None:
+        ruff = shutil.which("ruff")
+        if ruff is None:
+            pytest.skip("ruff is not installed")
+        proc = subprocess.run([ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP",
+                               *map(str, paths)], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+
+    return check

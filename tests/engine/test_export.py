@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -232,14 +231,8 @@ def test_generated_python_in_a_fresh_interpreter_gives_the_same_outputs(exports,
                                        err_msg=_case_id(case))
 
 
-def test_generated_python_passes_ruff(exports):
-    ruff = shutil.which("ruff")
-    if ruff is None:
-        pytest.skip("ruff is not installed")
-    files = [str(e["results"]["python"].paths[0]) for e in exports.values()]
-    proc = subprocess.run([ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP", *files],
-                          capture_output=True, text=True, timeout=60)
-    assert proc.returncode == 0, proc.stdout[-3000:]
+def test_generated_python_passes_ruff(exports, assert_ruff_clean):
+    assert_ruff_clean([e["results"]["python"].paths[0] for e in exports.values()])
 
 
 def test_generated_main_block_predicts_with_class_labels(exports, tmp_path):
