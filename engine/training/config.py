@@ -205,6 +205,16 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
+def _subsection(name: str, value: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The keys of the object ``name`` as ``name.key`` (how errors name them), refusing any key
+    not in ``allowed``."""
+    for key in value:
+        if key not in allowed:
+            raise TrainingError(f"training: {name}.{key} is not a known key; allowed: "
+                                + ", ".join(allowed))
+    return {f"{name}.{k}": v for k, v in value.items()}
+
+
 def _scheduler(value: Any) -> SchedulerConfig:
     if isinstance(value, str):
         value = {"type": value}
@@ -213,11 +223,7 @@ def _scheduler(value: Any) -> SchedulerConfig:
     if not isinstance(value, dict):
         raise _fail("scheduler", value, 'a name (none | step | cosine | plateau) or an object '
                     'like {"type": "step", "step_size": 10, "gamma": 0.5}')
-    for key in value:
-        if key not in _SCHEDULER_KEYS:
-            raise TrainingError(f"training: scheduler.{key} is not a known key; allowed: "
-                                + ", ".join(_SCHEDULER_KEYS))
-    sub = {f"scheduler.{k}": v for k, v in value.items()}
+    sub = _subsection("scheduler", value, _SCHEDULER_KEYS)
     d = SchedulerConfig()
     return SchedulerConfig(
         type=_choice(sub, "scheduler.type", "none", SCHEDULERS),
@@ -237,11 +243,7 @@ def _early(value: Any) -> EarlyStoppingConfig | None:
     if not isinstance(value, dict):
         raise _fail("early_stopping", value,
                     'null or an object like {"patience": 10, "restore_best": true}')
-    for key in value:
-        if key not in _EARLY_KEYS:
-            raise TrainingError(f"training: early_stopping.{key} is not a known key; allowed: "
-                                + ", ".join(_EARLY_KEYS))
-    sub = {f"early_stopping.{k}": v for k, v in value.items()}
+    sub = _subsection("early_stopping", value, _EARLY_KEYS)
     d = EarlyStoppingConfig()
     return EarlyStoppingConfig(
         patience=_number(sub, "early_stopping.patience", d.patience, 1, 1_000_000, integer=True),
