@@ -200,6 +200,7 @@ class TrainingPlots(QWidget):
         self._last_refresh = 0.0
         self._family_kind = ""
         self._family_key: tuple | None = None
+        self._prepared = False
         self.reset()
 
     # -- construction helpers ---------------------------------------------------------------------
@@ -288,6 +289,7 @@ class TrainingPlots(QWidget):
         self.grad_plot.showGrid(x=True, y=True, alpha=0.15)
         self.best_line.hide()
         self.best_epoch: int | None = None
+        self._prepared = False
         self.layer_order: list[str] = []
         self.act_stats: dict[str, Any] = {}
         self._set_layer_bars({})
@@ -324,26 +326,44 @@ class TrainingPlots(QWidget):
         self._last_refresh = time.perf_counter()
         self._refresh()
 
-    def _on_start(self, event: TrainStartEvent) -> None:
-        labels, skip = self._labels, self._skip
+    def prepare_run(self, design: Design, task: str) -> None:
+        """Set the plots up for a run of ``design`` as ``task`` before it starts, so the work
+        of creating items is done before the training thread needs the interpreter."""
+        self.describe_design(design)
         self.reset()
-        self._labels, self._skip = labels, skip
-        self.task = event.task
-        self.loss_names = tuple(event.loss_names)
+        self._begin(task, ("d_loss", "g_loss") if task == "gan" else ("loss",), None)
+        self._prepared = True
+
+    def _on_start(self, event: TrainStartEvent) -> None:
+        names = tuple(event.loss_names)
+        if self._prepared and (event.task, names) == (self.task, self.loss_names):
+            self._prepared = False
+            if event.class_names and tuple(event.class_names) != self._family_key[1]:
+                self._setup_family(event.task, event.class_names)
+        else:
+            labels, skip = self._labels, self._skip
+            self.reset()
+            self._labels, self._skip = labels, skip
+            self._begin(event.task, names, event.class_names)
         self.batches_per_epoch = max(1, event.batches_per_epoch)
-        for name in self.loss_names:
-            self._step_curve(name)
         for record in event.history:  # epochs done before a resumed run
             self._add_epoch_metrics(int(record["epoch"]), record)
-        self._setup_family(event.task, event.class_names)
-        if event.task == "som":
+        self._dirty |= {"loss", "metrics"}
+
+    def _begin(self, task: str, loss_names: tuple[str, ...],
+               class_names: list[str] | None) -> None:
+        self.task = task
+        self.loss_names = loss_names
+        for name in self.loss_names:
+            self._step_curve(name)
+        self._setup_family(task, class_names)
+        if task == "som":
             self.grad_note.setText("No gradients: a SOM learns competitively,\n"
                                    "without backpropagation")
             for name in ("left", "bottom"):
                 self.grad_plot.hideAxis(name)
             self.grad_plot.showGrid(x=False, y=False)
             self._sync_right_axis()
-        self._dirty |= {"loss", "metrics"}
 
     def _on_batch(self, event: BatchEvent) -> None:
         bpe = self.batches_per_epoch
@@ -509,8 +529,9 @@ class TrainingPlots(QWidget):
                 "forecast": "scatter", "reconstruction": "reconstruction",
                 "gan": "gan", "som": "som"}.get(task, "")
         key = (kind, tuple(class_names or ()))
-        if key == self._family_key:
-            self._blank_family()
+        if self._family_key is not None and kind == self._family_key[0] and (
+                class_names is None or key == self._family_key):
+            self._blank_family()  # same view (class names unknown yet: assume the last ones)
             return
         self._family_key = key
         self.family.clear()

@@ -53,7 +53,7 @@ from gui.summary import summary_of
 WARNING_COLOUR = "#c77c02"  # amber, readable on light and dark backgrounds
 OVERFIT_EPOCHS = 3          # epochs of rising validation loss before the warning shows
 OVERFIT_RISE = 0.02         # … by at least this share above its best
-GUI_SAMPLE_EVERY = 10       # steps between layer statistics when the design does not say
+GUI_SAMPLE_EVERY = 25       # steps between layer statistics when the design does not say
 PANEL_REFRESH_S = 0.2       # the progress labels follow the run five times a second
 
 
@@ -438,14 +438,14 @@ class TrainingPanel(QWidget):
         if self.runs_dir is not None:
             stem = doc.path.stem if doc.path is not None else _slug(doc.design.name)
             out_dir = self.runs_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-        if self.plots is not None:
-            self.plots.describe_design(doc.design)
-            self.plots.reset()
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default
             overrides.setdefault("sample_every", GUI_SAMPLE_EVERY)
         try:
+            if self.plots is not None:
+                task = TrainConfig.from_design(doc.design, overrides).task
+                self.plots.prepare_run(doc.design, task)
             config = self.runner.start(doc.design, base_dir=base_dir, out_dir=out_dir,
                                        data=data if data is not None else self.data,
                                        overrides=overrides)
