@@ -39,6 +39,7 @@ from gui import formatting
 from gui.canvas import CanvasView
 from gui.document import Document
 from gui.icons import app_icon, icon
+from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
@@ -295,7 +296,7 @@ class MainWindow(QMainWindow):
         panel = self.training_panel
         train_menu.addActions([panel.train_action, panel.pause_action, panel.stop_action])
         self.train_menu = train_menu
-        for dock in (self.training_dock, self.plots_dock):
+        for dock in (self.training_dock, self.data_dock, self.plots_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -602,7 +603,7 @@ class MainWindow(QMainWindow):
         """Put every panel back where it starts."""
         self.restoreState(self._default_state, STATE_VERSION)
         for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                     self.history_dock, self.training_dock, self.plots_dock):
+                     self.history_dock, self.training_dock, self.data_dock, self.plots_dock):
             dock.setFloating(False)
             dock.show()
         self.problems_dock.raise_()
@@ -613,6 +614,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         self.training_panel.shutdown()  # stops and joins a running training worker
+        self.data_panel.shutdown()  # and a data preview still being prepared
         self.autosave_timer.stop()
         self.save_window_state()
         if self.recovery is not None:
@@ -728,6 +730,11 @@ class MainWindow(QMainWindow):
         self.training_dock = self._dock("Training", "training", self.training_panel,
                                         Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.inspector_dock, self.training_dock)
+        self.data_panel = DataPanel(self.document, self)
+        self.data_dock = self._dock("Data", "data", self.data_panel,
+                                    Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.training_dock, self.data_dock)
+        self.data_panel.statusMessage.connect(self._show_status)
         self.inspector_dock.raise_()
         self.plots_dock = self._dock("Plots", "plots", self.plots,
                                      Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -1,0 +1,589 @@
+"""The data panel: which data the design trains on, how it is preprocessed, and a preview.
+
+It edits the design's ``data`` section (see docs/data.md): a builtin dataset with its form and
+options, or a CSV / ``.npy`` / ``.npz`` file or an image folder; scaling, missing values, outliers
+and smoothing; the validation and test split. Every change is one
+:class:`~gui.commands.ReplaceSection` on the undo stack, checked with the engine's
+``normalize_spec`` first (a refused value shows the reason and pushes nothing). After each change
+a background thread runs ``prepare_data`` and the panel shows what came out — samples per split,
+the sample shape, the classes — and, when the sample shape does not fit the design's Input node,
+the engine's one-line reason with a button that applies the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import BUILTIN_DATASETS, builtin_options, check_input_shape, prepare_data
+from engine.data.builtin import DIGITS_FORMS
+from engine.data.spec import IMPUTES, OUTLIERS, SCALES, normalize_spec
+from engine.errors import DeepwireError
+from engine.graph import Design
+from engine.layers import REGISTRY
+from engine.shapes import network_inputs
+from gui.commands import ReplaceSection, SetParam, formatting_value
+from gui.document import Document
+from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
+
+SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
+           "npz": "NumPy archive (.npz)", "image_folder": "Image folder (a sub-folder per class)"}
+FILE_FILTERS = {"csv": "CSV files (*.csv *.txt);;All files (*)",
+                "npy": "NumPy arrays (*.npy);;All files (*)",
+                "npz": "NumPy archives (*.npz);;All files (*)"}
+WARNING_COLOUR = "#c77c02"
+PREVIEW_DELAY_MS = 250
+
+
+def data_input(design: Design) -> str | None:
+    """The Input node the data feeds: the discriminator's for a GAN, else the only one."""
+    network = design.network_of_role("discriminator")
+    ids = network_inputs(design, network) if network is not None else [
+        n.id for n in design if REGISTRY.resolve(n.type) == "Input"]
+    return ids[0] if len(ids) == 1 else None
+
+
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
+    """The column names on a CSV file's first line ([] when unreadable)."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            line = fh.readline()
+    except OSError:
+        return []
+    return [c.strip().strip('"') for c in line.rstrip("\r\n").split(delimiter) if c.strip()]
+
+
+class DataPanel(QWidget):
+    """Edits ``document.design.data`` (see the module docstring)."""
+
+    statusMessage = Signal(str)
+    previewReady = Signal(int, object)  # generation, PreparedData or an error line (worker → GUI)
+
+    def __init__(self, document: Document, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        #: ``choose_path(kind, folder)`` → a chosen path or None; tests replace it.
+        self.choose_path: Callable[[str, bool], str | None] = self._ask_path
+        self.preview: Any = None          # the last PreparedData, or None
+        self.preview_error: str | None = None
+        self._refreshing = False
+        self._generation = 0
+        self._worker: threading.Thread | None = None
+        self._pending = False
+        self._option_editors: dict[str, QWidget] = {}
+        self._options_for: str | None = None
+        self._build_ui()
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.update_preview)
+        self.previewReady.connect(self._on_preview)
+        document.undo_stack.indexChanged.connect(self._on_design_edited)
+        document.designReset.connect(self._on_design_edited)
+        self.refresh()
+        self._preview_timer.start()
+
+    # -- construction ----------------------------------------------------------------------------
+
+    def _build_ui(self) -> None:
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        body = QWidget()
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(8, 8, 8, 8)
+        scroll.setWidget(body)
+
+        source_box = QGroupBox("Data source (saved with the design)")
+        self.source_form = QFormLayout(source_box)
+        self.source_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.source_combo = QComboBox()
+        for key, title in SOURCES.items():
+            self.source_combo.addItem(title, key)
+        self.source_combo.activated.connect(self._on_source_chosen)
+        self.source_form.addRow("Source", self.source_combo)
+        # builtin
+        self.dataset_combo = QComboBox()
+        for name, description in BUILTIN_DATASETS.items():
+            self.dataset_combo.addItem(name, name)
+            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, description,
+                                           Qt.ItemDataRole.ToolTipRole)
+        self.dataset_combo.activated.connect(
+            lambda _i: self._set_dataset(self.dataset_combo.currentData()))
+        self.description_label = QLabel()
+        self.description_label.setWordWrap(True)
+        self.form_combo = QComboBox()
+        self.form_combo.addItems(["auto (from the Input shape)", *DIGITS_FORMS])
+        self.form_combo.activated.connect(self._on_form_chosen)
+        self.options_box = QWidget()
+        self.options_form = QFormLayout(self.options_box)
+        self.options_form.setContentsMargins(0, 0, 0, 0)
+        # files
+        self.path_label = QLabel()
+        self.path_label.setWordWrap(True)
+        self.path_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.path_button = QPushButton("Choose…")
+        self.path_button.clicked.connect(self.choose_file)
+        path_row = QWidget()
+        path_layout = QHBoxLayout(path_row)
+        path_layout.setContentsMargins(0, 0, 0, 0)
+        path_layout.addWidget(self.path_label, 1)
+        path_layout.addWidget(self.path_button)
+        self.target_combo = QComboBox()
+        self.target_combo.setToolTip("The column to predict")
+        self.target_combo.activated.connect(
+            lambda _i: self.set_value(("target",), self.target_combo.currentData()))
+        self.npy_target_combo = QComboBox()
+        self.npy_target_combo.addItem("none (unsupervised)", "none")
+        self.npy_target_combo.addItem("last column", "last")
+        self.npy_target_combo.activated.connect(
+            lambda _i: self.set_value(("target",), self.npy_target_combo.currentData()))
+        self.height_spin = self._int_spin(1, 4096, lambda v: self._set_size(0, v))
+        self.width_spin = self._int_spin(1, 4096, lambda v: self._set_size(1, v))
+        size_row = QWidget()
+        size_layout = QHBoxLayout(size_row)
+        size_layout.setContentsMargins(0, 0, 0, 0)
+        size_layout.addWidget(self.height_spin)
+        size_layout.addWidget(QLabel("×"))
+        size_layout.addWidget(self.width_spin)
+        self.color_combo = QComboBox()
+        self.color_combo.addItems(["grayscale", "rgb"])
+        self.color_combo.activated.connect(
+            lambda _i: self.set_value(("color",), self.color_combo.currentText()))
+        self.rows: dict[str, tuple[QWidget, QWidget]] = {}
+        for key, label, widget in (("dataset", "Dataset", self.dataset_combo),
+                                   ("description", "", self.description_label),
+                                   ("form", "Form", self.form_combo),
+                                   ("options", "Options", self.options_box),
+                                   ("path", "File", path_row),
+                                   ("target", "Target column", self.target_combo),
+                                   ("npy_target", "Targets", self.npy_target_combo),
+                                   ("size", "Image size", size_row),
+                                   ("color", "Colour", self.color_combo)):
+            caption = QLabel(label)
+            self.source_form.addRow(caption, widget)
+            self.rows[key] = (caption, widget)
+        layout.addWidget(source_box)
+
+        pre_box = QGroupBox("Preprocessing (fitted on the training split)")
+        pre_form = QFormLayout(pre_box)
+        self.scale_combo = self._choice(SCALES, ("preprocess", "scale"))
+        self.impute_combo = self._choice(IMPUTES, ("preprocess", "impute"))
+        self.outliers_combo = self._choice(OUTLIERS, ("preprocess", "outliers"))
+        self.smooth_spin = self._int_spin(0, 1000,
+                                          lambda v: self.set_value(("preprocess",
+                                                                    "smooth_window"), v))
+        self.smooth_spin.setSpecialValueText("off")
+        pre_form.addRow("Scaling", self.scale_combo)
+        pre_form.addRow("Missing values", self.impute_combo)
+        pre_form.addRow("Outlier clipping", self.outliers_combo)
+        pre_form.addRow("Smoothing window", self.smooth_spin)
+        layout.addWidget(pre_box)
+
+        split_box = QGroupBox("Split")
+        split_form = QFormLayout(split_box)
+        self.val_spin = self._fraction(("split", "val"))
+        self.test_spin = self._fraction(("split", "test"))
+        self.stratify_check = QCheckBox("keep class proportions in every split")
+        self.stratify_check.toggled.connect(
+            lambda on: self.set_value(("split", "stratify"), bool(on)))
+        split_form.addRow("Validation share", self.val_spin)
+        split_form.addRow("Test share", self.test_spin)
+        split_form.addRow("", self.stratify_check)
+        layout.addWidget(split_box)
+
+        self.error_label = self._label(ERROR_COLOUR)
+        self.preview_label = QLabel("Preparing a preview…")
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.mismatch_label = self._label(WARNING_COLOUR)
+        self.fix_button = QPushButton()
+        self.fix_button.hide()
+        self.fix_button.clicked.connect(self.apply_input_fix)
+        preview_box = QGroupBox("Preview")
+        preview_layout = QVBoxLayout(preview_box)
+        for widget in (self.preview_label, self.mismatch_label, self.fix_button):
+            preview_layout.addWidget(widget)
+        layout.addWidget(self.error_label)
+        layout.addWidget(preview_box)
+        layout.addStretch(1)
+
+    @staticmethod
+    def _label(colour: str) -> QLabel:
+        label = QLabel()
+        label.setWordWrap(True)
+        label.setStyleSheet(f"color: {colour};")
+        label.hide()
+        return label
+
+    def _choice(self, items: tuple[str, ...], path: tuple[str, ...]) -> QComboBox:
+        combo = QComboBox()
+        combo.addItems(list(items))
+        combo.activated.connect(lambda _i: self.set_value(path, combo.currentText()))
+        return combo
+
+    def _int_spin(self, low: int, high: int, commit: Callable[[int], Any]) -> QSpinBox:
+        spin = QSpinBox()
+        spin.setRange(low, high)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(lambda v: None if self._refreshing else commit(int(v)))
+        return spin
+
+    def _fraction(self, path: tuple[str, ...]) -> FloatSpinBox:
+        spin = FloatSpinBox()
+        spin.setRange(0.0, 0.9)
+        spin.setSingleStep(0.05)
+        spin.setKeyboardTracking(False)
+        spin.valueChanged.connect(
+            lambda v: None if self._refreshing else self.set_value(path, round(float(v), 4)))
+        return spin
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    @property
+    def spec(self) -> dict[str, Any]:
+        """The design's data section (a copy)."""
+        data = self.document.design.data
+        return copy.deepcopy(data) if isinstance(data, dict) else {}
+
+    def base_dir(self) -> Path | None:
+        """The folder relative data paths start from: the design file's."""
+        path = self.document.path
+        return path.parent if path is not None else None
+
+    # -- editing ---------------------------------------------------------------------------------
+
+    def set_value(self, path: tuple[str, ...], value: Any) -> bool:
+        """Set one (possibly nested) key of the data section; False when refused or unchanged."""
+        if self._refreshing:
+            return False
+        spec = self.spec
+        target = spec
+        for key in path[:-1]:
+            if not isinstance(target.get(key), dict):
+                target[key] = {}
+            target = target[key]
+        if target.get(path[-1]) == value and path[-1] in target:
+            return False
+        target[path[-1]] = value
+        return self.replace(spec, f"Set data {'.'.join(path)} to {formatting_value(value)}")
+
+    def replace(self, spec: dict[str, Any], text: str) -> bool:
+        """Push ``spec`` as the new data section if the engine accepts it."""
+        try:
+            normalize_spec(spec)
+        except DeepwireError as exc:
+            self._refuse(str(exc))
+            return False
+        if spec == self.spec:
+            return False
+        self.document.push(ReplaceSection(self.document, "data", spec, text))
+        return True
+
+    def _refuse(self, reason: str) -> None:
+        self.error_label.setText(f"Not applied: {reason}")
+        self.error_label.show()
+        self.statusMessage.emit(f"Not applied: {reason}")
+        self.refresh()
+
+    def _on_source_chosen(self, _index: int) -> None:
+        source = self.source_combo.currentData()
+        if source == self.spec.get("source"):
+            return
+        if source == "builtin":
+            self._set_dataset("digits", keep_preprocess=True)
+            return
+        self.choose_file(source)
+
+    def choose_file(self, source: str | None = None) -> bool:
+        """Ask for a file or folder of ``source`` (default: the current one) and use it."""
+        source = source or self.spec.get("source", "csv")
+        if source == "builtin":
+            return False
+        chosen = self.choose_path(source, source == "image_folder")
+        if not chosen:
+            self.refresh()  # the source combo goes back to what the design has
+            return False
+        path = Path(chosen)
+        base = self.base_dir()
+        shown = str(path)
+        if base is not None:
+            try:
+                shown = str(path.resolve().relative_to(base.resolve()))
+            except ValueError:
+                pass
+        old = self.spec
+        spec: dict[str, Any] = {"source": source, "path": shown}
+        for key in ("split", "preprocess"):
+            if key in old:
+                spec[key] = old[key]
+        if source == "csv":
+            header = csv_header(path)
+            if header:
+                spec["target"] = header[-1]  # the usual place of the label column
+        elif source == "image_folder":
+            spec.update(size=[28, 28], color="grayscale")
+        return self.replace(spec, f"Use {SOURCES[source].lower()} {path.name}")
+
+    def _set_dataset(self, name: str, keep_preprocess: bool = True) -> None:
+        old = self.spec
+        if old.get("source") == "builtin" and old.get("name") == name:
+            return
+        spec: dict[str, Any] = {"source": "builtin", "name": name}
+        if name == "digits":
+            spec["form"] = old.get("form") if old.get("name") == "digits" else "flat"
+        for key in ("split", "preprocess") if keep_preprocess else ():
+            if key in old:
+                spec[key] = old[key]
+        self.replace(spec, f"Use the {name} dataset")
+
+    def _on_form_chosen(self, index: int) -> None:
+        if index == 0:
+            spec = self.spec
+            if "form" in spec:
+                del spec["form"]
+                self.replace(spec, "Set data form to auto")
+            return
+        self.set_value(("form",), DIGITS_FORMS[index - 1])
+
+    def _set_size(self, axis: int, value: int) -> None:
+        size = list(self.spec.get("size", [28, 28]))
+        size[axis] = value
+        self.set_value(("size",), size)
+
+    def _set_option(self, key: str, value: Any) -> None:
+        if not self._refreshing:
+            self.set_value(("options", key), value)
+
+    def apply_input_fix(self) -> bool:
+        """Set the Input node's shape to the data's sample shape (one undo step)."""
+        node_id = data_input(self.document.design)
+        if node_id is None or self.preview is None:
+            return False
+        shape = [int(s) for s in self.preview.input_shape]
+        self.document.push(SetParam(self.document, node_id, "shape", shape))
+        return True
+
+    # -- showing ---------------------------------------------------------------------------------
+
+    @Slot()
+    def _on_design_edited(self) -> None:
+        self.error_label.hide()
+        self.refresh()
+        self._check_input()
+        self._preview_timer.start()
+
+    def refresh(self) -> None:
+        """Show the design's data section in the editors (defaults where a key is absent)."""
+        self._refreshing = True
+        try:
+            raw = self.spec
+            try:
+                spec = normalize_spec(raw)
+            except DeepwireError as exc:
+                self.error_label.setText(f"The design's data section: {exc}")
+                self.error_label.show()
+                spec = normalize_spec({"source": "builtin", "name": "digits"})
+            source = spec["source"]
+            self.source_combo.setCurrentIndex(list(SOURCES).index(source))
+            visible = {"builtin": ("dataset", "description", "form", "options"),
+                       "csv": ("path", "target"), "npy": ("path", "npy_target"),
+                       "npz": ("path",), "image_folder": ("path", "size", "color")}[source]
+            for key, (caption, widget) in self.rows.items():
+                on = key in visible and not (key == "form" and spec.get("name") != "digits")
+                caption.setVisible(on)
+                widget.setVisible(on)
+            if source == "builtin":
+                name = spec["name"]
+                self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(name)))
+                self.description_label.setText(BUILTIN_DATASETS.get(name, ""))
+                form = spec.get("form")
+                self.form_combo.setCurrentIndex(
+                    DIGITS_FORMS.index(form) + 1 if form in DIGITS_FORMS else 0)
+                self._show_options(name, spec.get("options") or {})
+            else:
+                self.path_label.setText(spec["path"])
+                if source == "csv":
+                    self._show_columns(spec)
+                elif source == "npy":
+                    self.npy_target_combo.setCurrentIndex(
+                        max(0, self.npy_target_combo.findData(spec["target"])))
+                elif source == "image_folder":
+                    self.height_spin.setValue(spec["size"][0])
+                    self.width_spin.setValue(spec["size"][1])
+                    self.color_combo.setCurrentText(spec["color"])
+            pre = spec["preprocess"]
+            self.scale_combo.setCurrentText(pre["scale"])
+            self.impute_combo.setCurrentText(pre["impute"])
+            self.outliers_combo.setCurrentText(pre["outliers"])
+            self.smooth_spin.setValue(int(pre["smooth_window"]))
+            split = spec["split"]
+            self.val_spin.setValue(float(split["val"]))
+            self.test_spin.setValue(float(split["test"]))
+            self.stratify_check.setChecked(bool(split["stratify"]))
+        finally:
+            self._refreshing = False
+
+    def _show_options(self, name: str, given: dict[str, Any]) -> None:
+        defaults = builtin_options(name) if name in BUILTIN_DATASETS else {}
+        if self._options_for != name:
+            self._options_for = name
+            while self.options_form.rowCount():
+                self.options_form.removeRow(0)
+            self._option_editors = {}
+            for key, default in defaults.items():
+                if isinstance(default, int) and not isinstance(default, bool):
+                    editor: QWidget = self._int_spin(
+                        0, 10_000_000, lambda v, k=key: self._set_option(k, v))
+                else:
+                    editor = FloatSpinBox()
+                    editor.setRange(0.0, 1e6)
+                    editor.setKeyboardTracking(False)
+                    editor.valueChanged.connect(
+                        lambda v, k=key: self._set_option(k, float(v)))
+                self.options_form.addRow(key.replace("_", " "), editor)
+                self._option_editors[key] = editor
+        for key, editor in self._option_editors.items():
+            editor.setValue(given.get(key, defaults[key]))
+        caption, widget = self.rows["options"]
+        caption.setVisible(bool(defaults))
+        widget.setVisible(bool(defaults))
+
+    def _show_columns(self, spec: dict[str, Any]) -> None:
+        path = Path(spec["path"])
+        base = self.base_dir()
+        if not path.is_absolute() and base is not None:
+            path = base / path
+        header = csv_header(path, spec.get("delimiter", ","))
+        self.target_combo.clear()
+        self.target_combo.addItem("none (unsupervised)", None)
+        for column in header:
+            self.target_combo.addItem(column, column)
+        index = self.target_combo.findData(spec.get("target"))
+        self.target_combo.setCurrentIndex(max(0, index))
+
+    # -- the preview -----------------------------------------------------------------------------
+
+    @Slot()
+    def update_preview(self) -> None:
+        """Prepare the data in a background thread; the result arrives in :meth:`_on_preview`."""
+        if self._worker is not None and self._worker.is_alive():
+            self._pending = True
+            return
+        self._generation += 1
+        seed = self.document.design.training.get("seed", 0) \
+            if isinstance(self.document.design.training, dict) else 0
+        self._worker = threading.Thread(
+            target=self._prepare, args=(self._generation, self.spec, self.base_dir(), seed),
+            name="deepwire-data-preview", daemon=True)
+        self._worker.start()
+
+    def _prepare(self, generation: int, spec: dict[str, Any], base: Path | None,
+                 seed: Any) -> None:
+        """Worker thread: prepare the data and hand the result to the GUI thread."""
+        try:
+            result: Any = prepare_data(spec, base, seed if isinstance(seed, int) else 0)
+        except DeepwireError as exc:
+            result = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a preview must never take the editor down
+            result = f"{type(exc).__name__}: {exc}"
+        self.previewReady.emit(generation, result)
+
+    @Slot(int, object)
+    def _on_preview(self, generation: int, result: Any) -> None:
+        if self._pending:
+            self._pending = False
+            self._worker = None
+            self.update_preview()
+            return
+        if generation != self._generation:
+            return
+        if isinstance(result, str):
+            self.preview, self.preview_error = None, result
+            self.preview_label.setText(f"<span style='color:{ERROR_COLOUR}'>"
+                                       f"Cannot load the data: {_html(result)}</span>")
+        else:
+            self.preview, self.preview_error = result, None
+            self.preview_label.setText(_describe(result))
+        self._check_input()
+
+    def _check_input(self) -> None:
+        """Show the engine's reason and a fix when the data does not fit the Input node."""
+        data, design = self.preview, self.document.design
+        node_id = data_input(design)
+        message = None
+        if data is not None and node_id is not None:
+            shape = design.node(node_id).params.get("shape")
+            if isinstance(shape, list | tuple):
+                try:
+                    check_input_shape(data, tuple(shape), node_id)
+                except DeepwireError as exc:
+                    message = str(exc)
+        self.mismatch_label.setText(f"⚠ {message}" if message else "")
+        self.mismatch_label.setVisible(message is not None)
+        if message is not None:
+            shape_text = ", ".join(str(s) for s in data.input_shape)
+            self.fix_button.setText(f"Set the shape of '{node_id}' to ({shape_text})")
+        self.fix_button.setVisible(message is not None)
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Wait for a running preview (window close); True when none is left."""
+        self._preview_timer.stop()
+        self._pending = False
+        if self._worker is not None:
+            self._worker.join(timeout)
+            return not self._worker.is_alive()
+        return True
+
+    def _ask_path(self, source: str, folder: bool) -> str | None:
+        start = str(self.base_dir() or Path.home())
+        if folder:
+            return QFileDialog.getExistingDirectory(self, "Choose an image folder", start) \
+                or None
+        path, _ = QFileDialog.getOpenFileName(self, f"Choose a {SOURCES[source]}", start,
+                                              FILE_FILTERS.get(source, "All files (*)"))
+        return path or None
+
+
+def _html(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _describe(data: Any) -> str:
+    """A few lines on prepared data: splits, shapes, classes."""
+    shape = "(" + ", ".join(str(s) for s in data.input_shape) + \
+        ("," if len(data.input_shape) == 1 else "") + ")"
+    lines = [f"<b>{len(data.x_train):,}</b> training, <b>{len(data.x_val):,}</b> validation"
+             + (f", <b>{len(data.x_test):,}</b> test" if len(data.x_test) else "")
+             + " samples", f"each sample {shape}; task {data.task}"]
+    if data.class_names:
+        names = ", ".join(_html(str(n)) for n in data.class_names[:12])
+        more = f" … ({len(data.class_names)} in all)" if len(data.class_names) > 12 else ""
+        lines.append(f"{len(data.class_names)} classes: {names}{more}")
+    elif data.target_shape:
+        lines.append("target " + "(" + ", ".join(str(s) for s in data.target_shape) + ")")
+    lines.append(f"<i>{_html(data.description)}</i>")
+    return "<br>".join(lines)
