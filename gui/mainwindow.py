@@ -735,6 +735,8 @@ class MainWindow(QMainWindow):
                                     Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.training_dock, self.data_dock)
         self.data_panel.statusMessage.connect(self._show_status)
+        self.data_panel.set_on_screen(False)  # behind the Inspector tab until raised
+        self.data_dock.visibilityChanged.connect(self.data_panel.set_on_screen)
         self.inspector_dock.raise_()
         self.plots_dock = self._dock("Plots", "plots", self.plots,
                                      Qt.DockWidgetArea.BottomDockWidgetArea)

@@ -100,8 +100,10 @@ class DataPanel(QWidget):
         self.previewReady.connect(self._on_preview)
         document.undo_stack.indexChanged.connect(self._on_design_edited)
         document.designReset.connect(self._on_design_edited)
+        self._stale = False
+        self._on_screen = True
         self.refresh()
-        self._preview_timer.start()
+        self._schedule_preview()
 
     # -- construction ----------------------------------------------------------------------------
 
@@ -116,6 +118,7 @@ class DataPanel(QWidget):
         layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
         scroll.setWidget(body)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
 
         source_box = QGroupBox("Data source (saved with the design)")
         self.source_form = QFormLayout(source_box)
@@ -175,7 +178,6 @@ class DataPanel(QWidget):
             lambda _i: self.set_value(("color",), self.color_combo.currentText()))
         self.rows: dict[str, tuple[QWidget, QWidget]] = {}
         for key, label, widget in (("dataset", "Dataset", self.dataset_combo),
-                                   ("description", "", self.description_label),
                                    ("form", "Form", self.form_combo),
                                    ("options", "Options", self.options_box),
                                    ("path", "File", path_row),
@@ -186,6 +188,11 @@ class DataPanel(QWidget):
             caption = QLabel(label)
             self.source_form.addRow(caption, widget)
             self.rows[key] = (caption, widget)
+            if key == "dataset":  # the description wraps across the whole row
+                self.source_form.addRow(self.description_label)
+                self.rows["description"] = (self.description_label, self.description_label)
+        for combo in source_box.findChildren(QComboBox):
+            _narrow(combo)
         layout.addWidget(source_box)
 
         pre_box = QGroupBox("Preprocessing (fitted on the training split)")
@@ -207,7 +214,8 @@ class DataPanel(QWidget):
         split_form = QFormLayout(split_box)
         self.val_spin = self._fraction(("split", "val"))
         self.test_spin = self._fraction(("split", "test"))
-        self.stratify_check = QCheckBox("keep class proportions in every split")
+        self.stratify_check = QCheckBox("stratified")
+        self.stratify_check.setToolTip("Keep the class proportions in every split")
         self.stratify_check.toggled.connect(
             lambda on: self.set_value(("split", "stratify"), bool(on)))
         split_form.addRow("Validation share", self.val_spin)
@@ -240,7 +248,7 @@ class DataPanel(QWidget):
         return label
 
     def _choice(self, items: tuple[str, ...], path: tuple[str, ...]) -> QComboBox:
-        combo = QComboBox()
+        combo = _narrow(QComboBox())
         combo.addItems(list(items))
         combo.activated.connect(lambda _i: self.set_value(path, combo.currentText()))
         return combo
@@ -394,7 +402,23 @@ class DataPanel(QWidget):
         self.error_label.hide()
         self.refresh()
         self._check_input()
-        self._preview_timer.start()
+        self._schedule_preview()
+
+    def _schedule_preview(self) -> None:
+        """Prepare the preview soon if the panel is on screen, else when it comes up."""
+        if self._on_screen:
+            self._stale = False
+            self._preview_timer.start()
+        else:
+            self._stale = True
+
+    @Slot(bool)
+    def set_on_screen(self, on_screen: bool) -> None:
+        """Whether the panel can be seen (its dock tab is the current one): previews are
+        prepared only then, so a hidden panel costs nothing."""
+        self._on_screen = on_screen
+        if on_screen and self._stale:
+            self._schedule_preview()
 
     def refresh(self) -> None:
         """Show the design's data section in the editors (defaults where a key is absent)."""
@@ -490,6 +514,9 @@ class DataPanel(QWidget):
     @Slot()
     def update_preview(self) -> None:
         """Prepare the data in a background thread; the result arrives in :meth:`_on_preview`."""
+        if not self._on_screen:  # hidden again since it was scheduled
+            self._stale = True
+            return
         if self._worker is not None and self._worker.is_alive():
             self._pending = True
             return
@@ -566,6 +593,13 @@ class DataPanel(QWidget):
         path, _ = QFileDialog.getOpenFileName(self, f"Choose a {SOURCES[source]}", start,
                                               FILE_FILTERS.get(source, "All files (*)"))
         return path or None
+
+
+def _narrow(combo: QComboBox) -> QComboBox:
+    """A combo box that does not widen the dock to its longest entry."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+    return combo
 
 
 def _html(text: str) -> str:

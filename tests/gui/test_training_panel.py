@@ -60,6 +60,8 @@ def window(qtbot):
         win.document.undo_stack.setClean()
         win.close()
     assert not training_threads()
+    assert not [t for t in threading.enumerate()
+                if t.name == "deepwire-data-preview" and t.is_alive()]
 
 
 def train(qtbot, win, timeout: int = 60_000):
@@ -338,3 +340,82 @@ def test_main_screenshot_train_for_writes_the_png(tmp_path):
     assert result.stderr == ""
     image = QImage(str(out))
     assert (image.width(), image.height()) == (1000, 700)
+
+
+# -- the data panel ---------------------------------------------------------------------------
+
+
+def wait_preview(qtbot, panel, text: str) -> None:
+    qtbot.waitUntil(lambda: text in panel.preview_label.text(), timeout=30_000)
+
+
+def preview_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate()
+            if t.name == "deepwire-data-preview" and t.is_alive()]
+
+
+def test_data_panel_edits_are_undoable_previewed_and_fit_the_input(qtbot, window):
+    win = window("mlp")
+    doc, panel = win.document, win.data_panel
+    qtbot.wait(400)
+    assert panel.preview is None and not preview_threads()  # nothing prepared while hidden
+    win.data_dock.raise_()
+    wait_preview(qtbot, panel, "1,437")
+    assert not panel.mismatch_label.isVisible()
+    combo = panel.dataset_combo
+    combo.setCurrentIndex(combo.findData("iris"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.design.data["name"] == "iris"
+    assert doc.design.data["preprocess"] == {"scale": "standard"}  # kept across datasets
+    assert win.undo_action.text().replace("&", "") == "Undo Use the iris dataset"
+    wait_preview(qtbot, panel, "120")
+    assert "3 classes" in panel.preview_label.text()
+    # the Input still expects 64 features: the engine's reason and a one-click fix
+    assert panel.mismatch_label.isVisible() and "(4,)" in panel.mismatch_label.text()
+    assert not win.problems.problems  # a valid design, only the data does not fit
+    panel.fix_button.click()
+    assert doc.design.node("pixels").params["shape"] == [4]
+    assert not panel.mismatch_label.isVisible()
+    win.undo_action.trigger()
+    win.undo_action.trigger()
+    assert doc.design.data["name"] == "digits"
+    wait_preview(qtbot, panel, "1,437")
+    panel.scale_combo.setCurrentText("minmax")
+    panel.scale_combo.activated.emit(panel.scale_combo.currentIndex())
+    assert doc.design.data["preprocess"]["scale"] == "minmax"
+
+
+def test_data_panel_refuses_a_split_with_no_training_data(window):
+    win = window("mlp")
+    doc, panel = win.document, win.data_panel
+    before = dict(doc.design.data)
+    count = doc.undo_stack.count()
+    panel.test_spin.setValue(0.8)  # 0.2 validation + 0.8 test leaves nothing to train on
+    assert doc.design.data == before and doc.undo_stack.count() == count
+    assert panel.error_label.isVisible() and "split" in panel.error_label.text()
+    assert panel.test_spin.value() == 0.0
+
+
+def test_data_panel_uses_a_csv_file_beside_the_design(qtbot, window, tmp_path):
+    win = window("mlp")
+    doc, panel = win.document, win.data_panel
+    win.data_dock.raise_()
+    doc.save(tmp_path / "design.json")
+    rows = ["width,height,kind"] + [f"{i % 7},{(i * 3) % 5},{'ab'[i % 2]}" for i in range(40)]
+    (tmp_path / "plants.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    panel.choose_path = lambda source, folder: str(tmp_path / "plants.csv")
+    combo = panel.source_combo
+    combo.setCurrentIndex(combo.findData("csv"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.design.data["source"] == "csv"
+    assert doc.design.data["path"] == "plants.csv"  # relative to the design file
+    assert doc.design.data["target"] == "kind"
+    items = [panel.target_combo.itemText(i) for i in range(panel.target_combo.count())]
+    assert items[1:] == ["width", "height", "kind"]
+    wait_preview(qtbot, panel, "32")
+    assert "2 classes: a, b" in panel.preview_label.text()
+    assert "(2,)" in panel.mismatch_label.text()
+    panel.choose_path = lambda source, folder: None  # a cancelled dialog changes nothing
+    combo.setCurrentIndex(combo.findData("npz"))
+    combo.activated.emit(combo.currentIndex())
+    assert doc.design.data["source"] == "csv" and combo.currentData() == "csv"
