@@ -164,3 +164,10 @@ def test_a_flood_of_events_is_drained_in_bounded_slices(runner):
     assert slices == 100_000 // runner.max_events_per_drain
     assert [len(d) for d in runner.drains] == [runner.max_events_per_drain] * slices
     assert runner.drains[-1][-1].step == 100_000
+
+
+def test_warm_up_runs_in_the_background_and_is_joined(runner):
+    runner.warm_up()
+    runner.warm_up()  # once per runner
+    assert runner.shutdown(60.0)
+    assert not [t for t in threading.enumerate() if t.name == "deepwire-warm-up" and t.is_alive()]

@@ -419,3 +419,14 @@ def test_data_panel_uses_a_csv_file_beside_the_design(qtbot, window, tmp_path):
     combo.setCurrentIndex(combo.findData("npz"))
     combo.activated.emit(combo.currentIndex())
     assert doc.design.data["source"] == "csv" and combo.currentData() == "csv"
+
+
+def test_editor_runs_write_checkpoints_in_the_runs_folder(qtbot, window, tmp_path):
+    win = window("mlp", epochs=1)
+    panel = win.training_panel
+    panel.runs_dir = tmp_path / "runs"
+    assert train(qtbot, win).ok
+    run = panel.last_out_dir
+    assert run.parent == tmp_path / "runs" and run.name.startswith("mlp-on-digits-")
+    assert {"best.pt", "last.pt", "metrics.jsonl", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert str(run) in panel.result_label.text()
