@@ -396,7 +396,7 @@ class SetSection(QUndoCommand):
 
     The section dict is replaced, never changed in place, and undo puts back the old dict with
     its key order. Consecutive edits of the same key merge into one undo step (spin-box arrows).
-    Panels observe these edits through the undo stack's ``indexChanged``.
+    Panels observe these edits through :attr:`Document.sectionChanged`.
     """
 
     MERGE_ID = 0x5EC7
@@ -434,10 +434,10 @@ class SetSection(QUndoCommand):
         if new == self._old and list(new) == list(self._old):
             self.setObsolete(True)
             return
-        setattr(self.doc.design, self.section, new)
+        self.doc._set_section(self.section, new)
 
     def undo(self) -> None:
-        setattr(self.doc.design, self.section, copy.deepcopy(self._old))
+        self.doc._set_section(self.section, copy.deepcopy(self._old))
 
     def id(self) -> int:  # noqa: A003 - Qt's name
         return self.MERGE_ID
@@ -472,10 +472,10 @@ class ReplaceSection(QUndoCommand):
         if self.new == self._old:
             self.setObsolete(True)
             return
-        setattr(self.doc.design, self.section, copy.deepcopy(self.new))
+        self.doc._set_section(self.section, copy.deepcopy(self.new))
 
     def undo(self) -> None:
-        setattr(self.doc.design, self.section, copy.deepcopy(self._old))
+        self.doc._set_section(self.section, copy.deepcopy(self._old))
 
 
 def formatting_value(value: Any) -> str:

@@ -58,6 +58,7 @@ class Document(QObject):
     designReset = Signal()
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)  # Path | None
+    sectionChanged = Signal(str)  # "training" or "data": that section of the design was replaced
 
     def __init__(self, design: Design | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -269,6 +270,13 @@ class Document(QObject):
         if node.label != text:
             node.label = text
             self.nodeChanged.emit(node_id)
+
+    def _set_section(self, section: str, value: dict[str, Any]) -> None:
+        """Replace the design's ``training`` or ``data`` section (commands only)."""
+        if section not in ("training", "data"):
+            raise ValueError(f"unknown design section {section!r}")
+        setattr(self._design, section, value)
+        self.sectionChanged.emit(section)
 
     def _set_position(self, node_id: str, pos: tuple[float, float]) -> None:
         node = self._design.node(node_id)

@@ -98,7 +98,9 @@ class DataPanel(QWidget):
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.update_preview)
         self.previewReady.connect(self._on_preview)
-        document.undo_stack.indexChanged.connect(self._on_design_edited)
+        # the data section changes → new preview; any other edit may change the Input node only
+        document.sectionChanged.connect(self._on_section_changed)
+        document.analysisChanged.connect(self._check_input)
         document.designReset.connect(self._on_design_edited)
         self._stale = False
         self._on_screen = True
@@ -398,6 +400,10 @@ class DataPanel(QWidget):
     # -- showing ---------------------------------------------------------------------------------
 
     @Slot()
+    def _on_section_changed(self, section: str) -> None:
+        if section == "data":
+            self._on_design_edited()
+
     def _on_design_edited(self) -> None:
         self.error_label.hide()
         self.refresh()
@@ -557,7 +563,7 @@ class DataPanel(QWidget):
             self.preview_label.setText(_describe(result))
         self._check_input()
 
-    def _check_input(self) -> None:
+    def _check_input(self, *_changed: object) -> None:
         """Show the engine's reason and a fix when the data does not fit the Input node."""
         data, design = self.preview, self.document.design
         node_id = data_input(design)

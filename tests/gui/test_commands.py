@@ -266,3 +266,17 @@ def test_node_objects_are_not_shared_with_pasted_sources(qtbot):
     doc.push(command)
     doc.push(C.SetParam(doc, command.node_ids[0], "out_features", 9))
     assert source.params == {"out_features": 3}
+
+
+def test_section_edits_go_through_the_document_and_undo_exactly(qtbot):
+    doc = _cnn()
+    seen: list[str] = []
+    doc.sectionChanged.connect(seen.append)
+    after = _check_undo_redo(doc, C.SetSection(doc, "training", "epochs", 5))
+    assert '"epochs": 5' in after
+    assert seen and set(seen) == {"training"}
+    seen.clear()
+    doc.push(C.SetSection(doc, "data", "name", "iris"))
+    assert doc.design.data["name"] == "iris" and seen == ["data"]
+    doc.undo_stack.undo()
+    assert doc.design.data["name"] == "digits" and seen == ["data", "data"]
