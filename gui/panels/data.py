@@ -24,12 +24,10 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -44,6 +42,7 @@ from engine.layers import REGISTRY
 from engine.shapes import network_inputs
 from gui.commands import ReplaceSection, SetParam, formatting_value
 from gui.document import Document
+from gui.panels import scrolled_body
 from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
 
 SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
@@ -110,17 +109,7 @@ class DataPanel(QWidget):
     # -- construction ----------------------------------------------------------------------------
 
     def _build_ui(self) -> None:
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(8, 8, 8, 8)
-        scroll.setWidget(body)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        layout = scrolled_body(self)
 
         source_box = QGroupBox("Data source (saved with the design)")
         self.source_form = QFormLayout(source_box)

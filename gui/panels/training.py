@@ -25,16 +25,13 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
-    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QProgressBar,
-    QScrollArea,
     QSizePolicy,
     QSpinBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -45,6 +42,7 @@ from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.commands import REMOVE, SetSection
 from gui.document import Document
 from gui.icons import icon
+from gui.panels import scrolled_body
 from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
 from gui.panels.plots import TrainingPlots, pretty
 from gui.runner import RunResult, TrainingRunner
@@ -152,16 +150,7 @@ class TrainingPanel(QWidget):
                               f"({action.shortcut().toString()})")
 
     def _build_ui(self) -> None:
-        scroll = QScrollArea(self)
-        scroll.setWidgetResizable(True)
-        scroll.setFrameShape(QFrame.Shape.NoFrame)
-        outer = QVBoxLayout(self)
-        outer.setContentsMargins(0, 0, 0, 0)
-        outer.addWidget(scroll)
-        body = QWidget()
-        layout = QVBoxLayout(body)
-        layout.setContentsMargins(8, 8, 8, 8)
-        scroll.setWidget(body)
+        layout = scrolled_body(self)
 
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
