@@ -175,6 +175,13 @@ def builtin_options(name: str) -> dict[str, Any]:
     return {key: opt.default for key, opt in _REGISTRY[name].options.items()}
 
 
+def option_ranges(name: str) -> dict[str, tuple[type, float, float]]:
+    """Each option of a builtin dataset as ``(kind, low, high)``: ``int`` or ``float`` and the
+    inclusive bounds :func:`load_builtin` accepts (empty for the fixed tables). KeyError for an
+    unknown name, like :func:`builtin_options`."""
+    return {key: (opt.kind, opt.low, opt.high) for key, opt in _REGISTRY[name].options.items()}
+
+
 def load_builtin(spec: dict[str, Any], seed: int) -> RawData:
     """Load the builtin dataset named in a normalized spec, checking its form and options."""
     name = spec["name"]

@@ -8,16 +8,23 @@ and smoothing; the validation and test split. Every change is one
 a background thread runs ``prepare_data`` and the panel shows what came out — samples per split,
 the sample shape, the classes — and, when the sample shape does not fit the design's Input node,
 the engine's one-line reason with a button that applies the fix.
+
+For a CSV file the panel reads only the header row (with the chosen delimiter) to offer the
+target column, the feature columns and which of them are one-hot encoded; for an ``.npz``
+archive it lists the arrays (``numpy.load(..., allow_pickle=False).files``) for the x and y keys.
 """
 
 from __future__ import annotations
 
 import copy
+import csv
 import threading
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,17 +33,26 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSpinBox,
+    QTreeWidget,
+    QTreeWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.data import BUILTIN_DATASETS, builtin_options, check_input_shape, prepare_data
-from engine.data.builtin import DIGITS_FORMS
-from engine.data.spec import IMPUTES, OUTLIERS, SCALES, normalize_spec
-from engine.errors import DeepwireError
+from engine.data.builtin import DIGITS_FORMS, option_ranges
+from engine.data.spec import (
+    DEFAULT_OUTLIER_THRESHOLD,
+    IMPUTES,
+    OUTLIERS,
+    SCALES,
+    normalize_spec,
+)
+from engine.errors import DataError, DeepwireError
 from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.shapes import network_inputs
@@ -50,7 +66,10 @@ SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array
 FILE_FILTERS = {"csv": "CSV files (*.csv *.txt);;All files (*)",
                 "npy": "NumPy arrays (*.npy);;All files (*)",
                 "npz": "NumPy archives (*.npz);;All files (*)"}
+#: The delimiters offered for CSV files (a chosen file's is detected from its header row).
+DELIMITERS = {",": "comma ( , )", ";": "semicolon ( ; )", "\t": "tab", "|": "pipe ( | )"}
 WARNING_COLOUR = "#c77c02"
+MAX_HEADER_CHARS = 1 << 20
 PREVIEW_DELAY_MS = 250
 
 
@@ -62,14 +81,76 @@ def data_input(design: Design) -> str | None:
     return ids[0] if len(ids) == 1 else None
 
 
-def csv_header(path: Path, delimiter: str = ",") -> list[str]:
-    """The column names on a CSV file's first line ([] when unreadable)."""
+def _header_line(path: Path) -> str:
+    """A CSV file's first non-blank line (only that much is read); DataError with the reason."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as fh:
-            line = fh.readline()
-    except OSError:
-        return []
-    return [c.strip().strip('"') for c in line.rstrip("\r\n").split(delimiter) if c.strip()]
+            while True:
+                line = fh.readline(MAX_HEADER_CHARS)
+                if not line or line.strip():
+                    break
+    except UnicodeDecodeError as exc:
+        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as CSV "
+                        "UTF-8") from None
+    except OSError as exc:
+        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
+                        "file exists and is readable") from None
+    if not line.strip():
+        raise DataError(f"{path.name} is empty: it needs a header row with the column names")
+    return line
+
+
+def sniff_delimiter(path: Path) -> str:
+    """The offered delimiter found most often on the header row (comma when unreadable)."""
+    try:
+        line = _header_line(path)
+    except DataError:
+        return ","
+    counts = {d: line.count(d) for d in DELIMITERS}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def csv_header(path: Path, delimiter: str = ",") -> list[str]:
+    """The column names on a CSV file's header row, split at ``delimiter`` (quotes honoured).
+
+    Raises DataError with a one-line reason when the file or its header cannot be used."""
+    line = _header_line(path)
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise DataError(f"{path.name}: the header row cannot be read ({exc}): fix its "
+                        "quoting") from None
+    header = [f.strip() for f in fields]
+    if "" in header:
+        raise DataError(f"{path.name}: column {header.index('') + 1} of the header has no name "
+                        f"(delimiter {DELIMITERS.get(delimiter, repr(delimiter))}): name it "
+                        "or choose the right delimiter")
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{path.name}: column name {dupes[0]!r} appears twice in the header: "
+                        "rename one of them")
+    return header
+
+
+def npz_keys(path: Path) -> list[str]:
+    """The array names in an ``.npz`` archive (nothing is loaded); DataError with the reason."""
+    try:
+        archive = np.load(path, allow_pickle=False)
+    except OSError as exc:
+        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
+                        "file exists and is readable") from None
+    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise DataError(f"{path.name} is not a NumPy archive ({exc}): save it with "
+                        "numpy.savez") from None
+    if not hasattr(archive, "files"):
+        raise DataError(f"{path.name} is a single .npy array, not an .npz archive: choose "
+                        "the source NumPy array (.npy)")
+    with archive:
+        keys = list(archive.files)
+    if not keys:
+        raise DataError(f"{path.name} holds no arrays: save the features (and targets) in it")
+    return keys
 
 
 class DataPanel(QWidget):
@@ -149,7 +230,39 @@ class DataPanel(QWidget):
         self.target_combo = QComboBox()
         self.target_combo.setToolTip("The column to predict")
         self.target_combo.activated.connect(
-            lambda _i: self.set_value(("target",), self.target_combo.currentData()))
+            lambda _i: self._set_target(self.target_combo.currentData()))
+        self.delimiter_combo = QComboBox()
+        for key, title in DELIMITERS.items():
+            self.delimiter_combo.addItem(title, key)
+        self.delimiter_combo.setToolTip("The character between the columns (detected from the "
+                                        "header when a file is chosen)")
+        self.delimiter_combo.activated.connect(
+            lambda _i: self._set_delimiter(self.delimiter_combo.currentData()))
+        self.columns_tree = QTreeWidget()
+        self.columns_tree.setColumnCount(2)
+        self.columns_tree.setHeaderLabels(["Feature column", "One-hot"])
+        self.columns_tree.headerItem().setToolTip(
+            0, "Checked columns are the inputs (the target is never one)")
+        self.columns_tree.headerItem().setToolTip(
+            1, "Encode the column as categories, one 0/1 input per value (text columns are "
+               "encoded so anyway)")
+        self.columns_tree.setRootIsDecorated(False)
+        self.columns_tree.setUniformRowHeights(True)
+        self.columns_tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
+        header = self.columns_tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        self.columns_tree.itemChanged.connect(self._on_column_toggled)
+        self.file_error_label = self._label(ERROR_COLOUR)
+        self.x_key_combo = QComboBox()
+        self.x_key_combo.setToolTip("The array of samples (features)")
+        self.x_key_combo.activated.connect(
+            lambda _i: self.set_value(("x_key",), self.x_key_combo.currentData()))
+        self.y_key_combo = QComboBox()
+        self.y_key_combo.setToolTip("The array of targets (labels or values)")
+        self.y_key_combo.activated.connect(
+            lambda _i: self.set_value(("y_key",), self.y_key_combo.currentData()))
         self.npy_target_combo = QComboBox()
         self.npy_target_combo.addItem("none (unsupervised)", "none")
         self.npy_target_combo.addItem("last column", "last")
@@ -172,7 +285,11 @@ class DataPanel(QWidget):
                                    ("form", "Form", self.form_combo),
                                    ("options", "Options", self.options_box),
                                    ("path", "File", path_row),
+                                   ("delimiter", "Delimiter", self.delimiter_combo),
                                    ("target", "Target column", self.target_combo),
+                                   ("columns", "Columns", self.columns_tree),
+                                   ("x_key", "Samples array", self.x_key_combo),
+                                   ("y_key", "Targets array", self.y_key_combo),
                                    ("npy_target", "Targets", self.npy_target_combo),
                                    ("size", "Image size", size_row),
                                    ("color", "Colour", self.color_combo)):
@@ -182,6 +299,8 @@ class DataPanel(QWidget):
             if key == "dataset":  # the description wraps across the whole row
                 self.source_form.addRow(self.description_label)
                 self.rows["description"] = (self.description_label, self.description_label)
+            if key == "path":  # why the file cannot be used, across the whole row
+                self.source_form.addRow(self.file_error_label)
         for combo in source_box.findChildren(QComboBox):
             _narrow(combo)
         layout.addWidget(source_box)
@@ -190,7 +309,20 @@ class DataPanel(QWidget):
         pre_form = QFormLayout(pre_box)
         self.scale_combo = self._choice(SCALES, ("preprocess", "scale"))
         self.impute_combo = self._choice(IMPUTES, ("preprocess", "impute"))
-        self.outliers_combo = self._choice(OUTLIERS, ("preprocess", "outliers"))
+        self.outliers_combo = _narrow(QComboBox())
+        self.outliers_combo.addItems(list(OUTLIERS))
+        self.outliers_combo.activated.connect(
+            lambda _i: self._set_outliers(self.outliers_combo.currentText()))
+        self.threshold_spin = FloatSpinBox()
+        self.threshold_spin.setRange(0.1, 100.0)
+        self.threshold_spin.setSingleStep(0.1)
+        self.threshold_spin.setKeyboardTracking(False)
+        self.threshold_spin.setToolTip("z-score: standard deviations from the mean; IQR: "
+                                       "multiples of the inter-quartile range beyond the "
+                                       "quartiles")
+        self.threshold_spin.valueChanged.connect(
+            lambda v: None if self._refreshing else self.set_value(
+                ("preprocess", "outlier_threshold"), round(float(v), 4)))
         self.smooth_spin = self._int_spin(0, 1000,
                                           lambda v: self.set_value(("preprocess",
                                                                     "smooth_window"), v))
@@ -198,6 +330,7 @@ class DataPanel(QWidget):
         pre_form.addRow("Scaling", self.scale_combo)
         pre_form.addRow("Missing values", self.impute_combo)
         pre_form.addRow("Outlier clipping", self.outliers_combo)
+        pre_form.addRow("Outlier threshold", self.threshold_spin)
         pre_form.addRow("Smoothing window", self.smooth_spin)
         layout.addWidget(pre_box)
 
@@ -273,6 +406,12 @@ class DataPanel(QWidget):
         path = self.document.path
         return path.parent if path is not None else None
 
+    def resolve(self, path: str) -> Path:
+        """A data path as the loaders read it: relative ones start at the design's folder."""
+        resolved = Path(path)
+        base = self.base_dir()
+        return base / resolved if not resolved.is_absolute() and base is not None else resolved
+
     # -- editing ---------------------------------------------------------------------------------
 
     def set_value(self, path: tuple[str, ...], value: Any) -> bool:
@@ -294,6 +433,9 @@ class DataPanel(QWidget):
         """Push ``spec`` as the new data section if the engine accepts it."""
         try:
             normalize_spec(spec)
+            if spec.get("source") == "csv" and spec.get("features") == []:
+                raise DataError(f"{spec['path']}: no feature columns chosen: check at least "
+                                "one column besides the target")
         except DeepwireError as exc:
             self._refuse(str(exc))
             return False
@@ -339,13 +481,124 @@ class DataPanel(QWidget):
         for key in ("split", "preprocess"):
             if key in old:
                 spec[key] = old[key]
-        if source == "csv":
-            header = csv_header(path)
-            if header:
+        try:
+            if source == "csv":
+                delimiter = sniff_delimiter(path)
+                header = csv_header(path, delimiter)
                 spec["target"] = header[-1]  # the usual place of the label column
-        elif source == "image_folder":
+                if delimiter != ",":
+                    spec["delimiter"] = delimiter
+            elif source == "npz":
+                keys = npz_keys(path)
+                x_key = "x" if "x" in keys else keys[0]
+                spec["x_key"] = x_key
+                spec["y_key"] = "y" if "y" in keys and x_key != "y" else next(
+                    (k for k in keys if k != x_key), None)
+        except DataError as exc:
+            self._refuse(str(exc))
+            return False
+        if source == "image_folder":
             spec.update(size=[28, 28], color="grayscale")
         return self.replace(spec, f"Use {SOURCES[source].lower()} {path.name}")
+
+    def _csv_header(self, spec: dict[str, Any], delimiter: str | None = None) -> list[str]:
+        return csv_header(self.resolve(spec["path"]),
+                          delimiter or spec.get("delimiter", ","))
+
+    def _set_target(self, target: str | None) -> bool:
+        """Predict ``target``; it leaves the feature and one-hot lists (one undo step)."""
+        spec = self.spec
+        if spec.get("target") == target and "target" in spec:
+            return False
+        spec["target"] = target
+        for key in ("features", "categorical"):
+            if isinstance(spec.get(key), list) and target in spec[key]:
+                spec[key] = [c for c in spec[key] if c != target]
+        return self.replace(spec, f"Set data target to {formatting_value(target)}")
+
+    def _set_delimiter(self, delimiter: str) -> bool:
+        """Split the CSV at ``delimiter``: columns the new header lacks are dropped from the
+        target (then the last column), features and one-hot lists — one undo step."""
+        spec = self.spec
+        if spec.get("delimiter", ",") == delimiter:
+            return False
+        try:
+            header = self._csv_header(spec, delimiter)
+        except DataError as exc:
+            self._refuse(str(exc))
+            return False
+        spec["delimiter"] = delimiter
+        if spec.get("target") is not None and spec["target"] not in header:
+            spec["target"] = header[-1]
+        for key in ("features", "categorical"):
+            if isinstance(spec.get(key), list):
+                spec[key] = [c for c in spec[key] if c in header and c != spec.get("target")]
+        if spec.get("features") == []:
+            spec["features"] = None
+        title = DELIMITERS.get(delimiter, repr(delimiter)).split(" (")[0]
+        return self.replace(spec, f"Set data delimiter to {title}")
+
+    def _on_column_toggled(self, _item: QTreeWidgetItem, _column: int) -> None:
+        if self._refreshing:
+            return
+        self.set_columns(*self.checked_columns())
+
+    def checked_columns(self) -> tuple[list[str], list[str]]:
+        """(feature columns, one-hot columns) as checked in the columns list."""
+        features, categorical = [], []
+        for i in range(self.columns_tree.topLevelItemCount()):
+            item = self.columns_tree.topLevelItem(i)
+            name = item.data(0, Qt.ItemDataRole.UserRole)
+            if name is None or item.checkState(0) != Qt.CheckState.Checked:
+                continue  # the target, or not an input
+            features.append(name)
+            if item.checkState(1) == Qt.CheckState.Checked:
+                categorical.append(name)
+        return features, categorical
+
+    def set_columns(self, features: list[str], categorical: list[str]) -> bool:
+        """Use ``features`` (every column but the target → ``features`` left out) and one-hot
+        encode ``categorical`` of them; one undo step, refused with the reason."""
+        spec = self.spec
+        try:
+            header = self._csv_header(spec)
+        except DataError as exc:
+            self._refuse(str(exc))
+            return False
+        target = spec.get("target")
+        everything = [c for c in header if c != target]
+        new_features = None if features == everything else list(features)
+        new_categorical = [c for c in categorical if c in features]
+        if spec.get("features") == new_features and \
+                (spec.get("categorical") or []) == new_categorical:
+            return False
+        if new_features is None:
+            spec.pop("features", None)
+        else:
+            spec["features"] = new_features
+        if new_categorical:
+            spec["categorical"] = new_categorical
+        else:
+            spec.pop("categorical", None)
+        n = len(features)
+        text = (f"Use {n} feature column{'s' if n != 1 else ''}"
+                + (f", {len(new_categorical)} one-hot" if new_categorical else ""))
+        return self.replace(spec, text)
+
+    def _set_outliers(self, method: str) -> bool:
+        """Clip outliers with ``method``; a threshold left at the old method's default moves
+        to the new one's (one undo step)."""
+        spec = self.spec
+        pre = spec.get("preprocess") if isinstance(spec.get("preprocess"), dict) else {}
+        old = pre.get("outliers", "none")
+        if old == method:
+            return False
+        pre = dict(pre)
+        pre["outliers"] = method
+        if pre.get("outlier_threshold") == DEFAULT_OUTLIER_THRESHOLD.get(old):
+            del pre["outlier_threshold"]
+        spec["preprocess"] = pre
+        return self.replace(spec, f"Set data preprocess.outliers to {method}")
 
     def _set_dataset(self, name: str, keep_preprocess: bool = True) -> None:
         old = self.spec
@@ -429,8 +682,10 @@ class DataPanel(QWidget):
             source = spec["source"]
             self.source_combo.setCurrentIndex(list(SOURCES).index(source))
             visible = {"builtin": ("dataset", "description", "form", "options"),
-                       "csv": ("path", "target"), "npy": ("path", "npy_target"),
-                       "npz": ("path",), "image_folder": ("path", "size", "color")}[source]
+                       "csv": ("path", "delimiter", "target", "columns"),
+                       "npy": ("path", "npy_target"), "npz": ("path", "x_key", "y_key"),
+                       "image_folder": ("path", "size", "color")}[source]
+            self.file_error_label.hide()
             for key, (caption, widget) in self.rows.items():
                 on = key in visible and not (key == "form" and spec.get("name") != "digits")
                 caption.setVisible(on)
@@ -447,6 +702,8 @@ class DataPanel(QWidget):
                 self.path_label.setText(spec["path"])
                 if source == "csv":
                     self._show_columns(spec)
+                elif source == "npz":
+                    self._show_keys(spec)
                 elif source == "npy":
                     self.npy_target_combo.setCurrentIndex(
                         max(0, self.npy_target_combo.findData(spec["target"])))
@@ -458,6 +715,8 @@ class DataPanel(QWidget):
             self.scale_combo.setCurrentText(pre["scale"])
             self.impute_combo.setCurrentText(pre["impute"])
             self.outliers_combo.setCurrentText(pre["outliers"])
+            self.threshold_spin.setValue(float(pre["outlier_threshold"]))
+            self.threshold_spin.setEnabled(pre["outliers"] != "none")
             self.smooth_spin.setValue(int(pre["smooth_window"]))
             split = spec["split"]
             self.val_spin.setValue(float(split["val"]))
@@ -473,16 +732,20 @@ class DataPanel(QWidget):
             while self.options_form.rowCount():
                 self.options_form.removeRow(0)
             self._option_editors = {}
-            for key, default in defaults.items():
-                if isinstance(default, int) and not isinstance(default, bool):
+            ranges = option_ranges(name) if name in BUILTIN_DATASETS else {}
+            for key in defaults:
+                kind, low, high = ranges[key]
+                if kind is int:
                     editor: QWidget = self._int_spin(
-                        0, 10_000_000, lambda v, k=key: self._set_option(k, v))
+                        int(low), int(high), lambda v, k=key: self._set_option(k, v))
                 else:
                     editor = FloatSpinBox()
-                    editor.setRange(0.0, 1e6)
+                    editor.setRange(float(low), float(high))
+                    editor.setSingleStep(0.01 if high <= 1 else 0.1 if high <= 100 else 1.0)
                     editor.setKeyboardTracking(False)
                     editor.valueChanged.connect(
                         lambda v, k=key: self._set_option(k, float(v)))
+                editor.setToolTip(f"from {low:g} to {high:g}")
                 self.options_form.addRow(key.replace("_", " "), editor)
                 self._option_editors[key] = editor
         for key, editor in self._option_editors.items():
@@ -491,18 +754,77 @@ class DataPanel(QWidget):
         caption.setVisible(bool(defaults))
         widget.setVisible(bool(defaults))
 
+    def _show_file_error(self, reason: str) -> None:
+        self.file_error_label.setText(reason)
+        self.file_error_label.show()
+
     def _show_columns(self, spec: dict[str, Any]) -> None:
-        path = Path(spec["path"])
-        base = self.base_dir()
-        if not path.is_absolute() and base is not None:
-            path = base / path
-        header = csv_header(path, spec.get("delimiter", ","))
+        """Fill the delimiter, target and columns editors from the CSV's header row."""
+        delimiter = spec["delimiter"]
+        index = self.delimiter_combo.findData(delimiter)
+        if index < 0:  # a hand-written delimiter the list does not offer
+            self.delimiter_combo.addItem(repr(delimiter), delimiter)
+            index = self.delimiter_combo.count() - 1
+        self.delimiter_combo.setCurrentIndex(index)
+        try:
+            header = self._csv_header(spec)
+        except DataError as exc:
+            header = []
+            self._show_file_error(str(exc))
+        target = spec.get("target")
         self.target_combo.clear()
         self.target_combo.addItem("none (unsupervised)", None)
         for column in header:
             self.target_combo.addItem(column, column)
-        index = self.target_combo.findData(spec.get("target"))
-        self.target_combo.setCurrentIndex(max(0, index))
+        if target is not None and target not in header:
+            self.target_combo.addItem(f"{target} (not in the file)", target)
+        self.target_combo.setCurrentIndex(max(0, self.target_combo.findData(target)))
+        features = spec["features"]
+        categorical = set(spec["categorical"])
+        self.columns_tree.clear()
+        checkable = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+        for column in header:
+            item = QTreeWidgetItem([column, ""])
+            if column == target:
+                item.setText(0, f"{column}  (target)")
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                item.setToolTip(0, "The column to predict is never an input")
+            else:
+                item.setData(0, Qt.ItemDataRole.UserRole, column)
+                used = features is None or column in features
+                item.setFlags(checkable)
+                item.setCheckState(0, Qt.CheckState.Checked if used
+                                   else Qt.CheckState.Unchecked)
+                item.setCheckState(1, Qt.CheckState.Checked if column in categorical
+                                   else Qt.CheckState.Unchecked)
+            self.columns_tree.addTopLevelItem(item)
+        self._fit_columns_tree(len(header))
+
+    def _fit_columns_tree(self, rows: int) -> None:
+        """As tall as its rows, up to eight (then it scrolls)."""
+        tree = self.columns_tree
+        row = tree.sizeHintForRow(0) if rows else tree.fontMetrics().height() + 6
+        height = tree.header().sizeHint().height() + max(1, min(rows, 8)) * row \
+            + 2 * tree.frameWidth() + 2
+        tree.setFixedHeight(height)
+
+    def _show_keys(self, spec: dict[str, Any]) -> None:
+        """Fill the x / y key combos from the archive's array names."""
+        try:
+            keys = npz_keys(self.resolve(spec["path"]))
+        except DataError as exc:
+            keys = []
+            self._show_file_error(str(exc))
+        for combo, key, none in ((self.x_key_combo, spec["x_key"], False),
+                                 (self.y_key_combo, spec["y_key"], True)):
+            combo.clear()
+            if none:
+                combo.addItem("none (no targets)", None)
+            for name in keys:
+                combo.addItem(name, name)
+            if key is not None and key not in keys:
+                combo.addItem(f"{key} (not in the file)", key)
+            combo.setCurrentIndex(max(0, combo.findData(key)))
 
     # -- the preview -----------------------------------------------------------------------------
 
