@@ -533,8 +533,8 @@ class DataPanel(QWidget):
         for key in ("features", "categorical"):
             if isinstance(spec.get(key), list):
                 spec[key] = [c for c in spec[key] if c in header and c != spec.get("target")]
-        if spec.get("features") == []:
-            spec["features"] = None
+                if not spec[key]:  # none left: every column again, none one-hot
+                    del spec[key]
         title = DELIMITERS.get(delimiter, repr(delimiter)).split(" (")[0]
         return self.replace(spec, f"Set data delimiter to {title}")
 
