@@ -295,7 +295,8 @@ def test_a_flood_of_events_keeps_the_window_responsive(qtbot, window):
     heartbeat.stop()
     win.plots.flush()
     assert len(durations) == 51  # 100,001 events in slices of 2,000
-    assert statistics.median(durations) < 0.1 and max(durations) < 1.5
+    # generous bounds: a responsiveness guard, not a benchmark (bench_runner measures speed)
+    assert statistics.median(durations) < 0.5 and max(durations) < 5.0
     assert len(ticks) >= len(durations) // 2  # other timers kept firing: the UI responds
     assert win.plots.step_series["loss"].n == 100_000
     curve = win.plots.step_curves["loss"]
