@@ -351,6 +351,7 @@ class MainWindow(QMainWindow):
         self.canvas.statusMessage.connect(self._show_status)
         self.inspector.errorShown.connect(self._show_refusal)
         self.training_panel.statusMessage.connect(self._show_status)
+        self.training_panel.exportRequested.connect(self.show_export_dialog)
         self._on_problem_count(len(self.summary.problems))
 
     # -- editing helpers ---------------------------------------------------------------------

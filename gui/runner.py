@@ -180,8 +180,11 @@ class TrainingRunner(QObject):
 
     def start(self, design: Design, *, base_dir: str | Path | None = None,
               out_dir: str | Path | None = None, data: PreparedData | None = None,
-              overrides: dict[str, Any] | None = None) -> TrainConfig:
+              overrides: dict[str, Any] | None = None,
+              resume: str | Path | None = None) -> TrainConfig:
         """Train a snapshot of ``design`` in a worker thread; returns the validated settings.
+
+        ``resume`` (a checkpoint path) continues that run exactly: the epochs setting is the total.
 
         Invalid settings raise :class:`TrainingError` here, before anything starts; failures
         during the run arrive as :attr:`finished` with ``error`` set.
@@ -193,7 +196,7 @@ class TrainingRunner(QObject):
         self.buffer.clear()
         bridge = _BufferCallback(self.buffer)
         trainer = Trainer(snapshot, config, callbacks=[bridge], base_dir=base_dir, data=data,
-                          out_dir=out_dir)
+                          out_dir=out_dir, resume=resume)
         threads = self.threads or worker_threads()
         thread = threading.Thread(target=self._work, args=(trainer, bridge, threads),
                                   name="deepwire-training", daemon=True)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSpinBox,
     QToolButton,
@@ -37,6 +38,7 @@ from PySide6.QtWidgets import (
 
 from engine.data import PreparedData
 from engine.errors import DeepwireError
+from engine.training.checkpoint import load_checkpoint
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.commands import REMOVE, SetSection
@@ -101,6 +103,7 @@ class TrainingPanel(QWidget):
 
     statusMessage = Signal(str)
     runFinished = Signal(object)  # RunResult
+    exportRequested = Signal()    # the Export… button after a finished run
 
     def __init__(self, document: Document, plots: TrainingPlots | None = None,
                  parent: QWidget | None = None, *, runner: TrainingRunner | None = None) -> None:
@@ -112,6 +115,7 @@ class TrainingPanel(QWidget):
         self.data: PreparedData | None = None  # train on this instead of the data section
         self.last_result: RunResult | None = None
         self.last_out_dir: Path | None = None
+        self.chooser = None  # opens the file dialog (gui.panels.background.FileChooser; tests fake)
         self._refreshing = False
         self._last_shown = 0.0
         self._reset_progress()
@@ -145,6 +149,10 @@ class TrainingPanel(QWidget):
         self.stop_action.setShortcut(QKeySequence("Shift+F5"))
         self.stop_action.setStatusTip("Stop training after the current batch")
         self.stop_action.triggered.connect(lambda _c=False: self.stop())
+        self.resume_action = QAction("Resume From &Checkpoint…", self)
+        self.resume_action.setStatusTip("Continue a run from its best.pt / last.pt: the epochs "
+                                        "setting is the total")
+        self.resume_action.triggered.connect(lambda _c=False: self.resume_from_checkpoint())
         for action in (self.train_action, self.pause_action, self.stop_action):
             action.setToolTip(f"{action.text().replace('&', '')} "
                               f"({action.shortcut().toString()})")
@@ -163,6 +171,18 @@ class TrainingPanel(QWidget):
             buttons.addWidget(button)
             self.buttons[name] = button
         layout.addLayout(buttons)
+        more = QHBoxLayout()
+        self.resume_button = QToolButton()
+        self.resume_button.setDefaultAction(self.resume_action)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Export this run's trained model (File → Export Trained "
+                                      "Model…)")
+        self.export_button.clicked.connect(lambda _c=False: self.exportRequested.emit())
+        self.export_button.hide()
+        more.addWidget(self.resume_button)
+        more.addWidget(self.export_button)
+        more.addStretch(1)
+        layout.addLayout(more)
 
         self.blocked_label = self._label(ERROR_COLOUR)
         self.state_label = QLabel("Ready")
@@ -412,9 +432,47 @@ class TrainingPanel(QWidget):
             return str(exc)
         return None
 
+    def resume_from_checkpoint(self, path: str | Path | None = None) -> bool:
+        """Continue training from a checkpoint of this design (asks for one when ``path`` is
+        None); False, with the one-line reason shown, when it cannot start."""
+        if self.runner.is_active:
+            return False
+        reason = self.blocked_reason()
+        if reason is not None:
+            self._show_error(reason)
+            return False
+        if path is None:
+            if self.chooser is None:
+                from gui.panels.background import FileChooser  # it imports this module
+
+                self.chooser = FileChooser(self)
+            start = self.last_out_dir or self.runs_dir or ""
+            path = self.chooser.open_file("Resume training from a checkpoint", str(start),
+                                          "Checkpoints (*.pt);;All files (*)")
+            if path is None:
+                return False
+        path = Path(path)
+        try:
+            ckpt = load_checkpoint(path)
+        except (DeepwireError, OSError) as exc:
+            self._show_error(f"Cannot resume: {exc}")
+            return False
+        if not ckpt.matches(self.document.design):
+            self._show_error(f"Cannot resume: {path.name} was saved for a different design "
+                             "(layers, parameters or wiring differ): open the design it came from")
+            return False
+        epochs = self.config().epochs
+        if ckpt.epoch >= epochs:
+            self._show_error(f"Cannot resume: {path.name} already trained {ckpt.epoch} of "
+                             f"{epochs} epochs: raise Epochs in the training settings (the total)")
+            return False
+        return self.train(resume=path)
+
     def train(self, data: PreparedData | None = None,
-              overrides: dict[str, Any] | None = None) -> bool:
-        """Start a run of the current design; False (with the reason shown) when it cannot."""
+              overrides: dict[str, Any] | None = None, *,
+              resume: str | Path | None = None) -> bool:
+        """Start a run of the current design (``resume``: continue from that checkpoint);
+        False (with the reason shown) when it cannot."""
         if self.runner.is_active:
             return False
         reason = self.blocked_reason()
@@ -437,7 +495,7 @@ class TrainingPanel(QWidget):
                 self.plots.prepare_run(doc.design, task)
             config = self.runner.start(doc.design, base_dir=base_dir, out_dir=out_dir,
                                        data=data if data is not None else self.data,
-                                       overrides=overrides)
+                                       overrides=overrides, resume=resume)
         except DeepwireError as exc:
             self._show_error(str(exc))
             return False
@@ -447,6 +505,7 @@ class TrainingPanel(QWidget):
         self.error_label.hide()
         self.warning_label.hide()
         self.result_label.hide()
+        self.export_button.hide()
         self.values_label.clear()
         self.rate_label.clear()
         self.state_label.setText("Loading data and building the network…")
@@ -597,6 +656,9 @@ class TrainingPanel(QWidget):
                 self.progress.setValue(1000)
                 self.progress.setFormat("100%")
             self.statusMessage.emit(self.state_label.text())
+            out = self.last_out_dir
+            self.export_button.setVisible(out is not None and any(
+                (out / name).is_file() for name in ("best.pt", "last.pt")))
         self.rate_label.clear()
         if self.plots is not None:
             self.plots.flush()
@@ -646,6 +708,8 @@ class TrainingPanel(QWidget):
         state = self.runner.state
         reason = None if active else self.blocked_reason()
         self.train_action.setEnabled(not active and reason is None)
+        self.resume_action.setEnabled(not active and reason is None)
+        self.resume_action.setToolTip(reason or "Continue a run from one of its checkpoints")
         self.pause_action.setEnabled(active and state in ("running", "paused"))
         self.stop_action.setEnabled(active and state != "stopping")
         paused = state == "paused"
