@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -92,6 +93,9 @@ def test_resume_continues_from_last_checkpoint_to_the_total_epochs(qtbot, window
     assert last.is_file()
 
     assert panel.set_setting("epochs", 3)  # the total, as the settings say
+    # run folders are named to the second: let the clock move on so the resumed run gets its own
+    qtbot.waitUntil(lambda: not first_dir.name.endswith(time.strftime("%Y%m%d-%H%M%S")),
+                    timeout=3000)
     chooser = FakeChooser(last)
     panel.chooser = chooser
     result = run(qtbot, panel, panel.resume_action.trigger)
@@ -101,6 +105,7 @@ def test_resume_continues_from_last_checkpoint_to_the_total_epochs(qtbot, window
     assert panel.start_event.start_epoch == 2
     assert panel.epoch_done == 3
     # the resumed run's metrics carry the first run's epochs on, with epoch 3 added
+    assert panel.last_out_dir != first_dir
     before, after = epoch_rows(first_dir), epoch_rows(panel.last_out_dir)
     assert [r["epoch"] for r in after] == [1, 2, 3]
     assert after[:2] == before and after[2]["val_loss"] > 0
