@@ -294,7 +294,8 @@ class MainWindow(QMainWindow):
 
         train_menu = bar.addMenu("&Train")
         panel = self.training_panel
-        train_menu.addActions([panel.train_action, panel.pause_action, panel.stop_action])
+        train_menu.addActions([panel.train_action, panel.pause_action, panel.stop_action,
+                                panel.resume_action])
         self.train_menu = train_menu
         for dock in (self.training_dock, self.data_dock, self.plots_dock):
             view_menu.addAction(dock.toggleViewAction())

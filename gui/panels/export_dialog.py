@@ -95,9 +95,10 @@ def checkpoint_candidates(design: Design, design_path: Path | None, runs_dir: Pa
         out += [last_run / "best.pt", last_run / "last.pt"]
     if runs_dir is not None and runs_dir.is_dir():
         stem = design_path.stem if design_path is not None else run_stem(design.name)
-        pattern = re.compile(rf"{re.escape(stem)}-\d{{8}}-\d{{6}}")
-        runs = sorted((p for p in runs_dir.iterdir() if pattern.fullmatch(p.name)),
-                      key=lambda p: p.name, reverse=True)
+        pattern = re.compile(rf"{re.escape(stem)}-(\d{{8}}-\d{{6}})(?:-(\d+))?")
+        found = [(m, p) for p in runs_dir.iterdir() if (m := pattern.fullmatch(p.name))]
+        found.sort(key=lambda mp: (mp[0].group(1), int(mp[0].group(2) or 1)), reverse=True)
+        runs = [p for _, p in found]
         for run in runs[:5]:
             out += [run / "best.pt", run / "last.pt"]
     if design_path is not None:

@@ -484,7 +484,10 @@ class TrainingPanel(QWidget):
         out_dir = None
         if self.runs_dir is not None:
             stem = doc.path.stem if doc.path is not None else _slug(doc.design.name)
-            out_dir = self.runs_dir / f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+            out_dir, n = self.runs_dir / base, 2
+            while out_dir.exists():  # two runs within one second never share a folder
+                out_dir, n = self.runs_dir / f"{base}-{n}", n + 1
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default

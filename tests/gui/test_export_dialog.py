@@ -444,3 +444,18 @@ def test_browse_buttons_fill_the_fields_and_refuse_overwriting_the_design(
     importer.set_output(design_path)  # the design open in the window
     assert not importer.import_button.isEnabled()
     assert not Path(str(first) + ".ran").exists() and not Path(str(second) + ".ran").exists()
+
+
+def test_runs_started_in_the_same_second_are_ordered_newest_first(tmp_path):
+    from engine.graph import Design
+    from gui.panels.export_dialog import checkpoint_candidates
+
+    runs = tmp_path / "runs"
+    for name in ("mlp-20261126-120000", "mlp-20261126-120000-2", "mlp-20261126-120000-10",
+                 "mlp-20261126-115959", "other-20261126-130000"):
+        (runs / name).mkdir(parents=True)
+        (runs / name / "best.pt").write_bytes(b"")
+    found = checkpoint_candidates(Design(), tmp_path / "mlp.json", runs, None)
+    folders = list(dict.fromkeys(p.parent.name for p in found if p.parent.parent == runs))
+    assert folders == ["mlp-20261126-120000-10", "mlp-20261126-120000-2", "mlp-20261126-120000",
+                       "mlp-20261126-115959"]
