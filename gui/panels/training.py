@@ -432,14 +432,20 @@ class TrainingPanel(QWidget):
             return str(exc)
         return None
 
-    def resume_from_checkpoint(self, path: str | Path | None = None) -> bool:
-        """Continue training from a checkpoint of this design (asks for one when ``path`` is
-        None); False, with the one-line reason shown, when it cannot start."""
+    def _can_start(self) -> bool:
+        """Whether a run may start now; shows the reason when the design blocks it."""
         if self.runner.is_active:
             return False
         reason = self.blocked_reason()
         if reason is not None:
             self._show_error(reason)
+            return False
+        return True
+
+    def resume_from_checkpoint(self, path: str | Path | None = None) -> bool:
+        """Continue training from a checkpoint of this design (asks for one when ``path`` is
+        None); False, with the one-line reason shown, when it cannot start."""
+        if not self._can_start():
             return False
         if path is None:
             if self.chooser is None:
@@ -473,11 +479,7 @@ class TrainingPanel(QWidget):
               resume: str | Path | None = None) -> bool:
         """Start a run of the current design (``resume``: continue from that checkpoint);
         False (with the reason shown) when it cannot."""
-        if self.runner.is_active:
-            return False
-        reason = self.blocked_reason()
-        if reason is not None:
-            self._show_error(reason)
+        if not self._can_start():
             return False
         doc = self.document
         base_dir = doc.path.parent if doc.path is not None else None
