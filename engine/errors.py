@@ -29,3 +29,13 @@ class TrainingError(DeepwireError):
 
 class ExportError(DeepwireError):
     """An export or import request cannot be carried out."""
+
+
+def first_line(error: BaseException, limit: int | None = None) -> str:
+    """One readable line for any failure: a Deepwire error's own message (already one line), or
+    ``Type: first line`` for anything else; the first line is cut to ``limit`` characters."""
+    text = str(error).strip()
+    line = text.splitlines()[0][:limit] if text else ""
+    if isinstance(error, DeepwireError):
+        return line or type(error).__name__
+    return f"{type(error).__name__}: {line}" if line else type(error).__name__

@@ -34,7 +34,7 @@ from typing import Any
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from engine.data import PreparedData
-from engine.errors import DeepwireError, TrainingError
+from engine.errors import TrainingError, first_line
 from engine.graph import Design
 from engine.training import Callback, TrainConfig, Trainer
 
@@ -48,15 +48,6 @@ def worker_threads() -> int:
     import torch
 
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
-
-
-def first_line(error: BaseException) -> str:
-    """One readable line for any failure (engine errors already are one line)."""
-    text = str(error).strip()
-    line = text.splitlines()[0] if text else ""
-    if isinstance(error, DeepwireError):
-        return line or type(error).__name__
-    return f"{type(error).__name__}: {line}" if line else type(error).__name__
 
 
 @dataclass

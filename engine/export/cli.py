@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from engine.cli import fail, guarded
+from engine.errors import first_line
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -40,5 +41,4 @@ def run_import(args: argparse.Namespace) -> int:
     except SystemExit:
         raise
     except Exception as exc:  # the user's own model code failed while being built or traced
-        return fail(f"importing {args.source} failed: {type(exc).__name__}: "
-                    f"{str(exc).strip().splitlines()[0] if str(exc).strip() else ''}", 1)
+        return fail(f"importing {args.source} failed: {first_line(exc)}", 1)

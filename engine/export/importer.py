@@ -35,7 +35,7 @@ import torch
 from torch import nn
 
 from engine.compile import compile_design
-from engine.errors import ExportError
+from engine.errors import ExportError, first_line
 from engine.graph import NODE_ID_RE, Design, Edge, Node
 from engine.io import save_design
 from engine.layers import numel
@@ -111,7 +111,7 @@ def load_python_model(source: str) -> tuple[nn.Module, str]:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise ExportError(f"running {path} failed: {_first_line(exc)}") from None
+        raise ExportError(f"running {path} failed: {first_line(exc, 200)}") from None
     finally:
         sys.path.pop(0)
     cls = getattr(module, class_name, None)
@@ -123,14 +123,9 @@ def load_python_model(source: str) -> tuple[nn.Module, str]:
     try:
         model = cls()
     except Exception as exc:
-        raise ExportError(f"{class_name}() failed: {_first_line(exc)}; the class must build "
+        raise ExportError(f"{class_name}() failed: {first_line(exc, 200)}; the class must build "
                           "with no arguments") from None
     return model.eval(), class_name
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0][:200]}" if text else type(exc).__name__
 
 
 def _examples(specs: list[tuple[tuple[int, ...], str]], batch: int = 3,
@@ -153,7 +148,7 @@ def trace_module(model: nn.Module, specs: list[tuple[tuple[int, ...], str]]):
         except Exception as exc:  # torch raises many types while tracing user code
             errors.append(exc)
     raise ExportError(f"cannot trace {type(model).__name__} with torch.export: "
-                      f"{_first_line(errors[-1])}")
+                      f"{first_line(errors[-1], 200)}")
 
 
 # ------------------------------------------------------------------------------------------
@@ -876,7 +871,7 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
             program = torch.export.load(str(path))
         except Exception as exc:
             raise ExportError(f"{path}: not a readable torch.export program "
-                              f"({_first_line(exc)})") from None
+                              f"({first_line(exc, 200)})") from None
         original = program.module()
         name = path.stem
     else:
@@ -898,7 +893,7 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
         net.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
         raise ExportError(f"the model's weights do not fit the imported design "
-                          f"({_first_line(exc)}) — nothing was written") from None
+                          f"({first_line(exc, 200)}) — nothing was written") from None
     net.eval()
     diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
     ckpt = checkpoint_from_modules(design, {next(iter(design.networks)): net},

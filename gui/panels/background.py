@@ -28,9 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import first_line
 from gui.panels.inspector import ERROR_COLOUR
 from gui.panels.training import WARNING_COLOUR
-from gui.runner import first_line
 
 POLL_MS = 25
 JOIN_TIMEOUT_S = 60.0

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import first_line
 from engine.export import FORMATS, export_model, export_parts
 from engine.graph import Design
 from gui.document import Document
@@ -51,7 +52,6 @@ from gui.panels.inspector import ERROR_COLOUR
 from gui.panels.plots import pretty
 from gui.panels.training import WARNING_COLOUR, metric_text
 from gui.panels.training import _slug as run_stem  # the run folders' naming
-from gui.runner import first_line
 
 CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 
