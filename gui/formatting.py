@@ -1,6 +1,9 @@
-"""How numbers read in the editor: counts with thousands separators or SI suffixes, byte sizes."""
+"""How numbers and names read in the editor: counts, SI suffixes, byte sizes, file stems."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 
 def count(n: int) -> str:
@@ -37,3 +40,13 @@ def param_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
+
+
+def file_stem(name: str) -> str:
+    """A design name as a file-name stem: ``"CNN on digits"`` → ``cnn-on-digits``."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower() or "design"
+
+
+def design_stem(path: Path | None, name: str) -> str:
+    """The stem run folders and exports are named after: the file's, else the design name's."""
+    return path.stem if path is not None else file_stem(name)

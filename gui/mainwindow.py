@@ -8,7 +8,6 @@ go through a :class:`Prompts` object that tests replace.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
@@ -460,7 +459,7 @@ class MainWindow(QMainWindow):
         """Ask for a file name and save there."""
         current = self.document.path
         suggested = str(current) if current is not None else str(
-            Path(self._last_dir()) / (_slug(self.document.design.name) + ".json"))
+            Path(self._last_dir()) / (formatting.file_stem(self.document.design.name) + ".json"))
         path = self.prompts.choose_save_path(suggested)
         if path is None:
             return False
@@ -835,8 +834,3 @@ def training_device() -> str:
     if mps is not None and mps.is_available():
         return "Device: MPS (Apple GPU)"
     return "Device: CPU"
-
-
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower()
-    return slug or "design"

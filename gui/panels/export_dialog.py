@@ -36,6 +36,7 @@ from engine.errors import first_line
 from engine.export import FORMATS, export_model, export_parts
 from engine.graph import Design
 from gui.document import Document
+from gui.formatting import design_stem
 from gui.panels.background import (
     OK_COLOUR,
     BackgroundCall,
@@ -51,7 +52,6 @@ from gui.panels.background import (
 from gui.panels.inspector import ERROR_COLOUR
 from gui.panels.plots import pretty
 from gui.panels.training import WARNING_COLOUR, metric_text
-from gui.panels.training import _slug as run_stem  # the run folders' naming
 
 CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 
@@ -94,7 +94,7 @@ def checkpoint_candidates(design: Design, design_path: Path | None, runs_dir: Pa
     if last_run is not None:
         out += [last_run / "best.pt", last_run / "last.pt"]
     if runs_dir is not None and runs_dir.is_dir():
-        stem = design_path.stem if design_path is not None else run_stem(design.name)
+        stem = design_stem(design_path, design.name)
         pattern = re.compile(rf"{re.escape(stem)}-(\d{{8}}-\d{{6}})(?:-(\d+))?")
         found = [(m, p) for p in runs_dir.iterdir() if (m := pattern.fullmatch(p.name))]
         found.sort(key=lambda mp: (mp[0].group(1), int(mp[0].group(2) or 1)), reverse=True)
@@ -305,7 +305,7 @@ class ExportDialog(BackgroundTaskDialog):
         """The suggested output file: beside the design, named after it, part and format."""
         doc = self.document
         folder = doc.path.parent if doc.path is not None else self.directory
-        stem = doc.path.stem if doc.path is not None else run_stem(doc.design.name)
+        stem = design_stem(doc.path, doc.design.name)
         part = self.part
         if part is None and doc.design.network_of_role("generator") is not None:
             part = "generator"

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import copy
 import math
-import re
 import time
 from pathlib import Path
 from typing import Any
@@ -43,6 +42,7 @@ from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, Trai
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.commands import REMOVE, SetSection
 from gui.document import Document
+from gui.formatting import design_stem
 from gui.icons import icon
 from gui.panels import scrolled_body
 from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
@@ -485,7 +485,7 @@ class TrainingPanel(QWidget):
         base_dir = doc.path.parent if doc.path is not None else None
         out_dir = None
         if self.runs_dir is not None:
-            stem = doc.path.stem if doc.path is not None else _slug(doc.design.name)
+            stem = design_stem(doc.path, doc.design.name)
             base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
             out_dir, n = self.runs_dir / base, 2
             while out_dir.exists():  # two runs within one second never share a folder
@@ -726,7 +726,3 @@ class TrainingPanel(QWidget):
         self.settings_note.setText("Changes apply to the next run; this run trains the design "
                                    "as it was when you pressed Train." if active else "")
         self.settings_note.setVisible(active)
-
-
-def _slug(name: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower() or "design"
