@@ -9,7 +9,7 @@ re-infers only the edited nodes and those downstream whose inputs actually chang
 from __future__ import annotations
 
 import heapq
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -267,12 +267,8 @@ class ShapeAnalysis:
                 result = exc
             _remember(_RULE_CACHE, rule_key, result)
         if isinstance(result, ShapeRuleError):
-            exc = result
-            fields = {"self": f"'{node.id}'"}
-            for i, (src, shape) in enumerate(zip(sources, shapes)):
-                fields[f"in{i}"] = f"'{src}' gives {fmt_shape(shape)}"
-                fields[f"src{i}"] = f"'{src}'"
-            info.problems.append(Problem(node.id, _fill(exc.message, fields), _fill(exc.fix, fields)))
+            info.problems.append(Problem(node.id, *explain_shape_error(result, node.id, sources,
+                                                                       shapes)))
             return info
         out, info.params, info.macs = result
         info.output_shape = out
@@ -431,10 +427,21 @@ def _topological_order(design: Design) -> list[str] | None:
     return order if len(order) == len(indegree) else None
 
 
-def _fill(text: str, fields: dict[str, str]) -> str:
-    for key, value in fields.items():
-        text = text.replace("{" + key + "}", value)
-    return text.replace("{self}", "this layer")
+def explain_shape_error(exc: ShapeRuleError, node_id: str, sources: Sequence[str],
+                        shapes: Sequence[Shape]) -> tuple[str, str]:
+    """A shape rule's (message, fix) with its placeholders filled in: ``{self}`` is the node,
+    ``{in0}`` "'conv3' gives (N, 16, 4, 4)", ``{src0}`` "'conv3'" for each input in port order."""
+    fields = {"self": f"'{node_id}'"}
+    for i, (src, shape) in enumerate(zip(sources, shapes)):
+        fields[f"in{i}"] = f"'{src}' gives {fmt_shape(shape)}"
+        fields[f"src{i}"] = f"'{src}'"
+
+    def fill(text: str) -> str:
+        for key, value in fields.items():
+            text = text.replace("{" + key + "}", value)
+        return text
+
+    return fill(exc.message), fill(exc.fix)
 
 
 def analyze(design: Design) -> ShapeAnalysis:

@@ -21,8 +21,8 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.graph import Design, Edge, Node
 from engine.io import load_design, save_design
-from engine.layers import REGISTRY, ParamValueError, ShapeRuleError, fmt_shape
-from engine.shapes import ShapeAnalysis, _fill, analyze
+from engine.layers import REGISTRY, ParamValueError, ShapeRuleError
+from engine.shapes import ShapeAnalysis, analyze, explain_shape_error
 
 
 @contextmanager
@@ -200,12 +200,7 @@ class Document(QObject):
         try:
             spec.infer(shapes, tgt_info.resolved)
         except ShapeRuleError as exc:
-            fields = {"self": f"'{target_id}'"}
-            for i, p in enumerate(ports):
-                fields[f"in{i}"] = f"'{feeds[p]}' gives {fmt_shape(shapes[i])}"
-                fields[f"src{i}"] = f"'{feeds[p]}'"
-            reason = _fill(exc.message, fields)
-            fix = _fill(exc.fix, fields)
+            reason, fix = explain_shape_error(exc, target_id, [feeds[p] for p in ports], shapes)
             return False, reason + (f" — {fix}" if fix else "")
         except (ParamValueError, ValueError, KeyError, IndexError, TypeError) as exc:
             return False, f"{spec.display_name} cannot take that input ({exc})"
