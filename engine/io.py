@@ -280,6 +280,12 @@ def load_design(path: str | os.PathLike[str]) -> Design:
     return loads(text, str(p))
 
 
+# Read once at import: os.umask can only be read by setting it, which would race with other
+# threads creating files (the editor autosaves from a timer while training runs in a thread).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to a temporary file beside ``path``, then replace ``path`` in one step.
 
@@ -291,9 +297,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         try:  # keep the old file's permissions; a new file gets the usual umask-based ones
             mode = p.stat().st_mode & 0o777
         except OSError:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
+            mode = 0o666 & ~_UMASK
         os.chmod(tmp, mode)
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
