@@ -1,9 +1,13 @@
-"""Validation and shape inference: every node's output shape, parameters, MACs and memory.
+"""Validation and shape inference: every node's output shape and dtype, parameters, MACs and memory.
 
 :class:`ShapeAnalysis` checks a design before anything runs and keeps, per node, a
 :class:`NodeInfo`. Each problem is a :class:`Problem` attached to a node id (or None for
 design-wide problems) with a plain message and a fix. After an edit, :meth:`ShapeAnalysis.update`
 re-infers only the edited nodes and those downstream whose inputs actually changed.
+
+Element types travel with shapes: each layer spec declares what it ``accepts`` (float, integer
+token ids, or any) and what ``output_dtype`` it gives, so an int64 Input wired into a Linear is a
+problem on the Linear, and a float wired into an Embedding one on the Embedding.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from torch import nn
 
 from engine.graph import NETWORK_ROLES, NODE_ID_RE, Design, Node
 from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
+from engine.layers.spec import DTYPES
 
 BYTES_PER_VALUE = 4  # float32 activations
 
@@ -64,6 +69,8 @@ class NodeInfo:
 
     output_shape: Shape | None = None
     input_shapes: tuple[Shape | None, ...] = ()
+    output_dtype: str | None = None  # "float32" or "int64", known when output_shape is
+    input_dtypes: tuple[str, ...] = ()
     params: int = 0
     macs: int = 0
     activation_bytes: int = 0
@@ -148,7 +155,8 @@ class ShapeAnalysis:
             new = self._infer(design.node(node_id))
             self.info[node_id] = new
             updated.add(node_id)
-            if old is None or old.output_shape != new.output_shape:
+            if (old is None or old.output_shape != new.output_shape
+                    or old.output_dtype != new.output_dtype):
                 for succ in design.successors(node_id):
                     if succ not in queued:
                         queued.add(succ)
@@ -250,12 +258,19 @@ class ShapeAnalysis:
             return info
         sources = [by_port[p][0] for p in sorted(by_port)]
         shapes = []
+        dtypes = []
         for src in sources:
             src_info = self.info.get(src)
             if src_info is None or src_info.output_shape is None:
                 return info  # upstream problem is reported on the upstream node
             shapes.append(src_info.output_shape)
+            dtypes.append(src_info.output_dtype)
         info.input_shapes = tuple(shapes)
+        info.input_dtypes = tuple(dtypes)
+        refused = self._check_dtypes(node, spec, sources, dtypes)
+        if refused is not None:
+            info.problems.append(refused)
+            return info
         rule_key = (spec.type_id, key, info.input_shapes)
         result = _RULE_CACHE.get(rule_key)
         if result is None:
@@ -272,11 +287,57 @@ class ShapeAnalysis:
             return info
         out, info.params, info.macs = result
         info.output_shape = out
+        info.output_dtype = spec.output_dtype_for(dtypes, values)
         size = 1
         for d in out:
             size *= d
         info.activation_bytes = size * BYTES_PER_VALUE
         return info
+
+    def _check_dtypes(self, node: Node, spec: LayerSpec, sources: Sequence[str],
+                      dtypes: Sequence[str]) -> Problem | None:
+        """The problem when the inputs' element types do not fit what ``spec`` accepts."""
+        accepts = spec.accepts
+        if accepts == "any":
+            for src, dtype in zip(sources[1:], dtypes[1:]):
+                if dtype != dtypes[0]:
+                    return Problem(node.id, f"{spec.type_id} needs inputs of one dtype, but "
+                                   f"'{sources[0]}' gives {dtypes[0]} and '{src}' gives {dtype}",
+                                   "give both branches the same dtype (an Embedding turns "
+                                   "int64 token ids into float32)")
+            return None
+        for src, dtype in zip(sources, dtypes):
+            if DTYPES[dtype] == accepts:
+                continue
+            is_input = REGISTRY.resolve(self.design.node(src).type) == "Input"
+            if accepts == "integer":
+                fix = (f"set the dtype of '{src}' to int64" if is_input else
+                       f"wire '{node.id}' to an Input with dtype int64 (token ids): float "
+                       "values cannot index it")
+                return Problem(node.id, f"{spec.type_id} expects integer token ids, but '{src}' "
+                               f"gives {dtype}", fix)
+            if is_input:
+                fix = (f"set the dtype of '{src}' to float32, or add an Embedding between "
+                       f"'{src}' and '{node.id}'")
+            else:
+                origin = self._integer_origin(src)
+                fix = (f"set the dtype of Input '{origin}' to float32, or add an Embedding "
+                       f"before '{node.id}'")
+            return Problem(node.id, f"{spec.type_id} expects float input, but '{src}' gives "
+                           f"{dtype}", fix)
+        return None
+
+    def _integer_origin(self, node_id: str) -> str:
+        """The Input whose int64 values reach ``node_id`` through pass-through layers."""
+        seen = set()
+        while node_id not in seen and REGISTRY.resolve(self.design.node(node_id).type) != "Input":
+            seen.add(node_id)
+            ints = [p for p in self.design.predecessors(node_id)
+                    if p in self.info and self.info[p].output_dtype == "int64"]
+            if not ints:
+                break
+            node_id = ints[0]
+        return node_id
 
     def _check_ports(self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]],
                      info: NodeInfo) -> bool:
@@ -356,13 +417,45 @@ class ShapeAnalysis:
             elif not any(REGISTRY.resolve(n.type) == "Input" for n in nodes):
                 problems.append(Problem(None, f"network '{name}' has no Input layer",
                                         "add an Input and wire it to the first layer"))
+            else:
+                problems.extend(self._check_trainable(name, nodes))
         if "generator" in roles.values() or "discriminator" in roles.values():
             problems.extend(self._check_gan(roles))
         return problems
 
+    def _check_trainable(self, network: str, nodes: list[Node]) -> list[Problem]:
+        """A network must have layers to train: more than Inputs and Outputs, and (once every
+        node infers) at least one with learnable parameters."""
+        types = [REGISTRY.resolve(n.type) for n in nodes]
+        first_input = next(n.id for n, t in zip(nodes, types) if t == "Input")
+        marked = [n.id for n, t in zip(nodes, types) if t == "Output"]
+        if all(t in ("Input", "Output") for t in types):
+            end = f"'{marked[0]}'" if marked else "an Output"
+            return [Problem(None, f"network '{network}' has no layers after its Input",
+                            f"add layers between '{first_input}' and {end}")]
+        infos = [self.info.get(n.id) for n in nodes]
+        if any(i is None or i.problems or i.output_shape is None for i in infos):
+            return []  # the node problems come first; parameters are not known yet
+        if any(i.params for i in infos):
+            return []
+        outputs = network_outputs(self.design, network)
+        end = f"'{outputs[0]}'" if outputs else "an Output"
+        return [Problem(None, f"network '{network}' has no layer with trainable parameters",
+                        f"add a Linear, convolution, recurrent or SOM layer between "
+                        f"'{first_input}' and {end}")]
+
     def _check_gan(self, roles: dict[str, str | None]) -> list[Problem]:
         gens = [n for n, r in roles.items() if r == "generator"]
         discs = [n for n, r in roles.items() if r == "discriminator"]
+        integer = [Problem(n.id, "a GAN reads float noise and float samples, but this Input "
+                           "gives int64", "set its dtype to float32")
+                   for n in self.design if n.network in (*gens, *discs)
+                   and REGISTRY.resolve(n.type) == "Input"
+                   and self.info.get(n.id) is not None
+                   and self.info[n.id].output_dtype == "int64"]
+        return integer + self._check_gan_shapes(gens, discs)
+
+    def _check_gan_shapes(self, gens: list[str], discs: list[str]) -> list[Problem]:
         if len(gens) != 1 or len(discs) != 1:
             return [Problem(None, f"a GAN needs exactly one generator and one discriminator network "
                             f"(has {len(gens)} and {len(discs)})", "set the networks' roles")]

@@ -66,7 +66,7 @@ register(LayerSpec(
         ParamSpec("dtype", "choice", "float32", "Element type: float32 for features and images, "
                   "int64 for token ids (Embedding).", choices=("float32", "int64")),
     ),
-    inputs=0, learning="none",
+    inputs=0, learning="none", output_dtype="param:dtype",
     infer=lambda shapes, p: tuple(p["shape"]),
     build=lambda shapes, p: nn.Identity(),
 ))
@@ -74,7 +74,7 @@ register(LayerSpec(
 register(LayerSpec(
     type_id="Output", display_name="Output", category="Input / Output",
     help="Marks a network output; passes its input through unchanged.",
-    learning="none",
+    learning="none", accepts="any", output_dtype="input",
     infer=lambda shapes, p: _same(shapes[0]),
     build=lambda shapes, p: nn.Identity(),
     replaces=("Identity",),
@@ -116,6 +116,7 @@ register(LayerSpec(
 register(LayerSpec(
     type_id="Flatten", display_name="Flatten", category="Core",
     help="Flattens each sample to one feature vector: (N, C, H, W) → (N, C·H·W).",
+    accepts="any", output_dtype="input",
     infer=lambda s, p: (numel(s[0]),),
     build=lambda s, p: nn.Flatten(1),
 ))
@@ -141,6 +142,7 @@ register(LayerSpec(
     help="Reshapes each sample to a new shape with the same number of values (-1 infers one size).",
     params=(ParamSpec("shape", "shape", [-1], "Target sample shape; at most one -1.",
                       allow_minus_one=True),),
+    accepts="any", output_dtype="input",
     infer=_reshape_infer,
     build=lambda s, p: modules.Reshape(_reshape_infer(s, p)),
 ))
@@ -154,6 +156,7 @@ register(LayerSpec(
     ),
     infer=lambda s, p: (*_rank(s, (1,), "Embedding", "token ids of shape (N, T)",
                                "use an Input of shape (T) with dtype int64"), p["embedding_dim"]),
+    accepts="integer",
     build=lambda s, p: nn.Embedding(p["num_embeddings"], p["embedding_dim"]),
     count_params=lambda s, p: p["num_embeddings"] * p["embedding_dim"],
 ))
@@ -511,20 +514,20 @@ def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
 register(LayerSpec(
     type_id="Add", display_name="Add", category="Merge",
     help="Element-wise sum of two or more equally shaped inputs (residual connections).",
-    inputs=2, variadic=True, min_inputs=2,
+    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
     infer=_elementwise_infer("Add"), build=lambda s, p: modules.Merge("add"),
 ))
 register(LayerSpec(
     type_id="Multiply", display_name="Multiply", category="Merge",
     help="Element-wise product of two or more equally shaped inputs (gating).",
-    inputs=2, variadic=True, min_inputs=2,
+    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
     infer=_elementwise_infer("Multiply"), build=lambda s, p: modules.Merge("mul"),
 ))
 register(LayerSpec(
     type_id="Concatenate", display_name="Concatenate", category="Merge",
     help="Joins inputs along one sample dimension (0 = features or channels).",
     params=(ParamSpec("dim", "int", 0, "Sample dimension to join along (batch excluded).", -8, 7),),
-    inputs=2, variadic=True, min_inputs=2,
+    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
     infer=_concat_infer,
     build=lambda s, p: modules.Merge("cat", _sample_dim(p["dim"], len(s[0]), "Concatenate") + 1),
     replaces=("Concat",),

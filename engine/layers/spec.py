@@ -20,6 +20,12 @@ Params = Mapping[str, Any]
 
 PARAM_KINDS = ("int", "float", "bool", "choice", "shape")
 
+#: Element types a tensor between layers can have, and the kind each belongs to.
+DTYPES: dict[str, str] = {"float32": "float", "int64": "integer"}
+#: What a layer's input ports take: ``float`` (features, images), ``integer`` (token ids, for
+#: Embedding) or ``any`` (pass-through and merge layers; all inputs then share one dtype).
+ACCEPTS = ("float", "integer", "any")
+
 
 class ShapeRuleError(ValueError):
     """Raised by a shape rule when its inputs do not fit; carries a plain message and a fix."""
@@ -134,6 +140,9 @@ class LayerSpec:
     * ``inputs`` is the fixed number of input ports; ``variadic`` layers (merges) take
       ``min_inputs`` or more, in port order.
     * ``replaces`` lists older type ids that now load as this type.
+    * ``accepts`` is the element kind the input ports take (see :data:`ACCEPTS`);
+      ``output_dtype`` is what the layer gives: a dtype from :data:`DTYPES`, ``"input"`` (the
+      dtype of its inputs) or ``"param:NAME"`` (the value of the parameter ``NAME``).
     """
 
     type_id: str
@@ -152,6 +161,42 @@ class LayerSpec:
     )
     replaces: tuple[str, ...] = ()
     learning: str = "backprop"  # or "competitive" (SOM) or "none" (Input/Output)
+    accepts: str = "float"
+    output_dtype: str = "float32"
+
+    def __post_init__(self) -> None:
+        if self.accepts not in ACCEPTS:
+            raise ValueError(f"layer {self.type_id!r}: accepts must be one of {ACCEPTS}")
+        out = self.output_dtype
+        if out.startswith("param:"):
+            if not any(p.name == out[6:] and p.kind == "choice" and set(p.choices) <= set(DTYPES)
+                       for p in self.params):
+                raise ValueError(f"layer {self.type_id!r}: output_dtype {out!r} names no dtype "
+                                 "choice parameter")
+        elif out not in DTYPES and out != "input":
+            raise ValueError(f"layer {self.type_id!r}: unknown output_dtype {out!r}")
+
+    def output_dtype_for(self, input_dtypes: Sequence[str], params: Params) -> str:
+        """The dtype this layer gives for inputs of ``input_dtypes`` and resolved ``params``."""
+        out = self.output_dtype
+        if out == "input":
+            return input_dtypes[0] if input_dtypes else "float32"
+        if out.startswith("param:"):
+            return params[out[6:]]
+        return out
+
+    def describe_dtypes(self) -> str:
+        """One line for the docs: what the layer takes and gives."""
+        takes = {"float": "float32", "integer": "int64 token ids",
+                 "any": "float32 or int64"}[self.accepts]
+        if self.accepts == "any" and self.variadic:
+            takes += " (all inputs of one dtype)"
+        out = self.output_dtype
+        gives = ("the same dtype" if out == "input" else
+                 f"the dtype set by '{out[6:]}'" if out.startswith("param:") else out)
+        if self.inputs == 0 and not self.variadic:
+            return f"gives {gives}"
+        return f"takes {takes}; gives {gives}"
 
     def param(self, name: str) -> ParamSpec:
         """The parameter spec called ``name`` (KeyError if the layer has none)."""

@@ -89,6 +89,26 @@ def test_shape_rule_and_param_count_match_module(type_id, shapes, params):
     assert spec.count_macs(shapes, values, expected_shape) >= 0
 
 
+@pytest.mark.parametrize(("type_id", "shapes", "params"),
+                         [(t, s, p) for t, cases in CASES.items() for s, p in cases])
+def test_declared_dtype_rule_matches_the_module(type_id, shapes, params):
+    """What a spec says it accepts and gives is what its module does: integer and pass-through
+    layers run on int64 tensors and give the declared dtype; float layers give float32."""
+    spec = REGISTRY.get(type_id)
+    assert spec.accepts in ("float", "integer", "any")
+    values, _ = resolve_params(spec, params)
+    module = spec.build(shapes, values).eval()
+    fed = "float32" if spec.accepts == "float" else "int64"
+    if fed == "int64":
+        inputs = [torch.randint(0, params.get("num_embeddings", 5), (3, *s)) for s in shapes]
+    else:
+        inputs = [torch.randn(3, *s) for s in shapes]
+    with torch.no_grad():
+        out = module(*inputs)
+    assert str(out.dtype).removeprefix("torch.") == spec.output_dtype_for([fed] * len(shapes),
+                                                                        values)
+
+
 @pytest.mark.parametrize(("type_id", "shapes", "params", "needle"), [
     ("Linear", [(16, 4, 4)], {}, "insert Flatten"),
     ("Conv2d", [(64,)], {}, "(N, C, H, W)"),

@@ -135,6 +135,30 @@ def test_network_problems():
     assert problems_of(Design())[None][0].startswith("the design is empty")
 
 
+def test_a_network_of_only_inputs_has_nothing_to_train():
+    design = chain(("input", "Input", {"shape": [4]}))
+    found = problems_of(design)
+    assert list(found) == [None]
+    assert found[None] == ["network 'main' has no layers after its Input | add layers between "
+                           "'input' and an Output"]
+    add(design, "out", "Output", inputs=("input",))
+    assert problems_of(design)[None] == ["network 'main' has no layers after its Input | add "
+                                         "layers between 'input' and 'out'"]
+
+
+def test_a_network_without_trainable_parameters_is_a_problem():
+    design = chain(("x", "Input", {"shape": [4]}), ("relu", "ReLU"), ("out", "Output"))
+    found = problems_of(design)
+    assert found == {None: ["network 'main' has no layer with trainable parameters | add a "
+                            "Linear, convolution, recurrent or SOM layer between 'x' and 'out'"]}
+    design.remove_node("out")
+    add(design, "fc", "Linear", {"out_features": 2}, inputs=("relu",))
+    assert analyze(design).valid
+    # an upstream problem is reported on its node, not as a second design-wide one
+    design.set_param("fc", "out_features", 0)
+    assert list(problems_of(design)) == ["fc"]
+
+
 def test_edge_between_networks():
     design = load_design(template_path("gan"))
     first_d = design.out_edges("sample")[0].target
@@ -165,7 +189,8 @@ def test_compile_refuses_invalid_design_with_first_problem():
 
 
 def _snapshot(analysis: ShapeAnalysis):
-    return ({k: (v.output_shape, v.params, v.macs, v.activation_bytes,
+    return ({k: (v.output_shape, v.output_dtype, v.input_dtypes, v.params, v.macs,
+                 v.activation_bytes,
                  [(p.message, p.fix) for p in v.problems]) for k, v in analysis.info.items()},
             [(p.node, p.message) for p in analysis.problems])
 
@@ -184,7 +209,9 @@ def test_incremental_update_equals_full_run(stem):
     for step in range(25):
         node = rng.choice(nodes)
         name, values = edits[node.type]
-        if node.type == "Input":
+        if node.type == "Input" and step % 3 == 0:  # integers into float layers, and back
+            name, value = "dtype", rng.choice(["int64", "float32"])
+        elif node.type == "Input":
             shape = list(node.params.get("shape", [4]))
             shape[-1] = rng.choice([shape[-1], 8, 9])
             value = shape
