@@ -38,6 +38,8 @@ class DesignModule(nn.Module):
             plan.append((node_id, sources))
         self._plan = plan
         self.input_shapes = {i: analysis.info[i].output_shape for i in self.input_ids}
+        #: "float32" or "int64" per Input, as shape inference carried it (what forward expects)
+        self.input_dtypes = {i: analysis.info[i].output_dtype for i in self.input_ids}
         self.output_shapes = {o: analysis.info[o].output_shape for o in self.output_ids}
 
     def forward(self, *inputs: torch.Tensor):  # noqa: D401 - torch API
@@ -56,7 +58,7 @@ class DesignModule(nn.Module):
         out = []
         for node_id in self.input_ids:
             shape = (batch, *self.input_shapes[node_id])
-            dtype = self._input_dtypes.get(node_id, "float32")
+            dtype = self.input_dtypes[node_id]
             out.append(torch.zeros(shape, dtype=torch.long) if dtype == "int64"
                        else torch.randn(shape))
         return tuple(out)
@@ -94,7 +96,4 @@ def compile_design(design: Design, network: str | None = None,
     if network not in design.networks:
         raise DesignError(f"the design has no network '{network}' "
                           f"(it has: {', '.join(design.networks)})")
-    module = DesignModule(design, network, analysis)
-    module._input_dtypes = {i: analysis.info[i].resolved.get("dtype", "float32")
-                            for i in module.input_ids}
-    return module
+    return DesignModule(design, network, analysis)

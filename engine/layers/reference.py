@@ -24,6 +24,11 @@ def render() -> str:
         "[design-format.md](design-format.md)). Shapes are per sample: the batch dimension N is "
         "implied.",
         "",
+        "Element types: a tensor between layers is float32 or int64. Each layer says what it "
+        "takes and gives (\"Types\" below); wiring an int64 Input into a float layer, or a "
+        "float32 output into an Embedding, is a validation problem on that layer. Token ids "
+        "reach float layers through an Embedding.",
+        "",
     ]
     for category, specs in REGISTRY.by_category().items():
         lines += [f"## {category}", ""]
@@ -42,7 +47,8 @@ def render() -> str:
                              ", ".join(f"`{r}`" for r in spec.replaces))
             if spec.learning == "competitive":
                 extra.append("trained by competitive learning, not backpropagation")
-            lines += [f"Ports: {ports}." + "".join(f" {e[0].upper()}{e[1:]}." for e in extra), ""]
+            lines += [f"Ports: {ports}." + "".join(f" {e[0].upper()}{e[1:]}." for e in extra),
+                      "", f"Types: {spec.describe_dtypes()}.", ""]
             if spec.params:
                 lines += ["| parameter | allowed | default | meaning |", "|---|---|---|---|"]
                 for ps in spec.params:

@@ -193,7 +193,7 @@ class LayerSpec:
             takes += " (all inputs of one dtype)"
         out = self.output_dtype
         gives = ("the same dtype" if out == "input" else
-                 f"the dtype set by '{out[6:]}'" if out.startswith("param:") else out)
+                 f"the dtype its '{out[6:]}' parameter sets" if out.startswith("param:") else out)
         if self.inputs == 0 and not self.variadic:
             return f"gives {gives}"
         return f"takes {takes}; gives {gives}"

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import networkx as nx
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,7 @@ from torch import nn
 
 from engine.compile import DesignModule, compile_design
 from engine.data import PreparedData, check_input_shape
-from engine.errors import DesignError, TrainingError
+from engine.errors import DataError, DesignError, TrainingError
 from engine.graph import Design
 from engine.layers import REGISTRY, fmt_shape
 from engine.shapes import resolve_params
@@ -94,6 +95,35 @@ def _to_device(a: np.ndarray | None, device: torch.device, what: str) -> torch.T
                             "device cpu or a smaller dataset") from None
 
 
+def _token_ids(design: Design, network: str, in_id: str,
+               *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+    """``arrays`` as int64 token ids for the int64 Input ``in_id``; DataError unless every value
+    is a whole number from 0 to below the ``num_embeddings`` of each Embedding it reaches."""
+    values = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
+    fix = "load integer token ids (with preprocess scale 'none') or set its dtype to float32"
+    if values.size and not np.all(np.isfinite(values)):
+        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data has missing "
+                        f"or infinite values: {fix}")
+    frac = values[np.mod(values, 1) != 0] if values.size else values
+    if frac.size:
+        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data holds values "
+                        f"that are not whole numbers (e.g. {float(frac[0]):g}): {fix}")
+    if values.size and values.min() < 0:
+        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data holds the "
+                        f"negative id {int(values.min())}: token ids start at 0")
+    top = int(values.max()) if values.size else 0
+    for node in design.nodes_in_network(network):
+        if REGISTRY.resolve(node.type) != "Embedding" or in_id not in nx.ancestors(design.graph,
+                                                                                  node.id):
+            continue
+        size = resolve_params(REGISTRY.get(node.type), node.params)[0]["num_embeddings"]
+        if top >= size:
+            raise DataError(f"the data holds token ids up to {top}, but Embedding '{node.id}' "
+                            f"has num_embeddings {size}: set num_embeddings to at least "
+                            f"{top + 1}")
+    return tuple(np.asarray(a).astype(np.int64) for a in arrays)
+
+
 def _single(ids: list[str], what: str, network: str) -> str:
     if len(ids) != 1:
         raise DesignError(f"network '{network}' has {len(ids)} {what}s ({', '.join(ids)}); "
@@ -153,10 +183,15 @@ class FamilyLoop:
             layers.update(dict(net.layers.items()))
         self.probe = LayerProbe(layers)
 
-    def _load_x(self) -> None:
+    def _load_x(self, net: DesignModule | None = None, in_id: str | None = None) -> None:
+        """Training and validation inputs on the device; for an int64 Input of ``net`` they are
+        checked to be token ids its Embeddings can look up, and converted to int64."""
         data = self.ctx.data
-        self.x_train = _to_device(data.x_train, self.device, "training data")
-        self.x_val = _to_device(data.x_val, self.device, "validation data")
+        x_train, x_val = data.x_train, data.x_val
+        if net is not None and net.input_dtypes.get(in_id) == "int64":
+            x_train, x_val = _token_ids(self.ctx.design, net.network, in_id, x_train, x_val)
+        self.x_train = _to_device(x_train, self.device, "training data")
+        self.x_val = _to_device(x_val, self.device, "validation data")
         self.n_train, self.n_val = len(data.x_train), len(data.x_val)
 
     def _eval_split(self) -> tuple[str, torch.Tensor, torch.Tensor | None]:
@@ -298,7 +333,7 @@ class SupervisedLoop(_BackpropLoop):
         check_input_shape(data, net.input_shapes[in_id], in_id)
         out_shape = tuple(net.output_shapes[out_id])
         src = _source_of(ctx.design, out_id)
-        self._load_x()
+        self._load_x(net, in_id)
         if self.classify:
             self._setup_classes(out_shape, src)
         else:
@@ -382,6 +417,10 @@ class ReconstructionLoop(_BackpropLoop):
         in_id = _single(net.input_ids, "Input", net.network)
         out_id = _single(net.output_ids, "output", net.network)
         check_input_shape(ctx.data, net.input_shapes[in_id], in_id)
+        if net.input_dtypes[in_id] != "float32":
+            raise DesignError(f"an autoencoder reconstructs its input as floats, but Input "
+                              f"'{in_id}' has dtype {net.input_dtypes[in_id]}: set its dtype to "
+                              "float32 (or train it as a classifier)")
         in_shape = tuple(ctx.data.input_shape)
         out_shape = tuple(net.output_shapes[out_id])
         if int(np.prod(out_shape)) != int(np.prod(in_shape)):
