@@ -663,10 +663,10 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self) -> None:
         totals = self.summary.totals
-        if self.summary.problems:  # a sum over a broken design would be a made-up number
+        if not self.summary.graph_valid:  # a sum over a broken graph would be a made-up number
             self.params_label.setText("Parameters: —")
-            self.params_label.setToolTip("Trainable parameters: counted once the design has no "
-                                         "problems (see Problems)")
+            self.params_label.setToolTip("Trainable parameters: counted once every layer's "
+                                         "shape checks out (see Problems)")
         else:
             self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
             self.params_label.setToolTip("Trainable parameters of every network")

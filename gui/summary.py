@@ -115,6 +115,12 @@ class DesignSummary(QObject):
         """True when the design has no problem."""
         return not self.problems
 
+    @property
+    def graph_valid(self) -> bool:
+        """True when no layer or wiring has a problem (the data and training sections aside):
+        then the totals are the design's real figures."""
+        return len(self.problems) == len(self._section_problems)
+
     def recompute(self) -> None:
         """Full pass (after open / new): O(nodes)."""
         design = self.document.design

@@ -694,8 +694,8 @@ class DataPanel(QWidget):
             self.missing_label.setText(problem or "")
             for widget in (self.missing_label, self.use_digits_button):
                 widget.setVisible(problem is not None)
-            for box in (self.pre_box, self.split_box):
-                box.setEnabled(problem is None)
+            for box in (self.pre_box, self.split_box):  # they would show made-up values
+                box.setVisible(problem is None)
             if problem is not None:  # show nothing the design does not hold
                 known = raw.get("source") in SOURCES
                 self.source_combo.setCurrentIndex(
@@ -755,7 +755,8 @@ class DataPanel(QWidget):
     def section_problem(self) -> str | None:
         """Why the design's data section cannot be used (missing or invalid), or None."""
         problem = data_problem(self.document.design)
-        return None if problem is None else f"{problem.message}. {problem.fix}."
+        return None if problem is None else (f"{problem.message}. Choose a source below, or "
+                                             "use the built-in digits dataset.")
 
     def _show_options(self, name: str, given: dict[str, Any]) -> None:
         defaults = builtin_options(name) if name in BUILTIN_DATASETS else {}

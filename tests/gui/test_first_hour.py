@@ -247,9 +247,12 @@ def test_status_bar_shows_no_parameter_count_while_the_design_has_problems(windo
     doc = win.document
     doc.push(Disconnect(doc, next(e for e in doc.design.edges if e.target == "hidden2")))
     assert win.params_label.text() == "Parameters: —"
-    assert "problem" in win.params_label.toolTip()
+    assert "Problems" in win.params_label.toolTip()
     win.undo_action.trigger()
-    assert win.params_label.text() != "Parameters: —"
+    count = win.params_label.text()
+    assert count != "Parameters: —"
+    doc.push(SetSection(doc, "training", "epochs", 0))  # a settings problem: the count holds
+    assert win.validity_label.text() == "⚠ 1 problem" and win.params_label.text() == count
 
 
 # -- start-up check and packaging ----------------------------------------------------------------
@@ -324,3 +327,17 @@ def test_readme_set_up_installs_cpu_torch_first_then_two_commands():
     assert steps[2].startswith("pip install -e \".[test") and "python -m pytest" in steps[2]
     assert steps[3] == "sudo apt install " + " ".join(XCB_LIBRARIES.values())
     assert len(steps) == 4
+
+
+def test_choosing_a_source_in_the_data_panel_fills_a_missing_section(window):
+    design = template("mlp")
+    design.data = {}
+    win = window(design)
+    panel = win.data_panel
+    combo = panel.source_combo
+    assert combo.currentIndex() == -1
+    combo.setCurrentIndex(combo.findData("builtin"))
+    combo.activated.emit(combo.currentIndex())
+    assert normalize_spec(win.document.design.data)["name"] == "digits"
+    assert panel.pre_box.isVisibleTo(panel) and not panel.missing_label.isVisibleTo(panel)
+    assert win.training_panel.train_action.isEnabled()
