@@ -10,6 +10,7 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import DesignFormatError
@@ -51,7 +52,7 @@ def _can_load(soname: str) -> bool:
     return True
 
 
-def xcb_problem(environ: dict[str, str] | os._Environ, platform: str) -> str | None:
+def xcb_problem(environ: Mapping[str, str], platform: str) -> str | None:
     """One line naming the apt packages Qt's xcb plugin lacks, or None.
 
     Checked only where Qt would use xcb: Linux, a ``DISPLAY``, no ``QT_QPA_PLATFORM`` override
