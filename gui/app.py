@@ -10,11 +10,64 @@ import argparse
 import os
 import re
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from engine.errors import DesignFormatError
 
 DEFAULT_TEMPLATE = "mlp"
+
+#: The system libraries Qt's xcb platform plugin (``libqxcb.so`` and ``libQt6XcbQpa``) links
+#: against, beyond the X11 basics every desktop has, with the Debian/Ubuntu package of each.
+#: Found with ``ldd`` on PySide6's ``Qt/plugins/platforms/libqxcb.so``.
+XCB_LIBRARIES: dict[str, str] = {
+    "libxcb.so.1": "libxcb1",
+    "libX11-xcb.so.1": "libx11-xcb1",
+    "libxkbcommon.so.0": "libxkbcommon0",
+    "libxkbcommon-x11.so.0": "libxkbcommon-x11-0",
+    "libxcb-cursor.so.0": "libxcb-cursor0",
+    "libxcb-icccm.so.4": "libxcb-icccm4",
+    "libxcb-image.so.0": "libxcb-image0",
+    "libxcb-keysyms.so.1": "libxcb-keysyms1",
+    "libxcb-randr.so.0": "libxcb-randr0",
+    "libxcb-render.so.0": "libxcb-render0",
+    "libxcb-render-util.so.0": "libxcb-render-util0",
+    "libxcb-shape.so.0": "libxcb-shape0",
+    "libxcb-shm.so.0": "libxcb-shm0",
+    "libxcb-sync.so.1": "libxcb-sync1",
+    "libxcb-util.so.1": "libxcb-util1",
+    "libxcb-xfixes.so.0": "libxcb-xfixes0",
+    "libxcb-xkb.so.1": "libxcb-xkb1",
+}
+
+
+def _can_load(soname: str) -> bool:
+    """Whether the dynamic loader finds ``soname`` (loading it is what Qt would do next)."""
+    import ctypes
+
+    try:
+        ctypes.CDLL(soname)
+    except OSError:
+        return False
+    return True
+
+
+def xcb_problem(environ: Mapping[str, str], platform: str) -> str | None:
+    """One line naming the apt packages Qt's xcb plugin lacks, or None.
+
+    Checked only where Qt would use xcb: Linux, a ``DISPLAY``, no ``QT_QPA_PLATFORM`` override
+    and no Wayland session. Without it Qt aborts with a message that names one library of
+    several (``libxcb-cursor0``) and hides the rest.
+    """
+    if not platform.startswith("linux") or environ.get("QT_QPA_PLATFORM") \
+            or not environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+        return None
+    missing = [package for soname, package in XCB_LIBRARIES.items() if not _can_load(soname)]
+    if not missing:
+        return None
+    return ("the window cannot open: Qt's xcb platform needs system libraries that are "
+            f"missing; install them with: sudo apt install {' '.join(missing)} (or run "
+            "headless with QT_QPA_PLATFORM=offscreen)")
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -56,6 +109,10 @@ def run_app(args: argparse.Namespace) -> int:
         design = load_design(design_arg or template_path(DEFAULT_TEMPLATE))
     except DesignFormatError as exc:
         return _error(str(exc), 2)
+
+    problem = xcb_problem(os.environ, sys.platform)  # before Qt aborts with half the story
+    if problem is not None:
+        return _error(problem, 2)
 
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QGuiApplication

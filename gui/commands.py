@@ -17,7 +17,7 @@ from PySide6.QtGui import QUndoCommand
 from engine.graph import Design, Edge, Node
 from engine.io import dumps, loads
 from engine.layers import REGISTRY, ParamValueError
-from gui.document import Document
+from gui.document import DEFAULT_DATA, Document
 
 Position = tuple[float, float]
 
@@ -476,6 +476,11 @@ class ReplaceSection(QUndoCommand):
 
     def undo(self) -> None:
         self.doc._set_section(self.section, copy.deepcopy(self._old))
+
+
+def use_default_data(doc: Document) -> ReplaceSection:
+    """The one-click fix for a missing or invalid data section: train on the built-in digits."""
+    return ReplaceSection(doc, "data", DEFAULT_DATA, "Use the built-in digits dataset")
 
 
 def formatting_value(value: Any) -> str:

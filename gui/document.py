@@ -9,6 +9,7 @@ never replays commands.
 
 from __future__ import annotations
 
+import copy
 import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -23,6 +24,17 @@ from engine.graph import Design, Edge, Node
 from engine.io import load_design, save_design
 from engine.layers import REGISTRY, ParamValueError, ShapeRuleError
 from engine.shapes import ShapeAnalysis, analyze, explain_shape_error
+
+#: The data a new design trains on, and what "Use built-in digits" puts back: scikit-learn's
+#: digits, which ship with it (64 pixels per sample, 10 classes).
+DEFAULT_DATA: dict[str, Any] = {"source": "builtin", "name": "digits"}
+
+
+def new_design() -> Design:
+    """An empty design that is ready to train once it has layers (File → New)."""
+    design = Design()
+    design.data = copy.deepcopy(DEFAULT_DATA)
+    return design
 
 
 @contextmanager
@@ -62,7 +74,7 @@ class Document(QObject):
 
     def __init__(self, design: Design | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._design = design if design is not None else Design()
+        self._design = design if design is not None else new_design()
         self.analysis: ShapeAnalysis = analyze(self._design)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)

@@ -36,7 +36,7 @@ from engine.io import load_design
 from engine.layers import REGISTRY
 from gui import formatting
 from gui.canvas import CanvasView
-from gui.document import Document
+from gui.document import Document, new_design
 from gui.icons import app_icon, icon
 from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
@@ -346,6 +346,7 @@ class MainWindow(QMainWindow):
         self.summary.changed.connect(self._update_totals)
         self.palette_panel.layerActivated.connect(self.add_layer)
         self.problems.nodeRequested.connect(self.reveal_node)
+        self.problems.sectionRequested.connect(self._reveal_section)
         self.problems.countChanged.connect(self._on_problem_count)
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
         self.canvas.statusMessage.connect(self._show_status)
@@ -382,6 +383,12 @@ class MainWindow(QMainWindow):
             self.canvas.center_on_node(node_id)
             self.inspector.show_selection([node_id])
 
+    def _reveal_section(self, section: str) -> None:
+        """Bring the Data or Training panel forward (a problems row about that section)."""
+        dock = self.data_dock if section == "data" else self.training_dock
+        dock.show()
+        dock.raise_()
+
     def _focus_palette_search(self) -> None:
         self.palette_dock.show()
         self.palette_dock.raise_()
@@ -405,9 +412,10 @@ class MainWindow(QMainWindow):
         return answer == "discard"
 
     def new_design(self) -> None:
-        """Replace the design with an empty one (after asking to save changes)."""
+        """Replace the design with an empty one that trains on the built-in digits once it has
+        layers (after asking to save changes)."""
         if self.maybe_save():
-            self._replace(Design(), None)
+            self._replace(new_design(), None)
 
     def new_from_template(self, stem: str | None = None) -> bool:
         """Start from a family template (the gallery asks which); the result is Untitled."""
@@ -625,7 +633,14 @@ class MainWindow(QMainWindow):
     # -- status, title -----------------------------------------------------------------------
 
     def _update_title(self) -> None:
-        self.setWindowTitle(f"{self.display_name()}[*] — {self.document.design.name} — Deepwire")
+        """``file[*] — design name — Deepwire``; the design name only when it says more than
+        the file name (a design never named is "Untitled": that is not shown twice)."""
+        shown = self.display_name()
+        name = self.document.design.name.strip()
+        path = self.document.path
+        same = name in ("", "Untitled", shown) or (path is not None and name == path.stem)
+        self.setWindowTitle(f"{shown}[*] — Deepwire" if same
+                            else f"{shown}[*] — {name} — Deepwire")
         self.setWindowModified(self.document.modified)
 
     def _on_path_changed(self, _path: object) -> None:
@@ -648,7 +663,13 @@ class MainWindow(QMainWindow):
 
     def _update_totals(self) -> None:
         totals = self.summary.totals
-        self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
+        if not self.summary.graph_valid:  # a sum over a broken graph would be a made-up number
+            self.params_label.setText("Parameters: —")
+            self.params_label.setToolTip("Trainable parameters: counted once every layer's "
+                                         "shape checks out (see Problems)")
+        else:
+            self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
+            self.params_label.setToolTip("Trainable parameters of every network")
         self.macs_label.setText(f"MACs: {formatting.short_count(totals.macs)}")
         self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}"
                                   "/sample")

@@ -10,12 +10,74 @@ touched. One summary per document (:func:`summary_of`) serves every panel.
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
+from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from engine.graph import Edge
+from engine.data import BUILTIN_DATASETS
+from engine.data.spec import normalize_spec
+from engine.errors import DataError, DeepwireError, first_line
+from engine.graph import Design, Edge
 from engine.shapes import Problem, Totals
+from engine.training.config import TrainConfig
 from gui.document import Document
+
+
+@dataclass(frozen=True)
+class SectionProblem(Problem):
+    """A problem of the design's ``data`` or ``training`` section (no node).
+
+    ``action`` names a one-click fix the problems list offers (e.g. "Use built-in digits"),
+    applied by :meth:`gui.panels.problems.ProblemsPanel.apply_fix`; empty when only the fix text helps.
+    """
+
+    section: str = ""
+    action: str = ""
+
+
+def data_problem(design: Design) -> SectionProblem | None:
+    """Why the design's data section cannot be trained on (missing or invalid), or None.
+
+    Only the section itself is checked (no file is read): a CSV that went missing shows in the
+    Data panel's preview and when a run starts."""
+    data: Any = design.data
+    if not isinstance(data, dict) or not data:
+        return SectionProblem(
+            None, "The design has no data section: training has nothing to learn from",
+            "Use the built-in digits dataset, or choose data in the Data panel",
+            "data", "Use built-in digits")
+    try:
+        spec = normalize_spec(data)
+        if spec["source"] == "builtin" and spec.get("name") not in BUILTIN_DATASETS:
+            raise DataError(f"'name' is {spec.get('name')!r}, not a built-in dataset; "
+                            "choose one of " + ", ".join(BUILTIN_DATASETS))
+    except DeepwireError as exc:
+        reason = _unprefixed(first_line(exc), "data spec: ")
+        return SectionProblem(
+            None, f"The data section is invalid: {reason}",
+            "Choose data in the Data panel, or use the built-in digits dataset",
+            "data", "Use built-in digits")
+    return None
+
+
+def section_problems(design: Design) -> list[Problem]:
+    """What keeps the design's data and training sections from training, in plain words."""
+    out: list[Problem] = []
+    data = data_problem(design)
+    if data is not None:
+        out.append(data)
+    try:
+        TrainConfig.from_design(design)
+    except DeepwireError as exc:
+        reason = _unprefixed(first_line(exc), "training: ")
+        out.append(SectionProblem(None, f"The training settings are invalid: {reason}",
+                                  "Correct it in the Training panel", "training"))
+    return out
+
+
+def _unprefixed(text: str, prefix: str) -> str:
+    return text[len(prefix):] if text.startswith(prefix) else text
 
 
 class DesignSummary(QObject):
@@ -37,6 +99,7 @@ class DesignSummary(QObject):
         self.totals = Totals(0, 0, 0)
         self.problems: list[Problem] = []
         self._design_problems: list[Problem] = []
+        self._section_problems: list[Problem] = []
         self._problems_dirty = False
         document.nodeAdded.connect(self._on_node_added)
         document.nodeRemoved.connect(self._on_node_removed)
@@ -44,12 +107,19 @@ class DesignSummary(QObject):
         document.edgeRemoved.connect(self._on_edge_removed)
         document.analysisChanged.connect(self._on_analysis_changed)
         document.designReset.connect(self.recompute)
+        document.sectionChanged.connect(self._on_section_changed)
         self.recompute()
 
     @property
     def valid(self) -> bool:
         """True when the design has no problem."""
         return not self.problems
+
+    @property
+    def graph_valid(self) -> bool:
+        """True when no layer or wiring has a problem (the data and training sections aside):
+        then the totals are the design's real figures."""
+        return len(self.problems) == len(self._section_problems)
 
     def recompute(self) -> None:
         """Full pass (after open / new): O(nodes)."""
@@ -68,6 +138,7 @@ class DesignSummary(QObject):
             if node_info.problems:
                 self._node_problems[node_id] = list(node_info.problems)
         self.totals = Totals(p, m, b)
+        self._section_problems = section_problems(design)
         self.problems = self._ordered_problems()
         self._problems_dirty = False
         self.changed.emit()
@@ -90,6 +161,13 @@ class DesignSummary(QObject):
             self.totals = _minus(self.totals, old)
         if self._node_problems.pop(node_id, None):
             self._problems_dirty = True
+
+    def _on_section_changed(self, _section: str) -> None:
+        problems = section_problems(self.document.design)
+        if problems != self._section_problems:
+            self._section_problems = problems
+            self.problems = self._ordered_problems()
+            self.changed.emit()
 
     def _on_edge_added(self, _edge: Edge) -> None:
         self.edge_count += 1
@@ -126,9 +204,10 @@ class DesignSummary(QObject):
         self.changed.emit()
 
     def _ordered_problems(self) -> list[Problem]:
-        """Design-wide problems first, then per node in file order (as ShapeAnalysis.problems)."""
+        """Design-wide problems first, then the data and training sections', then per node in
+        file order (as ShapeAnalysis.problems)."""
         self._design_problems = list(self.document.analysis.design_problems)
-        out = list(self._design_problems)
+        out = list(self._design_problems) + self._section_problems
         if self._node_problems:  # one pass in file order, only when the problems changed
             for node in self.document.design:
                 out.extend(self._node_problems.get(node.id, ()))

@@ -42,7 +42,6 @@ FORMATS: dict[str, tuple[str, str, str]] = {
                "a readable nn.Module file plus its safetensors weights"),
 }
 RECURRENT = ("RNN", "LSTM", "GRU")
-EXPORT_EXTRA = 'pip install "deepwire[export]"'
 MAX_BATCH = 1 << 20
 
 
@@ -272,8 +271,10 @@ def require_onnx() -> None:
     """Raise a clear ExportError when the ONNX exporter's packages are missing."""
     missing = [m for m in ("onnx", "onnxscript") if _find_spec(m) is None]
     if missing:
+        # they are Deepwire dependencies: this environment was set up without them
         raise ExportError(f"ONNX export needs the {' and '.join(missing)} package"
-                          f"{'s' if len(missing) > 1 else ''}: {EXPORT_EXTRA}")
+                          f"{'s' if len(missing) > 1 else ''}, which Deepwire depends on: "
+                          f"pip install {' '.join(missing)}")
 
 
 def _find_spec(name: str):

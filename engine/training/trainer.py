@@ -180,8 +180,9 @@ class Trainer:
             self.data = self._given_data
         else:
             if not self.design.data:
-                raise DataError("the design has no data section: choose a dataset, e.g. "
-                                "\"data\": {\"source\": \"builtin\", \"name\": \"digits\"}")
+                raise DataError("the design has no data section, so there is nothing to train "
+                                "on: choose a dataset in the editor's Data panel, or add a "
+                                "data section to the file (see docs/data.md)")
             self.data = prepare_data(self.design.data, self.base_dir, cfg.seed)
         cfg = self._fit_task(cfg, self.data)
         self.config = cfg

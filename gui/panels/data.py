@@ -56,10 +56,11 @@ from engine.errors import DataError, DeepwireError
 from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.shapes import network_inputs
-from gui.commands import ReplaceSection, SetParam, formatting_value
-from gui.document import Document
+from gui.commands import ReplaceSection, SetParam, formatting_value, use_default_data
+from gui.document import DEFAULT_DATA, Document
 from gui.panels import scrolled_body
 from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
+from gui.summary import data_problem
 
 SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
            "npz": "NumPy archive (.npz)", "image_folder": "Image folder (a sub-folder per class)"}
@@ -191,6 +192,15 @@ class DataPanel(QWidget):
 
     def _build_ui(self) -> None:
         layout = scrolled_body(self)
+        # a design without a (valid) data section says so here, with the one-click fix
+        self.missing_label = self._label(ERROR_COLOUR)
+        self.use_digits_button = QPushButton("Use built-in digits")
+        self.use_digits_button.setToolTip("Train on scikit-learn's digits (64 pixels, 10 "
+                                          "classes); one undoable edit")
+        self.use_digits_button.clicked.connect(self.use_default_data)
+        self.use_digits_button.hide()
+        layout.addWidget(self.missing_label)
+        layout.addWidget(self.use_digits_button)
 
         source_box = QGroupBox("Data source (saved with the design)")
         self.source_form = QFormLayout(source_box)
@@ -305,7 +315,7 @@ class DataPanel(QWidget):
             _narrow(combo)
         layout.addWidget(source_box)
 
-        pre_box = QGroupBox("Preprocessing (fitted on the training split)")
+        pre_box = self.pre_box = QGroupBox("Preprocessing (fitted on the training split)")
         pre_form = QFormLayout(pre_box)
         self.scale_combo = self._choice(SCALES, ("preprocess", "scale"))
         self.impute_combo = self._choice(IMPUTES, ("preprocess", "impute"))
@@ -334,7 +344,7 @@ class DataPanel(QWidget):
         pre_form.addRow("Smoothing window", self.smooth_spin)
         layout.addWidget(pre_box)
 
-        split_box = QGroupBox("Split")
+        split_box = self.split_box = QGroupBox("Split")
         split_form = QFormLayout(split_box)
         self.val_spin = self._fraction(("split", "val"))
         self.test_spin = self._fraction(("split", "test"))
@@ -630,6 +640,13 @@ class DataPanel(QWidget):
         if not self._refreshing:
             self.set_value(("options", key), value)
 
+    def use_default_data(self) -> bool:
+        """Replace a missing or invalid data section with the built-in digits (undoable)."""
+        if self.spec == DEFAULT_DATA:
+            return False
+        self.document.push(use_default_data(self.document))
+        return True
+
     def apply_input_fix(self) -> bool:
         """Set the Input node's shape to the data's sample shape (one undo step)."""
         node_id = data_input(self.document.design)
@@ -673,12 +690,22 @@ class DataPanel(QWidget):
         self._refreshing = True
         try:
             raw = self.spec
-            try:
-                spec = normalize_spec(raw)
-            except DeepwireError as exc:
-                self.error_label.setText(f"The design's data section: {exc}")
-                self.error_label.show()
-                spec = normalize_spec({"source": "builtin", "name": "digits"})
+            problem = self.section_problem()
+            self.missing_label.setText(problem or "")
+            for widget in (self.missing_label, self.use_digits_button):
+                widget.setVisible(problem is not None)
+            for box in (self.pre_box, self.split_box):  # they would show made-up values
+                box.setVisible(problem is None)
+            if problem is not None:  # show nothing the design does not hold
+                known = raw.get("source") in SOURCES
+                self.source_combo.setCurrentIndex(
+                    list(SOURCES).index(raw["source"]) if known else -1)
+                for caption, widget in self.rows.values():
+                    caption.setVisible(False)
+                    widget.setVisible(False)
+                self.file_error_label.hide()
+                return
+            spec = normalize_spec(raw)
             source = spec["source"]
             self.source_combo.setCurrentIndex(list(SOURCES).index(source))
             visible = {"builtin": ("dataset", "description", "form", "options"),
@@ -724,6 +751,12 @@ class DataPanel(QWidget):
             self.stratify_check.setChecked(bool(split["stratify"]))
         finally:
             self._refreshing = False
+
+    def section_problem(self) -> str | None:
+        """Why the design's data section cannot be used (missing or invalid), or None."""
+        problem = data_problem(self.document.design)
+        return None if problem is None else (f"{problem.message}. Choose a source below, or "
+                                             "use the built-in digits dataset.")
 
     def _show_options(self, name: str, given: dict[str, Any]) -> None:
         defaults = builtin_options(name) if name in BUILTIN_DATASETS else {}
@@ -833,6 +866,12 @@ class DataPanel(QWidget):
         """Prepare the data in a background thread; the result arrives in :meth:`_on_preview`."""
         if not self._on_screen:  # hidden again since it was scheduled
             self._stale = True
+            return
+        if self.section_problem() is not None:  # nothing to prepare; the panel says why
+            self._generation += 1  # a preview still being prepared is of the old section
+            self.preview, self.preview_error = None, None
+            self.preview_label.setText("No data to preview.")
+            self._check_input()
             return
         if self._worker is not None and self._worker.is_alive():
             self._pending = True

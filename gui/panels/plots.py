@@ -301,6 +301,13 @@ class TrainingPlots(QWidget):
         else:
             self._blank_family()
 
+    def clear_run(self) -> None:
+        """Forget the last run entirely (another design was opened): empty plots, no layer
+        names, and the family view's placeholder instead of the old run's matrix or images."""
+        self._labels, self._skip = {}, set()
+        self._family_key = None
+        self.reset()
+
     @Slot(object)
     def add_events(self, events: list) -> None:
         """Fold a drained list of events into the series; the items follow at most

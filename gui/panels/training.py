@@ -94,6 +94,32 @@ def metric_text(name: str, value: float) -> str:
     return f"{value:.4g}"
 
 
+#: What a run that failed before its first epoch leaves in its folder.
+UNFINISHED_RUN_FILES = ("summary.json", "metrics.jsonl")
+
+
+def _remove_unfinished_run(folder: Path) -> bool:
+    """Delete a failed run's folder when it holds only what a failed start writes (the error
+    summary, an empty metrics log); True when the folder is gone. A folder with anything else
+    (a checkpoint, a logged epoch) is kept."""
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return not folder.exists()
+    if any(p.name not in UNFINISHED_RUN_FILES or not p.is_file() for p in entries):
+        return False
+    metrics = folder / "metrics.jsonl"
+    if metrics.is_file() and metrics.stat().st_size:  # an epoch was logged: keep it
+        return False
+    try:
+        for path in entries:
+            path.unlink()
+        folder.rmdir()
+    except OSError:
+        return False
+    return True
+
+
 class TrainingPanel(QWidget):
     """Runs the document's design and edits its training settings (see the module docstring).
 
@@ -125,6 +151,7 @@ class TrainingPanel(QWidget):
         self.summary = summary_of(document)
         self.summary.changed.connect(self._update_controls)
         document.undo_stack.indexChanged.connect(self._on_design_edited)
+        document.designReset.connect(self.clear_results)
         document.designReset.connect(self._on_design_edited)
         self.runner.eventsReady.connect(self._on_events)
         if plots is not None:
@@ -420,10 +447,11 @@ class TrainingPanel(QWidget):
 
     def blocked_reason(self) -> str | None:
         """Why Train is unavailable now, or None."""
-        count = len(self.summary.problems)
-        if count:
-            return (f"Fix the design first: {count} problem{'s' if count != 1 else ''} "
-                    "listed under Problems")
+        problems = self.summary.problems
+        if problems:
+            count = len(problems)
+            return (f"Fix the design first ({count} problem{'s' if count != 1 else ''} "
+                    f"listed under Problems): {problems[0]}")
         if not self.document.design.nodes:
             return "The design is empty: add layers from the palette"
         try:
@@ -519,6 +547,30 @@ class TrainingPanel(QWidget):
         self.statusMessage.emit("Training started")
         self._update_controls()
         return True
+
+    @Slot()
+    def clear_results(self) -> None:
+        """Forget the last run (another design was opened or created): its progress, summary,
+        folder and plots belong to the design that was replaced. A run still going is stopped
+        and joined first."""
+        if self.runner.is_active:
+            self.runner.shutdown()
+        self.last_result = None
+        self.last_out_dir = None
+        self._reset_progress()
+        self.state_label.setText("Ready")
+        self.progress.setValue(0)
+        self.progress.setFormat("")
+        for label in (self.rate_label, self.values_label):
+            label.clear()
+        self.rate_label.setToolTip("")
+        for label in (self.warning_label, self.error_label, self.result_label):
+            label.clear()
+            label.hide()
+        self.export_button.hide()
+        if self.plots is not None:
+            self.plots.clear_run()
+        self._update_controls()
 
     @Slot()
     def stop(self) -> None:
@@ -647,6 +699,8 @@ class TrainingPanel(QWidget):
         if result.error is not None:
             self.state_label.setText(f"Failed after {done} epoch{'s' if done != 1 else ''}")
             self._show_error(f"Training failed: {result.error}")
+            if self.last_out_dir is not None and _remove_unfinished_run(self.last_out_dir):
+                self.last_out_dir = None
         else:
             self.error_label.hide()
             self.result_label.setText(self._result_text(result, summary, done))

@@ -442,7 +442,7 @@ def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp
 
         monkeypatch.setattr(formats, "_find_spec", lambda name: None if name == "onnxscript"
                             else object())
-        expect = 'pip install "deepwire[export]"'
+        expect = "needs the onnxscript package, which Deepwire depends on: pip install onnxscript"
     before = sorted(p.name for p in tmp_path.rglob("*"))
     code, stdout, err = run_main(["export", str(design), "--checkpoint", str(ckpt), "--format",
                                   fmt, "--output", str(out), *extra])

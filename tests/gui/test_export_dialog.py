@@ -236,7 +236,7 @@ def test_missing_onnx_packages_are_named(make_window, qtbot, checkpoints, tmp_pa
     dialog.set_output(tmp_path / "m.onnx")
     assert dialog.export()
     _finish(qtbot, dialog)
-    assert 'needs the onnxscript package: pip install "deepwire[export]"' in \
+    assert "needs the onnxscript package, which Deepwire depends on: pip install onnxscript" in \
         dialog.result_label.text()
     assert not (tmp_path / "m.onnx").exists()
 
