@@ -662,7 +662,8 @@ class MainWindow(QMainWindow):
                                     f"⚠ {count} problem{'s' if count != 1 else ''}")
 
     def prepare_screenshot(self) -> None:
-        """Frame the design and select its first trainable layer, so every panel has content."""
+        """Select the design's first trainable layer (so the inspector has content) and frame
+        the design the way the editor does when it opens (``CanvasView.fit``)."""
         design = self.document.design
         for node_id in self.document.analysis.topological_order():
             node_type = design.node(node_id).type
@@ -672,17 +673,6 @@ class MainWindow(QMainWindow):
                 self.inspector.show_selection([node_id])
                 break
         self.canvas.fit()
-        # Frame the wires too: a wrapped chain's return wire bulges beyond the nodes.
-        scene = self.canvas.scene()
-        rect = scene.content_rect()
-        for edge_item in scene.edges.values():  # the curve itself, not its control points
-            rect = rect.united(edge_item.mapRectToScene(edge_item.path().boundingRect()))
-        if not rect.isNull():
-            self.canvas.fitInView(rect.adjusted(-30, -30, 30, 30),
-                                  Qt.AspectRatioMode.KeepAspectRatio)
-            if self.canvas.zoom() > 1.0:
-                self.canvas.set_zoom(1.0)
-                self.canvas.centerOn(rect.center())
 
     # -- export and import -----------------------------------------------------------------------
 

@@ -144,6 +144,14 @@ class EpochAxis(pg.AxisItem):
         return whole or [(1.0, 0.0)]
 
 
+class PlotLegend(pg.LegendItem):
+    """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
+    heights, which grow once a parent layout stretched them)."""
+
+    def updateSize(self):  # noqa: N802 - pyqtgraph's name
+        self.resize(self.layout.preferredSize())
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -308,8 +316,8 @@ class TrainingPlots(QWidget):
     def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
         """A legend under the plot's bottom axis, outside the data: it never hides a curve.
         :func:`_fit_legend` lays its entries out in as many columns as the width allows."""
-        legend = pg.LegendItem(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=4,
-                               labelTextColor=self.fg, frame=False)
+        legend = PlotLegend(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=4,
+                            labelTextColor=self.fg, frame=False)
         legend.layout.setContentsMargins(0, 0, 0, 0)
         legend.setParentItem(plot)
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
@@ -790,7 +798,8 @@ def _fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
         if columns != legend.columnCount:
             legend.setColumnCount(columns)
-        height = legend.layout.preferredHeight() + 2
+        legend.updateSize()
+        height = legend.height() + 2
     else:
         height = 0
     height = int(math.ceil(height))
