@@ -5,7 +5,8 @@
     python main.py train DESIGN.json [options]        train headless
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
-    python main.py --screenshot PNG [DESIGN.json] [--train-for SECONDS]
+    python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
+                   [--train-for SECONDS]
 
 Errors are one line on stderr; exit codes: 0 success, 1 invalid design or failed run, 2 unreadable
 input or bad usage.
@@ -94,7 +95,11 @@ def run_gui(argv: list[str]) -> int:
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
     parser.add_argument("--train-for", type=float, default=0.0, metavar="SECONDS",
                         help="with --screenshot: train live this long before rendering")
-    parser.add_argument("--size", default="1600x1000", help="with --screenshot: WIDTHxHEIGHT")
+    parser.add_argument("--size", default="1400x900",
+                        help="with --screenshot: WIDTHxHEIGHT (default: the window's own size)")
+    parser.add_argument("--layout", choices=("default", "training"), default=None,
+                        help="with --screenshot: the docks as the window opens (default) or "
+                             "as Train arranges them (training)")
     args = parser.parse_args(argv)
     from gui.app import run_app
 

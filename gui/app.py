@@ -16,6 +16,9 @@ from pathlib import Path
 from engine.errors import DesignFormatError
 
 DEFAULT_TEMPLATE = "mlp"
+DEFAULT_SIZE = "1400x900"  # the size the window opens at
+#: ``--layout``: the docks as the window opens, or as Train arranges them.
+LAYOUTS = ("default", "training")
 
 #: The system libraries Qt's xcb platform plugin (``libqxcb.so`` and ``libQt6XcbQpa``) links
 #: against, beyond the X11 basics every desktop has, with the Debian/Ubuntu package of each.
@@ -92,10 +95,15 @@ def run_app(args: argparse.Namespace) -> int:
     train_for = float(getattr(args, "train_for", 0.0) or 0.0)
     if train_for and not screenshot:
         return _error("--train-for only works together with --screenshot", 2)
-    size = (1600, 1000)
+    layout = getattr(args, "layout", None) or "default"
+    if layout not in LAYOUTS:
+        return _error(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}", 2)
+    if layout != "default" and not screenshot:
+        return _error("--layout only works together with --screenshot", 2)
+    size = parse_size(DEFAULT_SIZE)
     if screenshot:
         try:
-            size = parse_size(getattr(args, "size", "1600x1000"))
+            size = parse_size(getattr(args, "size", None) or DEFAULT_SIZE)
         except ValueError as exc:
             return _error(str(exc), 2)
         # Render without a screen; an explicit QT_QPA_PLATFORM still wins.
@@ -142,7 +150,7 @@ def run_app(args: argparse.Namespace) -> int:
                 return _error("--train-for needs the training panel, which this build of the "
                               "editor does not include yet", 2)
         window = MainWindow(document)
-        return _screenshot(app, window, Path(screenshot), size, train_for)
+        return _screenshot(app, window, Path(screenshot), size, train_for, layout)
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
     window.training_panel.runs_dir = data_dir() / "runs"  # checkpoints of editor runs
@@ -188,20 +196,37 @@ def _idle() -> None:
     """Nothing: waking the interpreter is the point."""
 
 
-def _screenshot(app, window, path: Path, size: tuple[int, int], train_for: float) -> int:
-    """Render ``window`` at ``size`` to ``path`` (PNG); 0 on success."""
+def stage_window(window, size: tuple[int, int], layout: str = "default",
+                 train_for: float = 0.0) -> None:
+    """Show ``window`` at ``size`` with its docks as it opens, the design framed; ``layout``
+    ``"training"`` applies the layout Train gives (the same function); ``train_for`` trains
+    live that many seconds first (pressing Train applies the training layout too)."""
     from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+
+    def settle() -> None:
+        for _ in range(3):
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
 
     window.resize(*size)
     window.show()
-    for _ in range(3):
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    settle()
     window.resize(*size)
+    if layout == "training":
+        window.apply_training_layout()
+        settle()
     window.prepare_screenshot()
     if train_for:
         window.train_for_screenshot(train_for)
-    for _ in range(3):
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+    settle()
+
+
+def _screenshot(app, window, path: Path, size: tuple[int, int], train_for: float,
+                layout: str = "default") -> int:
+    """Render ``window`` at ``size`` to ``path`` (PNG); 0 on success."""
+    stage_window(window, size, layout, train_for)
     image = window.grab().toImage()
     if image.size().width() != size[0] or image.size().height() != size[1]:
         from PySide6.QtCore import QSize, Qt

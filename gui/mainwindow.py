@@ -51,6 +51,9 @@ from gui.summary import summary_of
 from resources import TEMPLATES, template_path
 
 AUTOSAVE_MS = 60_000
+# The training layout gives the plots this share of the window's height, or more when their
+# grid needs it (its minimum plus the dock's title and tab bars), but never more than the cap.
+TRAINING_PLOTS_SHARE, TRAINING_PLOTS_CAP, DOCK_CHROME = 0.45, 0.6, 50
 STATE_VERSION = 1
 DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
 
@@ -680,7 +683,8 @@ class MainWindow(QMainWindow):
                                     f"⚠ {count} problem{'s' if count != 1 else ''}")
 
     def prepare_screenshot(self) -> None:
-        """Frame the design and select its first trainable layer, so every panel has content."""
+        """Select the design's first trainable layer (so the inspector has content) and frame
+        the design the way the editor does when it opens (``CanvasView.fit``)."""
         design = self.document.design
         for node_id in self.document.analysis.topological_order():
             node_type = design.node(node_id).type
@@ -690,17 +694,6 @@ class MainWindow(QMainWindow):
                 self.inspector.show_selection([node_id])
                 break
         self.canvas.fit()
-        # Frame the wires too: a wrapped chain's return wire bulges beyond the nodes.
-        scene = self.canvas.scene()
-        rect = scene.content_rect()
-        for edge_item in scene.edges.values():  # the curve itself, not its control points
-            rect = rect.united(edge_item.mapRectToScene(edge_item.path().boundingRect()))
-        if not rect.isNull():
-            self.canvas.fitInView(rect.adjusted(-30, -30, 30, 30),
-                                  Qt.AspectRatioMode.KeepAspectRatio)
-            if self.canvas.zoom() > 1.0:
-                self.canvas.set_zoom(1.0)
-                self.canvas.centerOn(rect.center())
 
     # -- export and import -----------------------------------------------------------------------
 
@@ -764,29 +757,39 @@ class MainWindow(QMainWindow):
                                      Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.history_dock, self.plots_dock)
         self.problems_dock.raise_()
-        self.training_panel.train_action.triggered.connect(self._show_training_docks)
+        for action in (self.training_panel.train_action, self.training_panel.resume_action):
+            action.triggered.connect(self._show_training_docks)
 
     def _show_training_docks(self) -> None:
-        """Bring the training panel and plots to the front when a run starts."""
+        """A run started: the training layout."""
         if self.training_panel.is_training:
-            for dock in (self.training_dock, self.plots_dock):
-                dock.show()
-                dock.raise_()
+            self.apply_training_layout()
+
+    def apply_training_layout(self) -> None:
+        """The layout of a run (Train and ``--screenshot --layout training`` use it): the
+        Training panel and the Plots in front, the plots tall enough to read — about 45 % of
+        the window's height, at least their grid's minimum. A taller plots panel stays."""
+        for dock in (self.training_dock, self.plots_dock):
+            dock.show()
+            dock.raise_()
+        if self.plots_dock.isFloating():
+            return
+        height = self.height()
+        wanted = max(int(height * TRAINING_PLOTS_SHARE), self.plots.view.minimumHeight()
+                     + DOCK_CHROME)
+        wanted = min(wanted, int(height * TRAINING_PLOTS_CAP))
+        if self.plots_dock.height() < wanted:
+            self.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
 
     def train_for_screenshot(self, seconds: float) -> bool:
         """Train live for ``seconds`` (``--screenshot --train-for``), then stop; True when the
-        run started. Gives the plots room and brings them to the front."""
+        run started. Like Train, it applies the training layout."""
         from PySide6.QtCore import QElapsedTimer, QEventLoop
         from PySide6.QtWidgets import QApplication
 
-        self.training_dock.show()
-        self.training_dock.raise_()
-        self.plots_dock.show()
-        self.plots_dock.raise_()
-        self.resizeDocks([self.plots_dock], [max(300, int(self.height() * 0.45))],
-                         Qt.Orientation.Vertical)
         if not self.training_panel.train():
             return False
+        self.apply_training_layout()
         app = QApplication.instance()
         panel = self.training_panel
         timer = QElapsedTimer()

@@ -13,6 +13,11 @@ The grid (one :class:`pyqtgraph.GraphicsLayoutWidget`)::
 The family view shows what the network makes of the data: the confusion matrix (classification),
 predictions against targets (regression, forecasting), inputs and reconstructions (autoencoder),
 the generator's samples from a fixed noise batch (GAN), or the U-matrix and hit map (SOM).
+
+The grid never squashes below :data:`MIN_WIDTH` × :data:`MIN_HEIGHT` (each row about 200 px
+tall): a shorter panel scrolls. An empty plot says what will appear in it; legends sit under
+their plot, outside the data, so they never hide a curve; epoch axes tick at whole epochs and
+no axis rescales to "(x0.001)".
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 
 from engine.graph import Design
 from engine.layers import REGISTRY
@@ -42,6 +47,24 @@ REFRESH_MS = 250    # at most four redraws a second
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
 BOUNDED_METRICS = ("accuracy", "r2", "topographic_error", "d_real", "d_fake")
+# Below this size the grid scrolls rather than squash (two rows of about 200 px each).
+MIN_WIDTH, MIN_HEIGHT = 640, 430
+LEGEND_ROW = 4  # the PlotItem layout's row under the bottom axis, where the legend sits
+# What an empty plot says until its data arrives.
+WAITING = {
+    "loss": "Loss per step and per epoch\nappears here when training starts",
+    "metrics": "Metrics per epoch appear here\nafter the first epoch",
+    "layers": "Each layer's outputs appear\nhere when training starts",
+    "gradients": "Gradient norms per layer appear\nhere when training starts",
+}
+FAMILY_WAITING = {
+    "confusion": "The confusion matrix appears\nafter the first epoch",
+    "scatter": "Predictions against targets\nappear after the first epoch",
+    "reconstruction": "Inputs and their reconstructions\nappear after the first epoch",
+    "gan": "Generator samples appear\nafter the first epoch",
+    "som": "The U-matrix and hit map\nappear after the first epoch",
+}
+NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagation"
 
 
 class Series:
@@ -105,6 +128,30 @@ class LogAxis(pg.AxisItem):
         return [f"{10 ** v:.3g}" for v in values]
 
 
+class EpochAxis(pg.AxisItem):
+    """An epoch axis: ticks at whole epochs once the view spans one, fractions only within
+    the first (a run's first steps); never an SI-scaled "(x0.001)" label."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal - minVal < 1:
+            return levels
+        whole = [(spacing, offset) for spacing, offset in levels if spacing >= 1]
+        return whole or [(1.0, 0.0)]
+
+
+class PlotLegend(pg.LegendItem):
+    """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
+    heights, which grow once a parent layout stretched them)."""
+
+    def updateSize(self):  # noqa: N802 - pyqtgraph's name
+        self.resize(self.layout.preferredSize())
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -116,23 +163,31 @@ class TrainingPlots(QWidget):
         self.bg = pal.color(QPalette.ColorRole.Base)
         self.muted = QColor(self.fg)
         self.muted.setAlphaF(0.6)
-        self.view = pg.GraphicsLayoutWidget(self)
+        self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(self.bg)
         self.view.ci.setContentsMargins(4, 4, 4, 4)
         self.view.ci.setSpacing(6)
+        self.view.setMinimumSize(MIN_WIDTH, MIN_HEIGHT)
+        self.scroll_area = QScrollArea(self)
+        self.scroll_area.setWidgetResizable(True)
+        self.scroll_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.scroll_area.setWidget(self.view)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
+        layout.addWidget(self.scroll_area)
+        self.placeholders: dict[str, pg.TextItem] = {}
 
-        self.loss_plot = self._plot(0, 0, "Loss (faint: every step)", "epoch")
-        self.metric_plot = self._plot(0, 1, "Metrics per epoch", "epoch")
+        self.loss_plot = self._plot(0, 0, "Loss (faint: every step)", "epoch", epochs=True)
+        self.metric_plot = self._plot(0, 1, "Metrics per epoch", "epoch", epochs=True)
         self.layers = self.view.addLayout(row=1, col=0)
         self.layers.setSpacing(0)
+        self.layers.setContentsMargins(0, 0, 0, 0)
         self.act_plot = self._plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
                                       "value")
         self.zero_plot = self._plot_in(self.layers, 0, 1, "zeros", "share")
         self.grad_plot = self._style(
-            self.view.addPlot(row=1, col=1, axisItems={"left": LogAxis("left")}),
+            self.view.addPlot(row=1, col=1, axisItems={"left": LogAxis("left"),
+                                                       "bottom": EpochAxis("bottom")}),
             "Gradient norm per layer", "epoch")
         self.family = self.view.addLayout(row=0, col=2, rowspan=2)
         layout_item = self.view.ci.layout
@@ -176,8 +231,11 @@ class TrainingPlots(QWidget):
         self.metric_right.setXLink(self.metric_plot)
         self.metric_plot.getViewBox().sigResized.connect(self._sync_right_axis)
         self.metric_plot.hideAxis("right")
-        self.grad_note = pg.TextItem("", color=self.muted, anchor=(0.5, 0.5))
-        self.grad_note.setParentItem(self.grad_plot.getViewBox())
+        self._placeholder("loss", self.loss_plot, WAITING["loss"])
+        self._placeholder("metrics", self.metric_plot, WAITING["metrics"])
+        self._placeholder("layers", self.act_plot, WAITING["layers"])
+        # the gradient plot's note: what will appear, or why nothing will (a SOM)
+        self.grad_note = self._placeholder("gradients", self.grad_plot, WAITING["gradients"])
 
         self.loss_legend = self._legend(self.loss_plot)
         self.metric_legend = self._legend(self.metric_plot)
@@ -209,8 +267,6 @@ class TrainingPlots(QWidget):
         vb = self.metric_plot.getViewBox()
         self.metric_right.setGeometry(vb.sceneBoundingRect())
         self.metric_right.linkedViewChanged(vb, self.metric_right.XAxis)
-        rect = self.grad_plot.getViewBox().boundingRect()
-        self.grad_note.setPos(rect.center())
 
     def _style(self, plot: pg.PlotItem, title: str, x_label: str) -> pg.PlotItem:
         plot.setTitle(title, color=self.fg, size="9pt")
@@ -218,6 +274,7 @@ class TrainingPlots(QWidget):
         font.setPointSizeF(8.0)
         for name in ("left", "bottom"):
             axis = plot.getAxis(name)
+            axis.enableAutoSIPrefix(False)  # "value (x0.001)" with ticks 100–400 misleads
             axis.setPen(pg.mkPen(self.muted))
             axis.setTextPen(pg.mkPen(self.fg))
             axis.setStyle(tickFont=font)
@@ -225,19 +282,48 @@ class TrainingPlots(QWidget):
         plot.setMenuEnabled(True)
         return plot
 
-    def _plot(self, row: int, col: int, title: str, x_label: str) -> pg.PlotItem:
-        return self._style(self.view.addPlot(row=row, col=col), title, x_label)
+    def _plot(self, row: int, col: int, title: str, x_label: str,
+              epochs: bool = False) -> pg.PlotItem:
+        axes = {"bottom": EpochAxis("bottom")} if epochs else None
+        return self._style(self.view.addPlot(row=row, col=col, axisItems=axes), title, x_label)
 
     def _plot_in(self, layout: pg.GraphicsLayout, row: int, col: int, title: str,
                  x_label: str) -> pg.PlotItem:
         return self._style(layout.addPlot(row=row, col=col), title, x_label)
 
+    def _placeholder(self, key: str, plot: pg.PlotItem, text: str) -> pg.TextItem:
+        """A centred note in ``plot`` saying what will appear there; hidden when data arrives
+        (see :meth:`_show_placeholders` and :meth:`_arrived`)."""
+        note = pg.TextItem(text, color=self.muted, anchor=(0.5, 0.5))
+        vb = plot.getViewBox()
+        note.setParentItem(vb)  # in the view's pixels, not the data's
+        vb.sigResized.connect(lambda _vb=None: note.setPos(vb.boundingRect().center()))
+        note.setPos(vb.boundingRect().center())
+        self.placeholders[key] = note
+        return note
+
+    def _show_placeholders(self) -> None:
+        """Every plot empty again: each says what will appear in it."""
+        for key, text in WAITING.items():
+            self.placeholders[key].setText(text)
+            self.placeholders[key].show()
+
+    def _arrived(self, key: str) -> None:
+        note = self.placeholders.get(key)
+        if note is not None and note.isVisible():
+            note.hide()
+
     def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
-        legend = plot.addLegend(offset=(-4, 4), labelTextSize="8pt", verSpacing=-6,
-                                labelTextColor=self.fg)
-        fill = QColor(self.bg)
-        fill.setAlphaF(0.75)
-        legend.setBrush(pg.mkBrush(fill))
+        """A legend under the plot's bottom axis, outside the data: it never hides a curve.
+        :func:`_fit_legend` lays its entries out in as many columns as the width allows."""
+        legend = PlotLegend(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=4,
+                            labelTextColor=self.fg, frame=False)
+        legend.layout.setContentsMargins(0, 0, 0, 0)
+        legend.setParentItem(plot)
+        legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
+        plot.legend = legend  # curves added with a name join it
+        plot.getViewBox().sigResized.connect(lambda _vb=None: _fit_legend(plot, legend))
+        _fit_legend(plot, legend)
         return legend
 
     def _curve(self, plot: pg.PlotItem, name: str | None, colour: str, width: float = 2.0,
@@ -283,7 +369,7 @@ class TrainingPlots(QWidget):
         self.metric_plot.hideAxis("right")
         self._right_metrics: set[str] = set()
         self._duplicates: set[str] = set()
-        self.grad_note.setText("")
+        self._show_placeholders()
         for name in ("left", "bottom"):
             self.grad_plot.showAxis(name)
         self.grad_plot.showGrid(x=True, y=True, alpha=0.15)
@@ -365,8 +451,7 @@ class TrainingPlots(QWidget):
             self._step_curve(name)
         self._setup_family(task, class_names)
         if task == "som":
-            self.grad_note.setText("No gradients: a SOM learns competitively,\n"
-                                   "without backpropagation")
+            self.grad_note.setText(NO_GRADIENTS)
             for name in ("left", "bottom"):
                 self.grad_plot.hideAxis(name)
             self.grad_plot.showGrid(x=False, y=False)
@@ -482,18 +567,25 @@ class TrainingPlots(QWidget):
             if self.best_epoch is not None:
                 self.best_line.setValue(self.best_epoch)
                 self.best_line.show()
-            _place_legend(self.loss_legend, self.epoch_series.values() or
-                          self.step_series.values())
+            if any(s.n for s in self.step_series.values()) or self.epoch_series:
+                self._arrived("loss")
+            _fit_legend(self.loss_plot, self.loss_legend)
         if "metrics" in dirty:
             for name, series in self.metric_series.items():
                 self.metric_curves[name].setData(series.x, series.y)
-            _place_legend(self.metric_legend, self.metric_series.values())
+            if self.metric_series:
+                self._arrived("metrics")
+            _fit_legend(self.metric_plot, self.metric_legend)
         if "grads" in dirty:
             for name, series in self.grad_series.items():
                 self.grad_curves[name].setData(series.x, series.y)
-            _place_legend(self.grad_legend, self.grad_series.values(), log=True)
+            if self.grad_series:
+                self._arrived("gradients")
+            _fit_legend(self.grad_plot, self.grad_legend)
         if "layers" in dirty:
             self._set_layer_bars(self.act_stats)
+            if self.act_stats:
+                self._arrived("layers")
         if "family" in dirty:
             self._update_family(self.last_samples)
 
@@ -528,6 +620,8 @@ class TrainingPlots(QWidget):
         for text in self.family_items.get("texts", ()):
             text.setText("")
         self.family_items["shown"] = {}
+        if "family" in self.placeholders:
+            self.placeholders["family"].show()
 
     def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
         """Create the family view's items for ``task``; a run of the same kind and classes as
@@ -542,6 +636,7 @@ class TrainingPlots(QWidget):
             return
         self._family_key = key
         self.family.clear()
+        self.placeholders.pop("family", None)  # went with its plot
         self.family_items: dict[str, Any] = {}
         self._family_kind = kind
         self.class_names = list(class_names or [])
@@ -576,6 +671,8 @@ class TrainingPlots(QWidget):
             self.family_items["placeholder"] = label
         else:
             self.family_items["waiting"] = True
+            first = next(v for k, v in self.family_items.items() if k.endswith("plot"))
+            self._placeholder("family", first, FAMILY_WAITING[kind])
 
     def _image_plot(self, row: int, title: str, key: str = "image", axes: bool = False,
                     cmap: str | None = None) -> pg.PlotItem:
@@ -598,6 +695,7 @@ class TrainingPlots(QWidget):
         kind = self._family_kind
         epoch = f" — epoch {self.epochs_seen}" if self.epochs_seen else ""
         items = self.family_items
+        drawn = True
         if kind == "confusion" and "confusion_matrix" in samples:
             self._show_confusion(np.asarray(samples["confusion_matrix"]), epoch)
         elif kind == "scatter" and "predictions" in samples:
@@ -630,6 +728,10 @@ class TrainingPlots(QWidget):
             items["hit_map_plot"].setTitle(
                 f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.fg,
                 size="9pt")
+        else:
+            drawn = False
+        if drawn:
+            self._arrived("family")
 
     def _set_picture(self, image: pg.ImageItem, batch: np.ndarray) -> None:
         """Show a batch as tiled pictures, or as a samples × features heat map otherwise."""
@@ -694,27 +796,22 @@ def _bounded(name: str) -> bool:
     return any(word in name for word in BOUNDED_METRICS)
 
 
-def _place_legend(legend: pg.LegendItem, series: Any, log: bool = False) -> None:
-    """Put the legend in the top or bottom right corner, whichever the curves' ends leave free.
-
-    Curves that end high (accuracy climbing) get the legend below them; falling ones above.
-    """
-    ends, lows, highs = [], [], []
-    for s in series:
-        y = s.y[np.isfinite(s.y)]
-        if log:
-            y = np.log10(y[y > 0])
-        if len(y):
-            ends.append(y[-1])
-            lows.append(y.min())
-            highs.append(y.max())
-    if not ends:
-        return
-    lo, hi = min(lows), max(highs)
-    high_end = hi > lo and (float(np.mean(ends)) - lo) / (hi - lo) > 0.55
-    offset = (-4, -4) if high_end else (-4, 4)
-    if tuple(legend.opts["offset"]) != offset:
-        legend.setOffset(offset)
+def _fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
+    """Lay the legend's entries out in as many columns as the plot's width holds and reserve
+    their height in the row under the bottom axis (none while the legend is empty)."""
+    entries = [sample.boundingRect().width() + label.boundingRect().width() + 8
+               for sample, label in legend.items]
+    if entries:
+        columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
+        if columns != legend.columnCount:
+            legend.setColumnCount(columns)
+        legend.updateSize()
+        height = legend.height() + 2
+    else:
+        height = 0
+    height = int(math.ceil(height))
+    if plot.layout.rowMinimumHeight(LEGEND_ROW) != height:
+        plot.layout.setRowFixedHeight(LEGEND_ROW, height)
 
 
 def _alpha(colour: str, alpha: float) -> QColor:
