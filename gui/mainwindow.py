@@ -349,6 +349,7 @@ class MainWindow(QMainWindow):
         self.problems.countChanged.connect(self._on_problem_count)
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
         self.canvas.statusMessage.connect(self._show_status)
+        self.canvas.statusKept.connect(self.statusBar().showMessage)  # stays until the next one
         self.inspector.errorShown.connect(self._show_refusal)
         self.training_panel.statusMessage.connect(self._show_status)
         self.training_panel.exportRequested.connect(self.show_export_dialog)
@@ -668,18 +669,7 @@ class MainWindow(QMainWindow):
                 self.canvas.select_nodes([node_id])
                 self.inspector.show_selection([node_id])
                 break
-        self.canvas.fit()
-        # Frame the wires too: a wrapped chain's return wire bulges beyond the nodes.
-        scene = self.canvas.scene()
-        rect = scene.content_rect()
-        for edge_item in scene.edges.values():  # the curve itself, not its control points
-            rect = rect.united(edge_item.mapRectToScene(edge_item.path().boundingRect()))
-        if not rect.isNull():
-            self.canvas.fitInView(rect.adjusted(-30, -30, 30, 30),
-                                  Qt.AspectRatioMode.KeepAspectRatio)
-            if self.canvas.zoom() > 1.0:
-                self.canvas.set_zoom(1.0)
-                self.canvas.centerOn(rect.center())
+        self.canvas.fit()  # frames every node and wire at a readable zoom
 
     # -- export and import -----------------------------------------------------------------------
 
