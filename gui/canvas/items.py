@@ -118,6 +118,11 @@ class NodeItem(QGraphicsRectItem):
             return None
         return min(self.slot_ports, key=lambda p: abs(self.input_port_pos(p).y() - local.y()))
 
+    def labels_drawn(self, scale: float) -> bool:
+        """Whether the node draws its texts (type, label, shape, parameters) at view ``scale``,
+        rather than a plain block (zoomed out) or nothing (the overview draws it)."""
+        return scale >= th.DETAIL_LOD and not self.flags() & _FLAG.ItemHasNoContents
+
     # -- what the node shows (worked out lazily) ---------------------------------------------
 
     def _ensure_texts(self) -> _NodeTexts:
@@ -717,32 +722,51 @@ def block_title_font(t: th.Theme) -> QFont:
 
 
 class NoteItem(QGraphicsItem):
-    """A one-line note beside the pointer, in the error colour, the same size at any zoom
-    (why a dragged wire cannot connect where it hovers)."""
+    """A short note beside the pointer, in the error colour, the same size at any zoom (why a
+    dragged wire cannot connect where it hovers). Long reasons wrap; the note flips to the
+    pointer's left or above it where the view's edge is near."""
 
     OFFSET = QPointF(16.0, 18.0)  # screen pixels below right of the pointer
     PAD = 6.0
+    MAX_WIDTH = 380.0
 
     def __init__(self, theme: th.Theme) -> None:
         super().__init__()
         self.theme = theme
         self.text = ""
+        self._size = QRectF()
         self._rect = QRectF()
+        self._flip = (False, False)
         self.setFlag(_FLAG.ItemIgnoresTransformations, True)
         self.setZValue(30.0)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
-        self.setAcceptHoverEvents(False)
 
     def set_text(self, text: str) -> None:
-        """Show ``text`` (one line)."""
+        """Show ``text`` (wrapped to at most MAX_WIDTH pixels)."""
         if text == self.text:
             return
         self.text = text
-        metrics = self.theme.body_metrics
-        width = metrics.horizontalAdvance(text) + 2 * self.PAD
+        box = self.theme.body_metrics.boundingRect(
+            QRectF(0, 0, self.MAX_WIDTH, 10_000.0), int(Qt.TextFlag.TextWordWrap), text)
+        self._size = QRectF(0, 0, box.width() + 2 * self.PAD, box.height() + 2 * self.PAD)
+        self._relayout()
+
+    def size(self) -> QRectF:
+        """The note's box in screen pixels (at the origin)."""
+        return QRectF(self._size)
+
+    def set_flip(self, left: bool, up: bool) -> None:
+        """Put the note left of / above the pointer instead of right / below."""
+        if (left, up) != self._flip:
+            self._flip = (left, up)
+            self._relayout()
+
+    def _relayout(self) -> None:
+        w, h = self._size.width(), self._size.height()
+        x = -self.OFFSET.x() - w if self._flip[0] else self.OFFSET.x()
+        y = -self.OFFSET.y() / 2 - h if self._flip[1] else self.OFFSET.y()
         self.prepareGeometryChange()
-        self._rect = QRectF(self.OFFSET.x(), self.OFFSET.y(), width,
-                            metrics.height() + 2 * self.PAD)
+        self._rect = QRectF(x, y, w, h)
         self.update()
 
     def boundingRect(self) -> QRectF:  # noqa: N802
@@ -756,7 +780,8 @@ class NoteItem(QGraphicsItem):
         painter.drawRoundedRect(self._rect, 4, 4)
         painter.setFont(self.theme.body_font)
         painter.setPen(th.ERROR_COLOUR)
-        painter.drawText(self._rect, Qt.AlignmentFlag.AlignCenter, self.text)
+        inner = self._rect.adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
+        painter.drawText(inner, int(Qt.TextFlag.TextWordWrap), self.text)
 
 
 class LinkItem(QGraphicsPathItem):

@@ -715,9 +715,18 @@ class CanvasScene(QGraphicsScene):
         if drag.note is None:
             drag.note = NoteItem(self.theme)
             self.addItem(drag.note)
-        drag.note.set_text(text)
-        drag.note.setPos(pos)
-        drag.note.setVisible(True)
+        note = drag.note
+        note.set_text(text)
+        note.setPos(pos)
+        views = self.views()
+        if views:  # keep it inside the view: flip it to the pointer's other side near an edge
+            view = views[0]
+            at = view.mapFromScene(pos)
+            room = view.viewport().rect()
+            size = note.size()
+            note.set_flip(at.x() + note.OFFSET.x() + size.width() > room.right(),
+                          at.y() + note.OFFSET.y() + size.height() > room.bottom())
+        note.setVisible(True)
 
     @property
     def refusal_note(self) -> NoteItem | None:
@@ -897,7 +906,7 @@ class CanvasScene(QGraphicsScene):
                            lambda: self.document.push(cmd.Disconnect(self.document, edge)))
         else:
             menu.addAction("Paste here", lambda: self.paste(pos))
-            menu.addAction("Auto-layout", self.auto_layout)
+            menu.addAction("Auto-layout", lambda: self.auto_layout())
         return menu
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802

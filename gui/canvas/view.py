@@ -67,6 +67,7 @@ class CanvasView(QGraphicsView):
         # Until the user zooms or scrolls, the view keeps the design fitted as it resizes (the
         # window opening, docks appearing), so a design opens framed in whatever room it gets.
         self._auto_fit = True
+        self._readable_fit_state = None  # the view after a Fit that could not show everything
         self._scene.selectionChanged.connect(self._emit_selection)
         self._scene.statusMessage.connect(self.statusMessage)
         self._scene.statusKept.connect(self.statusKept)
@@ -115,14 +116,15 @@ class CanvasView(QGraphicsView):
         """The smallest zoom at which node texts are drawn and readable (see theme)."""
         return self._scene.theme.label_zoom
 
-    def fit(self) -> None:
+    def fit(self, whole: bool = False) -> bool:
         """Frame the whole design (nodes, wires, frames) at a readable zoom, at most 125 %.
 
         When the design is too large to show whole with its texts readable, the zoom stops at
         :meth:`label_zoom` and the view shows the design's start (top left): scroll or zoom out
-        for the rest.
+        for the rest. ``whole`` frames it all at any zoom instead. Returns True when all of it is
+        in view.
         """
-        self._auto_fit = True
+        self._auto_fit = not whole
         self._scene.update_scene_rect()
         rect = self._scene.drawn_rect()
         if rect.isNull():
@@ -130,11 +132,12 @@ class CanvasView(QGraphicsView):
             self.centerOn(0, 0)
             self._sync_overview()
             self.zoomChanged.emit(1.0)
-            return
+            return True
         frame = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
         room = self.viewport().rect()
         scale = min(room.width() / frame.width(), room.height() / frame.height())
-        scale = min(FIT_MAX_SCALE, max(self.label_zoom(), scale))
+        lowest = MIN_SCALE if whole else self.label_zoom()
+        scale = min(FIT_MAX_SCALE, max(lowest, scale))
         self.setTransform(QTransform.fromScale(scale, scale))
         seen_w, seen_h = room.width() / scale, room.height() / scale
         x = frame.center().x() if frame.width() <= seen_w else frame.left() + seen_w / 2
@@ -142,6 +145,24 @@ class CanvasView(QGraphicsView):
         self.centerOn(QPointF(x, y))
         self._sync_overview()
         self.zoomChanged.emit(self.zoom())
+        return frame.width() <= seen_w + 1e-6 and frame.height() <= seen_h + 1e-6
+
+    def fit_action_triggered(self) -> None:
+        """Fit to View (Ctrl+0): readable first; pressed again on a design too big for that, the
+        whole design however small."""
+        state = (self.transform(), self.horizontalScrollBar().value(),
+                 self.verticalScrollBar().value())
+        if self._readable_fit_state is not None and state == self._readable_fit_state:
+            self._readable_fit_state = None
+            self.fit(whole=True)
+            return
+        if self.fit():
+            self._readable_fit_state = None
+            return
+        self._readable_fit_state = (self.transform(), self.horizontalScrollBar().value(),
+                                    self.verticalScrollBar().value())
+        self.statusMessage.emit("Showing the start of the design at a readable size; "
+                                "Fit to View again (Ctrl+0) shows all of it")
 
     def visible_scene_rect(self) -> QRectF:
         """The part of the scene the viewport shows."""
@@ -224,13 +245,13 @@ class CanvasView(QGraphicsView):
                                           "Delete the selected layers and wires")
         self.select_all_action = self._action("Select &All", s.select_all, [std.SelectAll],
                                               "Select every layer and wire")
-        self.fit_action = self._action("&Fit to View", self.fit, ["Ctrl+0"],
-                                       "Zoom to show the whole design")
+        self.fit_action = self._action("&Fit to View", self.fit_action_triggered,
+                                       ["Ctrl+0"], "Zoom to show the whole design")
         self.zoom_in_action = self._action("Zoom &In", lambda: self.zoom_by(WHEEL_STEP ** 2),
                                            ["Ctrl++", "Ctrl+="], "Zoom in")
         self.zoom_out_action = self._action("Zoom &Out", lambda: self.zoom_by(WHEEL_STEP ** -2),
                                             ["Ctrl+-"], "Zoom out")
-        self.auto_layout_action = self._action("Auto-&Layout", s.auto_layout, ["Ctrl+L"],
+        self.auto_layout_action = self._action("Auto-&Layout", lambda: s.auto_layout(), ["Ctrl+L"],
                                                "Arrange layers left to right by depth")
         self.snap_action = self._action("&Snap to Grid", self._toggle_snap, [],
                                         "Keep layers on a 20-pixel grid when moved")
