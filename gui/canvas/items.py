@@ -431,6 +431,17 @@ class EdgeItem(QGraphicsItem):
             self._path = wire_path(*self.ends, self._lane)
         return self._path
 
+    def straight_lines(self) -> list[QLineF]:
+        """The wire drawn cheaply when zoomed out: one line, or the return lane's legs."""
+        x1, y1, x2, y2 = self.ends
+        lane = self._lane
+        if lane is None:
+            return [QLineF(x1, y1, x2, y2)]
+        a, b = x1 + WIRE_STUB, x2 - WIRE_STUB
+        points = [QPointF(x1, y1), QPointF(a, y1), QPointF(a, lane), QPointF(b, lane),
+                  QPointF(b, y2), QPointF(x2, y2)]
+        return [QLineF(p, q) for p, q in zip(points, points[1:])]
+
     def refresh_label(self) -> None:
         """The source's shape changed: re-read the label on the next paint."""
         self._label = None
@@ -454,7 +465,7 @@ class EdgeItem(QGraphicsItem):
         x1, y1, x2, y2 = self.ends
         if lod < th.DETAIL_LOD:
             painter.setPen(t.highlight_cosmetic if selected else t.edge_cosmetic)
-            painter.drawLine(QLineF(x1, y1, x2, y2))
+            painter.drawLines(self.straight_lines())
             return
         path = self.path()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -658,7 +669,9 @@ class OverviewItem(QGraphicsItem):
                 selected.append(rect)
             elif node_id in problems:
                 invalid.append(rect)
-        lines = [QLineF(*item.ends) for item in canvas.edges.values()]
+        lines = []
+        for item in canvas.edges.values():
+            lines.extend(item.straight_lines())
         self._rects, self._lines, self._titles = rects, lines, titles
         self._selected, self._invalid = selected, invalid
         self._dirty = False

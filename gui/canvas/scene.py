@@ -654,6 +654,8 @@ class CanvasScene(QGraphicsScene):
     def _draw_line(self, start: QPointF, end: QPointF) -> None:
         path = QPainterPath(start)
         dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+        if end.x() < start.x():  # dragged back to the left: a short S, not a swing off screen
+            dx = min(dx, 80.0)
         path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
         assert self._drag is not None
         self._drag.line.setPath(path)
