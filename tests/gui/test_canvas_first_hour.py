@@ -224,6 +224,10 @@ def test_a_refused_wire_explains_itself_at_the_pointer_and_in_the_status_bar(mai
     reds = sum(1 for x in range(box.left(), box.right()) for y in range(box.top(), box.bottom())
                if _near(QColor(image.pixel(x, y)), th.ERROR_COLOUR))
     assert reds > 30
+    qtbot.mouseMove(vp, start + (target - start) / 2)  # off the refusing port: the note goes
+    assert scene.refusal_note is None
+    qtbot.mouseMove(vp, target)
+    assert scene.refusal_note is not None
     qtbot.mouseRelease(vp, LEFT, pos=target)
     assert scene.refusal_note is None and not scene.connecting
     message = window.statusBar().currentMessage()
