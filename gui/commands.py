@@ -165,6 +165,36 @@ class Disconnect(QUndoCommand):
         self.doc._add_edge(self.edge, self._index)
 
 
+class ReplaceEdge(QUndoCommand):
+    """Wire ``edge.source`` into an input that another wire feeds: the old wire goes and the new
+    one comes in one undo step (undo puts the old wire back at its place in the edge list).
+
+    Raises ``ValueError`` with the reason when the input is free or the new wire is refused.
+    """
+
+    def __init__(self, doc: Document, edge: Edge) -> None:
+        old = [e for e in doc.design.in_edges(edge.target) if e.port == edge.port]
+        if not old:
+            raise ValueError(f"input {edge.port + 1} of '{edge.target}' is free; connect instead")
+        ok, reason = doc.can_connect(edge.source, edge.target, edge.port, replace=True)
+        if not ok:
+            raise ValueError(reason)
+        self.old = old[0]
+        super().__init__(f"Replace {self.old.source} → {edge.target} with "
+                         f"{edge.source} → {edge.target}")
+        self.doc = doc
+        self.edge = edge
+        self._index = -1
+
+    def redo(self) -> None:
+        self._index = self.doc._remove_edge(self.old)
+        self.doc._add_edge(self.edge)
+
+    def undo(self) -> None:
+        self.doc._remove_edge(self.edge)
+        self.doc._add_edge(self.old, self._index)
+
+
 class _SetPositions(QUndoCommand):
     """Shared body of moves and auto-layout: ``{id: (old, new)}``."""
 

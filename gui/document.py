@@ -142,11 +142,14 @@ class Document(QObject):
         return self
 
     def can_connect(self, source_id: str, target_id: str, port: int, *,
-                    ancestors: set[str] | None = None) -> tuple[bool, str]:
+                    ancestors: set[str] | None = None,
+                    replace: bool = False) -> tuple[bool, str]:
         """Whether ``source → target:port`` may be added; else ``(False, reason)``.
 
         ``ancestors`` (the nodes that feed ``source``) lets a caller that checks many targets for
-        one source compute the cycle test once.
+        one source compute the cycle test once. With ``replace``, an input another layer feeds
+        counts as free (the new wire would replace the old one), and the shapes are judged with
+        the new source in its place.
         """
         design = self._design
         if source_id not in design or target_id not in design:
@@ -171,6 +174,8 @@ class Document(QObject):
             if e.port == port:
                 if e.source == source_id:
                     return False, f"'{source_id}' already feeds '{target_id}' there"
+                if replace and not spec.variadic:
+                    continue
                 return False, (f"input {port + 1} of '{target_id}' is already fed by "
                                f"'{e.source}'; disconnect it first")
         if spec.variadic and any(e.source == source_id for e in in_edges):

@@ -353,6 +353,7 @@ class MainWindow(QMainWindow):
         self.problems.countChanged.connect(self._on_problem_count)
         self.canvas.selectionChangedIds.connect(self.inspector.show_selection)
         self.canvas.statusMessage.connect(self._show_status)
+        self.canvas.statusKept.connect(self.statusBar().showMessage)  # stays until the next one
         self.inspector.errorShown.connect(self._show_refusal)
         self.training_panel.statusMessage.connect(self._show_status)
         self.training_panel.exportRequested.connect(self.show_export_dialog)
@@ -693,7 +694,7 @@ class MainWindow(QMainWindow):
                 self.canvas.select_nodes([node_id])
                 self.inspector.show_selection([node_id])
                 break
-        self.canvas.fit()
+        self.canvas.fit()  # frames every node and wire at a readable zoom
 
     # -- export and import -----------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from PySide6.QtGui import (
     QBrush,
     QColor,
     QFont,
+    QFontMetricsF,
     QKeyEvent,
     QPainter,
     QPainterPath,
@@ -24,6 +25,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QGraphicsItem,
+    QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsTextItem,
     QStyleOptionGraphicsItem,
@@ -116,6 +118,11 @@ class NodeItem(QGraphicsRectItem):
             return None
         return min(self.slot_ports, key=lambda p: abs(self.input_port_pos(p).y() - local.y()))
 
+    def labels_drawn(self, scale: float) -> bool:
+        """Whether the node draws its texts (type, label, shape, parameters) at view ``scale``,
+        rather than a plain block (zoomed out) or nothing (the overview draws it)."""
+        return scale >= th.DETAIL_LOD and not self.flags() & _FLAG.ItemHasNoContents
+
     # -- what the node shows (worked out lazily) ---------------------------------------------
 
     def _ensure_texts(self) -> _NodeTexts:
@@ -155,6 +162,10 @@ class NodeItem(QGraphicsRectItem):
         spec = REGISTRY.get(self.type_id) if self.type_id in REGISTRY else None
         if spec:
             tip += f"<br>{_html(spec.help)}"
+        info = self.canvas.document.analysis.info.get(self.node_id)
+        if info is not None and info.input_shapes:
+            ins = ", ".join(fmt_shape(s) if s is not None else "?" for s in info.input_shapes)
+            tip += f"<br>in: {_html(ins)}"
         tip += f"<br>{_html(texts.shape)} · {_html(texts.params)}"
         tip += "".join(f"<br><span style='color:#d64541'>⚠ {_html(m)}</span>"
                        for m in texts.problems)
@@ -216,6 +227,7 @@ class NodeItem(QGraphicsRectItem):
                 painter.setPen(pen)
                 painter.setBrush(Qt.BrushStyle.NoBrush)
                 painter.drawRect(body)
+            draw_block_titles(painter, t, [(body, self.title)])
             return
         texts = self._ensure_texts()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -372,6 +384,7 @@ class EdgeItem(QGraphicsItem):
         self._label_static: QStaticText | None = None
         self._label_width = 0.0
         self._bounds = QRectF()
+        self._lane: float | None = None
         self._path: QPainterPath | None = None
         self._hit_shape: QPainterPath | None = None
         self.setFlag(_FLAG.ItemIsSelectable, True)
@@ -400,27 +413,34 @@ class EdgeItem(QGraphicsItem):
         y1 = s.y() + self.source.output_port_y()
         x2 = t.x()
         y2 = t.y() + self.target.input_port_y(self.edge.port)
-        if (x1, y1, x2, y2) == self.ends and not self._bounds.isNull():
+        lane = wire_lane(x1, x2, (s.y(), s.y() + self.source.height),
+                         (t.y(), t.y() + self.target.height))
+        if (x1, y1, x2, y2) == self.ends and lane == self._lane and not self._bounds.isNull():
             return
         self.ends = (x1, y1, x2, y2)
+        self._lane = lane
         self._path = None
         self._hit_shape = None
-        dx = _bend(x1, x2)
-        left, right = min(x1, x2 - dx), max(x1 + dx, x2)
-        top, bottom = min(y1, y2), max(y1, y2)
         self.prepareGeometryChange()
-        # The label is centred on the curve's midpoint, which lies inside the curve's box.
-        self._bounds = QRectF(left - 3.0, top - 9.0, right - left + 6.0, bottom - top + 18.0)
+        # The label is centred on the wire's midpoint, which lies inside the wire's box.
+        self._bounds = wire_bounds(x1, y1, x2, y2, lane).adjusted(-3.0, -9.0, 3.0, 9.0)
 
     def path(self) -> QPainterPath:
         """The wire's curve in scene coordinates."""
         if self._path is None:
-            x1, y1, x2, y2 = self.ends
-            dx = _bend(x1, x2)
-            path = QPainterPath(QPointF(x1, y1))
-            path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
-            self._path = path
+            self._path = wire_path(*self.ends, self._lane)
         return self._path
+
+    def straight_lines(self) -> list[QLineF]:
+        """The wire drawn cheaply when zoomed out: one line, or the return lane's legs."""
+        x1, y1, x2, y2 = self.ends
+        lane = self._lane
+        if lane is None:
+            return [QLineF(x1, y1, x2, y2)]
+        a, b = x1 + WIRE_STUB, x2 - WIRE_STUB
+        points = [QPointF(x1, y1), QPointF(a, y1), QPointF(a, lane), QPointF(b, lane),
+                  QPointF(b, y2), QPointF(x2, y2)]
+        return [QLineF(p, q) for p, q in zip(points, points[1:])]
 
     def refresh_label(self) -> None:
         """The source's shape changed: re-read the label on the next paint."""
@@ -445,7 +465,7 @@ class EdgeItem(QGraphicsItem):
         x1, y1, x2, y2 = self.ends
         if lod < th.DETAIL_LOD:
             painter.setPen(t.highlight_cosmetic if selected else t.edge_cosmetic)
-            painter.drawLine(QLineF(x1, y1, x2, y2))
+            painter.drawLines(self.straight_lines())
             return
         path = self.path()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -476,6 +496,77 @@ class EdgeItem(QGraphicsItem):
 def _bend(x1: float, x2: float) -> float:
     """Horizontal reach of a wire's control points: wires leave and enter ports level."""
     return max(40.0, abs(x2 - x1) * 0.5)
+
+
+# A wire whose target is not to the right of its source leaves its port by this much, runs back
+# along a horizontal lane between the nodes and enters the target's port level (like a wrapped
+# line of text), rather than a curve swinging across the nodes.
+WIRE_STUB = 20.0
+WIRE_CORNER = 10.0
+LANE_CLEARANCE = 24.0
+
+
+def wire_lane(x1: float, x2: float, source_span: tuple[float, float],
+              target_span: tuple[float, float]) -> float | None:
+    """Height of the return lane of a backward wire (None for a forward wire, drawn as a curve).
+
+    ``*_span`` are the (top, bottom) of the two nodes: the lane runs in the gap between them, or
+    below both when they overlap in height.
+    """
+    if x2 >= x1 + 2 * WIRE_STUB:
+        return None
+    (s_top, s_bottom), (t_top, t_bottom) = source_span, target_span
+    if t_top >= s_bottom:
+        return (s_bottom + t_top) / 2
+    if s_top >= t_bottom:
+        return (t_bottom + s_top) / 2
+    return max(s_bottom, t_bottom) + LANE_CLEARANCE
+
+
+def wire_path(x1: float, y1: float, x2: float, y2: float, lane: float | None) -> QPainterPath:
+    """A wire from an output port at (x1, y1) to an input port at (x2, y2)."""
+    if lane is None:
+        dx = _bend(x1, x2)
+        path = QPainterPath(QPointF(x1, y1))
+        path.cubicTo(QPointF(x1 + dx, y1), QPointF(x2 - dx, y2), QPointF(x2, y2))
+        return path
+    a, b = x1 + WIRE_STUB, x2 - WIRE_STUB
+    return _rounded([(x1, y1), (a, y1), (a, lane), (b, lane), (b, y2), (x2, y2)], WIRE_CORNER)
+
+
+def wire_bounds(x1: float, y1: float, x2: float, y2: float, lane: float | None) -> QRectF:
+    """A box that holds :func:`wire_path` (cheap: no path is built)."""
+    if lane is None:
+        dx = _bend(x1, x2)
+        left, right = min(x1, x2 - dx), max(x1 + dx, x2)
+        top, bottom = min(y1, y2), max(y1, y2)
+    else:
+        left, right = min(x2 - WIRE_STUB, x1), max(x1 + WIRE_STUB, x2)
+        top, bottom = min(y1, y2, lane), max(y1, y2, lane)
+    return QRectF(left, top, right - left, bottom - top)
+
+
+def _rounded(points: list[tuple[float, float]], radius: float) -> QPainterPath:
+    """A polyline through ``points`` with its corners rounded (radius shrinks on short legs)."""
+    path = QPainterPath(QPointF(*points[0]))
+    for i in range(1, len(points) - 1):
+        px, py = points[i - 1]
+        cx, cy = points[i]
+        nx_, ny = points[i + 1]
+        before = max(abs(cx - px), abs(cy - py))
+        after = max(abs(nx_ - cx), abs(ny - cy))
+        r = min(radius, before / 2, after / 2)
+        if r <= 0.0:
+            path.lineTo(cx, cy)
+            continue
+        path.lineTo(cx - r * _sign(cx - px), cy - r * _sign(cy - py))
+        path.quadTo(QPointF(cx, cy), QPointF(cx + r * _sign(nx_ - cx), cy + r * _sign(ny - cy)))
+    path.lineTo(QPointF(*points[-1]))
+    return path
+
+
+def _sign(value: float) -> float:
+    return (value > 0) - (value < 0)
 
 
 class GroupItem(QGraphicsRectItem):
@@ -532,6 +623,7 @@ class OverviewItem(QGraphicsItem):
         self._dirty = True
         self._bounds = QRectF()
         self._rects: dict[int, tuple[QColor, list[QRectF]]] = {}
+        self._titles: list[tuple[QRectF, str]] = []
         self._lines: list[QLineF] = []
         self._selected: list[QRectF] = []
         self._invalid: list[QRectF] = []
@@ -539,6 +631,7 @@ class OverviewItem(QGraphicsItem):
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
         # Cached in device pixels: a pan scrolls the picture and draws only the new strip.
         self.setCacheMode(_DEVICE_CACHE)
+        self.setFlag(_FLAG.ItemUsesExtendedStyleOption, True)  # exposedRect: titles in view only
         self.setVisible(False)
 
     def invalidate(self) -> None:
@@ -559,7 +652,7 @@ class OverviewItem(QGraphicsItem):
     def _rebuild(self) -> None:
         canvas = self.canvas
         rects: dict[int, tuple[QColor, list[QRectF]]] = {}
-        selected, invalid = [], []
+        selected, invalid, titles = [], [], []
         problems = canvas.problem_node_ids()
         chosen = {i for i in canvas.selectedItems() if isinstance(i, NodeItem)}
         width = th.NODE_WIDTH
@@ -571,12 +664,15 @@ class OverviewItem(QGraphicsItem):
             if bucket is None:
                 bucket = rects[id(colour)] = (colour, [])
             bucket[1].append(rect)
+            titles.append((rect, item.title))
             if item in chosen:
                 selected.append(rect)
             elif node_id in problems:
                 invalid.append(rect)
-        lines = [QLineF(*item.ends) for item in canvas.edges.values()]
-        self._rects, self._lines = rects, lines
+        lines = []
+        for item in canvas.edges.values():
+            lines.extend(item.straight_lines())
+        self._rects, self._lines, self._titles = rects, lines, titles
         self._selected, self._invalid = selected, invalid
         self._dirty = False
 
@@ -601,6 +697,168 @@ class OverviewItem(QGraphicsItem):
         if self._selected:
             painter.setPen(t.highlight_cosmetic)
             painter.drawRects(self._selected)
+        exposed = option.exposedRect
+        draw_block_titles(painter, t, [(r, title) for r, title in self._titles
+                                       if exposed.intersects(r)])
+
+
+BLOCK_TITLE_PX = 10  # the type name on a zoomed-out block, in screen pixels (readable, ≥ 9)
+
+
+def draw_block_titles(painter: QPainter, t: th.Theme, blocks: list[tuple[QRectF, str]]) -> None:
+    """Write each block's layer type on it in screen-sized text, where the block has room."""
+    transform = painter.worldTransform()
+    if transform.m11() * th.NODE_WIDTH < 4 * BLOCK_TITLE_PX or not blocks:
+        return
+    font = block_title_font(t)
+    metrics = QFontMetricsF(font)
+    if transform.m22() * th.node_height(1) < metrics.height() + 2:
+        return
+    painter.save()
+    painter.resetTransform()
+    painter.setFont(font)
+    painter.setPen(_WHITE)
+    flags = Qt.AlignmentFlag.AlignCenter
+    for rect, title in blocks:
+        box = transform.mapRect(rect).adjusted(3, 0, -3, 0)
+        text = metrics.elidedText(title, Qt.TextElideMode.ElideRight, box.width())
+        if len(text) > 2:  # more than an ellipsis
+            painter.drawText(box, flags, text)
+    painter.restore()
+
+
+def block_title_font(t: th.Theme) -> QFont:
+    """The font of a zoomed-out block's title (its size in pixels, whatever the zoom)."""
+    font = QFont(t.title_font)
+    font.setPixelSize(BLOCK_TITLE_PX)
+    return font
+
+
+class NoteItem(QGraphicsItem):
+    """A short note beside the pointer, in the error colour, the same size at any zoom (why a
+    dragged wire cannot connect where it hovers). Long reasons wrap; the note flips to the
+    pointer's left or above it where the view's edge is near."""
+
+    OFFSET = QPointF(16.0, 18.0)  # screen pixels below right of the pointer
+    PAD = 6.0
+    MAX_WIDTH = 380.0
+
+    def __init__(self, theme: th.Theme) -> None:
+        super().__init__()
+        self.theme = theme
+        self.text = ""
+        self._size = QRectF()
+        self._rect = QRectF()
+        self._flip = (False, False)
+        self.setFlag(_FLAG.ItemIgnoresTransformations, True)
+        self.setZValue(30.0)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def set_text(self, text: str) -> None:
+        """Show ``text`` (wrapped to at most MAX_WIDTH pixels)."""
+        if text == self.text:
+            return
+        self.text = text
+        box = self.theme.body_metrics.boundingRect(
+            QRectF(0, 0, self.MAX_WIDTH, 10_000.0), int(Qt.TextFlag.TextWordWrap), text)
+        self._size = QRectF(0, 0, box.width() + 2 * self.PAD, box.height() + 2 * self.PAD)
+        self._relayout()
+
+    def size(self) -> QRectF:
+        """The note's box in screen pixels (at the origin)."""
+        return QRectF(self._size)
+
+    def set_flip(self, left: bool, up: bool) -> None:
+        """Put the note left of / above the pointer instead of right / below."""
+        if (left, up) != self._flip:
+            self._flip = (left, up)
+            self._relayout()
+
+    def _relayout(self) -> None:
+        w, h = self._size.width(), self._size.height()
+        x = -self.OFFSET.x() - w if self._flip[0] else self.OFFSET.x()
+        y = -self.OFFSET.y() / 2 - h if self._flip[1] else self.OFFSET.y()
+        self.prepareGeometryChange()
+        self._rect = QRectF(x, y, w, h)
+        self.update()
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return self._rect.adjusted(-1, -1, 1, 1)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(QPen(th.ERROR_COLOUR, 1.2))
+        painter.setBrush(self.theme.base)
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setFont(self.theme.body_font)
+        painter.setPen(th.ERROR_COLOUR)
+        inner = self._rect.adjusted(self.PAD, self.PAD, -self.PAD, -self.PAD)
+        painter.drawText(inner, int(Qt.TextFlag.TextWordWrap), self.text)
+
+
+class LinkItem(QGraphicsPathItem):
+    """A dashed connector the canvas draws between two networks where training, not an edge,
+    passes data (a GAN's generator output → discriminator input). Not editable: it cannot be
+    selected, moved or deleted; it follows the two nodes and explains itself in its tooltip."""
+
+    def __init__(self, canvas: CanvasScene, source: NodeItem, target: NodeItem, label: str,
+                 tip: str) -> None:
+        super().__init__()
+        self._mid = QPointF()
+        self.canvas = canvas
+        self.source = source
+        self.target = target
+        self.label = label
+        self.tip = tip
+        self.setToolTip(tip)
+        pen = QPen(canvas.theme.muted, 1.6, Qt.PenStyle.DashLine)
+        pen.setCosmetic(True)
+        self.setPen(pen)
+        self.setZValue(-2.0)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+        self.route()
+
+    def route(self) -> None:
+        """Follow the two nodes: from the source's output port to the target's left side."""
+        s, t = self.source.pos(), self.target.pos()
+        x1, y1 = s.x() + th.NODE_WIDTH, s.y() + self.source.output_port_y()
+        x2, y2 = t.x(), t.y() + self.target.output_port_y()
+        lane = wire_lane(x1, x2, (s.y(), s.y() + self.source.height),
+                         (t.y(), t.y() + self.target.height))
+        path = wire_path(x1, y1, x2, y2, lane)
+        self._mid = path.pointAtPercent(0.5)
+        self.setPath(path)
+
+    def boundingRect(self) -> QRectF:  # noqa: N802
+        return super().boundingRect().united(self._label_rect())
+
+    def _label_rect(self) -> QRectF:
+        width = self.canvas.theme.body_metrics.horizontalAdvance(self.label) + 12
+        return QRectF(self._mid.x() - width / 2, self._mid.y() - 9, width, 18)
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10.0)
+        shape = stroker.createStroke(self.path())
+        shape.addRect(self._label_rect())
+        return shape
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
+              widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(self.pen())
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self.path())
+        if _lod(option, painter) < th.DETAIL_LOD:
+            return
+        t = self.canvas.theme
+        rect = self._label_rect()
+        painter.setBrush(t.canvas)
+        painter.drawRoundedRect(rect, 5, 5)
+        painter.setFont(t.body_font)
+        painter.setPen(t.muted)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
 
 
 class LabelEditor(QGraphicsTextItem):

@@ -2,7 +2,8 @@
 
 Pure Python over an engine design (no Qt), so it is cheap to test and reuse. Each network is laid
 out on its own; a multi-network design (a GAN) gets its networks stacked top to bottom with a gap,
-so the canvas groups never overlap.
+so the canvas groups never overlap. A network deeper than ``max_columns`` wraps into bands of
+columns stacked top to bottom, like lines of text, so a long chain stays readable in the view.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from engine.graph import Design
 COLUMN_SPACING = 280.0
 ROW_SPACING = 120.0
 NETWORK_GAP = 200.0
+# Extra room between the bands of a wrapped network: the return wire runs through it.
+WRAP_GAP = 20.0
 
 
 def layer_depths(design: Design, node_ids: list[str]) -> dict[str, int]:
@@ -51,8 +54,14 @@ def layer_depths(design: Design, node_ids: list[str]) -> dict[str, int]:
 
 def layered_layout(design: Design, origin: tuple[float, float] = (0.0, 0.0),
                    column_spacing: float = COLUMN_SPACING, row_spacing: float = ROW_SPACING,
-                   network_gap: float = NETWORK_GAP) -> dict[str, tuple[float, float]]:
-    """Positions ``{node id: (x, y)}``: columns by depth, rows ordered to keep wires short."""
+                   network_gap: float = NETWORK_GAP,
+                   max_columns: int | None = None) -> dict[str, tuple[float, float]]:
+    """Positions ``{node id: (x, y)}``: columns by depth, rows ordered to keep wires short.
+
+    With ``max_columns``, depths beyond it wrap: depth ``d`` goes to column ``d % max_columns``
+    of band ``d // max_columns``, each band below the previous one.
+    """
+    per_band = max(1, max_columns) if max_columns else None
     positions: dict[str, tuple[float, float]] = {}
     networks = list(design.networks) + sorted({n.network for n in design} - set(design.networks))
     top = origin[1]
@@ -73,12 +82,20 @@ def layered_layout(design: Design, origin: tuple[float, float] = (0.0, 0.0),
                     _barycentre(design, nid, rows), order[nid]))
             for i, nid in enumerate(members):
                 rows[nid] = i - (len(members) - 1) / 2
-        low = min(rows.values())
-        high = max(rows.values())
-        for nid in ids:
-            positions[nid] = (origin[0] + depth[nid] * column_spacing,
-                              top + (rows[nid] - low) * row_spacing)
-        top += (high - low) * row_spacing + network_gap
+        n_bands = 1 if per_band is None else (max(depth.values()) // per_band) + 1
+        for band in range(n_bands):
+            members = [nid for nid in ids
+                       if per_band is None or depth[nid] // per_band == band]
+            low = min(rows[nid] for nid in members)
+            high = max(rows[nid] for nid in members)
+            for nid in members:
+                column = depth[nid] if per_band is None else depth[nid] % per_band
+                positions[nid] = (origin[0] + column * column_spacing,
+                                  top + (rows[nid] - low) * row_spacing)
+            top += (high - low) * row_spacing
+            if band < n_bands - 1:
+                top += row_spacing + WRAP_GAP
+        top += network_gap
     return positions
 
 

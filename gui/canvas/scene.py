@@ -26,13 +26,16 @@ from PySide6.QtWidgets import (
 from engine.errors import DesignFormatError
 from engine.graph import Edge
 from engine.layers import REGISTRY
+from engine.shapes import network_inputs, network_outputs
 from gui import commands as cmd
 from gui.canvas import theme as th
 from gui.canvas.items import (
     EdgeItem,
     GroupItem,
     LabelEditor,
+    LinkItem,
     NodeItem,
+    NoteItem,
     OverviewItem,
     input_slots,
 )
@@ -59,12 +62,16 @@ class _ConnectionDrag:
     verdicts: dict[tuple[str, int], tuple[bool, str]] = field(default_factory=dict)
     judged: set[str] = field(default_factory=set)
     hover: tuple[str, int] | None = None
+    note: NoteItem | None = None  # the refusal's reason, beside the pointer
 
 
 class CanvasScene(QGraphicsScene):
-    """Graphics scene observing one document; ``statusMessage`` explains what a gesture does."""
+    """Graphics scene observing one document; ``statusMessage`` explains what a gesture does,
+    ``statusKept`` says why one was refused (to stay in the status bar until the next message)."""
 
     statusMessage = Signal(str)
+    statusKept = Signal(str)
+    layoutApplied = Signal()  # auto-layout moved the nodes: views frame the design again
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
@@ -86,6 +93,8 @@ class CanvasScene(QGraphicsScene):
         self._type_styles: dict[str, tuple[str, QColor]] = {}
         self._titles: dict[tuple[str, float], QStaticText] = {}
         self.overview: OverviewItem | None = None
+        self.links: list[LinkItem] = []
+        self._layout_columns = None
         self._group_timer = QTimer(self)
         self._group_timer.setSingleShot(True)
         self._group_timer.setInterval(0)
@@ -130,6 +139,7 @@ class CanvasScene(QGraphicsScene):
         self.overview.setVisible(self._overview_on)  # items were made in the current mode
         self._dirty_groups = set(design.networks)
         self._refresh_groups()
+        self._refresh_links()
         self.update_scene_rect()
 
     def update_scene_rect(self) -> None:
@@ -230,6 +240,7 @@ class CanvasScene(QGraphicsScene):
         self.nodes[node_id] = item
         self._mark_group(node_id)
         self._keep_in_scene_rect(item)
+        self._refresh_links()
 
     def _on_node_removed(self, node_id: str) -> None:
         item = self.nodes.pop(node_id, None)
@@ -245,11 +256,13 @@ class CanvasScene(QGraphicsScene):
         self.removeItem(item)
         self._dirty_groups.update(self.groups)
         self._group_timer.start()
+        self._refresh_links()
 
     def _on_node_changed(self, node_id: str) -> None:
         item = self.nodes.get(node_id)
         if item is not None:
             item.refresh_node()
+            self._refresh_links()
 
     def _on_edge_added(self, edge: Edge) -> None:
         self._invalidate_overview()
@@ -257,6 +270,7 @@ class CanvasScene(QGraphicsScene):
         item.target.refresh_ports()
         item.source.update()
         item.target.update()
+        self._refresh_links()
 
     def _on_edge_removed(self, edge: Edge) -> None:
         item = self.edges.pop(edge, None)
@@ -270,6 +284,7 @@ class CanvasScene(QGraphicsScene):
             if end.node_id in self.document.design:
                 end.refresh_ports()
                 end.update()
+        self._refresh_links()
 
     def _on_analysis_changed(self, node_ids: set[str]) -> None:
         self._invalidate_overview()
@@ -287,6 +302,9 @@ class CanvasScene(QGraphicsScene):
             edge.route()
         for edge in item.out_edges:
             edge.route()
+        for link in self.links:
+            if item in (link.source, link.target):
+                link.route()
         self._invalidate_overview()
         if item.node_id in self.nodes:
             self._mark_group(item.node_id)
@@ -327,7 +345,33 @@ class CanvasScene(QGraphicsScene):
             group.setVisible(True)
             group.fit(node_bounds(members))
 
+    def _refresh_links(self) -> None:
+        """Draw the links training makes between networks (a GAN's generator output feeds the
+        discriminator's input); they follow the networks' roles, not edges."""
+        wanted = gan_link_ends(self.document.design)
+        have = [(link.source.node_id, link.target.node_id) for link in self.links]
+        if have == wanted:
+            return
+        for link in self.links:
+            self.removeItem(link)
+        self.links = []
+        for source, target in wanted:
+            link = LinkItem(self, self.nodes[source], self.nodes[target],
+                            "feeds fake samples", gan_link_tip(source, target))
+            self.addItem(link)
+            self.links.append(link)
+
     # -- queries -----------------------------------------------------------------------------
+
+    def drawn_rect(self) -> QRectF:
+        """Everything the design draws: node bodies, group frames, wires (with their labels and
+        return lanes) and links; what Fit frames."""
+        rect = self.content_rect()
+        for item in self.edges.values():
+            rect = rect.united(item.sceneBoundingRect())
+        for link in self.links:
+            rect = rect.united(link.sceneBoundingRect())
+        return rect
 
     def content_rect(self) -> QRectF:
         """Union of all node bodies and group frames (empty when the design is empty)."""
@@ -411,15 +455,25 @@ class CanvasScene(QGraphicsScene):
         return command.node_id
 
     def connect_ports(self, source_id: str, target_id: str, port: int) -> tuple[bool, str]:
-        """Connect if allowed; returns (done, message for the status bar)."""
-        ok, reason = self.document.can_connect(source_id, target_id, port)
+        """Connect if allowed, replacing the wire that feeds that input (one undo step);
+        returns (done, message for the status bar)."""
+        doc = self.document
+        ok, reason = doc.can_connect(source_id, target_id, port, replace=True)
         if not ok:
             message = f"Cannot connect {source_id} → {target_id}: {reason}"
+            self.statusKept.emit(message)
+            return False, message
+        edge = Edge(source_id, target_id, port)
+        fed = [e for e in doc.design.in_edges(target_id) if e.port == port]
+        if fed:
+            doc.push(cmd.ReplaceEdge(doc, edge))
+            message = (f"Connected {source_id} → {target_id} (replaces the wire from "
+                       f"{fed[0].source})")
         else:
-            self.document.push(cmd.Connect(self.document, Edge(source_id, target_id, port)))
+            doc.push(cmd.Connect(doc, edge))
             message = f"Connected {source_id} → {target_id}"
         self.statusMessage.emit(message)
-        return ok, message
+        return True, message
 
     def delete_selection(self) -> bool:
         """Delete the selected nodes (with their edges) and selected edges."""
@@ -505,10 +559,18 @@ class CanvasScene(QGraphicsScene):
             self.blockSignals(False)
         self.selectionChanged.emit()
 
-    def auto_layout(self) -> None:
-        """Lay the design out left to right (networks stacked apart) as one undo step."""
-        positions = layered_layout(self.document.design)
+    def set_layout_columns(self, columns) -> None:
+        """``columns()`` → how many layer columns auto-layout puts side by side (the view's room)."""
+        self._layout_columns = columns
+
+    def auto_layout(self, max_columns: int | None = None) -> None:
+        """Lay the design out left to right (networks stacked apart, long chains wrapped into
+        bands of ``max_columns``, default: what the view has room for) as one undo step."""
+        if max_columns is None and self._layout_columns is not None:
+            max_columns = self._layout_columns()
+        positions = layered_layout(self.document.design, max_columns=max_columns)
         self.document.push(cmd.AutoLayout(self.document, positions))
+        self.layoutApplied.emit()
 
     def start_relabel(self, node_id: str) -> LabelEditor | None:
         """Open the inline label editor on a node."""
@@ -586,18 +648,20 @@ class CanvasScene(QGraphicsScene):
         drag.judged.add(item.node_id)
         for port in item.slot_ports:
             drag.verdicts[(item.node_id, port)] = self.document.can_connect(
-                drag.source, item.node_id, port, ancestors=drag.ancestors)
+                drag.source, item.node_id, port, ancestors=drag.ancestors, replace=True)
         item.update()
 
     def _draw_line(self, start: QPointF, end: QPointF) -> None:
         path = QPainterPath(start)
         dx = max(40.0, abs(end.x() - start.x()) * 0.5)
+        if end.x() < start.x():  # dragged back to the left: a short S, not a swing off screen
+            dx = min(dx, 80.0)
         path.cubicTo(QPointF(start.x() + dx, start.y()), QPointF(end.x() - dx, end.y()), end)
         assert self._drag is not None
         self._drag.line.setPath(path)
 
     def update_connection(self, pos: QPointF) -> None:
-        """Follow the pointer: snap to an accepting port, explain a refusing one."""
+        """Follow the pointer: snap to an accepting port, explain a refusing one beside it."""
         drag = self._drag
         if drag is None:
             return
@@ -606,6 +670,7 @@ class CanvasScene(QGraphicsScene):
         target = self.node_at(pos)
         hover = None
         end = pos
+        refusal = ""
         if target is not None and target.node_id != drag.source and target.slot_ports:
             self._judge(target)
             local = target.mapFromScene(pos)
@@ -616,32 +681,66 @@ class CanvasScene(QGraphicsScene):
                 accepting = [p for p in target.slot_ports if drag.verdicts[(target.node_id, p)][0]]
                 port = accepting[0] if accepting else target.nearest_input_port(local)
             hover = (target.node_id, port)
-            if drag.verdicts[hover][0]:
+            ok, reason = drag.verdicts[hover]
+            if ok:
                 end = target.mapToScene(target.input_port_pos(port))
-        elif target is not None and target.node_id != drag.source:
-            hover = None
-            if drag.hover != (target.node_id, -1):
-                self.statusMessage.emit(f"Cannot connect {drag.source} → {target.node_id}: "
-                                        f"'{target.node_id}' is an Input; it takes no incoming edges")
-            drag.hover = (target.node_id, -1)
-            self._draw_line(start, end)
-            return
-        self._draw_line(start, end)
-        if hover != drag.hover:
-            drag.hover = hover
-            if hover is None:
-                self.statusMessage.emit(f"Connect {drag.source}: release over an input port; "
-                                        f"elsewhere cancels")
             else:
-                ok, reason = drag.verdicts[hover]
-                if ok:
-                    self.statusMessage.emit(f"Release to connect {drag.source} → {hover[0]} "
-                                            f"(input {hover[1] + 1})")
-                else:
-                    self.statusMessage.emit(f"Cannot connect {drag.source} → {hover[0]}: {reason}")
+                refusal = reason
+        elif target is not None and target.node_id != drag.source:
+            hover = (target.node_id, -1)
+            refusal = f"'{target.node_id}' is an Input; it takes no incoming edges"
+        self._draw_line(start, end)
+        self._show_note(pos, f"Cannot connect: {refusal}" if refusal else "")
+        if hover == drag.hover:
+            return
+        drag.hover = hover
+        if hover is None:
+            self.statusMessage.emit(f"Connect {drag.source}: release over an input port; "
+                                    f"elsewhere cancels")
+        elif refusal:
+            self.statusKept.emit(f"Cannot connect {drag.source} → {hover[0]}: {refusal}")
+        else:
+            fed = [e.source for e in self.document.design.in_edges(hover[0]) if e.port == hover[1]]
+            replaces = f"; replaces the wire from {fed[0]}" if fed else ""
+            self.statusMessage.emit(f"Release to connect {drag.source} → {hover[0]} "
+                                    f"(input {hover[1] + 1}){replaces}")
+
+    def _show_note(self, pos: QPointF, text: str) -> None:
+        """Show ``text`` beside the pointer at ``pos`` (hide it when empty)."""
+        drag = self._drag
+        if drag is None:
+            return
+        if not text:
+            if drag.note is not None:
+                drag.note.setVisible(False)
+            return
+        if drag.note is None:
+            drag.note = NoteItem(self.theme)
+            self.addItem(drag.note)
+        note = drag.note
+        note.set_text(text)
+        note.setPos(pos)
+        views = self.views()
+        if views:  # keep it inside the view: flip it to the pointer's other side near an edge
+            view = views[0]
+            at = view.mapFromScene(pos)
+            room = view.viewport().rect()
+            size = note.size()
+            note.set_flip(at.x() + note.OFFSET.x() + size.width() > room.right(),
+                          at.y() + note.OFFSET.y() + size.height() > room.bottom())
+        note.setVisible(True)
+
+    @property
+    def refusal_note(self) -> NoteItem | None:
+        """The note beside the pointer while a dragged wire hovers a refusing input."""
+        drag = self._drag
+        if drag is None or drag.note is None or not drag.note.isVisible():
+            return None
+        return drag.note
 
     def finish_connection(self, pos: QPointF) -> bool:
-        """Drop the wire at ``pos``: connect when the port there accepts; otherwise cancel."""
+        """Drop the wire at ``pos``: connect when the port there accepts (replacing the wire
+        that fed it); otherwise cancel, keeping the reason in the status bar."""
         drag = self._drag
         if drag is None:
             return False
@@ -653,10 +752,10 @@ class CanvasScene(QGraphicsScene):
             ok, _ = self.connect_ports(drag.source, hover[0], hover[1])
             return ok
         if verdict is not None:
-            self.statusMessage.emit(f"Not connected: {verdict[1]}")
+            self.statusKept.emit(f"Not connected: {verdict[1]}")
         elif hover is not None and hover[1] == -1:
-            self.statusMessage.emit(f"Not connected: '{hover[0]}' is an Input; it takes no "
-                                    f"incoming edges")
+            self.statusKept.emit(f"Not connected: '{hover[0]}' is an Input; it takes no "
+                                 f"incoming edges")
         else:
             self.statusMessage.emit("Connection cancelled")
         return False
@@ -666,10 +765,13 @@ class CanvasScene(QGraphicsScene):
         if drag is None:
             return
         self._drag = None
-        try:
-            self.removeItem(drag.line)
-        except RuntimeError:
-            pass
+        for item in (drag.line, drag.note):
+            if item is None:
+                continue
+            try:
+                self.removeItem(item)
+            except RuntimeError:
+                pass
         for node_id in drag.judged:
             item = self.nodes.get(node_id)
             if item is not None:
@@ -773,6 +875,8 @@ class CanvasScene(QGraphicsScene):
                 return item.tooltip_html()
             if isinstance(item, EdgeItem):
                 return item.tooltip_text()
+            if isinstance(item, LinkItem):
+                return item.tip
         return ""
 
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:  # noqa: N802
@@ -804,7 +908,7 @@ class CanvasScene(QGraphicsScene):
                            lambda: self.document.push(cmd.Disconnect(self.document, edge)))
         else:
             menu.addAction("Paste here", lambda: self.paste(pos))
-            menu.addAction("Auto-layout", self.auto_layout)
+            menu.addAction("Auto-layout", lambda: self.auto_layout())
         return menu
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:  # noqa: N802
@@ -865,3 +969,24 @@ def node_bounds(items) -> QRectF:
     if left == float("inf"):
         return QRectF()
     return QRectF(left, top, right - left, bottom - top)
+
+
+def gan_link_ends(design) -> list[tuple[str, str]]:
+    """``[(generator output, discriminator input)]`` when the design has networks with the GAN
+    roles, each with one output and one input (what the GAN training loop wires), else ``[]``."""
+    gen = design.network_of_role("generator")
+    disc = design.network_of_role("discriminator")
+    if gen is None or disc is None or gen == disc:
+        return []
+    outputs, inputs = network_outputs(design, gen), network_inputs(design, disc)
+    if len(outputs) != 1 or len(inputs) != 1:
+        return []
+    return [(outputs[0], inputs[0])]
+
+
+def gan_link_tip(source: str, target: str) -> str:
+    """The tooltip of the generator → discriminator link."""
+    return (f"Training feeds the generator's output '{source}' to the discriminator's input "
+            f"'{target}' as fake samples, beside real ones; the discriminator learns to tell them "
+            f"apart and the generator learns to fool it. This link is not a wire: the GAN "
+            f"training loop makes it from the networks' roles.")

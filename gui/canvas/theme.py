@@ -30,6 +30,10 @@ OVERVIEW_ENTER = 0.42
 OVERVIEW_LEAVE = 0.48
 # Below this zoom edges draw straight and without shape labels.
 EDGE_LABEL_LOD = 0.8
+# Smallest on-screen size (pixels) of a node's text that counts as readable. Fit and the zoom a
+# design opens with never go below the zoom at which the node fonts reach it (Theme.label_zoom).
+MIN_TEXT_PX = 9.0
+NODE_FONT_PT = 9.5
 
 UNKNOWN_CATEGORY_COLOUR = "#8a8a8a"
 ERROR_COLOUR = QColor("#d64541")
@@ -70,6 +74,7 @@ class Theme:
     title_top: float  # where a title's static text starts so it is centred in the header
     body_top: float  # likewise for a body line within LINE_HEIGHT
     small_top: float  # likewise for an edge label within its 14-unit box
+    label_zoom: float  # smallest zoom at which node texts are drawn and at least MIN_TEXT_PX high
     edge_pen: QPen
     edge_selected_pen: QPen
     edge_cosmetic: QPen
@@ -93,10 +98,10 @@ class Theme:
         canvas = window.darker(115) if dark else window.lighter(103)
         grid = _blend(canvas, text, 0.07)  # opaque: cheap to rasterise
         title = QFont()
-        title.setPointSizeF(9.0)
+        title.setPointSizeF(NODE_FONT_PT)
         title.setBold(True)
         body = QFont()
-        body.setPointSizeF(8.5)
+        body.setPointSizeF(NODE_FONT_PT)
         small = QFont()
         small.setPointSizeF(7.5)
         highlight = pal.color(QPalette.ColorRole.Highlight)
@@ -113,9 +118,20 @@ class Theme:
                    title_top=(HEADER_HEIGHT - QFontMetricsF(title).height()) / 2,
                    body_top=(LINE_HEIGHT - QFontMetricsF(body).height()) / 2,
                    small_top=(14.0 - QFontMetricsF(small).height()) / 2,
+                   label_zoom=max(DETAIL_LOD, OVERVIEW_LEAVE,
+                                  MIN_TEXT_PX / min(font_px(title), font_px(body))),
                    edge_pen=_cosmetic(edge, 1.0),
                    edge_selected_pen=_cosmetic(highlight, 2.0),
                    edge_cosmetic=edge_cosmetic, highlight_cosmetic=highlight_cosmetic)
+
+
+def font_px(font: QFont) -> float:
+    """Height of ``font`` in screen pixels at 100 % zoom (points at the screen's logical DPI)."""
+    if font.pixelSize() > 0:
+        return float(font.pixelSize())
+    screen = QGuiApplication.primaryScreen()
+    dpi = screen.logicalDotsPerInchY() if screen is not None else 96.0
+    return font.pointSizeF() * dpi / 72.0
 
 
 def _cosmetic(colour: QColor, width: float) -> QPen:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QPoint, QPointF, Qt, QTimer, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QDragEnterEvent,
@@ -12,18 +12,23 @@ from PySide6.QtGui import (
     QKeySequence,
     QMouseEvent,
     QPainter,
+    QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PySide6.QtWidgets import QGraphicsView, QWidget
 
 from engine.layers import REGISTRY
 from gui.canvas import theme as th
+from gui.canvas.items import GroupItem
+from gui.canvas.layout import COLUMN_SPACING
 from gui.canvas.scene import LAYER_MIME, CanvasScene
 from gui.document import Document
 
 MIN_SCALE = 0.03
 MAX_SCALE = 4.0
 FIT_MAX_SCALE = 1.25
+FIT_MARGIN = 40.0  # scene units around what Fit frames
 WHEEL_STEP = 1.15
 
 _AUTO = object()
@@ -38,6 +43,7 @@ class CanvasView(QGraphicsView):
 
     selectionChangedIds = Signal(list)
     statusMessage = Signal(str)
+    statusKept = Signal(str)  # a message to keep in the status bar until the next one
     zoomChanged = Signal(float)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
@@ -58,8 +64,17 @@ class CanvasView(QGraphicsView):
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
         self._space_pan = False
+        # Until the user zooms or scrolls, the view keeps the design fitted as it resizes (the
+        # window opening, docks appearing), so a design opens framed in whatever room it gets.
+        self._auto_fit = True
+        self._readable_fit_state = None  # the view after a Fit that could not show everything
         self._scene.selectionChanged.connect(self._emit_selection)
         self._scene.statusMessage.connect(self.statusMessage)
+        self._scene.statusKept.connect(self.statusKept)
+        self._scene.layoutApplied.connect(self.fit)
+        self._scene.set_layout_columns(self.layout_columns)
+        for bar in (self.horizontalScrollBar(), self.verticalScrollBar()):
+            bar.actionTriggered.connect(self._user_took_over)
         document.designReset.connect(self._after_reset)
         self._make_actions()
 
@@ -74,6 +89,7 @@ class CanvasView(QGraphicsView):
 
     def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
         """Scale by ``factor`` (clamped to the allowed zoom range)."""
+        self._auto_fit = False
         current = self.zoom()
         target = min(MAX_SCALE, max(MIN_SCALE, current * factor))
         if abs(target - current) < 1e-9:
@@ -96,27 +112,75 @@ class CanvasView(QGraphicsView):
         """Scale to exactly ``scale`` (clamped), keeping the view centre."""
         self.zoom_by(scale / self.zoom())
 
-    def fit(self) -> None:
-        """Show the whole design (at most 125 %)."""
-        rect = self._scene.content_rect()
+    def label_zoom(self) -> float:
+        """The smallest zoom at which node texts are drawn and readable (see theme)."""
+        return self._scene.theme.label_zoom
+
+    def fit(self, whole: bool = False) -> bool:
+        """Frame the whole design (nodes, wires, frames) at a readable zoom, at most 125 %.
+
+        When the design is too large to show whole with its texts readable, the zoom stops at
+        :meth:`label_zoom` and the view shows the design's start (top left): scroll or zoom out
+        for the rest. ``whole`` frames it all at any zoom instead. Returns True when all of it is
+        in view.
+        """
+        self._auto_fit = not whole
         self._scene.update_scene_rect()
+        rect = self._scene.drawn_rect()
         if rect.isNull():
-            self.resetTransform()
+            self.setTransform(QTransform())
             self.centerOn(0, 0)
+            self._sync_overview()
             self.zoomChanged.emit(1.0)
-            return
-        self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
-        if self.zoom() > FIT_MAX_SCALE:
-            self.set_zoom(FIT_MAX_SCALE)
-            self.centerOn(rect.center())
+            return True
+        frame = rect.adjusted(-FIT_MARGIN, -FIT_MARGIN, FIT_MARGIN, FIT_MARGIN)
+        room = self.viewport().rect()
+        scale = min(room.width() / frame.width(), room.height() / frame.height())
+        lowest = MIN_SCALE if whole else self.label_zoom()
+        scale = min(FIT_MAX_SCALE, max(lowest, scale))
+        self.setTransform(QTransform.fromScale(scale, scale))
+        seen_w, seen_h = room.width() / scale, room.height() / scale
+        x = frame.center().x() if frame.width() <= seen_w else frame.left() + seen_w / 2
+        y = frame.center().y() if frame.height() <= seen_h else frame.top() + seen_h / 2
+        self.centerOn(QPointF(x, y))
         self._sync_overview()
         self.zoomChanged.emit(self.zoom())
+        return frame.width() <= seen_w + 1e-6 and frame.height() <= seen_h + 1e-6
+
+    def fit_action_triggered(self) -> None:
+        """Fit to View (Ctrl+0): readable first; pressed again on a design too big for that, the
+        whole design however small."""
+        state = (self.transform(), self.horizontalScrollBar().value(),
+                 self.verticalScrollBar().value())
+        if self._readable_fit_state is not None and state == self._readable_fit_state:
+            self._readable_fit_state = None
+            self.fit(whole=True)
+            return
+        if self.fit():
+            self._readable_fit_state = None
+            return
+        self._readable_fit_state = (self.transform(), self.horizontalScrollBar().value(),
+                                    self.verticalScrollBar().value())
+        self.statusMessage.emit("Showing the start of the design at a readable size; "
+                                "Fit to View again (Ctrl+0) shows all of it")
+
+    def visible_scene_rect(self) -> QRectF:
+        """The part of the scene the viewport shows."""
+        return self.mapToScene(self.viewport().rect()).boundingRect()
+
+    def layout_columns(self) -> int:
+        """How many layer columns Auto-layout puts side by side: as many as fit the viewport's
+        width at :meth:`label_zoom` (so a laid-out chain wraps instead of running off screen)."""
+        width = self.viewport().width() / self.label_zoom()
+        width -= 2 * FIT_MARGIN + 2 * GroupItem.MARGIN + th.NODE_WIDTH
+        return max(2, int(width // COLUMN_SPACING) + 1)
 
     def center_on_node(self, node_id: str) -> None:
         """Scroll so ``node_id`` is in the middle, zooming in when it would be unreadable."""
         item = self._scene.nodes.get(node_id)
         if item is None:
             return
+        self._auto_fit = False
         if self.zoom() < 0.7:
             self.set_zoom(1.0)
         self.centerOn(item.sceneBoundingRect().center())
@@ -181,13 +245,13 @@ class CanvasView(QGraphicsView):
                                           "Delete the selected layers and wires")
         self.select_all_action = self._action("Select &All", s.select_all, [std.SelectAll],
                                               "Select every layer and wire")
-        self.fit_action = self._action("&Fit to View", self.fit, ["Ctrl+0"],
-                                       "Zoom to show the whole design")
+        self.fit_action = self._action("&Fit to View", self.fit_action_triggered,
+                                       ["Ctrl+0"], "Zoom to show the whole design")
         self.zoom_in_action = self._action("Zoom &In", lambda: self.zoom_by(WHEEL_STEP ** 2),
                                            ["Ctrl++", "Ctrl+="], "Zoom in")
         self.zoom_out_action = self._action("Zoom &Out", lambda: self.zoom_by(WHEEL_STEP ** -2),
                                             ["Ctrl+-"], "Zoom out")
-        self.auto_layout_action = self._action("Auto-&Layout", s.auto_layout, ["Ctrl+L"],
+        self.auto_layout_action = self._action("Auto-&Layout", lambda: s.auto_layout(), ["Ctrl+L"],
                                                "Arrange layers left to right by depth")
         self.snap_action = self._action("&Snap to Grid", self._toggle_snap, [],
                                         "Keep layers on a 20-pixel grid when moved")
@@ -215,7 +279,21 @@ class CanvasView(QGraphicsView):
     # -- reactions -------------------------------------------------------------------------
 
     def _after_reset(self) -> None:
+        self._auto_fit = True
         QTimer.singleShot(0, self.fit)
+
+    def _user_took_over(self, _action: int = 0) -> None:
+        self._auto_fit = False
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802
+        super().resizeEvent(event)
+        if self._auto_fit and self.isVisible():
+            self.fit()
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if self._auto_fit:
+            self.fit()
 
     def _emit_selection(self) -> None:
         self.selectionChangedIds.emit(self._scene.selected_node_ids())
@@ -271,6 +349,7 @@ class CanvasView(QGraphicsView):
 
     def pan_by(self, dx: int, dy: int) -> None:
         """Scroll the content by (dx, dy) pixels, as a middle-button drag does."""
+        self._auto_fit = False
         h, v = self.horizontalScrollBar(), self.verticalScrollBar()
         h.setValue(h.value() - dx)
         v.setValue(v.value() - dy)

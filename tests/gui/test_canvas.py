@@ -55,8 +55,10 @@ def _small() -> Document:
 
 
 def _messages(view) -> list[str]:
+    """Every status message, passing (statusMessage) or kept (statusKept), in order."""
     got: list[str] = []
     view.statusMessage.connect(got.append)
+    view.statusKept.connect(got.append)
     return got
 
 
@@ -349,9 +351,10 @@ def test_auto_layout_orders_by_depth_and_keeps_gan_networks_apart(canvas, templa
     gen, disc = view.scene().groups["generator"], view.scene().groups["discriminator"]
     view.scene()._refresh_groups()
     assert not gen.rect().intersects(disc.rect())
+    # Depth reads like text: left to right, a chain too long for the view wraps onto a band below.
     order = doc.analysis.topological_order("discriminator")
-    xs = [doc.design.node(n).position[0] for n in order]
-    assert xs == sorted(xs)
+    reading = [tuple(reversed(doc.design.node(n).position)) for n in order]
+    assert reading == sorted(reading)
 
 
 def test_palette_style_add_wires_after_the_selected_node(canvas, template_doc):
@@ -381,8 +384,9 @@ def test_zoomed_out_nodes_skip_their_text(canvas, template_doc):
                    for y in range(0, image.height(), 2)}
         return len(colours)
 
-    # Full detail draws antialiased text in many shades; the overview draws flat blocks.
-    assert ink(1.0) > 3 * ink(0.3)
+    # Full detail draws antialiased text in many shades; the overview draws flat blocks (with
+    # their type names only where a block is big enough to hold them).
+    assert ink(1.0) > 3 * ink(0.15)
 
 
 def test_closing_the_view_frees_its_items(qtbot, template_doc):
@@ -438,7 +442,8 @@ def test_far_zoom_draws_one_overview_and_nodes_stay_clickable(canvas, qtbot):
     view = canvas(_grid_design(12, 20))
     scene = view.scene()
     no_contents = NodeItem.GraphicsItemFlag.ItemHasNoContents
-    view.fit()
+    view.set_zoom(0.2)  # Fit stops at a readable zoom; zooming out shows the whole grid
+    view.centerOn(scene.content_rect().center())
     assert view.zoom() < 0.42 and scene.overview_on and scene.overview.isVisible()
     assert scene.nodes["n3_4"].flags() & no_contents
     assert scene.edges[Edge("n3_3", "n3_4", 0)].flags() & no_contents
@@ -459,7 +464,7 @@ def test_far_zoom_draws_one_overview_and_nodes_stay_clickable(canvas, qtbot):
 
 def test_items_added_while_zoomed_out_follow_the_overview(canvas):
     view = canvas(_grid_design(12, 20))
-    view.fit()
+    view.set_zoom(0.2)
     node_id = view.drop_layer("Dropout", QPointF(100, -300))
     item = view.scene().nodes[node_id]
     assert item.flags() & NodeItem.GraphicsItemFlag.ItemHasNoContents

@@ -184,7 +184,8 @@ def test_paste_gives_fresh_ids_and_keeps_internal_edges(qtbot):
     new = command.node_ids
     assert len(set(new) & {"conv2", "relu2", "pool"}) == 0
     assert doc.design.edges[-2:] == [Edge(new[0], new[1], 0), Edge(new[1], new[2], 0)]
-    assert doc.design.node(new[0]).position == (doc.design.node("conv2").position[0], 300.0)
+    x, y = doc.design.node("conv2").position
+    assert doc.design.node(new[0]).position == (x, y + 300.0)
     assert doc.design.node(new[0]).params == doc.design.node("conv2").params
 
 
