@@ -166,6 +166,18 @@ def test_torch_export_save_archives_with_pickled_tensors_still_load(tmp_path):
     assert torch.equal(program.state_dict["0.weight"], torch.arange(12.0).reshape(3, 4))
 
 
+def test_symbolic_sizes_torch_writes_pass_the_expression_check(tmp_path):
+    """A dynamic length through a strided Conv1d gives Add/Mul/Max/FloorDiv sizes: accepted."""
+    model = torch.nn.Sequential(torch.nn.Conv1d(2, 3, 5, stride=2), torch.nn.ReLU(),
+                                torch.nn.AdaptiveAvgPool1d(1), torch.nn.Flatten()).eval()
+    dims = {0: torch.export.Dim("b", min=1, max=64), 2: torch.export.Dim("L", min=8, max=512)}
+    program = torch.export.export(model, (torch.randn(2, 2, 20),), dynamic_shapes=(dims,))
+    torch.export.save(program, tmp_path / "conv.pt2")
+    loaded = load_program(tmp_path / "conv.pt2")
+    x = torch.randn(3, 2, 33)
+    torch.testing.assert_close(loaded.module()(x), model(x))
+
+
 @pytest.mark.parametrize("data, message", [
     (b"", "not a .pt2 archive"),
     (b"PK\x05\x06" + b"\0" * 18, "not a .pt2 archive"),
