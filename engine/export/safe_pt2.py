@@ -220,7 +220,7 @@ def _check_model(model: Any, member: str) -> None:
                 if not isinstance(key, str):
                     raise _Refused(member, "has a non-text key")
                 _check_text(key, member)
-                if key == "target" and "inputs" in item and "outputs" in item:  # a node
+                if key == "target" and (isinstance(value, str) or "inputs" in item):  # a node
                     if not isinstance(value, str) or not _TARGET_RE.fullmatch(value):
                         raise _Refused(member, f"calls {str(value)[:60]!r}, which is no torch "
                                                "operator Deepwire reads")
