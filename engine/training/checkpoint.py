@@ -2,6 +2,8 @@
 
 A checkpoint is a ``torch.save`` of plain containers, tensors, strings and numbers only, so it loads
 with ``torch.load(weights_only=True)``: opening a checkpoint never unpickles arbitrary objects.
+What loads is then checked field by field (:func:`checkpoint_from_payload`) before any consumer
+(export, resume, the windows) sees it, so a malformed file gives one line, never a traceback.
 """
 
 from __future__ import annotations
