@@ -2,12 +2,13 @@
 
 Sources: ``FILE.py:ClassName`` (the file is executed to build ``ClassName()``: only import code
 you trust; nothing else in Deepwire ever runs code from a file) or a ``.pt2`` program saved by
-``torch.export.save``. Both become a ``torch.export`` program (ATen operators, one per torch call,
-each remembering the module and source line it came from), and each operator is mapped to a
-registry layer: Linear, Conv1d/2d, ConvTranspose2d, pooling, BatchNorm, LayerNorm, activations,
-softmax, Dropout, Embedding, RNN/LSTM/GRU (with the last-step selection ``h_n[-1]``,
-``cat(h_n[-2], h_n[-1])`` or ``out[:, -1]`` folded into the layer), flatten/view/reshape/squeeze,
-add, multiply and cat.
+``torch.export.save`` (checked member by member before it is loaded, so that opening it runs
+nothing from it: see ``engine/export/safe_pt2.py``). Both become a ``torch.export`` program
+(ATen operators, one per torch call, each remembering the module and source line it came from),
+and each operator is mapped to a registry layer: Linear, Conv1d/2d, ConvTranspose2d, pooling,
+BatchNorm, LayerNorm, activations, softmax, Dropout, Embedding, RNN/LSTM/GRU (with the last-step
+selection ``h_n[-1]``, ``cat(h_n[-2], h_n[-1])`` or ``out[:, -1]`` folded into the layer),
+flatten/view/reshape/squeeze, add, multiply and cat.
 
 Anything without a Deepwire layer is reported by name and place ("torch.nn.functional.grid_sample
 at node grid_sample_1 (model.py:12) has no Deepwire layer") and nothing is written. Otherwise the
@@ -36,6 +37,7 @@ from torch import nn
 
 from engine.compile import compile_design
 from engine.errors import ExportError, first_line
+from engine.export.safe_pt2 import load_program
 from engine.graph import NODE_ID_RE, Design, Edge, Node
 from engine.io import save_design
 from engine.layers import numel
@@ -865,13 +867,7 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
                  isinstance(input_shape[0], int) else list(input_shape))
     if source.endswith(".pt2"):
         path = Path(source)
-        if not path.is_file():
-            raise ExportError(f"{path}: no such file; check the path")
-        try:
-            program = torch.export.load(str(path))
-        except Exception as exc:
-            raise ExportError(f"{path}: not a readable torch.export program "
-                              f"({first_line(exc, 200)})") from None
+        program = load_program(path)  # checked first: loading it runs nothing from the file
         original = program.module()
         name = path.stem
     else:

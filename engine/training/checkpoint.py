@@ -2,6 +2,8 @@
 
 A checkpoint is a ``torch.save`` of plain containers, tensors, strings and numbers only, so it loads
 with ``torch.load(weights_only=True)``: opening a checkpoint never unpickles arbitrary objects.
+What loads is then checked field by field (:func:`checkpoint_from_payload`) before any consumer
+(export, resume, the windows) sees it, so a malformed file gives one line, never a traceback.
 """
 
 from __future__ import annotations
@@ -77,7 +79,9 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> Checkpoint:
-    """Read a checkpoint safely (``weights_only=True``); problems raise DesignFormatError."""
+    """Read a checkpoint safely (``weights_only=True``) and check its structure (see
+    :func:`checkpoint_from_payload`); problems raise DesignFormatError (one line, naming the
+    file)."""
     p = Path(path)
     if not p.is_file():
         raise DesignFormatError(f"{p}: no such checkpoint file; check the path")
@@ -86,22 +90,123 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DesignFormatError(f"{p}: not a readable Deepwire checkpoint ({first[:120]})") from None
+    return checkpoint_from_payload(payload, p)
+
+
+def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Checkpoint:
+    """The :class:`Checkpoint` in a loaded payload, after checking every field every consumer
+    (export, resume, the windows) relies on: a design that loads, state dicts of tensors, plain
+    containers where they belong, a known version. DesignFormatError (one line naming ``where``
+    and what is wrong) otherwise: a malformed file never reaches code that would trip over it."""
+    p = str(where)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
         raise DesignFormatError(f"{p}: not a Deepwire checkpoint (no \"{CHECKPOINT_FORMAT}\" "
                                 "header); pick a best.pt or last.pt from a training run")
+
+    def bad(what: str) -> DesignFormatError:
+        return DesignFormatError(f"{p}: not a usable Deepwire checkpoint: {what}; pick a best.pt "
+                                 "or last.pt from a training run")
+
     version = payload.get("version")
-    if not isinstance(version, int) or version > CHECKPOINT_VERSION:
+    if _is_int(version) and version > CHECKPOINT_VERSION:
         raise DesignFormatError(f"{p}: checkpoint version {version!r} is newer than this Deepwire "
                                 "understands; update Deepwire")
-    return Checkpoint(
-        design_json=payload["design_json"],
-        state_dicts=payload["state_dicts"],
-        preprocessor=payload.get("preprocessor"),
-        data_info=payload.get("data_info") or {},
-        epoch=payload.get("epoch", 0),
-        metrics=payload.get("metrics") or {},
-        trainer_state=payload.get("trainer_state") or {},
-    )
+    if not _is_int(version) or version < 1:
+        raise bad(f"\"version\" is {_show(version)}, not a whole number from 1 to "
+                  f"{CHECKPOINT_VERSION}")
+    design_json = payload.get("design_json")
+    if not isinstance(design_json, str):
+        raise bad("it holds no design" if design_json is None else
+                  f"its design is {_show(design_json)}, not design text")
+    design = loads(design_json, f"{p} (its design)")
+    state_dicts = payload.get("state_dicts")
+    if not _tensor_tables(state_dicts) or not state_dicts:
+        raise bad(f"\"state_dicts\" is {_show(state_dicts)}, not network name → "
+                  "{parameter name → tensor}")
+    unknown = sorted(set(state_dicts) - set(design.networks))
+    if unknown:
+        raise bad(f"it holds weights for network {unknown[0]!r}, which its design does not have")
+    preprocessor = payload.get("preprocessor")
+    if preprocessor is not None and not _str_dict(preprocessor):
+        raise bad(f"\"preprocessor\" is {_show(preprocessor)}, not a table")
+    data_info = payload.get("data_info") or {}
+    if not _str_dict(data_info):
+        raise bad(f"\"data_info\" is {_show(data_info)}, not a table")
+    for key in ("class_names", "feature_names"):
+        names = data_info.get(key)
+        if names is not None and not (isinstance(names, (list, tuple)) and
+                                      all(isinstance(n, str) for n in names)):
+            raise bad(f"data_info \"{key}\" is {_show(names)}, not a list of names")
+    shape = data_info.get("input_shape")
+    if shape is not None and not (isinstance(shape, (list, tuple)) and
+                                  all(_is_int(d) for d in shape)):
+        raise bad(f"data_info \"input_shape\" is {_show(shape)}, not a list of sizes")
+    epoch = payload.get("epoch", 0)
+    if not _is_int(epoch) or epoch < 0:
+        raise bad(f"\"epoch\" is {_show(epoch)}, not a whole number of epochs")
+    metrics = payload.get("metrics") or {}
+    if not _str_dict(metrics) or not all(_is_number(v) for v in metrics.values()):
+        raise bad(f"\"metrics\" is {_show(metrics)}, not metric name → number")
+    trainer_state = payload.get("trainer_state") or {}
+    problem = _trainer_state_problem(trainer_state)
+    if problem:
+        raise bad(problem)
+    return Checkpoint(design_json=design_json, state_dicts=state_dicts,
+                      preprocessor=preprocessor, data_info=data_info, epoch=epoch,
+                      metrics=metrics, trainer_state=trainer_state)
+
+
+# the trainer state's entries and the type each must have (see Trainer._trainer_state)
+_TRAINER_TABLES = ("optimizers", "schedulers", "rng", "early_stopping", "loop", "config")
+_TRAINER_NUMBERS = ("step", "elapsed_s", "train_time_s", "samples_done")
+
+
+def _trainer_state_problem(state: Any) -> str | None:
+    if not _str_dict(state):
+        return f"\"trainer_state\" is {_show(state)}, not a table"
+    for key in _TRAINER_TABLES:
+        if key in state and not _str_dict(state[key]):
+            return f"trainer_state \"{key}\" is {_show(state[key])}, not a table"
+    for key in _TRAINER_NUMBERS:
+        if key in state and not _is_number(state[key]):
+            return f"trainer_state \"{key}\" is {_show(state[key])}, not a number"
+    if "history" in state and not isinstance(state["history"], list):
+        return f"trainer_state \"history\" is {_show(state['history'])}, not a list"
+    best = state.get("best_state_dicts")
+    if best is not None and not _tensor_tables(best):
+        return f"trainer_state \"best_state_dicts\" is {_show(best)}, not state dicts"
+    stopping = state.get("early_stopping", {})
+    if not all(_is_number(v) for v in stopping.values()):
+        return "trainer_state \"early_stopping\" holds something other than numbers"
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _str_dict(value: Any) -> bool:
+    return isinstance(value, dict) and all(isinstance(k, str) for k in value)
+
+
+def _tensor_tables(value: Any) -> bool:
+    """``{name: {name: tensor}}``."""
+    return _str_dict(value) and all(
+        _str_dict(sd) and all(isinstance(t, torch.Tensor) for t in sd.values())
+        for sd in value.values())
+
+
+def _show(value: Any) -> str:
+    """A short description of a wrong value: ``the text '1'``, ``-5``, ``a list``."""
+    if isinstance(value, str):
+        return f"the text {value[:30]!r}"
+    if value is None or isinstance(value, (bool, int, float)):
+        return repr(value)
+    return f"a {type(value).__name__}"
 
 
 def checkpoint_from_modules(design: Design, modules: dict[str, torch.nn.Module],

@@ -349,7 +349,8 @@ class ImportDialog(BackgroundTaskDialog):
                 if usable:  # the model is usually the last class, after its building blocks
                     self.class_combo.setCurrentIndex(self.classes.index(usable[-1]))
         elif path.suffix.lower() == ".pt2":
-            note = "A torch.export program: its input shapes come from the program."
+            note = ("A torch.export program: its input shapes come from the program. It is "
+                    "checked before loading, and refused if loading it could run code.")
         else:
             note, colour = "Choose a .py file or a .pt2 program.", ERROR_COLOUR
         coloured(self.source_note, note, colour)
