@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from engine.errors import DesignFormatError
+from engine.errors import DesignFormatError, printable
 
 DEFAULT_TEMPLATE = "mlp"
 
@@ -29,7 +29,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _error(message: str, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {printable(message)}\n")
     return code
 
 

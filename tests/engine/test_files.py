@@ -205,3 +205,48 @@ def test_saving_a_too_deep_design_is_a_design_error_and_keeps_the_old_file(tmp_p
         save_design(design, path)
     assert path.read_bytes() == before
     assert snapshot(tmp_path) == {"net.json": before}
+
+
+# ------------------------------------------------------------------------------- terminal output
+ESC = "\x1b]0;owned\x07\x1b[2J"  # set the terminal's title, clear the screen
+
+
+def test_printable_escapes_control_characters_and_keeps_text():
+    from engine.errors import printable
+
+    assert printable("Größe 中文 ok") == "Größe 中文 ok"
+    assert printable(f"a{ESC}\nb\r\u202ec") == "a\\x1b]0;owned\\x07\\x1b[2J\\nb\\r\\u202ec"
+
+
+def test_check_never_prints_control_characters_from_names(tmp_path, run_main):
+    design = chain(("x", "Input", {"shape": [4]}), ("fc", f"Linear{ESC}\nFAKE OK", {}))
+    design.name = f"net{ESC}\nline two"
+    path = tmp_path / f"net{ESC}.json"
+    save_design(design, path)
+    code, out, err = run_main(["check", str(path)])
+    assert code == 1
+    assert "\x1b" not in out + err and "\x07" not in out + err and "\r" not in out + err
+    assert "FAKE OK" in err and all(line.startswith(str(path).replace("\x1b", "\\x1b")
+                                                    .replace("\x07", "\\x07"))
+                                    for line in err.splitlines())
+    design = _design()
+    design.name = f"ok{ESC}"
+    save_design(design, path)
+    code, out, err = run_main(["check", str(path)])
+    assert code == 0 and "\x1b" not in out + err and "\\x1b" in out
+
+
+def test_export_summary_escapes_the_design_name(tmp_path, run_main, mlp_checkpoint):
+    from engine.training.checkpoint import save_checkpoint
+
+    design_path, ckpt = mlp_checkpoint
+    design = load_design(design_path)
+    design.name = f"MLP{ESC}\nwrote /etc/passwd"
+    named = tmp_path / "named.json"
+    save_design(design, named)
+    save_checkpoint(tmp_path / "model.pt", ckpt)
+    code, out, err = run_main(["export", str(named), "--checkpoint", str(tmp_path / "model.pt"),
+                               "--format", "safetensors", "--output",
+                               str(tmp_path / "m.safetensors")])
+    assert code == 0, err
+    assert "\x1b" not in out + err and out.count("\n") == 1 and "\\nwrote /etc/passwd" in out
