@@ -289,12 +289,19 @@ def dumps(design: Design) -> str:
     A value nested deeper than :data:`MAX_DEPTH` (only possible by building the design in code)
     raises :class:`DesignFormatError` instead of a RecursionError.
     """
+    return _pretty(checked_dict(design), 0) + "\n"
+
+
+def checked_dict(design: Design) -> dict[str, Any]:
+    """:func:`design_to_dict`, refusing (DesignFormatError) what loading would refuse: values
+    nested deeper than :data:`MAX_DEPTH`, non-finite numbers. Every writer uses it, so no file
+    Deepwire writes is one it cannot read back."""
     doc = design_to_dict(design)
     for section in ("networks", "data", "training"):
         _check_json_value(doc.get(section), f"{design.name!r}: {section}")
     for node in doc["nodes"]:
         _check_json_value(node["params"], f"{design.name!r}: node '{node['id']}'.params")
-    return _pretty(doc, 0) + "\n"
+    return doc
 
 
 _LINE_WIDTH = 96

@@ -553,8 +553,8 @@ class MainWindow(QMainWindow):
             return None
         try:
             return self.recovery.save(self.document.design, self.document.path)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        except Exception as exc:  # noqa: BLE001 - runs on a timer: report, never raise
+            self.statusBar().showMessage(f"Autosave failed: {first_line(exc)}", 8000)
             return None
 
     def offer_recovery(self) -> bool:

@@ -30,7 +30,7 @@ from engine.files import (
     set_aside,
 )
 from engine.graph import Design
-from engine.io import design_from_dict, design_to_dict
+from engine.io import checked_dict, design_from_dict
 
 RECOVERY_FORMAT = "deepwire.recovery"
 RECOVERY_VERSION = 1
@@ -84,7 +84,7 @@ class RecoveryStore:
         self.directory.mkdir(parents=True, exist_ok=True)
         record = {"format": RECOVERY_FORMAT, "version": RECOVERY_VERSION,
                   "original_path": str(original_path) if original_path else None,
-                  "saved_at": time.time(), "design": design_to_dict(design)}
+                  "saved_at": time.time(), "design": checked_dict(design)}
         atomic_write_bytes(self.file, json.dumps(record, ensure_ascii=False).encode("utf-8"))
         return self.file
 

@@ -202,3 +202,13 @@ def test_recent_files_of_an_unexpected_kind_are_ignored(settings, value):
     recent = RecentFiles(settings)
     assert all(isinstance(p, Path) for p in recent.paths())
     assert recent.paths() in ([], [Path("/tmp/b.json")])
+
+
+def test_an_autosave_that_cannot_serialize_is_reported_not_raised(main_window):
+    window, _ = main_window(_too_deep_design())
+    doc = window.document
+    doc.push(SetParam(doc, "hidden1", "out_features", 24))
+    assert window.autosave() is None
+    message = window.statusBar().currentMessage()
+    assert message.startswith("Autosave failed: ") and "more than 64 levels" in message
+    assert not window.recovery.file.exists()
