@@ -24,7 +24,9 @@ class _Parser(argparse.ArgumentParser):
     """argparse that exits 2 with one line (not the usage block) on bad usage."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see --help)\n")
+        from engine.errors import printable
+
+        sys.stderr.write(printable(f"{self.prog}: error: {message} (see --help)") + "\n")
         raise SystemExit(2)
 
 

@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-from engine.errors import DeepwireError, DesignFormatError
+from engine.errors import DeepwireError, DesignFormatError, printable
 from engine.graph import Design
 from engine.io import load_design
 from engine.layers import fmt_shape
@@ -16,8 +16,8 @@ from engine.shapes import ShapeAnalysis, analyze
 
 
 def fail(message: str, code: int) -> int:
-    """Print one error line on stderr and return ``code``."""
-    sys.stderr.write(f"error: {message}\n")
+    """Print one error line on stderr and return ``code`` (control characters escaped)."""
+    sys.stderr.write(f"error: {printable(message)}\n")
     return code
 
 
@@ -69,16 +69,17 @@ def run_check(args: argparse.Namespace) -> int:
             return 0 if analysis.valid else 1
         totals = analysis.totals()
         if analysis.valid:
-            print(f"{args.design}: valid — {len(design)} layers, {totals.params:,} parameters, "
-                  f"{totals.macs:,} MACs per sample")
+            print(printable(f"{args.design}: valid — {len(design)} layers, {totals.params:,} "
+                            f"parameters, {totals.macs:,} MACs per sample"))
             for node in design:
                 info = analysis.info[node.id]
-                print(f"  {node.id:<20} {node.type:<18} {fmt_shape(info.output_shape):<18} "
-                      f"{info.params:>10,} params")
+                print(printable(f"  {node.id:<20} {node.type:<18} "
+                                f"{fmt_shape(info.output_shape):<18} {info.params:>10,} params"))
             return 0
         for problem in analysis.problems:
-            sys.stderr.write(f"{args.design}: {problem}\n")
-        sys.stderr.write(f"{args.design}: invalid — {len(analysis.problems)} problem(s)\n")
+            sys.stderr.write(printable(f"{args.design}: {problem}") + "\n")
+        sys.stderr.write(printable(f"{args.design}: invalid — {len(analysis.problems)} "
+                                   "problem(s)") + "\n")
         return 1
 
     if args.json:

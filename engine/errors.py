@@ -39,3 +39,24 @@ def first_line(error: BaseException, limit: int | None = None) -> str:
     if isinstance(error, DeepwireError):
         return line or type(error).__name__
     return f"{type(error).__name__}: {line}" if line else type(error).__name__
+
+
+# Bidirectional-text controls reorder what a terminal shows (the "Trojan Source" trick).
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
+
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: control characters (escape sequences, newlines,
+    carriage returns, bidi overrides) from names and other user text are shown as ``\\x1b``-style
+    escapes instead of acting on the terminal or splitting a one-line message."""
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable() and ch not in _BIDI_CONTROLS or ch == " ":
+            out.append(ch)
+        elif ch == "\t":
+            out.append(" ")
+        else:
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+    return "".join(out)

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import DesignFormatError
+from engine.files import atomic_write_bytes, read_regular_file
 from engine.graph import NODE_ID_RE, Design, Edge, Node
 from engine.layers import REGISTRY
 
@@ -28,6 +29,13 @@ FORMAT_VERSION = 1
 
 # from_version -> function turning a version-N document (dict) into version N+1.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+#: Deepest nesting of lists/objects allowed inside a parameter or section (a design needs 2-3).
+MAX_DEPTH = 64
+#: Largest design file read (bytes); checked before reading.
+MAX_DESIGN_BYTES = 64 << 20
+#: Longest integer literal accepted (digits); Python refuses to convert more than 4300.
+MAX_INT_DIGITS = 400
 
 _TOP_KEYS = ("format", "version", "name", "description", "networks", "nodes", "edges", "data",
              "training")
@@ -107,15 +115,25 @@ def _check_keys(obj: dict, allowed: tuple[str, ...], where: str) -> None:
 
 
 def _check_json_value(value: Any, where: str) -> None:
-    """Parameters and sections hold plain JSON; reject NaN/Infinity so files stay portable."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise _fail(where, f"non-finite number {value!r}; use a finite value")
-    if isinstance(value, dict):
-        for k, v in value.items():
-            _check_json_value(v, f"{where}.{k}")
-    elif isinstance(value, list):
-        for i, v in enumerate(value):
-            _check_json_value(v, f"{where}[{i}]")
+    """Parameters and sections hold plain JSON: finite numbers (files stay portable) nested at
+    most :data:`MAX_DEPTH` levels (checked without recursion, so any depth is refused cleanly)."""
+    stack: list[tuple[Any, str, int]] = [(value, "", 0)]
+    while stack:
+        item, at, depth = stack.pop()
+        if isinstance(item, float) and not math.isfinite(item):
+            raise _fail(where + at, f"non-finite number {item!r}; use a finite value")
+        if isinstance(item, (dict, list)):
+            if depth >= MAX_DEPTH:
+                raise _fail(where, f"values nested more than {MAX_DEPTH} levels deep (at "
+                                   f"{_short(at.lstrip('.'))}); flatten the value")
+            children = item.items() if isinstance(item, dict) else enumerate(item)
+            for k, v in children:
+                stack.append((v, f"{at}.{k}" if isinstance(item, dict) else f"{at}[{k}]",
+                              depth + 1))
+
+
+def _short(where: str, limit: int = 80) -> str:
+    return where if len(where) <= limit else where[:limit - 1] + "…"
 
 
 def design_from_dict(doc: Any, source: str = "<design>") -> Design:
@@ -221,17 +239,44 @@ def _num(x: float) -> float | int:
 
 
 def loads(text: str, source: str = "<design>") -> Design:
-    """Parse design JSON text (never executes anything)."""
+    """Parse design JSON text (never executes anything); a leading UTF-8 BOM is ignored."""
+    text = text.removeprefix("\ufeff")
     try:
-        doc = json.loads(text, parse_constant=_reject_constant)
+        doc = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
         raise _fail(source, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") \
             from None
+    except _HugeIntError:
+        raise _fail(source, _huge_int_message(text)) from None
     except ValueError as exc:
         raise _fail(source, str(exc)) from None
     except RecursionError:
-        raise _fail(source, "JSON nested too deeply") from None
+        raise _fail(source, f"JSON nested too deeply (more than {MAX_DEPTH} levels are never "
+                            "needed); flatten the values") from None
     return design_from_dict(doc, source)
+
+
+class _HugeIntError(ValueError):
+    pass
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise _HugeIntError
+    return int(digits)
+
+
+def _huge_int_message(text: str) -> str:
+    """Name the field (or line and column) of the first over-long integer literal."""
+    pattern = r'(?:"((?:[^"\\]|\\.)*)"\s*:\s*)?-?(\d{' + str(MAX_INT_DIGITS + 1) + ",})"
+    match = re.search(pattern, text)
+    if match is None:  # pragma: no cover - _parse_int only fails on such a literal
+        return f"an integer has more than {MAX_INT_DIGITS} digits; use a smaller number"
+    line = text.count("\n", 0, match.start(2)) + 1
+    col = match.start(2) - (text.rfind("\n", 0, match.start(2)) + 1) + 1
+    field = f"field {_show(match.group(1))}" if match.group(1) is not None else "a value"
+    return (f"{field} at line {line}, column {col} is an integer of {len(match.group(2))} "
+            f"digits (at most {MAX_INT_DIGITS}); use a smaller number")
 
 
 def _reject_constant(name: str) -> Any:
@@ -239,8 +284,24 @@ def _reject_constant(name: str) -> Any:
 
 
 def dumps(design: Design) -> str:
-    """Canonical JSON text of ``design``: 2-space indent, short lists and objects on one line."""
-    return _pretty(design_to_dict(design), 0) + "\n"
+    """Canonical JSON text of ``design``: 2-space indent, short lists and objects on one line.
+
+    A value nested deeper than :data:`MAX_DEPTH` (only possible by building the design in code)
+    raises :class:`DesignFormatError` instead of a RecursionError.
+    """
+    return _pretty(checked_dict(design), 0) + "\n"
+
+
+def checked_dict(design: Design) -> dict[str, Any]:
+    """:func:`design_to_dict`, refusing (DesignFormatError) what loading would refuse: values
+    nested deeper than :data:`MAX_DEPTH`, non-finite numbers. Every writer uses it, so no file
+    Deepwire writes is one it cannot read back."""
+    doc = design_to_dict(design)
+    for section in ("networks", "data", "training"):
+        _check_json_value(doc.get(section), f"{design.name!r}: {section}")
+    for node in doc["nodes"]:
+        _check_json_value(node["params"], f"{design.name!r}: node '{node['id']}'.params")
+    return doc
 
 
 _LINE_WIDTH = 96
@@ -262,56 +323,22 @@ def _pretty(value: Any, indent: int) -> str:
 
 
 def load_design(path: str | os.PathLike[str]) -> Design:
-    """Read a design file; any problem raises :class:`DesignFormatError` naming the file."""
+    """Read a design file; any problem raises :class:`DesignFormatError` naming the file.
+
+    Only regular files up to :data:`MAX_DESIGN_BYTES` are read (a FIFO or ``/dev/zero`` is
+    refused before reading).
+    """
     p = Path(path)
+    raw = read_regular_file(p, MAX_DESIGN_BYTES, "design file", DesignFormatError)
     try:
-        raw = p.read_bytes()
-    except FileNotFoundError:
-        raise DesignFormatError(f"{p}: no such file; check the path") from None
-    except IsADirectoryError:
-        raise DesignFormatError(f"{p}: is a folder, not a design file") from None
-    except OSError as exc:
-        raise DesignFormatError(f"{p}: cannot read the file ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DesignFormatError(f"{p}: not UTF-8 text (byte {exc.start}); is this a design "
                                 f"file?") from None
     return loads(text, str(p))
 
 
-# Read once at import: os.umask can only be read by setting it, which would race with other
-# threads creating files (the editor autosaves from a timer while training runs in a thread).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to a temporary file beside ``path``, then replace ``path`` in one step.
-
-    A failure part-way leaves the old file untouched and no temporary file behind.
-    """
-    p = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{p.name}.", suffix=".tmp", dir=p.parent or ".")
-    try:
-        try:  # keep the old file's permissions; a new file gets the usual umask-based ones
-            mode = p.stat().st_mode & 0o777
-        except OSError:
-            mode = 0o666 & ~_UMASK
-        os.chmod(tmp, mode)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, p)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
 def save_design(design: Design, path: str | os.PathLike[str]) -> None:
-    """Save atomically in canonical form."""
+    """Save atomically in canonical form (see :mod:`engine.files`); a failure leaves the old
+    file as it was."""
     atomic_write_bytes(path, dumps(design).encode("utf-8"))

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from engine.errors import DesignFormatError
+from engine.errors import DesignFormatError, printable
 
 DEFAULT_TEMPLATE = "mlp"
 DEFAULT_SIZE = "1400x900"  # the size the window opens at
@@ -85,7 +85,7 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 def _error(message: str, code: int) -> int:
-    sys.stderr.write(f"error: {message}\n")
+    sys.stderr.write(f"error: {printable(message)}\n")
     return code
 
 

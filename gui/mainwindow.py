@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.errors import DesignFormatError
+from engine.errors import DesignFormatError, first_line
 from engine.graph import Design
 from engine.io import load_design
 from engine.layers import REGISTRY
@@ -46,7 +46,7 @@ from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
 from gui.panels.training import TrainingPanel
 from gui.recovery import Recovered, RecoveryStore
-from gui.settings import RecentFiles
+from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
 from resources import TEMPLATES, template_path
 
@@ -486,6 +486,9 @@ class MainWindow(QMainWindow):
                                     f"{path}: cannot write the file ({reason}); choose another "
                                     "folder with Save As")
             return False
+        except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the design stays open
+            self.prompts.show_error("Cannot save the design", f"{path}: {first_line(exc)}")
+            return False
         self.recent.add(path)
         self._remember_dir(path)
         self.statusBar().showMessage(f"Saved {path}", 4000)
@@ -562,8 +565,8 @@ class MainWindow(QMainWindow):
             return None
         try:
             return self.recovery.save(self.document.design, self.document.path)
-        except OSError as exc:
-            self.statusBar().showMessage(f"Autosave failed: {exc}", 8000)
+        except Exception as exc:  # noqa: BLE001 - runs on a timer: report, never raise
+            self.statusBar().showMessage(f"Autosave failed: {first_line(exc)}", 8000)
             return None
 
     def offer_recovery(self) -> bool:
@@ -572,13 +575,19 @@ class MainWindow(QMainWindow):
         Restored work keeps its original file name but stays marked modified until saved.
         Older autosaves are kept for the next start; a declined one is deleted.
         """
+        try:
+            return self._offer_recovery()
+        finally:
+            self._report_set_aside()
+
+    def _offer_recovery(self) -> bool:
         if self.recovery is None:
             return False
         for recovered in self.recovery.orphans():
             try:
                 design = recovered.load()
-            except DesignFormatError:
-                RecoveryStore.forget(recovered)
+            except DesignFormatError as exc:  # damaged since it was listed: never fatal
+                self.recovery.set_aside(recovered.file, str(exc))
                 continue
             if not self.prompts.ask_restore(recovered):
                 RecoveryStore.forget(recovered)
@@ -591,6 +600,18 @@ class MainWindow(QMainWindow):
                                          8000)
             return True
         return False
+
+    def _report_set_aside(self) -> None:
+        """Say once, in the status bar, which unreadable autosave or settings file was set aside
+        (each is renamed ``*.corrupt-<time>``, so the next start does not see it again)."""
+        lines = self.recovery.take_set_aside() if self.recovery is not None else []
+        if self.settings is not None:
+            note = self.settings.property(SET_ASIDE_PROPERTY)
+            if note:
+                lines.append(str(note))
+                self.settings.setProperty(SET_ASIDE_PROPERTY, None)
+        if lines:
+            self.statusBar().showMessage("; ".join(lines), 15000)
 
     # -- window state ----------------------------------------------------------------------------
 

@@ -2,25 +2,70 @@
 
 Tests never touch the user's real settings: every window takes the :class:`QSettings` object it
 should use, and ``DEEPWIRE_DATA_DIR`` moves the data folder (recovery files) somewhere else.
+
+A settings file that is not readable INI text is never fatal: it is renamed
+``Deepwire.ini.corrupt-<time>`` and the editor starts with default settings, saying so once.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
+from engine.errors import DeepwireError
+from engine.files import read_regular_file, set_aside
+
 ORGANIZATION = "Deepwire"
 APPLICATION = "Deepwire"
 DATA_DIR_ENV = "DEEPWIRE_DATA_DIR"
 MAX_RECENT = 10
+#: Largest settings file read (bytes); ours are a few KiB.
+MAX_SETTINGS_BYTES = 4 << 20
+#: Dynamic property of a QSettings whose damaged file was set aside: the line to show the user.
+SET_ASIDE_PROPERTY = "deepwire_set_aside"
+
+log = logging.getLogger(__name__)
 
 
 def user_settings() -> QSettings:
     """The user's persistent settings (INI file in the platform's config location)."""
-    return QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION,
-                     APPLICATION)
+    return usable_settings(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
+                                     ORGANIZATION, APPLICATION))
+
+
+def usable_settings(settings: QSettings) -> QSettings:
+    """``settings``, or, when its INI file cannot be read as text, fresh settings in its place
+    after the file was set aside (the line saying so is in :data:`SET_ASIDE_PROPERTY`)."""
+    path = Path(settings.fileName())
+    problem = _settings_problem(settings, path)
+    if problem is None:
+        return settings
+    moved = set_aside(path)
+    where = f"moved to {moved.name}" if moved else "deleted"
+    line = f"Unreadable settings {path.name} {where} ({problem}); using default settings"
+    log.warning("%s", line)
+    fresh = QSettings(str(path), QSettings.Format.IniFormat)
+    fresh.setProperty(SET_ASIDE_PROPERTY, line)
+    return fresh
+
+
+def _settings_problem(settings: QSettings, path: Path) -> str | None:
+    if not path.exists():
+        return None
+    try:
+        text = read_regular_file(path, MAX_SETTINGS_BYTES, "settings file").decode("utf-8")
+    except DeepwireError as exc:
+        return str(exc).removeprefix(f"{path}: ")
+    except UnicodeDecodeError as exc:
+        return f"not UTF-8 text at byte {exc.start}"
+    if "\x00" in text:
+        return "holds binary data"
+    if settings.status() != QSettings.Status.NoError:
+        return "not in INI format"
+    return None
 
 
 def data_dir() -> Path:
@@ -45,7 +90,9 @@ class RecentFiles:
             value = settings.value(self.KEY, [])
             if isinstance(value, str):  # QSettings returns a lone string for one-item lists
                 value = [value]
-            self._paths = [str(p) for p in (value or []) if p]
+            if not isinstance(value, (list, tuple)):  # edited by hand or damaged: ignore it
+                value = []
+            self._paths = [p for p in value if isinstance(p, str) and p and "\x00" not in p]
 
     def paths(self) -> list[Path]:
         """The remembered paths, newest first."""

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import csv
 import io
+import warnings
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,10 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 MAX_INFERRED_CLASSES = 20
 #: An inferred text column with more distinct values than this is refused (likely an id/name).
 MAX_INFERRED_CATEGORIES = 50
+#: Largest image (width × height) decoded; larger ones are refused as likely decompression bombs.
+MAX_IMAGE_PIXELS = 50_000_000
+#: Numeric class labels must be whole numbers no larger than this (exact in float64).
+MAX_LABEL = 2 ** 53
 
 
 def resolve(path: str, base_dir: Path | None, kind: str = "file") -> Path:
@@ -38,6 +45,9 @@ def resolve(path: str, base_dir: Path | None, kind: str = "file") -> Path:
                         "sub-folder per class")
     if kind == "file" and p.is_dir():
         raise DataError(f"'{path}' is a folder, not a file: give the path of the data file")
+    if kind == "file" and not p.is_file():
+        raise DataError(f"'{path}' is not a regular file (a device, pipe or socket): give the "
+                        "path of the data file")
     return p
 
 
@@ -50,6 +60,21 @@ def _to_float(cell: str) -> float | None:
         return float(cell)
     except ValueError:
         return None
+
+
+def check_class_labels(y: np.ndarray, name: str, rows: list[str] | None = None) -> None:
+    """Numeric class labels must be finite whole numbers of at most :data:`MAX_LABEL` (larger
+    ones collapse into one class when made integers); the error names the file and the row."""
+    if y.dtype.kind != "f":
+        return
+    flat = y.reshape(len(y), -1)[:, 0].astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        bad = ~np.isfinite(flat) | (np.mod(flat, 1) != 0) | (np.abs(flat) > MAX_LABEL)
+    if bad.any():
+        i = int(np.argmax(bad))
+        row = rows[i] if rows else f"row {i}"
+        raise DataError(f"{name} {row}: class label {float(flat[i])!r} is not a whole number "
+                        f"up to 2**53: fix the label, or set task to regression")
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -191,6 +216,7 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
                                 "set task to classification")
             y = y_arr.astype(np.float32).reshape(-1, 1)
         elif task == "classification":
+            check_class_labels(y_arr, name, [f"line {ln}, column {target!r}" for ln in lines])
             y = y_arr
         else:
             raise DataError(f"{name}: task {task!r} needs a series; use regression or "
@@ -200,10 +226,22 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
 
 
 # --------------------------------------------------------------------------- NumPy
+#: How .npy files and .npz (zip) archives start.
+NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
+
+
 def _load_array(name: str, base_dir: Path | None) -> Any:
     path = resolve(name, base_dir)
     try:
+        with open(path, "rb") as fh:
+            head = fh.read(6)
+        if not head.startswith(NUMPY_MAGIC):
+            raise DataError(f"{name} is not a NumPy file (it starts with neither the .npy nor "
+                            "the .npz/zip signature): save it with numpy.save or numpy.savez")
         return np.load(path, allow_pickle=False)
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{name} is a damaged .npz archive ({exc}): save it again with "
+                        "numpy.savez") from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
@@ -260,6 +298,7 @@ def _from_arrays(x: np.ndarray, y: np.ndarray | None, spec: dict[str, Any], name
                 raise DataError(f"{y_name}: class targets must be one label per sample, got "
                                 f"shape {y.shape}: give a 1-D array of labels")
             y = y[:, 0]
+            check_class_labels(y, y_name)
         else:
             raise DataError(f"{name}: task 'forecast' is only for the builtin series; "
                             "use regression with your own windows")
@@ -301,9 +340,15 @@ def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
         try:
             x = archive[spec["x_key"]]
             y = archive[spec["y_key"]] if spec["y_key"] is not None else None
-        except ValueError:
+        except ValueError as exc:
+            if "pickle" not in str(exc).lower():
+                raise DataError(f"{name}: a member is not a valid NumPy array ({exc}): save it "
+                                "again with numpy.savez") from None
             raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
                             "numeric arrays only") from None
+        except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
+            raise DataError(f"{name} is a damaged .npz archive ({exc}): save it again with "
+                            "numpy.savez") from None
     return _from_arrays(x, y, spec, name, f"{name}[{spec['y_key']!r}]")
 
 
@@ -311,6 +356,9 @@ def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
 def load_image_folder(spec: dict[str, Any], base_dir: Path | None) -> RawData:
     """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W)."""
     from PIL import Image, UnidentifiedImageError
+
+    # Pillow only warns between its own limit and twice that: make it an error like above it.
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
 
     name = spec["path"].rstrip("/\\") or spec["path"]
     root = resolve(spec["path"], base_dir, "folder")
@@ -329,10 +377,16 @@ def load_image_folder(spec: dict[str, Any], base_dir: Path | None) -> RawData:
             raise DataError(f"class folder '{name}/{folder.name}' has no images "
                             f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder")
         for f in files:
+            where = f"image '{name}/{folder.name}/{f.name}'"
             try:
                 with Image.open(f) as img:
+                    if img.width * img.height > MAX_IMAGE_PIXELS:
+                        raise Image.DecompressionBombError(f"{img.width}×{img.height}")
                     img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
                     arr = np.asarray(img, dtype=np.float32) / 255.0
+            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+                raise DataError(f"{where} has more than {MAX_IMAGE_PIXELS:,} pixels (a "
+                                "decompression bomb?): shrink it or delete it") from None
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
                 reason = str(exc).split(":")[0] or type(exc).__name__
                 raise DataError(f"image '{name}/{folder.name}/{f.name}' cannot be decoded "

@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from engine.cli import fail, guarded
-from engine.errors import first_line
+from engine.errors import first_line, printable
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -17,9 +17,9 @@ def run_export(args: argparse.Namespace) -> int:
 
         result = export_model(args.design, args.checkpoint, args.format, args.output,
                               network=getattr(args, "network", None))
-        print(result.summary())
+        print(printable(result.summary()))
         for note in result.notes:
-            sys.stderr.write(f"note: preprocessing {note}\n")
+            sys.stderr.write(printable(f"note: preprocessing {note}") + "\n")
         return 0
 
     return guarded(body)
@@ -33,7 +33,7 @@ def run_import(args: argparse.Namespace) -> int:
 
         shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
         result = import_model(args.source, args.output, input_shape=shape)
-        print(result.summary())
+        print(printable(result.summary()))
         return 0
 
     try:

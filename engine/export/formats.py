@@ -15,7 +15,6 @@ import io
 import json
 import logging
 import os
-import tempfile
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import torch
 from engine.errors import ExportError
 from engine.export.codegen import generate_python, naming, weights_by_code_name
 from engine.export.prepare import ExportPlan, prepare_export, sidecar_path, sub_design
+from engine.files import atomic_write_files
 from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.shapes import analyze
@@ -160,27 +160,14 @@ def _check_writable(output: Path) -> None:
 
 
 def write_files(files: dict[Path, bytes]) -> None:
-    """Write every file to a temporary sibling, then move them all into place (main file last).
+    """Write every file atomically (main file, listed first, moved into place last).
 
-    ``files`` lists the main file first; if anything fails, no target is touched and no
-    temporary file is left.
+    If anything fails, no target is touched and no temporary file is left
+    (:func:`engine.files.atomic_write_files`).
     """
-    temps: list[tuple[str, Path]] = []
     try:
-        for path, data in files.items():
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                       dir=path.parent if str(path.parent) else ".")
-            temps.append((tmp, path))
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-                fh.flush()
-                os.fsync(fh.fileno())
-        for tmp, path in reversed(temps):
-            os.replace(tmp, path)
+        atomic_write_files(files)
     except OSError as exc:
-        for tmp, _ in temps:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
         raise ExportError(f"cannot write {exc.filename or next(iter(files))}: "
                           f"{exc.strerror or exc}; choose another --output") from None
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.cli import fail, guarded
-from engine.errors import TrainingError
+from engine.errors import TrainingError, printable
 from engine.io import load_design
 from engine.training.config import TrainConfig
 from engine.training.devices import launched_distributed
@@ -59,7 +59,8 @@ class ProgressBar(Callback):
 
         self.epochs = event.epochs
         where = f"{event.device}" + (f" × {event.world_size}" if event.world_size > 1 else "")
-        self.file.write(f"training {event.task} on {event.data_description} ({where})\n")
+        self.file.write(printable(f"training {event.task} on {event.data_description} "
+                                  f"({where})") + "\n")
         self.bar = tqdm(total=(event.epochs - event.start_epoch) * event.batches_per_epoch,
                         unit="batch", file=self.file, dynamic_ncols=True, mininterval=0.25,
                         desc=f"epoch {event.start_epoch + 1}/{event.epochs}", leave=False)
@@ -167,7 +168,7 @@ def run_train(args: argparse.Namespace) -> int:
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
         if trainer.dist.is_main:
-            print(summary_line(summary))
+            print(printable(summary_line(summary)))
         return 130 if summary["stopped"] else 0
 
     return guarded(body)

@@ -31,6 +31,7 @@ import torch
 
 from engine.data import PreparedData, prepare_data
 from engine.errors import DataError, DeepwireError, TrainingError
+from engine.files import atomic_write_bytes
 from engine.graph import Design
 from engine.training.checkpoint import (
     Checkpoint,
@@ -582,9 +583,8 @@ class Trainer:
             return
         try:
             self.out_dir.mkdir(parents=True, exist_ok=True)
-            with open(self.out_dir / "summary.json", "w", encoding="utf-8") as fh:
-                json.dump(summary, fh, indent=2)
-                fh.write("\n")
+            atomic_write_bytes(self.out_dir / "summary.json",
+                               (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
         except OSError:
             pass  # a summary that cannot be written must not hide the run's own result
 

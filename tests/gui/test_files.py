@@ -175,7 +175,8 @@ def test_recovery_store_offers_only_files_of_dead_editors(tmp_path):
     assert dumps(orphans[0].load()) == dumps(design)
     (tmp_path / "recovery-1234567.json").write_text("{not json", encoding="utf-8")
     assert [o.file for o in mine.orphans()] == [dead.file]
-    assert not (tmp_path / "recovery-1234567.json").exists()  # damaged: nothing to restore
+    assert not (tmp_path / "recovery-1234567.json").exists()  # damaged: set aside, not offered
+    assert len(list(tmp_path.glob("recovery-1234567.json.corrupt-*"))) == 1
 
 
 def test_autosave_runs_on_its_timer_and_a_clean_exit_removes_it(make_window, tmp_path, qtbot):
