@@ -191,6 +191,22 @@ def estimate_for_config(design: Design, analysis: ShapeAnalysis, config: TrainCo
                            task=config.task, device=config.device, available=available)
 
 
+def design_estimate(design: Design, analysis: ShapeAnalysis,
+                    available: int | None | str = "measure") -> MemoryEstimate | None:
+    """The estimate for the design's own training settings; None while the design has problems
+    or its training section is invalid (those are reported on their own)."""
+    from engine.errors import TrainingError
+    from engine.training.config import TrainConfig
+
+    if not analysis.valid:
+        return None
+    try:
+        config = TrainConfig.from_design(design)
+    except TrainingError:
+        return None
+    return estimate_for_config(design, analysis, config, available)
+
+
 def memory_problems(estimate: MemoryEstimate) -> list[Problem]:
     """Problems for an estimate that does not fit: the node needing the most memory when not
     even one sample fits, else the batch size that would."""
