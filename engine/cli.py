@@ -6,13 +6,18 @@ import argparse
 import json
 import sys
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from engine.errors import DeepwireError, DesignFormatError, printable
+from engine.errors import DataError, DeepwireError, DesignFormatError, TrainingError, printable
 from engine.graph import Design
 from engine.io import load_design
 from engine.layers import fmt_shape
-from engine.shapes import ShapeAnalysis, analyze
+from engine.memory import MemoryEstimate, estimate_for_config, memory_problems
+from engine.shapes import Problem, ShapeAnalysis, analyze
+
+if TYPE_CHECKING:
+    from engine.training.config import TrainConfig
 
 
 def fail(message: str, code: int) -> int:
@@ -36,8 +41,61 @@ def guarded(fn: Callable[[], int]) -> int:
         return fail("interrupted", 130)
 
 
-def check_report(design: Design, analysis: ShapeAnalysis) -> dict[str, Any]:
+def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]:
+    """Problems of the ``data`` and ``training`` sections, found by the same code ``train`` runs
+    (without loading any data), and the training config when that section is valid."""
+    from engine.data.builtin import check_builtin
+    from engine.data.spec import normalize_spec
+    from engine.training.config import TrainConfig
+
+    problems: list[Problem] = []
+    if design.data:
+        try:
+            spec = normalize_spec(design.data)
+            if spec["source"] == "builtin":
+                check_builtin(spec)
+        except DataError as exc:
+            problems.append(Problem(None, str(exc)))
+    config = None
+    try:
+        config = TrainConfig.from_design(design)
+    except TrainingError as exc:
+        problems.append(Problem(None, str(exc)))
+    return problems, config
+
+
+@dataclass
+class CheckResult:
+    """Everything ``check`` reports: shape analysis, section problems and the memory estimate."""
+
+    design: Design
+    analysis: ShapeAnalysis
+    problems: list[Problem]
+    memory: MemoryEstimate | None
+
+    @property
+    def valid(self) -> bool:
+        return not self.problems
+
+
+def check_design(design: Design, available: int | None | str = "measure") -> CheckResult:
+    """Validate ``design`` the way ``train`` would before it loads data: shapes, the data and
+    training sections, and whether training fits in the free memory."""
+    analysis = analyze(design)
+    problems, config = section_problems(design)
+    problems = analysis.problems + problems
+    memory = None
+    if analysis.valid and config is not None:
+        memory = estimate_for_config(design, analysis, config, available)
+        problems += memory_problems(memory)
+    return CheckResult(design, analysis, problems, memory)
+
+
+def check_report(design: Design, analysis: ShapeAnalysis,
+                 result: CheckResult | None = None) -> dict[str, Any]:
     """The ``check --json`` object (see DESIGN.md's command-line contract)."""
+    problems = result.problems if result is not None else analysis.problems
+    memory = result.memory if result is not None else None
     totals = analysis.totals()
     nodes = []
     for node in design:
@@ -48,13 +106,14 @@ def check_report(design: Design, analysis: ShapeAnalysis) -> dict[str, Any]:
                       "params": info.params if info else 0, "macs": info.macs if info else 0,
                       "activation_bytes": info.activation_bytes if info else 0})
     return {
-        "valid": analysis.valid,
+        "valid": not problems,
         "nodes": nodes,
         "total_params": totals.params,
         "total_macs": totals.macs,
         "total_activation_bytes": totals.activation_bytes,
+        "memory": memory.to_dict() if memory is not None else None,
         "errors": [{"node": p.node, "message": p.message + (f" — {p.fix}" if p.fix else "")}
-                   for p in analysis.problems],
+                   for p in problems],
     }
 
 
@@ -63,22 +122,25 @@ def run_check(args: argparse.Namespace) -> int:
 
     def body() -> int:
         design = load_design(args.design)
-        analysis = analyze(design)
+        result = check_design(design)
+        analysis = result.analysis
         if args.json:
-            print(json.dumps(check_report(design, analysis), indent=2))
-            return 0 if analysis.valid else 1
+            print(json.dumps(check_report(design, analysis, result), indent=2))
+            return 0 if result.valid else 1
         totals = analysis.totals()
-        if analysis.valid:
+        if result.valid:
             print(printable(f"{args.design}: valid — {len(design)} layers, {totals.params:,} "
                             f"parameters, {totals.macs:,} MACs per sample"))
             for node in design:
                 info = analysis.info[node.id]
                 print(printable(f"  {node.id:<20} {node.type:<18} "
                                 f"{fmt_shape(info.output_shape):<18} {info.params:>10,} params"))
+            if result.memory is not None:
+                print(f"memory to train: {result.memory.summary()}")
             return 0
-        for problem in analysis.problems:
+        for problem in result.problems:
             sys.stderr.write(printable(f"{args.design}: {problem}") + "\n")
-        sys.stderr.write(printable(f"{args.design}: invalid — {len(analysis.problems)} "
+        sys.stderr.write(printable(f"{args.design}: invalid — {len(result.problems)} "
                                    "problem(s)") + "\n")
         return 1
 
@@ -87,6 +149,6 @@ def run_check(args: argparse.Namespace) -> int:
             return body()
         except DesignFormatError as exc:
             print(json.dumps({"valid": False, "nodes": [], "total_params": 0, "total_macs": 0,
-                              "errors": [{"node": None, "message": str(exc)}]}, indent=2))
+                              "memory": None, "errors": [{"node": None, "message": str(exc)}]}, indent=2))
             return fail(str(exc), 2)
     return guarded(body)

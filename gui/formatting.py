@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from engine.memory import fmt_bytes
+
 
 def count(n: int) -> str:
     """Exact count with thousands separators: ``12,345``."""
@@ -22,15 +24,8 @@ def short_count(n: float) -> str:
 
 
 def size(nbytes: float) -> str:
-    """Byte size in binary units: ``512 B``, ``4.0 KiB``, ``1.50 MiB``."""
-    value = float(nbytes)
-    for unit in ("B", "KiB", "MiB", "GiB"):
-        if abs(value) < 1024 or unit == "GiB":
-            if unit == "B":
-                return f"{int(value)} B"
-            return f"{value:.1f} {unit}" if value >= 10 else f"{value:.2f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GiB"
+    """Byte size in binary units: ``512 B``, ``4.0 KiB``, ``1.50 MiB`` (engine.memory's)."""
+    return fmt_bytes(nbytes)
 
 
 def param_value(value: object) -> str:

@@ -34,13 +34,14 @@ from engine.errors import DesignFormatError, first_line
 from engine.graph import Design
 from engine.io import load_design
 from engine.layers import REGISTRY
+from engine.memory import design_estimate
 from gui import formatting
 from gui.canvas import CanvasView
 from gui.document import Document, new_design
 from gui.icons import app_icon, icon
 from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
-from gui.panels.inspector import InspectorPanel
+from gui.panels.inspector import ERROR_COLOUR, InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
@@ -331,13 +332,14 @@ class MainWindow(QMainWindow):
         self.params_label = QLabel()
         self.macs_label = QLabel()
         self.memory_label = QLabel()
+        self.train_memory_label = QLabel()
         self.device_label = QLabel(training_device())
         self.device_label.setToolTip("The device training would use")
         self.params_label.setToolTip("Trainable parameters of every network")
         self.macs_label.setToolTip("Multiply-accumulate operations per sample (forward pass)")
         self.memory_label.setToolTip("Activation memory per sample (float32, forward pass)")
-        for label in (self.validity_label, self.params_label, self.macs_label,
-                      self.memory_label, self.device_label):
+        for label in (self.validity_label, self.params_label, self.train_memory_label,
+                      self.macs_label, self.memory_label, self.device_label):
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
 
@@ -346,6 +348,7 @@ class MainWindow(QMainWindow):
         doc.modifiedChanged.connect(self._on_modified_changed)
         doc.pathChanged.connect(self._on_path_changed)
         doc.designReset.connect(self._on_design_reset)
+        doc.sectionChanged.connect(self._on_section_changed)
         self.summary.changed.connect(self._update_totals)
         self.palette_panel.layerActivated.connect(self.add_layer)
         self.problems.nodeRequested.connect(self.reveal_node)
@@ -698,6 +701,36 @@ class MainWindow(QMainWindow):
         self.macs_label.setText(f"MACs: {formatting.short_count(totals.macs)}")
         self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}"
                                   "/sample")
+        self._update_training_memory()
+
+    def _on_section_changed(self, _section: str) -> None:
+        self._update_training_memory()  # batch size, optimizer or device changed
+
+    def _update_training_memory(self) -> None:
+        """The memory training would need (engine.memory) against the free memory, beside the
+        parameter count; red when it does not fit."""
+        estimate = design_estimate(self.document.design, self.document.analysis)
+        label = self.train_memory_label
+        label.setVisible(estimate is not None)
+        if estimate is None:
+            return
+        if estimate.fits:
+            free = "" if estimate.available is None else \
+                f" of {formatting.size(estimate.available)} free"
+            label.setText(f"Training: {formatting.size(estimate.total)}{free}")
+            label.setStyleSheet("")
+        else:
+            best = estimate.max_batch
+            label.setText(f"Training: does not fit at batch {estimate.batch_size}"
+                          + (f"; at most {best}" if best else ""))
+            label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        label.setToolTip(
+            f"Memory to train, {estimate.summary()}:\n"
+            f"parameters {formatting.size(estimate.parameters)}, gradients "
+            f"{formatting.size(estimate.gradients)}, optimizer state ({estimate.optimizer}) "
+            f"{formatting.size(estimate.optimizer_state)}, activations "
+            f"{formatting.size(estimate.activations)} at batch {estimate.batch_size}\n"
+            "(the dataset, kept on the device while training, comes on top)")
 
     def _on_problem_count(self, count: int) -> None:
         self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")

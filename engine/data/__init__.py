@@ -10,9 +10,31 @@ The public API other parts of Deepwire build on::
 See docs/data.md for the spec schema.
 """
 
-from engine.data.builtin import BUILTIN_DATASETS, builtin_options
-from engine.data.prepare import PreparedData, check_input_shape, prepare_data
-from engine.data.preprocess import AffineParams, Preprocessor
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use (PEP 562), so ``engine.data.spec`` alone — which ``check`` needs to
+# validate a data section — does not pull in the loaders and preprocessing.
+_EXPORTS = {
+    "BUILTIN_DATASETS": "builtin", "builtin_options": "builtin",
+    "PreparedData": "prepare", "check_input_shape": "prepare", "prepare_data": "prepare",
+    "AffineParams": "preprocess", "Preprocessor": "preprocess",
+}
+
+if TYPE_CHECKING:
+    from engine.data.builtin import BUILTIN_DATASETS, builtin_options
+    from engine.data.prepare import PreparedData, check_input_shape, prepare_data
+    from engine.data.preprocess import AffineParams, Preprocessor
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BUILTIN_DATASETS",

@@ -184,6 +184,14 @@ def option_ranges(name: str) -> dict[str, tuple[type, float, float]]:
 
 def load_builtin(spec: dict[str, Any], seed: int) -> RawData:
     """Load the builtin dataset named in a normalized spec, checking its form and options."""
+    entry, opts, form, seed = check_builtin(spec, seed)
+    return entry.load(opts, form, seed)
+
+
+def check_builtin(spec: dict[str, Any], seed: int = 0) -> tuple[Any, dict[str, Any], str | None,
+                                                                  int]:
+    """Check a normalized builtin spec's name, form and options without loading anything;
+    returns (dataset entry, options with defaults, form, seed) or raises one DataError line."""
     name = spec["name"]
     if name not in _REGISTRY:
         raise DataError(f"data spec: 'name' is {name!r}, not a builtin dataset; allowed: "
@@ -213,4 +221,4 @@ def load_builtin(spec: dict[str, Any], seed: int) -> RawData:
             raise DataError(f"data spec: options.{key} is {value!r}; allowed: {kind} from "
                             f"{o.low:g} to {o.high:g}")
         opts[key] = o.kind(value)
-    return entry.load(opts, form, seed)
+    return entry, opts, form, seed

@@ -13,8 +13,12 @@ def run_export(args: argparse.Namespace) -> int:
     """``export DESIGN --checkpoint C --format F --output PATH [--network PART]``."""
 
     def body() -> int:
-        from engine.export.formats import export_model
+        from engine.export.formats import export_model, output_conflict
 
+        conflict = output_conflict(args.format, args.output,
+                                   {"design": args.design, "checkpoint": args.checkpoint})
+        if conflict is not None:  # bad usage: nothing is read or written
+            return fail(conflict, 2)
         result = export_model(args.design, args.checkpoint, args.format, args.output,
                               network=getattr(args, "network", None))
         print(printable(result.summary()))

@@ -99,8 +99,13 @@ def export_formats(design: Design | str | os.PathLike[str],
             raise ExportError(f"unknown export format '{fmt}'; choose one of: "
                               f"{', '.join(FORMATS)}")
     targets = {fmt: Path(path) for fmt, path in outputs.items()}
-    for target in targets.values():
+    inputs = {"design": design if isinstance(design, str | os.PathLike) else None,
+              "checkpoint": checkpoint if isinstance(checkpoint, str | os.PathLike) else None}
+    for fmt, target in targets.items():
         _check_writable(target)
+        conflict = output_conflict(fmt, target, inputs)
+        if conflict is not None:
+            raise ExportError(conflict)
     if "onnx" in targets:
         require_onnx()
     if encoder_only:
@@ -137,6 +142,66 @@ def export_formats(design: Design | str | os.PathLike[str],
         results.append(ExportResult(fmt, list(files), side, notes))
     write_files({path: data for _, files in built for path, data in files.items()})
     return results
+
+
+def export_paths(fmt: str, output: str | os.PathLike[str]) -> list[Path]:
+    """Every file an export to ``output`` writes: the main file, the Python code's weights, the
+    sidecar JSON."""
+    out = Path(output)
+    companions = [_weights_path(out)] if fmt == "python" else []
+    return [out, *companions, sidecar_path(out)]
+
+
+#: Suffixes of files that are not exports and must not be replaced by one (designs, sidecars,
+#: checkpoints, data).
+_OTHER_KINDS = {".json": "a design or sidecar JSON file", ".pt": "a checkpoint",
+                ".pth": "a checkpoint", ".csv": "a data file", ".npy": "a data file",
+                ".npz": "a data file"}
+
+
+def output_conflict(fmt: str, output: str | os.PathLike[str],
+                    inputs: dict[str, str | os.PathLike[str] | None]) -> str | None:
+    """Why exporting ``fmt`` to ``output`` would destroy a file it should not, or None.
+
+    ``inputs`` names the files the export reads (``{"design": path, "checkpoint": path}``); no
+    file the export writes (main file, weights, sidecar) may be one of them, compared by resolved
+    path and by identity (hard links). An existing ``output`` of another kind than ``fmt`` (say
+    a ``.json`` for ONNX), or a new one whose suffix says it is another kind, is refused too.
+    The CLI and the GUI's export dialog both ask this before writing.
+    """
+    out = Path(output).expanduser()
+    title, suffix, _ = FORMATS[fmt]
+    stem = out.stem if out.suffix else out.name
+    other = f"choose another file name, e.g. {stem}{suffix}"
+    for path in export_paths(fmt, out):
+        for role, given in inputs.items():
+            if given is not None and _same_file(path, Path(given).expanduser()):
+                what = "" if path == out else ("the sidecar " if path.suffix == ".json"
+                                               else "the weights ")
+                return (f"{what}{path} would replace the {role} this export reads "
+                        f"({given}): {other}")
+    known = {s for _t, s, _d in FORMATS.values()}
+    kind = _OTHER_KINDS.get(out.suffix.lower()) or (
+        f"another format's file ({out.suffix})" if out.suffix.lower() in known - {suffix}
+        else None)
+    article = "an" if title[0] in "AEIOU" else "a"
+    if out.suffix.lower() != suffix and out.is_file():
+        kind = kind or f"a '{out.suffix or 'suffix-less'}' file"
+        return f"{out} exists and is {kind}, not {article} {title} file: {other}"
+    if kind is not None:
+        return f"{out} names {kind}, not {article} {title} file ({suffix}): {other}"
+    return None
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` are one file: same resolved path, or (both existing) the same
+    inode, which also catches hard links."""
+    try:
+        if a.resolve() == b.resolve():
+            return True
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return a == b
 
 
 def _weights_path(output: Path) -> Path:

@@ -8,22 +8,47 @@
 See docs/training.md.
 """
 
-from engine.training.checkpoint import (
-    Checkpoint,
-    checkpoint_from_modules,
-    load_checkpoint,
-    save_checkpoint,
-)
-from engine.training.config import TrainConfig
-from engine.training.events import (
-    BatchEvent,
-    Callback,
-    EpochEvent,
-    History,
-    LayerStats,
-    TrainStartEvent,
-)
-from engine.training.trainer import Trainer
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Imported on first use (PEP 562), so ``engine.training.config`` alone — which ``check`` needs to
+# validate a training section — does not pull in the trainer, the loops and the data loaders.
+_EXPORTS = {
+    "Checkpoint": "checkpoint", "checkpoint_from_modules": "checkpoint",
+    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "TrainConfig": "config",
+    "BatchEvent": "events", "Callback": "events", "EpochEvent": "events", "History": "events",
+    "LayerStats": "events", "TrainStartEvent": "events",
+    "Trainer": "trainer",
+}
+
+if TYPE_CHECKING:
+    from engine.training.checkpoint import (
+        Checkpoint,
+        checkpoint_from_modules,
+        load_checkpoint,
+        save_checkpoint,
+    )
+    from engine.training.config import TrainConfig
+    from engine.training.events import (
+        BatchEvent,
+        Callback,
+        EpochEvent,
+        History,
+        LayerStats,
+        TrainStartEvent,
+    )
+    from engine.training.trainer import Trainer
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BatchEvent",

@@ -33,6 +33,8 @@ from engine.data import PreparedData, prepare_data
 from engine.errors import DataError, DeepwireError, TrainingError
 from engine.files import atomic_write_bytes
 from engine.graph import Design
+from engine.memory import estimate_memory, memory_problems
+from engine.shapes import analyze
 from engine.training.checkpoint import (
     Checkpoint,
     checkpoint_from_modules,
@@ -96,6 +98,7 @@ class Trainer:
         self._running = threading.Event()
         self._running.set()
         self._started = False
+        self._files_started = False
         self.step = 0
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
@@ -160,7 +163,8 @@ class Trainer:
         except Exception as exc:
             err = self._readable(exc)
             if self.dist.is_main:
-                self._write_summary(self._summary(error=str(err)))
+                if self._files_started:  # a run refused before it began leaves files alone
+                    self._write_summary(self._summary(error=str(err)))
                 self.callbacks.on_exception(err)
             if err is exc:
                 raise
@@ -177,6 +181,7 @@ class Trainer:
             # the split and preprocessing depend on the seed: keep the checkpoint's
             cfg = cfg.replace(seed=int(saved.get("seed", cfg.seed)))
         self.device = resolve_device(cfg.device, self.dist.local_rank)
+        self._check_memory(cfg)
         if self._given_data is not None:
             self.data = self._given_data
         else:
@@ -208,6 +213,20 @@ class Trainer:
             self._restore(ckpt)
         else:
             self.loop.fresh_start()
+
+    def _check_memory(self, cfg: TrainConfig) -> None:
+        """Refuse, before anything is allocated, a design that cannot fit in the device's free
+        memory at this batch size (one line naming the node, or the batch size that fits)."""
+        analysis = analyze(self.design)
+        if not analysis.valid:
+            return  # compiling reports the design's own problems
+        per_rank = max(1, math.ceil(cfg.batch_size / self.dist.world_size))
+        estimate = estimate_memory(self.design, analysis, batch_size=per_rank,
+                                   optimizer=cfg.optimizer, momentum=cfg.momentum,
+                                   task=cfg.task, device=self.device.type)
+        problems = memory_problems(estimate)
+        if problems:
+            raise TrainingError(str(problems[0]))
 
     def _load_resume(self) -> Checkpoint | None:
         if self._resume is None:
@@ -523,6 +542,7 @@ class Trainer:
             trainer_state=self._trainer_state(with_best))
 
     def _start_files(self) -> None:
+        self._files_started = True
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMessageBox,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -110,6 +111,14 @@ class FileChooser:
         """A file to write (the dialog asks before replacing one), or None."""
         path, _ = QFileDialog.getSaveFileName(self.parent, title, start, filters)
         return Path(path) if path else None
+
+    def confirm_replace(self, title: str, text: str) -> bool:
+        """Ask before replacing an existing file (a name typed rather than picked)."""
+        answer = QMessageBox.question(self.parent, title, text,
+                                      QMessageBox.StandardButton.Yes
+                                      | QMessageBox.StandardButton.Cancel,
+                                      QMessageBox.StandardButton.Cancel)
+        return answer == QMessageBox.StandardButton.Yes
 
 
 def coloured(label: QLabel, text: str, colour: str | None = None) -> None:

@@ -34,6 +34,8 @@ from PySide6.QtWidgets import (
 
 from engine.errors import first_line
 from engine.export import FORMATS, export_model, export_parts
+from engine.export.formats import output_conflict
+from engine.export.prepare import sidecar_path
 from engine.graph import Design
 from gui.document import Document
 from gui.formatting import design_stem
@@ -46,7 +48,6 @@ from gui.panels.background import (
     escape_html,
     note_label,
     path_row,
-    same_file,
     with_note,
 )
 from gui.panels.inspector import ERROR_COLOUR
@@ -165,6 +166,7 @@ class ExportDialog(BackgroundTaskDialog):
         self.probe: BackgroundCall | None = None  # the running checkpoint check
         self.check: CheckpointCheck | None = None
         self._auto_output = True  # the output name follows format and part until edited
+        self._picked_output: Path | None = None  # chosen in the file dialog, which asked
         self._probe_pending: list[Path] | None = None
         self.setWindowTitle("Export Trained Model")
         self.setMinimumWidth(620)
@@ -380,7 +382,9 @@ class ExportDialog(BackgroundTaskDialog):
         start = str(self.output_path() or self.auto_output())
         path = self.chooser.save_file("Export as", start, filters)
         if path is not None:
-            self.set_output(path if path.suffix else path.with_suffix(suffix))
+            path = path if path.suffix else path.with_suffix(suffix)
+            self.set_output(path)
+            self._picked_output = path  # the file dialog already asked before replacing it
 
     # -- checkpoint check ------------------------------------------------------------------------
 
@@ -438,10 +442,10 @@ class ExportDialog(BackgroundTaskDialog):
         output = self.output_path()
         if output is None:
             return "choose where to save"
-        if same_file(output, self.document.path) or same_file(
-                output, Path(self.checkpoint_edit.text().strip()).expanduser()):
-            return f"choose another file name ({output.name} is the design or the checkpoint)"
-        return None
+        conflict = output_conflict(self.fmt, output, {
+            "design": self.document.path,
+            "checkpoint": Path(self.checkpoint_edit.text().strip()).expanduser()})
+        return conflict  # the same refusal as ``main.py export``
 
     @Slot()
     def _update_controls(self) -> None:
@@ -466,6 +470,12 @@ class ExportDialog(BackgroundTaskDialog):
             return False
         fmt, part = self.fmt, self.part
         output = self.output_path()
+        just_written = self.result is not None and output in self.result.paths
+        if output.exists() and not just_written and output != self._picked_output and \
+                not self.chooser.confirm_replace(
+                    "Replace the file?", f"{output} exists. Replace it with the "
+                    f"{FORMATS[fmt][0]} export (and its sidecar {sidecar_path(output).name})?"):
+            return False
         self.output_edit.setText(str(output))
         checkpoint = Path(self.checkpoint_edit.text().strip()).expanduser()
         design = self.document.design.copy()  # the snapshot the worker reads

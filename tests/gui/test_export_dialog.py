@@ -393,6 +393,7 @@ class FakeChooser:
 
     def __init__(self, open_path=None, save_path=None) -> None:
         self.open_path, self.save_path = open_path, save_path
+        self.replace = False  # the answer to "Replace the file?"
         self.asked: list[tuple[str, str, str]] = []
 
     def open_file(self, title, start, filters):
@@ -402,6 +403,10 @@ class FakeChooser:
     def save_file(self, title, start, filters):
         self.asked.append((title, start, filters))
         return self.save_path
+
+    def confirm_replace(self, title, text):
+        self.asked.append((title, text, ""))
+        return self.replace
 
 
 def test_browse_buttons_fill_the_fields_and_refuse_overwriting_the_design(
@@ -424,7 +429,7 @@ def test_browse_buttons_fill_the_fields_and_refuse_overwriting_the_design(
     assert dialog.export_button.isEnabled()
     dialog.set_output(design_path)  # typing the design's own file name
     assert not dialog.export_button.isEnabled()
-    assert "mlp.json is the design" in dialog.reason_label.text()
+    assert "mlp.json would replace the design" in dialog.reason_label.text()
 
     importer = window.show_import_dialog()
     first, second = tmp_path / "first.py", tmp_path / "second.py"
@@ -459,3 +464,47 @@ def test_runs_started_in_the_same_second_are_ordered_newest_first(tmp_path):
     folders = list(dict.fromkeys(p.parent.name for p in found if p.parent.parent == runs))
     assert folders == ["mlp-20261126-120000-10", "mlp-20261126-120000-2", "mlp-20261126-120000",
                        "mlp-20261126-115959"]
+
+
+def test_export_refuses_the_checkpoint_and_other_kinds_and_asks_before_replacing(
+        make_window, qtbot, checkpoints, tmp_path):
+    """The dialog asks the engine's question (``output_conflict``) that ``main.py export``
+    asks, and a typed name of an existing export is replaced only after the user agrees."""
+    import os
+
+    window, _ = make_window()
+    window.document.save(tmp_path / "mlp.json")
+    dialog = window.show_export_dialog()
+    dialog.chooser = FakeChooser()
+    ckpt = tmp_path / "best.pt"
+    ckpt.write_bytes(checkpoints["good"].read_bytes())
+    dialog.set_checkpoint(ckpt)
+    _checked(qtbot, dialog)
+    dialog.set_format("onnx")
+    dialog.set_output(ckpt)  # the checkpoint it reads
+    assert not dialog.export_button.isEnabled() and not dialog.export()
+    assert "would replace the checkpoint" in dialog.reason_label.text()
+    os.link(ckpt, tmp_path / "alias.onnx")  # a hard link to it, under an export's name
+    dialog.set_output(tmp_path / "alias.onnx")
+    assert "would replace the checkpoint" in dialog.blocked_reason()
+    dialog.set_format("safetensors")
+    dialog.set_output(tmp_path / "mlp")  # the dialog adds the suffix: mlp.safetensors(.json)
+    assert dialog.blocked_reason() is None
+    (tmp_path / "notes.json").write_text("{}")
+    dialog.set_output(tmp_path / "notes.json")
+    assert "exists and is a design or sidecar JSON file" in dialog.blocked_reason()
+    assert ckpt.read_bytes() == checkpoints["good"].read_bytes()
+
+    earlier = tmp_path / "model.safetensors"
+    earlier.write_bytes(b"an earlier export")
+    dialog.set_output(earlier)
+    assert dialog.blocked_reason() is None
+    assert "exists and will be replaced" in dialog.output_note.text()
+    assert not dialog.export()  # the user said Cancel
+    assert dialog.chooser.asked[-1][0] == "Replace the file?"
+    assert earlier.read_bytes() == b"an earlier export"
+    dialog.chooser.replace = True
+    assert dialog.export()
+    _finish(qtbot, dialog)
+    assert "Exported" in dialog.result_label.text(), dialog.result_label.text()
+    assert earlier.read_bytes() != b"an earlier export" and earlier.stat().st_size > 100
