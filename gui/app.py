@@ -43,7 +43,8 @@ def _error(message: str, code: int) -> int:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """Open the editor (or render it with ``--screenshot``); returns the exit code."""
+    """Open the editor (or render it with ``--screenshot``); returns the exit code, except that
+    the editor itself ends the process when its window closes (:func:`exit_process`)."""
     screenshot = getattr(args, "screenshot", None)
     train_for = float(getattr(args, "train_for", 0.0) or 0.0)
     if train_for and not screenshot:

@@ -118,6 +118,20 @@ def test_closing_while_a_run_loads_a_big_csv_stops_the_loading(closing, qtbot, t
     assert summary["stopped"] and summary["error"] is None and summary["epochs_completed"] == 0
 
 
+def test_stop_while_a_run_loads_a_big_csv_ends_it_as_stopped(closing, qtbot, tmp_path):
+    win = closing(csv_mlp(write_big_csv(tmp_path / "big.csv")))
+    win.data_panel.set_on_screen(False)
+    panel = win.training_panel
+    assert panel.train()
+    trainer = panel.runner._run.trainer
+    with qtbot.waitSignal(panel.runFinished, timeout=30_000) as finished:
+        panel.runner.stop()
+    result = finished.args[0]
+    assert result.stopped and result.error is None
+    assert trainer.data is None  # it did not wait for the whole file
+    assert panel.train_action.isEnabled()  # ready for the next run
+
+
 def test_closing_while_a_preview_loads_a_big_csv_stops_the_preview(closing, qtbot, tmp_path):
     win = closing(csv_mlp(write_big_csv(tmp_path / "big.csv")))
     data_panel = win.data_panel
