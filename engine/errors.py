@@ -6,6 +6,8 @@ what went wrong, where, and how to fix it. Front ends (CLI, GUI) print it as is,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class DeepwireError(Exception):
     """Base class of every user-facing engine error (one clear line)."""
@@ -60,3 +62,16 @@ def printable(text: str) -> str:
         else:
             out.append(ch.encode("unicode_escape").decode("ascii"))
     return "".join(out)
+
+
+class Cancelled(DeepwireError):
+    """Work stopped because its caller asked (a Stop click, the window closing); not a failure.
+
+    Long jobs take a ``should_stop`` callable and call :func:`check_cancel` between chunks of
+    work, so a request is honoured within one chunk."""
+
+
+def check_cancel(should_stop: Callable[[], bool] | None, what: str = "loading the data") -> None:
+    """Raise :class:`Cancelled` when ``should_stop`` (may be None) says so."""
+    if should_stop is not None and should_stop():
+        raise Cancelled(f"{what} was stopped on request")

@@ -2,6 +2,10 @@
 
 ``run_app`` creates the QApplication, opens the design (with no file: the MLP template, ready to
 train), and either runs the editor or renders the real main window offscreen to a PNG and exits.
+
+Closing the editor: the window hides at once and asks its workers to stop (a training run, a
+data preview); once the event loop has ended, :func:`leave` gives them :data:`EXIT_WAIT_S` in all
+to finish writing, flushes what is left and ends the process with :func:`exit_process`.
 """
 
 from __future__ import annotations
@@ -10,8 +14,10 @@ import argparse
 import os
 import re
 import sys
+import time
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 
 from engine.errors import DesignFormatError, printable
 
@@ -71,6 +77,9 @@ def xcb_problem(environ: Mapping[str, str], platform: str) -> str | None:
     return ("the window cannot open: Qt's xcb platform needs system libraries that are "
             f"missing; install them with: sudo apt install {' '.join(missing)} (or run "
             "headless with QT_QPA_PLATFORM=offscreen)")
+#: Seconds, in all, the closed editor waits for its workers before the process ends: a stopped
+#: run needs a batch and its summary, a data preview one chunk of its file (milliseconds here).
+EXIT_WAIT_S = 1.0
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -90,7 +99,8 @@ def _error(message: str, code: int) -> int:
 
 
 def run_app(args: argparse.Namespace) -> int:
-    """Open the editor (or render it with ``--screenshot``); returns the exit code."""
+    """Open the editor (or render it with ``--screenshot``); returns the exit code, except that
+    the editor itself ends the process when its window closes (:func:`exit_process`)."""
     screenshot = getattr(args, "screenshot", None)
     train_for = float(getattr(args, "train_for", 0.0) or 0.0)
     if train_for and not screenshot:
@@ -161,7 +171,46 @@ def run_app(args: argparse.Namespace) -> int:
     window.canvas.fit()
     window.offer_recovery()
     _close_on_interrupt(window)
-    return app.exec()
+    code = app.exec()
+    leave(window)
+    exit_process(code)
+
+
+def leave(window, wait: float = EXIT_WAIT_S) -> bool:
+    """After the window has closed: wait at most ``wait`` s in all for the training run, the
+    data preview and the dialogs' jobs to end, and sync the settings; True when all ended."""
+    from gui.panels.background import wait_for_tasks
+
+    deadline = time.monotonic() + wait
+
+    def left() -> float:
+        return max(0.0, deadline - time.monotonic())
+
+    done = window.training_panel.shutdown(left())
+    done = window.data_panel.shutdown(left()) and done
+    done = wait_for_tasks(left()) and done
+    if window.settings is not None:
+        window.settings.sync()
+    return done
+
+
+def exit_process(code: int) -> NoReturn:
+    """End the process now with ``code``, skipping the interpreter's teardown (``os._exit``).
+
+    Why: tearing down torch, scikit-learn and Qt takes 1–3 s on a small machine (see
+    docs/benchmarks.md, bench/bench_close.py), and a daemon thread still inside an import (the
+    warm-up) could hold the exit up further. Everything the editor keeps is written before this
+    is called: the design (saved or discarded when the user closed it), the settings (synced by
+    :func:`leave`), a stopped run's summary and metrics and its checkpoints (written atomically,
+    so a job cut short never leaves a half-written file in their place). Only stdout and stderr
+    are left, and they are flushed here.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError, AttributeError):  # closed, or None without a console
+            pass
+    os._exit(code)
 
 
 # Notices of the offscreen platform plugin that say nothing about Deepwire.

@@ -650,10 +650,11 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             event.ignore()
             return
-        self.training_panel.shutdown()  # stops and joins a running training worker
-        self.data_panel.shutdown()  # and a data preview still being prepared
         self.autosave_timer.stop()
         self.save_window_state()
+        self.hide()  # the window goes at once; nothing here waits for a worker:
+        self.training_panel.shutdown(0)  # a run is asked to stop (it writes its summary),
+        self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         event.accept()

@@ -118,7 +118,10 @@ class TrainingRunner(QObject):
     """Owns at most one training run at a time; lives on (and signals to) the GUI thread.
 
     States: ``idle`` → ``running`` ⇄ ``paused`` → ``stopping`` → ``idle``. :meth:`shutdown`
-    stops and joins the worker; the window calls it on close and the application on quit.
+    stops the worker and waits for it a bounded time: the window calls it on close with no wait
+    at all (it only asks), the application's exit path with what is left of its exit budget.
+    The warm-up and training threads are daemon threads: one that is still busy (an import of
+    torch cannot be interrupted) never holds the process.
     """
 
     eventsReady = Signal(object)   # list of TrainStartEvent | BatchEvent | EpochEvent, in order
@@ -140,7 +143,7 @@ class TrainingRunner(QObject):
         self._timer.timeout.connect(self.drain)
         app = QCoreApplication.instance()
         if app is not None:
-            app.aboutToQuit.connect(self.shutdown)
+            app.aboutToQuit.connect(self.stop)  # only asks: the exit path waits (bounded)
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -206,6 +209,14 @@ class TrainingRunner(QObject):
             self._warm = threading.Thread(target=_warm_up, name="deepwire-warm-up", daemon=True)
             self._warm.start()
 
+    def wait_warm_up(self, timeout: float) -> bool:
+        """Wait for the warm-up (tests, benchmarks); True when it has ended or never started.
+        Nothing else waits for it: closing must not wait for an import to finish."""
+        if self._warm is not None:
+            self._warm.join(timeout)
+            return not self._warm.is_alive()
+        return True
+
     @Slot()
     def stop(self) -> None:
         """Ask the run to stop before its next batch (a paused run stops too)."""
@@ -247,20 +258,21 @@ class TrainingRunner(QObject):
 
     @Slot()
     def shutdown(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
-        """Stop the run and wait for its thread (at most ``timeout`` s); True when it ended.
+        """Stop the run and wait for its thread (at most ``timeout`` s, 0: only ask); True when
+        it ended. A stopped run writes its summary and keeps its last checkpoint; one stopped
+        while its data loads ends within one chunk of the file.
 
         Events still buffered are dropped and :attr:`finished` is not emitted: whoever shuts
-        down is going away.
+        down is going away. The warm-up is not waited for (see :meth:`wait_warm_up`).
         """
         run = self._run
         self._timer.stop()
-        if self._warm is not None:
-            self._warm.join(timeout)
         if run is None:
             return True
         run.stop_requested = True
         run.trainer.request_stop()
-        run.thread.join(timeout)
+        if timeout > 0:
+            run.thread.join(timeout)
         if run.thread.is_alive():
             return False
         self._run = None

@@ -11,13 +11,14 @@ import io
 import warnings
 import zipfile
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from engine.data.raw import RawData
-from engine.errors import DataError
+from engine.errors import DataError, check_cancel
 
 #: Cell texts read as a missing value.
 MISSING_TOKENS = frozenset({"", "na", "n/a", "nan", "null", "none", "?", "-"})
@@ -30,6 +31,13 @@ MAX_INFERRED_CATEGORIES = 50
 MAX_IMAGE_PIXELS = 50_000_000
 #: Numeric class labels must be whole numbers no larger than this (exact in float64).
 MAX_LABEL = 2 ** 53
+#: Rows parsed between two looks at ``should_stop`` (a Stop or a closing window waits at most
+#: one chunk: ~10 ms here).
+CSV_CHUNK_ROWS = 5000
+#: Images decoded between two looks at ``should_stop``.
+IMAGE_CHUNK = 64
+
+ShouldStop = Callable[[], bool] | None
 
 
 def resolve(path: str, base_dir: Path | None, kind: str = "file") -> Path:
@@ -94,8 +102,13 @@ def infer_task(y: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- CSV
-def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
-    """Read a CSV with a header row; text columns become categorical, numbers stay numeric."""
+def load_csv(spec: dict[str, Any], base_dir: Path | None,
+             should_stop: ShouldStop = None) -> RawData:
+    """Read a CSV with a header row; text columns become categorical, numbers stay numeric.
+
+    ``should_stop()`` is asked every :data:`CSV_CHUNK_ROWS` rows and before each column is
+    converted; when it returns True the load ends with :class:`~engine.errors.Cancelled`.
+    """
     name = spec["path"]
     path = resolve(name, base_dir)
     try:
@@ -111,7 +124,9 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
     lines: list[int] = []
     header: list[str] | None = None
     try:
-        for fields in reader:
+        for count, fields in enumerate(reader, 1):
+            if count % CSV_CHUNK_ROWS == 0:
+                check_cancel(should_stop)
             if not any(f.strip() for f in fields):
                 continue
             if header is None:
@@ -170,6 +185,7 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None) -> RawData:
     columns: list[Any] = []
     categorical: list[int] = []
     for k, col in enumerate(features):
+        check_cancel(should_stop)
         ci = header.index(col)
         cells = [r[ci] for r in rows]
         present = [c for c in cells if not _is_missing(c)]
@@ -353,8 +369,11 @@ def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
 
 
 # --------------------------------------------------------------------------- images
-def load_image_folder(spec: dict[str, Any], base_dir: Path | None) -> RawData:
-    """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W)."""
+def load_image_folder(spec: dict[str, Any], base_dir: Path | None,
+                      should_stop: ShouldStop = None) -> RawData:
+    """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W).
+
+    ``should_stop()`` is asked every :data:`IMAGE_CHUNK` images (see :func:`load_csv`)."""
     from PIL import Image, UnidentifiedImageError
 
     # Pillow only warns between its own limit and twice that: make it an error like above it.
@@ -378,6 +397,8 @@ def load_image_folder(spec: dict[str, Any], base_dir: Path | None) -> RawData:
                             f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder")
         for f in files:
             where = f"image '{name}/{folder.name}/{f.name}'"
+            if len(images) % IMAGE_CHUNK == 0:
+                check_cancel(should_stop)
             try:
                 with Image.open(f) as img:
                     if img.width * img.height > MAX_IMAGE_PIXELS:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,10 +18,12 @@ from engine.data.importers import load_csv, load_image_folder, load_npy, load_np
 from engine.data.preprocess import Preprocessor
 from engine.data.raw import RawData
 from engine.data.spec import normalize_spec
-from engine.errors import DataError
+from engine.errors import DataError, check_cancel
 
 _LOADERS = {"csv": load_csv, "npy": load_npy, "npz": load_npz,
             "image_folder": load_image_folder}
+#: Loaders that look at ``should_stop`` while they read (the others read in one call).
+_STOPPABLE = ("csv", "image_folder")
 #: Per-sample shapes of the digits forms, used to suggest a form when the Input disagrees.
 _DIGITS_FORM_SHAPES = {(64,): "flat", (1, 8, 8): "image", (8, 8): "sequence"}
 
@@ -52,11 +55,13 @@ class PreparedData:
 
 
 def prepare_data(spec: dict[str, Any], base_dir: str | Path | None = None,
-                 seed: int = 0) -> PreparedData:
+                 seed: int = 0, should_stop: Callable[[], bool] | None = None) -> PreparedData:
     """Load the data a spec describes, split it with ``seed`` and fit preprocessing on train.
 
     Paths in the spec are relative to ``base_dir`` (the design file's folder). Raises
-    :class:`DataError` for anything wrong with the spec or the data.
+    :class:`DataError` for anything wrong with the spec or the data. ``should_stop()`` is asked
+    between chunks of a CSV or image folder and between the preparation steps; when it returns
+    True, :class:`~engine.errors.Cancelled` ends the work (a Stop click, a closing window).
     """
     spec = normalize_spec(spec)
     base = Path(base_dir) if base_dir is not None else None
@@ -68,11 +73,14 @@ def prepare_data(spec: dict[str, Any], base_dir: str | Path | None = None,
                             f"{raw.task}; allowed: {raw.task} | unsupervised")
         if wanted == "unsupervised" and raw.task != "forecast":
             raw.task, raw.y = "unsupervised", None
+    elif spec["source"] in _STOPPABLE:
+        raw = _LOADERS[spec["source"]](spec, base, should_stop)
     else:
         raw = _LOADERS[spec["source"]](spec, base)
+    check_cancel(should_stop)
     if raw.task == "forecast":
-        return _prepare_forecast(raw, spec, seed)
-    return _prepare_samples(raw, spec, seed)
+        return _prepare_forecast(raw, spec, seed, should_stop)
+    return _prepare_samples(raw, spec, seed, should_stop)
 
 
 def _row_name(raw: RawData, i: int) -> str:
@@ -163,20 +171,25 @@ def _describe(origin: str, n_train: int, n_val: int, n_test: int) -> str:
     return text + (f" / {n_test} test samples" if n_test else " samples")
 
 
-def _prepare_samples(raw: RawData, spec: dict[str, Any], seed: int) -> PreparedData:
+def _prepare_samples(raw: RawData, spec: dict[str, Any], seed: int,
+                     should_stop: Callable[[], bool] | None = None) -> PreparedData:
     pre_spec, split = spec["preprocess"], spec["split"]
     raw = _clean_missing(raw, pre_spec["impute"])
+    check_cancel(should_stop)
     y, class_names = raw.y, raw.class_names
     if raw.task == "classification" and class_names is None:
         y, class_names = encode_labels(y, raw.origin)
     labels = y if raw.task == "classification" else None
+    check_cancel(should_stop)
     tr, va, te = split_indices(len(raw.x), labels, split["val"], split["test"],
                                split["stratify"], seed, raw.origin)
+    check_cancel(should_stop)
     pre = Preprocessor(pre_spec, raw.layout, raw.columns, raw.categorical,
                        class_names if raw.task == "classification" else None)
     pre.fit(raw.x[tr])
 
     def part(ix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        check_cancel(should_stop)
         x = pre.transform(raw.x[ix]) if len(ix) else np.zeros((0, *pre.output_shape), np.float32)
         return x, (y[ix] if y is not None else None)
 
@@ -206,7 +219,8 @@ def _windows(series: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray,
             view[:, window:].reshape(n, -1).astype(np.float32))
 
 
-def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int) -> PreparedData:
+def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int,
+                      should_stop: Callable[[], bool] | None = None) -> PreparedData:
     """Split the series in time order (train, then val, then test), then cut windows."""
     series, split = raw.series, spec["split"]
     t = len(series)
@@ -222,6 +236,7 @@ def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int) -> Prepared
                             f"or raise options.n_steps")
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (
         _windows(parts[k], raw.window, raw.horizon) for k in ("train", "val", "test"))
+    check_cancel(should_stop)
     pre = Preprocessor(spec["preprocess"], "sequence").fit(x_tr)
 
     def tf(x: np.ndarray) -> np.ndarray:

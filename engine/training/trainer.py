@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from engine.data import PreparedData, prepare_data
-from engine.errors import DataError, DeepwireError, TrainingError
+from engine.errors import Cancelled, DataError, DeepwireError, TrainingError
 from engine.files import atomic_write_bytes
 from engine.graph import Design
 from engine.memory import estimate_memory, memory_problems
@@ -135,6 +135,10 @@ class Trainer:
     def stop_requested(self) -> bool:
         return self._stop_requested
 
+    def stop_requested_now(self) -> bool:
+        """:attr:`stop_requested` as a callable: the data loader's ``should_stop``."""
+        return self._stop_requested
+
     @property
     def networks(self) -> dict[str, torch.nn.Module]:
         """The compiled networks being trained (name → module); empty before :meth:`fit`."""
@@ -160,6 +164,8 @@ class Trainer:
         try:
             self._setup()
             return self._run()
+        except Cancelled:  # stopped while the data was loading: a stop, not a failure
+            return self._end_stopped_early()
         except Exception as exc:
             err = self._readable(exc)
             if self.dist.is_main:
@@ -189,7 +195,8 @@ class Trainer:
                 raise DataError("the design has no data section, so there is nothing to train "
                                 "on: choose a dataset in the editor's Data panel, or add a "
                                 "data section to the file (see docs/data.md)")
-            self.data = prepare_data(self.design.data, self.base_dir, cfg.seed)
+            self.data = prepare_data(self.design.data, self.base_dir, cfg.seed,
+                                     should_stop=self.stop_requested_now)
         cfg = self._fit_task(cfg, self.data)
         self.config = cfg
         torch.manual_seed(cfg.seed)  # weight initialisation
@@ -300,6 +307,15 @@ class Trainer:
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches.pop()  # a batch of one sample breaks BatchNorm; it is seen next epoch
         return batches
+
+    def _end_stopped_early(self) -> dict[str, Any]:
+        """Report a run stopped before its first batch: no epochs, a summary saying so."""
+        self.stopped = True
+        summary = self._summary()
+        if self.dist.is_main:
+            self._write_summary(summary)
+            self.callbacks.on_train_end(summary)
+        return summary
 
     def _run(self) -> dict[str, Any]:
         cfg, loop, data = self.config, self.loop, self.data

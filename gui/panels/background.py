@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QCoreApplication, QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QDialog,
@@ -174,11 +175,26 @@ def with_note(field: QWidget, note: QLabel) -> QWidget:
     return box
 
 
+#: Tasks the application's exit path waits for (bounded) before the process ends.
+_AT_EXIT: weakref.WeakSet[BackgroundCall] = weakref.WeakSet()
+
+
 def join_on_quit(task: BackgroundCall) -> None:
-    """Let a running task finish before the interpreter exits (no half-written temp files)."""
-    app = QCoreApplication.instance()
-    if app is not None:
-        app.aboutToQuit.connect(task.wait)
+    """Have the application's exit path wait for ``task`` (see :func:`wait_for_tasks`)."""
+    _AT_EXIT.add(task)
+
+
+def wait_for_tasks(timeout: float) -> bool:
+    """Wait at most ``timeout`` s in all for the tasks of :func:`join_on_quit` (application
+    exit, after the window has gone); True when none is left running.
+
+    A job that needs longer (an export cannot be interrupted halfway) is abandoned with the
+    process: its file is written atomically, so the target is never half-written.
+    """
+    deadline = time.monotonic() + timeout
+    for task in list(_AT_EXIT):
+        task.wait(max(0.0, deadline - time.monotonic()))
+    return all(task.wait(0.0) for task in list(_AT_EXIT))
 
 
 def same_file(a: Path, b: Path | None) -> bool:
@@ -264,11 +280,15 @@ class BackgroundTaskDialog(QDialog):
         """Show the outcome of a job that worked (``self.result`` is set already)."""
         raise NotImplementedError
 
-    def shutdown(self) -> None:
-        """Wait for background work (tests, application exit)."""
+    def shutdown(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
+        """Wait at most ``timeout`` s in all for background work (tests, application exit);
+        True when none is left running."""
+        deadline = time.monotonic() + timeout
+        done = True
         for task in self._background_tasks():
             if task is not None:
-                task.wait()
+                done = task.wait(max(0.0, deadline - time.monotonic())) and done
+        return done
 
     def reject(self) -> None:
         """Close, unless the job is running."""

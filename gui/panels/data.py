@@ -52,7 +52,7 @@ from engine.data.spec import (
     SCALES,
     normalize_spec,
 )
-from engine.errors import DataError, DeepwireError
+from engine.errors import Cancelled, DataError, DeepwireError
 from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.shapes import network_inputs
@@ -170,6 +170,7 @@ class DataPanel(QWidget):
         self._refreshing = False
         self._generation = 0
         self._worker: threading.Thread | None = None
+        self._cancel = threading.Event()  # the running preview's stop request
         self._pending = False
         self._option_editors: dict[str, QWidget] = {}
         self._options_for: str | None = None
@@ -875,25 +876,35 @@ class DataPanel(QWidget):
             return
         if self._worker is not None and self._worker.is_alive():
             self._pending = True
+            self._cancel.set()  # its data is out of date: stop it, the newer one follows
             return
         self._generation += 1
+        self._cancel = threading.Event()
         seed = self.document.design.training.get("seed", 0) \
             if isinstance(self.document.design.training, dict) else 0
         self._worker = threading.Thread(
-            target=self._prepare, args=(self._generation, self.spec, self.base_dir(), seed),
+            target=self._prepare,
+            args=(self._generation, self.spec, self.base_dir(), seed, self._cancel),
             name="deepwire-data-preview", daemon=True)
         self._worker.start()
 
     def _prepare(self, generation: int, spec: dict[str, Any], base: Path | None,
-                 seed: Any) -> None:
-        """Worker thread: prepare the data and hand the result to the GUI thread."""
+                 seed: Any, cancel: threading.Event) -> None:
+        """Worker thread: prepare the data and hand the result to the GUI thread (None when
+        it was stopped: a newer preview follows, or the panel is going away)."""
         try:
-            result: Any = prepare_data(spec, base, seed if isinstance(seed, int) else 0)
+            result: Any = prepare_data(spec, base, seed if isinstance(seed, int) else 0,
+                                       should_stop=cancel.is_set)
+        except Cancelled:
+            result = None
         except DeepwireError as exc:
             result = str(exc)
         except Exception as exc:  # noqa: BLE001 - a preview must never take the editor down
             result = f"{type(exc).__name__}: {exc}"
-        self.previewReady.emit(generation, result)
+        try:
+            self.previewReady.emit(generation, result)
+        except RuntimeError:  # the panel was deleted while the data loaded
+            pass
 
     @Slot(int, object)
     def _on_preview(self, generation: int, result: Any) -> None:
@@ -902,7 +913,7 @@ class DataPanel(QWidget):
             self._worker = None
             self.update_preview()
             return
-        if generation != self._generation:
+        if generation != self._generation or result is None:
             return
         if isinstance(result, str):
             self.preview, self.preview_error = None, result
@@ -933,11 +944,14 @@ class DataPanel(QWidget):
         self.fix_button.setVisible(message is not None)
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Wait for a running preview (window close); True when none is left."""
+        """Stop a running preview and wait for it at most ``timeout`` s (0: only ask; the
+        window's close does that); True when none is left. It stops within one chunk."""
         self._preview_timer.stop()
         self._pending = False
+        self._cancel.set()
         if self._worker is not None:
-            self._worker.join(timeout)
+            if timeout > 0:
+                self._worker.join(timeout)
             return not self._worker.is_alive()
         return True
 

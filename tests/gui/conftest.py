@@ -109,4 +109,6 @@ def main_window(qtbot, tmp_path, settings):
             if dialog is not None:
                 dialog.shutdown()  # join the worker threads
         window.document.undo_stack.setClean()
-        window.close()
+        window.close()  # asks the workers to stop; joined here
+        window.training_panel.shutdown(30.0)
+        window.data_panel.shutdown(30.0)

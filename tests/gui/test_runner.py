@@ -166,8 +166,15 @@ def test_a_flood_of_events_is_drained_in_bounded_slices(runner):
     assert runner.drains[-1][-1].step == 100_000
 
 
-def test_warm_up_runs_in_the_background_and_is_joined(runner):
+def warm_up_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "deepwire-warm-up" and t.is_alive()]
+
+
+def test_warm_up_runs_in_the_background_and_never_holds_a_shutdown(runner):
     runner.warm_up()
     runner.warm_up()  # once per runner
-    assert runner.shutdown(60.0)
-    assert not [t for t in threading.enumerate() if t.name == "deepwire-warm-up" and t.is_alive()]
+    warming = warm_up_threads()
+    assert len(warming) <= 1 and all(t.daemon for t in warming)  # it cannot hold the process
+    assert runner.shutdown(60.0)  # no run: nothing to wait for, not even the warm-up
+    assert runner.wait_warm_up(120.0)
+    assert not warm_up_threads()
