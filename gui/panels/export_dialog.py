@@ -89,14 +89,16 @@ def checkpoint_candidates(design: Design, design_path: Path | None, runs_dir: Pa
 
     The run this editor started last (``best.pt``, then ``last.pt``), then the newest earlier
     runs of the design in ``runs_dir`` (``<stem>-YYYYmmdd-HHMMSS`` folders, as the training panel
-    names them), then ``DESIGN.pt`` beside the design file (what File → Import writes).
+    names them — after the file, or after the design's name for runs started before it was first
+    saved), then ``DESIGN.pt`` beside the design file (what File → Import writes).
     """
     out: list[Path] = []
     if last_run is not None:
         out += [last_run / "best.pt", last_run / "last.pt"]
     if runs_dir is not None and runs_dir.is_dir():
-        stem = design_stem(design_path, design.name)
-        pattern = re.compile(rf"{re.escape(stem)}-(\d{{8}}-\d{{6}})(?:-(\d+))?")
+        stems = {design_stem(design_path, design.name), design_stem(None, design.name)}
+        names = "|".join(re.escape(stem) for stem in sorted(stems))
+        pattern = re.compile(rf"(?:{names})-(\d{{8}}-\d{{6}})(?:-(\d+))?")
         found = [(m, p) for p in runs_dir.iterdir() if (m := pattern.fullmatch(p.name))]
         found.sort(key=lambda mp: (mp[0].group(1), int(mp[0].group(2) or 1)), reverse=True)
         runs = [p for _, p in found]
