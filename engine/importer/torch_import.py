@@ -3,7 +3,7 @@
 Sources: ``FILE.py:ClassName`` (the file is executed to build ``ClassName()``: only import code
 you trust; nothing else in Deepwire ever runs code from a file) or a ``.pt2`` program saved by
 ``torch.export.save`` (checked member by member before it is loaded, so that opening it runs
-nothing from it: see ``engine/export/safe_pt2.py``). Both become a ``torch.export`` program
+nothing from it: see ``engine/importer/safe_pt2.py``). Both become a ``torch.export`` program
 (ATen operators, one per torch call, each remembering the module and source line it came from),
 and each operator is mapped to a registry layer: Linear, Conv1d/2d, ConvTranspose2d, pooling,
 BatchNorm, LayerNorm, activations, softmax, Dropout, Embedding, RNN/LSTM/GRU (with the last-step
@@ -37,8 +37,8 @@ from torch import nn
 
 from engine.compile import compile_design
 from engine.errors import ExportError, first_line
-from engine.export.safe_pt2 import load_program
 from engine.graph import NODE_ID_RE, Design, Edge, Node
+from engine.importer.safe_pt2 import load_program
 from engine.io import save_design
 from engine.layers import numel
 from engine.shapes import analyze
