@@ -102,6 +102,25 @@ def infer_task(y: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- CSV
+def split_header(line: str, delimiter: str, name: str) -> list[str]:
+    """The column names on one CSV header line, split at ``delimiter`` (quotes honoured); the
+    editor reads a chosen file's columns with it (then :func:`check_header`)."""
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise DataError(f"{name}: the header row cannot be read ({exc}): fix its quoting") \
+            from None
+    return [f.strip() for f in fields]
+
+
+def check_header(header: list[str], name: str) -> None:
+    """Refuse a header row that names a column twice (DataError naming the column)."""
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
+                        "rename one of them")
+
+
 def load_csv(spec: dict[str, Any], base_dir: Path | None,
              should_stop: ShouldStop = None) -> RawData:
     """Read a CSV with a header row; text columns become categorical, numbers stay numeric.
@@ -144,10 +163,7 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
         raise DataError(f"{name} is empty: it needs a header row and at least one data row")
     if not rows:
         raise DataError(f"{name} has a header but no data rows: add rows below the header")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
-                        "rename one of them")
+    check_header(header, name)
 
     target = spec["target"]
     if target is not None and target not in header:

@@ -17,14 +17,11 @@ archive it lists the arrays (``numpy.load(..., allow_pickle=False).files``) for 
 from __future__ import annotations
 
 import copy
-import csv
 import threading
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -46,16 +43,15 @@ from PySide6.QtWidgets import (
 from engine.data import BUILTIN_DATASETS, builtin_options, check_input_shape, prepare_data
 from engine.data.builtin import DIGITS_FORMS, option_ranges
 from engine.data.spec import (
-    DEFAULT_OUTLIER_THRESHOLD,
     IMPUTES,
     OUTLIERS,
     SCALES,
     normalize_spec,
 )
+from engine.editing import data_section as ds
+from engine.editing.data_section import data_input
+from engine.editing.probes import DELIMITERS, csv_header, npz_keys
 from engine.errors import Cancelled, DataError, DeepwireError
-from engine.graph import Design
-from engine.layers import REGISTRY
-from engine.shapes import network_inputs
 from gui.commands import ReplaceSection, SetParam, formatting_value, use_default_data
 from gui.document import DEFAULT_DATA, Document
 from gui.panels import scrolled_body
@@ -67,91 +63,8 @@ SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array
 FILE_FILTERS = {"csv": "CSV files (*.csv *.txt);;All files (*)",
                 "npy": "NumPy arrays (*.npy);;All files (*)",
                 "npz": "NumPy archives (*.npz);;All files (*)"}
-#: The delimiters offered for CSV files (a chosen file's is detected from its header row).
-DELIMITERS = {",": "comma ( , )", ";": "semicolon ( ; )", "\t": "tab", "|": "pipe ( | )"}
 WARNING_COLOUR = "#c77c02"
-MAX_HEADER_CHARS = 1 << 20
 PREVIEW_DELAY_MS = 250
-
-
-def data_input(design: Design) -> str | None:
-    """The Input node the data feeds: the discriminator's for a GAN, else the only one."""
-    network = design.network_of_role("discriminator")
-    ids = network_inputs(design, network) if network is not None else [
-        n.id for n in design if REGISTRY.resolve(n.type) == "Input"]
-    return ids[0] if len(ids) == 1 else None
-
-
-def _header_line(path: Path) -> str:
-    """A CSV file's first non-blank line (only that much is read); DataError with the reason."""
-    try:
-        with open(path, encoding="utf-8-sig", newline="") as fh:
-            while True:
-                line = fh.readline(MAX_HEADER_CHARS)
-                if not line or line.strip():
-                    break
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as CSV "
-                        "UTF-8") from None
-    except OSError as exc:
-        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
-                        "file exists and is readable") from None
-    if not line.strip():
-        raise DataError(f"{path.name} is empty: it needs a header row with the column names")
-    return line
-
-
-def sniff_delimiter(path: Path) -> str:
-    """The offered delimiter found most often on the header row (comma when unreadable)."""
-    try:
-        line = _header_line(path)
-    except DataError:
-        return ","
-    counts = {d: line.count(d) for d in DELIMITERS}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
-
-
-def csv_header(path: Path, delimiter: str = ",") -> list[str]:
-    """The column names on a CSV file's header row, split at ``delimiter`` (quotes honoured).
-
-    Raises DataError with a one-line reason when the file or its header cannot be used."""
-    line = _header_line(path)
-    try:
-        fields = next(csv.reader([line], delimiter=delimiter), [])
-    except csv.Error as exc:
-        raise DataError(f"{path.name}: the header row cannot be read ({exc}): fix its "
-                        "quoting") from None
-    header = [f.strip() for f in fields]
-    if "" in header:
-        raise DataError(f"{path.name}: column {header.index('') + 1} of the header has no name "
-                        f"(delimiter {DELIMITERS.get(delimiter, repr(delimiter))}): name it "
-                        "or choose the right delimiter")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{path.name}: column name {dupes[0]!r} appears twice in the header: "
-                        "rename one of them")
-    return header
-
-
-def npz_keys(path: Path) -> list[str]:
-    """The array names in an ``.npz`` archive (nothing is loaded); DataError with the reason."""
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except OSError as exc:
-        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
-                        "file exists and is readable") from None
-    except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path.name} is not a NumPy archive ({exc}): save it with "
-                        "numpy.savez") from None
-    if not hasattr(archive, "files"):
-        raise DataError(f"{path.name} is a single .npy array, not an .npz archive: choose "
-                        "the source NumPy array (.npy)")
-    with archive:
-        keys = list(archive.files)
-    if not keys:
-        raise DataError(f"{path.name} holds no arrays: save the features (and targets) in it")
-    return keys
 
 
 class DataPanel(QWidget):
@@ -419,9 +332,7 @@ class DataPanel(QWidget):
 
     def resolve(self, path: str) -> Path:
         """A data path as the loaders read it: relative ones start at the design's folder."""
-        resolved = Path(path)
-        base = self.base_dir()
-        return base / resolved if not resolved.is_absolute() and base is not None else resolved
+        return ds.resolve(path, self.base_dir())
 
     # -- editing ---------------------------------------------------------------------------------
 
@@ -429,24 +340,15 @@ class DataPanel(QWidget):
         """Set one (possibly nested) key of the data section; False when refused or unchanged."""
         if self._refreshing:
             return False
-        spec = self.spec
-        target = spec
-        for key in path[:-1]:
-            if not isinstance(target.get(key), dict):
-                target[key] = {}
-            target = target[key]
-        if target.get(path[-1]) == value and path[-1] in target:
-            return False
-        target[path[-1]] = value
-        return self.replace(spec, f"Set data {'.'.join(path)} to {formatting_value(value)}")
+        return self.replace(ds.with_value(self.spec, path, value),
+                            f"Set data {'.'.join(path)} to {formatting_value(value)}")
 
-    def replace(self, spec: dict[str, Any], text: str) -> bool:
-        """Push ``spec`` as the new data section if the engine accepts it."""
+    def replace(self, spec: dict[str, Any] | None, text: str) -> bool:
+        """Push ``spec`` as the new data section if the engine accepts it (None: no change)."""
+        if spec is None:
+            return False
         try:
-            normalize_spec(spec)
-            if spec.get("source") == "csv" and spec.get("features") == []:
-                raise DataError(f"{spec['path']}: no feature columns chosen: check at least "
-                                "one column besides the target")
+            ds.check_spec(spec)
         except DeepwireError as exc:
             self._refuse(str(exc))
             return False
@@ -480,72 +382,29 @@ class DataPanel(QWidget):
             self.refresh()  # the source combo goes back to what the design has
             return False
         path = Path(chosen)
-        base = self.base_dir()
-        shown = str(path)
-        if base is not None:
-            try:
-                shown = str(path.resolve().relative_to(base.resolve()))
-            except ValueError:
-                pass
-        old = self.spec
-        spec: dict[str, Any] = {"source": source, "path": shown}
-        for key in ("split", "preprocess"):
-            if key in old:
-                spec[key] = old[key]
         try:
-            if source == "csv":
-                delimiter = sniff_delimiter(path)
-                header = csv_header(path, delimiter)
-                spec["target"] = header[-1]  # the usual place of the label column
-                if delimiter != ",":
-                    spec["delimiter"] = delimiter
-            elif source == "npz":
-                keys = npz_keys(path)
-                x_key = "x" if "x" in keys else keys[0]
-                spec["x_key"] = x_key
-                spec["y_key"] = "y" if "y" in keys and x_key != "y" else next(
-                    (k for k in keys if k != x_key), None)
+            spec = ds.for_file(self.spec, source, path, ds.shown_path(path, self.base_dir()))
         except DataError as exc:
             self._refuse(str(exc))
             return False
-        if source == "image_folder":
-            spec.update(size=[28, 28], color="grayscale")
         return self.replace(spec, f"Use {SOURCES[source].lower()} {path.name}")
 
     def _csv_header(self, spec: dict[str, Any], delimiter: str | None = None) -> list[str]:
-        return csv_header(self.resolve(spec["path"]),
-                          delimiter or spec.get("delimiter", ","))
+        return csv_header(self.resolve(spec["path"]), delimiter or spec.get("delimiter", ","))
 
     def _set_target(self, target: str | None) -> bool:
         """Predict ``target``; it leaves the feature and one-hot lists (one undo step)."""
-        spec = self.spec
-        if spec.get("target") == target and "target" in spec:
-            return False
-        spec["target"] = target
-        for key in ("features", "categorical"):
-            if isinstance(spec.get(key), list) and target in spec[key]:
-                spec[key] = [c for c in spec[key] if c != target]
-        return self.replace(spec, f"Set data target to {formatting_value(target)}")
+        return self.replace(ds.with_target(self.spec, target),
+                            f"Set data target to {formatting_value(target)}")
 
     def _set_delimiter(self, delimiter: str) -> bool:
-        """Split the CSV at ``delimiter``: columns the new header lacks are dropped from the
-        target (then the last column), features and one-hot lists — one undo step."""
-        spec = self.spec
-        if spec.get("delimiter", ",") == delimiter:
-            return False
+        """Split the CSV at ``delimiter`` (see :func:`engine.editing.data_section.with_delimiter`;
+        one undo step)."""
         try:
-            header = self._csv_header(spec, delimiter)
+            spec = ds.with_delimiter(self.spec, delimiter, self.base_dir())
         except DataError as exc:
             self._refuse(str(exc))
             return False
-        spec["delimiter"] = delimiter
-        if spec.get("target") is not None and spec["target"] not in header:
-            spec["target"] = header[-1]
-        for key in ("features", "categorical"):
-            if isinstance(spec.get(key), list):
-                spec[key] = [c for c in spec[key] if c in header and c != spec.get("target")]
-                if not spec[key]:  # none left: every column again, none one-hot
-                    del spec[key]
         title = DELIMITERS.get(delimiter, repr(delimiter)).split(" (")[0]
         return self.replace(spec, f"Set data delimiter to {title}")
 
@@ -570,72 +429,34 @@ class DataPanel(QWidget):
     def set_columns(self, features: list[str], categorical: list[str]) -> bool:
         """Use ``features`` (every column but the target → ``features`` left out) and one-hot
         encode ``categorical`` of them; one undo step, refused with the reason."""
-        spec = self.spec
         try:
-            header = self._csv_header(spec)
+            spec = ds.with_columns(self.spec, features, categorical, self.base_dir())
         except DataError as exc:
             self._refuse(str(exc))
             return False
-        target = spec.get("target")
-        everything = [c for c in header if c != target]
-        new_features = None if features == everything else list(features)
-        new_categorical = [c for c in categorical if c in features]
-        if spec.get("features") == new_features and \
-                (spec.get("categorical") or []) == new_categorical:
-            return False
-        if new_features is None:
-            spec.pop("features", None)
-        else:
-            spec["features"] = new_features
-        if new_categorical:
-            spec["categorical"] = new_categorical
-        else:
-            spec.pop("categorical", None)
+        one_hot = (spec or {}).get("categorical") or []
         n = len(features)
         text = (f"Use {n} feature column{'s' if n != 1 else ''}"
-                + (f", {len(new_categorical)} one-hot" if new_categorical else ""))
+                + (f", {len(one_hot)} one-hot" if one_hot else ""))
         return self.replace(spec, text)
 
     def _set_outliers(self, method: str) -> bool:
         """Clip outliers with ``method``; a threshold left at the old method's default moves
         to the new one's (one undo step)."""
-        spec = self.spec
-        pre = spec.get("preprocess") if isinstance(spec.get("preprocess"), dict) else {}
-        old = pre.get("outliers", "none")
-        if old == method:
-            return False
-        pre = dict(pre)
-        pre["outliers"] = method
-        if pre.get("outlier_threshold") == DEFAULT_OUTLIER_THRESHOLD.get(old):
-            del pre["outlier_threshold"]
-        spec["preprocess"] = pre
-        return self.replace(spec, f"Set data preprocess.outliers to {method}")
+        return self.replace(ds.with_outliers(self.spec, method),
+                            f"Set data preprocess.outliers to {method}")
 
     def _set_dataset(self, name: str, keep_preprocess: bool = True) -> None:
-        old = self.spec
-        if old.get("source") == "builtin" and old.get("name") == name:
-            return
-        spec: dict[str, Any] = {"source": "builtin", "name": name}
-        if name == "digits":
-            spec["form"] = old.get("form") if old.get("name") == "digits" else "flat"
-        for key in ("split", "preprocess") if keep_preprocess else ():
-            if key in old:
-                spec[key] = old[key]
-        self.replace(spec, f"Use the {name} dataset")
+        self.replace(ds.with_dataset(self.spec, name, keep_preprocess), f"Use the {name} dataset")
 
     def _on_form_chosen(self, index: int) -> None:
         if index == 0:
-            spec = self.spec
-            if "form" in spec:
-                del spec["form"]
-                self.replace(spec, "Set data form to auto")
+            self.replace(ds.without_form(self.spec), "Set data form to auto")
             return
         self.set_value(("form",), DIGITS_FORMS[index - 1])
 
     def _set_size(self, axis: int, value: int) -> None:
-        size = list(self.spec.get("size", [28, 28]))
-        size[axis] = value
-        self.set_value(("size",), size)
+        self.set_value(("size",), ds.image_size(self.spec, axis, value))
 
     def _set_option(self, key: str, value: Any) -> None:
         if not self._refreshing:
