@@ -102,6 +102,25 @@ def infer_task(y: np.ndarray) -> str:
 
 
 # --------------------------------------------------------------------------- CSV
+def split_header(line: str, delimiter: str, name: str) -> list[str]:
+    """The column names on one CSV header line, split at ``delimiter`` (quotes honoured); the
+    editor reads a chosen file's columns with it (then :func:`check_header`)."""
+    try:
+        fields = next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error as exc:
+        raise DataError(f"{name}: the header row cannot be read ({exc}): fix its quoting") \
+            from None
+    return [f.strip() for f in fields]
+
+
+def check_header(header: list[str], name: str) -> None:
+    """Refuse a header row that names a column twice (DataError naming the column)."""
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
+                        "rename one of them")
+
+
 def load_csv(spec: dict[str, Any], base_dir: Path | None,
              should_stop: ShouldStop = None) -> RawData:
     """Read a CSV with a header row; text columns become categorical, numbers stay numeric.
@@ -110,16 +129,53 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
     converted; when it returns True the load ends with :class:`~engine.errors.Cancelled`.
     """
     name = spec["path"]
-    path = resolve(name, base_dir)
+    text = _read_text(resolve(name, base_dir), name)
+    header, rows, lines = _csv_rows(text, spec["delimiter"], name, should_stop)
+    target = spec["target"]
+    features = _csv_features(spec, header, name)
+    y_raw: list[str] | None = None
+    if target is not None and spec["task"] != "unsupervised":
+        rows, lines = _rows_with_target(rows, lines, header.index(target), target, name,
+                                        drop=spec["preprocess"]["impute"] == "drop")
+        y_raw = [r[header.index(target)] for r in rows]
+    columns: list[Any] = []
+    categorical: list[int] = []
+    for k, col in enumerate(features):
+        check_cancel(should_stop)
+        ci = header.index(col)
+        column, is_text = _csv_column([r[ci] for r in rows], col, col in spec["categorical"],
+                                      name, lines)
+        columns.append(column)
+        if is_text:
+            categorical.append(k)
+    if categorical:
+        x = np.empty((len(rows), len(features)), dtype=object)
+        for k, c in enumerate(columns):
+            x[:, k] = c
+    else:
+        x = np.stack(columns, axis=1)
+    y, task = (None, "unsupervised") if y_raw is None else _csv_targets(
+        y_raw, spec["task"], target, name, lines)
+    return RawData(x, y, task, "table", name, columns=list(features), categorical=categorical,
+                   row_labels=[f"line {ln}" for ln in lines])
+
+
+def _read_text(path: Path, name: str) -> str:
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
         raise DataError(f"{name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") \
             from None
     except OSError as exc:
         raise DataError(f"{name} cannot be read ({exc.strerror}): check the file's permissions") \
             from None
-    reader = csv.reader(io.StringIO(text), delimiter=spec["delimiter"])
+
+
+def _csv_rows(text: str, delimiter: str, name: str, should_stop: ShouldStop
+              ) -> tuple[list[str], list[list[str]], list[int]]:
+    """(header, data rows, their line numbers): blank lines skipped, every row as wide as the
+    header, at least one row."""
+    reader = csv.reader(io.StringIO(text), delimiter=delimiter)
     rows: list[list[str]] = []
     lines: list[int] = []
     header: list[str] | None = None
@@ -135,7 +191,7 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
             if len(fields) != len(header):
                 raise DataError(f"{name} line {reader.line_num}: {len(fields)} fields but the "
                                 f"header has {len(header)}: fix that line (check the delimiter "
-                                f"{spec['delimiter']!r} and quotes)")
+                                f"{delimiter!r} and quotes)")
             rows.append([f.strip() for f in fields])
             lines.append(reader.line_num)
     except csv.Error as exc:
@@ -144,11 +200,13 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
         raise DataError(f"{name} is empty: it needs a header row and at least one data row")
     if not rows:
         raise DataError(f"{name} has a header but no data rows: add rows below the header")
-    dupes = sorted({h for h in header if header.count(h) > 1})
-    if dupes:
-        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
-                        "rename one of them")
+    check_header(header, name)
+    return header, rows, lines
 
+
+def _csv_features(spec: dict[str, Any], header: list[str], name: str) -> list[str]:
+    """The feature columns the spec names (default: all but the target), checked against the
+    header."""
     target = spec["target"]
     if target is not None and target not in header:
         raise DataError(f"{name}: target column {target!r} not found; columns are: "
@@ -164,81 +222,71 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
                         "remove it from 'features'")
     if not features:
         raise DataError(f"{name}: no feature columns left besides the target: add columns")
+    return features
 
-    drop = spec["preprocess"]["impute"] == "drop"
-    y_raw: list[str] | None = None
-    if target is not None and spec["task"] != "unsupervised":
-        ti = header.index(target)
-        keep = []
-        for r, line in zip(rows, lines, strict=True):
-            if _is_missing(r[ti]):
-                if not drop:
-                    raise DataError(f"{name} line {line}: target column {target!r} is empty: "
-                                    "fill it in, or set preprocess.impute to drop")
-                continue
-            keep.append((r, line))
-        if not keep:
-            raise DataError(f"{name}: every row's target {target!r} is empty: fill the column")
-        rows, lines = [r for r, _ in keep], [ln for _, ln in keep]
-        y_raw = [r[ti] for r in rows]
 
-    columns: list[Any] = []
-    categorical: list[int] = []
-    for k, col in enumerate(features):
-        check_cancel(should_stop)
-        ci = header.index(col)
-        cells = [r[ci] for r in rows]
-        present = [c for c in cells if not _is_missing(c)]
-        numeric_share = (sum(_to_float(c) is not None for c in present) / len(present)
-                         if present else 1.0)
-        if col in spec["categorical"] or numeric_share < 0.5:
-            distinct = len(set(present))
-            if col not in spec["categorical"] and distinct > MAX_INFERRED_CATEGORIES:
-                raise DataError(f"{name}: column {col!r} has {distinct} different text values "
-                                "(an id or name?): leave it out of 'features', or list it in "
-                                "'categorical' to one-hot encode it anyway")
-            columns.append(np.array(["" if _is_missing(c) else c for c in cells], dtype=object))
-            categorical.append(k)
+def _rows_with_target(rows: list[list[str]], lines: list[int], ti: int, target: str, name: str,
+                      drop: bool) -> tuple[list[list[str]], list[int]]:
+    """The rows whose target cell is filled in (an empty one is refused unless ``drop``)."""
+    keep = []
+    for r, line in zip(rows, lines, strict=True):
+        if _is_missing(r[ti]):
+            if not drop:
+                raise DataError(f"{name} line {line}: target column {target!r} is empty: "
+                                "fill it in, or set preprocess.impute to drop")
             continue
-        values = np.empty(len(cells), dtype=np.float64)
-        for i, cell in enumerate(cells):
-            if _is_missing(cell):
-                values[i] = np.nan
-                continue
-            v = _to_float(cell)
-            if v is None:
-                raise DataError(f"{name} line {lines[i]}, column {col!r}: {cell!r} is not a "
-                                f"number: fix the value, or list {col!r} in 'categorical'")
-            values[i] = v
-        columns.append(values)
-    if categorical:
-        x = np.empty((len(rows), len(features)), dtype=object)
-        for k, c in enumerate(columns):
-            x[:, k] = c
-    else:
-        x = np.stack(columns, axis=1)
+        keep.append((r, line))
+    if not keep:
+        raise DataError(f"{name}: every row's target {target!r} is empty: fill the column")
+    return [r for r, _ in keep], [ln for _, ln in keep]
 
-    y, task = None, "unsupervised"
-    if y_raw is not None:
-        as_num = [_to_float(v) for v in y_raw]
-        numeric = all(v is not None for v in as_num)
-        y_arr = np.array(as_num, dtype=np.float64) if numeric else np.array(y_raw, dtype=object)
-        task = spec["task"] or infer_task(y_arr)
-        if task == "regression":
-            if not numeric:
-                bad = next(i for i, v in enumerate(as_num) if v is None)
-                raise DataError(f"{name} line {lines[bad]}, column {target!r}: {y_raw[bad]!r} "
-                                "is not a number but the task is regression: fix the value or "
-                                "set task to classification")
-            y = y_arr.astype(np.float32).reshape(-1, 1)
-        elif task == "classification":
-            check_class_labels(y_arr, name, [f"line {ln}, column {target!r}" for ln in lines])
-            y = y_arr
-        else:
-            raise DataError(f"{name}: task {task!r} needs a series; use regression or "
-                            "classification for CSV tables")
-    return RawData(x, y, task, "table", name, columns=list(features), categorical=categorical,
-                   row_labels=[f"line {ln}" for ln in lines])
+
+def _csv_column(cells: list[str], col: str, listed: bool, name: str,
+                lines: list[int]) -> tuple[np.ndarray, bool]:
+    """(values, is categorical): a column listed in 'categorical' or mostly text stays text
+    (missing cells ""), else float64 with NaN for missing cells."""
+    present = [c for c in cells if not _is_missing(c)]
+    numeric_share = (sum(_to_float(c) is not None for c in present) / len(present)
+                     if present else 1.0)
+    if listed or numeric_share < 0.5:
+        distinct = len(set(present))
+        if not listed and distinct > MAX_INFERRED_CATEGORIES:
+            raise DataError(f"{name}: column {col!r} has {distinct} different text values "
+                            "(an id or name?): leave it out of 'features', or list it in "
+                            "'categorical' to one-hot encode it anyway")
+        return np.array(["" if _is_missing(c) else c for c in cells], dtype=object), True
+    values = np.empty(len(cells), dtype=np.float64)
+    for i, cell in enumerate(cells):
+        if _is_missing(cell):
+            values[i] = np.nan
+            continue
+        v = _to_float(cell)
+        if v is None:
+            raise DataError(f"{name} line {lines[i]}, column {col!r}: {cell!r} is not a "
+                            f"number: fix the value, or list {col!r} in 'categorical'")
+        values[i] = v
+    return values, False
+
+
+def _csv_targets(y_raw: list[str], task: str | None, target: str, name: str,
+                 lines: list[int]) -> tuple[np.ndarray, str]:
+    """(targets, task): numbers for regression, checked labels for classification."""
+    as_num = [_to_float(v) for v in y_raw]
+    numeric = all(v is not None for v in as_num)
+    y_arr = np.array(as_num, dtype=np.float64) if numeric else np.array(y_raw, dtype=object)
+    task = task or infer_task(y_arr)
+    if task == "regression":
+        if not numeric:
+            bad = next(i for i, v in enumerate(as_num) if v is None)
+            raise DataError(f"{name} line {lines[bad]}, column {target!r}: {y_raw[bad]!r} "
+                            "is not a number but the task is regression: fix the value or "
+                            "set task to classification")
+        return y_arr.astype(np.float32).reshape(-1, 1), task
+    if task == "classification":
+        check_class_labels(y_arr, name, [f"line {ln}, column {target!r}" for ln in lines])
+        return y_arr, task
+    raise DataError(f"{name}: task {task!r} needs a series; use regression or "
+                    "classification for CSV tables")
 
 
 # --------------------------------------------------------------------------- NumPy

@@ -143,6 +143,9 @@ def normalize_spec(spec: Any) -> dict[str, Any]:
         out.setdefault("target", None)
         out["features"] = None if out.get("features") is None else _str_list(
             out["features"], "'features'")
+        if out["features"] == []:  # None means every column but the target
+            raise DataError(f"{out['path']}: no feature columns chosen: check at least one "
+                            "column besides the target")
         out["categorical"] = _str_list(out.get("categorical") or [], "'categorical'")
         delim = out.setdefault("delimiter", ",")
         if not isinstance(delim, str) or len(delim) != 1:

@@ -1,8 +1,7 @@
-"""Export trained designs (ONNX, .pt2, safetensors, PyTorch code) and import PyTorch models.
+"""Export trained designs (ONNX, .pt2, safetensors, PyTorch code); importing is engine.importer.
 
     export_model(design, checkpoint, "onnx", "model.onnx")          # + model.onnx.json sidecar
     export_model(design, checkpoint, "python", "model.py", network="encoder")
-    import_model("model.py:Net", "net.json", input_shape=(1, 28, 28))
 
 See docs/export.md.
 """

@@ -33,7 +33,7 @@ def run_import(args: argparse.Namespace) -> int:
     """``import SOURCE --output DESIGN.json [--input-shape 1,28,28]``."""
 
     def body() -> int:
-        from engine.export.importer import import_model, parse_shape
+        from engine.importer import import_model, parse_shape
 
         shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
         result = import_model(args.source, args.output, input_shape=shape)

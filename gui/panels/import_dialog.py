@@ -2,7 +2,7 @@
 
 Choosing a ``.py`` file reads it with :mod:`ast` only: the class list comes from the source
 text, and nothing in the file runs until the user ticks "run this file" and presses Import. The
-import itself is :func:`engine.export.importer.import_model` (the same as ``python main.py
+import itself is :func:`engine.importer.import_model` (the same as ``python main.py
 import``), run in a worker thread: it traces the model, maps its operators to layers, checks the
 outputs and writes the design plus its weights (``DESIGN.pt``) next to it. Anything it cannot map
 comes back as the engine's one line naming each operator and where it occurs, and nothing is
@@ -154,7 +154,7 @@ def _needs_arguments(cls: ast.ClassDef, found: dict[str, ast.ClassDef]) -> bool:
 
 def _run_import(source: str, output: Path, shape_text: str) -> Any:
     """The worker's job: parse the shape and import (the engine writes design and weights)."""
-    from engine.export.importer import import_model, parse_shape
+    from engine.importer import import_model, parse_shape
 
     shape = parse_shape(shape_text) if shape_text.strip() else None
     return import_model(source, output, input_shape=shape)
@@ -167,7 +167,7 @@ class ImportDialog(BackgroundTaskDialog):
     in the window (the import refuses to overwrite it); ``chooser`` opens the file dialogs.
     """
 
-    imported = Signal(object)  # engine.export.importer.ImportResult
+    imported = Signal(object)  # engine.importer.ImportResult
     TASK_TITLE = "Import"
     STILL_RUNNING = "The import is still running; it cannot be stopped halfway."
 

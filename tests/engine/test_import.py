@@ -20,7 +20,7 @@ import torch
 from engine.compile import compile_design
 from engine.errors import ExportError
 from engine.export import export_formats
-from engine.export.importer import import_model, parse_shape
+from engine.importer import import_model, parse_shape
 from engine.io import load_design
 from engine.training.checkpoint import load_checkpoint
 

@@ -2,10 +2,10 @@
 of engine/, gui/ and main.py fails when someone adds a call that could.
 
 Refused: ``torch.load`` without ``weights_only=True``; ``torch.export.load`` anywhere but in
-``engine/export/safe_pt2.load_program`` after ``check_archive``; ``pickle``/``dill``/``joblib``/
+``engine/importer/safe_pt2.load_program`` after ``check_archive``; ``pickle``/``dill``/``joblib``/
 ``marshal``/``shelve``; ``numpy.load`` without ``allow_pickle=False``; ``torch.jit.load``;
 ``sympy.sympify``/``parse_expr``; ``eval``/``exec``; running a file as a module outside the
-consented ``.py`` import in ``engine/export/importer.py``.
+consented ``.py`` import in ``engine/importer/torch_import.py``.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-SAFE_PT2 = "engine/export/safe_pt2.py"
-PY_IMPORT = "engine/export/importer.py"
+SAFE_PT2 = "engine/importer/safe_pt2.py"
+PY_IMPORT = "engine/importer/torch_import.py"
 BANNED_MODULES = {"pickle", "cPickle", "_pickle", "dill", "joblib", "marshal", "shelve",
                   "cloudpickle", "torch.export.pt2_archive", "torch.export.pt2_archive._package"}
 BANNED_NAMES = {"load", "load_pt2", "sympify", "parse_expr", "_pickle_load_obj"}

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.errors import ExportError
-from engine.export.importer import import_model
-from engine.export.safe_pt2 import load_program
+from engine.importer import import_model
+from engine.importer.safe_pt2 import load_program
 from tests.engine.hostile import (
     deepwire_pt2,
     evil_pickle,

@@ -3,7 +3,7 @@
 Sources: ``FILE.py:ClassName`` (the file is executed to build ``ClassName()``: only import code
 you trust; nothing else in Deepwire ever runs code from a file) or a ``.pt2`` program saved by
 ``torch.export.save`` (checked member by member before it is loaded, so that opening it runs
-nothing from it: see ``engine/export/safe_pt2.py``). Both become a ``torch.export`` program
+nothing from it: see ``engine/importer/safe_pt2.py``). Both become a ``torch.export`` program
 (ATen operators, one per torch call, each remembering the module and source line it came from),
 and each operator is mapped to a registry layer: Linear, Conv1d/2d, ConvTranspose2d, pooling,
 BatchNorm, LayerNorm, activations, softmax, Dropout, Embedding, RNN/LSTM/GRU (with the last-step
@@ -31,20 +31,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import networkx as nx
 import torch
 from torch import nn
 
 from engine.compile import compile_design
+from engine.editing.layout import apply_layout
 from engine.errors import ExportError, first_line
-from engine.export.safe_pt2 import load_program
 from engine.graph import NODE_ID_RE, Design, Edge, Node
+from engine.importer.safe_pt2 import load_program
 from engine.io import save_design
 from engine.layers import numel
 from engine.shapes import analyze
 from engine.training.checkpoint import checkpoint_from_modules, save_checkpoint
 
-X_STEP, Y_STEP = 240, 160
 TOLERANCE = 1e-5
 aten = torch.ops.aten
 
@@ -825,23 +824,8 @@ def program_to_design(program: torch.export.ExportedProgram, name: str):
         count = len(mapper.problems)
         head = "" if count == 1 else f"{count} operations have no Deepwire layer: "
         raise ExportError(head + "; ".join(mapper.problems) + " — nothing was written")
-    layout(design)
+    apply_layout(design)
     return design, weights, notes
-
-
-def layout(design: Design) -> None:
-    """Layered left-to-right positions: column = longest path from an input."""
-    depth: dict[str, int] = {}
-    for node_id in nx.topological_sort(design.graph):
-        preds = list(design.graph.predecessors(node_id))
-        depth[node_id] = 1 + max(depth[p] for p in preds) if preds else 0
-    columns: dict[int, list[str]] = {}
-    for node in design:
-        columns.setdefault(depth[node.id], []).append(node.id)
-    for col, ids in columns.items():
-        for row, node_id in enumerate(ids):
-            y = (row - (len(ids) - 1) / 2) * Y_STEP
-            design.node(node_id).position = (float(col * X_STEP), float(y))
 
 
 # ------------------------------------------------------------------------------------------

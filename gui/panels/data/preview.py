@@ -1,0 +1,200 @@
+"""The data panel's preview: the data prepared in a background thread, what came out, and
+whether it fits the design's Input node (with a button that applies the fix).
+
+After each change of the data section a background thread runs ``prepare_data``; a newer change
+stops a running preview (it stops within one chunk) and starts again. Previews are prepared only
+while the panel is on screen.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Slot
+from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
+
+from engine.data import check_input_shape, prepare_data
+from engine.editing.data_section import data_input
+from engine.errors import Cancelled, DeepwireError
+from gui.commands import SetParam
+from gui.panels.data.fields import status_label
+from gui.panels.inspector import ERROR_COLOUR
+
+WARNING_COLOUR = "#c77c02"
+PREVIEW_DELAY_MS = 250
+
+
+class PreviewSection:
+    """The preview box and its background thread (mixed into the data panel)."""
+
+    def _build_preview_box(self) -> QGroupBox:
+        self.preview_label = QLabel("Preparing a preview…")
+        self.preview_label.setWordWrap(True)
+        self.preview_label.setTextFormat(Qt.TextFormat.RichText)
+        self.mismatch_label = status_label(WARNING_COLOUR)
+        self.fix_button = QPushButton()
+        self.fix_button.hide()
+        self.fix_button.clicked.connect(self.apply_input_fix)
+        preview_box = QGroupBox("Preview")
+        preview_layout = QVBoxLayout(preview_box)
+        for widget in (self.preview_label, self.mismatch_label, self.fix_button):
+            preview_layout.addWidget(widget)
+        return preview_box
+
+    def _init_preview(self) -> None:
+        """The preview's state and its delay timer (after the widgets are built)."""
+        self.preview: Any = None          # the last PreparedData, or None
+        self.preview_error: str | None = None
+        self._generation = 0
+        self._worker: threading.Thread | None = None
+        self._cancel = threading.Event()  # the running preview's stop request
+        self._pending = False
+        self._preview_timer = QTimer(self)
+        self._preview_timer.setSingleShot(True)
+        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
+        self._preview_timer.timeout.connect(self.update_preview)
+        self.previewReady.connect(self._on_preview)
+        self._stale = False
+        self._on_screen = True
+
+    def _schedule_preview(self) -> None:
+        """Prepare the preview soon if the panel is on screen, else when it comes up."""
+        if self._on_screen:
+            self._stale = False
+            self._preview_timer.start()
+        else:
+            self._stale = True
+
+    @Slot(bool)
+    def set_on_screen(self, on_screen: bool) -> None:
+        """Whether the panel can be seen (its dock tab is the current one): previews are
+        prepared only then, so a hidden panel costs nothing."""
+        self._on_screen = on_screen
+        if on_screen and self._stale:
+            self._schedule_preview()
+
+    @Slot()
+    def update_preview(self) -> None:
+        """Prepare the data in a background thread; the result arrives in :meth:`_on_preview`."""
+        if not self._on_screen:  # hidden again since it was scheduled
+            self._stale = True
+            return
+        if self.section_problem() is not None:  # nothing to prepare; the panel says why
+            self._generation += 1  # a preview still being prepared is of the old section
+            self.preview, self.preview_error = None, None
+            self.preview_label.setText("No data to preview.")
+            self._check_input()
+            return
+        if self._worker is not None and self._worker.is_alive():
+            self._pending = True
+            self._cancel.set()  # its data is out of date: stop it, the newer one follows
+            return
+        self._generation += 1
+        self._cancel = threading.Event()
+        seed = self.document.design.training.get("seed", 0) \
+            if isinstance(self.document.design.training, dict) else 0
+        self._worker = threading.Thread(
+            target=self._prepare,
+            args=(self._generation, self.spec, self.base_dir(), seed, self._cancel),
+            name="deepwire-data-preview", daemon=True)
+        self._worker.start()
+
+    def _prepare(self, generation: int, spec: dict[str, Any], base: Path | None,
+                 seed: Any, cancel: threading.Event) -> None:
+        """Worker thread: prepare the data and hand the result to the GUI thread (None when
+        it was stopped: a newer preview follows, or the panel is going away)."""
+        try:
+            result: Any = prepare_data(spec, base, seed if isinstance(seed, int) else 0,
+                                       should_stop=cancel.is_set)
+        except Cancelled:
+            result = None
+        except DeepwireError as exc:
+            result = str(exc)
+        except Exception as exc:  # noqa: BLE001 - a preview must never take the editor down
+            result = f"{type(exc).__name__}: {exc}"
+        try:
+            self.previewReady.emit(generation, result)
+        except RuntimeError:  # the panel was deleted while the data loaded
+            pass
+
+    @Slot(int, object)
+    def _on_preview(self, generation: int, result: Any) -> None:
+        if self._pending:
+            self._pending = False
+            self._worker = None
+            self.update_preview()
+            return
+        if generation != self._generation or result is None:
+            return
+        if isinstance(result, str):
+            self.preview, self.preview_error = None, result
+            self.preview_label.setText(f"<span style='color:{ERROR_COLOUR}'>"
+                                       f"Cannot load the data: {html_escaped(result)}</span>")
+        else:
+            self.preview, self.preview_error = result, None
+            self.preview_label.setText(describe(result))
+        self._check_input()
+
+    def _check_input(self, *_changed: object) -> None:
+        """Show the engine's reason and a fix when the data does not fit the Input node."""
+        data, design = self.preview, self.document.design
+        node_id = data_input(design)
+        message = None
+        if data is not None and node_id is not None:
+            shape = design.node(node_id).params.get("shape")
+            if isinstance(shape, list | tuple):
+                try:
+                    check_input_shape(data, tuple(shape), node_id)
+                except DeepwireError as exc:
+                    message = str(exc)
+        self.mismatch_label.setText(f"⚠ {message}" if message else "")
+        self.mismatch_label.setVisible(message is not None)
+        if message is not None:
+            shape_text = ", ".join(str(s) for s in data.input_shape)
+            self.fix_button.setText(f"Set the shape of '{node_id}' to ({shape_text})")
+        self.fix_button.setVisible(message is not None)
+
+    def apply_input_fix(self) -> bool:
+        """Set the Input node's shape to the data's sample shape (one undo step)."""
+        node_id = data_input(self.document.design)
+        if node_id is None or self.preview is None:
+            return False
+        shape = [int(s) for s in self.preview.input_shape]
+        self.document.push(SetParam(self.document, node_id, "shape", shape))
+        return True
+
+    def shutdown(self, timeout: float = 10.0) -> bool:
+        """Stop a running preview and wait for it at most ``timeout`` s (0: only ask; the
+        window's close does that); True when none is left. It stops within one chunk."""
+        self._preview_timer.stop()
+        self._pending = False
+        self._cancel.set()
+        if self._worker is not None:
+            if timeout > 0:
+                self._worker.join(timeout)
+            return not self._worker.is_alive()
+        return True
+
+
+def html_escaped(text: str) -> str:
+    """``text`` safe inside rich text (``&``, ``<``, ``>`` escaped)."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def describe(data: Any) -> str:
+    """A few lines on prepared data: splits, shapes, classes."""
+    shape = "(" + ", ".join(str(s) for s in data.input_shape) + \
+        ("," if len(data.input_shape) == 1 else "") + ")"
+    lines = [f"<b>{len(data.x_train):,}</b> training, <b>{len(data.x_val):,}</b> validation"
+             + (f", <b>{len(data.x_test):,}</b> test" if len(data.x_test) else "")
+             + " samples", f"each sample {shape}; task {data.task}"]
+    if data.class_names:
+        names = ", ".join(html_escaped(str(n)) for n in data.class_names[:12])
+        more = f" … ({len(data.class_names)} in all)" if len(data.class_names) > 12 else ""
+        lines.append(f"{len(data.class_names)} classes: {names}{more}")
+    elif data.target_shape:
+        lines.append("target " + "(" + ", ".join(str(s) for s in data.target_shape) + ")")
+    lines.append(f"<i>{html_escaped(data.description)}</i>")
+    return "<br>".join(lines)
