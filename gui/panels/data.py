@@ -58,9 +58,8 @@ from engine.layers import REGISTRY
 from engine.shapes import network_inputs
 from gui.commands import ReplaceSection, SetParam, formatting_value, use_default_data
 from gui.document import DEFAULT_DATA, Document
-from gui.panels import scrolled_body
-from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
 from gui.summary import data_problem
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, scrolled_body
 
 SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
            "npz": "NumPy archive (.npz)", "image_folder": "Image folder (a sub-folder per class)"}
