@@ -89,7 +89,7 @@ DRIVER = textwrap.dedent("""
             win.training_panel.train()
             QTimer.singleShot(300, close)
         elif STATE == "job":
-            from gui.panels.background import BackgroundCall, join_on_quit
+            from gui.workers import BackgroundCall, join_on_quit
             job = BackgroundCall(time.sleep, 30.0, parent=win)
             join_on_quit(job)
             job.start()

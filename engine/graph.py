@@ -18,7 +18,7 @@ from typing import Any
 
 import networkx as nx
 
-NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+NODE_ID_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}\Z")  # \Z: "$" would accept a final "\n"
 NETWORK_ROLES = ("model", "generator", "discriminator")
 DEFAULT_NETWORK = "main"
 

@@ -23,6 +23,7 @@ from engine.errors import DesignFormatError
 from engine.files import atomic_write_bytes, read_regular_file
 from engine.graph import NODE_ID_RE, Design, Edge, Node
 from engine.layers import REGISTRY
+from engine.schema import Document, Number, Rule, Schema, Typed, json_type, show
 
 FORMAT_NAME = "deepwire.design"
 FORMAT_VERSION = 1
@@ -37,10 +38,47 @@ MAX_DESIGN_BYTES = 64 << 20
 #: Longest integer literal accepted (digits); Python refuses to convert more than 4300.
 MAX_INT_DIGITS = 400
 
-_TOP_KEYS = ("format", "version", "name", "description", "networks", "nodes", "edges", "data",
-             "training")
-_NODE_KEYS = ("id", "type", "label", "network", "position", "params")
-_EDGE_KEYS = ("source", "target", "port")
+_DOCUMENT = Document(DesignFormatError, "<design>")
+_OBJECT = Typed(types=dict)
+
+
+def _xy(value: Any) -> bool:
+    return (isinstance(value, list) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                    for v in value))
+
+
+#: The top level of a design file (``format`` and ``version`` are checked before migrating).
+TOP = Schema({
+    "format": Typed(types=str),
+    "version": Rule(test=lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+                    text="a positive integer"),
+    "name": Typed(default="Untitled", types=str),
+    "description": Typed(default="", types=str),
+    "networks": Typed(types=dict),
+    "nodes": Typed(default=[], types=list),
+    "edges": Typed(default=[], types=list),
+    "data": Typed(types=dict),
+    "training": Typed(types=dict),
+}, _DOCUMENT)
+#: One entry of ``networks``.
+NETWORK = Schema({"role": Rule(text="a role name")}, _DOCUMENT)
+#: One entry of ``nodes`` (``network`` defaults to the first network).
+NODE = Schema({
+    "id": Rule(test=lambda v: isinstance(v, str) and NODE_ID_RE.match(v) is not None,
+               text="a name of letters, digits and _ that starts with a letter (at most 64)"),
+    "type": Typed(types=str),
+    "label": Typed(default="", types=str),
+    "network": Typed(types=str),
+    "position": Rule(default=[0.0, 0.0], test=_xy, text="[x, y] numbers"),
+    "params": Typed(default={}, types=dict),
+}, _DOCUMENT)
+#: One entry of ``edges``.
+EDGE = Schema({
+    "source": Typed(types=str),
+    "target": Typed(types=str),
+    "port": Number(default=0, low=0, high=1023, integer=True),
+}, _DOCUMENT)
 
 
 def migration(from_version: int):
@@ -57,10 +95,7 @@ def migration(from_version: int):
 
 def migrate(doc: dict[str, Any], where: str) -> dict[str, Any]:
     """Upgrade ``doc`` to :data:`FORMAT_VERSION` through the registered migrations."""
-    version = doc.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise DesignFormatError(f"{where}: \"version\" must be a positive integer, "
-                                f"got {_show(version)}")
+    version = TOP.get(doc, "version", None, where=where)
     if version > FORMAT_VERSION:
         raise DesignFormatError(
             f"{where}: design format version {version} is newer than this Deepwire understands "
@@ -79,39 +114,11 @@ def _fail(where: str, message: str) -> DesignFormatError:
     return DesignFormatError(f"{where}: {message}")
 
 
-def _expect(value: Any, types: type | tuple[type, ...], where: str, what: str) -> Any:
-    if isinstance(value, bool) and bool not in (types if isinstance(types, tuple) else (types,)):
-        raise _fail(where, f"{what} must be {_type_name(types)}, got {_show(value)}")
-    if not isinstance(value, types):
-        raise _fail(where, f"{what} must be {_type_name(types)}, got {_json_type(value)}")
+def _object(value: Any, where: str, what: str) -> dict:
+    """``value`` when it is a JSON object, else ``<where>: <what> must be an object, got …``."""
+    if not _OBJECT.accepts(value):
+        raise _DOCUMENT.at(where).must(what, value, _OBJECT)
     return value
-
-
-def _show(value: Any, limit: int = 40) -> str:
-    """A short, single-line JSON rendering of a user's value for error messages."""
-    text = json.dumps(value, ensure_ascii=True)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _type_name(types: type | tuple[type, ...]) -> str:
-    names = {dict: "an object", list: "an array [...]", str: "a string", int: "an integer",
-             float: "a number", bool: "true or false"}
-    if isinstance(types, tuple):
-        return " or ".join(dict.fromkeys(names[t] for t in types))
-    return names[types]
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "true/false",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
-
-
-def _check_keys(obj: dict, allowed: tuple[str, ...], where: str) -> None:
-    for key in obj:
-        if key not in allowed:
-            raise _fail(where, f"unknown field {_show(key)} (allowed: {', '.join(allowed)})")
 
 
 def _check_json_value(value: Any, where: str) -> None:
@@ -139,74 +146,61 @@ def _short(where: str, limit: int = 80) -> str:
 def design_from_dict(doc: Any, source: str = "<design>") -> Design:
     """Build a :class:`Design` from a parsed JSON document, checking its structure."""
     if not isinstance(doc, dict):
-        raise _fail(source, f"a design file must hold a JSON object at the top, got {_json_type(doc)}")
+        raise _fail(source, f"a design file must hold a JSON object at the top, got {json_type(doc)}")
     fmt = doc.get("format")
     if fmt != FORMAT_NAME:
         raise _fail(source, f"not a Deepwire design (\"format\" is {json.dumps(fmt)}, expected "
                             f"\"{FORMAT_NAME}\")")
     doc = migrate(doc, source)
-    _check_keys(doc, _TOP_KEYS, source)
-    design = Design(_expect(doc.get("name", "Untitled"), str, source, "\"name\""),
-                    _expect(doc.get("description", ""), str, source, "\"description\""))
+    TOP.check_keys(doc, where=source)
+    design = Design(TOP.get(doc, "name", where=source),
+                    TOP.get(doc, "description", where=source))
     if "networks" in doc:
-        networks = _expect(doc["networks"], dict, source, "\"networks\"")
+        networks = TOP.get(doc, "networks", where=source)
         if not networks:
             raise _fail(source, "\"networks\" is empty; omit it for a single network")
         design.networks = {}
         for name, meta in networks.items():
             where = f"{source}: networks.{name}"
             if not NODE_ID_RE.match(name):
-                raise _fail(source, f"network name {_show(name)} must be letters, digits or _")
-            _expect(meta, dict, where, "a network entry")
-            _check_keys(meta, ("role",), where)
+                raise _fail(source, f"network name {show(name)} must be letters, digits or _")
+            NETWORK.check_keys(_object(meta, where, "a network entry"), where=where)
             _check_json_value(meta, where)
             design.networks[name] = dict(meta)
     for section in ("data", "training"):
         if section in doc:
-            value = _expect(doc[section], dict, source, f"\"{section}\"")
+            value = TOP.get(doc, section, where=source)
             _check_json_value(value, f"{source}: {section}")
             setattr(design, section, value)
 
-    nodes = _expect(doc.get("nodes", []), list, source, "\"nodes\"")
+    nodes = TOP.get(doc, "nodes", where=source)
     for i, raw in enumerate(nodes):
         where = f"{source}: nodes[{i}]"
-        _expect(raw, dict, where, "a node")
-        _check_keys(raw, _NODE_KEYS, where)
-        node_id = raw.get("id")
-        if not isinstance(node_id, str) or not NODE_ID_RE.match(node_id):
-            raise _fail(where, f"\"id\" must be a name of letters, digits and _ that starts with a "
-                               f"letter (at most 64), got {_show(node_id)}")
+        NODE.check_keys(_object(raw, where, "a node"), where=where)
+        node_id = NODE.get(raw, "id", None, where=where)
         where = f"{source}: node '{node_id}'"
         if node_id in design:
             raise _fail(where, "this id is used by two nodes; give each node its own id")
-        type_id = _expect(raw.get("type"), str, where, "\"type\"")
+        type_id = NODE.get(raw, "type", None, where=where)
         type_id = REGISTRY.resolve(type_id) or type_id  # aliases for renamed layer types
-        params = _expect(raw.get("params", {}), dict, where, "\"params\"")
+        params = NODE.get(raw, "params", where=where)
         _check_json_value(params, f"{where}.params")
-        pos = raw.get("position", [0.0, 0.0])
-        if (not isinstance(pos, list) or len(pos) != 2
-                or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                           and math.isfinite(v) for v in pos)):
-            raise _fail(where, f"\"position\" must be [x, y] numbers, got {_show(pos)}")
-        label = _expect(raw.get("label", ""), str, where, "\"label\"")
-        network = _expect(raw.get("network", next(iter(design.networks))), str, where,
-                          "\"network\"")
+        pos = NODE.get(raw, "position", where=where)
+        label = NODE.get(raw, "label", where=where)
+        network = NODE.get(raw, "network", next(iter(design.networks)), where=where)
         design.add_node(Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])),
                              label, network))
 
-    edges = _expect(doc.get("edges", []), list, source, "\"edges\"")
+    edges = TOP.get(doc, "edges", where=source)
     for i, raw in enumerate(edges):
         where = f"{source}: edges[{i}]"
-        _expect(raw, dict, where, "an edge")
-        _check_keys(raw, _EDGE_KEYS, where)
-        src = _expect(raw.get("source"), str, where, "\"source\"")
-        dst = _expect(raw.get("target"), str, where, "\"target\"")
-        port = raw.get("port", 0)
-        if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port < 1024:
-            raise _fail(where, f"\"port\" must be an integer from 0 to 1023, got {_show(port)}")
+        EDGE.check_keys(_object(raw, where, "an edge"), where=where)
+        src = EDGE.get(raw, "source", None, where=where)
+        dst = EDGE.get(raw, "target", None, where=where)
+        port = EDGE.get(raw, "port", where=where)
         for end, what in ((src, "source"), (dst, "target")):
             if end not in design:
-                raise _fail(where, f"{what} {_show(end)} is not a node id of this design")
+                raise _fail(where, f"{what} {show(end)} is not a node id of this design")
         edge = Edge(src, dst, port)
         if design.has_edge(edge):
             raise _fail(where, f"duplicate edge {src} → {dst} port {port}; remove one")
@@ -274,7 +268,7 @@ def _huge_int_message(text: str) -> str:
         return f"an integer has more than {MAX_INT_DIGITS} digits; use a smaller number"
     line = text.count("\n", 0, match.start(2)) + 1
     col = match.start(2) - (text.rfind("\n", 0, match.start(2)) + 1) + 1
-    field = f"field {_show(match.group(1))}" if match.group(1) is not None else "a value"
+    field = f"field {show(match.group(1))}" if match.group(1) is not None else "a value"
     return (f"{field} at line {line}, column {col} is an integer of {len(match.group(2))} "
             f"digits (at most {MAX_INT_DIGITS}); use a smaller number")
 

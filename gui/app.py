@@ -179,7 +179,7 @@ def run_app(args: argparse.Namespace) -> int:
 def leave(window, wait: float = EXIT_WAIT_S) -> bool:
     """After the window has closed: wait at most ``wait`` s in all for the training run, the
     data preview and the dialogs' jobs to end, and sync the settings; True when all ended."""
-    from gui.panels.background import wait_for_tasks
+    from gui.workers import wait_for_tasks
 
     deadline = time.monotonic() + wait
 

@@ -1,7 +1,9 @@
-"""How numbers and names read in the editor: counts, SI suffixes, byte sizes, file stems."""
+"""How numbers and names read in the editor: counts, SI suffixes, byte sizes, file stems, metric
+names and values, and text made safe for rich-text labels. No widgets here (no Qt at all)."""
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -45,3 +47,20 @@ def file_stem(name: str) -> str:
 def design_stem(path: Path | None, name: str) -> str:
     """The stem run folders and exports are named after: the file's, else the design name's."""
     return path.stem if path is not None else file_stem(name)
+
+
+def escape_html(text: str) -> str:
+    """``text`` safe to put into a rich-text label or tooltip (``&``, ``<``, ``>`` escaped)."""
+    return html.escape(text, quote=False)
+
+
+def pretty(name: str) -> str:
+    """A metric name as labels show it: ``val_accuracy`` → ``val accuracy``."""
+    return name.replace("_", " ")
+
+
+def metric_text(name: str, value: float) -> str:
+    """A metric value: accuracy as a percentage, everything else with 4 significant digits."""
+    if name.endswith("accuracy"):
+        return f"{value:.1%}"
+    return f"{value:.4g}"

@@ -41,7 +41,7 @@ from gui.document import Document, new_design
 from gui.icons import app_icon, icon
 from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
-from gui.panels.inspector import ERROR_COLOUR, InspectorPanel
+from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
@@ -49,6 +49,7 @@ from gui.panels.training import TrainingPanel
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
+from gui.widgets import ERROR_COLOUR
 from resources import TEMPLATES, template_path
 
 AUTOSAVE_MS = 60_000

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from engine.errors import DataError
+from engine.schema import Choice, Flag, Listing, Number, Rule, Schema
 
 SOURCES = ("builtin", "csv", "npy", "npz", "image_folder")
 TASKS = ("classification", "regression", "forecast", "unsupervised")
@@ -22,61 +23,83 @@ COLORS = ("grayscale", "rgb")
 #: Default outlier thresholds: 3 standard deviations, or Tukey's 1.5 × IQR fences.
 DEFAULT_OUTLIER_THRESHOLD = {"zscore": 3.0, "iqr": 1.5, "none": 3.0}
 
+_DATA = Listing(DataError, "data spec", quote_top=True)
+_PATH_TEXT = "a file or folder path relative to the design file"
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _str_or_none(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+def _str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+
+
+def _pixels(value: Any) -> bool:
+    return (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 4096
+                    for s in value))
+
+
+#: Every top-level field of the data section (each source allows the common ones and its own,
+#: :data:`SOURCE_KEYS`); defaults filled in by :func:`normalize_spec`.
+DATA = Schema({
+    "source": Choice(choices=SOURCES),
+    "task": Choice(choices=TASKS),  # or null: the data's own task
+    "split": Rule(test=lambda v: isinstance(v, dict),
+                  text='an object like {"val": 0.2, "test": 0.0}'),
+    "preprocess": Rule(test=lambda v: isinstance(v, dict),
+                       text='an object like {"scale": "standard"}'),
+    # builtin (names, forms and options are checked by engine.data.builtin)
+    "name": Rule(test=_is_str, text="a builtin dataset name (see BUILTIN_DATASETS)"),
+    "form": Rule(default=None, test=lambda v: True, text="a form of the dataset"),
+    "options": Rule(test=lambda v: isinstance(v, dict), text='an object like {"n_samples": 1000}'),
+    # files
+    "path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
+    "target_path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
+    "target": Rule(test=_str_or_none, text="a column name"),  # npy: Choice none | last
+    "features": Rule(default=None, test=lambda v: v is None or _str_list(v), text="a list of column names"),
+    "categorical": Rule(default=[], test=_str_list, text="a list of column names"),
+    "delimiter": Rule(default=",", test=lambda v: isinstance(v, str) and len(v) == 1,
+                      text='one character such as "," or ";"'),
+    "x_key": Rule(default="x", test=_is_str, text="the name of an array in the .npz file"),
+    "y_key": Rule(default="y", test=_str_or_none, text="the name of an array in the .npz file"),
+    "size": Rule(default=[28, 28], test=_pixels, text="[height, width] in pixels, e.g. [28, 28]"),
+    "color": Choice(default="grayscale", choices=COLORS),
+}, _DATA)
+
 _COMMON_KEYS = ("source", "task", "split", "preprocess")
-_SOURCE_KEYS: dict[str, tuple[str, ...]] = {
+#: The keys each source allows besides the common ones.
+SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "builtin": ("name", "form", "options"),
     "csv": ("path", "target", "features", "categorical", "delimiter"),
     "npy": ("path", "target_path", "target"),
     "npz": ("path", "x_key", "y_key"),
     "image_folder": ("path", "size", "color"),
 }
-_SPLIT_DEFAULTS: dict[str, Any] = {"val": 0.2, "test": 0.0, "stratify": True}
-_PREPROCESS_DEFAULTS: dict[str, Any] = {
-    "scale": "none",
-    "impute": "none",
-    "outliers": "none",
-    "outlier_threshold": None,  # filled from DEFAULT_OUTLIER_THRESHOLD
-    "smooth_window": 0,
-}
+_NPY_TARGET = Choice(default="none", choices=("none", "last"))
+
+SPLIT = Schema({
+    "val": Number(default=0.2, low=0.0, high=0.9),
+    "test": Number(default=0.0, low=0.0, high=0.9),
+    "stratify": Flag(default=True),
+}, _DATA, path="split")
+
+PREPROCESS = Schema({
+    "scale": Choice(default="none", choices=SCALES),
+    "impute": Choice(default="none", choices=IMPUTES),
+    "outliers": Choice(default="none", choices=OUTLIERS),
+    "outlier_threshold": Number(default=None, low=0.1, high=100.0),  # from the outlier rule
+    "smooth_window": Number(default=0, low=0, high=1000, integer=True),
+}, _DATA, path="preprocess")
 
 
 def _fail(key: str, problem: str, allowed: str) -> DataError:
-    return DataError(f"data spec: {key} {problem}; allowed: {allowed}")
-
-
-def _check_keys(section: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
-    for key in section:
-        if key not in allowed:
-            raise _fail(f"{where}{key}" if where else repr(key), "is not a known key",
-                        ", ".join(allowed))
-
-
-def _choice(value: Any, choices: tuple[str, ...], key: str) -> str:
-    if value not in choices:
-        raise _fail(key, f"is {value!r}", " | ".join(choices))
-    return value
-
-
-def _number(value: Any, key: str, low: float, high: float, integer: bool = False) -> float | int:
-    ok_type = isinstance(value, int) if integer else isinstance(value, int | float)
-    if isinstance(value, bool) or not ok_type or not low <= value <= high:
-        kind = "an integer" if integer else "a number"
-        raise _fail(key, f"is {value!r}", f"{kind} from {low:g} to {high:g}")
-    return value
-
-
-def _str_list(value: Any, key: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise _fail(key, f"is {value!r}", "a list of column names")
-    return list(value)
-
-
-def _path(spec: dict[str, Any], key: str = "path") -> str:
-    value = spec.get(key)
-    if not isinstance(value, str) or not value:
-        raise _fail(f"{key!r}", f"is {value!r}" if key in spec else "is missing",
-                    "a file or folder path relative to the design file")
-    return value
+    return _DATA.fail(key, problem, allowed)
 
 
 def normalize_spec(spec: Any) -> dict[str, Any]:
@@ -89,88 +112,79 @@ def normalize_spec(spec: Any) -> dict[str, Any]:
         raise DataError(f"data spec must be an object like {{\"source\": \"builtin\", "
                         f"\"name\": \"digits\"}}, got {type(spec).__name__}")
     out = copy.deepcopy(spec)
-    source = _choice(out.get("source"), SOURCES, "'source'")
-    _check_keys(out, _COMMON_KEYS + _SOURCE_KEYS[source], "")
+    source = DATA.get(out, "source", None)
+    DATA.check_keys(out, _COMMON_KEYS + SOURCE_KEYS[source])
     if out.get("task") is not None:
-        _choice(out["task"], TASKS, "'task'")
+        DATA.check("task", out["task"])
     out.setdefault("task", None)
 
-    split = out.get("split") or {}
-    if not isinstance(split, dict):
-        raise _fail("'split'", f"is {split!r}", 'an object like {"val": 0.2, "test": 0.0}')
-    _check_keys(split, tuple(_SPLIT_DEFAULTS), "split.")
-    split = {**_SPLIT_DEFAULTS, **split}
-    _number(split["val"], "split.val", 0.0, 0.9)
-    _number(split["test"], "split.test", 0.0, 0.9)
+    split = DATA.check("split", out.get("split") or {})
+    SPLIT.check_keys(split)
+    split = {**SPLIT.defaults(), **split}
+    SPLIT.check("val", split["val"])
+    SPLIT.check("test", split["test"])
     if split["val"] + split["test"] > 0.9:
         raise _fail("split.val + split.test", f"is {split['val'] + split['test']:g}",
                     "at most 0.9 so that training keeps some samples")
-    if not isinstance(split["stratify"], bool):
-        raise _fail("split.stratify", f"is {split['stratify']!r}", "true | false")
+    SPLIT.check("stratify", split["stratify"])
     out["split"] = split
 
-    pre = out.get("preprocess") or {}
-    if not isinstance(pre, dict):
-        raise _fail("'preprocess'", f"is {pre!r}", 'an object like {"scale": "standard"}')
-    _check_keys(pre, tuple(_PREPROCESS_DEFAULTS), "preprocess.")
-    pre = {**_PREPROCESS_DEFAULTS, **pre}
-    _choice(pre["scale"], SCALES, "preprocess.scale")
-    _choice(pre["impute"], IMPUTES, "preprocess.impute")
-    _choice(pre["outliers"], OUTLIERS, "preprocess.outliers")
+    pre = DATA.check("preprocess", out.get("preprocess") or {})
+    PREPROCESS.check_keys(pre)
+    pre = {**PREPROCESS.defaults(), **pre}
+    for key in ("scale", "impute", "outliers"):
+        PREPROCESS.check(key, pre[key])
     if pre["outlier_threshold"] is None:
         pre["outlier_threshold"] = DEFAULT_OUTLIER_THRESHOLD[pre["outliers"]]
-    pre["outlier_threshold"] = float(
-        _number(pre["outlier_threshold"], "preprocess.outlier_threshold", 0.1, 100.0))
-    _number(pre["smooth_window"], "preprocess.smooth_window", 0, 1000, integer=True)
+    pre["outlier_threshold"] = PREPROCESS.check("outlier_threshold", pre["outlier_threshold"])
+    PREPROCESS.check("smooth_window", pre["smooth_window"])
     out["preprocess"] = pre
-
-    if source == "builtin":
-        if not isinstance(out.get("name"), str):
-            raise _fail("'name'", "is missing" if "name" not in out else f"is {out['name']!r}",
-                        "a builtin dataset name (see BUILTIN_DATASETS)")
-        out.setdefault("form", None)
-        opts = out.get("options") or {}
-        if not isinstance(opts, dict):
-            raise _fail("'options'", f"is {opts!r}", 'an object like {"n_samples": 1000}')
-        out["options"] = opts
-    elif source == "csv":
-        _path(out)
-        target = out.get("target")
-        if target is not None and not isinstance(target, str):
-            raise _fail("'target'", f"is {target!r}", "a column name")
-        if target is None and out["task"] not in (None, "unsupervised"):
-            raise _fail("'target'", "is missing", "the name of the column to predict")
-        out.setdefault("target", None)
-        out["features"] = None if out.get("features") is None else _str_list(
-            out["features"], "'features'")
-        if out["features"] == []:  # None means every column but the target
-            raise DataError(f"{out['path']}: no feature columns chosen: check at least one "
-                            "column besides the target")
-        out["categorical"] = _str_list(out.get("categorical") or [], "'categorical'")
-        delim = out.setdefault("delimiter", ",")
-        if not isinstance(delim, str) or len(delim) != 1:
-            raise _fail("'delimiter'", f"is {delim!r}", 'one character such as "," or ";"')
-    elif source == "npy":
-        _path(out)
-        if out.get("target_path") is not None:
-            _path(out, "target_path")
-        out.setdefault("target_path", None)
-        out["target"] = _choice(out.get("target", "none"), ("none", "last"), "'target'")
-        if out["target_path"] and out["target"] == "last":
-            raise _fail("'target'", "is 'last' while 'target_path' is set", "only one of them")
-    elif source == "npz":
-        _path(out)
-        for key, default in (("x_key", "x"), ("y_key", "y")):
-            value = out.setdefault(key, default)
-            if not (isinstance(value, str) or (key == "y_key" and value is None)):
-                raise _fail(f"{key!r}", f"is {value!r}", "the name of an array in the .npz file")
-    elif source == "image_folder":
-        _path(out)
-        size = out.setdefault("size", [28, 28])
-        if (not isinstance(size, list | tuple) or len(size) != 2
-                or not all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 4096
-                           for s in size)):
-            raise _fail("'size'", f"is {size!r}", "[height, width] in pixels, e.g. [28, 28]")
-        out["size"] = [int(size[0]), int(size[1])]
-        out["color"] = _choice(out.get("color", "grayscale"), COLORS, "'color'")
+    _SOURCE_RULES[source](out)
     return out
+
+
+def _builtin(out: dict[str, Any]) -> None:
+    DATA.get(out, "name")
+    out["form"] = DATA.get(out, "form")
+    out["options"] = DATA.check("options", out.get("options") or {})
+
+
+def _csv(out: dict[str, Any]) -> None:
+    DATA.get(out, "path")
+    target = DATA.get(out, "target", None)
+    if target is None and out["task"] not in (None, "unsupervised"):
+        raise _fail("'target'", "is missing", "the name of the column to predict")
+    out["target"] = target
+    out["features"] = DATA.get(out, "features")
+    if out["features"] == []:  # None means every column but the target
+        raise DataError(f"{out['path']}: no feature columns chosen: check at least one "
+                        "column besides the target")
+    out["categorical"] = list(DATA.check("categorical", out.get("categorical") or []))
+    out["delimiter"] = DATA.get(out, "delimiter")
+
+
+def _npy(out: dict[str, Any]) -> None:
+    DATA.get(out, "path")
+    out["target_path"] = None if out.get("target_path") is None \
+        else DATA.get(out, "target_path")
+    out["target"] = DATA.check("target", out.get("target", "none"), _NPY_TARGET)
+    if out["target_path"] and out["target"] == "last":
+        raise _fail("'target'", "is 'last' while 'target_path' is set", "only one of them")
+
+
+def _npz(out: dict[str, Any]) -> None:
+    DATA.get(out, "path")
+    out["x_key"] = DATA.get(out, "x_key")
+    out["y_key"] = DATA.get(out, "y_key")
+
+
+def _image_folder(out: dict[str, Any]) -> None:
+    DATA.get(out, "path")
+    size = DATA.get(out, "size")
+    out["size"] = [int(size[0]), int(size[1])]
+    out["color"] = DATA.get(out, "color")
+
+
+#: The checks and defaults of each source's own keys.
+_SOURCE_RULES = {"builtin": _builtin, "csv": _csv, "npy": _npy, "npz": _npz,
+                 "image_folder": _image_folder}

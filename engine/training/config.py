@@ -15,6 +15,7 @@ from typing import Any
 from engine.errors import TrainingError
 from engine.graph import Design
 from engine.layers import REGISTRY
+from engine.schema import Choice, Flag, Listing, Number, Rule, Schema
 
 TASKS = ("classification", "regression", "reconstruction", "gan", "som", "forecast")
 LOSSES = ("cross_entropy", "bce_with_logits", "mse", "l1", "huber")
@@ -32,43 +33,59 @@ TASK_LOSSES: dict[str, tuple[str, ...]] = {
     "som": ("mse",),
 }
 
-_SCHEDULER_KEYS = ("type", "step_size", "gamma", "patience", "factor", "min_lr")
-_EARLY_KEYS = ("patience", "restore_best", "min_delta")
+_TRAINING = Listing(TrainingError, "training")
 
 
-def _fail(key: str, value: Any, allowed: str) -> TrainingError:
-    return TrainingError(f"training: {key} is {value!r}; allowed: {allowed}")
+def _two_betas(value: Any) -> bool:
+    return (isinstance(value, list | tuple) and len(value) == 2
+            and all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1
+                    for b in value))
 
 
-def _number(section: dict[str, Any], key: str, default: Any, low: float, high: float,
-            integer: bool = False, low_open: bool = False, none_ok: bool = False) -> Any:
-    value = section.get(key, default)
-    if value is None and none_ok:
-        return None
-    ok = isinstance(value, int) if integer else isinstance(value, int | float)
-    ok = ok and not isinstance(value, bool)
-    if ok:
-        ok = (low < value if low_open else low <= value) and value <= high
-    if not ok:
-        kind = "an integer" if integer else "a number"
-        bound = f"above {low:g}" if low_open else f"from {low:g}"
-        extra = " or null" if none_ok else ""
-        raise _fail(key, value, f"{kind} {bound} to {high:g}{extra}")
-    return int(value) if integer else float(value)
+#: The training section's fields, in the order messages list them. Defaults that depend on
+#: another field (the loss on the task, momentum on the optimizer) are given where read.
+TRAINING = Schema({
+    "task": Choice(default="classification", choices=TASKS),
+    "loss": Choice(choices=LOSSES),
+    "optimizer": Choice(default="adam", choices=OPTIMIZERS),
+    "lr": Number(default=1e-3, low=0.0, high=10.0, low_open=True),
+    "momentum": Number(low=0.0, high=1.0),
+    "nesterov": Flag(default=False),
+    "betas": Rule(default=[0.9, 0.999], test=_two_betas,
+                  text="two numbers in [0, 1), e.g. [0.9, 0.999]"),
+    "weight_decay": Number(default=0.0, low=0.0, high=10.0),
+    "scheduler": Rule(default="none", test=lambda v: v is None or isinstance(v, str | dict),
+                      text='a name (none | step | cosine | plateau) or an object like '
+                           '{"type": "step", "step_size": 10, "gamma": 0.5}'),
+    "epochs": Number(default=10, low=1, high=1_000_000, integer=True),
+    "batch_size": Number(default=64, low=1, high=10_000_000, integer=True),
+    "grad_clip": Number(default=None, low=0.0, high=1e6, low_open=True, none_ok=True),
+    "early_stopping": Rule(default=None, test=lambda v: v is None or isinstance(v, bool | dict),
+                           text='null or an object like {"patience": 10, "restore_best": true}'),
+    "denoise_std": Number(default=0.0, low=0.0, high=100.0),
+    "device": Choice(default="auto", choices=DEVICES),
+    "amp": Flag(default=True),
+    "seed": Number(default=0, low=0, high=2**32 - 1, integer=True),
+    "sample_every": Number(default=50, low=1, high=1_000_000, integer=True),
+    "log_every": Number(default=10, low=1, high=1_000_000, integer=True),
+}, _TRAINING)
 
+#: ``scheduler`` as an object (defaults: :class:`SchedulerConfig`'s).
+SCHEDULER = Schema({
+    "type": Choice(choices=SCHEDULERS),
+    "step_size": Number(low=1, high=1_000_000, integer=True),
+    "gamma": Number(low=0.0, high=1.0, low_open=True),
+    "patience": Number(low=0, high=1_000_000, integer=True),
+    "factor": Number(low=0.0, high=1.0, low_open=True),
+    "min_lr": Number(low=0.0, high=10.0),
+}, _TRAINING, path="scheduler")
 
-def _choice(section: dict[str, Any], key: str, default: str, choices: tuple[str, ...]) -> str:
-    value = section.get(key, default)
-    if value not in choices:
-        raise _fail(key, value, " | ".join(choices))
-    return value
-
-
-def _bool(section: dict[str, Any], key: str, default: bool) -> bool:
-    value = section.get(key, default)
-    if not isinstance(value, bool):
-        raise _fail(key, value, "true | false")
-    return value
+#: ``early_stopping`` as an object (defaults: :class:`EarlyStoppingConfig`'s).
+EARLY_STOPPING = Schema({
+    "patience": Number(low=1, high=1_000_000, integer=True),
+    "restore_best": Flag(),
+    "min_delta": Number(low=0.0, high=1e9),
+}, _TRAINING, path="early_stopping")
 
 
 @dataclass(frozen=True)
@@ -116,9 +133,7 @@ class TrainConfig:
     sample_every: int = 50
     log_every: int = 10
 
-    KEYS = ("task", "loss", "optimizer", "lr", "momentum", "nesterov", "betas", "weight_decay",
-            "scheduler", "epochs", "batch_size", "grad_clip", "early_stopping", "denoise_std",
-            "device", "amp", "seed", "sample_every", "log_every")
+    KEYS = TRAINING.keys
 
     @classmethod
     def from_design(cls, design: Design, overrides: dict[str, Any] | None = None
@@ -147,51 +162,41 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, section: dict[str, Any]) -> TrainConfig:
         """Validate a plain training dict (every key optional)."""
-        for key in section:
-            if key not in cls.KEYS:
-                raise TrainingError(f"training: {key!r} is not a known key; allowed: "
-                                    + ", ".join(cls.KEYS))
-        task = _choice(section, "task", "classification", TASKS)
+        get = TRAINING.get
+        TRAINING.check_keys(section)
+        task = get(section, "task")
         losses = TASK_LOSSES[task]
-        loss = section.get("loss", losses[0])
-        if loss not in LOSSES:
-            raise _fail("loss", loss, " | ".join(LOSSES))
+        loss = get(section, "loss", losses[0])
         if loss not in losses:
             raise TrainingError(f"training: loss {loss!r} does not fit task {task!r}; allowed: "
                                 + " | ".join(losses))
-        optimizer = _choice(section, "optimizer", "adam", OPTIMIZERS)
-        default_momentum = 0.9 if optimizer == "sgd" else 0.0
-        momentum = _number(section, "momentum", default_momentum, 0.0, 1.0)
-        nesterov = _bool(section, "nesterov", False)
+        optimizer = get(section, "optimizer")
+        momentum = get(section, "momentum", 0.9 if optimizer == "sgd" else 0.0)
+        nesterov = get(section, "nesterov")
         if nesterov and (optimizer != "sgd" or momentum <= 0):
             raise TrainingError("training: nesterov is true but needs optimizer 'sgd' with "
                                 "momentum above 0; set nesterov to false or change them")
-        betas = section.get("betas", [0.9, 0.999])
-        if (not isinstance(betas, list | tuple) or len(betas) != 2
-                or not all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1
-                           for b in betas)):
-            raise _fail("betas", betas, "two numbers in [0, 1), e.g. [0.9, 0.999]")
+        betas = get(section, "betas")
         return cls(
             task=task,
             loss=loss,
             optimizer=optimizer,
-            lr=_number(section, "lr", 1e-3, 0.0, 10.0, low_open=True),
+            lr=get(section, "lr"),
             momentum=momentum,
             nesterov=nesterov,
             betas=(float(betas[0]), float(betas[1])),
-            weight_decay=_number(section, "weight_decay", 0.0, 0.0, 10.0),
-            scheduler=_scheduler(section.get("scheduler", "none")),
-            epochs=_number(section, "epochs", 10, 1, 1_000_000, integer=True),
-            batch_size=_number(section, "batch_size", 64, 1, 10_000_000, integer=True),
-            grad_clip=_number(section, "grad_clip", None, 0.0, 1e6, low_open=True,
-                              none_ok=True),
-            early_stopping=_early(section.get("early_stopping")),
-            denoise_std=_number(section, "denoise_std", 0.0, 0.0, 100.0),
-            device=_choice(section, "device", "auto", DEVICES),
-            amp=_bool(section, "amp", True),
-            seed=_number(section, "seed", 0, 0, 2**32 - 1, integer=True),
-            sample_every=_number(section, "sample_every", 50, 1, 1_000_000, integer=True),
-            log_every=_number(section, "log_every", 10, 1, 1_000_000, integer=True),
+            weight_decay=get(section, "weight_decay"),
+            scheduler=_scheduler(get(section, "scheduler")),
+            epochs=get(section, "epochs"),
+            batch_size=get(section, "batch_size"),
+            grad_clip=get(section, "grad_clip"),
+            early_stopping=_early(get(section, "early_stopping")),
+            denoise_std=get(section, "denoise_std"),
+            device=get(section, "device"),
+            amp=get(section, "amp"),
+            seed=get(section, "seed"),
+            sample_every=get(section, "sample_every"),
+            log_every=get(section, "log_every"),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,51 +210,29 @@ class TrainConfig:
         return TrainConfig.from_dict({**self.to_dict(), **changes})
 
 
-def _subsection(name: str, value: dict[str, Any], allowed: tuple[str, ...]) -> dict[str, Any]:
-    """The keys of the object ``name`` as ``name.key`` (how errors name them), refusing any key
-    not in ``allowed``."""
-    for key in value:
-        if key not in allowed:
-            raise TrainingError(f"training: {name}.{key} is not a known key; allowed: "
-                                + ", ".join(allowed))
-    return {f"{name}.{k}": v for k, v in value.items()}
+def _read(schema: Schema, value: dict[str, Any], defaults: Any) -> Any:
+    """The dataclass of ``defaults``' type with each field of ``schema`` read from ``value``."""
+    schema.check_keys(value)
+    return type(defaults)(**{key: schema.get(value, key, getattr(defaults, key))
+                             for key in schema.keys})
 
 
 def _scheduler(value: Any) -> SchedulerConfig:
-    if isinstance(value, str):
-        value = {"type": value}
+    """``"step"``, null or an object → the checked schedule."""
     if value is None:
         value = {"type": "none"}
-    if not isinstance(value, dict):
-        raise _fail("scheduler", value, 'a name (none | step | cosine | plateau) or an object '
-                    'like {"type": "step", "step_size": 10, "gamma": 0.5}')
-    sub = _subsection("scheduler", value, _SCHEDULER_KEYS)
-    d = SchedulerConfig()
-    return SchedulerConfig(
-        type=_choice(sub, "scheduler.type", "none", SCHEDULERS),
-        step_size=_number(sub, "scheduler.step_size", d.step_size, 1, 1_000_000, integer=True),
-        gamma=_number(sub, "scheduler.gamma", d.gamma, 0.0, 1.0, low_open=True),
-        patience=_number(sub, "scheduler.patience", d.patience, 0, 1_000_000, integer=True),
-        factor=_number(sub, "scheduler.factor", d.factor, 0.0, 1.0, low_open=True),
-        min_lr=_number(sub, "scheduler.min_lr", d.min_lr, 0.0, 10.0),
-    )
+    if isinstance(value, str):
+        value = {"type": value}
+    return _read(SCHEDULER, value, SchedulerConfig())
 
 
 def _early(value: Any) -> EarlyStoppingConfig | None:
+    """null / false (off), true (the defaults) or an object → the checked early stopping."""
     if value is None or value is False:
         return None
     if value is True:
         return EarlyStoppingConfig()
-    if not isinstance(value, dict):
-        raise _fail("early_stopping", value,
-                    'null or an object like {"patience": 10, "restore_best": true}')
-    sub = _subsection("early_stopping", value, _EARLY_KEYS)
-    d = EarlyStoppingConfig()
-    return EarlyStoppingConfig(
-        patience=_number(sub, "early_stopping.patience", d.patience, 1, 1_000_000, integer=True),
-        restore_best=_bool(sub, "early_stopping.restore_best", d.restore_best),
-        min_delta=_number(sub, "early_stopping.min_delta", d.min_delta, 0.0, 1e9),
-    )
+    return _read(EARLY_STOPPING, value, EarlyStoppingConfig())
 
 
 def infer_task(design: Design) -> str:

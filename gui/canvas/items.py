@@ -35,6 +35,8 @@ from PySide6.QtWidgets import (
 from engine.graph import Edge
 from engine.layers import REGISTRY, fmt_shape
 from gui.canvas import theme as th
+from gui.formatting import escape_html
+from gui.widgets import colours
 
 if TYPE_CHECKING:
     from gui.canvas.scene import CanvasScene
@@ -158,16 +160,16 @@ class NodeItem(QGraphicsRectItem):
     def tooltip_html(self) -> str:
         """Rich tooltip: type, id, help, problems."""
         texts = self._ensure_texts()
-        tip = f"<b>{_html(self.title)}</b> · {_html(self.node_id)}"
+        tip = f"<b>{escape_html(self.title)}</b> · {escape_html(self.node_id)}"
         spec = REGISTRY.get(self.type_id) if self.type_id in REGISTRY else None
         if spec:
-            tip += f"<br>{_html(spec.help)}"
+            tip += f"<br>{escape_html(spec.help)}"
         info = self.canvas.document.analysis.info.get(self.node_id)
         if info is not None and info.input_shapes:
             ins = ", ".join(fmt_shape(s) if s is not None else "?" for s in info.input_shapes)
-            tip += f"<br>in: {_html(ins)}"
-        tip += f"<br>{_html(texts.shape)} · {_html(texts.params)}"
-        tip += "".join(f"<br><span style='color:#d64541'>⚠ {_html(m)}</span>"
+            tip += f"<br>in: {escape_html(ins)}"
+        tip += f"<br>{escape_html(texts.shape)} · {escape_html(texts.params)}"
+        tip += "".join(f"<br><span style='color:{colours.ERROR_COLOUR}'>⚠ {escape_html(m)}</span>"
                        for m in texts.problems)
         return tip
 
@@ -909,6 +911,3 @@ class LabelEditor(QGraphicsTextItem):
         self._done = True
         self.canvas.finish_relabel(self, commit)
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

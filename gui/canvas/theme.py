@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QGuiApplication, QPalette, QPen
 
 from engine.layers import CATEGORIES
+from gui.widgets import colours
 
 NODE_WIDTH = 184.0
 HEADER_HEIGHT = 22.0
@@ -35,9 +36,10 @@ EDGE_LABEL_LOD = 0.8
 MIN_TEXT_PX = 9.0
 NODE_FONT_PT = 9.5
 
-UNKNOWN_CATEGORY_COLOUR = "#8a8a8a"
-ERROR_COLOUR = QColor("#d64541")
-OK_COLOUR = QColor("#2eaa5c")
+# The status colours are the one palette of gui.widgets.colours, as QColors.
+UNKNOWN_CATEGORY_COLOUR = colours.UNKNOWN_CATEGORY_COLOUR
+ERROR_COLOUR = QColor(colours.ERROR_COLOUR)
+OK_COLOUR = QColor(colours.OK_COLOUR)
 
 
 def node_height(n_inputs: int) -> float:

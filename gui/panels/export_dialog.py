@@ -8,8 +8,8 @@ with a busy bar while the window stays responsive. Success lists the files writt
 its sidecar JSON); failure shows the engine's one-line message, and the engine leaves no partial
 file behind.
 
-The worker thread, busy bar and close-while-busy handling are
-:class:`gui.panels.background.BackgroundTaskDialog`, shared with the import dialog.
+The worker thread is a :class:`gui.workers.BackgroundCall`; the busy bar and close-while-busy
+handling are :class:`gui.widgets.BackgroundTaskDialog`, shared with the import dialog.
 """
 
 from __future__ import annotations
@@ -38,21 +38,19 @@ from engine.export.formats import output_conflict
 from engine.export.prepare import sidecar_path
 from engine.graph import Design
 from gui.document import Document
-from gui.formatting import design_stem
-from gui.panels.background import (
+from gui.formatting import design_stem, escape_html, metric_text, pretty
+from gui.widgets import (
+    ERROR_COLOUR,
     OK_COLOUR,
-    BackgroundCall,
+    WARNING_COLOUR,
     BackgroundTaskDialog,
     FileChooser,
     coloured,
-    escape_html,
     note_label,
     path_row,
     with_note,
 )
-from gui.panels.inspector import ERROR_COLOUR
-from gui.panels.plots import pretty
-from gui.panels.training import WARNING_COLOUR, metric_text
+from gui.workers import BackgroundCall
 
 CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 

@@ -25,6 +25,7 @@ from engine.io import load_design
 from engine.layers import CATEGORIES, REGISTRY
 from engine.shapes import analyze
 from gui import formatting
+from gui.widgets import UNKNOWN_CATEGORY_COLOUR
 from resources import TEMPLATES, template_path
 
 THUMB = QSize(240, 120)
@@ -73,7 +74,7 @@ def render_thumbnail(design: Design, size: QSize = THUMB, palette: QPalette | No
     for node_id, rect in rects.items():
         node_type = design.node(node_id).type
         category = REGISTRY.get(node_type).category if node_type in REGISTRY else ""
-        painter.setBrush(QColor(CATEGORIES.get(category, "#888888")))
+        painter.setBrush(QColor(CATEGORIES.get(category, UNKNOWN_CATEGORY_COLOUR)))
         painter.drawRoundedRect(rect, 4, 4)
     painter.end()
     return pixmap

@@ -30,19 +30,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gui.panels.background import (
+from gui.formatting import escape_html
+from gui.widgets import (
+    ERROR_COLOUR,
     OK_COLOUR,
+    WARNING_COLOUR,
     BackgroundTaskDialog,
     FileChooser,
     coloured,
-    escape_html,
     note_label,
     path_row,
     same_file,
     with_note,
 )
-from gui.panels.inspector import ERROR_COLOUR
-from gui.panels.training import WARNING_COLOUR
 
 SOURCE_FILTER = "PyTorch models (*.py *.pt2);;Python files (*.py);;torch.export programs " \
                 "(*.pt2);;All files (*)"

@@ -18,7 +18,6 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QDoubleSpinBox,
     QFormLayout,
     QFrame,
     QGroupBox,
@@ -35,41 +34,9 @@ from gui import formatting
 from gui.commands import Relabel, SetParam
 from gui.document import Document
 from gui.summary import summary_of
+from gui.widgets import ERROR_COLOUR, UNKNOWN_CATEGORY_COLOUR, FloatSpinBox
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
-ERROR_COLOUR = "#d64545"  # readable on light and dark backgrounds
-
-
-class FloatSpinBox(QDoubleSpinBox):
-    """A double spin box that shows ``1e-05`` as such instead of rounding it to ``0.00``."""
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setDecimals(12)
-
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt's name
-        return f"{value:.6g}"
-
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt's name
-        try:
-            return float(text.strip())
-        except ValueError:
-            return self.value()
-
-    def validate(self, text: str, pos: int) -> object:
-        from PySide6.QtGui import QValidator
-
-        stripped = text.strip()
-        if not stripped or stripped in ("-", ".", "-.") or re.fullmatch(
-                r"-?\d*\.?\d*(e-?\d*)?", stripped, re.IGNORECASE):
-            try:
-                value = float(stripped)
-            except ValueError:
-                return QValidator.State.Intermediate, text, pos
-            if self.minimum() <= value <= self.maximum():
-                return QValidator.State.Acceptable, text, pos
-            return QValidator.State.Intermediate, text, pos
-        return QValidator.State.Invalid, text, pos
 
 
 def parse_shape(text: str) -> list[int]:
@@ -287,7 +254,8 @@ class InspectorPanel(QWidget):
     def _load_node(self) -> None:
         node = self.document.design.node(self.node_id)
         spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
-        colour = CATEGORIES.get(spec.category, "#888888") if spec else "#888888"
+        colour = CATEGORIES.get(spec.category, UNKNOWN_CATEGORY_COLOUR) if spec else \
+            UNKNOWN_CATEGORY_COLOUR
         name = spec.display_name if spec else f"unknown type {node.type!r}"
         category = spec.category if spec else ""
         self.title.setText(f"<span style='color:{colour}; font-size:large'>■</span> "
@@ -360,9 +328,9 @@ class InspectorPanel(QWidget):
             head = (design.name, design.description)
             if head != self._summary_head:  # changes only with a new design
                 self._summary_head = head
-                self.title.setText(f"<b style='font-size:large'>{_html(design.name)}</b>")
+                self.title.setText(f"<b style='font-size:large'>{formatting.escape_html(design.name)}</b>")
                 self.summary_label.setText(
-                    (f"<p>{_html(design.description)}</p>" if design.description else "")
+                    (f"<p>{formatting.escape_html(design.description)}</p>" if design.description else "")
                     + "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
             self._fill_design_box()
             self.design_box.show()
@@ -473,6 +441,3 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
     return a == b
 
-
-def _html(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

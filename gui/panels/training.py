@@ -42,13 +42,12 @@ from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, Trai
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.commands import REMOVE, SetSection
 from gui.document import Document
-from gui.formatting import design_stem
+from gui.formatting import design_stem, pretty
 from gui.icons import icon
-from gui.panels import scrolled_body
-from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
-from gui.panels.plots import TrainingPlots, pretty
+from gui.panels.plots import TrainingPlots
 from gui.runner import RunResult, TrainingRunner
 from gui.summary import summary_of
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, scrolled_body
 
 WARNING_COLOUR = "#c77c02"  # amber, readable on light and dark backgrounds
 OVERFIT_EPOCHS = 3          # epochs of rising validation loss before the warning shows
@@ -141,7 +140,7 @@ class TrainingPanel(QWidget):
         self.data: PreparedData | None = None  # train on this instead of the data section
         self.last_result: RunResult | None = None
         self.last_out_dir: Path | None = None
-        self.chooser = None  # opens the file dialog (gui.panels.background.FileChooser; tests fake)
+        self.chooser = None  # opens the file dialog (gui.widgets.FileChooser; tests fake)
         self._refreshing = False
         self._last_shown = 0.0
         self._reset_progress()
@@ -477,7 +476,7 @@ class TrainingPanel(QWidget):
             return False
         if path is None:
             if self.chooser is None:
-                from gui.panels.background import FileChooser  # it imports this module
+                from gui.widgets import FileChooser
 
                 self.chooser = FileChooser(self)
             start = self.last_out_dir or self.runs_dir or ""

@@ -42,3 +42,12 @@ def test_design_format_error_example_is_what_the_loader_says():
     with pytest.raises(DesignFormatError) as info:
         loads(json.dumps(doc), "broken.json")
     assert str(info.value) == shown
+
+
+def test_architecture_names_the_tests_that_enforce_it():
+    text = (DOCS / "architecture.md").read_text(encoding="utf-8")
+    named = set(re.findall(r"`(tests/[\w/]+\.py)`", text))
+    assert {"tests/engine/test_isolation.py", "tests/gui/test_panel_imports.py"} <= named
+    assert all((DOCS.parent / path).is_file() for path in named)
+    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
+    assert "(docs/architecture.md)" in readme

@@ -228,3 +228,16 @@ def test_fuzzed_mutations_of_templates_never_crash(data):
     stop = data.draw(st.integers(start, min(len(text), start + 20)))
     junk = data.draw(st.text(max_size=6))
     _load_or_clear_error(text[:start] + junk + text[stop:])
+
+
+@pytest.mark.parametrize("doc", [
+    {"networks": {"A\n": None}},
+    {"networks": {"A\n": {"role": "model"}}},
+    {"nodes": [{"id": "a\n", "type": "ReLU"}]},
+])
+def test_a_name_with_a_trailing_newline_is_refused_in_one_line(doc):
+    """``$`` matches before a final newline: names are checked to their very end (found by
+    test_fuzzed_design_documents_never_crash)."""
+    with pytest.raises(DesignFormatError) as info:
+        loads(json.dumps({"format": "deepwire.design", "version": 1, **doc}), "f.json")
+    assert "\n" not in str(info.value) and "letters" in str(info.value)

@@ -12,7 +12,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
-from gui.panels.inspector import FloatSpinBox
+from gui.widgets import FloatSpinBox
 
 
 def narrow(combo: QComboBox) -> QComboBox:

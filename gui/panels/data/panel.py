@@ -21,13 +21,12 @@ from engine.editing import data_section as ds
 from engine.errors import DeepwireError
 from gui.commands import ReplaceSection, formatting_value, use_default_data
 from gui.document import DEFAULT_DATA, Document
-from gui.panels import scrolled_body
 from gui.panels.data.fields import status_label
 from gui.panels.data.preprocess_form import PreprocessForm
 from gui.panels.data.preview import PreviewSection
 from gui.panels.data.source_form import SourceForm
-from gui.panels.inspector import ERROR_COLOUR
 from gui.summary import data_problem
+from gui.widgets import ERROR_COLOUR, scrolled_body
 
 
 class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):

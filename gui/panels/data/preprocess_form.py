@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox
 from engine.data.spec import IMPUTES, OUTLIERS, SCALES
 from engine.editing import data_section as ds
 from gui.panels.data.fields import FieldMakers, narrow
-from gui.panels.inspector import FloatSpinBox
+from gui.widgets import FloatSpinBox
 
 
 class PreprocessForm(FieldMakers):

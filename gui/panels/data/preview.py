@@ -19,10 +19,10 @@ from engine.data import check_input_shape, prepare_data
 from engine.editing.data_section import data_input
 from engine.errors import Cancelled, DeepwireError
 from gui.commands import SetParam
+from gui.formatting import escape_html
 from gui.panels.data.fields import status_label
-from gui.panels.inspector import ERROR_COLOUR
+from gui.widgets import ERROR_COLOUR, WARNING_COLOUR
 
-WARNING_COLOUR = "#c77c02"
 PREVIEW_DELAY_MS = 250
 
 
@@ -131,7 +131,7 @@ class PreviewSection:
         if isinstance(result, str):
             self.preview, self.preview_error = None, result
             self.preview_label.setText(f"<span style='color:{ERROR_COLOUR}'>"
-                                       f"Cannot load the data: {html_escaped(result)}</span>")
+                                       f"Cannot load the data: {escape_html(result)}</span>")
         else:
             self.preview, self.preview_error = result, None
             self.preview_label.setText(describe(result))
@@ -178,11 +178,6 @@ class PreviewSection:
         return True
 
 
-def html_escaped(text: str) -> str:
-    """``text`` safe inside rich text (``&``, ``<``, ``>`` escaped)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def describe(data: Any) -> str:
     """A few lines on prepared data: splits, shapes, classes."""
     shape = "(" + ", ".join(str(s) for s in data.input_shape) + \
@@ -191,10 +186,10 @@ def describe(data: Any) -> str:
              + (f", <b>{len(data.x_test):,}</b> test" if len(data.x_test) else "")
              + " samples", f"each sample {shape}; task {data.task}"]
     if data.class_names:
-        names = ", ".join(html_escaped(str(n)) for n in data.class_names[:12])
+        names = ", ".join(escape_html(str(n)) for n in data.class_names[:12])
         more = f" … ({len(data.class_names)} in all)" if len(data.class_names) > 12 else ""
         lines.append(f"{len(data.class_names)} classes: {names}{more}")
     elif data.target_shape:
         lines.append("target " + "(" + ", ".join(str(s) for s in data.target_shape) + ")")
-    lines.append(f"<i>{html_escaped(data.description)}</i>")
+    lines.append(f"<i>{escape_html(data.description)}</i>")
     return "<br>".join(lines)

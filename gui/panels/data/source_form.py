@@ -33,7 +33,7 @@ from engine.editing.probes import DELIMITERS, csv_header, npz_keys
 from engine.errors import DataError
 from gui.commands import formatting_value
 from gui.panels.data.fields import FieldMakers, narrow, status_label
-from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
+from gui.widgets import ERROR_COLOUR, FloatSpinBox
 
 SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
            "npz": "NumPy archive (.npz)", "image_folder": "Image folder (a sub-folder per class)"}

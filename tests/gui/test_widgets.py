@@ -1,0 +1,54 @@
+"""gui.widgets and gui.formatting: the pieces panels share."""
+
+from __future__ import annotations
+
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
+
+from gui import formatting
+from gui.canvas import theme
+from gui.widgets import ERROR_COLOUR, OK_COLOUR, FloatSpinBox, colours, scrolled_body
+
+
+def test_the_canvas_and_the_panels_share_one_palette():
+    assert theme.ERROR_COLOUR == QColor(ERROR_COLOUR)
+    assert theme.OK_COLOUR == QColor(OK_COLOUR)
+    assert theme.UNKNOWN_CATEGORY_COLOUR == colours.UNKNOWN_CATEGORY_COLOUR
+    assert theme.category_colour("no such category") == QColor(colours.UNKNOWN_CATEGORY_COLOUR)
+
+
+def test_escape_html_makes_markup_literal():
+    text = "<b>x</b> & 'y' \"z\""
+    escaped = formatting.escape_html(text)
+    assert escaped == "&lt;b&gt;x&lt;/b&gt; &amp; 'y' \"z\""
+    label = QLabel()
+    label.setText(f"<i>{escaped}</i>")
+    from PySide6.QtGui import QTextDocument
+
+    doc = QTextDocument()
+    doc.setHtml(label.text())
+    assert doc.toPlainText() == text  # a user's name shows as typed, never as markup
+
+
+def test_metric_names_and_values_read_plainly():
+    assert formatting.pretty("val_accuracy") == "val accuracy"
+    assert formatting.metric_text("val_accuracy", 0.9234) == "92.3%"
+    assert formatting.metric_text("val_loss", 0.123456) == "0.1235"
+
+
+def test_float_spin_box_shows_small_values(qtbot):
+    spin = FloatSpinBox()
+    qtbot.addWidget(spin)
+    spin.setRange(0.0, 1.0)
+    spin.setValue(1e-5)
+    assert spin.text() == "1e-05"
+    assert spin.value() == 1e-5
+
+
+def test_scrolled_body_scrolls_vertically_only(qtbot):
+    panel = QWidget()
+    qtbot.addWidget(panel)
+    layout = scrolled_body(panel)
+    scroll = panel.findChild(QScrollArea)
+    assert scroll is not None and scroll.widget() is layout.parentWidget()
+    assert scroll.horizontalScrollBarPolicy().name == "ScrollBarAlwaysOff"
