@@ -26,6 +26,7 @@ from engine.io import load_design
 from engine.training.config import TrainConfig
 from engine.training.devices import launched_distributed
 from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
+from engine.training.summary import RunSummary
 from engine.training.trainer import Trainer
 
 _FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
@@ -82,7 +83,7 @@ class ProgressBar(Callback):
             self.bar.close()
             self.bar = None
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         self._close()
 
     def on_exception(self, error: BaseException) -> None:
@@ -108,17 +109,16 @@ class _UsageError(Exception):
     pass
 
 
-def summary_line(summary: dict[str, Any]) -> str:
+def summary_line(summary: RunSummary) -> str:
     """The last line ``train`` prints on stdout."""
-    state = "stopped" if summary["stopped"] else \
-        "stopped early" if summary["early_stopped"] else "done"
-    text = f"{state}: {summary['epochs_completed']}/{summary['epochs']} epochs"
-    best = summary.get("best")
+    state = "stopped" if summary.stopped else "stopped early" if summary.early_stopped else "done"
+    text = f"{state}: {summary.epochs_completed}/{summary.epochs} epochs"
+    best = summary.best
     if best:
         keys = [k for k in best if k not in ("epoch", "lr", "elapsed_s") and best[k] is not None]
         text += f"; best epoch {best['epoch']}: " + ", ".join(f"{k} {_fmt(best[k])}"
                                                               for k in keys)
-    out = summary.get("metrics_file")
+    out = summary.metrics_file
     if out:
         text += f"; files in {Path(out).parent}"
     return text
@@ -169,6 +169,6 @@ def run_train(args: argparse.Namespace) -> int:
             summary = trainer.fit()
         if trainer.dist.is_main:
             print(printable(summary_line(summary)))
-        return 130 if summary["stopped"] else 0
+        return 130 if summary.stopped else 0
 
     return guarded(body)

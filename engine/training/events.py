@@ -10,9 +10,12 @@ batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.training.summary import RunSummary
 
 
 @dataclass
@@ -106,7 +109,7 @@ class Callback:
     def on_epoch_end(self, event: EpochEvent) -> None:
         """An epoch finished and was evaluated (checkpoints are already written)."""
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         """Training finished, stopped early, or was stopped by request."""
 
     def on_exception(self, error: BaseException) -> None:
@@ -131,7 +134,7 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_epoch_end(event)
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         for cb in self.callbacks:
             cb.on_train_end(summary)
 
@@ -150,7 +153,7 @@ class History(Callback):
         self.start: TrainStartEvent | None = None
         self.batches: list[BatchEvent] = []
         self.epochs: list[EpochEvent] = []
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
         self.error: BaseException | None = None
 
     def on_train_start(self, event: TrainStartEvent) -> None:
@@ -162,7 +165,7 @@ class History(Callback):
     def on_epoch_end(self, event: EpochEvent) -> None:
         self.epochs.append(event)
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         self.summary = summary
 
     def on_exception(self, error: BaseException) -> None:

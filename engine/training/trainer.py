@@ -31,7 +31,6 @@ import torch
 
 from engine.data import PreparedData, prepare_data
 from engine.errors import Cancelled, DataError, DeepwireError, TrainingError
-from engine.files import atomic_write_bytes
 from engine.graph import Design
 from engine.memory import estimate_memory, memory_problems
 from engine.shapes import analyze
@@ -56,6 +55,7 @@ from engine.training.events import (
     TrainStartEvent,
 )
 from engine.training.loops import FamilyLoop, LoopContext, make_loop
+from engine.training.summary import RunSummary
 
 
 def _first_line(exc: BaseException) -> str:
@@ -64,7 +64,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 class Trainer:
-    """Trains one design; :meth:`fit` runs to the end and returns a summary dict.
+    """Trains one design; :meth:`fit` runs to the end and returns a :class:`RunSummary`.
 
     ``config`` defaults to ``TrainConfig.from_design(design)``. ``data`` (a
     :class:`~engine.data.PreparedData`) skips loading the design's ``data`` section; otherwise
@@ -152,7 +152,7 @@ class Trainer:
         return self._stop_requested
 
     # -- the run ---------------------------------------------------------------------------------
-    def fit(self) -> dict[str, Any]:
+    def fit(self) -> RunSummary:
         """Train to the end (or until stopped); returns the summary also written to summary.json.
 
         Any failure reaches the callbacks' ``on_exception`` as a one-line
@@ -308,7 +308,7 @@ class Trainer:
             batches.pop()  # a batch of one sample breaks BatchNorm; it is seen next epoch
         return batches
 
-    def _end_stopped_early(self) -> dict[str, Any]:
+    def _end_stopped_early(self) -> RunSummary:
         """Report a run stopped before its first batch: no epochs, a summary saying so."""
         self.stopped = True
         summary = self._summary()
@@ -317,7 +317,7 @@ class Trainer:
             self.callbacks.on_train_end(summary)
         return summary
 
-    def _run(self) -> dict[str, Any]:
+    def _run(self) -> RunSummary:
         cfg, loop, data = self.config, self.loop, self.data
         main = self.dist.is_main
         if main:
@@ -580,47 +580,43 @@ class Trainer:
         with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
             fh.write(json.dumps(record) + "\n")
 
-    def _summary(self, restored_best: bool = False, error: str | None = None) -> dict[str, Any]:
+    def _summary(self, restored_best: bool = False, error: str | None = None) -> RunSummary:
         history = self.history
         best = next((h for h in history if h["epoch"] == getattr(self, "best_epoch", 0)), None)
         files = self.out_dir is not None
         data = self.data
         rate = self._samples_done / self._train_time if getattr(self, "_train_time", 0) else 0.0
-        return {
-            "design": self.design.name,
-            "task": self.config.task,
-            "device": str(self.device) if self.device is not None else None,
-            "world_size": self.dist.world_size,
-            "epochs": self.config.epochs,
-            "epochs_completed": len(history),
-            "stopped": bool(getattr(self, "stopped", False)),
-            "early_stopped": bool(getattr(self, "early_stopped", False)),
-            "error": error,
-            "monitor": getattr(self, "monitor", None),
-            "best_epoch": getattr(self, "best_epoch", 0) or None,
-            "best": best,
-            "final": history[-1] if history else None,
-            "restored_best": restored_best,
-            "elapsed_s": round(self._elapsed(), 3) if hasattr(self, "_t_start") else 0.0,
-            "train_samples_per_s": round(rate, 1),
-            "data": data.description if data is not None else None,
-            "n_train": self.loop.n_train if self.loop is not None else 0,
-            "n_val": self.loop.n_val if self.loop is not None else 0,
-            "checkpoints": {
-                "best": str(self.out_dir / "best.pt") if files and history else None,
-                "last": str(self.out_dir / "last.pt") if files and history else None,
-            },
-            "metrics_file": str(self.out_dir / "metrics.jsonl") if files else None,
-            "config": self.config.to_dict(),
-        }
+        return RunSummary(
+            design=self.design.name,
+            task=self.config.task,
+            device=str(self.device) if self.device is not None else None,
+            world_size=self.dist.world_size,
+            epochs=self.config.epochs,
+            epochs_completed=len(history),
+            stopped=bool(getattr(self, "stopped", False)),
+            early_stopped=bool(getattr(self, "early_stopped", False)),
+            error=error,
+            monitor=getattr(self, "monitor", None),
+            best_epoch=getattr(self, "best_epoch", 0) or None,
+            best=best,
+            final=history[-1] if history else None,
+            restored_best=restored_best,
+            elapsed_s=round(self._elapsed(), 3) if hasattr(self, "_t_start") else 0.0,
+            train_samples_per_s=round(rate, 1),
+            data=data.description if data is not None else None,
+            n_train=self.loop.n_train if self.loop is not None else 0,
+            n_val=self.loop.n_val if self.loop is not None else 0,
+            best_checkpoint=str(self.out_dir / "best.pt") if files and history else None,
+            last_checkpoint=str(self.out_dir / "last.pt") if files and history else None,
+            metrics_file=str(self.out_dir / "metrics.jsonl") if files else None,
+            config=self.config.to_dict(),
+        )
 
-    def _write_summary(self, summary: dict[str, Any]) -> None:
+    def _write_summary(self, summary: RunSummary) -> None:
         if self.out_dir is None:
             return
         try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.out_dir / "summary.json",
-                               (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
+            summary.write(self.out_dir)
         except OSError:
             pass  # a summary that cannot be written must not hide the run's own result
 

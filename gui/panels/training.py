@@ -40,6 +40,7 @@ from engine.errors import DeepwireError
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
+from engine.training.summary import RunSummary
 from gui.commands import REMOVE, SetSection
 from gui.document import Document
 from gui.formatting import design_stem
@@ -692,10 +693,10 @@ class TrainingPanel(QWidget):
     @Slot(object)
     def _on_finished(self, result: RunResult) -> None:
         self.last_result = result
-        summary = result.summary or {}
+        summary = result.summary if result.summary is not None else RunSummary()
         if self.start_event is not None:
             self._show_progress()  # the last events may have arrived between refreshes
-        done = int(summary.get("epochs_completed") or self.epoch_done)
+        done = int(summary.epochs_completed or self.epoch_done)
         if result.error is not None:
             self.state_label.setText(f"Failed after {done} epoch{'s' if done != 1 else ''}")
             self._show_error(f"Training failed: {result.error}")
@@ -705,10 +706,10 @@ class TrainingPanel(QWidget):
             self.error_label.hide()
             self.result_label.setText(self._result_text(result, summary, done))
             self.result_label.show()
-            total = summary.get("epochs", self.epochs_total)
+            total = summary.epochs if result.summary is not None else self.epochs_total
             if result.stopped:
                 self.state_label.setText(f"Stopped after {done} of {total} epochs")
-            elif summary.get("early_stopped"):
+            elif summary.early_stopped:
                 self.state_label.setText(f"Early stopping after {done} of {total} epochs")
             else:
                 self.state_label.setText(f"Finished {done} epochs")
@@ -725,28 +726,28 @@ class TrainingPanel(QWidget):
         self._update_controls()
         self.runFinished.emit(result)
 
-    def _result_text(self, result: RunResult, summary: dict[str, Any], done: int) -> str:
+    def _result_text(self, result: RunResult, summary: RunSummary, done: int) -> str:
         lines = [f"{done} epoch{'s' if done != 1 else ''} in {clock(result.seconds)}"
-                 + (f", {summary['train_samples_per_s'] / 1000:.1f}k samples/s"
-                    if summary.get("train_samples_per_s") else "") + "."]
-        best = summary.get("best")
-        monitor = summary.get("monitor")
+                 + (f", {summary.train_samples_per_s / 1000:.1f}k samples/s"
+                    if summary.train_samples_per_s else "") + "."]
+        best = summary.best
+        monitor = summary.monitor
         if best and monitor and best.get(monitor) is not None:
             extra = [f"{pretty(k)} {metric_text(k, v)}" for k, v in best.items()
                      if k not in ("epoch", "train_loss", "val_loss", "lr", "elapsed_s", monitor)
                      and isinstance(v, int | float)]
             lines.append(f"Best {pretty(monitor)} {best[monitor]:.4g} at epoch {best['epoch']}"
                          + (f" ({', '.join(extra[:3])})" if extra else "") + ".")
-        elif summary.get("final"):
-            final = summary["final"]
+        elif summary.final:
+            final = summary.final
             several = self.start_event is not None and len(self.start_event.loss_names) > 1
             skip = ("epoch", "lr", "elapsed_s") + (("train_loss",) if several else ())
             extra = [f"{pretty(k)} {metric_text(k, v)}" for k, v in final.items()
                      if k not in skip and isinstance(v, int | float)]
             lines.append("Last epoch: " + ", ".join(extra[:4]) + ".")
-        if summary.get("restored_best"):
+        if summary.restored_best:
             lines.append("The weights of the best epoch were restored.")
-        if self.last_out_dir is not None and summary.get("checkpoints", {}).get("best"):
+        if self.last_out_dir is not None and summary.best_checkpoint:
             lines.append(f"Checkpoints and metrics: {self.last_out_dir}")
         return " ".join(lines)
 

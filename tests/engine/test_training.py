@@ -95,7 +95,7 @@ def test_task_follows_the_data_when_not_given():
                    {"source": "builtin", "name": "diabetes", "preprocess": {"scale": "standard"}},
                    {"epochs": 2, "lr": 0.05})
     summary, history = fit(design)
-    assert summary["task"] == "regression" and summary["config"]["loss"] == "mse"
+    assert summary.task == "regression" and summary.config["loss"] == "mse"
     assert "val_r2" in history.epochs[-1].metrics and "val_mae" in history.epochs[-1].metrics
 
 
@@ -107,7 +107,7 @@ def test_classifier_learns_moons_and_reports_accuracy_and_confusion():
     assert losses[-1] < 0.8 * losses[0]
     assert history.metric("val_accuracy")[-1] >= 0.85
     confusion = history.epochs[-1].samples["confusion_matrix"]
-    assert confusion.shape == (2, 2) and confusion.sum() == summary["n_val"] == 48
+    assert confusion.shape == (2, 2) and confusion.sum() == summary.n_val == 48
     assert history.start.class_names == ["0", "1"]
 
 
@@ -136,7 +136,7 @@ def test_forecasting_a_sine_with_other_losses(loss):
                     ("y", "Linear", {"out_features": 1})],
                    data, {"epochs": 5, "lr": 0.01, "loss": loss, "batch_size": 32})
     summary, history = fit(design)
-    assert summary["task"] == "forecast"
+    assert summary.task == "forecast"
     losses = history.metric("val_loss")
     assert losses[-1] < 0.7 * losses[0]
     assert history.metric("val_r2")[-1] > 0.5
@@ -208,7 +208,7 @@ def test_gan_generator_moves_toward_the_data():
     assert all(math.isfinite(v) for v in history.metric("d_loss") + history.metric("g_loss"))
     grid = history.epochs[-1].samples["gan_grid"]
     assert grid.shape == (8 * 9 + 1, 8 * 9 + 1) and 0 <= grid.min() and grid.max() <= 1
-    assert summary["final"]["val_loss"] is None and summary["monitor"] is None
+    assert summary.final["val_loss"] is None and summary.monitor is None
 
 
 def som_design(epochs: int = 5) -> Design:
@@ -220,14 +220,14 @@ def som_design(epochs: int = 5) -> Design:
 
 def test_som_quantization_error_falls_and_maps_are_reported():
     summary, history = fit(som_design())
-    assert summary["task"] == "som"
+    assert summary.task == "som"
     qe = history.metric("val_quantization_error")
     assert qe[-1] < qe[0]
     te = history.metric("val_topographic_error")
     assert all(0.0 <= t <= 1.0 for t in te)
     samples = history.epochs[-1].samples
     assert samples["u_matrix"].shape == samples["hit_map"].shape == (5, 6)
-    assert samples["hit_map"].sum() == summary["n_val"] == 30
+    assert samples["hit_map"].sum() == summary.n_val == 30
     lrs = [e.lr for e in history.epochs]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.5
 
@@ -297,10 +297,10 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
                         "early_stopping": {"patience": 2, "restore_best": True}})
     trainer = Trainer(design, out_dir=tmp_path)
     summary = trainer.fit()
-    assert summary["early_stopped"] and summary["epochs_completed"] < 40
-    assert summary["epochs_completed"] == summary["best_epoch"] + 2
+    assert summary.early_stopped and summary.epochs_completed < 40
+    assert summary.epochs_completed == summary.best_epoch + 2
     best = load_checkpoint(tmp_path / "best.pt")
-    assert best.epoch == summary["best_epoch"]
+    assert best.epoch == summary.best_epoch
     for name, tensor in trainer.networks["main"].state_dict().items():
         assert torch.equal(tensor, best.state_dicts["main"][name])
 
@@ -353,7 +353,7 @@ def test_prepared_data_can_be_handed_in_directly():
     data = prepare_data({**MOONS, "options": {"n_samples": 100, "noise": 0.1}}, seed=0)
     design.data = {}
     summary, history = fit(design, data=data)
-    assert summary["n_train"] == 80 and summary["n_val"] == 20
+    assert summary.n_train == 80 and summary.n_val == 20
     assert history.epochs[-1].samples["confusion_matrix"].sum() == 20
 
 
