@@ -14,7 +14,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,7 @@ from engine.io import load_design
 from engine.training.config import TrainConfig
 from engine.training.devices import launched_distributed
 from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
+from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
 from engine.training.trainer import Trainer
 
@@ -125,8 +125,9 @@ def summary_line(summary: RunSummary) -> str:
 
 
 def default_out_dir(design_path: str) -> Path:
-    """``runs/<design name>-<date>-<time>`` under the current folder."""
-    return Path("runs") / f"{Path(design_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<design name>-<date>-<time>[-N]`` under the current folder (a new folder, named as
+    the editor names its runs: :func:`~engine.training.run_files.new_run_folder`)."""
+    return new_run_folder("runs", Path(design_path).stem)
 
 
 @contextmanager

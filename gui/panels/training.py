@@ -40,6 +40,7 @@ from engine.errors import DeepwireError
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
+from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
 from gui.commands import REMOVE, SetSection
 from gui.document import Document
@@ -514,11 +515,7 @@ class TrainingPanel(QWidget):
         base_dir = doc.path.parent if doc.path is not None else None
         out_dir = None
         if self.runs_dir is not None:
-            stem = design_stem(doc.path, doc.design.name)
-            base = f"{stem}-{time.strftime('%Y%m%d-%H%M%S')}"
-            out_dir, n = self.runs_dir / base, 2
-            while out_dir.exists():  # two runs within one second never share a folder
-                out_dir, n = self.runs_dir / f"{base}-{n}", n + 1
+            out_dir = new_run_folder(self.runs_dir, design_stem(doc.path, doc.design.name))
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default
