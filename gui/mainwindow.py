@@ -903,14 +903,8 @@ def std_find() -> QKeySequence:
 
 
 def training_device() -> str:
-    """The device training would use: ``CUDA: <name>``, ``MPS`` or ``CPU``."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return "Device: CPU"
-    if torch.cuda.is_available():
-        return f"Device: CUDA: {torch.cuda.get_device_name(0)}"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "Device: MPS (Apple GPU)"
-    return "Device: CPU"
+    """The device training would use: ``Device: CUDA: <name>``, ``… MPS (Apple GPU)`` or
+    ``… CPU`` (:func:`engine.training.devices.describe_device`)."""
+    from engine.training.devices import describe_device
+
+    return f"Device: {describe_device('auto')}"

@@ -307,14 +307,11 @@ class TrainingPanel(QWidget):
         return spin
 
     def _mark_unavailable_devices(self) -> None:
-        import torch
+        from engine.training.devices import device_available  # imports torch
 
-        available = {"auto": True, "cpu": True, "cuda": torch.cuda.is_available(),
-                     "mps": bool(getattr(torch.backends, "mps", None)
-                                 and torch.backends.mps.is_available())}
         model = self.device_combo.model()
         for i, name in enumerate(DEVICES):
-            if not available.get(name, True):
+            if not device_available(name):
                 item = model.item(i)
                 item.setEnabled(False)
                 item.setToolTip(f"{name} is not available on this machine")
