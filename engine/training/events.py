@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
+    from engine.training.samples import EpochSample
     from engine.training.summary import RunSummary
 
 
@@ -68,14 +69,13 @@ class BatchEvent:
 
 @dataclass
 class EpochEvent:
-    """One finished epoch: mean losses, validation metrics and family-specific samples.
+    """One finished epoch: mean losses, validation metrics and the family's view.
 
     ``metrics`` holds every number written to metrics.jsonl for this epoch (``train_loss``,
-    ``val_loss`` and the family's metrics such as ``val_accuracy``). ``samples`` may contain:
-    ``confusion_matrix`` (classes × classes, rows true, columns predicted), ``predictions``
-    ({"target", "prediction"} arrays for regression), ``reconstructions`` ({"inputs",
-    "outputs"}), ``gan_samples`` (the fixed-noise batch) and ``gan_grid`` (the same tiled into one
-    image in [0, 1]), ``u_matrix`` and ``hit_map`` (SOM rows × cols).
+    ``val_loss`` and the family's metrics such as ``val_accuracy``). ``samples`` is the family's
+    view of this epoch, one of the types in :mod:`engine.training.samples` (each names its
+    ``view``): a confusion matrix, predictions beside targets, inputs and reconstructions, the
+    GAN's fixed-noise samples, or a SOM's U-matrix and hit map; None when nothing was evaluated.
     """
 
     epoch: int                   # 1-based: epochs completed
@@ -85,7 +85,7 @@ class EpochEvent:
     lr: float
     elapsed_s: float
     is_best: bool
-    samples: dict[str, Any] = field(default_factory=dict)
+    samples: EpochSample | None = None
 
     @property
     def train_loss(self) -> float:

@@ -36,6 +36,15 @@ from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from engine.training.metrics import image_grid
+from engine.training.samples import (
+    ConfusionSample,
+    EpochSample,
+    GanSample,
+    PredictionSample,
+    ReconstructionSample,
+    SomSample,
+    view_of_task,
+)
 
 #: Curve colours (Tableau 10): readable on light and dark backgrounds.
 COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
@@ -380,7 +389,7 @@ class TrainingPlots(QWidget):
         self.act_stats: dict[str, Any] = {}
         self._set_layer_bars({})
         self.epochs_seen = 0
-        self.last_samples: dict[str, Any] = {}
+        self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
         if self._family_key is None:
             self._setup_family("")
@@ -485,7 +494,7 @@ class TrainingPlots(QWidget):
         if event.is_best and event.metrics.get("val_loss") is not None:
             self.best_epoch = event.epoch
         self.epochs_seen = event.epoch
-        if event.samples:
+        if event.samples is not None:
             self.last_samples = event.samples
             self._dirty.add("family")
 
@@ -586,7 +595,7 @@ class TrainingPlots(QWidget):
             self._set_layer_bars(self.act_stats)
             if self.act_stats:
                 self._arrived("layers")
-        if "family" in dirty:
+        if "family" in dirty and self.last_samples is not None:
             self._update_family(self.last_samples)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:
@@ -626,9 +635,7 @@ class TrainingPlots(QWidget):
     def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
         """Create the family view's items for ``task``; a run of the same kind and classes as
         the previous one reuses them (a confusion matrix has a hundred labels)."""
-        kind = {"classification": "confusion", "regression": "scatter",
-                "forecast": "scatter", "reconstruction": "reconstruction",
-                "gan": "gan", "som": "som"}.get(task, "")
+        kind = view_of_task(task)
         key = (kind, tuple(class_names or ()))
         if self._family_key is not None and kind == self._family_key[0] and (
                 class_names is None or key == self._family_key):
@@ -691,47 +698,55 @@ class TrainingPlots(QWidget):
         self.family_items[f"{key}_plot"] = plot
         return plot
 
-    def _update_family(self, samples: dict[str, Any]) -> None:
-        kind = self._family_kind
+    def _update_family(self, sample: EpochSample) -> None:
+        """Draw an epoch's family view when it is the view this run shows."""
+        if sample.view != self._family_kind:
+            return
         epoch = f" — epoch {self.epochs_seen}" if self.epochs_seen else ""
+        draw = {ConfusionSample.view: self._draw_confusion,
+                PredictionSample.view: self._draw_scatter,
+                ReconstructionSample.view: self._draw_reconstruction,
+                GanSample.view: self._draw_gan, SomSample.view: self._draw_som}[sample.view]
+        draw(sample, epoch)
+        self._arrived("family")
+
+    def _draw_confusion(self, sample: ConfusionSample, epoch: str) -> None:
+        self._show_confusion(np.asarray(sample.matrix), epoch)
+
+    def _draw_scatter(self, sample: PredictionSample, _epoch: str) -> None:
         items = self.family_items
-        drawn = True
-        if kind == "confusion" and "confusion_matrix" in samples:
-            self._show_confusion(np.asarray(samples["confusion_matrix"]), epoch)
-        elif kind == "scatter" and "predictions" in samples:
-            target = np.asarray(samples["predictions"]["target"], dtype=float).reshape(-1)
-            pred = np.asarray(samples["predictions"]["prediction"], dtype=float).reshape(-1)
-            n = min(len(target), len(pred))
-            items["scatter"].setData(target[:n], pred[:n])
-            if n:
-                lo = float(min(target[:n].min(), pred[:n].min()))
-                hi = float(max(target[:n].max(), pred[:n].max()))
-                items["diagonal"].setData([lo, hi], [lo, hi])
-        elif kind == "reconstruction" and "reconstructions" in samples:
-            rec = samples["reconstructions"]
-            for key in ("inputs", "outputs"):
-                self._set_picture(items[key], np.asarray(rec[key]))
-            items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.fg,
-                                           size="9pt")
-        elif kind == "gan" and ("gan_grid" in samples or "gan_samples" in samples):
-            grid = samples.get("gan_grid")
-            if grid is None:
-                self._set_picture(items["image"], np.asarray(samples["gan_samples"]))
-            else:
-                items["image"].setImage(np.asarray(grid), levels=(0.0, 1.0))
-            items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}",
-                                         color=self.fg, size="9pt")
-        elif kind == "som" and "u_matrix" in samples:
-            items["u_matrix"].setImage(np.asarray(samples["u_matrix"], dtype=float))
-            hits = np.asarray(samples.get("hit_map", np.zeros((1, 1))), dtype=float)
-            items["hit_map"].setImage(hits)
-            items["hit_map_plot"].setTitle(
-                f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.fg,
-                size="9pt")
+        target = np.asarray(sample.target, dtype=float).reshape(-1)
+        pred = np.asarray(sample.prediction, dtype=float).reshape(-1)
+        n = min(len(target), len(pred))
+        items["scatter"].setData(target[:n], pred[:n])
+        if n:
+            lo = float(min(target[:n].min(), pred[:n].min()))
+            hi = float(max(target[:n].max(), pred[:n].max()))
+            items["diagonal"].setData([lo, hi], [lo, hi])
+
+    def _draw_reconstruction(self, sample: ReconstructionSample, epoch: str) -> None:
+        items = self.family_items
+        self._set_picture(items["inputs"], np.asarray(sample.inputs))
+        self._set_picture(items["outputs"], np.asarray(sample.outputs))
+        items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.fg, size="9pt")
+
+    def _draw_gan(self, sample: GanSample, epoch: str) -> None:
+        items = self.family_items
+        if sample.grid is None:
+            self._set_picture(items["image"], np.asarray(sample.samples))
         else:
-            drawn = False
-        if drawn:
-            self._arrived("family")
+            items["image"].setImage(np.asarray(sample.grid), levels=(0.0, 1.0))
+        items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}", color=self.fg,
+                                     size="9pt")
+
+    def _draw_som(self, sample: SomSample, epoch: str) -> None:
+        items = self.family_items
+        items["u_matrix"].setImage(np.asarray(sample.u_matrix, dtype=float))
+        hits = np.asarray(sample.hit_map, dtype=float)
+        items["hit_map"].setImage(hits)
+        items["hit_map_plot"].setTitle(
+            f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.fg,
+            size="9pt")
 
     def _set_picture(self, image: pg.ImageItem, batch: np.ndarray) -> None:
         """Show a batch as tiled pictures, or as a samples × features heat map otherwise."""
