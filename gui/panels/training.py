@@ -13,7 +13,6 @@ the reason and nothing is pushed. The form re-reads the design whenever the undo
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from pathlib import Path
@@ -36,13 +35,14 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import PreparedData
+from engine.editing import training_section
 from engine.errors import DeepwireError
 from engine.training.checkpoint import load_checkpoint
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
-from gui.commands import REMOVE, SetSection
+from gui.commands import SetSection
 from gui.document import Document
 from gui.formatting import design_stem
 from gui.icons import icon
@@ -324,77 +324,38 @@ class TrainingPanel(QWidget):
 
     def check_setting(self, key: str, value: Any) -> str | None:
         """Why ``training[key] = value`` is refused, or None when it is valid."""
-        design = self.document.design
-        section = dict(design.training) if isinstance(design.training, dict) else {}
-        if value is REMOVE:
-            section.pop(key, None)
-        else:
-            section[key] = value
-        probe = copy.copy(design)  # shallow: only the training section differs
-        probe.training = section
         try:
-            TrainConfig.from_design(probe)
+            training_section.check_setting(self.document.design, key, value)
         except DeepwireError as exc:
             return str(exc)
         return None
 
     def set_setting(self, key: str, value: Any) -> bool:
-        """Push ``training[key] = value`` (REMOVE deletes it) if valid; else show why not."""
+        """Push ``training[key] = value`` (REMOVE deletes it) if valid; else show why not. A task
+        change also sets that task's default loss when the current one does not fit."""
         if self._refreshing:
             return False
-        design = self.document.design
-        current = design.training.get(key, REMOVE) if isinstance(design.training, dict) \
-            else REMOVE
-        if key == "task":
-            return self._set_task(value)
-        if current is not REMOVE and current == value:
+        try:
+            changes = training_section.setting_changes(self.document.design, key, value)
+        except DeepwireError as exc:
+            self._refuse(str(exc))
             return False
-        reason = self.check_setting(key, value)
-        if reason is not None:
-            self._refuse(reason)
+        if not changes:
             return False
-        self.document.push(SetSection(self.document, "training", key, value))
-        self.settings_error.hide()
-        return True
-
-    def _set_task(self, task: str) -> bool:
-        """A task change also picks that task's default loss when the current one does not fit."""
-        design = self.document.design
-        section = design.training if isinstance(design.training, dict) else {}
-        if section.get("task") == task:
-            return False
-        loss = section.get("loss")
         stack = self.document.undo_stack
-        if loss is not None and loss not in TASK_LOSSES[task]:
-            stack.beginMacro(f"Set training task to {task}")
-            self.document.push(SetSection(self.document, "training", "task", task))
-            self.document.push(SetSection(self.document, "training", "loss",
-                                          TASK_LOSSES[task][0]))
+        if len(changes) > 1:
+            stack.beginMacro(f"Set training {key} to {value}")
+        for name, new in changes.items():
+            self.document.push(SetSection(self.document, "training", name, new))
+        if len(changes) > 1:
             stack.endMacro()
-        else:
-            reason = self.check_setting("task", task)
-            if reason is not None:
-                self._refuse(reason)
-                return False
-            self.document.push(SetSection(self.document, "training", "task", task))
         self.settings_error.hide()
         return True
 
     def _spin_changed(self, key: str, value: float) -> None:
         if self._refreshing:
             return
-        if key == "early_stopping":
-            if value == 0:
-                self.set_setting(key, REMOVE)
-                return
-            old = self.document.design.training.get("early_stopping")
-            new = dict(old) if isinstance(old, dict) else {}
-            new["patience"] = int(value)
-            self.set_setting(key, new)
-            return
-        if key in ("epochs", "batch_size"):
-            value = int(value)
-        self.set_setting(key, value)
+        self.set_setting(key, training_section.number_value(self.document.design, key, value))
 
     def _refuse(self, reason: str) -> None:
         self.settings_error.setText(f"Not applied: {reason}")
