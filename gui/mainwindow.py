@@ -43,9 +43,9 @@ from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import ERROR_COLOUR, InspectorPanel
 from gui.panels.palette import PalettePanel
-from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
 from gui.panels.training import TrainingPanel
+from gui.plots import TrainingPlots
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of

@@ -51,8 +51,8 @@ from gui.panels.background import (
     with_note,
 )
 from gui.panels.inspector import ERROR_COLOUR
-from gui.panels.plots import pretty
 from gui.panels.training import WARNING_COLOUR, metric_text
+from gui.plots import pretty
 
 CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 

@@ -48,7 +48,7 @@ from gui.formatting import design_stem
 from gui.icons import icon
 from gui.panels import scrolled_body
 from gui.panels.inspector import ERROR_COLOUR, FloatSpinBox
-from gui.panels.plots import TrainingPlots, pretty
+from gui.plots import TrainingPlots, pretty
 from gui.runner import RunResult, TrainingRunner
 from gui.summary import summary_of
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.training.events import EpochEvent
 from engine.training.samples import ConfusionSample, GanSample, PredictionSample, SomSample
-from gui.panels.plots import TrainingPlots
+from gui.plots import TrainingPlots
 
 
 def epoch(sample) -> EpochEvent:
