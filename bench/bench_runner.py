@@ -41,6 +41,7 @@ from engine.data import prepare_data  # noqa: E402
 from engine.graph import Design, Edge, Node  # noqa: E402
 from engine.io import load_design  # noqa: E402
 from engine.training import TrainConfig, Trainer  # noqa: E402
+from engine.training.summary import RunSummary  # noqa: E402
 from resources import template_path  # noqa: E402
 
 BATCH = 64
@@ -67,8 +68,8 @@ def with_training(design: Design, epochs: int) -> Design:
     return design
 
 
-def rate(summary: dict, epochs: int, n_train: int) -> float:
-    return epochs * n_train / max(summary["elapsed_s"], 1e-9)
+def rate(summary: RunSummary, epochs: int, n_train: int) -> float:
+    return epochs * n_train / max(summary.elapsed_s, 1e-9)
 
 
 def run_main(design: Design, data, epochs: int, threads: int | None) -> float:

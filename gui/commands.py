@@ -14,6 +14,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from engine.editing import training_section
 from engine.graph import Design, Edge, Node
 from engine.io import dumps, loads
 from engine.layers import REGISTRY, ParamValueError
@@ -415,8 +416,9 @@ def _pos(p: Iterable[float]) -> Position:
 
 # -- design sections (training settings, data source) ---------------------------------------------
 
-#: ``SetSection(..., value=REMOVE)`` deletes the key (the engine then uses its default).
-REMOVE = object()
+#: ``SetSection(..., value=REMOVE)`` deletes the key (the engine then uses its default); the
+#: engine's training-section edits return the same sentinel.
+REMOVE = training_section.REMOVE
 SECTIONS = ("training", "data")
 
 

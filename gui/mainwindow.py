@@ -43,9 +43,9 @@ from gui.panels.data import DataPanel
 from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
-from gui.panels.plots import TrainingPlots
 from gui.panels.problems import ProblemsPanel
 from gui.panels.training import TrainingPanel
+from gui.plots import TrainingPlots
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
@@ -904,14 +904,8 @@ def std_find() -> QKeySequence:
 
 
 def training_device() -> str:
-    """The device training would use: ``CUDA: <name>``, ``MPS`` or ``CPU``."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return "Device: CPU"
-    if torch.cuda.is_available():
-        return f"Device: CUDA: {torch.cuda.get_device_name(0)}"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "Device: MPS (Apple GPU)"
-    return "Device: CPU"
+    """The device training would use: ``Device: CUDA: <name>``, ``… MPS (Apple GPU)`` or
+    ``… CPU`` (:func:`engine.training.devices.describe_device`)."""
+    from engine.training.devices import describe_device
+
+    return f"Device: {describe_device('auto')}"

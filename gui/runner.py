@@ -37,6 +37,7 @@ from engine.data import PreparedData
 from engine.errors import TrainingError, first_line
 from engine.graph import Design
 from engine.training import Callback, TrainConfig, Trainer
+from engine.training.summary import RunSummary
 
 DRAIN_HZ = 20
 MAX_EVENTS_PER_DRAIN = 2000  # bounds one drain's work, so a flood of events cannot freeze the UI
@@ -54,7 +55,7 @@ def worker_threads() -> int:
 class RunResult:
     """How a run ended: ``summary`` from the trainer, or ``error`` (one line) when it failed."""
 
-    summary: dict[str, Any] | None = None
+    summary: RunSummary | None = None
     error: str | None = None
     stopped: bool = False        # ended by a stop request (the summary covers the epochs done)
     seconds: float = 0.0         # wall time the run was active (pauses excluded)
@@ -66,7 +67,7 @@ class RunResult:
 
 @dataclass
 class _Ended:
-    summary: dict[str, Any]
+    summary: RunSummary
 
 
 @dataclass
@@ -93,7 +94,7 @@ class _BufferCallback(Callback):
     def on_epoch_end(self, event) -> None:
         self.sink.append(event)
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         self.sink.append(_Ended(summary))
 
     def on_exception(self, error: BaseException) -> None:
@@ -109,7 +110,7 @@ class _Run:
     started: float = field(default_factory=time.perf_counter)
     paused_at: float | None = None
     paused_s: float = 0.0
-    summary: dict[str, Any] | None = None
+    summary: RunSummary | None = None
     error: str | None = None
     stop_requested: bool = False
 
@@ -313,7 +314,7 @@ class TrainingRunner(QObject):
         self._timer.stop()
         self._end_pause(run)
         seconds = time.perf_counter() - run.started - run.paused_s
-        stopped = run.stop_requested or bool(run.summary and run.summary.get("stopped"))
+        stopped = run.stop_requested or bool(run.summary and run.summary.stopped)
         if run.error is None and run.summary is None:
             run.error = "training ended without a result (see the terminal for details)"
         result = RunResult(run.summary, run.error, stopped, seconds)

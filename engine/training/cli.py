@@ -14,7 +14,6 @@ import argparse
 import signal
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,6 +25,8 @@ from engine.io import load_design
 from engine.training.config import TrainConfig
 from engine.training.devices import launched_distributed
 from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
+from engine.training.run_files import new_run_folder
+from engine.training.summary import RunSummary
 from engine.training.trainer import Trainer
 
 _FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
@@ -82,7 +83,7 @@ class ProgressBar(Callback):
             self.bar.close()
             self.bar = None
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         self._close()
 
     def on_exception(self, error: BaseException) -> None:
@@ -108,25 +109,25 @@ class _UsageError(Exception):
     pass
 
 
-def summary_line(summary: dict[str, Any]) -> str:
+def summary_line(summary: RunSummary) -> str:
     """The last line ``train`` prints on stdout."""
-    state = "stopped" if summary["stopped"] else \
-        "stopped early" if summary["early_stopped"] else "done"
-    text = f"{state}: {summary['epochs_completed']}/{summary['epochs']} epochs"
-    best = summary.get("best")
+    state = "stopped" if summary.stopped else "stopped early" if summary.early_stopped else "done"
+    text = f"{state}: {summary.epochs_completed}/{summary.epochs} epochs"
+    best = summary.best
     if best:
         keys = [k for k in best if k not in ("epoch", "lr", "elapsed_s") and best[k] is not None]
         text += f"; best epoch {best['epoch']}: " + ", ".join(f"{k} {_fmt(best[k])}"
                                                               for k in keys)
-    out = summary.get("metrics_file")
+    out = summary.metrics_file
     if out:
         text += f"; files in {Path(out).parent}"
     return text
 
 
 def default_out_dir(design_path: str) -> Path:
-    """``runs/<design name>-<date>-<time>`` under the current folder."""
-    return Path("runs") / f"{Path(design_path).stem}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``runs/<design name>-<date>-<time>[-N]`` under the current folder (a new folder, named as
+    the editor names its runs: :func:`~engine.training.run_files.new_run_folder`)."""
+    return new_run_folder("runs", Path(design_path).stem)
 
 
 @contextmanager
@@ -169,6 +170,6 @@ def run_train(args: argparse.Namespace) -> int:
             summary = trainer.fit()
         if trainer.dist.is_main:
             print(printable(summary_line(summary)))
-        return 130 if summary["stopped"] else 0
+        return 130 if summary.stopped else 0
 
     return guarded(body)

@@ -16,8 +16,31 @@ from engine.errors import TrainingError
 
 
 def mps_available() -> bool:
+    """Whether Apple's MPS backend can run here."""
     backend = getattr(torch.backends, "mps", None)
     return bool(backend and backend.is_available())
+
+
+def device_available(name: str) -> bool:
+    """Whether the device setting ``auto | cpu | cuda | mps`` can train on this machine."""
+    if name == "cuda":
+        return torch.cuda.is_available()
+    if name == "mps":
+        return mps_available()
+    return True
+
+
+def describe_device(device: str | torch.device = "auto") -> str:
+    """The device in words, as the editor's status bar shows it: ``CUDA: <GPU name>``,
+    ``MPS (Apple GPU)`` or ``CPU``. A setting (``auto``…) is resolved first; one that is not
+    available here is a :class:`TrainingError`."""
+    if not isinstance(device, torch.device):
+        device = resolve_device(device)
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "MPS (Apple GPU)"
+    return device.type.upper()
 
 
 def resolve_device(name: str, local_rank: int = 0) -> torch.device:

@@ -10,9 +10,13 @@ batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from engine.training.samples import EpochSample
+    from engine.training.summary import RunSummary
 
 
 @dataclass
@@ -65,14 +69,13 @@ class BatchEvent:
 
 @dataclass
 class EpochEvent:
-    """One finished epoch: mean losses, validation metrics and family-specific samples.
+    """One finished epoch: mean losses, validation metrics and the family's view.
 
     ``metrics`` holds every number written to metrics.jsonl for this epoch (``train_loss``,
-    ``val_loss`` and the family's metrics such as ``val_accuracy``). ``samples`` may contain:
-    ``confusion_matrix`` (classes × classes, rows true, columns predicted), ``predictions``
-    ({"target", "prediction"} arrays for regression), ``reconstructions`` ({"inputs",
-    "outputs"}), ``gan_samples`` (the fixed-noise batch) and ``gan_grid`` (the same tiled into one
-    image in [0, 1]), ``u_matrix`` and ``hit_map`` (SOM rows × cols).
+    ``val_loss`` and the family's metrics such as ``val_accuracy``). ``samples`` is the family's
+    view of this epoch, one of the types in :mod:`engine.training.samples` (each names its
+    ``view``): a confusion matrix, predictions beside targets, inputs and reconstructions, the
+    GAN's fixed-noise samples, or a SOM's U-matrix and hit map; None when nothing was evaluated.
     """
 
     epoch: int                   # 1-based: epochs completed
@@ -82,7 +85,7 @@ class EpochEvent:
     lr: float
     elapsed_s: float
     is_best: bool
-    samples: dict[str, Any] = field(default_factory=dict)
+    samples: EpochSample | None = None
 
     @property
     def train_loss(self) -> float:
@@ -106,7 +109,7 @@ class Callback:
     def on_epoch_end(self, event: EpochEvent) -> None:
         """An epoch finished and was evaluated (checkpoints are already written)."""
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         """Training finished, stopped early, or was stopped by request."""
 
     def on_exception(self, error: BaseException) -> None:
@@ -131,7 +134,7 @@ class CallbackList(Callback):
         for cb in self.callbacks:
             cb.on_epoch_end(event)
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         for cb in self.callbacks:
             cb.on_train_end(summary)
 
@@ -150,7 +153,7 @@ class History(Callback):
         self.start: TrainStartEvent | None = None
         self.batches: list[BatchEvent] = []
         self.epochs: list[EpochEvent] = []
-        self.summary: dict[str, Any] | None = None
+        self.summary: RunSummary | None = None
         self.error: BaseException | None = None
 
     def on_train_start(self, event: TrainStartEvent) -> None:
@@ -162,7 +165,7 @@ class History(Callback):
     def on_epoch_end(self, event: EpochEvent) -> None:
         self.epochs.append(event)
 
-    def on_train_end(self, summary: dict[str, Any]) -> None:
+    def on_train_end(self, summary: RunSummary) -> None:
         self.summary = summary
 
     def on_exception(self, error: BaseException) -> None:

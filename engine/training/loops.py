@@ -42,6 +42,14 @@ from engine.training.metrics import (
     som_quality,
     u_matrix,
 )
+from engine.training.samples import (
+    ConfusionSample,
+    EpochSample,
+    GanSample,
+    PredictionSample,
+    ReconstructionSample,
+    SomSample,
+)
 from engine.training.stats import LayerProbe
 
 #: Samples evaluated per forward pass during evaluation (bounds memory on big validation sets).
@@ -212,8 +220,9 @@ class FamilyLoop:
         """One optimization step on the samples ``idx``; returns detached loss(es)."""
         raise NotImplementedError
 
-    def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
-        """Metrics (e.g. ``val_loss``, ``val_accuracy``) and samples after an epoch."""
+    def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
+        """Metrics (e.g. ``val_loss``, ``val_accuracy``) and the family's view after an epoch
+        (:mod:`engine.training.samples`; None when there was nothing to evaluate)."""
         raise NotImplementedError
 
     def current_lr(self) -> float:
@@ -385,27 +394,27 @@ class SupervisedLoop(_BackpropLoop):
         return self._loss_and_step(self.x_train.index_select(0, idx),
                                    self.y_train.index_select(0, idx), sample, self.loss_fn)
 
-    def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
+    def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         split, x, y = self._eval_split()
         if len(x) == 0:
-            return {}, {}
+            return {}, None
         out = self._predict(x)
         metrics: dict[str, float] = {}
-        samples: dict[str, Any] = {}
+        sample: EpochSample
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, y))
         if self.classify:
             labels = self.labels_val if split == "val" else self.labels_train
             pred = (out.reshape(-1) > 0).long() if self.binary else out.argmax(1)
             metrics[f"{split}_accuracy"] = float((pred == labels).float().mean())
-            samples["confusion_matrix"] = confusion_matrix(pred, labels, self.num_classes)
+            sample = ConfusionSample(confusion_matrix(pred, labels, self.num_classes))
         else:
             reg = regression_metrics(out, y)
             metrics[f"{split}_r2"] = reg["r2"]
             metrics[f"{split}_mae"] = reg["mae"]
-            samples["predictions"] = {"target": as_array(y[:N_PREDICTIONS]),
-                                      "prediction": as_array(out[:N_PREDICTIONS])}
-        return metrics, samples
+            sample = PredictionSample(target=as_array(y[:N_PREDICTIONS]),
+                                      prediction=as_array(out[:N_PREDICTIONS]))
+        return metrics, sample
 
 
 class ReconstructionLoop(_BackpropLoop):
@@ -441,17 +450,17 @@ class ReconstructionLoop(_BackpropLoop):
         noisy = xb + self.noise * torch.randn_like(xb) if self.noise > 0 else xb
         return self._loss_and_step(noisy, xb, sample, self.loss_fn)
 
-    def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
+    def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         split, x, _ = self._eval_split()
         if len(x) == 0:
-            return {}, {}
+            return {}, None
         out = self._predict(x)
         metrics = {f"{split}_mse": float(F.mse_loss(out.reshape(x.shape), x))}
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, x))
         k = min(N_RECONSTRUCTIONS, len(x))
-        return metrics, {"reconstructions": {"inputs": as_array(x[:k]),
-                                             "outputs": as_array(out[:k].reshape(x[:k].shape))}}
+        return metrics, ReconstructionSample(inputs=as_array(x[:k]),
+                                             outputs=as_array(out[:k].reshape(x[:k].shape)))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -528,7 +537,7 @@ class GanLoop(FamilyLoop):
         self.opt_g.step()
         return torch.stack([d_loss.detach(), g_loss.detach()])
 
-    def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
+    def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         self.gen.eval()
         self.disc.eval()
         with torch.no_grad():
@@ -538,10 +547,7 @@ class GanLoop(FamilyLoop):
             d_fake = torch.sigmoid(self.disc(fake)).mean()
         self.train_mode()
         samples = as_array(fake)
-        grid = image_grid(samples)
-        out: dict[str, Any] = {"gan_samples": samples}
-        if grid is not None:
-            out["gan_grid"] = grid
+        out = GanSample(samples=samples, grid=image_grid(samples))
         # Mean per-pixel spread across the fixed batch: near 0 means the generator collapsed.
         metrics = {"d_real": float(d_real), "d_fake": float(d_fake),
                    "sample_diversity": float(fake.reshape(len(fake), -1).std(0).mean())}
@@ -652,7 +658,7 @@ class SomLoop(FamilyLoop):
             self.seen += n
             return best.mean()
 
-    def evaluate(self) -> tuple[dict[str, float], dict[str, Any]]:
+    def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         split, x, _ = self._eval_split()
         self.net.eval()
         dists = []
@@ -665,8 +671,8 @@ class SomLoop(FamilyLoop):
         metrics = {f"{split}_quantization_error": qe, f"{split}_topographic_error": te}
         if split == "val":
             metrics["val_loss"] = qe
-        return metrics, {"u_matrix": u_matrix(self.som.weight, self.rows, self.cols),
-                         "hit_map": hit_map(bmu, self.rows, self.cols)}
+        return metrics, SomSample(u_matrix=u_matrix(self.som.weight, self.rows, self.cols),
+                                  hit_map=hit_map(bmu, self.rows, self.cols))
 
     def extra_state(self) -> dict[str, Any]:
         return {"seen": self.seen}

@@ -15,14 +15,17 @@ detected. After every epoch it evaluates, steps the scheduler, applies early sto
 ``last.pt`` (and ``best.pt`` when the monitored loss improved) plus a ``metrics.jsonl`` line.
 Under torchrun each process trains on its shard of every permutation; only rank 0 writes files and
 calls callbacks.
+
+The trainer is split along its seams: :class:`~engine.training.control.RunControl` (the stop and
+pause flags other threads set), :class:`~engine.training.best.BestTracker` (best epoch, early
+stopping, the best weights) and :class:`~engine.training.run_files.RunFiles` (checkpoints,
+metrics.jsonl, summary.json). Every attribute is created in ``__init__``.
 """
 
 from __future__ import annotations
 
 import copy
-import json
 import math
-import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -30,18 +33,14 @@ from typing import Any
 import torch
 
 from engine.data import PreparedData, prepare_data
-from engine.errors import Cancelled, DataError, DeepwireError, TrainingError
-from engine.files import atomic_write_bytes
+from engine.errors import Cancelled, DataError, DeepwireError, TrainingError, first_line
 from engine.graph import Design
 from engine.memory import estimate_memory, memory_problems
 from engine.shapes import analyze
-from engine.training.checkpoint import (
-    Checkpoint,
-    checkpoint_from_modules,
-    load_checkpoint,
-    save_checkpoint,
-)
+from engine.training.best import BestTracker
+from engine.training.checkpoint import Checkpoint, checkpoint_from_modules, load_checkpoint
 from engine.training.config import TASK_LOSSES, TrainConfig
+from engine.training.control import RunControl
 from engine.training.devices import (
     DistContext,
     close_distributed,
@@ -56,15 +55,13 @@ from engine.training.events import (
     TrainStartEvent,
 )
 from engine.training.loops import FamilyLoop, LoopContext, make_loop
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:300] if text else type(exc).__name__
+from engine.training.run_files import RunFiles
+from engine.training.samples import EpochSample
+from engine.training.summary import RunSummary
 
 
 class Trainer:
-    """Trains one design; :meth:`fit` runs to the end and returns a summary dict.
+    """Trains one design; :meth:`fit` runs to the end and returns a :class:`RunSummary`.
 
     ``config`` defaults to ``TrainConfig.from_design(design)``. ``data`` (a
     :class:`~engine.data.PreparedData`) skips loading the design's ``data`` section; otherwise
@@ -88,71 +85,69 @@ class Trainer:
         self._loss_given = isinstance(design.training, dict) and "loss" in design.training
         self.callbacks = CallbackList(list(callbacks))
         self.base_dir = Path(base_dir) if base_dir is not None else None
-        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.files = RunFiles(out_dir)
+        self.out_dir = self.files.out_dir
         self._given_data = data
         self._resume = resume
-        # cooperative control flags, written by other threads, read once per batch
-        self._interrupt = False
-        self._stop_requested = False
-        self._pause_requested = False
-        self._running = threading.Event()
-        self._running.set()
+        self.control = RunControl()  # stop/pause flags, written by other threads
+        self.best = BestTracker()    # configured in _setup, restored on resume
         self._started = False
-        self._files_started = False
+        # the run, set up by _setup
         self.step = 0
         self.epoch = 0
+        self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         self.loop: FamilyLoop | None = None
         self.data: PreparedData | None = None
         self.device: torch.device | None = None
         self.dist = DistContext()
-        self._paused_s = 0.0
+        self.world = 1
+        self.batch_size = 1
+        self.batch_gen = torch.Generator()
+        self.monitor: str | None = None
+        self.schedulers: dict[str, Any] = {}
+        # how it ended
+        self.stopped = False
+        self.early_stopped = False
+        # timing: seconds before a resume, since the start, in training steps, samples trained
+        self._elapsed_before = 0.0
+        self._t_start: float | None = None
+        self._t_log = 0.0
+        self._train_time = 0.0
+        self._samples_done = 0
 
     # -- control from any thread ------------------------------------------------------------------
     def request_stop(self) -> None:
         """Stop before the next batch (a paused run stops too). Files keep the last full epoch."""
-        self._stop_requested = True
-        self._interrupt = True
-        self._running.set()
+        self.control.request_stop()
 
     def pause(self) -> None:
         """Hold before the next batch until :meth:`resume` or :meth:`request_stop`."""
-        self._pause_requested = True
-        self._running.clear()
-        self._interrupt = True
+        self.control.pause()
 
     def resume(self) -> None:
         """Continue after :meth:`pause`."""
-        self._pause_requested = False
-        self._interrupt = self._stop_requested
-        self._running.set()
+        self.control.resume()
 
     @property
     def paused(self) -> bool:
-        return self._pause_requested and not self._stop_requested
+        return self.control.paused
 
     @property
     def stop_requested(self) -> bool:
-        return self._stop_requested
+        return self.control.stop_requested
 
     def stop_requested_now(self) -> bool:
         """:attr:`stop_requested` as a callable: the data loader's ``should_stop``."""
-        return self._stop_requested
+        return self.control.stop_requested
 
     @property
     def networks(self) -> dict[str, torch.nn.Module]:
         """The compiled networks being trained (name → module); empty before :meth:`fit`."""
         return dict(self.loop.networks) if self.loop is not None else {}
 
-    def _interrupted(self) -> bool:
-        while self._pause_requested and not self._stop_requested:
-            t = time.perf_counter()
-            self._running.wait(0.1)
-            self._paused_s += time.perf_counter() - t
-        return self._stop_requested
-
     # -- the run ---------------------------------------------------------------------------------
-    def fit(self) -> dict[str, Any]:
+    def fit(self) -> RunSummary:
         """Train to the end (or until stopped); returns the summary also written to summary.json.
 
         Any failure reaches the callbacks' ``on_exception`` as a one-line
@@ -169,8 +164,8 @@ class Trainer:
         except Exception as exc:
             err = self._readable(exc)
             if self.dist.is_main:
-                if self._files_started:  # a run refused before it began leaves files alone
-                    self._write_summary(self._summary(error=str(err)))
+                if self.files.started:  # a run refused before it began leaves files alone
+                    self.files.write_summary(self._summary(error=str(err)))
                 self.callbacks.on_exception(err)
             if err is exc:
                 raise
@@ -206,16 +201,9 @@ class Trainer:
         self.batch_size = max(1, math.ceil(cfg.batch_size / self.world))
         self.batch_gen = torch.Generator().manual_seed(cfg.seed)
         self.monitor = self._monitor()
+        self.best = BestTracker(cfg.early_stopping, self.monitor)
         self.schedulers = {name: self._make_scheduler(opt)
                            for name, opt in self.loop.optimizers.items()}
-        self.best_value = math.inf
-        self.best_epoch = 0
-        self.bad_epochs = 0
-        self.best_state: dict[str, dict[str, torch.Tensor]] | None = None
-        self.start_epoch = 0
-        self._elapsed_before = 0.0
-        self._train_time = 0.0
-        self._samples_done = 0
         if ckpt is not None:
             self._restore(ckpt)
         else:
@@ -308,20 +296,20 @@ class Trainer:
             batches.pop()  # a batch of one sample breaks BatchNorm; it is seen next epoch
         return batches
 
-    def _end_stopped_early(self) -> dict[str, Any]:
+    def _end_stopped_early(self) -> RunSummary:
         """Report a run stopped before its first batch: no epochs, a summary saying so."""
         self.stopped = True
         summary = self._summary()
         if self.dist.is_main:
-            self._write_summary(summary)
+            self.files.write_summary(summary)
             self.callbacks.on_train_end(summary)
         return summary
 
-    def _run(self) -> dict[str, Any]:
+    def _run(self) -> RunSummary:
         cfg, loop, data = self.config, self.loop, self.data
         main = self.dist.is_main
         if main:
-            self._start_files()
+            self.files.start(self.history)
             self.callbacks.on_train_start(TrainStartEvent(
                 task=cfg.task, device=str(self.device), epochs=cfg.epochs,
                 start_epoch=self.start_epoch, batches_per_epoch=self._batches_per_epoch(),
@@ -329,7 +317,7 @@ class Trainer:
                 loss_names=loop.loss_names, class_names=data.class_names,
                 world_size=self.world, history=copy.deepcopy(self.history)))
         self._t_start = time.perf_counter()
-        self._paused_s = 0.0
+        self.control.paused_s = 0.0
         self.stopped = self.early_stopped = False
         loop.train_mode()
         for epoch in range(self.start_epoch, cfg.epochs):
@@ -337,26 +325,20 @@ class Trainer:
             loop.on_epoch_start(epoch)
             batches = self._epoch_batches()
             t0 = time.perf_counter()
-            paused0 = self._paused_s
+            paused0 = self.control.paused_s
             losses = self._train_epoch(epoch, batches)
-            self._train_time += time.perf_counter() - t0 - (self._paused_s - paused0)
+            self._train_time += time.perf_counter() - t0 - (self.control.paused_s - paused0)
             self._samples_done += sum(len(b) for b in batches[:len(losses)]) * self.world
-            if len(losses) < len(batches) or self._stop_requested:
+            if len(losses) < len(batches) or self.control.stop_requested:
                 self.stopped = True
                 break
             if self._end_epoch(epoch, batches, losses):
                 self.early_stopped = True
                 break
-        restored = False
-        es = cfg.early_stopping
-        if es is not None and es.restore_best and self.best_state is not None \
-                and self.best_epoch != len(self.history):
-            for name, net in loop.networks.items():
-                net.load_state_dict(self.best_state[name])
-            restored = True
+        restored = self.best.restore_best(loop.networks, len(self.history))
         summary = self._summary(restored_best=restored)
         if main:
-            self._write_summary(summary)
+            self.files.write_summary(summary)
             self.callbacks.on_train_end(summary)
         return summary
 
@@ -371,8 +353,9 @@ class Trainer:
         emitted = 0
         n_batches = len(batches)
         self._t_log = time.perf_counter()
+        control = self.control
         for b, idx in enumerate(batches):
-            if self._interrupt and self._interrupted():
+            if control.interrupt and control.interrupted():
                 break
             sample = step == next_sample
             if sample:
@@ -425,7 +408,26 @@ class Trainer:
     def _end_epoch(self, epoch: int, batches: list[torch.Tensor],
                    losses: list[torch.Tensor]) -> bool:
         """Evaluate, schedule, checkpoint and report one epoch; True when early stopping hits."""
-        cfg, loop = self.config, self.loop
+        metrics = self._train_means(epoch, batches, losses)
+        eval_metrics, samples = self.loop.evaluate()
+        metrics.update(eval_metrics)
+        if "val_loss" in metrics and not math.isfinite(metrics["val_loss"]):
+            self._nan_error(epoch, "validation")
+        self._step_schedulers(metrics.get(self.monitor) if self.monitor else None)
+        is_best = self.best.update(epoch + 1, metrics, self.loop.networks)
+        lr = self.loop.current_lr()
+        elapsed = self._elapsed()
+        record = {"epoch": epoch + 1, "train_loss": metrics.pop("train_loss"),
+                  "val_loss": metrics.pop("val_loss", None), **metrics, "lr": lr,
+                  "elapsed_s": round(elapsed, 3)}
+        self.history.append(record)
+        if self.dist.is_main:
+            self._report_epoch(record, is_best, samples, elapsed)
+        return self.best.should_stop
+
+    def _train_means(self, epoch: int, batches: list[torch.Tensor],
+                     losses: list[torch.Tensor]) -> dict[str, Any]:
+        """The epoch's mean training loss(es), weighted by batch size, over every process."""
         sizes = torch.full((len(losses),), float(self.batch_size), dtype=torch.float64)
         sizes[-1] = len(batches[len(losses) - 1])  # only the last batch may be smaller
         stacked = torch.stack(losses).double().cpu()
@@ -440,17 +442,13 @@ class Trainer:
         means = (totals[:-1] / totals[-1]).tolist()
         if not all(math.isfinite(v) for v in means):
             self._nan_error(epoch, "train")
-        metrics: dict[str, Any] = {}
         if len(means) == 1:
-            metrics["train_loss"] = means[0]
-        else:
-            metrics.update(zip(loop.loss_names, means, strict=True))
-            metrics["train_loss"] = sum(means)
-        eval_metrics, samples = loop.evaluate()
-        metrics.update(eval_metrics)
-        if "val_loss" in metrics and not math.isfinite(metrics["val_loss"]):
-            self._nan_error(epoch, "validation")
-        current = metrics.get(self.monitor) if self.monitor else None
+            return {"train_loss": means[0]}
+        metrics: dict[str, Any] = dict(zip(self.loop.loss_names, means, strict=True))
+        metrics["train_loss"] = sum(means)
+        return metrics
+
+    def _step_schedulers(self, current: float | None) -> None:
         for sched in self.schedulers.values():
             if sched is None:
                 continue
@@ -458,36 +456,22 @@ class Trainer:
                 sched.step(current)
             else:
                 sched.step()
-        es = cfg.early_stopping
-        min_delta = es.min_delta if es is not None else 0.0
-        is_best = current is None or current < self.best_value - min_delta
-        if is_best:
-            self.best_value = current if current is not None else self.best_value
-            self.best_epoch = epoch + 1
-            self.bad_epochs = 0
-            if es is not None and es.restore_best:
-                self.best_state = {name: {k: v.detach().cpu().clone()
-                                          for k, v in net.state_dict().items()}
-                                   for name, net in loop.networks.items()}
-        else:
-            self.bad_epochs += 1
-        lr = loop.current_lr()
-        elapsed = self._elapsed()
-        record = {"epoch": epoch + 1, "train_loss": metrics.pop("train_loss"),
-                  "val_loss": metrics.pop("val_loss", None), **metrics, "lr": lr,
-                  "elapsed_s": round(elapsed, 3)}
-        self.history.append(record)
-        if self.dist.is_main:
-            self._write_epoch(record, is_best)
-            self.callbacks.on_epoch_end(EpochEvent(
-                epoch=epoch + 1, epochs=cfg.epochs, step=self.step,
-                metrics={k: v for k, v in record.items()
-                         if k not in ("epoch", "lr", "elapsed_s") and v is not None},
-                lr=lr, elapsed_s=elapsed, is_best=is_best, samples=samples))
-        return es is not None and self.bad_epochs >= es.patience
+
+    def _report_epoch(self, record: dict[str, Any], is_best: bool,
+                      samples: EpochSample | None, elapsed: float) -> None:
+        """Write the epoch's files, then tell the callbacks (main process only)."""
+        self._write_epoch(record, is_best)
+        self.callbacks.on_epoch_end(EpochEvent(
+            epoch=record["epoch"], epochs=self.config.epochs, step=self.step,
+            metrics={k: v for k, v in record.items()
+                     if k not in ("epoch", "lr", "elapsed_s") and v is not None},
+            lr=record["lr"], elapsed_s=elapsed, is_best=is_best, samples=samples))
 
     def _elapsed(self) -> float:
-        return self._elapsed_before + time.perf_counter() - self._t_start - self._paused_s
+        """Seconds of this run (a resumed run's earlier ones included), pauses left out."""
+        if self._t_start is None:
+            return self._elapsed_before
+        return self._elapsed_before + time.perf_counter() - self._t_start - self.control.paused_s
 
     # -- checkpoints and files ---------------------------------------------------------------------
     def _trainer_state(self, with_best: bool) -> dict[str, Any]:
@@ -502,9 +486,8 @@ class Trainer:
             "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()
                            if s is not None},
             "rng": rng,
-            "early_stopping": {"best_value": self.best_value, "best_epoch": self.best_epoch,
-                               "bad_epochs": self.bad_epochs},
-            "best_state_dicts": self.best_state if with_best else None,
+            "early_stopping": self.best.state(),
+            "best_state_dicts": self.best.best_state if with_best else None,
             "history": copy.deepcopy(self.history),
             "loop": self.loop.extra_state(),
             "elapsed_s": self._elapsed(),
@@ -528,15 +511,9 @@ class Trainer:
                 torch.cuda.set_rng_state(ts["rng"]["cuda"], self.device)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise TrainingError(f"the checkpoint's trainer state does not fit this design and "
-                                f"settings ({_first_line(exc)[:120]}): start a new run") from None
-        es = ts.get("early_stopping", {})
-        self.best_value = float(es.get("best_value", math.inf))
-        self.best_epoch = int(es.get("best_epoch", 0))
-        self.bad_epochs = int(es.get("bad_epochs", 0))
-        best = ts.get("best_state_dicts")
-        if best is None and self.best_epoch == ckpt.epoch:
-            best = {k: {n: t.clone() for n, t in sd.items()} for k, sd in ckpt.state_dicts.items()}
-        self.best_state = best
+                                f"settings ({first_line(exc, 120)}): start a new run") from None
+        self.best.load_state(ts.get("early_stopping", {}), ts.get("best_state_dicts"),
+                             ckpt.epoch, ckpt.state_dicts)
         self.history = list(ts.get("history", []))
         self.step = int(ts.get("step", 0))
         self.start_epoch = int(ckpt.epoch)
@@ -557,82 +534,48 @@ class Trainer:
             metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
             trainer_state=self._trainer_state(with_best))
 
-    def _start_files(self) -> None:
-        self._files_started = True
-        if self.out_dir is None:
-            return
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.out_dir / "metrics.jsonl", "w", encoding="utf-8") as fh:
-            for record in self.history:
-                fh.write(json.dumps(record) + "\n")
-
     def _write_epoch(self, record: dict[str, Any], is_best: bool) -> None:
         if self.out_dir is None:
             return
         epoch = record["epoch"]
-        es = self.config.early_stopping
-        save_checkpoint(self.out_dir / "last.pt",
-                        self._checkpoint(epoch, record, with_best=es is not None
-                                         and es.restore_best and not is_best))
-        if is_best:
-            save_checkpoint(self.out_dir / "best.pt",
-                            self._checkpoint(epoch, record, with_best=False))
-        with open(self.out_dir / "metrics.jsonl", "a", encoding="utf-8") as fh:
-            fh.write(json.dumps(record) + "\n")
+        # last.pt keeps the best weights too while they differ from its own
+        last = self._checkpoint(epoch, record, with_best=self.best.keeps_weights and not is_best)
+        best = self._checkpoint(epoch, record, with_best=False) if is_best else None
+        self.files.write_epoch(record, last, best)
 
-    def _summary(self, restored_best: bool = False, error: str | None = None) -> dict[str, Any]:
-        history = self.history
-        best = next((h for h in history if h["epoch"] == getattr(self, "best_epoch", 0)), None)
-        files = self.out_dir is not None
-        data = self.data
-        rate = self._samples_done / self._train_time if getattr(self, "_train_time", 0) else 0.0
-        return {
-            "design": self.design.name,
-            "task": self.config.task,
-            "device": str(self.device) if self.device is not None else None,
-            "world_size": self.dist.world_size,
-            "epochs": self.config.epochs,
-            "epochs_completed": len(history),
-            "stopped": bool(getattr(self, "stopped", False)),
-            "early_stopped": bool(getattr(self, "early_stopped", False)),
-            "error": error,
-            "monitor": getattr(self, "monitor", None),
-            "best_epoch": getattr(self, "best_epoch", 0) or None,
-            "best": best,
-            "final": history[-1] if history else None,
-            "restored_best": restored_best,
-            "elapsed_s": round(self._elapsed(), 3) if hasattr(self, "_t_start") else 0.0,
-            "train_samples_per_s": round(rate, 1),
-            "data": data.description if data is not None else None,
-            "n_train": self.loop.n_train if self.loop is not None else 0,
-            "n_val": self.loop.n_val if self.loop is not None else 0,
-            "checkpoints": {
-                "best": str(self.out_dir / "best.pt") if files and history else None,
-                "last": str(self.out_dir / "last.pt") if files and history else None,
-            },
-            "metrics_file": str(self.out_dir / "metrics.jsonl") if files else None,
-            "config": self.config.to_dict(),
-        }
-
-    def _write_summary(self, summary: dict[str, Any]) -> None:
-        if self.out_dir is None:
-            return
-        try:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
-            atomic_write_bytes(self.out_dir / "summary.json",
-                               (json.dumps(summary, indent=2) + "\n").encode("utf-8"))
-        except OSError:
-            pass  # a summary that cannot be written must not hide the run's own result
+    def _summary(self, restored_best: bool = False, error: str | None = None) -> RunSummary:
+        history, files, data, loop = self.history, self.files, self.data, self.loop
+        best = next((h for h in history if h["epoch"] == self.best.best_epoch), None)
+        rate = self._samples_done / self._train_time if self._train_time else 0.0
+        best_ckpt, last_ckpt = (files.checkpoint("best"), files.checkpoint("last")) \
+            if history else (None, None)
+        return RunSummary(
+            design=self.design.name, task=self.config.task,
+            device=str(self.device) if self.device is not None else None,
+            world_size=self.dist.world_size, epochs=self.config.epochs,
+            epochs_completed=len(history), stopped=self.stopped,
+            early_stopped=self.early_stopped, error=error, monitor=self.monitor,
+            best_epoch=self.best.best_epoch or None, best=best,
+            final=history[-1] if history else None, restored_best=restored_best,
+            elapsed_s=round(self._elapsed(), 3) if self._t_start is not None else 0.0,
+            train_samples_per_s=round(rate, 1),
+            data=data.description if data is not None else None,
+            n_train=loop.n_train if loop is not None else 0,
+            n_val=loop.n_val if loop is not None else 0,
+            best_checkpoint=str(best_ckpt) if best_ckpt is not None else None,
+            last_checkpoint=str(last_ckpt) if last_ckpt is not None else None,
+            metrics_file=str(files.metrics_file) if files.metrics_file is not None else None,
+            config=self.config.to_dict(),
+        )
 
     def _readable(self, exc: Exception) -> DeepwireError:
         """Turn any failure into one line a user can act on."""
         if isinstance(exc, DeepwireError):
             return exc
         where = f" in epoch {self.epoch + 1}" if self.loop is not None else ""
-        message = _first_line(exc)
-        if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in message.lower():
+        if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
             bs = self.config.batch_size
             return TrainingError(f"out of {self.device} memory{where} at batch size {bs}: lower "
                                  f"batch_size (try {max(1, bs // 2)}) or use a smaller design or "
                                  "device cpu")
-        return TrainingError(f"training failed{where}: {type(exc).__name__}: {message}")
+        return TrainingError(f"training failed{where}: {first_line(exc, 300)}")

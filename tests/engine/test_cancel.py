@@ -133,7 +133,7 @@ def test_a_run_stopped_while_its_data_loads_ends_as_stopped_with_its_summary(tmp
     trainer.request_stop()  # Stop clicked before the data was ready
     summary = trainer.fit()
     assert trainer.data is None  # the data was never finished
-    assert summary["stopped"] and summary["error"] is None
-    assert summary["epochs_completed"] == 0
+    assert summary.stopped and summary.error is None
+    assert summary.epochs_completed == 0
     assert record.ended == [summary] and not record.failed
     assert (tmp_path / "run" / "summary.json").is_file()

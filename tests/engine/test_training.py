@@ -95,7 +95,7 @@ def test_task_follows_the_data_when_not_given():
                    {"source": "builtin", "name": "diabetes", "preprocess": {"scale": "standard"}},
                    {"epochs": 2, "lr": 0.05})
     summary, history = fit(design)
-    assert summary["task"] == "regression" and summary["config"]["loss"] == "mse"
+    assert summary.task == "regression" and summary.config["loss"] == "mse"
     assert "val_r2" in history.epochs[-1].metrics and "val_mae" in history.epochs[-1].metrics
 
 
@@ -106,8 +106,8 @@ def test_classifier_learns_moons_and_reports_accuracy_and_confusion():
     losses = history.metric("val_loss")
     assert losses[-1] < 0.8 * losses[0]
     assert history.metric("val_accuracy")[-1] >= 0.85
-    confusion = history.epochs[-1].samples["confusion_matrix"]
-    assert confusion.shape == (2, 2) and confusion.sum() == summary["n_val"] == 48
+    confusion = history.epochs[-1].samples.matrix
+    assert confusion.shape == (2, 2) and confusion.sum() == summary.n_val == 48
     assert history.start.class_names == ["0", "1"]
 
 
@@ -136,12 +136,12 @@ def test_forecasting_a_sine_with_other_losses(loss):
                     ("y", "Linear", {"out_features": 1})],
                    data, {"epochs": 5, "lr": 0.01, "loss": loss, "batch_size": 32})
     summary, history = fit(design)
-    assert summary["task"] == "forecast"
+    assert summary.task == "forecast"
     losses = history.metric("val_loss")
     assert losses[-1] < 0.7 * losses[0]
     assert history.metric("val_r2")[-1] > 0.5
-    preds = history.epochs[-1].samples["predictions"]
-    assert preds["target"].shape == preds["prediction"].shape
+    preds = history.epochs[-1].samples
+    assert preds.target.shape == preds.prediction.shape
 
 
 def test_small_cnn_learns_digit_images():
@@ -179,9 +179,9 @@ def test_autoencoder_reconstructs_clean_input(noise):
     _, history = fit(autoencoder({"denoise_std": noise}))
     mse = history.metric("val_mse")
     assert mse[-1] < 0.7 * mse[0]
-    rec = history.epochs[-1].samples["reconstructions"]
-    assert rec["inputs"].shape == rec["outputs"].shape == (8, 64)
-    assert 0.0 <= rec["outputs"].min() and rec["outputs"].max() <= 1.0
+    rec = history.epochs[-1].samples
+    assert rec.inputs.shape == rec.outputs.shape == (8, 64)
+    assert 0.0 <= rec.outputs.min() and rec.outputs.max() <= 1.0
 
 
 def gan_design(epochs: int = 6) -> Design:
@@ -201,14 +201,14 @@ def test_gan_generator_moves_toward_the_data():
     design = gan_design()
     summary, history = fit(design)
     real_mean = prepare_data(design.data).x_train.mean(0)
-    first = np.abs(history.epochs[0].samples["gan_samples"].mean(0) - real_mean).mean()
-    last = np.abs(history.epochs[-1].samples["gan_samples"].mean(0) - real_mean).mean()
+    first = np.abs(history.epochs[0].samples.samples.mean(0) - real_mean).mean()
+    last = np.abs(history.epochs[-1].samples.samples.mean(0) - real_mean).mean()
     assert last < 0.75 * first
     assert set(history.start.loss_names) == {"d_loss", "g_loss"}
     assert all(math.isfinite(v) for v in history.metric("d_loss") + history.metric("g_loss"))
-    grid = history.epochs[-1].samples["gan_grid"]
+    grid = history.epochs[-1].samples.grid
     assert grid.shape == (8 * 9 + 1, 8 * 9 + 1) and 0 <= grid.min() and grid.max() <= 1
-    assert summary["final"]["val_loss"] is None and summary["monitor"] is None
+    assert summary.final["val_loss"] is None and summary.monitor is None
 
 
 def som_design(epochs: int = 5) -> Design:
@@ -220,14 +220,14 @@ def som_design(epochs: int = 5) -> Design:
 
 def test_som_quantization_error_falls_and_maps_are_reported():
     summary, history = fit(som_design())
-    assert summary["task"] == "som"
+    assert summary.task == "som"
     qe = history.metric("val_quantization_error")
     assert qe[-1] < qe[0]
     te = history.metric("val_topographic_error")
     assert all(0.0 <= t <= 1.0 for t in te)
     samples = history.epochs[-1].samples
-    assert samples["u_matrix"].shape == samples["hit_map"].shape == (5, 6)
-    assert samples["hit_map"].sum() == summary["n_val"] == 30
+    assert samples.u_matrix.shape == samples.hit_map.shape == (5, 6)
+    assert samples.hit_map.sum() == summary.n_val == 30
     lrs = [e.lr for e in history.epochs]
     assert lrs == sorted(lrs, reverse=True) and lrs[-1] < 0.5
 
@@ -297,10 +297,10 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
                         "early_stopping": {"patience": 2, "restore_best": True}})
     trainer = Trainer(design, out_dir=tmp_path)
     summary = trainer.fit()
-    assert summary["early_stopped"] and summary["epochs_completed"] < 40
-    assert summary["epochs_completed"] == summary["best_epoch"] + 2
+    assert summary.early_stopped and summary.epochs_completed < 40
+    assert summary.epochs_completed == summary.best_epoch + 2
     best = load_checkpoint(tmp_path / "best.pt")
-    assert best.epoch == summary["best_epoch"]
+    assert best.epoch == summary.best_epoch
     for name, tensor in trainer.networks["main"].state_dict().items():
         assert torch.equal(tensor, best.state_dicts["main"][name])
 
@@ -353,8 +353,8 @@ def test_prepared_data_can_be_handed_in_directly():
     data = prepare_data({**MOONS, "options": {"n_samples": 100, "noise": 0.1}}, seed=0)
     design.data = {}
     summary, history = fit(design, data=data)
-    assert summary["n_train"] == 80 and summary["n_val"] == 20
-    assert history.epochs[-1].samples["confusion_matrix"].sum() == 20
+    assert summary.n_train == 80 and summary.n_val == 20
+    assert history.epochs[-1].samples.matrix.sum() == 20
 
 
 def test_every_training_key_is_documented():

@@ -65,7 +65,7 @@ def test_resume_continues_exactly_like_an_uninterrupted_run(family, tmp_path):
     interrupted = Trainer(design, callbacks=[first, stopper], out_dir=tmp_path)
     stopper.trainer = interrupted
     summary = interrupted.fit()
-    assert summary["stopped"] and summary["epochs_completed"] == 2
+    assert summary.stopped and summary.epochs_completed == 2
 
     rest = History()
     resumed = Trainer(design, callbacks=[rest], out_dir=tmp_path, resume=tmp_path / "last.pt")
@@ -125,7 +125,7 @@ def test_stop_from_another_thread_takes_effect_within_one_batch():
         at = trainer.step
     assert not thread.is_alive()
     assert trainer.step <= at + 1  # only the batch already running may finish
-    assert out[0]["stopped"] and out[0]["epochs_completed"] < 10_000
+    assert out[0].stopped and out[0].epochs_completed < 10_000
 
 
 def test_pause_holds_training_until_resume():
@@ -145,7 +145,7 @@ def test_pause_holds_training_until_resume():
         trainer.pause()
         trainer.request_stop()  # stopping a paused run ends it
         thread.join(60)
-        assert not thread.is_alive() and out[0]["stopped"]
+        assert not thread.is_alive() and out[0].stopped
 
 
 class Poison(Callback):
@@ -213,4 +213,4 @@ def test_config_object_overrides_the_design_section():
     design = moons_mlp({"epochs": 5})
     cfg = TrainConfig.from_design(design, {"epochs": 1, "batch_size": 64})
     summary = Trainer(design, cfg).fit()
-    assert summary["epochs_completed"] == 1 and summary["config"]["batch_size"] == 64
+    assert summary.epochs_completed == 1 and summary.config["batch_size"] == 64

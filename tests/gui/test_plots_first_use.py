@@ -16,6 +16,7 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 
 from engine.io import load_design
 from engine.training.events import BatchEvent, EpochEvent, LayerStats, TrainStartEvent
+from engine.training.samples import ConfusionSample
 from resources import template_path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -153,7 +154,7 @@ def test_empty_plots_say_what_will_appear_until_data_arrives(qtbot, main_window)
     assert "(x" not in plots.act_plot.getAxis("bottom").labelString()
     plots.add_events([EpochEvent(1, 5, 1000, {"train_loss": 1.0, "val_loss": 1.1,
                                               "val_accuracy": 0.6}, 1e-3, 1.0, True,
-                                 {"confusion_matrix": np.eye(10, dtype=int) * 3})])
+                                 ConfusionSample(np.eye(10, dtype=int) * 3))])
     settle(qtbot, win)
     assert not plots.placeholders["metrics"].isVisible()
     assert not plots.placeholders["family"].isVisible()

@@ -56,7 +56,7 @@ def test_trains_a_snapshot_and_delivers_batched_events(qtbot, runner):
         design.training["epochs"] = 50  # an edit after Train changes the next run only
     result = finished.args[0]
     assert result.ok and not result.stopped
-    assert result.summary["epochs_completed"] == 2
+    assert result.summary.epochs_completed == 2
     assert runner.state == "idle" and not runner.is_active
     batches = events_of(runner, BatchEvent)
     assert isinstance(runner.drains[0][0], TrainStartEvent)
@@ -86,7 +86,7 @@ def test_stop_takes_effect_within_a_batch(qtbot, runner):
     assert time.perf_counter() - t0 < 5.0
     result = finished.args[0]
     assert result.ok and result.stopped
-    assert result.summary["stopped"]
+    assert result.summary.stopped
     # the batch running when stop was asked may finish; no further batch starts
     last = max(e.step for e in events_of(runner, BatchEvent))
     assert last <= step_at_stop + 1

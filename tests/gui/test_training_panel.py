@@ -96,14 +96,14 @@ def test_training_the_mlp_fills_the_plots_and_shows_a_summary(qtbot, window):
     win = window("mlp", epochs=2)
     result = train(qtbot, win)
     panel, plots = win.training_panel, win.plots
-    assert result.ok and result.summary["epochs_completed"] == 2
+    assert result.ok and result.summary.epochs_completed == 2
     assert panel.state_label.text() == "Finished 2 epochs"
     assert panel.progress.value() == 1000
     assert panel.result_label.isVisible() and "2 epochs" in panel.result_label.text()
     assert "val accuracy" in panel.values_label.text()
     assert win.statusBar().currentMessage() == "Finished 2 epochs"
     # curves: a point per logged step, one per epoch for train and validation loss
-    assert plots.step_series["loss"].n == -(-result.summary["n_train"] // 64) * 2
+    assert plots.step_series["loss"].n == -(-result.summary.n_train // 64) * 2
     assert list(plots.epoch_series["train_loss"].x) == [1.0, 2.0]
     assert plots.epoch_series["val_loss"].n == 2
     assert plots.metric_series["val_accuracy"].n == 2

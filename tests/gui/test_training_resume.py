@@ -87,7 +87,7 @@ def test_resume_continues_from_last_checkpoint_to_the_total_epochs(qtbot, window
     panel = win.training_panel
     assert panel.resume_action.isEnabled()
     first = run(qtbot, panel, panel.train)
-    assert first.ok and first.summary["epochs_completed"] == 2
+    assert first.ok and first.summary.epochs_completed == 2
     first_dir = panel.last_out_dir
     last = first_dir / "last.pt"
     assert last.is_file()

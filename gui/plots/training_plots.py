@@ -10,9 +10,8 @@ The grid (one :class:`pyqtgraph.GraphicsLayoutWidget`)::
     Loss (per step and per epoch)      | Metrics per epoch           | family view
     Layer outputs: mean ± std | zeros  | Gradient norm per layer     | (2 rows)
 
-The family view shows what the network makes of the data: the confusion matrix (classification),
-predictions against targets (regression, forecasting), inputs and reconstructions (autoencoder),
-the generator's samples from a fixed noise batch (GAN), or the U-matrix and hit map (SOM).
+The family view shows what the network makes of the data, one class per view
+(:mod:`gui.plots.family`), picked by the epoch sample's ``view`` name.
 
 The grid never squashes below :data:`MIN_WIDTH` × :data:`MIN_HEIGHT` (each row about 200 px
 tall): a shorter panel scrolls. An empty plot says what will appear in it; legends sit under
@@ -35,121 +34,28 @@ from PySide6.QtWidgets import QFrame, QScrollArea, QVBoxLayout, QWidget
 from engine.graph import Design
 from engine.layers import REGISTRY
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
-from engine.training.metrics import image_grid
-
-#: Curve colours (Tableau 10): readable on light and dark backgrounds.
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
-TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
-MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 250    # at most four redraws a second
-# Layer types whose output repeats their input: left out of the layer charts.
-PASS_THROUGH = {"Input", "Output"}
-# Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
-BOUNDED_METRICS = ("accuracy", "r2", "topographic_error", "d_real", "d_fake")
-# Below this size the grid scrolls rather than squash (two rows of about 200 px each).
-MIN_WIDTH, MIN_HEIGHT = 640, 430
-LEGEND_ROW = 4  # the PlotItem layout's row under the bottom axis, where the legend sits
-# What an empty plot says until its data arrives.
-WAITING = {
-    "loss": "Loss per step and per epoch\nappears here when training starts",
-    "metrics": "Metrics per epoch appear here\nafter the first epoch",
-    "layers": "Each layer's outputs appear\nhere when training starts",
-    "gradients": "Gradient norms per layer appear\nhere when training starts",
-}
-FAMILY_WAITING = {
-    "confusion": "The confusion matrix appears\nafter the first epoch",
-    "scatter": "Predictions against targets\nappear after the first epoch",
-    "reconstruction": "Inputs and their reconstructions\nappear after the first epoch",
-    "gan": "Generator samples appear\nafter the first epoch",
-    "som": "The U-matrix and hit map\nappear after the first epoch",
-}
-NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagation"
-
-
-class Series:
-    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``)."""
-
-    __slots__ = ("_x", "_y", "n")
-
-    def __init__(self, capacity: int = 256) -> None:
-        self._x = np.empty(capacity)
-        self._y = np.empty(capacity)
-        self.n = 0
-
-    def extend(self, xs: Any, ys: Any) -> None:
-        k = len(xs)
-        need = self.n + k
-        if need > len(self._x):
-            size = max(need, 2 * len(self._x))
-            self._x = np.resize(self._x, size)
-            self._y = np.resize(self._y, size)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
-        self.n = need
-
-    def append(self, x: float, y: float) -> None:
-        self.extend((x,), (y,))
-
-    @property
-    def x(self) -> np.ndarray:
-        return self._x[:self.n]
-
-    @property
-    def y(self) -> np.ndarray:
-        return self._y[:self.n]
-
-    def clear(self) -> None:
-        self.n = 0
-
-
-def pretty(name: str) -> str:
-    """``val_accuracy`` → ``val accuracy``."""
-    return name.replace("_", " ")
-
-
-class LogAxis(pg.AxisItem):
-    """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
-    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range."""
-
-    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
-        if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
-            return super().tickValues(minVal, maxVal, size)
-        lo, hi = math.floor(minVal), math.ceil(maxVal)
-        decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
-        steps = (1, 2, 5) if len(decades) < 2 else (1,)
-        values = [d + math.log10(m) for d in range(lo, hi + 1) for m in steps
-                  if minVal <= d + math.log10(m) <= maxVal]
-        return [(None, values)]
-
-    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
-        if not self.logMode:
-            return super().tickStrings(values, scale, spacing)
-        return [f"{10 ** v:.3g}" for v in values]
-
-
-class EpochAxis(pg.AxisItem):
-    """An epoch axis: ticks at whole epochs once the view spans one, fractions only within
-    the first (a run's first steps); never an SI-scaled "(x0.001)" label."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.enableAutoSIPrefix(False)
-
-    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
-        levels = super().tickSpacing(minVal, maxVal, size)
-        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal - minVal < 1:
-            return levels
-        whole = [(spacing, offset) for spacing, offset in levels if spacing >= 1]
-        return whole or [(1.0, 0.0)]
-
-
-class PlotLegend(pg.LegendItem):
-    """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
-    heights, which grow once a parent layout stretched them)."""
-
-    def updateSize(self):  # noqa: N802 - pyqtgraph's name
-        self.resize(self.layout.preferredSize())
+from engine.training.samples import EpochSample, view_of_task
+from gui.formatting import pretty
+from gui.plots.common import (
+    COLOURS,
+    MIN_HEIGHT,
+    MIN_WIDTH,
+    NO_GRADIENTS,
+    PASS_THROUGH,
+    REFRESH_MS,
+    TRAIN_COLOUR,
+    VAL_COLOUR,
+    WAITING,
+    EpochAxis,
+    LogAxis,
+    PlotLegend,
+    Series,
+    bounded,
+    fit_legend,
+    short,
+    with_alpha,
+)
+from gui.plots.family import FAMILY_VIEWS, FamilyView
 
 
 class TrainingPlots(QWidget):
@@ -177,14 +83,36 @@ class TrainingPlots(QWidget):
         layout.addWidget(self.scroll_area)
         self.placeholders: dict[str, pg.TextItem] = {}
 
+        self._build_grid()
+        self._build_layer_charts()
+        self._build_notes_and_legends()
+
+        self._labels: dict[str, str] = {}
+        self._skip: set[str] = set()
+        # Redrawing costs the GUI thread (and, through the GIL, the training thread) far more
+        # than folding events in: the items follow the data at a few hertz, not every drain.
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self.flush)
+        self._last_refresh = 0.0
+        self.family_view: FamilyView | None = None
+        self._family_key: tuple | None = None
+        self._prepared = False
+        self.reset()
+
+    # -- construction helpers ---------------------------------------------------------------------
+
+    def _build_grid(self) -> None:
+        """Loss and metrics on top, the layer charts and gradients under them, the family column
+        on the right."""
         self.loss_plot = self._plot(0, 0, "Loss (faint: every step)", "epoch", epochs=True)
         self.metric_plot = self._plot(0, 1, "Metrics per epoch", "epoch", epochs=True)
         self.layers = self.view.addLayout(row=1, col=0)
         self.layers.setSpacing(0)
         self.layers.setContentsMargins(0, 0, 0, 0)
-        self.act_plot = self._plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
+        self.act_plot = self.plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
                                       "value")
-        self.zero_plot = self._plot_in(self.layers, 0, 1, "zeros", "share")
+        self.zero_plot = self.plot_in(self.layers, 0, 1, "zeros", "share")
         self.grad_plot = self._style(
             self.view.addPlot(row=1, col=1, axisItems={"left": LogAxis("left"),
                                                        "bottom": EpochAxis("bottom")}),
@@ -198,7 +126,9 @@ class TrainingPlots(QWidget):
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
 
-        # layer charts: horizontal bars, layers top to bottom in forward order
+    def _build_layer_charts(self) -> None:
+        """Layer outputs (mean ± std) and their share of zeros: horizontal bars, one per layer."""
+        # layers top to bottom in forward order
         self.act_plot.invertY(True)
         self.act_plot.getViewBox().setMouseEnabled(y=False)
         self.zero_plot.invertY(True)
@@ -210,7 +140,8 @@ class TrainingPlots(QWidget):
         self.layers.layout.setColumnStretchFactor(0, 3)
         self.layers.layout.setColumnStretchFactor(1, 1)
         self.act_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
-                                        brush=_alpha(TRAIN_COLOUR, 0.35), pen=pg.mkPen(None))
+                                        brush=with_alpha(TRAIN_COLOUR, 0.35),
+                                        pen=pg.mkPen(None))
         self.act_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0),
                                           right=np.zeros(0), beam=0.25,
                                           pen=pg.mkPen(TRAIN_COLOUR, width=1.5))
@@ -223,6 +154,10 @@ class TrainingPlots(QWidget):
         self.zero_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
                                          brush=pg.mkBrush(COLOURS[3]), pen=pg.mkPen(None))
         self.zero_plot.addItem(self.zero_bars)
+
+    def _build_notes_and_legends(self) -> None:
+        """The gradients' log axis, the metrics' right axis, each plot's note and legend, and
+        the best-epoch line."""
         self.grad_plot.setLogMode(y=True)
         # second y axis of the metrics plot, for values that are not shares
         self.metric_right = pg.ViewBox()
@@ -248,20 +183,6 @@ class TrainingPlots(QWidget):
         self.best_line.hide()
         self.loss_plot.addItem(self.best_line, ignoreBounds=True)
 
-        self._labels: dict[str, str] = {}
-        self._skip: set[str] = set()
-        # Redrawing costs the GUI thread (and, through the GIL, the training thread) far more
-        # than folding events in: the items follow the data at a few hertz, not every drain.
-        self._refresh_timer = QTimer(self)
-        self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.timeout.connect(self.flush)
-        self._last_refresh = 0.0
-        self._family_kind = ""
-        self._family_key: tuple | None = None
-        self._prepared = False
-        self.reset()
-
-    # -- construction helpers ---------------------------------------------------------------------
 
     def _sync_right_axis(self) -> None:
         vb = self.metric_plot.getViewBox()
@@ -287,8 +208,9 @@ class TrainingPlots(QWidget):
         axes = {"bottom": EpochAxis("bottom")} if epochs else None
         return self._style(self.view.addPlot(row=row, col=col, axisItems=axes), title, x_label)
 
-    def _plot_in(self, layout: pg.GraphicsLayout, row: int, col: int, title: str,
-                 x_label: str) -> pg.PlotItem:
+    def plot_in(self, layout: pg.GraphicsLayout, row: int, col: int, title: str,
+                x_label: str) -> pg.PlotItem:
+        """A styled plot at (row, col) of a sub-layout."""
         return self._style(layout.addPlot(row=row, col=col), title, x_label)
 
     def _placeholder(self, key: str, plot: pg.PlotItem, text: str) -> pg.TextItem:
@@ -322,8 +244,8 @@ class TrainingPlots(QWidget):
         legend.setParentItem(plot)
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
         plot.legend = legend  # curves added with a name join it
-        plot.getViewBox().sigResized.connect(lambda _vb=None: _fit_legend(plot, legend))
-        _fit_legend(plot, legend)
+        plot.getViewBox().sigResized.connect(lambda _vb=None: fit_legend(plot, legend))
+        fit_legend(plot, legend)
         return legend
 
     def _curve(self, plot: pg.PlotItem, name: str | None, colour: str, width: float = 2.0,
@@ -332,8 +254,8 @@ class TrainingPlots(QWidget):
         if symbol:
             kwargs = {"symbol": "o", "symbolSize": 4, "symbolBrush": colour,
                       "symbolPen": pg.mkPen(None)}
-        curve = plot.plot([], [], pen=pg.mkPen(_alpha(colour, alpha), width=width), name=name,
-                          **kwargs)
+        curve = plot.plot([], [], pen=pg.mkPen(with_alpha(colour, alpha), width=width),
+                          name=name, **kwargs)
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         return curve
@@ -380,7 +302,7 @@ class TrainingPlots(QWidget):
         self.act_stats: dict[str, Any] = {}
         self._set_layer_bars({})
         self.epochs_seen = 0
-        self.last_samples: dict[str, Any] = {}
+        self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
         if self._family_key is None:
             self._setup_family("")
@@ -485,7 +407,7 @@ class TrainingPlots(QWidget):
         if event.is_best and event.metrics.get("val_loss") is not None:
             self.best_epoch = event.epoch
         self.epochs_seen = event.epoch
-        if event.samples:
+        if event.samples is not None:
             self.last_samples = event.samples
             self._dirty.add("family")
 
@@ -538,7 +460,7 @@ class TrainingPlots(QWidget):
         """Shares (accuracy, R², …) on the left axis; an unbounded value (MAE, …) gets the right
         axis when shares are plotted too (``names``: the metrics of the same epoch)."""
         colour = COLOURS[(2 + len(self.metric_curves)) % len(COLOURS)]
-        if _bounded(name) or not any(_bounded(n) for n in names):
+        if bounded(name) or not any(bounded(n) for n in names):
             return self._curve(self.metric_plot, pretty(name), colour, symbol=True)
         # unbounded next to shares: its own axis on the right
         self._right_metrics.add(name)
@@ -569,24 +491,24 @@ class TrainingPlots(QWidget):
                 self.best_line.show()
             if any(s.n for s in self.step_series.values()) or self.epoch_series:
                 self._arrived("loss")
-            _fit_legend(self.loss_plot, self.loss_legend)
+            fit_legend(self.loss_plot, self.loss_legend)
         if "metrics" in dirty:
             for name, series in self.metric_series.items():
                 self.metric_curves[name].setData(series.x, series.y)
             if self.metric_series:
                 self._arrived("metrics")
-            _fit_legend(self.metric_plot, self.metric_legend)
+            fit_legend(self.metric_plot, self.metric_legend)
         if "grads" in dirty:
             for name, series in self.grad_series.items():
                 self.grad_curves[name].setData(series.x, series.y)
             if self.grad_series:
                 self._arrived("gradients")
-            _fit_legend(self.grad_plot, self.grad_legend)
+            fit_legend(self.grad_plot, self.grad_legend)
         if "layers" in dirty:
             self._set_layer_bars(self.act_stats)
             if self.act_stats:
                 self._arrived("layers")
-        if "family" in dirty:
+        if "family" in dirty and self.last_samples is not None:
             self._update_family(self.last_samples)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:
@@ -601,7 +523,7 @@ class TrainingPlots(QWidget):
         self.zero_bars.setOpts(x0=np.zeros(len(ids)), y=ys, width=zeros, height=0.6)
         if ids != self.layer_order or not ids:
             self.layer_order = ids
-            ticks = [(float(i), _short(self._labels.get(node_id, node_id)))
+            ticks = [(float(i), short(self._labels.get(node_id, node_id)))
                      for i, node_id in enumerate(ids)]
             self.act_plot.getAxis("left").setTicks([ticks, []])
         if ids:
@@ -626,9 +548,7 @@ class TrainingPlots(QWidget):
     def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
         """Create the family view's items for ``task``; a run of the same kind and classes as
         the previous one reuses them (a confusion matrix has a hundred labels)."""
-        kind = {"classification": "confusion", "regression": "scatter",
-                "forecast": "scatter", "reconstruction": "reconstruction",
-                "gan": "gan", "som": "som"}.get(task, "")
+        kind = view_of_task(task)
         key = (kind, tuple(class_names or ()))
         if self._family_key is not None and kind == self._family_key[0] and (
                 class_names is None or key == self._family_key):
@@ -638,45 +558,23 @@ class TrainingPlots(QWidget):
         self.family.clear()
         self.placeholders.pop("family", None)  # went with its plot
         self.family_items: dict[str, Any] = {}
-        self._family_kind = kind
         self.class_names = list(class_names or [])
-        if kind == "confusion":
-            plot = self._image_plot(0, "Confusion matrix (validation)", axes=True)
-            plot.getAxis("bottom").setLabel("predicted", color=self.muted.name(), size="8pt")
-            plot.getAxis("left").setLabel("true", color=self.muted.name(), size="8pt")
-            self.family_items["texts"] = []
-        elif kind == "scatter":
-            plot = self._plot_in(self.family, 0, 0, "Predictions vs targets (validation)",
-                                 "target")
-            plot.getAxis("left").setLabel("prediction", color=self.muted.name(), size="8pt")
-            plot.showGrid(x=True, y=True, alpha=0.15)
-            self.family_items["diagonal"] = plot.plot([], [], pen=pg.mkPen(
-                self.muted, width=1, style=Qt.PenStyle.DashLine))
-            self.family_items["scatter"] = pg.ScatterPlotItem(
-                size=5, brush=pg.mkBrush(_alpha(TRAIN_COLOUR, 0.6)), pen=pg.mkPen(None))
-            plot.addItem(self.family_items["scatter"])
-            self.family_items["plot"] = plot
-        elif kind == "reconstruction":
-            self._image_plot(0, "Inputs (validation)", key="inputs")
-            self._image_plot(1, "Reconstructions", key="outputs")
-        elif kind == "gan":
-            self._image_plot(0, "Generator samples (fixed noise)")
-        elif kind == "som":
-            self._image_plot(0, "U-matrix (dark: similar neighbours)", key="u_matrix",
-                             cmap="viridis")
-            self._image_plot(1, "Hits per unit", key="hit_map", cmap="inferno")
-        if not kind:
+        view = FAMILY_VIEWS.get(kind)
+        self.family_view = view(self, self.family_items) if view is not None else None
+        if view is None:
             label = self.family.addLabel("The family view appears when training starts",
                                          color=self.muted, size="9pt")
             self.family_items["placeholder"] = label
         else:
             self.family_items["waiting"] = True
             first = next(v for k, v in self.family_items.items() if k.endswith("plot"))
-            self._placeholder("family", first, FAMILY_WAITING[kind])
+            self._placeholder("family", first, view.waiting)
 
-    def _image_plot(self, row: int, title: str, key: str = "image", axes: bool = False,
-                    cmap: str | None = None) -> pg.PlotItem:
-        plot = self._plot_in(self.family, row, 0, title, "")
+    def image_plot(self, row: int, title: str, key: str = "image", axes: bool = False,
+                   cmap: str | None = None) -> pg.PlotItem:
+        """A picture plot in row ``row`` of the family column; its items go into
+        ``family_items`` as ``key`` and ``<key>_plot``."""
+        plot = self.plot_in(self.family, row, 0, title, "")
         plot.invertY(True)
         plot.setAspectLocked(True)
         plot.getViewBox().setMouseEnabled(x=False, y=False)
@@ -691,135 +589,10 @@ class TrainingPlots(QWidget):
         self.family_items[f"{key}_plot"] = plot
         return plot
 
-    def _update_family(self, samples: dict[str, Any]) -> None:
-        kind = self._family_kind
-        epoch = f" — epoch {self.epochs_seen}" if self.epochs_seen else ""
-        items = self.family_items
-        drawn = True
-        if kind == "confusion" and "confusion_matrix" in samples:
-            self._show_confusion(np.asarray(samples["confusion_matrix"]), epoch)
-        elif kind == "scatter" and "predictions" in samples:
-            target = np.asarray(samples["predictions"]["target"], dtype=float).reshape(-1)
-            pred = np.asarray(samples["predictions"]["prediction"], dtype=float).reshape(-1)
-            n = min(len(target), len(pred))
-            items["scatter"].setData(target[:n], pred[:n])
-            if n:
-                lo = float(min(target[:n].min(), pred[:n].min()))
-                hi = float(max(target[:n].max(), pred[:n].max()))
-                items["diagonal"].setData([lo, hi], [lo, hi])
-        elif kind == "reconstruction" and "reconstructions" in samples:
-            rec = samples["reconstructions"]
-            for key in ("inputs", "outputs"):
-                self._set_picture(items[key], np.asarray(rec[key]))
-            items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.fg,
-                                           size="9pt")
-        elif kind == "gan" and ("gan_grid" in samples or "gan_samples" in samples):
-            grid = samples.get("gan_grid")
-            if grid is None:
-                self._set_picture(items["image"], np.asarray(samples["gan_samples"]))
-            else:
-                items["image"].setImage(np.asarray(grid), levels=(0.0, 1.0))
-            items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}",
-                                         color=self.fg, size="9pt")
-        elif kind == "som" and "u_matrix" in samples:
-            items["u_matrix"].setImage(np.asarray(samples["u_matrix"], dtype=float))
-            hits = np.asarray(samples.get("hit_map", np.zeros((1, 1))), dtype=float)
-            items["hit_map"].setImage(hits)
-            items["hit_map_plot"].setTitle(
-                f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.fg,
-                size="9pt")
-        else:
-            drawn = False
-        if drawn:
-            self._arrived("family")
-
-    def _set_picture(self, image: pg.ImageItem, batch: np.ndarray) -> None:
-        """Show a batch as tiled pictures, or as a samples × features heat map otherwise."""
-        grid = image_grid(batch)
-        if grid is None:
-            flat = batch.reshape(len(batch), -1).astype(float)
-            image.setImage(flat)
-        else:
-            image.setImage(grid, levels=(0.0, 1.0))
-
-    def _show_confusion(self, matrix: np.ndarray, epoch: str) -> None:
-        items = self.family_items
-        plot = items["image_plot"]
-        k = matrix.shape[0]
-        totals = matrix.sum(axis=1, keepdims=True)
-        share = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float),
-                          where=totals > 0)
-        image = items["image"]
-        if image.lut is None:
-            image.setColorMap(pg.ColorMap([0.0, 1.0], [self.bg, QColor(TRAIN_COLOUR)]))
-        image.setImage(share, levels=(0.0, 1.0))
-        correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
-        plot.setTitle(f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
-                      color=self.fg, size="9pt")
-        if items.get("ticks_for") != k:
-            items["ticks_for"] = k
-            names = self.class_names if len(self.class_names) == k else \
-                [str(i) for i in range(k)]
-            ticks = [[(i + 0.5, _short(str(n), 4)) for i, n in enumerate(names)], []]
-            plot.getAxis("bottom").setTicks(ticks)
-            plot.getAxis("left").setTicks(ticks)
-            plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
-        texts: list[pg.TextItem] = items["texts"]
-        if k <= MAX_CELL_TEXT:
-            if len(texts) != k * k:
-                for text in texts:
-                    plot.removeItem(text)
-                texts.clear()
-                items["shown"] = {}
-                font = QFont()
-                font.setPointSizeF(7.0 if k > 8 else 8.0)
-                for r in range(k):
-                    for c in range(k):
-                        text = pg.TextItem("", anchor=(0.5, 0.5))
-                        text.setFont(font)
-                        text.setPos(c + 0.5, r + 0.5)
-                        plot.addItem(text)
-                        texts.append(text)
-            shown = items.setdefault("shown", {})
-            for r in range(k):
-                for c in range(k):
-                    count = int(matrix[r, c])
-                    state = (str(count) if count else "", bool(share[r, c] > 0.55))
-                    if shown.get((r, c)) != state:  # setText/setColor relayout: skip repeats
-                        shown[(r, c)] = state
-                        text = texts[r * k + c]
-                        text.setText(state[0])
-                        text.setColor(self.bg if state[1] else self.fg)
-
-
-def _bounded(name: str) -> bool:
-    return any(word in name for word in BOUNDED_METRICS)
-
-
-def _fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
-    """Lay the legend's entries out in as many columns as the plot's width holds and reserve
-    their height in the row under the bottom axis (none while the legend is empty)."""
-    entries = [sample.boundingRect().width() + label.boundingRect().width() + 8
-               for sample, label in legend.items]
-    if entries:
-        columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
-        if columns != legend.columnCount:
-            legend.setColumnCount(columns)
-        legend.updateSize()
-        height = legend.height() + 2
-    else:
-        height = 0
-    height = int(math.ceil(height))
-    if plot.layout.rowMinimumHeight(LEGEND_ROW) != height:
-        plot.layout.setRowFixedHeight(LEGEND_ROW, height)
-
-
-def _alpha(colour: str, alpha: float) -> QColor:
-    c = QColor(colour)
-    c.setAlphaF(alpha)
-    return c
-
-
-def _short(text: str, limit: int = 10) -> str:
-    """Clip a label for a crowded axis: ``discriminator_fc1`` → ``discrimin…``."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    def _update_family(self, sample: EpochSample) -> None:
+        """Draw an epoch's family view when it is the view this run shows."""
+        view = self.family_view
+        if view is None or sample.view != view.view:
+            return
+        view.draw(sample, f" — epoch {self.epochs_seen}" if self.epochs_seen else "")
+        self._arrived("family")

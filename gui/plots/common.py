@@ -1,0 +1,147 @@
+"""Pieces every plot shares: colours, growable series, axes, legends and label helpers."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+#: Curve colours (Tableau 10): readable on light and dark backgrounds.
+COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
+           "#7f7f7f", "#bcbd22", "#17becf")
+TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
+MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
+REFRESH_MS = 250    # at most four redraws a second
+# Layer types whose output repeats their input: left out of the layer charts.
+PASS_THROUGH = {"Input", "Output"}
+# Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
+BOUNDED_METRICS = ("accuracy", "r2", "topographic_error", "d_real", "d_fake")
+# Below this size the grid scrolls rather than squash (two rows of about 200 px each).
+MIN_WIDTH, MIN_HEIGHT = 640, 430
+LEGEND_ROW = 4  # the PlotItem layout's row under the bottom axis, where the legend sits
+# What an empty plot says until its data arrives.
+WAITING = {
+    "loss": "Loss per step and per epoch\nappears here when training starts",
+    "metrics": "Metrics per epoch appear here\nafter the first epoch",
+    "layers": "Each layer's outputs appear\nhere when training starts",
+    "gradients": "Gradient norms per layer appear\nhere when training starts",
+}
+NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagation"
+
+
+class Series:
+    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``)."""
+
+    __slots__ = ("_x", "_y", "n")
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._x = np.empty(capacity)
+        self._y = np.empty(capacity)
+        self.n = 0
+
+    def extend(self, xs: Any, ys: Any) -> None:
+        k = len(xs)
+        need = self.n + k
+        if need > len(self._x):
+            size = max(need, 2 * len(self._x))
+            self._x = np.resize(self._x, size)
+            self._y = np.resize(self._y, size)
+        self._x[self.n:need] = xs
+        self._y[self.n:need] = ys
+        self.n = need
+
+    def append(self, x: float, y: float) -> None:
+        self.extend((x,), (y,))
+
+    @property
+    def x(self) -> np.ndarray:
+        return self._x[:self.n]
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._y[:self.n]
+
+    def clear(self) -> None:
+        self.n = 0
+
+
+class LogAxis(pg.AxisItem):
+    """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
+    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range."""
+
+    def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
+            return super().tickValues(minVal, maxVal, size)
+        lo, hi = math.floor(minVal), math.ceil(maxVal)
+        decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
+        steps = (1, 2, 5) if len(decades) < 2 else (1,)
+        values = [d + math.log10(m) for d in range(lo, hi + 1) for m in steps
+                  if minVal <= d + math.log10(m) <= maxVal]
+        return [(None, values)]
+
+    def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
+        if not self.logMode:
+            return super().tickStrings(values, scale, spacing)
+        return [f"{10 ** v:.3g}" for v in values]
+
+
+class EpochAxis(pg.AxisItem):
+    """An epoch axis: ticks at whole epochs once the view spans one, fractions only within
+    the first (a run's first steps); never an SI-scaled "(x0.001)" label."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.enableAutoSIPrefix(False)
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        levels = super().tickSpacing(minVal, maxVal, size)
+        if not (math.isfinite(minVal) and math.isfinite(maxVal)) or maxVal - minVal < 1:
+            return levels
+        whole = [(spacing, offset) for spacing, offset in levels if spacing >= 1]
+        return whole or [(1.0, 0.0)]
+
+
+class PlotLegend(pg.LegendItem):
+    """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
+    heights, which grow once a parent layout stretched them)."""
+
+    def updateSize(self):  # noqa: N802 - pyqtgraph's name
+        self.resize(self.layout.preferredSize())
+
+
+def bounded(name: str) -> bool:
+    """Whether a metric is a share in [0, 1] (it goes on the left axis)."""
+    return any(word in name for word in BOUNDED_METRICS)
+
+
+def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
+    """Lay the legend's entries out in as many columns as the plot's width holds and reserve
+    their height in the row under the bottom axis (none while the legend is empty)."""
+    entries = [sample.boundingRect().width() + label.boundingRect().width() + 8
+               for sample, label in legend.items]
+    if entries:
+        columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
+        if columns != legend.columnCount:
+            legend.setColumnCount(columns)
+        legend.updateSize()
+        height = legend.height() + 2
+    else:
+        height = 0
+    height = int(math.ceil(height))
+    if plot.layout.rowMinimumHeight(LEGEND_ROW) != height:
+        plot.layout.setRowFixedHeight(LEGEND_ROW, height)
+
+
+def with_alpha(colour: str, share: float) -> QColor:
+    """``colour`` with opacity ``share``."""
+    c = QColor(colour)
+    c.setAlphaF(share)
+    return c
+
+
+def short(text: str, limit: int = 10) -> str:
+    """Clip a label for a crowded axis: ``discriminator_fc1`` → ``discrimin…``."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"

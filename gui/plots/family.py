@@ -1,0 +1,219 @@
+"""The family column of the plots: one class per view, chosen by the epoch sample's ``view``.
+
+Each view builds its plot items into the host's ``family_items`` (tests and the host read them by
+name) and draws the :mod:`engine.training.samples` type of the same view name: the confusion
+matrix (classification), predictions against targets (regression, forecasting), inputs and
+reconstructions (autoencoder), the generator's samples from a fixed noise batch (GAN), or the
+U-matrix and hit map (SOM).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont
+
+from engine.training.metrics import image_grid
+from engine.training.samples import (
+    ConfusionSample,
+    GanSample,
+    PredictionSample,
+    ReconstructionSample,
+    SomSample,
+)
+from gui.plots.common import MAX_CELL_TEXT, TRAIN_COLOUR, short, with_alpha
+
+if TYPE_CHECKING:
+    from gui.plots.training_plots import TrainingPlots
+
+
+def set_picture(image: pg.ImageItem, batch: np.ndarray) -> None:
+    """Show a batch as tiled pictures, or as a samples × features heat map otherwise."""
+    grid = image_grid(batch)
+    if grid is None:
+        flat = batch.reshape(len(batch), -1).astype(float)
+        image.setImage(flat)
+    else:
+        image.setImage(grid, levels=(0.0, 1.0))
+
+
+class FamilyView:
+    """One view of the family column: :meth:`build` creates its items, :meth:`draw` shows an
+    epoch's sample of the same :attr:`view` name."""
+
+    view: ClassVar[str] = ""
+    waiting: ClassVar[str] = ""   # what the empty view says until the first epoch
+
+    def __init__(self, plots: TrainingPlots, items: dict[str, Any]) -> None:
+        self.plots = plots
+        self.items = items
+        self.build()
+
+    def build(self) -> None:
+        raise NotImplementedError
+
+    def draw(self, sample: Any, epoch: str) -> None:
+        """Show ``sample``; ``epoch`` is `` — epoch N`` for titles (empty before one)."""
+        raise NotImplementedError
+
+
+class ConfusionView(FamilyView):
+    """Classification: the validation confusion matrix, shares as colour, counts as text."""
+
+    view = ConfusionSample.view
+    waiting = "The confusion matrix appears\nafter the first epoch"
+
+    def build(self) -> None:
+        plots = self.plots
+        plot = plots.image_plot(0, "Confusion matrix (validation)", axes=True)
+        plot.getAxis("bottom").setLabel("predicted", color=plots.muted.name(), size="8pt")
+        plot.getAxis("left").setLabel("true", color=plots.muted.name(), size="8pt")
+        self.items["texts"] = []
+
+    def draw(self, sample: ConfusionSample, epoch: str) -> None:
+        matrix = np.asarray(sample.matrix)
+        items, host = self.items, self.plots
+        plot = items["image_plot"]
+        k = matrix.shape[0]
+        totals = matrix.sum(axis=1, keepdims=True)
+        share = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float),
+                          where=totals > 0)
+        image = items["image"]
+        if image.lut is None:
+            image.setColorMap(pg.ColorMap([0.0, 1.0], [host.bg, QColor(TRAIN_COLOUR)]))
+        image.setImage(share, levels=(0.0, 1.0))
+        correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
+        plot.setTitle(f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
+                      color=host.fg, size="9pt")
+        if items.get("ticks_for") != k:
+            items["ticks_for"] = k
+            names = host.class_names if len(host.class_names) == k else \
+                [str(i) for i in range(k)]
+            ticks = [[(i + 0.5, short(str(n), 4)) for i, n in enumerate(names)], []]
+            plot.getAxis("bottom").setTicks(ticks)
+            plot.getAxis("left").setTicks(ticks)
+            plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
+        texts: list[pg.TextItem] = items["texts"]
+        if k <= MAX_CELL_TEXT:
+            if len(texts) != k * k:
+                for text in texts:
+                    plot.removeItem(text)
+                texts.clear()
+                items["shown"] = {}
+                font = QFont()
+                font.setPointSizeF(7.0 if k > 8 else 8.0)
+                for r in range(k):
+                    for c in range(k):
+                        text = pg.TextItem("", anchor=(0.5, 0.5))
+                        text.setFont(font)
+                        text.setPos(c + 0.5, r + 0.5)
+                        plot.addItem(text)
+                        texts.append(text)
+            shown = items.setdefault("shown", {})
+            for r in range(k):
+                for c in range(k):
+                    count = int(matrix[r, c])
+                    state = (str(count) if count else "", bool(share[r, c] > 0.55))
+                    if shown.get((r, c)) != state:  # setText/setColor relayout: skip repeats
+                        shown[(r, c)] = state
+                        text = texts[r * k + c]
+                        text.setText(state[0])
+                        text.setColor(host.bg if state[1] else host.fg)
+
+
+class ScatterView(FamilyView):
+    """Regression and forecasting: predictions against targets, with the diagonal."""
+
+    view = PredictionSample.view
+    waiting = "Predictions against targets\nappear after the first epoch"
+
+    def build(self) -> None:
+        plots = self.plots
+        plot = plots.plot_in(plots.family, 0, 0, "Predictions vs targets (validation)", "target")
+        plot.getAxis("left").setLabel("prediction", color=plots.muted.name(), size="8pt")
+        plot.showGrid(x=True, y=True, alpha=0.15)
+        self.items["diagonal"] = plot.plot([], [], pen=pg.mkPen(
+            plots.muted, width=1, style=Qt.PenStyle.DashLine))
+        self.items["scatter"] = pg.ScatterPlotItem(
+            size=5, brush=pg.mkBrush(with_alpha(TRAIN_COLOUR, 0.6)), pen=pg.mkPen(None))
+        plot.addItem(self.items["scatter"])
+        self.items["plot"] = plot
+
+    def draw(self, sample: PredictionSample, epoch: str) -> None:
+        items = self.items
+        target = np.asarray(sample.target, dtype=float).reshape(-1)
+        pred = np.asarray(sample.prediction, dtype=float).reshape(-1)
+        n = min(len(target), len(pred))
+        items["scatter"].setData(target[:n], pred[:n])
+        if n:
+            lo = float(min(target[:n].min(), pred[:n].min()))
+            hi = float(max(target[:n].max(), pred[:n].max()))
+            items["diagonal"].setData([lo, hi], [lo, hi])
+
+
+class ReconstructionView(FamilyView):
+    """Autoencoders: validation inputs above their reconstructions."""
+
+    view = ReconstructionSample.view
+    waiting = "Inputs and their reconstructions\nappear after the first epoch"
+
+    def build(self) -> None:
+        self.plots.image_plot(0, "Inputs (validation)", key="inputs")
+        self.plots.image_plot(1, "Reconstructions", key="outputs")
+
+    def draw(self, sample: ReconstructionSample, epoch: str) -> None:
+        items = self.items
+        set_picture(items["inputs"], np.asarray(sample.inputs))
+        set_picture(items["outputs"], np.asarray(sample.outputs))
+        items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.plots.fg,
+                                       size="9pt")
+
+
+class GanView(FamilyView):
+    """GANs: the generator's samples from the fixed noise batch."""
+
+    view = GanSample.view
+    waiting = "Generator samples appear\nafter the first epoch"
+
+    def build(self) -> None:
+        self.plots.image_plot(0, "Generator samples (fixed noise)")
+
+    def draw(self, sample: GanSample, epoch: str) -> None:
+        items = self.items
+        if sample.grid is None:
+            set_picture(items["image"], np.asarray(sample.samples))
+        else:
+            items["image"].setImage(np.asarray(sample.grid), levels=(0.0, 1.0))
+        items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}",
+                                     color=self.plots.fg, size="9pt")
+
+
+class SomView(FamilyView):
+    """Self-organising maps: the U-matrix and the hits per unit."""
+
+    view = SomSample.view
+    waiting = "The U-matrix and hit map\nappear after the first epoch"
+
+    def build(self) -> None:
+        self.plots.image_plot(0, "U-matrix (dark: similar neighbours)", key="u_matrix",
+                              cmap="viridis")
+        self.plots.image_plot(1, "Hits per unit", key="hit_map", cmap="inferno")
+
+    def draw(self, sample: SomSample, epoch: str) -> None:
+        items = self.items
+        items["u_matrix"].setImage(np.asarray(sample.u_matrix, dtype=float))
+        hits = np.asarray(sample.hit_map, dtype=float)
+        items["hit_map"].setImage(hits)
+        items["hit_map_plot"].setTitle(
+            f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.plots.fg,
+            size="9pt")
+
+
+#: view name → the class that shows it.
+FAMILY_VIEWS: dict[str, type[FamilyView]] = {
+    cls.view: cls for cls in (ConfusionView, ScatterView, ReconstructionView, GanView, SomView)}
+#: What each empty view says until its first epoch arrives.
+FAMILY_WAITING = {name: cls.waiting for name, cls in FAMILY_VIEWS.items()}
