@@ -58,6 +58,10 @@ from gui.plots.common import (
 from gui.plots.family import FAMILY_VIEWS, FamilyView
 
 
+#: The epoch range empty plots show (after another design is opened).
+EMPTY_X_RANGE = (0, 10)
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -315,6 +319,12 @@ class TrainingPlots(QWidget):
         self._labels, self._skip = {}, set()
         self._family_key = None
         self.reset()
+        # The old run's axis ranges go too: the empty plots show neutral axes until data comes.
+        for plot in (self.loss_plot, self.metric_plot):
+            plot.getViewBox().setRange(xRange=EMPTY_X_RANGE, yRange=(0, 1), padding=0)
+            plot.enableAutoRange()
+        self.grad_plot.getViewBox().setRange(xRange=EMPTY_X_RANGE, yRange=(-2, 1), padding=0)
+        self.grad_plot.enableAutoRange()
 
     @Slot(object)
     def add_events(self, events: list) -> None:

@@ -213,6 +213,8 @@ def test_opening_another_design_clears_the_last_run(qtbot, window, tmp_path, how
     assert panel.state_label.text() == "Ready"
     assert panel.progress.value() == 0 and panel.values_label.text() == ""
     assert plots.epochs_seen == 0 and not plots.loss_plot.listDataItems()
+    for plot in (plots.loss_plot, plots.metric_plot, plots.grad_plot):  # not the old run's axes
+        assert plot.getViewBox().viewRange()[0] == [0, 10]
     assert "placeholder" in plots.family_items  # no confusion matrix of the old run
     assert plots.layer_order == []
     dialog = win.show_export_dialog()
