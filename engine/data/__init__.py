@@ -10,8 +10,9 @@ The public API other parts of Deepwire build on::
 See docs/data.md for the spec schema.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
 
 # Imported on first use (PEP 562), so ``engine.data.spec`` alone — which ``check`` needs to
 # validate a data section — does not pull in the loaders and preprocessing.
@@ -27,13 +28,7 @@ if TYPE_CHECKING:
     from engine.data.preprocess import AffineParams, Preprocessor
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

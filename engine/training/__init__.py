@@ -8,8 +8,9 @@
 See docs/training.md.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from engine.lazy import lazy_exports
 
 # Imported on first use (PEP 562), so ``engine.training.config`` alone — which ``check`` needs to
 # validate a training section — does not pull in the trainer, the loops and the data loaders.
@@ -41,13 +42,7 @@ if TYPE_CHECKING:
     from engine.training.trainer import Trainer
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
 
 
 __all__ = [

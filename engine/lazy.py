@@ -1,0 +1,24 @@
+"""Package attributes imported on first use (PEP 562), so importing one light submodule (the
+validators ``check`` needs) does not pull in a package's heavy ones."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import Any
+
+
+def lazy_exports(package: str, exports: dict[str, str], namespace: dict[str, Any]
+                 ) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package``: ``name`` comes from the submodule
+    ``exports[name]`` when first asked for, then stays in ``namespace`` (the package's globals)."""
+
+    def __getattr__(name: str) -> Any:  # noqa: N807 - the module hook's name
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{package}.{module}"), name)
+        namespace[name] = value
+        return value
+
+    return __getattr__
