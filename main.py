@@ -54,18 +54,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--checkpoint", required=True)
     p.add_argument("--format", required=True, choices=("onnx", "pt2", "safetensors", "python"))
     p.add_argument("--output", required=True)
-    p.add_argument("--network", default=None,
-                   help="which network to export (GAN: generator or discriminator; "
-                        "autoencoder: 'encoder' for the encoder alone)")
+    p.add_argument(
+        "--network",
+        default=None,
+        help="which network to export (GAN: generator or discriminator; "
+        "autoencoder: 'encoder' for the encoder alone)",
+    )
 
     p = sub.add_parser(
-        "import", help="turn a PyTorch model into an editable design",
+        "import",
+        help="turn a PyTorch model into an editable design",
         description="Import a model as a design. SOURCE is FILE.py:ClassName (the file is "
-                    "EXECUTED to build the model: only import code you trust) or a .pt2 file.")
+        "EXECUTED to build the model: only import code you trust) or a .pt2 file.",
+    )
     p.add_argument("source")
     p.add_argument("--output", required=True)
-    p.add_argument("--input-shape", default=None,
-                   help="sample shape without batch, e.g. 1,28,28 (needed for .py sources)")
+    p.add_argument(
+        "--input-shape",
+        default=None,
+        help="sample shape without batch, e.g. 1,28,28 (needed for .py sources)",
+    )
     return parser
 
 
@@ -91,17 +99,33 @@ def run_headless(argv: list[str]) -> int:
 
 def run_gui(argv: list[str]) -> int:
     """Open the editor window (or render it to a PNG with --screenshot)."""
-    parser = _Parser(prog="deepwire", description="Deepwire editor. Sub-commands: "
-                     + ", ".join(COMMANDS) + " (see 'deepwire check --help').")
+    parser = _Parser(
+        prog="deepwire",
+        description="Deepwire editor. Sub-commands: "
+        + ", ".join(COMMANDS)
+        + " (see 'deepwire check --help').",
+    )
     parser.add_argument("design", nargs="?", help="design file to open")
     parser.add_argument("--screenshot", metavar="PNG", help="render the window to PNG and exit")
-    parser.add_argument("--train-for", type=float, default=0.0, metavar="SECONDS",
-                        help="with --screenshot: train live this long before rendering")
-    parser.add_argument("--size", default="1400x900",
-                        help="with --screenshot: WIDTHxHEIGHT (default: the window's own size)")
-    parser.add_argument("--layout", choices=("default", "training"), default=None,
-                        help="with --screenshot: the docks as the window opens (default) or "
-                             "as Train arranges them (training)")
+    parser.add_argument(
+        "--train-for",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="with --screenshot: train live this long before rendering",
+    )
+    parser.add_argument(
+        "--size",
+        default="1400x900",
+        help="with --screenshot: WIDTHxHEIGHT (default: the window's own size)",
+    )
+    parser.add_argument(
+        "--layout",
+        choices=("default", "training"),
+        default=None,
+        help="with --screenshot: the docks as the window opens (default) or "
+        "as Train arranges them (training)",
+    )
     args = parser.parse_args(argv)
     from gui.app import run_app
 

@@ -111,11 +111,9 @@ def write_csv_design(folder: Path) -> Path:
     rng = np.random.default_rng(0)
     block = np.column_stack([rng.random((1000, 3)), rng.integers(0, 3, 1000)])
     lines = "".join(f"{a:.4f},{b:.4f},{c:.4f},{int(y)}\n" for a, b, c, y in block)
-    (folder / "big.csv").write_text("a,b,c,label\n" + lines * (CSV_ROWS // 1000),
-                                    encoding="utf-8")
+    (folder / "big.csv").write_text("a,b,c,label\n" + lines * (CSV_ROWS // 1000), encoding="utf-8")
     design = load_design(template_path("mlp"))
-    design.data = {"source": "csv", "path": "big.csv", "target": "label",
-                   "task": "classification"}
+    design.data = {"source": "csv", "path": "big.csv", "target": "label", "task": "classification"}
     design.node("pixels").params["shape"] = [3]
     design.training["epochs"] = 2
     save_design(design, folder / "csv.json")
@@ -134,7 +132,8 @@ def run_files(data_dir: Path) -> str:
     if not summary.get("stopped"):
         return "not stopped"
     if summary.get("epochs_completed", 0) and not (
-            (folders[-1] / "last.pt").is_file() and (folders[-1] / "metrics.jsonl").is_file()):
+        (folders[-1] / "last.pt").is_file() and (folders[-1] / "metrics.jsonl").is_file()
+    ):
         return "missing files"
     return f"ok ({summary['epochs_completed']} epochs)"
 
@@ -143,22 +142,28 @@ def sample(state: str, csv_design: Path) -> tuple[float, float, str]:
     """One launch: (close seconds, exit seconds, files)."""
     with tempfile.TemporaryDirectory() as tmp:
         tmp_path = Path(tmp)
-        env = {**os.environ, "QT_QPA_PLATFORM": "offscreen",
-               "DEEPWIRE_DATA_DIR": str(tmp_path / "data"),
-               "XDG_CONFIG_HOME": str(tmp_path / "config")}
+        env = {
+            **os.environ,
+            "QT_QPA_PLATFORM": "offscreen",
+            "DEEPWIRE_DATA_DIR": str(tmp_path / "data"),
+            "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        }
         argv = [str(csv_design)] if state in ("preview", "run-csv") else []
         script = tmp_path / "driver.py"
-        script.write_text(DRIVER.format(root=str(ROOT), state=state, argv=argv),
-                          encoding="utf-8")
-        proc = subprocess.run([sys.executable, str(script)], env=env, cwd=tmp_path,
-                              capture_output=True, text=True, timeout=600)
+        script.write_text(DRIVER.format(root=str(ROOT), state=state, argv=argv), encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         gone = time.time()
         if proc.returncode != 0:
-            raise SystemExit(f"{state}: exit code {proc.returncode}: "
-                             f"{proc.stderr.strip()[-400:]}")
+            raise SystemExit(f"{state}: exit code {proc.returncode}: {proc.stderr.strip()[-400:]}")
         values = dict(line.split(" ", 1) for line in proc.stdout.splitlines() if " " in line)
-        files = run_files(tmp_path / "data") if state in ("training", "paused", "run-csv") \
-            else "-"
+        files = run_files(tmp_path / "data") if state in ("training", "paused", "run-csv") else "-"
         return float(values["close"]), gone - float(values["closed"]), files
 
 

@@ -59,8 +59,10 @@ class Clock:
         self.cpu = time.thread_time()
 
     def stop(self) -> tuple[float, float]:
-        return ((time.perf_counter() - self.wall) * 1000.0,
-                (time.thread_time() - self.cpu) * 1000.0)
+        return (
+            (time.perf_counter() - self.wall) * 1000.0,
+            (time.thread_time() - self.cpu) * 1000.0,
+        )
 
 
 def open_and_paint(app: QApplication, path: Path):
@@ -144,9 +146,11 @@ def main() -> None:
 
     # -- pan and zoom frames ------------------------------------------------------------------
     results = {}
-    for label, setup in (("100%", lambda: view.set_zoom(1.0)),
-                         ("35%", lambda: view.set_zoom(0.35)),
-                         ("fit", view.fit)):
+    for label, setup in (
+        ("100%", lambda: view.set_zoom(1.0)),
+        ("35%", lambda: view.set_zoom(0.35)),
+        ("fit", view.fit),
+    ):
         setup()
         view.center_on_node("b357_conv1") if label != "fit" else None
         view.viewport().repaint()
@@ -156,21 +160,29 @@ def main() -> None:
     def med(pairs, which: int) -> float:
         return statistics.median(p[which] for p in pairs)
 
-    print(f"nodes={len(design)} edges={len(design.edges)} viewport={SIZE[0]}x{SIZE[1]} "
-          f"platform={app.platformName()}; medians; cpu = GUI-thread CPU time, wall = elapsed")
+    print(
+        f"nodes={len(design)} edges={len(design.edges)} viewport={SIZE[0]}x{SIZE[1]} "
+        f"platform={app.platformName()}; medians; cpu = GUI-thread CPU time, wall = elapsed"
+    )
     open_cpu, open_wall = med(opens, 1) / 1000, med(opens, 0) / 1000
-    print(f"open + first paint: cpu {open_cpu:6.3f} s, wall {open_wall:6.3f} s of {len(opens)} "
-          f"(target 2 s, ratio {open_cpu / 2:.2f})")
+    print(
+        f"open + first paint: cpu {open_cpu:6.3f} s, wall {open_wall:6.3f} s of {len(opens)} "
+        f"(target 2 s, ratio {open_cpu / 2:.2f})"
+    )
     edit_cpu, edit_wall, naive_cpu = med(edit, 1), med(edit, 0), med(naive, 1)
-    print(f"parameter edit:     cpu {edit_cpu:6.2f} ms, wall {edit_wall:6.2f} ms (target 20 ms, "
-          f"ratio {edit_cpu / 20:.2f}); naive re-analysis + rebuild: cpu {naive_cpu:.0f} ms, "
-          f"{naive_cpu / edit_cpu:.0f}× the incremental edit")
+    print(
+        f"parameter edit:     cpu {edit_cpu:6.2f} ms, wall {edit_wall:6.2f} ms (target 20 ms, "
+        f"ratio {edit_cpu / 20:.2f}); naive re-analysis + rebuild: cpu {naive_cpu:.0f} ms, "
+        f"{naive_cpu / edit_cpu:.0f}× the incremental edit"
+    )
     worst = 0.0
     for (label, kind), times in results.items():
         cpu, wall = med(times, 1), med(times, 0)
         worst = max(worst, cpu)
-        print(f"{kind:4s} frame @ {label:4s}:   cpu {cpu:6.2f} ms, wall {wall:6.2f} ms, "
-              f"slowest wall {max(t[0] for t in times):6.2f} ms (target 33 ms, ratio {cpu / 33:.2f})")
+        print(
+            f"{kind:4s} frame @ {label:4s}:   cpu {cpu:6.2f} ms, wall {wall:6.2f} ms, "
+            f"slowest wall {max(t[0] for t in times):6.2f} ms (target 33 ms, ratio {cpu / 33:.2f})"
+        )
     print(f"open_paint_s={open_cpu:.3f} edit_ms={edit_cpu:.2f} frame_ms={worst:.2f}")
 
 

@@ -45,8 +45,7 @@ TARGETS = {
 def train(stem: str, seed: int) -> tuple[Trainer, History, float]:
     design = load_design(template_path(stem))
     history = History()
-    trainer = Trainer(design, TrainConfig.from_design(design, {"seed": seed}),
-                      callbacks=[history])
+    trainer = Trainer(design, TrainConfig.from_design(design, {"seed": seed}), callbacks=[history])
     t0 = time.perf_counter()
     trainer.fit()
     return trainer, history, time.perf_counter() - t0
@@ -66,8 +65,11 @@ def gan_check(trainer: Trainer, seed: int) -> dict[str, float]:
         fake = gen(z).reshape(100, -1).numpy()
     proba = clf.predict_proba(fake)
     found = len(set(proba.argmax(1).tolist()))
-    return {"classes_found": found, "mean_top_probability": float(proba.max(1).mean()),
-            "real_accuracy_of_classifier": float(clf.score(x / 16.0, y))}
+    return {
+        "classes_found": found,
+        "mean_top_probability": float(proba.max(1).mean()),
+        "real_accuracy_of_classifier": float(clf.score(x / 16.0, y)),
+    }
 
 
 def som_check(trainer: Trainer, history: History, seed: int) -> dict[str, float]:
@@ -82,17 +84,28 @@ def som_check(trainer: Trainer, history: History, seed: int) -> dict[str, float]
     p, _ = resolve_params(REGISTRY.get("SOM"), node.params)
     x_train = data.x_train.reshape(len(data.x_train), -1).astype(np.float64)
     x_val = data.x_val.reshape(len(data.x_val), -1).astype(np.float64)
-    som = MiniSom(p["rows"], p["cols"], x_train.shape[1], sigma=p["sigma"],
-                  learning_rate=p["learning_rate"], random_seed=seed)
+    som = MiniSom(
+        p["rows"],
+        p["cols"],
+        x_train.shape[1],
+        sigma=p["sigma"],
+        learning_rate=p["learning_rate"],
+        random_seed=seed,
+    )
     som.random_weights_init(x_train)
     t0 = time.perf_counter()
     som.train(x_train, trainer.config.epochs * len(x_train), random_order=True)
     minisom_s = time.perf_counter() - t0
     ours = history.metric("val_quantization_error")[-1]
     theirs = float(som.quantization_error(x_val))
-    return {"qe_ratio": ours / theirs, "our_val_qe": ours, "minisom_val_qe": theirs,
-            "our_val_te": history.metric("val_topographic_error")[-1],
-            "minisom_val_te": float(som.topographic_error(x_val)), "minisom_s": minisom_s}
+    return {
+        "qe_ratio": ours / theirs,
+        "our_val_qe": ours,
+        "minisom_val_qe": theirs,
+        "our_val_te": history.metric("val_topographic_error")[-1],
+        "minisom_val_te": float(som.topographic_error(x_val)),
+        "minisom_s": minisom_s,
+    }
 
 
 def main() -> None:
@@ -127,8 +140,10 @@ def main() -> None:
             series = history.metric(metric)
             pick = max(series) if op == ">=" else min(series)
             best = f" (best epoch {series.index(pick) + 1}: {pick:.4f})"
-        print(f"{stem:12} {metric} {value:.4f} {op} {target}  {'PASS' if ok else 'FAIL'}"
-              f"{best}  [{len(history.epochs)} epochs, {seconds:.1f} s]")
+        print(
+            f"{stem:12} {metric} {value:.4f} {op} {target}  {'PASS' if ok else 'FAIL'}"
+            f"{best}  [{len(history.epochs)} epochs, {seconds:.1f} s]"
+        )
         for key, val in extra.items():
             if key != metric:
                 print(f"{'':12} {key} {val:.4f}")

@@ -49,22 +49,39 @@ BATCH = 64
 
 def mlp_design() -> Design:
     design = Design("bench MLP 64-128-64-10")
-    layers = [("x", "Input", {"shape": [64]}), ("h1", "Linear", {"out_features": 128}),
-              ("r1", "ReLU", {}), ("h2", "Linear", {"out_features": 64}), ("r2", "ReLU", {}),
-              ("logits", "Linear", {"out_features": 10}), ("out", "Output", {})]
+    layers = [
+        ("x", "Input", {"shape": [64]}),
+        ("h1", "Linear", {"out_features": 128}),
+        ("r1", "ReLU", {}),
+        ("h2", "Linear", {"out_features": 64}),
+        ("r2", "ReLU", {}),
+        ("logits", "Linear", {"out_features": 10}),
+        ("out", "Output", {}),
+    ]
     for i, (node_id, type_id, params) in enumerate(layers):
         design.add_node(Node(node_id, type_id, params, (240.0 * i, 0.0)))
         if i:
             design.add_edge(Edge(layers[i - 1][0], node_id))
-    design.data = {"source": "builtin", "name": "digits", "form": "flat",
-                   "preprocess": {"scale": "standard"}}
+    design.data = {
+        "source": "builtin",
+        "name": "digits",
+        "form": "flat",
+        "preprocess": {"scale": "standard"},
+    }
     return design
 
 
 def with_training(design: Design, epochs: int) -> Design:
     design = design.copy()
-    design.training = {"task": "classification", "optimizer": "adam", "lr": 1e-3,
-                       "batch_size": BATCH, "epochs": epochs, "device": "cpu", "seed": 0}
+    design.training = {
+        "task": "classification",
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": BATCH,
+        "epochs": epochs,
+        "device": "cpu",
+        "seed": 0,
+    }
     return design
 
 
@@ -123,8 +140,7 @@ def run_window(window, design: Design, data, epochs: int) -> float:
     return rate(result.summary, epochs, len(data.x_train))
 
 
-def measure(name: str, window, design: Design, data, epochs: int, rounds: int
-            ) -> dict[str, float]:
+def measure(name: str, window, design: Design, data, epochs: int, rounds: int) -> dict[str, float]:
     design = with_training(design, epochs)
     variants = {
         "main": lambda: run_main(design, data, epochs, None),
@@ -137,14 +153,17 @@ def measure(name: str, window, design: Design, data, epochs: int, rounds: int
     run_main(with_training(design, 1), data, 1, None)  # warm-up: allocator, kernels
     run_runner(with_training(design, 1), data, 1)
     for r in range(rounds):
-        for key in order[r % len(order):] + order[:r % len(order)]:
+        for key in order[r % len(order) :] + order[: r % len(order)]:
             results[key].append(variants[key]())
     medians = {k: statistics.median(v) for k, v in results.items()}
     base = medians["main"]
     for key, values in results.items():
         spread = ", ".join(f"{v / 1000:.1f}k" for v in values)
-        print(f"{name:4} {key:8} median {medians[key] / 1000:7.2f}k samples/s  "
-              f"x{medians[key] / base:5.2f} of main  ({spread})", flush=True)
+        print(
+            f"{name:4} {key:8} median {medians[key] / 1000:7.2f}k samples/s  "
+            f"x{medians[key] / base:5.2f} of main  ({spread})",
+            flush=True,
+        )
     return medians
 
 
@@ -159,23 +178,26 @@ def main() -> None:
     from gui.mainwindow import MainWindow
     from gui.runner import worker_threads
 
-    print(f"torch {torch.__version__}, {os.cpu_count()} cores, main thread: "
-          f"{torch.get_num_threads()} torch threads, runner: {worker_threads()}; batch {BATCH}, "
-          f"Adam; {args.rounds} interleaved rounds (medians)", flush=True)
+    print(
+        f"torch {torch.__version__}, {os.cpu_count()} cores, main thread: "
+        f"{torch.get_num_threads()} torch threads, runner: {worker_threads()}; batch {BATCH}, "
+        f"Adam; {args.rounds} interleaved rounds (medians)",
+        flush=True,
+    )
     window = MainWindow(Document())
     window.resize(1600, 1000)
     window.show()
     app.processEvents()
     mlp = mlp_design()
     cnn = load_design(template_path("cnn"))
-    m = measure("MLP", window, mlp, prepare_data(mlp.data, seed=0), args.epochs_mlp,
-                args.rounds)
-    c = measure("CNN", window, cnn, prepare_data(cnn.data, seed=0), args.epochs_cnn,
-                args.rounds)
+    m = measure("MLP", window, mlp, prepare_data(mlp.data, seed=0), args.epochs_mlp, args.rounds)
+    c = measure("CNN", window, cnn, prepare_data(cnn.data, seed=0), args.epochs_cnn, args.rounds)
     window.document.undo_stack.setClean()
     window.close()
-    print(f"runner_ratio_mlp={m['window'] / max(m['main'], m['main-1t']):.3f} "
-          f"runner_ratio_cnn={c['window'] / max(c['main'], c['main-1t']):.3f}")
+    print(
+        f"runner_ratio_mlp={m['window'] / max(m['main'], m['main-1t']):.3f} "
+        f"runner_ratio_cnn={c['window'] / max(c['main'], c['main-1t']):.3f}"
+    )
 
 
 if __name__ == "__main__":

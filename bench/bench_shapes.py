@@ -67,12 +67,18 @@ def main() -> None:
     edit_ms = statistics.median(local)
     prop_ms = statistics.median(propagating)
     print(f"nodes={n} edges={len(design.edges)}")
-    print(f"full pass:         median {full_ms:8.2f} ms  (target 100 ms, ratio {full_ms / 100:.2f}; "
-          f"best {min(full):.2f} ms)")
-    print(f"local edit:        median {edit_ms:8.2f} ms  (target 20 ms, ratio {edit_ms / 20:.3f}; "
-          f"nodes re-inferred {statistics.median(recomputed):.0f})")
-    print(f"propagating edit:  median {prop_ms:8.2f} ms  (half the design re-inferred; "
-          f"{prop_ms / full_ms:.2f}× a full pass)")
+    print(
+        f"full pass:         median {full_ms:8.2f} ms  (target 100 ms, ratio {full_ms / 100:.2f}; "
+        f"best {min(full):.2f} ms)"
+    )
+    print(
+        f"local edit:        median {edit_ms:8.2f} ms  (target 20 ms, ratio {edit_ms / 20:.3f}; "
+        f"nodes re-inferred {statistics.median(recomputed):.0f})"
+    )
+    print(
+        f"propagating edit:  median {prop_ms:8.2f} ms  (half the design re-inferred; "
+        f"{prop_ms / full_ms:.2f}× a full pass)"
+    )
     print(f"full_infer_ms={full_ms:.2f} edit_infer_ms={edit_ms:.2f}")
 
 

@@ -60,15 +60,24 @@ clock = time.perf_counter
 
 def mlp_design() -> Design:
     design = Design("bench MLP 64-128-64-10")
-    layers = [("x", "Input", {"shape": [64]}), ("h1", "Linear", {"out_features": 128}),
-              ("r1", "ReLU", {}), ("h2", "Linear", {"out_features": 64}), ("r2", "ReLU", {}),
-              ("logits", "Linear", {"out_features": 10})]
+    layers = [
+        ("x", "Input", {"shape": [64]}),
+        ("h1", "Linear", {"out_features": 128}),
+        ("r1", "ReLU", {}),
+        ("h2", "Linear", {"out_features": 64}),
+        ("r2", "ReLU", {}),
+        ("logits", "Linear", {"out_features": 10}),
+    ]
     for i, (node_id, type_id, params) in enumerate(layers):
         design.add_node(Node(node_id, type_id, params))
         if i:
             design.add_edge(Edge(layers[i - 1][0], node_id))
-    design.data = {"source": "builtin", "name": "digits", "form": "flat",
-                   "preprocess": {"scale": "standard"}}
+    design.data = {
+        "source": "builtin",
+        "name": "digits",
+        "form": "flat",
+        "preprocess": {"scale": "standard"},
+    }
     return design
 
 
@@ -97,8 +106,15 @@ class Queue(Callback):
 
 def run_trainer(design: Design, data, epochs: int) -> float:
     design = design.copy()
-    design.training = {"task": "classification", "optimizer": "adam", "lr": 1e-3,
-                       "batch_size": BATCH, "epochs": epochs, "device": "cpu", "seed": 0}
+    design.training = {
+        "task": "classification",
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": BATCH,
+        "epochs": epochs,
+        "device": "cpu",
+        "seed": 0,
+    }
     queue = Queue()
     trainer = Trainer(design, TrainConfig.from_design(design), callbacks=[queue], data=data)
     trainer.fit()
@@ -133,7 +149,7 @@ def run_tight(design: Design, data, epochs: int) -> float:
     for _ in range(epochs):
         perm = torch.randperm(n)
         for i in range(0, n, BATCH):
-            idx = perm[i:i + BATCH]
+            idx = perm[i : i + BATCH]
             loss = F.cross_entropy(model(x[idx]), y[idx])
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -156,8 +172,9 @@ def run_dataloader(design: Design, data, epochs: int) -> float:
     return epochs * len(x) / (clock() - t0)
 
 
-def measure(name: str, design: Design, data, epochs: int, rounds: int,
-            with_dataloader: bool) -> dict[str, float]:
+def measure(
+    name: str, design: Design, data, epochs: int, rounds: int, with_dataloader: bool
+) -> dict[str, float]:
     runners = {"trainer": run_trainer, "tight": run_tight}
     if with_dataloader:
         runners["dataloader"] = run_dataloader
@@ -165,13 +182,15 @@ def measure(name: str, design: Design, data, epochs: int, rounds: int,
     order = list(runners)
     run_tight(design, data, 1)  # warm-up: allocator, kernels
     for r in range(rounds):
-        for key in order[r % len(order):] + order[:r % len(order)]:
+        for key in order[r % len(order) :] + order[: r % len(order)]:
             results[key].append(runners[key](design, data, epochs))
     best = {k: max(v) for k, v in results.items()}
     for key, values in results.items():
         spread = ", ".join(f"{v / 1000:.1f}k" for v in values)
-        print(f"{name:4} {key:10} best {best[key] / 1000:6.1f}k  median "
-              f"{statistics.median(values) / 1000:6.1f}k samples/s  ({spread})")
+        print(
+            f"{name:4} {key:10} best {best[key] / 1000:6.1f}k  median "
+            f"{statistics.median(values) / 1000:6.1f}k samples/s  ({spread})"
+        )
     return best
 
 
@@ -186,17 +205,21 @@ def main() -> None:
     clock = CLOCKS[args.clock]
     if args.threads:
         torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
-          f"batch {BATCH}, Adam, {args.epochs} epochs, {args.rounds} interleaved rounds")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
+        f"batch {BATCH}, Adam, {args.epochs} epochs, {args.rounds} interleaved rounds"
+    )
     mlp = mlp_design()
     mlp_data = prepare_data(mlp.data, seed=0)
     cnn = cnn_design()
     cnn_data = prepare_data(cnn.data, seed=0)
     m = measure("MLP", mlp, mlp_data, args.epochs, args.rounds, with_dataloader=True)
     c = measure("CNN", cnn, cnn_data, args.epochs, args.rounds, with_dataloader=False)
-    print(f"ratio_vs_tight_mlp={m['trainer'] / m['tight']:.3f} "
-          f"ratio_vs_tight_cnn={c['trainer'] / c['tight']:.3f} "
-          f"ratio_vs_dataloader_mlp={m['trainer'] / m['dataloader']:.3f}")
+    print(
+        f"ratio_vs_tight_mlp={m['trainer'] / m['tight']:.3f} "
+        f"ratio_vs_tight_cnn={c['trainer'] / c['tight']:.3f} "
+        f"ratio_vs_dataloader_mlp={m['trainer'] / m['dataloader']:.3f}"
+    )
 
 
 if __name__ == "__main__":

@@ -98,8 +98,10 @@ def main() -> None:
     for name, ms in results.items():
         print(f"{name:>18}: {ms:7.2f} ms per edit (median)")
     panels = results["window"] - results["canvas"]
-    print(f"window / canvas: {results['window'] / results['canvas']:.2f}x; "
-          f"full scan / summary: {results['window_full_scan'] / results['window']:.2f}x")
+    print(
+        f"window / canvas: {results['window'] / results['canvas']:.2f}x; "
+        f"full scan / summary: {results['window_full_scan'] / results['window']:.2f}x"
+    )
     print(" ".join(f"{k}_ms={v:.2f}" for k, v in results.items()) + f" panels_ms={panels:.2f}")
 
 

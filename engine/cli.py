@@ -91,8 +91,9 @@ def check_design(design: Design, available: int | None | str = "measure") -> Che
     return CheckResult(design, analysis, problems, memory)
 
 
-def check_report(design: Design, analysis: ShapeAnalysis,
-                 result: CheckResult | None = None) -> dict[str, Any]:
+def check_report(
+    design: Design, analysis: ShapeAnalysis, result: CheckResult | None = None
+) -> dict[str, Any]:
     """The ``check --json`` object (see DESIGN.md's command-line contract)."""
     problems = result.problems if result is not None else analysis.problems
     memory = result.memory if result is not None else None
@@ -101,10 +102,17 @@ def check_report(design: Design, analysis: ShapeAnalysis,
     for node in design:
         info = analysis.info.get(node.id)
         shape = info.output_shape if info else None
-        nodes.append({"id": node.id, "type": node.type, "network": node.network,
-                      "output_shape": list(shape) if shape is not None else None,
-                      "params": info.params if info else 0, "macs": info.macs if info else 0,
-                      "activation_bytes": info.activation_bytes if info else 0})
+        nodes.append(
+            {
+                "id": node.id,
+                "type": node.type,
+                "network": node.network,
+                "output_shape": list(shape) if shape is not None else None,
+                "params": info.params if info else 0,
+                "macs": info.macs if info else 0,
+                "activation_bytes": info.activation_bytes if info else 0,
+            }
+        )
     return {
         "valid": not problems,
         "nodes": nodes,
@@ -112,8 +120,10 @@ def check_report(design: Design, analysis: ShapeAnalysis,
         "total_macs": totals.macs,
         "total_activation_bytes": totals.activation_bytes,
         "memory": memory.to_dict() if memory is not None else None,
-        "errors": [{"node": p.node, "message": p.message + (f" — {p.fix}" if p.fix else "")}
-                   for p in problems],
+        "errors": [
+            {"node": p.node, "message": p.message + (f" — {p.fix}" if p.fix else "")}
+            for p in problems
+        ],
     }
 
 
@@ -129,26 +139,46 @@ def run_check(args: argparse.Namespace) -> int:
             return 0 if result.valid else 1
         totals = analysis.totals()
         if result.valid:
-            print(printable(f"{args.design}: valid — {len(design)} layers, {totals.params:,} "
-                            f"parameters, {totals.macs:,} MACs per sample"))
+            print(
+                printable(
+                    f"{args.design}: valid — {len(design)} layers, {totals.params:,} "
+                    f"parameters, {totals.macs:,} MACs per sample"
+                )
+            )
             for node in design:
                 info = analysis.info[node.id]
-                print(printable(f"  {node.id:<20} {node.type:<18} "
-                                f"{fmt_shape(info.output_shape):<18} {info.params:>10,} params"))
+                print(
+                    printable(
+                        f"  {node.id:<20} {node.type:<18} "
+                        f"{fmt_shape(info.output_shape):<18} {info.params:>10,} params"
+                    )
+                )
             if result.memory is not None:
                 print(f"memory to train: {result.memory.summary()}")
             return 0
         for problem in result.problems:
             sys.stderr.write(printable(f"{args.design}: {problem}") + "\n")
-        sys.stderr.write(printable(f"{args.design}: invalid — {len(result.problems)} "
-                                   "problem(s)") + "\n")
+        sys.stderr.write(
+            printable(f"{args.design}: invalid — {len(result.problems)} problem(s)") + "\n"
+        )
         return 1
 
     if args.json:
         try:
             return body()
         except DesignFormatError as exc:
-            print(json.dumps({"valid": False, "nodes": [], "total_params": 0, "total_macs": 0,
-                              "memory": None, "errors": [{"node": None, "message": str(exc)}]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "valid": False,
+                        "nodes": [],
+                        "total_params": 0,
+                        "total_macs": 0,
+                        "memory": None,
+                        "errors": [{"node": None, "message": str(exc)}],
+                    },
+                    indent=2,
+                )
+            )
             return fail(str(exc), 2)
     return guarded(body)

@@ -44,8 +44,10 @@ class DesignModule(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):  # noqa: D401 - torch API
         if len(inputs) != len(self.input_ids):
-            raise TypeError(f"network '{self.network}' takes {len(self.input_ids)} input(s) "
-                            f"({', '.join(self.input_ids)}), got {len(inputs)}")
+            raise TypeError(
+                f"network '{self.network}' takes {len(self.input_ids)} input(s) "
+                f"({', '.join(self.input_ids)}), got {len(inputs)}"
+            )
         values: dict[str, torch.Tensor] = dict(zip(self.input_ids, inputs))
         for node_id, sources in self._plan:
             values[node_id] = self.layers[node_id](*(values[s] for s in sources))
@@ -59,8 +61,9 @@ class DesignModule(nn.Module):
         for node_id in self.input_ids:
             shape = (batch, *self.input_shapes[node_id])
             dtype = self.input_dtypes[node_id]
-            out.append(torch.zeros(shape, dtype=torch.long) if dtype == "int64"
-                       else torch.randn(shape))
+            out.append(
+                torch.zeros(shape, dtype=torch.long) if dtype == "int64" else torch.randn(shape)
+            )
         return tuple(out)
 
 
@@ -73,12 +76,14 @@ def dynamic_batch_shapes(module: DesignModule) -> tuple:
 def export_program(module: DesignModule, batch: int = 2):
     """``torch.export.export`` of a compiled network with a dynamic batch size (eval mode)."""
     module.eval()
-    return torch.export.export(module, module.example_inputs(batch),
-                               dynamic_shapes=dynamic_batch_shapes(module))
+    return torch.export.export(
+        module, module.example_inputs(batch), dynamic_shapes=dynamic_batch_shapes(module)
+    )
 
 
-def compile_design(design: Design, network: str | None = None,
-                   analysis: ShapeAnalysis | None = None) -> DesignModule:
+def compile_design(
+    design: Design, network: str | None = None, analysis: ShapeAnalysis | None = None
+) -> DesignModule:
     """Validate and compile one network of ``design`` (default: its only or ``model`` network).
 
     Raises :class:`DesignError` naming the first problems when the design is invalid.
@@ -94,6 +99,7 @@ def compile_design(design: Design, network: str | None = None,
         else:
             network = design.network_of_role("model") or next(iter(design.networks))
     if network not in design.networks:
-        raise DesignError(f"the design has no network '{network}' "
-                          f"(it has: {', '.join(design.networks)})")
+        raise DesignError(
+            f"the design has no network '{network}' (it has: {', '.join(design.networks)})"
+        )
     return DesignModule(design, network, analysis)

@@ -44,7 +44,9 @@ def first_line(error: BaseException, limit: int | None = None) -> str:
 
 
 # Bidirectional-text controls reorder what a terminal shows (the "Trojan Source" trick).
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+_BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
 
 
 def printable(text: str) -> str:

@@ -52,8 +52,9 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
             target = Path(target)
             folder = target.parent if str(target.parent) else Path(".")
             remove_stale_temps(folder)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.deepwire-{os.getpid()}-",
-                                       suffix=".tmp", dir=folder)
+            fd, tmp = tempfile.mkstemp(
+                prefix=f".{target.name}.deepwire-{os.getpid()}-", suffix=".tmp", dir=folder
+            )
             temps.append((tmp, target))
             try:
                 try:  # keep the old file's permissions; a new file gets the umask's
@@ -74,8 +75,9 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
         for tmp, _ in temps:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
-        if isinstance(exc, OSError) and (exc.filename is None
-                                         or TEMP_RE.match(Path(exc.filename).name)):
+        if isinstance(exc, OSError) and (
+            exc.filename is None or TEMP_RE.match(Path(exc.filename).name)
+        ):
             exc.filename = str(target)  # name the user's file, not our temporary
         raise
 
@@ -110,8 +112,12 @@ class FileReadError(DeepwireError):
     """A file cannot be read: missing, a folder or device, too large, or unreadable."""
 
 
-def read_regular_file(path: str | os.PathLike[str], limit: int, what: str = "file",
-                      error: type[DeepwireError] = FileReadError) -> bytes:
+def read_regular_file(
+    path: str | os.PathLike[str],
+    limit: int,
+    what: str = "file",
+    error: type[DeepwireError] = FileReadError,
+) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes.
 
     Checks the kind and size *before* opening, so a FIFO, ``/dev/zero`` or a huge file is refused
@@ -127,19 +133,23 @@ def read_regular_file(path: str | os.PathLike[str], limit: int, what: str = "fil
     if stat.S_ISDIR(st.st_mode):
         raise error(f"{p}: is a folder, not a {what}")
     if not stat.S_ISREG(st.st_mode):
-        raise error(f"{p}: is not a regular file (a device, pipe or socket); give the "
-                            f"path of a {what}")
+        raise error(
+            f"{p}: is not a regular file (a device, pipe or socket); give the path of a {what}"
+        )
     if st.st_size > limit:
-        raise error(f"{p}: {st.st_size:,} bytes is larger than the {limit >> 20} MiB "
-                            f"a {what} may have; is this the right file?")
+        raise error(
+            f"{p}: {st.st_size:,} bytes is larger than the {limit >> 20} MiB "
+            f"a {what} may have; is this the right file?"
+        )
     try:
         with open(p, "rb") as fh:
             data = fh.read(limit + 1)
     except OSError as exc:
         raise error(f"{p}: cannot read the file ({exc.strerror})") from None
     if len(data) > limit:  # grew while we looked
-        raise error(f"{p}: larger than the {limit >> 20} MiB a {what} may have; is this "
-                            "the right file?")
+        raise error(
+            f"{p}: larger than the {limit >> 20} MiB a {what} may have; is this the right file?"
+        )
     return data
 
 

@@ -212,8 +212,16 @@ class Design:
         other.data = copy.deepcopy(self.data)
         other.training = copy.deepcopy(self.training)
         for node in self._nodes.values():
-            other.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.position,
-                                node.label, node.network))
+            other.add_node(
+                Node(
+                    node.id,
+                    node.type,
+                    copy.deepcopy(node.params),
+                    node.position,
+                    node.label,
+                    node.network,
+                )
+            )
         for edge in self._edges:
             other.add_edge(edge)
         return other

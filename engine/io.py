@@ -43,42 +43,60 @@ _OBJECT = Typed(types=dict)
 
 
 def _xy(value: Any) -> bool:
-    return (isinstance(value, list) and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-                    for v in value))
+    return (
+        isinstance(value, list)
+        and len(value) == 2
+        and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+            for v in value
+        )
+    )
 
 
 #: The top level of a design file (``format`` and ``version`` are checked before migrating).
-TOP = Schema({
-    "format": Typed(types=str),
-    "version": Rule(test=lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
-                    text="a positive integer"),
-    "name": Typed(default="Untitled", types=str),
-    "description": Typed(default="", types=str),
-    "networks": Typed(types=dict),
-    "nodes": Typed(default=[], types=list),
-    "edges": Typed(default=[], types=list),
-    "data": Typed(types=dict),
-    "training": Typed(types=dict),
-}, _DOCUMENT)
+TOP = Schema(
+    {
+        "format": Typed(types=str),
+        "version": Rule(
+            test=lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= 1,
+            text="a positive integer",
+        ),
+        "name": Typed(default="Untitled", types=str),
+        "description": Typed(default="", types=str),
+        "networks": Typed(types=dict),
+        "nodes": Typed(default=[], types=list),
+        "edges": Typed(default=[], types=list),
+        "data": Typed(types=dict),
+        "training": Typed(types=dict),
+    },
+    _DOCUMENT,
+)
 #: One entry of ``networks``.
 NETWORK = Schema({"role": Rule(text="a role name")}, _DOCUMENT)
 #: One entry of ``nodes`` (``network`` defaults to the first network).
-NODE = Schema({
-    "id": Rule(test=lambda v: isinstance(v, str) and NODE_ID_RE.match(v) is not None,
-               text="a name of letters, digits and _ that starts with a letter (at most 64)"),
-    "type": Typed(types=str),
-    "label": Typed(default="", types=str),
-    "network": Typed(types=str),
-    "position": Rule(default=[0.0, 0.0], test=_xy, text="[x, y] numbers"),
-    "params": Typed(default={}, types=dict),
-}, _DOCUMENT)
+NODE = Schema(
+    {
+        "id": Rule(
+            test=lambda v: isinstance(v, str) and NODE_ID_RE.match(v) is not None,
+            text="a name of letters, digits and _ that starts with a letter (at most 64)",
+        ),
+        "type": Typed(types=str),
+        "label": Typed(default="", types=str),
+        "network": Typed(types=str),
+        "position": Rule(default=[0.0, 0.0], test=_xy, text="[x, y] numbers"),
+        "params": Typed(default={}, types=dict),
+    },
+    _DOCUMENT,
+)
 #: One entry of ``edges``.
-EDGE = Schema({
-    "source": Typed(types=str),
-    "target": Typed(types=str),
-    "port": Number(default=0, low=0, high=1023, integer=True),
-}, _DOCUMENT)
+EDGE = Schema(
+    {
+        "source": Typed(types=str),
+        "target": Typed(types=str),
+        "port": Number(default=0, low=0, high=1023, integer=True),
+    },
+    _DOCUMENT,
+)
 
 
 def migration(from_version: int):
@@ -99,7 +117,8 @@ def migrate(doc: dict[str, Any], where: str) -> dict[str, Any]:
     if version > FORMAT_VERSION:
         raise DesignFormatError(
             f"{where}: design format version {version} is newer than this Deepwire understands "
-            f"(up to {FORMAT_VERSION}); update Deepwire to open it")
+            f"(up to {FORMAT_VERSION}); update Deepwire to open it"
+        )
     while version < FORMAT_VERSION:
         step = MIGRATIONS.get(version)
         if step is None:
@@ -131,34 +150,41 @@ def _check_json_value(value: Any, where: str) -> None:
             raise _fail(where + at, f"non-finite number {item!r}; use a finite value")
         if isinstance(item, (dict, list)):
             if depth >= MAX_DEPTH:
-                raise _fail(where, f"values nested more than {MAX_DEPTH} levels deep (at "
-                                   f"{_short(at.lstrip('.'))}); flatten the value")
+                raise _fail(
+                    where,
+                    f"values nested more than {MAX_DEPTH} levels deep (at "
+                    f"{_short(at.lstrip('.'))}); flatten the value",
+                )
             children = item.items() if isinstance(item, dict) else enumerate(item)
             for k, v in children:
-                stack.append((v, f"{at}.{k}" if isinstance(item, dict) else f"{at}[{k}]",
-                              depth + 1))
+                stack.append(
+                    (v, f"{at}.{k}" if isinstance(item, dict) else f"{at}[{k}]", depth + 1)
+                )
 
 
 def _short(where: str, limit: int = 80) -> str:
-    return where if len(where) <= limit else where[:limit - 1] + "…"
+    return where if len(where) <= limit else where[: limit - 1] + "…"
 
 
 def design_from_dict(doc: Any, source: str = "<design>") -> Design:
     """Build a :class:`Design` from a parsed JSON document, checking its structure."""
     if not isinstance(doc, dict):
-        raise _fail(source, f"a design file must hold a JSON object at the top, got {json_type(doc)}")
+        raise _fail(
+            source, f"a design file must hold a JSON object at the top, got {json_type(doc)}"
+        )
     fmt = doc.get("format")
     if fmt != FORMAT_NAME:
-        raise _fail(source, f"not a Deepwire design (\"format\" is {json.dumps(fmt)}, expected "
-                            f"\"{FORMAT_NAME}\")")
+        raise _fail(
+            source,
+            f'not a Deepwire design ("format" is {json.dumps(fmt)}, expected "{FORMAT_NAME}")',
+        )
     doc = migrate(doc, source)
     TOP.check_keys(doc, where=source)
-    design = Design(TOP.get(doc, "name", where=source),
-                    TOP.get(doc, "description", where=source))
+    design = Design(TOP.get(doc, "name", where=source), TOP.get(doc, "description", where=source))
     if "networks" in doc:
         networks = TOP.get(doc, "networks", where=source)
         if not networks:
-            raise _fail(source, "\"networks\" is empty; omit it for a single network")
+            raise _fail(source, '"networks" is empty; omit it for a single network')
         design.networks = {}
         for name, meta in networks.items():
             where = f"{source}: networks.{name}"
@@ -188,8 +214,9 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         pos = NODE.get(raw, "position", where=where)
         label = NODE.get(raw, "label", where=where)
         network = NODE.get(raw, "network", next(iter(design.networks)), where=where)
-        design.add_node(Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])),
-                             label, network))
+        design.add_node(
+            Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])), label, network)
+        )
 
     edges = TOP.get(doc, "edges", where=source)
     for i, raw in enumerate(edges):
@@ -215,12 +242,17 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         doc["description"] = design.description
     doc["networks"] = design.networks
     doc["nodes"] = [
-        {"id": n.id, "type": n.type, "label": n.label, "network": n.network,
-         "position": [_num(n.position[0]), _num(n.position[1])], "params": n.params}
+        {
+            "id": n.id,
+            "type": n.type,
+            "label": n.label,
+            "network": n.network,
+            "position": [_num(n.position[0]), _num(n.position[1])],
+            "params": n.params,
+        }
         for n in design
     ]
-    doc["edges"] = [{"source": e.source, "target": e.target, "port": e.port}
-                    for e in design.edges]
+    doc["edges"] = [{"source": e.source, "target": e.target, "port": e.port} for e in design.edges]
     if design.data:
         doc["data"] = design.data
     if design.training:
@@ -238,15 +270,19 @@ def loads(text: str, source: str = "<design>") -> Design:
     try:
         doc = json.loads(text, parse_constant=_reject_constant, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
-        raise _fail(source, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}") \
-            from None
+        raise _fail(
+            source, f"not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+        ) from None
     except _HugeIntError:
         raise _fail(source, _huge_int_message(text)) from None
     except ValueError as exc:
         raise _fail(source, str(exc)) from None
     except RecursionError:
-        raise _fail(source, f"JSON nested too deeply (more than {MAX_DEPTH} levels are never "
-                            "needed); flatten the values") from None
+        raise _fail(
+            source,
+            f"JSON nested too deeply (more than {MAX_DEPTH} levels are never "
+            "needed); flatten the values",
+        ) from None
     return design_from_dict(doc, source)
 
 
@@ -269,8 +305,10 @@ def _huge_int_message(text: str) -> str:
     line = text.count("\n", 0, match.start(2)) + 1
     col = match.start(2) - (text.rfind("\n", 0, match.start(2)) + 1) + 1
     field = f"field {show(match.group(1))}" if match.group(1) is not None else "a value"
-    return (f"{field} at line {line}, column {col} is an integer of {len(match.group(2))} "
-            f"digits (at most {MAX_INT_DIGITS}); use a smaller number")
+    return (
+        f"{field} at line {line}, column {col} is an integer of {len(match.group(2))} "
+        f"digits (at most {MAX_INT_DIGITS}); use a smaller number"
+    )
 
 
 def _reject_constant(name: str) -> Any:
@@ -309,8 +347,10 @@ def _pretty(value: Any, indent: int) -> str:
         return flat
     pad = " " * (indent + 2)
     if isinstance(value, dict):
-        items = [f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 2)}"
-                 for k, v in value.items()]
+        items = [
+            f"{pad}{json.dumps(k, ensure_ascii=False)}: {_pretty(v, indent + 2)}"
+            for k, v in value.items()
+        ]
         return "{\n" + ",\n".join(items) + "\n" + " " * indent + "}"
     items = [pad + _pretty(v, indent + 2) for v in value]
     return "[\n" + ",\n".join(items) + "\n" + " " * indent + "]"
@@ -327,8 +367,9 @@ def load_design(path: str | os.PathLike[str]) -> Design:
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DesignFormatError(f"{p}: not UTF-8 text (byte {exc.start}); is this a design "
-                                f"file?") from None
+        raise DesignFormatError(
+            f"{p}: not UTF-8 text (byte {exc.start}); is this a design file?"
+        ) from None
     return loads(text, str(p))
 
 

@@ -8,8 +8,9 @@ from collections.abc import Callable
 from typing import Any
 
 
-def lazy_exports(package: str, exports: dict[str, str], namespace: dict[str, Any]
-                 ) -> Callable[[str], Any]:
+def lazy_exports(
+    package: str, exports: dict[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` for ``package``: ``name`` comes from the submodule
     ``exports[name]`` when first asked for, then stays in ``namespace`` (the package's globals)."""
 

@@ -79,10 +79,10 @@ class MemoryEstimate:
     parameters: int
     gradients: int
     optimizer_state: int
-    activations: int             # at ``batch_size``
+    activations: int  # at ``batch_size``
     activations_per_sample: int  # what one more sample in the batch adds
-    device: str                  # "cpu", "cuda", "mps": whose free memory ``available`` is
-    available: int | None        # free bytes there; None when unknown
+    device: str  # "cpu", "cuda", "mps": whose free memory ``available`` is
+    available: int | None  # free bytes there; None when unknown
     nodes: tuple[NodeMemory, ...] = ()
 
     @property
@@ -139,18 +139,33 @@ class MemoryEstimate:
 
     def to_dict(self) -> dict[str, Any]:
         """The ``memory`` object of ``check --json``."""
-        return {"parameters": self.parameters, "gradients": self.gradients,
-                "optimizer_state": self.optimizer_state, "activations": self.activations,
-                "activations_per_sample": self.activations_per_sample, "total": self.total,
-                "batch_size": self.batch_size, "optimizer": self.optimizer,
-                "device": self.device, "available": self.available, "fits": self.fits,
-                "max_batch": self.max_batch}
+        return {
+            "parameters": self.parameters,
+            "gradients": self.gradients,
+            "optimizer_state": self.optimizer_state,
+            "activations": self.activations,
+            "activations_per_sample": self.activations_per_sample,
+            "total": self.total,
+            "batch_size": self.batch_size,
+            "optimizer": self.optimizer,
+            "device": self.device,
+            "available": self.available,
+            "fits": self.fits,
+            "max_batch": self.max_batch,
+        }
 
 
-def estimate_memory(design: Design, analysis: ShapeAnalysis, *, batch_size: int,
-                    optimizer: str = "adam", momentum: float = 0.0, task: str | None = None,
-                    device: str = "auto", available: int | None | str = "measure"
-                    ) -> MemoryEstimate:
+def estimate_memory(
+    design: Design,
+    analysis: ShapeAnalysis,
+    *,
+    batch_size: int,
+    optimizer: str = "adam",
+    momentum: float = 0.0,
+    task: str | None = None,
+    device: str = "auto",
+    available: int | None | str = "measure",
+) -> MemoryEstimate:
     """Bytes training ``design`` needs at ``batch_size`` (see the module docstring).
 
     ``device`` is the training setting (``auto`` means a GPU when there is one); ``available``
@@ -174,25 +189,42 @@ def estimate_memory(design: Design, analysis: ShapeAnalysis, *, batch_size: int,
     which = resolve_memory_device(device)
     free = available_memory(which) if available == "measure" else available
     return MemoryEstimate(
-        batch_size=batch_size, optimizer=optimizer if backprop else "none",
+        batch_size=batch_size,
+        optimizer=optimizer if backprop else "none",
         parameters=params * BYTES_PER_PARAM,
         gradients=params * BYTES_PER_PARAM if backprop else 0,
         optimizer_state=params * BYTES_PER_PARAM * slots,
-        activations=per_sample * batch_size, activations_per_sample=per_sample,
-        device=which, available=free if isinstance(free, int) else None, nodes=tuple(nodes))
+        activations=per_sample * batch_size,
+        activations_per_sample=per_sample,
+        device=which,
+        available=free if isinstance(free, int) else None,
+        nodes=tuple(nodes),
+    )
 
 
-def estimate_for_config(design: Design, analysis: ShapeAnalysis, config: TrainConfig,
-                        available: int | None | str = "measure") -> MemoryEstimate:
+def estimate_for_config(
+    design: Design,
+    analysis: ShapeAnalysis,
+    config: TrainConfig,
+    available: int | None | str = "measure",
+) -> MemoryEstimate:
     """:func:`estimate_memory` with a training config's batch size, optimizer, task and
     device."""
-    return estimate_memory(design, analysis, batch_size=config.batch_size,
-                           optimizer=config.optimizer, momentum=config.momentum,
-                           task=config.task, device=config.device, available=available)
+    return estimate_memory(
+        design,
+        analysis,
+        batch_size=config.batch_size,
+        optimizer=config.optimizer,
+        momentum=config.momentum,
+        task=config.task,
+        device=config.device,
+        available=available,
+    )
 
 
-def design_estimate(design: Design, analysis: ShapeAnalysis,
-                    available: int | None | str = "measure") -> MemoryEstimate | None:
+def design_estimate(
+    design: Design, analysis: ShapeAnalysis, available: int | None | str = "measure"
+) -> MemoryEstimate | None:
     """The estimate for the design's own training settings; None while the design has problems
     or its training section is invalid (those are reported on their own)."""
     from engine.errors import TrainingError
@@ -217,18 +249,35 @@ def memory_problems(estimate: MemoryEstimate) -> list[Problem]:
     if estimate.max_batch == 0:
         one = estimate.fixed + estimate.activations_per_sample
         if node is None:
-            return [Problem(None, f"training needs {fmt_bytes(one)} even at batch 1, more than "
-                            f"the {free}", "make the design smaller")]
-        return [Problem(node.node, f"needs {fmt_bytes(node.at(1))} ({node.at(1):,} bytes: "
-                        "weights, gradients, optimizer state and activations of one sample); "
-                        f"the design needs {fmt_bytes(one)} at batch 1, more than the {free}",
-                        "make this layer smaller (fewer features or channels, a smaller "
-                        "input shape)")]
-    biggest = f" (largest: node '{node.node}', {fmt_bytes(node.at(estimate.batch_size))})" \
-        if node is not None else ""
-    return [Problem(None, f"training does not fit at batch {estimate.batch_size}: needs "
-                    f"{fmt_bytes(estimate.total)}{biggest}, {free}",
-                    f"set training.batch_size to {estimate.max_batch} or less")]
+            return [
+                Problem(
+                    None,
+                    f"training needs {fmt_bytes(one)} even at batch 1, more than the {free}",
+                    "make the design smaller",
+                )
+            ]
+        return [
+            Problem(
+                node.node,
+                f"needs {fmt_bytes(node.at(1))} ({node.at(1):,} bytes: "
+                "weights, gradients, optimizer state and activations of one sample); "
+                f"the design needs {fmt_bytes(one)} at batch 1, more than the {free}",
+                "make this layer smaller (fewer features or channels, a smaller input shape)",
+            )
+        ]
+    biggest = (
+        f" (largest: node '{node.node}', {fmt_bytes(node.at(estimate.batch_size))})"
+        if node is not None
+        else ""
+    )
+    return [
+        Problem(
+            None,
+            f"training does not fit at batch {estimate.batch_size}: needs "
+            f"{fmt_bytes(estimate.total)}{biggest}, {free}",
+            f"set training.batch_size to {estimate.max_batch} or less",
+        )
+    ]
 
 
 def resolve_memory_device(device: str) -> str:

@@ -43,19 +43,31 @@ _MISSING: Any = object()
 def show(value: Any, limit: int = 40) -> str:
     """A short, single-line JSON rendering of a user's value for error messages."""
     text = json.dumps(value, ensure_ascii=True)
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def json_type(value: Any) -> str:
     """What kind of JSON value ``value`` is, as a message says it: ``an array``, ``null``."""
     if value is None:
         return "null"
-    return {dict: "an object", list: "an array", str: "a string", bool: "true/false",
-            int: "a number", float: "a number"}.get(type(value), type(value).__name__)
+    return {
+        dict: "an object",
+        list: "an array",
+        str: "a string",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+    }.get(type(value), type(value).__name__)
 
 
-_TYPE_NAMES = {dict: "an object", list: "an array [...]", str: "a string", int: "an integer",
-               float: "a number", bool: "true or false"}
+_TYPE_NAMES = {
+    dict: "an object",
+    list: "an array [...]",
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+}
 
 
 def type_name(types: type | tuple[type, ...]) -> str:
@@ -119,8 +131,16 @@ class Number(Field):
 
     __slots__ = ("low", "high", "integer", "low_open", "none_ok")
 
-    def __init__(self, *, low: float, high: float, integer: bool = False, low_open: bool = False,
-                 none_ok: bool = False, default: Any = _MISSING) -> None:
+    def __init__(
+        self,
+        *,
+        low: float,
+        high: float,
+        integer: bool = False,
+        low_open: bool = False,
+        none_ok: bool = False,
+        default: Any = _MISSING,
+    ) -> None:
         super().__init__(default=default)
         self.low, self.high = low, high
         self.integer, self.low_open, self.none_ok = integer, low_open, none_ok
@@ -183,8 +203,13 @@ class Rule(Field):
 
     __slots__ = ("test", "text")
 
-    def __init__(self, *, text: str, test: Callable[[Any], bool] = lambda value: True,
-                 default: Any = _MISSING) -> None:
+    def __init__(
+        self,
+        *,
+        text: str,
+        test: Callable[[Any], bool] = lambda value: True,
+        default: Any = _MISSING,
+    ) -> None:
         super().__init__(default=default)
         self.test, self.text = test, text
 
@@ -295,8 +320,12 @@ class Schema:
         """The same fields, with messages that start with ``prefix``."""
         return Schema(self.fields, self.dialect.at(prefix), self.path)
 
-    def check_keys(self, section: Mapping[str, Any], allowed: tuple[str, ...] | None = None,
-                   where: str | None = None) -> None:
+    def check_keys(
+        self,
+        section: Mapping[str, Any],
+        allowed: tuple[str, ...] | None = None,
+        where: str | None = None,
+    ) -> None:
         """Refuse the first key of ``section`` not in ``allowed`` (default: :attr:`keys`).
 
         ``where`` (here and below) replaces the dialect's prefix in the message: a
@@ -308,8 +337,9 @@ class Schema:
             if key not in allowed:
                 raise self.dialect.at(where).unknown(self.path, key, allowed)
 
-    def check(self, key: str, value: Any, spec: Field | None = None,
-              where: str | None = None) -> Any:
+    def check(
+        self, key: str, value: Any, spec: Field | None = None, where: str | None = None
+    ) -> Any:
         """``value`` for ``key`` checked (by ``spec``, default the declared field) and
         converted; raises the dialect's one-line error."""
         spec = spec or self.fields[key]
@@ -317,8 +347,13 @@ class Schema:
             raise self.dialect.at(where).invalid(self.path, key, value, spec)
         return spec.convert(value)
 
-    def get(self, section: Mapping[str, Any], key: str, default: Any = _MISSING,
-            where: str | None = None) -> Any:
+    def get(
+        self,
+        section: Mapping[str, Any],
+        key: str,
+        default: Any = _MISSING,
+        where: str | None = None,
+    ) -> Any:
         """``section[key]`` (else ``default``, else the field's default) checked and
         converted; a required key that is absent is refused as missing."""
         spec = self.fields[key]

@@ -155,8 +155,11 @@ class ShapeAnalysis:
             new = self._infer(design.node(node_id))
             self.info[node_id] = new
             updated.add(node_id)
-            if (old is None or old.output_shape != new.output_shape
-                    or old.output_dtype != new.output_dtype):
+            if (
+                old is None
+                or old.output_shape != new.output_shape
+                or old.output_dtype != new.output_dtype
+            ):
                 for succ in design.successors(node_id):
                     if succ not in queued:
                         queued.add(succ)
@@ -220,34 +223,50 @@ class ShapeAnalysis:
         key = repr(sorted(node.params.items())) if node.params else ""
         found = _RESOLVE_CACHE.get((spec.type_id, key))
         if found is None:
-            found = _remember(_RESOLVE_CACHE, (spec.type_id, key),
-                              resolve_params(spec, node.params))
+            found = _remember(
+                _RESOLVE_CACHE, (spec.type_id, key), resolve_params(spec, node.params)
+            )
         return key, found[0], found[1]
 
     def _infer(self, node: Node) -> NodeInfo:
         info = NodeInfo()
         design = self.design
         if node.id in RESERVED_IDS:
-            info.problems.append(Problem(node.id, f"the id '{node.id}' is a reserved name in "
-                                         "PyTorch modules and cannot name a layer",
-                                         f"rename the node, e.g. '{node.id}_1'"))
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"the id '{node.id}' is a reserved name in "
+                    "PyTorch modules and cannot name a layer",
+                    f"rename the node, e.g. '{node.id}_1'",
+                )
+            )
             return info
         if node.id in self._cyclic:
-            info.problems.append(Problem(node.id, "is part of a cycle (a layer's output feeds back "
-                                         "into its own input)", "remove one edge of the loop"))
+            info.problems.append(
+                Problem(
+                    node.id,
+                    "is part of a cycle (a layer's output feeds back into its own input)",
+                    "remove one edge of the loop",
+                )
+            )
             return info
         if node.type not in REGISTRY:
             hint = REGISTRY.suggest(node.type)
-            info.problems.append(Problem(node.id, f"unknown layer type '{node.type}'",
-                                         f"did you mean '{hint}'?" if hint else
-                                         "use a type listed in docs/design-format.md"))
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"unknown layer type '{node.type}'",
+                    f"did you mean '{hint}'?"
+                    if hint
+                    else "use a type listed in docs/design-format.md",
+                )
+            )
             return info
         spec = REGISTRY.get(node.type)
         key, values, errors = self._resolve(node, spec)
         info.resolved = dict(values)
         for message in errors:
-            info.problems.append(Problem(node.id, message,
-                                         "set the parameter to an allowed value"))
+            info.problems.append(Problem(node.id, message, "set the parameter to an allowed value"))
 
         edges = design.in_edges(node.id)
         by_port: dict[int, list[str]] = {}
@@ -276,14 +295,18 @@ class ShapeAnalysis:
         if result is None:
             try:
                 out = tuple(spec.infer(shapes, values))
-                result = (out, spec.count_params(shapes, values),
-                          spec.count_macs(shapes, values, out))
+                result = (
+                    out,
+                    spec.count_params(shapes, values),
+                    spec.count_macs(shapes, values, out),
+                )
             except ShapeRuleError as exc:
                 result = exc
             _remember(_RULE_CACHE, rule_key, result)
         if isinstance(result, ShapeRuleError):
-            info.problems.append(Problem(node.id, *explain_shape_error(result, node.id, sources,
-                                                                       shapes)))
+            info.problems.append(
+                Problem(node.id, *explain_shape_error(result, node.id, sources, shapes))
+            )
             return info
         out, info.params, info.macs = result
         info.output_shape = out
@@ -294,37 +317,52 @@ class ShapeAnalysis:
         info.activation_bytes = size * BYTES_PER_VALUE
         return info
 
-    def _check_dtypes(self, node: Node, spec: LayerSpec, sources: Sequence[str],
-                      dtypes: Sequence[str]) -> Problem | None:
+    def _check_dtypes(
+        self, node: Node, spec: LayerSpec, sources: Sequence[str], dtypes: Sequence[str]
+    ) -> Problem | None:
         """The problem when the inputs' element types do not fit what ``spec`` accepts."""
         accepts = spec.accepts
         if accepts == "any":
             for src, dtype in zip(sources[1:], dtypes[1:]):
                 if dtype != dtypes[0]:
-                    return Problem(node.id, f"{spec.type_id} needs inputs of one dtype, but "
-                                   f"'{sources[0]}' gives {dtypes[0]} and '{src}' gives {dtype}",
-                                   "give both branches the same dtype (an Embedding turns "
-                                   "int64 token ids into float32)")
+                    return Problem(
+                        node.id,
+                        f"{spec.type_id} needs inputs of one dtype, but "
+                        f"'{sources[0]}' gives {dtypes[0]} and '{src}' gives {dtype}",
+                        "give both branches the same dtype (an Embedding turns "
+                        "int64 token ids into float32)",
+                    )
             return None
         for src, dtype in zip(sources, dtypes):
             if DTYPES[dtype] == accepts:
                 continue
             is_input = REGISTRY.resolve(self.design.node(src).type) == "Input"
             if accepts == "integer":
-                fix = (f"set the dtype of '{src}' to int64" if is_input else
-                       f"wire '{node.id}' to an Input with dtype int64 (token ids): float "
-                       "values cannot index it")
-                return Problem(node.id, f"{spec.type_id} expects integer token ids, but '{src}' "
-                               f"gives {dtype}", fix)
+                fix = (
+                    f"set the dtype of '{src}' to int64"
+                    if is_input
+                    else f"wire '{node.id}' to an Input with dtype int64 (token ids): float "
+                    "values cannot index it"
+                )
+                return Problem(
+                    node.id,
+                    f"{spec.type_id} expects integer token ids, but '{src}' gives {dtype}",
+                    fix,
+                )
             if is_input:
-                fix = (f"set the dtype of '{src}' to float32, or add an Embedding between "
-                       f"'{src}' and '{node.id}'")
+                fix = (
+                    f"set the dtype of '{src}' to float32, or add an Embedding between "
+                    f"'{src}' and '{node.id}'"
+                )
             else:
                 origin = self._integer_origin(src)
-                fix = (f"set the dtype of Input '{origin}' to float32, or add an Embedding "
-                       f"before '{node.id}'")
-            return Problem(node.id, f"{spec.type_id} expects float input, but '{src}' gives "
-                           f"{dtype}", fix)
+                fix = (
+                    f"set the dtype of Input '{origin}' to float32, or add an Embedding "
+                    f"before '{node.id}'"
+                )
+            return Problem(
+                node.id, f"{spec.type_id} expects float input, but '{src}' gives {dtype}", fix
+            )
         return None
 
     def _integer_origin(self, node_id: str) -> str:
@@ -332,61 +370,91 @@ class ShapeAnalysis:
         seen = set()
         while node_id not in seen and REGISTRY.resolve(self.design.node(node_id).type) != "Input":
             seen.add(node_id)
-            ints = [p for p in self.design.predecessors(node_id)
-                    if p in self.info and self.info[p].output_dtype == "int64"]
+            ints = [
+                p
+                for p in self.design.predecessors(node_id)
+                if p in self.info and self.info[p].output_dtype == "int64"
+            ]
             if not ints:
                 break
             node_id = ints[0]
         return node_id
 
-    def _check_ports(self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]],
-                     info: NodeInfo) -> bool:
+    def _check_ports(
+        self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]], info: NodeInfo
+    ) -> bool:
         nodes = self.design._nodes
         network = node.network
-        if (not spec.variadic and len(by_port) == spec.inputs
-                and all(len(v) == 1 and nodes[v[0]].network == network for v in by_port.values())
-                and all(p < spec.inputs for p in by_port)):
+        if (
+            not spec.variadic
+            and len(by_port) == spec.inputs
+            and all(len(v) == 1 and nodes[v[0]].network == network for v in by_port.values())
+            and all(p < spec.inputs for p in by_port)
+        ):
             return True  # the common case: every port has its one edge from the same network
         ok = True
         for port, sources in sorted(by_port.items()):
             if len(sources) > 1:
-                info.problems.append(Problem(
-                    node.id, f"input port {port} has {len(sources)} connections "
-                    f"({', '.join(sources)}); a port takes one",
-                    "remove the extra edges or use an Add/Concatenate merge"))
+                info.problems.append(
+                    Problem(
+                        node.id,
+                        f"input port {port} has {len(sources)} connections "
+                        f"({', '.join(sources)}); a port takes one",
+                        "remove the extra edges or use an Add/Concatenate merge",
+                    )
+                )
                 ok = False
             for src in sources:
                 if self.design.node(src).network != node.network:
-                    info.problems.append(Problem(
-                        node.id, f"is connected to '{src}' of network "
-                        f"'{self.design.node(src).network}' but belongs to '{node.network}'",
-                        "edges must stay within one network; remove the edge"))
+                    info.problems.append(
+                        Problem(
+                            node.id,
+                            f"is connected to '{src}' of network "
+                            f"'{self.design.node(src).network}' but belongs to '{node.network}'",
+                            "edges must stay within one network; remove the edge",
+                        )
+                    )
                     ok = False
         ports = sorted(by_port)
         if spec.variadic:
             if len(ports) < spec.min_inputs:
-                info.problems.append(Problem(
-                    node.id, f"{spec.type_id} needs at least {spec.min_inputs} inputs, "
-                    f"has {len(ports)}", "connect more layers to it"))
+                info.problems.append(
+                    Problem(
+                        node.id,
+                        f"{spec.type_id} needs at least {spec.min_inputs} inputs, has {len(ports)}",
+                        "connect more layers to it",
+                    )
+                )
                 ok = False
             return ok
         if spec.inputs == 0:
             if ports:
-                info.problems.append(Problem(node.id, "an Input takes no incoming edges",
-                                             "remove the edges into it"))
+                info.problems.append(
+                    Problem(node.id, "an Input takes no incoming edges", "remove the edges into it")
+                )
                 ok = False
             return ok
         extra = [p for p in ports if p >= spec.inputs]
         if extra:
-            info.problems.append(Problem(
-                node.id, f"{spec.type_id} has {spec.inputs} input port(s), but an edge targets "
-                f"port {extra[0]}", "reconnect the edge to port 0"))
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"{spec.type_id} has {spec.inputs} input port(s), but an edge targets "
+                    f"port {extra[0]}",
+                    "reconnect the edge to port 0",
+                )
+            )
             ok = False
         missing = [p for p in range(spec.inputs) if p not in by_port]
         if missing:
             what = "its input is" if spec.inputs == 1 else f"input port {missing[0]} is"
-            info.problems.append(Problem(node.id, f"{what} not connected",
-                                         "wire a layer's output into it, or delete the node"))
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"{what} not connected",
+                    "wire a layer's output into it, or delete the node",
+                )
+            )
             ok = False
         return ok
 
@@ -399,24 +467,43 @@ class ShapeAnalysis:
         for name, meta in design.networks.items():
             role = meta.get("role") if isinstance(meta, dict) else None
             if role not in NETWORK_ROLES:
-                problems.append(Problem(None, f"network '{name}' has role {role!r}",
-                                        "use one of " + ", ".join(NETWORK_ROLES)))
+                problems.append(
+                    Problem(
+                        None,
+                        f"network '{name}' has role {role!r}",
+                        "use one of " + ", ".join(NETWORK_ROLES),
+                    )
+                )
             roles[name] = role
         members: dict[str, list[Node]] = {}
         for node in design:
             if node.network not in design.networks:
-                problems.append(Problem(node.id, f"belongs to network '{node.network}', which the "
-                                        "design does not declare",
-                                        "add it under \"networks\" or change the node's network"))
+                problems.append(
+                    Problem(
+                        node.id,
+                        f"belongs to network '{node.network}', which the design does not declare",
+                        'add it under "networks" or change the node\'s network',
+                    )
+                )
             members.setdefault(node.network, []).append(node)
         for name in design.networks:
             nodes = members.get(name, [])
             if not nodes:
-                problems.append(Problem(None, f"network '{name}' has no layers",
-                                        "add layers to it or remove it from \"networks\""))
+                problems.append(
+                    Problem(
+                        None,
+                        f"network '{name}' has no layers",
+                        'add layers to it or remove it from "networks"',
+                    )
+                )
             elif not any(REGISTRY.resolve(n.type) == "Input" for n in nodes):
-                problems.append(Problem(None, f"network '{name}' has no Input layer",
-                                        "add an Input and wire it to the first layer"))
+                problems.append(
+                    Problem(
+                        None,
+                        f"network '{name}' has no Input layer",
+                        "add an Input and wire it to the first layer",
+                    )
+                )
             else:
                 problems.extend(self._check_trainable(name, nodes))
         if "generator" in roles.values() or "discriminator" in roles.values():
@@ -431,8 +518,13 @@ class ShapeAnalysis:
         marked = [n.id for n, t in zip(nodes, types) if t == "Output"]
         if all(t in ("Input", "Output") for t in types):
             end = f"'{marked[0]}'" if marked else "an Output"
-            return [Problem(None, f"network '{network}' has no layers after its Input",
-                            f"add layers between '{first_input}' and {end}")]
+            return [
+                Problem(
+                    None,
+                    f"network '{network}' has no layers after its Input",
+                    f"add layers between '{first_input}' and {end}",
+                )
+            ]
         infos = [self.info.get(n.id) for n in nodes]
         if any(i is None or i.problems or i.output_shape is None for i in infos):
             return []  # the node problems come first; parameters are not known yet
@@ -440,36 +532,63 @@ class ShapeAnalysis:
             return []
         outputs = network_outputs(self.design, network)
         end = f"'{outputs[0]}'" if outputs else "an Output"
-        return [Problem(None, f"network '{network}' has no layer with trainable parameters",
-                        f"add a Linear, convolution, recurrent or SOM layer between "
-                        f"'{first_input}' and {end}")]
+        return [
+            Problem(
+                None,
+                f"network '{network}' has no layer with trainable parameters",
+                f"add a Linear, convolution, recurrent or SOM layer between "
+                f"'{first_input}' and {end}",
+            )
+        ]
 
     def _check_gan(self, roles: dict[str, str | None]) -> list[Problem]:
         gens = [n for n, r in roles.items() if r == "generator"]
         discs = [n for n, r in roles.items() if r == "discriminator"]
-        integer = [Problem(n.id, "a GAN reads float noise and float samples, but this Input "
-                           "gives int64", "set its dtype to float32")
-                   for n in self.design if n.network in (*gens, *discs)
-                   and REGISTRY.resolve(n.type) == "Input"
-                   and self.info.get(n.id) is not None
-                   and self.info[n.id].output_dtype == "int64"]
+        integer = [
+            Problem(
+                n.id,
+                "a GAN reads float noise and float samples, but this Input gives int64",
+                "set its dtype to float32",
+            )
+            for n in self.design
+            if n.network in (*gens, *discs)
+            and REGISTRY.resolve(n.type) == "Input"
+            and self.info.get(n.id) is not None
+            and self.info[n.id].output_dtype == "int64"
+        ]
         return integer + self._check_gan_shapes(gens, discs)
 
     def _check_gan_shapes(self, gens: list[str], discs: list[str]) -> list[Problem]:
         if len(gens) != 1 or len(discs) != 1:
-            return [Problem(None, f"a GAN needs exactly one generator and one discriminator network "
-                            f"(has {len(gens)} and {len(discs)})", "set the networks' roles")]
+            return [
+                Problem(
+                    None,
+                    f"a GAN needs exactly one generator and one discriminator network "
+                    f"(has {len(gens)} and {len(discs)})",
+                    "set the networks' roles",
+                )
+            ]
         g_out = self._network_outputs(gens[0])
         d_in = [n.id for n in self.design.nodes_in_network(discs[0]) if n.type == "Input"]
         if len(g_out) != 1 or len(d_in) != 1:
-            return [Problem(None, "a GAN's generator needs one output and its discriminator one "
-                            "Input", "remove the extra outputs or inputs")]
+            return [
+                Problem(
+                    None,
+                    "a GAN's generator needs one output and its discriminator one Input",
+                    "remove the extra outputs or inputs",
+                )
+            ]
         g_shape = self.info[g_out[0]].output_shape
         d_shape = self.info[d_in[0]].output_shape
         if g_shape is not None and d_shape is not None and g_shape != d_shape:
-            return [Problem(d_in[0], f"the discriminator reads {fmt_shape(d_shape)} but the "
-                            f"generator's '{g_out[0]}' gives {fmt_shape(g_shape)}",
-                            "make the generator's output shape equal the discriminator's Input")]
+            return [
+                Problem(
+                    d_in[0],
+                    f"the discriminator reads {fmt_shape(d_shape)} but the "
+                    f"generator's '{g_out[0]}' gives {fmt_shape(g_shape)}",
+                    "make the generator's output shape equal the discriminator's Input",
+                )
+            ]
         return []
 
     def _network_outputs(self, network: str) -> list[str]:
@@ -482,8 +601,9 @@ def network_outputs(design: Design, network: str) -> list[str]:
     marked = [n.id for n in nodes if REGISTRY.resolve(n.type) == "Output"]
     if marked:
         return marked
-    return [n.id for n in nodes if not design.out_edges(n.id)
-            and REGISTRY.resolve(n.type) != "Input"]
+    return [
+        n.id for n in nodes if not design.out_edges(n.id) and REGISTRY.resolve(n.type) != "Input"
+    ]
 
 
 def network_inputs(design: Design, network: str) -> list[str]:
@@ -520,8 +640,9 @@ def _topological_order(design: Design) -> list[str] | None:
     return order if len(order) == len(indegree) else None
 
 
-def explain_shape_error(exc: ShapeRuleError, node_id: str, sources: Sequence[str],
-                        shapes: Sequence[Shape]) -> tuple[str, str]:
+def explain_shape_error(
+    exc: ShapeRuleError, node_id: str, sources: Sequence[str], shapes: Sequence[Shape]
+) -> tuple[str, str]:
     """A shape rule's (message, fix) with its placeholders filled in: ``{self}`` is the node,
     ``{in0}`` "'conv3' gives (N, 16, 4, 4)", ``{src0}`` "'conv3'" for each input in port order."""
     fields = {"self": f"'{node_id}'"}

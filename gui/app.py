@@ -68,15 +68,23 @@ def xcb_problem(environ: Mapping[str, str], platform: str) -> str | None:
     and no Wayland session. Without it Qt aborts with a message that names one library of
     several (``libxcb-cursor0``) and hides the rest.
     """
-    if not platform.startswith("linux") or environ.get("QT_QPA_PLATFORM") \
-            or not environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY"):
+    if (
+        not platform.startswith("linux")
+        or environ.get("QT_QPA_PLATFORM")
+        or not environ.get("DISPLAY")
+        or environ.get("WAYLAND_DISPLAY")
+    ):
         return None
     missing = [package for soname, package in XCB_LIBRARIES.items() if not _can_load(soname)]
     if not missing:
         return None
-    return ("the window cannot open: Qt's xcb platform needs system libraries that are "
-            f"missing; install them with: sudo apt install {' '.join(missing)} (or run "
-            "headless with QT_QPA_PLATFORM=offscreen)")
+    return (
+        "the window cannot open: Qt's xcb platform needs system libraries that are "
+        f"missing; install them with: sudo apt install {' '.join(missing)} (or run "
+        "headless with QT_QPA_PLATFORM=offscreen)"
+    )
+
+
 #: Seconds, in all, the closed editor waits for its workers before the process ends: a stopped
 #: run needs a batch and its summary, a data preview one chunk of its file (milliseconds here).
 EXIT_WAIT_S = 1.0
@@ -138,7 +146,8 @@ def run_app(args: argparse.Namespace) -> int:
 
     if QApplication.instance() is None:
         QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
     if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
         _quiet_offscreen_notices()
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -157,8 +166,11 @@ def run_app(args: argparse.Namespace) -> int:
         if train_for:
             hook = getattr(MainWindow, "train_for_screenshot", None)
             if hook is None:
-                return _error("--train-for needs the training panel, which this build of the "
-                              "editor does not include yet", 2)
+                return _error(
+                    "--train-for needs the training panel, which this build of the "
+                    "editor does not include yet",
+                    2,
+                )
         window = MainWindow(document)
         return _screenshot(app, window, Path(screenshot), size, train_for, layout)
 
@@ -245,8 +257,9 @@ def _idle() -> None:
     """Nothing: waking the interpreter is the point."""
 
 
-def stage_window(window, size: tuple[int, int], layout: str = "default",
-                 train_for: float = 0.0) -> None:
+def stage_window(
+    window, size: tuple[int, int], layout: str = "default", train_for: float = 0.0
+) -> None:
     """Show ``window`` at ``size`` with its docks as it opens, the design framed; ``layout``
     ``"training"`` applies the layout Train gives (the same function); ``train_for`` trains
     live that many seconds first (pressing Train applies the training layout too)."""
@@ -272,16 +285,20 @@ def stage_window(window, size: tuple[int, int], layout: str = "default",
     settle()
 
 
-def _screenshot(app, window, path: Path, size: tuple[int, int], train_for: float,
-                layout: str = "default") -> int:
+def _screenshot(
+    app, window, path: Path, size: tuple[int, int], train_for: float, layout: str = "default"
+) -> int:
     """Render ``window`` at ``size`` to ``path`` (PNG); 0 on success."""
     stage_window(window, size, layout, train_for)
     image = window.grab().toImage()
     if image.size().width() != size[0] or image.size().height() != size[1]:
         from PySide6.QtCore import QSize, Qt
 
-        image = image.scaled(QSize(*size), Qt.AspectRatioMode.IgnoreAspectRatio,
-                             Qt.TransformationMode.SmoothTransformation)
+        image = image.scaled(
+            QSize(*size),
+            Qt.AspectRatioMode.IgnoreAspectRatio,
+            Qt.TransformationMode.SmoothTransformation,
+        )
     if path.parent and not path.parent.is_dir():
         window.close()
         return _error(f"{path}: the folder {path.parent} does not exist", 2)

@@ -35,19 +35,34 @@ class AddNode(QUndoCommand):
     fit); :attr:`connected` tells whether it was. :attr:`node_id` is the new node's id.
     """
 
-    def __init__(self, doc: Document, type_id: str, pos: Position,
-                 connect_after: str | None = None, network: str | None = None) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        type_id: str,
+        pos: Position,
+        connect_after: str | None = None,
+        network: str | None = None,
+    ) -> None:
         spec = REGISTRY.get(type_id)  # KeyError for an unknown type
         super().__init__(f"Add {spec.display_name}")
         design = doc.design
         if connect_after is not None and connect_after not in design:
             connect_after = None
         if network is None:
-            network = (design.node(connect_after).network if connect_after is not None
-                       else next(iter(design.networks)))
+            network = (
+                design.node(connect_after).network
+                if connect_after is not None
+                else next(iter(design.networks))
+            )
         self.doc = doc
-        self.node = Node(design.new_node_id(spec.type_id), spec.type_id, {},
-                         (float(pos[0]), float(pos[1])), "", network)
+        self.node = Node(
+            design.new_node_id(spec.type_id),
+            spec.type_id,
+            {},
+            (float(pos[0]), float(pos[1])),
+            "",
+            network,
+        )
         self.node_id = self.node.id
         self._after = connect_after
         self._edge: Edge | None = None
@@ -90,8 +105,11 @@ class RemoveItems(QUndoCommand):
         idset = set(ids)
         node_index = {n.id: i for i, n in enumerate(design)}
         self._nodes = sorted((node_index[n], design.node(n)) for n in ids)
-        self._edges = [(i, e) for i, e in enumerate(design.edges)
-                       if e in explicit or e.source in idset or e.target in idset]
+        self._edges = [
+            (i, e)
+            for i, e in enumerate(design.edges)
+            if e in explicit or e.source in idset or e.target in idset
+        ]
         if len(ids) == 1 and not explicit:
             self.setText(f"Delete {ids[0]}")
         elif ids and explicit:
@@ -181,8 +199,9 @@ class ReplaceEdge(QUndoCommand):
         if not ok:
             raise ValueError(reason)
         self.old = old[0]
-        super().__init__(f"Replace {self.old.source} → {edge.target} with "
-                         f"{edge.source} → {edge.target}")
+        super().__init__(
+            f"Replace {self.old.source} → {edge.target} with {edge.source} → {edge.target}"
+        )
         self.doc = doc
         self.edge = edge
         self._index = -1
@@ -225,8 +244,12 @@ class MoveNodes(_SetPositions):
 
     MERGE_ID = 0x4D4F5645
 
-    def __init__(self, doc: Document, moves: Mapping[str, tuple[Position, Position]],
-                 drag_serial: int | None = None) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        moves: Mapping[str, tuple[Position, Position]],
+        drag_serial: int | None = None,
+    ) -> None:
         super().__init__(doc, moves)
         self.drag_serial = drag_serial
         self._retitle()
@@ -239,8 +262,11 @@ class MoveNodes(_SetPositions):
         return self.MERGE_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if (not isinstance(other, MoveNodes) or self.drag_serial is None
-                or other.drag_serial != self.drag_serial):
+        if (
+            not isinstance(other, MoveNodes)
+            or self.drag_serial is None
+            or other.drag_serial != self.drag_serial
+        ):
             return False
         for nid, (old, new) in other.moves.items():
             first = self.moves.get(nid, (old, new))[0]
@@ -255,8 +281,14 @@ class AutoLayout(_SetPositions):
 
     def __init__(self, doc: Document, positions: Mapping[str, Position]) -> None:
         design = doc.design
-        super().__init__(doc, {nid: (design.node(nid).position, pos)
-                               for nid, pos in positions.items() if nid in design})
+        super().__init__(
+            doc,
+            {
+                nid: (design.node(nid).position, pos)
+                for nid, pos in positions.items()
+                if nid in design
+            },
+        )
         self.setText("Auto-layout")
 
 
@@ -276,8 +308,9 @@ class SetParam(QUndoCommand):
             pspec = spec.param(name)
         except KeyError:
             known = ", ".join(p.name for p in spec.params) or "none"
-            raise ValueError(f"{spec.display_name} has no parameter '{name}' "
-                             f"(its parameters: {known})") from None
+            raise ValueError(
+                f"{spec.display_name} has no parameter '{name}' (its parameters: {known})"
+            ) from None
         if value is not None:
             try:
                 value = pspec.coerce(value)
@@ -285,8 +318,9 @@ class SetParam(QUndoCommand):
                 raise ValueError(f"{name} of {node_id} {exc}") from None
             if isinstance(value, tuple):
                 value = list(value)  # JSON form
-        super().__init__(f"Change {name} of {node_id}" if value is not None
-                         else f"Reset {name} of {node_id}")
+        super().__init__(
+            f"Change {name} of {node_id}" if value is not None else f"Reset {name} of {node_id}"
+        )
         self.doc = doc
         self.node_id = node_id
         self.name = name
@@ -332,9 +366,15 @@ class Paste(QUndoCommand):
     edges that would then cross networks are dropped. :attr:`node_ids` are the new ids.
     """
 
-    def __init__(self, doc: Document, nodes: Iterable[Node], edges: Iterable[Edge],
-                 offset: Position = (0.0, 0.0), network: str | None = None,
-                 text: str | None = None) -> None:
+    def __init__(
+        self,
+        doc: Document,
+        nodes: Iterable[Node],
+        edges: Iterable[Edge],
+        offset: Position = (0.0, 0.0),
+        network: str | None = None,
+        text: str | None = None,
+    ) -> None:
         design = doc.design
         fallback = network if network in design.networks else next(iter(design.networks))
         taken = {n.id for n in design}
@@ -345,9 +385,16 @@ class Paste(QUndoCommand):
             taken.add(new_id)
             mapping[node.id] = new_id
             net = node.network if network is None and node.network in design.networks else fallback
-            self._nodes.append(Node(new_id, node.type, copy.deepcopy(node.params),
-                                    (node.position[0] + offset[0], node.position[1] + offset[1]),
-                                    node.label, net))
+            self._nodes.append(
+                Node(
+                    new_id,
+                    node.type,
+                    copy.deepcopy(node.params),
+                    (node.position[0] + offset[0], node.position[1] + offset[1]),
+                    node.label,
+                    net,
+                )
+            )
         nets = {n.id: n.network for n in self._nodes}
         self._edges: list[Edge] = []
         for e in edges:
@@ -384,11 +431,21 @@ def fragment_text(design: Design, node_ids: Iterable[str]) -> str:
     """The nodes ``node_ids`` and the edges among them as design JSON (the clipboard format)."""
     nodes, edges = design.subgraph_ids(node_ids)
     part = Design(design.name)
-    part.networks = {net: dict(design.networks.get(net, {"role": "model"}))
-                     for net in dict.fromkeys(n.network for n in nodes)} or dict(design.networks)
+    part.networks = {
+        net: dict(design.networks.get(net, {"role": "model"}))
+        for net in dict.fromkeys(n.network for n in nodes)
+    } or dict(design.networks)
     for node in nodes:
-        part.add_node(Node(node.id, node.type, copy.deepcopy(node.params), node.position,
-                           node.label, node.network))
+        part.add_node(
+            Node(
+                node.id,
+                node.type,
+                copy.deepcopy(node.params),
+                node.position,
+                node.label,
+                node.network,
+            )
+        )
     for edge in edges:
         part.add_edge(edge)
     return dumps(part)
@@ -435,8 +492,7 @@ class SetSection(QUndoCommand):
 
     def __init__(self, doc: Document, section: str, key: str, value: Any) -> None:
         if section not in SECTIONS:
-            raise ValueError(f"unknown design section {section!r}; one of: "
-                             + ", ".join(SECTIONS))
+            raise ValueError(f"unknown design section {section!r}; one of: " + ", ".join(SECTIONS))
         super().__init__()
         self.doc = doc
         self.section = section
@@ -475,8 +531,11 @@ class SetSection(QUndoCommand):
         return self.MERGE_ID
 
     def mergeWith(self, other: QUndoCommand) -> bool:  # noqa: N802 - Qt's name
-        if not isinstance(other, SetSection) or other.doc is not self.doc \
-                or (other.section, other.key) != (self.section, self.key):
+        if (
+            not isinstance(other, SetSection)
+            or other.doc is not self.doc
+            or (other.section, other.key) != (self.section, self.key)
+        ):
             return False
         self.value = other.value
         self._retitle()
@@ -488,11 +547,11 @@ class SetSection(QUndoCommand):
 class ReplaceSection(QUndoCommand):
     """Replace the whole ``training`` or ``data`` section at once (e.g. choosing a dataset)."""
 
-    def __init__(self, doc: Document, section: str, value: Mapping[str, Any],
-                 text: str | None = None) -> None:
+    def __init__(
+        self, doc: Document, section: str, value: Mapping[str, Any], text: str | None = None
+    ) -> None:
         if section not in SECTIONS:
-            raise ValueError(f"unknown design section {section!r}; one of: "
-                             + ", ".join(SECTIONS))
+            raise ValueError(f"unknown design section {section!r}; one of: " + ", ".join(SECTIONS))
         super().__init__(text or f"Change {section} settings")
         self.doc = doc
         self.section = section

@@ -25,8 +25,11 @@ class _SvgIconEngine(QIconEngine):
         self._svg = svg
 
     def paint(self, painter: QPainter, rect: QRect, mode: QIcon.Mode, state: QIcon.State) -> None:
-        group = (QPalette.ColorGroup.Disabled if mode == QIcon.Mode.Disabled
-                 else QPalette.ColorGroup.Normal)
+        group = (
+            QPalette.ColorGroup.Disabled
+            if mode == QIcon.Mode.Disabled
+            else QPalette.ColorGroup.Normal
+        )
         colour = QGuiApplication.palette().color(group, QPalette.ColorRole.WindowText)
         data = self._svg.replace(b"currentColor", colour.name().encode())
         renderer = QSvgRenderer(QByteArray(data))
@@ -57,8 +60,10 @@ def icon(name: str) -> QIcon:
 
 def swatch(colour: str) -> QIcon:
     """A small rounded square of ``colour`` (palette categories, gallery legends)."""
-    svg = (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1.5" y="1.5" '
-           f'width="13" height="13" rx="3.5" fill="{colour}" stroke="#00000040"/></svg>')
+    svg = (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect x="1.5" y="1.5" '
+        f'width="13" height="13" rx="3.5" fill="{colour}" stroke="#00000040"/></svg>'
+    )
     return QIcon(_SvgIconEngine(svg.encode()))
 
 

@@ -68,16 +68,22 @@ class Prompts:
 
     def ask_save_changes(self, name: str) -> str:
         """``"save"``, ``"discard"`` or ``"cancel"`` for a modified document called ``name``."""
-        box = QMessageBox(QMessageBox.Icon.Warning, "Unsaved changes",
-                          f"Save the changes to {name}?",
-                          QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard
-                          | QMessageBox.StandardButton.Cancel, self.parent)
+        box = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Unsaved changes",
+            f"Save the changes to {name}?",
+            QMessageBox.StandardButton.Save
+            | QMessageBox.StandardButton.Discard
+            | QMessageBox.StandardButton.Cancel,
+            self.parent,
+        )
         box.setInformativeText("Your changes are lost if you don't save them.")
         box.setDefaultButton(QMessageBox.StandardButton.Save)
         answer = box.exec()
-        return {QMessageBox.StandardButton.Save: "save",
-                QMessageBox.StandardButton.Discard: "discard"}.get(
-                    QMessageBox.StandardButton(answer), "cancel")
+        return {
+            QMessageBox.StandardButton.Save: "save",
+            QMessageBox.StandardButton.Discard: "discard",
+        }.get(QMessageBox.StandardButton(answer), "cancel")
 
     def show_error(self, title: str, message: str) -> None:
         """Tell the user that something failed (one line: what, where, how to fix)."""
@@ -86,23 +92,25 @@ class Prompts:
     def ask_restore(self, recovered: Recovered) -> bool:
         """Whether to restore an autosaved design left by an editor that did not exit cleanly."""
         answer = QMessageBox.question(
-            self.parent, "Restore unsaved work?",
+            self.parent,
+            "Restore unsaved work?",
             f"Deepwire did not close cleanly last time. Restore the autosaved design "
             f"{recovered.describe()}?\n\nIf you choose No, the autosave is deleted.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.Yes)
+            QMessageBox.StandardButton.Yes,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
     def choose_open_path(self, directory: str) -> Path | None:
         """A design file to open, or None."""
-        path, _ = QFileDialog.getOpenFileName(self.parent, "Open design", directory,
-                                              DESIGN_FILTER)
+        path, _ = QFileDialog.getOpenFileName(self.parent, "Open design", directory, DESIGN_FILTER)
         return Path(path) if path else None
 
     def choose_save_path(self, suggested: str) -> Path | None:
         """Where to save, or None."""
-        path, _ = QFileDialog.getSaveFileName(self.parent, "Save design as", suggested,
-                                              DESIGN_FILTER)
+        path, _ = QFileDialog.getSaveFileName(
+            self.parent, "Save design as", suggested, DESIGN_FILTER
+        )
         if not path:
             return None
         p = Path(path)
@@ -112,8 +120,9 @@ class Prompts:
         """A template stem from the gallery, or None."""
         gallery = TemplateGallery(self.parent)
         try:
-            return gallery.chosen() if gallery.exec() == TemplateGallery.DialogCode.Accepted \
-                else None
+            return (
+                gallery.chosen() if gallery.exec() == TemplateGallery.DialogCode.Accepted else None
+            )
         finally:
             gallery.deleteLater()
 
@@ -125,9 +134,16 @@ class MainWindow(QMainWindow):
     ``recovery`` (None: no autosave) receives the autosaves; ``prompts`` asks the user.
     """
 
-    def __init__(self, document: Document | None = None, *, settings: QSettings | None = None,
-                 recovery: RecoveryStore | None = None, prompts: Prompts | None = None,
-                 autosave_ms: int = AUTOSAVE_MS, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        document: Document | None = None,
+        *,
+        settings: QSettings | None = None,
+        recovery: RecoveryStore | None = None,
+        prompts: Prompts | None = None,
+        autosave_ms: int = AUTOSAVE_MS,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.document = document if document is not None else Document(parent=self)
         self.settings = settings
@@ -136,8 +152,9 @@ class MainWindow(QMainWindow):
         self.recent = RecentFiles(settings)
         self.setWindowIcon(app_icon())
         self.setAcceptDrops(True)
-        self.setDockOptions(QMainWindow.DockOption.AnimatedDocks
-                            | QMainWindow.DockOption.AllowTabbedDocks)
+        self.setDockOptions(
+            QMainWindow.DockOption.AnimatedDocks | QMainWindow.DockOption.AllowTabbedDocks
+        )
         # Side panels run the full height; the problems list sits under the canvas only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
@@ -152,14 +169,18 @@ class MainWindow(QMainWindow):
         self.problems = ProblemsPanel(self.document, self)
         self.history = QUndoView(self.document.undo_stack, self)
         self.history.setEmptyLabel("<opened design>")
-        self.palette_dock = self._dock("Layers", "palette", self.palette_panel,
-                                       Qt.DockWidgetArea.LeftDockWidgetArea)
-        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector,
-                                         Qt.DockWidgetArea.RightDockWidgetArea)
-        self.problems_dock = self._dock("Problems", "problems", self.problems,
-                                        Qt.DockWidgetArea.BottomDockWidgetArea)
-        self.history_dock = self._dock("History", "history", self.history,
-                                       Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.palette_dock = self._dock(
+            "Layers", "palette", self.palette_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.inspector_dock = self._dock(
+            "Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.problems_dock = self._dock(
+            "Problems", "problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.history_dock = self._dock(
+            "History", "history", self.history, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.tabifyDockWidget(self.problems_dock, self.history_dock)
         self.problems_dock.raise_()
         self._build_training()
@@ -177,8 +198,9 @@ class MainWindow(QMainWindow):
             self.autosave_timer.start()
 
         self.resize(1400, 900)
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [210, 300],
-                         Qt.Orientation.Horizontal)
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], [210, 300], Qt.Orientation.Horizontal
+        )
         self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
         self._default_state = self.saveState(STATE_VERSION)
         self._restore_settings()
@@ -187,19 +209,26 @@ class MainWindow(QMainWindow):
 
     # -- construction ------------------------------------------------------------------------
 
-    def _dock(self, title: str, name: str, widget: QWidget,
-              area: Qt.DockWidgetArea) -> QDockWidget:
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(f"{name}_dock")
         dock.setWidget(widget)
-        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
-                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable
-                         | QDockWidget.DockWidgetFeature.DockWidgetClosable)
+        dock.setFeatures(
+            QDockWidget.DockWidgetFeature.DockWidgetMovable
+            | QDockWidget.DockWidgetFeature.DockWidgetFloatable
+            | QDockWidget.DockWidgetFeature.DockWidgetClosable
+        )
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(self, text: str, slot, shortcut: QKeySequence | str | None = None,
-                icon_name: str | None = None, tip: str = "") -> QAction:
+    def _action(
+        self,
+        text: str,
+        slot,
+        shortcut: QKeySequence | str | None = None,
+        icon_name: str | None = None,
+        tip: str = "",
+    ) -> QAction:
         action = QAction(text, self)
         if shortcut is not None:
             action.setShortcut(QKeySequence(shortcut))
@@ -213,23 +242,37 @@ class MainWindow(QMainWindow):
 
     def _build_actions(self) -> None:
         std = QKeySequence.StandardKey
-        self.new_action = self._action("&New", self.new_design, std.New, "new",
-                                       "Start an empty design")
-        self.template_action = self._action("New from &Template…", self.new_from_template,
-                                            "Ctrl+Shift+N", "template",
-                                            "Start from one of the seven family templates")
-        self.open_action = self._action("&Open…", self.open_design, std.Open, "open",
-                                        "Open a design file")
-        self.save_action = self._action("&Save", self.save, std.Save, "save",
-                                        "Save the design")
-        self.save_as_action = self._action("Save &As…", self.save_as, std.SaveAs, None,
-                                           "Save the design to a new file")
-        self.export_action = self._action("&Export Trained Model…", self.show_export_dialog,
-                                          "Ctrl+E", None, "Export the trained model as ONNX, "
-                                          ".pt2, safetensors or PyTorch code")
-        self.import_action = self._action("&Import PyTorch Model…", self.show_import_dialog,
-                                          None, None, "Turn a PyTorch model (.py or .pt2) into "
-                                          "an editable design")
+        self.new_action = self._action(
+            "&New", self.new_design, std.New, "new", "Start an empty design"
+        )
+        self.template_action = self._action(
+            "New from &Template…",
+            self.new_from_template,
+            "Ctrl+Shift+N",
+            "template",
+            "Start from one of the seven family templates",
+        )
+        self.open_action = self._action(
+            "&Open…", self.open_design, std.Open, "open", "Open a design file"
+        )
+        self.save_action = self._action("&Save", self.save, std.Save, "save", "Save the design")
+        self.save_as_action = self._action(
+            "Save &As…", self.save_as, std.SaveAs, None, "Save the design to a new file"
+        )
+        self.export_action = self._action(
+            "&Export Trained Model…",
+            self.show_export_dialog,
+            "Ctrl+E",
+            None,
+            "Export the trained model as ONNX, .pt2, safetensors or PyTorch code",
+        )
+        self.import_action = self._action(
+            "&Import PyTorch Model…",
+            self.show_import_dialog,
+            None,
+            None,
+            "Turn a PyTorch model (.py or .pt2) into an editable design",
+        )
         self.quit_action = self._action("&Quit", self.close, std.Quit, None, "Close Deepwire")
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
 
@@ -242,8 +285,9 @@ class MainWindow(QMainWindow):
         self.redo_action.setIcon(icon("redo"))
 
         self.reset_layout_action = self._action("Reset Panel Layout", self.reset_panels)
-        self.shortcuts_action = self._action("&Keyboard Shortcuts", self.show_shortcuts,
-                                             std.HelpContents)
+        self.shortcuts_action = self._action(
+            "&Keyboard Shortcuts", self.show_shortcuts, std.HelpContents
+        )
         self.about_action = self._action("&About Deepwire", self.show_about)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
 
@@ -274,20 +318,31 @@ class MainWindow(QMainWindow):
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
         canvas = self.canvas
-        edit_menu.addActions([canvas.cut_action, canvas.copy_action, canvas.paste_action,
-                              canvas.duplicate_action, canvas.delete_action])
+        edit_menu.addActions(
+            [
+                canvas.cut_action,
+                canvas.copy_action,
+                canvas.paste_action,
+                canvas.duplicate_action,
+                canvas.delete_action,
+            ]
+        )
         edit_menu.addSeparator()
         edit_menu.addAction(canvas.select_all_action)
         edit_menu.addSeparator()
-        find = self._action("Find &Layer Type…", self._focus_palette_search, std_find(),
-                            None, "Search the layer palette")
+        find = self._action(
+            "Find &Layer Type…",
+            self._focus_palette_search,
+            std_find(),
+            None,
+            "Search the layer palette",
+        )
         edit_menu.addAction(find)
 
         view_menu = bar.addMenu("&View")
         view_menu.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action])
         view_menu.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                     self.history_dock):
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.history_dock):
             view_menu.addAction(dock.toggleViewAction())
         self.view_menu = view_menu
 
@@ -298,8 +353,9 @@ class MainWindow(QMainWindow):
 
         train_menu = bar.addMenu("&Train")
         panel = self.training_panel
-        train_menu.addActions([panel.train_action, panel.pause_action, panel.stop_action,
-                                panel.resume_action])
+        train_menu.addActions(
+            [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
+        )
         self.train_menu = train_menu
         for dock in (self.training_dock, self.data_dock, self.plots_dock):
             view_menu.addAction(dock.toggleViewAction())
@@ -312,14 +368,19 @@ class MainWindow(QMainWindow):
         bar.setObjectName("main_toolbar")
         bar.setMovable(False)
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonIconOnly)
-        bar.addActions([self.new_action, self.template_action, self.open_action,
-                        self.save_action])
+        bar.addActions([self.new_action, self.template_action, self.open_action, self.save_action])
         bar.addSeparator()
         canvas = self.canvas
         bar.addActions([self.undo_action, self.redo_action, canvas.delete_action])
         bar.addSeparator()
-        bar.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action,
-                        canvas.auto_layout_action])
+        bar.addActions(
+            [
+                canvas.zoom_in_action,
+                canvas.zoom_out_action,
+                canvas.fit_action,
+                canvas.auto_layout_action,
+            ]
+        )
         bar.addSeparator()
         panel = self.training_panel
         bar.addActions([panel.train_action, panel.pause_action, panel.stop_action])
@@ -339,8 +400,14 @@ class MainWindow(QMainWindow):
         self.params_label.setToolTip("Trainable parameters of every network")
         self.macs_label.setToolTip("Multiply-accumulate operations per sample (forward pass)")
         self.memory_label.setToolTip("Activation memory per sample (float32, forward pass)")
-        for label in (self.validity_label, self.params_label, self.train_memory_label,
-                      self.macs_label, self.memory_label, self.device_label):
+        for label in (
+            self.validity_label,
+            self.params_label,
+            self.train_memory_label,
+            self.macs_label,
+            self.memory_label,
+            self.device_label,
+        ):
             label.setContentsMargins(6, 0, 6, 0)
             status.addPermanentWidget(label)
 
@@ -377,8 +444,11 @@ class MainWindow(QMainWindow):
         if len(selected) == 1:
             wired = any(e.source == selected[0] for e in design.in_edges(node_id))
             self.statusBar().showMessage(
-                f"Added {node_id} after {selected[0]}" if wired else
-                f"Added {node_id}; not wired after {selected[0]} (its output does not fit)", 6000)
+                f"Added {node_id} after {selected[0]}"
+                if wired
+                else f"Added {node_id}; not wired after {selected[0]} (its output does not fit)",
+                6000,
+            )
         else:
             self.statusBar().showMessage(f"Added {node_id}", 4000)
         self.canvas.setFocus()
@@ -474,8 +544,13 @@ class MainWindow(QMainWindow):
     def save_as(self) -> bool:
         """Ask for a file name and save there."""
         current = self.document.path
-        suggested = str(current) if current is not None else str(
-            Path(self._last_dir()) / (formatting.file_stem(self.document.design.name) + ".json"))
+        suggested = (
+            str(current)
+            if current is not None
+            else str(
+                Path(self._last_dir()) / (formatting.file_stem(self.document.design.name) + ".json")
+            )
+        )
         path = self.prompts.choose_save_path(suggested)
         if path is None:
             return False
@@ -486,9 +561,10 @@ class MainWindow(QMainWindow):
             self.document.save(path)
         except OSError as exc:
             reason = exc.strerror or str(exc)
-            self.prompts.show_error("Cannot save the design",
-                                    f"{path}: cannot write the file ({reason}); choose another "
-                                    "folder with Save As")
+            self.prompts.show_error(
+                "Cannot save the design",
+                f"{path}: cannot write the file ({reason}); choose another folder with Save As",
+            )
             return False
         except Exception as exc:  # noqa: BLE001 - any failure is a dialog; the design stays open
             self.prompts.show_error("Cannot save the design", f"{path}: {first_line(exc)}")
@@ -600,8 +676,7 @@ class MainWindow(QMainWindow):
             self.document.undo_stack.resetClean()  # differs from the file: modified
             RecoveryStore.forget(recovered)
             self.autosave()
-            self.statusBar().showMessage("Restored the autosaved design; save it to keep it",
-                                         8000)
+            self.statusBar().showMessage("Restored the autosaved design; save it to keep it", 8000)
             return True
         return False
 
@@ -640,8 +715,15 @@ class MainWindow(QMainWindow):
     def reset_panels(self) -> None:
         """Put every panel back where it starts."""
         self.restoreState(self._default_state, STATE_VERSION)
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock,
-                     self.history_dock, self.training_dock, self.data_dock, self.plots_dock):
+        for dock in (
+            self.palette_dock,
+            self.inspector_dock,
+            self.problems_dock,
+            self.history_dock,
+            self.training_dock,
+            self.data_dock,
+            self.plots_dock,
+        ):
             dock.setFloating(False)
             dock.show()
         self.problems_dock.raise_()
@@ -669,8 +751,7 @@ class MainWindow(QMainWindow):
         name = self.document.design.name.strip()
         path = self.document.path
         same = name in ("", "Untitled", shown) or (path is not None and name == path.stem)
-        self.setWindowTitle(f"{shown}[*] — Deepwire" if same
-                            else f"{shown}[*] — {name} — Deepwire")
+        self.setWindowTitle(f"{shown}[*] — Deepwire" if same else f"{shown}[*] — {name} — Deepwire")
         self.setWindowModified(self.document.modified)
 
     def _on_path_changed(self, _path: object) -> None:
@@ -695,14 +776,14 @@ class MainWindow(QMainWindow):
         totals = self.summary.totals
         if not self.summary.graph_valid:  # a sum over a broken graph would be a made-up number
             self.params_label.setText("Parameters: —")
-            self.params_label.setToolTip("Trainable parameters: counted once every layer's "
-                                         "shape checks out (see Problems)")
+            self.params_label.setToolTip(
+                "Trainable parameters: counted once every layer's shape checks out (see Problems)"
+            )
         else:
             self.params_label.setText(f"Parameters: {formatting.count(totals.params)}")
             self.params_label.setToolTip("Trainable parameters of every network")
         self.macs_label.setText(f"MACs: {formatting.short_count(totals.macs)}")
-        self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}"
-                                  "/sample")
+        self.memory_label.setText(f"Activations: {formatting.size(totals.activation_bytes)}/sample")
         self._update_training_memory()
 
     def _on_section_changed(self, _section: str) -> None:
@@ -717,14 +798,19 @@ class MainWindow(QMainWindow):
         if estimate is None:
             return
         if estimate.fits:
-            free = "" if estimate.available is None else \
-                f" of {formatting.size(estimate.available)} free"
+            free = (
+                ""
+                if estimate.available is None
+                else f" of {formatting.size(estimate.available)} free"
+            )
             label.setText(f"Training: {formatting.size(estimate.total)}{free}")
             label.setStyleSheet("")
         else:
             best = estimate.max_batch
-            label.setText(f"Training: does not fit at batch {estimate.batch_size}"
-                          + (f"; at most {best}" if best else ""))
+            label.setText(
+                f"Training: does not fit at batch {estimate.batch_size}"
+                + (f"; at most {best}" if best else "")
+            )
             label.setStyleSheet(f"color: {ERROR_COLOUR};")
         label.setToolTip(
             f"Memory to train, {estimate.summary()}:\n"
@@ -732,12 +818,14 @@ class MainWindow(QMainWindow):
             f"{formatting.size(estimate.gradients)}, optimizer state ({estimate.optimizer}) "
             f"{formatting.size(estimate.optimizer_state)}, activations "
             f"{formatting.size(estimate.activations)} at batch {estimate.batch_size}\n"
-            "(the dataset, kept on the device while training, comes on top)")
+            "(the dataset, kept on the device while training, comes on top)"
+        )
 
     def _on_problem_count(self, count: int) -> None:
         self.problems_dock.setWindowTitle(f"Problems ({count})" if count else "Problems")
-        self.validity_label.setText("✔ Valid" if count == 0 else
-                                    f"⚠ {count} problem{'s' if count != 1 else ''}")
+        self.validity_label.setText(
+            "✔ Valid" if count == 0 else f"⚠ {count} problem{'s' if count != 1 else ''}"
+        )
 
     def prepare_screenshot(self) -> None:
         """Select the design's first trainable layer (so the inspector has content) and frame
@@ -745,8 +833,11 @@ class MainWindow(QMainWindow):
         design = self.document.design
         for node_id in self.document.analysis.topological_order():
             node_type = design.node(node_id).type
-            if node_type in REGISTRY and REGISTRY.get(node_type).category not in (
-                    "Input / Output", "Activation") and REGISTRY.get(node_type).params:
+            if (
+                node_type in REGISTRY
+                and REGISTRY.get(node_type).category not in ("Input / Output", "Activation")
+                and REGISTRY.get(node_type).params
+            ):
                 self.canvas.select_nodes([node_id])
                 self.inspector.show_selection([node_id])
                 break
@@ -759,8 +850,13 @@ class MainWindow(QMainWindow):
         from gui.panels.export_dialog import ExportDialog
 
         panel = self.training_panel
-        dialog = ExportDialog(self.document, runs_dir=panel.runs_dir, last_run=panel.last_out_dir,
-                              directory=self._last_dir(), parent=self)
+        dialog = ExportDialog(
+            self.document,
+            runs_dir=panel.runs_dir,
+            last_run=panel.last_out_dir,
+            directory=self._last_dir(),
+            parent=self,
+        )
         dialog.exported.connect(lambda result: self._show_status(result.summary()))
         self._replace_dialog("export_dialog", dialog)
         return dialog
@@ -770,11 +866,11 @@ class MainWindow(QMainWindow):
         successful import opens the new design (asking to save unsaved changes first)."""
         from gui.panels.import_dialog import ImportDialog
 
-        dialog = ImportDialog(directory=self._last_dir(), open_path=self.document.path,
-                              parent=self)
+        dialog = ImportDialog(directory=self._last_dir(), open_path=self.document.path, parent=self)
         # after the dialog has closed: the save prompt must not stack on top of it
         dialog.imported.connect(
-            lambda result: QTimer.singleShot(0, self, lambda: self._open_imported(result)))
+            lambda result: QTimer.singleShot(0, self, lambda: self._open_imported(result))
+        )
         self._replace_dialog("import_dialog", dialog)
         return dialog
 
@@ -788,8 +884,10 @@ class MainWindow(QMainWindow):
 
     def _open_imported(self, result) -> None:
         if self.open_design(result.design_path):
-            self._show_status(f"Imported {result.design_path.name}; its weights are in "
-                              f"{result.checkpoint_path.name} (File → Export uses them)")
+            self._show_status(
+                f"Imported {result.design_path.name}; its weights are in "
+                f"{result.checkpoint_path.name} (File → Export uses them)"
+            )
         else:
             self._show_status(f"Imported to {result.design_path}; not opened")
 
@@ -799,19 +897,22 @@ class MainWindow(QMainWindow):
         """The training panel (a tab beside the inspector) and the live plots (below)."""
         self.plots = TrainingPlots(self)
         self.training_panel = TrainingPanel(self.document, self.plots, self)
-        self.training_dock = self._dock("Training", "training", self.training_panel,
-                                        Qt.DockWidgetArea.RightDockWidgetArea)
+        self.training_dock = self._dock(
+            "Training", "training", self.training_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tabifyDockWidget(self.inspector_dock, self.training_dock)
         self.data_panel = DataPanel(self.document, self)
-        self.data_dock = self._dock("Data", "data", self.data_panel,
-                                    Qt.DockWidgetArea.RightDockWidgetArea)
+        self.data_dock = self._dock(
+            "Data", "data", self.data_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
         self.tabifyDockWidget(self.training_dock, self.data_dock)
         self.data_panel.statusMessage.connect(self._show_status)
         self.data_panel.set_on_screen(False)  # behind the Inspector tab until raised
         self.data_dock.visibilityChanged.connect(self.data_panel.set_on_screen)
         self.inspector_dock.raise_()
-        self.plots_dock = self._dock("Plots", "plots", self.plots,
-                                     Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.plots_dock = self._dock(
+            "Plots", "plots", self.plots, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
         self.tabifyDockWidget(self.history_dock, self.plots_dock)
         self.problems_dock.raise_()
         for action in (self.training_panel.train_action, self.training_panel.resume_action):
@@ -832,8 +933,9 @@ class MainWindow(QMainWindow):
         if self.plots_dock.isFloating():
             return
         height = self.height()
-        wanted = max(int(height * TRAINING_PLOTS_SHARE), self.plots.view.minimumHeight()
-                     + DOCK_CHROME)
+        wanted = max(
+            int(height * TRAINING_PLOTS_SHARE), self.plots.view.minimumHeight() + DOCK_CHROME
+        )
         wanted = min(wanted, int(height * TRAINING_PLOTS_CAP))
         if self.plots_dock.height() < wanted:
             self.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
@@ -879,16 +981,21 @@ class MainWindow(QMainWindow):
                 rows.append((action.text().replace("&", ""), keys))
         rows.append(("Pan", "Middle drag or Space + drag"))
         rows.append(("Zoom", "Ctrl + wheel"))
-        html = "".join(f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
-                       for name, keys in sorted(set(rows)))
+        html = "".join(
+            f"<tr><td>{name}</td><td>&nbsp;&nbsp;<b>{keys}</b></td></tr>"
+            for name, keys in sorted(set(rows))
+        )
         QMessageBox.information(self, "Keyboard shortcuts", f"<table>{html}</table>")
 
     def show_about(self) -> None:
         """Version and one line on what Deepwire is."""
-        QMessageBox.about(self, "About Deepwire",
-                          "<b>Deepwire</b><br>Build, train and export neural networks "
-                          "visually, on PyTorch.<br><br>Templates: "
-                          + ", ".join(title for title, _ in TEMPLATES.values()))
+        QMessageBox.about(
+            self,
+            "About Deepwire",
+            "<b>Deepwire</b><br>Build, train and export neural networks "
+            "visually, on PyTorch.<br><br>Templates: "
+            + ", ".join(title for title, _ in TEMPLATES.values()),
+        )
 
 
 def _sleep_ms(ms: int) -> None:

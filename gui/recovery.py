@@ -82,9 +82,13 @@ class RecoveryStore:
     def save(self, design: Design, original_path: Path | None) -> Path:
         """Write the design (atomically) with where it came from; returns the file."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        record = {"format": RECOVERY_FORMAT, "version": RECOVERY_VERSION,
-                  "original_path": str(original_path) if original_path else None,
-                  "saved_at": time.time(), "design": checked_dict(design)}
+        record = {
+            "format": RECOVERY_FORMAT,
+            "version": RECOVERY_VERSION,
+            "original_path": str(original_path) if original_path else None,
+            "saved_at": time.time(),
+            "design": checked_dict(design),
+        }
         atomic_write_bytes(self.file, json.dumps(record, ensure_ascii=False).encode("utf-8"))
         return self.file
 
@@ -102,7 +106,7 @@ class RecoveryStore:
             return found
         remove_stale_temps(self.directory)  # of autosaves killed mid-write
         for path in self.directory.glob(f"{PREFIX}*.json"):
-            pid_text = path.stem[len(PREFIX):]
+            pid_text = path.stem[len(PREFIX) :]
             if not pid_text.isdigit():
                 continue
             pid = int(pid_text)
@@ -114,8 +118,14 @@ class RecoveryStore:
                 self.set_aside(path, str(exc))
                 continue
             original = record.get("original_path")
-            found.append(Recovered(path, Path(original) if original else None,
-                                   float(record.get("saved_at") or 0.0), design.name))
+            found.append(
+                Recovered(
+                    path,
+                    Path(original) if original else None,
+                    float(record.get("saved_at") or 0.0),
+                    design.name,
+                )
+            )
         found.sort(key=lambda r: r.saved_at, reverse=True)
         return found
 
@@ -146,21 +156,27 @@ def _read(path: Path) -> tuple[dict, Design]:
         if not isinstance(record, dict) or record.get("format") != RECOVERY_FORMAT:
             raise DesignFormatError(f"{path}: not a Deepwire recovery file")
         if record.get("version") != RECOVERY_VERSION:
-            raise DesignFormatError(f"{path}: recovery file version {record.get('version')!r} "
-                                    "is not supported")
+            raise DesignFormatError(
+                f"{path}: recovery file version {record.get('version')!r} is not supported"
+            )
         saved_at, original = record.get("saved_at"), record.get("original_path")
-        if (isinstance(saved_at, bool) or not isinstance(saved_at, (int, float))
-                or not math.isfinite(saved_at)):
-            raise DesignFormatError(f"{path}: \"saved_at\" must be a time in seconds, got "
-                                    f"{json.dumps(saved_at)[:40]}")
+        if (
+            isinstance(saved_at, bool)
+            or not isinstance(saved_at, (int, float))
+            or not math.isfinite(saved_at)
+        ):
+            raise DesignFormatError(
+                f'{path}: "saved_at" must be a time in seconds, got {json.dumps(saved_at)[:40]}'
+            )
         if original is not None and not isinstance(original, str):
-            raise DesignFormatError(f"{path}: \"original_path\" must be a path or null")
+            raise DesignFormatError(f'{path}: "original_path" must be a path or null')
         return record, design_from_dict(record.get("design"), str(path))
     except DesignFormatError:
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged autosave must never stop the editor
-        raise DesignFormatError(f"{path}: unreadable recovery file ({first_line(exc, 120)})") \
-            from None
+        raise DesignFormatError(
+            f"{path}: unreadable recovery file ({first_line(exc, 120)})"
+        ) from None
 
 
 def _unlink(path: Path) -> None:

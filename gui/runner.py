@@ -57,8 +57,8 @@ class RunResult:
 
     summary: RunSummary | None = None
     error: str | None = None
-    stopped: bool = False        # ended by a stop request (the summary covers the epochs done)
-    seconds: float = 0.0         # wall time the run was active (pauses excluded)
+    stopped: bool = False  # ended by a stop request (the summary covers the epochs done)
+    seconds: float = 0.0  # wall time the run was active (pauses excluded)
 
     @property
     def ok(self) -> bool:
@@ -125,13 +125,18 @@ class TrainingRunner(QObject):
     torch cannot be interrupted) never holds the process.
     """
 
-    eventsReady = Signal(object)   # list of TrainStartEvent | BatchEvent | EpochEvent, in order
+    eventsReady = Signal(object)  # list of TrainStartEvent | BatchEvent | EpochEvent, in order
     stateChanged = Signal(str)
-    finished = Signal(object)      # RunResult
+    finished = Signal(object)  # RunResult
 
-    def __init__(self, parent: QObject | None = None, *, drain_hz: int = DRAIN_HZ,
-                 max_events_per_drain: int = MAX_EVENTS_PER_DRAIN,
-                 threads: int | None = None) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        *,
+        drain_hz: int = DRAIN_HZ,
+        max_events_per_drain: int = MAX_EVENTS_PER_DRAIN,
+        threads: int | None = None,
+    ) -> None:
         super().__init__(parent)
         self.buffer: deque = deque()
         self.max_events_per_drain = max_events_per_drain
@@ -173,10 +178,16 @@ class TrainingRunner(QObject):
 
     # -- control ---------------------------------------------------------------------------------
 
-    def start(self, design: Design, *, base_dir: str | Path | None = None,
-              out_dir: str | Path | None = None, data: PreparedData | None = None,
-              overrides: dict[str, Any] | None = None,
-              resume: str | Path | None = None) -> TrainConfig:
+    def start(
+        self,
+        design: Design,
+        *,
+        base_dir: str | Path | None = None,
+        out_dir: str | Path | None = None,
+        data: PreparedData | None = None,
+        overrides: dict[str, Any] | None = None,
+        resume: str | Path | None = None,
+    ) -> TrainConfig:
         """Train a snapshot of ``design`` in a worker thread; returns the validated settings.
 
         ``resume`` (a checkpoint path) continues that run exactly: the epochs setting is the total.
@@ -190,11 +201,22 @@ class TrainingRunner(QObject):
         config = TrainConfig.from_design(snapshot, overrides)
         self.buffer.clear()
         bridge = _BufferCallback(self.buffer)
-        trainer = Trainer(snapshot, config, callbacks=[bridge], base_dir=base_dir, data=data,
-                          out_dir=out_dir, resume=resume)
+        trainer = Trainer(
+            snapshot,
+            config,
+            callbacks=[bridge],
+            base_dir=base_dir,
+            data=data,
+            out_dir=out_dir,
+            resume=resume,
+        )
         threads = self.threads or worker_threads()
-        thread = threading.Thread(target=self._work, args=(trainer, bridge, threads),
-                                  name="deepwire-training", daemon=True)
+        thread = threading.Thread(
+            target=self._work,
+            args=(trainer, bridge, threads),
+            name="deepwire-training",
+            daemon=True,
+        )
         self._run = _Run(trainer, thread, config)
         thread.start()
         self._timer.start()

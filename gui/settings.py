@@ -32,8 +32,9 @@ log = logging.getLogger(__name__)
 
 def user_settings() -> QSettings:
     """The user's persistent settings (INI file in the platform's config location)."""
-    return usable_settings(QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope,
-                                     ORGANIZATION, APPLICATION))
+    return usable_settings(
+        QSettings(QSettings.Format.IniFormat, QSettings.Scope.UserScope, ORGANIZATION, APPLICATION)
+    )
 
 
 def usable_settings(settings: QSettings) -> QSettings:

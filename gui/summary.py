@@ -44,20 +44,28 @@ def data_problem(design: Design) -> SectionProblem | None:
     data: Any = design.data
     if not isinstance(data, dict) or not data:
         return SectionProblem(
-            None, "The design has no data section: training has nothing to learn from",
+            None,
+            "The design has no data section: training has nothing to learn from",
             "Use the built-in digits dataset, or choose data in the Data panel",
-            "data", "Use built-in digits")
+            "data",
+            "Use built-in digits",
+        )
     try:
         spec = normalize_spec(data)
         if spec["source"] == "builtin" and spec.get("name") not in BUILTIN_DATASETS:
-            raise DataError(f"'name' is {spec.get('name')!r}, not a built-in dataset; "
-                            "choose one of " + ", ".join(BUILTIN_DATASETS))
+            raise DataError(
+                f"'name' is {spec.get('name')!r}, not a built-in dataset; "
+                "choose one of " + ", ".join(BUILTIN_DATASETS)
+            )
     except DeepwireError as exc:
         reason = _unprefixed(first_line(exc), "data spec: ")
         return SectionProblem(
-            None, f"The data section is invalid: {reason}",
+            None,
+            f"The data section is invalid: {reason}",
             "Choose data in the Data panel, or use the built-in digits dataset",
-            "data", "Use built-in digits")
+            "data",
+            "Use built-in digits",
+        )
     return None
 
 
@@ -71,13 +79,19 @@ def section_problems(design: Design) -> list[Problem]:
         TrainConfig.from_design(design)
     except DeepwireError as exc:
         reason = _unprefixed(first_line(exc), "training: ")
-        out.append(SectionProblem(None, f"The training settings are invalid: {reason}",
-                                  "Correct it in the Training panel", "training"))
+        out.append(
+            SectionProblem(
+                None,
+                f"The training settings are invalid: {reason}",
+                "Correct it in the Training panel",
+                "training",
+            )
+        )
     return out
 
 
 def _unprefixed(text: str, prefix: str) -> str:
-    return text[len(prefix):] if text.startswith(prefix) else text
+    return text[len(prefix) :] if text.startswith(prefix) else text
 
 
 class DesignSummary(QObject):
@@ -189,8 +203,9 @@ class DesignSummary(QObject):
                 continue
             new = (node_info.params, node_info.macs, node_info.activation_bytes)
             self._contrib[node_id] = new
-            totals = Totals(totals.params + new[0], totals.macs + new[1],
-                            totals.activation_bytes + new[2])
+            totals = Totals(
+                totals.params + new[0], totals.macs + new[1], totals.activation_bytes + new[2]
+            )
             if node_info.problems != self._node_problems.get(node_id, []):
                 self._problems_dirty = True
                 if node_info.problems:

@@ -52,9 +52,15 @@ class BackgroundCall(QObject):
     done = Signal(object, object)  # result, error message (str) or None
     cancelled = Signal()
 
-    def __init__(self, fn: Callable[..., Any], *args: Any, parent: QObject | None = None,
-                 name: str = "deepwire-task", cancellable: bool = False,
-                 join_at_exit: bool = True) -> None:
+    def __init__(
+        self,
+        fn: Callable[..., Any],
+        *args: Any,
+        parent: QObject | None = None,
+        name: str = "deepwire-task",
+        cancellable: bool = False,
+        join_at_exit: bool = True,
+    ) -> None:
         super().__init__(parent)
         self._fn = fn
         self._args = args

@@ -16,8 +16,13 @@ from resources import TEMPLATES, template_path
 X_STEP, Y_ROW, WRAP_ROW = 240.0, 260.0, 160.0
 
 
-def chain(design: Design, layers: list[tuple[str, str, dict[str, Any]]], network: str = "main",
-          y: float = 0.0, per_row: int | None = None) -> None:
+def chain(
+    design: Design,
+    layers: list[tuple[str, str, dict[str, Any]]],
+    network: str = "main",
+    y: float = 0.0,
+    per_row: int | None = None,
+) -> None:
     """Add ``(id, type, params)`` layers wired one after another, laid out left to right.
 
     With ``per_row`` a long chain wraps onto further rows, so it stays readable when fitted.
@@ -32,13 +37,28 @@ def chain(design: Design, layers: list[tuple[str, str, dict[str, Any]]], network
         prev = node_id
 
 
-def _classifier(name: str, description: str, layers, data: dict, epochs: int, lr: float = 1e-3,
-                per_row: int | None = None, **training: Any) -> Design:
+def _classifier(
+    name: str,
+    description: str,
+    layers,
+    data: dict,
+    epochs: int,
+    lr: float = 1e-3,
+    per_row: int | None = None,
+    **training: Any,
+) -> Design:
     d = Design(name, description)
     chain(d, layers, per_row=per_row)
     d.data = data
-    d.training = {"task": "classification", "loss": "cross_entropy", "optimizer": "adam",
-                  "lr": lr, "batch_size": 64, "epochs": epochs, **training}
+    d.training = {
+        "task": "classification",
+        "loss": "cross_entropy",
+        "optimizer": "adam",
+        "lr": lr,
+        "batch_size": 64,
+        "epochs": epochs,
+        **training,
+    }
     return d
 
 
@@ -47,83 +67,177 @@ def build() -> dict[str, Design]:
     split = {"val": 0.2, "test": 0.0, "stratify": True}
     t: dict[str, Design] = {}
     t["mlp"] = _classifier(
-        "MLP on digits", TEMPLATES["mlp"][1],
-        [("pixels", "Input", {"shape": [64]}),
-         ("hidden1", "Linear", {"out_features": 128}), ("relu1", "ReLU", {}),
-         ("dropout1", "Dropout", {"p": 0.1}),
-         ("hidden2", "Linear", {"out_features": 64}), ("relu2", "ReLU", {}),
-         ("logits", "Linear", {"out_features": 10}), ("digit", "Output", {})],
-        {"source": "builtin", "name": "digits", "form": "flat", "split": split,
-         "preprocess": {"scale": "standard"}}, epochs=30)
+        "MLP on digits",
+        TEMPLATES["mlp"][1],
+        [
+            ("pixels", "Input", {"shape": [64]}),
+            ("hidden1", "Linear", {"out_features": 128}),
+            ("relu1", "ReLU", {}),
+            ("dropout1", "Dropout", {"p": 0.1}),
+            ("hidden2", "Linear", {"out_features": 64}),
+            ("relu2", "ReLU", {}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        {
+            "source": "builtin",
+            "name": "digits",
+            "form": "flat",
+            "split": split,
+            "preprocess": {"scale": "standard"},
+        },
+        epochs=30,
+    )
     t["cnn"] = _classifier(
-        "CNN on digits", TEMPLATES["cnn"][1],
-        [("image", "Input", {"shape": [1, 8, 8]}),
-         ("conv1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}),
-         ("bn1", "BatchNorm2d", {}), ("relu1", "ReLU", {}),
-         ("conv2", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}),
-         ("relu2", "ReLU", {}), ("pool", "MaxPool2d", {"kernel_size": 2}),
-         ("flatten", "Flatten", {}),
-         ("dense", "Linear", {"out_features": 64}), ("relu3", "ReLU", {}),
-         ("dropout", "Dropout", {"p": 0.25}),
-         ("logits", "Linear", {"out_features": 10}), ("digit", "Output", {})],
-        {"source": "builtin", "name": "digits", "form": "image", "split": split}, epochs=30,
-        per_row=7)  # feature extraction, then classification
+        "CNN on digits",
+        TEMPLATES["cnn"][1],
+        [
+            ("image", "Input", {"shape": [1, 8, 8]}),
+            ("conv1", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}),
+            ("bn1", "BatchNorm2d", {}),
+            ("relu1", "ReLU", {}),
+            ("conv2", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}),
+            ("relu2", "ReLU", {}),
+            ("pool", "MaxPool2d", {"kernel_size": 2}),
+            ("flatten", "Flatten", {}),
+            ("dense", "Linear", {"out_features": 64}),
+            ("relu3", "ReLU", {}),
+            ("dropout", "Dropout", {"p": 0.25}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        {"source": "builtin", "name": "digits", "form": "image", "split": split},
+        epochs=30,
+        per_row=7,
+    )  # feature extraction, then classification
     t["rnn"] = _classifier(
-        "RNN on digit rows", TEMPLATES["rnn"][1],
-        [("rows", "Input", {"shape": [8, 8]}),
-         ("rnn", "RNN", {"hidden_size": 64}),
-         ("logits", "Linear", {"out_features": 10}), ("digit", "Output", {})],
-        {"source": "builtin", "name": "digits", "form": "sequence", "split": split}, epochs=40,
-        lr=2e-3)
+        "RNN on digit rows",
+        TEMPLATES["rnn"][1],
+        [
+            ("rows", "Input", {"shape": [8, 8]}),
+            ("rnn", "RNN", {"hidden_size": 64}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        {"source": "builtin", "name": "digits", "form": "sequence", "split": split},
+        epochs=40,
+        lr=2e-3,
+    )
     t["lstm"] = _classifier(
-        "LSTM on digit rows", TEMPLATES["lstm"][1],
-        [("rows", "Input", {"shape": [8, 8]}),
-         ("lstm", "LSTM", {"hidden_size": 64, "num_layers": 2, "bidirectional": True,
-                           "dropout": 0.1}),
-         ("logits", "Linear", {"out_features": 10}), ("digit", "Output", {})],
-        {"source": "builtin", "name": "digits", "form": "sequence", "split": split}, epochs=30,
-        lr=2e-3)
+        "LSTM on digit rows",
+        TEMPLATES["lstm"][1],
+        [
+            ("rows", "Input", {"shape": [8, 8]}),
+            (
+                "lstm",
+                "LSTM",
+                {"hidden_size": 64, "num_layers": 2, "bidirectional": True, "dropout": 0.1},
+            ),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        {"source": "builtin", "name": "digits", "form": "sequence", "split": split},
+        epochs=30,
+        lr=2e-3,
+    )
 
     ae = Design("Autoencoder on digits", TEMPLATES["autoencoder"][1])
-    chain(ae, [("pixels", "Input", {"shape": [64]}),
-               ("enc1", "Linear", {"out_features": 128}), ("enc_relu", "ReLU", {}),
-               ("code", "Linear", {"out_features": 16}),  # linear bottleneck: no ReLU here,
-               ("dec1", "Linear", {"out_features": 128}), ("dec_relu", "ReLU", {}),  # dead
-               ("dec2", "Linear", {"out_features": 64}), ("pixels_out", "Sigmoid", {}),  # codes
-               ("reconstruction", "Output", {})], per_row=5)  # cost 2× the reconstruction MSE
-    ae.data = {"source": "builtin", "name": "digits", "form": "flat",
-               "split": {"val": 0.2, "test": 0.0, "stratify": False}}
-    ae.training = {"task": "reconstruction", "loss": "mse", "optimizer": "adam", "lr": 2e-3,
-                   "batch_size": 64, "epochs": 60, "denoise_std": 0.0}
+    chain(
+        ae,
+        [
+            ("pixels", "Input", {"shape": [64]}),
+            ("enc1", "Linear", {"out_features": 128}),
+            ("enc_relu", "ReLU", {}),
+            ("code", "Linear", {"out_features": 16}),  # linear bottleneck: no ReLU here,
+            ("dec1", "Linear", {"out_features": 128}),
+            ("dec_relu", "ReLU", {}),  # dead
+            ("dec2", "Linear", {"out_features": 64}),
+            ("pixels_out", "Sigmoid", {}),  # codes
+            ("reconstruction", "Output", {}),
+        ],
+        per_row=5,
+    )  # cost 2× the reconstruction MSE
+    ae.data = {
+        "source": "builtin",
+        "name": "digits",
+        "form": "flat",
+        "split": {"val": 0.2, "test": 0.0, "stratify": False},
+    }
+    ae.training = {
+        "task": "reconstruction",
+        "loss": "mse",
+        "optimizer": "adam",
+        "lr": 2e-3,
+        "batch_size": 64,
+        "epochs": 60,
+        "denoise_std": 0.0,
+    }
     t["autoencoder"] = ae
 
     gan = Design("GAN on digits", TEMPLATES["gan"][1])
-    gan.networks = {"generator": {"role": "generator"},
-                    "discriminator": {"role": "discriminator"}}
-    chain(gan, [("noise", "Input", {"shape": [32]}),
-                ("g_fc1", "Linear", {"out_features": 128}), ("g_act1", "LeakyReLU", {}),
-                ("g_fc2", "Linear", {"out_features": 256}), ("g_act2", "LeakyReLU", {}),
-                ("g_fc3", "Linear", {"out_features": 64}), ("g_pixels", "Sigmoid", {}),
-                ("fake", "Output", {})], network="generator")
-    chain(gan, [("sample", "Input", {"shape": [64]}),
-                ("d_fc1", "Linear", {"out_features": 256}), ("d_act1", "LeakyReLU", {}),
-                ("d_drop1", "Dropout", {"p": 0.3}),
-                ("d_fc2", "Linear", {"out_features": 128}), ("d_act2", "LeakyReLU", {}),
-                ("d_logit", "Linear", {"out_features": 1}), ("real_or_fake", "Output", {})],
-          network="discriminator", y=Y_ROW)
-    gan.data = {"source": "builtin", "name": "digits", "form": "flat",
-                "split": {"val": 0.0, "test": 0.0, "stratify": False}}
-    gan.training = {"task": "gan", "loss": "bce_with_logits", "optimizer": "adam", "lr": 2e-4,
-                    "betas": [0.5, 0.999], "batch_size": 64, "epochs": 200}
+    gan.networks = {"generator": {"role": "generator"}, "discriminator": {"role": "discriminator"}}
+    chain(
+        gan,
+        [
+            ("noise", "Input", {"shape": [32]}),
+            ("g_fc1", "Linear", {"out_features": 128}),
+            ("g_act1", "LeakyReLU", {}),
+            ("g_fc2", "Linear", {"out_features": 256}),
+            ("g_act2", "LeakyReLU", {}),
+            ("g_fc3", "Linear", {"out_features": 64}),
+            ("g_pixels", "Sigmoid", {}),
+            ("fake", "Output", {}),
+        ],
+        network="generator",
+    )
+    chain(
+        gan,
+        [
+            ("sample", "Input", {"shape": [64]}),
+            ("d_fc1", "Linear", {"out_features": 256}),
+            ("d_act1", "LeakyReLU", {}),
+            ("d_drop1", "Dropout", {"p": 0.3}),
+            ("d_fc2", "Linear", {"out_features": 128}),
+            ("d_act2", "LeakyReLU", {}),
+            ("d_logit", "Linear", {"out_features": 1}),
+            ("real_or_fake", "Output", {}),
+        ],
+        network="discriminator",
+        y=Y_ROW,
+    )
+    gan.data = {
+        "source": "builtin",
+        "name": "digits",
+        "form": "flat",
+        "split": {"val": 0.0, "test": 0.0, "stratify": False},
+    }
+    gan.training = {
+        "task": "gan",
+        "loss": "bce_with_logits",
+        "optimizer": "adam",
+        "lr": 2e-4,
+        "betas": [0.5, 0.999],
+        "batch_size": 64,
+        "epochs": 200,
+    }
     t["gan"] = gan
 
     som = Design("SOM on digits", TEMPLATES["som"][1])
-    chain(som, [("pixels", "Input", {"shape": [64]}),
-                ("som", "SOM", {"rows": 10, "cols": 10, "sigma": 3.0, "learning_rate": 0.5}),
-                ("distances", "Output", {})])
-    som.data = {"source": "builtin", "name": "digits", "form": "flat",
-                "split": {"val": 0.2, "test": 0.0, "stratify": True},
-                "preprocess": {"scale": "standard"}}
+    chain(
+        som,
+        [
+            ("pixels", "Input", {"shape": [64]}),
+            ("som", "SOM", {"rows": 10, "cols": 10, "sigma": 3.0, "learning_rate": 0.5}),
+            ("distances", "Output", {}),
+        ],
+    )
+    som.data = {
+        "source": "builtin",
+        "name": "digits",
+        "form": "flat",
+        "split": {"val": 0.2, "test": 0.0, "stratify": True},
+        "preprocess": {"scale": "standard"},
+    }
     som.training = {"task": "som", "batch_size": 64, "epochs": 20}
     t["som"] = som
     return t

@@ -28,7 +28,7 @@ def fill_disk_after(monkeypatch: pytest.MonkeyPatch, folder: Path, nbytes: int) 
             return real_write(fd, data)
         if budget["left"] <= 0:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-        done = real_write(fd, bytes(memoryview(data)[:budget["left"]]))
+        done = real_write(fd, bytes(memoryview(data)[: budget["left"]]))
         budget["left"] -= done
         return done
 

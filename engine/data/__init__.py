@@ -17,9 +17,13 @@ from engine.lazy import lazy_exports
 # Imported on first use (PEP 562), so ``engine.data.spec`` alone — which ``check`` needs to
 # validate a data section — does not pull in the loaders and preprocessing.
 _EXPORTS = {
-    "BUILTIN_DATASETS": "builtin", "builtin_options": "builtin",
-    "PreparedData": "prepare", "check_input_shape": "prepare", "prepare_data": "prepare",
-    "AffineParams": "preprocess", "Preprocessor": "preprocess",
+    "BUILTIN_DATASETS": "builtin",
+    "builtin_options": "builtin",
+    "PreparedData": "prepare",
+    "check_input_shape": "prepare",
+    "prepare_data": "prepare",
+    "AffineParams": "preprocess",
+    "Preprocessor": "preprocess",
 }
 
 if TYPE_CHECKING:

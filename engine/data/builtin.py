@@ -68,19 +68,40 @@ def _digits(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     shapes = {"flat": (64,), "image": (1, 8, 8), "sequence": (8, 8)}
     layout = {"flat": "table", "image": "image", "sequence": "sequence"}[form]
     columns = [f"pixel_{r}_{c}" for r in range(8) for c in range(8)] if form == "flat" else None
-    return RawData(x.reshape(len(x), *shapes[form]), y.astype(np.int64), "classification", layout,
-                   f"digits ({form} {'×'.join(map(str, shapes[form]))})", columns=columns,
-                   class_names=list(names), form=form)
+    return RawData(
+        x.reshape(len(x), *shapes[form]),
+        y.astype(np.int64),
+        "classification",
+        layout,
+        f"digits ({form} {'×'.join(map(str, shapes[form]))})",
+        columns=columns,
+        class_names=list(names),
+        form=form,
+    )
 
 
 def _table(name: str, task: str) -> Callable[[dict[str, Any], str | None, int], RawData]:
     def load(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
         x, y, features, names = _sklearn_table(name)
         if task == "regression":
-            return RawData(x.copy(), y.astype(np.float32).reshape(-1, 1), task, "table", name,
-                           columns=list(features))
-        return RawData(x.copy(), y.astype(np.int64), task, "table", name, columns=list(features),
-                       class_names=list(names))
+            return RawData(
+                x.copy(),
+                y.astype(np.float32).reshape(-1, 1),
+                task,
+                "table",
+                name,
+                columns=list(features),
+            )
+        return RawData(
+            x.copy(),
+            y.astype(np.int64),
+            task,
+            "table",
+            name,
+            columns=list(features),
+            class_names=list(names),
+        )
+
     return load
 
 
@@ -88,17 +109,32 @@ def _moons(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     from sklearn.datasets import make_moons
 
     x, y = make_moons(opts["n_samples"], noise=opts["noise"], random_state=seed)
-    return RawData(x, y.astype(np.int64), "classification", "table", "moons",
-                   columns=["x1", "x2"], class_names=["0", "1"])
+    return RawData(
+        x,
+        y.astype(np.int64),
+        "classification",
+        "table",
+        "moons",
+        columns=["x1", "x2"],
+        class_names=["0", "1"],
+    )
 
 
 def _circles(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     from sklearn.datasets import make_circles
 
-    x, y = make_circles(opts["n_samples"], noise=opts["noise"], factor=opts["factor"],
-                        random_state=seed)
-    return RawData(x, y.astype(np.int64), "classification", "table", "circles",
-                   columns=["x1", "x2"], class_names=["outer", "inner"])
+    x, y = make_circles(
+        opts["n_samples"], noise=opts["noise"], factor=opts["factor"], random_state=seed
+    )
+    return RawData(
+        x,
+        y.astype(np.int64),
+        "classification",
+        "table",
+        "circles",
+        columns=["x1", "x2"],
+        class_names=["outer", "inner"],
+    )
 
 
 def _spirals(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
@@ -110,8 +146,15 @@ def _spirals(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     angle = t * opts["turns"] * 2 * np.pi + y * (2 * np.pi / k)
     x = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
     x += rng.normal(0.0, opts["noise"], x.shape)
-    return RawData(x, y.astype(np.int64), "classification", "table", "spirals",
-                   columns=["x1", "x2"], class_names=[f"arm {i}" for i in range(k)])
+    return RawData(
+        x,
+        y.astype(np.int64),
+        "classification",
+        "table",
+        "spirals",
+        columns=["x1", "x2"],
+        class_names=[f"arm {i}" for i in range(k)],
+    )
 
 
 def _sine_series(opts: dict[str, Any], n_series: int, seed: int) -> np.ndarray:
@@ -131,39 +174,79 @@ def _series(name: str, multi: bool) -> Callable[[dict[str, Any], str | None, int
     def load(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
         n_series = opts["n_series"] if multi else 1
         if opts["window"] + opts["horizon"] > opts["n_steps"]:
-            raise DataError(f"{name}: options.window + options.horizon ({opts['window']} + "
-                            f"{opts['horizon']}) exceed options.n_steps ({opts['n_steps']}): "
-                            "lower them or raise n_steps")
-        return RawData(None, None, "forecast", "sequence", name,
-                       series=_sine_series(opts, n_series, seed),
-                       window=opts["window"], horizon=opts["horizon"])
+            raise DataError(
+                f"{name}: options.window + options.horizon ({opts['window']} + "
+                f"{opts['horizon']}) exceed options.n_steps ({opts['n_steps']}): "
+                "lower them or raise n_steps"
+            )
+        return RawData(
+            None,
+            None,
+            "forecast",
+            "sequence",
+            name,
+            series=_sine_series(opts, n_series, seed),
+            window=opts["window"],
+            horizon=opts["horizon"],
+        )
+
     return load
 
 
 _REGISTRY: dict[str, _Builtin] = {
-    "digits": _Builtin("handwritten digits 0–9, 1797 samples of 8×8 pixels in [0, 1] "
-                       "(forms: flat 64, image 1×8×8, sequence 8×8)", _digits, {}, DIGITS_FORMS),
-    "iris": _Builtin("iris flowers, 150 samples, 4 measurements, 3 species",
-                     _table("iris", "classification"), {}),
-    "wine": _Builtin("wine cultivars, 178 samples, 13 chemical measurements, 3 classes",
-                     _table("wine", "classification"), {}),
-    "breast_cancer": _Builtin("breast cancer diagnosis, 569 samples, 30 features, "
-                              "malignant/benign", _table("breast_cancer", "classification"), {}),
-    "diabetes": _Builtin("diabetes progression (regression), 442 samples, 10 features",
-                         _table("diabetes", "regression"), {}),
-    "moons": _Builtin("two interleaving half-moons, 2-D, 2 classes (synthetic)", _moons,
-                      dict(_SYNTH_OPTIONS)),
-    "circles": _Builtin("a circle inside a circle, 2-D, 2 classes (synthetic)", _circles,
-                        {**_SYNTH_OPTIONS, "factor": _Option(0.5, float, 0.01, 0.99)}),
-    "spirals": _Builtin("interleaved spiral arms, 2-D, one class per arm (synthetic)", _spirals,
-                        {**_SYNTH_OPTIONS, "n_classes": _Option(2, int, 2, 10),
-                         "turns": _Option(1.5, float, 0.25, 10.0)}),
-    "sine": _Builtin("noisy sine wave for forecasting: windows (window, 1) → next horizon values",
-                     _series("sine", False), dict(_SERIES_OPTIONS)),
-    "multi_sine": _Builtin("several noisy multi-frequency sine series for forecasting: windows "
-                           "(window, n_series) → next horizon values of every series",
-                           _series("multi_sine", True),
-                           {**_SERIES_OPTIONS, "n_series": _Option(3, int, 1, 100)}),
+    "digits": _Builtin(
+        "handwritten digits 0–9, 1797 samples of 8×8 pixels in [0, 1] "
+        "(forms: flat 64, image 1×8×8, sequence 8×8)",
+        _digits,
+        {},
+        DIGITS_FORMS,
+    ),
+    "iris": _Builtin(
+        "iris flowers, 150 samples, 4 measurements, 3 species", _table("iris", "classification"), {}
+    ),
+    "wine": _Builtin(
+        "wine cultivars, 178 samples, 13 chemical measurements, 3 classes",
+        _table("wine", "classification"),
+        {},
+    ),
+    "breast_cancer": _Builtin(
+        "breast cancer diagnosis, 569 samples, 30 features, malignant/benign",
+        _table("breast_cancer", "classification"),
+        {},
+    ),
+    "diabetes": _Builtin(
+        "diabetes progression (regression), 442 samples, 10 features",
+        _table("diabetes", "regression"),
+        {},
+    ),
+    "moons": _Builtin(
+        "two interleaving half-moons, 2-D, 2 classes (synthetic)", _moons, dict(_SYNTH_OPTIONS)
+    ),
+    "circles": _Builtin(
+        "a circle inside a circle, 2-D, 2 classes (synthetic)",
+        _circles,
+        {**_SYNTH_OPTIONS, "factor": _Option(0.5, float, 0.01, 0.99)},
+    ),
+    "spirals": _Builtin(
+        "interleaved spiral arms, 2-D, one class per arm (synthetic)",
+        _spirals,
+        {
+            **_SYNTH_OPTIONS,
+            "n_classes": _Option(2, int, 2, 10),
+            "turns": _Option(1.5, float, 0.25, 10.0),
+        },
+    ),
+    "sine": _Builtin(
+        "noisy sine wave for forecasting: windows (window, 1) → next horizon values",
+        _series("sine", False),
+        dict(_SERIES_OPTIONS),
+    ),
+    "multi_sine": _Builtin(
+        "several noisy multi-frequency sine series for forecasting: windows "
+        "(window, n_series) → next horizon values of every series",
+        _series("multi_sine", True),
+        {**_SERIES_OPTIONS, "n_series": _Option(3, int, 1, 100)},
+    ),
 }
 
 #: Builtin dataset name → one-line description (for GUI lists).
@@ -188,14 +271,17 @@ def load_builtin(spec: dict[str, Any], seed: int) -> RawData:
     return entry.load(opts, form, seed)
 
 
-def check_builtin(spec: dict[str, Any], seed: int = 0) -> tuple[Any, dict[str, Any], str | None,
-                                                                  int]:
+def check_builtin(
+    spec: dict[str, Any], seed: int = 0
+) -> tuple[Any, dict[str, Any], str | None, int]:
     """Check a normalized builtin spec's name, form and options without loading anything;
     returns (dataset entry, options with defaults, form, seed) or raises one DataError line."""
     name = spec["name"]
     if name not in _REGISTRY:
-        raise DataError(f"data spec: 'name' is {name!r}, not a builtin dataset; allowed: "
-                        + ", ".join(_REGISTRY))
+        raise DataError(
+            f"data spec: 'name' is {name!r}, not a builtin dataset; allowed: "
+            + ", ".join(_REGISTRY)
+        )
     entry = _REGISTRY[name]
     form = spec.get("form")
     if form is not None and form not in entry.forms:
@@ -210,15 +296,18 @@ def check_builtin(spec: dict[str, Any], seed: int = 0) -> tuple[Any, dict[str, A
             continue
         if key not in entry.options:
             allowed = ", ".join([*entry.options, "seed"])
-            raise DataError(f"data spec: options.{key} is not an option of {name}; "
-                            f"allowed: {allowed}")
+            raise DataError(
+                f"data spec: options.{key} is not an option of {name}; allowed: {allowed}"
+            )
         o = entry.options[key]
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         if o.kind is int:
             ok = ok and float(value).is_integer()
         if not ok or not o.low <= value <= o.high:
             kind = "an integer" if o.kind is int else "a number"
-            raise DataError(f"data spec: options.{key} is {value!r}; allowed: {kind} from "
-                            f"{o.low:g} to {o.high:g}")
+            raise DataError(
+                f"data spec: options.{key} is {value!r}; allowed: {kind} from "
+                f"{o.low:g} to {o.high:g}"
+            )
         opts[key] = o.kind(value)
     return entry, opts, form, seed

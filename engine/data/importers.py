@@ -30,7 +30,7 @@ MAX_INFERRED_CATEGORIES = 50
 #: Largest image (width × height) decoded; larger ones are refused as likely decompression bombs.
 MAX_IMAGE_PIXELS = 50_000_000
 #: Numeric class labels must be whole numbers no larger than this (exact in float64).
-MAX_LABEL = 2 ** 53
+MAX_LABEL = 2**53
 #: Rows parsed between two looks at ``should_stop`` (a Stop or a closing window waits at most
 #: one chunk: ~10 ms here).
 CSV_CHUNK_ROWS = 5000
@@ -46,16 +46,21 @@ def resolve(path: str, base_dir: Path | None, kind: str = "file") -> Path:
     if not p.is_absolute() and base_dir is not None:
         p = Path(base_dir) / p
     if not p.exists():
-        raise DataError(f"{kind} '{path}' not found (looked at {p}): check the path in the data "
-                        "spec, relative to the design file's folder")
+        raise DataError(
+            f"{kind} '{path}' not found (looked at {p}): check the path in the data "
+            "spec, relative to the design file's folder"
+        )
     if kind == "folder" and not p.is_dir():
-        raise DataError(f"'{path}' is a file, not a folder: give the folder holding one "
-                        "sub-folder per class")
+        raise DataError(
+            f"'{path}' is a file, not a folder: give the folder holding one sub-folder per class"
+        )
     if kind == "file" and p.is_dir():
         raise DataError(f"'{path}' is a folder, not a file: give the path of the data file")
     if kind == "file" and not p.is_file():
-        raise DataError(f"'{path}' is not a regular file (a device, pipe or socket): give the "
-                        "path of the data file")
+        raise DataError(
+            f"'{path}' is not a regular file (a device, pipe or socket): give the "
+            "path of the data file"
+        )
     return p
 
 
@@ -81,8 +86,10 @@ def check_class_labels(y: np.ndarray, name: str, rows: list[str] | None = None) 
     if bad.any():
         i = int(np.argmax(bad))
         row = rows[i] if rows else f"row {i}"
-        raise DataError(f"{name} {row}: class label {float(flat[i])!r} is not a whole number "
-                        f"up to 2**53: fix the label, or set task to regression")
+        raise DataError(
+            f"{name} {row}: class label {float(flat[i])!r} is not a whole number "
+            f"up to 2**53: fix the label, or set task to regression"
+        )
 
 
 def infer_task(y: np.ndarray) -> str:
@@ -108,8 +115,7 @@ def split_header(line: str, delimiter: str, name: str) -> list[str]:
     try:
         fields = next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error as exc:
-        raise DataError(f"{name}: the header row cannot be read ({exc}): fix its quoting") \
-            from None
+        raise DataError(f"{name}: the header row cannot be read ({exc}): fix its quoting") from None
     return [f.strip() for f in fields]
 
 
@@ -117,12 +123,14 @@ def check_header(header: list[str], name: str) -> None:
     """Refuse a header row that names a column twice (DataError naming the column)."""
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
-        raise DataError(f"{name}: column name {dupes[0]!r} appears twice in the header: "
-                        "rename one of them")
+        raise DataError(
+            f"{name}: column name {dupes[0]!r} appears twice in the header: rename one of them"
+        )
 
 
-def load_csv(spec: dict[str, Any], base_dir: Path | None,
-             should_stop: ShouldStop = None) -> RawData:
+def load_csv(
+    spec: dict[str, Any], base_dir: Path | None, should_stop: ShouldStop = None
+) -> RawData:
     """Read a CSV with a header row; text columns become categorical, numbers stay numeric.
 
     ``should_stop()`` is asked every :data:`CSV_CHUNK_ROWS` rows and before each column is
@@ -135,16 +143,23 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
     features = _csv_features(spec, header, name)
     y_raw: list[str] | None = None
     if target is not None and spec["task"] != "unsupervised":
-        rows, lines = _rows_with_target(rows, lines, header.index(target), target, name,
-                                        drop=spec["preprocess"]["impute"] == "drop")
+        rows, lines = _rows_with_target(
+            rows,
+            lines,
+            header.index(target),
+            target,
+            name,
+            drop=spec["preprocess"]["impute"] == "drop",
+        )
         y_raw = [r[header.index(target)] for r in rows]
     columns: list[Any] = []
     categorical: list[int] = []
     for k, col in enumerate(features):
         check_cancel(should_stop)
         ci = header.index(col)
-        column, is_text = _csv_column([r[ci] for r in rows], col, col in spec["categorical"],
-                                      name, lines)
+        column, is_text = _csv_column(
+            [r[ci] for r in rows], col, col in spec["categorical"], name, lines
+        )
         columns.append(column)
         if is_text:
             categorical.append(k)
@@ -154,25 +169,39 @@ def load_csv(spec: dict[str, Any], base_dir: Path | None,
             x[:, k] = c
     else:
         x = np.stack(columns, axis=1)
-    y, task = (None, "unsupervised") if y_raw is None else _csv_targets(
-        y_raw, spec["task"], target, name, lines)
-    return RawData(x, y, task, "table", name, columns=list(features), categorical=categorical,
-                   row_labels=[f"line {ln}" for ln in lines])
+    y, task = (
+        (None, "unsupervised")
+        if y_raw is None
+        else _csv_targets(y_raw, spec["task"], target, name, lines)
+    )
+    return RawData(
+        x,
+        y,
+        task,
+        "table",
+        name,
+        columns=list(features),
+        categorical=categorical,
+        row_labels=[f"line {ln}" for ln in lines],
+    )
 
 
 def _read_text(path: Path, name: str) -> str:
     try:
         return path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise DataError(f"{name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8") \
-            from None
+        raise DataError(
+            f"{name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8"
+        ) from None
     except OSError as exc:
-        raise DataError(f"{name} cannot be read ({exc.strerror}): check the file's permissions") \
-            from None
+        raise DataError(
+            f"{name} cannot be read ({exc.strerror}): check the file's permissions"
+        ) from None
 
 
-def _csv_rows(text: str, delimiter: str, name: str, should_stop: ShouldStop
-              ) -> tuple[list[str], list[list[str]], list[int]]:
+def _csv_rows(
+    text: str, delimiter: str, name: str, should_stop: ShouldStop
+) -> tuple[list[str], list[list[str]], list[int]]:
     """(header, data rows, their line numbers): blank lines skipped, every row as wide as the
     header, at least one row."""
     reader = csv.reader(io.StringIO(text), delimiter=delimiter)
@@ -189,9 +218,11 @@ def _csv_rows(text: str, delimiter: str, name: str, should_stop: ShouldStop
                 header = [f.strip() for f in fields]
                 continue
             if len(fields) != len(header):
-                raise DataError(f"{name} line {reader.line_num}: {len(fields)} fields but the "
-                                f"header has {len(header)}: fix that line (check the delimiter "
-                                f"{delimiter!r} and quotes)")
+                raise DataError(
+                    f"{name} line {reader.line_num}: {len(fields)} fields but the "
+                    f"header has {len(header)}: fix that line (check the delimiter "
+                    f"{delimiter!r} and quotes)"
+                )
             rows.append([f.strip() for f in fields])
             lines.append(reader.line_num)
     except csv.Error as exc:
@@ -209,31 +240,40 @@ def _csv_features(spec: dict[str, Any], header: list[str], name: str) -> list[st
     header."""
     target = spec["target"]
     if target is not None and target not in header:
-        raise DataError(f"{name}: target column {target!r} not found; columns are: "
-                        + ", ".join(header))
-    features = spec["features"] if spec["features"] is not None else [
-        h for h in header if h != target]
+        raise DataError(
+            f"{name}: target column {target!r} not found; columns are: " + ", ".join(header)
+        )
+    features = (
+        spec["features"] if spec["features"] is not None else [h for h in header if h != target]
+    )
     for col in [*features, *spec["categorical"]]:
         if col not in header:
-            raise DataError(f"{name}: column {col!r} (in the data spec) not found; columns are: "
-                            + ", ".join(header))
+            raise DataError(
+                f"{name}: column {col!r} (in the data spec) not found; columns are: "
+                + ", ".join(header)
+            )
     if target in features:
-        raise DataError(f"{name}: target column {target!r} is also listed in 'features': "
-                        "remove it from 'features'")
+        raise DataError(
+            f"{name}: target column {target!r} is also listed in 'features': "
+            "remove it from 'features'"
+        )
     if not features:
         raise DataError(f"{name}: no feature columns left besides the target: add columns")
     return features
 
 
-def _rows_with_target(rows: list[list[str]], lines: list[int], ti: int, target: str, name: str,
-                      drop: bool) -> tuple[list[list[str]], list[int]]:
+def _rows_with_target(
+    rows: list[list[str]], lines: list[int], ti: int, target: str, name: str, drop: bool
+) -> tuple[list[list[str]], list[int]]:
     """The rows whose target cell is filled in (an empty one is refused unless ``drop``)."""
     keep = []
     for r, line in zip(rows, lines, strict=True):
         if _is_missing(r[ti]):
             if not drop:
-                raise DataError(f"{name} line {line}: target column {target!r} is empty: "
-                                "fill it in, or set preprocess.impute to drop")
+                raise DataError(
+                    f"{name} line {line}: target column {target!r} is empty: "
+                    "fill it in, or set preprocess.impute to drop"
+                )
             continue
         keep.append((r, line))
     if not keep:
@@ -241,19 +281,23 @@ def _rows_with_target(rows: list[list[str]], lines: list[int], ti: int, target: 
     return [r for r, _ in keep], [ln for _, ln in keep]
 
 
-def _csv_column(cells: list[str], col: str, listed: bool, name: str,
-                lines: list[int]) -> tuple[np.ndarray, bool]:
+def _csv_column(
+    cells: list[str], col: str, listed: bool, name: str, lines: list[int]
+) -> tuple[np.ndarray, bool]:
     """(values, is categorical): a column listed in 'categorical' or mostly text stays text
     (missing cells ""), else float64 with NaN for missing cells."""
     present = [c for c in cells if not _is_missing(c)]
-    numeric_share = (sum(_to_float(c) is not None for c in present) / len(present)
-                     if present else 1.0)
+    numeric_share = (
+        sum(_to_float(c) is not None for c in present) / len(present) if present else 1.0
+    )
     if listed or numeric_share < 0.5:
         distinct = len(set(present))
         if not listed and distinct > MAX_INFERRED_CATEGORIES:
-            raise DataError(f"{name}: column {col!r} has {distinct} different text values "
-                            "(an id or name?): leave it out of 'features', or list it in "
-                            "'categorical' to one-hot encode it anyway")
+            raise DataError(
+                f"{name}: column {col!r} has {distinct} different text values "
+                "(an id or name?): leave it out of 'features', or list it in "
+                "'categorical' to one-hot encode it anyway"
+            )
         return np.array(["" if _is_missing(c) else c for c in cells], dtype=object), True
     values = np.empty(len(cells), dtype=np.float64)
     for i, cell in enumerate(cells):
@@ -262,14 +306,17 @@ def _csv_column(cells: list[str], col: str, listed: bool, name: str,
             continue
         v = _to_float(cell)
         if v is None:
-            raise DataError(f"{name} line {lines[i]}, column {col!r}: {cell!r} is not a "
-                            f"number: fix the value, or list {col!r} in 'categorical'")
+            raise DataError(
+                f"{name} line {lines[i]}, column {col!r}: {cell!r} is not a "
+                f"number: fix the value, or list {col!r} in 'categorical'"
+            )
         values[i] = v
     return values, False
 
 
-def _csv_targets(y_raw: list[str], task: str | None, target: str, name: str,
-                 lines: list[int]) -> tuple[np.ndarray, str]:
+def _csv_targets(
+    y_raw: list[str], task: str | None, target: str, name: str, lines: list[int]
+) -> tuple[np.ndarray, str]:
     """(targets, task): numbers for regression, checked labels for classification."""
     as_num = [_to_float(v) for v in y_raw]
     numeric = all(v is not None for v in as_num)
@@ -278,15 +325,18 @@ def _csv_targets(y_raw: list[str], task: str | None, target: str, name: str,
     if task == "regression":
         if not numeric:
             bad = next(i for i, v in enumerate(as_num) if v is None)
-            raise DataError(f"{name} line {lines[bad]}, column {target!r}: {y_raw[bad]!r} "
-                            "is not a number but the task is regression: fix the value or "
-                            "set task to classification")
+            raise DataError(
+                f"{name} line {lines[bad]}, column {target!r}: {y_raw[bad]!r} "
+                "is not a number but the task is regression: fix the value or "
+                "set task to classification"
+            )
         return y_arr.astype(np.float32).reshape(-1, 1), task
     if task == "classification":
         check_class_labels(y_arr, name, [f"line {ln}, column {target!r}" for ln in lines])
         return y_arr, task
-    raise DataError(f"{name}: task {task!r} needs a series; use regression or "
-                    "classification for CSV tables")
+    raise DataError(
+        f"{name}: task {task!r} needs a series; use regression or classification for CSV tables"
+    )
 
 
 # --------------------------------------------------------------------------- NumPy
@@ -300,36 +350,47 @@ def _load_array(name: str, base_dir: Path | None) -> Any:
         with open(path, "rb") as fh:
             head = fh.read(6)
         if not head.startswith(NUMPY_MAGIC):
-            raise DataError(f"{name} is not a NumPy file (it starts with neither the .npy nor "
-                            "the .npz/zip signature): save it with numpy.save or numpy.savez")
+            raise DataError(
+                f"{name} is not a NumPy file (it starts with neither the .npy nor "
+                "the .npz/zip signature): save it with numpy.save or numpy.savez"
+            )
         return np.load(path, allow_pickle=False)
     except zipfile.BadZipFile as exc:
-        raise DataError(f"{name} is a damaged .npz archive ({exc}): save it again with "
-                        "numpy.savez") from None
+        raise DataError(
+            f"{name} is a damaged .npz archive ({exc}): save it again with numpy.savez"
+        ) from None
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
-                            "numeric arrays only") from None
-        raise DataError(f"{name} is not a valid NumPy file ({exc}): save it with numpy.save "
-                        "or numpy.savez") from None
+            raise DataError(
+                f"{name} holds Python objects, not plain numbers: save it with numeric arrays only"
+            ) from None
+        raise DataError(
+            f"{name} is not a valid NumPy file ({exc}): save it with numpy.save or numpy.savez"
+        ) from None
     except (OSError, EOFError) as exc:
-        raise DataError(f"{name} cannot be read as NumPy data ({exc}): save it with "
-                        "numpy.save or numpy.savez") from None
+        raise DataError(
+            f"{name} cannot be read as NumPy data ({exc}): save it with numpy.save or numpy.savez"
+        ) from None
 
 
 def _layout_of(x: np.ndarray, name: str) -> str:
     layouts = {2: "table", 3: "sequence", 4: "image"}
     if x.ndim not in layouts:
-        raise DataError(f"{name}: array of shape {x.shape} has {x.ndim} dimensions; expected "
-                        "(N, F) table, (N, T, F) sequences or (N, C, H, W) images")
+        raise DataError(
+            f"{name}: array of shape {x.shape} has {x.ndim} dimensions; expected "
+            "(N, F) table, (N, T, F) sequences or (N, C, H, W) images"
+        )
     return layouts[x.ndim]
 
 
-def _from_arrays(x: np.ndarray, y: np.ndarray | None, spec: dict[str, Any], name: str,
-                 y_name: str) -> RawData:
+def _from_arrays(
+    x: np.ndarray, y: np.ndarray | None, spec: dict[str, Any], name: str, y_name: str
+) -> RawData:
     if x.dtype.kind not in "biuf":
-        raise DataError(f"{name}: features have dtype {x.dtype}, not numbers: save numeric "
-                        "arrays (use CSV for text columns)")
+        raise DataError(
+            f"{name}: features have dtype {x.dtype}, not numbers: save numeric "
+            "arrays (use CSV for text columns)"
+        )
     if x.ndim == 1:
         x = x.reshape(-1, 1)
     if len(x) == 0:
@@ -340,32 +401,42 @@ def _from_arrays(x: np.ndarray, y: np.ndarray | None, spec: dict[str, Any], name
         y = None
     if y is None:
         if task not in (None, "unsupervised"):
-            raise DataError(f"{name}: task is {task!r} but no target was given: set "
-                            "'target_path'/'y_key', or 'target': 'last'")
+            raise DataError(
+                f"{name}: task is {task!r} but no target was given: set "
+                "'target_path'/'y_key', or 'target': 'last'"
+            )
         task = "unsupervised"
     else:
         if len(y) != len(x):
-            raise DataError(f"{y_name} has {len(y)} targets but {name} has {len(x)} samples: "
-                            "give one target per sample")
+            raise DataError(
+                f"{y_name} has {len(y)} targets but {name} has {len(x)} samples: "
+                "give one target per sample"
+            )
         if y.dtype.kind not in "biufUS":
-            raise DataError(f"{y_name}: targets have dtype {y.dtype}; expected numbers or "
-                            "class-name strings")
+            raise DataError(
+                f"{y_name}: targets have dtype {y.dtype}; expected numbers or class-name strings"
+            )
         task = task or infer_task(y)
         if task == "regression":
             if y.dtype.kind not in "biuf":
-                raise DataError(f"{y_name}: text targets cannot be regressed: set task to "
-                                "classification")
+                raise DataError(
+                    f"{y_name}: text targets cannot be regressed: set task to classification"
+                )
             y = y.astype(np.float32).reshape(len(y), -1)
         elif task == "classification":
             y = y.reshape(len(y), -1)
             if y.shape[1] != 1:
-                raise DataError(f"{y_name}: class targets must be one label per sample, got "
-                                f"shape {y.shape}: give a 1-D array of labels")
+                raise DataError(
+                    f"{y_name}: class targets must be one label per sample, got "
+                    f"shape {y.shape}: give a 1-D array of labels"
+                )
             y = y[:, 0]
             check_class_labels(y, y_name)
         else:
-            raise DataError(f"{name}: task 'forecast' is only for the builtin series; "
-                            "use regression with your own windows")
+            raise DataError(
+                f"{name}: task 'forecast' is only for the builtin series; "
+                "use regression with your own windows"
+            )
     columns = [f"x{i}" for i in range(x.shape[1])] if layout == "table" else None
     return RawData(x.astype(np.float64), y, task, layout, name, columns=columns)
 
@@ -381,8 +452,10 @@ def load_npy(spec: dict[str, Any], base_dir: Path | None) -> RawData:
         y = _load_array(y_name, base_dir)
     elif spec["target"] == "last":
         if x.ndim != 2 or x.shape[1] < 2:
-            raise DataError(f"{name}: 'target': 'last' needs a 2-D array with at least two "
-                            f"columns, got shape {x.shape}")
+            raise DataError(
+                f"{name}: 'target': 'last' needs a 2-D array with at least two "
+                f"columns, got shape {x.shape}"
+            )
         x, y = x[:, :-1], x[:, -1]
     return _from_arrays(x, y, spec, name, y_name)
 
@@ -399,26 +472,33 @@ def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
             key = spec[role]
             if key is not None and key not in keys:
                 extra = " or to null for data without targets" if role == "y_key" else ""
-                raise DataError(f"{name} has no array {key!r}; it has: {', '.join(keys)}: set "
-                                f"{role} to one of them{extra}")
+                raise DataError(
+                    f"{name} has no array {key!r}; it has: {', '.join(keys)}: set "
+                    f"{role} to one of them{extra}"
+                )
         try:
             x = archive[spec["x_key"]]
             y = archive[spec["y_key"]] if spec["y_key"] is not None else None
         except ValueError as exc:
             if "pickle" not in str(exc).lower():
-                raise DataError(f"{name}: a member is not a valid NumPy array ({exc}): save it "
-                                "again with numpy.savez") from None
-            raise DataError(f"{name} holds Python objects, not plain numbers: save it with "
-                            "numeric arrays only") from None
+                raise DataError(
+                    f"{name}: a member is not a valid NumPy array ({exc}): save it "
+                    "again with numpy.savez"
+                ) from None
+            raise DataError(
+                f"{name} holds Python objects, not plain numbers: save it with numeric arrays only"
+            ) from None
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError) as exc:
-            raise DataError(f"{name} is a damaged .npz archive ({exc}): save it again with "
-                            "numpy.savez") from None
+            raise DataError(
+                f"{name} is a damaged .npz archive ({exc}): save it again with numpy.savez"
+            ) from None
     return _from_arrays(x, y, spec, name, f"{name}[{spec['y_key']!r}]")
 
 
 # --------------------------------------------------------------------------- images
-def load_image_folder(spec: dict[str, Any], base_dir: Path | None,
-                      should_stop: ShouldStop = None) -> RawData:
+def load_image_folder(
+    spec: dict[str, Any], base_dir: Path | None, should_stop: ShouldStop = None
+) -> RawData:
     """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W).
 
     ``should_stop()`` is asked every :data:`IMAGE_CHUNK` images (see :func:`load_csv`)."""
@@ -431,18 +511,23 @@ def load_image_folder(spec: dict[str, Any], base_dir: Path | None,
     root = resolve(spec["path"], base_dir, "folder")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not classes:
-        raise DataError(f"image folder '{name}' has no class sub-folders: put each class's "
-                        "images in its own sub-folder (e.g. cats/, dogs/)")
+        raise DataError(
+            f"image folder '{name}' has no class sub-folders: put each class's "
+            "images in its own sub-folder (e.g. cats/, dogs/)"
+        )
     height, width = spec["size"]
     mode = "L" if spec["color"] == "grayscale" else "RGB"
     images: list[np.ndarray] = []
     labels: list[int] = []
     for label, folder in enumerate(classes):
-        files = sorted(p for p in folder.iterdir()
-                       if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if not files:
-            raise DataError(f"class folder '{name}/{folder.name}' has no images "
-                            f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder")
+            raise DataError(
+                f"class folder '{name}/{folder.name}' has no images "
+                f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder"
+            )
         for f in files:
             where = f"image '{name}/{folder.name}/{f.name}'"
             if len(images) % IMAGE_CHUNK == 0:
@@ -454,19 +539,29 @@ def load_image_folder(spec: dict[str, Any], base_dir: Path | None,
                     img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
                     arr = np.asarray(img, dtype=np.float32) / 255.0
             except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-                raise DataError(f"{where} has more than {MAX_IMAGE_PIXELS:,} pixels (a "
-                                "decompression bomb?): shrink it or delete it") from None
+                raise DataError(
+                    f"{where} has more than {MAX_IMAGE_PIXELS:,} pixels (a "
+                    "decompression bomb?): shrink it or delete it"
+                ) from None
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
                 reason = str(exc).split(":")[0] or type(exc).__name__
-                raise DataError(f"image '{name}/{folder.name}/{f.name}' cannot be decoded "
-                                f"({reason}): replace or delete it") from None
+                raise DataError(
+                    f"image '{name}/{folder.name}/{f.name}' cannot be decoded "
+                    f"({reason}): replace or delete it"
+                ) from None
             images.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
             labels.append(label)
     task = "unsupervised" if spec["task"] == "unsupervised" else "classification"
     if spec["task"] not in (None, "classification", "unsupervised"):
-        raise DataError(f"image folder '{name}': task {spec['task']!r} is not possible; "
-                        "use classification or unsupervised")
-    return RawData(np.stack(images),
-                   np.array(labels, dtype=np.int64) if task == "classification" else None,
-                   task, "image", f"image folder '{name}'",
-                   class_names=[c.name for c in classes])
+        raise DataError(
+            f"image folder '{name}': task {spec['task']!r} is not possible; "
+            "use classification or unsupervised"
+        )
+    return RawData(
+        np.stack(images),
+        np.array(labels, dtype=np.int64) if task == "classification" else None,
+        task,
+        "image",
+        f"image folder '{name}'",
+        class_names=[c.name for c in classes],
+    )

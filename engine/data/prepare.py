@@ -20,8 +20,7 @@ from engine.data.raw import RawData
 from engine.data.spec import normalize_spec
 from engine.errors import DataError, check_cancel
 
-_LOADERS = {"csv": load_csv, "npy": load_npy, "npz": load_npz,
-            "image_folder": load_image_folder}
+_LOADERS = {"csv": load_csv, "npy": load_npy, "npz": load_npz, "image_folder": load_image_folder}
 #: Loaders that look at ``should_stop`` while they read (the others read in one call).
 _STOPPABLE = ("csv", "image_folder")
 #: Per-sample shapes of the digits forms, used to suggest a form when the Input disagrees.
@@ -54,8 +53,12 @@ class PreparedData:
     spec: dict[str, Any] = field(default_factory=dict)
 
 
-def prepare_data(spec: dict[str, Any], base_dir: str | Path | None = None,
-                 seed: int = 0, should_stop: Callable[[], bool] | None = None) -> PreparedData:
+def prepare_data(
+    spec: dict[str, Any],
+    base_dir: str | Path | None = None,
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+) -> PreparedData:
     """Load the data a spec describes, split it with ``seed`` and fit preprocessing on train.
 
     Paths in the spec are relative to ``base_dir`` (the design file's folder). Raises
@@ -69,8 +72,10 @@ def prepare_data(spec: dict[str, Any], base_dir: str | Path | None = None,
         raw = load_builtin(spec, seed)
         wanted = spec["task"]
         if wanted not in (None, raw.task, "unsupervised"):
-            raise DataError(f"data spec: task {wanted!r} does not fit {spec['name']}, which is "
-                            f"{raw.task}; allowed: {raw.task} | unsupervised")
+            raise DataError(
+                f"data spec: task {wanted!r} does not fit {spec['name']}, which is "
+                f"{raw.task}; allowed: {raw.task} | unsupervised"
+            )
         if wanted == "unsupervised" and raw.task != "forecast":
             raw.task, raw.y = "unsupervised", None
     elif spec["source"] in _STOPPABLE:
@@ -105,12 +110,16 @@ def _clean_missing(raw: RawData, impute: str) -> RawData:
         where = ""
         if raw.columns is not None:
             where = f", column {raw.columns[int(np.argmax(missing[i]))]!r}"
-        raise DataError(f"{raw.origin} {_row_name(raw, i)}{where}: value is missing: fill it in, "
-                        "or set preprocess.impute to mean, median, most_frequent or drop")
+        raise DataError(
+            f"{raw.origin} {_row_name(raw, i)}{where}: value is missing: fill it in, "
+            "or set preprocess.impute to mean, median, most_frequent or drop"
+        )
     keep = ~per_row
     if not keep.any():
-        raise DataError(f"{raw.origin}: every row has a missing value, so 'drop' leaves no rows: "
-                        "use preprocess.impute mean, median or most_frequent")
+        raise DataError(
+            f"{raw.origin}: every row has a missing value, so 'drop' leaves no rows: "
+            "use preprocess.impute mean, median or most_frequent"
+        )
     raw.x = raw.x[keep]
     raw.y = raw.y[keep] if raw.y is not None else None
     if raw.row_labels:
@@ -131,13 +140,22 @@ def encode_labels(y: np.ndarray, origin: str) -> tuple[np.ndarray, list[str]]:
         enc = LabelEncoder().fit(y)
     names = [str(c) for c in enc.classes_]
     if len(names) < 2:
-        raise DataError(f"{origin}: the target has only one class ({names[0]!r}): "
-                        "classification needs at least two classes")
+        raise DataError(
+            f"{origin}: the target has only one class ({names[0]!r}): "
+            "classification needs at least two classes"
+        )
     return enc.transform(y).astype(np.int64), names
 
 
-def split_indices(n: int, labels: np.ndarray | None, val: float, test: float, stratify: bool,
-                  seed: int, origin: str = "data") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def split_indices(
+    n: int,
+    labels: np.ndarray | None,
+    val: float,
+    test: float,
+    stratify: bool,
+    seed: int,
+    origin: str = "data",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Shuffled train/val/test index arrays; stratified by ``labels`` when given and asked."""
     from sklearn.model_selection import train_test_split
 
@@ -145,25 +163,39 @@ def split_indices(n: int, labels: np.ndarray | None, val: float, test: float, st
     strat = labels if (stratify and labels is not None) else None
     empty = np.zeros(0, dtype=np.int64)
     try:
-        rest, test_idx = (train_test_split(idx, test_size=test, random_state=seed,
-                                           stratify=strat) if test > 0 else (idx, empty))
+        rest, test_idx = (
+            train_test_split(idx, test_size=test, random_state=seed, stratify=strat)
+            if test > 0
+            else (idx, empty)
+        )
         if val > 0:
             strat_rest = strat[rest] if strat is not None else None
-            train_idx, val_idx = train_test_split(rest, test_size=val / (1.0 - test),
-                                                  random_state=seed, stratify=strat_rest)
+            train_idx, val_idx = train_test_split(
+                rest, test_size=val / (1.0 - test), random_state=seed, stratify=strat_rest
+            )
         else:
             train_idx, val_idx = rest, empty
     except ValueError as exc:
         detail = str(exc).split(". ")[0].rstrip(".")
-        fix = ("add samples of the rarest class, change split.val/split.test, or set "
-               "split.stratify to false") if strat is not None else \
-            "add samples or lower split.val/split.test"
+        fix = (
+            (
+                "add samples of the rarest class, change split.val/split.test, or set "
+                "split.stratify to false"
+            )
+            if strat is not None
+            else "add samples or lower split.val/split.test"
+        )
         raise DataError(f"{origin}: cannot split {n} samples ({detail}): {fix}") from None
     if len(train_idx) == 0:
-        raise DataError(f"{origin}: no training samples left after the split: lower "
-                        "split.val/split.test or add data")
-    return (np.asarray(train_idx, dtype=np.int64), np.asarray(val_idx, dtype=np.int64),
-            np.asarray(test_idx, dtype=np.int64))
+        raise DataError(
+            f"{origin}: no training samples left after the split: lower "
+            "split.val/split.test or add data"
+        )
+    return (
+        np.asarray(train_idx, dtype=np.int64),
+        np.asarray(val_idx, dtype=np.int64),
+        np.asarray(test_idx, dtype=np.int64),
+    )
 
 
 def _describe(origin: str, n_train: int, n_val: int, n_test: int) -> str:
@@ -171,8 +203,9 @@ def _describe(origin: str, n_train: int, n_val: int, n_test: int) -> str:
     return text + (f" / {n_test} test samples" if n_test else " samples")
 
 
-def _prepare_samples(raw: RawData, spec: dict[str, Any], seed: int,
-                     should_stop: Callable[[], bool] | None = None) -> PreparedData:
+def _prepare_samples(
+    raw: RawData, spec: dict[str, Any], seed: int, should_stop: Callable[[], bool] | None = None
+) -> PreparedData:
     pre_spec, split = spec["preprocess"], spec["split"]
     raw = _clean_missing(raw, pre_spec["impute"])
     check_cancel(should_stop)
@@ -181,11 +214,17 @@ def _prepare_samples(raw: RawData, spec: dict[str, Any], seed: int,
         y, class_names = encode_labels(y, raw.origin)
     labels = y if raw.task == "classification" else None
     check_cancel(should_stop)
-    tr, va, te = split_indices(len(raw.x), labels, split["val"], split["test"],
-                               split["stratify"], seed, raw.origin)
+    tr, va, te = split_indices(
+        len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
+    )
     check_cancel(should_stop)
-    pre = Preprocessor(pre_spec, raw.layout, raw.columns, raw.categorical,
-                       class_names if raw.task == "classification" else None)
+    pre = Preprocessor(
+        pre_spec,
+        raw.layout,
+        raw.columns,
+        raw.categorical,
+        class_names if raw.task == "classification" else None,
+    )
     pre.fit(raw.x[tr])
 
     def part(ix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -201,26 +240,43 @@ def _prepare_samples(raw: RawData, spec: dict[str, Any], seed: int,
     else:
         target_shape = ()
     return PreparedData(
-        x_tr, y_tr, x_va, y_va, x_te, y_te, raw.task, tuple(pre.output_shape), target_shape,
+        x_tr,
+        y_tr,
+        x_va,
+        y_va,
+        x_te,
+        y_te,
+        raw.task,
+        tuple(pre.output_shape),
+        target_shape,
         len(class_names) if raw.task == "classification" else None,
         class_names if raw.task == "classification" else None,
-        pre.feature_names, pre, _describe(raw.origin, len(tr), len(va), len(te)), spec)
+        pre.feature_names,
+        pre,
+        _describe(raw.origin, len(tr), len(va), len(te)),
+        spec,
+    )
 
 
 def _windows(series: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut ``(T, S)`` into inputs ``(n, window, S)`` and targets ``(n, horizon * S)``."""
     n = len(series) - window - horizon + 1
     if n <= 0:
-        return (np.zeros((0, window, series.shape[1])),
-                np.zeros((0, horizon * series.shape[1]), np.float32))
+        return (
+            np.zeros((0, window, series.shape[1])),
+            np.zeros((0, horizon * series.shape[1]), np.float32),
+        )
     view = np.lib.stride_tricks.sliding_window_view(series, window + horizon, axis=0)
     view = view.transpose(0, 2, 1)  # (n, window + horizon, S)
-    return (np.ascontiguousarray(view[:, :window]),
-            view[:, window:].reshape(n, -1).astype(np.float32))
+    return (
+        np.ascontiguousarray(view[:, :window]),
+        view[:, window:].reshape(n, -1).astype(np.float32),
+    )
 
 
-def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int,
-                      should_stop: Callable[[], bool] | None = None) -> PreparedData:
+def _prepare_forecast(
+    raw: RawData, spec: dict[str, Any], seed: int, should_stop: Callable[[], bool] | None = None
+) -> PreparedData:
     """Split the series in time order (train, then val, then test), then cut windows."""
     series, split = raw.series, spec["split"]
     t = len(series)
@@ -231,11 +287,14 @@ def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int,
     for name, seg in parts.items():
         frac = split[name] if name != "train" else 1.0
         if frac > 0 and len(seg) < need:
-            raise DataError(f"{raw.origin}: the {name} part of the series has {len(seg)} steps, "
-                            f"fewer than window + horizon = {need}: lower options.window/horizon "
-                            f"or raise options.n_steps")
+            raise DataError(
+                f"{raw.origin}: the {name} part of the series has {len(seg)} steps, "
+                f"fewer than window + horizon = {need}: lower options.window/horizon "
+                f"or raise options.n_steps"
+            )
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = (
-        _windows(parts[k], raw.window, raw.horizon) for k in ("train", "val", "test"))
+        _windows(parts[k], raw.window, raw.horizon) for k in ("train", "val", "test")
+    )
     check_cancel(should_stop)
     pre = Preprocessor(spec["preprocess"], "sequence").fit(x_tr)
 
@@ -245,9 +304,22 @@ def _prepare_forecast(raw: RawData, spec: dict[str, Any], seed: int,
     n_series = series.shape[1]
     origin = f"{raw.origin} (window {raw.window}, horizon {raw.horizon}, {n_series} series)"
     return PreparedData(
-        tf(x_tr), y_tr, tf(x_va), y_va, tf(x_te), y_te, "forecast", (raw.window, n_series),
-        (raw.horizon * n_series,), None, None, None, pre,
-        _describe(origin, len(x_tr), len(x_va), len(x_te)), spec)
+        tf(x_tr),
+        y_tr,
+        tf(x_va),
+        y_va,
+        tf(x_te),
+        y_te,
+        "forecast",
+        (raw.window, n_series),
+        (raw.horizon * n_series,),
+        None,
+        None,
+        None,
+        pre,
+        _describe(origin, len(x_tr), len(x_va), len(x_te)),
+        spec,
+    )
 
 
 def check_input_shape(data: PreparedData, expected: tuple[int | None, ...], node_id: str) -> None:
@@ -258,15 +330,22 @@ def check_input_shape(data: PreparedData, expected: tuple[int | None, ...], node
     expected = tuple(expected)
     got = tuple(data.input_shape)
     if len(got) == len(expected) and all(
-            e in (None, -1) or e == g for e, g in zip(expected, got, strict=True)):
+        e in (None, -1) or e == g for e, g in zip(expected, got, strict=True)
+    ):
         return
-    shown = "(" + ", ".join("?" if e in (None, -1) else str(e) for e in expected) + \
-        ("," if len(expected) == 1 else "") + ")"
+    shown = (
+        "("
+        + ", ".join("?" if e in (None, -1) else str(e) for e in expected)
+        + ("," if len(expected) == 1 else "")
+        + ")"
+    )
     fix = f"change the Input shape to {got}"
     form = _DIGITS_FORM_SHAPES.get(expected)
     if form and data.spec.get("source") == "builtin" and data.spec.get("name") == "digits":
         fix = f"set data form to {form!r} or change the Input shape"
     elif len(got) == 1 and len(expected) > 1 and np.prod(expected) == got[0]:
         fix = f"change the Input shape to {got}, or load the data as {len(expected)}-D samples"
-    raise DataError(f"data gives samples of shape {got} but the design's Input {node_id!r} "
-                    f"expects {shown}: {fix}")
+    raise DataError(
+        f"data gives samples of shape {got} but the design's Input {node_id!r} "
+        f"expects {shown}: {fix}"
+    )

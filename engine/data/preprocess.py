@@ -86,9 +86,14 @@ class Preprocessor:
     the text columns among them. ``class_names`` travels with the state for the trainer and GUI.
     """
 
-    def __init__(self, settings: dict[str, Any], layout: str = "table",
-                 columns: list[str] | None = None, categorical: list[int] | None = None,
-                 class_names: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        settings: dict[str, Any],
+        layout: str = "table",
+        columns: list[str] | None = None,
+        categorical: list[int] | None = None,
+        class_names: list[str] | None = None,
+    ) -> None:
         if layout not in LAYOUTS:
             raise ValueError(f"layout must be one of {LAYOUTS}, got {layout!r}")
         self.settings = {
@@ -99,8 +104,10 @@ class Preprocessor:
             "smooth_window": int(settings.get("smooth_window") or 0),
         }
         if self.settings["smooth_window"] > 1 and layout != "sequence":
-            raise DataError("preprocess.smooth_window only applies to sequence data (T, F): "
-                            "set it to 0 or use a sequence/forecast dataset")
+            raise DataError(
+                "preprocess.smooth_window only applies to sequence data (T, F): "
+                "set it to 0 or use a sequence/forecast dataset"
+            )
         self.layout = layout
         self.columns = list(columns) if columns is not None else None
         self.categorical = sorted(categorical or [])
@@ -175,8 +182,9 @@ class Preprocessor:
         from sklearn.preprocessing import MinMaxScaler, OneHotEncoder, StandardScaler
 
         if len(x_train) == 0:
-            raise DataError("the training split has no samples: lower split.val/split.test "
-                            "or add data")
+            raise DataError(
+                "the training split has no samples: lower split.val/split.test or add data"
+            )
         self.sample_shape = tuple(int(d) for d in x_train.shape[1:])
         s = self.settings
         if self.categorical:
@@ -202,7 +210,10 @@ class Preprocessor:
         k = s["outlier_threshold"]
         if s["outliers"] == "zscore":
             stats = StandardScaler().fit(rows)
-            self.clip_low, self.clip_high = stats.mean_ - k * stats.scale_, stats.mean_ + k * stats.scale_
+            self.clip_low, self.clip_high = (
+                stats.mean_ - k * stats.scale_,
+                stats.mean_ + k * stats.scale_,
+            )
         elif s["outliers"] == "iqr":
             q1, q3 = np.percentile(rows, [25.0, 75.0], axis=0)
             self.clip_low, self.clip_high = q1 - k * (q3 - q1), q3 + k * (q3 - q1)
@@ -224,7 +235,8 @@ class Preprocessor:
             sample = int(r) // max(1, rows.shape[0] // max(1, n_samples))
             raise DataError(
                 f"{where}: a value of {self._feature_label(int(f))} is missing (sample {sample}): "
-                "set preprocess.impute to mean, median, most_frequent or drop")
+                "set preprocess.impute to mean, median, most_frequent or drop"
+            )
 
     # ----------------------------------------------------------------- applying
     def transform(self, x: np.ndarray) -> np.ndarray:
@@ -237,8 +249,10 @@ class Preprocessor:
             raise RuntimeError("Preprocessor.transform() before fit()")
         x = np.asarray(x)
         if tuple(x.shape[1:]) != self.sample_shape:
-            raise DataError(f"samples have shape {tuple(x.shape[1:])} but the preprocessing was "
-                            f"fitted on {self.sample_shape}: give data with the training shape")
+            raise DataError(
+                f"samples have shape {tuple(x.shape[1:])} but the preprocessing was "
+                f"fitted on {self.sample_shape}: give data with the training shape"
+            )
         s = self.settings
         rows = self._rows(x)
         if rows.shape[1]:
@@ -268,11 +282,15 @@ class Preprocessor:
                     raise DataError(
                         f"a value of column {self.columns[i]!r} is missing (sample "
                         f"{int(np.argmax(col == ''))}): set preprocess.impute to most_frequent "
-                        "or drop")
-                blocks.append((col[:, None] == np.asarray(self.categories[j], dtype=object)[None])
-                              .astype(np.float64))
+                        "or drop"
+                    )
+                blocks.append(
+                    (col[:, None] == np.asarray(self.categories[j], dtype=object)[None]).astype(
+                        np.float64
+                    )
+                )
             else:
-                blocks.append(rows[:, num_k:num_k + 1])
+                blocks.append(rows[:, num_k : num_k + 1])
                 num_k += 1
         return np.concatenate(blocks, axis=1).astype(np.float32)
 
@@ -320,10 +338,17 @@ class Preprocessor:
         """Rebuild a fitted preprocessor from :meth:`state_dict` output."""
         if not isinstance(state, dict) or state.get("version") != STATE_VERSION:
             version = state.get("version") if isinstance(state, dict) else None
-            raise DataError(f"preprocessing state version {version!r} is not supported "
-                            f"(expected {STATE_VERSION}): retrain the model with this version")
-        pre = cls(state["settings"], state["layout"], state["columns"], state["categorical"],
-                  state["class_names"])
+            raise DataError(
+                f"preprocessing state version {version!r} is not supported "
+                f"(expected {STATE_VERSION}): retrain the model with this version"
+            )
+        pre = cls(
+            state["settings"],
+            state["layout"],
+            state["columns"],
+            state["categorical"],
+            state["class_names"],
+        )
         shape = state["sample_shape"]
         pre.sample_shape = tuple(int(d) for d in shape) if shape is not None else None
         pre.categories = [list(c) for c in state["categories"]]
@@ -333,8 +358,11 @@ class Preprocessor:
         return pre
 
     def __repr__(self) -> str:
-        on = [f"{k}={v}" for k, v in self.settings.items() if v not in ("none", 0)
-              and k != "outlier_threshold"]
+        on = [
+            f"{k}={v}"
+            for k, v in self.settings.items()
+            if v not in ("none", 0) and k != "outlier_threshold"
+        ]
         return f"Preprocessor({self.layout}, {', '.join(on) or 'identity'})"
 
 

@@ -20,13 +20,13 @@ class RawData:
     x: np.ndarray | None
     y: np.ndarray | None
     task: str
-    layout: str                      # "table" | "sequence" | "image"
-    origin: str                      # file or dataset name used in messages and descriptions
+    layout: str  # "table" | "sequence" | "image"
+    origin: str  # file or dataset name used in messages and descriptions
     columns: list[str] | None = None
     categorical: list[int] = field(default_factory=list)
-    class_names: list[str] | None = None   # set when y is already 0..K-1 codes
+    class_names: list[str] | None = None  # set when y is already 0..K-1 codes
     series: np.ndarray | None = None
     window: int = 0
     horizon: int = 0
     form: str | None = None
-    row_labels: list[str] | None = None    # how to name sample i in messages (e.g. "line 7")
+    row_labels: list[str] | None = None  # how to name sample i in messages (e.g. "line 7")

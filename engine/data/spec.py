@@ -40,37 +40,53 @@ def _str_list(value: Any) -> bool:
 
 
 def _pixels(value: Any) -> bool:
-    return (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 4096
-                    for s in value))
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= 4096 for s in value)
+    )
 
 
 #: Every top-level field of the data section (each source allows the common ones and its own,
 #: :data:`SOURCE_KEYS`); defaults filled in by :func:`normalize_spec`.
-DATA = Schema({
-    "source": Choice(choices=SOURCES),
-    "task": Choice(choices=TASKS),  # or null: the data's own task
-    "split": Rule(test=lambda v: isinstance(v, dict),
-                  text='an object like {"val": 0.2, "test": 0.0}'),
-    "preprocess": Rule(test=lambda v: isinstance(v, dict),
-                       text='an object like {"scale": "standard"}'),
-    # builtin (names, forms and options are checked by engine.data.builtin)
-    "name": Rule(test=_is_str, text="a builtin dataset name (see BUILTIN_DATASETS)"),
-    "form": Rule(default=None, test=lambda v: True, text="a form of the dataset"),
-    "options": Rule(test=lambda v: isinstance(v, dict), text='an object like {"n_samples": 1000}'),
-    # files
-    "path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
-    "target_path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
-    "target": Rule(test=_str_or_none, text="a column name"),  # npy: Choice none | last
-    "features": Rule(default=None, test=lambda v: v is None or _str_list(v), text="a list of column names"),
-    "categorical": Rule(default=[], test=_str_list, text="a list of column names"),
-    "delimiter": Rule(default=",", test=lambda v: isinstance(v, str) and len(v) == 1,
-                      text='one character such as "," or ";"'),
-    "x_key": Rule(default="x", test=_is_str, text="the name of an array in the .npz file"),
-    "y_key": Rule(default="y", test=_str_or_none, text="the name of an array in the .npz file"),
-    "size": Rule(default=[28, 28], test=_pixels, text="[height, width] in pixels, e.g. [28, 28]"),
-    "color": Choice(default="grayscale", choices=COLORS),
-}, _DATA)
+DATA = Schema(
+    {
+        "source": Choice(choices=SOURCES),
+        "task": Choice(choices=TASKS),  # or null: the data's own task
+        "split": Rule(
+            test=lambda v: isinstance(v, dict), text='an object like {"val": 0.2, "test": 0.0}'
+        ),
+        "preprocess": Rule(
+            test=lambda v: isinstance(v, dict), text='an object like {"scale": "standard"}'
+        ),
+        # builtin (names, forms and options are checked by engine.data.builtin)
+        "name": Rule(test=_is_str, text="a builtin dataset name (see BUILTIN_DATASETS)"),
+        "form": Rule(default=None, test=lambda v: True, text="a form of the dataset"),
+        "options": Rule(
+            test=lambda v: isinstance(v, dict), text='an object like {"n_samples": 1000}'
+        ),
+        # files
+        "path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
+        "target_path": Rule(test=lambda v: isinstance(v, str) and bool(v), text=_PATH_TEXT),
+        "target": Rule(test=_str_or_none, text="a column name"),  # npy: Choice none | last
+        "features": Rule(
+            default=None, test=lambda v: v is None or _str_list(v), text="a list of column names"
+        ),
+        "categorical": Rule(default=[], test=_str_list, text="a list of column names"),
+        "delimiter": Rule(
+            default=",",
+            test=lambda v: isinstance(v, str) and len(v) == 1,
+            text='one character such as "," or ";"',
+        ),
+        "x_key": Rule(default="x", test=_is_str, text="the name of an array in the .npz file"),
+        "y_key": Rule(default="y", test=_str_or_none, text="the name of an array in the .npz file"),
+        "size": Rule(
+            default=[28, 28], test=_pixels, text="[height, width] in pixels, e.g. [28, 28]"
+        ),
+        "color": Choice(default="grayscale", choices=COLORS),
+    },
+    _DATA,
+)
 
 _COMMON_KEYS = ("source", "task", "split", "preprocess")
 #: The keys each source allows besides the common ones.
@@ -83,19 +99,27 @@ SOURCE_KEYS: dict[str, tuple[str, ...]] = {
 }
 _NPY_TARGET = Choice(default="none", choices=("none", "last"))
 
-SPLIT = Schema({
-    "val": Number(default=0.2, low=0.0, high=0.9),
-    "test": Number(default=0.0, low=0.0, high=0.9),
-    "stratify": Flag(default=True),
-}, _DATA, path="split")
+SPLIT = Schema(
+    {
+        "val": Number(default=0.2, low=0.0, high=0.9),
+        "test": Number(default=0.0, low=0.0, high=0.9),
+        "stratify": Flag(default=True),
+    },
+    _DATA,
+    path="split",
+)
 
-PREPROCESS = Schema({
-    "scale": Choice(default="none", choices=SCALES),
-    "impute": Choice(default="none", choices=IMPUTES),
-    "outliers": Choice(default="none", choices=OUTLIERS),
-    "outlier_threshold": Number(default=None, low=0.1, high=100.0),  # from the outlier rule
-    "smooth_window": Number(default=0, low=0, high=1000, integer=True),
-}, _DATA, path="preprocess")
+PREPROCESS = Schema(
+    {
+        "scale": Choice(default="none", choices=SCALES),
+        "impute": Choice(default="none", choices=IMPUTES),
+        "outliers": Choice(default="none", choices=OUTLIERS),
+        "outlier_threshold": Number(default=None, low=0.1, high=100.0),  # from the outlier rule
+        "smooth_window": Number(default=0, low=0, high=1000, integer=True),
+    },
+    _DATA,
+    path="preprocess",
+)
 
 
 def _fail(key: str, problem: str, allowed: str) -> DataError:
@@ -109,8 +133,10 @@ def normalize_spec(spec: Any) -> dict[str, Any]:
     which knows each dataset's own option list.
     """
     if not isinstance(spec, dict):
-        raise DataError(f"data spec must be an object like {{\"source\": \"builtin\", "
-                        f"\"name\": \"digits\"}}, got {type(spec).__name__}")
+        raise DataError(
+            f'data spec must be an object like {{"source": "builtin", '
+            f'"name": "digits"}}, got {type(spec).__name__}'
+        )
     out = copy.deepcopy(spec)
     source = DATA.get(out, "source", None)
     DATA.check_keys(out, _COMMON_KEYS + SOURCE_KEYS[source])
@@ -124,8 +150,11 @@ def normalize_spec(spec: Any) -> dict[str, Any]:
     SPLIT.check("val", split["val"])
     SPLIT.check("test", split["test"])
     if split["val"] + split["test"] > 0.9:
-        raise _fail("split.val + split.test", f"is {split['val'] + split['test']:g}",
-                    "at most 0.9 so that training keeps some samples")
+        raise _fail(
+            "split.val + split.test",
+            f"is {split['val'] + split['test']:g}",
+            "at most 0.9 so that training keeps some samples",
+        )
     SPLIT.check("stratify", split["stratify"])
     out["split"] = split
 
@@ -157,16 +186,17 @@ def _csv(out: dict[str, Any]) -> None:
     out["target"] = target
     out["features"] = DATA.get(out, "features")
     if out["features"] == []:  # None means every column but the target
-        raise DataError(f"{out['path']}: no feature columns chosen: check at least one "
-                        "column besides the target")
+        raise DataError(
+            f"{out['path']}: no feature columns chosen: check at least one "
+            "column besides the target"
+        )
     out["categorical"] = list(DATA.check("categorical", out.get("categorical") or []))
     out["delimiter"] = DATA.get(out, "delimiter")
 
 
 def _npy(out: dict[str, Any]) -> None:
     DATA.get(out, "path")
-    out["target_path"] = None if out.get("target_path") is None \
-        else DATA.get(out, "target_path")
+    out["target_path"] = None if out.get("target_path") is None else DATA.get(out, "target_path")
     out["target"] = DATA.check("target", out.get("target", "none"), _NPY_TARGET)
     if out["target_path"] and out["target"] == "last":
         raise _fail("'target'", "is 'last' while 'target_path' is set", "only one of them")
@@ -186,5 +216,10 @@ def _image_folder(out: dict[str, Any]) -> None:
 
 
 #: The checks and defaults of each source's own keys.
-_SOURCE_RULES = {"builtin": _builtin, "csv": _csv, "npy": _npy, "npz": _npz,
-                 "image_folder": _image_folder}
+_SOURCE_RULES = {
+    "builtin": _builtin,
+    "csv": _csv,
+    "npy": _npy,
+    "npz": _npz,
+    "image_folder": _image_folder,
+}

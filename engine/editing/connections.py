@@ -14,9 +14,16 @@ from engine.layers import REGISTRY, ParamValueError, ShapeRuleError
 from engine.shapes import ShapeAnalysis, explain_shape_error
 
 
-def can_connect(design: Design, analysis: ShapeAnalysis, source_id: str, target_id: str,
-                port: int, *, ancestors: set[str] | None = None,
-                replace: bool = False) -> tuple[bool, str]:
+def can_connect(
+    design: Design,
+    analysis: ShapeAnalysis,
+    source_id: str,
+    target_id: str,
+    port: int,
+    *,
+    ancestors: set[str] | None = None,
+    replace: bool = False,
+) -> tuple[bool, str]:
     """Whether ``source → target:port`` may be added to ``design``; else ``(False, reason)``.
 
     ``ancestors`` (the nodes that feed ``source``) lets a caller that checks many targets for
@@ -30,8 +37,10 @@ def can_connect(design: Design, analysis: ShapeAnalysis, source_id: str, target_
         return False, "a layer cannot feed its own input"
     source, target = design.node(source_id), design.node(target_id)
     if source.network != target.network:
-        return False, (f"'{source.id}' is in network '{source.network}' and '{target.id}' in "
-                       f"'{target.network}'; edges stay within one network")
+        return False, (
+            f"'{source.id}' is in network '{source.network}' and '{target.id}' in "
+            f"'{target.network}'; edges stay within one network"
+        )
     spec = REGISTRY.get(target.type) if target.type in REGISTRY else None
     if spec is None:
         return False, f"'{target.id}' has an unknown layer type '{target.type}'"
@@ -48,19 +57,32 @@ def can_connect(design: Design, analysis: ShapeAnalysis, source_id: str, target_
                 return False, f"'{source_id}' already feeds '{target_id}' there"
             if replace and not spec.variadic:
                 continue
-            return False, (f"input {port + 1} of '{target_id}' is already fed by "
-                           f"'{e.source}'; disconnect it first")
+            return False, (
+                f"input {port + 1} of '{target_id}' is already fed by "
+                f"'{e.source}'; disconnect it first"
+            )
     if spec.variadic and any(e.source == source_id for e in in_edges):
         return False, f"'{source_id}' already feeds '{target_id}'"
-    if (target_id in ancestors if ancestors is not None
-            else nx.has_path(design.graph, target_id, source_id)):
-        return False, (f"connecting '{source_id}' → '{target_id}' would make a cycle "
-                       f"('{target_id}' already feeds '{source_id}')")
+    if (
+        target_id in ancestors
+        if ancestors is not None
+        else nx.has_path(design.graph, target_id, source_id)
+    ):
+        return False, (
+            f"connecting '{source_id}' → '{target_id}' would make a cycle "
+            f"('{target_id}' already feeds '{source_id}')"
+        )
     return shapes_fit(design, analysis, source_id, target_id, port, in_edges)
 
 
-def shapes_fit(design: Design, analysis: ShapeAnalysis, source_id: str, target_id: str,
-               port: int, in_edges: list[Edge]) -> tuple[bool, str]:
+def shapes_fit(
+    design: Design,
+    analysis: ShapeAnalysis,
+    source_id: str,
+    target_id: str,
+    port: int,
+    in_edges: list[Edge],
+) -> tuple[bool, str]:
     """Try the target's shape rule with the new input; unknown shapes are given the benefit."""
     info = analysis.info
     spec = REGISTRY.get(design.node(target_id).type)

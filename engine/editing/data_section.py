@@ -28,16 +28,18 @@ KEPT_KEYS = ("split", "preprocess")
 def data_input(design: Design) -> str | None:
     """The Input node the data feeds: the discriminator's for a GAN, else the only one."""
     network = design.network_of_role("discriminator")
-    ids = network_inputs(design, network) if network is not None else [
-        n.id for n in design if REGISTRY.resolve(n.type) == "Input"]
+    ids = (
+        network_inputs(design, network)
+        if network is not None
+        else [n.id for n in design if REGISTRY.resolve(n.type) == "Input"]
+    )
     return ids[0] if len(ids) == 1 else None
 
 
 def resolve(path: str, base_dir: Path | None) -> Path:
     """A data path as the loaders read it: relative ones start at the design's folder."""
     resolved = Path(path)
-    return base_dir / resolved if not resolved.is_absolute() and base_dir is not None \
-        else resolved
+    return base_dir / resolved if not resolved.is_absolute() and base_dir is not None else resolved
 
 
 def shown_path(path: Path, base_dir: Path | None) -> str:
@@ -90,8 +92,9 @@ def for_file(old: dict[str, Any], source: str, path: Path, shown: str) -> dict[s
         keys = npz_keys(path)
         x_key = "x" if "x" in keys else keys[0]
         spec["x_key"] = x_key
-        spec["y_key"] = "y" if "y" in keys and x_key != "y" else next(
-            (k for k in keys if k != x_key), None)
+        spec["y_key"] = (
+            "y" if "y" in keys and x_key != "y" else next((k for k in keys if k != x_key), None)
+        )
     elif source == "image_folder":
         spec.update(copy.deepcopy(IMAGE_DEFAULTS))
     return spec
@@ -109,8 +112,9 @@ def with_target(spec: dict[str, Any], target: str | None) -> dict[str, Any] | No
     return new
 
 
-def with_delimiter(spec: dict[str, Any], delimiter: str,
-                   base_dir: Path | None) -> dict[str, Any] | None:
+def with_delimiter(
+    spec: dict[str, Any], delimiter: str, base_dir: Path | None
+) -> dict[str, Any] | None:
     """Split the CSV at ``delimiter``: columns the new header lacks are dropped from the target
     (then the last column), features and one-hot lists; a list left empty goes (every column
     again, none one-hot). DataError when the header cannot be read that way."""
@@ -129,8 +133,9 @@ def with_delimiter(spec: dict[str, Any], delimiter: str,
     return new
 
 
-def with_columns(spec: dict[str, Any], features: list[str], categorical: list[str],
-                 base_dir: Path | None) -> dict[str, Any] | None:
+def with_columns(
+    spec: dict[str, Any], features: list[str], categorical: list[str], base_dir: Path | None
+) -> dict[str, Any] | None:
     """Use ``features`` (every column but the target → ``features`` left out) and one-hot
     encode the ``categorical`` ones among them. DataError when the header cannot be read."""
     header = csv_header(resolve(spec["path"], base_dir), spec.get("delimiter", ","))
@@ -138,8 +143,7 @@ def with_columns(spec: dict[str, Any], features: list[str], categorical: list[st
     everything = [c for c in header if c != target]
     new_features = None if features == everything else list(features)
     new_categorical = [c for c in categorical if c in features]
-    if spec.get("features") == new_features and \
-            (spec.get("categorical") or []) == new_categorical:
+    if spec.get("features") == new_features and (spec.get("categorical") or []) == new_categorical:
         return None
     new = copy.deepcopy(spec)
     if new_features is None:
@@ -169,8 +173,9 @@ def with_outliers(spec: dict[str, Any], method: str) -> dict[str, Any] | None:
     return new
 
 
-def with_dataset(old: dict[str, Any], name: str,
-                 keep_preprocess: bool = True) -> dict[str, Any] | None:
+def with_dataset(
+    old: dict[str, Any], name: str, keep_preprocess: bool = True
+) -> dict[str, Any] | None:
     """Train on the builtin dataset ``name`` (digits keep their form, else flat)."""
     if old.get("source") == "builtin" and old.get("name") == name:
         return None

@@ -53,10 +53,14 @@ def layer_depths(design: Design, node_ids: list[str]) -> dict[str, int]:
     return depth
 
 
-def layered_layout(design: Design, origin: tuple[float, float] = (0.0, 0.0),
-                   column_spacing: float = COLUMN_SPACING, row_spacing: float = ROW_SPACING,
-                   network_gap: float = NETWORK_GAP,
-                   max_columns: int | None = None) -> dict[str, tuple[float, float]]:
+def layered_layout(
+    design: Design,
+    origin: tuple[float, float] = (0.0, 0.0),
+    column_spacing: float = COLUMN_SPACING,
+    row_spacing: float = ROW_SPACING,
+    network_gap: float = NETWORK_GAP,
+    max_columns: int | None = None,
+) -> dict[str, tuple[float, float]]:
     """Positions ``{node id: (x, y)}``: columns by depth, rows ordered to keep wires short.
 
     With ``max_columns``, depths beyond it wrap: depth ``d`` goes to column ``d % max_columns``
@@ -79,20 +83,25 @@ def layered_layout(design: Design, origin: tuple[float, float] = (0.0, 0.0),
         for d in sorted(columns):
             members = columns[d]
             if d > 0:  # barycentre of the predecessors' rows; file order breaks ties
-                members.sort(key=lambda nid, rows=rows, order=order_index: (
-                    _barycentre(design, nid, rows), order[nid]))
+                members.sort(
+                    key=lambda nid, rows=rows, order=order_index: (
+                        _barycentre(design, nid, rows),
+                        order[nid],
+                    )
+                )
             for i, nid in enumerate(members):
                 rows[nid] = i - (len(members) - 1) / 2
         n_bands = 1 if per_band is None else (max(depth.values()) // per_band) + 1
         for band in range(n_bands):
-            members = [nid for nid in ids
-                       if per_band is None or depth[nid] // per_band == band]
+            members = [nid for nid in ids if per_band is None or depth[nid] // per_band == band]
             low = min(rows[nid] for nid in members)
             high = max(rows[nid] for nid in members)
             for nid in members:
                 column = depth[nid] if per_band is None else depth[nid] % per_band
-                positions[nid] = (origin[0] + column * column_spacing,
-                                  top + (rows[nid] - low) * row_spacing)
+                positions[nid] = (
+                    origin[0] + column * column_spacing,
+                    top + (rows[nid] - low) * row_spacing,
+                )
             top += (high - low) * row_spacing
             if band < n_bands - 1:
                 top += row_spacing + WRAP_GAP

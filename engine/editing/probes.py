@@ -30,11 +30,14 @@ def header_line(path: Path) -> str:
                 if not line or line.strip():
                     break
     except UnicodeDecodeError as exc:
-        raise DataError(f"{path.name} is not UTF-8 text (byte {exc.start}): save it as CSV "
-                        "UTF-8") from None
+        raise DataError(
+            f"{path.name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8"
+        ) from None
     except OSError as exc:
-        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
-                        "file exists and is readable") from None
+        raise DataError(
+            f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
+            "file exists and is readable"
+        ) from None
     if not line.strip():
         raise DataError(f"{path.name} is empty: it needs a header row with the column names")
     return line
@@ -57,9 +60,11 @@ def csv_header(path: Path, delimiter: str = ",") -> list[str]:
     Raises DataError with a one-line reason when the file or its header cannot be used."""
     header = split_header(header_line(path), delimiter, path.name)
     if "" in header:
-        raise DataError(f"{path.name}: column {header.index('') + 1} of the header has no name "
-                        f"(delimiter {DELIMITERS.get(delimiter, repr(delimiter))}): name it "
-                        "or choose the right delimiter")
+        raise DataError(
+            f"{path.name}: column {header.index('') + 1} of the header has no name "
+            f"(delimiter {DELIMITERS.get(delimiter, repr(delimiter))}): name it "
+            "or choose the right delimiter"
+        )
     check_header(header, path.name)
     return header
 
@@ -69,14 +74,19 @@ def npz_keys(path: Path) -> list[str]:
     try:
         archive = np.load(path, allow_pickle=False)
     except OSError as exc:
-        raise DataError(f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
-                        "file exists and is readable") from None
+        raise DataError(
+            f"{path.name} cannot be read ({exc.strerror or exc}): check that the "
+            "file exists and is readable"
+        ) from None
     except (ValueError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path.name} is not a NumPy archive ({exc}): save it with "
-                        "numpy.savez") from None
+        raise DataError(
+            f"{path.name} is not a NumPy archive ({exc}): save it with numpy.savez"
+        ) from None
     if not hasattr(archive, "files"):
-        raise DataError(f"{path.name} is a single .npy array, not an .npz archive: choose "
-                        "the source NumPy array (.npy)")
+        raise DataError(
+            f"{path.name} is a single .npy array, not an .npz archive: choose "
+            "the source NumPy array (.npy)"
+        )
     with archive:
         keys = list(archive.files)
     if not keys:

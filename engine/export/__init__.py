@@ -9,4 +9,12 @@ See docs/export.md.
 from engine.export.formats import FORMATS, ExportResult, export_formats, export_model
 from engine.export.prepare import ExportPlan, export_parts, prepare_export
 
-__all__ = ["FORMATS", "ExportPlan", "ExportResult", "export_parts", "export_formats", "export_model", "prepare_export"]
+__all__ = [
+    "FORMATS",
+    "ExportPlan",
+    "ExportResult",
+    "export_parts",
+    "export_formats",
+    "export_model",
+    "prepare_export",
+]

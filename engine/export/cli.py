@@ -15,12 +15,18 @@ def run_export(args: argparse.Namespace) -> int:
     def body() -> int:
         from engine.export.formats import export_model, output_conflict
 
-        conflict = output_conflict(args.format, args.output,
-                                   {"design": args.design, "checkpoint": args.checkpoint})
+        conflict = output_conflict(
+            args.format, args.output, {"design": args.design, "checkpoint": args.checkpoint}
+        )
         if conflict is not None:  # bad usage: nothing is read or written
             return fail(conflict, 2)
-        result = export_model(args.design, args.checkpoint, args.format, args.output,
-                              network=getattr(args, "network", None))
+        result = export_model(
+            args.design,
+            args.checkpoint,
+            args.format,
+            args.output,
+            network=getattr(args, "network", None),
+        )
         print(printable(result.summary()))
         for note in result.notes:
             sys.stderr.write(printable(f"note: preprocessing {note}") + "\n")

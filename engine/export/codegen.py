@@ -33,14 +33,37 @@ from engine.export.prepare import ExportPlan
 from engine.layers import REGISTRY, fmt_shape
 
 LINE = 88
-_MODULE_NAMES = {"argparse", "np", "nn", "torch", "Path", "load_file", "main", "INPUT_SHAPES",
-                 "INPUT_NAMES", "OUTPUT_NAMES", "CLASS_LABELS", "WEIGHTS_FILE", "SOM_COLS",
-                 "SelfOrganizingMap", "PREPROCESS_IMPUTE", "PREPROCESS_CLIP_LOW",
-                 "PREPROCESS_CLIP_HIGH", "PREPROCESS_SHIFT", "PREPROCESS_SCALE"}
+_MODULE_NAMES = {
+    "argparse",
+    "np",
+    "nn",
+    "torch",
+    "Path",
+    "load_file",
+    "main",
+    "INPUT_SHAPES",
+    "INPUT_NAMES",
+    "OUTPUT_NAMES",
+    "CLASS_LABELS",
+    "WEIGHTS_FILE",
+    "SOM_COLS",
+    "SelfOrganizingMap",
+    "PREPROCESS_IMPUTE",
+    "PREPROCESS_CLIP_LOW",
+    "PREPROCESS_CLIP_HIGH",
+    "PREPROCESS_SHIFT",
+    "PREPROCESS_SCALE",
+}
 _LOCAL_NAMES = {"self", "_", "h_n", "c_n"}
-RESERVED = (set(keyword.kwlist) | set(getattr(keyword, "softkwlist", [])) | set(dir(builtins))
-            | set(dir(nn.Module)) | _MODULE_NAMES | _LOCAL_NAMES
-            | {"pre_impute", "pre_clip_low", "pre_clip_high", "pre_shift", "pre_scale"})
+RESERVED = (
+    set(keyword.kwlist)
+    | set(getattr(keyword, "softkwlist", []))
+    | set(dir(builtins))
+    | set(dir(nn.Module))
+    | _MODULE_NAMES
+    | _LOCAL_NAMES
+    | {"pre_impute", "pre_clip_low", "pre_clip_high", "pre_shift", "pre_scale"}
+)
 _SAFE_CHARS = re.compile(r"[^A-Za-z0-9 _\-.,:;()\[\]+*/=<>!?#%&@']")
 
 
@@ -67,7 +90,7 @@ def comment_text(text: str, limit: int = 60) -> str:
     ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     clean = _SAFE_CHARS.sub("", re.sub(r"\s", " ", ascii_text))
     clean = re.sub(r" {2,}", " ", clean).strip()
-    return clean if len(clean) <= limit else clean[:limit - 3] + "..."
+    return clean if len(clean) <= limit else clean[: limit - 3] + "..."
 
 
 def comment_lines(text: str, indent: str) -> list[str]:
@@ -132,22 +155,32 @@ def _simple(cls: str) -> LayerCode:
     return LayerCode(lambda p, s, o: f"nn.{cls}()")
 
 
-def _module_call(p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple]) -> list[str]:
+def _module_call(
+    p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple]
+) -> list[str]:
     return [f"{out} = self.{attr}({ins[0]})"]
 
 
 def _conv(cls: str) -> LayerCode:
-    return LayerCode(lambda p, s, o: (
-        f"nn.{cls}({s[0][0]}, {p['out_channels']}, kernel_size={p['kernel_size']}"
-        + _kw(stride=(p["stride"], 1), padding=(p["padding"], 0),
-              output_padding=(p.get("output_padding", 0), 0), bias=(p["bias"], True)) + ")"))
+    return LayerCode(
+        lambda p, s, o: (
+            f"nn.{cls}({s[0][0]}, {p['out_channels']}, kernel_size={p['kernel_size']}"
+            + _kw(
+                stride=(p["stride"], 1),
+                padding=(p["padding"], 0),
+                output_padding=(p.get("output_padding", 0), 0),
+                bias=(p["bias"], True),
+            )
+            + ")"
+        )
+    )
 
 
 def _pool(cls: str) -> LayerCode:
     def ctor(p: dict, s: Sequence[tuple], o: tuple) -> str:
         k = p["kernel_size"]
-        return (f"nn.{cls}({k}" + _kw(stride=(p["stride"] or k, k), padding=(p["padding"], 0))
-                + ")")
+        return f"nn.{cls}({k}" + _kw(stride=(p["stride"] or k, k), padding=(p["padding"], 0)) + ")"
+
     return LayerCode(ctor)
 
 
@@ -160,8 +193,10 @@ def _recurrent(kind: str) -> LayerCode:
     def ctor(p: dict, s: Sequence[tuple], o: tuple) -> str:
         extra = _kw(num_layers=(p["num_layers"], 1))
         extra += ", batch_first=True"
-        extra += _kw(bidirectional=(p["bidirectional"], False),
-                     dropout=(p["dropout"] if p["num_layers"] > 1 else 0.0, 0.0))
+        extra += _kw(
+            bidirectional=(p["bidirectional"], False),
+            dropout=(p["dropout"] if p["num_layers"] > 1 else 0.0, 0.0),
+        )
         if kind == "RNN":
             extra += _kw(nonlinearity=(p.get("nonlinearity", "tanh"), "tanh"))
         return f"nn.{kind}({s[0][-1]}, {p['hidden_size']}{extra})"
@@ -180,24 +215,32 @@ def _recurrent(kind: str) -> LayerCode:
 def _merge(op: str) -> LayerCode:
     def call(p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple]) -> list[str]:
         if op == "cat":
-            return [f"{out} = torch.cat([{', '.join(ins)}], dim={_sample_dim(p['dim'], len(shapes[0]))})"]
+            return [
+                f"{out} = torch.cat([{', '.join(ins)}], dim={_sample_dim(p['dim'], len(shapes[0]))})"
+            ]
         return [f"{out} = {f' {op} '.join(ins)}"]
+
     return LayerCode(None, call)
 
 
-def _reshape_call(p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple],
-                  out_shape: tuple = ()) -> list[str]:
+def _reshape_call(
+    p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple], out_shape: tuple = ()
+) -> list[str]:
     return [f"{out} = {ins[0]}.reshape({ins[0]}.shape[0], {', '.join(map(str, out_shape))})"]
 
 
 LAYER_CODE: dict[str, LayerCode] = {
-    "Linear": LayerCode(lambda p, s, o: f"nn.Linear({s[0][-1]}, {p['out_features']}"
-                        + _kw(bias=(p["bias"], True)) + ")"),
+    "Linear": LayerCode(
+        lambda p, s, o: (
+            f"nn.Linear({s[0][-1]}, {p['out_features']}" + _kw(bias=(p["bias"], True)) + ")"
+        )
+    ),
     "Dropout": LayerCode(lambda p, s, o: f"nn.Dropout(p={literal(p['p'])})"),
     "Flatten": _simple("Flatten"),
     "Reshape": LayerCode(None),  # call filled in by the generator (needs the output shape)
-    "Embedding": LayerCode(lambda p, s, o: f"nn.Embedding({p['num_embeddings']}, "
-                           f"{p['embedding_dim']})"),
+    "Embedding": LayerCode(
+        lambda p, s, o: f"nn.Embedding({p['num_embeddings']}, {p['embedding_dim']})"
+    ),
     "Conv1d": _conv("Conv1d"),
     "Conv2d": _conv("Conv2d"),
     "ConvTranspose2d": _conv("ConvTranspose2d"),
@@ -205,26 +248,55 @@ LAYER_CODE: dict[str, LayerCode] = {
     "MaxPool2d": _pool("MaxPool2d"),
     "AvgPool2d": _pool("AvgPool2d"),
     "AdaptiveAvgPool2d": LayerCode(lambda p, s, o: f"nn.AdaptiveAvgPool2d({p['output_size']})"),
-    "Upsample": LayerCode(lambda p, s, o: (
-        f"nn.Upsample(scale_factor={p['scale_factor']}, mode={literal(p['mode'])}"
-        + (", align_corners=False" if p["mode"] == "bilinear" else "") + ")")),
-    "BatchNorm1d": LayerCode(lambda p, s, o: f"nn.BatchNorm1d({s[0][0]}" + _kw(
-        eps=(p["eps"], 1e-5), momentum=(p["momentum"], 0.1)) + ")"),
-    "BatchNorm2d": LayerCode(lambda p, s, o: f"nn.BatchNorm2d({s[0][0]}" + _kw(
-        eps=(p["eps"], 1e-5), momentum=(p["momentum"], 0.1)) + ")"),
-    "LayerNorm": LayerCode(lambda p, s, o: f"nn.LayerNorm({s[0][-1]}" + _kw(
-        eps=(p["eps"], 1e-5), elementwise_affine=(p["elementwise_affine"], True)) + ")"),
+    "Upsample": LayerCode(
+        lambda p, s, o: (
+            f"nn.Upsample(scale_factor={p['scale_factor']}, mode={literal(p['mode'])}"
+            + (", align_corners=False" if p["mode"] == "bilinear" else "")
+            + ")"
+        )
+    ),
+    "BatchNorm1d": LayerCode(
+        lambda p, s, o: (
+            f"nn.BatchNorm1d({s[0][0]}"
+            + _kw(eps=(p["eps"], 1e-5), momentum=(p["momentum"], 0.1))
+            + ")"
+        )
+    ),
+    "BatchNorm2d": LayerCode(
+        lambda p, s, o: (
+            f"nn.BatchNorm2d({s[0][0]}"
+            + _kw(eps=(p["eps"], 1e-5), momentum=(p["momentum"], 0.1))
+            + ")"
+        )
+    ),
+    "LayerNorm": LayerCode(
+        lambda p, s, o: (
+            f"nn.LayerNorm({s[0][-1]}"
+            + _kw(eps=(p["eps"], 1e-5), elementwise_affine=(p["elementwise_affine"], True))
+            + ")"
+        )
+    ),
     "ReLU": _simple("ReLU"),
     "LeakyReLU": LayerCode(lambda p, s, o: f"nn.LeakyReLU({literal(p['negative_slope'])})"),
-    "ELU": LayerCode(lambda p, s, o: "nn.ELU(" + (f"alpha={literal(p['alpha'])}"
-                                                  if p["alpha"] != 1.0 else "") + ")"),
-    "GELU": LayerCode(lambda p, s, o: "nn.GELU(" + (f"approximate={literal(p['approximate'])}"
-                                                    if p["approximate"] != "none" else "") + ")"),
+    "ELU": LayerCode(
+        lambda p, s, o: (
+            "nn.ELU(" + (f"alpha={literal(p['alpha'])}" if p["alpha"] != 1.0 else "") + ")"
+        )
+    ),
+    "GELU": LayerCode(
+        lambda p, s, o: (
+            "nn.GELU("
+            + (f"approximate={literal(p['approximate'])}" if p["approximate"] != "none" else "")
+            + ")"
+        )
+    ),
     "SiLU": _simple("SiLU"),
     "Sigmoid": _simple("Sigmoid"),
     "Tanh": _simple("Tanh"),
     "Softmax": LayerCode(lambda p, s, o: f"nn.Softmax(dim={_sample_dim(p['dim'], len(s[0]))})"),
-    "LogSoftmax": LayerCode(lambda p, s, o: f"nn.LogSoftmax(dim={_sample_dim(p['dim'], len(s[0]))})"),
+    "LogSoftmax": LayerCode(
+        lambda p, s, o: f"nn.LogSoftmax(dim={_sample_dim(p['dim'], len(s[0]))})"
+    ),
     "RNN": _recurrent("RNN"),
     "LSTM": _recurrent("LSTM"),
     "GRU": _recurrent("GRU"),
@@ -262,8 +334,9 @@ def naming(plan: ExportPlan) -> Naming:
     """Name everything in the generated code (deterministic; labels preferred over ids)."""
     design, network = plan.design, plan.network
     order = plan.analysis.topological_order(network)
-    suffix = {"encoder": "Encoder", "generator": "Generator",
-              "discriminator": "Discriminator"}.get(plan.part, "")
+    suffix = {"encoder": "Encoder", "generator": "Generator", "discriminator": "Discriminator"}.get(
+        plan.part, ""
+    )
     cls = class_name(plan.info.get("design_name") or design.name, suffix)
     taken: set[str] = {cls}
     args: dict[str, str] = {}
@@ -277,7 +350,8 @@ def naming(plan: ExportPlan) -> Naming:
             attrs[node_id] = safe_identifier(_name_source(node), taken)
     graph = design.graph
     chain = len(plan.input_ids) == 1 and all(
-        graph.in_degree(n) <= 1 and graph.out_degree(n) <= 1 for n in order)
+        graph.in_degree(n) <= 1 and graph.out_degree(n) <= 1 for n in order
+    )
     chain_var = next(v for v in ("x", "h", "out", "y", "z") if v not in taken)
     variables: dict[str, str] = dict(args)
     for node_id in order:
@@ -298,7 +372,7 @@ def weights_by_code_name(plan: ExportPlan) -> dict[str, torch.Tensor]:
         _, node_id, rest = key.split(".", 2)
         rule = LAYER_CODE[REGISTRY.resolve(plan.design.node(node_id).type)]
         if rule.strip and rest.startswith(rule.strip):
-            rest = rest[len(rule.strip):]
+            rest = rest[len(rule.strip) :]
         out[f"{names.attrs[node_id]}.{rest}"] = value
     return out
 
@@ -369,12 +443,15 @@ def wrap(line: str) -> list[str]:
     pieces = _split_top(rhs, " + ") if len(_split_top(rhs, " + ")) > 1 else _split_top(rhs, " * ")
     if len(pieces) > 1:
         op = " + " if " + " in rhs else " * "
-        return [head + "(", inner + pieces[0]] + [inner + op.strip() + " " + p
-                                                  for p in pieces[1:]] + [indent + ")"]
+        return (
+            [head + "(", inner + pieces[0]]
+            + [inner + op.strip() + " " + p for p in pieces[1:]]
+            + [indent + ")"]
+        )
     start = rhs.find("(")
     if start > 0 and rhs.endswith(")"):
-        args = [a.strip() for a in _split_top(rhs[start + 1:-1], ",")]
-        lines, current = [head + rhs[:start + 1]], inner
+        args = [a.strip() for a in _split_top(rhs[start + 1 : -1], ",")]
+        lines, current = [head + rhs[: start + 1]], inner
         for arg in args:
             piece = arg + ","
             if current.strip() and len(current) + len(piece) + 1 > LINE:
@@ -396,28 +473,54 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
     info = plan.info
     out: list[str] = []
     title = comment_text(info.get("design_name") or design.name) or "design"
-    part = {"model": "model", "encoder": "encoder", "generator": "generator",
-            "discriminator": "discriminator"}[plan.part]
+    part = {
+        "model": "model",
+        "encoder": "encoder",
+        "generator": "generator",
+        "discriminator": "discriminator",
+    }[plan.part]
     out += [f'"""PyTorch {part} exported by Deepwire (design: {title}).', ""]
     task = comment_text(info.get("task") or "")
     if task:
         out.append(f"Task: {task}.")
     for node_id, shape in zip(plan.input_ids, plan.input_shapes):
-        out.append(f"Input {names.args[node_id]}: {fmt_shape(shape)}"
-                   + (", raw features (preprocessing is applied inside forward)."
-                      if pre is not None and node_id == plan.input_ids[0] else "."))
+        out.append(
+            f"Input {names.args[node_id]}: {fmt_shape(shape)}"
+            + (
+                ", raw features (preprocessing is applied inside forward)."
+                if pre is not None and node_id == plan.input_ids[0]
+                else "."
+            )
+        )
     if plan.preprocessing_note:
-        out += textwrap.wrap("Preprocessing: " + comment_text(plan.preprocessing_note, 300) + ".",
-                             LINE)
-    out += ["", "Run a prediction:  python THIS_FILE.py [--input samples.npy] [--output out.npz]",
-            "Weights are read from the safetensors file next to this one (--weights to change).",
-            '"""', "", "import argparse", "from pathlib import Path", "", "import numpy as np",
-            "import torch", "from safetensors.torch import load_file", "from torch import nn", "",
-            f"WEIGHTS_FILE = {repr(str(weights_file))}"]
+        out += textwrap.wrap(
+            "Preprocessing: " + comment_text(plan.preprocessing_note, 300) + ".", LINE
+        )
+    out += [
+        "",
+        "Run a prediction:  python THIS_FILE.py [--input samples.npy] [--output out.npz]",
+        "Weights are read from the safetensors file next to this one (--weights to change).",
+        '"""',
+        "",
+        "import argparse",
+        "from pathlib import Path",
+        "",
+        "import numpy as np",
+        "import torch",
+        "from safetensors.torch import load_file",
+        "from torch import nn",
+        "",
+        f"WEIGHTS_FILE = {repr(str(weights_file))}",
+    ]
     out.append("INPUT_NAMES = [" + ", ".join(repr(names.args[i]) for i in plan.input_ids) + "]")
-    out.append("INPUT_SHAPES = [" + ", ".join(
-        "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
-        for s in plan.input_shapes) + "]")
+    out.append(
+        "INPUT_SHAPES = ["
+        + ", ".join(
+            "(" + ", ".join(map(str, s)) + ("," if len(s) == 1 else "") + ")"
+            for s in plan.input_shapes
+        )
+        + "]"
+    )
     out += _strings("OUTPUT_NAMES", plan.output_names)
     labels = info.get("class_names") or []
     if labels:
@@ -425,27 +528,43 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
     if plan.som_grid is not None:
         out.append(f"SOM_COLS = {plan.som_grid[1]}")
     if pre is not None:
-        out += [""] + comment_lines("Preprocessing fitted on the training data: "
-                                    + comment_text(", ".join(pre.steps), 200) + ".", "")
+        out += [""] + comment_lines(
+            "Preprocessing fitted on the training data: "
+            + comment_text(", ".join(pre.steps), 200)
+            + ".",
+            "",
+        )
         for key, values in pre.constants().items():
             out += _wrap_floats(f"PREPROCESS_{key.upper()}", values)
 
     som = any(REGISTRY.resolve(design.node(n).type) == "SOM" for n in order)
     if som:
-        out += ["", "", "class SelfOrganizingMap(nn.Module):",
-                '    """A grid of prototypes; forward gives each unit\'s Euclidean distance."""',
-                "", "    def __init__(self, in_features: int, units: int) -> None:",
-                "        super().__init__()",
-                "        weight = torch.zeros(units, in_features)",
-                "        self.weight = nn.Parameter(weight, requires_grad=False)", "",
-                "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-                "        diff = x.unsqueeze(1) - self.weight.unsqueeze(0)",
-                "        return diff.pow(2).sum(-1).clamp_min(0).sqrt()"]
+        out += [
+            "",
+            "",
+            "class SelfOrganizingMap(nn.Module):",
+            '    """A grid of prototypes; forward gives each unit\'s Euclidean distance."""',
+            "",
+            "    def __init__(self, in_features: int, units: int) -> None:",
+            "        super().__init__()",
+            "        weight = torch.zeros(units, in_features)",
+            "        self.weight = nn.Parameter(weight, requires_grad=False)",
+            "",
+            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+            "        diff = x.unsqueeze(1) - self.weight.unsqueeze(0)",
+            "        return diff.pow(2).sum(-1).clamp_min(0).sqrt()",
+        ]
 
     # -- the class
-    out += ["", "", f"class {names.class_name}(nn.Module):",
-            f'    """Network {comment_text(network)} of the design, layer by layer."""', "",
-            "    def __init__(self) -> None:", "        super().__init__()"]
+    out += [
+        "",
+        "",
+        f"class {names.class_name}(nn.Module):",
+        f'    """Network {comment_text(network)} of the design, layer by layer."""',
+        "",
+        "    def __init__(self) -> None:",
+        "        super().__init__()",
+    ]
     for node_id in order:
         if node_id not in names.attrs:
             continue
@@ -459,9 +578,12 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
         label = comment_text(node.label or "")
         if label and label != names.attrs[node_id]:  # the label as the user wrote it
             out.append(f"        # {label}")
-        out += wrap(_fits(f"        self.{names.attrs[node_id]} = {ctor}",
-                           f"node {comment_text(original)}"
-                          if names.attrs[node_id] != original else ""))
+        out += wrap(
+            _fits(
+                f"        self.{names.attrs[node_id]} = {ctor}",
+                f"node {comment_text(original)}" if names.attrs[node_id] != original else "",
+            )
+        )
     if pre is not None:
         for key, values in pre.constants().items():
             reshape = ".reshape(-1, 1, 1)" if np.asarray(values).ndim == 3 else ""
@@ -469,8 +591,11 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
             out.append(f'        self.register_buffer("pre_{key}", const, persistent=False)')
 
     args = ", ".join(f"{names.args[i]}: torch.Tensor" for i in plan.input_ids)
-    returns = ("tuple[torch.Tensor, torch.Tensor]" if plan.som_grid is not None
-               or len(plan.output_names) > 1 else "torch.Tensor")
+    returns = (
+        "tuple[torch.Tensor, torch.Tensor]"
+        if plan.som_grid is not None or len(plan.output_names) > 1
+        else "torch.Tensor"
+    )
     out += ["", f"    def forward(self, {args}) -> {returns}:"]
     if pre is not None:
         arg = names.args[plan.input_ids[0]]
@@ -493,19 +618,23 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
         if type_id == "Reshape":
             lines = _reshape_call({}, "", ins, var, (), tuple(node_info.output_shape))
         elif rule.call is not None:
-            lines = rule.call(node_info.resolved, names.attrs[node_id], ins, var,
-                              node_info.input_shapes)
+            lines = rule.call(
+                node_info.resolved, names.attrs[node_id], ins, var, node_info.input_shapes
+            )
         else:
-            lines = _module_call(node_info.resolved, names.attrs[node_id], ins, var,
-                                 node_info.input_shapes)
+            lines = _module_call(
+                node_info.resolved, names.attrs[node_id], ins, var, node_info.input_shapes
+            )
         for i, line in enumerate(lines):
             shape = fmt_shape(node_info.output_shape) if i == len(lines) - 1 else ""
             text = "        " + line
             out += wrap(text if "#" in line else _fits(text, shape))
     results = [names.variables[o] for o in plan.module.net.output_ids]
     if plan.som_grid is not None:
-        out.append(f"        return {results[0]}.argmin(dim=1), {results[0]}"
-                   "  # best-matching unit, distances")
+        out.append(
+            f"        return {results[0]}.argmin(dim=1), {results[0]}"
+            "  # best-matching unit, distances"
+        )
     else:
         out.append(f"        return {', '.join(results)}")
     out += _main_block(plan, names)
@@ -516,43 +645,70 @@ def _main_block(plan: ExportPlan, names: Naming) -> list[str]:
     """``main()``: load the weights, read or make inputs, predict, print and optionally save."""
     dtype_of = dict(zip(plan.input_ids, plan.input_dtypes))
     casts = [".long()" if dtype_of[i] == "int64" else ".float()" for i in plan.input_ids]
-    lines = ["", "", "def main() -> None:",
-             '    parser = argparse.ArgumentParser(description="Run the exported model.")',
-             '    parser.add_argument("--weights", type=Path,',
-             "                        default=Path(__file__).with_name(WEIGHTS_FILE))",
-             '    parser.add_argument("--input", type=Path, nargs="*", default=[],',
-             '                        help="one .npy file of samples per input (N, *shape)")',
-             '    parser.add_argument("--output", type=Path, help="save the outputs as .npz")',
-             "    args = parser.parse_args()", "",
-             f"    model = {names.class_name}()",
-             "    model.load_state_dict(load_file(args.weights))", "    model.eval()", "",
-             "    casts = [" + ", ".join(f'"{c[1:-2]}"' for c in casts) + "]",
-             "    if args.input and len(args.input) != len(INPUT_SHAPES):",
-             '        parser.error(f"give {len(INPUT_SHAPES)} --input file(s): {INPUT_NAMES}")',
-             "    if args.input:",
-             "        inputs = [torch.from_numpy(np.load(path)) for path in args.input]",
-             "    else:  # random example samples",
-             "        torch.manual_seed(0)",
-             "        inputs = [torch.rand(4, *shape) for shape in INPUT_SHAPES]",
-             "    inputs = [getattr(t, cast)() for t, cast in zip(inputs, casts, strict=True)]"]
-    lines += ["    with torch.no_grad():", "        outputs = model(*inputs)",
-              "    if isinstance(outputs, torch.Tensor):", "        outputs = (outputs,)", ""]
+    lines = [
+        "",
+        "",
+        "def main() -> None:",
+        '    parser = argparse.ArgumentParser(description="Run the exported model.")',
+        '    parser.add_argument("--weights", type=Path,',
+        "                        default=Path(__file__).with_name(WEIGHTS_FILE))",
+        '    parser.add_argument("--input", type=Path, nargs="*", default=[],',
+        '                        help="one .npy file of samples per input (N, *shape)")',
+        '    parser.add_argument("--output", type=Path, help="save the outputs as .npz")',
+        "    args = parser.parse_args()",
+        "",
+        f"    model = {names.class_name}()",
+        "    model.load_state_dict(load_file(args.weights))",
+        "    model.eval()",
+        "",
+        "    casts = [" + ", ".join(f'"{c[1:-2]}"' for c in casts) + "]",
+        "    if args.input and len(args.input) != len(INPUT_SHAPES):",
+        '        parser.error(f"give {len(INPUT_SHAPES)} --input file(s): {INPUT_NAMES}")',
+        "    if args.input:",
+        "        inputs = [torch.from_numpy(np.load(path)) for path in args.input]",
+        "    else:  # random example samples",
+        "        torch.manual_seed(0)",
+        "        inputs = [torch.rand(4, *shape) for shape in INPUT_SHAPES]",
+        "    inputs = [getattr(t, cast)() for t, cast in zip(inputs, casts, strict=True)]",
+    ]
+    lines += [
+        "    with torch.no_grad():",
+        "        outputs = model(*inputs)",
+        "    if isinstance(outputs, torch.Tensor):",
+        "        outputs = (outputs,)",
+        "",
+    ]
     task = plan.info.get("task")
     if plan.som_grid is not None:
-        lines += ["    bmu = outputs[0]", "    for i, unit in enumerate(bmu.tolist()):",
-                  '        row, col = divmod(unit, SOM_COLS)',
-                  '        print(f"sample {i}: best-matching unit {unit} (row {row}, col {col})")']
+        lines += [
+            "    bmu = outputs[0]",
+            "    for i, unit in enumerate(bmu.tolist()):",
+            "        row, col = divmod(unit, SOM_COLS)",
+            '        print(f"sample {i}: best-matching unit {unit} (row {row}, col {col})")',
+        ]
     elif plan.info.get("class_names"):
-        lines += ["    for i, k in enumerate(outputs[0].argmax(dim=1).tolist()):",
-                  '        print(f"sample {i}: {CLASS_LABELS[k]}")']
+        lines += [
+            "    for i, k in enumerate(outputs[0].argmax(dim=1).tolist()):",
+            '        print(f"sample {i}: {CLASS_LABELS[k]}")',
+        ]
     else:
-        what = {"generator": "generated", "encoder": "code",
-                "discriminator": "real/fake logit"}.get(plan.part, task or "output")
-        lines += ["    for name, value in zip(OUTPUT_NAMES, outputs, strict=True):",
-                  f'        print(f"{comment_text(what)} {{name}}: shape {{tuple(value.shape)}}")',
-                  "        print(value[:2])"]
-    lines += ["    if args.output is not None:",
-              "        arrays = {n: v.numpy() for n, v in zip(OUTPUT_NAMES, outputs, strict=True)}",
-              "        np.savez(args.output, **arrays)", "", "",
-              'if __name__ == "__main__":', "    main()"]
+        what = {
+            "generator": "generated",
+            "encoder": "code",
+            "discriminator": "real/fake logit",
+        }.get(plan.part, task or "output")
+        lines += [
+            "    for name, value in zip(OUTPUT_NAMES, outputs, strict=True):",
+            f'        print(f"{comment_text(what)} {{name}}: shape {{tuple(value.shape)}}")',
+            "        print(value[:2])",
+        ]
+    lines += [
+        "    if args.output is not None:",
+        "        arrays = {n: v.numpy() for n, v in zip(OUTPUT_NAMES, outputs, strict=True)}",
+        "        np.savez(args.output, **arrays)",
+        "",
+        "",
+        'if __name__ == "__main__":',
+        "    main()",
+    ]
     return lines

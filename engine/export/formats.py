@@ -36,10 +36,16 @@ from engine.training.checkpoint import Checkpoint
 FORMATS: dict[str, tuple[str, str, str]] = {
     "onnx": ("ONNX", ".onnx", "runs in onnxruntime, OpenCV, TensorRT… (dynamic batch size)"),
     "pt2": ("PyTorch program (.pt2)", ".pt2", "torch.export program: torch.export.load(path)"),
-    "safetensors": ("safetensors weights", ".safetensors",
-                    "the weights only, named like the generated Python code's modules"),
-    "python": ("PyTorch code (.py)", ".py",
-               "a readable nn.Module file plus its safetensors weights"),
+    "safetensors": (
+        "safetensors weights",
+        ".safetensors",
+        "the weights only, named like the generated Python code's modules",
+    ),
+    "python": (
+        "PyTorch code (.py)",
+        ".py",
+        "a readable nn.Module file plus its safetensors weights",
+    ),
 }
 RECURRENT = ("RNN", "LSTM", "GRU")
 MAX_BATCH = 1 << 20
@@ -59,23 +65,33 @@ class ExportResult:
         side = self.sidecar
         dyn = ""
         if self.format in ("onnx", "pt2"):
-            dyn = "dynamic batch" + (" and sequence length" if side["dynamic_axes"]["steps"]
-                                     else "")
+            dyn = "dynamic batch" + (
+                " and sequence length" if side["dynamic_axes"]["steps"] else ""
+            )
         steps = side["preprocessing"]["steps"]
         pre = ""
         if steps:
-            pre = (f"preprocessing folded in ({', '.join(steps)})" if side["preprocessing"]
-                   ["folded"] else f"preprocessing ({', '.join(steps)}) in the sidecar")
+            pre = (
+                f"preprocessing folded in ({', '.join(steps)})"
+                if side["preprocessing"]["folded"]
+                else f"preprocessing ({', '.join(steps)}) in the sidecar"
+            )
         bits = ", ".join(b for b in (FORMATS[self.format][0], dyn, pre) if b)
-        return (f"wrote {self.paths[0]} ({bits}; {side['part']} of '{side['design']}')"
-                + "".join(f" + {p.name}" for p in self.paths[1:]))
+        return f"wrote {self.paths[0]} ({bits}; {side['part']} of '{side['design']}')" + "".join(
+            f" + {p.name}" for p in self.paths[1:]
+        )
 
 
-def export_model(design: Design | str | os.PathLike[str],
-                 checkpoint: Checkpoint | str | os.PathLike[str], fmt: str,
-                 output: str | os.PathLike[str], network: str | None = None,
-                 encoder_only: bool = False, encoder_output: str | None = None,
-                 fold_preprocessing: bool = True) -> ExportResult:
+def export_model(
+    design: Design | str | os.PathLike[str],
+    checkpoint: Checkpoint | str | os.PathLike[str],
+    fmt: str,
+    output: str | os.PathLike[str],
+    network: str | None = None,
+    encoder_only: bool = False,
+    encoder_output: str | None = None,
+    fold_preprocessing: bool = True,
+) -> ExportResult:
     """Export ``checkpoint``'s weights for ``design`` as ``fmt`` to ``output``.
 
     ``network`` picks the part (see :mod:`engine.export.prepare`): a network name or role, or
@@ -83,24 +99,30 @@ def export_model(design: Design | str | os.PathLike[str],
     node) is the same as ``network="encoder[:NODE]"``. Raises :class:`ExportError` (or
     DesignError / DesignFormatError) with one line for every request it cannot carry out.
     """
-    return export_formats(design, checkpoint, {fmt: output}, network, encoder_only,
-                          encoder_output, fold_preprocessing)[0]
+    return export_formats(
+        design, checkpoint, {fmt: output}, network, encoder_only, encoder_output, fold_preprocessing
+    )[0]
 
 
-def export_formats(design: Design | str | os.PathLike[str],
-                   checkpoint: Checkpoint | str | os.PathLike[str],
-                   outputs: dict[str, str | os.PathLike[str]], network: str | None = None,
-                   encoder_only: bool = False, encoder_output: str | None = None,
-                   fold_preprocessing: bool = True) -> list[ExportResult]:
+def export_formats(
+    design: Design | str | os.PathLike[str],
+    checkpoint: Checkpoint | str | os.PathLike[str],
+    outputs: dict[str, str | os.PathLike[str]],
+    network: str | None = None,
+    encoder_only: bool = False,
+    encoder_output: str | None = None,
+    fold_preprocessing: bool = True,
+) -> list[ExportResult]:
     """Export one part in several formats (``{format: output path}``) at once: the request is
     checked once and ONNX and ``.pt2`` share one ``torch.export`` trace."""
     for fmt in outputs:
         if fmt not in FORMATS:
-            raise ExportError(f"unknown export format '{fmt}'; choose one of: "
-                              f"{', '.join(FORMATS)}")
+            raise ExportError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
     targets = {fmt: Path(path) for fmt, path in outputs.items()}
-    inputs = {"design": design if isinstance(design, str | os.PathLike) else None,
-              "checkpoint": checkpoint if isinstance(checkpoint, str | os.PathLike) else None}
+    inputs = {
+        "design": design if isinstance(design, str | os.PathLike) else None,
+        "checkpoint": checkpoint if isinstance(checkpoint, str | os.PathLike) else None,
+    }
     for fmt, target in targets.items():
         _check_writable(target)
         conflict = output_conflict(fmt, target, inputs)
@@ -136,7 +158,8 @@ def export_formats(design: Design | str | os.PathLike[str],
             side["preprocessing"]["folded"] = False
             side["preprocessing"]["note"] = (
                 "weights only: apply y = (clip(impute(x), clip_low, clip_high) - shift) / scale "
-                "with the constants below before the model (the generated Python code does)")
+                "with the constants below before the model (the generated Python code does)"
+            )
         files[sidecar_path(output)] = (json.dumps(side, indent=2) + "\n").encode("utf-8")
         notes = [plan.preprocessing_note] if plan.preprocessing_note else []
         results.append(ExportResult(fmt, list(files), side, notes))
@@ -154,13 +177,19 @@ def export_paths(fmt: str, output: str | os.PathLike[str]) -> list[Path]:
 
 #: Suffixes of files that are not exports and must not be replaced by one (designs, sidecars,
 #: checkpoints, data).
-_OTHER_KINDS = {".json": "a design or sidecar JSON file", ".pt": "a checkpoint",
-                ".pth": "a checkpoint", ".csv": "a data file", ".npy": "a data file",
-                ".npz": "a data file"}
+_OTHER_KINDS = {
+    ".json": "a design or sidecar JSON file",
+    ".pt": "a checkpoint",
+    ".pth": "a checkpoint",
+    ".csv": "a data file",
+    ".npy": "a data file",
+    ".npz": "a data file",
+}
 
 
-def output_conflict(fmt: str, output: str | os.PathLike[str],
-                    inputs: dict[str, str | os.PathLike[str] | None]) -> str | None:
+def output_conflict(
+    fmt: str, output: str | os.PathLike[str], inputs: dict[str, str | os.PathLike[str] | None]
+) -> str | None:
     """Why exporting ``fmt`` to ``output`` would destroy a file it should not, or None.
 
     ``inputs`` names the files the export reads (``{"design": path, "checkpoint": path}``); no
@@ -176,14 +205,16 @@ def output_conflict(fmt: str, output: str | os.PathLike[str],
     for path in export_paths(fmt, out):
         for role, given in inputs.items():
             if given is not None and _same_file(path, Path(given).expanduser()):
-                what = "" if path == out else ("the sidecar " if path.suffix == ".json"
-                                               else "the weights ")
-                return (f"{what}{path} would replace the {role} this export reads "
-                        f"({given}): {other}")
+                what = (
+                    ""
+                    if path == out
+                    else ("the sidecar " if path.suffix == ".json" else "the weights ")
+                )
+                return f"{what}{path} would replace the {role} this export reads ({given}): {other}"
     known = {s for _t, s, _d in FORMATS.values()}
     kind = _OTHER_KINDS.get(out.suffix.lower()) or (
-        f"another format's file ({out.suffix})" if out.suffix.lower() in known - {suffix}
-        else None)
+        f"another format's file ({out.suffix})" if out.suffix.lower() in known - {suffix} else None
+    )
     article = "an" if title[0] in "AEIOU" else "a"
     if out.suffix.lower() != suffix and out.is_file():
         kind = kind or f"a '{out.suffix or 'suffix-less'}' file"
@@ -205,8 +236,11 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _weights_path(output: Path) -> Path:
-    return output.with_suffix(".safetensors") if output.suffix == ".py" \
+    return (
+        output.with_suffix(".safetensors")
+        if output.suffix == ".py"
         else output.with_name(output.name + ".safetensors")
+    )
 
 
 def _check_writable(output: Path) -> None:
@@ -214,14 +248,18 @@ def _check_writable(output: Path) -> None:
     if output.is_dir():
         raise ExportError(f"{output} is a folder; give a file name for --output")
     if not parent.exists():
-        raise ExportError(f"cannot write {output}: the folder {parent} does not exist; create it "
-                          "or choose another --output")
+        raise ExportError(
+            f"cannot write {output}: the folder {parent} does not exist; create it "
+            "or choose another --output"
+        )
     if not parent.is_dir():
-        raise ExportError(f"cannot write {output}: {parent} is a file, not a folder; choose "
-                          "another --output")
+        raise ExportError(
+            f"cannot write {output}: {parent} is a file, not a folder; choose another --output"
+        )
     if not os.access(parent, os.W_OK):
-        raise ExportError(f"cannot write {output}: no permission to write in {parent}; choose "
-                          "another --output")
+        raise ExportError(
+            f"cannot write {output}: no permission to write in {parent}; choose another --output"
+        )
 
 
 def write_files(files: dict[Path, bytes]) -> None:
@@ -233,8 +271,10 @@ def write_files(files: dict[Path, bytes]) -> None:
     try:
         atomic_write_files(files)
     except OSError as exc:
-        raise ExportError(f"cannot write {exc.filename or next(iter(files))}: "
-                          f"{exc.strerror or exc}; choose another --output") from None
+        raise ExportError(
+            f"cannot write {exc.filename or next(iter(files))}: "
+            f"{exc.strerror or exc}; choose another --output"
+        ) from None
 
 
 # ------------------------------------------------------------------------------------------
@@ -244,8 +284,15 @@ def write_files(files: dict[Path, bytes]) -> None:
 @contextlib.contextmanager
 def _quiet() -> Iterator[None]:
     """Silence torch.export / ONNX exporter chatter (warnings and log lines) during an export."""
-    loggers = [logging.getLogger(n) for n in ("torch.onnx", "torch.export", "torch._export",
-                                              "torch.fx.experimental.symbolic_shapes")]
+    loggers = [
+        logging.getLogger(n)
+        for n in (
+            "torch.onnx",
+            "torch.export",
+            "torch._export",
+            "torch.fx.experimental.symbolic_shapes",
+        )
+    ]
     levels = [lg.level for lg in loggers]
     for lg in loggers:
         lg.setLevel(logging.ERROR)
@@ -269,8 +316,9 @@ def _steps_may_vary(plan: ExportPlan) -> bool:
     shape = list(plan.input_shapes[0])
     other.set_param(seq[0], "shape", [shape[0] + 3, shape[1]])
     analysis = analyze(other)
-    if not analysis.valid or any(analysis.info[n].params != info.params
-                                 for n, info in plan.analysis.info.items()):
+    if not analysis.valid or any(
+        analysis.info[n].params != info.params for n, info in plan.analysis.info.items()
+    ):
         return False
     for node_id in plan.module.net.output_ids:  # which output dims follow the length
         base, moved = plan.analysis.info[node_id].output_shape, analysis.info[node_id].output_shape
@@ -296,8 +344,9 @@ def exported_program(plan: ExportPlan) -> torch.export.ExportedProgram:
     for dynamic, varies in attempts:
         try:
             with _quiet(), torch.no_grad():
-                ep = torch.export.export(plan.module, plan.example_inputs(2),
-                                         dynamic_shapes=(dynamic,))
+                ep = torch.export.export(
+                    plan.module, plan.example_inputs(2), dynamic_shapes=(dynamic,)
+                )
         except Exception as exc:  # torch raises many error types while tracing
             last = exc
             continue
@@ -324,9 +373,11 @@ def require_onnx() -> None:
     missing = [m for m in ("onnx", "onnxscript") if _find_spec(m) is None]
     if missing:
         # they are Deepwire dependencies: this environment was set up without them
-        raise ExportError(f"ONNX export needs the {' and '.join(missing)} package"
-                          f"{'s' if len(missing) > 1 else ''}, which Deepwire depends on: "
-                          f"pip install {' '.join(missing)}")
+        raise ExportError(
+            f"ONNX export needs the {' and '.join(missing)} package"
+            f"{'s' if len(missing) > 1 else ''}, which Deepwire depends on: "
+            f"pip install {' '.join(missing)}"
+        )
 
 
 def _find_spec(name: str):
@@ -342,13 +393,19 @@ def onnx_bytes(plan: ExportPlan) -> bytes:
     ep = exported_program(plan)
     try:
         with _quiet():
-            program = torch.onnx.export(ep, (), dynamo=True, verbose=False,
-                                        input_names=list(plan.input_names),
-                                        output_names=list(plan.output_names))
+            program = torch.onnx.export(
+                ep,
+                (),
+                dynamo=True,
+                verbose=False,
+                input_names=list(plan.input_names),
+                output_names=list(plan.output_names),
+            )
     except Exception as exc:  # the exporter raises many types for unsupported operators
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        raise ExportError(f"ONNX export of network '{plan.network}' failed: {first[:200]}; "
-                          "try --format pt2") from None
+        raise ExportError(
+            f"ONNX export of network '{plan.network}' failed: {first[:200]}; try --format pt2"
+        ) from None
     proto = program.model_proto
     _name_dynamic_axes(proto, plan)
     return proto.SerializeToString()
@@ -378,6 +435,10 @@ def safetensors_bytes(plan: ExportPlan) -> bytes:
     from safetensors.torch import save
 
     tensors = {k: v.detach().cpu().contiguous() for k, v in weights_by_code_name(plan).items()}
-    meta = {"format": "pt", "deepwire_design": plan.info.get("design_name") or "",
-            "deepwire_network": plan.network, "deepwire_part": plan.part}
+    meta = {
+        "format": "pt",
+        "deepwire_design": plan.info.get("design_name") or "",
+        "deepwire_network": plan.network,
+        "deepwire_part": plan.part,
+    }
     return save(tensors, metadata=meta)

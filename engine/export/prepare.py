@@ -83,11 +83,14 @@ class Preprocessing:
             steps.append(f"{settings.get('scale', '')} scaling".strip())
         if not steps:
             return None
-        return cls(tuple(steps), impute,
-                   arr(affine.clip_low) if clipping else None,
-                   arr(affine.clip_high) if clipping else None,
-                   arr(affine.shift) if scaling else None,
-                   arr(affine.scale) if scaling else None)
+        return cls(
+            tuple(steps),
+            impute,
+            arr(affine.clip_low) if clipping else None,
+            arr(affine.clip_high) if clipping else None,
+            arr(affine.shift) if scaling else None,
+            arr(affine.scale) if scaling else None,
+        )
 
     def constants(self) -> dict[str, np.ndarray]:
         """The non-``None`` arrays by name (``impute``, ``clip_low``, ``clip_high``, ``shift``…)."""
@@ -103,8 +106,13 @@ class ExportModule(nn.Module):
     (int64, row-major over the grid) and the distance to every unit.
     """
 
-    def __init__(self, net: DesignModule, preprocessing: Preprocessing | None = None,
-                 input_index: int = 0, som_head: bool = False) -> None:
+    def __init__(
+        self,
+        net: DesignModule,
+        preprocessing: Preprocessing | None = None,
+        input_index: int = 0,
+        som_head: bool = False,
+    ) -> None:
         super().__init__()
         self.net = net
         self.input_index = input_index
@@ -127,8 +135,9 @@ class ExportModule(nn.Module):
 
     def forward(self, *inputs: torch.Tensor):  # noqa: D401 - torch API
         if self.steps:
-            inputs = tuple(self.preprocess(x) if i == self.input_index else x
-                           for i, x in enumerate(inputs))
+            inputs = tuple(
+                self.preprocess(x) if i == self.input_index else x for i, x in enumerate(inputs)
+            )
         out = self.net(*inputs)
         if self.som_head:
             return out.argmin(dim=1), out
@@ -176,8 +185,9 @@ class ExportPlan:
         info = self.info
         batch = "batch"
         inputs = []
-        for i, (node_id, shape, dtype) in enumerate(zip(self.input_names, self.input_shapes,
-                                                         self.input_dtypes)):
+        for i, (node_id, shape, dtype) in enumerate(
+            zip(self.input_names, self.input_shapes, self.input_dtypes)
+        ):
             dims: list[Any] = [batch, *shape]
             if self.dynamic_steps and len(shape) == 2:
                 dims[1] = "steps"
@@ -195,12 +205,16 @@ class ExportPlan:
                 for d in self.step_dims.get(node_id, []):
                     dims[d + 1] = "steps" if shape[d] == steps else "dynamic"
             outputs.append({"name": name, "shape": dims, "meaning": self._meaning(name)})
-        pre = {"folded": self.preprocessing is not None or self.preprocessing_note == "",
-               "steps": list(self.preprocessing.steps) if self.preprocessing else [],
-               "note": self.preprocessing_note}
+        pre = {
+            "folded": self.preprocessing is not None or self.preprocessing_note == "",
+            "steps": list(self.preprocessing.steps) if self.preprocessing else [],
+            "note": self.preprocessing_note,
+        }
         if self.preprocessing is not None:
-            pre["constants"] = {k: [_json_float(v) for v in np.asarray(a).ravel()]
-                                for k, a in self.preprocessing.constants().items()}
+            pre["constants"] = {
+                k: [_json_float(v) for v in np.asarray(a).ravel()]
+                for k, a in self.preprocessing.constants().items()
+            }
         if info.get("preprocessor_state") is not None and not pre["folded"]:
             pre["state"] = info["preprocessor_state"]
         out: dict[str, Any] = {
@@ -221,8 +235,11 @@ class ExportPlan:
             "metrics": info.get("metrics") or {},
         }
         if self.som_grid is not None:
-            out["som_grid"] = {"rows": self.som_grid[0], "cols": self.som_grid[1],
-                               "bmu_to_cell": "row = bmu // cols, col = bmu % cols"}
+            out["som_grid"] = {
+                "rows": self.som_grid[0],
+                "cols": self.som_grid[1],
+                "bmu_to_cell": "row = bmu // cols, col = bmu % cols",
+            }
         return out
 
     def _output_shape(self, name: str) -> tuple[int, ...] | None:
@@ -234,8 +251,11 @@ class ExportPlan:
     def _meaning(self, name: str) -> str:
         task = self.info.get("task")
         if self.som_grid is not None:
-            return ("index of the best-matching unit (row-major)" if name == "bmu"
-                    else "Euclidean distance from the sample to every unit")
+            return (
+                "index of the best-matching unit (row-major)"
+                if name == "bmu"
+                else "Euclidean distance from the sample to every unit"
+            )
         if self.part == "encoder":
             return "the code (encoder output)"
         if self.part == "generator":
@@ -262,8 +282,9 @@ def _json_float(v: float) -> float | str:
 # loading and checking
 
 
-def load_request(design: Design | str | os.PathLike[str],
-                 checkpoint: Checkpoint | str | os.PathLike[str]) -> tuple[Design, Checkpoint, str]:
+def load_request(
+    design: Design | str | os.PathLike[str], checkpoint: Checkpoint | str | os.PathLike[str]
+) -> tuple[Design, Checkpoint, str]:
     """Load (if paths) and cross-check a design and a checkpoint; returns them and a display name.
 
     Raises DesignFormatError for unreadable files, DesignError for an invalid design and
@@ -277,16 +298,20 @@ def load_request(design: Design | str | os.PathLike[str],
     if not analysis.valid:
         problems = analysis.problems
         more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise DesignError(f"cannot export {where}: {problems[0]}{more}; fix it (see "
-                          "'deepwire check') and train again")
+        raise DesignError(
+            f"cannot export {where}: {problems[0]}{more}; fix it (see "
+            "'deepwire check') and train again"
+        )
     ckpt_name = "the checkpoint"
     if not isinstance(checkpoint, Checkpoint):
         ckpt_name = str(checkpoint)
         checkpoint = load_checkpoint(checkpoint)
     if not checkpoint.matches(design):
-        raise ExportError(f"{ckpt_name} was trained on a different design than {where} "
-                          f"({_difference(checkpoint.design, design)}); pick the checkpoint of "
-                          "a training run of this design")
+        raise ExportError(
+            f"{ckpt_name} was trained on a different design than {where} "
+            f"({_difference(checkpoint.design, design)}); pick the checkpoint of "
+            "a training run of this design"
+        )
     return design, checkpoint, where
 
 
@@ -318,8 +343,9 @@ def resolve_part(design: Design, part: str | None) -> tuple[str, str, str | None
     if part == "encoder" or part.startswith("encoder:"):
         net = design.network_of_role("model")
         if net is None:
-            raise ExportError("an encoder can only be exported from a single-network design "
-                              "(an autoencoder)")
+            raise ExportError(
+                "an encoder can only be exported from a single-network design (an autoencoder)"
+            )
         end = part.split(":", 1)[1].strip() if ":" in part else None
         return net, "encoder", end or None
     if part in design.networks:
@@ -328,8 +354,9 @@ def resolve_part(design: Design, part: str | None) -> tuple[str, str, str | None
         if role == part:
             return name, role if role != "model" else "model", None
     choices = list(design.networks) + ["encoder", "encoder:NODE"]
-    raise ExportError(f"the design has no network or part '{part}'; choose one of: "
-                      + ", ".join(choices))
+    raise ExportError(
+        f"the design has no network or part '{part}'; choose one of: " + ", ".join(choices)
+    )
 
 
 def bottleneck(design: Design, network: str, analysis: ShapeAnalysis) -> str:
@@ -337,18 +364,24 @@ def bottleneck(design: Design, network: str, analysis: ShapeAnalysis) -> str:
     graph = design.graph.subgraph([n.id for n in design.nodes_in_network(network)])
     inputs = network_inputs(design, network)
     outputs = network_outputs(design, network)
-    order = [n for n in analysis.topological_order(network)
-             if REGISTRY.resolve(design.node(n).type) not in ("Input", "Output")]
+    order = [
+        n
+        for n in analysis.topological_order(network)
+        if REGISTRY.resolve(design.node(n).type) not in ("Input", "Output")
+    ]
 
     def on_every_path(node_id: str) -> bool:
         rest = graph.subgraph([n for n in graph.nodes if n != node_id])
-        return not any(nx.has_path(rest, i, o) for i in inputs for o in outputs
-                       if i in rest and o in rest)
+        return not any(
+            nx.has_path(rest, i, o) for i in inputs for o in outputs if i in rest and o in rest
+        )
 
     candidates = [n for n in order if on_every_path(n) and n not in outputs]
     if not candidates:
-        raise ExportError(f"network '{network}' has no layer every path passes through, so it "
-                          "has no bottleneck; name the encoder's last layer (encoder:NODE)")
+        raise ExportError(
+            f"network '{network}' has no layer every path passes through, so it "
+            "has no bottleneck; name the encoder's last layer (encoder:NODE)"
+        )
     sizes = [numel(analysis.info[n].output_shape) for n in candidates]
     smallest = min(sizes)
     i = sizes.index(smallest)
@@ -384,8 +417,16 @@ def _safe_ids(design: Design) -> tuple[Design, dict[str, str]]:
     out.networks, out.data, out.training = design.networks, design.data, design.training
     rename = {old: new for new, old in public.items()}
     for node in design:
-        out.add_node(Node(rename.get(node.id, node.id), node.type, dict(node.params),
-                          node.position, node.label, node.network))
+        out.add_node(
+            Node(
+                rename.get(node.id, node.id),
+                node.type,
+                dict(node.params),
+                node.position,
+                node.label,
+                node.network,
+            )
+        )
     for e in design.edges:
         out.add_edge(Edge(rename.get(e.source, e.source), rename.get(e.target, e.target), e.port))
     return out, public
@@ -405,18 +446,23 @@ def sub_design(design: Design, network: str, keep: set[str] | None = None) -> De
 # the plan
 
 
-def prepare_export(design: Design | str | os.PathLike[str],
-                   checkpoint: Checkpoint | str | os.PathLike[str],
-                   part: str | None = None, fold_preprocessing: bool = True) -> ExportPlan:
+def prepare_export(
+    design: Design | str | os.PathLike[str],
+    checkpoint: Checkpoint | str | os.PathLike[str],
+    part: str | None = None,
+    fold_preprocessing: bool = True,
+) -> ExportPlan:
     """Check a request and build the :class:`ExportPlan` every format writer consumes."""
     design, ckpt, _where = load_request(design, checkpoint)
     full_analysis = analyze(design)
     network, kind, encoder_end = resolve_part(design, part)
     weights = ckpt.state_dicts.get(network)
     if weights is None:
-        raise ExportError(f"the checkpoint holds no weights for network '{network}' (it has: "
-                          f"{', '.join(ckpt.state_dicts) or 'none'}); export a checkpoint of a "
-                          "finished training run")
+        raise ExportError(
+            f"the checkpoint holds no weights for network '{network}' (it has: "
+            f"{', '.join(ckpt.state_dicts) or 'none'}); export a checkpoint of a "
+            "finished training run"
+        )
     weights = _unwrap_keys(weights)
     keep = None
     if kind == "encoder":
@@ -425,14 +471,18 @@ def prepare_export(design: Design | str | os.PathLike[str],
         elif design.training.get("task") == "reconstruction":
             end = bottleneck(design, network, full_analysis)
         else:
-            raise ExportError("only an autoencoder (task reconstruction) has a bottleneck to "
-                              "end the encoder at; name the last layer with encoder:NODE")
+            raise ExportError(
+                "only an autoencoder (task reconstruction) has a bottleneck to "
+                "end the encoder at; name the last layer with encoder:NODE"
+            )
         keep = nx.ancestors(design.graph, end) | {end}
     sub, public = _safe_ids(sub_design(design, network, keep))
     analysis = analyze(sub)
     if not analysis.valid:  # e.g. an encoder cut that leaves a merge without its inputs
-        raise ExportError(f"the {kind} of network '{network}' is not a valid network on its "
-                          f"own: {analysis.problems[0]}")
+        raise ExportError(
+            f"the {kind} of network '{network}' is not a valid network on its "
+            f"own: {analysis.problems[0]}"
+        )
     net = compile_design(sub, network, analysis)
     internal = {old: new for new, old in public.items()}
     sd = {}
@@ -445,8 +495,10 @@ def prepare_export(design: Design | str | os.PathLike[str],
         net.load_state_dict(sd, strict=True)
     except RuntimeError as exc:
         first = str(exc).strip().splitlines()[0]
-        raise ExportError(f"the checkpoint's weights for network '{network}' do not fit the "
-                          f"design ({first[:160]}); retrain the design") from None
+        raise ExportError(
+            f"the checkpoint's weights for network '{network}' do not fit the "
+            f"design ({first[:160]}); retrain the design"
+        ) from None
     net.eval()
 
     inputs = list(net.input_ids)
@@ -473,18 +525,30 @@ def prepare_export(design: Design | str | os.PathLike[str],
         "design_name": design.name,
         "task": task,
         "class_names": (list(data_info.get("class_names") or []) or None)
-        if task == "classification" and kind == "model" else None,
+        if task == "classification" and kind == "model"
+        else None,
         "feature_names": data_info.get("feature_names") if data_input else None,
         "epoch": ckpt.epoch,
         "metrics": dict(ckpt.metrics),
         "preprocessor_state": pre_state if data_input else None,
     }
     return ExportPlan(
-        design=sub, network=network, part=kind, module=module, analysis=analysis,
-        input_ids=inputs, input_names=[public.get(i, i) for i in inputs], original_ids=public,
+        design=sub,
+        network=network,
+        part=kind,
+        module=module,
+        analysis=analysis,
+        input_ids=inputs,
+        input_names=[public.get(i, i) for i in inputs],
+        original_ids=public,
         output_names=["bmu", "distances"] if som_grid else [public.get(o, o) for o in outputs],
-        input_shapes=input_shapes, input_dtypes=input_dtypes, preprocessing=preprocessing,
-        preprocessing_note=note, som_grid=som_grid, info=info)
+        input_shapes=input_shapes,
+        input_dtypes=input_dtypes,
+        preprocessing=preprocessing,
+        preprocessing_note=note,
+        som_grid=som_grid,
+        info=info,
+    )
 
 
 def _unwrap_keys(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -492,7 +556,7 @@ def _unwrap_keys(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     every key carries, so checkpoints of wrapped modules export too."""
     for prefix in ("module.", "_orig_mod."):
         if weights and all(k.startswith(prefix) for k in weights):
-            weights = {k[len(prefix):]: v for k, v in weights.items()}
+            weights = {k[len(prefix) :]: v for k, v in weights.items()}
     return weights
 
 
@@ -512,7 +576,9 @@ def export_parts(design: Design) -> list[tuple[str | None, str]]:
         analysis = analyze(design)
         if analysis.valid:
             try:
-                parts.append(("encoder", f"the encoder (up to '{bottleneck(design, net, analysis)}')"))
+                parts.append(
+                    ("encoder", f"the encoder (up to '{bottleneck(design, net, analysis)}')")
+                )
             except ExportError:
                 pass
     return parts
@@ -531,8 +597,9 @@ def _passes_through(design: Design, output: str, node_id: str) -> bool:
     return True
 
 
-def _fold(state: dict[str, Any], input_shape: tuple[int, ...],
-          enabled: bool) -> tuple[Preprocessing | None, str]:
+def _fold(
+    state: dict[str, Any], input_shape: tuple[int, ...], enabled: bool
+) -> tuple[Preprocessing | None, str]:
     """Fold fitted preprocessing into the model if possible; returns it and a note for users."""
     try:
         pre = Preprocessor.from_state(state)
@@ -542,16 +609,22 @@ def _fold(state: dict[str, Any], input_shape: tuple[int, ...],
         return None, ""
     affine = pre.affine_params()
     if affine is None:
-        reason = ("text columns are one-hot encoded" if pre.categorical
-                  else "sequences are smoothed over time")
-        return None, (f"not folded ({reason}): apply the preprocessing in the 'state' entry "
-                      "before the model")
+        reason = (
+            "text columns are one-hot encoded"
+            if pre.categorical
+            else "sequences are smoothed over time"
+        )
+        return None, (
+            f"not folded ({reason}): apply the preprocessing in the 'state' entry before the model"
+        )
     folded = Preprocessing.from_affine(affine, pre.settings)
     if folded is None:
         return None, ""
     if tuple(pre.output_shape) != tuple(input_shape):
-        return None, (f"not folded: the preprocessing gives {fmt_shape(pre.output_shape)} but the "
-                      f"network reads {fmt_shape(input_shape)}")
+        return None, (
+            f"not folded: the preprocessing gives {fmt_shape(pre.output_shape)} but the "
+            f"network reads {fmt_shape(input_shape)}"
+        )
     if not enabled:
         return None, "not folded on request: apply the preprocessing before the model"
     return folded, ""

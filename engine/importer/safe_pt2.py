@@ -42,46 +42,153 @@ import torch
 from engine.errors import ExportError, first_line
 
 # members torch reads as text (or not at all)
-_TEXT = {"archive_format", "archive_version", "byteorder", ".data/version",
-         ".data/serialization_id"}
+_TEXT = {
+    "archive_format",
+    "archive_version",
+    "byteorder",
+    ".data/version",
+    ".data/serialization_id",
+}
 _MODEL_RE = re.compile(r"models/([^/]+)\.json")
 _CONFIG_RE = re.compile(r"data/(weights|constants)/([^/]+)_(weights|constants)_config\.json")
 _SYMBOL_RE = re.compile(r"[a-z]{1,4}\d{1,6}")
-_TARGET_RE = re.compile(r"torch\.ops\.aten\.\w+\.\w+|math\.trunc|torch\.sym_(not|int|float|ite|max|"
-                        r"min|sqrt)|_operator\.(getitem|eq|ne|le|ge|lt|gt|neg|pos|mul|add|sub|"
-                        r"floordiv|mod|pow|truediv|and_|or_)")
+_TARGET_RE = re.compile(
+    r"torch\.ops\.aten\.\w+\.\w+|math\.trunc|torch\.sym_(not|int|float|ite|max|"
+    r"min|sqrt)|_operator\.(getitem|eq|ne|le|ge|lt|gt|neg|pos|mul|add|sub|"
+    r"floordiv|mod|pow|truediv|and_|or_)"
+)
 _FILE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,100}")
 
 # what torch's srepr of a size expression may contain (sympy constructors, torch's size functions
 # and the assumptions a Symbol carries); Pow and friends are left out: 10**10**10 would hang sympy
-_EXPR_NAMES = frozenset({
-    "Symbol", "Dummy", "Integer", "Float", "Rational", "Add", "Mul", "Max", "Min", "Abs",
-    "Mod", "Eq", "Ne", "Lt", "Le", "Gt", "Ge", "StrictLessThan", "StrictGreaterThan",
-    "LessThan", "GreaterThan", "Equality", "Unequality", "And", "Or", "Not",
-    "true", "false", "True", "False", "None", "BooleanTrue", "BooleanFalse", "oo", "Infinity",
-    "NegativeInfinity", "Zero", "One", "NegativeOne", "Half", "IntInfinity",
-    "NegativeIntInfinity", "int_oo", "FloorDiv", "CeilDiv", "CleanDiv", "PythonMod",
-    "ModularIndexing", "Where", "CeilToInt", "FloorToInt", "TruncToInt", "RoundToInt",
-    "ToFloat", "Identity", "IntTrueDiv", "FloatTrueDiv", "TruncToFloat",
-    # Symbol assumptions (keyword arguments)
-    "positive", "negative", "nonnegative", "nonpositive", "integer", "real", "finite",
-    "infinite", "zero", "nonzero", "commutative", "even", "odd", "rational", "extended_real",
-    "precision", "prime", "composite", "imaginary", "complex", "algebraic", "transcendental",
-    "hermitian", "extended_positive", "extended_negative", "extended_nonnegative",
-    "extended_nonpositive", "extended_nonzero", "irrational", "noninteger",
-})
+_EXPR_NAMES = frozenset(
+    {
+        "Symbol",
+        "Dummy",
+        "Integer",
+        "Float",
+        "Rational",
+        "Add",
+        "Mul",
+        "Max",
+        "Min",
+        "Abs",
+        "Mod",
+        "Eq",
+        "Ne",
+        "Lt",
+        "Le",
+        "Gt",
+        "Ge",
+        "StrictLessThan",
+        "StrictGreaterThan",
+        "LessThan",
+        "GreaterThan",
+        "Equality",
+        "Unequality",
+        "And",
+        "Or",
+        "Not",
+        "true",
+        "false",
+        "True",
+        "False",
+        "None",
+        "BooleanTrue",
+        "BooleanFalse",
+        "oo",
+        "Infinity",
+        "NegativeInfinity",
+        "Zero",
+        "One",
+        "NegativeOne",
+        "Half",
+        "IntInfinity",
+        "NegativeIntInfinity",
+        "int_oo",
+        "FloorDiv",
+        "CeilDiv",
+        "CleanDiv",
+        "PythonMod",
+        "ModularIndexing",
+        "Where",
+        "CeilToInt",
+        "FloorToInt",
+        "TruncToInt",
+        "RoundToInt",
+        "ToFloat",
+        "Identity",
+        "IntTrueDiv",
+        "FloatTrueDiv",
+        "TruncToFloat",
+        # Symbol assumptions (keyword arguments)
+        "positive",
+        "negative",
+        "nonnegative",
+        "nonpositive",
+        "integer",
+        "real",
+        "finite",
+        "infinite",
+        "zero",
+        "nonzero",
+        "commutative",
+        "even",
+        "odd",
+        "rational",
+        "extended_real",
+        "precision",
+        "prime",
+        "composite",
+        "imaginary",
+        "complex",
+        "algebraic",
+        "transcendental",
+        "hermitian",
+        "extended_positive",
+        "extended_negative",
+        "extended_nonnegative",
+        "extended_nonpositive",
+        "extended_nonzero",
+        "irrational",
+        "noninteger",
+    }
+)
 _EXPR_OPS = frozenset({"(", ")", ",", "=", "-", "+", "*", "/"})
 _STRING_RE = re.compile(r"'(?:[A-Za-z_][A-Za-z0-9_]{0,40}|[-+]?[0-9.]{1,40}(?:e[-+]?\d{1,4})?)'")
 _MAX_EXPR = 4000
 
 # the non-aten operations a symbolic-size graph may call (torch's own list of size operators)
-_SYM_CALLS = frozenset({
-    operator.getitem, operator.eq, operator.ne, operator.le, operator.ge, operator.lt,
-    operator.gt, operator.neg, operator.pos, operator.mul, operator.add, operator.sub,
-    operator.floordiv, operator.mod, operator.pow, operator.truediv, operator.and_,
-    operator.or_, math.trunc, torch.sym_not, torch.sym_int, torch.sym_float, torch.sym_ite,
-    torch.sym_max, torch.sym_min, torch.sym_sqrt,
-})
+_SYM_CALLS = frozenset(
+    {
+        operator.getitem,
+        operator.eq,
+        operator.ne,
+        operator.le,
+        operator.ge,
+        operator.lt,
+        operator.gt,
+        operator.neg,
+        operator.pos,
+        operator.mul,
+        operator.add,
+        operator.sub,
+        operator.floordiv,
+        operator.mod,
+        operator.pow,
+        operator.truediv,
+        operator.and_,
+        operator.or_,
+        math.trunc,
+        torch.sym_not,
+        torch.sym_int,
+        torch.sym_float,
+        torch.sym_ite,
+        torch.sym_max,
+        torch.sym_min,
+        torch.sym_sqrt,
+    }
+)
 
 
 class _Refused(Exception):
@@ -106,23 +213,28 @@ def load_program(path: str | os.PathLike[str]) -> torch.export.ExportedProgram:
     try:
         check_archive(data)
     except _Refused as exc:
-        raise ExportError(f"{path}: refused to load — archive member {exc.member!r} "
-                          f"{exc.reason}; Deepwire never runs code from a .pt2 file, re-save "
-                          "the program with torch.export.save") from None
+        raise ExportError(
+            f"{path}: refused to load — archive member {exc.member!r} "
+            f"{exc.reason}; Deepwire never runs code from a .pt2 file, re-save "
+            "the program with torch.export.save"
+        ) from None
     except ExportError as exc:
         raise ExportError(f"{path}: {exc}") from None
     try:
         program = torch.export.load(io.BytesIO(data))
     except Exception as exc:
-        raise ExportError(f"{path}: not a readable torch.export program "
-                          f"({first_line(exc, 200)})") from None
+        raise ExportError(
+            f"{path}: not a readable torch.export program ({first_line(exc, 200)})"
+        ) from None
     if not isinstance(program, torch.export.ExportedProgram):
         raise ExportError(f"{path}: not a readable torch.export program (no model in it)")
     try:
         check_graph(program)
     except _Refused as exc:
-        raise ExportError(f"{path}: refused to load — archive member {exc.member!r} "
-                          f"{exc.reason}; Deepwire never runs code from a .pt2 file") from None
+        raise ExportError(
+            f"{path}: refused to load — archive member {exc.member!r} "
+            f"{exc.reason}; Deepwire never runs code from a .pt2 file"
+        ) from None
     return program
 
 
@@ -144,10 +256,12 @@ def check_archive(data: bytes) -> None:
     for name in names:
         if not name.startswith(root) or ".." in name.split("/") or "\\" in name:
             raise _Refused(name, f"is outside the archive's folder {root!r}")
-    members = {n[len(root):]: n for n in names}
+    members = {n[len(root) :]: n for n in names}
     if members.get("archive_format") is None or members.get("archive_version") is None:
-        raise ExportError("not a .pt2 archive of torch.export.save (no archive_format or "
-                          "archive_version; older formats are not read)")
+        raise ExportError(
+            "not a .pt2 archive of torch.export.save (no archive_format or "
+            "archive_version; older formats are not read)"
+        )
 
     def read(rel: str) -> bytes:
         try:
@@ -166,8 +280,9 @@ def check_archive(data: bytes) -> None:
     checked: set[str] = set(_TEXT)
     for rel in members:
         if rel.startswith("data/aotinductor/"):
-            raise _Refused(members[rel], "is compiled AOTInductor code, which Deepwire does "
-                                         "not load")
+            raise _Refused(
+                members[rel], "is compiled AOTInductor code, which Deepwire does not load"
+            )
         if rel.startswith("extra/"):  # read as text only
             checked.add(rel)
         elif _MODEL_RE.fullmatch(rel):
@@ -186,9 +301,10 @@ def check_archive(data: bytes) -> None:
                 if not _FILE_RE.fullmatch(file):
                     raise _Refused(members[rel], f"names an unexpected payload {file[:40]!r}")
                 if folder == "constants" and not file.startswith("tensor_"):
-                    raise _Refused(f"{root}data/constants/{file}",
-                                   "is a pickled Python or TorchBind object, which Deepwire "
-                                   "does not load")
+                    raise _Refused(
+                        f"{root}data/constants/{file}",
+                        "is a pickled Python or TorchBind object, which Deepwire does not load",
+                    )
                 # torch unpickles a payload whenever use_pickle is anything truthy
                 (raw if meta.get("use_pickle") is False else pickled).add(f"data/{folder}/{file}")
             checked.add(rel)
@@ -204,9 +320,12 @@ def _check_pickle(data: bytes, member: str) -> None:
         torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:
         found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
-        reason = (f"is a pickle that would call {found.group(1)}, not only tensors and plain "
-                  "values" if found else "is neither raw tensor data named by the archive's "
-                  "configs nor a weights-only torch.save file")
+        reason = (
+            f"is a pickle that would call {found.group(1)}, not only tensors and plain values"
+            if found
+            else "is neither raw tensor data named by the archive's "
+            "configs nor a weights-only torch.save file"
+        )
         raise _Refused(member, reason) from None
 
 
@@ -222,8 +341,10 @@ def _check_model(model: Any, member: str) -> None:
                 _check_text(key, member)
                 if key == "target" and (isinstance(value, str) or "inputs" in item):  # a node
                     if not isinstance(value, str) or not _TARGET_RE.fullmatch(value):
-                        raise _Refused(member, f"calls {str(value)[:60]!r}, which is no torch "
-                                               "operator Deepwire reads")
+                        raise _Refused(
+                            member,
+                            f"calls {str(value)[:60]!r}, which is no torch operator Deepwire reads",
+                        )
                 elif key == "expr_str":
                     if not isinstance(value, str):
                         raise _Refused(member, "has a symbolic size that is not text")
@@ -231,8 +352,7 @@ def _check_model(model: Any, member: str) -> None:
                 elif key == "range_constraints" and isinstance(value, dict):
                     for name in value:
                         if not _SYMBOL_RE.fullmatch(name):
-                            raise _Refused(member, f"constrains an unexpected symbol "
-                                                   f"{name[:40]!r}")
+                            raise _Refused(member, f"constrains an unexpected symbol {name[:40]!r}")
                 stack.append(value)
         elif isinstance(item, list):
             stack.extend(item)
@@ -268,13 +388,14 @@ def check_expression(text: str, member: str = "models/model.json") -> None:
         elif kind not in (tokenize.NEWLINE, tokenize.NL, tokenize.ENDMARKER):
             bad = True
         if bad:
-            raise _Refused(member, f"has a symbolic size with {value[:30]!r}, which is not "
-                                   "part of a size expression")
+            raise _Refused(
+                member,
+                f"has a symbolic size with {value[:30]!r}, which is not part of a size expression",
+            )
         prev = value if kind == tokenize.OP else None
 
 
-def check_graph(program: torch.export.ExportedProgram, member: str = "models/model.json"
-                ) -> None:
+def check_graph(program: torch.export.ExportedProgram, member: str = "models/model.json") -> None:
     """Refuse a loaded program whose graph calls anything but aten operators and size maths."""
     for module in program.graph_module.modules():
         graph = getattr(module, "graph", None)
@@ -285,10 +406,17 @@ def check_graph(program: torch.export.ExportedProgram, member: str = "models/mod
                 continue
             target = node.target
             if node.op == "call_function" and (
-                    (isinstance(target, torch._ops.OpOverload) and target.namespace == "aten")
-                    or any(target is f for f in _SYM_CALLS)):
+                (isinstance(target, torch._ops.OpOverload) and target.namespace == "aten")
+                or any(target is f for f in _SYM_CALLS)
+            ):
                 continue
-            name = getattr(target, "__qualname__", None) or getattr(target, "__name__", None) \
+            name = (
+                getattr(target, "__qualname__", None)
+                or getattr(target, "__name__", None)
                 or str(target)
-            raise _Refused(member, f"calls {str(name)[:60]} at node {node.name}, which is no "
-                                   "torch operator Deepwire reads")
+            )
+            raise _Refused(
+                member,
+                f"calls {str(name)[:60]} at node {node.name}, which is no "
+                "torch operator Deepwire reads",
+            )

@@ -61,9 +61,11 @@ class ImportResult:
     def summary(self) -> str:
         """One line for the CLI."""
         layers = sum(1 for n in self.design if n.type not in ("Input", "Output"))
-        text = (f"wrote {self.design_path} ({layers} layers) and its weights "
-                f"{self.checkpoint_path.name}; outputs match the original to "
-                f"{self.max_difference:.1e}")
+        text = (
+            f"wrote {self.design_path} ({layers} layers) and its weights "
+            f"{self.checkpoint_path.name}; outputs match the original to "
+            f"{self.max_difference:.1e}"
+        )
         return text + "".join(f"; note: {n}" for n in self.notes)
 
 
@@ -79,9 +81,11 @@ def parse_shape(text: str) -> list[tuple[tuple[int, ...], str]]:
         except ValueError:
             shape = ()
         if not shape or any(d < 1 for d in shape) or dtype not in ("float32", "int64"):
-            raise ExportError(f"--input-shape {text!r} is not a sample shape: give sizes without "
-                              "the batch, e.g. 1,28,28 (add :int64 for token ids, ; between "
-                              "inputs)")
+            raise ExportError(
+                f"--input-shape {text!r} is not a sample shape: give sizes without "
+                "the batch, e.g. 1,28,28 (add :int64 for token ids, ; between "
+                "inputs)"
+            )
         out.append((shape, dtype))
     return out
 
@@ -95,8 +99,9 @@ def split_source(source: str) -> tuple[Path, str]:
     path_text, _, class_name = source.rpartition(":")
     path = Path(path_text)
     if not path_text or not class_name.isidentifier() or path.suffix != ".py":
-        raise ExportError(f"{source}: give a Python file and a class, e.g. model.py:Net, or a "
-                          ".pt2 file")
+        raise ExportError(
+            f"{source}: give a Python file and a class, e.g. model.py:Net, or a .pt2 file"
+        )
     if not path.is_file():
         raise ExportError(f"{path}: no such file; check the path")
     return path, class_name
@@ -117,23 +122,34 @@ def load_python_model(source: str) -> tuple[nn.Module, str]:
         sys.path.pop(0)
     cls = getattr(module, class_name, None)
     if not (inspect.isclass(cls) and issubclass(cls, nn.Module)):
-        found = [k for k, v in vars(module).items() if inspect.isclass(v)
-                 and issubclass(v, nn.Module) and v.__module__ == name]
-        raise ExportError(f"{path} has no nn.Module class '{class_name}' (it defines: "
-                          f"{', '.join(found) or 'none'})")
+        found = [
+            k
+            for k, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == name
+        ]
+        raise ExportError(
+            f"{path} has no nn.Module class '{class_name}' (it defines: "
+            f"{', '.join(found) or 'none'})"
+        )
     try:
         model = cls()
     except Exception as exc:
-        raise ExportError(f"{class_name}() failed: {first_line(exc, 200)}; the class must build "
-                          "with no arguments") from None
+        raise ExportError(
+            f"{class_name}() failed: {first_line(exc, 200)}; the class must build with no arguments"
+        ) from None
     return model.eval(), class_name
 
 
-def _examples(specs: list[tuple[tuple[int, ...], str]], batch: int = 3,
-              vocab: int = 2) -> tuple[torch.Tensor, ...]:
+def _examples(
+    specs: list[tuple[tuple[int, ...], str]], batch: int = 3, vocab: int = 2
+) -> tuple[torch.Tensor, ...]:
     gen = torch.Generator().manual_seed(0)
-    return tuple(torch.randint(0, vocab, (batch, *s), generator=gen) if d == "int64"
-                 else torch.randn((batch, *s), generator=gen) for s, d in specs)
+    return tuple(
+        torch.randint(0, vocab, (batch, *s), generator=gen)
+        if d == "int64"
+        else torch.randn((batch, *s), generator=gen)
+        for s, d in specs
+    )
 
 
 def trace_module(model: nn.Module, specs: list[tuple[tuple[int, ...], str]]):
@@ -148,8 +164,9 @@ def trace_module(model: nn.Module, specs: list[tuple[tuple[int, ...], str]]):
                 return torch.export.export(model, args, dynamic_shapes=dynamic)
         except Exception as exc:  # torch raises many types while tracing user code
             errors.append(exc)
-    raise ExportError(f"cannot trace {type(model).__name__} with torch.export: "
-                      f"{first_line(errors[-1], 200)}")
+    raise ExportError(
+        f"cannot trace {type(model).__name__} with torch.export: {first_line(errors[-1], 200)}"
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -210,8 +227,14 @@ class _Builder:
     notes: list[str] = field(default_factory=list)
     param_users: dict[int, tuple[str, torch.Tensor]] = field(default_factory=dict)
 
-    def add(self, type_id: str, params: dict[str, Any], inputs: list[_Ref], hint: str,
-            weights: dict[str, torch.Tensor] | None = None) -> _Ref:
+    def add(
+        self,
+        type_id: str,
+        params: dict[str, Any],
+        inputs: list[_Ref],
+        hint: str,
+        weights: dict[str, torch.Tensor] | None = None,
+    ) -> _Ref:
         node_id = _node_id(hint, self.design)
         self.design.add_node(Node(node_id, type_id, params))
         for port, ref in enumerate(inputs):
@@ -220,8 +243,10 @@ class _Builder:
             self.weights[f"layers.{node_id}.{key}"] = value.detach().clone()
             owner, _ = self.param_users.setdefault(id(value), (node_id, value))
             if owner != node_id:
-                note = f"'{owner}' and '{node_id}' share weights in the model; the design " \
-                       "gives each its own copy"
+                note = (
+                    f"'{owner}' and '{node_id}' share weights in the model; the design "
+                    "gives each its own copy"
+                )
                 if note not in self.notes:
                     self.notes.append(note)
         return _Ref(node_id)
@@ -243,8 +268,12 @@ def _describe(node: torch.fx.Node) -> str:
     fn = node.meta.get("torch_fn")
     name, what = (fn[0], fn[1]) if fn else (node.name, "")
     kind, _, func = what.partition(".")
-    prefix = {"function": "torch.nn.functional.", "builtin_function_or_method": "torch.",
-              "method_descriptor": "Tensor.", "method": "Tensor."}.get(kind)
+    prefix = {
+        "function": "torch.nn.functional.",
+        "builtin_function_or_method": "torch.",
+        "method_descriptor": "Tensor.",
+        "method": "Tensor.",
+    }.get(kind)
     if what.endswith("__getitem__"):
         label = "tensor indexing [...]"
     elif prefix:
@@ -264,8 +293,11 @@ def _describe(node: torch.fx.Node) -> str:
 def _source_line(node: torch.fx.Node) -> str:
     trace = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+)', trace)
-    user = [(f, n) for f, n in frames if "/torch/" not in f.replace("\\", "/")
-            and "site-packages" not in f]
+    user = [
+        (f, n)
+        for f, n in frames
+        if "/torch/" not in f.replace("\\", "/") and "site-packages" not in f
+    ]
     if not user:
         return ""
     file, line = user[-1]
@@ -281,8 +313,9 @@ def _ints(value: Any, count: int) -> list[int]:
 
 def _uniform(values: list[int], what: str) -> int:
     if len(set(values)) != 1:
-        raise _Unmappable(f"Deepwire needs the same {what} in every direction, got "
-                          f"{'×'.join(map(str, values))}")
+        raise _Unmappable(
+            f"Deepwire needs the same {what} in every direction, got {'×'.join(map(str, values))}"
+        )
     return values[0]
 
 
@@ -299,8 +332,9 @@ def _sample(shape: tuple) -> tuple[int, ...]:
     try:
         return tuple(int(d) for d in shape[1:])
     except (TypeError, ValueError):
-        raise _Unmappable("only the batch dimension may vary in size; give fixed sizes for "
-                          "the others") from None
+        raise _Unmappable(
+            "only the batch dimension may vary in size; give fixed sizes for the others"
+        ) from None
 
 
 class _Mapper:
@@ -331,8 +365,9 @@ class _Mapper:
         if isinstance(value, _Ref):
             return value
         if isinstance(value, _Param):
-            raise _Unmappable(f"uses the tensor '{value.name}' as data; Deepwire layers take "
-                              "activations only")
+            raise _Unmappable(
+                f"uses the tensor '{value.name}' as data; Deepwire layers take activations only"
+            )
         raise _Unmappable("")
 
     def param(self, arg: Any, optional: bool = False) -> torch.Tensor | None:
@@ -351,13 +386,20 @@ class _Mapper:
 
     def materialize(self, rec: _Recurrent, mode: str) -> _Ref:
         if rec.mode is not None and rec.mode != mode:
-            raise _Unmappable(f"uses both the sequence output and the final state of "
-                              f"{rec.kind} '{rec.hint}'; a Deepwire {rec.kind} gives one of them")
+            raise _Unmappable(
+                f"uses both the sequence output and the final state of "
+                f"{rec.kind} '{rec.hint}'; a Deepwire {rec.kind} gives one of them"
+            )
         if rec.node is None:
             rec.mode = mode
             params = dict(rec.params, return_sequences=mode == "sequences")
-            rec.node = self.b.add(rec.kind, params, [rec.source], rec.hint,
-                                  {f"rnn.{k}": v for k, v in rec.weights.items()}).node
+            rec.node = self.b.add(
+                rec.kind,
+                params,
+                [rec.source],
+                rec.hint,
+                {f"rnn.{k}": v for k, v in rec.weights.items()},
+            ).node
         return _Ref(rec.node)
 
     # -- walking ----------------------------------------------------------------------------
@@ -374,12 +416,14 @@ class _Mapper:
                 elif node.op == "output":
                     self.output(node)
                 elif node.op == "get_attr":
-                    self.values[node.name] = _Param(str(node.target),
-                                                    getattr(graph.owning_module, node.target))
+                    self.values[node.name] = _Param(
+                        str(node.target), getattr(graph.owning_module, node.target)
+                    )
             except _Unmappable as exc:
                 reason = str(exc)
-                self.problems.append(_describe(node) + (f": {reason}" if reason
-                                                        else " has no Deepwire layer"))
+                self.problems.append(
+                    _describe(node) + (f": {reason}" if reason else " has no Deepwire layer")
+                )
                 self.failed.add(node.name)
             except _Downstream:
                 self.failed.add(node.name)
@@ -415,8 +459,9 @@ class _Mapper:
 
     def call(self, node: torch.fx.Node) -> None:
         target = node.target
-        if target is aten.sym_size.int or (str(target).startswith("aten._assert")
-                                           or str(target).startswith("aten.sym_constrain")):
+        if target is aten.sym_size.int or (
+            str(target).startswith("aten._assert") or str(target).startswith("aten.sym_constrain")
+        ):
             self.values[node.name] = None  # shapes and guards: not layers
             return
         if target is aten.zeros.default and all(u.target in _RNN_OPS for u in node.users):
@@ -461,13 +506,16 @@ class _Mapper:
             aten.batch_norm.default: self.batch_norm,
             aten._native_batch_norm_legit_no_training.default: self.batch_norm,
             aten.layer_norm.default: self.layer_norm,
-            aten.relu.default: act("ReLU"), aten.relu_.default: act("ReLU"),
+            aten.relu.default: act("ReLU"),
+            aten.relu_.default: act("ReLU"),
             aten.leaky_relu.default: act("LeakyReLU", negative_slope=(1, 0.01)),
             aten.leaky_relu_.default: act("LeakyReLU", negative_slope=(1, 0.01)),
             aten.elu.default: self.elu,
             aten.gelu.default: self.gelu,
-            aten.silu.default: act("SiLU"), aten.silu_.default: act("SiLU"),
-            aten.sigmoid.default: act("Sigmoid"), aten.tanh.default: act("Tanh"),
+            aten.silu.default: act("SiLU"),
+            aten.silu_.default: act("SiLU"),
+            aten.sigmoid.default: act("Sigmoid"),
+            aten.tanh.default: act("Tanh"),
             aten.softmax.int: lambda n: self.softmax(n, "Softmax"),
             aten._softmax.default: lambda n: self.softmax(n, "Softmax"),
             aten.log_softmax.int: lambda n: self.softmax(n, "LogSoftmax"),
@@ -485,12 +533,25 @@ class _Mapper:
             aten.rnn_tanh.input: lambda n: self.recurrent(n, "RNN", "tanh"),
             aten.rnn_relu.input: lambda n: self.recurrent(n, "RNN", "relu"),
         }
-        for op in (aten.view.default, aten.reshape.default, aten._unsafe_view.default,
-                   aten.flatten.using_ints, aten.unflatten.int, aten.squeeze.dim,
-                   aten.squeeze.dims, aten.squeeze.default, aten.unsqueeze.default):
+        for op in (
+            aten.view.default,
+            aten.reshape.default,
+            aten._unsafe_view.default,
+            aten.flatten.using_ints,
+            aten.unflatten.int,
+            aten.squeeze.dim,
+            aten.squeeze.dims,
+            aten.squeeze.default,
+            aten.unsqueeze.default,
+        ):
             table[op] = self.reshape
-        for op in (aten.contiguous.default, aten.clone.default, aten.alias.default,
-                   aten.detach.default, aten.slice.Tensor):
+        for op in (
+            aten.contiguous.default,
+            aten.clone.default,
+            aten.alias.default,
+            aten.detach.default,
+            aten.slice.Tensor,
+        ):
             table[op] = self.identity
         return table
 
@@ -503,8 +564,13 @@ class _Mapper:
         x = self.ref(node.args[0])
         w, b = self.param(node.args[1]), self.param(self.arg(node, 2, "bias"), optional=True)
         weights = {"weight": w} | ({"bias": b} if b is not None else {})
-        return self.b.add("Linear", {"out_features": int(w.shape[0]), "bias": b is not None},
-                          [x], self.hint(node), weights)
+        return self.b.add(
+            "Linear",
+            {"out_features": int(w.shape[0]), "bias": b is not None},
+            [x],
+            self.hint(node),
+            weights,
+        )
 
     def conv(self, node, dims: int):
         x = self.ref(node.args[0])
@@ -516,16 +582,23 @@ class _Mapper:
         groups = int(self.arg(node, 6, "groups", 1))
         kernel = _uniform(list(w.shape[2:]), "kernel size")
         if set(dilation) != {1} or groups != 1:
-            raise _Unmappable(f"Deepwire's Conv{dims}d has no dilation or groups (got dilation "
-                              f"{dilation}, groups {groups})")
+            raise _Unmappable(
+                f"Deepwire's Conv{dims}d has no dilation or groups (got dilation "
+                f"{dilation}, groups {groups})"
+            )
         if isinstance(pad_arg, str):
             if pad_arg == "same" and (stride != 1 or kernel % 2 == 0):
                 raise _Unmappable("padding='same' needs stride 1 and an odd kernel here")
             padding = kernel // 2 if pad_arg == "same" else 0
         else:
             padding = _uniform(_ints(pad_arg, dims), "padding")
-        params = {"out_channels": int(w.shape[0]), "kernel_size": kernel, "stride": stride,
-                  "padding": padding, "bias": b is not None}
+        params = {
+            "out_channels": int(w.shape[0]),
+            "kernel_size": kernel,
+            "stride": stride,
+            "padding": padding,
+            "bias": b is not None,
+        }
         weights = {"weight": w} | ({"bias": b} if b is not None else {})
         return self.b.add(f"Conv{dims}d", params, [x], self.hint(node), weights)
 
@@ -540,10 +613,14 @@ class _Mapper:
         dilation = _ints(self.arg(node, 7, "dilation", 1), 2)
         if groups != 1 or set(dilation) != {1}:
             raise _Unmappable("Deepwire's ConvTranspose2d has no dilation or groups")
-        params = {"out_channels": int(w.shape[1]), "kernel_size": _uniform(list(w.shape[2:]),
-                                                                           "kernel size"),
-                  "stride": stride, "padding": padding, "output_padding": out_pad,
-                  "bias": b is not None}
+        params = {
+            "out_channels": int(w.shape[1]),
+            "kernel_size": _uniform(list(w.shape[2:]), "kernel size"),
+            "stride": stride,
+            "padding": padding,
+            "output_padding": out_pad,
+            "bias": b is not None,
+        }
         weights = {"weight": w} | ({"bias": b} if b is not None else {})
         return self.b.add("ConvTranspose2d", params, [x], self.hint(node), weights)
 
@@ -560,8 +637,10 @@ class _Mapper:
                 raise _Unmappable("Deepwire's pooling has no dilation")
         else:
             ceil = bool(self.arg(node, 4, "ceil_mode", False))
-            if not self.arg(node, 5, "count_include_pad", True) or \
-                    self.arg(node, 6, "divisor_override", None) is not None:
+            if (
+                not self.arg(node, 5, "count_include_pad", True)
+                or self.arg(node, 6, "divisor_override", None) is not None
+            ):
                 raise _Unmappable("Deepwire's AvgPool2d counts padding and has no divisor")
         if ceil:
             raise _Unmappable("Deepwire's pooling rounds sizes down (ceil_mode=False)")
@@ -582,8 +661,10 @@ class _Mapper:
         dims = sorted(d % len(shape) for d in _ints(node.args[1], 1)) if shape else []
         keep = bool(self.arg(node, 2, "keepdim", False))
         if shape is None or len(shape) != 4 or dims != [2, 3]:
-            raise _Unmappable("only the mean over an image's height and width (global average "
-                              "pooling) has a Deepwire layer")
+            raise _Unmappable(
+                "only the mean over an image's height and width (global average "
+                "pooling) has a Deepwire layer"
+            )
         ref = self.b.add("AdaptiveAvgPool2d", {"output_size": 1}, [x], self.hint(node))
         return ref if keep else self.b.add("Flatten", {}, [ref], self.hint(node) + "_flat")
 
@@ -592,13 +673,14 @@ class _Mapper:
         if mode == "bilinear" and self.arg(node, 2, "align_corners", False):
             raise _Unmappable("Deepwire's bilinear Upsample uses align_corners=False")
         before, after = _shape(node.args[0]), _shape(node)
-        factors = {int(a) // int(b) for a, b in zip(after[2:], before[2:])
-                   if int(a) % int(b) == 0}
-        if len(factors) != 1 or any(int(a) != int(b) * next(iter(factors))
-                                    for a, b in zip(after[2:], before[2:])):
+        factors = {int(a) // int(b) for a, b in zip(after[2:], before[2:]) if int(a) % int(b) == 0}
+        if len(factors) != 1 or any(
+            int(a) != int(b) * next(iter(factors)) for a, b in zip(after[2:], before[2:])
+        ):
             raise _Unmappable("Deepwire's Upsample enlarges every side by one integer factor")
-        return self.b.add("Upsample", {"scale_factor": factors.pop(), "mode": mode}, [x],
-                          self.hint(node))
+        return self.b.add(
+            "Upsample", {"scale_factor": factors.pop(), "mode": mode}, [x], self.hint(node)
+        )
 
     def batch_norm(self, node):
         x = self.ref(node.args[0])
@@ -614,24 +696,33 @@ class _Mapper:
                 raise _Unmappable("batch norm in training mode; export the model in eval()")
             momentum, eps = self.arg(node, 6, "momentum", 0.1), self.arg(node, 7, "eps", 1e-5)
         if mean is None or var is None:
-            raise _Unmappable("Deepwire's BatchNorm keeps running statistics "
-                              "(track_running_stats=True)")
+            raise _Unmappable(
+                "Deepwire's BatchNorm keeps running statistics (track_running_stats=True)"
+            )
         channels = int(mean.shape[0])
-        weights = {"weight": w if w is not None else torch.ones(channels),
-                   "bias": b if b is not None else torch.zeros(channels),
-                   "running_mean": mean, "running_var": var}
+        weights = {
+            "weight": w if w is not None else torch.ones(channels),
+            "bias": b if b is not None else torch.zeros(channels),
+            "running_mean": mean,
+            "running_var": var,
+        }
         target = self.param_of.get(node.args[3].name, "")
-        tracked = self.state_tensor(target.rsplit(".", 1)[0] + ".num_batches_tracked") \
-            if "." in target else None
-        weights["num_batches_tracked"] = tracked if tracked is not None \
-            else torch.tensor(0, dtype=torch.long)
+        tracked = (
+            self.state_tensor(target.rsplit(".", 1)[0] + ".num_batches_tracked")
+            if "." in target
+            else None
+        )
+        weights["num_batches_tracked"] = (
+            tracked if tracked is not None else torch.tensor(0, dtype=torch.long)
+        )
         if momentum is None:
             self.b.notes.append(f"{self.hint(node)}: cumulative BatchNorm momentum became 0.1")
             momentum = 0.1
         rank = len(_shape(node.args[0]) or ())
         type_id = "BatchNorm2d" if rank == 4 else "BatchNorm1d"
-        return self.b.add(type_id, {"momentum": float(momentum), "eps": float(eps)}, [x],
-                          self.hint(node), weights)
+        return self.b.add(
+            type_id, {"momentum": float(momentum), "eps": float(eps)}, [x], self.hint(node), weights
+        )
 
     def layer_norm(self, node):
         x = self.ref(node.args[0])
@@ -645,28 +736,44 @@ class _Mapper:
         weights = {}
         if w is not None:
             weights = {"weight": w, "bias": b if b is not None else torch.zeros_like(w)}
-        return self.b.add("LayerNorm", {"eps": eps, "elementwise_affine": w is not None}, [x],
-                          self.hint(node), weights)
+        return self.b.add(
+            "LayerNorm",
+            {"eps": eps, "elementwise_affine": w is not None},
+            [x],
+            self.hint(node),
+            weights,
+        )
 
     def activation(self, type_id: str, **extra: tuple[int, Any]):
         def handle(node):
             x = self.ref(node.args[0])
             params = {k: float(self.arg(node, i, k, d)) for k, (i, d) in extra.items()}
             return self.b.add(type_id, params, [x], self.hint(node))
+
         return handle
 
     def elu(self, node):
         x = self.ref(node.args[0])
         alpha = float(self.arg(node, 1, "alpha", 1.0))
-        if float(self.arg(node, 2, "scale", 1.0)) != 1 or \
-                float(self.arg(node, 3, "input_scale", 1.0)) != 1:
+        if (
+            float(self.arg(node, 2, "scale", 1.0)) != 1
+            or float(self.arg(node, 3, "input_scale", 1.0)) != 1
+        ):
             raise _Unmappable("scaled ELU (SELU/CELU) has no Deepwire layer")
         return self.b.add("ELU", {"alpha": alpha}, [x], self.hint(node))
 
     def gelu(self, node):
         x = self.ref(node.args[0])
-        return self.b.add("GELU", {"approximate": str(node.kwargs.get(
-            "approximate", self.arg(node, 1, "approximate", "none")))}, [x], self.hint(node))
+        return self.b.add(
+            "GELU",
+            {
+                "approximate": str(
+                    node.kwargs.get("approximate", self.arg(node, 1, "approximate", "none"))
+                )
+            },
+            [x],
+            self.hint(node),
+        )
 
     def softmax(self, node, type_id: str):
         x = self.ref(node.args[0])
@@ -684,21 +791,29 @@ class _Mapper:
     def embedding(self, node):
         w = self.param(node.args[0])
         x = self.ref(node.args[1])
-        return self.b.add("Embedding", {"num_embeddings": int(w.shape[0]),
-                                        "embedding_dim": int(w.shape[1])}, [x],
-                          self.hint(node), {"weight": w})
+        return self.b.add(
+            "Embedding",
+            {"num_embeddings": int(w.shape[0]), "embedding_dim": int(w.shape[1])},
+            [x],
+            self.hint(node),
+            {"weight": w},
+        )
 
     def merge(self, node, type_id: str):
         a, b = node.args[0], node.args[1]
         if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
-            raise _Unmappable("combines a tensor with a constant; Deepwire's "
-                              f"{type_id} combines two layers' outputs")
+            raise _Unmappable(
+                "combines a tensor with a constant; Deepwire's "
+                f"{type_id} combines two layers' outputs"
+            )
         if node.kwargs.get("alpha", 1) != 1:
             raise _Unmappable("add with alpha ≠ 1")
         sa, sb = _shape(a), _shape(b)
         if sa != sb:
-            raise _Unmappable(f"needs equal shapes for Deepwire's {type_id}, got "
-                              f"{tuple(map(str, sa or ()))} and {tuple(map(str, sb or ()))}")
+            raise _Unmappable(
+                f"needs equal shapes for Deepwire's {type_id}, got "
+                f"{tuple(map(str, sa or ()))} and {tuple(map(str, sb or ()))}"
+            )
         return self.b.add(type_id, {}, [self.ref(a), self.ref(b)], self.hint(node))
 
     def cat(self, node):
@@ -707,12 +822,17 @@ class _Mapper:
         if any(i.name in self.failed for i in items):
             raise _Downstream
         values = [self.values.get(i.name) for i in items]
-        if (len(values) == 2 and all(isinstance(v, _StateSelect) for v in values)
-                and values[0].rec is values[1].rec):
+        if (
+            len(values) == 2
+            and all(isinstance(v, _StateSelect) for v in values)
+            and values[0].rec is values[1].rec
+        ):
             rec = values[0].rec
             top = rec.params["num_layers"] * 2
-            if rec.params["bidirectional"] and [v.layer_index for v in values] == [top - 2,
-                                                                                     top - 1]:
+            if rec.params["bidirectional"] and [v.layer_index for v in values] == [
+                top - 2,
+                top - 1,
+            ]:
                 return self.materialize(rec, "last")
             raise _Unmappable(f"this combination of {rec.kind} states has no Deepwire layer")
         refs = [self.ref(i) for i in items]
@@ -721,8 +841,9 @@ class _Mapper:
             raise _Unmappable("concatenation along the batch dimension")
         if len(refs) == 1:
             return refs[0]
-        return self.b.add("Concatenate", {"dim": dim if dim < 0 else dim - 1}, refs,
-                          self.hint(node))
+        return self.b.add(
+            "Concatenate", {"dim": dim if dim < 0 else dim - 1}, refs, self.hint(node)
+        )
 
     def reshape(self, node):
         source = node.args[0]
@@ -732,13 +853,16 @@ class _Mapper:
         before, after = _shape(source), _shape(node)
         if isinstance(value, _RecurrentOut) and value.index == 1:
             rec = value.rec
-            if rec.params["num_layers"] == 1 and not rec.params["bidirectional"] and \
-                    after is not None and len(after) == 2:
+            if (
+                rec.params["num_layers"] == 1
+                and not rec.params["bidirectional"]
+                and after is not None
+                and len(after) == 2
+            ):
                 return self.materialize(rec, "last")  # h_n.squeeze(0) / h_n.view(N, H)
         x = self.ref(source)
         if before is None or after is None or not _same_batch(before, after):
-            raise _Unmappable("reshapes across the batch dimension; Deepwire reshapes each "
-                              "sample")
+            raise _Unmappable("reshapes across the batch dimension; Deepwire reshapes each sample")
         sample_in, sample_out = _sample(before), _sample(after)
         if sample_out == sample_in:
             return x
@@ -782,8 +906,10 @@ class _Mapper:
                 return _StateSelect(rec, layer)
             if value.index == 0 and dim == 1 and index == -1 and dirs == 1:
                 return self.materialize(rec, "last")  # out[:, -1] == h_n[-1] one-directional
-            raise _Unmappable(f"this use of {rec.kind} '{rec.hint}' outputs has no Deepwire "
-                              "layer (use h_n[-1], cat(h_n[-2], h_n[-1]) or out[:, -1])")
+            raise _Unmappable(
+                f"this use of {rec.kind} '{rec.hint}' outputs has no Deepwire "
+                "layer (use h_n[-1], cat(h_n[-2], h_n[-1]) or out[:, -1])"
+            )
         raise _Unmappable("selecting one index has no Deepwire layer")
 
     def recurrent(self, node, kind: str, nonlinearity: str = "tanh"):
@@ -800,13 +926,19 @@ class _Mapper:
         names = []
         for layer in range(layers):
             for suffix in ("", "_reverse") if bidirectional else ("",):
-                names += [f"{w}_l{layer}{suffix}" for w in ("weight_ih", "weight_hh",
-                                                             "bias_ih", "bias_hh")]
+                names += [
+                    f"{w}_l{layer}{suffix}"
+                    for w in ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+                ]
         if len(names) != len(tensors):
             raise _Unmappable(f"{kind} with projections has no Deepwire layer")
         hidden = int(tensors[1].shape[1])
-        params = {"hidden_size": hidden, "num_layers": layers, "bidirectional": bidirectional,
-                  "dropout": dropout}
+        params = {
+            "hidden_size": hidden,
+            "num_layers": layers,
+            "bidirectional": bidirectional,
+            "dropout": dropout,
+        }
         if kind == "RNN":
             params["nonlinearity"] = nonlinearity
         return _Recurrent(kind, params, x, dict(zip(names, tensors)), self.hint(node), node.name)
@@ -832,9 +964,11 @@ def program_to_design(program: torch.export.ExportedProgram, name: str):
 # the command
 
 
-def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
-                 input_shape: list[tuple[tuple[int, ...], str]] | tuple[int, ...] | None = None
-                 ) -> ImportResult:
+def import_model(
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str],
+    input_shape: list[tuple[tuple[int, ...], str]] | tuple[int, ...] | None = None,
+) -> ImportResult:
     """Import ``source`` (``FILE.py:Class`` — executed! — or ``.pt2``) as a design at ``output``
     with its weights in ``output`` with suffix ``.pt``; see the module doc."""
     source = str(source)
@@ -843,12 +977,18 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
         raise ExportError(f"{output} is a folder; give a design file name for --output")
     if not output.parent.is_dir():
         raise ExportError(f"cannot write {output}: the folder {output.parent} does not exist")
-    ckpt_path = output.with_suffix(".pt") if output.suffix != ".pt" \
+    ckpt_path = (
+        output.with_suffix(".pt")
+        if output.suffix != ".pt"
         else output.with_name(output.name + ".pt")
+    )
     specs = None
     if input_shape is not None:
-        specs = ([(tuple(input_shape), "float32")] if input_shape and
-                 isinstance(input_shape[0], int) else list(input_shape))
+        specs = (
+            [(tuple(input_shape), "float32")]
+            if input_shape and isinstance(input_shape[0], int)
+            else list(input_shape)
+        )
     if source.endswith(".pt2"):
         path = Path(source)
         program = load_program(path)  # checked first: loading it runs nothing from the file
@@ -857,8 +997,10 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
     else:
         split_source(source)
         if specs is None:
-            raise ExportError("importing a Python model needs --input-shape (the sample shape "
-                              "without the batch, e.g. 1,28,28)")
+            raise ExportError(
+                "importing a Python model needs --input-shape (the sample shape "
+                "without the batch, e.g. 1,28,28)"
+            )
         model, name = load_python_model(source)
         program = trace_module(model, specs)
         original = model
@@ -866,19 +1008,23 @@ def import_model(source: str | os.PathLike[str], output: str | os.PathLike[str],
     design.description = f"Imported from {Path(source.rpartition(':')[0] or source).name}"
     problems = analyze(design).problems
     if problems:
-        raise ExportError(f"the imported design is not valid: {problems[0]} — nothing was "
-                          "written")
+        raise ExportError(f"the imported design is not valid: {problems[0]} — nothing was written")
     net = compile_design(design)
     try:
         net.load_state_dict(weights, strict=True)
     except RuntimeError as exc:
-        raise ExportError(f"the model's weights do not fit the imported design "
-                          f"({first_line(exc, 200)}) — nothing was written") from None
+        raise ExportError(
+            f"the model's weights do not fit the imported design "
+            f"({first_line(exc, 200)}) — nothing was written"
+        ) from None
     net.eval()
     diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
-    ckpt = checkpoint_from_modules(design, {next(iter(design.networks)): net},
-                                   data_info={"input_shape": list(net.input_shapes[
-                                       net.input_ids[0]])}, epoch=0)
+    ckpt = checkpoint_from_modules(
+        design,
+        {next(iter(design.networks)): net},
+        data_info={"input_shape": list(net.input_shapes[net.input_ids[0]])},
+        epoch=0,
+    )
     save_checkpoint(ckpt_path, ckpt)
     try:
         save_design(design, output)
@@ -901,11 +1047,13 @@ def _fixed_batch(program: torch.export.ExportedProgram) -> int | None:
 
 def _compare(original: Any, net: nn.Module, design: Design, batch: int = 4) -> float:
     """Largest output difference on random inputs; ExportError when it is above tolerance."""
-    vocab = min((int(n.params["num_embeddings"]) for n in design if n.type == "Embedding"),
-                default=2)
-    specs = [(tuple(design.node(i).params["shape"]), design.node(i).params.get("dtype",
-                                                                             "float32"))
-             for i in net.input_ids]
+    vocab = min(
+        (int(n.params["num_embeddings"]) for n in design if n.type == "Embedding"), default=2
+    )
+    specs = [
+        (tuple(design.node(i).params["shape"]), design.node(i).params.get("dtype", "float32"))
+        for i in net.input_ids
+    ]
     inputs = _examples(specs, batch=batch, vocab=vocab)
     with torch.no_grad():
         want = original(*inputs)
@@ -913,17 +1061,22 @@ def _compare(original: Any, net: nn.Module, design: Design, batch: int = 4) -> f
     want = want if isinstance(want, (tuple, list)) else (want,)
     got = got if isinstance(got, tuple) else (got,)
     if len(want) != len(got):
-        raise ExportError(f"the imported design gives {len(got)} outputs, the model "
-                          f"{len(want)} — nothing was written")
+        raise ExportError(
+            f"the imported design gives {len(got)} outputs, the model "
+            f"{len(want)} — nothing was written"
+        )
     worst = 0.0
     for w, g in zip(want, got):
         if tuple(w.shape) != tuple(g.shape):
-            raise ExportError(f"the imported design gives shape {tuple(g.shape)}, the model "
-                              f"{tuple(w.shape)} — nothing was written")
+            raise ExportError(
+                f"the imported design gives shape {tuple(g.shape)}, the model "
+                f"{tuple(w.shape)} — nothing was written"
+            )
         scale = max(1.0, float(w.abs().max())) if w.numel() else 1.0
-        worst = max(worst, float((w.float() - g.float()).abs().max()) / scale if w.numel()
-                    else 0.0)
+        worst = max(worst, float((w.float() - g.float()).abs().max()) / scale if w.numel() else 0.0)
     if worst > TOLERANCE:
-        raise ExportError(f"the imported design differs from the model by {worst:.2e} "
-                          "(more than 1e-5) — nothing was written; please report this model")
+        raise ExportError(
+            f"the imported design differs from the model by {worst:.2e} "
+            "(more than 1e-5) — nothing was written; please report this model"
+        )
     return worst

@@ -12,5 +12,16 @@ from engine.layers.spec import (
     numel,
 )
 
-__all__ = ["CATEGORIES", "REGISTRY", "LayerRegistry", "LayerSpec", "ParamSpec", "ParamValueError",
-           "Shape", "ShapeRuleError", "fmt_shape", "numel", "register"]
+__all__ = [
+    "CATEGORIES",
+    "REGISTRY",
+    "LayerRegistry",
+    "LayerSpec",
+    "ParamSpec",
+    "ParamValueError",
+    "Shape",
+    "ShapeRuleError",
+    "fmt_shape",
+    "numel",
+    "register",
+]

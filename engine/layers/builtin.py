@@ -19,7 +19,9 @@ from engine.layers.spec import LayerSpec, Params, ParamSpec, Shape, ShapeRuleErr
 # helpers
 
 
-def _rank(shapes: Sequence[Shape], ranks: tuple[int, ...], name: str, expects: str, fix: str = "") -> Shape:
+def _rank(
+    shapes: Sequence[Shape], ranks: tuple[int, ...], name: str, expects: str, fix: str = ""
+) -> Shape:
     """The single input shape, checked to have one of ``ranks`` sample dimensions."""
     shape = shapes[0]
     if len(shape) not in ranks:
@@ -58,68 +60,112 @@ def _no_params(_shapes: Sequence[Shape], _p: Params) -> int:
 # ---------------------------------------------------------------------------------------------
 # Input / Output
 
-register(LayerSpec(
-    type_id="Input", display_name="Input", category="Input / Output",
-    help="Where samples enter a network; shape excludes the batch dimension.",
-    params=(
-        ParamSpec("shape", "shape", [64], "Sample shape without batch: (F), (T, F) or (C, H, W)."),
-        ParamSpec("dtype", "choice", "float32", "Element type: float32 for features and images, "
-                  "int64 for token ids (Embedding).", choices=("float32", "int64")),
-    ),
-    inputs=0, learning="none", output_dtype="param:dtype",
-    infer=lambda shapes, p: tuple(p["shape"]),
-    build=lambda shapes, p: nn.Identity(),
-))
+register(
+    LayerSpec(
+        type_id="Input",
+        display_name="Input",
+        category="Input / Output",
+        help="Where samples enter a network; shape excludes the batch dimension.",
+        params=(
+            ParamSpec(
+                "shape", "shape", [64], "Sample shape without batch: (F), (T, F) or (C, H, W)."
+            ),
+            ParamSpec(
+                "dtype",
+                "choice",
+                "float32",
+                "Element type: float32 for features and images, int64 for token ids (Embedding).",
+                choices=("float32", "int64"),
+            ),
+        ),
+        inputs=0,
+        learning="none",
+        output_dtype="param:dtype",
+        infer=lambda shapes, p: tuple(p["shape"]),
+        build=lambda shapes, p: nn.Identity(),
+    )
+)
 
-register(LayerSpec(
-    type_id="Output", display_name="Output", category="Input / Output",
-    help="Marks a network output; passes its input through unchanged.",
-    learning="none", accepts="any", output_dtype="input",
-    infer=lambda shapes, p: _same(shapes[0]),
-    build=lambda shapes, p: nn.Identity(),
-    replaces=("Identity",),
-))
+register(
+    LayerSpec(
+        type_id="Output",
+        display_name="Output",
+        category="Input / Output",
+        help="Marks a network output; passes its input through unchanged.",
+        learning="none",
+        accepts="any",
+        output_dtype="input",
+        infer=lambda shapes, p: _same(shapes[0]),
+        build=lambda shapes, p: nn.Identity(),
+        replaces=("Identity",),
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Core
 
 
 def _linear_infer(shapes: Sequence[Shape], p: Params) -> Shape:
-    shape = _rank(shapes, (1, 2), "Linear", "(N, F) or (N, T, F)",
-                  "insert Flatten between {src0} and {self}")
+    shape = _rank(
+        shapes, (1, 2), "Linear", "(N, F) or (N, T, F)", "insert Flatten between {src0} and {self}"
+    )
     return (*shape[:-1], p["out_features"])
 
 
-register(LayerSpec(
-    type_id="Linear", display_name="Linear", category="Core",
-    help="Fully connected layer: y = x·Wᵀ + b over the last dimension.",
-    params=(
-        ParamSpec("out_features", "int", 64, "Number of output features.", 1, 1_000_000),
-        ParamSpec("bias", "bool", True, "Learn an additive bias."),
-    ),
-    infer=_linear_infer,
-    build=lambda s, p: nn.Linear(s[0][-1], p["out_features"], bias=p["bias"]),
-    count_params=lambda s, p: s[0][-1] * p["out_features"] + (p["out_features"] if p["bias"] else 0),
-    count_macs=lambda s, p, out: numel(s[0][:-1]) * s[0][-1] * p["out_features"],
-    replaces=("Dense",),
-))
+register(
+    LayerSpec(
+        type_id="Linear",
+        display_name="Linear",
+        category="Core",
+        help="Fully connected layer: y = x·Wᵀ + b over the last dimension.",
+        params=(
+            ParamSpec("out_features", "int", 64, "Number of output features.", 1, 1_000_000),
+            ParamSpec("bias", "bool", True, "Learn an additive bias."),
+        ),
+        infer=_linear_infer,
+        build=lambda s, p: nn.Linear(s[0][-1], p["out_features"], bias=p["bias"]),
+        count_params=lambda s, p: (
+            s[0][-1] * p["out_features"] + (p["out_features"] if p["bias"] else 0)
+        ),
+        count_macs=lambda s, p, out: numel(s[0][:-1]) * s[0][-1] * p["out_features"],
+        replaces=("Dense",),
+    )
+)
 
-register(LayerSpec(
-    type_id="Dropout", display_name="Dropout", category="Core",
-    help="Randomly zeroes a fraction p of values while training (helps against overfitting).",
-    params=(ParamSpec("p", "float", 0.5, "Probability of zeroing each value.", 0.0, 1.0,
-                      exclusive_maximum=True),),
-    infer=lambda s, p: _same(s[0]),
-    build=lambda s, p: nn.Dropout(p["p"]),
-))
+register(
+    LayerSpec(
+        type_id="Dropout",
+        display_name="Dropout",
+        category="Core",
+        help="Randomly zeroes a fraction p of values while training (helps against overfitting).",
+        params=(
+            ParamSpec(
+                "p",
+                "float",
+                0.5,
+                "Probability of zeroing each value.",
+                0.0,
+                1.0,
+                exclusive_maximum=True,
+            ),
+        ),
+        infer=lambda s, p: _same(s[0]),
+        build=lambda s, p: nn.Dropout(p["p"]),
+    )
+)
 
-register(LayerSpec(
-    type_id="Flatten", display_name="Flatten", category="Core",
-    help="Flattens each sample to one feature vector: (N, C, H, W) → (N, C·H·W).",
-    accepts="any", output_dtype="input",
-    infer=lambda s, p: (numel(s[0]),),
-    build=lambda s, p: nn.Flatten(1),
-))
+register(
+    LayerSpec(
+        type_id="Flatten",
+        display_name="Flatten",
+        category="Core",
+        help="Flattens each sample to one feature vector: (N, C, H, W) → (N, C·H·W).",
+        accepts="any",
+        output_dtype="input",
+        infer=lambda s, p: (numel(s[0]),),
+        build=lambda s, p: nn.Flatten(1),
+    )
+)
 
 
 def _reshape_infer(shapes: Sequence[Shape], p: Params) -> Shape:
@@ -128,38 +174,70 @@ def _reshape_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     known = numel([d for d in target if d != -1])
     if -1 in target:
         if total % known:
-            raise ShapeRuleError(f"Reshape cannot fit {{in0}} ({total} values) into {tuple(target)}",
-                                 "choose a shape whose fixed sizes divide " + str(total))
+            raise ShapeRuleError(
+                f"Reshape cannot fit {{in0}} ({total} values) into {tuple(target)}",
+                "choose a shape whose fixed sizes divide " + str(total),
+            )
         target[target.index(-1)] = total // known
     elif known != total:
-        raise ShapeRuleError(f"Reshape to {tuple(target)} needs {known} values per sample, but "
-                             f"{{in0}} ({total} values)", "make the sizes multiply to " + str(total))
+        raise ShapeRuleError(
+            f"Reshape to {tuple(target)} needs {known} values per sample, but "
+            f"{{in0}} ({total} values)",
+            "make the sizes multiply to " + str(total),
+        )
     return tuple(target)
 
 
-register(LayerSpec(
-    type_id="Reshape", display_name="Reshape", category="Core",
-    help="Reshapes each sample to a new shape with the same number of values (-1 infers one size).",
-    params=(ParamSpec("shape", "shape", [-1], "Target sample shape; at most one -1.",
-                      allow_minus_one=True),),
-    accepts="any", output_dtype="input",
-    infer=_reshape_infer,
-    build=lambda s, p: modules.Reshape(_reshape_infer(s, p)),
-))
+register(
+    LayerSpec(
+        type_id="Reshape",
+        display_name="Reshape",
+        category="Core",
+        help="Reshapes each sample to a new shape with the same number of values (-1 infers one size).",
+        params=(
+            ParamSpec(
+                "shape", "shape", [-1], "Target sample shape; at most one -1.", allow_minus_one=True
+            ),
+        ),
+        accepts="any",
+        output_dtype="input",
+        infer=_reshape_infer,
+        build=lambda s, p: modules.Reshape(_reshape_infer(s, p)),
+    )
+)
 
-register(LayerSpec(
-    type_id="Embedding", display_name="Embedding", category="Core",
-    help="Looks up a learned vector for each integer token id: (N, T) → (N, T, D).",
-    params=(
-        ParamSpec("num_embeddings", "int", 1000, "Vocabulary size (largest token id + 1).", 1, 10_000_000),
-        ParamSpec("embedding_dim", "int", 32, "Length of each vector.", 1, 100_000),
-    ),
-    infer=lambda s, p: (*_rank(s, (1,), "Embedding", "token ids of shape (N, T)",
-                               "use an Input of shape (T) with dtype int64"), p["embedding_dim"]),
-    accepts="integer",
-    build=lambda s, p: nn.Embedding(p["num_embeddings"], p["embedding_dim"]),
-    count_params=lambda s, p: p["num_embeddings"] * p["embedding_dim"],
-))
+register(
+    LayerSpec(
+        type_id="Embedding",
+        display_name="Embedding",
+        category="Core",
+        help="Looks up a learned vector for each integer token id: (N, T) → (N, T, D).",
+        params=(
+            ParamSpec(
+                "num_embeddings",
+                "int",
+                1000,
+                "Vocabulary size (largest token id + 1).",
+                1,
+                10_000_000,
+            ),
+            ParamSpec("embedding_dim", "int", 32, "Length of each vector.", 1, 100_000),
+        ),
+        infer=lambda s, p: (
+            *_rank(
+                s,
+                (1,),
+                "Embedding",
+                "token ids of shape (N, T)",
+                "use an Input of shape (T) with dtype int64",
+            ),
+            p["embedding_dim"],
+        ),
+        accepts="integer",
+        build=lambda s, p: nn.Embedding(p["num_embeddings"], p["embedding_dim"]),
+        count_params=lambda s, p: p["num_embeddings"] * p["embedding_dim"],
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Convolution
@@ -178,8 +256,11 @@ def _conv_infer(dims: int):
     expects = "(N, C, L)" if dims == 1 else "(N, C, H, W)"
 
     def infer(shapes: Sequence[Shape], p: Params) -> Shape:
-        fix = ("use an Input of shape (C, L)" if dims == 1 else
-               "give the Input a (C, H, W) shape or insert Reshape before {self}")
+        fix = (
+            "use an Input of shape (C, L)"
+            if dims == 1
+            else "give the Input a (C, H, W) shape or insert Reshape before {self}"
+        )
         shape = _rank(shapes, (dims + 1,), name, expects, fix)
         k, st, pad = p["kernel_size"], p["stride"], p["padding"]
         out = (p["out_channels"], *(_conv_len(d, k, st, pad) for d in shape[1:]))
@@ -189,8 +270,10 @@ def _conv_infer(dims: int):
 
 
 def _conv_params(dims: int):
-    return lambda s, p: (s[0][0] * p["out_channels"] * p["kernel_size"] ** dims
-                         + (p["out_channels"] if p["bias"] else 0))
+    return lambda s, p: (
+        s[0][0] * p["out_channels"] * p["kernel_size"] ** dims
+        + (p["out_channels"] if p["bias"] else 0)
+    )
 
 
 def _conv_macs(dims: int):
@@ -199,50 +282,87 @@ def _conv_macs(dims: int):
 
 for _dims in (1, 2):
     _cls = nn.Conv1d if _dims == 1 else nn.Conv2d
-    register(LayerSpec(
-        type_id=f"Conv{_dims}d", display_name=f"Conv{_dims}d", category="Convolution",
-        help=("1-D convolution over sequences (N, C, L)." if _dims == 1 else
-              "2-D convolution over images (N, C, H, W): learns local feature detectors."),
-        params=_CONV_PARAMS,
-        infer=_conv_infer(_dims),
-        build=(lambda cls: lambda s, p: cls(s[0][0], p["out_channels"], p["kernel_size"],
-                                            stride=p["stride"], padding=p["padding"],
-                                            bias=p["bias"]))(_cls),
-        count_params=_conv_params(_dims),
-        count_macs=_conv_macs(_dims),
-    ))
+    register(
+        LayerSpec(
+            type_id=f"Conv{_dims}d",
+            display_name=f"Conv{_dims}d",
+            category="Convolution",
+            help=(
+                "1-D convolution over sequences (N, C, L)."
+                if _dims == 1
+                else "2-D convolution over images (N, C, H, W): learns local feature detectors."
+            ),
+            params=_CONV_PARAMS,
+            infer=_conv_infer(_dims),
+            build=(
+                lambda cls: (
+                    lambda s, p: cls(
+                        s[0][0],
+                        p["out_channels"],
+                        p["kernel_size"],
+                        stride=p["stride"],
+                        padding=p["padding"],
+                        bias=p["bias"],
+                    )
+                )
+            )(_cls),
+            count_params=_conv_params(_dims),
+            count_macs=_conv_macs(_dims),
+        )
+    )
 
 
 def _convt_infer(shapes: Sequence[Shape], p: Params) -> Shape:
-    shape = _rank(shapes, (3,), "ConvTranspose2d", "(N, C, H, W)",
-                  "insert Reshape before {self} to make (C, H, W) samples")
+    shape = _rank(
+        shapes,
+        (3,),
+        "ConvTranspose2d",
+        "(N, C, H, W)",
+        "insert Reshape before {self} to make (C, H, W) samples",
+    )
     k, st, pad, op = p["kernel_size"], p["stride"], p["padding"], p["output_padding"]
     if op >= st:
-        raise ShapeRuleError(f"ConvTranspose2d: output_padding {op} must be smaller than stride {st}",
-                             "lower output_padding or raise stride")
+        raise ShapeRuleError(
+            f"ConvTranspose2d: output_padding {op} must be smaller than stride {st}",
+            "lower output_padding or raise stride",
+        )
     out = (p["out_channels"], *((d - 1) * st - 2 * pad + k + op for d in shape[1:]))
     return _check_positive(out, "ConvTranspose2d", "use less padding")
 
 
-register(LayerSpec(
-    type_id="ConvTranspose2d", display_name="ConvTranspose2d", category="Convolution",
-    help="Transposed 2-D convolution: upsamples feature maps (decoders, generators).",
-    params=(
-        ParamSpec("out_channels", "int", 16, "Number of output channels.", 1, 65_536),
-        ParamSpec("kernel_size", "int", 4, "Width of each filter.", 1, 63),
-        ParamSpec("stride", "int", 2, "Upsampling step.", 1, 32),
-        ParamSpec("padding", "int", 1, "Border removed from the output.", 0, 64),
-        ParamSpec("output_padding", "int", 0, "Extra size added on one side (< stride).", 0, 31),
-        ParamSpec("bias", "bool", True, "Learn an additive bias per channel."),
-    ),
-    infer=_convt_infer,
-    build=lambda s, p: nn.ConvTranspose2d(s[0][0], p["out_channels"], p["kernel_size"],
-                                          stride=p["stride"], padding=p["padding"],
-                                          output_padding=p["output_padding"], bias=p["bias"]),
-    count_params=lambda s, p: (s[0][0] * p["out_channels"] * p["kernel_size"] ** 2
-                               + (p["out_channels"] if p["bias"] else 0)),
-    count_macs=lambda s, p, out: numel(s[0]) * p["out_channels"] * p["kernel_size"] ** 2,
-))
+register(
+    LayerSpec(
+        type_id="ConvTranspose2d",
+        display_name="ConvTranspose2d",
+        category="Convolution",
+        help="Transposed 2-D convolution: upsamples feature maps (decoders, generators).",
+        params=(
+            ParamSpec("out_channels", "int", 16, "Number of output channels.", 1, 65_536),
+            ParamSpec("kernel_size", "int", 4, "Width of each filter.", 1, 63),
+            ParamSpec("stride", "int", 2, "Upsampling step.", 1, 32),
+            ParamSpec("padding", "int", 1, "Border removed from the output.", 0, 64),
+            ParamSpec(
+                "output_padding", "int", 0, "Extra size added on one side (< stride).", 0, 31
+            ),
+            ParamSpec("bias", "bool", True, "Learn an additive bias per channel."),
+        ),
+        infer=_convt_infer,
+        build=lambda s, p: nn.ConvTranspose2d(
+            s[0][0],
+            p["out_channels"],
+            p["kernel_size"],
+            stride=p["stride"],
+            padding=p["padding"],
+            output_padding=p["output_padding"],
+            bias=p["bias"],
+        ),
+        count_params=lambda s, p: (
+            s[0][0] * p["out_channels"] * p["kernel_size"] ** 2
+            + (p["out_channels"] if p["bias"] else 0)
+        ),
+        count_macs=lambda s, p, out: numel(s[0]) * p["out_channels"] * p["kernel_size"] ** 2,
+    )
+)
 
 _POOL_PARAMS = (
     ParamSpec("kernel_size", "int", 2, "Window size.", 1, 64),
@@ -259,8 +379,10 @@ def _pool_infer(dims: int, name: str):
         k, pad = p["kernel_size"], p["padding"]
         st = p["stride"] or k
         if pad * 2 > k:
-            raise ShapeRuleError(f"{name}: padding {pad} is more than half the window {k}",
-                                 f"set padding to at most {k // 2}")
+            raise ShapeRuleError(
+                f"{name}: padding {pad} is more than half the window {k}",
+                f"set padding to at most {k // 2}",
+            )
         out = (shape[0], *(_conv_len(d, k, st, pad) for d in shape[1:]))
         return _check_positive(out, name, "use a smaller kernel_size")
 
@@ -268,25 +390,44 @@ def _pool_infer(dims: int, name: str):
 
 
 def _pool_build(cls):
-    return lambda s, p: cls(p["kernel_size"], stride=p["stride"] or p["kernel_size"],
-                            padding=p["padding"])
+    return lambda s, p: cls(
+        p["kernel_size"], stride=p["stride"] or p["kernel_size"], padding=p["padding"]
+    )
 
 
-register(LayerSpec(
-    type_id="MaxPool1d", display_name="MaxPool1d", category="Convolution",
-    help="Keeps the largest value in each window along a sequence (N, C, L).",
-    params=_POOL_PARAMS, infer=_pool_infer(1, "MaxPool1d"), build=_pool_build(nn.MaxPool1d),
-))
-register(LayerSpec(
-    type_id="MaxPool2d", display_name="MaxPool2d", category="Convolution",
-    help="Keeps the largest value in each window of an image (N, C, H, W).",
-    params=_POOL_PARAMS, infer=_pool_infer(2, "MaxPool2d"), build=_pool_build(nn.MaxPool2d),
-))
-register(LayerSpec(
-    type_id="AvgPool2d", display_name="AvgPool2d", category="Convolution",
-    help="Averages each window of an image (N, C, H, W).",
-    params=_POOL_PARAMS, infer=_pool_infer(2, "AvgPool2d"), build=_pool_build(nn.AvgPool2d),
-))
+register(
+    LayerSpec(
+        type_id="MaxPool1d",
+        display_name="MaxPool1d",
+        category="Convolution",
+        help="Keeps the largest value in each window along a sequence (N, C, L).",
+        params=_POOL_PARAMS,
+        infer=_pool_infer(1, "MaxPool1d"),
+        build=_pool_build(nn.MaxPool1d),
+    )
+)
+register(
+    LayerSpec(
+        type_id="MaxPool2d",
+        display_name="MaxPool2d",
+        category="Convolution",
+        help="Keeps the largest value in each window of an image (N, C, H, W).",
+        params=_POOL_PARAMS,
+        infer=_pool_infer(2, "MaxPool2d"),
+        build=_pool_build(nn.MaxPool2d),
+    )
+)
+register(
+    LayerSpec(
+        type_id="AvgPool2d",
+        display_name="AvgPool2d",
+        category="Convolution",
+        help="Averages each window of an image (N, C, H, W).",
+        params=_POOL_PARAMS,
+        infer=_pool_infer(2, "AvgPool2d"),
+        build=_pool_build(nn.AvgPool2d),
+    )
+)
 
 
 def _adaptive_infer(shapes: Sequence[Shape], p: Params) -> Shape:
@@ -294,35 +435,50 @@ def _adaptive_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     return (shape[0], p["output_size"], p["output_size"])
 
 
-register(LayerSpec(
-    type_id="AdaptiveAvgPool2d", display_name="AdaptiveAvgPool2d", category="Convolution",
-    help="Averages each feature map down to a fixed size (1 = global average pooling).",
-    params=(ParamSpec("output_size", "int", 1, "Output height and width.", 1, 1024),),
-    infer=_adaptive_infer,
-    build=lambda s, p: nn.AdaptiveAvgPool2d(p["output_size"]),
-))
+register(
+    LayerSpec(
+        type_id="AdaptiveAvgPool2d",
+        display_name="AdaptiveAvgPool2d",
+        category="Convolution",
+        help="Averages each feature map down to a fixed size (1 = global average pooling).",
+        params=(ParamSpec("output_size", "int", 1, "Output height and width.", 1, 1024),),
+        infer=_adaptive_infer,
+        build=lambda s, p: nn.AdaptiveAvgPool2d(p["output_size"]),
+    )
+)
 
 
 def _upsample_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     shape = _rank(shapes, (2, 3), "Upsample", "(N, C, L) or (N, C, H, W)")
     if p["mode"] == "bilinear" and len(shape) != 3:
-        raise ShapeRuleError("Upsample: bilinear mode needs images (N, C, H, W), but {in0}",
-                             "use mode 'nearest' for sequences")
+        raise ShapeRuleError(
+            "Upsample: bilinear mode needs images (N, C, H, W), but {in0}",
+            "use mode 'nearest' for sequences",
+        )
     f = p["scale_factor"]
     return (shape[0], *(d * f for d in shape[1:]))
 
 
-register(LayerSpec(
-    type_id="Upsample", display_name="Upsample", category="Convolution",
-    help="Enlarges feature maps by an integer factor (nearest or bilinear).",
-    params=(
-        ParamSpec("scale_factor", "int", 2, "Integer enlargement factor.", 1, 16),
-        ParamSpec("mode", "choice", "nearest", "Interpolation.", choices=("nearest", "bilinear")),
-    ),
-    infer=_upsample_infer,
-    build=lambda s, p: nn.Upsample(scale_factor=p["scale_factor"], mode=p["mode"],
-                                   **({"align_corners": False} if p["mode"] == "bilinear" else {})),
-))
+register(
+    LayerSpec(
+        type_id="Upsample",
+        display_name="Upsample",
+        category="Convolution",
+        help="Enlarges feature maps by an integer factor (nearest or bilinear).",
+        params=(
+            ParamSpec("scale_factor", "int", 2, "Integer enlargement factor.", 1, 16),
+            ParamSpec(
+                "mode", "choice", "nearest", "Interpolation.", choices=("nearest", "bilinear")
+            ),
+        ),
+        infer=_upsample_infer,
+        build=lambda s, p: nn.Upsample(
+            scale_factor=p["scale_factor"],
+            mode=p["mode"],
+            **({"align_corners": False} if p["mode"] == "bilinear" else {}),
+        ),
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Normalization
@@ -334,65 +490,107 @@ _BN_PARAMS = (
 
 
 def _bn1d_infer(shapes: Sequence[Shape], p: Params) -> Shape:
-    return _rank(shapes, (1, 2), "BatchNorm1d", "(N, F) or (N, C, L)",
-                 "use BatchNorm2d for images")
+    return _rank(shapes, (1, 2), "BatchNorm1d", "(N, F) or (N, C, L)", "use BatchNorm2d for images")
 
 
-register(LayerSpec(
-    type_id="BatchNorm1d", display_name="BatchNorm1d", category="Normalization",
-    help="Normalizes each feature over the batch, then scales and shifts it.",
-    params=_BN_PARAMS, infer=_bn1d_infer,
-    build=lambda s, p: nn.BatchNorm1d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
-    count_params=lambda s, p: 2 * s[0][0],
-    count_macs=lambda s, p, out: numel(s[0]),
-))
-register(LayerSpec(
-    type_id="BatchNorm2d", display_name="BatchNorm2d", category="Normalization",
-    help="Normalizes each channel of an image batch, then scales and shifts it.",
-    params=_BN_PARAMS,
-    infer=lambda s, p: _rank(s, (3,), "BatchNorm2d", "(N, C, H, W)", "use BatchNorm1d for vectors"),
-    build=lambda s, p: nn.BatchNorm2d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
-    count_params=lambda s, p: 2 * s[0][0],
-    count_macs=lambda s, p, out: numel(s[0]),
-))
-register(LayerSpec(
-    type_id="LayerNorm", display_name="LayerNorm", category="Normalization",
-    help="Normalizes each sample over its last dimension (batch-size independent).",
-    params=(
-        ParamSpec("eps", "float", 1e-5, "Added to the variance for stability.", 1e-12, 1.0),
-        ParamSpec("elementwise_affine", "bool", True, "Learn a scale and shift per feature."),
-    ),
-    infer=lambda s, p: _same(s[0]),
-    build=lambda s, p: nn.LayerNorm(s[0][-1], eps=p["eps"],
-                                    elementwise_affine=p["elementwise_affine"]),
-    count_params=lambda s, p: 2 * s[0][-1] if p["elementwise_affine"] else 0,
-    count_macs=lambda s, p, out: numel(s[0]),
-))
+register(
+    LayerSpec(
+        type_id="BatchNorm1d",
+        display_name="BatchNorm1d",
+        category="Normalization",
+        help="Normalizes each feature over the batch, then scales and shifts it.",
+        params=_BN_PARAMS,
+        infer=_bn1d_infer,
+        build=lambda s, p: nn.BatchNorm1d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
+        count_params=lambda s, p: 2 * s[0][0],
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+register(
+    LayerSpec(
+        type_id="BatchNorm2d",
+        display_name="BatchNorm2d",
+        category="Normalization",
+        help="Normalizes each channel of an image batch, then scales and shifts it.",
+        params=_BN_PARAMS,
+        infer=lambda s, p: _rank(
+            s, (3,), "BatchNorm2d", "(N, C, H, W)", "use BatchNorm1d for vectors"
+        ),
+        build=lambda s, p: nn.BatchNorm2d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
+        count_params=lambda s, p: 2 * s[0][0],
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+register(
+    LayerSpec(
+        type_id="LayerNorm",
+        display_name="LayerNorm",
+        category="Normalization",
+        help="Normalizes each sample over its last dimension (batch-size independent).",
+        params=(
+            ParamSpec("eps", "float", 1e-5, "Added to the variance for stability.", 1e-12, 1.0),
+            ParamSpec("elementwise_affine", "bool", True, "Learn a scale and shift per feature."),
+        ),
+        infer=lambda s, p: _same(s[0]),
+        build=lambda s, p: nn.LayerNorm(
+            s[0][-1], eps=p["eps"], elementwise_affine=p["elementwise_affine"]
+        ),
+        count_params=lambda s, p: 2 * s[0][-1] if p["elementwise_affine"] else 0,
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Activations
 
 
 def _activation(type_id: str, help_text: str, build, params: tuple[ParamSpec, ...] = ()) -> None:
-    register(LayerSpec(type_id=type_id, display_name=type_id, category="Activation",
-                       help=help_text, params=params, infer=lambda s, p: _same(s[0]),
-                       build=build))
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Activation",
+            help=help_text,
+            params=params,
+            infer=lambda s, p: _same(s[0]),
+            build=build,
+        )
+    )
 
 
 _activation("ReLU", "max(0, x): the default hidden-layer non-linearity.", lambda s, p: nn.ReLU())
-_activation("LeakyReLU", "Like ReLU but lets a small slope through for x < 0.",
-            lambda s, p: nn.LeakyReLU(p["negative_slope"]),
-            (ParamSpec("negative_slope", "float", 0.2, "Slope for negative inputs.", 0.0, 1.0),))
-_activation("ELU", "Smooth ReLU variant with negative saturation α.",
-            lambda s, p: nn.ELU(p["alpha"]),
-            (ParamSpec("alpha", "float", 1.0, "Value approached for very negative x.", 0.0, 10.0),))
-_activation("GELU", "Gaussian error linear unit (used in transformers).",
-            lambda s, p: nn.GELU(approximate=p["approximate"]),
-            (ParamSpec("approximate", "choice", "none", "Exact or tanh approximation.",
-                       choices=("none", "tanh")),))
+_activation(
+    "LeakyReLU",
+    "Like ReLU but lets a small slope through for x < 0.",
+    lambda s, p: nn.LeakyReLU(p["negative_slope"]),
+    (ParamSpec("negative_slope", "float", 0.2, "Slope for negative inputs.", 0.0, 1.0),),
+)
+_activation(
+    "ELU",
+    "Smooth ReLU variant with negative saturation α.",
+    lambda s, p: nn.ELU(p["alpha"]),
+    (ParamSpec("alpha", "float", 1.0, "Value approached for very negative x.", 0.0, 10.0),),
+)
+_activation(
+    "GELU",
+    "Gaussian error linear unit (used in transformers).",
+    lambda s, p: nn.GELU(approximate=p["approximate"]),
+    (
+        ParamSpec(
+            "approximate",
+            "choice",
+            "none",
+            "Exact or tanh approximation.",
+            choices=("none", "tanh"),
+        ),
+    ),
+)
 _activation("SiLU", "x·sigmoid(x), also called swish.", lambda s, p: nn.SiLU())
-_activation("Sigmoid", "Squashes values into (0, 1): probabilities and [0, 1] pixels.",
-            lambda s, p: nn.Sigmoid())
+_activation(
+    "Sigmoid",
+    "Squashes values into (0, 1): probabilities and [0, 1] pixels.",
+    lambda s, p: nn.Sigmoid(),
+)
 _activation("Tanh", "Squashes values into (−1, 1).", lambda s, p: nn.Tanh())
 
 
@@ -401,17 +599,25 @@ def _softmax_spec(type_id: str, log: bool, help_text: str) -> None:
         _sample_dim(p["dim"], len(shapes[0]), type_id)
         return _same(shapes[0])
 
-    register(LayerSpec(
-        type_id=type_id, display_name=type_id, category="Activation", help=help_text,
-        params=(ParamSpec("dim", "int", -1, "Sample dimension to normalize (-1 = last).",
-                          -8, 7),),
-        infer=infer,
-        build=lambda s, p: modules.Softmax(_sample_dim(p["dim"], len(s[0]), type_id) + 1, log),
-    ))
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Activation",
+            help=help_text,
+            params=(
+                ParamSpec("dim", "int", -1, "Sample dimension to normalize (-1 = last).", -8, 7),
+            ),
+            infer=infer,
+            build=lambda s, p: modules.Softmax(_sample_dim(p["dim"], len(s[0]), type_id) + 1, log),
+        )
+    )
 
 
 _softmax_spec("Softmax", False, "Turns scores into probabilities that sum to 1.")
-_softmax_spec("LogSoftmax", True, "Logarithm of softmax (pairs with a negative log-likelihood loss).")
+_softmax_spec(
+    "LogSoftmax", True, "Logarithm of softmax (pairs with a negative log-likelihood loss)."
+)
 
 # ---------------------------------------------------------------------------------------------
 # Recurrent
@@ -421,8 +627,13 @@ _GATES = {"RNN": 1, "GRU": 3, "LSTM": 4}
 
 def _recurrent_infer(kind: str):
     def infer(shapes: Sequence[Shape], p: Params) -> Shape:
-        shape = _rank(shapes, (2,), kind, "sequences (N, T, F)",
-                      "give the Input a (T, F) shape, or set return_sequences on the layer before")
+        shape = _rank(
+            shapes,
+            (2,),
+            kind,
+            "sequences (N, T, F)",
+            "give the Input a (T, F) shape, or set return_sequences on the layer before",
+        )
         width = p["hidden_size"] * (2 if p["bidirectional"] else 1)
         return (shape[0], width) if p["return_sequences"] else (width,)
 
@@ -455,31 +666,67 @@ def _recurrent_macs(kind: str):
     return count
 
 
-for _kind, _help in (("RNN", "Simple recurrent layer: reads a sequence step by step."),
-                     ("LSTM", "Long short-term memory: a recurrent layer that keeps long context."),
-                     ("GRU", "Gated recurrent unit: a lighter LSTM.")):
+for _kind, _help in (
+    ("RNN", "Simple recurrent layer: reads a sequence step by step."),
+    ("LSTM", "Long short-term memory: a recurrent layer that keeps long context."),
+    ("GRU", "Gated recurrent unit: a lighter LSTM."),
+):
     _params = [
         ParamSpec("hidden_size", "int", 64, "Size of the hidden state.", 1, 65_536),
         ParamSpec("num_layers", "int", 1, "Stacked recurrent layers.", 1, 16),
         ParamSpec("bidirectional", "bool", False, "Also read the sequence backwards."),
-        ParamSpec("dropout", "float", 0.0, "Dropout between stacked layers.", 0.0, 1.0,
-                  exclusive_maximum=True),
-        ParamSpec("return_sequences", "bool", False,
-                  "Output every step (N, T, H) instead of the last state (N, H)."),
+        ParamSpec(
+            "dropout",
+            "float",
+            0.0,
+            "Dropout between stacked layers.",
+            0.0,
+            1.0,
+            exclusive_maximum=True,
+        ),
+        ParamSpec(
+            "return_sequences",
+            "bool",
+            False,
+            "Output every step (N, T, H) instead of the last state (N, H).",
+        ),
     ]
     if _kind == "RNN":
-        _params.append(ParamSpec("nonlinearity", "choice", "tanh", "Activation of the state.",
-                                 choices=("tanh", "relu")))
-    register(LayerSpec(
-        type_id=_kind, display_name=_kind, category="Recurrent", help=_help,
-        params=tuple(_params),
-        infer=_recurrent_infer(_kind),
-        build=(lambda kind: lambda s, p: modules.Recurrent(
-            kind, s[0][-1], p["hidden_size"], p["num_layers"], p["bidirectional"], p["dropout"],
-            p["return_sequences"], p.get("nonlinearity", "tanh")))(_kind),
-        count_params=_recurrent_params(_kind),
-        count_macs=_recurrent_macs(_kind),
-    ))
+        _params.append(
+            ParamSpec(
+                "nonlinearity",
+                "choice",
+                "tanh",
+                "Activation of the state.",
+                choices=("tanh", "relu"),
+            )
+        )
+    register(
+        LayerSpec(
+            type_id=_kind,
+            display_name=_kind,
+            category="Recurrent",
+            help=_help,
+            params=tuple(_params),
+            infer=_recurrent_infer(_kind),
+            build=(
+                lambda kind: (
+                    lambda s, p: modules.Recurrent(
+                        kind,
+                        s[0][-1],
+                        p["hidden_size"],
+                        p["num_layers"],
+                        p["bidirectional"],
+                        p["dropout"],
+                        p["return_sequences"],
+                        p.get("nonlinearity", "tanh"),
+                    )
+                )
+            )(_kind),
+            count_params=_recurrent_params(_kind),
+            count_macs=_recurrent_macs(_kind),
+        )
+    )
 
 # ---------------------------------------------------------------------------------------------
 # Merge
@@ -490,8 +737,10 @@ def _elementwise_infer(name: str):
         first = shapes[0]
         for i, shape in enumerate(shapes[1:], start=1):
             if shape != first:
-                raise ShapeRuleError(f"{name} needs equal shapes, but {{in0}} and {{in{i}}}",
-                                     "make both branches produce the same shape")
+                raise ShapeRuleError(
+                    f"{name} needs equal shapes, but {{in0}} and {{in{i}}}",
+                    "make both branches produce the same shape",
+                )
         return _same(first)
 
     return infer
@@ -501,37 +750,70 @@ def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     first = shapes[0]
     dim = _sample_dim(p["dim"], len(first), "Concatenate")
     for i, shape in enumerate(shapes[1:], start=1):
-        if len(shape) != len(first) or any(a != b for j, (a, b) in enumerate(zip(first, shape))
-                                          if j != dim):
+        if len(shape) != len(first) or any(
+            a != b for j, (a, b) in enumerate(zip(first, shape)) if j != dim
+        ):
             raise ShapeRuleError(
                 f"Concatenate along dim {p['dim']} needs all other sizes equal, but {{in0}} "
-                f"and {{in{i}}}", "change dim or reshape one branch")
+                f"and {{in{i}}}",
+                "change dim or reshape one branch",
+            )
     out = list(first)
     out[dim] = sum(s[dim] for s in shapes)
     return tuple(out)
 
 
-register(LayerSpec(
-    type_id="Add", display_name="Add", category="Merge",
-    help="Element-wise sum of two or more equally shaped inputs (residual connections).",
-    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
-    infer=_elementwise_infer("Add"), build=lambda s, p: modules.Merge("add"),
-))
-register(LayerSpec(
-    type_id="Multiply", display_name="Multiply", category="Merge",
-    help="Element-wise product of two or more equally shaped inputs (gating).",
-    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
-    infer=_elementwise_infer("Multiply"), build=lambda s, p: modules.Merge("mul"),
-))
-register(LayerSpec(
-    type_id="Concatenate", display_name="Concatenate", category="Merge",
-    help="Joins inputs along one sample dimension (0 = features or channels).",
-    params=(ParamSpec("dim", "int", 0, "Sample dimension to join along (batch excluded).", -8, 7),),
-    inputs=2, variadic=True, min_inputs=2, accepts="any", output_dtype="input",
-    infer=_concat_infer,
-    build=lambda s, p: modules.Merge("cat", _sample_dim(p["dim"], len(s[0]), "Concatenate") + 1),
-    replaces=("Concat",),
-))
+register(
+    LayerSpec(
+        type_id="Add",
+        display_name="Add",
+        category="Merge",
+        help="Element-wise sum of two or more equally shaped inputs (residual connections).",
+        inputs=2,
+        variadic=True,
+        min_inputs=2,
+        accepts="any",
+        output_dtype="input",
+        infer=_elementwise_infer("Add"),
+        build=lambda s, p: modules.Merge("add"),
+    )
+)
+register(
+    LayerSpec(
+        type_id="Multiply",
+        display_name="Multiply",
+        category="Merge",
+        help="Element-wise product of two or more equally shaped inputs (gating).",
+        inputs=2,
+        variadic=True,
+        min_inputs=2,
+        accepts="any",
+        output_dtype="input",
+        infer=_elementwise_infer("Multiply"),
+        build=lambda s, p: modules.Merge("mul"),
+    )
+)
+register(
+    LayerSpec(
+        type_id="Concatenate",
+        display_name="Concatenate",
+        category="Merge",
+        help="Joins inputs along one sample dimension (0 = features or channels).",
+        params=(
+            ParamSpec("dim", "int", 0, "Sample dimension to join along (batch excluded).", -8, 7),
+        ),
+        inputs=2,
+        variadic=True,
+        min_inputs=2,
+        accepts="any",
+        output_dtype="input",
+        infer=_concat_infer,
+        build=lambda s, p: modules.Merge(
+            "cat", _sample_dim(p["dim"], len(s[0]), "Concatenate") + 1
+        ),
+        replaces=("Concat",),
+    )
+)
 
 # ---------------------------------------------------------------------------------------------
 # Self-organizing map
@@ -542,19 +824,29 @@ def _som_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     return (p["rows"] * p["cols"],)
 
 
-register(LayerSpec(
-    type_id="SOM", display_name="Self-organizing map", category="Self-organizing map",
-    help="Grid of prototypes trained by competitive learning; outputs each unit's distance.",
-    params=(
-        ParamSpec("rows", "int", 10, "Grid rows.", 1, 256),
-        ParamSpec("cols", "int", 10, "Grid columns.", 1, 256),
-        ParamSpec("sigma", "float", 0.0, "Initial neighbourhood radius (0 = half the larger "
-                  "grid side).", 0.0, 256.0),
-        ParamSpec("learning_rate", "float", 0.5, "Initial learning rate.", 0.0, 10.0),
-    ),
-    learning="competitive",
-    infer=_som_infer,
-    build=lambda s, p: modules.SelfOrganizingMap(s[0][0], p["rows"], p["cols"]),
-    count_params=lambda s, p: p["rows"] * p["cols"] * s[0][0],
-    count_macs=lambda s, p, out: p["rows"] * p["cols"] * s[0][0],
-))
+register(
+    LayerSpec(
+        type_id="SOM",
+        display_name="Self-organizing map",
+        category="Self-organizing map",
+        help="Grid of prototypes trained by competitive learning; outputs each unit's distance.",
+        params=(
+            ParamSpec("rows", "int", 10, "Grid rows.", 1, 256),
+            ParamSpec("cols", "int", 10, "Grid columns.", 1, 256),
+            ParamSpec(
+                "sigma",
+                "float",
+                0.0,
+                "Initial neighbourhood radius (0 = half the larger grid side).",
+                0.0,
+                256.0,
+            ),
+            ParamSpec("learning_rate", "float", 0.5, "Initial learning rate.", 0.0, 10.0),
+        ),
+        learning="competitive",
+        infer=_som_infer,
+        build=lambda s, p: modules.SelfOrganizingMap(s[0][0], p["rows"], p["cols"]),
+        count_params=lambda s, p: p["rows"] * p["cols"] * s[0][0],
+        count_macs=lambda s, p, out: p["rows"] * p["cols"] * s[0][0],
+    )
+)

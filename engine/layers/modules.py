@@ -31,15 +31,29 @@ class Recurrent(nn.Module):
     backward final states are concatenated (each direction has then read the whole sequence).
     """
 
-    def __init__(self, kind: str, input_size: int, hidden_size: int, num_layers: int,
-                 bidirectional: bool, dropout: float, return_sequences: bool,
-                 nonlinearity: str = "tanh") -> None:
+    def __init__(
+        self,
+        kind: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int,
+        bidirectional: bool,
+        dropout: float,
+        return_sequences: bool,
+        nonlinearity: str = "tanh",
+    ) -> None:
         super().__init__()
         cls = {"RNN": nn.RNN, "LSTM": nn.LSTM, "GRU": nn.GRU}[kind]
         extra = {"nonlinearity": nonlinearity} if kind == "RNN" else {}
-        self.rnn = cls(input_size, hidden_size, num_layers=num_layers, batch_first=True,
-                       bidirectional=bidirectional, dropout=dropout if num_layers > 1 else 0.0,
-                       **extra)
+        self.rnn = cls(
+            input_size,
+            hidden_size,
+            num_layers=num_layers,
+            batch_first=True,
+            bidirectional=bidirectional,
+            dropout=dropout if num_layers > 1 else 0.0,
+            **extra,
+        )
         self.kind = kind
         self.bidirectional = bidirectional
         self.return_sequences = return_sequences
@@ -87,8 +101,9 @@ class SelfOrganizingMap(nn.Module):
         weight = torch.rand(rows * cols, in_features)
         self.weight = nn.Parameter(weight, requires_grad=False)
         ys, xs = torch.meshgrid(torch.arange(rows), torch.arange(cols), indexing="ij")
-        self.register_buffer("grid", torch.stack([ys, xs], -1).reshape(-1, 2).float(),
-                             persistent=False)
+        self.register_buffer(
+            "grid", torch.stack([ys, xs], -1).reshape(-1, 2).float(), persistent=False
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         diff = x.unsqueeze(1) - self.weight.unsqueeze(0)

@@ -25,7 +25,7 @@ def render() -> str:
         "implied.",
         "",
         "Element types: a tensor between layers is float32 or int64. Each layer says what it "
-        "takes and gives (\"Types\" below); wiring an int64 Input into a float layer, or a "
+        'takes and gives ("Types" below); wiring an int64 Input into a float layer, or a '
         "float32 output into an Embedding, is a validation problem on that layer. Token ids "
         "reach float layers through an Embedding.",
         "",
@@ -43,17 +43,24 @@ def render() -> str:
                 ports = f"{spec.inputs} input" + ("s" if spec.inputs > 1 else "")
             extra = []
             if spec.replaces:
-                extra.append("old names still accepted: " +
-                             ", ".join(f"`{r}`" for r in spec.replaces))
+                extra.append(
+                    "old names still accepted: " + ", ".join(f"`{r}`" for r in spec.replaces)
+                )
             if spec.learning == "competitive":
                 extra.append("trained by competitive learning, not backpropagation")
-            lines += [f"Ports: {ports}." + "".join(f" {e[0].upper()}{e[1:]}." for e in extra),
-                      "", f"Types: {spec.describe_dtypes()}.", ""]
+            lines += [
+                f"Ports: {ports}." + "".join(f" {e[0].upper()}{e[1:]}." for e in extra),
+                "",
+                f"Types: {spec.describe_dtypes()}.",
+                "",
+            ]
             if spec.params:
                 lines += ["| parameter | allowed | default | meaning |", "|---|---|---|---|"]
                 for ps in spec.params:
-                    lines.append(f"| `{ps.name}` | {ps.describe_range()} | "
-                                 f"`{_default(ps.default)}` | {ps.help} |")
+                    lines.append(
+                        f"| `{ps.name}` | {ps.describe_range()} | "
+                        f"`{_default(ps.default)}` | {ps.help} |"
+                    )
                 lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 

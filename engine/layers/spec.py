@@ -71,7 +71,9 @@ class ParamSpec:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "shape":
-            return "a list of positive integers" + (" (one may be -1)" if self.allow_minus_one else "")
+            return "a list of positive integers" + (
+                " (one may be -1)" if self.allow_minus_one else ""
+            )
         noun = "an integer" if self.kind == "int" else "a number"
         lo, hi = self.minimum, self.maximum
         if lo is not None and hi is not None:
@@ -169,10 +171,13 @@ class LayerSpec:
             raise ValueError(f"layer {self.type_id!r}: accepts must be one of {ACCEPTS}")
         out = self.output_dtype
         if out.startswith("param:"):
-            if not any(p.name == out[6:] and p.kind == "choice" and set(p.choices) <= set(DTYPES)
-                       for p in self.params):
-                raise ValueError(f"layer {self.type_id!r}: output_dtype {out!r} names no dtype "
-                                 "choice parameter")
+            if not any(
+                p.name == out[6:] and p.kind == "choice" and set(p.choices) <= set(DTYPES)
+                for p in self.params
+            ):
+                raise ValueError(
+                    f"layer {self.type_id!r}: output_dtype {out!r} names no dtype choice parameter"
+                )
         elif out not in DTYPES and out != "input":
             raise ValueError(f"layer {self.type_id!r}: unknown output_dtype {out!r}")
 
@@ -187,13 +192,19 @@ class LayerSpec:
 
     def describe_dtypes(self) -> str:
         """One line for the docs: what the layer takes and gives."""
-        takes = {"float": "float32", "integer": "int64 token ids",
-                 "any": "float32 or int64"}[self.accepts]
+        takes = {"float": "float32", "integer": "int64 token ids", "any": "float32 or int64"}[
+            self.accepts
+        ]
         if self.accepts == "any" and self.variadic:
             takes += " (all inputs of one dtype)"
         out = self.output_dtype
-        gives = ("the same dtype" if out == "input" else
-                 f"the dtype its '{out[6:]}' parameter sets" if out.startswith("param:") else out)
+        gives = (
+            "the same dtype"
+            if out == "input"
+            else f"the dtype its '{out[6:]}' parameter sets"
+            if out.startswith("param:")
+            else out
+        )
         if self.inputs == 0 and not self.variadic:
             return f"gives {gives}"
         return f"takes {takes}; gives {gives}"

@@ -15,11 +15,17 @@ from engine.lazy import lazy_exports
 # Imported on first use (PEP 562), so ``engine.training.config`` alone — which ``check`` needs to
 # validate a training section — does not pull in the trainer, the loops and the data loaders.
 _EXPORTS = {
-    "Checkpoint": "checkpoint", "checkpoint_from_modules": "checkpoint",
-    "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+    "Checkpoint": "checkpoint",
+    "checkpoint_from_modules": "checkpoint",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
     "TrainConfig": "config",
-    "BatchEvent": "events", "Callback": "events", "EpochEvent": "events", "History": "events",
-    "LayerStats": "events", "TrainStartEvent": "events",
+    "BatchEvent": "events",
+    "Callback": "events",
+    "EpochEvent": "events",
+    "History": "events",
+    "LayerStats": "events",
+    "TrainStartEvent": "events",
     "Trainer": "trainer",
 }
 

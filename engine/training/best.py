@@ -22,8 +22,9 @@ StateDicts = dict[str, dict[str, torch.Tensor]]
 class BestTracker:
     """The best epoch so far under ``early_stopping`` (None: track only, never stop)."""
 
-    def __init__(self, early_stopping: EarlyStoppingConfig | None = None,
-                 monitor: str | None = None) -> None:
+    def __init__(
+        self, early_stopping: EarlyStoppingConfig | None = None, monitor: str | None = None
+    ) -> None:
         self.early_stopping = early_stopping
         self.monitor = monitor
         self.best_value = math.inf
@@ -36,8 +37,9 @@ class BestTracker:
         """Whether the best epoch's weights are kept, to restore them at the end."""
         return self.early_stopping is not None and self.early_stopping.restore_best
 
-    def update(self, epoch: int, metrics: dict[str, Any],
-               networks: dict[str, torch.nn.Module]) -> bool:
+    def update(
+        self, epoch: int, metrics: dict[str, Any], networks: dict[str, torch.nn.Module]
+    ) -> bool:
         """Record 1-based ``epoch`` with its ``metrics``; True when it is the best so far."""
         current = metrics.get(self.monitor) if self.monitor else None
         es = self.early_stopping
@@ -50,9 +52,10 @@ class BestTracker:
         self.best_epoch = epoch
         self.bad_epochs = 0
         if self.keeps_weights:
-            self.best_state = {name: {k: v.detach().cpu().clone()
-                                      for k, v in net.state_dict().items()}
-                               for name, net in networks.items()}
+            self.best_state = {
+                name: {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+                for name, net in networks.items()
+            }
         return True
 
     @property
@@ -72,17 +75,26 @@ class BestTracker:
 
     def state(self) -> dict[str, Any]:
         """What a checkpoint's trainer state keeps under ``early_stopping``."""
-        return {"best_value": self.best_value, "best_epoch": self.best_epoch,
-                "bad_epochs": self.bad_epochs}
+        return {
+            "best_value": self.best_value,
+            "best_epoch": self.best_epoch,
+            "bad_epochs": self.bad_epochs,
+        }
 
-    def load_state(self, state: dict[str, Any], best_state: StateDicts | None,
-                   checkpoint_epoch: int, checkpoint_weights: StateDicts) -> None:
+    def load_state(
+        self,
+        state: dict[str, Any],
+        best_state: StateDicts | None,
+        checkpoint_epoch: int,
+        checkpoint_weights: StateDicts,
+    ) -> None:
         """Restore :meth:`state`; without saved best weights, a checkpoint written at the best
         epoch holds them itself."""
         self.best_value = float(state.get("best_value", math.inf))
         self.best_epoch = int(state.get("best_epoch", 0))
         self.bad_epochs = int(state.get("bad_epochs", 0))
         if best_state is None and self.best_epoch == checkpoint_epoch:
-            best_state = {k: {n: t.clone() for n, t in sd.items()}
-                          for k, sd in checkpoint_weights.items()}
+            best_state = {
+                k: {n: t.clone() for n, t in sd.items()} for k, sd in checkpoint_weights.items()
+            }
         self.best_state = best_state

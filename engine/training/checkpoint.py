@@ -64,8 +64,9 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
         "design_json": ckpt.design_json,
-        "state_dicts": {k: {n: t.detach().cpu() for n, t in sd.items()}
-                        for k, sd in ckpt.state_dicts.items()},
+        "state_dicts": {
+            k: {n: t.detach().cpu() for n, t in sd.items()} for k, sd in ckpt.state_dicts.items()
+        },
         "preprocessor": ckpt.preprocessor,
         "data_info": ckpt.data_info,
         "epoch": int(ckpt.epoch),
@@ -89,7 +90,9 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> 
         payload = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for corrupt or unsafe files
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DesignFormatError(f"{p}: not a readable Deepwire checkpoint ({first[:120]})") from None
+        raise DesignFormatError(
+            f"{p}: not a readable Deepwire checkpoint ({first[:120]})"
+        ) from None
     return checkpoint_from_payload(payload, p)
 
 
@@ -100,60 +103,79 @@ def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Chec
     and what is wrong) otherwise: a malformed file never reaches code that would trip over it."""
     p = str(where)
     if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
-        raise DesignFormatError(f"{p}: not a Deepwire checkpoint (no \"{CHECKPOINT_FORMAT}\" "
-                                "header); pick a best.pt or last.pt from a training run")
+        raise DesignFormatError(
+            f'{p}: not a Deepwire checkpoint (no "{CHECKPOINT_FORMAT}" '
+            "header); pick a best.pt or last.pt from a training run"
+        )
 
     def bad(what: str) -> DesignFormatError:
-        return DesignFormatError(f"{p}: not a usable Deepwire checkpoint: {what}; pick a best.pt "
-                                 "or last.pt from a training run")
+        return DesignFormatError(
+            f"{p}: not a usable Deepwire checkpoint: {what}; pick a best.pt "
+            "or last.pt from a training run"
+        )
 
     version = payload.get("version")
     if _is_int(version) and version > CHECKPOINT_VERSION:
-        raise DesignFormatError(f"{p}: checkpoint version {version!r} is newer than this Deepwire "
-                                "understands; update Deepwire")
+        raise DesignFormatError(
+            f"{p}: checkpoint version {version!r} is newer than this Deepwire "
+            "understands; update Deepwire"
+        )
     if not _is_int(version) or version < 1:
-        raise bad(f"\"version\" is {_show(version)}, not a whole number from 1 to "
-                  f"{CHECKPOINT_VERSION}")
+        raise bad(
+            f'"version" is {_show(version)}, not a whole number from 1 to {CHECKPOINT_VERSION}'
+        )
     design_json = payload.get("design_json")
     if not isinstance(design_json, str):
-        raise bad("it holds no design" if design_json is None else
-                  f"its design is {_show(design_json)}, not design text")
+        raise bad(
+            "it holds no design"
+            if design_json is None
+            else f"its design is {_show(design_json)}, not design text"
+        )
     design = loads(design_json, f"{p} (its design)")
     state_dicts = payload.get("state_dicts")
     if not _tensor_tables(state_dicts) or not state_dicts:
-        raise bad(f"\"state_dicts\" is {_show(state_dicts)}, not network name → "
-                  "{parameter name → tensor}")
+        raise bad(
+            f'"state_dicts" is {_show(state_dicts)}, not network name → {{parameter name → tensor}}'
+        )
     unknown = sorted(set(state_dicts) - set(design.networks))
     if unknown:
         raise bad(f"it holds weights for network {unknown[0]!r}, which its design does not have")
     preprocessor = payload.get("preprocessor")
     if preprocessor is not None and not _str_dict(preprocessor):
-        raise bad(f"\"preprocessor\" is {_show(preprocessor)}, not a table")
+        raise bad(f'"preprocessor" is {_show(preprocessor)}, not a table')
     data_info = payload.get("data_info") or {}
     if not _str_dict(data_info):
-        raise bad(f"\"data_info\" is {_show(data_info)}, not a table")
+        raise bad(f'"data_info" is {_show(data_info)}, not a table')
     for key in ("class_names", "feature_names"):
         names = data_info.get(key)
-        if names is not None and not (isinstance(names, (list, tuple)) and
-                                      all(isinstance(n, str) for n in names)):
-            raise bad(f"data_info \"{key}\" is {_show(names)}, not a list of names")
+        if names is not None and not (
+            isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
+        ):
+            raise bad(f'data_info "{key}" is {_show(names)}, not a list of names')
     shape = data_info.get("input_shape")
-    if shape is not None and not (isinstance(shape, (list, tuple)) and
-                                  all(_is_int(d) for d in shape)):
-        raise bad(f"data_info \"input_shape\" is {_show(shape)}, not a list of sizes")
+    if shape is not None and not (
+        isinstance(shape, (list, tuple)) and all(_is_int(d) for d in shape)
+    ):
+        raise bad(f'data_info "input_shape" is {_show(shape)}, not a list of sizes')
     epoch = payload.get("epoch", 0)
     if not _is_int(epoch) or epoch < 0:
-        raise bad(f"\"epoch\" is {_show(epoch)}, not a whole number of epochs")
+        raise bad(f'"epoch" is {_show(epoch)}, not a whole number of epochs')
     metrics = payload.get("metrics") or {}
     if not _str_dict(metrics) or not all(_is_number(v) for v in metrics.values()):
-        raise bad(f"\"metrics\" is {_show(metrics)}, not metric name → number")
+        raise bad(f'"metrics" is {_show(metrics)}, not metric name → number')
     trainer_state = payload.get("trainer_state") or {}
     problem = _trainer_state_problem(trainer_state)
     if problem:
         raise bad(problem)
-    return Checkpoint(design_json=design_json, state_dicts=state_dicts,
-                      preprocessor=preprocessor, data_info=data_info, epoch=epoch,
-                      metrics=metrics, trainer_state=trainer_state)
+    return Checkpoint(
+        design_json=design_json,
+        state_dicts=state_dicts,
+        preprocessor=preprocessor,
+        data_info=data_info,
+        epoch=epoch,
+        metrics=metrics,
+        trainer_state=trainer_state,
+    )
 
 
 # the trainer state's entries and the type each must have (see Trainer._trainer_state)
@@ -163,21 +185,21 @@ _TRAINER_NUMBERS = ("step", "elapsed_s", "train_time_s", "samples_done")
 
 def _trainer_state_problem(state: Any) -> str | None:
     if not _str_dict(state):
-        return f"\"trainer_state\" is {_show(state)}, not a table"
+        return f'"trainer_state" is {_show(state)}, not a table'
     for key in _TRAINER_TABLES:
         if key in state and not _str_dict(state[key]):
-            return f"trainer_state \"{key}\" is {_show(state[key])}, not a table"
+            return f'trainer_state "{key}" is {_show(state[key])}, not a table'
     for key in _TRAINER_NUMBERS:
         if key in state and not _is_number(state[key]):
-            return f"trainer_state \"{key}\" is {_show(state[key])}, not a number"
+            return f'trainer_state "{key}" is {_show(state[key])}, not a number'
     if "history" in state and not isinstance(state["history"], list):
-        return f"trainer_state \"history\" is {_show(state['history'])}, not a list"
+        return f'trainer_state "history" is {_show(state["history"])}, not a list'
     best = state.get("best_state_dicts")
     if best is not None and not _tensor_tables(best):
-        return f"trainer_state \"best_state_dicts\" is {_show(best)}, not state dicts"
+        return f'trainer_state "best_state_dicts" is {_show(best)}, not state dicts'
     stopping = state.get("early_stopping", {})
     if not all(_is_number(v) for v in stopping.values()):
-        return "trainer_state \"early_stopping\" holds something other than numbers"
+        return 'trainer_state "early_stopping" holds something other than numbers'
     return None
 
 
@@ -197,7 +219,8 @@ def _tensor_tables(value: Any) -> bool:
     """``{name: {name: tensor}}``."""
     return _str_dict(value) and all(
         _str_dict(sd) and all(isinstance(t, torch.Tensor) for t in sd.values())
-        for sd in value.values())
+        for sd in value.values()
+    )
 
 
 def _show(value: Any) -> str:
@@ -209,8 +232,12 @@ def _show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def checkpoint_from_modules(design: Design, modules: dict[str, torch.nn.Module],
-                            **fields: Any) -> Checkpoint:
+def checkpoint_from_modules(
+    design: Design, modules: dict[str, torch.nn.Module], **fields: Any
+) -> Checkpoint:
     """Build a checkpoint from compiled networks (name → module)."""
-    return Checkpoint(design_json=dumps(design),
-                      state_dicts={k: m.state_dict() for k, m in modules.items()}, **fields)
+    return Checkpoint(
+        design_json=dumps(design),
+        state_dicts={k: m.state_dict() for k, m in modules.items()},
+        **fields,
+    )

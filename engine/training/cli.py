@@ -29,8 +29,13 @@ from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
 from engine.training.trainer import Trainer
 
-_FLAGS = {"epochs": "--epochs", "batch_size": "--batch-size", "lr": "--lr",
-          "device": "--device", "seed": "--seed"}
+_FLAGS = {
+    "epochs": "--epochs",
+    "batch_size": "--batch-size",
+    "lr": "--lr",
+    "device": "--device",
+    "seed": "--seed",
+}
 
 
 def _fmt(value: Any) -> str:
@@ -60,11 +65,18 @@ class ProgressBar(Callback):
 
         self.epochs = event.epochs
         where = f"{event.device}" + (f" × {event.world_size}" if event.world_size > 1 else "")
-        self.file.write(printable(f"training {event.task} on {event.data_description} "
-                                  f"({where})") + "\n")
-        self.bar = tqdm(total=(event.epochs - event.start_epoch) * event.batches_per_epoch,
-                        unit="batch", file=self.file, dynamic_ncols=True, mininterval=0.25,
-                        desc=f"epoch {event.start_epoch + 1}/{event.epochs}", leave=False)
+        self.file.write(
+            printable(f"training {event.task} on {event.data_description} ({where})") + "\n"
+        )
+        self.bar = tqdm(
+            total=(event.epochs - event.start_epoch) * event.batches_per_epoch,
+            unit="batch",
+            file=self.file,
+            dynamic_ncols=True,
+            mininterval=0.25,
+            desc=f"epoch {event.start_epoch + 1}/{event.epochs}",
+            leave=False,
+        )
 
     def on_batch_end(self, event: BatchEvent) -> None:
         if self.bar is None:
@@ -100,7 +112,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, Any]:
         message = str(exc).removeprefix("training: ")
         for key, flag in _FLAGS.items():
             if message.startswith(key + " "):
-                message = flag + message[len(key):]
+                message = flag + message[len(key) :]
         raise _UsageError(message) from None
     return given
 
@@ -116,8 +128,7 @@ def summary_line(summary: RunSummary) -> str:
     best = summary.best
     if best:
         keys = [k for k in best if k not in ("epoch", "lr", "elapsed_s") and best[k] is not None]
-        text += f"; best epoch {best['epoch']}: " + ", ".join(f"{k} {_fmt(best[k])}"
-                                                              for k in keys)
+        text += f"; best epoch {best['epoch']}: " + ", ".join(f"{k} {_fmt(best[k])}" for k in keys)
     out = summary.metrics_file
     if out:
         text += f"; files in {Path(out).parent}"
@@ -163,9 +174,14 @@ def run_train(args: argparse.Namespace) -> int:
         design = load_design(args.design)
         config = TrainConfig.from_design(design, overrides)
         out = Path(args.out) if args.out else default_out_dir(args.design)
-        trainer = Trainer(design, config, callbacks=[ProgressBar()],
-                          base_dir=Path(args.design).resolve().parent, out_dir=out,
-                          resume=getattr(args, "resume", None))
+        trainer = Trainer(
+            design,
+            config,
+            callbacks=[ProgressBar()],
+            base_dir=Path(args.design).resolve().parent,
+            out_dir=out,
+            resume=getattr(args, "resume", None),
+        )
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
         if trainer.dist.is_main:

@@ -37,55 +37,77 @@ _TRAINING = Listing(TrainingError, "training")
 
 
 def _two_betas(value: Any) -> bool:
-    return (isinstance(value, list | tuple) and len(value) == 2
-            and all(isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1
-                    for b in value))
+    return (
+        isinstance(value, list | tuple)
+        and len(value) == 2
+        and all(
+            isinstance(b, int | float) and not isinstance(b, bool) and 0 <= b < 1 for b in value
+        )
+    )
 
 
 #: The training section's fields, in the order messages list them. Defaults that depend on
 #: another field (the loss on the task, momentum on the optimizer) are given where read.
-TRAINING = Schema({
-    "task": Choice(default="classification", choices=TASKS),
-    "loss": Choice(choices=LOSSES),
-    "optimizer": Choice(default="adam", choices=OPTIMIZERS),
-    "lr": Number(default=1e-3, low=0.0, high=10.0, low_open=True),
-    "momentum": Number(low=0.0, high=1.0),
-    "nesterov": Flag(default=False),
-    "betas": Rule(default=[0.9, 0.999], test=_two_betas,
-                  text="two numbers in [0, 1), e.g. [0.9, 0.999]"),
-    "weight_decay": Number(default=0.0, low=0.0, high=10.0),
-    "scheduler": Rule(default="none", test=lambda v: v is None or isinstance(v, str | dict),
-                      text='a name (none | step | cosine | plateau) or an object like '
-                           '{"type": "step", "step_size": 10, "gamma": 0.5}'),
-    "epochs": Number(default=10, low=1, high=1_000_000, integer=True),
-    "batch_size": Number(default=64, low=1, high=10_000_000, integer=True),
-    "grad_clip": Number(default=None, low=0.0, high=1e6, low_open=True, none_ok=True),
-    "early_stopping": Rule(default=None, test=lambda v: v is None or isinstance(v, bool | dict),
-                           text='null or an object like {"patience": 10, "restore_best": true}'),
-    "denoise_std": Number(default=0.0, low=0.0, high=100.0),
-    "device": Choice(default="auto", choices=DEVICES),
-    "amp": Flag(default=True),
-    "seed": Number(default=0, low=0, high=2**32 - 1, integer=True),
-    "sample_every": Number(default=50, low=1, high=1_000_000, integer=True),
-    "log_every": Number(default=10, low=1, high=1_000_000, integer=True),
-}, _TRAINING)
+TRAINING = Schema(
+    {
+        "task": Choice(default="classification", choices=TASKS),
+        "loss": Choice(choices=LOSSES),
+        "optimizer": Choice(default="adam", choices=OPTIMIZERS),
+        "lr": Number(default=1e-3, low=0.0, high=10.0, low_open=True),
+        "momentum": Number(low=0.0, high=1.0),
+        "nesterov": Flag(default=False),
+        "betas": Rule(
+            default=[0.9, 0.999], test=_two_betas, text="two numbers in [0, 1), e.g. [0.9, 0.999]"
+        ),
+        "weight_decay": Number(default=0.0, low=0.0, high=10.0),
+        "scheduler": Rule(
+            default="none",
+            test=lambda v: v is None or isinstance(v, str | dict),
+            text="a name (none | step | cosine | plateau) or an object like "
+            '{"type": "step", "step_size": 10, "gamma": 0.5}',
+        ),
+        "epochs": Number(default=10, low=1, high=1_000_000, integer=True),
+        "batch_size": Number(default=64, low=1, high=10_000_000, integer=True),
+        "grad_clip": Number(default=None, low=0.0, high=1e6, low_open=True, none_ok=True),
+        "early_stopping": Rule(
+            default=None,
+            test=lambda v: v is None or isinstance(v, bool | dict),
+            text='null or an object like {"patience": 10, "restore_best": true}',
+        ),
+        "denoise_std": Number(default=0.0, low=0.0, high=100.0),
+        "device": Choice(default="auto", choices=DEVICES),
+        "amp": Flag(default=True),
+        "seed": Number(default=0, low=0, high=2**32 - 1, integer=True),
+        "sample_every": Number(default=50, low=1, high=1_000_000, integer=True),
+        "log_every": Number(default=10, low=1, high=1_000_000, integer=True),
+    },
+    _TRAINING,
+)
 
 #: ``scheduler`` as an object (defaults: :class:`SchedulerConfig`'s).
-SCHEDULER = Schema({
-    "type": Choice(choices=SCHEDULERS),
-    "step_size": Number(low=1, high=1_000_000, integer=True),
-    "gamma": Number(low=0.0, high=1.0, low_open=True),
-    "patience": Number(low=0, high=1_000_000, integer=True),
-    "factor": Number(low=0.0, high=1.0, low_open=True),
-    "min_lr": Number(low=0.0, high=10.0),
-}, _TRAINING, path="scheduler")
+SCHEDULER = Schema(
+    {
+        "type": Choice(choices=SCHEDULERS),
+        "step_size": Number(low=1, high=1_000_000, integer=True),
+        "gamma": Number(low=0.0, high=1.0, low_open=True),
+        "patience": Number(low=0, high=1_000_000, integer=True),
+        "factor": Number(low=0.0, high=1.0, low_open=True),
+        "min_lr": Number(low=0.0, high=10.0),
+    },
+    _TRAINING,
+    path="scheduler",
+)
 
 #: ``early_stopping`` as an object (defaults: :class:`EarlyStoppingConfig`'s).
-EARLY_STOPPING = Schema({
-    "patience": Number(low=1, high=1_000_000, integer=True),
-    "restore_best": Flag(),
-    "min_delta": Number(low=0.0, high=1e9),
-}, _TRAINING, path="early_stopping")
+EARLY_STOPPING = Schema(
+    {
+        "patience": Number(low=1, high=1_000_000, integer=True),
+        "restore_best": Flag(),
+        "min_delta": Number(low=0.0, high=1e9),
+    },
+    _TRAINING,
+    path="early_stopping",
+)
 
 
 @dataclass(frozen=True)
@@ -93,11 +115,11 @@ class SchedulerConfig:
     """Learning-rate schedule, stepped once per epoch (``plateau`` watches the monitored loss)."""
 
     type: str = "none"
-    step_size: int = 10      # step: epochs between decays
-    gamma: float = 0.1       # step: decay factor
-    patience: int = 5        # plateau: epochs without improvement before decaying
-    factor: float = 0.1      # plateau: decay factor
-    min_lr: float = 0.0      # cosine / plateau: floor
+    step_size: int = 10  # step: epochs between decays
+    gamma: float = 0.1  # step: decay factor
+    patience: int = 5  # plateau: epochs without improvement before decaying
+    factor: float = 0.1  # plateau: decay factor
+    min_lr: float = 0.0  # cosine / plateau: floor
 
 
 @dataclass(frozen=True)
@@ -136,8 +158,7 @@ class TrainConfig:
     KEYS = TRAINING.keys
 
     @classmethod
-    def from_design(cls, design: Design, overrides: dict[str, Any] | None = None
-                    ) -> TrainConfig:
+    def from_design(cls, design: Design, overrides: dict[str, Any] | None = None) -> TrainConfig:
         """Validate ``design.training`` plus ``overrides`` (keys as in the section; None skipped).
 
         A missing ``task`` is inferred: a SOM layer means ``som``, generator/discriminator
@@ -146,8 +167,10 @@ class TrainConfig:
         """
         section = design.training if isinstance(design.training, dict) else None
         if section is None:
-            raise TrainingError(f"training section must be an object like {{\"epochs\": 10}}, "
-                                f"got {type(design.training).__name__}")
+            raise TrainingError(
+                f'training section must be an object like {{"epochs": 10}}, '
+                f"got {type(design.training).__name__}"
+            )
         merged = dict(section)
         for key, value in (overrides or {}).items():
             if value is not None:
@@ -168,14 +191,18 @@ class TrainConfig:
         losses = TASK_LOSSES[task]
         loss = get(section, "loss", losses[0])
         if loss not in losses:
-            raise TrainingError(f"training: loss {loss!r} does not fit task {task!r}; allowed: "
-                                + " | ".join(losses))
+            raise TrainingError(
+                f"training: loss {loss!r} does not fit task {task!r}; allowed: "
+                + " | ".join(losses)
+            )
         optimizer = get(section, "optimizer")
         momentum = get(section, "momentum", 0.9 if optimizer == "sgd" else 0.0)
         nesterov = get(section, "nesterov")
         if nesterov and (optimizer != "sgd" or momentum <= 0):
-            raise TrainingError("training: nesterov is true but needs optimizer 'sgd' with "
-                                "momentum above 0; set nesterov to false or change them")
+            raise TrainingError(
+                "training: nesterov is true but needs optimizer 'sgd' with "
+                "momentum above 0; set nesterov to false or change them"
+            )
         betas = get(section, "betas")
         return cls(
             task=task,
@@ -213,8 +240,9 @@ class TrainConfig:
 def _read(schema: Schema, value: dict[str, Any], defaults: Any) -> Any:
     """The dataclass of ``defaults``' type with each field of ``schema`` read from ``value``."""
     schema.check_keys(value)
-    return type(defaults)(**{key: schema.get(value, key, getattr(defaults, key))
-                             for key in schema.keys})
+    return type(defaults)(
+        **{key: schema.get(value, key, getattr(defaults, key)) for key in schema.keys}
+    )
 
 
 def _scheduler(value: Any) -> SchedulerConfig:

@@ -16,10 +16,10 @@ class RunControl:
     """The stop and pause requests of one run, and the time it spent paused."""
 
     def __init__(self) -> None:
-        self.interrupt = False          # set when the next batch must look at the flags
+        self.interrupt = False  # set when the next batch must look at the flags
         self.stop_requested = False
         self.pause_requested = False
-        self.paused_s = 0.0             # seconds held by pause, subtracted from training time
+        self.paused_s = 0.0  # seconds held by pause, subtracted from training time
         self._running = threading.Event()
         self._running.set()
 

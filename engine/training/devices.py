@@ -53,13 +53,16 @@ def resolve_device(name: str, local_rank: int = 0) -> torch.device:
         return torch.device("cpu")
     if name == "cuda":
         if not torch.cuda.is_available():
-            raise TrainingError("device 'cuda' is not available here (no NVIDIA GPU, or torch "
-                                "was built without CUDA); use device auto or cpu")
+            raise TrainingError(
+                "device 'cuda' is not available here (no NVIDIA GPU, or torch "
+                "was built without CUDA); use device auto or cpu"
+            )
         return torch.device("cuda", local_rank % torch.cuda.device_count())
     if name == "mps":
         if not mps_available():
-            raise TrainingError("device 'mps' is not available here (Apple GPU only); use "
-                                "device auto or cpu")
+            raise TrainingError(
+                "device 'mps' is not available here (Apple GPU only); use device auto or cpu"
+            )
         return torch.device("mps")
     return torch.device("cpu")
 
@@ -71,7 +74,7 @@ class DistContext:
     world_size: int = 1
     rank: int = 0
     local_rank: int = 0
-    owns_group: bool = False   # True when init_distributed created the process group
+    owns_group: bool = False  # True when init_distributed created the process group
 
     @property
     def enabled(self) -> bool:
@@ -97,8 +100,9 @@ def init_distributed(device_name: str) -> DistContext:
     import torch.distributed as dist
 
     if not dist.is_available():
-        raise TrainingError("started with torchrun but this torch has no distributed support; "
-                            "run without torchrun")
+        raise TrainingError(
+            "started with torchrun but this torch has no distributed support; run without torchrun"
+        )
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     owns = False
     if not dist.is_initialized():

@@ -35,7 +35,7 @@ class TrainStartEvent:
     task: str
     device: str
     epochs: int
-    start_epoch: int            # > 0 when resuming: epochs already done
+    start_epoch: int  # > 0 when resuming: epochs already done
     batches_per_epoch: int
     n_train: int
     n_val: int
@@ -55,9 +55,9 @@ class BatchEvent:
     (every ``sample_every`` steps); they describe that step.
     """
 
-    epoch: int                   # 0-based epoch the steps belong to
-    step: int                    # global step count after the last step here
-    batch: int                   # batches done in this epoch
+    epoch: int  # 0-based epoch the steps belong to
+    step: int  # global step count after the last step here
+    batch: int  # batches done in this epoch
     batches_per_epoch: int
     steps: list[int]
     losses: dict[str, list[float]]
@@ -78,7 +78,7 @@ class EpochEvent:
     GAN's fixed-noise samples, or a SOM's U-matrix and hit map; None when nothing was evaluated.
     """
 
-    epoch: int                   # 1-based: epochs completed
+    epoch: int  # 1-based: epochs completed
     epochs: int
     step: int
     metrics: dict[str, float]

@@ -75,16 +75,20 @@ class LoopContext:
 def make_optimizer(params: list[nn.Parameter], cfg: TrainConfig) -> torch.optim.Optimizer:
     """The optimizer ``cfg`` names, over ``params``."""
     if cfg.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, nesterov=cfg.nesterov,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.SGD(
+            params,
+            lr=cfg.lr,
+            momentum=cfg.momentum,
+            nesterov=cfg.nesterov,
+            weight_decay=cfg.weight_decay,
+        )
     if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas,
-                                weight_decay=cfg.weight_decay)
+        return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
     if cfg.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas,
-                                 weight_decay=cfg.weight_decay)
-    return torch.optim.RMSprop(params, lr=cfg.lr, momentum=cfg.momentum,
-                               weight_decay=cfg.weight_decay)
+        return torch.optim.AdamW(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+    return torch.optim.RMSprop(
+        params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay
+    )
 
 
 def _tensor(a: np.ndarray | None, device: torch.device) -> torch.Tensor | None:
@@ -99,43 +103,57 @@ def _to_device(a: np.ndarray | None, device: torch.device, what: str) -> torch.T
         return _tensor(a, device)
     except torch.OutOfMemoryError:
         mib = a.nbytes / 2**20 if a is not None else 0
-        raise TrainingError(f"the {what} ({mib:.0f} MiB) does not fit in {device} memory: use "
-                            "device cpu or a smaller dataset") from None
+        raise TrainingError(
+            f"the {what} ({mib:.0f} MiB) does not fit in {device} memory: use "
+            "device cpu or a smaller dataset"
+        ) from None
 
 
-def _token_ids(design: Design, network: str, in_id: str,
-               *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+def _token_ids(
+    design: Design, network: str, in_id: str, *arrays: np.ndarray
+) -> tuple[np.ndarray, ...]:
     """``arrays`` as int64 token ids for the int64 Input ``in_id``; DataError unless every value
     is a whole number from 0 to below the ``num_embeddings`` of each Embedding it reaches."""
     values = np.concatenate([np.asarray(a).reshape(-1) for a in arrays])
     fix = "load integer token ids (with preprocess scale 'none') or set its dtype to float32"
     if values.size and not np.all(np.isfinite(values)):
-        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data has missing "
-                        f"or infinite values: {fix}")
+        raise DataError(
+            f"Input '{in_id}' has dtype int64 (token ids), but the data has missing "
+            f"or infinite values: {fix}"
+        )
     frac = values[np.mod(values, 1) != 0] if values.size else values
     if frac.size:
-        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data holds values "
-                        f"that are not whole numbers (e.g. {float(frac[0]):g}): {fix}")
+        raise DataError(
+            f"Input '{in_id}' has dtype int64 (token ids), but the data holds values "
+            f"that are not whole numbers (e.g. {float(frac[0]):g}): {fix}"
+        )
     if values.size and values.min() < 0:
-        raise DataError(f"Input '{in_id}' has dtype int64 (token ids), but the data holds the "
-                        f"negative id {int(values.min())}: token ids start at 0")
+        raise DataError(
+            f"Input '{in_id}' has dtype int64 (token ids), but the data holds the "
+            f"negative id {int(values.min())}: token ids start at 0"
+        )
     top = int(values.max()) if values.size else 0
     for node in design.nodes_in_network(network):
-        if REGISTRY.resolve(node.type) != "Embedding" or in_id not in nx.ancestors(design.graph,
-                                                                                  node.id):
+        if REGISTRY.resolve(node.type) != "Embedding" or in_id not in nx.ancestors(
+            design.graph, node.id
+        ):
             continue
         size = resolve_params(REGISTRY.get(node.type), node.params)[0]["num_embeddings"]
         if top >= size:
-            raise DataError(f"the data holds token ids up to {top}, but Embedding '{node.id}' "
-                            f"has num_embeddings {size}: set num_embeddings to at least "
-                            f"{top + 1}")
+            raise DataError(
+                f"the data holds token ids up to {top}, but Embedding '{node.id}' "
+                f"has num_embeddings {size}: set num_embeddings to at least "
+                f"{top + 1}"
+            )
     return tuple(np.asarray(a).astype(np.int64) for a in arrays)
 
 
 def _single(ids: list[str], what: str, network: str) -> str:
     if len(ids) != 1:
-        raise DesignError(f"network '{network}' has {len(ids)} {what}s ({', '.join(ids)}); "
-                          f"training needs exactly one: remove the extra ones")
+        raise DesignError(
+            f"network '{network}' has {len(ids)} {what}s ({', '.join(ids)}); "
+            f"training needs exactly one: remove the extra ones"
+        )
     return ids[0]
 
 
@@ -252,8 +270,10 @@ class _BackpropLoop(FamilyLoop):
         self.train_net = self._wrap(net)
         params = _params([net])
         if not params:
-            raise DesignError(f"network '{net.network}' has no trainable parameters: add a "
-                              "Linear, convolution or recurrent layer")
+            raise DesignError(
+                f"network '{net.network}' has no trainable parameters: add a "
+                "Linear, convolution or recurrent layer"
+            )
         self.params = params
         self.optimizers = {net.network: make_optimizer(params, self.cfg)}
         self.opt = self.optimizers[net.network]
@@ -261,9 +281,13 @@ class _BackpropLoop(FamilyLoop):
         self.scaler = torch.amp.GradScaler("cuda") if self.use_amp else None
         self._make_probe()
 
-    def _loss_and_step(self, xb: torch.Tensor, target: torch.Tensor, sample: bool,
-                       loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
-                       ) -> torch.Tensor:
+    def _loss_and_step(
+        self,
+        xb: torch.Tensor,
+        target: torch.Tensor,
+        sample: bool,
+        loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    ) -> torch.Tensor:
         probe, opt, clip = self.probe, self.opt, self.cfg.grad_clip
         if sample:
             probe.attach()
@@ -298,11 +322,14 @@ class _BackpropLoop(FamilyLoop):
         """Eval-mode outputs for ``x`` in chunks (no gradients)."""
         self.net.eval()
         outs = []
-        ctx = torch.autocast("cuda", dtype=torch.float16) if self.use_amp else \
-            contextlib.nullcontext()
+        ctx = (
+            torch.autocast("cuda", dtype=torch.float16)
+            if self.use_amp
+            else contextlib.nullcontext()
+        )
         with torch.no_grad(), ctx:
             for start in range(0, len(x), EVAL_CHUNK):
-                outs.append(self.net(x[start:start + EVAL_CHUNK]).float())
+                outs.append(self.net(x[start : start + EVAL_CHUNK]).float())
         self.net.train()
         return torch.cat(outs) if outs else x.new_zeros((0,))
 
@@ -315,8 +342,12 @@ class _BackpropLoop(FamilyLoop):
 
 
 def _regression_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
-    return {"mse": F.mse_loss, "l1": F.l1_loss, "huber": F.huber_loss,
-            "bce_with_logits": F.binary_cross_entropy_with_logits}[name]
+    return {
+        "mse": F.mse_loss,
+        "l1": F.l1_loss,
+        "huber": F.huber_loss,
+        "bce_with_logits": F.binary_cross_entropy_with_logits,
+    }[name]
 
 
 class SupervisedLoop(_BackpropLoop):
@@ -327,15 +358,21 @@ class SupervisedLoop(_BackpropLoop):
         data, cfg = ctx.data, ctx.config
         self.classify = cfg.task == "classification"
         if self.classify and data.task != "classification":
-            raise TrainingError(f"training task 'classification' needs class labels but the data "
-                                f"is {data.task} ({data.description}): set training.task to "
-                                + ("regression" if data.task != "unsupervised"
-                                   else "reconstruction, gan or som"))
+            raise TrainingError(
+                f"training task 'classification' needs class labels but the data "
+                f"is {data.task} ({data.description}): set training.task to "
+                + ("regression" if data.task != "unsupervised" else "reconstruction, gan or som")
+            )
         if not self.classify and data.task not in ("regression", "forecast"):
-            raise TrainingError(f"training task {cfg.task!r} needs numeric targets but the data "
-                                f"is {data.task} ({data.description}): set training.task to "
-                                + ("classification" if data.task == "classification"
-                                   else "reconstruction, gan or som"))
+            raise TrainingError(
+                f"training task {cfg.task!r} needs numeric targets but the data "
+                f"is {data.task} ({data.description}): set training.task to "
+                + (
+                    "classification"
+                    if data.task == "classification"
+                    else "reconstruction, gan or som"
+                )
+            )
         net = self._compile(None)
         in_id = _single(net.input_ids, "Input", net.network)
         out_id = _single(net.output_ids, "output", net.network)
@@ -348,13 +385,21 @@ class SupervisedLoop(_BackpropLoop):
         else:
             want = int(np.prod(data.target_shape)) if data.target_shape else 1
             if int(np.prod(out_shape)) != want:
-                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} "
-                                  f"but the data has {want} target value(s) per sample: make "
-                                  f"'{src}' output {want}")
-            self.y_train = _to_device(data.y_train, self.device, "training targets").float() \
+                raise DesignError(
+                    f"node '{src}' outputs {fmt_shape(out_shape)} "
+                    f"but the data has {want} target value(s) per sample: make "
+                    f"'{src}' output {want}"
+                )
+            self.y_train = (
+                _to_device(data.y_train, self.device, "training targets")
+                .float()
                 .reshape(self.n_train, *out_shape)
-            self.y_val = _to_device(data.y_val, self.device, "validation targets").float() \
+            )
+            self.y_val = (
+                _to_device(data.y_val, self.device, "validation targets")
+                .float()
                 .reshape(self.n_val, *out_shape)
+            )
             self.loss_fn = _regression_loss(cfg.loss)
         self._setup_backprop(net)
 
@@ -367,9 +412,11 @@ class SupervisedLoop(_BackpropLoop):
         self.labels_train, self.labels_val = y_train, y_val
         if cfg.loss == "cross_entropy":
             if out_shape != (k,):
-                raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)} but "
-                                  f"the data has {k} classes: give '{src}' {k} outputs "
-                                  "(e.g. Linear out_features)")
+                raise DesignError(
+                    f"node '{src}' outputs {fmt_shape(out_shape)} but "
+                    f"the data has {k} classes: give '{src}' {k} outputs "
+                    "(e.g. Linear out_features)"
+                )
             self.y_train, self.y_val = y_train, y_val
             self.loss_fn = F.cross_entropy
             self.binary = False
@@ -384,15 +431,21 @@ class SupervisedLoop(_BackpropLoop):
             self.loss_fn = F.binary_cross_entropy_with_logits
             self.binary = False
         else:
-            raise DesignError(f"node '{src}' outputs {fmt_shape(out_shape)}; with "
-                              f"bce_with_logits and {k} classes it needs "
-                              + ("1 output (or 2) " if k == 2 else f"{k} outputs ")
-                              + f"— change '{src}' or use loss cross_entropy")
+            raise DesignError(
+                f"node '{src}' outputs {fmt_shape(out_shape)}; with "
+                f"bce_with_logits and {k} classes it needs "
+                + ("1 output (or 2) " if k == 2 else f"{k} outputs ")
+                + f"— change '{src}' or use loss cross_entropy"
+            )
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
         # index_select is ~3× cheaper per call than x[idx] on small batches
-        return self._loss_and_step(self.x_train.index_select(0, idx),
-                                   self.y_train.index_select(0, idx), sample, self.loss_fn)
+        return self._loss_and_step(
+            self.x_train.index_select(0, idx),
+            self.y_train.index_select(0, idx),
+            sample,
+            self.loss_fn,
+        )
 
     def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         split, x, y = self._eval_split()
@@ -412,8 +465,9 @@ class SupervisedLoop(_BackpropLoop):
             reg = regression_metrics(out, y)
             metrics[f"{split}_r2"] = reg["r2"]
             metrics[f"{split}_mae"] = reg["mae"]
-            sample = PredictionSample(target=as_array(y[:N_PREDICTIONS]),
-                                      prediction=as_array(out[:N_PREDICTIONS]))
+            sample = PredictionSample(
+                target=as_array(y[:N_PREDICTIONS]), prediction=as_array(out[:N_PREDICTIONS])
+            )
         return metrics, sample
 
 
@@ -427,16 +481,20 @@ class ReconstructionLoop(_BackpropLoop):
         out_id = _single(net.output_ids, "output", net.network)
         check_input_shape(ctx.data, net.input_shapes[in_id], in_id)
         if net.input_dtypes[in_id] != "float32":
-            raise DesignError(f"an autoencoder reconstructs its input as floats, but Input "
-                              f"'{in_id}' has dtype {net.input_dtypes[in_id]}: set its dtype to "
-                              "float32 (or train it as a classifier)")
+            raise DesignError(
+                f"an autoencoder reconstructs its input as floats, but Input "
+                f"'{in_id}' has dtype {net.input_dtypes[in_id]}: set its dtype to "
+                "float32 (or train it as a classifier)"
+            )
         in_shape = tuple(ctx.data.input_shape)
         out_shape = tuple(net.output_shapes[out_id])
         if int(np.prod(out_shape)) != int(np.prod(in_shape)):
             src = _source_of(ctx.design, out_id)
-            raise DesignError(f"an autoencoder must output what it reads: node '{src}' gives "
-                              f"{fmt_shape(out_shape)} but the Input is {fmt_shape(in_shape)}; "
-                              f"make the decoder end in {fmt_shape(in_shape)}")
+            raise DesignError(
+                f"an autoencoder must output what it reads: node '{src}' gives "
+                f"{fmt_shape(out_shape)} but the Input is {fmt_shape(in_shape)}; "
+                f"make the decoder end in {fmt_shape(in_shape)}"
+            )
         self.out_shape = out_shape
         self._load_x()
         self.noise = self.cfg.denoise_std
@@ -459,8 +517,9 @@ class ReconstructionLoop(_BackpropLoop):
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, x))
         k = min(N_RECONSTRUCTIONS, len(x))
-        return metrics, ReconstructionSample(inputs=as_array(x[:k]),
-                                             outputs=as_array(out[:k].reshape(x[:k].shape)))
+        return metrics, ReconstructionSample(
+            inputs=as_array(x[:k]), outputs=as_array(out[:k].reshape(x[:k].shape))
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -481,10 +540,15 @@ class GanLoop(FamilyLoop):
     def __init__(self, ctx: LoopContext) -> None:
         super().__init__(ctx)
         design = ctx.design
-        g_name, d_name = design.network_of_role("generator"), design.network_of_role("discriminator")
+        g_name, d_name = (
+            design.network_of_role("generator"),
+            design.network_of_role("discriminator"),
+        )
         if g_name is None or d_name is None:
-            raise DesignError("training task 'gan' needs a network with role 'generator' and one "
-                              "with role 'discriminator'; set the networks' roles")
+            raise DesignError(
+                "training task 'gan' needs a network with role 'generator' and one "
+                "with role 'discriminator'; set the networks' roles"
+            )
         self.gen = self._compile(g_name)
         self.disc = self._compile(d_name)
         z_id = _single(self.gen.input_ids, "Input", g_name)
@@ -498,14 +562,20 @@ class GanLoop(FamilyLoop):
         for net in (self.gen, self.disc):
             if not _params([net]):
                 raise DesignError(f"network '{net.network}' has no trainable parameters")
-        self.optimizers = {g_name: make_optimizer(_params([self.gen]), self.cfg),
-                           d_name: make_optimizer(_params([self.disc]), self.cfg)}
+        self.optimizers = {
+            g_name: make_optimizer(_params([self.gen]), self.cfg),
+            d_name: make_optimizer(_params([self.disc]), self.cfg),
+        }
         self.opt_g, self.opt_d = self.optimizers[g_name], self.optimizers[d_name]
-        self.crit = F.binary_cross_entropy_with_logits if self.cfg.loss == "bce_with_logits" \
+        self.crit = (
+            F.binary_cross_entropy_with_logits
+            if self.cfg.loss == "bce_with_logits"
             else (lambda logit, label: F.mse_loss(torch.sigmoid(logit), label))
+        )
         gen_cpu = torch.Generator().manual_seed(self.cfg.seed + 1)
-        self.fixed_noise = torch.randn((N_GAN_SAMPLES, *self.noise_shape),
-                                       generator=gen_cpu).to(self.device)
+        self.fixed_noise = torch.randn((N_GAN_SAMPLES, *self.noise_shape), generator=gen_cpu).to(
+            self.device
+        )
         self._make_probe()
         self.gen_ids, self.disc_ids = set(self.gen.layers.keys()), set(self.disc.layers.keys())
 
@@ -531,7 +601,10 @@ class GanLoop(FamilyLoop):
         self.opt_g.zero_grad(set_to_none=True)
         g_loss.backward()
         if sample:
-            self.sampled = (self.probe.collect(), {**self.probe.grad_norms(self.gen_ids), **d_norms})
+            self.sampled = (
+                self.probe.collect(),
+                {**self.probe.grad_norms(self.gen_ids), **d_norms},
+            )
         if self.cfg.grad_clip is not None:
             torch.nn.utils.clip_grad_norm_(self.gen.parameters(), self.cfg.grad_clip)
         self.opt_g.step()
@@ -549,8 +622,11 @@ class GanLoop(FamilyLoop):
         samples = as_array(fake)
         out = GanSample(samples=samples, grid=image_grid(samples))
         # Mean per-pixel spread across the fixed batch: near 0 means the generator collapsed.
-        metrics = {"d_real": float(d_real), "d_fake": float(d_fake),
-                   "sample_diversity": float(fake.reshape(len(fake), -1).std(0).mean())}
+        metrics = {
+            "d_real": float(d_real),
+            "d_fake": float(d_fake),
+            "sample_diversity": float(fake.reshape(len(fake), -1).std(0).mean()),
+        }
         return metrics, out
 
 
@@ -576,14 +652,20 @@ class SomLoop(FamilyLoop):
         net = self._compile(None)
         in_id = _single(net.input_ids, "Input", net.network)
         check_input_shape(ctx.data, net.input_shapes[in_id], in_id)
-        soms = [n for n in ctx.design.nodes_in_network(net.network)
-                if REGISTRY.resolve(n.type) == "SOM"]
+        soms = [
+            n for n in ctx.design.nodes_in_network(net.network) if REGISTRY.resolve(n.type) == "SOM"
+        ]
         som_id = _single([n.id for n in soms], "SOM layer", net.network)
-        trained = [nid for nid, m in net.layers.items()
-                   if nid != som_id and any(p.requires_grad for p in m.parameters())]
+        trained = [
+            nid
+            for nid, m in net.layers.items()
+            if nid != som_id and any(p.requires_grad for p in m.parameters())
+        ]
         if trained:
-            raise DesignError(f"SOM training learns only the SOM layer, but '{trained[0]}' has "
-                              "weights too: remove it (use a separate design to learn features)")
+            raise DesignError(
+                f"SOM training learns only the SOM layer, but '{trained[0]}' has "
+                "weights too: remove it (use a separate design to learn features)"
+            )
         self.net = net
         self.som = net.layers[som_id]
         self.som_id = som_id
@@ -611,8 +693,10 @@ class SomLoop(FamilyLoop):
             self.net(x)
         except _SomInput as captured:
             return captured.value.reshape(len(x), -1)
-        raise DesignError(f"the SOM layer '{self.som_id}' is not on the path from the Input: "
-                          "wire the Input into it")
+        raise DesignError(
+            f"the SOM layer '{self.som_id}' is not on the path from the Input: "
+            "wire the Input into it"
+        )
 
     def _distances(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """SOM inputs and each unit's Euclidean distance to them (what the SOM layer outputs)."""
@@ -644,7 +728,7 @@ class SomLoop(FamilyLoop):
             decay = 1.0 / (1.0 + self.seen / (self.total / 2.0))
             sigma, lr = self.sigma0 * decay, self.lr0 * decay
             d2 = (self.grid[bmu].unsqueeze(1) - self.grid.unsqueeze(0)).pow(2).sum(-1)
-            h = torch.exp(-d2 / (2.0 * sigma * sigma))           # (batch, units)
+            h = torch.exp(-d2 / (2.0 * sigma * sigma))  # (batch, units)
             mass = h.sum(0)
             pull = h.t() @ feats - mass.unsqueeze(1) * self.som.weight
             n = len(idx)
@@ -664,15 +748,17 @@ class SomLoop(FamilyLoop):
         dists = []
         with torch.no_grad():
             for start in range(0, len(x), EVAL_CHUNK):
-                dists.append(self._distances(x[start:start + EVAL_CHUNK])[1])
+                dists.append(self._distances(x[start : start + EVAL_CHUNK])[1])
         self.net.train()
         dist = torch.cat(dists)
         qe, te, bmu = som_quality(dist, self.grid)
         metrics = {f"{split}_quantization_error": qe, f"{split}_topographic_error": te}
         if split == "val":
             metrics["val_loss"] = qe
-        return metrics, SomSample(u_matrix=u_matrix(self.som.weight, self.rows, self.cols),
-                                  hit_map=hit_map(bmu, self.rows, self.cols))
+        return metrics, SomSample(
+            u_matrix=u_matrix(self.som.weight, self.rows, self.cols),
+            hit_map=hit_map(bmu, self.rows, self.cols),
+        )
 
     def extra_state(self) -> dict[str, Any]:
         return {"seen": self.seen}

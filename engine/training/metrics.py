@@ -26,8 +26,7 @@ def regression_metrics(pred: torch.Tensor, target: torch.Tensor) -> dict[str, fl
     ss_res = (target - pred).pow(2).sum(0)
     ss_tot = (target - target.mean(0)).pow(2).sum(0)
     # A constant target column scores 1 when predicted exactly, else 0 (scikit-learn's rule).
-    r2 = torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp_min(1e-300),
-                     (ss_res == 0).double())
+    r2 = torch.where(ss_tot > 0, 1 - ss_res / ss_tot.clamp_min(1e-300), (ss_res == 0).double())
     return {"r2": float(r2.mean()), "mae": float((target - pred).abs().mean())}
 
 
@@ -59,7 +58,7 @@ def image_grid(samples: np.ndarray) -> np.ndarray | None:
     grid = np.ones((rows * (h + 1) + 1, cols * (w + 1) + 1, *x.shape[3:]), dtype=np.float32)
     for i in range(k):
         r, c = divmod(i, cols)
-        grid[1 + r * (h + 1):1 + r * (h + 1) + h, 1 + c * (w + 1):1 + c * (w + 1) + w] = x[i]
+        grid[1 + r * (h + 1) : 1 + r * (h + 1) + h, 1 + c * (w + 1) : 1 + c * (w + 1) + w] = x[i]
     return grid
 
 

@@ -42,7 +42,7 @@ class RunFiles:
 
     def __init__(self, out_dir: str | Path | None) -> None:
         self.out_dir = Path(out_dir) if out_dir is not None else None
-        self.started = False   # a run refused before it started leaves an old folder alone
+        self.started = False  # a run refused before it started leaves an old folder alone
 
     @property
     def metrics_file(self) -> Path | None:
@@ -63,8 +63,9 @@ class RunFiles:
             for record in history:
                 fh.write(json.dumps(record) + "\n")
 
-    def write_epoch(self, record: dict[str, Any], last: Checkpoint,
-                    best: Checkpoint | None) -> None:
+    def write_epoch(
+        self, record: dict[str, Any], last: Checkpoint, best: Checkpoint | None
+    ) -> None:
         """Save an epoch's checkpoints (``best`` when it was the best) and its metrics line."""
         if self.out_dir is None:
             return

@@ -19,7 +19,7 @@ class ConfusionSample:
     """Classification: counts of (true class, predicted class) on the evaluated split."""
 
     view: ClassVar[str] = "confusion"
-    matrix: np.ndarray           # classes × classes, rows true, columns predicted
+    matrix: np.ndarray  # classes × classes, rows true, columns predicted
 
 
 @dataclass
@@ -63,9 +63,12 @@ EpochSample = ConfusionSample | PredictionSample | ReconstructionSample | GanSam
 
 #: The view each task's epochs fill.
 TASK_VIEWS: dict[str, str] = {
-    "classification": ConfusionSample.view, "regression": PredictionSample.view,
-    "forecast": PredictionSample.view, "reconstruction": ReconstructionSample.view,
-    "gan": GanSample.view, "som": SomSample.view,
+    "classification": ConfusionSample.view,
+    "regression": PredictionSample.view,
+    "forecast": PredictionSample.view,
+    "reconstruction": ReconstructionSample.view,
+    "gan": GanSample.view,
+    "som": SomSample.view,
 }
 
 

@@ -23,8 +23,9 @@ class LayerProbe:
         self.layers = layers
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._acts: dict[str, torch.Tensor] = {}
-        self._params = {nid: [p for p in m.parameters() if p.requires_grad]
-                        for nid, m in layers.items()}
+        self._params = {
+            nid: [p for p in m.parameters() if p.requires_grad] for nid, m in layers.items()
+        }
         self._params = {nid: ps for nid, ps in self._params.items() if ps}
 
     def attach(self) -> None:
@@ -35,12 +36,17 @@ class LayerProbe:
 
     def _hook(self, node_id: str):
         def hook(_module: nn.Module, _inputs: tuple, output: object) -> None:
-            if node_id in self._acts or not isinstance(output, torch.Tensor) \
-                    or not output.is_floating_point() or output.numel() == 0:
+            if (
+                node_id in self._acts
+                or not isinstance(output, torch.Tensor)
+                or not output.is_floating_point()
+                or output.numel() == 0
+            ):
                 return
             out = output.detach().float()
             std = out.std() if out.numel() > 1 else out.new_zeros(())
             self._acts[node_id] = torch.stack([out.mean(), std, (out == 0).float().mean()])
+
         return hook
 
     def detach(self) -> None:
@@ -69,8 +75,11 @@ class LayerProbe:
             grads = [p.grad for p in params if p.grad is not None]
             if grads:
                 ids.append(node_id)
-                norms.append(torch.linalg.vector_norm(
-                    torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads])))
+                norms.append(
+                    torch.linalg.vector_norm(
+                        torch.stack([torch.linalg.vector_norm(g.detach().float()) for g in grads])
+                    )
+                )
         if not ids:
             return {}
         return dict(zip(ids, torch.stack(norms).cpu().tolist(), strict=True))

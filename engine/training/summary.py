@@ -81,8 +81,10 @@ class RunSummary:
         """Read what :meth:`to_json` wrote; keys it does not know are ignored, missing ones take
         their defaults. A value that is not a JSON object is a :class:`TrainingError`."""
         if not isinstance(obj, dict):
-            raise TrainingError(f"{SUMMARY_FILE} must hold a JSON object, not "
-                                f"{type(obj).__name__}: write it with RunSummary.write")
+            raise TrainingError(
+                f"{SUMMARY_FILE} must hold a JSON object, not "
+                f"{type(obj).__name__}: write it with RunSummary.write"
+            )
         names = {f.name for f in fields(cls)} - {"best_checkpoint", "last_checkpoint"}
         values = {k: v for k, v in obj.items() if k in names}
         checkpoints = obj.get("checkpoints")

@@ -74,11 +74,16 @@ class Trainer:
     effect before the next batch starts.
     """
 
-    def __init__(self, design: Design, config: TrainConfig | None = None,
-                 callbacks: list[Callback] | tuple[Callback, ...] = (),
-                 base_dir: str | Path | None = None, data: PreparedData | None = None,
-                 out_dir: str | Path | None = None,
-                 resume: str | Path | Checkpoint | None = None) -> None:
+    def __init__(
+        self,
+        design: Design,
+        config: TrainConfig | None = None,
+        callbacks: list[Callback] | tuple[Callback, ...] = (),
+        base_dir: str | Path | None = None,
+        data: PreparedData | None = None,
+        out_dir: str | Path | None = None,
+        resume: str | Path | Checkpoint | None = None,
+    ) -> None:
         self.design = design.copy()
         self.config = config if config is not None else TrainConfig.from_design(design)
         self._task_given = isinstance(design.training, dict) and "task" in design.training
@@ -90,7 +95,7 @@ class Trainer:
         self._given_data = data
         self._resume = resume
         self.control = RunControl()  # stop/pause flags, written by other threads
-        self.best = BestTracker()    # configured in _setup, restored on resume
+        self.best = BestTracker()  # configured in _setup, restored on resume
         self._started = False
         # the run, set up by _setup
         self.step = 0
@@ -187,23 +192,28 @@ class Trainer:
             self.data = self._given_data
         else:
             if not self.design.data:
-                raise DataError("the design has no data section, so there is nothing to train "
-                                "on: choose a dataset in the editor's Data panel, or add a "
-                                "data section to the file (see docs/data.md)")
-            self.data = prepare_data(self.design.data, self.base_dir, cfg.seed,
-                                     should_stop=self.stop_requested_now)
+                raise DataError(
+                    "the design has no data section, so there is nothing to train "
+                    "on: choose a dataset in the editor's Data panel, or add a "
+                    "data section to the file (see docs/data.md)"
+                )
+            self.data = prepare_data(
+                self.design.data, self.base_dir, cfg.seed, should_stop=self.stop_requested_now
+            )
         cfg = self._fit_task(cfg, self.data)
         self.config = cfg
         torch.manual_seed(cfg.seed)  # weight initialisation
         self.world = self.dist.world_size
-        self.loop = make_loop(LoopContext(self.design, cfg, self.data, self.device, self.dist,
-                                          cfg.epochs))
+        self.loop = make_loop(
+            LoopContext(self.design, cfg, self.data, self.device, self.dist, cfg.epochs)
+        )
         self.batch_size = max(1, math.ceil(cfg.batch_size / self.world))
         self.batch_gen = torch.Generator().manual_seed(cfg.seed)
         self.monitor = self._monitor()
         self.best = BestTracker(cfg.early_stopping, self.monitor)
-        self.schedulers = {name: self._make_scheduler(opt)
-                           for name, opt in self.loop.optimizers.items()}
+        self.schedulers = {
+            name: self._make_scheduler(opt) for name, opt in self.loop.optimizers.items()
+        }
         if ckpt is not None:
             self._restore(ckpt)
         else:
@@ -216,9 +226,15 @@ class Trainer:
         if not analysis.valid:
             return  # compiling reports the design's own problems
         per_rank = max(1, math.ceil(cfg.batch_size / self.dist.world_size))
-        estimate = estimate_memory(self.design, analysis, batch_size=per_rank,
-                                   optimizer=cfg.optimizer, momentum=cfg.momentum,
-                                   task=cfg.task, device=self.device.type)
+        estimate = estimate_memory(
+            self.design,
+            analysis,
+            batch_size=per_rank,
+            optimizer=cfg.optimizer,
+            momentum=cfg.momentum,
+            task=cfg.task,
+            device=self.device.type,
+        )
         problems = memory_problems(estimate)
         if problems:
             raise TrainingError(str(problems[0]))
@@ -226,17 +242,22 @@ class Trainer:
     def _load_resume(self) -> Checkpoint | None:
         if self._resume is None:
             return None
-        ckpt = self._resume if isinstance(self._resume, Checkpoint) else \
-            load_checkpoint(self._resume)
+        ckpt = (
+            self._resume if isinstance(self._resume, Checkpoint) else load_checkpoint(self._resume)
+        )
         where = self._resume if not isinstance(self._resume, Checkpoint) else "the checkpoint"
         if not ckpt.matches(self.design):
-            raise TrainingError(f"{where} was saved for a different design (layers, parameters "
-                                "or wiring differ): resume with the design it came from")
+            raise TrainingError(
+                f"{where} was saved for a different design (layers, parameters "
+                "or wiring differ): resume with the design it came from"
+            )
         if not ckpt.trainer_state:
             raise TrainingError(f"{where} has no trainer state to resume from: start a new run")
         if ckpt.epoch >= self.config.epochs:
-            raise TrainingError(f"{where} already trained {ckpt.epoch} of {self.config.epochs} "
-                                f"epochs: ask for more epochs (e.g. --epochs {ckpt.epoch + 10})")
+            raise TrainingError(
+                f"{where} already trained {ckpt.epoch} of {self.config.epochs} "
+                f"epochs: ask for more epochs (e.g. --epochs {ckpt.epoch + 10})"
+            )
         return ckpt
 
     def _fit_task(self, cfg: TrainConfig, data: PreparedData) -> TrainConfig:
@@ -249,9 +270,11 @@ class Trainer:
             loss = cfg.loss if self._loss_given else TASK_LOSSES[data.task][0]
             return cfg.replace(task=data.task, loss=loss)
         if data.task == "unsupervised":
-            raise TrainingError(f"the data has no targets ({data.description}): set "
-                                "training.task to reconstruction, gan or som, or give the data a "
-                                "target")
+            raise TrainingError(
+                f"the data has no targets ({data.description}): set "
+                "training.task to reconstruction, gan or som, or give the data a "
+                "target"
+            )
         return cfg
 
     def _monitor(self) -> str | None:
@@ -261,8 +284,10 @@ class Trainer:
         if loop.has_validation_loss:
             monitor = "val_loss" if loop.n_val > 0 else "train_loss"
         if monitor is None and (cfg.early_stopping is not None or cfg.scheduler.type == "plateau"):
-            raise TrainingError(f"early_stopping and the plateau scheduler need a loss to watch; "
-                                f"{cfg.task} training has none: remove them")
+            raise TrainingError(
+                f"early_stopping and the plateau scheduler need a loss to watch; "
+                f"{cfg.task} training has none: remove them"
+            )
         return monitor
 
     def _make_scheduler(self, opt: torch.optim.Optimizer):
@@ -270,11 +295,13 @@ class Trainer:
         if sc.type == "step":
             return torch.optim.lr_scheduler.StepLR(opt, step_size=sc.step_size, gamma=sc.gamma)
         if sc.type == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=self.config.epochs,
-                                                              eta_min=sc.min_lr)
+            return torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=self.config.epochs, eta_min=sc.min_lr
+            )
         if sc.type == "plateau":
             return torch.optim.lr_scheduler.ReduceLROnPlateau(
-                opt, factor=sc.factor, patience=sc.patience, min_lr=sc.min_lr)
+                opt, factor=sc.factor, patience=sc.patience, min_lr=sc.min_lr
+            )
         return None
 
     def _batches_per_epoch(self) -> int:
@@ -290,7 +317,7 @@ class Trainer:
         n = self.loop.n_train
         perm = torch.randperm(n, generator=self.batch_gen)
         if self.world > 1:
-            perm = perm[:n - n % self.world][self.dist.rank::self.world]
+            perm = perm[: n - n % self.world][self.dist.rank :: self.world]
         batches = list(perm.to(self.device).split(self.batch_size))
         if len(batches) > 1 and len(batches[-1]) == 1:
             batches.pop()  # a batch of one sample breaks BatchNorm; it is seen next epoch
@@ -310,12 +337,22 @@ class Trainer:
         main = self.dist.is_main
         if main:
             self.files.start(self.history)
-            self.callbacks.on_train_start(TrainStartEvent(
-                task=cfg.task, device=str(self.device), epochs=cfg.epochs,
-                start_epoch=self.start_epoch, batches_per_epoch=self._batches_per_epoch(),
-                n_train=loop.n_train, n_val=loop.n_val, data_description=data.description,
-                loss_names=loop.loss_names, class_names=data.class_names,
-                world_size=self.world, history=copy.deepcopy(self.history)))
+            self.callbacks.on_train_start(
+                TrainStartEvent(
+                    task=cfg.task,
+                    device=str(self.device),
+                    epochs=cfg.epochs,
+                    start_epoch=self.start_epoch,
+                    batches_per_epoch=self._batches_per_epoch(),
+                    n_train=loop.n_train,
+                    n_val=loop.n_val,
+                    data_description=data.description,
+                    loss_names=loop.loss_names,
+                    class_names=data.class_names,
+                    world_size=self.world,
+                    history=copy.deepcopy(self.history),
+                )
+            )
         self._t_start = time.perf_counter()
         self.control.paused_s = 0.0
         self.stopped = self.early_stopped = False
@@ -328,7 +365,7 @@ class Trainer:
             paused0 = self.control.paused_s
             losses = self._train_epoch(epoch, batches)
             self._train_time += time.perf_counter() - t0 - (self.control.paused_s - paused0)
-            self._samples_done += sum(len(b) for b in batches[:len(losses)]) * self.world
+            self._samples_done += sum(len(b) for b in batches[: len(losses)]) * self.world
             if len(losses) < len(batches) or self.control.stop_requested:
                 self.stopped = True
                 break
@@ -371,8 +408,9 @@ class Trainer:
             self._emit_batch(epoch, len(losses), n_batches, losses, emitted)
         return losses
 
-    def _emit_batch(self, epoch: int, batch: int, n_batches: int, losses: list[torch.Tensor],
-                    emitted: int) -> None:
+    def _emit_batch(
+        self, epoch: int, batch: int, n_batches: int, losses: list[torch.Tensor], emitted: int
+    ) -> None:
         chunk = torch.stack(losses[emitted:]).float().cpu()
         values = chunk.tolist()
         flat = values if chunk.dim() == 1 else [v for row in values for v in row]
@@ -382,31 +420,46 @@ class Trainer:
         if not self.dist.is_main:
             return
         names = self.loop.loss_names
-        by_name = {names[0]: values} if chunk.dim() == 1 else \
-            {name: [row[i] for row in values] for i, name in enumerate(names)}
+        by_name = (
+            {names[0]: values}
+            if chunk.dim() == 1
+            else {name: [row[i] for row in values] for i, name in enumerate(names)}
+        )
         now = time.perf_counter()
         k = len(values)
         rate = k * self.batch_size * self.world / max(now - self._t_log, 1e-9)
         self._t_log = now
-        self.callbacks.on_batch_end(BatchEvent(
-            epoch=epoch, step=self.step, batch=batch, batches_per_epoch=n_batches,
-            steps=list(range(self.step - k + 1, self.step + 1)), losses=by_name,
-            lr=self.loop.current_lr(), samples_per_s=rate,
-            activation_stats=sampled[0] if sampled else None,
-            grad_norms=sampled[1] if sampled else None))
+        self.callbacks.on_batch_end(
+            BatchEvent(
+                epoch=epoch,
+                step=self.step,
+                batch=batch,
+                batches_per_epoch=n_batches,
+                steps=list(range(self.step - k + 1, self.step + 1)),
+                losses=by_name,
+                lr=self.loop.current_lr(),
+                samples_per_s=rate,
+                activation_stats=sampled[0] if sampled else None,
+                grad_norms=sampled[1] if sampled else None,
+            )
+        )
 
     def _nan_error(self, epoch: int, what: str) -> None:
         last = ""
         if self.out_dir is not None and self.history:
-            last = f"; the last good checkpoint is {self.out_dir / 'last.pt'} " \
-                   f"(epoch {len(self.history)})"
+            last = (
+                f"; the last good checkpoint is {self.out_dir / 'last.pt'} "
+                f"(epoch {len(self.history)})"
+            )
         raise TrainingError(
             f"the {what} loss became NaN or infinite in epoch {epoch + 1} (step {self.step}, "
             f"lr {self.loop.current_lr():g}): lower the learning rate, set grad_clip, or check "
-            f"the data for extreme values{last}")
+            f"the data for extreme values{last}"
+        )
 
-    def _end_epoch(self, epoch: int, batches: list[torch.Tensor],
-                   losses: list[torch.Tensor]) -> bool:
+    def _end_epoch(
+        self, epoch: int, batches: list[torch.Tensor], losses: list[torch.Tensor]
+    ) -> bool:
         """Evaluate, schedule, checkpoint and report one epoch; True when early stopping hits."""
         metrics = self._train_means(epoch, batches, losses)
         eval_metrics, samples = self.loop.evaluate()
@@ -417,16 +470,22 @@ class Trainer:
         is_best = self.best.update(epoch + 1, metrics, self.loop.networks)
         lr = self.loop.current_lr()
         elapsed = self._elapsed()
-        record = {"epoch": epoch + 1, "train_loss": metrics.pop("train_loss"),
-                  "val_loss": metrics.pop("val_loss", None), **metrics, "lr": lr,
-                  "elapsed_s": round(elapsed, 3)}
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": metrics.pop("train_loss"),
+            "val_loss": metrics.pop("val_loss", None),
+            **metrics,
+            "lr": lr,
+            "elapsed_s": round(elapsed, 3),
+        }
         self.history.append(record)
         if self.dist.is_main:
             self._report_epoch(record, is_best, samples, elapsed)
         return self.best.should_stop
 
-    def _train_means(self, epoch: int, batches: list[torch.Tensor],
-                     losses: list[torch.Tensor]) -> dict[str, Any]:
+    def _train_means(
+        self, epoch: int, batches: list[torch.Tensor], losses: list[torch.Tensor]
+    ) -> dict[str, Any]:
         """The epoch's mean training loss(es), weighted by batch size, over every process."""
         sizes = torch.full((len(losses),), float(self.batch_size), dtype=torch.float64)
         sizes[-1] = len(batches[len(losses) - 1])  # only the last batch may be smaller
@@ -457,15 +516,27 @@ class Trainer:
             else:
                 sched.step()
 
-    def _report_epoch(self, record: dict[str, Any], is_best: bool,
-                      samples: EpochSample | None, elapsed: float) -> None:
+    def _report_epoch(
+        self, record: dict[str, Any], is_best: bool, samples: EpochSample | None, elapsed: float
+    ) -> None:
         """Write the epoch's files, then tell the callbacks (main process only)."""
         self._write_epoch(record, is_best)
-        self.callbacks.on_epoch_end(EpochEvent(
-            epoch=record["epoch"], epochs=self.config.epochs, step=self.step,
-            metrics={k: v for k, v in record.items()
-                     if k not in ("epoch", "lr", "elapsed_s") and v is not None},
-            lr=record["lr"], elapsed_s=elapsed, is_best=is_best, samples=samples))
+        self.callbacks.on_epoch_end(
+            EpochEvent(
+                epoch=record["epoch"],
+                epochs=self.config.epochs,
+                step=self.step,
+                metrics={
+                    k: v
+                    for k, v in record.items()
+                    if k not in ("epoch", "lr", "elapsed_s") and v is not None
+                },
+                lr=record["lr"],
+                elapsed_s=elapsed,
+                is_best=is_best,
+                samples=samples,
+            )
+        )
 
     def _elapsed(self) -> float:
         """Seconds of this run (a resumed run's earlier ones included), pauses left out."""
@@ -475,16 +546,17 @@ class Trainer:
 
     # -- checkpoints and files ---------------------------------------------------------------------
     def _trainer_state(self, with_best: bool) -> dict[str, Any]:
-        rng: dict[str, Any] = {"torch": torch.get_rng_state(),
-                               "batches": self.batch_gen.get_state()}
+        rng: dict[str, Any] = {
+            "torch": torch.get_rng_state(),
+            "batches": self.batch_gen.get_state(),
+        }
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
             "config": self.config.to_dict(),
             "step": self.step,
             "optimizers": {k: o.state_dict() for k, o in self.loop.optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items()
-                           if s is not None},
+            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
             "rng": rng,
             "early_stopping": self.best.state(),
             "best_state_dicts": self.best.best_state if with_best else None,
@@ -510,10 +582,13 @@ class Trainer:
             if "cuda" in ts["rng"] and self.device.type == "cuda":
                 torch.cuda.set_rng_state(ts["rng"]["cuda"], self.device)
         except (KeyError, RuntimeError, ValueError) as exc:
-            raise TrainingError(f"the checkpoint's trainer state does not fit this design and "
-                                f"settings ({first_line(exc, 120)}): start a new run") from None
-        self.best.load_state(ts.get("early_stopping", {}), ts.get("best_state_dicts"),
-                             ckpt.epoch, ckpt.state_dicts)
+            raise TrainingError(
+                f"the checkpoint's trainer state does not fit this design and "
+                f"settings ({first_line(exc, 120)}): start a new run"
+            ) from None
+        self.best.load_state(
+            ts.get("early_stopping", {}), ts.get("best_state_dicts"), ckpt.epoch, ckpt.state_dicts
+        )
         self.history = list(ts.get("history", []))
         self.step = int(ts.get("step", 0))
         self.start_epoch = int(ckpt.epoch)
@@ -524,15 +599,23 @@ class Trainer:
 
     def _checkpoint(self, epoch: int, metrics: dict[str, Any], with_best: bool) -> Checkpoint:
         data = self.data
-        info = {"task": self.config.task, "input_shape": list(data.input_shape),
-                "target_shape": list(data.target_shape), "num_classes": data.num_classes,
-                "class_names": data.class_names, "feature_names": data.feature_names}
+        info = {
+            "task": self.config.task,
+            "input_shape": list(data.input_shape),
+            "target_shape": list(data.target_shape),
+            "num_classes": data.num_classes,
+            "class_names": data.class_names,
+            "feature_names": data.feature_names,
+        }
         return checkpoint_from_modules(
-            self.design, dict(self.loop.networks),
+            self.design,
+            dict(self.loop.networks),
             preprocessor=data.preprocessor.state_dict() if data.preprocessor.fitted else None,
-            data_info=info, epoch=epoch,
+            data_info=info,
+            epoch=epoch,
             metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-            trainer_state=self._trainer_state(with_best))
+            trainer_state=self._trainer_state(with_best),
+        )
 
     def _write_epoch(self, record: dict[str, Any], is_best: bool) -> None:
         if self.out_dir is None:
@@ -547,16 +630,24 @@ class Trainer:
         history, files, data, loop = self.history, self.files, self.data, self.loop
         best = next((h for h in history if h["epoch"] == self.best.best_epoch), None)
         rate = self._samples_done / self._train_time if self._train_time else 0.0
-        best_ckpt, last_ckpt = (files.checkpoint("best"), files.checkpoint("last")) \
-            if history else (None, None)
+        best_ckpt, last_ckpt = (
+            (files.checkpoint("best"), files.checkpoint("last")) if history else (None, None)
+        )
         return RunSummary(
-            design=self.design.name, task=self.config.task,
+            design=self.design.name,
+            task=self.config.task,
             device=str(self.device) if self.device is not None else None,
-            world_size=self.dist.world_size, epochs=self.config.epochs,
-            epochs_completed=len(history), stopped=self.stopped,
-            early_stopped=self.early_stopped, error=error, monitor=self.monitor,
-            best_epoch=self.best.best_epoch or None, best=best,
-            final=history[-1] if history else None, restored_best=restored_best,
+            world_size=self.dist.world_size,
+            epochs=self.config.epochs,
+            epochs_completed=len(history),
+            stopped=self.stopped,
+            early_stopped=self.early_stopped,
+            error=error,
+            monitor=self.monitor,
+            best_epoch=self.best.best_epoch or None,
+            best=best,
+            final=history[-1] if history else None,
+            restored_best=restored_best,
             elapsed_s=round(self._elapsed(), 3) if self._t_start is not None else 0.0,
             train_samples_per_s=round(rate, 1),
             data=data.description if data is not None else None,
@@ -575,7 +666,9 @@ class Trainer:
         where = f" in epoch {self.epoch + 1}" if self.loop is not None else ""
         if isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower():
             bs = self.config.batch_size
-            return TrainingError(f"out of {self.device} memory{where} at batch size {bs}: lower "
-                                 f"batch_size (try {max(1, bs // 2)}) or use a smaller design or "
-                                 "device cpu")
+            return TrainingError(
+                f"out of {self.device} memory{where} at batch size {bs}: lower "
+                f"batch_size (try {max(1, bs // 2)}) or use a smaller design or "
+                "device cpu"
+            )
         return TrainingError(f"training failed{where}: {first_line(exc, 300)}")

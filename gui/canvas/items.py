@@ -169,8 +169,10 @@ class NodeItem(QGraphicsRectItem):
             ins = ", ".join(fmt_shape(s) if s is not None else "?" for s in info.input_shapes)
             tip += f"<br>in: {escape_html(ins)}"
         tip += f"<br>{escape_html(texts.shape)} · {escape_html(texts.params)}"
-        tip += "".join(f"<br><span style='color:{colours.ERROR_COLOUR}'>⚠ {escape_html(m)}</span>"
-                       for m in texts.problems)
+        tip += "".join(
+            f"<br><span style='color:{colours.ERROR_COLOUR}'>⚠ {escape_html(m)}</span>"
+            for m in texts.problems
+        )
         return tip
 
     # -- refreshing from the document --------------------------------------------------------
@@ -196,8 +198,9 @@ class NodeItem(QGraphicsRectItem):
         if slots != self.slot_ports or height != self._height:
             self.slot_ports = slots
             self._height = height
-            self.setRect(QRectF(-th.PORT_RADIUS - 1, -1, th.NODE_WIDTH + 2 * th.PORT_RADIUS + 2,
-                                height + 2))
+            self.setRect(
+                QRectF(-th.PORT_RADIUS - 1, -1, th.NODE_WIDTH + 2 * th.PORT_RADIUS + 2, height + 2)
+            )
             for edge in self.in_edges:
                 edge.route()
             for edge in self.out_edges:
@@ -217,8 +220,9 @@ class NodeItem(QGraphicsRectItem):
 
     # -- painting ----------------------------------------------------------------------------
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         t = self.canvas.theme
         body = QRectF(0.0, 0.0, th.NODE_WIDTH, self._height)
         selected = self.isSelected()
@@ -242,28 +246,40 @@ class NodeItem(QGraphicsRectItem):
             border, width = t.border, 1.0
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(border)
-        painter.drawRoundedRect(body.adjusted(-width / 2, -width / 2, width / 2, width / 2),
-                                th.CORNER + width / 2, th.CORNER + width / 2)
+        painter.drawRoundedRect(
+            body.adjusted(-width / 2, -width / 2, width / 2, width / 2),
+            th.CORNER + width / 2,
+            th.CORNER + width / 2,
+        )
         painter.setBrush(t.base)
-        painter.drawRoundedRect(body.adjusted(width / 2, width / 2, -width / 2, -width / 2),
-                                th.CORNER - width / 2, th.CORNER - width / 2)
+        painter.drawRoundedRect(
+            body.adjusted(width / 2, width / 2, -width / 2, -width / 2),
+            th.CORNER - width / 2,
+            th.CORNER - width / 2,
+        )
         # Header: rounded on top, square where it meets the body.
         inset = width / 2
         painter.setBrush(self.colour)
-        painter.drawRoundedRect(QRectF(inset, inset, th.NODE_WIDTH - width, th.HEADER_HEIGHT),
-                                th.CORNER - inset, th.CORNER - inset)
-        painter.fillRect(QRectF(inset, th.HEADER_HEIGHT - th.CORNER, th.NODE_WIDTH - width,
-                                th.CORNER), self.colour)
+        painter.drawRoundedRect(
+            QRectF(inset, inset, th.NODE_WIDTH - width, th.HEADER_HEIGHT),
+            th.CORNER - inset,
+            th.CORNER - inset,
+        )
+        painter.fillRect(
+            QRectF(inset, th.HEADER_HEIGHT - th.CORNER, th.NODE_WIDTH - width, th.CORNER),
+            self.colour,
+        )
 
         painter.setFont(t.title_font)
         painter.setPen(_WHITE)
         painter.drawStaticText(QPointF(8.0, t.title_top), texts.title)
         painter.setFont(t.body_font)
         y = th.HEADER_HEIGHT + 3.0 + t.body_top
-        for text, colour in ((texts.label_static, t.muted if texts.label_is_id else t.text),
-                             (texts.shape_static, th.ERROR_COLOUR if texts.shape == "→ ?"
-                              else t.text),
-                             (texts.params_static, t.muted)):
+        for text, colour in (
+            (texts.label_static, t.muted if texts.label_is_id else t.text),
+            (texts.shape_static, th.ERROR_COLOUR if texts.shape == "→ ?" else t.text),
+            (texts.params_static, t.muted),
+        ):
             painter.setPen(colour)
             painter.drawStaticText(QPointF(10.0, y), text)
             y += th.LINE_HEIGHT
@@ -278,8 +294,11 @@ class NodeItem(QGraphicsRectItem):
             painter.drawEllipse(centre, 7.3, 7.3)
             painter.setFont(t.title_font)
             painter.setPen(_WHITE)
-            painter.drawText(QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
-                             Qt.AlignmentFlag.AlignCenter, "!")
+            painter.drawText(
+                QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
+                Qt.AlignmentFlag.AlignCenter,
+                "!",
+            )
 
     def _paint_ports(self, painter: QPainter, t: th.Theme) -> None:
         """Ports as filled discs (cheaper than stroked circles): hollow while unconnected."""
@@ -322,8 +341,9 @@ class _NodeTexts:
             self.shape = "→ " + fmt_shape(info.output_shape) if info.output_shape else "→ ?"
             self.params = f"{info.params:,} parameters" if info.params else "no parameters"
             self.problems = [_problem_text(p) for p in info.problems]
-            self.problems += [_problem_text(p) for p in analysis.design_problems
-                              if p.node == item.node_id]
+            self.problems += [
+                _problem_text(p) for p in analysis.design_problems if p.node == item.node_id
+            ]
         t = canvas.theme
         room = th.NODE_WIDTH - 16 - (18 if self.problems else 0)
         body = th.NODE_WIDTH - 18
@@ -405,8 +425,7 @@ class EdgeItem(QGraphicsItem):
     def tooltip_text(self) -> str:
         """``conv1 → pool (input 1): (N, 16, 8, 8)``."""
         e = self.edge
-        return (f"{e.source} → {e.target} (input {e.port + 1}): "
-                + (self.label or "shape unknown"))
+        return f"{e.source} → {e.target} (input {e.port + 1}): " + (self.label or "shape unknown")
 
     def route(self) -> None:
         """Follow the current port positions (the curve itself is rebuilt lazily)."""
@@ -415,8 +434,9 @@ class EdgeItem(QGraphicsItem):
         y1 = s.y() + self.source.output_port_y()
         x2 = t.x()
         y2 = t.y() + self.target.input_port_y(self.edge.port)
-        lane = wire_lane(x1, x2, (s.y(), s.y() + self.source.height),
-                         (t.y(), t.y() + self.target.height))
+        lane = wire_lane(
+            x1, x2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
+        )
         if (x1, y1, x2, y2) == self.ends and lane == self._lane and not self._bounds.isNull():
             return
         self.ends = (x1, y1, x2, y2)
@@ -440,8 +460,14 @@ class EdgeItem(QGraphicsItem):
         if lane is None:
             return [QLineF(x1, y1, x2, y2)]
         a, b = x1 + WIRE_STUB, x2 - WIRE_STUB
-        points = [QPointF(x1, y1), QPointF(a, y1), QPointF(a, lane), QPointF(b, lane),
-                  QPointF(b, y2), QPointF(x2, y2)]
+        points = [
+            QPointF(x1, y1),
+            QPointF(a, y1),
+            QPointF(a, lane),
+            QPointF(b, lane),
+            QPointF(b, y2),
+            QPointF(x2, y2),
+        ]
         return [QLineF(p, q) for p, q in zip(points, points[1:])]
 
     def refresh_label(self) -> None:
@@ -459,8 +485,9 @@ class EdgeItem(QGraphicsItem):
             self._hit_shape = stroker.createStroke(self.path())
         return self._hit_shape
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         t = self.canvas.theme
         lod = _lod(option, painter)
         selected = self.isSelected()
@@ -491,8 +518,9 @@ class EdgeItem(QGraphicsItem):
         painter.drawRoundedRect(rect, 4, 4)
         painter.setFont(t.small_font)
         painter.setPen(t.muted)
-        painter.drawStaticText(QPointF(rect.left() + 4, rect.top() + t.small_top),
-                               self._label_static)
+        painter.drawStaticText(
+            QPointF(rect.left() + 4, rect.top() + t.small_top), self._label_static
+        )
 
 
 def _bend(x1: float, x2: float) -> float:
@@ -508,8 +536,9 @@ WIRE_CORNER = 10.0
 LANE_CLEARANCE = 24.0
 
 
-def wire_lane(x1: float, x2: float, source_span: tuple[float, float],
-              target_span: tuple[float, float]) -> float | None:
+def wire_lane(
+    x1: float, x2: float, source_span: tuple[float, float], target_span: tuple[float, float]
+) -> float | None:
     """Height of the return lane of a backward wire (None for a forward wire, drawn as a curve).
 
     ``*_span`` are the (top, bottom) of the two nodes: the lane runs in the gap between them, or
@@ -593,8 +622,9 @@ class GroupItem(QGraphicsRectItem):
         if rect != self.rect():
             self.setRect(rect)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         t = self.canvas.theme
         rect = self.rect()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
@@ -606,10 +636,11 @@ class GroupItem(QGraphicsRectItem):
             font.setPointSizeF(11.0)
             painter.setFont(font)
             painter.setPen(t.muted)
-            painter.drawText(QRectF(rect.left() + 14, rect.top() + 4, rect.width() - 28,
-                                    self.TITLE_HEIGHT),
-                             Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
-                             self.title)
+            painter.drawText(
+                QRectF(rect.left() + 14, rect.top() + 4, rect.width() - 28, self.TITLE_HEIGHT),
+                Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft,
+                self.title,
+            )
 
 
 class OverviewItem(QGraphicsItem):
@@ -678,8 +709,9 @@ class OverviewItem(QGraphicsItem):
         self._selected, self._invalid = selected, invalid
         self._dirty = False
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         if self._dirty:
             self._rebuild()
         t = self.canvas.theme
@@ -700,8 +732,9 @@ class OverviewItem(QGraphicsItem):
             painter.setPen(t.highlight_cosmetic)
             painter.drawRects(self._selected)
         exposed = option.exposedRect
-        draw_block_titles(painter, t, [(r, title) for r, title in self._titles
-                                       if exposed.intersects(r)])
+        draw_block_titles(
+            painter, t, [(r, title) for r, title in self._titles if exposed.intersects(r)]
+        )
 
 
 BLOCK_TITLE_PX = 10  # the type name on a zoomed-out block, in screen pixels (readable, ≥ 9)
@@ -762,7 +795,8 @@ class NoteItem(QGraphicsItem):
             return
         self.text = text
         box = self.theme.body_metrics.boundingRect(
-            QRectF(0, 0, self.MAX_WIDTH, 10_000.0), int(Qt.TextFlag.TextWordWrap), text)
+            QRectF(0, 0, self.MAX_WIDTH, 10_000.0), int(Qt.TextFlag.TextWordWrap), text
+        )
         self._size = QRectF(0, 0, box.width() + 2 * self.PAD, box.height() + 2 * self.PAD)
         self._relayout()
 
@@ -787,8 +821,9 @@ class NoteItem(QGraphicsItem):
     def boundingRect(self) -> QRectF:  # noqa: N802
         return self._rect.adjusted(-1, -1, 1, 1)
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(QPen(th.ERROR_COLOUR, 1.2))
         painter.setBrush(self.theme.base)
@@ -804,8 +839,9 @@ class LinkItem(QGraphicsPathItem):
     passes data (a GAN's generator output → discriminator input). Not editable: it cannot be
     selected, moved or deleted; it follows the two nodes and explains itself in its tooltip."""
 
-    def __init__(self, canvas: CanvasScene, source: NodeItem, target: NodeItem, label: str,
-                 tip: str) -> None:
+    def __init__(
+        self, canvas: CanvasScene, source: NodeItem, target: NodeItem, label: str, tip: str
+    ) -> None:
         super().__init__()
         self._mid = QPointF()
         self.canvas = canvas
@@ -826,8 +862,9 @@ class LinkItem(QGraphicsPathItem):
         s, t = self.source.pos(), self.target.pos()
         x1, y1 = s.x() + th.NODE_WIDTH, s.y() + self.source.output_port_y()
         x2, y2 = t.x(), t.y() + self.target.output_port_y()
-        lane = wire_lane(x1, x2, (s.y(), s.y() + self.source.height),
-                         (t.y(), t.y() + self.target.height))
+        lane = wire_lane(
+            x1, x2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
+        )
         path = wire_path(x1, y1, x2, y2, lane)
         self._mid = path.pointAtPercent(0.5)
         self.setPath(path)
@@ -846,8 +883,9 @@ class LinkItem(QGraphicsPathItem):
         shape.addRect(self._label_rect())
         return shape
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(self.pen())
         painter.setBrush(Qt.BrushStyle.NoBrush)
@@ -885,8 +923,9 @@ class LabelEditor(QGraphicsTextItem):
         """Fill behind the text so the node's own label does not show through."""
         return self.canvas.theme.base
 
-    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem,
-              widget: QWidget | None = None) -> None:
+    def paint(
+        self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
+    ) -> None:
         painter.fillRect(self.boundingRect(), self.background())
         painter.setPen(QPen(self.canvas.theme.highlight, 1.0))
         painter.drawRect(self.boundingRect().adjusted(0, 0, -1, -1))
@@ -910,4 +949,3 @@ class LabelEditor(QGraphicsTextItem):
             return
         self._done = True
         self.canvas.finish_relabel(self, commit)
-

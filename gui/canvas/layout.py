@@ -9,5 +9,11 @@ from engine.editing.layout import (
     layered_layout,
 )
 
-__all__ = ["COLUMN_SPACING", "NETWORK_GAP", "ROW_SPACING", "WRAP_GAP", "layer_depths",
-           "layered_layout"]
+__all__ = [
+    "COLUMN_SPACING",
+    "NETWORK_GAP",
+    "ROW_SPACING",
+    "WRAP_GAP",
+    "layer_depths",
+    "layered_layout",
+]

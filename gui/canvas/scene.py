@@ -175,8 +175,10 @@ class CanvasScene(QGraphicsScene):
         style = self._type_styles.get(type_id)
         if style is None:
             spec = REGISTRY.get(type_id) if type_id in REGISTRY else None
-            style = (spec.display_name if spec else f"{type_id}?",
-                     th.category_colour(spec.category if spec else None))
+            style = (
+                spec.display_name if spec else f"{type_id}?",
+                th.category_colour(spec.category if spec else None),
+            )
             self._type_styles[type_id] = style
         return style
 
@@ -338,7 +340,9 @@ class CanvasScene(QGraphicsScene):
             group = self.groups.get(name)
             if group is None:
                 continue
-            members = [self.nodes[n.id] for n in design.nodes_in_network(name) if n.id in self.nodes]
+            members = [
+                self.nodes[n.id] for n in design.nodes_in_network(name) if n.id in self.nodes
+            ]
             if not members:
                 group.setVisible(False)
                 continue
@@ -356,8 +360,13 @@ class CanvasScene(QGraphicsScene):
             self.removeItem(link)
         self.links = []
         for source, target in wanted:
-            link = LinkItem(self, self.nodes[source], self.nodes[target],
-                            "feeds fake samples", gan_link_tip(source, target))
+            link = LinkItem(
+                self,
+                self.nodes[source],
+                self.nodes[target],
+                "feeds fake samples",
+                gan_link_tip(source, target),
+            )
             self.addItem(link)
             self.links.append(link)
 
@@ -448,8 +457,9 @@ class CanvasScene(QGraphicsScene):
         """Add a layer with its top-left at ``pos`` (snapped); returns the new node id."""
         pos = self.snap(pos)
         network = None if connect_after else self.network_at(pos)
-        command = cmd.AddNode(self.document, type_id, (pos.x(), pos.y()),
-                              connect_after=connect_after, network=network)
+        command = cmd.AddNode(
+            self.document, type_id, (pos.x(), pos.y()), connect_after=connect_after, network=network
+        )
         self.document.push(command)
         self.select_nodes([command.node_id])
         return command.node_id
@@ -467,8 +477,9 @@ class CanvasScene(QGraphicsScene):
         fed = [e for e in doc.design.in_edges(target_id) if e.port == port]
         if fed:
             doc.push(cmd.ReplaceEdge(doc, edge))
-            message = (f"Connected {source_id} → {target_id} (replaces the wire from "
-                       f"{fed[0].source})")
+            message = (
+                f"Connected {source_id} → {target_id} (replaces the wire from {fed[0].source})"
+            )
         else:
             doc.push(cmd.Connect(doc, edge))
             message = f"Connected {source_id} → {target_id}"
@@ -510,8 +521,11 @@ class CanvasScene(QGraphicsScene):
     def paste(self, at: QPointF | None = None) -> list[str]:
         """Paste the clipboard's layers (at ``at``, else shifted from the originals)."""
         mime = QGuiApplication.clipboard().mimeData()
-        raw = bytes(mime.data(FRAGMENT_MIME)).decode("utf-8") if mime is not None and \
-            mime.hasFormat(FRAGMENT_MIME) else (mime.text() if mime is not None else "")
+        raw = (
+            bytes(mime.data(FRAGMENT_MIME)).decode("utf-8")
+            if mime is not None and mime.hasFormat(FRAGMENT_MIME)
+            else (mime.text() if mime is not None else "")
+        )
         try:
             nodes, edges = cmd.parse_fragment(raw)
         except DesignFormatError:
@@ -631,8 +645,9 @@ class CanvasScene(QGraphicsScene):
             candidates = [i for i in self.items(rect) if isinstance(i, NodeItem)]
             for item in candidates[:PREJUDGE_LIMIT]:
                 self._judge(item)
-        self.statusMessage.emit(f"Connect {source_id}: release over an input port "
-                                f"(green accepts); elsewhere cancels")
+        self.statusMessage.emit(
+            f"Connect {source_id}: release over an input port (green accepts); elsewhere cancels"
+        )
 
     def _visible_rect(self) -> QRectF | None:
         rect = None
@@ -648,7 +663,8 @@ class CanvasScene(QGraphicsScene):
         drag.judged.add(item.node_id)
         for port in item.slot_ports:
             drag.verdicts[(item.node_id, port)] = self.document.can_connect(
-                drag.source, item.node_id, port, ancestors=drag.ancestors, replace=True)
+                drag.source, item.node_id, port, ancestors=drag.ancestors, replace=True
+            )
         item.update()
 
     def _draw_line(self, start: QPointF, end: QPointF) -> None:
@@ -695,15 +711,17 @@ class CanvasScene(QGraphicsScene):
             return
         drag.hover = hover
         if hover is None:
-            self.statusMessage.emit(f"Connect {drag.source}: release over an input port; "
-                                    f"elsewhere cancels")
+            self.statusMessage.emit(
+                f"Connect {drag.source}: release over an input port; elsewhere cancels"
+            )
         elif refusal:
             self.statusKept.emit(f"Cannot connect {drag.source} → {hover[0]}: {refusal}")
         else:
             fed = [e.source for e in self.document.design.in_edges(hover[0]) if e.port == hover[1]]
             replaces = f"; replaces the wire from {fed[0]}" if fed else ""
-            self.statusMessage.emit(f"Release to connect {drag.source} → {hover[0]} "
-                                    f"(input {hover[1] + 1}){replaces}")
+            self.statusMessage.emit(
+                f"Release to connect {drag.source} → {hover[0]} (input {hover[1] + 1}){replaces}"
+            )
 
     def _show_note(self, pos: QPointF, text: str) -> None:
         """Show ``text`` beside the pointer at ``pos`` (hide it when empty)."""
@@ -726,8 +744,10 @@ class CanvasScene(QGraphicsScene):
             at = view.mapFromScene(pos)
             room = view.viewport().rect()
             size = note.size()
-            note.set_flip(at.x() + note.OFFSET.x() + size.width() > room.right(),
-                          at.y() + note.OFFSET.y() + size.height() > room.bottom())
+            note.set_flip(
+                at.x() + note.OFFSET.x() + size.width() > room.right(),
+                at.y() + note.OFFSET.y() + size.height() > room.bottom(),
+            )
         note.setVisible(True)
 
     @property
@@ -754,8 +774,9 @@ class CanvasScene(QGraphicsScene):
         if verdict is not None:
             self.statusKept.emit(f"Not connected: {verdict[1]}")
         elif hover is not None and hover[1] == -1:
-            self.statusKept.emit(f"Not connected: '{hover[0]}' is an Input; it takes no "
-                                 f"incoming edges")
+            self.statusKept.emit(
+                f"Not connected: '{hover[0]}' is an Input; it takes no incoming edges"
+            )
         else:
             self.statusMessage.emit("Connection cancelled")
         return False
@@ -797,8 +818,9 @@ class CanvasScene(QGraphicsScene):
                     return
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
-            self._press = {i.node_id: i.pos() for i in self.selectedItems()
-                           if isinstance(i, NodeItem)}
+            self._press = {
+                i.node_id: i.pos() for i in self.selectedItems() if isinstance(i, NodeItem)
+            }
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         if self._drag is not None:
@@ -904,8 +926,10 @@ class CanvasScene(QGraphicsScene):
             menu.addAction("Delete", self.delete_selection)
         elif isinstance(item, EdgeItem):
             edge = item.edge
-            menu.addAction(f"Disconnect {edge.source} → {edge.target}",
-                           lambda: self.document.push(cmd.Disconnect(self.document, edge)))
+            menu.addAction(
+                f"Disconnect {edge.source} → {edge.target}",
+                lambda: self.document.push(cmd.Disconnect(self.document, edge)),
+            )
         else:
             menu.addAction("Paste here", lambda: self.paste(pos))
             menu.addAction("Auto-layout", lambda: self.auto_layout())
@@ -986,7 +1010,9 @@ def gan_link_ends(design) -> list[tuple[str, str]]:
 
 def gan_link_tip(source: str, target: str) -> str:
     """The tooltip of the generator → discriminator link."""
-    return (f"Training feeds the generator's output '{source}' to the discriminator's input "
-            f"'{target}' as fake samples, beside real ones; the discriminator learns to tell them "
-            f"apart and the generator learns to fool it. This link is not a wire: the GAN "
-            f"training loop makes it from the networks' roles.")
+    return (
+        f"Training feeds the generator's output '{source}' to the discriminator's input "
+        f"'{target}' as fake samples, beside real ones; the discriminator learns to tell them "
+        f"apart and the generator learns to fool it. This link is not a wire: the GAN "
+        f"training loop makes it from the networks' roles."
+    )

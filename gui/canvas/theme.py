@@ -111,20 +111,34 @@ class Theme:
         edge_cosmetic.setCosmetic(True)
         highlight_cosmetic = QPen(highlight, 2.0)
         highlight_cosmetic.setCosmetic(True)
-        return cls(base=base, text=text, muted=muted, border=_blend(base, text, 0.55), edge=edge,
-                   highlight=highlight,
-                   group_fill=group_fill, group_border=group_border, grid=grid, canvas=canvas,
-                   title_font=title, body_font=body, small_font=small,
-                   body_metrics=QFontMetricsF(body), title_metrics=QFontMetricsF(title),
-                   small_metrics=QFontMetricsF(small),
-                   title_top=(HEADER_HEIGHT - QFontMetricsF(title).height()) / 2,
-                   body_top=(LINE_HEIGHT - QFontMetricsF(body).height()) / 2,
-                   small_top=(14.0 - QFontMetricsF(small).height()) / 2,
-                   label_zoom=max(DETAIL_LOD, OVERVIEW_LEAVE,
-                                  MIN_TEXT_PX / min(font_px(title), font_px(body))),
-                   edge_pen=_cosmetic(edge, 1.0),
-                   edge_selected_pen=_cosmetic(highlight, 2.0),
-                   edge_cosmetic=edge_cosmetic, highlight_cosmetic=highlight_cosmetic)
+        return cls(
+            base=base,
+            text=text,
+            muted=muted,
+            border=_blend(base, text, 0.55),
+            edge=edge,
+            highlight=highlight,
+            group_fill=group_fill,
+            group_border=group_border,
+            grid=grid,
+            canvas=canvas,
+            title_font=title,
+            body_font=body,
+            small_font=small,
+            body_metrics=QFontMetricsF(body),
+            title_metrics=QFontMetricsF(title),
+            small_metrics=QFontMetricsF(small),
+            title_top=(HEADER_HEIGHT - QFontMetricsF(title).height()) / 2,
+            body_top=(LINE_HEIGHT - QFontMetricsF(body).height()) / 2,
+            small_top=(14.0 - QFontMetricsF(small).height()) / 2,
+            label_zoom=max(
+                DETAIL_LOD, OVERVIEW_LEAVE, MIN_TEXT_PX / min(font_px(title), font_px(body))
+            ),
+            edge_pen=_cosmetic(edge, 1.0),
+            edge_selected_pen=_cosmetic(highlight, 2.0),
+            edge_cosmetic=edge_cosmetic,
+            highlight_cosmetic=highlight_cosmetic,
+        )
 
 
 def font_px(font: QFont) -> float:
@@ -145,6 +159,8 @@ def _cosmetic(colour: QColor, width: float) -> QPen:
 
 
 def _blend(a: QColor, b: QColor, t: float) -> QColor:
-    return QColor.fromRgbF(a.redF() + (b.redF() - a.redF()) * t,
-                           a.greenF() + (b.greenF() - a.greenF()) * t,
-                           a.blueF() + (b.blueF() - a.blueF()) * t)
+    return QColor.fromRgbF(
+        a.redF() + (b.redF() - a.redF()) * t,
+        a.greenF() + (b.greenF() - a.greenF()) * t,
+        a.blueF() + (b.blueF() - a.blueF()) * t,
+    )

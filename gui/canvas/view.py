@@ -150,8 +150,11 @@ class CanvasView(QGraphicsView):
     def fit_action_triggered(self) -> None:
         """Fit to View (Ctrl+0): readable first; pressed again on a design too big for that, the
         whole design however small."""
-        state = (self.transform(), self.horizontalScrollBar().value(),
-                 self.verticalScrollBar().value())
+        state = (
+            self.transform(),
+            self.horizontalScrollBar().value(),
+            self.verticalScrollBar().value(),
+        )
         if self._readable_fit_state is not None and state == self._readable_fit_state:
             self._readable_fit_state = None
             self.fit(whole=True)
@@ -159,10 +162,15 @@ class CanvasView(QGraphicsView):
         if self.fit():
             self._readable_fit_state = None
             return
-        self._readable_fit_state = (self.transform(), self.horizontalScrollBar().value(),
-                                    self.verticalScrollBar().value())
-        self.statusMessage.emit("Showing the start of the design at a readable size; "
-                                "Fit to View again (Ctrl+0) shows all of it")
+        self._readable_fit_state = (
+            self.transform(),
+            self.horizontalScrollBar().value(),
+            self.verticalScrollBar().value(),
+        )
+        self.statusMessage.emit(
+            "Showing the start of the design at a readable size; "
+            "Fit to View again (Ctrl+0) shows all of it"
+        )
 
     def visible_scene_rect(self) -> QRectF:
         """The part of the scene the viewport shows."""
@@ -193,8 +201,7 @@ class CanvasView(QGraphicsView):
         """Selected node ids in file order."""
         return self._scene.selected_node_ids()
 
-    def add_layer(self, type_id: str, scene_pos: QPointF | None = None,
-                  connect_after=_AUTO) -> str:
+    def add_layer(self, type_id: str, scene_pos: QPointF | None = None, connect_after=_AUTO) -> str:
         """Add a layer (palette double-click / Enter / drop) and select it.
 
         Without ``scene_pos``: when exactly one node is selected the new layer goes to its right,
@@ -232,41 +239,77 @@ class CanvasView(QGraphicsView):
     def _make_actions(self) -> None:
         std = QKeySequence.StandardKey
         s = self._scene
-        self.cut_action = self._action("Cu&t", s.cut_selection, [std.Cut],
-                                       "Copy the selected layers and delete them")
-        self.copy_action = self._action("&Copy", s.copy_selection, [std.Copy],
-                                        "Copy the selected layers and the wires among them")
-        self.paste_action = self._action("&Paste", self._paste_here, [std.Paste],
-                                         "Paste layers (at the pointer when it is on the canvas)")
-        self.duplicate_action = self._action("D&uplicate", s.duplicate_selection, ["Ctrl+D"],
-                                             "Copy the selected layers beside themselves")
-        self.delete_action = self._action("&Delete", s.delete_selection,
-                                          [std.Delete, "Backspace"],
-                                          "Delete the selected layers and wires")
-        self.select_all_action = self._action("Select &All", s.select_all, [std.SelectAll],
-                                              "Select every layer and wire")
-        self.fit_action = self._action("&Fit to View", self.fit_action_triggered,
-                                       ["Ctrl+0"], "Zoom to show the whole design")
-        self.zoom_in_action = self._action("Zoom &In", lambda: self.zoom_by(WHEEL_STEP ** 2),
-                                           ["Ctrl++", "Ctrl+="], "Zoom in")
-        self.zoom_out_action = self._action("Zoom &Out", lambda: self.zoom_by(WHEEL_STEP ** -2),
-                                            ["Ctrl+-"], "Zoom out")
-        self.auto_layout_action = self._action("Auto-&Layout", lambda: s.auto_layout(), ["Ctrl+L"],
-                                               "Arrange layers left to right by depth")
-        self.snap_action = self._action("&Snap to Grid", self._toggle_snap, [],
-                                        "Keep layers on a 20-pixel grid when moved")
+        self.cut_action = self._action(
+            "Cu&t", s.cut_selection, [std.Cut], "Copy the selected layers and delete them"
+        )
+        self.copy_action = self._action(
+            "&Copy",
+            s.copy_selection,
+            [std.Copy],
+            "Copy the selected layers and the wires among them",
+        )
+        self.paste_action = self._action(
+            "&Paste",
+            self._paste_here,
+            [std.Paste],
+            "Paste layers (at the pointer when it is on the canvas)",
+        )
+        self.duplicate_action = self._action(
+            "D&uplicate",
+            s.duplicate_selection,
+            ["Ctrl+D"],
+            "Copy the selected layers beside themselves",
+        )
+        self.delete_action = self._action(
+            "&Delete",
+            s.delete_selection,
+            [std.Delete, "Backspace"],
+            "Delete the selected layers and wires",
+        )
+        self.select_all_action = self._action(
+            "Select &All", s.select_all, [std.SelectAll], "Select every layer and wire"
+        )
+        self.fit_action = self._action(
+            "&Fit to View", self.fit_action_triggered, ["Ctrl+0"], "Zoom to show the whole design"
+        )
+        self.zoom_in_action = self._action(
+            "Zoom &In", lambda: self.zoom_by(WHEEL_STEP**2), ["Ctrl++", "Ctrl+="], "Zoom in"
+        )
+        self.zoom_out_action = self._action(
+            "Zoom &Out", lambda: self.zoom_by(WHEEL_STEP**-2), ["Ctrl+-"], "Zoom out"
+        )
+        self.auto_layout_action = self._action(
+            "Auto-&Layout",
+            lambda: s.auto_layout(),
+            ["Ctrl+L"],
+            "Arrange layers left to right by depth",
+        )
+        self.snap_action = self._action(
+            "&Snap to Grid", self._toggle_snap, [], "Keep layers on a 20-pixel grid when moved"
+        )
         self.snap_action.setCheckable(True)
         self.snap_action.setChecked(s.snap_to_grid)
 
     def edit_actions(self) -> list[QAction]:
         """Cut, copy, paste, duplicate, delete, select all (in Edit-menu order)."""
-        return [self.cut_action, self.copy_action, self.paste_action, self.duplicate_action,
-                self.delete_action, self.select_all_action]
+        return [
+            self.cut_action,
+            self.copy_action,
+            self.paste_action,
+            self.duplicate_action,
+            self.delete_action,
+            self.select_all_action,
+        ]
 
     def view_actions(self) -> list[QAction]:
         """Zoom in/out, fit, auto-layout, snap to grid (in View-menu order)."""
-        return [self.zoom_in_action, self.zoom_out_action, self.fit_action,
-                self.auto_layout_action, self.snap_action]
+        return [
+            self.zoom_in_action,
+            self.zoom_out_action,
+            self.fit_action,
+            self.auto_layout_action,
+            self.snap_action,
+        ]
 
     def _toggle_snap(self, on: bool) -> None:
         self._scene.snap_to_grid = bool(on)
@@ -314,14 +357,15 @@ class CanvasView(QGraphicsView):
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
         steps = event.angleDelta().y() / 120.0
         if steps:
-            self.zoom_by(WHEEL_STEP ** steps, event.position())
+            self.zoom_by(WHEEL_STEP**steps, event.position())
             event.accept()
         else:
             super().wheelEvent(event)
 
     def mousePressEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if event.button() == Qt.MouseButton.MiddleButton or (
-                self._space_pan and event.button() == Qt.MouseButton.LeftButton):
+            self._space_pan and event.button() == Qt.MouseButton.LeftButton
+        ):
             self._pan_from = event.position().toPoint()
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             event.accept()
@@ -341,8 +385,9 @@ class CanvasView(QGraphicsView):
     def mouseReleaseEvent(self, event: QMouseEvent) -> None:  # noqa: N802
         if self._pan_from is not None:
             self._pan_from = None
-            self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if self._space_pan
-                                      else Qt.CursorShape.ArrowCursor)
+            self.viewport().setCursor(
+                Qt.CursorShape.OpenHandCursor if self._space_pan else Qt.CursorShape.ArrowCursor
+            )
             event.accept()
             return
         super().mouseReleaseEvent(event)

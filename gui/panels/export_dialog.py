@@ -57,13 +57,13 @@ CHECKPOINT_FILTER = "Deepwire checkpoints (*.pt);;All files (*)"
 #: What each format is for, one line each (shown under the format choice).
 FORMAT_NOTES = {
     "onnx": "For onnxruntime, TensorRT, OpenCV and other frameworks; the batch size stays "
-            "dynamic. Takes a few seconds.",
+    "dynamic. Takes a few seconds.",
     "pt2": "For PyTorch without Deepwire: torch.export.load(path).module() gives the model "
-           "back, ready to run or to compile.",
+    "back, ready to run or to compile.",
     "safetensors": "The trained weights only, named like the generated Python code's layers, "
-                   "for loading into your own PyTorch code.",
+    "for loading into your own PyTorch code.",
     "python": "A readable PyTorch nn.Module file plus its .safetensors weights, to read, edit "
-              "or train further; runs on its own: python FILE.py.",
+    "or train further; runs on its own: python FILE.py.",
 }
 
 
@@ -81,8 +81,9 @@ class CheckpointCheck:
     ok: bool
 
 
-def checkpoint_candidates(design: Design, design_path: Path | None, runs_dir: Path | None,
-                          last_run: Path | None) -> list[Path]:
+def checkpoint_candidates(
+    design: Design, design_path: Path | None, runs_dir: Path | None, last_run: Path | None
+) -> list[Path]:
     """Existing checkpoint files that probably hold this design's weights, most likely first.
 
     The run this editor started last (``best.pt``, then ``last.pt``), then the newest earlier
@@ -154,9 +155,16 @@ class ExportDialog(BackgroundTaskDialog):
     TASK_TITLE = "Export"
     STILL_RUNNING = "The export is still running; it finishes in a few seconds."
 
-    def __init__(self, document: Document, *, runs_dir: Path | None = None,
-                 last_run: Path | None = None, directory: str | Path | None = None,
-                 chooser: FileChooser | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        *,
+        runs_dir: Path | None = None,
+        last_run: Path | None = None,
+        directory: str | Path | None = None,
+        chooser: FileChooser | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.runs_dir = runs_dir
@@ -188,8 +196,9 @@ class ExportDialog(BackgroundTaskDialog):
         self.format_combo = QComboBox(self)
         for fmt, (title, _suffix, _desc) in FORMATS.items():
             self.format_combo.addItem(title, fmt)
-            self.format_combo.setItemData(self.format_combo.count() - 1, FORMAT_NOTES[fmt],
-                                          Qt.ItemDataRole.ToolTipRole)
+            self.format_combo.setItemData(
+                self.format_combo.count() - 1, FORMAT_NOTES[fmt], Qt.ItemDataRole.ToolTipRole
+            )
         self.format_note = note_label(self)
         form.addRow("&Format:", with_note(self.format_combo, self.format_note))
 
@@ -201,15 +210,17 @@ class ExportDialog(BackgroundTaskDialog):
         self.checkpoint_edit.setPlaceholderText("best.pt or last.pt of a training run")
         self.checkpoint_button = QPushButton("Browse…", self)
         self.checkpoint_info = note_label(self)
-        form.addRow("&Checkpoint:", with_note(path_row(self.checkpoint_edit,
-                                                       self.checkpoint_button),
-                                              self.checkpoint_info))
+        form.addRow(
+            "&Checkpoint:",
+            with_note(path_row(self.checkpoint_edit, self.checkpoint_button), self.checkpoint_info),
+        )
 
         self.output_edit = QLineEdit(self)
         self.output_button = QPushButton("Browse…", self)
         self.output_note = note_label(self)
-        form.addRow("&Save as:", with_note(path_row(self.output_edit, self.output_button),
-                                           self.output_note))
+        form.addRow(
+            "&Save as:", with_note(path_row(self.output_edit, self.output_button), self.output_note)
+        )
         outer.addLayout(form)
 
         self._add_progress_area(outer)
@@ -244,15 +255,20 @@ class ExportDialog(BackgroundTaskDialog):
     def _fill(self) -> None:
         doc = self.document
         design = doc.design
-        self.heading.setText(f"Export the trained weights of <b>{escape_html(design.name)}</b> as a "
-                             "file other tools load.")
+        self.heading.setText(
+            f"Export the trained weights of <b>{escape_html(design.name)}</b> as a "
+            "file other tools load."
+        )
         problems = doc.analysis.problems
         if problems:
             count = len(problems)
-            coloured(self.problem_label,
-                     f"⚠ The design has {count} problem{'s' if count != 1 else ''} and cannot "
-                     f"be exported: {problems[0]}. Fix {'them' if count != 1 else 'it'} "
-                     "(View → Problems), train, then export.", ERROR_COLOUR)
+            coloured(
+                self.problem_label,
+                f"⚠ The design has {count} problem{'s' if count != 1 else ''} and cannot "
+                f"be exported: {problems[0]}. Fix {'them' if count != 1 else 'it'} "
+                "(View → Problems), train, then export.",
+                ERROR_COLOUR,
+            )
         else:
             coloured(self.problem_label, "")
         self.part_combo.blockSignals(True)
@@ -333,8 +349,11 @@ class ExportDialog(BackgroundTaskDialog):
         else:
             path = Path(self.output_edit.text().strip())
             known = {s for _t, s, _d in FORMATS.values()}
-            path = path.with_suffix(FORMATS[fmt][1]) if path.suffix in known \
+            path = (
+                path.with_suffix(FORMATS[fmt][1])
+                if path.suffix in known
                 else path.with_name(path.name + FORMATS[fmt][1])
+            )
             self.output_edit.setText(str(path))
         self._on_output_changed()
 
@@ -354,8 +373,7 @@ class ExportDialog(BackgroundTaskDialog):
             coloured(self.output_note, "")
             self._update_controls()
             return
-        companions = [f"{path.name}.json (sidecar: inputs, outputs, class labels, "
-                      "preprocessing)"]
+        companions = [f"{path.name}.json (sidecar: inputs, outputs, class labels, preprocessing)"]
         if self.fmt == "python":
             companions.insert(0, f"{path.with_suffix('.safetensors').name} (its weights)")
         text = "Also writes " + " and ".join(companions) + "."
@@ -399,8 +417,12 @@ class ExportDialog(BackgroundTaskDialog):
 
     def _show_no_checkpoint(self) -> None:
         self.check = None
-        coloured(self.checkpoint_info, "No trained checkpoint of this design found: train it "
-                 "(Train → Train, F5) or pick a best.pt / last.pt file.", WARNING_COLOUR)
+        coloured(
+            self.checkpoint_info,
+            "No trained checkpoint of this design found: train it "
+            "(Train → Train, F5) or pick a best.pt / last.pt file.",
+            WARNING_COLOUR,
+        )
 
     def _start_probe(self, paths: list[Path]) -> None:
         """Check ``paths`` in the background; a newer request waits for the running one."""
@@ -408,8 +430,13 @@ class ExportDialog(BackgroundTaskDialog):
             self._probe_pending = paths
             return
         coloured(self.checkpoint_info, "Checking the checkpoint…")
-        self.probe = BackgroundCall(check_checkpoints, self.document.design.copy(), paths,
-                                    parent=self, name="deepwire-checkpoint-check")
+        self.probe = BackgroundCall(
+            check_checkpoints,
+            self.document.design.copy(),
+            paths,
+            parent=self,
+            name="deepwire-checkpoint-check",
+        )
         self.probe.done.connect(self._on_probe_done)
         self.probe.start()
 
@@ -442,24 +469,37 @@ class ExportDialog(BackgroundTaskDialog):
         output = self.output_path()
         if output is None:
             return "choose where to save"
-        conflict = output_conflict(self.fmt, output, {
-            "design": self.document.path,
-            "checkpoint": Path(self.checkpoint_edit.text().strip()).expanduser()})
+        conflict = output_conflict(
+            self.fmt,
+            output,
+            {
+                "design": self.document.path,
+                "checkpoint": Path(self.checkpoint_edit.text().strip()).expanduser(),
+            },
+        )
         return conflict  # the same refusal as ``main.py export``
 
     @Slot()
     def _update_controls(self) -> None:
         reason = self.blocked_reason()
         self.export_button.setEnabled(reason is None)
-        self.export_button.setToolTip(f"Disabled: {reason}" if reason else
-                                      "Write the files (runs in the background)")
-        self.reason_label.setText(f"To export: {reason}." if reason and not self.busy
-                                  and not self.document.analysis.problems else "")
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight
-                                       | Qt.AlignmentFlag.AlignVCenter)
+        self.export_button.setToolTip(
+            f"Disabled: {reason}" if reason else "Write the files (runs in the background)"
+        )
+        self.reason_label.setText(
+            f"To export: {reason}."
+            if reason and not self.busy and not self.document.analysis.problems
+            else ""
+        )
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         idle = not self.busy
-        for widget in (self.format_combo, self.checkpoint_edit, self.checkpoint_button,
-                       self.output_edit, self.output_button):
+        for widget in (
+            self.format_combo,
+            self.checkpoint_edit,
+            self.checkpoint_button,
+            self.output_edit,
+            self.output_button,
+        ):
             widget.setEnabled(idle)
         self.part_combo.setEnabled(idle and self.part_combo.count() > 1)
         self.close_button.setEnabled(idle)
@@ -471,17 +511,31 @@ class ExportDialog(BackgroundTaskDialog):
         fmt, part = self.fmt, self.part
         output = self.output_path()
         just_written = self.result is not None and output in self.result.paths
-        if output.exists() and not just_written and output != self._picked_output and \
-                not self.chooser.confirm_replace(
-                    "Replace the file?", f"{output} exists. Replace it with the "
-                    f"{FORMATS[fmt][0]} export (and its sidecar {sidecar_path(output).name})?"):
+        if (
+            output.exists()
+            and not just_written
+            and output != self._picked_output
+            and not self.chooser.confirm_replace(
+                "Replace the file?",
+                f"{output} exists. Replace it with the "
+                f"{FORMATS[fmt][0]} export (and its sidecar {sidecar_path(output).name})?",
+            )
+        ):
             return False
         self.output_edit.setText(str(output))
         checkpoint = Path(self.checkpoint_edit.text().strip()).expanduser()
         design = self.document.design.copy()  # the snapshot the worker reads
         self.show_button.hide()
-        self._start_task(f"Exporting {FORMATS[fmt][0]} to {output}…", export_model, design,
-                         checkpoint, fmt, output, part, name="deepwire-export")
+        self._start_task(
+            f"Exporting {FORMATS[fmt][0]} to {output}…",
+            export_model,
+            design,
+            checkpoint,
+            fmt,
+            output,
+            part,
+            name="deepwire-export",
+        )
         return True
 
     def _task_succeeded(self, result: Any) -> None:
@@ -492,8 +546,11 @@ class ExportDialog(BackgroundTaskDialog):
         lines += [f"Note: preprocessing {note}" for note in result.notes]
         steps = result.sidecar.get("preprocessing", {})
         if steps.get("steps") and steps.get("folded") and result.format != "safetensors":
-            lines.append("Preprocessing is folded in: the model takes raw features ("
-                         + ", ".join(steps["steps"]) + ").")
+            lines.append(
+                "Preprocessing is folded in: the model takes raw features ("
+                + ", ".join(steps["steps"])
+                + ")."
+            )
         coloured(self.result_label, "\n".join(lines), OK_COLOUR)
         self.show_button.show()
         self._on_output_changed()  # "exists and will be replaced" from now on
@@ -513,8 +570,12 @@ class ExportDialog(BackgroundTaskDialog):
 def _role(path: Path, main: Path, fmt: str) -> str:
     """What one written file is, for the success message."""
     if path == main:
-        return {"onnx": "the ONNX model", "pt2": "the PyTorch program",
-                "safetensors": "the weights", "python": "the PyTorch code"}[fmt]
+        return {
+            "onnx": "the ONNX model",
+            "pt2": "the PyTorch program",
+            "safetensors": "the weights",
+            "python": "the PyTorch code",
+        }[fmt]
     if path.suffix == ".json":
         return "sidecar: inputs, outputs, class labels, preprocessing"
     return "the weights the code loads"

@@ -32,8 +32,9 @@ THUMB = QSize(240, 120)
 STEM_ROLE = Qt.ItemDataRole.UserRole
 
 
-def render_thumbnail(design: Design, size: QSize = THUMB, palette: QPalette | None = None,
-                     ratio: float = 1.0) -> QPixmap:
+def render_thumbnail(
+    design: Design, size: QSize = THUMB, palette: QPalette | None = None, ratio: float = 1.0
+) -> QPixmap:
     """A schematic picture of ``design``: rows of category-coloured blocks wired as in the design."""
     pixmap = QPixmap(int(size.width() * ratio), int(size.height() * ratio))
     pixmap.setDevicePixelRatio(ratio)
@@ -98,14 +99,19 @@ class TemplateGallery(QDialog):
         self.description.setWordWrap(True)
         self.description.setMinimumHeight(48)
         self.description.setTextFormat(Qt.TextFormat.RichText)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
-                                   | QDialogButtonBox.StandardButton.Cancel, self)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel, self
+        )
         buttons.button(QDialogButtonBox.StandardButton.Ok).setText("Create")
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
-        layout.addWidget(QLabel("Start from a working design for one of the seven families; "
-                                "each is ready to train on the built-in digits data."))
+        layout.addWidget(
+            QLabel(
+                "Start from a working design for one of the seven families; "
+                "each is ready to train on the built-in digits data."
+            )
+        )
         layout.addWidget(self.list, 1)
         layout.addWidget(self.description)
         layout.addWidget(buttons)
@@ -126,7 +132,8 @@ class TemplateGallery(QDialog):
             self._summaries[stem] = (
                 f"<b>{title}</b> — {description}<br>{len(design)} layers, "
                 f"{formatting.count(totals.params)} parameters, "
-                f"{formatting.short_count(totals.macs)} MACs per sample")
+                f"{formatting.short_count(totals.macs)} MACs per sample"
+            )
         self.list.currentItemChanged.connect(self._on_current)
         self.list.itemDoubleClicked.connect(lambda _item: self.accept())
         self.list.setCurrentRow(0)

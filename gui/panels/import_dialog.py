@@ -44,11 +44,14 @@ from gui.widgets import (
     with_note,
 )
 
-SOURCE_FILTER = "PyTorch models (*.py *.pt2);;Python files (*.py);;torch.export programs " \
-                "(*.pt2);;All files (*)"
+SOURCE_FILTER = (
+    "PyTorch models (*.py *.pt2);;Python files (*.py);;torch.export programs (*.pt2);;All files (*)"
+)
 DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
-SHAPE_HELP = ("One sample, without the batch: 1,28,28 (a grey image), 20 (features), "
-              "12:int64 (token ids). Several inputs: separate them with a semicolon.")
+SHAPE_HELP = (
+    "One sample, without the batch: 1,28,28 (a grey image), 20 (features), "
+    "12:int64 (token ids). Several inputs: separate them with a semicolon."
+)
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,9 @@ def scan_module_classes(path: str | Path) -> list[ModuleClass]:
     try:
         tree = ast.parse(source, filename=str(path))
     except SyntaxError as exc:
-        raise SourceScanError(f"{path.name} is not valid Python: {exc.msg} (line "
-                              f"{exc.lineno})") from None
+        raise SourceScanError(
+            f"{path.name} is not valid Python: {exc.msg} (line {exc.lineno})"
+        ) from None
     nn_names = {"Module"}  # names that stand for torch.nn classes in this file
     nn_aliases = {"nn", "torch.nn"}  # module aliases of torch.nn
     for node in tree.body:
@@ -102,8 +106,9 @@ def scan_module_classes(path: str | Path) -> list[ModuleClass]:
     while changed:  # a class deriving from a module class of this file is one too
         changed = False
         for cls in classes:
-            if cls.name not in found and any(_is_module_base(b, nn_names, nn_aliases, found)
-                                             for b in cls.bases):
+            if cls.name not in found and any(
+                _is_module_base(b, nn_names, nn_aliases, found) for b in cls.bases
+            ):
                 found[cls.name] = cls
                 changed = True
     out = []
@@ -121,8 +126,9 @@ def _dotted(node: ast.expr) -> str:
     return ""
 
 
-def _is_module_base(base: ast.expr, nn_names: set[str], nn_aliases: set[str],
-                    found: dict[str, ast.ClassDef]) -> bool:
+def _is_module_base(
+    base: ast.expr, nn_names: set[str], nn_aliases: set[str], found: dict[str, ast.ClassDef]
+) -> bool:
     name = _dotted(base)
     if not name:
         return False
@@ -171,8 +177,14 @@ class ImportDialog(BackgroundTaskDialog):
     TASK_TITLE = "Import"
     STILL_RUNNING = "The import is still running; it cannot be stopped halfway."
 
-    def __init__(self, *, directory: str | Path | None = None, open_path: Path | None = None,
-                 chooser: FileChooser | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        directory: str | Path | None = None,
+        open_path: Path | None = None,
+        chooser: FileChooser | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.directory = Path(directory) if directory else Path.home()
         self.open_path = open_path  # the design open in the window: never overwritten
@@ -187,9 +199,12 @@ class ImportDialog(BackgroundTaskDialog):
 
     def _build(self) -> None:
         outer = QVBoxLayout(self)
-        intro = QLabel("Turn a PyTorch model into an editable design with its weights: a "
-                       "<b>.py</b> file and the <b>nn.Module</b> class to build (with no "
-                       "arguments), or a <b>.pt2</b> program saved by torch.export.save.", self)
+        intro = QLabel(
+            "Turn a PyTorch model into an editable design with its weights: a "
+            "<b>.py</b> file and the <b>nn.Module</b> class to build (with no "
+            "arguments), or a <b>.pt2</b> program saved by torch.export.save.",
+            self,
+        )
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
@@ -199,11 +214,14 @@ class ImportDialog(BackgroundTaskDialog):
         self.source_edit.setPlaceholderText("model.py or program.pt2")
         self.source_button = QPushButton("Browse…", self)
         self.source_note = note_label(self)
-        form.addRow("&Model file:", with_note(path_row(self.source_edit, self.source_button),
-                                              self.source_note))
+        form.addRow(
+            "&Model file:",
+            with_note(path_row(self.source_edit, self.source_button), self.source_note),
+        )
         self.class_combo = QComboBox(self)
-        self.class_combo.setToolTip("The nn.Module classes defined in the file (read without "
-                                    "running it)")
+        self.class_combo.setToolTip(
+            "The nn.Module classes defined in the file (read without running it)"
+        )
         form.addRow("&Class:", self.class_combo)
         self.shape_edit = QLineEdit(self)
         self.shape_edit.setPlaceholderText("e.g. 1,28,28")
@@ -214,9 +232,10 @@ class ImportDialog(BackgroundTaskDialog):
         self.output_edit = QLineEdit(self)
         self.output_button = QPushButton("Browse…", self)
         self.output_note = note_label(self)
-        form.addRow("&Save design as:", with_note(path_row(self.output_edit,
-                                                          self.output_button),
-                                                 self.output_note))
+        form.addRow(
+            "&Save design as:",
+            with_note(path_row(self.output_edit, self.output_button), self.output_note),
+        )
         self.class_label = form.labelForField(self.class_combo)
         self.shape_label = form.labelForField(self.shape_box)
         outer.addLayout(form)
@@ -224,8 +243,10 @@ class ImportDialog(BackgroundTaskDialog):
         self.warning_label = QLabel(self)
         self.warning_label.setWordWrap(True)
         self.warning_label.setTextFormat(Qt.TextFormat.RichText)
-        self.warning_label.setStyleSheet(f"color: {WARNING_COLOUR}; border: 1px solid "
-                                         f"{WARNING_COLOUR}; border-radius: 4px; padding: 6px;")
+        self.warning_label.setStyleSheet(
+            f"color: {WARNING_COLOUR}; border: 1px solid "
+            f"{WARNING_COLOUR}; border-radius: 4px; padding: 6px;"
+        )
         outer.addWidget(self.warning_label)
         self.trust_box = QCheckBox("I trust this file: run it to build the model", self)
         outer.addWidget(self.trust_box)
@@ -235,8 +256,7 @@ class ImportDialog(BackgroundTaskDialog):
 
         buttons = QHBoxLayout()
         self.reason_label = note_label(self)  # why Import is disabled
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight
-                                       | Qt.AlignmentFlag.AlignVCenter)
+        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         buttons.addWidget(self.reason_label, 1)
         self.import_button = QPushButton("Import", self)
         self.import_button.setDefault(True)
@@ -311,19 +331,31 @@ class ImportDialog(BackgroundTaskDialog):
     @Slot()
     def _on_source_changed(self) -> None:
         path = self.source_path()
-        if self._scanned is not None and path == self._scanned[0] and path is not None \
-                and path.is_file() and path.stat().st_mtime == self._scanned[1]:
+        if (
+            self._scanned is not None
+            and path == self._scanned[0]
+            and path is not None
+            and path.is_file()
+            and path.stat().st_mtime == self._scanned[1]
+        ):
             return  # the same file again (focus left the field): keep class and consent
-        self._scanned = (path, path.stat().st_mtime if path is not None and path.is_file()
-                         else None)
+        self._scanned = (
+            path,
+            path.stat().st_mtime if path is not None and path.is_file() else None,
+        )
         self.classes = []
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
         self.class_combo.blockSignals(False)
         self.trust_box.setChecked(False)
         python = self.is_python
-        for widget in (self.class_combo, self.class_label, self.shape_box,
-                       self.shape_label, self.trust_box):
+        for widget in (
+            self.class_combo,
+            self.class_label,
+            self.shape_box,
+            self.shape_label,
+            self.trust_box,
+        ):
             widget.setVisible(python or path is None)
         note, colour = "", None
         if path is None:
@@ -338,26 +370,30 @@ class ImportDialog(BackgroundTaskDialog):
             else:
                 usable = [c for c in self.classes if not c.needs_arguments]
                 if not self.classes:
-                    note, colour = (f"{path.name} defines no nn.Module class",
-                                    ERROR_COLOUR)
+                    note, colour = (f"{path.name} defines no nn.Module class", ERROR_COLOUR)
                 else:
-                    note = (f"{len(self.classes)} nn.Module class"
-                            f"{'es' if len(self.classes) != 1 else ''} found (the file was "
-                            "read, not run).")
+                    note = (
+                        f"{len(self.classes)} nn.Module class"
+                        f"{'es' if len(self.classes) != 1 else ''} found (the file was "
+                        "read, not run)."
+                    )
                 for cls in self.classes:
                     self.class_combo.addItem(cls.label(), cls.name)
                 if usable:  # the model is usually the last class, after its building blocks
                     self.class_combo.setCurrentIndex(self.classes.index(usable[-1]))
         elif path.suffix.lower() == ".pt2":
-            note = ("A torch.export program: its input shapes come from the program. It is "
-                    "checked before loading, and refused if loading it could run code.")
+            note = (
+                "A torch.export program: its input shapes come from the program. It is "
+                "checked before loading, and refused if loading it could run code."
+            )
         else:
             note, colour = "Choose a .py file or a .pt2 program.", ERROR_COLOUR
         coloured(self.source_note, note, colour)
         if python and path is not None:
             self.warning_label.setText(
                 f"⚠ <b>Importing a .py file runs it.</b> Python executes {escape_html(path.name)} "
-                "to build the model, with your user's rights. Only import files you trust.")
+                "to build the model, with your user's rights. Only import files you trust."
+            )
             self.warning_label.show()
         else:
             self.warning_label.hide()
@@ -408,8 +444,7 @@ class ImportDialog(BackgroundTaskDialog):
         if path is None or not path.is_file():
             return "choose a model file"
         if self.is_python:
-            cls = next((c for c in self.classes if c.name == self.class_combo.currentData()),
-                       None)
+            cls = next((c for c in self.classes if c.name == self.class_combo.currentData()), None)
             if cls is None:
                 return "choose an nn.Module class"
             if cls.needs_arguments:
@@ -431,12 +466,20 @@ class ImportDialog(BackgroundTaskDialog):
     def _update_controls(self) -> None:
         reason = self.blocked_reason()
         self.import_button.setEnabled(reason is None)
-        self.import_button.setToolTip(f"Disabled: {reason}" if reason else
-                                      "Import (runs in the background)")
+        self.import_button.setToolTip(
+            f"Disabled: {reason}" if reason else "Import (runs in the background)"
+        )
         self.reason_label.setText(f"To import: {reason}." if reason and not self.busy else "")
         idle = not self.busy
-        for widget in (self.source_edit, self.source_button, self.class_combo, self.shape_edit,
-                       self.output_edit, self.output_button, self.trust_box):
+        for widget in (
+            self.source_edit,
+            self.source_button,
+            self.class_combo,
+            self.shape_edit,
+            self.output_edit,
+            self.output_button,
+            self.trust_box,
+        ):
             widget.setEnabled(idle)
         self.cancel_button.setEnabled(idle)
 
@@ -449,8 +492,14 @@ class ImportDialog(BackgroundTaskDialog):
         shape = self.shape_edit.text() if self.is_python else ""
         output = self.output_path()
         self.output_edit.setText(str(output))
-        self._start_task(f"Importing {path.name}… (tracing the model and checking its outputs)",
-                         _run_import, source, output, shape, name="deepwire-import")
+        self._start_task(
+            f"Importing {path.name}… (tracing the model and checking its outputs)",
+            _run_import,
+            source,
+            output,
+            shape,
+            name="deepwire-import",
+        )
         return True
 
     def _task_succeeded(self, result: Any) -> None:

@@ -49,8 +49,9 @@ def parse_shape(text: str) -> list[int]:
         try:
             dims.append(int(token))
         except ValueError:
-            raise ValueError(f"'{token}' is not a whole number; enter sizes such as 1, 28, "
-                             "28") from None
+            raise ValueError(
+                f"'{token}' is not a whole number; enter sizes such as 1, 28, 28"
+            ) from None
     return dims
 
 
@@ -143,8 +144,17 @@ class InspectorPanel(QWidget):
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
-        for w in (self.title, self.help, self.node_box, self.params_box, self.error_label,
-                  self.shape_box, self.node_problems, self.summary_label, self.design_box):
+        for w in (
+            self.title,
+            self.help,
+            self.node_box,
+            self.params_box,
+            self.error_label,
+            self.shape_box,
+            self.node_problems,
+            self.summary_label,
+            self.design_box,
+        ):
             layout.addWidget(w)
         layout.addStretch(1)
         self._scroll.setWidget(body)
@@ -216,8 +226,10 @@ class InspectorPanel(QWidget):
         name = ps.name
         if ps.kind == "int":
             box = QSpinBox()
-            box.setRange(int(ps.minimum) if ps.minimum is not None else INT_MIN,
-                         int(ps.maximum) if ps.maximum is not None else INT_MAX)
+            box.setRange(
+                int(ps.minimum) if ps.minimum is not None else INT_MIN,
+                int(ps.maximum) if ps.maximum is not None else INT_MAX,
+            )
             box.setKeyboardTracking(False)
             box.setAccelerated(True)
             box.valueChanged.connect(lambda v, n=name: self._commit(n, int(v)))
@@ -242,7 +254,8 @@ class InspectorPanel(QWidget):
             combo = QComboBox()
             combo.addItems(list(ps.choices))
             combo.activated.connect(
-                lambda index, n=name, c=combo: self._commit(n, c.itemText(index)))
+                lambda index, n=name, c=combo: self._commit(n, c.itemText(index))
+            )
             return combo, lambda v, c=combo: c.setCurrentIndex(max(0, c.findText(str(v))))
         edit = QLineEdit()
         edit.setPlaceholderText("e.g. 1, 28, 28")
@@ -254,12 +267,17 @@ class InspectorPanel(QWidget):
     def _load_node(self) -> None:
         node = self.document.design.node(self.node_id)
         spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
-        colour = CATEGORIES.get(spec.category, UNKNOWN_CATEGORY_COLOUR) if spec else \
-            UNKNOWN_CATEGORY_COLOUR
+        colour = (
+            CATEGORIES.get(spec.category, UNKNOWN_CATEGORY_COLOUR)
+            if spec
+            else UNKNOWN_CATEGORY_COLOUR
+        )
         name = spec.display_name if spec else f"unknown type {node.type!r}"
         category = spec.category if spec else ""
-        self.title.setText(f"<span style='color:{colour}; font-size:large'>■</span> "
-                           f"<b style='font-size:large'>{name}</b> &nbsp;<i>{category}</i>")
+        self.title.setText(
+            f"<span style='color:{colour}; font-size:large'>■</span> "
+            f"<b style='font-size:large'>{name}</b> &nbsp;<i>{category}</i>"
+        )
         self.help.setText(spec.help if spec else "This layer type is not known to Deepwire.")
         if not self.label_edit.hasFocus() or self.label_edit.text() != node.label:
             self.label_edit.setText(node.label)
@@ -291,22 +309,30 @@ class InspectorPanel(QWidget):
     def _load_info(self) -> None:
         info = self.document.analysis.info.get(self.node_id)
         if info is None:
-            for lbl in (self.input_shape_label, self.output_shape_label, self.params_label,
-                        self.macs_label, self.memory_label):
+            for lbl in (
+                self.input_shape_label,
+                self.output_shape_label,
+                self.params_label,
+                self.macs_label,
+                self.memory_label,
+            ):
                 lbl.setText("—")
             self.node_problems.hide()
             return
         ins = [fmt_shape(s) for s in info.input_shapes]
         self.input_shape_label.setText(", ".join(ins) if ins else "—")
-        self.output_shape_label.setText(fmt_shape(info.output_shape)
-                                        if info.output_shape is not None else "unknown")
+        self.output_shape_label.setText(
+            fmt_shape(info.output_shape) if info.output_shape is not None else "unknown"
+        )
         self.params_label.setText(formatting.count(info.params))
         self.macs_label.setText(formatting.count(info.macs))
         self.memory_label.setText(f"{formatting.size(info.activation_bytes)} per sample")
-        problems = list(info.problems) + [p for p in self.document.analysis.design_problems
-                                          if p.node == self.node_id]
-        self.node_problems.setText("\n".join(
-            "⚠ " + p.message + (f" — {p.fix}" if p.fix else "") for p in problems))
+        problems = list(info.problems) + [
+            p for p in self.document.analysis.design_problems if p.node == self.node_id
+        ]
+        self.node_problems.setText(
+            "\n".join("⚠ " + p.message + (f" — {p.fix}" if p.fix else "") for p in problems)
+        )
         self.node_problems.setVisible(bool(problems))
 
     def _show_summary(self) -> None:
@@ -320,18 +346,27 @@ class InspectorPanel(QWidget):
             m = sum(analysis.info[n].macs for n in ids if n in analysis.info)
             self._summary_head = None
             self.title.setText(f"<b style='font-size:large'>{len(ids)} layers selected</b>")
-            self.summary_label.setText(f"Parameters: {formatting.count(p)}<br>"
-                                       f"MACs / sample: {formatting.count(m)}<br><br>"
-                                       "Select a single layer to edit it.")
+            self.summary_label.setText(
+                f"Parameters: {formatting.count(p)}<br>"
+                f"MACs / sample: {formatting.count(m)}<br><br>"
+                "Select a single layer to edit it."
+            )
             self.design_box.hide()
         else:
             head = (design.name, design.description)
             if head != self._summary_head:  # changes only with a new design
                 self._summary_head = head
-                self.title.setText(f"<b style='font-size:large'>{formatting.escape_html(design.name)}</b>")
+                self.title.setText(
+                    f"<b style='font-size:large'>{formatting.escape_html(design.name)}</b>"
+                )
                 self.summary_label.setText(
-                    (f"<p>{formatting.escape_html(design.description)}</p>" if design.description else "")
-                    + "<p><i>Select a layer on the canvas to edit its parameters.</i></p>")
+                    (
+                        f"<p>{formatting.escape_html(design.description)}</p>"
+                        if design.description
+                        else ""
+                    )
+                    + "<p><i>Select a layer on the canvas to edit its parameters.</i></p>"
+                )
             self._fill_design_box()
             self.design_box.show()
         self.title.show()
@@ -340,14 +375,22 @@ class InspectorPanel(QWidget):
     def _fill_design_box(self) -> None:
         summary = self.summary
         totals = summary.totals
-        self.layers_value.setText(f"{formatting.count(len(self.document.design))} layers, "
-                                  f"{formatting.count(summary.edge_count)} connections")
-        self.networks_value.setText("\n".join(
-            f"{title}: {summary.network_sizes.get(name, 0)} layers"
-            for name, title in self.document.network_titles().items()))
+        self.layers_value.setText(
+            f"{formatting.count(len(self.document.design))} layers, "
+            f"{formatting.count(summary.edge_count)} connections"
+        )
+        self.networks_value.setText(
+            "\n".join(
+                f"{title}: {summary.network_sizes.get(name, 0)} layers"
+                for name, title in self.document.network_titles().items()
+            )
+        )
         count = len(summary.problems)
-        self.status_value.setText("✔ valid" if not count else
-                                  f"⚠ {count} problem{'s' if count != 1 else ''} (see Problems)")
+        self.status_value.setText(
+            "✔ valid"
+            if not count
+            else f"⚠ {count} problem{'s' if count != 1 else ''} (see Problems)"
+        )
         style = f"color: {ERROR_COLOUR};" if count else ""
         if self.status_value.styleSheet() != style:
             self.status_value.setStyleSheet(style)
@@ -440,4 +483,3 @@ def _same(a: Any, b: Any) -> bool:
     if isinstance(a, bool) or isinstance(b, bool):
         return a is b
     return a == b
-

@@ -32,8 +32,9 @@ def layer_tooltip(spec: LayerSpec) -> str:
     """Rich tooltip: name, category, help and the parameters with their ranges."""
     lines = [f"<b>{spec.display_name}</b> <i>({spec.category})</i>", spec.help]
     if spec.params:
-        items = "".join(f"<li><tt>{p.name}</tt> — {p.help or p.describe_range()}</li>"
-                        for p in spec.params)
+        items = "".join(
+            f"<li><tt>{p.name}</tt> — {p.help or p.describe_range()}</li>" for p in spec.params
+        )
         lines.append(f"<ul style='margin:0'>{items}</ul>")
     return "<br>".join(lines)
 
@@ -109,13 +110,19 @@ class PalettePanel(QWidget):
                 item = QTreeWidgetItem(group, [spec.display_name])
                 item.setIcon(0, swatch(CATEGORIES[category]))
                 item.setData(0, TYPE_ROLE, spec.type_id)
-                item.setData(0, SEARCH_ROLE, " ".join(
-                    [spec.type_id, spec.display_name, *spec.replaces]).lower())
+                item.setData(
+                    0,
+                    SEARCH_ROLE,
+                    " ".join([spec.type_id, spec.display_name, *spec.replaces]).lower(),
+                )
                 item.setData(0, TOPIC_ROLE, f"{category} {spec.help}".lower())
                 item.setToolTip(0, layer_tooltip(spec))
                 item.setStatusTip(0, spec.help)
-                item.setFlags(Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-                              | Qt.ItemFlag.ItemIsDragEnabled)
+                item.setFlags(
+                    Qt.ItemFlag.ItemIsEnabled
+                    | Qt.ItemFlag.ItemIsSelectable
+                    | Qt.ItemFlag.ItemIsDragEnabled
+                )
         self.tree.expandAll()
 
     def set_filter(self, text: str) -> None:
@@ -125,9 +132,11 @@ class PalettePanel(QWidget):
         are searched too.
         """
         words = text.lower().split()
-        items = [self.tree.topLevelItem(g).child(i)
-                 for g in range(self.tree.topLevelItemCount())
-                 for i in range(self.tree.topLevelItem(g).childCount())]
+        items = [
+            self.tree.topLevelItem(g).child(i)
+            for g in range(self.tree.topLevelItemCount())
+            for i in range(self.tree.topLevelItem(g).childCount())
+        ]
         by_name = any(all(w in it.data(0, SEARCH_ROLE) for w in words) for it in items)
         for g in range(self.tree.topLevelItemCount()):
             group = self.tree.topLevelItem(g)

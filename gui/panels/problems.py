@@ -75,14 +75,16 @@ class ProblemsPanel(QWidget):
         self.tree.setUpdatesEnabled(False)
         self.tree.clear()
         if not problems:
-            item = QTreeWidgetItem(self.tree, ["", "No problems: every layer's shape checks out.",
-                                               ""])
+            item = QTreeWidgetItem(
+                self.tree, ["", "No problems: every layer's shape checks out.", ""]
+            )
             item.setIcon(1, icon("ok"))
             item.setFlags(Qt.ItemFlag.ItemIsEnabled)
         items = []
         for problem in problems:
-            item = QTreeWidgetItem(["" if problem.node is None else problem.node,
-                                    problem.message, problem.fix])
+            item = QTreeWidgetItem(
+                ["" if problem.node is None else problem.node, problem.message, problem.fix]
+            )
             item.setIcon(0 if problem.node else 1, icon("problem"))
             item.setData(0, NODE_ROLE, problem.node)
             if isinstance(problem, SectionProblem):

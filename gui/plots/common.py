@@ -10,11 +10,21 @@ import pyqtgraph as pg
 from PySide6.QtGui import QColor
 
 #: Curve colours (Tableau 10): readable on light and dark backgrounds.
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-           "#7f7f7f", "#bcbd22", "#17becf")
+COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 250    # at most four redraws a second
+REFRESH_MS = 250  # at most four redraws a second
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
@@ -49,8 +59,8 @@ class Series:
             size = max(need, 2 * len(self._x))
             self._x = np.resize(self._x, size)
             self._y = np.resize(self._y, size)
-        self._x[self.n:need] = xs
-        self._y[self.n:need] = ys
+        self._x[self.n : need] = xs
+        self._y[self.n : need] = ys
         self.n = need
 
     def append(self, x: float, y: float) -> None:
@@ -58,11 +68,11 @@ class Series:
 
     @property
     def x(self) -> np.ndarray:
-        return self._x[:self.n]
+        return self._x[: self.n]
 
     @property
     def y(self) -> np.ndarray:
-        return self._y[:self.n]
+        return self._y[: self.n]
 
     def clear(self) -> None:
         self.n = 0
@@ -78,14 +88,18 @@ class LogAxis(pg.AxisItem):
         lo, hi = math.floor(minVal), math.ceil(maxVal)
         decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
         steps = (1, 2, 5) if len(decades) < 2 else (1,)
-        values = [d + math.log10(m) for d in range(lo, hi + 1) for m in steps
-                  if minVal <= d + math.log10(m) <= maxVal]
+        values = [
+            d + math.log10(m)
+            for d in range(lo, hi + 1)
+            for m in steps
+            if minVal <= d + math.log10(m) <= maxVal
+        ]
         return [(None, values)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
         if not self.logMode:
             return super().tickStrings(values, scale, spacing)
-        return [f"{10 ** v:.3g}" for v in values]
+        return [f"{10**v:.3g}" for v in values]
 
 
 class EpochAxis(pg.AxisItem):
@@ -120,8 +134,10 @@ def bounded(name: str) -> bool:
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     """Lay the legend's entries out in as many columns as the plot's width holds and reserve
     their height in the row under the bottom axis (none while the legend is empty)."""
-    entries = [sample.boundingRect().width() + label.boundingRect().width() + 8
-               for sample, label in legend.items]
+    entries = [
+        sample.boundingRect().width() + label.boundingRect().width() + 8
+        for sample, label in legend.items
+    ]
     if entries:
         columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
         if columns != legend.columnCount:
@@ -144,4 +160,4 @@ def with_alpha(colour: str, share: float) -> QColor:
 
 def short(text: str, limit: int = 10) -> str:
     """Clip a label for a crowded axis: ``discriminator_fc1`` → ``discrimin…``."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -45,7 +45,7 @@ class FamilyView:
     epoch's sample of the same :attr:`view` name."""
 
     view: ClassVar[str] = ""
-    waiting: ClassVar[str] = ""   # what the empty view says until the first epoch
+    waiting: ClassVar[str] = ""  # what the empty view says until the first epoch
 
     def __init__(self, plots: TrainingPlots, items: dict[str, Any]) -> None:
         self.plots = plots
@@ -79,19 +79,20 @@ class ConfusionView(FamilyView):
         plot = items["image_plot"]
         k = matrix.shape[0]
         totals = matrix.sum(axis=1, keepdims=True)
-        share = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float),
-                          where=totals > 0)
+        share = np.divide(matrix, totals, out=np.zeros(matrix.shape, dtype=float), where=totals > 0)
         image = items["image"]
         if image.lut is None:
             image.setColorMap(pg.ColorMap([0.0, 1.0], [host.bg, QColor(TRAIN_COLOUR)]))
         image.setImage(share, levels=(0.0, 1.0))
         correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
-        plot.setTitle(f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
-                      color=host.fg, size="9pt")
+        plot.setTitle(
+            f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
+            color=host.fg,
+            size="9pt",
+        )
         if items.get("ticks_for") != k:
             items["ticks_for"] = k
-            names = host.class_names if len(host.class_names) == k else \
-                [str(i) for i in range(k)]
+            names = host.class_names if len(host.class_names) == k else [str(i) for i in range(k)]
             ticks = [[(i + 0.5, short(str(n), 4)) for i, n in enumerate(names)], []]
             plot.getAxis("bottom").setTicks(ticks)
             plot.getAxis("left").setTicks(ticks)
@@ -135,10 +136,12 @@ class ScatterView(FamilyView):
         plot = plots.plot_in(plots.family, 0, 0, "Predictions vs targets (validation)", "target")
         plot.getAxis("left").setLabel("prediction", color=plots.muted.name(), size="8pt")
         plot.showGrid(x=True, y=True, alpha=0.15)
-        self.items["diagonal"] = plot.plot([], [], pen=pg.mkPen(
-            plots.muted, width=1, style=Qt.PenStyle.DashLine))
+        self.items["diagonal"] = plot.plot(
+            [], [], pen=pg.mkPen(plots.muted, width=1, style=Qt.PenStyle.DashLine)
+        )
         self.items["scatter"] = pg.ScatterPlotItem(
-            size=5, brush=pg.mkBrush(with_alpha(TRAIN_COLOUR, 0.6)), pen=pg.mkPen(None))
+            size=5, brush=pg.mkBrush(with_alpha(TRAIN_COLOUR, 0.6)), pen=pg.mkPen(None)
+        )
         plot.addItem(self.items["scatter"])
         self.items["plot"] = plot
 
@@ -168,8 +171,7 @@ class ReconstructionView(FamilyView):
         items = self.items
         set_picture(items["inputs"], np.asarray(sample.inputs))
         set_picture(items["outputs"], np.asarray(sample.outputs))
-        items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.plots.fg,
-                                       size="9pt")
+        items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.plots.fg, size="9pt")
 
 
 class GanView(FamilyView):
@@ -187,8 +189,9 @@ class GanView(FamilyView):
             set_picture(items["image"], np.asarray(sample.samples))
         else:
             items["image"].setImage(np.asarray(sample.grid), levels=(0.0, 1.0))
-        items["image_plot"].setTitle(f"Generator samples (fixed noise){epoch}",
-                                     color=self.plots.fg, size="9pt")
+        items["image_plot"].setTitle(
+            f"Generator samples (fixed noise){epoch}", color=self.plots.fg, size="9pt"
+        )
 
 
 class SomView(FamilyView):
@@ -198,8 +201,9 @@ class SomView(FamilyView):
     waiting = "The U-matrix and hit map\nappear after the first epoch"
 
     def build(self) -> None:
-        self.plots.image_plot(0, "U-matrix (dark: similar neighbours)", key="u_matrix",
-                              cmap="viridis")
+        self.plots.image_plot(
+            0, "U-matrix (dark: similar neighbours)", key="u_matrix", cmap="viridis"
+        )
         self.plots.image_plot(1, "Hits per unit", key="hit_map", cmap="inferno")
 
     def draw(self, sample: SomSample, epoch: str) -> None:
@@ -208,12 +212,15 @@ class SomView(FamilyView):
         hits = np.asarray(sample.hit_map, dtype=float)
         items["hit_map"].setImage(hits)
         items["hit_map_plot"].setTitle(
-            f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)", color=self.plots.fg,
-            size="9pt")
+            f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)",
+            color=self.plots.fg,
+            size="9pt",
+        )
 
 
 #: view name → the class that shows it.
 FAMILY_VIEWS: dict[str, type[FamilyView]] = {
-    cls.view: cls for cls in (ConfusionView, ScatterView, ReconstructionView, GanView, SomView)}
+    cls.view: cls for cls in (ConfusionView, ScatterView, ReconstructionView, GanView, SomView)
+}
 #: What each empty view says until its first epoch arrives.
 FAMILY_WAITING = {name: cls.waiting for name, cls in FAMILY_VIEWS.items()}

@@ -57,7 +57,6 @@ from gui.plots.common import (
 )
 from gui.plots.family import FAMILY_VIEWS, FamilyView
 
-
 #: The epoch range empty plots show (after another design is opened).
 EMPTY_X_RANGE = (0, 10)
 
@@ -114,13 +113,15 @@ class TrainingPlots(QWidget):
         self.layers = self.view.addLayout(row=1, col=0)
         self.layers.setSpacing(0)
         self.layers.setContentsMargins(0, 0, 0, 0)
-        self.act_plot = self.plot_in(self.layers, 0, 0, "Layer outputs: mean ± std",
-                                      "value")
+        self.act_plot = self.plot_in(self.layers, 0, 0, "Layer outputs: mean ± std", "value")
         self.zero_plot = self.plot_in(self.layers, 0, 1, "zeros", "share")
         self.grad_plot = self._style(
-            self.view.addPlot(row=1, col=1, axisItems={"left": LogAxis("left"),
-                                                       "bottom": EpochAxis("bottom")}),
-            "Gradient norm per layer", "epoch")
+            self.view.addPlot(
+                row=1, col=1, axisItems={"left": LogAxis("left"), "bottom": EpochAxis("bottom")}
+            ),
+            "Gradient norm per layer",
+            "epoch",
+        )
         self.family = self.view.addLayout(row=0, col=2, rowspan=2)
         layout_item = self.view.ci.layout
         for col, stretch in ((0, 4), (1, 4), (2, 3)):
@@ -143,20 +144,32 @@ class TrainingPlots(QWidget):
         self.zero_plot.getViewBox().setMouseEnabled(x=False, y=False)
         self.layers.layout.setColumnStretchFactor(0, 3)
         self.layers.layout.setColumnStretchFactor(1, 1)
-        self.act_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
-                                        brush=with_alpha(TRAIN_COLOUR, 0.35),
-                                        pen=pg.mkPen(None))
-        self.act_errors = pg.ErrorBarItem(x=np.zeros(0), y=np.zeros(0), left=np.zeros(0),
-                                          right=np.zeros(0), beam=0.25,
-                                          pen=pg.mkPen(TRAIN_COLOUR, width=1.5))
-        self.act_means = pg.ScatterPlotItem(size=6, brush=pg.mkBrush(TRAIN_COLOUR),
-                                            pen=pg.mkPen(None))
+        self.act_bars = pg.BarGraphItem(
+            x0=[],
+            y=[],
+            height=0.6,
+            width=[],
+            brush=with_alpha(TRAIN_COLOUR, 0.35),
+            pen=pg.mkPen(None),
+        )
+        self.act_errors = pg.ErrorBarItem(
+            x=np.zeros(0),
+            y=np.zeros(0),
+            left=np.zeros(0),
+            right=np.zeros(0),
+            beam=0.25,
+            pen=pg.mkPen(TRAIN_COLOUR, width=1.5),
+        )
+        self.act_means = pg.ScatterPlotItem(
+            size=6, brush=pg.mkBrush(TRAIN_COLOUR), pen=pg.mkPen(None)
+        )
         self.act_plot.addItem(self.act_bars)
         self.act_plot.addItem(self.act_errors)
         self.act_plot.addItem(self.act_means)
         self.act_plot.addItem(pg.InfiniteLine(0, angle=90, pen=pg.mkPen(self.muted, width=1)))
-        self.zero_bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[],
-                                         brush=pg.mkBrush(COLOURS[3]), pen=pg.mkPen(None))
+        self.zero_bars = pg.BarGraphItem(
+            x0=[], y=[], height=0.6, width=[], brush=pg.mkBrush(COLOURS[3]), pen=pg.mkPen(None)
+        )
         self.zero_plot.addItem(self.zero_bars)
 
     def _build_notes_and_legends(self) -> None:
@@ -179,14 +192,15 @@ class TrainingPlots(QWidget):
         self.loss_legend = self._legend(self.loss_plot)
         self.metric_legend = self._legend(self.metric_plot)
         self.grad_legend = self._legend(self.grad_plot)
-        self.best_line = pg.InfiniteLine(angle=90, movable=False,
-                                         pen=pg.mkPen(self.muted, width=1,
-                                                      style=Qt.PenStyle.DashLine),
-                                         label="best", labelOpts={"position": 0.6,
-                                                                  "color": self.muted})
+        self.best_line = pg.InfiniteLine(
+            angle=90,
+            movable=False,
+            pen=pg.mkPen(self.muted, width=1, style=Qt.PenStyle.DashLine),
+            label="best",
+            labelOpts={"position": 0.6, "color": self.muted},
+        )
         self.best_line.hide()
         self.loss_plot.addItem(self.best_line, ignoreBounds=True)
-
 
     def _sync_right_axis(self) -> None:
         vb = self.metric_plot.getViewBox()
@@ -207,13 +221,15 @@ class TrainingPlots(QWidget):
         plot.setMenuEnabled(True)
         return plot
 
-    def _plot(self, row: int, col: int, title: str, x_label: str,
-              epochs: bool = False) -> pg.PlotItem:
+    def _plot(
+        self, row: int, col: int, title: str, x_label: str, epochs: bool = False
+    ) -> pg.PlotItem:
         axes = {"bottom": EpochAxis("bottom")} if epochs else None
         return self._style(self.view.addPlot(row=row, col=col, axisItems=axes), title, x_label)
 
-    def plot_in(self, layout: pg.GraphicsLayout, row: int, col: int, title: str,
-                x_label: str) -> pg.PlotItem:
+    def plot_in(
+        self, layout: pg.GraphicsLayout, row: int, col: int, title: str, x_label: str
+    ) -> pg.PlotItem:
         """A styled plot at (row, col) of a sub-layout."""
         return self._style(layout.addPlot(row=row, col=col), title, x_label)
 
@@ -242,8 +258,14 @@ class TrainingPlots(QWidget):
     def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
         """A legend under the plot's bottom axis, outside the data: it never hides a curve.
         :func:`_fit_legend` lays its entries out in as many columns as the width allows."""
-        legend = PlotLegend(offset=None, labelTextSize="8pt", verSpacing=-6, horSpacing=4,
-                            labelTextColor=self.fg, frame=False)
+        legend = PlotLegend(
+            offset=None,
+            labelTextSize="8pt",
+            verSpacing=-6,
+            horSpacing=4,
+            labelTextColor=self.fg,
+            frame=False,
+        )
         legend.layout.setContentsMargins(0, 0, 0, 0)
         legend.setParentItem(plot)
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
@@ -252,14 +274,26 @@ class TrainingPlots(QWidget):
         fit_legend(plot, legend)
         return legend
 
-    def _curve(self, plot: pg.PlotItem, name: str | None, colour: str, width: float = 2.0,
-               alpha: float = 1.0, symbol: bool = False) -> pg.PlotDataItem:
+    def _curve(
+        self,
+        plot: pg.PlotItem,
+        name: str | None,
+        colour: str,
+        width: float = 2.0,
+        alpha: float = 1.0,
+        symbol: bool = False,
+    ) -> pg.PlotDataItem:
         kwargs: dict[str, Any] = {}
         if symbol:
-            kwargs = {"symbol": "o", "symbolSize": 4, "symbolBrush": colour,
-                      "symbolPen": pg.mkPen(None)}
-        curve = plot.plot([], [], pen=pg.mkPen(with_alpha(colour, alpha), width=width),
-                          name=name, **kwargs)
+            kwargs = {
+                "symbol": "o",
+                "symbolSize": 4,
+                "symbolBrush": colour,
+                "symbolPen": pg.mkPen(None),
+            }
+        curve = plot.plot(
+            [], [], pen=pg.mkPen(with_alpha(colour, alpha), width=width), name=name, **kwargs
+        )
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         return curve
@@ -284,9 +318,11 @@ class TrainingPlots(QWidget):
         self.epoch_curves: dict[str, pg.PlotDataItem] = {}
         self.metric_curves: dict[str, pg.PlotDataItem] = {}
         self.grad_curves: dict[str, pg.PlotDataItem] = {}
-        for plot, legend in ((self.loss_plot, self.loss_legend),
-                             (self.metric_plot, self.metric_legend),
-                             (self.grad_plot, self.grad_legend)):
+        for plot, legend in (
+            (self.loss_plot, self.loss_legend),
+            (self.metric_plot, self.metric_legend),
+            (self.grad_plot, self.grad_legend),
+        ):
             for item in list(plot.listDataItems()):
                 plot.removeItem(item)
             legend.clear()
@@ -375,8 +411,7 @@ class TrainingPlots(QWidget):
             self._add_epoch_metrics(int(record["epoch"]), record)
         self._dirty |= {"loss", "metrics"}
 
-    def _begin(self, task: str, loss_names: tuple[str, ...],
-               class_names: list[str] | None) -> None:
+    def _begin(self, task: str, loss_names: tuple[str, ...], class_names: list[str] | None) -> None:
         self.task = task
         self.loss_names = loss_names
         for name in self.loss_names:
@@ -397,8 +432,9 @@ class TrainingPlots(QWidget):
             series.extend(xs, values)
         self._dirty.add("loss")
         if event.activation_stats:
-            self.act_stats = {k: v for k, v in event.activation_stats.items()
-                              if k not in self._skip}
+            self.act_stats = {
+                k: v for k, v in event.activation_stats.items() if k not in self._skip
+            }
             self._dirty.add("layers")
         if event.grad_norms:
             x = event.step / bpe
@@ -408,7 +444,8 @@ class TrainingPlots(QWidget):
                     series = self.grad_series[node_id] = Series()
                     colour = COLOURS[len(self.grad_curves) % len(COLOURS)]
                     self.grad_curves[node_id] = self._curve(
-                        self.grad_plot, self._labels.get(node_id, node_id), colour, width=1.5)
+                        self.grad_plot, self._labels.get(node_id, node_id), colour, width=1.5
+                    )
                 series.append(x, max(norm, 1e-12) if math.isfinite(norm) else np.nan)
             self._dirty.add("grads")
 
@@ -429,8 +466,9 @@ class TrainingPlots(QWidget):
     def _step_curve(self, name: str) -> Series:
         """The faint per-step curve of one loss (no legend entry: the epoch curve has it)."""
         series = self.step_series[name] = Series(1024)
-        self.step_curves[name] = self._curve(self.loss_plot, None, self._loss_colour(name),
-                                             width=1.0, alpha=0.35)
+        self.step_curves[name] = self._curve(
+            self.loss_plot, None, self._loss_colour(name), width=1.0, alpha=0.35
+        )
         return series
 
     def _add_epoch_metrics(self, epoch: int, metrics: dict[str, Any]) -> None:
@@ -438,8 +476,12 @@ class TrainingPlots(QWidget):
         several = len(self.loss_names) > 1
         val_loss = metrics.get("val_loss")
         for name, value in metrics.items():
-            if name in ("epoch", "lr", "elapsed_s") or value is None \
-                    or not isinstance(value, int | float) or name in self._duplicates:
+            if (
+                name in ("epoch", "lr", "elapsed_s")
+                or value is None
+                or not isinstance(value, int | float)
+                or name in self._duplicates
+            ):
                 continue
             is_loss = name in ("train_loss", "val_loss") or name in self.loss_names
             if is_loss:
@@ -449,9 +491,11 @@ class TrainingPlots(QWidget):
                 if series is None:
                     series = self.epoch_series[name] = Series()
                     label = {"train_loss": "train", "val_loss": "validation"}.get(
-                        name, pretty(name))
+                        name, pretty(name)
+                    )
                     self.epoch_curves[name] = self._curve(
-                        self.loss_plot, label, self._loss_colour(name), width=2.0, symbol=True)
+                        self.loss_plot, label, self._loss_colour(name), width=2.0, symbol=True
+                    )
                 series.append(epoch, value)
                 continue
             series = self.metric_series.get(name)
@@ -479,10 +523,15 @@ class TrainingPlots(QWidget):
         axis = plot.getAxis("right")
         axis.setPen(pg.mkPen(self.muted))
         axis.setTextPen(pg.mkPen(colour))
-        curve = pg.PlotDataItem([], [], pen=pg.mkPen(colour, width=2.0,
-                                                     style=Qt.PenStyle.DashLine),
-                                symbol="o", symbolSize=4, symbolBrush=colour,
-                                symbolPen=pg.mkPen(None))
+        curve = pg.PlotDataItem(
+            [],
+            [],
+            pen=pg.mkPen(colour, width=2.0, style=Qt.PenStyle.DashLine),
+            symbol="o",
+            symbolSize=4,
+            symbolBrush=colour,
+            symbolPen=pg.mkPen(None),
+        )
         self.metric_right.addItem(curve)
         self.metric_legend.addItem(curve, f"{pretty(name)} (right axis)")
         return curve
@@ -533,8 +582,10 @@ class TrainingPlots(QWidget):
         self.zero_bars.setOpts(x0=np.zeros(len(ids)), y=ys, width=zeros, height=0.6)
         if ids != self.layer_order or not ids:
             self.layer_order = ids
-            ticks = [(float(i), short(self._labels.get(node_id, node_id)))
-                     for i, node_id in enumerate(ids)]
+            ticks = [
+                (float(i), short(self._labels.get(node_id, node_id)))
+                for i, node_id in enumerate(ids)
+            ]
             self.act_plot.getAxis("left").setTicks([ticks, []])
         if ids:
             self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
@@ -560,8 +611,11 @@ class TrainingPlots(QWidget):
         the previous one reuses them (a confusion matrix has a hundred labels)."""
         kind = view_of_task(task)
         key = (kind, tuple(class_names or ()))
-        if self._family_key is not None and kind == self._family_key[0] and (
-                class_names is None or key == self._family_key):
+        if (
+            self._family_key is not None
+            and kind == self._family_key[0]
+            and (class_names is None or key == self._family_key)
+        ):
             self._blank_family()  # same view (class names unknown yet: assume the last ones)
             return
         self._family_key = key
@@ -572,16 +626,18 @@ class TrainingPlots(QWidget):
         view = FAMILY_VIEWS.get(kind)
         self.family_view = view(self, self.family_items) if view is not None else None
         if view is None:
-            label = self.family.addLabel("The family view appears when training starts",
-                                         color=self.muted, size="9pt")
+            label = self.family.addLabel(
+                "The family view appears when training starts", color=self.muted, size="9pt"
+            )
             self.family_items["placeholder"] = label
         else:
             self.family_items["waiting"] = True
             first = next(v for k, v in self.family_items.items() if k.endswith("plot"))
             self._placeholder("family", first, view.waiting)
 
-    def image_plot(self, row: int, title: str, key: str = "image", axes: bool = False,
-                   cmap: str | None = None) -> pg.PlotItem:
+    def image_plot(
+        self, row: int, title: str, key: str = "image", axes: bool = False, cmap: str | None = None
+    ) -> pg.PlotItem:
         """A picture plot in row ``row`` of the family column; its items go into
         ``family_items`` as ``key`` and ``<key>_plot``."""
         plot = self.plot_in(self.family, row, 0, title, "")

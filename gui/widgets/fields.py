@@ -26,8 +26,11 @@ class FloatSpinBox(QDoubleSpinBox):
 
     def validate(self, text: str, pos: int) -> object:
         stripped = text.strip()
-        if not stripped or stripped in ("-", ".", "-.") or re.fullmatch(
-                r"-?\d*\.?\d*(e-?\d*)?", stripped, re.IGNORECASE):
+        if (
+            not stripped
+            or stripped in ("-", ".", "-.")
+            or re.fullmatch(r"-?\d*\.?\d*(e-?\d*)?", stripped, re.IGNORECASE)
+        ):
             try:
                 value = float(stripped)
             except ValueError:

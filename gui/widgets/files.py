@@ -26,10 +26,13 @@ class FileChooser:
 
     def confirm_replace(self, title: str, text: str) -> bool:
         """Ask before replacing an existing file (a name typed rather than picked)."""
-        answer = QMessageBox.question(self.parent, title, text,
-                                      QMessageBox.StandardButton.Yes
-                                      | QMessageBox.StandardButton.Cancel,
-                                      QMessageBox.StandardButton.Cancel)
+        answer = QMessageBox.question(
+            self.parent,
+            title,
+            text,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Cancel,
+        )
         return answer == QMessageBox.StandardButton.Yes
 
 

@@ -51,8 +51,11 @@ def fit_height(dialog: QDialog) -> None:
     """Make ``dialog`` tall enough for its wrapped text at its current width (never shrinks)."""
     layout = dialog.layout()
     layout.activate()
-    needed = layout.totalHeightForWidth(dialog.width()) if layout.hasHeightForWidth() \
+    needed = (
+        layout.totalHeightForWidth(dialog.width())
+        if layout.hasHeightForWidth()
         else layout.totalSizeHint().height()
+    )
     if needed > dialog.height():
         dialog.resize(dialog.width(), needed)
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 from engine.graph import Design, Edge, Node
 
 
-def chain(*layers: tuple[str, str, dict] | tuple[str, str], network: str = "main",
-          design: Design | None = None) -> Design:
+def chain(
+    *layers: tuple[str, str, dict] | tuple[str, str],
+    network: str = "main",
+    design: Design | None = None,
+) -> Design:
     """A straight pipeline: ``chain(("in", "Input", {"shape": [4]}), ("fc", "Linear", {...}))``."""
     design = design or Design("test")
     prev = None
@@ -19,8 +22,14 @@ def chain(*layers: tuple[str, str, dict] | tuple[str, str], network: str = "main
     return design
 
 
-def add(design: Design, node_id: str, type_id: str, params: dict | None = None,
-        inputs: tuple[str, ...] = (), network: str = "main") -> Design:
+def add(
+    design: Design,
+    node_id: str,
+    type_id: str,
+    params: dict | None = None,
+    inputs: tuple[str, ...] = (),
+    network: str = "main",
+) -> Design:
     """Add one node wired from ``inputs`` (port i gets inputs[i]; merges get one port each)."""
     design.add_node(Node(node_id, type_id, dict(params or {}), (0.0, 0.0), "", network))
     for port, src in enumerate(inputs):

@@ -46,8 +46,12 @@ def assert_ruff_clean():
         ruff = shutil.which("ruff")
         if ruff is None:
             pytest.skip("ruff is not installed")
-        proc = subprocess.run([ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP",
-                               *map(str, paths)], capture_output=True, text=True, timeout=60)
+        proc = subprocess.run(
+            [ruff, "check", "--isolated", "--select", "E,F,W,I,B,UP", *map(str, paths)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert proc.returncode == 0, proc.stdout[-3000:]
 
     return check

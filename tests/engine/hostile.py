@@ -44,8 +44,12 @@ def deepwire_pt2(folder: Path) -> Path:
     from engine.training.checkpoint import checkpoint_from_modules, save_checkpoint
     from tests.engine.builders import chain
 
-    design = chain(("x", "Input", {"shape": [4]}), ("fc", "Linear", {"out_features": 3}),
-                   ("act", "ReLU"), ("out", "Output"))
+    design = chain(
+        ("x", "Input", {"shape": [4]}),
+        ("fc", "Linear", {"out_features": 3}),
+        ("act", "ReLU"),
+        ("out", "Output"),
+    )
     torch.manual_seed(0)
     net = compile_design(design).eval()
     save_checkpoint(folder / "tiny.pt", checkpoint_from_modules(design, {"main": net}))
@@ -59,17 +63,22 @@ def archive_root(path: Path) -> str:
         return archive.namelist()[0].split("/", 1)[0] + "/"
 
 
-def rewrite(src: Path, dst: Path, *, extra: dict[str, bytes] | None = None,
-            replace: dict[str, bytes] | None = None,
-            edit_json: dict[str, Callable[[Any], Any]] | None = None,
-            drop: tuple[str, ...] = ()) -> Path:
+def rewrite(
+    src: Path,
+    dst: Path,
+    *,
+    extra: dict[str, bytes] | None = None,
+    replace: dict[str, bytes] | None = None,
+    edit_json: dict[str, Callable[[Any], Any]] | None = None,
+    drop: tuple[str, ...] = (),
+) -> Path:
     """Copy the archive ``src`` to ``dst`` with members (names relative to its folder) added,
     replaced, dropped, or JSON members edited by a function of their parsed value."""
     root = archive_root(src)
     extra, replace, edit_json = dict(extra or {}), dict(replace or {}), dict(edit_json or {})
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for info in zin.infolist():
-            rel = info.filename[len(root):]
+            rel = info.filename[len(root) :]
             if rel in drop:
                 continue
             data = zin.read(info.filename)

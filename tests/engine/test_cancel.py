@@ -99,8 +99,11 @@ def test_an_image_folder_stops_between_images(tmp_path, monkeypatch):
             Image.new("L", (4, 4), 40 * i % 255).save(tmp_path / "img" / cls / f"{i}.png")
     stop = StopAfter(1)
     with pytest.raises(Cancelled):
-        prepare_data({"source": "image_folder", "path": "img", "size": [4, 4],
-                      "color": "grayscale"}, tmp_path, should_stop=stop)
+        prepare_data(
+            {"source": "image_folder", "path": "img", "size": [4, 4], "color": "grayscale"},
+            tmp_path,
+            should_stop=stop,
+        )
     assert stop.calls == 2  # 8 of the 20 images were decoded
 
 

@@ -17,8 +17,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_check(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "main.py", "check", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "main.py", "check", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_valid_template_exits_0_with_json_report():
@@ -41,9 +46,14 @@ def test_plain_output_is_a_readable_summary():
 
 def test_invalid_design_exits_1_and_names_the_node(tmp_path):
     path = tmp_path / "bad.json"
-    save_design(chain(("img", "Input", {"shape": [1, 8, 8]}),
-                      ("conv3", "Conv2d", {"out_channels": 16, "stride": 2}),
-                      ("fc", "Linear", {"out_features": 10})), path)
+    save_design(
+        chain(
+            ("img", "Input", {"shape": [1, 8, 8]}),
+            ("conv3", "Conv2d", {"out_channels": 16, "stride": 2}),
+            ("fc", "Linear", {"out_features": 10}),
+        ),
+        path,
+    )
     result = run_check(str(path), "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
@@ -54,15 +64,23 @@ def test_invalid_design_exits_1_and_names_the_node(tmp_path):
     assert plain.returncode == 1 and "fc" in plain.stdout + plain.stderr
 
 
-@pytest.mark.parametrize(("content", "expect"), [
-    (None, "no such file"),
-    ("{ not json", "not valid JSON"),
-    ("[]", "JSON object"),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "Warp"}]}',
-     None),  # unknown type: loads, then invalid (exit 1)
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "Input",'
-     ' "params": {"shape": "big"}}]}', None),
-])
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        (None, "no such file"),
+        ("{ not json", "not valid JSON"),
+        ("[]", "JSON object"),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "Warp"}]}',
+            None,
+        ),  # unknown type: loads, then invalid (exit 1)
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "Input",'
+            ' "params": {"shape": "big"}}]}',
+            None,
+        ),
+    ],
+)
 def test_bad_files_give_one_line_and_no_traceback(tmp_path, content, expect):
     path = tmp_path / "in.json"
     if content is not None:

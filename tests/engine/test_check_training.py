@@ -29,14 +29,16 @@ def _design(tmp_path: Path, data: dict | None = None, training: dict | None = No
     return path
 
 
-@pytest.mark.parametrize(("data", "training", "expect"), [
-    ({"source": "http", "path": "x"}, None, "data spec: 'source' is 'http'"),
-    ({"source": "builtin", "name": "digitz"}, None, "'name' is 'digitz'"),
-    (None, {"epochs": "ten"}, "training: epochs is 'ten'"),
-    (None, {"lr": -1}, "training: lr is -1"),
-])
-def test_sections_train_refuses_are_problems_in_check(tmp_path, run_main, data, training,
-                                                      expect):
+@pytest.mark.parametrize(
+    ("data", "training", "expect"),
+    [
+        ({"source": "http", "path": "x"}, None, "data spec: 'source' is 'http'"),
+        ({"source": "builtin", "name": "digitz"}, None, "'name' is 'digitz'"),
+        (None, {"epochs": "ten"}, "training: epochs is 'ten'"),
+        (None, {"lr": -1}, "training: lr is -1"),
+    ],
+)
+def test_sections_train_refuses_are_problems_in_check(tmp_path, run_main, data, training, expect):
     path = _design(tmp_path, data, training)
     code, out, err = run_main(["check", str(path), "--json"])
     assert code == 1
@@ -54,15 +56,15 @@ def test_sections_train_refuses_are_problems_in_check(tmp_path, run_main, data, 
 
 def test_check_reports_the_memory_estimate(tmp_path, run_main, monkeypatch):
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 4 * 2**30)
-    path = _design(tmp_path, training={"device": "cpu", "batch_size": 32, "optimizer": "sgd",
-                                       "momentum": 0.9})
+    path = _design(
+        tmp_path, training={"device": "cpu", "batch_size": 32, "optimizer": "sgd", "momentum": 0.9}
+    )
     code, out, _ = run_main(["check", str(path), "--json"])
     assert code == 0
     report = json.loads(out)
     mem = report["memory"]
     params = report["total_params"] * 4
-    assert (mem["parameters"], mem["gradients"], mem["optimizer_state"]) == (params, params,
-                                                                            params)
+    assert (mem["parameters"], mem["gradients"], mem["optimizer_state"]) == (params, params, params)
     assert mem["batch_size"] == 32 and mem["available"] == 4 * 2**30 and mem["fits"] is True
     assert mem["total"] == 3 * params + mem["activations"] and mem["max_batch"] > 32
     assert mem["device"] == "cpu" and mem["optimizer"] == "sgd"
@@ -73,10 +75,12 @@ def test_check_reports_the_memory_estimate(tmp_path, run_main, monkeypatch):
 def test_check_refuses_a_design_that_cannot_fit(tmp_path, run_main, monkeypatch):
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 8 * 2**30)
     path = tmp_path / "huge.json"
-    design = chain(("x", "Input", {"shape": [784]}),
-                   ("fc1", "Linear", {"out_features": 1_000_000}),
-                   ("fc2", "Linear", {"out_features": 1_000_000}),
-                   ("fc3", "Linear", {"out_features": 1_000_000}))
+    design = chain(
+        ("x", "Input", {"shape": [784]}),
+        ("fc1", "Linear", {"out_features": 1_000_000}),
+        ("fc2", "Linear", {"out_features": 1_000_000}),
+        ("fc3", "Linear", {"out_features": 1_000_000}),
+    )
     design.training = {"device": "cpu"}
     save_design(design, path)
     code, out, _ = run_main(["check", str(path), "--json"])
@@ -89,10 +93,17 @@ def test_check_refuses_a_design_that_cannot_fit(tmp_path, run_main, monkeypatch)
 
 def test_check_stays_quick_to_start():
     """``check`` imports no data loader, no scikit-learn and no training loop (only the validators)."""
-    code = ("import sys, main; main.main(['check', sys.argv[1]]); "
-            "print(sorted(m for m in sys.modules if m.startswith(('sklearn', "
-            "'engine.training.loops', 'engine.data.prepare'))))")
-    proc = subprocess.run([sys.executable, "-c", code, str(template_path("mlp"))], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    code = (
+        "import sys, main; main.main(['check', sys.argv[1]]); "
+        "print(sorted(m for m in sys.modules if m.startswith(('sklearn', "
+        "'engine.training.loops', 'engine.data.prepare'))))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(template_path("mlp"))],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip().splitlines()[-1] == "[]"

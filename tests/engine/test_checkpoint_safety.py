@@ -25,8 +25,9 @@ from tests.engine.hostile import RunsCode
 
 
 def tiny_design():
-    return chain(("x", "Input", {"shape": [4]}), ("fc", "Linear", {"out_features": 3}),
-                 ("out", "Output"))
+    return chain(
+        ("x", "Input", {"shape": [4]}), ("fc", "Linear", {"out_features": 3}), ("out", "Output")
+    )
 
 
 @functools.cache
@@ -34,8 +35,13 @@ def _saved_bytes() -> bytes:
     """What save_checkpoint writes for a tiny MLP after two epochs."""
     design = tiny_design()
     torch.manual_seed(0)
-    ckpt = checkpoint_from_modules(design, {"main": compile_design(design)}, epoch=2,
-                                   metrics={"val_loss": 0.5}, data_info={"input_shape": [4]})
+    ckpt = checkpoint_from_modules(
+        design,
+        {"main": compile_design(design)},
+        epoch=2,
+        metrics={"val_loss": 0.5},
+        data_info={"input_shape": [4]},
+    )
     with tempfile.TemporaryDirectory() as folder:
         save_checkpoint(Path(folder) / "c.pt", ckpt)
         return (Path(folder) / "c.pt").read_bytes()
@@ -67,33 +73,37 @@ MALFORMED = [
     ("no-design", {"design_json": _DROP}, "it holds no design"),
     ("design-not-json", {"design_json": "{nope"}, "(its design): not valid JSON"),
     ("design-not-deepwire", {"design_json": "[1, 2]"}, "(its design): a design file must hold"),
-    ("state-dicts-list", {"state_dicts": [1, 2]}, "\"state_dicts\" is a list"),
-    ("state-dict-of-lists", {"state_dicts": {"main": [torch.ones(1)]}}, "\"state_dicts\""),
-    ("state-dict-of-ints", {"state_dicts": {"main": {"w": 1}}}, "\"state_dicts\""),
-    ("no-state-dicts", {"state_dicts": _DROP}, "\"state_dicts\" is None"),
+    ("state-dicts-list", {"state_dicts": [1, 2]}, '"state_dicts" is a list'),
+    ("state-dict-of-lists", {"state_dicts": {"main": [torch.ones(1)]}}, '"state_dicts"'),
+    ("state-dict-of-ints", {"state_dicts": {"main": {"w": 1}}}, '"state_dicts"'),
+    ("no-state-dicts", {"state_dicts": _DROP}, '"state_dicts" is None'),
     ("unknown-network", {"state_dicts": {"other": {}}}, "network 'other'"),
     ("version-text", {"version": "1"}, "\"version\" is the text '1'"),
-    ("version-negative", {"version": -5}, "\"version\" is -5"),
-    ("version-bool", {"version": True}, "\"version\" is True"),
-    ("version-missing", {"version": _DROP}, "\"version\" is None"),
+    ("version-negative", {"version": -5}, '"version" is -5'),
+    ("version-bool", {"version": True}, '"version" is True'),
+    ("version-missing", {"version": _DROP}, '"version" is None'),
     ("epoch-text", {"epoch": "3"}, "\"epoch\" is the text '3'"),
-    ("epoch-negative", {"epoch": -1}, "\"epoch\" is -1"),
-    ("metrics-list", {"metrics": [1.0]}, "\"metrics\" is a list"),
-    ("metrics-text", {"metrics": {"val_loss": "low"}}, "\"metrics\""),
-    ("data-info-list", {"data_info": [1]}, "\"data_info\" is a list"),
-    ("class-names-int", {"data_info": {"class_names": 3}}, "\"class_names\" is 3"),
-    ("input-shape-text", {"data_info": {"input_shape": "4"}}, "\"input_shape\""),
-    ("preprocessor-list", {"preprocessor": [1]}, "\"preprocessor\" is a list"),
-    ("trainer-state-list", {"trainer_state": [1]}, "\"trainer_state\" is a list"),
-    ("optimizers-list", {"trainer_state": {"optimizers": [1]}}, "\"optimizers\" is a list"),
+    ("epoch-negative", {"epoch": -1}, '"epoch" is -1'),
+    ("metrics-list", {"metrics": [1.0]}, '"metrics" is a list'),
+    ("metrics-text", {"metrics": {"val_loss": "low"}}, '"metrics"'),
+    ("data-info-list", {"data_info": [1]}, '"data_info" is a list'),
+    ("class-names-int", {"data_info": {"class_names": 3}}, '"class_names" is 3'),
+    ("input-shape-text", {"data_info": {"input_shape": "4"}}, '"input_shape"'),
+    ("preprocessor-list", {"preprocessor": [1]}, '"preprocessor" is a list'),
+    ("trainer-state-list", {"trainer_state": [1]}, '"trainer_state" is a list'),
+    ("optimizers-list", {"trainer_state": {"optimizers": [1]}}, '"optimizers" is a list'),
     ("step-text", {"trainer_state": {"step": "9"}}, "\"step\" is the text '9'"),
-    ("early-stopping-text", {"trainer_state": {"early_stopping": {"best_epoch": "x"}}},
-     "\"early_stopping\""),
+    (
+        "early-stopping-text",
+        {"trainer_state": {"early_stopping": {"best_epoch": "x"}}},
+        '"early_stopping"',
+    ),
 ]
 
 
-@pytest.mark.parametrize("fields, message", [m[1:] for m in MALFORMED],
-                         ids=[m[0] for m in MALFORMED])
+@pytest.mark.parametrize(
+    "fields, message", [m[1:] for m in MALFORMED], ids=[m[0] for m in MALFORMED]
+)
 def test_malformed_checkpoint_is_one_line_naming_the_file(fields, message, tmp_path):
     path = write(tmp_path / "bad.pt", changed(**fields))
     with pytest.raises(DesignFormatError) as info:
@@ -102,14 +112,26 @@ def test_malformed_checkpoint_is_one_line_naming_the_file(fields, message, tmp_p
     assert "\n" not in text and str(path) in text and message in text, text
 
 
-@pytest.mark.parametrize("fields, message", [m[1:] for m in MALFORMED[:12]],
-                         ids=[m[0] for m in MALFORMED[:12]])
-def test_export_of_a_malformed_checkpoint_exits_2_with_one_line(fields, message, tmp_path,
-                                                                 run_main):
+@pytest.mark.parametrize(
+    "fields, message", [m[1:] for m in MALFORMED[:12]], ids=[m[0] for m in MALFORMED[:12]]
+)
+def test_export_of_a_malformed_checkpoint_exits_2_with_one_line(
+    fields, message, tmp_path, run_main
+):
     save_design(tiny_design(), tmp_path / "tiny.json")
     ckpt = write(tmp_path / "bad.pt", changed(**fields))
-    code, out, err = run_main(["export", str(tmp_path / "tiny.json"), "--checkpoint", str(ckpt),
-                               "--format", "pt2", "--output", str(tmp_path / "m.pt2")])
+    code, out, err = run_main(
+        [
+            "export",
+            str(tmp_path / "tiny.json"),
+            "--checkpoint",
+            str(ckpt),
+            "--format",
+            "pt2",
+            "--output",
+            str(tmp_path / "m.pt2"),
+        ]
+    )
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and message in err and "bad.pt" in err, err
     assert "Traceback" not in err and not (tmp_path / "m.pt2").exists()
@@ -131,22 +153,52 @@ def test_checkpoint_whose_pickle_runs_code_is_refused(tmp_path):
 
 # -- fuzz: random values in every field, hostile objects, truncated files ----------------------
 
-_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10, 10**12), st.floats(),
-                  st.text(max_size=6), st.just(torch.ones(2)))
-_value = st.recursive(_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=5), inner, max_size=3),
-    st.dictionaries(st.integers(0, 3), inner, max_size=2)), max_leaves=8)
-_fields = st.sampled_from(["format", "version", "design_json", "state_dicts", "preprocessor",
-                           "data_info", "epoch", "metrics", "trainer_state"])
+_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-10, 10**12),
+    st.floats(),
+    st.text(max_size=6),
+    st.just(torch.ones(2)),
+)
+_value = st.recursive(
+    _leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=3),
+        st.dictionaries(st.text(max_size=5), inner, max_size=3),
+        st.dictionaries(st.integers(0, 3), inner, max_size=2),
+    ),
+    max_leaves=8,
+)
+_fields = st.sampled_from(
+    [
+        "format",
+        "version",
+        "design_json",
+        "state_dicts",
+        "preprocessor",
+        "data_info",
+        "epoch",
+        "metrics",
+        "trainer_state",
+    ]
+)
 
 
-@settings(max_examples=40, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
-@given(edits=st.dictionaries(_fields, st.one_of(_value, st.just("hostile"),
-                                                st.just(dumps(tiny_design()))), max_size=3),
-       cut=st.one_of(st.none(), st.integers(0, 400)))
-def test_fuzzed_checkpoints_load_or_end_in_one_line_and_never_run_code(edits, cut,
-                                                                       tmp_path_factory):
+@settings(
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    edits=st.dictionaries(
+        _fields, st.one_of(_value, st.just("hostile"), st.just(dumps(tiny_design()))), max_size=3
+    ),
+    cut=st.one_of(st.none(), st.integers(0, 400)),
+)
+def test_fuzzed_checkpoints_load_or_end_in_one_line_and_never_run_code(
+    edits, cut, tmp_path_factory
+):
     folder = tmp_path_factory.mktemp("fuzz")
     marker = folder / "code-ran"
     payload = good_payload()
@@ -164,6 +216,7 @@ def test_fuzzed_checkpoints_load_or_end_in_one_line_and_never_run_code(edits, cu
     else:  # what loads is usable by every consumer
         assert isinstance(ckpt.epoch, int) and ckpt.design is not None
         ckpt.matches(tiny_design())
-        assert all(isinstance(t, torch.Tensor) for sd in ckpt.state_dicts.values()
-                   for t in sd.values())
+        assert all(
+            isinstance(t, torch.Tensor) for sd in ckpt.state_dicts.values() for t in sd.values()
+        )
     assert not marker.exists()

@@ -15,8 +15,14 @@ def builtin(name: str, **spec: object) -> dict:
 
 @pytest.mark.parametrize(
     ("name", "n_total", "input_shape", "num_classes"),
-    [("iris", 150, (4,), 3), ("wine", 178, (13,), 3), ("breast_cancer", 569, (30,), 2),
-     ("moons", 1000, (2,), 2), ("circles", 1000, (2,), 2), ("spirals", 1000, (2,), 2)],
+    [
+        ("iris", 150, (4,), 3),
+        ("wine", 178, (13,), 3),
+        ("breast_cancer", 569, (30,), 2),
+        ("moons", 1000, (2,), 2),
+        ("circles", 1000, (2,), 2),
+        ("spirals", 1000, (2,), 2),
+    ],
 )
 def test_classification_tables_load_with_their_classes(name, n_total, input_shape, num_classes):
     d = prepare_data(builtin(name))
@@ -44,8 +50,9 @@ def test_diabetes_is_regression_with_column_targets():
     assert 25 <= d.y_train.min() and d.y_train.max() <= 346  # raw disease-progression scores
 
 
-@pytest.mark.parametrize(("form", "shape"),
-                         [("flat", (64,)), ("image", (1, 8, 8)), ("sequence", (8, 8))])
+@pytest.mark.parametrize(
+    ("form", "shape"), [("flat", (64,)), ("image", (1, 8, 8)), ("sequence", (8, 8))]
+)
 def test_digits_forms_are_scaled_to_unit_range(form, shape):
     d = prepare_data(builtin("digits", form=form))
     assert d.input_shape == shape and d.x_train.shape == (1437, *shape)
@@ -95,8 +102,11 @@ def test_spirals_classes_option():
 
 
 def test_sine_windows_target_the_next_values():
-    spec = builtin("sine", options={"n_steps": 300, "window": 10, "horizon": 3, "noise": 0.0},
-                   split={"val": 0.2})
+    spec = builtin(
+        "sine",
+        options={"n_steps": 300, "window": 10, "horizon": 3, "noise": 0.0},
+        split={"val": 0.2},
+    )
     d = prepare_data(spec)
     assert d.task == "forecast" and d.input_shape == (10, 1) and d.target_shape == (3,)
     assert d.x_train.shape == (240 - 12, 10, 1) and d.y_train.shape == (240 - 12, 3)
@@ -116,8 +126,18 @@ def test_multi_sine_has_one_column_per_series():
 
 
 def test_every_builtin_has_a_one_line_description():
-    assert {"digits", "iris", "wine", "breast_cancer", "diabetes", "moons", "circles",
-            "spirals", "sine", "multi_sine"} <= set(BUILTIN_DATASETS)
+    assert {
+        "digits",
+        "iris",
+        "wine",
+        "breast_cancer",
+        "diabetes",
+        "moons",
+        "circles",
+        "spirals",
+        "sine",
+        "multi_sine",
+    } <= set(BUILTIN_DATASETS)
     assert all(text and "\n" not in text for text in BUILTIN_DATASETS.values())
 
 
@@ -127,22 +147,28 @@ def test_unsupervised_drops_targets():
     assert d.x_train.shape[1:] == (1, 8, 8)
 
 
-@pytest.mark.parametrize(("spec", "words"), [
-    (builtin("mnist"), ["'name'", "digits", "iris"]),
-    (builtin("digits", form="cube"), ["'form'", "flat | image | sequence"]),
-    (builtin("iris", form="image"), ["'form'", "iris"]),
-    (builtin("moons", options={"n_sample": 5}), ["options.n_sample", "n_samples, noise"]),
-    (builtin("moons", options={"noise": "lots"}), ["options.noise", "a number"]),
-    (builtin("digits", task="regression"), ["task", "classification | unsupervised"]),
-    (builtin("sine", options={"n_steps": 30, "window": 25, "horizon": 10}), ["n_steps"]),
-    ({"source": "builtin", "name": "iris", "colour": 1}, ["'colour'", "options"]),
-    ({"source": "sql"}, ["'source'", "builtin | csv"]),
-    (builtin("iris", preprocess={"scale": "log"}), ["preprocess.scale", "standard | minmax"]),
-    (builtin("iris", preprocess={"impute": "zero"}), ["preprocess.impute", "most_frequent"]),
-    (builtin("iris", split={"val": 0.7, "test": 0.3}), ["split.val + split.test", "0.9"]),
-    (builtin("iris", split={"valid": 0.1}), ["split.valid is not a known key", "val, test, stratify"]),
-    (builtin("iris", preprocess={"smooth_window": 5}), ["smooth_window", "sequence"]),
-])
+@pytest.mark.parametrize(
+    ("spec", "words"),
+    [
+        (builtin("mnist"), ["'name'", "digits", "iris"]),
+        (builtin("digits", form="cube"), ["'form'", "flat | image | sequence"]),
+        (builtin("iris", form="image"), ["'form'", "iris"]),
+        (builtin("moons", options={"n_sample": 5}), ["options.n_sample", "n_samples, noise"]),
+        (builtin("moons", options={"noise": "lots"}), ["options.noise", "a number"]),
+        (builtin("digits", task="regression"), ["task", "classification | unsupervised"]),
+        (builtin("sine", options={"n_steps": 30, "window": 25, "horizon": 10}), ["n_steps"]),
+        ({"source": "builtin", "name": "iris", "colour": 1}, ["'colour'", "options"]),
+        ({"source": "sql"}, ["'source'", "builtin | csv"]),
+        (builtin("iris", preprocess={"scale": "log"}), ["preprocess.scale", "standard | minmax"]),
+        (builtin("iris", preprocess={"impute": "zero"}), ["preprocess.impute", "most_frequent"]),
+        (builtin("iris", split={"val": 0.7, "test": 0.3}), ["split.val + split.test", "0.9"]),
+        (
+            builtin("iris", split={"valid": 0.1}),
+            ["split.valid is not a known key", "val, test, stratify"],
+        ),
+        (builtin("iris", preprocess={"smooth_window": 5}), ["smooth_window", "sequence"]),
+    ],
+)
 def test_bad_spec_names_the_key_and_the_allowed_values(spec, words):
     with pytest.raises(DataError) as err:
         prepare_data(spec)
@@ -157,9 +183,11 @@ def test_check_input_shape_explains_the_fix():
     check_input_shape(d, (64,), "in")  # matches: no error
     with pytest.raises(DataError) as err:
         check_input_shape(d, (1, 8, 8), "in")
-    assert str(err.value) == ("data gives samples of shape (64,) but the design's Input 'in' "
-                              "expects (1, 8, 8): set data form to 'image' or change the Input "
-                              "shape")
+    assert str(err.value) == (
+        "data gives samples of shape (64,) but the design's Input 'in' "
+        "expects (1, 8, 8): set data form to 'image' or change the Input "
+        "shape"
+    )
     iris = prepare_data(builtin("iris"))
     with pytest.raises(DataError, match=r"\(4,\).*Input 'x0' expects \(5,\).*\(4,\)"):
         check_input_shape(iris, (5,), "x0")

@@ -38,8 +38,16 @@ def no_split(**extra: object) -> dict:
 # ------------------------------------------------------------------------------- CSV
 def test_csv_regression_with_categorical_one_hot(tmp_path):
     write(tmp_path / "houses.csv", HOUSES)
-    d = prepare_data({"source": "csv", "path": "houses.csv", "target": "price",
-                      "preprocess": {"impute": "median"}, **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {
+            "source": "csv",
+            "path": "houses.csv",
+            "target": "price",
+            "preprocess": {"impute": "median"},
+            **no_split(),
+        },
+        base_dir=tmp_path,
+    )
     assert d.task == "regression"  # integer prices, but every one is different
     assert d.feature_names == ["area", "rooms", "city=lyon", "city=nice", "city=paris"]
     assert d.input_shape == (5,) and d.target_shape == (1,)
@@ -52,8 +60,10 @@ def test_csv_regression_with_categorical_one_hot(tmp_path):
 def test_csv_infers_classification_from_text_labels_and_keeps_names(tmp_path):
     rows = "\n".join(f"{i},{i % 3 * 10 + 1},{['cat', 'dog', 'bird'][i % 3]}" for i in range(30))
     write(tmp_path / "pets.csv", "weight,height,kind\n" + rows + "\n")
-    d = prepare_data({"source": "csv", "path": "pets.csv", "target": "kind",
-                      "split": {"val": 0.2}}, base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "csv", "path": "pets.csv", "target": "kind", "split": {"val": 0.2}},
+        base_dir=tmp_path,
+    )
     assert d.task == "classification" and d.num_classes == 3
     assert d.class_names == ["bird", "cat", "dog"]
     assert d.preprocessor.class_names == ["bird", "cat", "dog"]
@@ -64,23 +74,42 @@ def test_csv_infers_classification_from_text_labels_and_keeps_names(tmp_path):
 def test_csv_numeric_labels_sort_numerically_and_features_subset(tmp_path):
     rows = "\n".join(f"{i},{i * 2},{[2, 10, 7][i % 3]}" for i in range(30))
     write(tmp_path / "t.csv", "a,b,label\n" + rows + "\n")
-    d = prepare_data({"source": "csv", "path": "t.csv", "target": "label", "features": ["b"],
-                      **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "csv", "path": "t.csv", "target": "label", "features": ["b"], **no_split()},
+        base_dir=tmp_path,
+    )
     assert d.task == "classification" and d.class_names == ["2", "7", "10"]
     assert d.input_shape == (1,) and d.feature_names == ["b"]
 
 
 def test_csv_task_override_and_semicolons(tmp_path):
     write(tmp_path / "s.csv", "x;y\n1;0\n2;1\n3;0\n4;1\n")
-    d = prepare_data({"source": "csv", "path": "s.csv", "target": "y", "delimiter": ";",
-                      "task": "regression", **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {
+            "source": "csv",
+            "path": "s.csv",
+            "target": "y",
+            "delimiter": ";",
+            "task": "regression",
+            **no_split(),
+        },
+        base_dir=tmp_path,
+    )
     assert d.task == "regression" and d.y_train.dtype == np.float32
 
 
 def test_csv_drop_removes_incomplete_rows(tmp_path):
     write(tmp_path / "houses.csv", HOUSES)
-    d = prepare_data({"source": "csv", "path": "houses.csv", "target": "price",
-                      "preprocess": {"impute": "drop"}, **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {
+            "source": "csv",
+            "path": "houses.csv",
+            "target": "price",
+            "preprocess": {"impute": "drop"},
+            **no_split(),
+        },
+        base_dir=tmp_path,
+    )
     assert len(d.x_train) == 9 and 400 not in d.y_train
 
 
@@ -92,8 +121,10 @@ def test_npz_with_default_and_custom_keys(tmp_path):
     np.savez(tmp_path / "b.npz", feats=x, labels=np.where(y == 1, "yes", "no"))
     a = prepare_data({"source": "npz", "path": "a.npz", **no_split()}, base_dir=tmp_path)
     assert a.task == "classification" and a.class_names == ["0", "1"]
-    b = prepare_data({"source": "npz", "path": "b.npz", "x_key": "feats", "y_key": "labels",
-                      **no_split()}, base_dir=tmp_path)
+    b = prepare_data(
+        {"source": "npz", "path": "b.npz", "x_key": "feats", "y_key": "labels", **no_split()},
+        base_dir=tmp_path,
+    )
     assert b.class_names == ["no", "yes"] and b.input_shape == (3,)
     np.testing.assert_allclose(np.sort(b.x_train[:, 0]), np.sort(x[:, 0]).astype(np.float32))
 
@@ -101,8 +132,9 @@ def test_npz_with_default_and_custom_keys(tmp_path):
 def test_npz_images_and_unsupervised(tmp_path):
     x = np.random.default_rng(0).uniform(size=(12, 3, 5, 5))
     np.savez(tmp_path / "imgs.npz", x=x)
-    d = prepare_data({"source": "npz", "path": "imgs.npz", "y_key": None, **no_split()},
-                     base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "npz", "path": "imgs.npz", "y_key": None, **no_split()}, base_dir=tmp_path
+    )
     assert d.task == "unsupervised" and d.y_train is None and d.input_shape == (3, 5, 5)
 
 
@@ -110,12 +142,14 @@ def test_npy_target_file_and_last_column(tmp_path):
     x = np.arange(60, dtype=np.float64).reshape(20, 3)
     np.save(tmp_path / "x.npy", x)
     np.save(tmp_path / "y.npy", x[:, 0] * 0.5 + 0.25)
-    d = prepare_data({"source": "npy", "path": "x.npy", "target_path": "y.npy", **no_split()},
-                     base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "npy", "path": "x.npy", "target_path": "y.npy", **no_split()}, base_dir=tmp_path
+    )
     assert d.task == "regression" and d.input_shape == (3,) and d.target_shape == (1,)
     np.testing.assert_allclose(d.y_train[:, 0], d.x_train[:, 0] * 0.5 + 0.25)
-    last = prepare_data({"source": "npy", "path": "x.npy", "target": "last", **no_split()},
-                        base_dir=tmp_path)
+    last = prepare_data(
+        {"source": "npy", "path": "x.npy", "target": "last", **no_split()}, base_dir=tmp_path
+    )
     assert last.input_shape == (2,)
     np.testing.assert_allclose(last.y_train[:, 0], last.x_train[:, 1] + 1)
     seq = np.zeros((10, 7, 2))
@@ -137,8 +171,9 @@ def test_image_folder_grayscale_resized_to_unit_range(tmp_path):
     make_images(tmp_path / "imgs", {"bright": 5, "dark": 5})
     (tmp_path / "imgs" / "dark" / "notes.txt").write_text("ignored")
     Image.new("L", (3, 3), 0).save(tmp_path / "imgs" / "dark" / "x.jpg")
-    d = prepare_data({"source": "image_folder", "path": "imgs", "size": [4, 8],
-                      **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "image_folder", "path": "imgs", "size": [4, 8], **no_split()}, base_dir=tmp_path
+    )
     assert d.class_names == ["bright", "dark"] and d.num_classes == 2
     assert d.input_shape == (1, 4, 8) and len(d.x_train) == 11
     assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
@@ -147,8 +182,10 @@ def test_image_folder_grayscale_resized_to_unit_range(tmp_path):
 
 def test_image_folder_rgb_channels_first(tmp_path):
     make_images(tmp_path / "imgs", {"a": 3, "b": 3})
-    d = prepare_data({"source": "image_folder", "path": "imgs", "size": [5, 5], "color": "rgb",
-                      **no_split()}, base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "image_folder", "path": "imgs", "size": [5, 5], "color": "rgb", **no_split()},
+        base_dir=tmp_path,
+    )
     assert d.input_shape == (3, 5, 5)
     red = d.x_train[d.y_train == 0][:, 0]
     np.testing.assert_allclose(red, 1.0)
@@ -171,8 +208,7 @@ def test_missing_file_names_the_path(tmp_path):
 
 def test_empty_and_header_only_csv(tmp_path):
     write(tmp_path / "e.csv", "")
-    assert "e.csv is empty" in error_of({"source": "csv", "path": "e.csv", "target": "y"},
-                                        tmp_path)
+    assert "e.csv is empty" in error_of({"source": "csv", "path": "e.csv", "target": "y"}, tmp_path)
     write(tmp_path / "h.csv", "a,y\n")
     assert "no data rows" in error_of({"source": "csv", "path": "h.csv", "target": "y"}, tmp_path)
 
@@ -198,10 +234,12 @@ def test_missing_value_without_imputation_names_line_and_column(tmp_path):
 def test_ragged_row_and_empty_target(tmp_path):
     write(tmp_path / "r.csv", "a,b,y\n1,2,3\n4,5\n")
     assert "r.csv line 3: 2 fields" in error_of(
-        {"source": "csv", "path": "r.csv", "target": "y"}, tmp_path)
+        {"source": "csv", "path": "r.csv", "target": "y"}, tmp_path
+    )
     write(tmp_path / "t.csv", "a,y\n1,2\n3,\n")
     assert "t.csv line 3: target column 'y' is empty" in error_of(
-        {"source": "csv", "path": "t.csv", "target": "y"}, tmp_path)
+        {"source": "csv", "path": "t.csv", "target": "y"}, tmp_path
+    )
 
 
 def test_identifier_like_text_column_is_refused(tmp_path):
@@ -239,11 +277,11 @@ def test_empty_class_folder_and_no_class_folders(tmp_path):
     msg = error_of({"source": "image_folder", "path": "imgs"}, tmp_path)
     assert "class folder 'imgs/empty' has no images" in msg
     (tmp_path / "flat").mkdir()
-    assert "no class sub-folders" in error_of({"source": "image_folder", "path": "flat"},
-                                              tmp_path)
+    assert "no class sub-folders" in error_of({"source": "image_folder", "path": "flat"}, tmp_path)
 
 
 def test_single_class_target_is_refused(tmp_path):
     write(tmp_path / "one.csv", "a,y\n1,cat\n2,cat\n")
     assert "only one class ('cat')" in error_of(
-        {"source": "csv", "path": "one.csv", "target": "y"}, tmp_path)
+        {"source": "csv", "path": "one.csv", "target": "y"}, tmp_path
+    )

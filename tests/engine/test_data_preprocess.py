@@ -14,8 +14,13 @@ from engine.data import Preprocessor, prepare_data
 from engine.data.prepare import split_indices
 from engine.errors import DataError
 
-PRE = {"scale": "standard", "impute": "none", "outliers": "none", "outlier_threshold": 3.0,
-       "smooth_window": 0}
+PRE = {
+    "scale": "standard",
+    "impute": "none",
+    "outliers": "none",
+    "outlier_threshold": 3.0,
+    "smooth_window": 0,
+}
 
 
 def test_scaler_sees_train_only_not_validation():
@@ -30,8 +35,14 @@ def test_scaler_sees_train_only_not_validation():
 
 
 def test_prepare_data_fits_on_the_train_split_only():
-    d = prepare_data({"source": "builtin", "name": "wine", "preprocess": {"scale": "standard"},
-                      "split": {"val": 0.3}})
+    d = prepare_data(
+        {
+            "source": "builtin",
+            "name": "wine",
+            "preprocess": {"scale": "standard"},
+            "split": {"val": 0.3},
+        }
+    )
     np.testing.assert_allclose(d.x_train.mean(axis=0), 0, atol=1e-5)
     np.testing.assert_allclose(d.x_train.std(axis=0), 1, atol=1e-4)
     assert np.abs(d.x_val.mean(axis=0)).max() > 1e-3  # val is not re-centred on itself
@@ -57,11 +68,13 @@ def test_imputation_uses_train_statistics(strategy):
 
 def test_outlier_clipping_zscore_and_iqr():
     train = np.concatenate([np.linspace(0, 10, 99), [1000.0]]).reshape(-1, 1)
-    z = Preprocessor({**PRE, "scale": "none", "outliers": "zscore",
-                      "outlier_threshold": 2.0}).fit(train)
+    z = Preprocessor({**PRE, "scale": "none", "outliers": "zscore", "outlier_threshold": 2.0}).fit(
+        train
+    )
     assert z.transform(np.array([[1e6]]))[0, 0] == pytest.approx(train.mean() + 2 * train.std())
-    iqr = Preprocessor({**PRE, "scale": "none", "outliers": "iqr",
-                        "outlier_threshold": 1.5}).fit(train)
+    iqr = Preprocessor({**PRE, "scale": "none", "outliers": "iqr", "outlier_threshold": 1.5}).fit(
+        train
+    )
     q1, q3 = np.percentile(train, [25, 75])
     assert iqr.transform(np.array([[1e6]]))[0, 0] == pytest.approx(q3 + 1.5 * (q3 - q1))
     assert iqr.transform(np.array([[5.0]]))[0, 0] == 5.0  # inliers untouched
@@ -87,8 +100,12 @@ def fitted_examples() -> list[tuple[Preprocessor, np.ndarray]]:
         (Preprocessor({**PRE, "impute": "median", "outliers": "zscore"}).fit(table), table),
         (Preprocessor({**PRE, "scale": "minmax", "smooth_window": 3}, "sequence").fit(seq), seq),
         (Preprocessor({**PRE, "outliers": "iqr"}, "image").fit(img), img),
-        (Preprocessor({**PRE, "impute": "most_frequent"}, "table", ["n", "colour"], [1],
-                      ["a", "b"]).fit(text), text),
+        (
+            Preprocessor(
+                {**PRE, "impute": "most_frequent"}, "table", ["n", "colour"], [1], ["a", "b"]
+            ).fit(text),
+            text,
+        ),
     ]
 
 
@@ -127,8 +144,9 @@ def test_affine_params_match_transform(case):
 
 
 def test_affine_params_of_digits_images_per_channel():
-    d = prepare_data({"source": "builtin", "name": "digits", "form": "image",
-                      "preprocess": {"scale": "minmax"}})
+    d = prepare_data(
+        {"source": "builtin", "name": "digits", "form": "image", "preprocess": {"scale": "minmax"}}
+    )
     p = d.preprocessor.affine_params()
     assert p.shift.tolist() == [0.0] and p.scale.tolist() == [1.0]  # pixels already in [0, 1]
     assert np.isnan(p.impute_value).all() and np.isinf(p.clip_high).all()
@@ -170,8 +188,7 @@ def test_same_seed_same_split_other_seed_other_split():
 
 
 def test_test_split_is_reported_and_disjoint():
-    d = prepare_data({"source": "builtin", "name": "digits",
-                      "split": {"val": 0.2, "test": 0.1}})
+    d = prepare_data({"source": "builtin", "name": "digits", "split": {"val": 0.2, "test": 0.1}})
     assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (1257, 360, 180)
     assert d.description.endswith("1257 train / 360 val / 180 test samples")
     train_rows = {r.tobytes() for r in d.x_train}
@@ -179,10 +196,17 @@ def test_test_split_is_reported_and_disjoint():
 
 
 def test_stratify_needs_two_samples_per_class(tmp_path):
-    (tmp_path / "t.csv").write_text("a,y\n" + "\n".join(
-        f"{i},{'rare' if i == 0 else 'common' if i % 2 else 'other'}" for i in range(20)) + "\n")
+    (tmp_path / "t.csv").write_text(
+        "a,y\n"
+        + "\n".join(
+            f"{i},{'rare' if i == 0 else 'common' if i % 2 else 'other'}" for i in range(20)
+        )
+        + "\n"
+    )
     with pytest.raises(DataError, match="split.stratify to false"):
         prepare_data({"source": "csv", "path": "t.csv", "target": "y"}, base_dir=tmp_path)
-    d = prepare_data({"source": "csv", "path": "t.csv", "target": "y",
-                      "split": {"stratify": False}}, base_dir=tmp_path)
+    d = prepare_data(
+        {"source": "csv", "path": "t.csv", "target": "y", "split": {"stratify": False}},
+        base_dir=tmp_path,
+    )
     assert len(d.x_train) == 16 and d.num_classes == 3

@@ -18,8 +18,12 @@ def no_gpu(monkeypatch) -> None:
 def test_without_a_gpu_auto_is_the_cpu(monkeypatch):
     no_gpu(monkeypatch)
     assert describe_device() == describe_device("cpu") == "CPU"
-    assert [device_available(n) for n in ("auto", "cpu", "cuda", "mps")] == \
-        [True, True, False, False]
+    assert [device_available(n) for n in ("auto", "cpu", "cuda", "mps")] == [
+        True,
+        True,
+        False,
+        False,
+    ]
 
 
 def test_a_cuda_gpu_is_named(monkeypatch):

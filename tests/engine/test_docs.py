@@ -37,8 +37,11 @@ def test_design_format_example_is_a_valid_design():
 def test_design_format_error_example_is_what_the_loader_says():
     text = (DOCS / "design-format.md").read_text(encoding="utf-8")
     shown = re.search(r"```\n(broken\.json: .*)\n```", text).group(1)
-    doc = {"format": "deepwire.design", "version": 1,
-           "nodes": [{"id": "conv1", "type": "Conv2d", "position": [1]}]}
+    doc = {
+        "format": "deepwire.design",
+        "version": 1,
+        "nodes": [{"id": "conv1", "type": "Conv2d", "position": [1]}],
+    }
     with pytest.raises(DesignFormatError) as info:
         loads(json.dumps(doc), "broken.json")
     assert str(info.value) == shown

@@ -34,47 +34,69 @@ def problems(design) -> dict[str | None, list[str]]:
 
 
 def int_linear():
-    return chain(("tokens", "Input", {"shape": [6], "dtype": "int64"}),
-                 ("fc1", "Linear", {"out_features": 3}), ("out", "Output"))
+    return chain(
+        ("tokens", "Input", {"shape": [6], "dtype": "int64"}),
+        ("fc1", "Linear", {"out_features": 3}),
+        ("out", "Output"),
+    )
 
 
 def token_classifier(vocab: int = 20):
-    return chain(("tokens", "Input", {"shape": [6], "dtype": "int64"}),
-                 ("embed", "Embedding", {"num_embeddings": vocab, "embedding_dim": 4}),
-                 ("flat", "Flatten"), ("fc", "Linear", {"out_features": 3}), ("out", "Output"))
+    return chain(
+        ("tokens", "Input", {"shape": [6], "dtype": "int64"}),
+        ("embed", "Embedding", {"num_embeddings": vocab, "embedding_dim": 4}),
+        ("flat", "Flatten"),
+        ("fc", "Linear", {"out_features": 3}),
+        ("out", "Output"),
+    )
 
 
 def test_int64_input_into_linear_is_a_problem_on_the_linear_with_a_fix():
     found = problems(int_linear())
     assert list(found) == ["fc1"]
     (text,) = found["fc1"]
-    assert text == (f"{INT_TO_LINEAR} — set the dtype of 'tokens' to float32, or add an "
-                    "Embedding between 'tokens' and 'fc1'")
+    assert text == (
+        f"{INT_TO_LINEAR} — set the dtype of 'tokens' to float32, or add an "
+        "Embedding between 'tokens' and 'fc1'"
+    )
 
 
 def test_integers_passed_through_flatten_are_traced_back_to_their_input():
-    design = chain(("tokens", "Input", {"shape": [2, 3], "dtype": "int64"}), ("flat", "Flatten"),
-                   ("relu", "ReLU"), ("fc", "Linear", {"out_features": 2}))
+    design = chain(
+        ("tokens", "Input", {"shape": [2, 3], "dtype": "int64"}),
+        ("flat", "Flatten"),
+        ("relu", "ReLU"),
+        ("fc", "Linear", {"out_features": 2}),
+    )
     analysis = analyze(design)
     assert analysis.info["flat"].output_dtype == "int64"
     assert analysis.info["flat"].problems == []
     (problem,) = analysis.problems
     assert problem.node == "relu"
     assert problem.message == "ReLU expects float input, but 'flat' gives int64"
-    assert problem.fix == "set the dtype of Input 'tokens' to float32, or add an Embedding " \
-                          "before 'relu'"
+    assert (
+        problem.fix == "set the dtype of Input 'tokens' to float32, or add an Embedding "
+        "before 'relu'"
+    )
 
 
 def test_float_into_embedding_is_refused():
-    design = chain(("x", "Input", {"shape": [6]}),
-                   ("embed", "Embedding", {"num_embeddings": 10}), ("flat", "Flatten"),
-                   ("fc", "Linear", {"out_features": 2}))
+    design = chain(
+        ("x", "Input", {"shape": [6]}),
+        ("embed", "Embedding", {"num_embeddings": 10}),
+        ("flat", "Flatten"),
+        ("fc", "Linear", {"out_features": 2}),
+    )
     found = problems(design)
     assert list(found) == ["embed"]
-    assert found["embed"] == ["Embedding expects integer token ids, but 'x' gives float32 — "
-                              "set the dtype of 'x' to int64"]
-    design = chain(("x", "Input", {"shape": [6]}), ("fc", "Linear", {"out_features": 6}),
-                   ("embed", "Embedding", {"num_embeddings": 10}))
+    assert found["embed"] == [
+        "Embedding expects integer token ids, but 'x' gives float32 — set the dtype of 'x' to int64"
+    ]
+    design = chain(
+        ("x", "Input", {"shape": [6]}),
+        ("fc", "Linear", {"out_features": 6}),
+        ("embed", "Embedding", {"num_embeddings": 10}),
+    )
     (text,) = problems(design)["embed"]
     assert "but 'fc' gives float32" in text and "an Input with dtype int64" in text
 
@@ -97,8 +119,15 @@ def test_token_pipeline_is_valid_and_dtypes_are_reported():
     analysis = analyze(design)
     assert analysis.valid, analysis.problems
     dtypes = {k: v.output_dtype for k, v in analysis.info.items()}
-    assert dtypes == {"tokens": "int64", "ids": "int64", "cat": "int64", "embed": "float32",
-                      "flat": "float32", "fc": "float32", "out": "float32"}
+    assert dtypes == {
+        "tokens": "int64",
+        "ids": "int64",
+        "cat": "int64",
+        "embed": "float32",
+        "flat": "float32",
+        "fc": "float32",
+        "out": "float32",
+    }
     assert analysis.info["fc"].input_dtypes == ("float32",)
 
 
@@ -122,11 +151,13 @@ def test_a_gan_reads_float_samples_only():
     design.set_param(noise, "dtype", "int64")
     analysis = analyze(design)
     assert not analysis.valid
-    assert any(p.node == noise and "int64" in p.message and "float32" in p.fix
-               for p in analysis.problems)
+    assert any(
+        p.node == noise and "int64" in p.message and "float32" in p.fix for p in analysis.problems
+    )
 
 
 # -- check / train / export agree ------------------------------------------------------------
+
 
 def _write(design, folder: Path, data: dict, name: str = "design") -> Path:
     design.data = data
@@ -160,9 +191,18 @@ def test_check_train_and_export_refuse_int_into_linear_with_one_message(run_main
     good = _write(token_classifier(), tmp_path, _token_data(tmp_path), "good")
     code, _, err = run_main(["train", str(good), "--epochs", "1", "--out", str(tmp_path / "ok")])
     assert code == 0, err
-    code, _, err = run_main(["export", str(path), "--checkpoint",
-                             str(tmp_path / "ok" / "last.pt"), "--format", "onnx",
-                             "--output", str(tmp_path / "m.onnx")])
+    code, _, err = run_main(
+        [
+            "export",
+            str(path),
+            "--checkpoint",
+            str(tmp_path / "ok" / "last.pt"),
+            "--format",
+            "onnx",
+            "--output",
+            str(tmp_path / "m.onnx"),
+        ]
+    )
     assert code == 1 and INT_TO_LINEAR in err and not (tmp_path / "m.onnx").exists()
 
 
@@ -172,13 +212,24 @@ def test_token_design_trains_and_its_onnx_runs_in_onnxruntime(run_main, tmp_path
     path = _write(token_classifier(), tmp_path, _token_data(tmp_path))
     code, _, err = run_main(["check", str(path)])
     assert code == 0, err
-    code, _, err = run_main(["train", str(path), "--epochs", "1", "--batch-size", "16",
-                             "--out", str(tmp_path / "run")])
+    code, _, err = run_main(
+        ["train", str(path), "--epochs", "1", "--batch-size", "16", "--out", str(tmp_path / "run")]
+    )
     assert code == 0, err
     ckpt = tmp_path / "run" / "last.pt"
     onnx_path = tmp_path / "tokens.onnx"
-    code, _, err = run_main(["export", str(path), "--checkpoint", str(ckpt), "--format", "onnx",
-                             "--output", str(onnx_path)])
+    code, _, err = run_main(
+        [
+            "export",
+            str(path),
+            "--checkpoint",
+            str(ckpt),
+            "--format",
+            "onnx",
+            "--output",
+            str(onnx_path),
+        ]
+    )
     assert code == 0, err
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (inp,) = session.get_inputs()
@@ -196,10 +247,13 @@ def _load(path: Path):
     return load_design(path)
 
 
-@pytest.mark.parametrize(("floats", "vocab", "needle"), [
-    (True, 20, "not whole numbers"),
-    (False, 10, "token ids up to 19, but Embedding 'embed' has num_embeddings 10"),
-])
+@pytest.mark.parametrize(
+    ("floats", "vocab", "needle"),
+    [
+        (True, 20, "not whole numbers"),
+        (False, 10, "token ids up to 19, but Embedding 'embed' has num_embeddings 10"),
+    ],
+)
 def test_training_an_int_input_checks_the_data_fits(run_main, tmp_path, floats, vocab, needle):
     path = _write(token_classifier(vocab), tmp_path, _token_data(tmp_path, floats=floats))
     code, _, err = run_main(["train", str(path), "--epochs", "1", "--out", str(tmp_path / "r")])
@@ -207,9 +261,13 @@ def test_training_an_int_input_checks_the_data_fits(run_main, tmp_path, floats, 
 
 
 def test_an_autoencoder_of_token_ids_is_refused_before_training(run_main, tmp_path):
-    design = chain(("tokens", "Input", {"shape": [6], "dtype": "int64"}),
-                   ("embed", "Embedding", {"num_embeddings": 20, "embedding_dim": 2}),
-                   ("flat", "Flatten"), ("fc", "Linear", {"out_features": 6}), ("out", "Output"))
+    design = chain(
+        ("tokens", "Input", {"shape": [6], "dtype": "int64"}),
+        ("embed", "Embedding", {"num_embeddings": 20, "embedding_dim": 2}),
+        ("flat", "Flatten"),
+        ("fc", "Linear", {"out_features": 6}),
+        ("out", "Output"),
+    )
     path = _write(design, tmp_path, _token_data(tmp_path))
     design.training = {"task": "reconstruction", "loss": "mse"}
     save_design(design, path)

@@ -13,8 +13,12 @@ from tests.engine.builders import add, chain
 
 
 def _mlp() -> Design:
-    design = chain(("x", "Input", {"shape": [8]}), ("fc1", "Linear", {"out_features": 16}),
-                   ("act", "ReLU"), ("fc2", "Linear", {"out_features": 3}))
+    design = chain(
+        ("x", "Input", {"shape": [8]}),
+        ("fc1", "Linear", {"out_features": 16}),
+        ("act", "ReLU"),
+        ("fc2", "Linear", {"out_features": 3}),
+    )
     return add(design, "spare", "Linear", {"out_features": 5})
 
 
@@ -22,14 +26,17 @@ def _ask(design: Design, *args, **kwargs) -> tuple[bool, str]:
     return can_connect(design, analyze(design), *args, **kwargs)
 
 
-@pytest.mark.parametrize("source,target,port,reason", [
-    ("fc2", "fc1", 0, "input 1 of 'fc1' is already fed by 'x'; disconnect it first"),
-    ("fc2", "x", 0, "'x' is an Input; it takes no incoming edges"),
-    ("fc2", "fc2", 0, "a layer cannot feed its own input"),
-    ("fc2", "fc1", 1, "Linear has 1 input port(s); port 1 is none"),
-    ("fc2", "ghost", 0, "both ends must be layers of this design"),
-    ("x", "fc1", 0, "'x' already feeds 'fc1' there"),
-])
+@pytest.mark.parametrize(
+    "source,target,port,reason",
+    [
+        ("fc2", "fc1", 0, "input 1 of 'fc1' is already fed by 'x'; disconnect it first"),
+        ("fc2", "x", 0, "'x' is an Input; it takes no incoming edges"),
+        ("fc2", "fc2", 0, "a layer cannot feed its own input"),
+        ("fc2", "fc1", 1, "Linear has 1 input port(s); port 1 is none"),
+        ("fc2", "ghost", 0, "both ends must be layers of this design"),
+        ("x", "fc1", 0, "'x' already feeds 'fc1' there"),
+    ],
+)
 def test_refusals_say_why(source, target, port, reason):
     assert _ask(_mlp(), source, target, port) == (False, reason)
 
@@ -59,8 +66,11 @@ def test_cycles_are_refused_also_with_precomputed_ancestors():
 
 
 def test_shape_mismatch_names_the_fix():
-    design = chain(("img", "Input", {"shape": [1, 8, 8]}), ("conv", "Conv2d", {"out_channels": 4}),
-                   ("relu", "ReLU"))
+    design = chain(
+        ("img", "Input", {"shape": [1, 8, 8]}),
+        ("conv", "Conv2d", {"out_channels": 4}),
+        ("relu", "ReLU"),
+    )
     add(design, "dense", "Linear", {"out_features": 10})
     ok, message = _ask(design, "relu", "dense", 0)
     assert not ok and "Flatten" in message and "'relu' gives (N, 4, 8, 8)" in message

@@ -20,6 +20,7 @@ CSV = {"source": "csv", "path": "t.csv", "target": "label"}
 
 # -- probes -----------------------------------------------------------------------------------
 
+
 def test_csv_header_reads_only_the_first_non_blank_line(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text('\ufeff\n\n"a; b";c;label\n1;2;3\nbroken "" line', encoding="utf-8")
@@ -27,11 +28,14 @@ def test_csv_header_reads_only_the_first_non_blank_line(tmp_path):
     assert csv_header(path, ";") == ["a; b", "c", "label"]  # quotes honoured
 
 
-@pytest.mark.parametrize("text,delimiter,reason", [
-    ("", ",", "t.csv is empty: it needs a header row"),
-    ("a,,b\n", ",", "column 2 of the header has no name (delimiter comma ( , ))"),
-    ("a,b,a\n", ",", "column name 'a' appears twice in the header: rename one of them"),
-])
+@pytest.mark.parametrize(
+    "text,delimiter,reason",
+    [
+        ("", ",", "t.csv is empty: it needs a header row"),
+        ("a,,b\n", ",", "column 2 of the header has no name (delimiter comma ( , ))"),
+        ("a,b,a\n", ",", "column name 'a' appears twice in the header: rename one of them"),
+    ],
+)
 def test_csv_header_refuses_with_the_reason(tmp_path, text, delimiter, reason):
     path = tmp_path / "t.csv"
     path.write_text(text, encoding="utf-8")
@@ -68,16 +72,18 @@ def test_npz_keys_list_the_arrays_without_loading(tmp_path):
 
 # -- the engine's rule ------------------------------------------------------------------------
 
+
 def test_an_empty_feature_list_is_refused_by_the_engine():
     with pytest.raises(DataError, match="t.csv: no feature columns chosen: check at least one"):
         normalize_spec({**CSV, "features": []})
     with pytest.raises(DataError, match="no feature columns chosen"):
         ds.check_spec({**CSV, "features": []})
     ds.check_spec({**CSV, "features": ["a"]})  # a chosen column is fine
-    ds.check_spec(dict(CSV))                  # absent: every column but the target
+    ds.check_spec(dict(CSV))  # absent: every column but the target
 
 
 # -- edits ------------------------------------------------------------------------------------
+
 
 def test_with_value_sets_nested_keys_and_reports_no_change():
     spec = {"source": "builtin", "name": "digits"}
@@ -89,11 +95,22 @@ def test_with_value_sets_nested_keys_and_reports_no_change():
 
 def test_choosing_a_csv_detects_delimiter_and_target_and_keeps_the_split(tmp_path):
     (tmp_path / "t.csv").write_text("a;b;label\n1;2;3\n", encoding="utf-8")
-    old = {"source": "builtin", "name": "digits", "split": {"val": 0.3},
-           "preprocess": {"scale": "minmax"}, "form": "image"}
+    old = {
+        "source": "builtin",
+        "name": "digits",
+        "split": {"val": 0.3},
+        "preprocess": {"scale": "minmax"},
+        "form": "image",
+    }
     spec = ds.for_file(old, "csv", tmp_path / "t.csv", "t.csv")
-    assert spec == {"source": "csv", "path": "t.csv", "split": {"val": 0.3},
-                    "preprocess": {"scale": "minmax"}, "target": "label", "delimiter": ";"}
+    assert spec == {
+        "source": "csv",
+        "path": "t.csv",
+        "split": {"val": 0.3},
+        "preprocess": {"scale": "minmax"},
+        "target": "label",
+        "delimiter": ";",
+    }
     spec["split"]["val"] = 0.1
     assert old["split"] == {"val": 0.3}  # a copy, not shared
     (tmp_path / "c.csv").write_text("x,y\n", encoding="utf-8")
@@ -116,8 +133,12 @@ def test_choosing_an_npz_picks_x_and_y_else_the_first_two(tmp_path):
 
 def test_an_image_folder_starts_at_28_by_28_grayscale(tmp_path):
     spec = ds.for_file({}, "image_folder", tmp_path, "imgs")
-    assert spec == {"source": "image_folder", "path": "imgs", "size": [28, 28],
-                    "color": "grayscale"}
+    assert spec == {
+        "source": "image_folder",
+        "path": "imgs",
+        "size": [28, 28],
+        "color": "grayscale",
+    }
     assert ds.image_size(spec, 1, 64) == [28, 64] and spec["size"] == [28, 28]
     assert ds.image_size({}, 0, 10) == [10, 28]
 
@@ -144,8 +165,13 @@ def test_a_new_target_leaves_the_feature_lists():
 
 def test_a_new_delimiter_drops_columns_the_header_lacks(tmp_path):
     (tmp_path / "t.csv").write_text("a;b;c\n1;2;3\n", encoding="utf-8")
-    spec = {"source": "csv", "path": "t.csv", "target": "label", "features": ["x"],
-            "categorical": ["b", "gone"]}
+    spec = {
+        "source": "csv",
+        "path": "t.csv",
+        "target": "label",
+        "features": ["x"],
+        "categorical": ["b", "gone"],
+    }
     new = ds.with_delimiter(spec, ";", tmp_path)
     assert new["delimiter"] == ";" and new["target"] == "c"  # the old target is not there
     assert "features" not in new  # none left: every column again
@@ -169,8 +195,11 @@ def test_columns_all_but_the_target_leave_the_feature_list_out(tmp_path):
 
 
 def test_outlier_method_moves_a_default_threshold_along():
-    spec = {"source": "builtin", "name": "digits",
-            "preprocess": {"outliers": "zscore", "outlier_threshold": 3.0}}
+    spec = {
+        "source": "builtin",
+        "name": "digits",
+        "preprocess": {"outliers": "zscore", "outlier_threshold": 3.0},
+    }
     new = ds.with_outliers(spec, "iqr")
     assert new["preprocess"] == {"outliers": "iqr"}
     assert spec["preprocess"]["outlier_threshold"] == 3.0
@@ -187,8 +216,7 @@ def test_builtin_datasets_keep_split_and_the_digits_form():
     assert moons == {"source": "builtin", "name": "moons", "split": {"val": 0.2}}
     assert ds.with_dataset(moons, "digits")["form"] == "flat"
     assert "split" not in ds.with_dataset(old, "moons", keep_preprocess=False)
-    assert ds.without_form(old) == {"source": "builtin", "name": "digits",
-                                    "split": {"val": 0.2}}
+    assert ds.without_form(old) == {"source": "builtin", "name": "digits", "split": {"val": 0.2}}
     assert ds.without_form(moons) is None
 
 

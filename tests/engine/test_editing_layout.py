@@ -22,8 +22,12 @@ def test_columns_follow_the_longest_path_and_rows_never_overlap():
 
 
 def test_networks_are_stacked_and_long_chains_wrap():
-    design = chain(*[(f"n{i}", "Input" if i == 0 else "ReLU", {"shape": [4]} if i == 0 else {})
-                     for i in range(7)])
+    design = chain(
+        *[
+            (f"n{i}", "Input" if i == 0 else "ReLU", {"shape": [4]} if i == 0 else {})
+            for i in range(7)
+        ]
+    )
     design.add_node(Node("z", "Input", {"shape": [4]}, (0.0, 0.0), "", "other"))
     pos = layered_layout(design, max_columns=3)
     assert [pos[f"n{i}"][0] / COLUMN_SPACING for i in range(7)] == [0, 1, 2, 0, 1, 2, 0]

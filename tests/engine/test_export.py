@@ -37,9 +37,12 @@ FORMAT_SUFFIX = {"onnx": ".onnx", "pt2": ".pt2", "safetensors": ".safetensors", 
 # Two more checkpoints carry preprocessing beyond the templates' own: median imputation of NaN,
 # z-score clipping and min-max scaling on a table ("mlp-impute"), per-channel standard scaling
 # of images ("cnn-scaled").
-CASES = [(stem, None) for stem in TEMPLATES] + [("gan", "discriminator"),
-                                                ("autoencoder", "encoder"),
-                                                ("mlp-impute", None), ("cnn-scaled", None)]
+CASES = [(stem, None) for stem in TEMPLATES] + [
+    ("gan", "discriminator"),
+    ("autoencoder", "encoder"),
+    ("mlp-impute", None),
+    ("cnn-scaled", None),
+]
 
 
 def _case_id(case: tuple[str, str | None]) -> str:
@@ -59,9 +62,10 @@ def short_training(stem: str, steps: int = 8):
         opt_d = torch.optim.Adam(disc.parameters(), 1e-3)
         bce = torch.nn.BCEWithLogitsLoss()
         for i in range(steps):
-            noise, real = torch.randn(32, 32), x[i * 32:(i + 1) * 32]
-            loss_d = (bce(disc(real), torch.ones(32, 1))
-                      + bce(disc(gen(noise).detach()), torch.zeros(32, 1)))
+            noise, real = torch.randn(32, 32), x[i * 32 : (i + 1) * 32]
+            loss_d = bce(disc(real), torch.ones(32, 1)) + bce(
+                disc(gen(noise).detach()), torch.zeros(32, 1)
+            )
             opt_d.zero_grad()
             loss_d.backward()
             opt_d.step()
@@ -75,22 +79,28 @@ def short_training(stem: str, steps: int = 8):
         if task != "som":
             opt = torch.optim.Adam(net.parameters(), 1e-3)
             for i in range(steps):
-                xb = x[i * 32:(i + 1) * 32]
+                xb = x[i * 32 : (i + 1) * 32]
                 out = net(xb)
                 if task == "reconstruction":
                     loss = torch.nn.functional.mse_loss(out, xb)
                 else:
-                    yb = torch.from_numpy(data.y_train[i * 32:(i + 1) * 32])
+                    yb = torch.from_numpy(data.y_train[i * 32 : (i + 1) * 32])
                     loss = torch.nn.functional.cross_entropy(out, yb)
                 opt.zero_grad()
                 loss.backward()
                 opt.step()
         modules = {"main": net}
-    info = {"task": task, "input_shape": list(data.input_shape),
-            "target_shape": list(data.target_shape), "num_classes": data.num_classes,
-            "class_names": data.class_names, "feature_names": data.feature_names}
-    ckpt = checkpoint_from_modules(design, modules, preprocessor=data.preprocessor.state_dict(),
-                                   data_info=info, epoch=1)
+    info = {
+        "task": task,
+        "input_shape": list(data.input_shape),
+        "target_shape": list(data.target_shape),
+        "num_classes": data.num_classes,
+        "class_names": data.class_names,
+        "feature_names": data.feature_names,
+    }
+    ckpt = checkpoint_from_modules(
+        design, modules, preprocessor=data.preprocessor.state_dict(), data_info=info, epoch=1
+    )
     return design, ckpt, raw_samples(data, 7)
 
 
@@ -119,8 +129,14 @@ def trained(tmp_path_factory) -> dict[str, tuple[Path, Path, np.ndarray]]:
     table[rng.random(table.shape) < 0.1] = np.nan
     images = rng.normal(5.0, 3.0, (57, 1, 8, 8))
     extra = {
-        "mlp-impute": (Preprocessor({"scale": "minmax", "impute": "median", "outliers": "zscore"},
-                                    "table", [f"c{i}" for i in range(64)]).fit(table), table),
+        "mlp-impute": (
+            Preprocessor(
+                {"scale": "minmax", "impute": "median", "outliers": "zscore"},
+                "table",
+                [f"c{i}" for i in range(64)],
+            ).fit(table),
+            table,
+        ),
         "cnn-scaled": (Preprocessor({"scale": "standard"}, "image").fit(images), images),
     }
     for key, (pre, samples) in extra.items():
@@ -141,8 +157,9 @@ def exports(trained, tmp_path_factory) -> dict[tuple[str, str | None], dict]:
         key, part = case
         design_path, ckpt_path, raw = trained[key]
         plan = prepare_export(design_path, ckpt_path, part)
-        targets = {fmt: folder / f"{_case_id(case)}{suffix}"
-                   for fmt, suffix in FORMAT_SUFFIX.items()}
+        targets = {
+            fmt: folder / f"{_case_id(case)}{suffix}" for fmt, suffix in FORMAT_SUFFIX.items()
+        }
         written = export_formats(design_path, ckpt_path, targets, network=part)
         paths = {r.format: r for r in written}
         for fmt, target in targets.items():
@@ -153,8 +170,7 @@ def exports(trained, tmp_path_factory) -> dict[tuple[str, str | None], dict]:
             inputs = {batch: (torch.from_numpy(raw[:batch]),) for batch in (1, 7)}
         with torch.no_grad():
             reference = {batch: _as_tuple(plan.module(*x)) for batch, x in inputs.items()}
-        results[case] = {"plan": plan, "results": paths, "inputs": inputs,
-                         "reference": reference}
+        results[case] = {"plan": plan, "results": paths, "inputs": inputs, "reference": reference}
     return results
 
 
@@ -199,9 +215,15 @@ def test_generated_python_in_a_fresh_interpreter_gives_the_same_outputs(exports,
         side = result.sidecar
         inputs = tmp_path / f"{_case_id(case)}_in.npz"
         np.savez(inputs, *[x.numpy() for x in entry["inputs"][7]])
-        jobs.append({"py": str(result.paths[0]), "cls": side["python_class"],
-                     "weights": str(result.paths[0].with_name(side["weights"])),
-                     "inputs": str(inputs), "out": str(tmp_path / f"{_case_id(case)}_out.npz")})
+        jobs.append(
+            {
+                "py": str(result.paths[0]),
+                "cls": side["python_class"],
+                "weights": str(result.paths[0].with_name(side["weights"])),
+                "inputs": str(inputs),
+                "out": str(tmp_path / f"{_case_id(case)}_out.npz"),
+            }
+        )
     runner = textwrap.dedent("""
         import json, runpy, sys
         import numpy as np, torch
@@ -219,16 +241,23 @@ def test_generated_python_in_a_fresh_interpreter_gives_the_same_outputs(exports,
             np.savez(job["out"], *[o.numpy() for o in out])
     """)
     env = {**os.environ, "PYTHONPATH": ""}
-    proc = subprocess.run([sys.executable, "-c", runner, json.dumps(jobs)], capture_output=True,
-                          text=True, timeout=240, cwd=tmp_path, env=env)
+    proc = subprocess.run(
+        [sys.executable, "-c", runner, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     for case, entry in exports.items():
         got = np.load(tmp_path / f"{_case_id(case)}_out.npz")
         want = entry["reference"][7]
         assert len(got.files) == len(want)
         for i, w in enumerate(want):
-            np.testing.assert_allclose(got[f"arr_{i}"], w.numpy(), atol=1e-5, rtol=0,
-                                       err_msg=_case_id(case))
+            np.testing.assert_allclose(
+                got[f"arr_{i}"], w.numpy(), atol=1e-5, rtol=0, err_msg=_case_id(case)
+            )
 
 
 def test_generated_python_passes_ruff(exports, assert_ruff_clean):
@@ -240,9 +269,20 @@ def test_generated_main_block_predicts_with_class_labels(exports, tmp_path):
     py = entry["results"]["python"].paths[0]
     raw = entry["inputs"][7][0].numpy()
     np.save(tmp_path / "x.npy", raw)
-    proc = subprocess.run([sys.executable, str(py), "--input", str(tmp_path / "x.npy"),
-                           "--output", str(tmp_path / "y.npz")], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(py),
+            "--input",
+            str(tmp_path / "x.npy"),
+            "--output",
+            str(tmp_path / "y.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     want = entry["reference"][7][0]
     labels = entry["plan"].info["class_names"]
@@ -259,8 +299,9 @@ def test_safetensors_names_match_the_generated_modules(exports):
     assert "lstm.weight_ih_l0" in weights and "logits.weight" in weights
     code = entry["results"]["python"].paths[0].read_text()
     assert "self.lstm = nn.LSTM(" in code and "self.logits = nn.Linear(128, 10)" in code
-    assert set(weights) == set(load_file(str(entry["results"]["python"].paths[0]
-                                             .with_suffix(".safetensors"))))
+    assert set(weights) == set(
+        load_file(str(entry["results"]["python"].paths[0].with_suffix(".safetensors")))
+    )
 
 
 def test_preprocessing_is_folded_so_the_model_takes_raw_features(exports, trained):
@@ -268,7 +309,8 @@ def test_preprocessing_is_folded_so_the_model_takes_raw_features(exports, traine
     plan = entry["plan"]
     side = entry["results"]["onnx"].sidecar
     assert side["preprocessing"]["folded"] and side["preprocessing"]["steps"] == [
-        "standard scaling"]
+        "standard scaling"
+    ]
     assert side["inputs"][0]["columns"][:2] == ["pixel_0_0", "pixel_0_1"]
     assert side["class_labels"] == [str(d) for d in range(10)]
     ckpt = load_checkpoint(trained["mlp"][1])
@@ -291,8 +333,11 @@ def test_imputation_clipping_and_image_scaling_fold_into_the_model(exports, trai
         want = entry["plan"].module.net(torch.from_numpy(pre.transform(raw)))
     np.testing.assert_allclose(entry["reference"][7][0].numpy(), want.numpy(), atol=1e-5)
     steps = entry["results"]["onnx"].sidecar["preprocessing"]["steps"]
-    assert steps == (["median imputation of missing values", "zscore outlier clipping",
-                      "minmax scaling"] if key == "mlp-impute" else ["standard scaling"])
+    assert steps == (
+        ["median imputation of missing values", "zscore outlier clipping", "minmax scaling"]
+        if key == "mlp-impute"
+        else ["standard scaling"]
+    )
     code = entry["results"]["python"].paths[0].read_text()
     assert ("torch.isnan" in code) == (key == "mlp-impute")
 
@@ -313,16 +358,20 @@ def test_sequence_length_is_dynamic_where_the_design_allows(tmp_path):
     from engine.graph import Design, Edge, Node
 
     design = Design("per step")
-    for node in (Node("seq", "Input", {"shape": [5, 4]}), Node("fc", "Linear", {"out_features": 3}),
-                 Node("out", "Output")):
+    for node in (
+        Node("seq", "Input", {"shape": [5, 4]}),
+        Node("fc", "Linear", {"out_features": 3}),
+        Node("out", "Output"),
+    ):
         design.add_node(node)
     design.add_edge(Edge("seq", "fc"))
     design.add_edge(Edge("fc", "out"))
     torch.manual_seed(0)
     net = compile_design(design).eval()
     save_checkpoint(tmp_path / "c.pt", checkpoint_from_modules(design, {"main": net}))
-    onnx_result, pt2_result = export_formats(design, tmp_path / "c.pt",
-                                             {"onnx": tmp_path / "s.onnx", "pt2": tmp_path / "s.pt2"})
+    onnx_result, pt2_result = export_formats(
+        design, tmp_path / "c.pt", {"onnx": tmp_path / "s.onnx", "pt2": tmp_path / "s.pt2"}
+    )
     assert onnx_result.sidecar["inputs"][0]["shape"] == ["batch", "steps", 4]
     assert onnx_result.sidecar["outputs"][0]["shape"] == ["batch", "steps", 3]
     session = ort.InferenceSession(str(onnx_result.paths[0]), providers=["CPUExecutionProvider"])
@@ -380,8 +429,7 @@ def test_encoder_ends_at_the_bottleneck_or_a_named_layer(exports, trained):
     plan = entry["plan"]
     assert [n.id for n in plan.design] == ["pixels", "enc1", "enc_relu", "code"]
     assert tuple(entry["reference"][7][0].shape) == (7, 16)
-    named = prepare_export(trained["autoencoder"][0], trained["autoencoder"][1],
-                           "encoder:enc_relu")
+    named = prepare_export(trained["autoencoder"][0], trained["autoencoder"][1], "encoder:enc_relu")
     assert named.output_names == ["enc_relu"]
     assert [n.id for n in named.design] == ["pixels", "enc1", "enc_relu"]
     with torch.no_grad():
@@ -403,19 +451,33 @@ def test_encoder_ends_at_the_bottleneck_or_a_named_layer(exports, trained):
 def test_cli_export_writes_the_file_and_sidecar(trained, tmp_path, run_main):
     design, ckpt, _ = trained["mlp"]
     out = tmp_path / "model.safetensors"
-    code, stdout, err = run_main(["export", str(design), "--checkpoint", str(ckpt), "--format",
-                                  "safetensors", "--output", str(out)])
+    code, stdout, err = run_main(
+        [
+            "export",
+            str(design),
+            "--checkpoint",
+            str(ckpt),
+            "--format",
+            "safetensors",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0, err
     assert out.is_file() and (tmp_path / "model.safetensors.json").is_file()
     assert stdout.startswith(f"wrote {out}")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.safetensors",
-                                                          "model.safetensors.json"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "model.safetensors",
+        "model.safetensors.json",
+    ]
 
 
-@pytest.mark.parametrize("problem", ["format", "mismatch", "invalid", "no-folder", "parent-file",
-                                     "part", "onnx-missing"])
-def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp_path, run_main,
-                                                           monkeypatch):
+@pytest.mark.parametrize(
+    "problem", ["format", "mismatch", "invalid", "no-folder", "parent-file", "part", "onnx-missing"]
+)
+def test_bad_requests_fail_with_one_line_and_leave_no_file(
+    problem, trained, tmp_path, run_main, monkeypatch
+):
     design, ckpt, _ = trained["mlp"]
     out = tmp_path / "model.onnx"
     out.write_text("previous export")
@@ -440,12 +502,24 @@ def test_bad_requests_fail_with_one_line_and_leave_no_file(problem, trained, tmp
     else:
         import engine.export.formats as formats
 
-        monkeypatch.setattr(formats, "_find_spec", lambda name: None if name == "onnxscript"
-                            else object())
+        monkeypatch.setattr(
+            formats, "_find_spec", lambda name: None if name == "onnxscript" else object()
+        )
         expect = "needs the onnxscript package, which Deepwire depends on: pip install onnxscript"
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code, stdout, err = run_main(["export", str(design), "--checkpoint", str(ckpt), "--format",
-                                  fmt, "--output", str(out), *extra])
+    code, stdout, err = run_main(
+        [
+            "export",
+            str(design),
+            "--checkpoint",
+            str(ckpt),
+            "--format",
+            fmt,
+            "--output",
+            str(out),
+            *extra,
+        ]
+    )
     assert code in (1, 2)
     assert expect in err
     assert len(err.strip().splitlines()) == 1, err

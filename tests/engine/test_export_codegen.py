@@ -35,8 +35,9 @@ def _design(name: str, nodes: list[tuple], edges: list[tuple], networks=None) ->
         design.networks = networks
     for spec in nodes:
         node_id, type_id, params = spec[:3]
-        design.add_node(Node(node_id, type_id, dict(params), label=spec[3] if len(spec) > 3
-                             else ""))
+        design.add_node(
+            Node(node_id, type_id, dict(params), label=spec[3] if len(spec) > 3 else "")
+        )
     for e in edges:
         design.add_edge(Edge(e[0], e[1], e[2] if len(e) > 2 else 0))
     problems = analyze(design).problems
@@ -46,82 +47,155 @@ def _design(name: str, nodes: list[tuple], edges: list[tuple], networks=None) ->
 
 def tokens_design() -> Design:
     """Embedding, Conv1d, MaxPool1d, LayerNorm, GELU(tanh), BatchNorm1d, ELU, SiLU, Softmax."""
-    return _design("Tokens & friends", [
-        ("tokens", "Input", {"shape": [6], "dtype": "int64"}),
-        ("embed", "Embedding", {"num_embeddings": 20, "embedding_dim": 8}),
-        ("conv", "Conv1d", {"out_channels": 5, "kernel_size": 3, "stride": 2, "bias": False}),
-        ("pool", "MaxPool1d", {"kernel_size": 2}),
-        ("flat", "Flatten", {}),
-        ("fc", "Linear", {"out_features": 12}),
-        ("norm", "LayerNorm", {"eps": 1e-3}),
-        ("gelu", "GELU", {"approximate": "tanh"}),
-        ("drop", "Dropout", {"p": 0.3}),
-        ("bn", "BatchNorm1d", {"momentum": 0.2}),
-        ("elu", "ELU", {"alpha": 0.5}),
-        ("silu", "SiLU", {}),
-        ("fc2", "Linear", {"out_features": 4, "bias": False}),
-        ("probs", "Softmax", {}),
-        ("out", "Output", {}),
-    ], [("tokens", "embed"), ("embed", "conv"), ("conv", "pool"), ("pool", "flat"),
-        ("flat", "fc"), ("fc", "norm"), ("norm", "gelu"), ("gelu", "drop"), ("drop", "bn"),
-        ("bn", "elu"), ("elu", "silu"), ("silu", "fc2"), ("fc2", "probs"), ("probs", "out")])
+    return _design(
+        "Tokens & friends",
+        [
+            ("tokens", "Input", {"shape": [6], "dtype": "int64"}),
+            ("embed", "Embedding", {"num_embeddings": 20, "embedding_dim": 8}),
+            ("conv", "Conv1d", {"out_channels": 5, "kernel_size": 3, "stride": 2, "bias": False}),
+            ("pool", "MaxPool1d", {"kernel_size": 2}),
+            ("flat", "Flatten", {}),
+            ("fc", "Linear", {"out_features": 12}),
+            ("norm", "LayerNorm", {"eps": 1e-3}),
+            ("gelu", "GELU", {"approximate": "tanh"}),
+            ("drop", "Dropout", {"p": 0.3}),
+            ("bn", "BatchNorm1d", {"momentum": 0.2}),
+            ("elu", "ELU", {"alpha": 0.5}),
+            ("silu", "SiLU", {}),
+            ("fc2", "Linear", {"out_features": 4, "bias": False}),
+            ("probs", "Softmax", {}),
+            ("out", "Output", {}),
+        ],
+        [
+            ("tokens", "embed"),
+            ("embed", "conv"),
+            ("conv", "pool"),
+            ("pool", "flat"),
+            ("flat", "fc"),
+            ("fc", "norm"),
+            ("norm", "gelu"),
+            ("gelu", "drop"),
+            ("drop", "bn"),
+            ("bn", "elu"),
+            ("elu", "silu"),
+            ("silu", "fc2"),
+            ("fc2", "probs"),
+            ("probs", "out"),
+        ],
+    )
 
 
 def images_design() -> Design:
     """Conv2d, BatchNorm2d, LeakyReLU, ConvTranspose2d, pools, Upsample, merges, Reshape."""
-    return _design("images", [
-        ("img", "Input", {"shape": [3, 8, 8]}),
-        ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
-        ("bn", "BatchNorm2d", {"eps": 1e-3}),
-        ("leaky", "LeakyReLU", {"negative_slope": 0.1}),
-        ("up", "ConvTranspose2d", {"out_channels": 4, "kernel_size": 3, "stride": 2,
-                                   "padding": 1, "output_padding": 1}),
-        ("avg", "AvgPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}),
-        ("bilinear", "Upsample", {"scale_factor": 2, "mode": "bilinear"}),
-        ("maxp", "MaxPool2d", {"kernel_size": 2}),
-        ("gap", "AdaptiveAvgPool2d", {"output_size": 2}),
-        ("tanh", "Tanh", {}),
-        ("sig", "Sigmoid", {}),
-        ("add", "Add", {}),
-        ("mul", "Multiply", {}),
-        ("cat", "Concatenate", {"dim": 0}),
-        ("reshape", "Reshape", {"shape": [4, -1]}),
-        ("near", "Upsample", {"scale_factor": 2}),
-        ("flat", "Flatten", {}),
-        ("logp", "LogSoftmax", {}),
-        ("out", "Output", {}),
-    ], [("img", "conv"), ("conv", "bn"), ("bn", "leaky"), ("leaky", "up"), ("up", "avg"),
-        ("avg", "bilinear"), ("bilinear", "maxp"), ("maxp", "gap"), ("gap", "tanh"),
-        ("gap", "sig"), ("tanh", "add"), ("sig", "add", 1), ("tanh", "mul"), ("sig", "mul", 1),
-        ("add", "cat"), ("mul", "cat", 1), ("gap", "cat", 2), ("cat", "reshape"),
-        ("reshape", "near"), ("near", "flat"), ("flat", "logp"), ("logp", "out")])
+    return _design(
+        "images",
+        [
+            ("img", "Input", {"shape": [3, 8, 8]}),
+            ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "stride": 2, "padding": 1}),
+            ("bn", "BatchNorm2d", {"eps": 1e-3}),
+            ("leaky", "LeakyReLU", {"negative_slope": 0.1}),
+            (
+                "up",
+                "ConvTranspose2d",
+                {
+                    "out_channels": 4,
+                    "kernel_size": 3,
+                    "stride": 2,
+                    "padding": 1,
+                    "output_padding": 1,
+                },
+            ),
+            ("avg", "AvgPool2d", {"kernel_size": 3, "stride": 1, "padding": 1}),
+            ("bilinear", "Upsample", {"scale_factor": 2, "mode": "bilinear"}),
+            ("maxp", "MaxPool2d", {"kernel_size": 2}),
+            ("gap", "AdaptiveAvgPool2d", {"output_size": 2}),
+            ("tanh", "Tanh", {}),
+            ("sig", "Sigmoid", {}),
+            ("add", "Add", {}),
+            ("mul", "Multiply", {}),
+            ("cat", "Concatenate", {"dim": 0}),
+            ("reshape", "Reshape", {"shape": [4, -1]}),
+            ("near", "Upsample", {"scale_factor": 2}),
+            ("flat", "Flatten", {}),
+            ("logp", "LogSoftmax", {}),
+            ("out", "Output", {}),
+        ],
+        [
+            ("img", "conv"),
+            ("conv", "bn"),
+            ("bn", "leaky"),
+            ("leaky", "up"),
+            ("up", "avg"),
+            ("avg", "bilinear"),
+            ("bilinear", "maxp"),
+            ("maxp", "gap"),
+            ("gap", "tanh"),
+            ("gap", "sig"),
+            ("tanh", "add"),
+            ("sig", "add", 1),
+            ("tanh", "mul"),
+            ("sig", "mul", 1),
+            ("add", "cat"),
+            ("mul", "cat", 1),
+            ("gap", "cat", 2),
+            ("cat", "reshape"),
+            ("reshape", "near"),
+            ("near", "flat"),
+            ("flat", "logp"),
+            ("logp", "out"),
+        ],
+    )
 
 
 def recurrent_design() -> Design:
     """GRU (sequences, bidirectional, stacked), LSTM (last step), RNN (relu); two outputs."""
-    return _design("recurrent", [
-        ("seq", "Input", {"shape": [5, 4]}),
-        ("gru", "GRU", {"hidden_size": 6, "num_layers": 2, "bidirectional": True,
-                        "dropout": 0.2, "return_sequences": True}),
-        ("lstm", "LSTM", {"hidden_size": 7}),
-        ("rnn", "RNN", {"hidden_size": 3, "nonlinearity": "relu", "bidirectional": True}),
-        ("a", "Output", {}),
-        ("b", "Output", {}),
-    ], [("seq", "gru"), ("gru", "lstm"), ("lstm", "a"), ("seq", "rnn"), ("rnn", "b")])
+    return _design(
+        "recurrent",
+        [
+            ("seq", "Input", {"shape": [5, 4]}),
+            (
+                "gru",
+                "GRU",
+                {
+                    "hidden_size": 6,
+                    "num_layers": 2,
+                    "bidirectional": True,
+                    "dropout": 0.2,
+                    "return_sequences": True,
+                },
+            ),
+            ("lstm", "LSTM", {"hidden_size": 7}),
+            ("rnn", "RNN", {"hidden_size": 3, "nonlinearity": "relu", "bidirectional": True}),
+            ("a", "Output", {}),
+            ("b", "Output", {}),
+        ],
+        [("seq", "gru"), ("gru", "lstm"), ("lstm", "a"), ("seq", "rnn"), ("rnn", "b")],
+    )
 
 
 def hostile_design() -> Design:
     """Keywords and shadowing names as ids, code-like labels, unicode and newlines."""
-    return _design("x\"\"\"; import os\n#", [
-        ("import", "Input", {"shape": [5]}, INJECTION),
-        ("class", "Linear", {"out_features": 4}, "line\nimport os; os.system('echo pwned')"),
-        ("self", "ReLU", {}, "torch"),
-        ("torch", "Linear", {"out_features": 4}, "Größe 𝔘 ☃"),
-        ("x", "Add", {}, "\\\"\r\n'''"),
-        ("nn", "Linear", {"out_features": 2}, "1st layer"),
-        ("out", "Output", {}, "return"),
-    ], [("import", "class"), ("class", "self"), ("self", "torch"), ("torch", "x"),
-        ("self", "x", 1), ("x", "nn"), ("nn", "out")])
+    return _design(
+        'x"""; import os\n#',
+        [
+            ("import", "Input", {"shape": [5]}, INJECTION),
+            ("class", "Linear", {"out_features": 4}, "line\nimport os; os.system('echo pwned')"),
+            ("self", "ReLU", {}, "torch"),
+            ("torch", "Linear", {"out_features": 4}, "Größe 𝔘 ☃"),
+            ("x", "Add", {}, "\\\"\r\n'''"),
+            ("nn", "Linear", {"out_features": 2}, "1st layer"),
+            ("out", "Output", {}, "return"),
+        ],
+        [
+            ("import", "class"),
+            ("class", "self"),
+            ("self", "torch"),
+            ("torch", "x"),
+            ("self", "x", 1),
+            ("x", "nn"),
+            ("nn", "out"),
+        ],
+    )
 
 
 def _checkpoint(design: Design, path: Path) -> None:
@@ -138,8 +212,11 @@ def _checkpoint(design: Design, path: Path) -> None:
 
 
 def test_every_layer_type_has_a_code_rule():
-    missing = [spec.type_id for spec in REGISTRY
-               if spec.type_id not in LAYER_CODE and spec.type_id not in STRUCTURAL]
+    missing = [
+        spec.type_id
+        for spec in REGISTRY
+        if spec.type_id not in LAYER_CODE and spec.type_id not in STRUCTURAL
+    ]
     assert missing == []
 
 
@@ -153,8 +230,9 @@ def generated(tmp_path_factory):
         key = make.__name__
         ckpt = folder / f"{key}.pt"
         _checkpoint(design, ckpt)
-        results = export_formats(design, ckpt, {"python": folder / f"{key}.py",
-                                                "pt2": folder / f"{key}.pt2"})
+        results = export_formats(
+            design, ckpt, {"python": folder / f"{key}.py", "pt2": folder / f"{key}.pt2"}
+        )
         plan = prepare_export(design, ckpt)
         gen = torch.Generator().manual_seed(3)
         if plan.input_dtypes[0] == "int64":
@@ -163,20 +241,29 @@ def generated(tmp_path_factory):
             x = (torch.randn((5, *plan.input_shapes[0]), generator=gen),)
         with torch.no_grad():
             ref = plan.module(*x)
-        cases[key] = {"results": {r.format: r for r in results}, "x": x,
-                      "ref": ref if isinstance(ref, tuple) else (ref,), "plan": plan}
+        cases[key] = {
+            "results": {r.format: r for r in results},
+            "x": x,
+            "ref": ref if isinstance(ref, tuple) else (ref,),
+            "plan": plan,
+        }
     return cases
 
 
-def test_generated_modules_match_the_compiled_design_in_a_fresh_interpreter(generated,
-                                                                            tmp_path):
+def test_generated_modules_match_the_compiled_design_in_a_fresh_interpreter(generated, tmp_path):
     jobs = []
     for key, case in generated.items():
         result = case["results"]["python"]
         np.savez(tmp_path / f"{key}_in.npz", *[t.numpy() for t in case["x"]])
-        jobs.append({"py": str(result.paths[0]), "cls": result.sidecar["python_class"],
-                     "weights": str(result.paths[1]), "in": str(tmp_path / f"{key}_in.npz"),
-                     "out": str(tmp_path / f"{key}_out.npz")})
+        jobs.append(
+            {
+                "py": str(result.paths[0]),
+                "cls": result.sidecar["python_class"],
+                "weights": str(result.paths[1]),
+                "in": str(tmp_path / f"{key}_in.npz"),
+                "out": str(tmp_path / f"{key}_out.npz"),
+            }
+        )
     runner = textwrap.dedent("""
         import json, runpy, sys
         import numpy as np, torch
@@ -191,16 +278,22 @@ def test_generated_modules_match_the_compiled_design_in_a_fresh_interpreter(gene
             out = out if isinstance(out, tuple) else (out,)
             np.savez(job["out"], *[o.numpy() for o in out])
     """)
-    proc = subprocess.run([sys.executable, "-c", runner, json.dumps(jobs)], capture_output=True,
-                          text=True, timeout=240, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-c", runner, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "pwned" not in proc.stdout + proc.stderr
     for key, case in generated.items():
         got = np.load(tmp_path / f"{key}_out.npz")
         assert len(got.files) == len(case["ref"]), key
         for i, want in enumerate(case["ref"]):
-            np.testing.assert_allclose(got[f"arr_{i}"], want.numpy(), atol=1e-5, rtol=0,
-                                       err_msg=key)
+            np.testing.assert_allclose(
+                got[f"arr_{i}"], want.numpy(), atol=1e-5, rtol=0, err_msg=key
+            )
 
 
 def test_pt2_of_every_layer_type_reloads_equal(generated):
@@ -224,9 +317,13 @@ def test_hostile_names_become_harmless_identifiers(generated, tmp_path):
     assert "self.class_ = " not in code and "self.import" not in code
     assert "def forward(self, x_import_os_os_system_echo_pwned" in code
     # running the file as a script executes nothing injected
-    proc = subprocess.run([sys.executable, str(generated["hostile_design"]["results"]["python"]
-                                              .paths[0])], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, str(generated["hostile_design"]["results"]["python"].paths[0])],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "pwned" not in proc.stdout.replace("x_import_os_os_system_echo_pwned", "")
 
@@ -248,16 +345,24 @@ def test_generated_forward_reads_like_hand_written_pytorch(generated):
     assert "reshape = cat.reshape(cat.shape[0], 4, 12)" in images
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("class", "class_2"), ("import", "import_2"), ("forward", "forward_2"), ("1st", "layer_1st"),
-    ("Größe", "grosse"), ("", "layer"), ("a b-c", "a_b_c"), (INJECTION,
-                                                              "x_import_os_os_system_echo_pwned"),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("class", "class_2"),
+        ("import", "import_2"),
+        ("forward", "forward_2"),
+        ("1st", "layer_1st"),
+        ("Größe", "grosse"),
+        ("", "layer"),
+        ("a b-c", "a_b_c"),
+        (INJECTION, "x_import_os_os_system_echo_pwned"),
+    ],
+)
 def test_safe_identifier(text, expected):
     name = safe_identifier(text, set())
     assert name.isidentifier() and name == expected
 
 
 def test_comment_text_keeps_one_harmless_line():
-    text = comment_text("a\nb\r\"c\"\\ \u2028 d")
+    text = comment_text('a\nb\r"c"\\ \u2028 d')
     assert "\n" not in text and "\r" not in text and '"' not in text and "\\" not in text

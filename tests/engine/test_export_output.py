@@ -29,23 +29,28 @@ def run_folder(tmp_path: Path) -> Path:
 
 
 def _snapshot(folder: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file()}
+    return {
+        str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }
 
 
-@pytest.mark.parametrize(("fmt", "output", "expect"), [
-    ("onnx", "run1/best.pt", "would replace the checkpoint"),
-    ("pt2", "run1/../run1/best.pt", "would replace the checkpoint"),
-    ("python", "design.json", "would replace the design"),
-    ("safetensors", "design", "the sidecar"),           # design + ".json" is the design
-    ("python", "run1/best", "the weights"),       # its weights would be run1/best.safetensors
-    ("onnx", "link.onnx", "would replace the checkpoint"),   # a hard link to best.pt
-    ("onnx", "notes.json", "exists and is"),
-    ("onnx", "model.pt2", "not an ONNX file"),
-    ("safetensors", "weights.pt", "names a checkpoint"),
-])
-def test_cli_refuses_an_output_that_would_destroy_a_file(run_folder, run_main, monkeypatch,
-                                                         fmt, output, expect):
+@pytest.mark.parametrize(
+    ("fmt", "output", "expect"),
+    [
+        ("onnx", "run1/best.pt", "would replace the checkpoint"),
+        ("pt2", "run1/../run1/best.pt", "would replace the checkpoint"),
+        ("python", "design.json", "would replace the design"),
+        ("safetensors", "design", "the sidecar"),  # design + ".json" is the design
+        ("python", "run1/best", "the weights"),  # its weights would be run1/best.safetensors
+        ("onnx", "link.onnx", "would replace the checkpoint"),  # a hard link to best.pt
+        ("onnx", "notes.json", "exists and is"),
+        ("onnx", "model.pt2", "not an ONNX file"),
+        ("safetensors", "weights.pt", "names a checkpoint"),
+    ],
+)
+def test_cli_refuses_an_output_that_would_destroy_a_file(
+    run_folder, run_main, monkeypatch, fmt, output, expect
+):
     monkeypatch.chdir(run_folder)
     if output == "link.onnx":
         os.link("run1/best.pt", "link.onnx")
@@ -54,8 +59,18 @@ def test_cli_refuses_an_output_that_would_destroy_a_file(run_folder, run_main, m
     if output == "run1/best":  # the Python code's weights would land on a hard link to best.pt
         os.link("run1/best.pt", "run1/best.safetensors")
     before = _snapshot(run_folder)
-    code, out, err = run_main(["export", "design.json", "--checkpoint", "run1/best.pt",
-                               "--format", fmt, "--output", output])
+    code, out, err = run_main(
+        [
+            "export",
+            "design.json",
+            "--checkpoint",
+            "run1/best.pt",
+            "--format",
+            fmt,
+            "--output",
+            output,
+        ]
+    )
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and expect in err, err
     assert "choose another file name" in err
@@ -66,24 +81,40 @@ def test_cli_refuses_an_output_that_would_destroy_a_file(run_folder, run_main, m
 def test_the_python_api_refuses_too_and_writes_nothing(run_folder):
     before = _snapshot(run_folder)
     with pytest.raises(ExportError, match="would replace the checkpoint"):
-        export_model(run_folder / "design.json", run_folder / "run1" / "best.pt", "onnx",
-                     run_folder / "run1" / "best.pt")
+        export_model(
+            run_folder / "design.json",
+            run_folder / "run1" / "best.pt",
+            "onnx",
+            run_folder / "run1" / "best.pt",
+        )
     with pytest.raises(ExportError, match="sidecar"):
-        export_model(str(run_folder / "design.json"), run_folder / "run1" / "best.pt",
-                     "safetensors", run_folder / "design")
+        export_model(
+            str(run_folder / "design.json"),
+            run_folder / "run1" / "best.pt",
+            "safetensors",
+            run_folder / "design",
+        )
     assert _snapshot(run_folder) == before
 
 
 def test_ordinary_outputs_are_accepted(run_folder):
     inputs = {"design": run_folder / "design.json", "checkpoint": run_folder / "run1/best.pt"}
-    for fmt, name in (("onnx", "model.onnx"), ("pt2", "model.pt2"), ("python", "model.py"),
-                      ("safetensors", "model.safetensors"), ("onnx", "model")):
+    for fmt, name in (
+        ("onnx", "model.onnx"),
+        ("pt2", "model.pt2"),
+        ("python", "model.py"),
+        ("safetensors", "model.safetensors"),
+        ("onnx", "model"),
+    ):
         assert output_conflict(fmt, run_folder / name, inputs) is None, (fmt, name)
     (run_folder / "model.onnx").write_bytes(b"an earlier export")  # same kind: replaced
     assert output_conflict("onnx", run_folder / "model.onnx", inputs) is None
 
 
 def test_export_paths_list_every_file_written():
-    assert [p.name for p in export_paths("python", "m.py")] == ["m.py", "m.safetensors",
-                                                                "m.py.json"]
+    assert [p.name for p in export_paths("python", "m.py")] == [
+        "m.py",
+        "m.safetensors",
+        "m.py.json",
+    ]
     assert [p.name for p in export_paths("onnx", "m.onnx")] == ["m.onnx", "m.onnx.json"]

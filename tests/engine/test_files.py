@@ -44,7 +44,8 @@ def _dead_pid() -> int:
 # ------------------------------------------------------------------------------- atomic writes
 @pytest.mark.parametrize("nbytes", [0, 100])
 def test_design_save_that_fills_the_disk_leaves_the_old_file_and_no_temporary(
-        tmp_path, monkeypatch, nbytes):
+    tmp_path, monkeypatch, nbytes
+):
     path = tmp_path / "net.json"
     save_design(_design(8), path)
     before = snapshot(tmp_path)
@@ -66,21 +67,32 @@ def mlp_checkpoint(tmp_path_factory):
 
     design = load_design(template_path("mlp"))
     data = prepare_data(design.data, seed=0)
-    info = {"task": design.training["task"], "input_shape": list(data.input_shape),
-            "target_shape": list(data.target_shape), "num_classes": data.num_classes,
-            "class_names": data.class_names, "feature_names": data.feature_names}
-    ckpt = checkpoint_from_modules(design, {"main": compile_design(design)},
-                                   preprocessor=data.preprocessor.state_dict(), data_info=info,
-                                   epoch=1)
+    info = {
+        "task": design.training["task"],
+        "input_shape": list(data.input_shape),
+        "target_shape": list(data.target_shape),
+        "num_classes": data.num_classes,
+        "class_names": data.class_names,
+        "feature_names": data.feature_names,
+    }
+    ckpt = checkpoint_from_modules(
+        design,
+        {"main": compile_design(design)},
+        preprocessor=data.preprocessor.state_dict(),
+        data_info=info,
+        epoch=1,
+    )
     path = tmp_path_factory.mktemp("design") / "mlp.json"
     save_design(design, path)
     return path, ckpt
 
 
-@pytest.mark.parametrize("fmt, suffix", [("python", ".py"), ("safetensors", ".safetensors"),
-                                         ("onnx", ".onnx")])
+@pytest.mark.parametrize(
+    "fmt, suffix", [("python", ".py"), ("safetensors", ".safetensors"), ("onnx", ".onnx")]
+)
 def test_export_that_fills_the_disk_leaves_the_previous_files_and_no_temporary(
-        tmp_path, monkeypatch, mlp_checkpoint, fmt, suffix):
+    tmp_path, monkeypatch, mlp_checkpoint, fmt, suffix
+):
     if fmt == "onnx":
         pytest.importorskip("onnxscript")
     design_path, ckpt = mlp_checkpoint
@@ -97,8 +109,7 @@ def test_export_that_fills_the_disk_leaves_the_previous_files_and_no_temporary(
     assert {p.name for p in tmp_path.iterdir()} == sidecar_like
 
 
-def test_exported_files_get_the_umasks_permissions_like_a_saved_design(tmp_path,
-                                                                       mlp_checkpoint):
+def test_exported_files_get_the_umasks_permissions_like_a_saved_design(tmp_path, mlp_checkpoint):
     design_path, ckpt = mlp_checkpoint
     result = export_model(design_path, ckpt, "safetensors", tmp_path / "model.safetensors")
     save_design(_design(), tmp_path / "saved.json")
@@ -120,8 +131,11 @@ def test_stale_temporaries_of_our_naming_go_at_the_next_save_and_nothing_else(tm
     killed = tmp_path / f".net.json.deepwire-{dead}-k1ll3d_x.tmp"  # writer was kill -9ed
     old = tmp_path / f".model.py.deepwire-{os.getpid()}-0ld0ld00.tmp"  # pid reused since
     fresh = tmp_path / f".net.json.deepwire-{os.getpid()}-fr3sh000.tmp"  # a save in progress
-    foreign = [tmp_path / ".net.json.tmp", tmp_path / "notes.tmp",
-               tmp_path / f".net.json.other-{dead}-abc.tmp"]
+    foreign = [
+        tmp_path / ".net.json.tmp",
+        tmp_path / "notes.tmp",
+        tmp_path / f".net.json.other-{dead}-abc.tmp",
+    ]
     for path in [killed, old, fresh, *foreign]:
         path.write_bytes(b"x")
     an_hour_ago = time.time() - 3600
@@ -162,8 +176,7 @@ def test_a_design_saved_with_a_utf8_bom_opens(tmp_path, run_main):
 
 
 def test_a_5000_digit_integer_is_one_design_error_naming_the_field(tmp_path, run_main):
-    text = engine.io.dumps(_design()).replace('"out_features": 8', '"out_features": '
-                                               + "7" * 5000)
+    text = engine.io.dumps(_design()).replace('"out_features": 8', '"out_features": ' + "7" * 5000)
     path = tmp_path / "huge.json"
     path.write_text(text)
     code, _, err = run_main(["check", str(path)])
@@ -174,11 +187,20 @@ def test_a_5000_digit_integer_is_one_design_error_naming_the_field(tmp_path, run
 
 @pytest.mark.parametrize("levels", [65, 493, 988, 5000])
 def test_deeply_nested_values_are_refused_at_load_naming_the_limit(levels):
-    doc = {"format": "deepwire.design", "version": 1,
-           "nodes": [{"id": "fc", "type": "Linear", "params": {"out_features": _nested(levels)}}]}
-    text = json.dumps(doc) if levels < 900 else (  # json.dumps itself recurses: by hand
-        '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "fc", "type": '
-        '"Linear", "params": {"out_features": ' + "[" * levels + "]" * levels + "}}]}")
+    doc = {
+        "format": "deepwire.design",
+        "version": 1,
+        "nodes": [{"id": "fc", "type": "Linear", "params": {"out_features": _nested(levels)}}],
+    }
+    text = (
+        json.dumps(doc)
+        if levels < 900
+        # json.dumps itself recurses: by hand
+        else (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "fc", "type": '
+            '"Linear", "params": {"out_features": ' + "[" * levels + "]" * levels + "}}]}"
+        )
+    )
     with pytest.raises(DesignFormatError, match="64") as info:
         loads(text, "deep.json")
     assert str(info.value).startswith("deep.json") and "\n" not in str(info.value)
@@ -226,9 +248,10 @@ def test_check_never_prints_control_characters_from_names(tmp_path, run_main):
     code, out, err = run_main(["check", str(path)])
     assert code == 1
     assert "\x1b" not in out + err and "\x07" not in out + err and "\r" not in out + err
-    assert "FAKE OK" in err and all(line.startswith(str(path).replace("\x1b", "\\x1b")
-                                                    .replace("\x07", "\\x07"))
-                                    for line in err.splitlines())
+    assert "FAKE OK" in err and all(
+        line.startswith(str(path).replace("\x1b", "\\x1b").replace("\x07", "\\x07"))
+        for line in err.splitlines()
+    )
     design = _design()
     design.name = f"ok{ESC}"
     save_design(design, path)
@@ -245,8 +268,17 @@ def test_export_summary_escapes_the_design_name(tmp_path, run_main, mlp_checkpoi
     named = tmp_path / "named.json"
     save_design(design, named)
     save_checkpoint(tmp_path / "model.pt", ckpt)
-    code, out, err = run_main(["export", str(named), "--checkpoint", str(tmp_path / "model.pt"),
-                               "--format", "safetensors", "--output",
-                               str(tmp_path / "m.safetensors")])
+    code, out, err = run_main(
+        [
+            "export",
+            str(named),
+            "--checkpoint",
+            str(tmp_path / "model.pt"),
+            "--format",
+            "safetensors",
+            "--output",
+            str(tmp_path / "m.safetensors"),
+        ]
+    )
     assert code == 0, err
     assert "\x1b" not in out + err and out.count("\n") == 1 and "\\nwrote /etc/passwd" in out

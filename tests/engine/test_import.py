@@ -24,7 +24,7 @@ from engine.importer import import_model, parse_shape
 from engine.io import load_design
 from engine.training.checkpoint import load_checkpoint
 
-MODELS = textwrap.dedent('''
+MODELS = textwrap.dedent("""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -112,7 +112,7 @@ MODELS = textwrap.dedent('''
         def __init__(self, width):
             super().__init__()
             self.fc = nn.Linear(4, width)
-''')
+""")
 
 CASES = {"LeNet5": (1, 28, 28), "ResidualBlock": (3, 8, 8), "LSTMClassifier": (5, 8)}
 
@@ -162,17 +162,34 @@ def test_import_check_compile_reproduces_the_outputs(imported, models_file, name
 
 def test_imported_designs_use_the_expected_layers(imported):
     types = {name: [n.type for n in r.design] for name, r in imported.items()}
-    assert types["LeNet5"] == ["Input", "Conv2d", "Tanh", "AvgPool2d", "Conv2d", "ReLU",
-                               "MaxPool2d", "Flatten", "Linear", "ReLU", "Linear", "Sigmoid",
-                               "Linear", "LogSoftmax", "Output"]
-    assert types["LSTMClassifier"] == ["Input", "LSTM", "LayerNorm", "Dropout", "Linear",
-                                       "Output"]
+    assert types["LeNet5"] == [
+        "Input",
+        "Conv2d",
+        "Tanh",
+        "AvgPool2d",
+        "Conv2d",
+        "ReLU",
+        "MaxPool2d",
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Linear",
+        "Sigmoid",
+        "Linear",
+        "LogSoftmax",
+        "Output",
+    ]
+    assert types["LSTMClassifier"] == ["Input", "LSTM", "LayerNorm", "Dropout", "Linear", "Output"]
     lstm = imported["LSTMClassifier"].design.node("lstm").params
-    assert lstm == {"hidden_size": 16, "num_layers": 2, "bidirectional": True, "dropout": 0.1,
-                    "return_sequences": False}
+    assert lstm == {
+        "hidden_size": 16,
+        "num_layers": 2,
+        "bidirectional": True,
+        "dropout": 0.1,
+        "return_sequences": False,
+    }
     residual = imported["ResidualBlock"].design
-    assert {n.type for n in residual} >= {"BatchNorm2d", "Add", "Multiply",
-                                           "AdaptiveAvgPool2d"}
+    assert {n.type for n in residual} >= {"BatchNorm2d", "Add", "Multiply", "AdaptiveAvgPool2d"}
     add = next(n for n in residual if n.type == "Add")
     assert sorted(e.source for e in residual.in_edges(add.id)) == ["bn2", "shortcut"]
 
@@ -192,9 +209,11 @@ def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp
     """import → export (.pt2 + Python) → torch.export.load and a fresh interpreter agree."""
     jobs = []
     for name, result in imported.items():
-        outputs = export_formats(result.design_path, result.checkpoint_path,
-                                 {"pt2": tmp_path / f"{name}.pt2",
-                                  "python": tmp_path / f"{name}.py"})
+        outputs = export_formats(
+            result.design_path,
+            result.checkpoint_path,
+            {"pt2": tmp_path / f"{name}.pt2", "python": tmp_path / f"{name}.py"},
+        )
         original = _original(models_file, name)
         x = torch.randn(7, *CASES[name])
         with torch.no_grad():
@@ -204,9 +223,15 @@ def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp
         np.save(tmp_path / f"{name}_x.npy", x.numpy())
         np.save(tmp_path / f"{name}_want.npy", want.numpy())
         side = outputs[1].sidecar
-        jobs.append({"py": str(outputs[1].paths[0]), "cls": side["python_class"],
-                     "weights": str(outputs[1].paths[1]), "x": str(tmp_path / f"{name}_x.npy"),
-                     "out": str(tmp_path / f"{name}_out.npy")})
+        jobs.append(
+            {
+                "py": str(outputs[1].paths[0]),
+                "cls": side["python_class"],
+                "weights": str(outputs[1].paths[1]),
+                "x": str(tmp_path / f"{name}_x.npy"),
+                "out": str(tmp_path / f"{name}_out.npy"),
+            }
+        )
     runner = textwrap.dedent("""
         import json, runpy, sys
         import numpy as np, torch
@@ -217,20 +242,29 @@ def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp
             with torch.no_grad():
                 np.save(job["out"], model.eval()(torch.from_numpy(np.load(job["x"]))).numpy())
     """)
-    proc = subprocess.run([sys.executable, "-c", runner, json.dumps(jobs)], capture_output=True,
-                          text=True, timeout=240)
+    proc = subprocess.run(
+        [sys.executable, "-c", runner, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in imported:
-        np.testing.assert_allclose(np.load(tmp_path / f"{name}_out.npy"),
-                                   np.load(tmp_path / f"{name}_want.npy"), atol=1e-5, rtol=0)
+        np.testing.assert_allclose(
+            np.load(tmp_path / f"{name}_out.npy"),
+            np.load(tmp_path / f"{name}_want.npy"),
+            atol=1e-5,
+            rtol=0,
+        )
 
 
 def test_pt2_import_round_trip(models_file, tmp_path):
     model = _original(models_file, "ResidualBlock")
     x = torch.randn(2, 3, 8, 8)
     batch = torch.export.Dim("batch", min=1, max=1024)
-    torch.export.save(torch.export.export(model, (x,), dynamic_shapes=({0: batch},)),
-                      tmp_path / "res.pt2")
+    torch.export.save(
+        torch.export.export(model, (x,), dynamic_shapes=({0: batch},)), tmp_path / "res.pt2"
+    )
     result = import_model(tmp_path / "res.pt2", tmp_path / "res.json")
     net = compile_design(load_design(tmp_path / "res.json"))
     net.load_state_dict(load_checkpoint(tmp_path / "res.pt").state_dicts["main"])
@@ -241,10 +275,12 @@ def test_pt2_import_round_trip(models_file, tmp_path):
 
 
 def test_unmappable_operations_are_named_with_their_place_and_nothing_is_written(
-        models_file, tmp_path, run_main):
+    models_file, tmp_path, run_main
+):
     out = tmp_path / "warp.json"
-    code, _, err = run_main(["import", f"{models_file}:GridWarp", "--output", str(out),
-                             "--input-shape", "1,4,4"])
+    code, _, err = run_main(
+        ["import", f"{models_file}:GridWarp", "--output", str(out), "--input-shape", "1,4,4"]
+    )
     assert code == 1
     assert len(err.strip().splitlines()) == 1
     assert "torch.nn.functional.grid_sample at node grid_sample_1 (models.py:" in err
@@ -253,15 +289,18 @@ def test_unmappable_operations_are_named_with_their_place_and_nothing_is_written
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["{models}:LeNet5"], "needs --input-shape"),
-    (["{models}:Missing", "--input-shape", "1,28,28"], "no nn.Module class 'Missing'"),
-    (["{models}:NeedsArgs", "--input-shape", "4"], "must build with no arguments"),
-    (["{models}:LeNet5", "--input-shape", "1,x,28"], "is not a sample shape"),
-    (["{models}:LeNet5", "--input-shape", "3,28,28"], "cannot trace LeNet5"),
-    (["{folder}/missing.pt2"], "no such file"),
-    (["{folder}/model.onnx"], "give a Python file and a class"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["{models}:LeNet5"], "needs --input-shape"),
+        (["{models}:Missing", "--input-shape", "1,28,28"], "no nn.Module class 'Missing'"),
+        (["{models}:NeedsArgs", "--input-shape", "4"], "must build with no arguments"),
+        (["{models}:LeNet5", "--input-shape", "1,x,28"], "is not a sample shape"),
+        (["{models}:LeNet5", "--input-shape", "3,28,28"], "cannot trace LeNet5"),
+        (["{folder}/missing.pt2"], "no such file"),
+        (["{folder}/model.onnx"], "give a Python file and a class"),
+    ],
+)
 def test_bad_imports_fail_with_one_line(argv, message, models_file, tmp_path, run_main):
     args = [a.format(models=models_file, folder=tmp_path) for a in argv]
     code, _, err = run_main(["import", args[0], "--output", str(tmp_path / "d.json"), *args[1:]])
@@ -273,10 +312,20 @@ def test_bad_imports_fail_with_one_line(argv, message, models_file, tmp_path, ru
 def test_sequential_paths_and_shared_weights(models_file, tmp_path):
     result = import_model(f"{models_file}:SharedHead", tmp_path / "shared.json", (6,))
     # the Flatten of an already flat (N, 6) is no layer at all
-    assert [n.id for n in result.design] == ["x", "body_0", "body_1", "fc", "relu",
-                                             "fc_2", "unsqueeze", "softmax", "output"]
-    assert result.notes == ["'fc' and 'fc_2' share weights in the model; the design gives each "
-                            "its own copy"]
+    assert [n.id for n in result.design] == [
+        "x",
+        "body_0",
+        "body_1",
+        "fc",
+        "relu",
+        "fc_2",
+        "unsqueeze",
+        "softmax",
+        "output",
+    ]
+    assert result.notes == [
+        "'fc' and 'fc_2' share weights in the model; the design gives each its own copy"
+    ]
     assert result.design.node("unsqueeze").params == {"shape": [1, 6]}
 
 
@@ -310,8 +359,9 @@ def test_template_pt2_imports_back_to_the_same_layers(tmp_path):
 
 def test_pt2_exported_with_a_fixed_batch_imports(tmp_path):
     """A .pt2 traced without a dynamic batch is compared at its own batch size."""
-    model = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(),
-                                torch.nn.Linear(8, 3)).eval()
+    model = torch.nn.Sequential(
+        torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3)
+    ).eval()
     source = tmp_path / "fixed.pt2"
     torch.export.save(torch.export.export(model, (torch.randn(2, 4),)), str(source))
     result = import_model(str(source), tmp_path / "fixed.json")

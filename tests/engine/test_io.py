@@ -18,10 +18,16 @@ from engine.shapes import analyze
 from resources import template_path
 from tests.engine.builders import chain
 
-MINIMAL = {"format": "deepwire.design", "version": 1, "name": "m",
-           "nodes": [{"id": "in", "type": "Input", "params": {"shape": [4]}},
-                     {"id": "fc", "type": "Dense", "params": {"out_features": 2}}],
-           "edges": [{"source": "in", "target": "fc"}]}
+MINIMAL = {
+    "format": "deepwire.design",
+    "version": 1,
+    "name": "m",
+    "nodes": [
+        {"id": "in", "type": "Input", "params": {"shape": [4]}},
+        {"id": "fc", "type": "Dense", "params": {"out_features": 2}},
+    ],
+    "edges": [{"source": "in", "target": "fc"}],
+}
 
 
 def test_minimal_hand_written_file_loads_with_defaults():
@@ -35,10 +41,13 @@ def test_minimal_hand_written_file_loads_with_defaults():
 
 
 def test_save_load_round_trip_is_byte_for_byte(tmp_path):
-    design = chain(("in", "Input", {"shape": [1, 8, 8]}),
-                   ("conv", "Conv2d", {"out_channels": 4}), ("flat", "Flatten"),
-                   ("fc", "Linear", {"out_features": 10}))
-    design.node("conv").label = "edge detector \"A\" — ünïcode"
+    design = chain(
+        ("in", "Input", {"shape": [1, 8, 8]}),
+        ("conv", "Conv2d", {"out_channels": 4}),
+        ("flat", "Flatten"),
+        ("fc", "Linear", {"out_features": 10}),
+    )
+    design.node("conv").label = 'edge detector "A" — ünïcode'
     design.node("conv").position = (12.125, -3.5)
     design.data = {"source": "builtin", "name": "digits", "form": "image"}
     design.training = {"epochs": 3, "lr": 0.001}
@@ -85,30 +94,48 @@ def test_migration_gap_is_reported(monkeypatch):
         loads(json.dumps(MINIMAL))
 
 
-@pytest.mark.parametrize(("text", "expect"), [
-    ("", "not valid JSON"),
-    ("{", "not valid JSON: .* line 1"),
-    ("[1, 2]", "must hold a JSON object at the top, got an array"),
-    ('"hello"', "must hold a JSON object"),
-    ('{"format": "other"}', "not a Deepwire design"),
-    ('{"format": "deepwire.design"}', "\"version\" must be a positive integer"),
-    ('{"format": "deepwire.design", "version": "1"}', "\"version\" must be a positive integer"),
-    ('{"format": "deepwire.design", "version": 1, "nodes": {}}', "\"nodes\""),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "1x", "type": "ReLU"}]}',
-     "\"id\" must be a name"),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": 3}]}',
-     "\"type\""),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU"},'
-     ' {"id": "a", "type": "ReLU"}]}', "used by two nodes"),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU",'
-     ' "position": [1]}]}', "\"position\" must be"),
-    ('{"format": "deepwire.design", "version": 1, "edges": [{"source": "a", "target": "b"}]}',
-     "is not a node id"),
-    ('{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU",'
-     ' "params": {"x": NaN}}]}', "NaN is not allowed"),
-    ('{"format": "deepwire.design", "version": 1, "colour": "red"}', "colour"),
-    ('{"format": "deepwire.design", "version": 1, "networks": {}}', "\"networks\" is empty"),
-])
+@pytest.mark.parametrize(
+    ("text", "expect"),
+    [
+        ("", "not valid JSON"),
+        ("{", "not valid JSON: .* line 1"),
+        ("[1, 2]", "must hold a JSON object at the top, got an array"),
+        ('"hello"', "must hold a JSON object"),
+        ('{"format": "other"}', "not a Deepwire design"),
+        ('{"format": "deepwire.design"}', '"version" must be a positive integer'),
+        ('{"format": "deepwire.design", "version": "1"}', '"version" must be a positive integer'),
+        ('{"format": "deepwire.design", "version": 1, "nodes": {}}', '"nodes"'),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "1x", "type": "ReLU"}]}',
+            '"id" must be a name',
+        ),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": 3}]}',
+            '"type"',
+        ),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU"},'
+            ' {"id": "a", "type": "ReLU"}]}',
+            "used by two nodes",
+        ),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU",'
+            ' "position": [1]}]}',
+            '"position" must be',
+        ),
+        (
+            '{"format": "deepwire.design", "version": 1, "edges": [{"source": "a", "target": "b"}]}',
+            "is not a node id",
+        ),
+        (
+            '{"format": "deepwire.design", "version": 1, "nodes": [{"id": "a", "type": "ReLU",'
+            ' "params": {"x": NaN}}]}',
+            "NaN is not allowed",
+        ),
+        ('{"format": "deepwire.design", "version": 1, "colour": "red"}', "colour"),
+        ('{"format": "deepwire.design", "version": 1, "networks": {}}', '"networks" is empty'),
+    ],
+)
 def test_malformed_files_give_one_clear_line(text, expect):
     with pytest.raises(DesignFormatError, match=expect) as info:
         loads(text, "broken.json")
@@ -170,34 +197,80 @@ def test_save_keeps_permissions(tmp_path):
 
 # -- fuzzing -------------------------------------------------------------------------------------
 
-_json_leaf = st.one_of(st.none(), st.booleans(), st.integers(-10**6, 10**6),
-                       st.floats(allow_nan=False, allow_infinity=False), st.text(max_size=8))
-_json = st.recursive(_json_leaf, lambda inner: st.one_of(
-    st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)),
-    max_leaves=8)
-_type_ids = st.sampled_from(["Input", "Linear", "Conv2d", "ReLU", "Add", "LSTM", "SOM", "Dense",
-                             "Nope", "", "Flatten", "Concatenate"])
+_json_leaf = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-(10**6), 10**6),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.text(max_size=8),
+)
+_json = st.recursive(
+    _json_leaf,
+    lambda inner: st.one_of(
+        st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=6), inner, max_size=4)
+    ),
+    max_leaves=8,
+)
+_type_ids = st.sampled_from(
+    [
+        "Input",
+        "Linear",
+        "Conv2d",
+        "ReLU",
+        "Add",
+        "LSTM",
+        "SOM",
+        "Dense",
+        "Nope",
+        "",
+        "Flatten",
+        "Concatenate",
+    ]
+)
 _ids = st.one_of(st.sampled_from(["a", "b", "c", "in", "x_1"]), st.text(max_size=5))
 _node = st.fixed_dictionaries(
     {"id": _ids, "type": st.one_of(_type_ids, _json)},
-    optional={"params": st.one_of(
-                  st.dictionaries(st.sampled_from(["shape", "out_features", "kernel_size", "p",
-                                                   "hidden_size", "rows", "dim"]), _json,
-                                  max_size=3), _json),
-              "position": st.one_of(st.lists(st.floats(allow_nan=False, allow_infinity=False,
-                                                       width=32), min_size=2, max_size=2), _json),
-              "label": st.one_of(st.text(max_size=5), _json),
-              "network": st.one_of(st.sampled_from(["main", "g"]), _json)})
-_edge = st.fixed_dictionaries({"source": _ids, "target": _ids},
-                              optional={"port": st.one_of(st.integers(-2, 4), _json)})
+    optional={
+        "params": st.one_of(
+            st.dictionaries(
+                st.sampled_from(
+                    ["shape", "out_features", "kernel_size", "p", "hidden_size", "rows", "dim"]
+                ),
+                _json,
+                max_size=3,
+            ),
+            _json,
+        ),
+        "position": st.one_of(
+            st.lists(
+                st.floats(allow_nan=False, allow_infinity=False, width=32), min_size=2, max_size=2
+            ),
+            _json,
+        ),
+        "label": st.one_of(st.text(max_size=5), _json),
+        "network": st.one_of(st.sampled_from(["main", "g"]), _json),
+    },
+)
+_edge = st.fixed_dictionaries(
+    {"source": _ids, "target": _ids}, optional={"port": st.one_of(st.integers(-2, 4), _json)}
+)
 _doc = st.fixed_dictionaries(
-    {"format": st.sampled_from(["deepwire.design", "deepwire.design", "x"]),
-     "version": st.one_of(st.just(1), st.just(1), _json)},
-    optional={"nodes": st.one_of(st.lists(_node, max_size=6), _json),
-              "edges": st.one_of(st.lists(_edge, max_size=6), _json),
-              "networks": st.one_of(st.just({"main": {"role": "model"}}),
-                                    st.dictionaries(st.text(max_size=4), _json, max_size=2)),
-              "name": _json, "data": _json, "training": _json})
+    {
+        "format": st.sampled_from(["deepwire.design", "deepwire.design", "x"]),
+        "version": st.one_of(st.just(1), st.just(1), _json),
+    },
+    optional={
+        "nodes": st.one_of(st.lists(_node, max_size=6), _json),
+        "edges": st.one_of(st.lists(_edge, max_size=6), _json),
+        "networks": st.one_of(
+            st.just({"main": {"role": "model"}}),
+            st.dictionaries(st.text(max_size=4), _json, max_size=2),
+        ),
+        "name": _json,
+        "data": _json,
+        "training": _json,
+    },
+)
 
 
 def _load_or_clear_error(text: str) -> None:
@@ -230,11 +303,14 @@ def test_fuzzed_mutations_of_templates_never_crash(data):
     _load_or_clear_error(text[:start] + junk + text[stop:])
 
 
-@pytest.mark.parametrize("doc", [
-    {"networks": {"A\n": None}},
-    {"networks": {"A\n": {"role": "model"}}},
-    {"nodes": [{"id": "a\n", "type": "ReLU"}]},
-])
+@pytest.mark.parametrize(
+    "doc",
+    [
+        {"networks": {"A\n": None}},
+        {"networks": {"A\n": {"role": "model"}}},
+        {"nodes": [{"id": "a\n", "type": "ReLU"}]},
+    ],
+)
 def test_a_name_with_a_trailing_newline_is_refused_in_one_line(doc):
     """``$`` matches before a final newline: names are checked to their very end (found by
     test_fuzzed_design_documents_never_crash)."""

@@ -29,8 +29,9 @@ QT_AND_GUI = ("PySide6", "PyQt5", "PyQt6", "PySide2", "shiboken6", "pyqtgraph", 
 
 
 def test_every_engine_module_imports_without_qt():
-    result = subprocess.run([sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True,
-                            text=True, timeout=240)
+    result = subprocess.run(
+        [sys.executable, "-c", SCRIPT], cwd=ROOT, capture_output=True, text=True, timeout=240
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     counts, walked = result.stdout.strip().splitlines()
     count, qt = counts.split(" ", 1)
@@ -61,6 +62,9 @@ def test_no_engine_source_imports_qt_or_the_gui():
                 names = [node.module or ""]
             else:
                 continue
-            offenders += [f"{path.relative_to(ROOT)}:{node.lineno} {name}" for name in names
-                          if name.split(".")[0] in QT_AND_GUI]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} {name}"
+                for name in names
+                if name.split(".")[0] in QT_AND_GUI
+            ]
     assert offenders == []

@@ -17,22 +17,37 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
     "Flatten": [([(3, 4, 5)], {}), ([(12,)], {})],
     "Reshape": [([(64,)], {"shape": [1, 8, 8]}), ([(4, 6)], {"shape": [-1, 3]})],
     "Embedding": [([(9,)], {"num_embeddings": 50, "embedding_dim": 8})],
-    "Conv1d": [([(3, 20)], {"out_channels": 5, "kernel_size": 3}),
-               ([(2, 17)], {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 0,
-                            "bias": False})],
-    "Conv2d": [([(1, 8, 8)], {"out_channels": 6}),
-               ([(3, 15, 11)], {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2}),
-               ([(2, 9, 9)], {"out_channels": 3, "kernel_size": 3, "padding": 0, "bias": False})],
-    "ConvTranspose2d": [([(8, 4, 4)], {"out_channels": 4}),
-                        ([(3, 5, 7)], {"out_channels": 2, "kernel_size": 3, "stride": 2,
-                                       "padding": 1, "output_padding": 1})],
-    "MaxPool1d": [([(3, 20)], {"kernel_size": 2}), ([(2, 11)], {"kernel_size": 3, "stride": 2,
-                                                               "padding": 1})],
+    "Conv1d": [
+        ([(3, 20)], {"out_channels": 5, "kernel_size": 3}),
+        (
+            [(2, 17)],
+            {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 0, "bias": False},
+        ),
+    ],
+    "Conv2d": [
+        ([(1, 8, 8)], {"out_channels": 6}),
+        ([(3, 15, 11)], {"out_channels": 4, "kernel_size": 5, "stride": 2, "padding": 2}),
+        ([(2, 9, 9)], {"out_channels": 3, "kernel_size": 3, "padding": 0, "bias": False}),
+    ],
+    "ConvTranspose2d": [
+        ([(8, 4, 4)], {"out_channels": 4}),
+        (
+            [(3, 5, 7)],
+            {"out_channels": 2, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        ),
+    ],
+    "MaxPool1d": [
+        ([(3, 20)], {"kernel_size": 2}),
+        ([(2, 11)], {"kernel_size": 3, "stride": 2, "padding": 1}),
+    ],
     "MaxPool2d": [([(3, 8, 8)], {}), ([(2, 9, 7)], {"kernel_size": 3, "stride": 2, "padding": 1})],
     "AvgPool2d": [([(3, 8, 8)], {}), ([(2, 9, 7)], {"kernel_size": 3, "stride": 1})],
     "AdaptiveAvgPool2d": [([(5, 7, 9)], {"output_size": 1}), ([(2, 8, 8)], {"output_size": 3})],
-    "Upsample": [([(3, 4, 4)], {"scale_factor": 2}), ([(2, 5)], {"scale_factor": 3}),
-                 ([(1, 3, 5)], {"scale_factor": 2, "mode": "bilinear"})],
+    "Upsample": [
+        ([(3, 4, 4)], {"scale_factor": 2}),
+        ([(2, 5)], {"scale_factor": 3}),
+        ([(1, 3, 5)], {"scale_factor": 2, "mode": "bilinear"}),
+    ],
     "BatchNorm1d": [([(12,)], {}), ([(4, 9)], {"momentum": 0.2})],
     "BatchNorm2d": [([(6, 5, 5)], {}), ([(2, 3, 3)], {"eps": 1e-3})],
     "LayerNorm": [([(16,)], {}), ([(5, 8)], {"elementwise_affine": False})],
@@ -45,19 +60,35 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
     "Tanh": [([(10,)], {})],
     "Softmax": [([(10,)], {}), ([(3, 4)], {"dim": 0})],
     "LogSoftmax": [([(10,)], {}), ([(3, 4)], {"dim": -2})],
-    "RNN": [([(7, 5)], {"hidden_size": 8}),
-            ([(7, 5)], {"hidden_size": 6, "num_layers": 2, "bidirectional": True,
-                        "return_sequences": True, "nonlinearity": "relu"})],
-    "LSTM": [([(7, 5)], {"hidden_size": 8}),
-             ([(6, 3)], {"hidden_size": 4, "num_layers": 3, "bidirectional": True,
-                         "dropout": 0.2}),
-             ([(6, 3)], {"hidden_size": 5, "return_sequences": True})],
-    "GRU": [([(7, 5)], {"hidden_size": 8, "bidirectional": True}),
-            ([(4, 2)], {"hidden_size": 3, "num_layers": 2, "return_sequences": True})],
+    "RNN": [
+        ([(7, 5)], {"hidden_size": 8}),
+        (
+            [(7, 5)],
+            {
+                "hidden_size": 6,
+                "num_layers": 2,
+                "bidirectional": True,
+                "return_sequences": True,
+                "nonlinearity": "relu",
+            },
+        ),
+    ],
+    "LSTM": [
+        ([(7, 5)], {"hidden_size": 8}),
+        ([(6, 3)], {"hidden_size": 4, "num_layers": 3, "bidirectional": True, "dropout": 0.2}),
+        ([(6, 3)], {"hidden_size": 5, "return_sequences": True}),
+    ],
+    "GRU": [
+        ([(7, 5)], {"hidden_size": 8, "bidirectional": True}),
+        ([(4, 2)], {"hidden_size": 3, "num_layers": 2, "return_sequences": True}),
+    ],
     "Add": [([(6,), (6,)], {}), ([(2, 3, 3)] * 3, {})],
     "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {})],
-    "Concatenate": [([(6,), (4,)], {}), ([(2, 5, 5), (3, 5, 5)], {"dim": 0}),
-                    ([(7, 3), (7, 2)], {"dim": -1})],
+    "Concatenate": [
+        ([(6,), (4,)], {}),
+        ([(2, 5, 5), (3, 5, 5)], {"dim": 0}),
+        ([(7, 3), (7, 2)], {"dim": -1}),
+    ],
     "SOM": [([(12,)], {"rows": 3, "cols": 4}), ([(4,)], {"rows": 1, "cols": 7})],
 }
 
@@ -68,8 +99,9 @@ def test_every_registered_layer_has_cases():
     assert not missing, f"add test cases for {sorted(missing)}"
 
 
-@pytest.mark.parametrize(("type_id", "shapes", "params"),
-                         [(t, s, p) for t, cases in CASES.items() for s, p in cases])
+@pytest.mark.parametrize(
+    ("type_id", "shapes", "params"), [(t, s, p) for t, cases in CASES.items() for s, p in cases]
+)
 def test_shape_rule_and_param_count_match_module(type_id, shapes, params):
     spec = REGISTRY.get(type_id)
     values, errors = resolve_params(spec, params)
@@ -89,8 +121,9 @@ def test_shape_rule_and_param_count_match_module(type_id, shapes, params):
     assert spec.count_macs(shapes, values, expected_shape) >= 0
 
 
-@pytest.mark.parametrize(("type_id", "shapes", "params"),
-                         [(t, s, p) for t, cases in CASES.items() for s, p in cases])
+@pytest.mark.parametrize(
+    ("type_id", "shapes", "params"), [(t, s, p) for t, cases in CASES.items() for s, p in cases]
+)
 def test_declared_dtype_rule_matches_the_module(type_id, shapes, params):
     """What a spec says it accepts and gives is what its module does: integer and pass-through
     layers run on int64 tensors and give the declared dtype; float layers give float32."""
@@ -105,23 +138,27 @@ def test_declared_dtype_rule_matches_the_module(type_id, shapes, params):
         inputs = [torch.randn(3, *s) for s in shapes]
     with torch.no_grad():
         out = module(*inputs)
-    assert str(out.dtype).removeprefix("torch.") == spec.output_dtype_for([fed] * len(shapes),
-                                                                        values)
+    assert str(out.dtype).removeprefix("torch.") == spec.output_dtype_for(
+        [fed] * len(shapes), values
+    )
 
 
-@pytest.mark.parametrize(("type_id", "shapes", "params", "needle"), [
-    ("Linear", [(16, 4, 4)], {}, "insert Flatten"),
-    ("Conv2d", [(64,)], {}, "(N, C, H, W)"),
-    ("Conv2d", [(1, 2, 2)], {"kernel_size": 5, "padding": 0}, "smaller kernel_size"),
-    ("LSTM", [(64,)], {}, "sequences"),
-    ("Add", [(4,), (5,)], {}, "equal shapes"),
-    ("Concatenate", [(4, 2), (5, 3)], {"dim": 0}, "other sizes equal"),
-    ("Reshape", [(10,)], {"shape": [3, 3]}, "needs 9 values"),
-    ("MaxPool2d", [(1, 4, 4)], {"kernel_size": 2, "padding": 2}, "more than half"),
-    ("ConvTranspose2d", [(2, 4, 4)], {"stride": 1, "output_padding": 1}, "smaller than stride"),
-    ("Softmax", [(4,)], {"dim": 3}, "out of range"),
-    ("Upsample", [(3, 4)], {"mode": "bilinear"}, "bilinear"),
-])
+@pytest.mark.parametrize(
+    ("type_id", "shapes", "params", "needle"),
+    [
+        ("Linear", [(16, 4, 4)], {}, "insert Flatten"),
+        ("Conv2d", [(64,)], {}, "(N, C, H, W)"),
+        ("Conv2d", [(1, 2, 2)], {"kernel_size": 5, "padding": 0}, "smaller kernel_size"),
+        ("LSTM", [(64,)], {}, "sequences"),
+        ("Add", [(4,), (5,)], {}, "equal shapes"),
+        ("Concatenate", [(4, 2), (5, 3)], {"dim": 0}, "other sizes equal"),
+        ("Reshape", [(10,)], {"shape": [3, 3]}, "needs 9 values"),
+        ("MaxPool2d", [(1, 4, 4)], {"kernel_size": 2, "padding": 2}, "more than half"),
+        ("ConvTranspose2d", [(2, 4, 4)], {"stride": 1, "output_padding": 1}, "smaller than stride"),
+        ("Softmax", [(4,)], {"dim": 3}, "out of range"),
+        ("Upsample", [(3, 4)], {"mode": "bilinear"}, "bilinear"),
+    ],
+)
 def test_shape_rules_refuse_bad_inputs_with_a_fix(type_id, shapes, params, needle):
     spec = REGISTRY.get(type_id)
     values, errors = resolve_params(spec, params)
@@ -131,15 +168,31 @@ def test_shape_rules_refuse_bad_inputs_with_a_fix(type_id, shapes, params, needl
     assert needle in info.value.message + info.value.fix
 
 
-@pytest.mark.parametrize(("kind", "value", "ok"), [
-    ("int", 3, True), ("int", 3.0, True), ("int", 3.5, False), ("int", True, False),
-    ("int", "3", False), ("int", 0, False), ("int", 10_000, False),
-    ("float", 0.5, True), ("float", 2, True), ("float", float("nan"), False),
-    ("bool", False, True), ("bool", 0, False),
-])
+@pytest.mark.parametrize(
+    ("kind", "value", "ok"),
+    [
+        ("int", 3, True),
+        ("int", 3.0, True),
+        ("int", 3.5, False),
+        ("int", True, False),
+        ("int", "3", False),
+        ("int", 0, False),
+        ("int", 10_000, False),
+        ("float", 0.5, True),
+        ("float", 2, True),
+        ("float", float("nan"), False),
+        ("bool", False, True),
+        ("bool", 0, False),
+    ],
+)
 def test_param_spec_coercion(kind, value, ok):
-    spec = ParamSpec("x", kind, 1 if kind != "bool" else True, minimum=1 if kind == "int" else None,
-                     maximum=100 if kind == "int" else None)
+    spec = ParamSpec(
+        "x",
+        kind,
+        1 if kind != "bool" else True,
+        minimum=1 if kind == "int" else None,
+        maximum=100 if kind == "int" else None,
+    )
     if ok:
         spec.coerce(value)
     else:
@@ -162,8 +215,15 @@ def test_choice_and_shape_params():
 
 def test_registry_refuses_duplicates_and_resolves_aliases():
     reg = LayerRegistry()
-    spec = LayerSpec("Thing", "Thing", "Core", "help", infer=lambda s, p: s[0],
-                     build=lambda s, p: torch.nn.Identity(), replaces=("OldThing",))
+    spec = LayerSpec(
+        "Thing",
+        "Thing",
+        "Core",
+        "help",
+        infer=lambda s, p: s[0],
+        build=lambda s, p: torch.nn.Identity(),
+        replaces=("OldThing",),
+    )
     reg.register(spec)
     with pytest.raises(ValueError, match="already registered"):
         reg.register(spec)

@@ -34,18 +34,32 @@ def test_lenet5():
     design = chain(
         ("image", "Input", {"shape": [1, 32, 32]}),
         ("c1", "Conv2d", {"out_channels": 6, "kernel_size": 5, "padding": 0}),
-        ("a1", "Tanh"), ("s2", "AvgPool2d", {"kernel_size": 2}),
+        ("a1", "Tanh"),
+        ("s2", "AvgPool2d", {"kernel_size": 2}),
         ("c3", "Conv2d", {"out_channels": 16, "kernel_size": 5, "padding": 0}),
-        ("a3", "Tanh"), ("s4", "AvgPool2d", {"kernel_size": 2}),
+        ("a3", "Tanh"),
+        ("s4", "AvgPool2d", {"kernel_size": 2}),
         ("flat", "Flatten"),
-        ("f5", "Linear", {"out_features": 120}), ("a5", "Tanh"),
-        ("f6", "Linear", {"out_features": 84}), ("a6", "Tanh"),
+        ("f5", "Linear", {"out_features": 120}),
+        ("a5", "Tanh"),
+        ("f6", "Linear", {"out_features": 84}),
+        ("a6", "Tanh"),
         ("f7", "Linear", {"out_features": 10}),
     )
     twin = nn.Sequential(
-        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2),
-        nn.Conv2d(6, 16, 5), nn.Tanh(), nn.AvgPool2d(2), nn.Flatten(),
-        nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(), nn.Linear(84, 10))
+        nn.Conv2d(1, 6, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(6, 16, 5),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(400, 120),
+        nn.Tanh(),
+        nn.Linear(120, 84),
+        nn.Tanh(),
+        nn.Linear(84, 10),
+    )
     assert sum(p.numel() for p in twin.parameters()) == 61706  # the textbook figure
     _check(design, twin, torch.randn(3, 1, 32, 32))
 
@@ -67,7 +81,8 @@ def test_residual_block_with_add():
     design = chain(
         ("x", "Input", {"shape": [8, 10, 10]}),
         ("conv1", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False}),
-        ("bn1", "BatchNorm2d"), ("relu1", "ReLU"),
+        ("bn1", "BatchNorm2d"),
+        ("relu1", "ReLU"),
         ("conv2", "Conv2d", {"out_channels": 8, "kernel_size": 3, "padding": 1, "bias": False}),
         ("bn2", "BatchNorm2d"),
     )
@@ -79,8 +94,7 @@ def test_residual_block_with_add():
 class BiLSTMClassifier(nn.Module):
     def __init__(self) -> None:
         super().__init__()
-        self.lstm = nn.LSTM(8, 32, num_layers=2, bidirectional=True, batch_first=True,
-                            dropout=0.1)
+        self.lstm = nn.LSTM(8, 32, num_layers=2, bidirectional=True, batch_first=True, dropout=0.1)
         self.head = nn.Linear(64, 10)
 
     def forward(self, x):
@@ -91,8 +105,11 @@ class BiLSTMClassifier(nn.Module):
 def test_stacked_bidirectional_lstm_classifier():
     design = chain(
         ("rows", "Input", {"shape": [8, 8]}),
-        ("lstm", "LSTM", {"hidden_size": 32, "num_layers": 2, "bidirectional": True,
-                          "dropout": 0.1}),
+        (
+            "lstm",
+            "LSTM",
+            {"hidden_size": 32, "num_layers": 2, "bidirectional": True, "dropout": 0.1},
+        ),
         ("head", "Linear", {"out_features": 10}),
     )
     _check(design, BiLSTMClassifier(), torch.randn(4, 8, 8))
@@ -105,16 +122,27 @@ def test_conv_autoencoder():
         ("r1", "ReLU"),
         ("e2", "Conv2d", {"out_channels": 8, "kernel_size": 3, "stride": 2, "padding": 1}),
         ("r2", "ReLU"),
-        ("d1", "ConvTranspose2d", {"out_channels": 16, "kernel_size": 3, "stride": 2,
-                                   "padding": 1, "output_padding": 1}),
+        (
+            "d1",
+            "ConvTranspose2d",
+            {"out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        ),
         ("r3", "ReLU"),
-        ("d2", "ConvTranspose2d", {"out_channels": 1, "kernel_size": 3, "stride": 2,
-                                   "padding": 1, "output_padding": 1}),
+        (
+            "d2",
+            "ConvTranspose2d",
+            {"out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1, "output_padding": 1},
+        ),
         ("out", "Sigmoid"),
     )
     twin = nn.Sequential(
-        nn.Conv2d(1, 16, 3, stride=2, padding=1), nn.ReLU(),
-        nn.Conv2d(16, 8, 3, stride=2, padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(8, 16, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
-        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1), nn.Sigmoid())
+        nn.Conv2d(1, 16, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.Conv2d(16, 8, 3, stride=2, padding=1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(8, 16, 3, stride=2, padding=1, output_padding=1),
+        nn.ReLU(),
+        nn.ConvTranspose2d(16, 1, 3, stride=2, padding=1, output_padding=1),
+        nn.Sigmoid(),
+    )
     _check(design, twin, torch.randn(2, 1, 28, 28))

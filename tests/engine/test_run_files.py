@@ -35,8 +35,9 @@ def test_the_command_line_names_its_folders_like_the_editor(tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr("engine.training.run_files._now", lambda: WHEN)
     (tmp_path / "runs" / "net-20260304-050607").mkdir(parents=True)  # a run of this second
-    assert default_out_dir("designs/net.json") == \
-        tmp_path.joinpath("runs", "net-20260304-050607-2").relative_to(tmp_path)
+    assert default_out_dir("designs/net.json") == tmp_path.joinpath(
+        "runs", "net-20260304-050607-2"
+    ).relative_to(tmp_path)
 
 
 def test_run_files_write_metrics_checkpoints_and_the_summary(tmp_path):

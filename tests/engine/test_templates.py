@@ -76,8 +76,14 @@ def test_template_exports_to_onnx_with_dynamic_batch(stem, tmp_path):
     module = compile_design(load_design(template_path(stem)))
     module.eval()
     path = tmp_path / f"{stem}.onnx"
-    torch.onnx.export(module, module.example_inputs(2), str(path), dynamo=True,
-                      dynamic_shapes=dynamic_batch_shapes(module), verbose=False)
+    torch.onnx.export(
+        module,
+        module.example_inputs(2),
+        str(path),
+        dynamo=True,
+        dynamic_shapes=dynamic_batch_shapes(module),
+        verbose=False,
+    )
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     name = session.get_inputs()[0].name
     for batch in (1, 7):

@@ -32,15 +32,22 @@ def read_metrics(folder: Path) -> list[dict]:
 
 @pytest.mark.parametrize("stem", sorted(TEMPLATES))
 def test_every_template_trains_one_epoch(stem, tmp_path, capsys):
-    code, out, err = train(capsys, str(template_path(stem)), "--epochs", "1",
-                           "--out", str(tmp_path))
+    code, out, err = train(
+        capsys, str(template_path(stem)), "--epochs", "1", "--out", str(tmp_path)
+    )
     assert code == 0, err
     assert out.startswith("done: 1/1 epochs")
     (record,) = read_metrics(tmp_path)
     assert record["epoch"] == 1 and "train_loss" in record and "val_loss" in record
-    family_metric = {"mlp": "val_accuracy", "cnn": "val_accuracy", "rnn": "val_accuracy",
-                     "lstm": "val_accuracy", "autoencoder": "val_mse", "gan": "d_loss",
-                     "som": "val_quantization_error"}[stem]
+    family_metric = {
+        "mlp": "val_accuracy",
+        "cnn": "val_accuracy",
+        "rnn": "val_accuracy",
+        "lstm": "val_accuracy",
+        "autoencoder": "val_mse",
+        "gan": "d_loss",
+        "som": "val_quantization_error",
+    }[stem]
     assert family_metric in record
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["epochs_completed"] == 1 and summary["error"] is None
@@ -50,9 +57,22 @@ def test_every_template_trains_one_epoch(stem, tmp_path, capsys):
 
 
 def test_files_flags_and_progress(tmp_path, capsys):
-    code, out, err = train(capsys, str(template_path("mlp")), "--epochs", "2", "--batch-size",
-                           "128", "--lr", "0.005", "--seed", "3", "--device", "cpu",
-                           "--out", str(tmp_path))
+    code, out, err = train(
+        capsys,
+        str(template_path("mlp")),
+        "--epochs",
+        "2",
+        "--batch-size",
+        "128",
+        "--lr",
+        "0.005",
+        "--seed",
+        "3",
+        "--device",
+        "cpu",
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0, err
     records = read_metrics(tmp_path)
     assert [r["epoch"] for r in records] == [1, 2]
@@ -71,8 +91,16 @@ def test_resume_from_the_command_line_appends_to_the_curve(tmp_path, capsys):
     design = str(template_path("mlp"))
     assert train(capsys, design, "--epochs", "1", "--out", str(tmp_path))[0] == 0
     first = read_metrics(tmp_path)
-    code, out, err = train(capsys, design, "--epochs", "2", "--resume",
-                           str(tmp_path / "last.pt"), "--out", str(tmp_path))
+    code, out, err = train(
+        capsys,
+        design,
+        "--epochs",
+        "2",
+        "--resume",
+        str(tmp_path / "last.pt"),
+        "--out",
+        str(tmp_path),
+    )
     assert code == 0, err
     records = read_metrics(tmp_path)
     assert records[0] == first[0] and [r["epoch"] for r in records] == [1, 2]
@@ -96,12 +124,18 @@ def broken_designs(tmp_path: Path) -> list[tuple[list[str], int, str]]:
         ([write(tmp_path / "junk.json", "{not json")], 2, "junk.json"),
         ([str(template_path("mlp")), "--epochs", "0"], 2, "--epochs is 0"),
         ([str(template_path("mlp")), "--lr", "-1"], 2, "--lr is -1.0"),
-        ([write(tmp_path / "shape.json", json.dumps(bad_shape))], 1,
-         "samples of shape (64,) but the design's Input 'pixels' expects (65,)"),
+        (
+            [write(tmp_path / "shape.json", json.dumps(bad_shape))],
+            1,
+            "samples of shape (64,) but the design's Input 'pixels' expects (65,)",
+        ),
         ([write(tmp_path / "opt.json", json.dumps(bad_opt))], 1, "optimizer is 'adamm'"),
         ([write(tmp_path / "data.json", json.dumps(bad_data))], 1, "missing.csv"),
-        ([str(template_path("mlp")), "--resume", write(tmp_path / "fake.pt", "nope")], 2,
-         "not a readable Deepwire checkpoint"),
+        (
+            [str(template_path("mlp")), "--resume", write(tmp_path / "fake.pt", "nope")],
+            2,
+            "not a readable Deepwire checkpoint",
+        ),
     ]
 
 
@@ -116,8 +150,14 @@ def test_bad_input_is_one_line_with_the_right_exit_code(tmp_path, capsys):
 
 def test_subprocess_exit_codes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.run([sys.executable, "main.py", "train", str(tmp_path / "none.json")],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=env)
+    proc = subprocess.run(
+        [sys.executable, "main.py", "train", str(tmp_path / "none.json")],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0
 
@@ -126,12 +166,33 @@ def test_torchrun_two_processes_match_single_process_quality(tmp_path, capsys):
     design = str(template_path("mlp"))
     assert train(capsys, design, "--epochs", "2", "--out", str(tmp_path / "single"))[0] == 0
     single = read_metrics(tmp_path / "single")[-1]
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("WORLD_SIZE", "RANK", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT")
+    }
     proc = subprocess.run(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-         "main.py", "train", design, "--epochs", "2", "--out", str(tmp_path / "ddp")],
-        cwd=ROOT, capture_output=True, text=True, timeout=240, env=env)
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--nproc_per_node",
+            "2",
+            "main.py",
+            "train",
+            design,
+            "--epochs",
+            "2",
+            "--out",
+            str(tmp_path / "ddp"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stdout.count("done: 2/2 epochs") == 1  # only rank 0 reports
     assert "cpu × 2" in proc.stderr
@@ -141,8 +202,12 @@ def test_torchrun_two_processes_match_single_process_quality(tmp_path, capsys):
     assert abs(ddp[-1]["val_loss"] - single["val_loss"]) < 0.1 * single["val_loss"]
     summary = json.loads((tmp_path / "ddp" / "summary.json").read_text())
     assert summary["world_size"] == 2
-    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == \
-        ["best.pt", "last.pt", "metrics.jsonl", "summary.json"]
+    assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
+        "best.pt",
+        "last.pt",
+        "metrics.jsonl",
+        "summary.json",
+    ]
 
 
 def test_ctrl_c_stops_cleanly_after_the_running_batch(tmp_path):
@@ -150,10 +215,23 @@ def test_ctrl_c_stops_cleanly_after_the_running_batch(tmp_path):
     import time
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "main.py", "train", str(template_path("mlp")),
-                             "--epochs", "100000", "--out", str(tmp_path)],
-                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=env)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "main.py",
+            "train",
+            str(template_path("mlp")),
+            "--epochs",
+            "100000",
+            "--out",
+            str(tmp_path),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 120
         metrics = tmp_path / "metrics.jsonl"

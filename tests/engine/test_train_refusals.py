@@ -26,8 +26,18 @@ def test_a_refused_resume_keeps_the_finished_runs_files(tmp_path, run_main):
     assert code == 0, err
     before = _snapshot(tmp_path)
     assert json.loads(before["summary.json"])["epochs_completed"] == 1
-    code, out, err = run_main(["train", design, "--epochs", "1", "--resume",
-                               str(tmp_path / "last.pt"), "--out", str(tmp_path)])
+    code, out, err = run_main(
+        [
+            "train",
+            design,
+            "--epochs",
+            "1",
+            "--resume",
+            str(tmp_path / "last.pt"),
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 1
     assert "already trained 1 of 1" in err and len(err.strip().splitlines()) == 1
     assert _snapshot(tmp_path) == before  # summary, metrics and checkpoints untouched
@@ -47,13 +57,14 @@ def test_a_run_failing_before_its_first_epoch_writes_nothing(tmp_path, run_main)
     assert _snapshot(out_dir) == {"summary.json": b'{"earlier": "run"}\n'}
 
 
-def test_a_design_too_big_for_memory_is_refused_naming_the_node(tmp_path, run_main,
-                                                                monkeypatch):
+def test_a_design_too_big_for_memory_is_refused_naming_the_node(tmp_path, run_main, monkeypatch):
     path = tmp_path / "huge.json"
-    design = chain(("x", "Input", {"shape": [784]}),
-                   ("fc1", "Linear", {"out_features": 1_000_000}),
-                   ("fc2", "Linear", {"out_features": 1_000_000}),
-                   ("fc3", "Linear", {"out_features": 10}))
+    design = chain(
+        ("x", "Input", {"shape": [784]}),
+        ("fc1", "Linear", {"out_features": 1_000_000}),
+        ("fc2", "Linear", {"out_features": 1_000_000}),
+        ("fc3", "Linear", {"out_features": 10}),
+    )
     design.data = {"source": "builtin", "name": "digits"}
     save_design(design, path)
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 8 * 2**30)
@@ -65,11 +76,20 @@ def test_a_design_too_big_for_memory_is_refused_naming_the_node(tmp_path, run_ma
     assert not out_dir.exists()
 
 
-def test_a_batch_too_big_for_memory_names_the_batch_that_fits(tmp_path, run_main,
-                                                              monkeypatch):
+def test_a_batch_too_big_for_memory_names_the_batch_that_fits(tmp_path, run_main, monkeypatch):
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 2 * 2**20)
-    code, _, err = run_main(["train", str(template_path("mlp")), "--device", "cpu",
-                             "--batch-size", "4096", "--out", str(tmp_path / "run")])
+    code, _, err = run_main(
+        [
+            "train",
+            str(template_path("mlp")),
+            "--device",
+            "cpu",
+            "--batch-size",
+            "4096",
+            "--out",
+            str(tmp_path / "run"),
+        ]
+    )
     assert code == 1
     (line,) = err.strip().splitlines()
     assert "does not fit at batch 4096" in line and "set training.batch_size to" in line, line

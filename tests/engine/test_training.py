@@ -19,11 +19,17 @@ from resources import template_path
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 
 
-def chain(layers: list[tuple[str, str, dict]], data: dict, training: dict,
-          networks: dict[str, str] | None = None) -> Design:
+def chain(
+    layers: list[tuple[str, str, dict]],
+    data: dict,
+    training: dict,
+    networks: dict[str, str] | None = None,
+) -> Design:
     """A design whose nodes (id, type, params[, network]) are wired one after the other."""
     design = Design("test")
-    design.networks = {name: {"role": role} for name, role in (networks or {"main": "model"}).items()}
+    design.networks = {
+        name: {"role": role} for name, role in (networks or {"main": "model"}).items()
+    }
     prev: dict[str, str] = {}
     for entry in layers:
         node_id, type_id, params = entry[:3]
@@ -37,13 +43,20 @@ def chain(layers: list[tuple[str, str, dict]], data: dict, training: dict,
     return design
 
 
-MOONS = {"source": "builtin", "name": "moons", "options": {"n_samples": 240, "noise": 0.1},
-         "preprocess": {"scale": "standard"}}
+MOONS = {
+    "source": "builtin",
+    "name": "moons",
+    "options": {"n_samples": 240, "noise": 0.1},
+    "preprocess": {"scale": "standard"},
+}
 
 
 def moons_mlp(training: dict | None = None, dropout: float = 0.0) -> Design:
-    layers = [("x", "Input", {"shape": [2]}), ("h", "Linear", {"out_features": 16}),
-              ("act", "ReLU", {})]
+    layers = [
+        ("x", "Input", {"shape": [2]}),
+        ("h", "Linear", {"out_features": 16}),
+        ("act", "ReLU", {}),
+    ]
     if dropout:
         layers.append(("drop", "Dropout", {"p": dropout}))
     layers += [("logits", "Linear", {"out_features": 2}), ("out", "Output", {})]
@@ -58,29 +71,41 @@ def fit(design: Design, **kwargs) -> tuple[dict, History]:
 
 # -- settings ------------------------------------------------------------------------------------
 
+
 def test_config_reads_template_and_applies_overrides():
     design = load_design(template_path("gan"))
     cfg = TrainConfig.from_design(design, {"epochs": 3, "lr": None})
-    assert (cfg.task, cfg.loss, cfg.epochs, cfg.lr, cfg.betas) == \
-        ("gan", "bce_with_logits", 3, 0.0002, (0.5, 0.999))
+    assert (cfg.task, cfg.loss, cfg.epochs, cfg.lr, cfg.betas) == (
+        "gan",
+        "bce_with_logits",
+        3,
+        0.0002,
+        (0.5, 0.999),
+    )
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-@pytest.mark.parametrize("section, words", [
-    ({"optimizer": "adamx"}, ["optimizer", "'adamx'", "sgd | adam | adamw | rmsprop"]),
-    ({"task": "cluster"}, ["task", "classification | regression"]),
-    ({"loss": "mse", "task": "classification"}, ["loss 'mse'", "cross_entropy | bce_with_logits"]),
-    ({"lr": 0}, ["lr", "a number above 0"]),
-    ({"epochs": 2.5}, ["epochs", "an integer"]),
-    ({"batch_size": True}, ["batch_size", "an integer"]),
-    ({"scheduler": "linear"}, ["scheduler.type", "none | step | cosine | plateau"]),
-    ({"scheduler": {"type": "step", "gama": 0.5}}, ["scheduler.gama", "step_size, gamma"]),
-    ({"early_stopping": {"patience": 0}}, ["early_stopping.patience", "from 1"]),
-    ({"device": "tpu"}, ["device", "auto | cpu | cuda | mps"]),
-    ({"nesterov": True, "optimizer": "adam"}, ["nesterov", "sgd"]),
-    ({"betas": [0.9]}, ["betas", "two numbers"]),
-    ({"learning_rate": 0.1}, ["'learning_rate'", "not a known key", "lr"]),
-])
+@pytest.mark.parametrize(
+    "section, words",
+    [
+        ({"optimizer": "adamx"}, ["optimizer", "'adamx'", "sgd | adam | adamw | rmsprop"]),
+        ({"task": "cluster"}, ["task", "classification | regression"]),
+        (
+            {"loss": "mse", "task": "classification"},
+            ["loss 'mse'", "cross_entropy | bce_with_logits"],
+        ),
+        ({"lr": 0}, ["lr", "a number above 0"]),
+        ({"epochs": 2.5}, ["epochs", "an integer"]),
+        ({"batch_size": True}, ["batch_size", "an integer"]),
+        ({"scheduler": "linear"}, ["scheduler.type", "none | step | cosine | plateau"]),
+        ({"scheduler": {"type": "step", "gama": 0.5}}, ["scheduler.gama", "step_size, gamma"]),
+        ({"early_stopping": {"patience": 0}}, ["early_stopping.patience", "from 1"]),
+        ({"device": "tpu"}, ["device", "auto | cpu | cuda | mps"]),
+        ({"nesterov": True, "optimizer": "adam"}, ["nesterov", "sgd"]),
+        ({"betas": [0.9]}, ["betas", "two numbers"]),
+        ({"learning_rate": 0.1}, ["'learning_rate'", "not a known key", "lr"]),
+    ],
+)
 def test_bad_settings_name_the_key_and_the_allowed_values(section, words):
     with pytest.raises(TrainingError) as err:
         TrainConfig.from_dict(section)
@@ -91,15 +116,18 @@ def test_bad_settings_name_the_key_and_the_allowed_values(section, words):
 
 
 def test_task_follows_the_data_when_not_given():
-    design = chain([("x", "Input", {"shape": [10]}), ("y", "Linear", {"out_features": 1})],
-                   {"source": "builtin", "name": "diabetes", "preprocess": {"scale": "standard"}},
-                   {"epochs": 2, "lr": 0.05})
+    design = chain(
+        [("x", "Input", {"shape": [10]}), ("y", "Linear", {"out_features": 1})],
+        {"source": "builtin", "name": "diabetes", "preprocess": {"scale": "standard"}},
+        {"epochs": 2, "lr": 0.05},
+    )
     summary, history = fit(design)
     assert summary.task == "regression" and summary.config["loss"] == "mse"
     assert "val_r2" in history.epochs[-1].metrics and "val_mae" in history.epochs[-1].metrics
 
 
 # -- every family learns -------------------------------------------------------------------------
+
 
 def test_classifier_learns_moons_and_reports_accuracy_and_confusion():
     summary, history = fit(moons_mlp())
@@ -114,8 +142,9 @@ def test_classifier_learns_moons_and_reports_accuracy_and_confusion():
 @pytest.mark.parametrize("optimizer", ["sgd", "adam", "adamw", "rmsprop"])
 def test_every_optimizer_lowers_the_loss(optimizer):
     lr = {"sgd": 0.1, "adam": 0.02, "adamw": 0.02, "rmsprop": 0.01}[optimizer]
-    _, history = fit(moons_mlp({"optimizer": optimizer, "lr": lr, "epochs": 4,
-                                "weight_decay": 1e-4}))
+    _, history = fit(
+        moons_mlp({"optimizer": optimizer, "lr": lr, "epochs": 4, "weight_decay": 1e-4})
+    )
     losses = history.metric("train_loss")
     assert losses[-1] < 0.8 * losses[0]
 
@@ -129,12 +158,22 @@ def test_binary_cross_entropy_with_one_logit():
 
 @pytest.mark.parametrize("loss", ["l1", "huber"])
 def test_forecasting_a_sine_with_other_losses(loss):
-    data = {"source": "builtin", "name": "sine",
-            "options": {"n_steps": 600, "window": 12, "noise": 0.05}}
-    design = chain([("x", "Input", {"shape": [12, 1]}), ("f", "Flatten", {}),
-                    ("h", "Linear", {"out_features": 16}), ("a", "Tanh", {}),
-                    ("y", "Linear", {"out_features": 1})],
-                   data, {"epochs": 5, "lr": 0.01, "loss": loss, "batch_size": 32})
+    data = {
+        "source": "builtin",
+        "name": "sine",
+        "options": {"n_steps": 600, "window": 12, "noise": 0.05},
+    }
+    design = chain(
+        [
+            ("x", "Input", {"shape": [12, 1]}),
+            ("f", "Flatten", {}),
+            ("h", "Linear", {"out_features": 16}),
+            ("a", "Tanh", {}),
+            ("y", "Linear", {"out_features": 1}),
+        ],
+        data,
+        {"epochs": 5, "lr": 0.01, "loss": loss, "batch_size": 32},
+    )
     summary, history = fit(design)
     assert summary.task == "forecast"
     losses = history.metric("val_loss")
@@ -146,32 +185,52 @@ def test_forecasting_a_sine_with_other_losses(loss):
 
 def test_small_cnn_learns_digit_images():
     data = {"source": "builtin", "name": "digits", "form": "image"}
-    design = chain([("img", "Input", {"shape": [1, 8, 8]}),
-                    ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
-                    ("bn", "BatchNorm2d", {}), ("relu", "ReLU", {}),
-                    ("pool", "MaxPool2d", {"kernel_size": 2}), ("flat", "Flatten", {}),
-                    ("logits", "Linear", {"out_features": 10})],
-                   data, {"epochs": 2, "lr": 0.01})
+    design = chain(
+        [
+            ("img", "Input", {"shape": [1, 8, 8]}),
+            ("conv", "Conv2d", {"out_channels": 4, "kernel_size": 3, "padding": 1}),
+            ("bn", "BatchNorm2d", {}),
+            ("relu", "ReLU", {}),
+            ("pool", "MaxPool2d", {"kernel_size": 2}),
+            ("flat", "Flatten", {}),
+            ("logits", "Linear", {"out_features": 10}),
+        ],
+        data,
+        {"epochs": 2, "lr": 0.01},
+    )
     _, history = fit(design)
     assert history.metric("val_accuracy")[-1] > 0.8
 
 
 def test_lstm_learns_digit_rows():
     data = {"source": "builtin", "name": "digits", "form": "sequence"}
-    design = chain([("rows", "Input", {"shape": [8, 8]}), ("lstm", "LSTM", {"hidden_size": 16}),
-                    ("logits", "Linear", {"out_features": 10})],
-                   data, {"epochs": 3, "lr": 0.01})
+    design = chain(
+        [
+            ("rows", "Input", {"shape": [8, 8]}),
+            ("lstm", "LSTM", {"hidden_size": 16}),
+            ("logits", "Linear", {"out_features": 10}),
+        ],
+        data,
+        {"epochs": 3, "lr": 0.01},
+    )
     _, history = fit(design)
     assert history.metric("val_loss")[-1] < 0.7 * history.metric("val_loss")[0]
 
 
 def autoencoder(training: dict | None = None) -> Design:
     data = {"source": "builtin", "name": "digits", "split": {"val": 0.2, "stratify": False}}
-    return chain([("px", "Input", {"shape": [64]}), ("enc", "Linear", {"out_features": 16}),
-                  ("r", "ReLU", {}), ("dec", "Linear", {"out_features": 64}),
-                  ("s", "Sigmoid", {}), ("out", "Output", {})],
-                 data, {"task": "reconstruction", "loss": "mse", "lr": 0.01, "epochs": 4,
-                        **(training or {})})
+    return chain(
+        [
+            ("px", "Input", {"shape": [64]}),
+            ("enc", "Linear", {"out_features": 16}),
+            ("r", "ReLU", {}),
+            ("dec", "Linear", {"out_features": 64}),
+            ("s", "Sigmoid", {}),
+            ("out", "Output", {}),
+        ],
+        data,
+        {"task": "reconstruction", "loss": "mse", "lr": 0.01, "epochs": 4, **(training or {})},
+    )
 
 
 @pytest.mark.parametrize("noise", [0.0, 0.2])
@@ -186,15 +245,25 @@ def test_autoencoder_reconstructs_clean_input(noise):
 
 def gan_design(epochs: int = 6) -> Design:
     data = {"source": "builtin", "name": "digits", "split": {"val": 0.0, "stratify": False}}
-    layers = [("z", "Input", {"shape": [8]}, "gen"), ("g1", "Linear", {"out_features": 32}, "gen"),
-              ("ga", "LeakyReLU", {}, "gen"), ("g2", "Linear", {"out_features": 64}, "gen"),
-              ("gs", "Sigmoid", {}, "gen"), ("fake", "Output", {}, "gen"),
-              ("x", "Input", {"shape": [64]}, "disc"), ("d1", "Linear", {"out_features": 32}, "disc"),
-              ("da", "LeakyReLU", {}, "disc"), ("d2", "Linear", {"out_features": 1}, "disc"),
-              ("logit", "Output", {}, "disc")]
-    return chain(layers, data, {"task": "gan", "lr": 0.002, "betas": [0.5, 0.999],
-                                "epochs": epochs},
-                 networks={"gen": "generator", "disc": "discriminator"})
+    layers = [
+        ("z", "Input", {"shape": [8]}, "gen"),
+        ("g1", "Linear", {"out_features": 32}, "gen"),
+        ("ga", "LeakyReLU", {}, "gen"),
+        ("g2", "Linear", {"out_features": 64}, "gen"),
+        ("gs", "Sigmoid", {}, "gen"),
+        ("fake", "Output", {}, "gen"),
+        ("x", "Input", {"shape": [64]}, "disc"),
+        ("d1", "Linear", {"out_features": 32}, "disc"),
+        ("da", "LeakyReLU", {}, "disc"),
+        ("d2", "Linear", {"out_features": 1}, "disc"),
+        ("logit", "Output", {}, "disc"),
+    ]
+    return chain(
+        layers,
+        data,
+        {"task": "gan", "lr": 0.002, "betas": [0.5, 0.999], "epochs": epochs},
+        networks={"gen": "generator", "disc": "discriminator"},
+    )
 
 
 def test_gan_generator_moves_toward_the_data():
@@ -213,9 +282,15 @@ def test_gan_generator_moves_toward_the_data():
 
 def som_design(epochs: int = 5) -> Design:
     data = {"source": "builtin", "name": "iris", "preprocess": {"scale": "standard"}}
-    return chain([("x", "Input", {"shape": [4]}),
-                  ("som", "SOM", {"rows": 5, "cols": 6, "sigma": 2.0, "learning_rate": 0.5}),
-                  ("out", "Output", {})], data, {"epochs": epochs, "batch_size": 16})
+    return chain(
+        [
+            ("x", "Input", {"shape": [4]}),
+            ("som", "SOM", {"rows": 5, "cols": 6, "sigma": 2.0, "learning_rate": 0.5}),
+            ("out", "Output", {}),
+        ],
+        data,
+        {"epochs": epochs, "batch_size": 16},
+    )
 
 
 def test_som_quantization_error_falls_and_maps_are_reported():
@@ -244,6 +319,7 @@ def test_som_refuses_other_trainable_layers():
 
 # -- events --------------------------------------------------------------------------------------
 
+
 def test_batch_events_are_batched_and_sample_layer_statistics():
     design = moons_mlp({"epochs": 2, "log_every": 2, "sample_every": 3})
     _, history = fit(design)
@@ -262,8 +338,11 @@ def test_batch_events_are_batched_and_sample_layer_statistics():
 
 
 def test_schedulers_change_the_learning_rate():
-    _, history = fit(moons_mlp({"epochs": 4, "lr": 0.04,
-                                "scheduler": {"type": "step", "step_size": 2, "gamma": 0.5}}))
+    _, history = fit(
+        moons_mlp(
+            {"epochs": 4, "lr": 0.04, "scheduler": {"type": "step", "step_size": 2, "gamma": 0.5}}
+        )
+    )
     assert [round(e.lr, 6) for e in history.epochs] == [0.04, 0.02, 0.02, 0.01]
     _, history = fit(moons_mlp({"epochs": 4, "lr": 0.04, "scheduler": "cosine"}))
     lrs = [e.lr for e in history.epochs]
@@ -272,16 +351,26 @@ def test_schedulers_change_the_learning_rate():
 
 # -- checkpoints and early stopping ----------------------------------------------------------------
 
+
 def test_checkpoints_carry_design_weights_preprocessing_and_data_info(tmp_path):
     design = moons_mlp({"epochs": 2})
     fit(design, out_dir=tmp_path)
     ckpt = load_checkpoint(tmp_path / "last.pt")
     assert ckpt.matches(design) and ckpt.epoch == 2
-    assert ckpt.data_info == {"task": "classification", "input_shape": [2], "target_shape": [],
-                              "num_classes": 2, "class_names": ["0", "1"],
-                              "feature_names": ["x1", "x2"]}
-    assert set(ckpt.state_dicts["main"]) == {"layers.h.weight", "layers.h.bias",
-                                             "layers.logits.weight", "layers.logits.bias"}
+    assert ckpt.data_info == {
+        "task": "classification",
+        "input_shape": [2],
+        "target_shape": [],
+        "num_classes": 2,
+        "class_names": ["0", "1"],
+        "feature_names": ["x1", "x2"],
+    }
+    assert set(ckpt.state_dicts["main"]) == {
+        "layers.h.weight",
+        "layers.h.bias",
+        "layers.logits.weight",
+        "layers.logits.bias",
+    }
     # the saved scaler was fitted on the training split only
     from sklearn.datasets import make_moons
 
@@ -293,8 +382,14 @@ def test_checkpoints_carry_design_weights_preprocessing_and_data_info(tmp_path):
 
 
 def test_early_stopping_restores_the_best_weights(tmp_path):
-    design = moons_mlp({"epochs": 40, "lr": 0.5, "optimizer": "sgd",
-                        "early_stopping": {"patience": 2, "restore_best": True}})
+    design = moons_mlp(
+        {
+            "epochs": 40,
+            "lr": 0.5,
+            "optimizer": "sgd",
+            "early_stopping": {"patience": 2, "restore_best": True},
+        }
+    )
     trainer = Trainer(design, out_dir=tmp_path)
     summary = trainer.fit()
     assert summary.early_stopped and summary.epochs_completed < 40
@@ -306,6 +401,7 @@ def test_early_stopping_restores_the_best_weights(tmp_path):
 
 
 # -- user mistakes ---------------------------------------------------------------------------------
+
 
 def test_data_that_does_not_fit_the_input_is_a_clear_error():
     design = moons_mlp()
@@ -327,8 +423,9 @@ def test_missing_data_and_mismatched_task_are_explained():
     with pytest.raises(DataError, match="no data section"):
         fit(design)
     design = moons_mlp({"task": "regression", "loss": "mse"})
-    with pytest.raises(TrainingError, match="needs numeric targets.*set training.task to "
-                                            "classification"):
+    with pytest.raises(
+        TrainingError, match="needs numeric targets.*set training.task to classification"
+    ):
         fit(design)
 
 

@@ -44,11 +44,21 @@ class StopAfter(Callback):
 
 
 RESUMABLE = {
-    "mlp": lambda: moons_mlp({"epochs": 5, "optimizer": "sgd", "nesterov": True, "lr": 0.05,
-                              "scheduler": "cosine", "grad_clip": 1.0,
-                              "early_stopping": {"patience": 50}}, dropout=0.3),
-    "autoencoder": lambda: autoencoder({"epochs": 4, "denoise_std": 0.1,
-                                        "scheduler": {"type": "plateau", "patience": 0}}),
+    "mlp": lambda: moons_mlp(
+        {
+            "epochs": 5,
+            "optimizer": "sgd",
+            "nesterov": True,
+            "lr": 0.05,
+            "scheduler": "cosine",
+            "grad_clip": 1.0,
+            "early_stopping": {"patience": 50},
+        },
+        dropout=0.3,
+    ),
+    "autoencoder": lambda: autoencoder(
+        {"epochs": 4, "denoise_std": 0.1, "scheduler": {"type": "plateau", "patience": 0}}
+    ),
     "gan": lambda: gan_design(epochs=4),
     "som": lambda: som_design(epochs=4),
 }
@@ -188,8 +198,11 @@ class Raise(Callback):
 def test_out_of_memory_suggests_a_smaller_batch():
     history = History()
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    with pytest.raises(TrainingError, match=r"out of cpu memory in epoch 1 at batch size 32: "
-                                            r"lower batch_size \(try 16\)"):
+    with pytest.raises(
+        TrainingError,
+        match=r"out of cpu memory in epoch 1 at batch size 32: "
+        r"lower batch_size \(try 16\)",
+    ):
         Trainer(moons_mlp(), callbacks=[Raise(oom), history]).fit()
     assert "batch_size" in str(history.error)
 

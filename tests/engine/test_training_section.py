@@ -39,8 +39,7 @@ def test_an_invalid_value_is_refused_with_the_engines_reason():
 
 def test_a_task_change_takes_a_fitting_loss_along():
     design = mlp(task="classification", loss="cross_entropy")
-    assert setting_changes(design, "task", "regression") == {"task": "regression",
-                                                             "loss": "mse"}
+    assert setting_changes(design, "task", "regression") == {"task": "regression", "loss": "mse"}
     assert setting_changes(design, "task", "classification") == {}
     design.training.pop("loss")
     assert setting_changes(design, "task", "regression") == {"task": "regression"}
@@ -53,7 +52,8 @@ def test_number_fields_map_to_section_values():
     assert design.training["early_stopping"] == {"patience": 3, "min_delta": 0.01}
     assert number_value(mlp(), "early_stopping", 2) == {"patience": 2}
     assert number_value(design, "epochs", 7.0) == 7 and isinstance(
-        number_value(design, "batch_size", 32.0), int)
+        number_value(design, "batch_size", 32.0), int
+    )
     assert number_value(design, "lr", 0.5) == 0.5
 
 

@@ -34,9 +34,11 @@ def test_valid_chain_has_no_problems():
 
 
 def test_linear_after_conv_says_insert_flatten():
-    design = chain(("img", "Input", {"shape": [1, 8, 8]}),
-                   ("conv3", "Conv2d", {"out_channels": 16, "kernel_size": 3, "stride": 2}),
-                   ("fc", "Linear", {"out_features": 10}))
+    design = chain(
+        ("img", "Input", {"shape": [1, 8, 8]}),
+        ("conv3", "Conv2d", {"out_channels": 16, "kernel_size": 3, "stride": 2}),
+        ("fc", "Linear", {"out_features": 10}),
+    )
     found = problems_of(design)
     assert list(found) == ["fc"]
     text = found["fc"][0]
@@ -46,8 +48,9 @@ def test_linear_after_conv_says_insert_flatten():
 
 
 def test_cycle_is_reported_on_its_nodes():
-    design = chain(("in", "Input", {"shape": [4]}), ("a", "Linear", {"out_features": 4}),
-                   ("b", "ReLU"))
+    design = chain(
+        ("in", "Input", {"shape": [4]}), ("a", "Linear", {"out_features": 4}), ("b", "ReLU")
+    )
     add(design, "merge", "Add", inputs=("b", "in"))
     design.remove_edge(Edge("in", "a", 0))
     design.add_edge(Edge("merge", "a", 0))
@@ -99,14 +102,17 @@ def test_edge_into_an_input_layer():
     assert "Input takes no incoming edges" in problems_of(design)["b"][0]
 
 
-@pytest.mark.parametrize(("params", "expect"), [
-    ({"out_features": 0}, "out_features"),
-    ({"out_features": "ten"}, "out_features"),
-    ({"out_features": 2.5}, "out_features"),
-    ({"out_features": True}, "out_features"),
-    ({"bias": "yes"}, "bias"),
-    ({"units": 3}, "has no parameter 'units'"),
-])
+@pytest.mark.parametrize(
+    ("params", "expect"),
+    [
+        ({"out_features": 0}, "out_features"),
+        ({"out_features": "ten"}, "out_features"),
+        ({"out_features": 2.5}, "out_features"),
+        ({"out_features": True}, "out_features"),
+        ({"bias": "yes"}, "bias"),
+        ({"units": 3}, "has no parameter 'units'"),
+    ],
+)
 def test_bad_parameters_name_the_parameter(params, expect):
     design = chain(("in", "Input", {"shape": [4]}), ("fc", "Linear", params))
     found = problems_of(design)
@@ -139,18 +145,24 @@ def test_a_network_of_only_inputs_has_nothing_to_train():
     design = chain(("input", "Input", {"shape": [4]}))
     found = problems_of(design)
     assert list(found) == [None]
-    assert found[None] == ["network 'main' has no layers after its Input | add layers between "
-                           "'input' and an Output"]
+    assert found[None] == [
+        "network 'main' has no layers after its Input | add layers between 'input' and an Output"
+    ]
     add(design, "out", "Output", inputs=("input",))
-    assert problems_of(design)[None] == ["network 'main' has no layers after its Input | add "
-                                         "layers between 'input' and 'out'"]
+    assert problems_of(design)[None] == [
+        "network 'main' has no layers after its Input | add layers between 'input' and 'out'"
+    ]
 
 
 def test_a_network_without_trainable_parameters_is_a_problem():
     design = chain(("x", "Input", {"shape": [4]}), ("relu", "ReLU"), ("out", "Output"))
     found = problems_of(design)
-    assert found == {None: ["network 'main' has no layer with trainable parameters | add a "
-                            "Linear, convolution, recurrent or SOM layer between 'x' and 'out'"]}
+    assert found == {
+        None: [
+            "network 'main' has no layer with trainable parameters | add a "
+            "Linear, convolution, recurrent or SOM layer between 'x' and 'out'"
+        ]
+    }
     design.remove_node("out")
     add(design, "fc", "Linear", {"out_features": 2}, inputs=("relu",))
     assert analyze(design).valid
@@ -178,8 +190,9 @@ def test_gan_shape_mismatch_names_the_discriminator_input():
 def test_gan_needs_one_of_each_role():
     design = load_design(template_path("gan"))
     design.networks["discriminator"]["role"] = "generator"
-    assert any("exactly one generator and one discriminator" in t
-               for t in problems_of(design)[None])
+    assert any(
+        "exactly one generator and one discriminator" in t for t in problems_of(design)[None]
+    )
 
 
 def test_compile_refuses_invalid_design_with_first_problem():
@@ -189,10 +202,21 @@ def test_compile_refuses_invalid_design_with_first_problem():
 
 
 def _snapshot(analysis: ShapeAnalysis):
-    return ({k: (v.output_shape, v.output_dtype, v.input_dtypes, v.params, v.macs,
-                 v.activation_bytes,
-                 [(p.message, p.fix) for p in v.problems]) for k, v in analysis.info.items()},
-            [(p.node, p.message) for p in analysis.problems])
+    return (
+        {
+            k: (
+                v.output_shape,
+                v.output_dtype,
+                v.input_dtypes,
+                v.params,
+                v.macs,
+                v.activation_bytes,
+                [(p.message, p.fix) for p in v.problems],
+            )
+            for k, v in analysis.info.items()
+        },
+        [(p.node, p.message) for p in analysis.problems],
+    )
 
 
 @pytest.mark.parametrize("stem", ["cnn", "lstm", "autoencoder", "gan"])
@@ -201,10 +225,15 @@ def test_incremental_update_equals_full_run(stem):
     rng = random.Random(stem)
     design = load_design(template_path(stem))
     analysis = analyze(design)
-    edits = {"Linear": ("out_features", [1, 7, 64]), "Conv2d": ("out_channels", [1, 5, 16]),
-             "LSTM": ("hidden_size", [3, 16]), "RNN": ("hidden_size", [3, 16]),
-             "Input": ("shape", None), "MaxPool2d": ("kernel_size", [2, 3, 9]),
-             "Dropout": ("p", [0.0, 2.0])}
+    edits = {
+        "Linear": ("out_features", [1, 7, 64]),
+        "Conv2d": ("out_channels", [1, 5, 16]),
+        "LSTM": ("hidden_size", [3, 16]),
+        "RNN": ("hidden_size", [3, 16]),
+        "Input": ("shape", None),
+        "MaxPool2d": ("kernel_size", [2, 3, 9]),
+        "Dropout": ("p", [0.0, 2.0]),
+    }
     nodes = [n for n in design if n.type in edits]
     for step in range(25):
         node = rng.choice(nodes)

@@ -82,9 +82,15 @@ def main_window(qtbot, tmp_path, settings):
 
     windows = []
 
-    def make(design: Design | Path | None = None, *, settings: QSettings = settings,
-             recovery_dir: Path | None = None, size: tuple[int, int] | None = None,
-             exposed: bool = False, **kwargs):
+    def make(
+        design: Design | Path | None = None,
+        *,
+        settings: QSettings = settings,
+        recovery_dir: Path | None = None,
+        size: tuple[int, int] | None = None,
+        exposed: bool = False,
+        **kwargs,
+    ):
         doc = Document()
         if design is not None:
             doc.reset(design if isinstance(design, Design) else load_design(design), None)

@@ -36,10 +36,12 @@ def _drop_from_palette(win, type_id: str, point: QPoint) -> str:
     enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, buttons, mods)
     QApplication.sendEvent(canvas.viewport(), enter)
     assert enter.isAccepted()
-    QApplication.sendEvent(canvas.viewport(),
-                           QDragMoveEvent(point, Qt.DropAction.CopyAction, mime, buttons, mods))
-    QApplication.sendEvent(canvas.viewport(),
-                           QDropEvent(QPointF(point), Qt.DropAction.CopyAction, mime, buttons, mods))
+    QApplication.sendEvent(
+        canvas.viewport(), QDragMoveEvent(point, Qt.DropAction.CopyAction, mime, buttons, mods)
+    )
+    QApplication.sendEvent(
+        canvas.viewport(), QDropEvent(QPointF(point), Qt.DropAction.CopyAction, mime, buttons, mods)
+    )
     (new_id,) = {n.id for n in win.document.design} - before
     return new_id
 
@@ -90,8 +92,7 @@ def window(main_window, qtbot):
         dialog = getattr(win, "export_dialog", None)
         if dialog is not None:
             dialog.shutdown()
-    assert not [t for t in threading.enumerate()
-                if t.name == "deepwire-training" and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name == "deepwire-training" and t.is_alive()]
 
 
 def test_a_new_user_builds_trains_saves_reopens_and_exports(window, qtbot, tmp_path):
@@ -109,13 +110,14 @@ def test_a_new_user_builds_trains_saves_reopens_and_exports(window, qtbot, tmp_p
     # Five layers from the palette, in two rows across the canvas as it opens.
     vp = win.canvas.viewport()
     spots = [(0.17, 0.3), (0.5, 0.3), (0.83, 0.3), (0.5, 0.7), (0.83, 0.7)]
-    ids = [_drop_from_palette(win, t, QPoint(int(vp.width() * fx), int(vp.height() * fy)))
-           for t, (fx, fy) in zip(("Input", "Linear", "ReLU", "Linear", "Output"), spots)]
+    ids = [
+        _drop_from_palette(win, t, QPoint(int(vp.width() * fx), int(vp.height() * fy)))
+        for t, (fx, fy) in zip(("Input", "Linear", "ReLU", "Linear", "Output"), spots)
+    ]
     items = [win.canvas.scene().nodes[i] for i in ids]
     assert not any(a.collidesWithItem(b) for a in items for b in items if a is not b)
     inp, fc1, relu, fc2, out = ids
-    assert [doc.design.node(i).type for i in ids] == ["Input", "Linear", "ReLU", "Linear",
-                                                       "Output"]
+    assert [doc.design.node(i).type for i in ids] == ["Input", "Linear", "ReLU", "Linear", "Output"]
 
     # Wire them port to port with the mouse.
     for a, b in zip(ids, ids[1:]):
@@ -153,7 +155,8 @@ def test_a_new_user_builds_trains_saves_reopens_and_exports(window, qtbot, tmp_p
     panel = win.training_panel
     epochs: list[EpochEvent] = []
     panel.runner.eventsReady.connect(
-        lambda events: epochs.extend(e for e in events if isinstance(e, EpochEvent)))
+        lambda events: epochs.extend(e for e in events if isinstance(e, EpochEvent))
+    )
     with qtbot.waitSignal(panel.runFinished, timeout=WAIT_MS) as finished:
         QTest.keyClick(win, Qt.Key.Key_F5)
         assert panel.is_training, panel.error_label.text()
@@ -163,9 +166,12 @@ def test_a_new_user_builds_trains_saves_reopens_and_exports(window, qtbot, tmp_p
         plots = win.plots
         assert win.plots_dock.isVisible()
         loss = plots.loss_plot
-        qtbot.waitUntil(lambda: any(c.getData()[0] is not None and len(c.getData()[0])
-                                    for c in loss.listDataItems()),
-                        timeout=10_000)
+        qtbot.waitUntil(
+            lambda: any(
+                c.getData()[0] is not None and len(c.getData()[0]) for c in loss.listDataItems()
+            ),
+            timeout=10_000,
+        )
         assert loss.height() >= 200 and plots.metric_plot.height() >= 200
         QTest.keySequence(win, panel.stop_action.shortcut())
     assert finished.args[0].error is None, finished.args[0].error
@@ -178,8 +184,7 @@ def test_a_new_user_builds_trains_saves_reopens_and_exports(window, qtbot, tmp_p
     assert win.open_design(path)
     assert [n.id for n in win.document.design] == ids
     dialog = win.show_export_dialog()
-    qtbot.waitUntil(lambda: dialog.probe is not None and not dialog.probe.running,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.probe is not None and not dialog.probe.running, timeout=WAIT_MS)
     # The run started while the design was Untitled is offered after Save As and reopening.
     assert "trained on this design" in dialog.checkpoint_info.text(), dialog.checkpoint_edit.text()
     dialog.set_format("onnx")

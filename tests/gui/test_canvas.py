@@ -45,13 +45,16 @@ def _drag(qtbot, view, start: QPoint, end: QPoint, steps: int = 4) -> None:
 
 
 def _small() -> Document:
-    return Document(wired(
-        ("img", "Input", {"shape": [1, 8, 8]}, (0, 0)),
-        ("conv", "Conv2d", {"out_channels": 4}, (260, 0)),
-        ("flat", "Flatten", {}, (520, 0)),
-        ("dense", "Linear", {"out_features": 10}, (780, 0)),
-        ("other", "Linear", {"out_features": 3}, (780, 200)),
-        edges=[("img", "conv")]))
+    return Document(
+        wired(
+            ("img", "Input", {"shape": [1, 8, 8]}, (0, 0)),
+            ("conv", "Conv2d", {"out_channels": 4}, (260, 0)),
+            ("flat", "Flatten", {}, (520, 0)),
+            ("dense", "Linear", {"out_features": 10}, (780, 0)),
+            ("other", "Linear", {"out_features": 3}, (780, 200)),
+            edges=[("img", "conv")],
+        )
+    )
 
 
 def _messages(view) -> list[str]:
@@ -76,8 +79,7 @@ def test_items_mirror_the_design_and_a_gan_shows_its_two_networks(canvas, templa
         assert scene.groups[node.network].rect().contains(scene.nodes[node.id].sceneBoundingRect())
     edge = scene.edges[Edge("g_fc1", "g_act1", 0)]
     assert edge.label == "(N, 128)"
-    assert scene.tooltip_at(edge.path().pointAtPercent(0.5)) == \
-        "g_fc1 → g_act1 (input 1): (N, 128)"
+    assert scene.tooltip_at(edge.path().pointAtPercent(0.5)) == "g_fc1 → g_act1 (input 1): (N, 128)"
 
 
 def test_a_single_network_design_has_no_group_frame(canvas, template_doc):
@@ -93,12 +95,14 @@ def test_dropping_a_palette_layer_creates_it_at_the_drop_point(canvas, qtbot):
     mime = QMimeData()
     mime.setData(LAYER_MIME, b"BatchNorm2d")
     point = QPoint(600, 500)
-    enter = QDragEnterEvent(point, Qt.DropAction.CopyAction, mime, LEFT,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        point, Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(view.viewport(), enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(point), Qt.DropAction.CopyAction, mime, LEFT,
-                      Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(point), Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(view.viewport(), drop)
     design = view.document.design
     added = [n for n in design if n.type == "BatchNorm2d"]
@@ -113,8 +117,9 @@ def test_foreign_drags_are_not_accepted(canvas):
     view = canvas(_small())
     mime = QMimeData()
     mime.setData(LAYER_MIME, b"NoSuchLayer")
-    enter = QDragEnterEvent(QPoint(10, 10), Qt.DropAction.CopyAction, mime, LEFT,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(10, 10), Qt.DropAction.CopyAction, mime, LEFT, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(view.viewport(), enter)
     assert not enter.isAccepted()
 
@@ -223,8 +228,10 @@ def test_select_all_copy_paste_and_duplicate(canvas, qtbot, template_doc):
     pasted = view.selected_node_ids()
     assert len(pasted) == 2 and not {"conv2", "relu2"} & set(pasted)
     assert Edge(pasted[0], pasted[1], 0) in scene.edges
-    assert doc.design.node(pasted[0]).position == (doc.design.node("conv2").position[0] + 40,
-                                                   doc.design.node("conv2").position[1] + 40)
+    assert doc.design.node(pasted[0]).position == (
+        doc.design.node("conv2").position[0] + 40,
+        doc.design.node("conv2").position[1] + 40,
+    )
     dup = scene.duplicate_selection()
     assert len(dup) == 2 and doc.undo_stack.text(doc.undo_stack.count() - 1) == "Duplicate 2 nodes"
     view.setFocus()
@@ -266,8 +273,9 @@ def test_inline_relabel_by_double_click(canvas, qtbot):
     assert view.document.design.node("conv").label == "features"
     assert item.label_text == "features"
     assert view.document.undo_stack.text(0) == "Rename conv to 'features'"
-    qtbot.waitUntil(lambda: not [i for i in scene.items() if isinstance(i, LabelEditor)],
-                    timeout=2000)
+    qtbot.waitUntil(
+        lambda: not [i for i in scene.items() if isinstance(i, LabelEditor)], timeout=2000
+    )
 
 
 def test_escape_cancels_a_relabel(canvas, qtbot):
@@ -317,7 +325,7 @@ def test_wheel_zoom_fit_and_center(canvas, template_doc):
     assert viewport_rect.contains(view.scene().content_rect())
     zoom = view.zoom()
     view.zoom_in_action.trigger()
-    assert view.zoom() == pytest.approx(zoom * 1.15 ** 2)
+    assert view.zoom() == pytest.approx(zoom * 1.15**2)
     view.zoom_by(1e-6)
     assert view.zoom() == pytest.approx(0.03)
     view.center_on_node("dense")
@@ -344,8 +352,15 @@ def test_auto_layout_orders_by_depth_and_keeps_gan_networks_apart(canvas, templa
     doc = view.document
     # Scramble, then lay out.
     pos = doc.design.node
-    doc.push(C.MoveNodes(doc, {"sample": (pos("sample").position, (0, 0)),
-                               "d_fc1": (pos("d_fc1").position, (900, 10))}))
+    doc.push(
+        C.MoveNodes(
+            doc,
+            {
+                "sample": (pos("sample").position, (0, 0)),
+                "d_fc1": (pos("d_fc1").position, (900, 10)),
+            },
+        )
+    )
     view.auto_layout_action.trigger()
     assert doc.undo_stack.text(1) == "Auto-layout"
     gen, disc = view.scene().groups["generator"], view.scene().groups["discriminator"]
@@ -373,15 +388,17 @@ def test_zoomed_out_nodes_skip_their_text(canvas, template_doc):
     def ink(scale: float) -> int:
         view.resetTransform()
         view.set_zoom(scale)
-        view.center_on_node("conv1") if scale >= 0.7 else view.centerOn(
-            view.scene().nodes["conv1"])
+        view.center_on_node("conv1") if scale >= 0.7 else view.centerOn(view.scene().nodes["conv1"])
         image = QImage(view.viewport().size(), QImage.Format.Format_ARGB32)
         image.fill(0)
         painter = QPainter(image)
         view.render(painter)
         painter.end()
-        colours = {image.pixel(x, y) for x in range(0, image.width(), 2)
-                   for y in range(0, image.height(), 2)}
+        colours = {
+            image.pixel(x, y)
+            for x in range(0, image.width(), 2)
+            for y in range(0, image.height(), 2)
+        }
         return len(colours)
 
     # Full detail draws antialiased text in many shades; the overview draws flat blocks (with
@@ -480,8 +497,12 @@ def test_edge_context_menu_disconnects(canvas, template_doc):
     actions["Disconnect conv1 → bn1"].trigger()
     assert not view.document.design.has_edge(Edge("conv1", "bn1", 0))
     node_menu = view.scene().context_menu(view.scene().nodes["dense"].sceneBoundingRect().center())
-    assert [a.text() for a in node_menu.actions() if a.text()] == \
-        ["Rename", "Duplicate", "Copy", "Delete"]
+    assert [a.text() for a in node_menu.actions() if a.text()] == [
+        "Rename",
+        "Duplicate",
+        "Copy",
+        "Delete",
+    ]
 
 
 def test_space_drag_pans_and_snap_can_be_turned_off(canvas, qtbot):

@@ -18,8 +18,9 @@ from gui.canvas.layout import layered_layout
 from resources import template_path
 from tests.gui.conftest import wired
 
-pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints",
-                                       "This plugin does not support raise")
+pytestmark = pytest.mark.qt_log_ignore(
+    "This plugin does not support propagateSizeHints", "This plugin does not support raise"
+)
 
 LEFT = Qt.MouseButton.LeftButton
 TEMPLATES = ["mlp", "cnn", "rnn", "lstm", "autoencoder", "gan", "som"]
@@ -43,9 +44,12 @@ def _unframed(view) -> list[str]:
     seen = _visible(view)
     scene = view.scene()
     out = [nid for nid, item in scene.nodes.items() if not seen.contains(item.sceneBoundingRect())]
-    out += [f"{e.source}->{e.target}" for e, item in scene.edges.items()
-            if not seen.contains(item.sceneBoundingRect())
-            or not _holds(seen, item.path().boundingRect())]
+    out += [
+        f"{e.source}->{e.target}"
+        for e, item in scene.edges.items()
+        if not seen.contains(item.sceneBoundingRect())
+        or not _holds(seen, item.path().boundingRect())
+    ]
     out += ["link" for link in scene.links if not seen.contains(link.sceneBoundingRect())]
     return out
 
@@ -144,7 +148,12 @@ def test_layout_wraps_long_chains_into_bands():
     order = [n.id for n in design]
     columns = [wrapped[n][0] for n in order]
     bands = [wrapped[n][1] for n in order]
-    assert len(set(columns)) == 3 and columns[:4] == [columns[0], columns[1], columns[2], columns[0]]
+    assert len(set(columns)) == 3 and columns[:4] == [
+        columns[0],
+        columns[1],
+        columns[2],
+        columns[0],
+    ]
     assert bands == sorted(bands) and len(set(bands)) == 3
 
 
@@ -195,7 +204,8 @@ def _refusing_design():
         ("conv", "Conv2d", {"out_channels": 4}, (280, 0)),
         ("dense", "Linear", {"out_features": 10}, (560, 0)),
         ("other", "Input", {"shape": [1, 8, 8]}, (0, 160)),
-        edges=[("img", "conv")])
+        edges=[("img", "conv")],
+    )
 
 
 def _status_timers(window) -> list[QTimer]:
@@ -221,8 +231,12 @@ def test_a_refused_wire_explains_itself_at_the_pointer_and_in_the_status_bar(mai
     image = view.viewport().grab().toImage()
     box = note.boundingRect().translated(QPointF(where)).toRect()  # device pixels
     assert view.viewport().rect().contains(box)
-    reds = sum(1 for x in range(box.left(), box.right()) for y in range(box.top(), box.bottom())
-               if _near(QColor(image.pixel(x, y)), th.ERROR_COLOUR))
+    reds = sum(
+        1
+        for x in range(box.left(), box.right())
+        for y in range(box.top(), box.bottom())
+        if _near(QColor(image.pixel(x, y)), th.ERROR_COLOUR)
+    )
     assert reds > 30
     qtbot.mouseMove(vp, start + (target - start) / 2)  # off the refusing port: the note goes
     assert scene.refusal_note is None
@@ -269,7 +283,8 @@ def test_the_gan_shows_what_feeds_its_discriminator(canvas, template_doc):
     view = canvas(template_doc("gan"))
     scene = view.scene()
     assert [(link.source.node_id, link.target.node_id) for link in scene.links] == [
-        ("fake", "sample")]
+        ("fake", "sample")
+    ]
     link = scene.links[0]
     assert isinstance(link, LinkItem) and link.label == "feeds fake samples"
     assert not link.flags() & LinkItem.GraphicsItemFlag.ItemIsSelectable
@@ -280,8 +295,11 @@ def test_the_gan_shows_what_feeds_its_discriminator(canvas, template_doc):
     doc = view.document
     before = link.path().pointAtPercent(1.0)
     sample = doc.design.node("sample")
-    doc.push(C.MoveNodes(doc, {"sample": (sample.position, (sample.position[0],
-                                                            sample.position[1] + 100))}))
+    doc.push(
+        C.MoveNodes(
+            doc, {"sample": (sample.position, (sample.position[0], sample.position[1] + 100))}
+        )
+    )
     assert link.path().pointAtPercent(1.0).y() == pytest.approx(before.y() + 100)
     # Select all + delete removes nodes and wires, never the link by itself.
     scene.select_all()

@@ -60,8 +60,7 @@ def mlp(epochs: int, **training):
 def csv_mlp(path: Path):
     """The MLP template reading ``path`` (3 features) instead of the digits."""
     design = mlp(2)
-    design.data = {"source": "csv", "path": str(path), "target": "label",
-                   "task": "classification"}
+    design.data = {"source": "csv", "path": str(path), "target": "label", "task": "classification"}
     design.node("pixels").params["shape"] = [3]
     return design
 
@@ -185,12 +184,23 @@ DRIVER = textwrap.dedent("""
 
 
 def test_the_process_exits_soon_after_closing_while_warming_up(tmp_path):
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "DEEPWIRE_DATA_DIR": str(tmp_path / "d"),
-           "XDG_CONFIG_HOME": str(tmp_path / "config"), "HOME": str(tmp_path)}
+    env = {
+        **os.environ,
+        "QT_QPA_PLATFORM": "offscreen",
+        "DEEPWIRE_DATA_DIR": str(tmp_path / "d"),
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "HOME": str(tmp_path),
+    }
     script = tmp_path / "driver.py"
     script.write_text(DRIVER.format(root=str(ROOT), delay_ms=100), encoding="utf-8")
-    proc = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         out, err = proc.communicate(timeout=180)
     finally:

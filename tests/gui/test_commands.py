@@ -90,10 +90,15 @@ def test_disconnect_restores_the_edge_at_its_index(qtbot):
 
 
 def test_connect(qtbot):
-    doc = Document(wired(("x", "Input", {"shape": [4]}, (0, 0)),
-                         ("a", "Linear", {}, (200, 0)), ("b", "Linear", {}, (200, 200)),
-                         ("add", "Add", {}, (400, 0)),
-                         edges=[("x", "a"), ("x", "b"), ("a", "add", 0)]))
+    doc = Document(
+        wired(
+            ("x", "Input", {"shape": [4]}, (0, 0)),
+            ("a", "Linear", {}, (200, 0)),
+            ("b", "Linear", {}, (200, 200)),
+            ("add", "Add", {}, (400, 0)),
+            edges=[("x", "a"), ("x", "b"), ("a", "add", 0)],
+        )
+    )
     command = C.Connect(doc, Edge("b", "add", 1))
     _check_undo_redo(doc, command)
     assert command.text() == "Connect b → add"
@@ -106,8 +111,9 @@ def test_move_nodes_merges_within_one_drag_only(qtbot):
     before = dumps(doc.design)
     c0, b0 = doc.design.node("conv1").position, doc.design.node("bn1").position
     doc.push(C.MoveNodes(doc, {"conv1": (c0, (220, 20))}, drag_serial=7))
-    doc.push(C.MoveNodes(doc, {"conv1": ((220, 20), (260, 40)),
-                               "bn1": (b0, (440, 40))}, drag_serial=7))
+    doc.push(
+        C.MoveNodes(doc, {"conv1": ((220, 20), (260, 40)), "bn1": (b0, (440, 40))}, drag_serial=7)
+    )
     assert doc.undo_stack.count() == 1
     assert doc.undo_stack.text(0) == "Move 2 nodes"
     doc.push(C.MoveNodes(doc, {"conv1": ((260, 40), (300, 40))}, drag_serial=8))
@@ -145,11 +151,14 @@ def test_set_param_reset_restores_key_order_on_undo(qtbot):
     assert list(doc.design.node("conv1").params) == ["kernel_size", "padding"]
 
 
-@pytest.mark.parametrize("name,value,reason", [
-    ("out_channels", 0, "out_channels of conv1 expects an integer from 1"),
-    ("out_channels", "wide", "expects an integer"),
-    ("kernel", 3, "Conv2d has no parameter 'kernel'"),
-])
+@pytest.mark.parametrize(
+    "name,value,reason",
+    [
+        ("out_channels", 0, "out_channels of conv1 expects an integer from 1"),
+        ("out_channels", "wide", "expects an integer"),
+        ("kernel", 3, "Conv2d has no parameter 'kernel'"),
+    ],
+)
 def test_set_param_refuses_invalid_values_before_pushing(qtbot, name, value, reason):
     doc = _cnn()
     with pytest.raises(ValueError, match=reason):
@@ -220,9 +229,14 @@ def test_a_random_edit_session_undoes_to_the_original_and_redoes_to_the_end(qtbo
         choice = rng.randrange(7)
         try:
             if choice == 0:
-                doc.push(C.AddNode(doc, rng.choice(["ReLU", "Dropout", "Linear"]),
-                                   (rng.randrange(900), rng.randrange(900)),
-                                   connect_after=rng.choice(ids) if ids else None))
+                doc.push(
+                    C.AddNode(
+                        doc,
+                        rng.choice(["ReLU", "Dropout", "Linear"]),
+                        (rng.randrange(900), rng.randrange(900)),
+                        connect_after=rng.choice(ids) if ids else None,
+                    )
+                )
             elif choice == 1 and ids:
                 doc.push(C.RemoveItems(doc, rng.sample(ids, min(2, len(ids))), []))
             elif choice == 2 and design.edges:
@@ -232,8 +246,12 @@ def test_a_random_edit_session_undoes_to_the_original_and_redoes_to_the_end(qtbo
                 doc.push(C.Connect(doc, Edge(a, b, 0)))
             elif choice == 4 and ids:
                 n = rng.choice(ids)
-                doc.push(C.MoveNodes(doc, {n: (design.node(n).position, (rng.random() * 500,
-                                                                        rng.random() * 500))}))
+                doc.push(
+                    C.MoveNodes(
+                        doc,
+                        {n: (design.node(n).position, (rng.random() * 500, rng.random() * 500))},
+                    )
+                )
             elif choice == 5 and ids:
                 n = rng.choice([i for i in ids if design.node(i).type == "Linear"] or ids)
                 if design.node(n).type == "Linear":
@@ -255,8 +273,9 @@ def test_a_random_edit_session_undoes_to_the_original_and_redoes_to_the_end(qtbo
     from engine.shapes import analyze
 
     fresh = analyze(doc.design)
-    assert {k: v.output_shape for k, v in doc.analysis.info.items()} == \
-        {k: v.output_shape for k, v in fresh.info.items()}
+    assert {k: v.output_shape for k, v in doc.analysis.info.items()} == {
+        k: v.output_shape for k, v in fresh.info.items()
+    }
     assert [str(p) for p in doc.analysis.problems] == [str(p) for p in fresh.problems]
 
 

@@ -20,8 +20,9 @@ from resources import template_path
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
-ROWS = ["age;colour;size;kind"] + [f"{20 + i % 9};{'rgb'[i % 3]};{i % 4};{'xy'[i % 2]}"
-                                   for i in range(30)]
+ROWS = ["age;colour;size;kind"] + [
+    f"{20 + i % 9};{'rgb'[i % 3]};{i % 4};{'xy'[i % 2]}" for i in range(30)
+]
 
 
 @pytest.fixture
@@ -39,8 +40,9 @@ def panel(qtbot, tmp_path):
     yield made
     assert made.shutdown()
     doc.undo_stack.setClean()
-    assert not [t for t in threading.enumerate()
-                if t.name == "deepwire-data-preview" and t.is_alive()]
+    assert not [
+        t for t in threading.enumerate() if t.name == "deepwire-data-preview" and t.is_alive()
+    ]
 
 
 def choose(panel, source: str, path) -> bool:
@@ -58,8 +60,9 @@ def choose(panel, source: str, path) -> bool:
 
 def column_items(panel) -> dict[str, object]:
     tree = panel.columns_tree
-    return {tree.topLevelItem(i).text(0): tree.topLevelItem(i)
-            for i in range(tree.topLevelItemCount())}
+    return {
+        tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())
+    }
 
 
 def activate(combo, data) -> None:
@@ -79,8 +82,12 @@ def test_csv_columns_and_delimiter_are_undoable_edits(panel, tmp_path):
     items = column_items(panel)
     assert list(items) == ["age", "colour", "size", "kind  (target)"]
     assert not items["kind  (target)"].flags() & Qt.ItemFlag.ItemIsUserCheckable
-    assert [panel.target_combo.itemText(i) for i in range(1, panel.target_combo.count())] \
-        == ["age", "colour", "size", "kind"]
+    assert [panel.target_combo.itemText(i) for i in range(1, panel.target_combo.count())] == [
+        "age",
+        "colour",
+        "size",
+        "kind",
+    ]
 
     # leave "size" out, one-hot encode "age": one undo step each
     before = copy.deepcopy(doc.design.data)
@@ -162,8 +169,12 @@ def test_a_csv_that_went_missing_says_so_beside_the_file(panel, tmp_path):
 def test_npz_keys_are_listed_and_chosen(panel, tmp_path):
     doc = panel.document
     rng = np.random.default_rng(0)
-    np.savez(tmp_path / "arrays.npz", features=rng.normal(size=(40, 3)),
-             labels=np.arange(40) % 2, extra=np.zeros(40))
+    np.savez(
+        tmp_path / "arrays.npz",
+        features=rng.normal(size=(40, 3)),
+        labels=np.arange(40) % 2,
+        extra=np.zeros(40),
+    )
     assert choose(panel, "npz", tmp_path / "arrays.npz")
     assert doc.design.data["x_key"] == "features"  # no "x": the first array
     assert doc.design.data["y_key"] == "labels"

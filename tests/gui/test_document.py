@@ -16,13 +16,16 @@ from tests.gui.conftest import wired
 
 
 def _mlp() -> Document:
-    return Document(wired(
-        ("x", "Input", {"shape": [8]}, (0, 0)),
-        ("fc1", "Linear", {"out_features": 16}, (200, 0)),
-        ("act", "ReLU", {}, (400, 0)),
-        ("fc2", "Linear", {"out_features": 3}, (600, 0)),
-        ("spare", "Linear", {"out_features": 5}, (600, 200)),
-        edges=[("x", "fc1"), ("fc1", "act"), ("act", "fc2")]))
+    return Document(
+        wired(
+            ("x", "Input", {"shape": [8]}, (0, 0)),
+            ("fc1", "Linear", {"out_features": 16}, (200, 0)),
+            ("act", "ReLU", {}, (400, 0)),
+            ("fc2", "Linear", {"out_features": 3}, (600, 0)),
+            ("spare", "Linear", {"out_features": 5}, (600, 200)),
+            edges=[("x", "fc1"), ("fc1", "act"), ("act", "fc2")],
+        )
+    )
 
 
 def test_param_edit_updates_downstream_shapes_and_reports_only_affected_nodes(qtbot):
@@ -111,34 +114,43 @@ def test_reset_replaces_the_design_and_clears_undo(qtbot):
     assert doc.undo_stack.count() == 0 and not doc.modified and doc.path == Path("x.json")
 
 
-@pytest.mark.parametrize("source,target,port,reason", [
-    ("fc2", "fc1", 0, "fed by 'x'"),                   # port already used
-    ("fc2", "x", 0, "Input; it takes no incoming"),   # Input has no ports
-    ("fc2", "fc2", 0, "its own input"),
-    ("fc2", "fc1", 1, "1 input port"),                 # Linear has a single port
-])
+@pytest.mark.parametrize(
+    "source,target,port,reason",
+    [
+        ("fc2", "fc1", 0, "fed by 'x'"),  # port already used
+        ("fc2", "x", 0, "Input; it takes no incoming"),  # Input has no ports
+        ("fc2", "fc2", 0, "its own input"),
+        ("fc2", "fc1", 1, "1 input port"),  # Linear has a single port
+    ],
+)
 def test_can_connect_refuses_with_a_reason(qtbot, source, target, port, reason):
     ok, message = _mlp().can_connect(source, target, port)
     assert not ok and reason in message
 
 
 def test_can_connect_refuses_cycles_and_shape_mismatches(qtbot):
-    doc = Document(wired(
-        ("img", "Input", {"shape": [1, 8, 8]}, (0, 0)),
-        ("conv", "Conv2d", {"out_channels": 4}, (200, 0)),
-        ("relu", "ReLU", {}, (400, 0)),
-        ("dense", "Linear", {"out_features": 10}, (600, 0)),
-        edges=[("img", "conv"), ("conv", "relu")]))
+    doc = Document(
+        wired(
+            ("img", "Input", {"shape": [1, 8, 8]}, (0, 0)),
+            ("conv", "Conv2d", {"out_channels": 4}, (200, 0)),
+            ("relu", "ReLU", {}, (400, 0)),
+            ("dense", "Linear", {"out_features": 10}, (600, 0)),
+            edges=[("img", "conv"), ("conv", "relu")],
+        )
+    )
     ok, message = doc.can_connect("relu", "conv", 0)
     assert not ok and "fed by 'img'" in message
     ok, message = doc.can_connect("relu", "dense", 0)
     assert not ok and "Flatten" in message and "'relu' gives (N, 4, 8, 8)" in message
     # A cycle: wiring a merge's output back into its own spare port.
-    doc2 = Document(wired(
-        ("x", "Input", {"shape": [4]}, (0, 0)),
-        ("add", "Add", {}, (200, 0)),
-        ("act", "ReLU", {}, (400, 0)),
-        edges=[("x", "add", 0), ("add", "act")]))
+    doc2 = Document(
+        wired(
+            ("x", "Input", {"shape": [4]}, (0, 0)),
+            ("add", "Add", {}, (200, 0)),
+            ("act", "ReLU", {}, (400, 0)),
+            edges=[("x", "add", 0), ("add", "act")],
+        )
+    )
     ok, message = doc2.can_connect("act", "add", 1)
     assert not ok and "cycle" in message
     assert doc2.can_connect("x", "add", 1) == (False, "'x' already feeds 'add'")

@@ -57,7 +57,7 @@ class Helper:
     pass
 '''
 
-CUMSUM_MODEL = '''
+CUMSUM_MODEL = """
 import torch
 from torch import nn
 
@@ -69,17 +69,20 @@ class Running(nn.Module):
 
     def forward(self, x):
         return torch.cumsum(self.fc(x), dim=1)
-'''
+"""
 
 
 def _checkpoint(design, path: Path, seed: int = 0) -> Path:
     """A checkpoint of ``design`` with freshly initialised weights (what export needs)."""
     torch.manual_seed(seed)
     net = compile_design(design)
-    ckpt = checkpoint_from_modules(design, {next(iter(design.networks)): net}, epoch=3,
-                                   metrics={"val_loss": 0.25, "val_accuracy": 0.9},
-                                   data_info={"task": "classification",
-                                              "class_names": [str(i) for i in range(10)]})
+    ckpt = checkpoint_from_modules(
+        design,
+        {next(iter(design.networks)): net},
+        epoch=3,
+        metrics={"val_loss": 0.25, "val_accuracy": 0.9},
+        data_info={"task": "classification", "class_names": [str(i) for i in range(10)]},
+    )
     save_checkpoint(path, ckpt)
     return path
 
@@ -113,15 +116,15 @@ def _finish(qtbot, dialog) -> None:
 
 
 def _checked(qtbot, dialog) -> None:
-    qtbot.waitUntil(lambda: dialog.probe is not None and not dialog.probe.running,
-                    timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: dialog.probe is not None and not dialog.probe.running, timeout=WAIT_MS)
 
 
 # -- export ------------------------------------------------------------------------------------
 
 
 def test_export_picks_the_latest_matching_run_and_writes_safetensors_and_python(
-        make_window, qtbot, checkpoints, tmp_path):
+    make_window, qtbot, checkpoints, tmp_path
+):
     window, _prompts = make_window()
     window.training_panel.runs_dir = checkpoints["runs"]
     assert window.export_action.shortcut().toString() == "Ctrl+E"
@@ -137,14 +140,18 @@ def test_export_picks_the_latest_matching_run_and_writes_safetensors_and_python(
     out = tmp_path / "out"
     out.mkdir()
     dialog.set_format("safetensors")
-    assert "weights only" in dialog.format_note.text().lower() or \
-        "weights" in dialog.format_note.text()
+    assert (
+        "weights only" in dialog.format_note.text().lower()
+        or "weights" in dialog.format_note.text()
+    )
     dialog.set_output(out / "digits.safetensors")
     assert dialog.export()
     _finish(qtbot, dialog)
     assert "Exported" in dialog.result_label.text(), dialog.result_label.text()
-    assert sorted(p.name for p in out.iterdir()) == ["digits.safetensors",
-                                                    "digits.safetensors.json"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "digits.safetensors",
+        "digits.safetensors.json",
+    ]
     assert str(out / "digits.safetensors.json") in dialog.result_label.text()
     from safetensors.torch import load_file
 
@@ -159,14 +166,16 @@ def test_export_picks_the_latest_matching_run_and_writes_safetensors_and_python(
     assert dialog.export()
     _finish(qtbot, dialog)
     assert {"digits.py", "digits.py.json"} <= {p.name for p in out.iterdir()}
-    run = subprocess.run([sys.executable, "digits.py"], cwd=out, capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run(
+        [sys.executable, "digits.py"], cwd=out, capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 0, run.stderr
     assert "sample 0:" in run.stdout
 
 
 def test_onnx_export_runs_in_the_background_and_loads_in_onnxruntime(
-        make_window, qtbot, checkpoints, tmp_path):
+    make_window, qtbot, checkpoints, tmp_path
+):
     import onnxruntime
 
     window, _ = make_window()
@@ -204,7 +213,8 @@ def test_onnx_export_runs_in_the_background_and_loads_in_onnxruntime(
 
 
 def test_mismatched_checkpoint_shows_the_reason_and_writes_nothing(
-        make_window, qtbot, checkpoints, tmp_path):
+    make_window, qtbot, checkpoints, tmp_path
+):
     window, _ = make_window()
     dialog = window.show_export_dialog()
     dialog.set_checkpoint(checkpoints["other"])
@@ -222,13 +232,13 @@ def test_mismatched_checkpoint_shows_the_reason_and_writes_nothing(
     assert list(out.iterdir()) == []  # not even a temporary file
 
 
-def test_missing_onnx_packages_are_named(make_window, qtbot, checkpoints, tmp_path,
-                                         monkeypatch):
+def test_missing_onnx_packages_are_named(make_window, qtbot, checkpoints, tmp_path, monkeypatch):
     import engine.export.formats as formats
 
     real = formats._find_spec
-    monkeypatch.setattr(formats, "_find_spec",
-                        lambda name: None if name == "onnxscript" else real(name))
+    monkeypatch.setattr(
+        formats, "_find_spec", lambda name: None if name == "onnxscript" else real(name)
+    )
     window, _ = make_window()
     dialog = window.show_export_dialog()
     dialog.set_checkpoint(checkpoints["good"])
@@ -236,13 +246,16 @@ def test_missing_onnx_packages_are_named(make_window, qtbot, checkpoints, tmp_pa
     dialog.set_output(tmp_path / "m.onnx")
     assert dialog.export()
     _finish(qtbot, dialog)
-    assert "needs the onnxscript package, which Deepwire depends on: pip install onnxscript" in \
-        dialog.result_label.text()
+    assert (
+        "needs the onnxscript package, which Deepwire depends on: pip install onnxscript"
+        in dialog.result_label.text()
+    )
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_export_is_disabled_with_the_reason_when_the_design_has_problems(make_window, qtbot,
-                                                                         checkpoints):
+def test_export_is_disabled_with_the_reason_when_the_design_has_problems(
+    make_window, qtbot, checkpoints
+):
     design = load_design(template_path("mlp"))
     design.remove_edge(Edge("pixels", "hidden1", 0))
     window, _ = make_window(design)
@@ -256,7 +269,8 @@ def test_export_is_disabled_with_the_reason_when_the_design_has_problems(make_wi
 
 
 def test_gan_offers_generator_and_discriminator_and_names_the_file_after_the_part(
-        make_window, tmp_path):
+    make_window, tmp_path
+):
     window, _ = make_window(load_design(template_path("gan")))
     window.settings.setValue("files/last_dir", str(tmp_path))
     dialog = window.show_export_dialog()
@@ -276,11 +290,11 @@ def test_scan_lists_module_classes_without_running_the_file(tmp_path):
     source = tmp_path / "tiny.py"
     source.write_text(TINY_MODEL)
     classes = scan_module_classes(source)
-    assert [(c.name, c.needs_arguments) for c in classes] == [("Block", True),
-                                                             ("Tiny", False)]
+    assert [(c.name, c.needs_arguments) for c in classes] == [("Block", True), ("Tiny", False)]
     assert not Path(str(source) + ".ran").exists()
     aliases = tmp_path / "aliases.py"
-    aliases.write_text(textwrap.dedent("""
+    aliases.write_text(
+        textwrap.dedent("""
         import torch.nn as tnn
         from torch.nn import Module as Base
 
@@ -293,9 +307,13 @@ def test_scan_lists_module_classes_without_running_the_file(tmp_path):
 
         class C(B):
             pass
-    """))
+    """)
+    )
     assert [(c.name, c.needs_arguments) for c in scan_module_classes(aliases)] == [
-        ("A", False), ("B", False), ("C", False)]
+        ("A", False),
+        ("B", False),
+        ("C", False),
+    ]
     broken = tmp_path / "broken.py"
     broken.write_text("class Net(nn.Module:\n    pass\n")
     with pytest.raises(ValueError, match=r"broken.py is not valid Python: .*line 1"):
@@ -317,7 +335,9 @@ def test_import_runs_only_after_consent_then_opens_the_design(make_window, qtbot
     dialog = window.import_dialog
     dialog.set_source(source)
     assert [dialog.class_combo.itemData(i) for i in range(dialog.class_combo.count())] == [
-        "Block", "Tiny"]
+        "Block",
+        "Tiny",
+    ]
     assert dialog.class_combo.currentData() == "Tiny"
     assert "needs arguments" in dialog.class_combo.itemText(0)
     assert dialog.warning_label.isVisible() and "runs it" in dialog.warning_label.text()
@@ -384,7 +404,12 @@ def test_pt2_import_needs_no_class_shape_or_consent(make_window, qtbot, tmp_path
     assert dialog.result_label.text().startswith("✔"), dialog.result_label.text()
     qtbot.waitUntil(lambda: window.document.path == tmp_path / "seq.json", timeout=5000)
     assert sorted(n.type for n in window.document.design) == [
-        "Input", "Linear", "Linear", "Output", "Tanh"]
+        "Input",
+        "Linear",
+        "Linear",
+        "Output",
+        "Tanh",
+    ]
     assert prompts.asked == []  # nothing was modified, so nothing to save
 
 
@@ -410,7 +435,8 @@ class FakeChooser:
 
 
 def test_browse_buttons_fill_the_fields_and_refuse_overwriting_the_design(
-        make_window, qtbot, checkpoints, tmp_path):
+    make_window, qtbot, checkpoints, tmp_path
+):
     from PySide6.QtCore import Qt
 
     window, _ = make_window()
@@ -456,18 +482,28 @@ def test_runs_started_in_the_same_second_are_ordered_newest_first(tmp_path):
     from gui.panels.export_dialog import checkpoint_candidates
 
     runs = tmp_path / "runs"
-    for name in ("mlp-20261126-120000", "mlp-20261126-120000-2", "mlp-20261126-120000-10",
-                 "mlp-20261126-115959", "other-20261126-130000"):
+    for name in (
+        "mlp-20261126-120000",
+        "mlp-20261126-120000-2",
+        "mlp-20261126-120000-10",
+        "mlp-20261126-115959",
+        "other-20261126-130000",
+    ):
         (runs / name).mkdir(parents=True)
         (runs / name / "best.pt").write_bytes(b"")
     found = checkpoint_candidates(Design(), tmp_path / "mlp.json", runs, None)
     folders = list(dict.fromkeys(p.parent.name for p in found if p.parent.parent == runs))
-    assert folders == ["mlp-20261126-120000-10", "mlp-20261126-120000-2", "mlp-20261126-120000",
-                       "mlp-20261126-115959"]
+    assert folders == [
+        "mlp-20261126-120000-10",
+        "mlp-20261126-120000-2",
+        "mlp-20261126-120000",
+        "mlp-20261126-115959",
+    ]
 
 
 def test_export_refuses_the_checkpoint_and_other_kinds_and_asks_before_replacing(
-        make_window, qtbot, checkpoints, tmp_path):
+    make_window, qtbot, checkpoints, tmp_path
+):
     """The dialog asks the engine's question (``output_conflict``) that ``main.py export``
     asks, and a typed name of an existing export is replaced only after the user agrees."""
     import os

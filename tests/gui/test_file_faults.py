@@ -32,15 +32,21 @@ def _dead_pid() -> int:
 
 
 def _record(design_json: str, saved_at: str = "1700000000.0") -> str:
-    return ('{"format": "deepwire.recovery", "version": 1, "original_path": null, '
-            f'"saved_at": {saved_at}, "design": {design_json}}}')
+    return (
+        '{"format": "deepwire.recovery", "version": 1, "original_path": null, '
+        f'"saved_at": {saved_at}, "design": {design_json}}}'
+    )
 
 
 def _nested_design_json(levels: int) -> str:
     """What an autosave of a design with a parameter nested ``levels`` deep looks like."""
-    return ('{"format": "deepwire.design", "version": 1, "name": "deep", "nodes": [{"id": "fc", '
-            '"type": "Linear", "params": {"out_features": ' + "[" * levels + "]" * levels
-            + "}}], \"edges\": []}")
+    return (
+        '{"format": "deepwire.design", "version": 1, "name": "deep", "nodes": [{"id": "fc", '
+        '"type": "Linear", "params": {"out_features": '
+        + "[" * levels
+        + "]" * levels
+        + '}}], "edges": []}'
+    )
 
 
 GOOD = dumps(load_design(template_path("mlp")))
@@ -92,8 +98,9 @@ def test_a_good_autosave_is_still_offered_beside_a_damaged_one(main_window, tmp_
     assert len(list(data.glob("*.corrupt-*"))) == 1
 
 
-def test_autosave_that_fills_the_disk_keeps_the_previous_autosave(main_window, tmp_path,
-                                                                  monkeypatch):
+def test_autosave_that_fills_the_disk_keeps_the_previous_autosave(
+    main_window, tmp_path, monkeypatch
+):
     window, _ = main_window(template_path("cnn"))
     doc = window.document
     doc.push(SetParam(doc, "conv1", "out_channels", 24))
@@ -105,8 +112,12 @@ def test_autosave_that_fills_the_disk_keeps_the_previous_autosave(main_window, t
     monkeypatch.undo()
     assert "Autosave failed" in window.statusBar().currentMessage()
     assert snapshot(folder) == before
-    assert json.loads(before[window.recovery.file.name])["design"]["nodes"][1]["params"][
-        "out_channels"] == 24
+    assert (
+        json.loads(before[window.recovery.file.name])["design"]["nodes"][1]["params"][
+            "out_channels"
+        ]
+        == 24
+    )
 
 
 def test_a_killed_autosave_leaves_no_temporary_after_the_next_start(tmp_path):
@@ -130,13 +141,16 @@ def _too_deep_design() -> Design:
     return design
 
 
-def test_a_save_that_cannot_serialize_is_a_dialog_and_keeps_the_design(main_window, tmp_path,
-                                                                      monkeypatch):
+def test_a_save_that_cannot_serialize_is_a_dialog_and_keeps_the_design(
+    main_window, tmp_path, monkeypatch
+):
     window, prompts = main_window(_too_deep_design())
     window.prompts = Prompts(window)  # the real dialogs, with QMessageBox answered here
     shown = []
-    monkeypatch.setattr("gui.mainwindow.QMessageBox.warning",
-                        lambda parent, title, text: shown.append((title, text)))
+    monkeypatch.setattr(
+        "gui.mainwindow.QMessageBox.warning",
+        lambda parent, title, text: shown.append((title, text)),
+    )
     window.prompts.choose_save_path = lambda suggested: tmp_path / "deep.json"
     names = [n.id for n in window.document.design]
 
@@ -147,8 +161,9 @@ def test_a_save_that_cannot_serialize_is_a_dialog_and_keeps_the_design(main_wind
     assert [n.id for n in window.document.design] == names and window.document.path is None
 
 
-def test_a_save_that_fills_the_disk_is_a_dialog_and_keeps_the_old_file(main_window, tmp_path,
-                                                                      monkeypatch):
+def test_a_save_that_fills_the_disk_is_a_dialog_and_keeps_the_old_file(
+    main_window, tmp_path, monkeypatch
+):
     path = tmp_path / "designs" / "cnn.json"
     path.parent.mkdir()
     save_design(load_design(template_path("cnn")), path)
@@ -184,8 +199,10 @@ def test_an_unreadable_settings_file_is_set_aside_and_reported_once(main_window,
     assert settings.property(SET_ASIDE_PROPERTY) is None  # said once
     window.recent.add(tmp_path / "a.json")
     settings.sync()
-    assert path.exists() and QSettings(str(path), QSettings.Format.IniFormat).value(
-        "recent_files") is not None
+    assert (
+        path.exists()
+        and QSettings(str(path), QSettings.Format.IniFormat).value("recent_files") is not None
+    )
 
 
 def test_a_readable_settings_file_is_kept(tmp_path):

@@ -141,12 +141,22 @@ def test_dropping_a_design_file_on_the_window_opens_it(make_window, tmp_path, qt
     save_design(load_design(template_path("som")), path)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(path))])
-    enter = QDragEnterEvent(QPoint(50, 50), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dragEnterEvent(enter)
     assert enter.isAccepted()
-    drop = QDropEvent(QPointF(50, 50), Qt.DropAction.CopyAction, mime,
-                      Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    drop = QDropEvent(
+        QPointF(50, 50),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     window.dropEvent(drop)
     qtbot.waitUntil(lambda: window.document.path == path, timeout=3000)
     assert "som" in {n.type.lower() for n in window.document.design}
@@ -226,10 +236,17 @@ def test_recovery_after_a_crash(make_window, tmp_path):
     data = tmp_path / "data"
     original = tmp_path / "cnn.json"
     save_design(load_design(template_path("cnn")), original)
-    env = dict(os.environ, DEEPWIRE_DATA_DIR=str(data), QT_QPA_PLATFORM="offscreen",
-               PYTHONPATH=str(REPO))
-    crashed = subprocess.run([sys.executable, "-c", CRASHING_EDITOR, str(original)], env=env,
-                             cwd=REPO, capture_output=True, text=True, timeout=120)
+    env = dict(
+        os.environ, DEEPWIRE_DATA_DIR=str(data), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO)
+    )
+    crashed = subprocess.run(
+        [sys.executable, "-c", CRASHING_EDITOR, str(original)],
+        env=env,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert crashed.returncode == 3, crashed.stderr
     assert len(list(data.glob("recovery-*.json"))) == 1
 
@@ -262,14 +279,19 @@ def test_declining_recovery_deletes_the_autosave(make_window, tmp_path):
 
 def _run_main(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", **(env_extra or {}))
-    return subprocess.run([sys.executable, str(REPO / "main.py"), *args], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=180)
+    return subprocess.run(
+        [sys.executable, str(REPO / "main.py"), *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
 
 
 def test_screenshot_writes_a_png_of_the_requested_size(tmp_path):
     out = tmp_path / "shot.png"
-    result = _run_main("--screenshot", str(out), "--size", "900x640",
-                       str(template_path("gan")))
+    result = _run_main("--screenshot", str(out), "--size", "900x640", str(template_path("gan")))
     assert result.returncode == 0, result.stderr
     image = QImage(str(out))
     assert (image.width(), image.height()) == (900, 640)

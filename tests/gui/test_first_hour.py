@@ -36,8 +36,7 @@ def window(main_window):
     yield make
     for win in made:
         assert win.training_panel.shutdown()
-    assert not [t for t in threading.enumerate()
-                if t.name == "deepwire-training" and t.is_alive()]
+    assert not [t for t in threading.enumerate() if t.name == "deepwire-training" and t.is_alive()]
 
 
 def template(stem: str, epochs: int = 1):
@@ -52,7 +51,8 @@ def train_one_epoch(qtbot, win) -> None:
     panel = win.training_panel
     epochs: list[EpochEvent] = []
     panel.runner.eventsReady.connect(
-        lambda events: epochs.extend(e for e in events if isinstance(e, EpochEvent)))
+        lambda events: epochs.extend(e for e in events if isinstance(e, EpochEvent))
+    )
     with qtbot.waitSignal(panel.runFinished, timeout=120_000) as finished:
         panel.train_action.trigger()
         assert panel.is_training, panel.error_label.text()
@@ -96,8 +96,7 @@ def test_new_design_holds_the_data_the_panel_shows_and_trains(qtbot, window):
     train_one_epoch(qtbot, win)
 
 
-def test_a_design_without_data_is_a_problem_with_an_undoable_one_click_fix(qtbot, window,
-                                                                           tmp_path):
+def test_a_design_without_data_is_a_problem_with_an_undoable_one_click_fix(qtbot, window, tmp_path):
     raw = json.loads(dumps(template("mlp")))
     del raw["data"]
     path = tmp_path / "no-data.json"
@@ -244,8 +243,10 @@ def test_title_keeps_a_design_name_that_differs_from_the_file(window):
 
 def test_status_bar_shows_no_parameter_count_while_the_design_has_problems(window):
     win = window(template("mlp"))
-    assert win.params_label.text().startswith("Parameters: ") and \
-        win.params_label.text() != "Parameters: —"
+    assert (
+        win.params_label.text().startswith("Parameters: ")
+        and win.params_label.text() != "Parameters: —"
+    )
     doc = win.document
     doc.push(Disconnect(doc, next(e for e in doc.design.edges if e.target == "hidden2")))
     assert win.params_label.text() == "Parameters: —"
@@ -307,12 +308,17 @@ def test_the_real_libraries_are_found_here():
 def test_onnx_export_needs_no_extra_install():
     tomllib = pytest.importorskip("tomllib")
     meta = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    deps = {d.split(">")[0].split("=")[0].split("<")[0].strip().lower()
-            for d in meta["dependencies"]}
+    deps = {
+        d.split(">")[0].split("=")[0].split("<")[0].strip().lower() for d in meta["dependencies"]
+    }
     assert {"onnx", "onnxscript", "onnxruntime"} <= deps
     assert "export" in meta["optional-dependencies"]  # `.[test,export]` still installs
-    for path in [REPO / "README.md", *REPO.glob("docs/*.md"), *REPO.glob("engine/**/*.py"),
-                 *REPO.glob("gui/**/*.py")]:
+    for path in [
+        REPO / "README.md",
+        *REPO.glob("docs/*.md"),
+        *REPO.glob("engine/**/*.py"),
+        *REPO.glob("gui/**/*.py"),
+    ]:
         assert "deepwire[export]" not in path.read_text(encoding="utf-8"), path
 
 
@@ -320,13 +326,16 @@ def test_readme_set_up_installs_cpu_torch_first_then_two_commands():
     from gui.app import XCB_LIBRARIES
 
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    setup = readme[readme.index("## Set up"):readme.index("## Command line")]
-    steps = [line.strip() for line in setup.splitlines()
-             if line.strip().startswith(("pip ", "sudo apt "))]
+    setup = readme[readme.index("## Set up") : readme.index("## Command line")]
+    steps = [
+        line.strip()
+        for line in setup.splitlines()
+        if line.strip().startswith(("pip ", "sudo apt "))
+    ]
     assert steps[0] == "pip install torch --index-url https://download.pytorch.org/whl/cpu"
     assert setup.index("1. ") < setup.index(steps[0]) < setup.index("2. ")
     assert steps[1] == "pip install -e . && python main.py"
-    assert steps[2].startswith("pip install -e \".[test") and "python -m pytest" in steps[2]
+    assert steps[2].startswith('pip install -e ".[test') and "python -m pytest" in steps[2]
     assert steps[3] == "sudo apt install " + " ".join(XCB_LIBRARIES.values())
     assert len(steps) == 4
 

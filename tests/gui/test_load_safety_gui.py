@@ -37,21 +37,32 @@ def training_threads() -> list[threading.Thread]:
 
 def _payload(design) -> dict:
     torch.manual_seed(0)
-    return {"format": "deepwire.checkpoint", "version": 1, "design_json": None,
-            "state_dicts": {next(iter(design.networks)): compile_design(design).state_dict()},
-            "preprocessor": None, "data_info": {}, "epoch": 1, "metrics": {},
-            "trainer_state": {}}
+    return {
+        "format": "deepwire.checkpoint",
+        "version": 1,
+        "design_json": None,
+        "state_dicts": {next(iter(design.networks)): compile_design(design).state_dict()},
+        "preprocessor": None,
+        "data_info": {},
+        "epoch": 1,
+        "metrics": {},
+        "trainer_state": {},
+    }
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"design_json": 7}, "its design is 7"),
-    ({"state_dicts": [1, 2]}, "\"state_dicts\" is a list"),
-    ({"version": "1"}, "\"version\" is the text '1'"),
-    ({"version": -5}, "\"version\" is -5"),
-    ("hostile", "not a readable Deepwire checkpoint"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"design_json": 7}, "its design is 7"),
+        ({"state_dicts": [1, 2]}, '"state_dicts" is a list'),
+        ({"version": "1"}, "\"version\" is the text '1'"),
+        ({"version": -5}, '"version" is -5'),
+        ("hostile", "not a readable Deepwire checkpoint"),
+    ],
+)
 def test_resume_from_a_malformed_checkpoint_shows_one_line_and_starts_nothing(
-        change, message, main_window, tmp_path):
+    change, message, main_window, tmp_path
+):
     from engine.io import dumps
 
     design = load_design(template_path("mlp"))
@@ -83,8 +94,12 @@ def test_a_good_checkpoint_still_passes_the_resume_checks(main_window, tmp_path)
     panel = win.training_panel
     path = tmp_path / "good.pt"
     torch.manual_seed(0)
-    save_checkpoint(path, checkpoint_from_modules(
-        design, {next(iter(design.networks)): compile_design(design)}, epoch=99))
+    save_checkpoint(
+        path,
+        checkpoint_from_modules(
+            design, {next(iter(design.networks)): compile_design(design)}, epoch=99
+        ),
+    )
     panel.chooser = FakeChooser(path)
     panel.resume_action.trigger()  # loads and matches; refused only for having no epochs left
     assert "already trained 99" in panel.error_label.text()
@@ -93,8 +108,9 @@ def test_a_good_checkpoint_still_passes_the_resume_checks(main_window, tmp_path)
 def test_import_dialog_refuses_a_pt2_with_a_hidden_pickle(main_window, qtbot, tmp_path):
     clean = deepwire_pt2(tmp_path)
     marker = tmp_path / "code-ran"
-    stealth = rewrite(clean, tmp_path / "stealth.pt2",
-                      extra={"data/weights/model.pt": evil_torch_save(marker)})
+    stealth = rewrite(
+        clean, tmp_path / "stealth.pt2", extra={"data/weights/model.pt": evil_torch_save(marker)}
+    )
     window, prompts = main_window(load_design(template_path("mlp")))
     before = window.document.design
     dialog = window.show_import_dialog()

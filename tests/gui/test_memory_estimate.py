@@ -17,10 +17,12 @@ GIB = 2**30
 
 
 def huge():
-    design = chain(("x", "Input", {"shape": [784]}),
-                   ("fc1", "Linear", {"out_features": 1_000_000}),
-                   ("fc2", "Linear", {"out_features": 1_000_000}),
-                   ("fc3", "Linear", {"out_features": 10}))
+    design = chain(
+        ("x", "Input", {"shape": [784]}),
+        ("fc1", "Linear", {"out_features": 1_000_000}),
+        ("fc2", "Linear", {"out_features": 1_000_000}),
+        ("fc3", "Linear", {"out_features": 10}),
+    )
     design.data = {"source": "builtin", "name": "digits"}
     design.training = {"device": "cpu", "epochs": 1}
     return design

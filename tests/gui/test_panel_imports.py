@@ -45,7 +45,7 @@ def imported_modules(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")
-                base = base[:len(base) - (node.level - 1)]
+                base = base[: len(base) - (node.level - 1)]
                 target = ".".join(base + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
@@ -82,7 +82,8 @@ def test_no_panel_imports_another_panel():
     unexpected = {pair: files for pair, files in found.items() if pair not in KNOWN}
     assert not unexpected, (
         "panels import other panels (move the shared piece to gui/widgets, gui/formatting or "
-        f"gui/workers): {unexpected}")
+        f"gui/workers): {unexpected}"
+    )
 
 
 def test_the_known_exceptions_are_still_needed():
@@ -92,11 +93,17 @@ def test_the_known_exceptions_are_still_needed():
 
 
 def test_shared_gui_modules_import_no_panel():
-    shared = [*sorted((ROOT / "gui" / "widgets").rglob("*.py")), ROOT / "gui" / "workers.py",
-              ROOT / "gui" / "formatting.py"]
-    offenders = {str(path.relative_to(ROOT)): sorted(t for t in imported_modules(path)
-                                                      if panel_of(t) is not None)
-                 for path in shared}
+    shared = [
+        *sorted((ROOT / "gui" / "widgets").rglob("*.py")),
+        ROOT / "gui" / "workers.py",
+        ROOT / "gui" / "formatting.py",
+    ]
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            t for t in imported_modules(path) if panel_of(t) is not None
+        )
+        for path in shared
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
@@ -112,9 +119,14 @@ def test_the_scan_sees_every_kind_of_import(tmp_path, monkeypatch):
     (panels / "data" / "__init__.py").write_text("from .forms import x\n")
     (panels / "data" / "forms.py").write_text(
         "def f():\n    from ..inspector import FloatSpinBox\n"
-        "import gui.panels.plots\nfrom gui.panels import training\n")
+        "import gui.panels.plots\nfrom gui.panels import training\n"
+    )
     monkeypatch.setitem(globals(), "ROOT", fake_root)
     monkeypatch.setitem(globals(), "PANELS", panels)
     found = panel_imports()
-    assert set(found) == {("data", "inspector"), ("data", "plots"), ("data", "training"),
-                          ("problems", "")}  # "" : the gui.panels package itself
+    assert set(found) == {
+        ("data", "inspector"),
+        ("data", "plots"),
+        ("data", "training"),
+        ("problems", ""),
+    }  # "" : the gui.panels package itself

@@ -59,8 +59,7 @@ def test_palette_search_filters(palette, qtbot):
     assert palette.visible_type_ids() == ["LSTM"]
     # No layer is called "activation": the category is searched instead.
     palette.search.setText("activation")
-    assert palette.visible_type_ids() == [
-        s.type_id for s in REGISTRY.by_category()["Activation"]]
+    assert palette.visible_type_ids() == [s.type_id for s in REGISTRY.by_category()["Activation"]]
     palette.search.setText("no such layer")
     assert palette.visible_type_ids() == []
     palette.search.setText("")
@@ -269,8 +268,10 @@ def test_design_summary_follows_every_kind_of_edit_exactly():
         assert summary.problems == doc.analysis.problems
         assert summary.edge_count == len(doc.design.edges)
         assert dict(summary.network_sizes) == {
-            net: len(doc.design.nodes_in_network(net)) for net in doc.design.networks
-            if doc.design.nodes_in_network(net)}
+            net: len(doc.design.nodes_in_network(net))
+            for net in doc.design.networks
+            if doc.design.nodes_in_network(net)
+        }
 
     check()
     doc.push(SetParam(doc, "g_fc3", "out_features", 32))  # GAN mismatch: a design-wide problem
@@ -278,8 +279,11 @@ def test_design_summary_follows_every_kind_of_edit_exactly():
     check()
     doc.push(RemoveItems(doc, ["d_fc2", "g_act1"]))
     check()
-    doc.push(Disconnect(doc, doc.design.in_edges("g_fc2")[0]) if doc.design.in_edges("g_fc2")
-             else AddNode(doc, "ReLU", (0, 0)))
+    doc.push(
+        Disconnect(doc, doc.design.in_edges("g_fc2")[0])
+        if doc.design.in_edges("g_fc2")
+        else AddNode(doc, "ReLU", (0, 0))
+    )
     check()
     add = AddNode(doc, "Linear", (100, 500), network="discriminator")
     doc.push(add)

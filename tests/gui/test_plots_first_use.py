@@ -38,8 +38,13 @@ def settle(qtbot, win) -> None:
 
 def plot_items(plots):
     """The plots a user reads (name → PlotItem), the family view's too."""
-    items = {"loss": plots.loss_plot, "metrics": plots.metric_plot, "layers": plots.act_plot,
-             "zeros": plots.zero_plot, "gradients": plots.grad_plot}
+    items = {
+        "loss": plots.loss_plot,
+        "metrics": plots.metric_plot,
+        "layers": plots.act_plot,
+        "zeros": plots.zero_plot,
+        "gradients": plots.grad_plot,
+    }
     items["family"] = plots.family_items["image_plot"]  # the confusion matrix
     return items
 
@@ -55,8 +60,9 @@ def curves_rect(plot) -> QRectF:
             ys += [y[keep].min(), y[keep].max()]
     assert xs, "the plot has data"
     vb = plot.getViewBox()
-    corners = [vb.mapViewToScene(QPointF(x, y)) for x in (min(xs), max(xs))
-               for y in (min(ys), max(ys))]
+    corners = [
+        vb.mapViewToScene(QPointF(x, y)) for x in (min(xs), max(xs)) for y in (min(ys), max(ys))
+    ]
     rect = QRectF(corners[0], corners[-1]).normalized()
     for corner in corners:
         rect = rect.united(QRectF(corner, corner))
@@ -95,13 +101,14 @@ def test_train_gives_every_plot_a_readable_height_and_data(qtbot, main_window):
     ticks = metric_axis.tickValues(view_range[0], view_range[1], 300)
     assert all(float(v).is_integer() for _spacing, values in ticks for v in values)
     # no legend hides a curve: each lies outside the curves' rect
-    for plot, legend in ((plots.loss_plot, plots.loss_legend),
-                         (plots.metric_plot, plots.metric_legend),
-                         (plots.grad_plot, plots.grad_legend)):
+    for plot, legend in (
+        (plots.loss_plot, plots.loss_legend),
+        (plots.metric_plot, plots.metric_legend),
+        (plots.grad_plot, plots.grad_legend),
+    ):
         assert legend.items, "the legend names the curves"
         rect = curves_rect(plot)
-        assert not legend.sceneBoundingRect().intersects(rect), (legend.sceneBoundingRect(),
-                                                                 rect)
+        assert not legend.sceneBoundingRect().intersects(rect), (legend.sceneBoundingRect(), rect)
         assert not legend.sceneBoundingRect().intersects(plot.getViewBox().sceneBoundingRect())
 
 
@@ -125,8 +132,9 @@ def test_empty_plots_say_what_will_appear_until_data_arrives(qtbot, main_window)
     plots = win.plots
     plots.prepare_run(win.document.design, "classification")
     settle(qtbot, win)
-    texts = {name: item.toPlainText() for name, item in plots.placeholders.items()
-             if item.isVisible()}
+    texts = {
+        name: item.toPlainText() for name, item in plots.placeholders.items() if item.isVisible()
+    }
     assert {"loss", "metrics", "layers", "gradients", "family"} <= set(texts)
     assert "Loss" in texts["loss"] and "training starts" in texts["loss"]
     assert "confusion matrix" in texts["family"].lower()
@@ -136,11 +144,23 @@ def test_empty_plots_say_what_will_appear_until_data_arrives(qtbot, main_window)
     for plot in (plots.act_plot, plots.loss_plot):
         assert "(x" not in plot.getAxis("bottom").labelString()
     stats = {"hidden1": LayerStats(0.001, 0.002, 0.0), "relu1": LayerStats(0.003, 0.001, 0.5)}
-    plots.add_events([
-        TrainStartEvent("classification", "cpu", 5, 0, 1000, 64_000, 100, "t", ("loss",)),
-        BatchEvent(epoch=0, step=3, batch=3, batches_per_epoch=1000, steps=[1, 2, 3],
-                   losses={"loss": [2.3, 2.2, 2.1]}, lr=1e-3, samples_per_s=1e4,
-                   activation_stats=stats, grad_norms={"hidden1": 0.4, "logits": 0.2})])
+    plots.add_events(
+        [
+            TrainStartEvent("classification", "cpu", 5, 0, 1000, 64_000, 100, "t", ("loss",)),
+            BatchEvent(
+                epoch=0,
+                step=3,
+                batch=3,
+                batches_per_epoch=1000,
+                steps=[1, 2, 3],
+                losses={"loss": [2.3, 2.2, 2.1]},
+                lr=1e-3,
+                samples_per_s=1e4,
+                activation_stats=stats,
+                grad_norms={"hidden1": 0.4, "logits": 0.2},
+            ),
+        ]
+    )
     settle(qtbot, win)
     assert not plots.placeholders["loss"].isVisible()
     assert not plots.placeholders["layers"].isVisible()
@@ -152,9 +172,20 @@ def test_empty_plots_say_what_will_appear_until_data_arrives(qtbot, main_window)
     assert "epoch" in axis.labelString() and "(x" not in axis.labelString()
     assert axis.autoSIPrefixScale == 1.0
     assert "(x" not in plots.act_plot.getAxis("bottom").labelString()
-    plots.add_events([EpochEvent(1, 5, 1000, {"train_loss": 1.0, "val_loss": 1.1,
-                                              "val_accuracy": 0.6}, 1e-3, 1.0, True,
-                                 ConfusionSample(np.eye(10, dtype=int) * 3))])
+    plots.add_events(
+        [
+            EpochEvent(
+                1,
+                5,
+                1000,
+                {"train_loss": 1.0, "val_loss": 1.1, "val_accuracy": 0.6},
+                1e-3,
+                1.0,
+                True,
+                ConfusionSample(np.eye(10, dtype=int) * 3),
+            )
+        ]
+    )
     settle(qtbot, win)
     assert not plots.placeholders["metrics"].isVisible()
     assert not plots.placeholders["family"].isVisible()
@@ -176,8 +207,10 @@ def test_a_som_says_why_it_has_no_gradients(qtbot, main_window):
 
 
 def dock_sizes(win) -> dict[str, tuple[int, int]]:
-    return {dock.objectName(): (dock.width(), dock.height()) for dock in
-            (win.palette_dock, win.inspector_dock, win.problems_dock, win.plots_dock)}
+    return {
+        dock.objectName(): (dock.width(), dock.height())
+        for dock in (win.palette_dock, win.inspector_dock, win.problems_dock, win.plots_dock)
+    }
 
 
 def test_screenshot_shows_the_window_as_it_opens_or_the_training_layout(qtbot, main_window):
@@ -199,9 +232,21 @@ def test_screenshot_shows_the_window_as_it_opens_or_the_training_layout(qtbot, m
 
 def test_screenshot_layout_flag_is_checked(tmp_path):
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, str(REPO / "main.py"), "--screenshot",
-                             str(tmp_path / "x.png"), "--layout", "sideways"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "main.py"),
+            "--screenshot",
+            str(tmp_path / "x.png"),
+            "--layout",
+            "sideways",
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "--layout" in lines[0] and "training" in lines[0]

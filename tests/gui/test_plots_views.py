@@ -26,8 +26,9 @@ def test_a_sample_of_another_view_leaves_the_family_view_waiting(qtbot):
     plots.flush()
     assert plots.family_items["scatter"].data.size == 0
     assert plots.placeholders["family"].isVisible()  # still says what will appear
-    plots.add_events([epoch(PredictionSample(np.array([1.0, 2.0, 3.0]),
-                                             np.array([1.5, 2.0, 2.5])))])
+    plots.add_events(
+        [epoch(PredictionSample(np.array([1.0, 2.0, 3.0]), np.array([1.5, 2.0, 2.5])))]
+    )
     plots.flush()
     xs, ys = plots.family_items["scatter"].getData()
     assert list(xs) == [1.0, 2.0, 3.0] and list(ys) == [1.5, 2.0, 2.5]
@@ -37,8 +38,9 @@ def test_a_sample_of_another_view_leaves_the_family_view_waiting(qtbot):
 
 def test_each_view_draws_its_own_sample(qtbot):
     plots = plots_for(qtbot, "som")
-    plots.add_events([epoch(SomSample(np.arange(6.0).reshape(2, 3), np.array([[0, 1, 2],
-                                                                             [0, 0, 5]])))])
+    plots.add_events(
+        [epoch(SomSample(np.arange(6.0).reshape(2, 3), np.array([[0, 1, 2], [0, 0, 5]])))]
+    )
     plots.flush()
     assert plots.family_items["u_matrix"].image.shape == (2, 3)
     assert "3 unused" in plots.family_items["hit_map_plot"].titleLabel.text

@@ -45,8 +45,9 @@ def events_of(runner, kind) -> list:
 
 
 def wait_for_steps(qtbot, runner, steps: int = 1) -> None:
-    qtbot.waitUntil(lambda: any(e.step >= steps for e in events_of(runner, BatchEvent)),
-                    timeout=60_000)
+    qtbot.waitUntil(
+        lambda: any(e.step >= steps for e in events_of(runner, BatchEvent)), timeout=60_000
+    )
 
 
 def test_trains_a_snapshot_and_delivers_batched_events(qtbot, runner):
@@ -153,9 +154,19 @@ def test_shutdown_stops_and_joins_the_worker(qtbot, runner):
 
 
 def test_a_flood_of_events_is_drained_in_bounded_slices(runner):
-    events = [BatchEvent(epoch=0, step=i + 1, batch=i + 1, batches_per_epoch=100_000,
-                         steps=[i + 1], losses={"loss": [1.0]}, lr=1e-3, samples_per_s=1.0)
-              for i in range(100_000)]
+    events = [
+        BatchEvent(
+            epoch=0,
+            step=i + 1,
+            batch=i + 1,
+            batches_per_epoch=100_000,
+            steps=[i + 1],
+            losses={"loss": [1.0]},
+            lr=1e-3,
+            samples_per_s=1.0,
+        )
+        for i in range(100_000)
+    ]
     runner.buffer.extend(events)
     slices = 0
     while runner.buffer:

@@ -61,8 +61,9 @@ def window(qtbot):
         win.close()  # asks the workers to stop; joined here
         assert win.training_panel.shutdown(30.0) and win.data_panel.shutdown(30.0)
     assert not training_threads()
-    assert not [t for t in threading.enumerate()
-                if t.name == "deepwire-data-preview" and t.is_alive()]
+    assert not [
+        t for t in threading.enumerate() if t.name == "deepwire-data-preview" and t.is_alive()
+    ]
 
 
 def train(qtbot, win, timeout: int = 60_000):
@@ -205,8 +206,11 @@ def test_settings_are_undoable_edits_saved_with_the_design(qtbot, window, tmp_pa
     panel.set_setting("task", "regression")
     assert doc.design.training["task"] == "regression"
     assert doc.design.training["loss"] == "mse"
-    assert [panel.loss_combo.itemText(i) for i in range(panel.loss_combo.count())] == \
-        ["mse", "l1", "huber"]
+    assert [panel.loss_combo.itemText(i) for i in range(panel.loss_combo.count())] == [
+        "mse",
+        "l1",
+        "huber",
+    ]
     win.undo_action.trigger()
     assert doc.design.training["loss"] == "cross_entropy"
     path = tmp_path / "saved.json"
@@ -261,9 +265,17 @@ def test_the_panel_warns_about_overfitting(window):
     panel = win.training_panel
     events = [TrainStartEvent("classification", "cpu", 10, 0, 10, 100, 20, "test", ("loss",))]
     for e in range(1, 8):
-        events.append(EpochEvent(e, 10, 10 * e, {"train_loss": 1.0 / e,
-                                                 "val_loss": 0.5 + 0.02 * (e - 3) ** 2},
-                                 1e-3, float(e), e <= 3))
+        events.append(
+            EpochEvent(
+                e,
+                10,
+                10 * e,
+                {"train_loss": 1.0 / e, "val_loss": 0.5 + 0.02 * (e - 3) ** 2},
+                1e-3,
+                float(e),
+                e <= 3,
+            )
+        )
     panel.runner.eventsReady.emit(events)
     assert panel.warning_label.isVisible()
     assert "Overfitting" in panel.warning_label.text()
@@ -274,14 +286,24 @@ def test_a_flood_of_events_keeps_the_window_responsive(qtbot, window):
     win = window("mlp")
     runner = win.training_panel.runner
     stats = {"hidden1": LayerStats(0.1, 1.0, 0.0), "relu1": LayerStats(0.4, 0.6, 0.5)}
-    events = [TrainStartEvent("classification", "cpu", 10, 0, 10_000, 640_000, 0, "flood",
-                              ("loss",))]
-    events += [BatchEvent(epoch=i // 10_000, step=i + 1, batch=i % 10_000 + 1,
-                          batches_per_epoch=10_000, steps=[i + 1], losses={"loss": [1.0 / (i + 1)]},
-                          lr=1e-3, samples_per_s=1e5,
-                          activation_stats=stats if i % 50 == 0 else None,
-                          grad_norms={"hidden1": 0.5} if i % 50 == 0 else None)
-               for i in range(100_000)]
+    events = [
+        TrainStartEvent("classification", "cpu", 10, 0, 10_000, 640_000, 0, "flood", ("loss",))
+    ]
+    events += [
+        BatchEvent(
+            epoch=i // 10_000,
+            step=i + 1,
+            batch=i % 10_000 + 1,
+            batches_per_epoch=10_000,
+            steps=[i + 1],
+            losses={"loss": [1.0 / (i + 1)]},
+            lr=1e-3,
+            samples_per_s=1e5,
+            activation_stats=stats if i % 50 == 0 else None,
+            grad_norms={"hidden1": 0.5} if i % 50 == 0 else None,
+        )
+        for i in range(100_000)
+    ]
     runner.buffer.extend(events)
     ticks = []
     heartbeat = QTimer()
@@ -336,10 +358,24 @@ def test_train_for_screenshot_trains_then_stops(qtbot, window):
 def test_main_screenshot_train_for_writes_the_png(tmp_path):
     out = tmp_path / "training.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run([sys.executable, str(REPO / "main.py"), "--screenshot", str(out),
-                             "--size", "1000x700", "--train-for", "0.5",
-                             str(template_path("som"))],
-                            cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "main.py"),
+            "--screenshot",
+            str(out),
+            "--size",
+            "1000x700",
+            "--train-for",
+            "0.5",
+            str(template_path("som")),
+        ],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     image = QImage(str(out))
@@ -354,8 +390,7 @@ def wait_preview(qtbot, panel, text: str) -> None:
 
 
 def preview_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate()
-            if t.name == "deepwire-data-preview" and t.is_alive()]
+    return [t for t in threading.enumerate() if t.name == "deepwire-data-preview" and t.is_alive()]
 
 
 def test_data_panel_edits_are_undoable_previewed_and_fit_the_input(qtbot, window):
@@ -432,5 +467,7 @@ def test_editor_runs_write_checkpoints_in_the_runs_folder(qtbot, window, tmp_pat
     assert train(qtbot, win).ok
     run = panel.last_out_dir
     assert run.parent == tmp_path / "runs" and run.name.startswith("mlp-on-digits-")
-    assert {"best.pt", "last.pt", "metrics.jsonl", "summary.json"} <= {p.name for p in run.iterdir()}
+    assert {"best.pt", "last.pt", "metrics.jsonl", "summary.json"} <= {
+        p.name for p in run.iterdir()
+    }
     assert str(run) in panel.result_label.text()

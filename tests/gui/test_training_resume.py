@@ -43,8 +43,13 @@ def training_threads() -> list[threading.Thread]:
 def tiny_digits():
     """The MLP template's digits, cut to 200 training and 60 validation samples."""
     data = prepare_data(load_design(template_path("mlp")).data, None, 0)
-    return dataclasses.replace(data, x_train=data.x_train[:200], y_train=data.y_train[:200],
-                               x_val=data.x_val[:60], y_val=data.y_val[:60])
+    return dataclasses.replace(
+        data,
+        x_train=data.x_train[:200],
+        y_train=data.y_train[:200],
+        x_val=data.x_val[:60],
+        y_val=data.y_val[:60],
+    )
 
 
 @pytest.fixture
@@ -70,8 +75,11 @@ def window(main_window, tmp_path, tiny_digits):
 
 
 def epoch_rows(run_dir: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (run_dir / "metrics.jsonl").read_text().splitlines()
+        if line.strip()
+    ]
     return [r for r in rows if "val_loss" in r]
 
 
@@ -94,8 +102,9 @@ def test_resume_continues_from_last_checkpoint_to_the_total_epochs(qtbot, window
 
     assert panel.set_setting("epochs", 3)  # the total, as the settings say
     # run folders are named to the second: let the clock move on so the resumed run gets its own
-    qtbot.waitUntil(lambda: not first_dir.name.endswith(time.strftime("%Y%m%d-%H%M%S")),
-                    timeout=3000)
+    qtbot.waitUntil(
+        lambda: not first_dir.name.endswith(time.strftime("%Y%m%d-%H%M%S")), timeout=3000
+    )
     chooser = FakeChooser(last)
     panel.chooser = chooser
     result = run(qtbot, panel, panel.resume_action.trigger)
@@ -126,9 +135,16 @@ def test_a_checkpoint_of_another_design_is_refused_and_nothing_starts(qtbot, win
     other.set_param("hidden1", "out_features", 32)
     torch.manual_seed(0)
     path = tmp_path / "other.pt"
-    save_checkpoint(path, checkpoint_from_modules(
-        other, {next(iter(other.networks)): compile_design(other)}, epoch=1,
-        metrics={"val_loss": 0.5}, data_info={"task": "classification"}))
+    save_checkpoint(
+        path,
+        checkpoint_from_modules(
+            other,
+            {next(iter(other.networks)): compile_design(other)},
+            epoch=1,
+            metrics={"val_loss": 0.5},
+            data_info={"task": "classification"},
+        ),
+    )
     panel.chooser = FakeChooser(path)
     panel.resume_action.trigger()
     assert not panel.is_training and not training_threads()

@@ -27,8 +27,7 @@ def window(main_window, tmp_path):
 
     def make(stem: str = "cnn", settings_file: str = "settings.ini", size=(1400, 900)):
         settings = QSettings(str(tmp_path / settings_file), QSettings.Format.IniFormat)
-        win, _prompts = main_window(template_path(stem), settings=settings, size=size,
-                                    exposed=True)
+        win, _prompts = main_window(template_path(stem), settings=settings, size=size, exposed=True)
         return win
 
     return make
@@ -49,8 +48,7 @@ def test_menus_toolbar_and_named_undo(window):
     win = window()
     assert _menu_titles(win) == ["File", "Edit", "View", "Layout", "Train", "Help"]
     file_items = _menu_texts(win, "File")
-    for item in ("New", "New from Template…", "Open…", "Open Recent", "Save", "Save As…",
-                 "Quit"):
+    for item in ("New", "New from Template…", "Open…", "Open Recent", "Save", "Save As…", "Quit"):
         assert item in file_items
     edit_items = _menu_texts(win, "Edit")
     for item in ("Cut", "Copy", "Paste", "Duplicate", "Delete", "Select All"):
@@ -76,13 +74,16 @@ def test_status_bar_shows_totals_and_device(window):
     assert win.params_label.text() == "Parameters: 38,314"
     assert win.macs_label.text() == f"MACs: {formatting.short_count(totals.macs)}"
     assert "KiB/sample" in win.memory_label.text()
-    assert win.device_label.text() in ("Device: CPU", "Device: MPS (Apple GPU)") or \
-        win.device_label.text().startswith("Device: CUDA: ")
+    assert win.device_label.text() in (
+        "Device: CPU",
+        "Device: MPS (Apple GPU)",
+    ) or win.device_label.text().startswith("Device: CUDA: ")
     assert win.validity_label.text() == "✔ Valid"
     doc = win.document
     doc.push(SetParam(doc, "dense", "out_features", 32))
-    assert win.params_label.text() == \
-        f"Parameters: {formatting.count(doc.analysis.totals().params)}"
+    assert (
+        win.params_label.text() == f"Parameters: {formatting.count(doc.analysis.totals().params)}"
+    )
     assert win.params_label.text() != "Parameters: 38,314"
 
 
@@ -177,8 +178,7 @@ def test_clicking_a_problem_selects_and_centres_the_node(window, qtbot):
     doc.push(Disconnect(doc, doc.design.in_edges("dense")[0]))
     win.canvas.set_zoom(0.3)
     win.canvas.centerOn(-2000, -2000)
-    rows = [win.problems.tree.topLevelItem(i)
-            for i in range(win.problems.tree.topLevelItemCount())]
+    rows = [win.problems.tree.topLevelItem(i) for i in range(win.problems.tree.topLevelItemCount())]
     row = next(r for r in rows if r.text(0) == "dense")
     win.problems.tree.itemClicked.emit(row, 1)
     assert win.canvas.selected_node_ids() == ["dense"]
@@ -195,7 +195,8 @@ def test_window_layout_persists_in_the_given_settings(window, tmp_path):
     win.resize(720, 540)  # inside the offscreen screen (800×600), so no clamping
     win.close()
     assert QSettings(str(tmp_path / "layout.ini"), QSettings.Format.IniFormat).contains(
-        "window/state")
+        "window/state"
+    )
     again = window("mlp", "layout.ini", size=None)  # as restored
     assert again.problems_dock.isHidden()
     assert (again.width(), again.height()) == (720, 540)
@@ -217,13 +218,22 @@ def test_closing_the_window_frees_the_canvas_items(qtbot, tmp_path):
 
     doc = Document()
     doc.reset(load_design(template_path("gan")), None)
-    win = MainWindow(doc, settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
-                     recovery=RecoveryStore(tmp_path / "data"), prompts=FakePrompts())
+    win = MainWindow(
+        doc,
+        settings=QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat),
+        recovery=RecoveryStore(tmp_path / "data"),
+        prompts=FakePrompts(),
+    )
     with qtbot.waitExposed(win, timeout=5000):
         win.show()
     win.canvas.select_nodes(["g_fc1"])
-    refs = [weakref.ref(win.canvas.scene().nodes["g_fc1"]), weakref.ref(win.canvas.scene()),
-            weakref.ref(win.canvas), weakref.ref(win.inspector), weakref.ref(win)]
+    refs = [
+        weakref.ref(win.canvas.scene().nodes["g_fc1"]),
+        weakref.ref(win.canvas.scene()),
+        weakref.ref(win.canvas),
+        weakref.ref(win.inspector),
+        weakref.ref(win),
+    ]
     assert win.close()
     win.deleteLater()
     del win

@@ -25,5 +25,15 @@ from gui.panels.data.panel import DataPanel
 from gui.panels.data.preview import PREVIEW_DELAY_MS, WARNING_COLOUR
 from gui.panels.data.source_form import FILE_FILTERS, SOURCES
 
-__all__ = ["DELIMITERS", "FILE_FILTERS", "PREVIEW_DELAY_MS", "SOURCES", "WARNING_COLOUR",
-           "DataPanel", "csv_header", "data_input", "npz_keys", "sniff_delimiter"]
+__all__ = [
+    "DELIMITERS",
+    "FILE_FILTERS",
+    "PREVIEW_DELAY_MS",
+    "SOURCES",
+    "WARNING_COLOUR",
+    "DataPanel",
+    "csv_header",
+    "data_input",
+    "npz_keys",
+    "sniff_delimiter",
+]

@@ -56,5 +56,6 @@ class FieldMakers:
         spin.setSingleStep(0.05)
         spin.setKeyboardTracking(False)
         spin.valueChanged.connect(
-            lambda v: None if self._refreshing else self.set_value(path, round(float(v), 4)))
+            lambda v: None if self._refreshing else self.set_value(path, round(float(v), 4))
+        )
         return spin

@@ -57,8 +57,9 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
         # a design without a (valid) data section says so here, with the one-click fix
         self.missing_label = status_label(ERROR_COLOUR)
         self.use_digits_button = QPushButton("Use built-in digits")
-        self.use_digits_button.setToolTip("Train on scikit-learn's digits (64 pixels, 10 "
-                                          "classes); one undoable edit")
+        self.use_digits_button.setToolTip(
+            "Train on scikit-learn's digits (64 pixels, 10 classes); one undoable edit"
+        )
         self.use_digits_button.clicked.connect(self.use_default_data)
         self.use_digits_button.hide()
         layout.addWidget(self.missing_label)
@@ -95,8 +96,10 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
         """Set one (possibly nested) key of the data section; False when refused or unchanged."""
         if self._refreshing:
             return False
-        return self.replace(ds.with_value(self.spec, path, value),
-                            f"Set data {'.'.join(path)} to {formatting_value(value)}")
+        return self.replace(
+            ds.with_value(self.spec, path, value),
+            f"Set data {'.'.join(path)} to {formatting_value(value)}",
+        )
 
     def replace(self, spec: dict[str, Any] | None, text: str) -> bool:
         """Push ``spec`` as the new data section if the engine accepts it (None: no change)."""
@@ -161,5 +164,8 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
     def section_problem(self) -> str | None:
         """Why the design's data section cannot be used (missing or invalid), or None."""
         problem = data_problem(self.document.design)
-        return None if problem is None else (f"{problem.message}. Choose a source below, or "
-                                             "use the built-in digits dataset.")
+        return (
+            None
+            if problem is None
+            else (f"{problem.message}. Choose a source below, or use the built-in digits dataset.")
+        )

@@ -24,20 +24,27 @@ class PreprocessForm(FieldMakers):
         self.outliers_combo = narrow(QComboBox())
         self.outliers_combo.addItems(list(OUTLIERS))
         self.outliers_combo.activated.connect(
-            lambda _i: self._set_outliers(self.outliers_combo.currentText()))
+            lambda _i: self._set_outliers(self.outliers_combo.currentText())
+        )
         self.threshold_spin = FloatSpinBox()
         self.threshold_spin.setRange(0.1, 100.0)
         self.threshold_spin.setSingleStep(0.1)
         self.threshold_spin.setKeyboardTracking(False)
-        self.threshold_spin.setToolTip("z-score: standard deviations from the mean; IQR: "
-                                       "multiples of the inter-quartile range beyond the "
-                                       "quartiles")
+        self.threshold_spin.setToolTip(
+            "z-score: standard deviations from the mean; IQR: "
+            "multiples of the inter-quartile range beyond the "
+            "quartiles"
+        )
         self.threshold_spin.valueChanged.connect(
-            lambda v: None if self._refreshing else self.set_value(
-                ("preprocess", "outlier_threshold"), round(float(v), 4)))
-        self.smooth_spin = self._int_spin(0, 1000,
-                                          lambda v: self.set_value(("preprocess",
-                                                                    "smooth_window"), v))
+            lambda v: (
+                None
+                if self._refreshing
+                else self.set_value(("preprocess", "outlier_threshold"), round(float(v), 4))
+            )
+        )
+        self.smooth_spin = self._int_spin(
+            0, 1000, lambda v: self.set_value(("preprocess", "smooth_window"), v)
+        )
         self.smooth_spin.setSpecialValueText("off")
         pre_form.addRow("Scaling", self.scale_combo)
         pre_form.addRow("Missing values", self.impute_combo)
@@ -54,7 +61,8 @@ class PreprocessForm(FieldMakers):
         self.stratify_check = QCheckBox("stratified")
         self.stratify_check.setToolTip("Keep the class proportions in every split")
         self.stratify_check.toggled.connect(
-            lambda on: self.set_value(("split", "stratify"), bool(on)))
+            lambda on: self.set_value(("split", "stratify"), bool(on))
+        )
         split_form.addRow("Validation share", self.val_spin)
         split_form.addRow("Test share", self.test_spin)
         split_form.addRow("", self.stratify_check)
@@ -63,8 +71,9 @@ class PreprocessForm(FieldMakers):
     def _set_outliers(self, method: str) -> bool:
         """Clip outliers with ``method``; a threshold left at the old method's default moves
         to the new one's (one undo step)."""
-        return self.replace(ds.with_outliers(self.spec, method),
-                            f"Set data preprocess.outliers to {method}")
+        return self.replace(
+            ds.with_outliers(self.spec, method), f"Set data preprocess.outliers to {method}"
+        )
 
     def _show_preprocess(self, spec: dict[str, Any]) -> None:
         """Show a normalized section's ``preprocess`` and ``split``."""

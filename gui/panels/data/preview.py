@@ -45,7 +45,7 @@ class PreviewSection:
 
     def _init_preview(self) -> None:
         """The preview's state and its delay timer (after the widgets are built)."""
-        self.preview: Any = None          # the last PreparedData, or None
+        self.preview: Any = None  # the last PreparedData, or None
         self.preview_error: str | None = None
         self._generation = 0
         self._worker: threading.Thread | None = None
@@ -93,21 +93,33 @@ class PreviewSection:
             return
         self._generation += 1
         self._cancel = threading.Event()
-        seed = self.document.design.training.get("seed", 0) \
-            if isinstance(self.document.design.training, dict) else 0
+        seed = (
+            self.document.design.training.get("seed", 0)
+            if isinstance(self.document.design.training, dict)
+            else 0
+        )
         self._worker = threading.Thread(
             target=self._prepare,
             args=(self._generation, self.spec, self.base_dir(), seed, self._cancel),
-            name="deepwire-data-preview", daemon=True)
+            name="deepwire-data-preview",
+            daemon=True,
+        )
         self._worker.start()
 
-    def _prepare(self, generation: int, spec: dict[str, Any], base: Path | None,
-                 seed: Any, cancel: threading.Event) -> None:
+    def _prepare(
+        self,
+        generation: int,
+        spec: dict[str, Any],
+        base: Path | None,
+        seed: Any,
+        cancel: threading.Event,
+    ) -> None:
         """Worker thread: prepare the data and hand the result to the GUI thread (None when
         it was stopped: a newer preview follows, or the panel is going away)."""
         try:
-            result: Any = prepare_data(spec, base, seed if isinstance(seed, int) else 0,
-                                       should_stop=cancel.is_set)
+            result: Any = prepare_data(
+                spec, base, seed if isinstance(seed, int) else 0, should_stop=cancel.is_set
+            )
         except Cancelled:
             result = None
         except DeepwireError as exc:
@@ -130,8 +142,10 @@ class PreviewSection:
             return
         if isinstance(result, str):
             self.preview, self.preview_error = None, result
-            self.preview_label.setText(f"<span style='color:{ERROR_COLOUR}'>"
-                                       f"Cannot load the data: {escape_html(result)}</span>")
+            self.preview_label.setText(
+                f"<span style='color:{ERROR_COLOUR}'>"
+                f"Cannot load the data: {escape_html(result)}</span>"
+            )
         else:
             self.preview, self.preview_error = result, None
             self.preview_label.setText(describe(result))
@@ -180,11 +194,18 @@ class PreviewSection:
 
 def describe(data: Any) -> str:
     """A few lines on prepared data: splits, shapes, classes."""
-    shape = "(" + ", ".join(str(s) for s in data.input_shape) + \
-        ("," if len(data.input_shape) == 1 else "") + ")"
-    lines = [f"<b>{len(data.x_train):,}</b> training, <b>{len(data.x_val):,}</b> validation"
-             + (f", <b>{len(data.x_test):,}</b> test" if len(data.x_test) else "")
-             + " samples", f"each sample {shape}; task {data.task}"]
+    shape = (
+        "("
+        + ", ".join(str(s) for s in data.input_shape)
+        + ("," if len(data.input_shape) == 1 else "")
+        + ")"
+    )
+    lines = [
+        f"<b>{len(data.x_train):,}</b> training, <b>{len(data.x_val):,}</b> validation"
+        + (f", <b>{len(data.x_test):,}</b> test" if len(data.x_test) else "")
+        + " samples",
+        f"each sample {shape}; task {data.task}",
+    ]
     if data.class_names:
         names = ", ".join(escape_html(str(n)) for n in data.class_names[:12])
         more = f" … ({len(data.class_names)} in all)" if len(data.class_names) > 12 else ""

@@ -35,16 +35,26 @@ from gui.commands import formatting_value
 from gui.panels.data.fields import FieldMakers, narrow, status_label
 from gui.widgets import ERROR_COLOUR, FloatSpinBox
 
-SOURCES = {"builtin": "Built-in dataset", "csv": "CSV file", "npy": "NumPy array (.npy)",
-           "npz": "NumPy archive (.npz)", "image_folder": "Image folder (a sub-folder per class)"}
-FILE_FILTERS = {"csv": "CSV files (*.csv *.txt);;All files (*)",
-                "npy": "NumPy arrays (*.npy);;All files (*)",
-                "npz": "NumPy archives (*.npz);;All files (*)"}
+SOURCES = {
+    "builtin": "Built-in dataset",
+    "csv": "CSV file",
+    "npy": "NumPy array (.npy)",
+    "npz": "NumPy archive (.npz)",
+    "image_folder": "Image folder (a sub-folder per class)",
+}
+FILE_FILTERS = {
+    "csv": "CSV files (*.csv *.txt);;All files (*)",
+    "npy": "NumPy arrays (*.npy);;All files (*)",
+    "npz": "NumPy archives (*.npz);;All files (*)",
+}
 #: The form rows each source shows.
-VISIBLE_ROWS = {"builtin": ("dataset", "description", "form", "options"),
-                "csv": ("path", "delimiter", "target", "columns"),
-                "npy": ("path", "npy_target"), "npz": ("path", "x_key", "y_key"),
-                "image_folder": ("path", "size", "color")}
+VISIBLE_ROWS = {
+    "builtin": ("dataset", "description", "form", "options"),
+    "csv": ("path", "delimiter", "target", "columns"),
+    "npy": ("path", "npy_target"),
+    "npz": ("path", "x_key", "y_key"),
+    "image_folder": ("path", "size", "color"),
+}
 
 
 class SourceForm(FieldMakers):
@@ -61,8 +71,13 @@ class SourceForm(FieldMakers):
             self.source_combo.addItem(title, key)
         self.source_combo.activated.connect(self._on_source_chosen)
         self.source_form.addRow("Source", self.source_combo)
-        rows = [*self._build_builtin_fields(), self._build_path_row(), *self._build_csv_fields(),
-                *self._build_array_fields(), *self._build_image_fields()]
+        rows = [
+            *self._build_builtin_fields(),
+            self._build_path_row(),
+            *self._build_csv_fields(),
+            *self._build_array_fields(),
+            *self._build_image_fields(),
+        ]
         self._add_source_rows(rows)
         for combo in source_box.findChildren(QComboBox):
             narrow(combo)
@@ -72,10 +87,12 @@ class SourceForm(FieldMakers):
         self.dataset_combo = QComboBox()
         for name, description in BUILTIN_DATASETS.items():
             self.dataset_combo.addItem(name, name)
-            self.dataset_combo.setItemData(self.dataset_combo.count() - 1, description,
-                                           Qt.ItemDataRole.ToolTipRole)
+            self.dataset_combo.setItemData(
+                self.dataset_combo.count() - 1, description, Qt.ItemDataRole.ToolTipRole
+            )
         self.dataset_combo.activated.connect(
-            lambda _i: self._set_dataset(self.dataset_combo.currentData()))
+            lambda _i: self._set_dataset(self.dataset_combo.currentData())
+        )
         self.description_label = QLabel()
         self.description_label.setWordWrap(True)
         self.form_combo = QComboBox()
@@ -84,8 +101,11 @@ class SourceForm(FieldMakers):
         self.options_box = QWidget()
         self.options_form = QFormLayout(self.options_box)
         self.options_form.setContentsMargins(0, 0, 0, 0)
-        return [("dataset", "Dataset", self.dataset_combo), ("form", "Form", self.form_combo),
-                ("options", "Options", self.options_box)]
+        return [
+            ("dataset", "Dataset", self.dataset_combo),
+            ("form", "Form", self.form_combo),
+            ("options", "Options", self.options_box),
+        ]
 
     def _build_path_row(self) -> tuple[str, str, QWidget]:
         self.path_label = QLabel()
@@ -105,22 +125,28 @@ class SourceForm(FieldMakers):
         self.target_combo = QComboBox()
         self.target_combo.setToolTip("The column to predict")
         self.target_combo.activated.connect(
-            lambda _i: self._set_target(self.target_combo.currentData()))
+            lambda _i: self._set_target(self.target_combo.currentData())
+        )
         self.delimiter_combo = QComboBox()
         for key, title in DELIMITERS.items():
             self.delimiter_combo.addItem(title, key)
-        self.delimiter_combo.setToolTip("The character between the columns (detected from the "
-                                        "header when a file is chosen)")
+        self.delimiter_combo.setToolTip(
+            "The character between the columns (detected from the header when a file is chosen)"
+        )
         self.delimiter_combo.activated.connect(
-            lambda _i: self._set_delimiter(self.delimiter_combo.currentData()))
+            lambda _i: self._set_delimiter(self.delimiter_combo.currentData())
+        )
         self.columns_tree = QTreeWidget()
         self.columns_tree.setColumnCount(2)
         self.columns_tree.setHeaderLabels(["Feature column", "One-hot"])
         self.columns_tree.headerItem().setToolTip(
-            0, "Checked columns are the inputs (the target is never one)")
+            0, "Checked columns are the inputs (the target is never one)"
+        )
         self.columns_tree.headerItem().setToolTip(
-            1, "Encode the column as categories, one 0/1 input per value (text columns are "
-               "encoded so anyway)")
+            1,
+            "Encode the column as categories, one 0/1 input per value (text columns are "
+            "encoded so anyway)",
+        )
         self.columns_tree.setRootIsDecorated(False)
         self.columns_tree.setUniformRowHeights(True)
         self.columns_tree.setSelectionMode(QTreeWidget.SelectionMode.NoSelection)
@@ -129,27 +155,34 @@ class SourceForm(FieldMakers):
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
         self.columns_tree.itemChanged.connect(self._on_column_toggled)
-        return [("delimiter", "Delimiter", self.delimiter_combo),
-                ("target", "Target column", self.target_combo),
-                ("columns", "Columns", self.columns_tree)]
+        return [
+            ("delimiter", "Delimiter", self.delimiter_combo),
+            ("target", "Target column", self.target_combo),
+            ("columns", "Columns", self.columns_tree),
+        ]
 
     def _build_array_fields(self) -> list[tuple[str, str, QWidget]]:
         self.x_key_combo = QComboBox()
         self.x_key_combo.setToolTip("The array of samples (features)")
         self.x_key_combo.activated.connect(
-            lambda _i: self.set_value(("x_key",), self.x_key_combo.currentData()))
+            lambda _i: self.set_value(("x_key",), self.x_key_combo.currentData())
+        )
         self.y_key_combo = QComboBox()
         self.y_key_combo.setToolTip("The array of targets (labels or values)")
         self.y_key_combo.activated.connect(
-            lambda _i: self.set_value(("y_key",), self.y_key_combo.currentData()))
+            lambda _i: self.set_value(("y_key",), self.y_key_combo.currentData())
+        )
         self.npy_target_combo = QComboBox()
         self.npy_target_combo.addItem("none (unsupervised)", "none")
         self.npy_target_combo.addItem("last column", "last")
         self.npy_target_combo.activated.connect(
-            lambda _i: self.set_value(("target",), self.npy_target_combo.currentData()))
-        return [("x_key", "Samples array", self.x_key_combo),
-                ("y_key", "Targets array", self.y_key_combo),
-                ("npy_target", "Targets", self.npy_target_combo)]
+            lambda _i: self.set_value(("target",), self.npy_target_combo.currentData())
+        )
+        return [
+            ("x_key", "Samples array", self.x_key_combo),
+            ("y_key", "Targets array", self.y_key_combo),
+            ("npy_target", "Targets", self.npy_target_combo),
+        ]
 
     def _build_image_fields(self) -> list[tuple[str, str, QWidget]]:
         self.height_spin = self._int_spin(1, 4096, lambda v: self._set_size(0, v))
@@ -163,7 +196,8 @@ class SourceForm(FieldMakers):
         self.color_combo = QComboBox()
         self.color_combo.addItems(["grayscale", "rgb"])
         self.color_combo.activated.connect(
-            lambda _i: self.set_value(("color",), self.color_combo.currentText()))
+            lambda _i: self.set_value(("color",), self.color_combo.currentText())
+        )
         return [("size", "Image size", size_row), ("color", "Colour", self.color_combo)]
 
     def _add_source_rows(self, rows: list[tuple[str, str, QWidget]]) -> None:
@@ -212,8 +246,9 @@ class SourceForm(FieldMakers):
 
     def _set_target(self, target: str | None) -> bool:
         """Predict ``target``; it leaves the feature and one-hot lists (one undo step)."""
-        return self.replace(ds.with_target(self.spec, target),
-                            f"Set data target to {formatting_value(target)}")
+        return self.replace(
+            ds.with_target(self.spec, target), f"Set data target to {formatting_value(target)}"
+        )
 
     def _set_delimiter(self, delimiter: str) -> bool:
         """Split the CSV at ``delimiter`` (see :func:`engine.editing.data_section.with_delimiter`;
@@ -254,8 +289,9 @@ class SourceForm(FieldMakers):
             return False
         one_hot = (spec or {}).get("categorical") or []
         n = len(features)
-        text = (f"Use {n} feature column{'s' if n != 1 else ''}"
-                + (f", {len(one_hot)} one-hot" if one_hot else ""))
+        text = f"Use {n} feature column{'s' if n != 1 else ''}" + (
+            f", {len(one_hot)} one-hot" if one_hot else ""
+        )
         return self.replace(spec, text)
 
     def _set_dataset(self, name: str, keep_preprocess: bool = True) -> None:
@@ -277,10 +313,10 @@ class SourceForm(FieldMakers):
     def _ask_path(self, source: str, folder: bool) -> str | None:
         start = str(self.base_dir() or Path.home())
         if folder:
-            return QFileDialog.getExistingDirectory(self, "Choose an image folder", start) \
-                or None
-        path, _ = QFileDialog.getOpenFileName(self, f"Choose a {SOURCES[source]}", start,
-                                              FILE_FILTERS.get(source, "All files (*)"))
+            return QFileDialog.getExistingDirectory(self, "Choose an image folder", start) or None
+        path, _ = QFileDialog.getOpenFileName(
+            self, f"Choose a {SOURCES[source]}", start, FILE_FILTERS.get(source, "All files (*)")
+        )
         return path or None
 
     # -- showing ---------------------------------------------------------------------------------
@@ -310,7 +346,8 @@ class SourceForm(FieldMakers):
             self.description_label.setText(BUILTIN_DATASETS.get(name, ""))
             form = spec.get("form")
             self.form_combo.setCurrentIndex(
-                DIGITS_FORMS.index(form) + 1 if form in DIGITS_FORMS else 0)
+                DIGITS_FORMS.index(form) + 1 if form in DIGITS_FORMS else 0
+            )
             self._show_options(name, spec.get("options") or {})
             return
         self.path_label.setText(spec["path"])
@@ -320,7 +357,8 @@ class SourceForm(FieldMakers):
             self._show_keys(spec)
         elif source == "npy":
             self.npy_target_combo.setCurrentIndex(
-                max(0, self.npy_target_combo.findData(spec["target"])))
+                max(0, self.npy_target_combo.findData(spec["target"]))
+            )
         elif source == "image_folder":
             self.height_spin.setValue(spec["size"][0])
             self.width_spin.setValue(spec["size"][1])
@@ -338,14 +376,14 @@ class SourceForm(FieldMakers):
                 kind, low, high = ranges[key]
                 if kind is int:
                     editor: QWidget = self._int_spin(
-                        int(low), int(high), lambda v, k=key: self._set_option(k, v))
+                        int(low), int(high), lambda v, k=key: self._set_option(k, v)
+                    )
                 else:
                     editor = FloatSpinBox()
                     editor.setRange(float(low), float(high))
                     editor.setSingleStep(0.01 if high <= 1 else 0.1 if high <= 100 else 1.0)
                     editor.setKeyboardTracking(False)
-                    editor.valueChanged.connect(
-                        lambda v, k=key: self._set_option(k, float(v)))
+                    editor.valueChanged.connect(lambda v, k=key: self._set_option(k, float(v)))
                 editor.setToolTip(f"from {low:g} to {high:g}")
                 self.options_form.addRow(key.replace("_", " "), editor)
                 self._option_editors[key] = editor
@@ -383,7 +421,7 @@ class SourceForm(FieldMakers):
         features = spec["features"]
         categorical = set(spec["categorical"])
         self.columns_tree.clear()
-        checkable = (Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable)
+        checkable = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsUserCheckable
         for column in header:
             item = QTreeWidgetItem([column, ""])
             if column == target:
@@ -394,10 +432,10 @@ class SourceForm(FieldMakers):
                 item.setData(0, Qt.ItemDataRole.UserRole, column)
                 used = features is None or column in features
                 item.setFlags(checkable)
-                item.setCheckState(0, Qt.CheckState.Checked if used
-                                   else Qt.CheckState.Unchecked)
-                item.setCheckState(1, Qt.CheckState.Checked if column in categorical
-                                   else Qt.CheckState.Unchecked)
+                item.setCheckState(0, Qt.CheckState.Checked if used else Qt.CheckState.Unchecked)
+                item.setCheckState(
+                    1, Qt.CheckState.Checked if column in categorical else Qt.CheckState.Unchecked
+                )
             self.columns_tree.addTopLevelItem(item)
         self._fit_columns_tree(len(header))
 
@@ -405,8 +443,12 @@ class SourceForm(FieldMakers):
         """As tall as its rows, up to eight (then it scrolls)."""
         tree = self.columns_tree
         row = tree.sizeHintForRow(0) if rows else tree.fontMetrics().height() + 6
-        height = tree.header().sizeHint().height() + max(1, min(rows, 8)) * row \
-            + 2 * tree.frameWidth() + 2
+        height = (
+            tree.header().sizeHint().height()
+            + max(1, min(rows, 8)) * row
+            + 2 * tree.frameWidth()
+            + 2
+        )
         tree.setFixedHeight(height)
 
     def _show_keys(self, spec: dict[str, Any]) -> None:
@@ -416,8 +458,10 @@ class SourceForm(FieldMakers):
         except DataError as exc:
             keys = []
             self._show_file_error(str(exc))
-        for combo, key, none in ((self.x_key_combo, spec["x_key"], False),
-                                 (self.y_key_combo, spec["y_key"], True)):
+        for combo, key, none in (
+            (self.x_key_combo, spec["x_key"], False),
+            (self.y_key_combo, spec["y_key"], True),
+        ):
             combo.clear()
             if none:
                 combo.addItem("none (no targets)", None)

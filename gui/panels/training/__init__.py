@@ -13,6 +13,15 @@ from gui.panels.training.progress import (
 )
 from gui.widgets import WARNING_COLOUR
 
-__all__ = ["GUI_SAMPLE_EVERY", "OVERFIT_EPOCHS", "OVERFIT_RISE", "PANEL_REFRESH_S",
-           "UNFINISHED_RUN_FILES", "WARNING_COLOUR", "TrainingPanel", "clock", "metric_text",
-           "overfitting"]
+__all__ = [
+    "GUI_SAMPLE_EVERY",
+    "OVERFIT_EPOCHS",
+    "OVERFIT_RISE",
+    "PANEL_REFRESH_S",
+    "UNFINISHED_RUN_FILES",
+    "WARNING_COLOUR",
+    "TrainingPanel",
+    "clock",
+    "metric_text",
+    "overfitting",
+]

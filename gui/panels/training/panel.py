@@ -44,7 +44,7 @@ from gui.runner import RunResult, TrainingRunner
 from gui.summary import summary_of
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
 
-GUI_SAMPLE_EVERY = 25       # steps between layer statistics when the design does not say
+GUI_SAMPLE_EVERY = 25  # steps between layer statistics when the design does not say
 
 
 class TrainingPanel(SettingsForm, RunProgress, QWidget):
@@ -56,10 +56,16 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
 
     statusMessage = Signal(str)
     runFinished = Signal(object)  # RunResult
-    exportRequested = Signal()    # the Export… button after a finished run
+    exportRequested = Signal()  # the Export… button after a finished run
 
-    def __init__(self, document: Document, plots: TrainingPlots | None = None,
-                 parent: QWidget | None = None, *, runner: TrainingRunner | None = None) -> None:
+    def __init__(
+        self,
+        document: Document,
+        plots: TrainingPlots | None = None,
+        parent: QWidget | None = None,
+        *,
+        runner: TrainingRunner | None = None,
+    ) -> None:
         super().__init__(parent)
         self.document = document
         self.plots = plots
@@ -104,20 +110,23 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.stop_action.setStatusTip("Stop training after the current batch")
         self.stop_action.triggered.connect(lambda _c=False: self.stop())
         self.resume_action = QAction("Resume From &Checkpoint…", self)
-        self.resume_action.setStatusTip("Continue a run from its best.pt / last.pt: the epochs "
-                                        "setting is the total")
+        self.resume_action.setStatusTip(
+            "Continue a run from its best.pt / last.pt: the epochs setting is the total"
+        )
         self.resume_action.triggered.connect(lambda _c=False: self.resume_from_checkpoint())
         for action in (self.train_action, self.pause_action, self.stop_action):
-            action.setToolTip(f"{action.text().replace('&', '')} "
-                              f"({action.shortcut().toString()})")
+            action.setToolTip(f"{action.text().replace('&', '')} ({action.shortcut().toString()})")
 
     def _build_ui(self) -> None:
         layout = scrolled_body(self)
 
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
-        for name, action in (("train", self.train_action), ("pause", self.pause_action),
-                             ("stop", self.stop_action)):
+        for name, action in (
+            ("train", self.train_action),
+            ("pause", self.pause_action),
+            ("stop", self.stop_action),
+        ):
             button = QToolButton()
             button.setDefaultAction(action)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
@@ -129,8 +138,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.resume_button = QToolButton()
         self.resume_button.setDefaultAction(self.resume_action)
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Export this run's trained model (File → Export Trained "
-                                      "Model…)")
+        self.export_button.setToolTip(
+            "Export this run's trained model (File → Export Trained Model…)"
+        )
         self.export_button.clicked.connect(lambda _c=False: self.exportRequested.emit())
         self.export_button.hide()
         more.addWidget(self.resume_button)
@@ -159,9 +169,16 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label.hide()
-        for widget in (self.blocked_label, self.state_label, self.progress, self.rate_label,
-                       self.values_label, self.warning_label, self.error_label,
-                       self.result_label):
+        for widget in (
+            self.blocked_label,
+            self.state_label,
+            self.progress,
+            self.rate_label,
+            self.values_label,
+            self.warning_label,
+            self.error_label,
+            self.result_label,
+        ):
             layout.addWidget(widget)
 
         layout.addWidget(self._build_settings_form())
@@ -183,8 +200,10 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         problems = self.summary.problems
         if problems:
             count = len(problems)
-            return (f"Fix the design first ({count} problem{'s' if count != 1 else ''} "
-                    f"listed under Problems): {problems[0]}")
+            return (
+                f"Fix the design first ({count} problem{'s' if count != 1 else ''} "
+                f"listed under Problems): {problems[0]}"
+            )
         if not self.document.design.nodes:
             return "The design is empty: add layers from the palette"
         try:
@@ -214,8 +233,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
 
                 self.chooser = FileChooser(self)
             start = self.last_out_dir or self.runs_dir or ""
-            path = self.chooser.open_file("Resume training from a checkpoint", str(start),
-                                          "Checkpoints (*.pt);;All files (*)")
+            path = self.chooser.open_file(
+                "Resume training from a checkpoint", str(start), "Checkpoints (*.pt);;All files (*)"
+            )
             if path is None:
                 return False
         path = Path(path)
@@ -225,19 +245,27 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self._show_error(f"Cannot resume: {exc}")
             return False
         if not ckpt.matches(self.document.design):
-            self._show_error(f"Cannot resume: {path.name} was saved for a different design "
-                             "(layers, parameters or wiring differ): open the design it came from")
+            self._show_error(
+                f"Cannot resume: {path.name} was saved for a different design "
+                "(layers, parameters or wiring differ): open the design it came from"
+            )
             return False
         epochs = self.config().epochs
         if ckpt.epoch >= epochs:
-            self._show_error(f"Cannot resume: {path.name} already trained {ckpt.epoch} of "
-                             f"{epochs} epochs: raise Epochs in the training settings (the total)")
+            self._show_error(
+                f"Cannot resume: {path.name} already trained {ckpt.epoch} of "
+                f"{epochs} epochs: raise Epochs in the training settings (the total)"
+            )
             return False
         return self.train(resume=path)
 
-    def train(self, data: PreparedData | None = None,
-              overrides: dict[str, Any] | None = None, *,
-              resume: str | Path | None = None) -> bool:
+    def train(
+        self,
+        data: PreparedData | None = None,
+        overrides: dict[str, Any] | None = None,
+        *,
+        resume: str | Path | None = None,
+    ) -> bool:
         """Start a run of the current design (``resume``: continue from that checkpoint);
         False (with the reason shown) when it cannot."""
         if not self._can_start():
@@ -255,9 +283,14 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             if self.plots is not None:
                 task = TrainConfig.from_design(doc.design, overrides).task
                 self.plots.prepare_run(doc.design, task)
-            config = self.runner.start(doc.design, base_dir=base_dir, out_dir=out_dir,
-                                       data=data if data is not None else self.data,
-                                       overrides=overrides, resume=resume)
+            config = self.runner.start(
+                doc.design,
+                base_dir=base_dir,
+                out_dir=out_dir,
+                data=data if data is not None else self.data,
+                overrides=overrides,
+                resume=resume,
+            )
         except DeepwireError as exc:
             self._show_error(str(exc))
             return False
@@ -343,8 +376,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
                 self.progress.setFormat("100%")
             self.statusMessage.emit(self.state_label.text())
             out = self.last_out_dir
-            self.export_button.setVisible(out is not None and any(
-                (out / name).is_file() for name in ("best.pt", "last.pt")))
+            self.export_button.setVisible(
+                out is not None and any((out / name).is_file() for name in ("best.pt", "last.pt"))
+            )
         self.rate_label.clear()
         if self.plots is not None:
             self.plots.flush()
@@ -379,6 +413,10 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.blocked_label.setText(reason or "")
         self.blocked_label.setVisible(reason is not None)
         self.train_action.setToolTip(reason or "Train the design (F5)")
-        self.settings_note.setText("Changes apply to the next run; this run trains the design "
-                                   "as it was when you pressed Train." if active else "")
+        self.settings_note.setText(
+            "Changes apply to the next run; this run trains the design "
+            "as it was when you pressed Train."
+            if active
+            else ""
+        )
         self.settings_note.setVisible(active)

@@ -18,13 +18,16 @@ from engine.training.summary import RunSummary
 from gui.formatting import metric_text, pretty
 from gui.runner import RunResult
 
-OVERFIT_EPOCHS = 3          # epochs of rising validation loss before the warning shows
-OVERFIT_RISE = 0.02         # … by at least this share above its best
-PANEL_REFRESH_S = 0.2       # the progress labels follow the run five times a second
+OVERFIT_EPOCHS = 3  # epochs of rising validation loss before the warning shows
+OVERFIT_RISE = 0.02  # … by at least this share above its best
+PANEL_REFRESH_S = 0.2  # the progress labels follow the run five times a second
 
 
-def overfitting(history: list[tuple[int, float, float | None]],
-                patience: int = OVERFIT_EPOCHS, rise: float = OVERFIT_RISE) -> str | None:
+def overfitting(
+    history: list[tuple[int, float, float | None]],
+    patience: int = OVERFIT_EPOCHS,
+    rise: float = OVERFIT_RISE,
+) -> str | None:
     """A warning when validation loss has risen for ``patience`` epochs while training loss fell.
 
     ``history`` holds ``(epoch, train_loss, val_loss)``. The warning compares the latest epoch
@@ -37,12 +40,17 @@ def overfitting(history: list[tuple[int, float, float | None]],
     best = min(range(len(points)), key=lambda i: points[i][2])
     epoch_b, train_b, val_b = points[best]
     epoch_n, train_n, val_n = points[-1]
-    if len(points) - 1 - best < patience or val_n <= val_b * (1 + rise) + 1e-12 \
-            or train_n >= train_b:
+    if (
+        len(points) - 1 - best < patience
+        or val_n <= val_b * (1 + rise) + 1e-12
+        or train_n >= train_b
+    ):
         return None
-    return (f"Overfitting: validation loss rose from {val_b:.4g} (epoch {epoch_b}) to "
-            f"{val_n:.4g} while training loss kept falling ({train_b:.4g} → {train_n:.4g}). "
-            "Try Dropout layers, early stopping (patience), weight decay, or more data.")
+    return (
+        f"Overfitting: validation loss rose from {val_b:.4g} (epoch {epoch_b}) to "
+        f"{val_n:.4g} while training loss kept falling ({train_b:.4g} → {train_n:.4g}). "
+        "Try Dropout layers, early stopping (patience), weight decay, or more data."
+    )
 
 
 def clock(seconds: float) -> str:
@@ -113,8 +121,9 @@ class RunProgress:
                 self.epoch_done = event.epoch
                 self.epochs_total = event.epochs
                 self.batch = 0
-                self.history.append((event.epoch, event.metrics["train_loss"],
-                                     event.metrics.get("val_loss")))
+                self.history.append(
+                    (event.epoch, event.metrics["train_loss"], event.metrics.get("val_loss"))
+                )
                 for key in [k for k in self.current if not k.startswith("last batch ")]:
                     del self.current[key]
                 self.current.update(event.metrics)
@@ -152,22 +161,28 @@ class RunProgress:
             state = "Stopping…"
         else:
             state = "Training"
-        epoch_now = min(self.epochs_total, self.epoch_done + (1 if self.batch else 0)) \
-            or self.epoch_done
-        self.state_label.setText(f"{state} — epoch {max(epoch_now, 1)} of {self.epochs_total}"
-                                 f" · step {self.step:,}")
+        epoch_now = (
+            min(self.epochs_total, self.epoch_done + (1 if self.batch else 0)) or self.epoch_done
+        )
+        self.state_label.setText(
+            f"{state} — epoch {max(epoch_now, 1)} of {self.epochs_total} · step {self.step:,}"
+        )
         elapsed = self.runner.active_seconds() - (self._train_t0 or 0.0)
         parts = []
         if fraction > 0.01 and elapsed > 0:
             parts.append(f"ETA {clock(elapsed * (1 - fraction) / fraction)}")
         parts.append(f"{clock(elapsed)} elapsed")
         if self.samples_per_s:
-            parts.append(f"{self.samples_per_s / 1000:.1f}k samples/s"
-                         if self.samples_per_s >= 1000 else
-                         f"{self.samples_per_s:.0f} samples/s")
+            parts.append(
+                f"{self.samples_per_s / 1000:.1f}k samples/s"
+                if self.samples_per_s >= 1000
+                else f"{self.samples_per_s:.0f} samples/s"
+            )
         self.rate_label.setText(" · ".join(parts))
-        self.rate_label.setToolTip(f"{start.n_train:,} training and {start.n_val:,} validation "
-                                   f"samples on {start.device}: {start.data_description}")
+        self.rate_label.setToolTip(
+            f"{start.n_train:,} training and {start.n_val:,} validation "
+            f"samples on {start.device}: {start.data_description}"
+        )
         self._show_values()
         warning = overfitting(self.history)
         self.warning_label.setText(f"⚠ {warning}" if warning else "")
@@ -178,31 +193,50 @@ class RunProgress:
         for name, value in self.current.items():
             if not isinstance(value, int | float) or not math.isfinite(value):
                 continue
-            rows.append(f"<tr><td>{pretty(name)}</td><td align='right'>&nbsp;&nbsp;"
-                        f"<b>{metric_text(name, value)}</b></td></tr>")
+            rows.append(
+                f"<tr><td>{pretty(name)}</td><td align='right'>&nbsp;&nbsp;"
+                f"<b>{metric_text(name, value)}</b></td></tr>"
+            )
         if self.best is not None:
-            rows.append(f"<tr><td>best val loss</td><td align='right'>&nbsp;&nbsp;"
-                        f"<b>{self.best[1]:.4g}</b> (epoch {self.best[0]})</td></tr>")
+            rows.append(
+                f"<tr><td>best val loss</td><td align='right'>&nbsp;&nbsp;"
+                f"<b>{self.best[1]:.4g}</b> (epoch {self.best[0]})</td></tr>"
+            )
         self.values_label.setText(f"<table>{''.join(rows)}</table>" if rows else "")
 
     def _result_text(self, result: RunResult, summary: RunSummary, done: int) -> str:
-        lines = [f"{done} epoch{'s' if done != 1 else ''} in {clock(result.seconds)}"
-                 + (f", {summary.train_samples_per_s / 1000:.1f}k samples/s"
-                    if summary.train_samples_per_s else "") + "."]
+        lines = [
+            f"{done} epoch{'s' if done != 1 else ''} in {clock(result.seconds)}"
+            + (
+                f", {summary.train_samples_per_s / 1000:.1f}k samples/s"
+                if summary.train_samples_per_s
+                else ""
+            )
+            + "."
+        ]
         best = summary.best
         monitor = summary.monitor
         if best and monitor and best.get(monitor) is not None:
-            extra = [f"{pretty(k)} {metric_text(k, v)}" for k, v in best.items()
-                     if k not in ("epoch", "train_loss", "val_loss", "lr", "elapsed_s", monitor)
-                     and isinstance(v, int | float)]
-            lines.append(f"Best {pretty(monitor)} {best[monitor]:.4g} at epoch {best['epoch']}"
-                         + (f" ({', '.join(extra[:3])})" if extra else "") + ".")
+            extra = [
+                f"{pretty(k)} {metric_text(k, v)}"
+                for k, v in best.items()
+                if k not in ("epoch", "train_loss", "val_loss", "lr", "elapsed_s", monitor)
+                and isinstance(v, int | float)
+            ]
+            lines.append(
+                f"Best {pretty(monitor)} {best[monitor]:.4g} at epoch {best['epoch']}"
+                + (f" ({', '.join(extra[:3])})" if extra else "")
+                + "."
+            )
         elif summary.final:
             final = summary.final
             several = self.start_event is not None and len(self.start_event.loss_names) > 1
             skip = ("epoch", "lr", "elapsed_s") + (("train_loss",) if several else ())
-            extra = [f"{pretty(k)} {metric_text(k, v)}" for k, v in final.items()
-                     if k not in skip and isinstance(v, int | float)]
+            extra = [
+                f"{pretty(k)} {metric_text(k, v)}"
+                for k, v in final.items()
+                if k not in skip and isinstance(v, int | float)
+            ]
             lines.append("Last epoch: " + ", ".join(extra[:4]) + ".")
         if summary.restored_best:
             lines.append("The weights of the best epoch were restored.")

@@ -31,24 +31,35 @@ class SettingsForm:
         self.editors: dict[str, QWidget] = {}
         self.task_combo = self._combo("task", TASKS, "What the network learns: the family loop")
         self.epochs_spin = self._spin("epochs", 1, 1_000_000, "Passes over the training data")
-        self.batch_spin = self._spin("batch_size", 1, 10_000_000,
-                                     "Samples per optimisation step")
+        self.batch_spin = self._spin("batch_size", 1, 10_000_000, "Samples per optimisation step")
         self.lr_spin = self._float("lr", 0.0, 10.0, "Learning rate: the size of each step")
-        self.optimizer_combo = self._combo("optimizer", OPTIMIZERS,
-                                           "How the weights follow the gradients")
+        self.optimizer_combo = self._combo(
+            "optimizer", OPTIMIZERS, "How the weights follow the gradients"
+        )
         self.loss_combo = self._combo("loss", (), "The error the network minimises")
-        self.decay_spin = self._float("weight_decay", 0.0, 10.0,
-                                      "Pulls weights toward zero; fights overfitting")
-        self.patience_spin = self._spin("early_stopping", 0, 1_000_000,
-                                        "Stop after this many epochs without a better "
-                                        "validation loss (off: train every epoch)")
+        self.decay_spin = self._float(
+            "weight_decay", 0.0, 10.0, "Pulls weights toward zero; fights overfitting"
+        )
+        self.patience_spin = self._spin(
+            "early_stopping",
+            0,
+            1_000_000,
+            "Stop after this many epochs without a better validation loss (off: train every epoch)",
+        )
         self.patience_spin.setSpecialValueText("off")
         self.device_combo = self._combo("device", DEVICES, "Where training runs")
         self._mark_unavailable_devices()
-        for label, key in (("Task", "task"), ("Epochs", "epochs"), ("Batch size", "batch_size"),
-                           ("Learning rate", "lr"), ("Optimizer", "optimizer"), ("Loss", "loss"),
-                           ("Weight decay", "weight_decay"),
-                           ("Early stopping", "early_stopping"), ("Device", "device")):
+        for label, key in (
+            ("Task", "task"),
+            ("Epochs", "epochs"),
+            ("Batch size", "batch_size"),
+            ("Learning rate", "lr"),
+            ("Optimizer", "optimizer"),
+            ("Loss", "loss"),
+            ("Weight decay", "weight_decay"),
+            ("Early stopping", "early_stopping"),
+            ("Device", "device"),
+        ):
             form.addRow(label, self.editors[key])
         self.settings_note = self._label(None)
         self.settings_error = self._label(ERROR_COLOUR)
@@ -156,8 +167,9 @@ class SettingsForm:
             self.lr_spin.setValue(cfg.lr)
             self.optimizer_combo.setCurrentText(cfg.optimizer)
             self.decay_spin.setValue(cfg.weight_decay)
-            self.patience_spin.setValue(cfg.early_stopping.patience
-                                        if cfg.early_stopping is not None else 0)
+            self.patience_spin.setValue(
+                cfg.early_stopping.patience if cfg.early_stopping is not None else 0
+            )
             self.device_combo.setCurrentText(cfg.device)
             if error is not None:
                 self.settings_error.setText(f"The design's training section: {error}")
@@ -166,8 +178,9 @@ class SettingsForm:
             for key in ("lr", "optimizer", "loss", "weight_decay"):
                 self.editors[key].setEnabled(not som)
                 if som:
-                    self.editors[key].setToolTip("A SOM learns competitively: no optimizer, "
-                                                 "loss or learning-rate setting")
+                    self.editors[key].setToolTip(
+                        "A SOM learns competitively: no optimizer, loss or learning-rate setting"
+                    )
         finally:
             self._refreshing = False
 
