@@ -35,7 +35,7 @@ from engine.graph import Design
 from engine.io import load_design
 from engine.layers import REGISTRY
 from engine.memory import design_estimate
-from gui import formatting
+from gui import formatting, gc_guard
 from gui.canvas import CanvasView
 from gui.document import Document, new_design
 from gui.icons import app_icon, icon
@@ -145,6 +145,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        gc_guard.hold(self)  # cycles are collected on this thread only while the window is open
         self.document = document if document is not None else Document(parent=self)
         self.settings = settings
         self.recovery = recovery
@@ -740,6 +741,7 @@ class MainWindow(QMainWindow):
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
+        gc_guard.release(id(self))
         event.accept()
 
     # -- status, title -----------------------------------------------------------------------

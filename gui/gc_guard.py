@@ -1,0 +1,76 @@
+"""Python's cyclic garbage collector, run on the GUI thread only, while a main window is open.
+
+Python collects reference cycles in whichever thread happens to allocate when a threshold is
+reached. When that is a worker (training, an export, a data preview) and the garbage holds a Qt
+object — a closed dialog, a menu, a plot item — the object is destroyed off the GUI thread: Qt
+may crash, or deadlock. Seen here: an ONNX export thread collected a closed window's menu, took
+the menu's mutex and waited for the GIL, which the GUI thread held while it waited for the same
+mutex; both hung for good. pyqtgraph's ``GarbageCollector`` answers it the same way: automatic
+collection is off, and a timer on the GUI thread collects each generation once its threshold is
+passed. The guard is held by every open main window and let go when the last one closes (then
+automatic collection is on again, as before).
+"""
+
+from __future__ import annotations
+
+import gc
+from functools import partial
+
+from PySide6.QtCore import QCoreApplication, QObject, QTimer
+
+#: How often the GUI thread looks at the collector's counts (pyqtgraph uses the same second).
+INTERVAL_MS = 1000
+
+_holders: set[int] = set()
+_timer: QTimer | None = None
+_was_enabled = True
+
+
+def collect_if_due() -> int:
+    """Collect the generations whose allocation counts passed their thresholds (what automatic
+    collection would have done by now); the number of objects found unreachable."""
+    t0, t1, t2 = gc.get_threshold()
+    c0, c1, c2 = gc.get_count()
+    if c0 <= t0:
+        return 0
+    if c1 <= t1:
+        return gc.collect(0)
+    if c2 <= t2:
+        return gc.collect(1)
+    return gc.collect(2)
+
+
+def active() -> bool:
+    """Whether collection is in the GUI thread's hands now."""
+    return bool(_holders)
+
+
+def hold(owner: QObject) -> None:
+    """While ``owner`` (a main window) lives, and until :func:`release`, collect on the GUI
+    thread only. Call it on the GUI thread."""
+    global _timer, _was_enabled
+    key = id(owner)
+    if key in _holders:
+        return
+    if not _holders:
+        _was_enabled = gc.isenabled()
+        gc.disable()
+        if _timer is None:
+            _timer = QTimer(QCoreApplication.instance())
+            _timer.setInterval(INTERVAL_MS)
+            _timer.timeout.connect(collect_if_due)
+        _timer.start()
+    _holders.add(key)
+    owner.destroyed.connect(partial(release, key))
+
+
+def release(key: int) -> None:
+    """Let go of a hold (by ``id(owner)``); the last one turns automatic collection back on."""
+    if key not in _holders:
+        return
+    _holders.discard(key)
+    if not _holders:
+        if _timer is not None:
+            _timer.stop()
+        if _was_enabled:
+            gc.enable()

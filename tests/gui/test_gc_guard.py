@@ -1,0 +1,70 @@
+"""Cycles holding Qt objects are collected on the GUI thread only while a main window is open
+(gui/gc_guard.py): a worker that allocates past the collector's threshold never runs a
+collection, the GUI thread's timer does, and closing the last window turns automatic collection
+back on."""
+
+from __future__ import annotations
+
+import gc
+import threading
+import weakref
+
+import pytest
+from PySide6.QtCore import QObject
+
+from gui import gc_guard
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+class Holder:
+    """A Python object in a cycle with a QObject, as a closed dialog's wrapper can be."""
+
+    def __init__(self) -> None:
+        self.qobject = QObject()
+        self.me = self
+
+
+def test_worker_threads_never_collect_while_a_window_is_open(main_window, qtbot):
+    win, _ = main_window(None)
+    assert gc_guard.active() and not gc.isenabled()
+    collected_in: list[str] = []
+
+    def on_gc(phase: str, info: dict) -> None:
+        if phase == "start":
+            collected_in.append(threading.current_thread().name)
+
+    gc.callbacks.append(on_gc)
+    try:
+        garbage = Holder()
+        ref = weakref.ref(garbage)
+        del garbage  # now only its own cycle keeps it (and its QObject) alive
+
+        def allocate() -> None:  # far past generation 0's threshold, as a training step does
+            junk = []
+            for _ in range(20 * gc.get_threshold()[0]):
+                node: list = []
+                node.append(node)
+                junk.append(node)
+
+        worker = threading.Thread(target=allocate, name="allocating-worker")
+        worker.start()
+        worker.join(timeout=60)
+        assert not worker.is_alive()
+        assert collected_in == [] and ref() is not None  # nothing collected off the GUI thread
+
+        qtbot.waitUntil(lambda: ref() is None, timeout=10 * gc_guard.INTERVAL_MS)
+        assert collected_in and set(collected_in) == {threading.main_thread().name}
+    finally:
+        gc.callbacks.remove(on_gc)
+    win.close()
+    assert not gc_guard.active() and gc.isenabled()
+
+
+def test_the_guard_stays_while_any_window_is_open(main_window):
+    first, _ = main_window(None)
+    second, _ = main_window(None)
+    first.close()
+    assert gc_guard.active() and not gc.isenabled()
+    second.close()
+    assert not gc_guard.active() and gc.isenabled()
