@@ -182,24 +182,34 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
     TOP.check_keys(doc, where=source)
     design = Design(TOP.get(doc, "name", where=source), TOP.get(doc, "description", where=source))
     if "networks" in doc:
-        networks = TOP.get(doc, "networks", where=source)
-        if not networks:
-            raise _fail(source, '"networks" is empty; omit it for a single network')
-        design.networks = {}
-        for name, meta in networks.items():
-            where = f"{source}: networks.{name}"
-            if not NODE_ID_RE.match(name):
-                raise _fail(source, f"network name {show(name)} must be letters, digits or _")
-            NETWORK.check_keys(_object(meta, where, "a network entry"), where=where)
-            _check_json_value(meta, where)
-            design.networks[name] = dict(meta)
+        design.networks = _networks(TOP.get(doc, "networks", where=source), source)
     for section in ("data", "training"):
         if section in doc:
             value = TOP.get(doc, section, where=source)
             _check_json_value(value, f"{source}: {section}")
             setattr(design, section, value)
+    _add_nodes(design, TOP.get(doc, "nodes", where=source), source)
+    _add_edges(design, TOP.get(doc, "edges", where=source), source)
+    return design
 
-    nodes = TOP.get(doc, "nodes", where=source)
+
+def _networks(networks: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
+    """The design's checked ``networks`` table: valid names, known keys, JSON values."""
+    if not networks:
+        raise _fail(source, '"networks" is empty; omit it for a single network')
+    out = {}
+    for name, meta in networks.items():
+        where = f"{source}: networks.{name}"
+        if not NODE_ID_RE.match(name):
+            raise _fail(source, f"network name {show(name)} must be letters, digits or _")
+        NETWORK.check_keys(_object(meta, where, "a network entry"), where=where)
+        _check_json_value(meta, where)
+        out[name] = dict(meta)
+    return out
+
+
+def _add_nodes(design: Design, nodes: list[Any], source: str) -> None:
+    """Check each node entry and add it to ``design`` (ids unique, type aliases resolved)."""
     for i, raw in enumerate(nodes):
         where = f"{source}: nodes[{i}]"
         NODE.check_keys(_object(raw, where, "a node"), where=where)
@@ -218,7 +228,9 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
             Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])), label, network)
         )
 
-    edges = TOP.get(doc, "edges", where=source)
+
+def _add_edges(design: Design, edges: list[Any], source: str) -> None:
+    """Check each edge entry (both ends exist, no duplicate) and add it to ``design``."""
     for i, raw in enumerate(edges):
         where = f"{source}: edges[{i}]"
         EDGE.check_keys(_object(raw, where, "an edge"), where=where)
@@ -232,7 +244,6 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
         if design.has_edge(edge):
             raise _fail(where, f"duplicate edge {src} → {dst} port {port}; remove one")
         design.add_edge(edge)
-    return design
 
 
 def design_to_dict(design: Design) -> dict[str, Any]:

@@ -229,38 +229,11 @@ class ShapeAnalysis:
         return key, found[0], found[1]
 
     def _infer(self, node: Node) -> NodeInfo:
+        """Check ``node`` against its inputs' results and infer its output (runs per node)."""
         info = NodeInfo()
-        design = self.design
-        if node.id in RESERVED_IDS:
-            info.problems.append(
-                Problem(
-                    node.id,
-                    f"the id '{node.id}' is a reserved name in "
-                    "PyTorch modules and cannot name a layer",
-                    f"rename the node, e.g. '{node.id}_1'",
-                )
-            )
-            return info
-        if node.id in self._cyclic:
-            info.problems.append(
-                Problem(
-                    node.id,
-                    "is part of a cycle (a layer's output feeds back into its own input)",
-                    "remove one edge of the loop",
-                )
-            )
-            return info
-        if node.type not in REGISTRY:
-            hint = REGISTRY.suggest(node.type)
-            info.problems.append(
-                Problem(
-                    node.id,
-                    f"unknown layer type '{node.type}'",
-                    f"did you mean '{hint}'?"
-                    if hint
-                    else "use a type listed in docs/design-format.md",
-                )
-            )
+        refused = self._identity_problem(node)
+        if refused is not None:
+            info.problems.append(refused)
             return info
         spec = REGISTRY.get(node.type)
         key, values, errors = self._resolve(node, spec)
@@ -268,7 +241,7 @@ class ShapeAnalysis:
         for message in errors:
             info.problems.append(Problem(node.id, message, "set the parameter to an allowed value"))
 
-        edges = design.in_edges(node.id)
+        edges = self.design.in_edges(node.id)
         by_port: dict[int, list[str]] = {}
         for e in edges:
             by_port.setdefault(e.port, []).append(e.source)
@@ -290,6 +263,44 @@ class ShapeAnalysis:
         if refused is not None:
             info.problems.append(refused)
             return info
+        self._apply_rule(node, spec, key, values, sources, shapes, dtypes, info)
+        return info
+
+    def _identity_problem(self, node: Node) -> Problem | None:
+        """The problem when ``node`` cannot be a layer at all: reserved id, in a cycle, unknown type."""
+        if node.id in RESERVED_IDS:
+            return Problem(
+                node.id,
+                f"the id '{node.id}' is a reserved name in PyTorch modules and cannot name a layer",
+                f"rename the node, e.g. '{node.id}_1'",
+            )
+        if node.id in self._cyclic:
+            return Problem(
+                node.id,
+                "is part of a cycle (a layer's output feeds back into its own input)",
+                "remove one edge of the loop",
+            )
+        if node.type not in REGISTRY:
+            hint = REGISTRY.suggest(node.type)
+            return Problem(
+                node.id,
+                f"unknown layer type '{node.type}'",
+                f"did you mean '{hint}'?" if hint else "use a type listed in docs/design-format.md",
+            )
+        return None
+
+    def _apply_rule(
+        self,
+        node: Node,
+        spec: LayerSpec,
+        key: str,
+        values: dict[str, Any],
+        sources: Sequence[str],
+        shapes: list,
+        dtypes: list,
+        info: NodeInfo,
+    ) -> None:
+        """Run the layer's shape rule (cached) and fill ``info``'s output, or its problem."""
         rule_key = (spec.type_id, key, info.input_shapes)
         result = _RULE_CACHE.get(rule_key)
         if result is None:
@@ -307,7 +318,7 @@ class ShapeAnalysis:
             info.problems.append(
                 Problem(node.id, *explain_shape_error(result, node.id, sources, shapes))
             )
-            return info
+            return
         out, info.params, info.macs = result
         info.output_shape = out
         info.output_dtype = spec.output_dtype_for(dtypes, values)
@@ -315,7 +326,6 @@ class ShapeAnalysis:
         for d in out:
             size *= d
         info.activation_bytes = size * BYTES_PER_VALUE
-        return info
 
     def _check_dtypes(
         self, node: Node, spec: LayerSpec, sources: Sequence[str], dtypes: Sequence[str]
@@ -383,6 +393,7 @@ class ShapeAnalysis:
     def _check_ports(
         self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]], info: NodeInfo
     ) -> bool:
+        """Check the node's incoming edges against its ports; False when any is wrong."""
         nodes = self.design._nodes
         network = node.network
         if (
@@ -392,6 +403,11 @@ class ShapeAnalysis:
             and all(p < spec.inputs for p in by_port)
         ):
             return True  # the common case: every port has its one edge from the same network
+        ok = self._check_edges(node, by_port, info)
+        return self._check_arity(node, spec, by_port, info) and ok
+
+    def _check_edges(self, node: Node, by_port: dict[int, list[str]], info: NodeInfo) -> bool:
+        """Report ports with several edges and edges from another network; False if any."""
         ok = True
         for port, sources in sorted(by_port.items()):
             if len(sources) > 1:
@@ -415,6 +431,13 @@ class ShapeAnalysis:
                         )
                     )
                     ok = False
+        return ok
+
+    def _check_arity(
+        self, node: Node, spec: LayerSpec, by_port: dict[int, list[str]], info: NodeInfo
+    ) -> bool:
+        """Report too few, missing or out-of-range input ports for ``spec``; False if any."""
+        ok = True
         ports = sorted(by_port)
         if spec.variadic:
             if len(ports) < spec.min_inputs:

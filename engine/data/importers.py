@@ -502,7 +502,7 @@ def load_image_folder(
     """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W).
 
     ``should_stop()`` is asked every :data:`IMAGE_CHUNK` images (see :func:`load_csv`)."""
-    from PIL import Image, UnidentifiedImageError
+    from PIL import Image
 
     # Pillow only warns between its own limit and twice that: make it an error like above it.
     warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
@@ -532,24 +532,7 @@ def load_image_folder(
             where = f"image '{name}/{folder.name}/{f.name}'"
             if len(images) % IMAGE_CHUNK == 0:
                 check_cancel(should_stop)
-            try:
-                with Image.open(f) as img:
-                    if img.width * img.height > MAX_IMAGE_PIXELS:
-                        raise Image.DecompressionBombError(f"{img.width}×{img.height}")
-                    img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
-                    arr = np.asarray(img, dtype=np.float32) / 255.0
-            except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-                raise DataError(
-                    f"{where} has more than {MAX_IMAGE_PIXELS:,} pixels (a "
-                    "decompression bomb?): shrink it or delete it"
-                ) from None
-            except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
-                reason = str(exc).split(":")[0] or type(exc).__name__
-                raise DataError(
-                    f"image '{name}/{folder.name}/{f.name}' cannot be decoded "
-                    f"({reason}): replace or delete it"
-                ) from None
-            images.append(arr[None] if mode == "L" else arr.transpose(2, 0, 1))
+            images.append(_read_image(f, where, mode, width, height))
             labels.append(label)
     task = "unsupervised" if spec["task"] == "unsupervised" else "classification"
     if spec["task"] not in (None, "classification", "unsupervised"):
@@ -565,3 +548,25 @@ def load_image_folder(
         f"image folder '{name}'",
         class_names=[c.name for c in classes],
     )
+
+
+def _read_image(path: Path, where: str, mode: str, width: int, height: int) -> np.ndarray:
+    """One image as a float32 (C, H, W) array in [0, 1], converted to ``mode`` and resized;
+    DataError naming ``where`` for a decompression bomb or a file that does not decode."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as img:
+            if img.width * img.height > MAX_IMAGE_PIXELS:
+                raise Image.DecompressionBombError(f"{img.width}×{img.height}")
+            img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            arr = np.asarray(img, dtype=np.float32) / 255.0
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DataError(
+            f"{where} has more than {MAX_IMAGE_PIXELS:,} pixels (a "
+            "decompression bomb?): shrink it or delete it"
+        ) from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        reason = str(exc).split(":")[0] or type(exc).__name__
+        raise DataError(f"{where} cannot be decoded ({reason}): replace or delete it") from None
+    return arr[None] if mode == "L" else arr.transpose(2, 0, 1)

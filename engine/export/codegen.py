@@ -467,12 +467,23 @@ def wrap(line: str) -> list[str]:
 def generate_python(plan: ExportPlan, weights_file: str) -> str:
     """The source of a self-contained ``.py`` file for ``plan`` (passes ``ruff check``)."""
     names = naming(plan)
-    design, analysis, network = plan.design, plan.analysis, plan.network
-    order = analysis.topological_order(network)
-    pre = plan.preprocessing
+    order = plan.analysis.topological_order(plan.network)
+    out = _module_docstring(plan, names)
+    out += _constants(plan, names, weights_file)
+    if any(REGISTRY.resolve(plan.design.node(n).type) == "SOM" for n in order):
+        out += _SOM_CLASS
+    out += _init_method(plan, names, order)
+    out += _forward_method(plan, names, order)
+    out += _main_block(plan, names)
+    return "\n".join(out) + "\n"
+
+
+def _module_docstring(plan: ExportPlan, names: Naming) -> list[str]:
+    """The file's docstring: what was exported, its inputs, its preprocessing and how to run it."""
     info = plan.info
+    pre = plan.preprocessing
     out: list[str] = []
-    title = comment_text(info.get("design_name") or design.name) or "design"
+    title = comment_text(info.get("design_name") or plan.design.name) or "design"
     part = {
         "model": "model",
         "encoder": "encoder",
@@ -501,6 +512,15 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
         "Run a prediction:  python THIS_FILE.py [--input samples.npy] [--output out.npz]",
         "Weights are read from the safetensors file next to this one (--weights to change).",
         '"""',
+    ]
+    return out
+
+
+def _constants(plan: ExportPlan, names: Naming, weights_file: str) -> list[str]:
+    """The imports and module constants: weights file, input/output names, labels, constants."""
+    info = plan.info
+    pre = plan.preprocessing
+    out = [
         "",
         "import argparse",
         "from pathlib import Path",
@@ -536,31 +556,35 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
         )
         for key, values in pre.constants().items():
             out += _wrap_floats(f"PREPROCESS_{key.upper()}", values)
+    return out
 
-    som = any(REGISTRY.resolve(design.node(n).type) == "SOM" for n in order)
-    if som:
-        out += [
-            "",
-            "",
-            "class SelfOrganizingMap(nn.Module):",
-            '    """A grid of prototypes; forward gives each unit\'s Euclidean distance."""',
-            "",
-            "    def __init__(self, in_features: int, units: int) -> None:",
-            "        super().__init__()",
-            "        weight = torch.zeros(units, in_features)",
-            "        self.weight = nn.Parameter(weight, requires_grad=False)",
-            "",
-            "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
-            "        diff = x.unsqueeze(1) - self.weight.unsqueeze(0)",
-            "        return diff.pow(2).sum(-1).clamp_min(0).sqrt()",
-        ]
 
-    # -- the class
-    out += [
+# The SOM layer has no torch.nn twin; files that use one carry this class.
+_SOM_CLASS = [
+    "",
+    "",
+    "class SelfOrganizingMap(nn.Module):",
+    '    """A grid of prototypes; forward gives each unit\'s Euclidean distance."""',
+    "",
+    "    def __init__(self, in_features: int, units: int) -> None:",
+    "        super().__init__()",
+    "        weight = torch.zeros(units, in_features)",
+    "        self.weight = nn.Parameter(weight, requires_grad=False)",
+    "",
+    "    def forward(self, x: torch.Tensor) -> torch.Tensor:",
+    "        diff = x.unsqueeze(1) - self.weight.unsqueeze(0)",
+    "        return diff.pow(2).sum(-1).clamp_min(0).sqrt()",
+]
+
+
+def _init_method(plan: ExportPlan, names: Naming, order: list[str]) -> list[str]:
+    """The class line and ``__init__``: one attribute per layer, buffers for preprocessing."""
+    design, analysis, pre = plan.design, plan.analysis, plan.preprocessing
+    out = [
         "",
         "",
         f"class {names.class_name}(nn.Module):",
-        f'    """Network {comment_text(network)} of the design, layer by layer."""',
+        f'    """Network {comment_text(plan.network)} of the design, layer by layer."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
@@ -589,14 +613,19 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
             reshape = ".reshape(-1, 1, 1)" if np.asarray(values).ndim == 3 else ""
             out.append(f"        const = torch.tensor(PREPROCESS_{key.upper()}){reshape}")
             out.append(f'        self.register_buffer("pre_{key}", const, persistent=False)')
+    return out
 
+
+def _forward_method(plan: ExportPlan, names: Naming, order: list[str]) -> list[str]:
+    """``forward``: preprocessing, then one line (or a few) per layer, then the return."""
+    design, analysis, pre = plan.design, plan.analysis, plan.preprocessing
     args = ", ".join(f"{names.args[i]}: torch.Tensor" for i in plan.input_ids)
     returns = (
         "tuple[torch.Tensor, torch.Tensor]"
         if plan.som_grid is not None or len(plan.output_names) > 1
         else "torch.Tensor"
     )
-    out += ["", f"    def forward(self, {args}) -> {returns}:"]
+    out = ["", f"    def forward(self, {args}) -> {returns}:"]
     if pre is not None:
         arg = names.args[plan.input_ids[0]]
         out.append("        # preprocessing (fitted on the training data)")
@@ -637,8 +666,7 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
         )
     else:
         out.append(f"        return {', '.join(results)}")
-    out += _main_block(plan, names)
-    return "\n".join(out) + "\n"
+    return out
 
 
 def _main_block(plan: ExportPlan, names: Naming) -> list[str]:
@@ -678,30 +706,7 @@ def _main_block(plan: ExportPlan, names: Naming) -> list[str]:
         "        outputs = (outputs,)",
         "",
     ]
-    task = plan.info.get("task")
-    if plan.som_grid is not None:
-        lines += [
-            "    bmu = outputs[0]",
-            "    for i, unit in enumerate(bmu.tolist()):",
-            "        row, col = divmod(unit, SOM_COLS)",
-            '        print(f"sample {i}: best-matching unit {unit} (row {row}, col {col})")',
-        ]
-    elif plan.info.get("class_names"):
-        lines += [
-            "    for i, k in enumerate(outputs[0].argmax(dim=1).tolist()):",
-            '        print(f"sample {i}: {CLASS_LABELS[k]}")',
-        ]
-    else:
-        what = {
-            "generator": "generated",
-            "encoder": "code",
-            "discriminator": "real/fake logit",
-        }.get(plan.part, task or "output")
-        lines += [
-            "    for name, value in zip(OUTPUT_NAMES, outputs, strict=True):",
-            f'        print(f"{comment_text(what)} {{name}}: shape {{tuple(value.shape)}}")',
-            "        print(value[:2])",
-        ]
+    lines += _main_report(plan)
     lines += [
         "    if args.output is not None:",
         "        arrays = {n: v.numpy() for n, v in zip(OUTPUT_NAMES, outputs, strict=True)}",
@@ -712,3 +717,30 @@ def _main_block(plan: ExportPlan, names: Naming) -> list[str]:
         "    main()",
     ]
     return lines
+
+
+def _main_report(plan: ExportPlan) -> list[str]:
+    """The lines of ``main()`` that print the outputs the way the task reads them."""
+    task = plan.info.get("task")
+    if plan.som_grid is not None:
+        return [
+            "    bmu = outputs[0]",
+            "    for i, unit in enumerate(bmu.tolist()):",
+            "        row, col = divmod(unit, SOM_COLS)",
+            '        print(f"sample {i}: best-matching unit {unit} (row {row}, col {col})")',
+        ]
+    if plan.info.get("class_names"):
+        return [
+            "    for i, k in enumerate(outputs[0].argmax(dim=1).tolist()):",
+            '        print(f"sample {i}: {CLASS_LABELS[k]}")',
+        ]
+    what = {
+        "generator": "generated",
+        "encoder": "code",
+        "discriminator": "real/fake logit",
+    }.get(plan.part, task or "output")
+    return [
+        "    for name, value in zip(OUTPUT_NAMES, outputs, strict=True):",
+        f'        print(f"{comment_text(what)} {{name}}: shape {{tuple(value.shape)}}")',
+        "        print(value[:2])",
+    ]

@@ -115,6 +115,29 @@ def export_formats(
 ) -> list[ExportResult]:
     """Export one part in several formats (``{format: output path}``) at once: the request is
     checked once and ONNX and ``.pt2`` share one ``torch.export`` trace."""
+    targets = _checked_targets(design, checkpoint, outputs)
+    if encoder_only:
+        network = "encoder" + (f":{encoder_output}" if encoder_output else "")
+    plan = prepare_export(design, checkpoint, network, fold_preprocessing)
+    built = [(fmt, _format_files(plan, fmt, output)) for fmt, output in targets.items()]
+    results = []
+    for fmt, files in built:
+        output = targets[fmt]
+        side = _format_sidecar(plan, fmt, output)
+        files[sidecar_path(output)] = (json.dumps(side, indent=2) + "\n").encode("utf-8")
+        notes = [plan.preprocessing_note] if plan.preprocessing_note else []
+        results.append(ExportResult(fmt, list(files), side, notes))
+    write_files({path: data for _, files in built for path, data in files.items()})
+    return results
+
+
+def _checked_targets(
+    design: Design | str | os.PathLike[str],
+    checkpoint: Checkpoint | str | os.PathLike[str],
+    outputs: dict[str, str | os.PathLike[str]],
+) -> dict[str, Path]:
+    """``{format: path}`` once every format is known, every target writable and none would
+    overwrite the design or checkpoint it is made from (and ONNX is installed when asked)."""
     for fmt in outputs:
         if fmt not in FORMATS:
             raise ExportError(f"unknown export format '{fmt}'; choose one of: {', '.join(FORMATS)}")
@@ -130,41 +153,38 @@ def export_formats(
             raise ExportError(conflict)
     if "onnx" in targets:
         require_onnx()
-    if encoder_only:
-        network = "encoder" + (f":{encoder_output}" if encoder_output else "")
-    plan = prepare_export(design, checkpoint, network, fold_preprocessing)
-    built: list[tuple[str, dict[Path, bytes]]] = []
-    for fmt, output in targets.items():
-        files: dict[Path, bytes] = {}
-        if fmt == "onnx":
-            files[output] = onnx_bytes(plan)
-        elif fmt == "pt2":
-            files[output] = pt2_bytes(plan)
-        elif fmt == "safetensors":
-            files[output] = safetensors_bytes(plan)
-        else:
-            weights_path = _weights_path(output)
-            files[output] = generate_python(plan, weights_path.name).encode("utf-8")
-            files[weights_path] = safetensors_bytes(plan)
-        built.append((fmt, files))
-    results = []
-    for fmt, files in built:
-        output = targets[fmt]
-        side = plan.sidecar(fmt, output.name)
-        if fmt == "python":
-            side["python_class"] = naming(plan).class_name
-            side["weights"] = _weights_path(output).name
-        if fmt == "safetensors" and plan.preprocessing is not None:
-            side["preprocessing"]["folded"] = False
-            side["preprocessing"]["note"] = (
-                "weights only: apply y = (clip(impute(x), clip_low, clip_high) - shift) / scale "
-                "with the constants below before the model (the generated Python code does)"
-            )
-        files[sidecar_path(output)] = (json.dumps(side, indent=2) + "\n").encode("utf-8")
-        notes = [plan.preprocessing_note] if plan.preprocessing_note else []
-        results.append(ExportResult(fmt, list(files), side, notes))
-    write_files({path: data for _, files in built for path, data in files.items()})
-    return results
+    return targets
+
+
+def _format_files(plan: ExportPlan, fmt: str, output: Path) -> dict[Path, bytes]:
+    """The bytes of one format's files (the Python format brings its weights file along)."""
+    files: dict[Path, bytes] = {}
+    if fmt == "onnx":
+        files[output] = onnx_bytes(plan)
+    elif fmt == "pt2":
+        files[output] = pt2_bytes(plan)
+    elif fmt == "safetensors":
+        files[output] = safetensors_bytes(plan)
+    else:
+        weights_path = _weights_path(output)
+        files[output] = generate_python(plan, weights_path.name).encode("utf-8")
+        files[weights_path] = safetensors_bytes(plan)
+    return files
+
+
+def _format_sidecar(plan: ExportPlan, fmt: str, output: Path) -> dict[str, Any]:
+    """The sidecar of one format's export, with what that format adds or changes."""
+    side = plan.sidecar(fmt, output.name)
+    if fmt == "python":
+        side["python_class"] = naming(plan).class_name
+        side["weights"] = _weights_path(output).name
+    if fmt == "safetensors" and plan.preprocessing is not None:
+        side["preprocessing"]["folded"] = False
+        side["preprocessing"]["note"] = (
+            "weights only: apply y = (clip(impute(x), clip_low, clip_high) - shift) / scale "
+            "with the constants below before the model (the generated Python code does)"
+        )
+    return side
 
 
 def export_paths(fmt: str, output: str | os.PathLike[str]) -> list[Path]:

@@ -183,6 +183,34 @@ class ExportPlan:
     def sidecar(self, fmt: str, file_name: str) -> dict[str, Any]:
         """The JSON written next to the export: what goes in, what comes out, and how."""
         info = self.info
+        out: dict[str, Any] = {
+            "format": SIDECAR_FORMAT,
+            "version": SIDECAR_VERSION,
+            "file": file_name,
+            "export_format": fmt,
+            "design": info.get("design_name"),
+            "network": self.network,
+            "part": self.part,
+            "task": info.get("task"),
+            "inputs": self._sidecar_inputs(),
+            "outputs": self._sidecar_outputs(),
+            "class_labels": info.get("class_names"),
+            "preprocessing": self._sidecar_preprocessing(),
+            "dynamic_axes": {"batch": True, "steps": self.dynamic_steps},
+            "trained_epochs": info.get("epoch"),
+            "metrics": info.get("metrics") or {},
+        }
+        if self.som_grid is not None:
+            out["som_grid"] = {
+                "rows": self.som_grid[0],
+                "cols": self.som_grid[1],
+                "bmu_to_cell": "row = bmu // cols, col = bmu % cols",
+            }
+        return out
+
+    def _sidecar_inputs(self) -> list[dict[str, Any]]:
+        """The sidecar's ``inputs``: name, shape (with its dynamic axes), dtype, columns."""
+        info = self.info
         batch = "batch"
         inputs = []
         for i, (node_id, shape, dtype) in enumerate(
@@ -195,6 +223,11 @@ class ExportPlan:
             if i == 0 and info.get("feature_names") and len(shape) == 1:
                 entry["columns"] = list(info["feature_names"])
             inputs.append(entry)
+        return inputs
+
+    def _sidecar_outputs(self) -> list[dict[str, Any]]:
+        """The sidecar's ``outputs``: name, shape (with its dynamic axes) and meaning."""
+        batch = "batch"
         outputs = []
         steps = self.input_shapes[0][0] if self.dynamic_steps else None
         for i, name in enumerate(self.output_names):
@@ -205,6 +238,11 @@ class ExportPlan:
                 for d in self.step_dims.get(node_id, []):
                     dims[d + 1] = "steps" if shape[d] == steps else "dynamic"
             outputs.append({"name": name, "shape": dims, "meaning": self._meaning(name)})
+        return outputs
+
+    def _sidecar_preprocessing(self) -> dict[str, Any]:
+        """The sidecar's ``preprocessing``: folded or not, its steps, constants, state or note."""
+        info = self.info
         pre = {
             "folded": self.preprocessing is not None or self.preprocessing_note == "",
             "steps": list(self.preprocessing.steps) if self.preprocessing else [],
@@ -217,30 +255,7 @@ class ExportPlan:
             }
         if info.get("preprocessor_state") is not None and not pre["folded"]:
             pre["state"] = info["preprocessor_state"]
-        out: dict[str, Any] = {
-            "format": SIDECAR_FORMAT,
-            "version": SIDECAR_VERSION,
-            "file": file_name,
-            "export_format": fmt,
-            "design": info.get("design_name"),
-            "network": self.network,
-            "part": self.part,
-            "task": info.get("task"),
-            "inputs": inputs,
-            "outputs": outputs,
-            "class_labels": info.get("class_names"),
-            "preprocessing": pre,
-            "dynamic_axes": {"batch": True, "steps": self.dynamic_steps},
-            "trained_epochs": info.get("epoch"),
-            "metrics": info.get("metrics") or {},
-        }
-        if self.som_grid is not None:
-            out["som_grid"] = {
-                "rows": self.som_grid[0],
-                "cols": self.som_grid[1],
-                "bmu_to_cell": "row = bmu // cols, col = bmu % cols",
-            }
-        return out
+        return pre
 
     def _output_shape(self, name: str) -> tuple[int, ...] | None:
         if self.som_grid is not None:
@@ -456,26 +471,8 @@ def prepare_export(
     design, ckpt, _where = load_request(design, checkpoint)
     full_analysis = analyze(design)
     network, kind, encoder_end = resolve_part(design, part)
-    weights = ckpt.state_dicts.get(network)
-    if weights is None:
-        raise ExportError(
-            f"the checkpoint holds no weights for network '{network}' (it has: "
-            f"{', '.join(ckpt.state_dicts) or 'none'}); export a checkpoint of a "
-            "finished training run"
-        )
-    weights = _unwrap_keys(weights)
-    keep = None
-    if kind == "encoder":
-        if encoder_end is not None:
-            end = _find_node(design, network, encoder_end)
-        elif design.training.get("task") == "reconstruction":
-            end = bottleneck(design, network, full_analysis)
-        else:
-            raise ExportError(
-                "only an autoencoder (task reconstruction) has a bottleneck to "
-                "end the encoder at; name the last layer with encoder:NODE"
-            )
-        keep = nx.ancestors(design.graph, end) | {end}
+    weights = _network_weights(ckpt, network)
+    keep = _kept_nodes(design, network, kind, encoder_end, full_analysis)
     sub, public = _safe_ids(sub_design(design, network, keep))
     analysis = analyze(sub)
     if not analysis.valid:  # e.g. an encoder cut that leaves a merge without its inputs
@@ -484,22 +481,7 @@ def prepare_export(
             f"own: {analysis.problems[0]}"
         )
     net = compile_design(sub, network, analysis)
-    internal = {old: new for new, old in public.items()}
-    sd = {}
-    for key, value in weights.items():
-        head, node_id, rest = key.split(".", 2) if key.count(".") >= 2 else ("", "", key)
-        node_id = internal.get(node_id, node_id)
-        if keep is None or node_id in net.layers:
-            sd[f"{head}.{node_id}.{rest}" if head else key] = value
-    try:
-        net.load_state_dict(sd, strict=True)
-    except RuntimeError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise ExportError(
-            f"the checkpoint's weights for network '{network}' do not fit the "
-            f"design ({first[:160]}); retrain the design"
-        ) from None
-    net.eval()
+    _load_weights(net, weights, public, keep, network)
 
     inputs = list(net.input_ids)
     input_shapes = [tuple(analysis.info[i].output_shape) for i in inputs]
@@ -512,26 +494,10 @@ def prepare_export(
     elif pre_state is not None and kind != "generator":
         note = "not folded: the network does not take one float input; apply it before the model"
 
-    som_grid = None
     outputs = list(net.output_ids)
-    som_nodes = [n for n in sub.nodes_in_network(network) if REGISTRY.resolve(n.type) == "SOM"]
-    if som_nodes and len(outputs) == 1 and _passes_through(sub, outputs[0], som_nodes[0].id):
-        params = analysis.info[som_nodes[0].id].resolved
-        som_grid = (params["rows"], params["cols"])
+    som_grid = _som_grid(sub, network, analysis, outputs)
     module = ExportModule(net, preprocessing, 0, som_head=som_grid is not None).eval()
-    data_info = ckpt.data_info or {}
-    task = design.training.get("task") or data_info.get("task")
-    info = {
-        "design_name": design.name,
-        "task": task,
-        "class_names": (list(data_info.get("class_names") or []) or None)
-        if task == "classification" and kind == "model"
-        else None,
-        "feature_names": data_info.get("feature_names") if data_input else None,
-        "epoch": ckpt.epoch,
-        "metrics": dict(ckpt.metrics),
-        "preprocessor_state": pre_state if data_input else None,
-    }
+    info = _plan_info(design, ckpt, kind, data_input)
     return ExportPlan(
         design=sub,
         network=network,
@@ -549,6 +515,91 @@ def prepare_export(
         som_grid=som_grid,
         info=info,
     )
+
+
+def _network_weights(ckpt: Checkpoint, network: str) -> dict[str, torch.Tensor]:
+    """The checkpoint's weights for ``network``, unwrapped; refuses a checkpoint without them."""
+    weights = ckpt.state_dicts.get(network)
+    if weights is None:
+        raise ExportError(
+            f"the checkpoint holds no weights for network '{network}' (it has: "
+            f"{', '.join(ckpt.state_dicts) or 'none'}); export a checkpoint of a "
+            "finished training run"
+        )
+    return _unwrap_keys(weights)
+
+
+def _kept_nodes(
+    design: Design, network: str, kind: str, encoder_end: str | None, full_analysis: ShapeAnalysis
+) -> set[str] | None:
+    """The nodes an encoder export keeps (the end node and its ancestors); None keeps all."""
+    if kind != "encoder":
+        return None
+    if encoder_end is not None:
+        end = _find_node(design, network, encoder_end)
+    elif design.training.get("task") == "reconstruction":
+        end = bottleneck(design, network, full_analysis)
+    else:
+        raise ExportError(
+            "only an autoencoder (task reconstruction) has a bottleneck to "
+            "end the encoder at; name the last layer with encoder:NODE"
+        )
+    return nx.ancestors(design.graph, end) | {end}
+
+
+def _load_weights(
+    net: DesignModule,
+    weights: dict[str, torch.Tensor],
+    public: dict[str, str],
+    keep: set[str] | None,
+    network: str,
+) -> None:
+    """Load ``weights`` (keyed by the design's ids) into ``net`` (keyed by safe ids), strictly;
+    an encoder cut (``keep``) drops the weights of the layers it leaves out. Leaves it in eval."""
+    internal = {old: new for new, old in public.items()}
+    sd = {}
+    for key, value in weights.items():
+        head, node_id, rest = key.split(".", 2) if key.count(".") >= 2 else ("", "", key)
+        node_id = internal.get(node_id, node_id)
+        if keep is None or node_id in net.layers:
+            sd[f"{head}.{node_id}.{rest}" if head else key] = value
+    try:
+        net.load_state_dict(sd, strict=True)
+    except RuntimeError as exc:
+        first = str(exc).strip().splitlines()[0]
+        raise ExportError(
+            f"the checkpoint's weights for network '{network}' do not fit the "
+            f"design ({first[:160]}); retrain the design"
+        ) from None
+    net.eval()
+
+
+def _som_grid(
+    sub: Design, network: str, analysis: ShapeAnalysis, outputs: list[str]
+) -> tuple[int, int] | None:
+    """The (rows, cols) of the SOM the one output passes through, or None (no SOM head)."""
+    som_nodes = [n for n in sub.nodes_in_network(network) if REGISTRY.resolve(n.type) == "SOM"]
+    if som_nodes and len(outputs) == 1 and _passes_through(sub, outputs[0], som_nodes[0].id):
+        params = analysis.info[som_nodes[0].id].resolved
+        return (params["rows"], params["cols"])
+    return None
+
+
+def _plan_info(design: Design, ckpt: Checkpoint, kind: str, data_input: bool) -> dict[str, Any]:
+    """The facts about the trained model that travel with every export (the sidecar's source)."""
+    data_info = ckpt.data_info or {}
+    task = design.training.get("task") or data_info.get("task")
+    return {
+        "design_name": design.name,
+        "task": task,
+        "class_names": (list(data_info.get("class_names") or []) or None)
+        if task == "classification" and kind == "model"
+        else None,
+        "feature_names": data_info.get("feature_names") if data_input else None,
+        "epoch": ckpt.epoch,
+        "metrics": dict(ckpt.metrics),
+        "preprocessor_state": ckpt.preprocessor if data_input else None,
+    }
 
 
 def _unwrap_keys(weights: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

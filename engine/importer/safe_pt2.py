@@ -241,27 +241,7 @@ def load_program(path: str | os.PathLike[str]) -> torch.export.ExportedProgram:
 def check_archive(data: bytes) -> None:
     """Raise _Refused (naming the member) unless every member of the ``.pt2`` bytes is safe for
     ``torch.export.load``; ExportError when it is no ``.pt2`` archive at all."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-        infos = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-        raise ExportError(f"not a .pt2 archive ({first_line(exc, 120)})") from None
-    names = [i.filename for i in infos]
-    if not names:
-        raise ExportError("not a .pt2 archive (the zip file is empty)")
-    if len(set(names)) != len(names):
-        twice = next(n for n in names if names.count(n) > 1)
-        raise _Refused(twice, "appears twice (readers may disagree on which copy counts)")
-    root = names[0].split("/", 1)[0] + "/"
-    for name in names:
-        if not name.startswith(root) or ".." in name.split("/") or "\\" in name:
-            raise _Refused(name, f"is outside the archive's folder {root!r}")
-    members = {n[len(root) :]: n for n in names}
-    if members.get("archive_format") is None or members.get("archive_version") is None:
-        raise ExportError(
-            "not a .pt2 archive of torch.export.save (no archive_format or "
-            "archive_version; older formats are not read)"
-        )
+    archive, root, members = _open_archive(data)
 
     def read(rel: str) -> bytes:
         try:
@@ -289,29 +269,62 @@ def check_archive(data: bytes) -> None:
             _check_model(read_json(rel), members[rel])
             checked.add(rel)
         elif (match := _CONFIG_RE.fullmatch(rel)) and match.group(1) == match.group(3):
-            folder = match.group(1)
-            config = read_json(rel)
-            entries = config.get("config") if isinstance(config, dict) else None
-            if not isinstance(entries, dict):
-                raise _Refused(members[rel], "has no 'config' table")
-            for fqn, meta in entries.items():
-                if not isinstance(meta, dict) or not isinstance(meta.get("path_name"), str):
-                    raise _Refused(members[rel], f"has a malformed entry for {fqn!r}")
-                file = meta["path_name"]
-                if not _FILE_RE.fullmatch(file):
-                    raise _Refused(members[rel], f"names an unexpected payload {file[:40]!r}")
-                if folder == "constants" and not file.startswith("tensor_"):
-                    raise _Refused(
-                        f"{root}data/constants/{file}",
-                        "is a pickled Python or TorchBind object, which Deepwire does not load",
-                    )
-                # torch unpickles a payload whenever use_pickle is anything truthy
-                (raw if meta.get("use_pickle") is False else pickled).add(f"data/{folder}/{file}")
+            _check_config(read_json(rel), members[rel], match.group(1), root, raw, pickled)
             checked.add(rel)
     for rel in members:
         if rel in checked or (rel in raw and rel not in pickled):
             continue
         _check_pickle(read(rel), members[rel])
+
+
+def _open_archive(data: bytes) -> tuple[zipfile.ZipFile, str, dict[str, str]]:
+    """The zip archive, its one root folder and ``{path inside the root: member name}``, once
+    the names are unique, inside the root, and the archive says it is a torch.export one."""
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        infos = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        raise ExportError(f"not a .pt2 archive ({first_line(exc, 120)})") from None
+    names = [i.filename for i in infos]
+    if not names:
+        raise ExportError("not a .pt2 archive (the zip file is empty)")
+    if len(set(names)) != len(names):
+        twice = next(n for n in names if names.count(n) > 1)
+        raise _Refused(twice, "appears twice (readers may disagree on which copy counts)")
+    root = names[0].split("/", 1)[0] + "/"
+    for name in names:
+        if not name.startswith(root) or ".." in name.split("/") or "\\" in name:
+            raise _Refused(name, f"is outside the archive's folder {root!r}")
+    members = {n[len(root) :]: n for n in names}
+    if members.get("archive_format") is None or members.get("archive_version") is None:
+        raise ExportError(
+            "not a .pt2 archive of torch.export.save (no archive_format or "
+            "archive_version; older formats are not read)"
+        )
+    return archive, root, members
+
+
+def _check_config(
+    config: Any, member: str, folder: str, root: str, raw: set[str], pickled: set[str]
+) -> None:
+    """Check one weights/constants config table and sort the payloads it names into ``raw``
+    (read as tensor bytes) and ``pickled`` (unpickled by torch, so checked later)."""
+    entries = config.get("config") if isinstance(config, dict) else None
+    if not isinstance(entries, dict):
+        raise _Refused(member, "has no 'config' table")
+    for fqn, meta in entries.items():
+        if not isinstance(meta, dict) or not isinstance(meta.get("path_name"), str):
+            raise _Refused(member, f"has a malformed entry for {fqn!r}")
+        file = meta["path_name"]
+        if not _FILE_RE.fullmatch(file):
+            raise _Refused(member, f"names an unexpected payload {file[:40]!r}")
+        if folder == "constants" and not file.startswith("tensor_"):
+            raise _Refused(
+                f"{root}data/constants/{file}",
+                "is a pickled Python or TorchBind object, which Deepwire does not load",
+            )
+        # torch unpickles a payload whenever use_pickle is anything truthy
+        (raw if meta.get("use_pickle") is False else pickled).add(f"data/{folder}/{file}")
 
 
 def _check_pickle(data: bytes, member: str) -> None:

@@ -34,7 +34,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.compile import compile_design
+from engine.compile import DesignModule, compile_design
 from engine.editing.layout import apply_layout
 from engine.errors import ExportError, first_line
 from engine.graph import NODE_ID_RE, Design, Edge, Node
@@ -486,7 +486,9 @@ class _Mapper:
 
     # -- operator handlers ------------------------------------------------------------------
 
+    # Long on purpose: one flat table of aten operator → handler reads best in one piece.
     def _handlers(self) -> dict[Any, Callable]:
+        """Which handler turns each supported aten operator into design nodes."""
         act = self.activation
         table: dict[Any, Callable] = {
             aten.linear.default: self.linear,
@@ -973,15 +975,45 @@ def import_model(
     with its weights in ``output`` with suffix ``.pt``; see the module doc."""
     source = str(source)
     output = Path(output)
+    ckpt_path = _checkpoint_path(output)
+    program, original, name = _load_source(source, input_shape)
+    design, weights, notes = program_to_design(program, name)
+    design.description = f"Imported from {Path(source.rpartition(':')[0] or source).name}"
+    net = _checked_module(design, weights)
+    diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
+    ckpt = checkpoint_from_modules(
+        design,
+        {next(iter(design.networks)): net},
+        data_info={"input_shape": list(net.input_shapes[net.input_ids[0]])},
+        epoch=0,
+    )
+    save_checkpoint(ckpt_path, ckpt)
+    try:
+        save_design(design, output)
+    except OSError:
+        ckpt_path.unlink(missing_ok=True)
+        raise
+    return ImportResult(output, ckpt_path, design, diff, notes)
+
+
+def _checkpoint_path(output: Path) -> Path:
+    """Where the weights of a design imported to ``output`` go; refuses an unwritable output."""
     if output.is_dir():
         raise ExportError(f"{output} is a folder; give a design file name for --output")
     if not output.parent.is_dir():
         raise ExportError(f"cannot write {output}: the folder {output.parent} does not exist")
-    ckpt_path = (
+    return (
         output.with_suffix(".pt")
         if output.suffix != ".pt"
         else output.with_name(output.name + ".pt")
     )
+
+
+def _load_source(
+    source: str, input_shape: list[tuple[tuple[int, ...], str]] | tuple[int, ...] | None
+) -> tuple[torch.export.ExportedProgram, nn.Module, str]:
+    """The traced program, the original module (to compare against) and a name for ``source``:
+    a ``.pt2`` is checked before it loads; a ``FILE.py:Class`` is executed and traced."""
     specs = None
     if input_shape is not None:
         specs = (
@@ -1004,8 +1036,12 @@ def import_model(
         model, name = load_python_model(source)
         program = trace_module(model, specs)
         original = model
-    design, weights, notes = program_to_design(program, name)
-    design.description = f"Imported from {Path(source.rpartition(':')[0] or source).name}"
+    return program, original, name
+
+
+def _checked_module(design: Design, weights: dict[str, torch.Tensor]) -> DesignModule:
+    """The imported design compiled with the model's weights, in eval mode; ExportError (and
+    nothing written) when the design is invalid or the weights do not fit it."""
     problems = analyze(design).problems
     if problems:
         raise ExportError(f"the imported design is not valid: {problems[0]} — nothing was written")
@@ -1018,20 +1054,7 @@ def import_model(
             f"({first_line(exc, 200)}) — nothing was written"
         ) from None
     net.eval()
-    diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
-    ckpt = checkpoint_from_modules(
-        design,
-        {next(iter(design.networks)): net},
-        data_info={"input_shape": list(net.input_shapes[net.input_ids[0]])},
-        epoch=0,
-    )
-    save_checkpoint(ckpt_path, ckpt)
-    try:
-        save_design(design, output)
-    except OSError:
-        ckpt_path.unlink(missing_ok=True)
-        raise
-    return ImportResult(output, ckpt_path, design, diff, notes)
+    return net
 
 
 def _fixed_batch(program: torch.export.ExportedProgram) -> int | None:

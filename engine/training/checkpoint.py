@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -124,39 +125,14 @@ def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Chec
         raise bad(
             f'"version" is {_show(version)}, not a whole number from 1 to {CHECKPOINT_VERSION}'
         )
-    design_json = payload.get("design_json")
-    if not isinstance(design_json, str):
-        raise bad(
-            "it holds no design"
-            if design_json is None
-            else f"its design is {_show(design_json)}, not design text"
-        )
-    design = loads(design_json, f"{p} (its design)")
-    state_dicts = payload.get("state_dicts")
-    if not _tensor_tables(state_dicts) or not state_dicts:
-        raise bad(
-            f'"state_dicts" is {_show(state_dicts)}, not network name → {{parameter name → tensor}}'
-        )
-    unknown = sorted(set(state_dicts) - set(design.networks))
-    if unknown:
-        raise bad(f"it holds weights for network {unknown[0]!r}, which its design does not have")
+    design_json, state_dicts = _design_and_weights(payload, p, bad)
     preprocessor = payload.get("preprocessor")
     if preprocessor is not None and not _str_dict(preprocessor):
         raise bad(f'"preprocessor" is {_show(preprocessor)}, not a table')
     data_info = payload.get("data_info") or {}
-    if not _str_dict(data_info):
-        raise bad(f'"data_info" is {_show(data_info)}, not a table')
-    for key in ("class_names", "feature_names"):
-        names = data_info.get(key)
-        if names is not None and not (
-            isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
-        ):
-            raise bad(f'data_info "{key}" is {_show(names)}, not a list of names')
-    shape = data_info.get("input_shape")
-    if shape is not None and not (
-        isinstance(shape, (list, tuple)) and all(_is_int(d) for d in shape)
-    ):
-        raise bad(f'data_info "input_shape" is {_show(shape)}, not a list of sizes')
+    problem = _data_info_problem(data_info)
+    if problem:
+        raise bad(problem)
     epoch = payload.get("epoch", 0)
     if not _is_int(epoch) or epoch < 0:
         raise bad(f'"epoch" is {_show(epoch)}, not a whole number of epochs')
@@ -176,6 +152,48 @@ def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Chec
         metrics=metrics,
         trainer_state=trainer_state,
     )
+
+
+def _design_and_weights(
+    payload: dict, p: str, bad: Callable[[str], DesignFormatError]
+) -> tuple[str, dict[str, dict[str, Any]]]:
+    """The payload's design text (which must load) and its state dicts (tensor tables, one per
+    network of that design); raises ``bad(...)`` or the design's own error otherwise."""
+    design_json = payload.get("design_json")
+    if not isinstance(design_json, str):
+        raise bad(
+            "it holds no design"
+            if design_json is None
+            else f"its design is {_show(design_json)}, not design text"
+        )
+    design = loads(design_json, f"{p} (its design)")
+    state_dicts = payload.get("state_dicts")
+    if not _tensor_tables(state_dicts) or not state_dicts:
+        raise bad(
+            f'"state_dicts" is {_show(state_dicts)}, not network name → {{parameter name → tensor}}'
+        )
+    unknown = sorted(set(state_dicts) - set(design.networks))
+    if unknown:
+        raise bad(f"it holds weights for network {unknown[0]!r}, which its design does not have")
+    return design_json, state_dicts
+
+
+def _data_info_problem(data_info: Any) -> str | None:
+    """What is wrong with a checkpoint's ``data_info`` table, or None when it is usable."""
+    if not _str_dict(data_info):
+        return f'"data_info" is {_show(data_info)}, not a table'
+    for key in ("class_names", "feature_names"):
+        names = data_info.get(key)
+        if names is not None and not (
+            isinstance(names, (list, tuple)) and all(isinstance(n, str) for n in names)
+        ):
+            return f'data_info "{key}" is {_show(names)}, not a list of names'
+    shape = data_info.get("input_shape")
+    if shape is not None and not (
+        isinstance(shape, (list, tuple)) and all(_is_int(d) for d in shape)
+    ):
+        return f'data_info "input_shape" is {_show(shape)}, not a list of sizes'
+    return None
 
 
 # the trainer state's entries and the type each must have (see Trainer._trainer_state)
