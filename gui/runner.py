@@ -38,6 +38,7 @@ from engine.errors import TrainingError, first_line
 from engine.graph import Design
 from engine.training import Callback, TrainConfig, Trainer
 from engine.training.summary import RunSummary
+from gui.workers import BackgroundCall
 
 DRAIN_HZ = 20
 MAX_EVENTS_PER_DRAIN = 2000  # bounds one drain's work, so a flood of events cannot freeze the UI
@@ -121,8 +122,9 @@ class TrainingRunner(QObject):
     States: ``idle`` → ``running`` ⇄ ``paused`` → ``stopping`` → ``idle``. :meth:`shutdown`
     stops the worker and waits for it a bounded time: the window calls it on close with no wait
     at all (it only asks), the application's exit path with what is left of its exit budget.
-    The warm-up and training threads are daemon threads: one that is still busy (an import of
-    torch cannot be interrupted) never holds the process.
+    The warm-up (a :class:`~gui.workers.BackgroundCall` left out of the exit join) and the
+    training run run in daemon threads: one that is still busy (an import of torch cannot be
+    interrupted) never holds the process.
     """
 
     eventsReady = Signal(object)  # list of TrainStartEvent | BatchEvent | EpochEvent, in order
@@ -142,7 +144,7 @@ class TrainingRunner(QObject):
         self.max_events_per_drain = max_events_per_drain
         self.threads = threads
         self._run: _Run | None = None
-        self._warm: threading.Thread | None = None
+        self._warm: BackgroundCall | None = None
         self._state = "idle"
         self._timer = QTimer(self)
         self._timer.setInterval(max(1, round(1000 / drain_hz)))
@@ -229,16 +231,16 @@ class TrainingRunner(QObject):
         ~5 s here), which would otherwise sit between the first Train click and the first
         batch."""
         if self._warm is None:
-            self._warm = threading.Thread(target=_warm_up, name="deepwire-warm-up", daemon=True)
+            # not joined at exit, and its thread is a daemon: closing never waits for an import
+            self._warm = BackgroundCall(
+                _warm_up, parent=self, name="deepwire-warm-up", join_at_exit=False
+            )
             self._warm.start()
 
     def wait_warm_up(self, timeout: float) -> bool:
         """Wait for the warm-up (tests, benchmarks); True when it has ended or never started.
         Nothing else waits for it: closing must not wait for an import to finish."""
-        if self._warm is not None:
-            self._warm.join(timeout)
-            return not self._warm.is_alive()
-        return True
+        return self._warm.wait(timeout) if self._warm is not None else True
 
     @Slot()
     def stop(self) -> None:

@@ -173,7 +173,7 @@ DRIVER = textwrap.dedent("""
     def close():
         window = next(w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow")
         window.document.undo_stack.setClean()
-        print("warming", window.training_panel.runner._warm.is_alive(), flush=True)
+        print("warming", window.training_panel.runner._warm.alive, flush=True)
         window.close()
         print("closed", time.time(), flush=True)
 

@@ -241,3 +241,52 @@ def test_builtin_option_editors_use_the_engine_ranges(panel, name):
     if "window" in opts:
         opts.update(n_steps=20, window=1, horizon=1)
     prepare_data({"source": "builtin", "name": name, "options": opts}, None, 0)
+
+
+def test_a_newer_change_stops_the_running_preview_and_the_newer_one_follows(
+    panel, qtbot, monkeypatch
+):
+    import gui.panels.data.preview as preview_module
+    from engine.errors import Cancelled
+
+    started, stopped = threading.Event(), threading.Event()
+    calls: list[dict] = []
+
+    def loading(spec, base, seed, should_stop):
+        calls.append(spec)
+        if len(calls) > 1:  # the newer preview: the real data
+            return prepare_data(spec, base, seed, should_stop=should_stop)
+        started.set()
+        while not should_stop():  # a big file, read chunk by chunk
+            threading.Event().wait(0.005)
+        stopped.set()
+        raise Cancelled("loading the data was stopped")
+
+    monkeypatch.setattr(preview_module, "prepare_data", loading)
+    panel._preview_timer.stop()  # the one the panel scheduled when it was made
+    panel._on_screen = True  # shown, without scheduling a preview of its own
+    panel.update_preview()
+    assert started.wait(10)
+    panel.document.design.data["split"]["val"] = 0.5  # the data section changed meanwhile
+    panel.update_preview()
+    qtbot.waitUntil(lambda: panel.preview is not None, timeout=30_000)
+    assert stopped.is_set() and len(calls) == 2  # the old one was stopped, not finished
+    assert "<b>899</b> validation" in panel.preview_label.text()  # of the newer section
+    assert panel.preview_error is None
+
+
+def test_a_preview_that_fails_says_why_in_one_line(panel, qtbot, monkeypatch):
+    import gui.panels.data.preview as preview_module
+
+    def broken(spec, base, seed, should_stop):
+        raise ValueError("the file ends in the middle of a row\n  (a traceback line)")
+
+    monkeypatch.setattr(preview_module, "prepare_data", broken)
+    panel._preview_timer.stop()
+    panel._on_screen = True
+    panel.update_preview()
+    qtbot.waitUntil(lambda: panel.preview_error is not None, timeout=10_000)
+    assert panel.preview_error == "ValueError: the file ends in the middle of a row"
+    assert panel.preview is None
+    assert "Cannot load the data: ValueError: the file ends" in panel.preview_label.text()
+    assert "traceback" not in panel.preview_label.text()

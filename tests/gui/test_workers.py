@@ -112,3 +112,41 @@ def test_should_stop_is_passed_only_to_cancellable_calls(qtbot, cancellable):
     seen = _started(qtbot, call)
     qtbot.waitUntil(lambda: bool(seen), timeout=10_000)
     assert seen == [("done", ["should_stop"] if cancellable else [], None)]
+
+
+def test_every_background_call_of_the_gui_runs_on_gui_workers():
+    """One worker mechanism: no module of gui/ starts a thread of its own, except the training
+    runner's run (gui/runner.py streams its events through its own bridge); the data preview
+    and the warm-up run on :class:`BackgroundCall` like the export and import jobs."""
+    import ast
+    from pathlib import Path
+
+    import gui
+
+    root = Path(gui.__file__).parent
+    starts: dict[str, int] = {}
+    for path in sorted(root.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        calls = [
+            node
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute | ast.Name)
+            and (node.func.attr if isinstance(node.func, ast.Attribute) else node.func.id)
+            == "Thread"
+        ]
+        if calls:
+            starts[path.relative_to(root).as_posix()] = len(calls)
+    assert starts == {"workers.py": 1, "runner.py": 1}
+
+
+def test_a_call_runs_in_a_daemon_thread_so_a_blocked_one_never_holds_the_process(qtbot):
+    gate = threading.Event()
+    call = BackgroundCall(gate.wait, 10.0, name="deepwire-test-blocked", join_at_exit=False)
+    call.start()
+    try:
+        (thread,) = [t for t in threading.enumerate() if t.name == "deepwire-test-blocked"]
+        assert thread.daemon
+    finally:
+        gate.set()
+        assert call.wait(10.0)

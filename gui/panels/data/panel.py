@@ -33,7 +33,6 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
     """Edits ``document.design.data`` (see the package docstring)."""
 
     statusMessage = Signal(str)
-    previewReady = Signal(int, object)  # generation, PreparedData or an error line (worker → GUI)
 
     def __init__(self, document: Document, parent: QWidget | None = None) -> None:
         super().__init__(parent)

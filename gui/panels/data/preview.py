@@ -1,15 +1,13 @@
 """The data panel's preview: the data prepared in a background thread, what came out, and
 whether it fits the design's Input node (with a button that applies the fix).
 
-After each change of the data section a background thread runs ``prepare_data``; a newer change
-stops a running preview (it stops within one chunk) and starts again. Previews are prepared only
-while the panel is on screen.
+After each change of the data section a :class:`~gui.workers.BackgroundCall` runs
+``prepare_data``; a newer change stops a running preview (it stops within one chunk) and starts
+again once the stopped one has ended. Previews are prepared only while the panel is on screen.
 """
 
 from __future__ import annotations
 
-import threading
-from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
@@ -17,17 +15,18 @@ from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
 
 from engine.data import check_input_shape, prepare_data
 from engine.editing.data_section import data_input
-from engine.errors import Cancelled, DeepwireError
+from engine.errors import DeepwireError
 from gui.commands import SetParam
 from gui.formatting import escape_html
 from gui.panels.data.fields import status_label
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR
+from gui.workers import BackgroundCall
 
 PREVIEW_DELAY_MS = 250
 
 
 class PreviewSection:
-    """The preview box and its background thread (mixed into the data panel)."""
+    """The preview box and its background call (mixed into the data panel)."""
 
     def _build_preview_box(self) -> QGroupBox:
         self.preview_label = QLabel("Preparing a preview…")
@@ -47,15 +46,12 @@ class PreviewSection:
         """The preview's state and its delay timer (after the widgets are built)."""
         self.preview: Any = None  # the last PreparedData, or None
         self.preview_error: str | None = None
-        self._generation = 0
-        self._worker: threading.Thread | None = None
-        self._cancel = threading.Event()  # the running preview's stop request
-        self._pending = False
+        self._call: BackgroundCall | None = None  # the current preview; only it delivers
+        self._pending = False  # a newer preview follows once the stopped one has ended
         self._preview_timer = QTimer(self)
         self._preview_timer.setSingleShot(True)
         self._preview_timer.setInterval(PREVIEW_DELAY_MS)
         self._preview_timer.timeout.connect(self.update_preview)
-        self.previewReady.connect(self._on_preview)
         self._stale = False
         self._on_screen = True
 
@@ -77,79 +73,60 @@ class PreviewSection:
 
     @Slot()
     def update_preview(self) -> None:
-        """Prepare the data in a background thread; the result arrives in :meth:`_on_preview`."""
+        """Prepare the data in the background; the outcome arrives in :meth:`_on_preview`."""
         if not self._on_screen:  # hidden again since it was scheduled
             self._stale = True
             return
         if self.section_problem() is not None:  # nothing to prepare; the panel says why
-            self._generation += 1  # a preview still being prepared is of the old section
+            if self._call is not None:
+                self._call.cancel()  # a preview still being prepared is of the old section
             self.preview, self.preview_error = None, None
             self.preview_label.setText("No data to preview.")
             self._check_input()
             return
-        if self._worker is not None and self._worker.is_alive():
+        if self._call is not None and self._call.running:
             self._pending = True
-            self._cancel.set()  # its data is out of date: stop it, the newer one follows
+            self._call.cancel()  # its data is out of date: stop it, the newer one follows
             return
-        self._generation += 1
-        self._cancel = threading.Event()
+        if self._call is not None:
+            self._call.deleteLater()  # it has ended and delivered
         seed = (
             self.document.design.training.get("seed", 0)
             if isinstance(self.document.design.training, dict)
             else 0
         )
-        self._worker = threading.Thread(
-            target=self._prepare,
-            args=(self._generation, self.spec, self.base_dir(), seed, self._cancel),
+        self._call = BackgroundCall(
+            prepare_data,
+            self.spec,
+            self.base_dir(),
+            seed if isinstance(seed, int) else 0,
+            parent=self,
             name="deepwire-data-preview",
-            daemon=True,
+            cancellable=True,
         )
-        self._worker.start()
+        self._call.done.connect(self._on_preview)
+        self._call.cancelled.connect(self._on_preview_cancelled)
+        self._call.start()
 
-    def _prepare(
-        self,
-        generation: int,
-        spec: dict[str, Any],
-        base: Path | None,
-        seed: Any,
-        cancel: threading.Event,
-    ) -> None:
-        """Worker thread: prepare the data and hand the result to the GUI thread (None when
-        it was stopped: a newer preview follows, or the panel is going away)."""
-        try:
-            result: Any = prepare_data(
-                spec, base, seed if isinstance(seed, int) else 0, should_stop=cancel.is_set
-            )
-        except Cancelled:
-            result = None
-        except DeepwireError as exc:
-            result = str(exc)
-        except Exception as exc:  # noqa: BLE001 - a preview must never take the editor down
-            result = f"{type(exc).__name__}: {exc}"
-        try:
-            self.previewReady.emit(generation, result)
-        except RuntimeError:  # the panel was deleted while the data loaded
-            pass
-
-    @Slot(int, object)
-    def _on_preview(self, generation: int, result: Any) -> None:
-        if self._pending:
-            self._pending = False
-            self._worker = None
-            self.update_preview()
-            return
-        if generation != self._generation or result is None:
-            return
-        if isinstance(result, str):
-            self.preview, self.preview_error = None, result
+    @Slot(object, object)
+    def _on_preview(self, result: Any, error: str | None) -> None:
+        if error is not None:
+            self.preview, self.preview_error = None, error
             self.preview_label.setText(
                 f"<span style='color:{ERROR_COLOUR}'>"
-                f"Cannot load the data: {escape_html(result)}</span>"
+                f"Cannot load the data: {escape_html(error)}</span>"
             )
         else:
             self.preview, self.preview_error = result, None
             self.preview_label.setText(describe(result))
         self._check_input()
+
+    @Slot()
+    def _on_preview_cancelled(self) -> None:
+        """A stopped preview has ended: start the newer one it made way for, if any."""
+        if self._pending:
+            self._pending = False
+            self.update_preview()
 
     def _check_input(self, *_changed: object) -> None:
         """Show the engine's reason and a fix when the data does not fit the Input node."""
@@ -184,12 +161,10 @@ class PreviewSection:
         window's close does that); True when none is left. It stops within one chunk."""
         self._preview_timer.stop()
         self._pending = False
-        self._cancel.set()
-        if self._worker is not None:
-            if timeout > 0:
-                self._worker.join(timeout)
-            return not self._worker.is_alive()
-        return True
+        if self._call is None:
+            return True
+        self._call.cancel()
+        return self._call.wait(timeout)
 
 
 def describe(data: Any) -> str:
