@@ -106,24 +106,51 @@ def _error(message: str, code: int) -> int:
     return code
 
 
-def run_app(args: argparse.Namespace) -> int:
-    """Open the editor (or render it with ``--screenshot``); returns the exit code, except that
-    the editor itself ends the process when its window closes (:func:`exit_process`)."""
+def _screenshot_options(args: argparse.Namespace) -> tuple[str | None, float, str, tuple[int, int]]:
+    """``(screenshot, train_for, layout, size)`` from the command line; ValueError (one line)
+    for an option that needs ``--screenshot`` without it, or a bad ``--layout``/``--size``."""
     screenshot = getattr(args, "screenshot", None)
     train_for = float(getattr(args, "train_for", 0.0) or 0.0)
     if train_for and not screenshot:
-        return _error("--train-for only works together with --screenshot", 2)
+        raise ValueError("--train-for only works together with --screenshot")
     layout = getattr(args, "layout", None) or "default"
     if layout not in LAYOUTS:
-        return _error(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}", 2)
+        raise ValueError(f"--layout {layout!r}: choose one of {', '.join(LAYOUTS)}")
     if layout != "default" and not screenshot:
-        return _error("--layout only works together with --screenshot", 2)
+        raise ValueError("--layout only works together with --screenshot")
     size = parse_size(DEFAULT_SIZE)
     if screenshot:
-        try:
-            size = parse_size(getattr(args, "size", None) or DEFAULT_SIZE)
-        except ValueError as exc:
-            return _error(str(exc), 2)
+        size = parse_size(getattr(args, "size", None) or DEFAULT_SIZE)
+    return screenshot, train_for, layout, size
+
+
+def _application():
+    """The one QApplication (created here when there is none yet), named Deepwire."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtGui import QGuiApplication
+    from PySide6.QtWidgets import QApplication
+
+    if QApplication.instance() is None:
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
+            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
+        )
+    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
+        _quiet_offscreen_notices()
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("Deepwire")
+    app.setOrganizationName("Deepwire")
+    app.setApplicationDisplayName("Deepwire")
+    return app
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Open the editor (or render it with ``--screenshot``); returns the exit code, except that
+    the editor itself ends the process when its window closes (:func:`exit_process`)."""
+    try:
+        screenshot, train_for, layout, size = _screenshot_options(args)
+    except ValueError as exc:
+        return _error(str(exc), 2)
+    if screenshot:
         # Render without a screen; an explicit QT_QPA_PLATFORM still wins.
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -140,39 +167,30 @@ def run_app(args: argparse.Namespace) -> int:
     if problem is not None:
         return _error(problem, 2)
 
-    from PySide6.QtCore import Qt
-    from PySide6.QtGui import QGuiApplication
-    from PySide6.QtWidgets import QApplication
-
-    if QApplication.instance() is None:
-        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(
-            Qt.HighDpiScaleFactorRoundingPolicy.PassThrough
-        )
-    if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
-        _quiet_offscreen_notices()
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    app.setApplicationName("Deepwire")
-    app.setOrganizationName("Deepwire")
-    app.setApplicationDisplayName("Deepwire")
+    app = _application()
 
     from gui.document import Document
     from gui.mainwindow import MainWindow
-    from gui.recovery import RecoveryStore
-    from gui.settings import data_dir, user_settings
 
     document = Document()
     document.reset(design, Path(design_arg) if design_arg else None)
-    if screenshot:
-        if train_for:
-            hook = getattr(MainWindow, "train_for_screenshot", None)
-            if hook is None:
-                return _error(
-                    "--train-for needs the training panel, which this build of the "
-                    "editor does not include yet",
-                    2,
-                )
-        window = MainWindow(document)
-        return _screenshot(app, window, Path(screenshot), size, train_for, layout)
+    if not screenshot:
+        return _run_editor(app, document, design_arg)
+    if train_for and getattr(MainWindow, "train_for_screenshot", None) is None:
+        return _error(
+            "--train-for needs the training panel, which this build of the "
+            "editor does not include yet",
+            2,
+        )
+    window = MainWindow(document)
+    return _screenshot(app, window, Path(screenshot), size, train_for, layout)
+
+
+def _run_editor(app, document, design_arg: str | None):
+    """Show the editor on ``document`` and run it until its window closes; ends the process."""
+    from gui.mainwindow import MainWindow
+    from gui.recovery import RecoveryStore
+    from gui.settings import data_dir, user_settings
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
     window.training_panel.runs_dir = data_dir() / "runs"  # checkpoints of editor runs

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMenu,
+    QMenuBar,
     QMessageBox,
     QToolBar,
     QUndoView,
@@ -160,6 +161,31 @@ class MainWindow(QMainWindow):
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
 
+        self._build_panels()
+        self._build_training()
+
+        self._build_actions()
+        self._build_menus()
+        self._build_toolbar()
+        self._build_status_bar()
+        self._connect()
+
+        self._start_autosave(autosave_ms)
+
+        self.resize(1400, 900)
+        self.resizeDocks(
+            [self.palette_dock, self.inspector_dock], [210, 300], Qt.Orientation.Horizontal
+        )
+        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
+        self._default_state = self.saveState(STATE_VERSION)
+        self._restore_settings()
+        self._update_title()
+        self._update_totals()
+
+    # -- construction ------------------------------------------------------------------------
+
+    def _build_panels(self) -> None:
+        """The canvas and the side panels (layers, inspector, problems, history) in their docks."""
         # Created before the panels, so it is up to date when their slots read it.
         self.summary = summary_of(self.document)
         self.canvas = CanvasView(self.document, self)
@@ -184,31 +210,14 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.problems_dock, self.history_dock)
         self.problems_dock.raise_()
-        self._build_training()
 
-        self._build_actions()
-        self._build_menus()
-        self._build_toolbar()
-        self._build_status_bar()
-        self._connect()
-
+    def _start_autosave(self, autosave_ms: int) -> None:
+        """Autosave every ``autosave_ms`` while there is a recovery store."""
         self.autosave_timer = QTimer(self)
         self.autosave_timer.setInterval(autosave_ms)
         self.autosave_timer.timeout.connect(self.autosave)
         if self.recovery is not None:
             self.autosave_timer.start()
-
-        self.resize(1400, 900)
-        self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [210, 300], Qt.Orientation.Horizontal
-        )
-        self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
-        self._default_state = self.saveState(STATE_VERSION)
-        self._restore_settings()
-        self._update_title()
-        self._update_totals()
-
-    # -- construction ------------------------------------------------------------------------
 
     def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -302,7 +311,37 @@ class MainWindow(QMainWindow):
         canvas.delete_action.setIcon(icon("delete"))
 
     def _build_menus(self) -> None:
+        """The menu bar: File, Edit, View, Layout, Train and Help."""
         bar = self.menuBar()
+        self._build_file_menu(bar)
+        self._build_edit_menu(bar)
+        canvas = self.canvas
+        view_menu = bar.addMenu("&View")
+        view_menu.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action])
+        view_menu.addSeparator()
+        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.history_dock):
+            view_menu.addAction(dock.toggleViewAction())
+        self.view_menu = view_menu
+
+        layout_menu = bar.addMenu("&Layout")
+        layout_menu.addActions([canvas.auto_layout_action, canvas.snap_action])
+        layout_menu.addSeparator()
+        layout_menu.addAction(self.reset_layout_action)
+
+        train_menu = bar.addMenu("&Train")
+        panel = self.training_panel
+        train_menu.addActions(
+            [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
+        )
+        self.train_menu = train_menu
+        for dock in (self.training_dock, self.data_dock, self.plots_dock):
+            view_menu.addAction(dock.toggleViewAction())
+
+        help_menu = bar.addMenu("&Help")
+        help_menu.addActions([self.shortcuts_action, self.about_action])
+
+    def _build_file_menu(self, bar: QMenuBar) -> None:
+        """New, templates, open (and recent), save, import/export and quit."""
         file_menu = bar.addMenu("&File")
         file_menu.addActions([self.new_action, self.template_action, self.open_action])
         self.recent_menu = QMenu("Open &Recent", self)
@@ -315,6 +354,8 @@ class MainWindow(QMainWindow):
         file_menu.addSeparator()
         file_menu.addAction(self.quit_action)
 
+    def _build_edit_menu(self, bar: QMenuBar) -> None:
+        """Undo/redo, the canvas's clipboard and selection actions, and find."""
         edit_menu = bar.addMenu("&Edit")
         edit_menu.addActions([self.undo_action, self.redo_action])
         edit_menu.addSeparator()
@@ -339,30 +380,6 @@ class MainWindow(QMainWindow):
             "Search the layer palette",
         )
         edit_menu.addAction(find)
-
-        view_menu = bar.addMenu("&View")
-        view_menu.addActions([canvas.zoom_in_action, canvas.zoom_out_action, canvas.fit_action])
-        view_menu.addSeparator()
-        for dock in (self.palette_dock, self.inspector_dock, self.problems_dock, self.history_dock):
-            view_menu.addAction(dock.toggleViewAction())
-        self.view_menu = view_menu
-
-        layout_menu = bar.addMenu("&Layout")
-        layout_menu.addActions([canvas.auto_layout_action, canvas.snap_action])
-        layout_menu.addSeparator()
-        layout_menu.addAction(self.reset_layout_action)
-
-        train_menu = bar.addMenu("&Train")
-        panel = self.training_panel
-        train_menu.addActions(
-            [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
-        )
-        self.train_menu = train_menu
-        for dock in (self.training_dock, self.data_dock, self.plots_dock):
-            view_menu.addAction(dock.toggleViewAction())
-
-        help_menu = bar.addMenu("&Help")
-        help_menu.addActions([self.shortcuts_action, self.about_action])
 
     def _build_toolbar(self) -> None:
         bar = QToolBar("Main", self)

@@ -227,20 +227,35 @@ class NodeItem(QGraphicsRectItem):
         body = QRectF(0.0, 0.0, th.NODE_WIDTH, self._height)
         selected = self.isSelected()
         if _lod(option, painter) < th.DETAIL_LOD:
-            painter.fillRect(body, self.colour)
-            if selected or self.canvas.has_problems(self.node_id):
-                pen = QPen(t.highlight if selected else th.ERROR_COLOUR, 6.0)
-                painter.setPen(pen)
-                painter.setBrush(Qt.BrushStyle.NoBrush)
-                painter.drawRect(body)
-            draw_block_titles(painter, t, [(body, self.title)])
+            self._paint_far(painter, t, body, selected)
             return
         texts = self._ensure_texts()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        width = self._paint_frame(painter, t, body, selected, texts.problems)
+        self._paint_header(painter, width)
+        self._paint_texts(painter, t, texts)
+        self._paint_ports(painter, t)
+        if texts.problems:
+            self._paint_problem_badge(painter, t)
+
+    def _paint_far(self, painter: QPainter, t: th.Theme, body: QRectF, selected: bool) -> None:
+        """Zoomed out: a flat coloured block with its title, outlined when selected or faulty."""
+        painter.fillRect(body, self.colour)
+        if selected or self.canvas.has_problems(self.node_id):
+            pen = QPen(t.highlight if selected else th.ERROR_COLOUR, 6.0)
+            painter.setPen(pen)
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(body)
+        draw_block_titles(painter, t, [(body, self.title)])
+
+    def _paint_frame(
+        self, painter: QPainter, t: th.Theme, body: QRectF, selected: bool, problems: list[str]
+    ) -> float:
+        """Border and body; returns the border's width."""
         # Border = a filled outer shape under the body: filling is far cheaper than stroking.
         if selected:
             border, width = t.highlight, 2.5
-        elif texts.problems:
+        elif problems:
             border, width = th.ERROR_COLOUR, 1.8
         else:
             border, width = t.border, 1.0
@@ -257,7 +272,10 @@ class NodeItem(QGraphicsRectItem):
             th.CORNER - width / 2,
             th.CORNER - width / 2,
         )
-        # Header: rounded on top, square where it meets the body.
+        return width
+
+    def _paint_header(self, painter: QPainter, width: float) -> None:
+        """Header in the type's colour: rounded on top, square where it meets the body."""
         inset = width / 2
         painter.setBrush(self.colour)
         painter.drawRoundedRect(
@@ -270,6 +288,8 @@ class NodeItem(QGraphicsRectItem):
             self.colour,
         )
 
+    def _paint_texts(self, painter: QPainter, t: th.Theme, texts: _NodeTexts) -> None:
+        """Title in the header; label, shape and parameter count in the body."""
         painter.setFont(t.title_font)
         painter.setPen(_WHITE)
         painter.drawStaticText(QPointF(8.0, t.title_top), texts.title)
@@ -284,21 +304,21 @@ class NodeItem(QGraphicsRectItem):
             painter.drawStaticText(QPointF(10.0, y), text)
             y += th.LINE_HEIGHT
 
-        self._paint_ports(painter, t)
-        if texts.problems:
-            centre = QPointF(th.NODE_WIDTH - 12.0, th.HEADER_HEIGHT / 2)
-            painter.setPen(Qt.PenStyle.NoPen)
-            painter.setBrush(_WHITE)
-            painter.drawEllipse(centre, 8.5, 8.5)
-            painter.setBrush(th.ERROR_COLOUR)
-            painter.drawEllipse(centre, 7.3, 7.3)
-            painter.setFont(t.title_font)
-            painter.setPen(_WHITE)
-            painter.drawText(
-                QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
-                Qt.AlignmentFlag.AlignCenter,
-                "!",
-            )
+    def _paint_problem_badge(self, painter: QPainter, t: th.Theme) -> None:
+        """A white-rimmed red disc with "!" at the header's right end."""
+        centre = QPointF(th.NODE_WIDTH - 12.0, th.HEADER_HEIGHT / 2)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(_WHITE)
+        painter.drawEllipse(centre, 8.5, 8.5)
+        painter.setBrush(th.ERROR_COLOUR)
+        painter.drawEllipse(centre, 7.3, 7.3)
+        painter.setFont(t.title_font)
+        painter.setPen(_WHITE)
+        painter.drawText(
+            QRectF(centre.x() - 7.5, centre.y() - 7.5, 15.0, 15.0),
+            Qt.AlignmentFlag.AlignCenter,
+            "!",
+        )
 
     def _paint_ports(self, painter: QPainter, t: th.Theme) -> None:
         """Ports as filled discs (cheaper than stroked circles): hollow while unconnected."""

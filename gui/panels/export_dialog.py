@@ -191,6 +191,14 @@ class ExportDialog(BackgroundTaskDialog):
         self.problem_label = note_label(self)
         outer.addWidget(self.problem_label)
 
+        outer.addLayout(self._build_form())
+        self._add_progress_area(outer)
+        outer.addStretch(1)
+        outer.addLayout(self._build_buttons())
+        self._connect_signals()
+
+    def _build_form(self) -> QFormLayout:
+        """The fields: format, part, checkpoint and where to save."""
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.format_combo = QComboBox(self)
@@ -221,11 +229,10 @@ class ExportDialog(BackgroundTaskDialog):
         form.addRow(
             "&Save as:", with_note(path_row(self.output_edit, self.output_button), self.output_note)
         )
-        outer.addLayout(form)
+        return form
 
-        self._add_progress_area(outer)
-        outer.addStretch(1)
-
+    def _build_buttons(self) -> QHBoxLayout:
+        """Show in Folder, why Export is disabled, then Export and Close."""
         buttons = QHBoxLayout()
         self.show_button = QPushButton("Show in Folder", self)
         self.show_button.setToolTip("Open the folder of the exported files")
@@ -238,8 +245,10 @@ class ExportDialog(BackgroundTaskDialog):
         buttons.addWidget(self.reason_label, 1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.close_button)
-        outer.addLayout(buttons)
+        return buttons
 
+    def _connect_signals(self) -> None:
+        """Wire the fields and buttons to their handlers."""
         self.format_combo.currentIndexChanged.connect(self._on_format)
         self.part_combo.currentIndexChanged.connect(self._on_part)
         self.checkpoint_edit.editingFinished.connect(self._on_checkpoint_edited)

@@ -208,6 +208,15 @@ class ImportDialog(BackgroundTaskDialog):
         intro.setWordWrap(True)
         outer.addWidget(intro)
 
+        outer.addLayout(self._build_form())
+        self._build_trust(outer)
+        self._add_progress_area(outer)
+        outer.addStretch(1)
+        outer.addLayout(self._build_buttons())
+        self._connect_signals()
+
+    def _build_form(self) -> QFormLayout:
+        """The fields: model file, class, input shape and where to save the design."""
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.source_edit = QLineEdit(self)
@@ -238,8 +247,10 @@ class ImportDialog(BackgroundTaskDialog):
         )
         self.class_label = form.labelForField(self.class_combo)
         self.shape_label = form.labelForField(self.shape_box)
-        outer.addLayout(form)
+        return form
 
+    def _build_trust(self, outer: QVBoxLayout) -> None:
+        """The warning about running a .py file and the box that consents to it."""
         self.warning_label = QLabel(self)
         self.warning_label.setWordWrap(True)
         self.warning_label.setTextFormat(Qt.TextFormat.RichText)
@@ -251,9 +262,8 @@ class ImportDialog(BackgroundTaskDialog):
         self.trust_box = QCheckBox("I trust this file: run it to build the model", self)
         outer.addWidget(self.trust_box)
 
-        self._add_progress_area(outer)
-        outer.addStretch(1)
-
+    def _build_buttons(self) -> QHBoxLayout:
+        """Why Import is disabled, then Import and Cancel."""
         buttons = QHBoxLayout()
         self.reason_label = note_label(self)  # why Import is disabled
         self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
@@ -263,8 +273,10 @@ class ImportDialog(BackgroundTaskDialog):
         self.cancel_button = QPushButton("Cancel", self)
         buttons.addWidget(self.import_button)
         buttons.addWidget(self.cancel_button)
-        outer.addLayout(buttons)
+        return buttons
 
+    def _connect_signals(self) -> None:
+        """Wire the fields and buttons to their handlers."""
         self.source_edit.editingFinished.connect(self._on_source_changed)
         self.source_button.clicked.connect(self.browse_source)
         self.class_combo.currentIndexChanged.connect(self._on_class)
@@ -330,25 +342,41 @@ class ImportDialog(BackgroundTaskDialog):
 
     @Slot()
     def _on_source_changed(self) -> None:
+        """A new model file: scan it for classes, explain it, and propose where to save."""
         path = self.source_path()
-        if (
-            self._scanned is not None
-            and path == self._scanned[0]
-            and path is not None
-            and path.is_file()
-            and path.stat().st_mtime == self._scanned[1]
-        ):
+        if self._same_source(path):
             return  # the same file again (focus left the field): keep class and consent
         self._scanned = (
             path,
             path.stat().st_mtime if path is not None and path.is_file() else None,
         )
+        python = self.is_python
+        self._reset_for_source(python or path is None)
+        note, colour = self._source_note(path, python)
+        coloured(self.source_note, note, colour)
+        self._show_run_warning(path if python else None)
+        if self._auto_output or not self.output_edit.text().strip():
+            self._auto_output = True
+            self.output_edit.setText(str(self.auto_output()) if path is not None else "")
+        self._on_output_changed()
+
+    def _same_source(self, path: Path | None) -> bool:
+        """True when ``path`` is the file scanned last, unchanged since."""
+        return (
+            self._scanned is not None
+            and path == self._scanned[0]
+            and path is not None
+            and path.is_file()
+            and path.stat().st_mtime == self._scanned[1]
+        )
+
+    def _reset_for_source(self, python_fields: bool) -> None:
+        """Forget the classes and the consent; show the .py-only fields when ``python_fields``."""
         self.classes = []
         self.class_combo.blockSignals(True)
         self.class_combo.clear()
         self.class_combo.blockSignals(False)
         self.trust_box.setChecked(False)
-        python = self.is_python
         for widget in (
             self.class_combo,
             self.class_label,
@@ -356,51 +384,58 @@ class ImportDialog(BackgroundTaskDialog):
             self.shape_label,
             self.trust_box,
         ):
-            widget.setVisible(python or path is None)
-        note, colour = "", None
+            widget.setVisible(python_fields)
+
+    def _source_note(self, path: Path | None, python: bool) -> tuple[str, str | None]:
+        """The note under the model file (and its colour); scans a .py file's classes."""
         if path is None:
-            note = "Choose a .py file or a .pt2 program."
-        elif not path.is_file():
-            note, colour = f"{path}: no such file", ERROR_COLOUR
-        elif python:
-            try:
-                self.classes = scan_module_classes(path)
-            except SourceScanError as exc:
-                note, colour = str(exc), ERROR_COLOUR
-            else:
-                usable = [c for c in self.classes if not c.needs_arguments]
-                if not self.classes:
-                    note, colour = (f"{path.name} defines no nn.Module class", ERROR_COLOUR)
-                else:
-                    note = (
-                        f"{len(self.classes)} nn.Module class"
-                        f"{'es' if len(self.classes) != 1 else ''} found (the file was "
-                        "read, not run)."
-                    )
-                for cls in self.classes:
-                    self.class_combo.addItem(cls.label(), cls.name)
-                if usable:  # the model is usually the last class, after its building blocks
-                    self.class_combo.setCurrentIndex(self.classes.index(usable[-1]))
-        elif path.suffix.lower() == ".pt2":
-            note = (
+            return "Choose a .py file or a .pt2 program.", None
+        if not path.is_file():
+            return f"{path}: no such file", ERROR_COLOUR
+        if python:
+            return self._scan_classes(path)
+        if path.suffix.lower() == ".pt2":
+            return (
                 "A torch.export program: its input shapes come from the program. It is "
                 "checked before loading, and refused if loading it could run code."
-            )
+            ), None
+        return "Choose a .py file or a .pt2 program.", ERROR_COLOUR
+
+    def _scan_classes(self, path: Path) -> tuple[str, str | None]:
+        """Read (not run) ``path`` for nn.Module classes and offer them; returns the note."""
+        try:
+            self.classes = scan_module_classes(path)
+        except SourceScanError as exc:
+            return str(exc), ERROR_COLOUR
+        usable = [c for c in self.classes if not c.needs_arguments]
+        if not self.classes:
+            note, colour = (f"{path.name} defines no nn.Module class", ERROR_COLOUR)
         else:
-            note, colour = "Choose a .py file or a .pt2 program.", ERROR_COLOUR
-        coloured(self.source_note, note, colour)
-        if python and path is not None:
+            note, colour = (
+                (
+                    f"{len(self.classes)} nn.Module class"
+                    f"{'es' if len(self.classes) != 1 else ''} found (the file was "
+                    "read, not run)."
+                ),
+                None,
+            )
+        for cls in self.classes:
+            self.class_combo.addItem(cls.label(), cls.name)
+        if usable:  # the model is usually the last class, after its building blocks
+            self.class_combo.setCurrentIndex(self.classes.index(usable[-1]))
+        return note, colour
+
+    def _show_run_warning(self, python_path: Path | None) -> None:
+        """Warn that importing ``python_path`` runs it; hide the warning for None."""
+        if python_path is not None:
             self.warning_label.setText(
-                f"⚠ <b>Importing a .py file runs it.</b> Python executes {escape_html(path.name)} "
-                "to build the model, with your user's rights. Only import files you trust."
+                f"⚠ <b>Importing a .py file runs it.</b> Python executes "
+                f"{escape_html(python_path.name)} to build the model, with your user's rights. "
+                "Only import files you trust."
             )
             self.warning_label.show()
         else:
             self.warning_label.hide()
-        if self._auto_output or not self.output_edit.text().strip():
-            self._auto_output = True
-            self.output_edit.setText(str(self.auto_output()) if path is not None else "")
-        self._on_output_changed()
 
     def auto_output(self) -> Path:
         """``<folder of the model>/<class or file name>.json``."""

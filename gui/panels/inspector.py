@@ -69,6 +69,26 @@ class InspectorPanel(QWidget):
         self._editors: dict[str, QWidget] = {}
         self._setters: dict[str, Callable[[Any], None]] = {}
 
+        self._build_scroll()
+        self._build_heading()
+        self._build_node_box()
+        self._build_params_box()
+        self._build_shape_box()
+        self._build_design_box()
+        self._lay_out()
+
+        self.summary = summary_of(document)
+        self.summary.changed.connect(self._on_summary_changed)
+        document.nodeChanged.connect(self._on_node_changed)
+        document.nodeRemoved.connect(self._on_node_removed)
+        document.analysisChanged.connect(self._on_analysis_changed)
+        document.designReset.connect(self._on_reset)
+        self.show_selection([])
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _build_scroll(self) -> None:
+        """The scroll area that holds the whole panel."""
         self._scroll = QScrollArea(self)
         self._scroll.setWidgetResizable(True)
         self._scroll.setFrameShape(QFrame.Shape.NoFrame)
@@ -76,6 +96,8 @@ class InspectorPanel(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(self._scroll)
 
+    def _build_heading(self) -> None:
+        """Title, the layer type's help and the error line."""
         self.title = QLabel()
         self.title.setTextFormat(Qt.TextFormat.RichText)
         self.help = QLabel()
@@ -85,6 +107,8 @@ class InspectorPanel(QWidget):
         self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error_label.hide()
 
+    def _build_node_box(self) -> None:
+        """The "Layer" box: label (editable), id and network."""
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText("(shows the id)")
         self.label_edit.editingFinished.connect(self._commit_label)
@@ -97,10 +121,14 @@ class InspectorPanel(QWidget):
         node_form.addRow("Id", self.id_label)
         node_form.addRow("Network", self.network_label)
 
+    def _build_params_box(self) -> None:
+        """The "Parameters" box; its rows follow the inspected layer's type."""
         self.params_box = QGroupBox("Parameters")
         self.params_form = QFormLayout(self.params_box)
         self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
+    def _build_shape_box(self) -> None:
+        """The "Shapes and cost" box and the node's problems line."""
         self.shape_box = QGroupBox("Shapes and cost")
         shape_form = QFormLayout(self.shape_box)
         self.input_shape_label = QLabel()
@@ -120,6 +148,8 @@ class InspectorPanel(QWidget):
         self.node_problems.setWordWrap(True)
         self.node_problems.setStyleSheet(f"color: {ERROR_COLOUR};")
 
+    def _build_design_box(self) -> None:
+        """The summary line and the "Design" box shown when no single node is inspected."""
         self.summary_label = QLabel()
         self.summary_label.setWordWrap(True)
         self.summary_label.setTextFormat(Qt.TextFormat.RichText)
@@ -141,6 +171,8 @@ class InspectorPanel(QWidget):
         design_form.addRow("Activations", self.total_memory_value)
         self._summary_head: tuple[str, str] | None = None
 
+    def _lay_out(self) -> None:
+        """Stack every part in the scroll area's body."""
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(8, 8, 8, 8)
@@ -158,14 +190,6 @@ class InspectorPanel(QWidget):
             layout.addWidget(w)
         layout.addStretch(1)
         self._scroll.setWidget(body)
-
-        self.summary = summary_of(document)
-        self.summary.changed.connect(self._on_summary_changed)
-        document.nodeChanged.connect(self._on_node_changed)
-        document.nodeRemoved.connect(self._on_node_removed)
-        document.analysisChanged.connect(self._on_analysis_changed)
-        document.designReset.connect(self._on_reset)
-        self.show_selection([])
 
     # -- public ------------------------------------------------------------------------------
 

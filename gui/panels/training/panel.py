@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QToolButton,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -120,6 +121,15 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
     def _build_ui(self) -> None:
         layout = scrolled_body(self)
 
+        layout.addLayout(self._build_run_buttons())
+        layout.addLayout(self._build_more_buttons())
+        self._build_progress(layout)
+
+        layout.addWidget(self._build_settings_form())
+        layout.addStretch(1)
+
+    def _build_run_buttons(self) -> QHBoxLayout:
+        """Train, Pause and Stop, side by side."""
         buttons = QHBoxLayout()
         self.buttons: dict[str, QToolButton] = {}
         for name, action in (
@@ -133,7 +143,10 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             button.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
             buttons.addWidget(button)
             self.buttons[name] = button
-        layout.addLayout(buttons)
+        return buttons
+
+    def _build_more_buttons(self) -> QHBoxLayout:
+        """Resume, and Export… (shown once a run has a trained model)."""
         more = QHBoxLayout()
         self.resume_button = QToolButton()
         self.resume_button.setDefaultAction(self.resume_action)
@@ -146,8 +159,10 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         more.addWidget(self.resume_button)
         more.addWidget(self.export_button)
         more.addStretch(1)
-        layout.addLayout(more)
+        return more
 
+    def _build_progress(self, layout: QVBoxLayout) -> None:
+        """The run's state, progress bar, rate, values, warnings, errors and result."""
         self.blocked_label = self._label(ERROR_COLOUR)
         self.state_label = QLabel("Ready")
         self.state_label.setWordWrap(True)
@@ -180,9 +195,6 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.result_label,
         ):
             layout.addWidget(widget)
-
-        layout.addWidget(self._build_settings_form())
-        layout.addStretch(1)
 
     @staticmethod
     def _label(colour: str | None) -> QLabel:
