@@ -10,8 +10,6 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parents[2]
 MAX_LINES = 60
 MARKER = "# Long on purpose:"
@@ -70,7 +68,6 @@ def test_engine_and_cli_functions_are_short_or_say_why():
     )
 
 
-@pytest.mark.xfail(strict=False, reason="gui/ long functions are being split on another branch")
 def test_gui_functions_are_short_or_say_why():
     offenders = _offenders(_sources("gui"))
     assert not offenders, (
