@@ -7,8 +7,8 @@ may crash, or deadlock. Seen here: an ONNX export thread collected a closed wind
 the menu's mutex and waited for the GIL, which the GUI thread held while it waited for the same
 mutex; both hung for good. pyqtgraph's ``GarbageCollector`` answers it the same way: automatic
 collection is off, and a timer on the GUI thread collects each generation once its threshold is
-passed. The guard is held by every open main window and let go when the last one closes (then
-automatic collection is on again, as before).
+passed. The guard is held by every open main window, every running training run and background
+call, and let go when the last of them ends (then automatic collection is on again, as before).
 """
 
 from __future__ import annotations

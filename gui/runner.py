@@ -38,6 +38,7 @@ from engine.errors import TrainingError, first_line
 from engine.graph import Design
 from engine.training import Callback, TrainConfig, Trainer
 from engine.training.summary import RunSummary
+from gui import gc_guard
 from gui.workers import BackgroundCall
 
 DRAIN_HZ = 20
@@ -220,6 +221,7 @@ class TrainingRunner(QObject):
             daemon=True,
         )
         self._run = _Run(trainer, thread, config)
+        gc_guard.hold(self)  # the trainer allocates a lot: cycles are collected on this thread only
         thread.start()
         self._timer.start()
         self._set_state("running")
@@ -300,6 +302,7 @@ class TrainingRunner(QObject):
             run.thread.join(timeout)
         if run.thread.is_alive():
             return False
+        gc_guard.release(id(self))
         self._run = None
         self.buffer.clear()
         self._set_state("idle")
@@ -342,6 +345,7 @@ class TrainingRunner(QObject):
         if run.error is None and run.summary is None:
             run.error = "training ended without a result (see the terminal for details)"
         result = RunResult(run.summary, run.error, stopped, seconds)
+        gc_guard.release(id(self))
         self._run = None
         self._set_state("idle")
         self.finished.emit(result)

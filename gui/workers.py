@@ -34,6 +34,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
 
 from engine.errors import Cancelled, first_line
+from gui import gc_guard
 
 POLL_MS = 25
 JOIN_TIMEOUT_S = 60.0
@@ -83,6 +84,7 @@ class BackgroundCall(QObject):
         self._thread = threading.Thread(target=self._work, name=self._name, daemon=True)
         if self._join_at_exit:
             _AT_EXIT.add(self)
+        gc_guard.hold(self)  # cycles holding Qt objects are collected on the GUI thread only
         self._thread.start()
         self._timer.start()
 
@@ -127,6 +129,7 @@ class BackgroundCall(QObject):
         if self._thread is None or self._thread.is_alive():
             return
         self._timer.stop()
+        gc_guard.release(id(self))
         self.seconds = time.perf_counter() - self._started
         if self._was_cancelled or self._stop.is_set():
             self.cancelled.emit()

@@ -68,3 +68,24 @@ def test_the_guard_stays_while_any_window_is_open(main_window):
     assert gc_guard.active() and not gc.isenabled()
     second.close()
     assert not gc_guard.active() and gc.isenabled()
+
+
+def test_a_background_call_holds_the_guard_while_it_runs(qtbot):
+    from gui.workers import BackgroundCall
+
+    release = threading.Event()
+    seen: list[bool] = []
+
+    def work() -> str:
+        release.wait(30)
+        return "ok"
+
+    call = BackgroundCall(work, name="deepwire-test-call")
+    done: list[object] = []
+    call.done.connect(lambda result, error: done.append(result))
+    call.start()
+    seen.append(gc_guard.active() and not gc.isenabled())  # no window open: the call holds it
+    release.set()
+    qtbot.waitUntil(lambda: bool(done), timeout=10_000)
+    assert seen == [True] and done == ["ok"]
+    assert not gc_guard.active() and gc.isenabled()
