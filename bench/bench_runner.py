@@ -37,6 +37,7 @@ import torch  # noqa: E402
 from PySide6.QtCore import QEventLoop, QTimer  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+from bench import designs  # noqa: E402
 from engine.data import prepare_data  # noqa: E402
 from engine.graph import Design, Edge, Node  # noqa: E402
 from engine.io import load_design  # noqa: E402
@@ -72,17 +73,7 @@ def mlp_design() -> Design:
 
 
 def with_training(design: Design, epochs: int) -> Design:
-    design = design.copy()
-    design.training = {
-        "task": "classification",
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "batch_size": BATCH,
-        "epochs": epochs,
-        "device": "cpu",
-        "seed": 0,
-    }
-    return design
+    return designs.with_training(design, epochs, BATCH)
 
 
 def rate(summary: RunSummary, epochs: int, n_train: int) -> float:

@@ -46,6 +46,7 @@ import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
+from bench.designs import with_training  # noqa: E402
 from engine.compile import compile_design  # noqa: E402
 from engine.data import prepare_data  # noqa: E402
 from engine.graph import Design, Edge, Node  # noqa: E402
@@ -105,16 +106,7 @@ class Queue(Callback):
 
 
 def run_trainer(design: Design, data, epochs: int) -> float:
-    design = design.copy()
-    design.training = {
-        "task": "classification",
-        "optimizer": "adam",
-        "lr": 1e-3,
-        "batch_size": BATCH,
-        "epochs": epochs,
-        "device": "cpu",
-        "seed": 0,
-    }
+    design = with_training(design, epochs, BATCH)
     queue = Queue()
     trainer = Trainer(design, TrainConfig.from_design(design), callbacks=[queue], data=data)
     trainer.fit()

@@ -48,3 +48,19 @@ def residual_cnn(blocks: int = BLOCKS, per_row: int = PER_ROW) -> Design:
     flat = node("flat", "Flatten", {}, prev)
     node("head", "Linear", {"out_features": 10}, flat)
     return design
+
+
+def with_training(design: Design, epochs: int, batch_size: int) -> Design:
+    """A copy of ``design`` with the training section every training benchmark uses: Adam at
+    1e-3, classification on the CPU, seed 0."""
+    design = design.copy()
+    design.training = {
+        "task": "classification",
+        "optimizer": "adam",
+        "lr": 1e-3,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "device": "cpu",
+        "seed": 0,
+    }
+    return design
