@@ -22,6 +22,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer
 INTERVAL_MS = 1000
 
 _holders: set[int] = set()
+_watched: set[int] = set()  # owners whose ``destroyed`` already releases their hold
 _timer: QTimer | None = None
 _was_enabled = True
 
@@ -61,7 +62,15 @@ def hold(owner: QObject) -> None:
             _timer.timeout.connect(collect_if_due)
         _timer.start()
     _holders.add(key)
-    owner.destroyed.connect(partial(release, key))
+    if key not in _watched:  # a runner holds once per run: connect its ``destroyed`` only once
+        _watched.add(key)
+        owner.destroyed.connect(partial(_forget, key))
+
+
+def _forget(key: int) -> None:
+    """``owner`` is gone: let go of its hold, and its id may now name another object."""
+    _watched.discard(key)
+    release(key)
 
 
 def release(key: int) -> None:
