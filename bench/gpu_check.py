@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import math
@@ -246,14 +247,16 @@ def bench_design(stem: str, device: torch.device, epochs: int):
     return design, config, prepare_data(design.data, seed=config.seed)
 
 
-def run_trainer(design, config, data, device: torch.device, out: Path) -> float:
-    """Samples/s of ``Trainer.fit`` writing its files to ``out`` (as ``main.py train`` does)."""
+def run_trainer(design, config, data, device: torch.device, out: Path | None) -> float:
+    """Samples/s of ``Trainer.fit`` writing its files to ``out`` (as ``main.py train`` does;
+    None: no files)."""
     clock = _Clock(device)
-    shutil.rmtree(out, ignore_errors=True)
+    if out is not None:
+        shutil.rmtree(out, ignore_errors=True)
     trainer = Trainer(design, config, callbacks=[clock], data=data, out_dir=out)
     summary = trainer.fit()
     need(summary.epochs_completed == config.epochs, "the trainer stopped early")
-    need((out / "last.pt").is_file(), "the trainer wrote no last.pt")
+    need(out is None or (out / "last.pt").is_file(), "the trainer wrote no last.pt")
     return config.epochs * len(data.x_train) / (clock.t1 - clock.t0)
 
 
@@ -297,6 +300,28 @@ def run_tight(design, config, data, device: torch.device) -> float:
     return config.epochs * n / (time.perf_counter() - t0)
 
 
+def model_rates(
+    stem: str, device: torch.device, folder: Path, epochs: int, rounds: int
+) -> tuple[dict[str, float], int]:
+    """Median samples/s of the trainer (with its files), the tight loop and the trainer
+    without files for template ``stem``, over interleaved rounds (order rotating); and the
+    batch size."""
+    design, config, data = bench_design(stem, device, epochs)
+    run_tight(design, config, data, device)  # warm-up: kernels, allocator, cuDNN choice
+    common = (design, config, data, device)
+    runners = {
+        "trainer": functools.partial(run_trainer, *common, folder / f"bench-{stem}"),
+        "tight": functools.partial(run_tight, *common),
+        "no_files": functools.partial(run_trainer, *common, None),
+    }
+    order = list(runners)
+    rates: dict[str, list[float]] = {k: [] for k in runners}
+    for r in range(rounds):
+        for kind in order[r % 3 :] + order[: r % 3]:
+            rates[kind].append(runners[kind]())
+    return {k: statistics.median(v) for k, v in rates.items()}, config.batch_size
+
+
 def throughput(
     device: torch.device,
     folder: Path,
@@ -304,25 +329,16 @@ def throughput(
     rounds: int,
     models: tuple[str, ...] = ("mlp", "cnn"),
 ) -> StepResult:
-    """Trainer vs tight loop, interleaved rounds (order alternating), medians per model."""
+    """Trainer (with its files) / tight loop per model; the trainer without files is shown too,
+    to tell what the files cost."""
     details, ratios = [], {}
     for stem in models:
-        design, config, data = bench_design(stem, device, epochs)
-        run_tight(design, config, data, device)  # warm-up: kernels, allocator, cuDNN choice
-        rates: dict[str, list[float]] = {"trainer": [], "tight": []}
-        for r in range(rounds):
-            for kind in ("trainer", "tight") if r % 2 == 0 else ("tight", "trainer"):
-                if kind == "trainer":
-                    rate = run_trainer(design, config, data, device, folder / f"bench-{stem}")
-                else:
-                    rate = run_tight(design, config, data, device)
-                rates[kind].append(rate)
-        med = {k: statistics.median(v) for k, v in rates.items()}
+        med, batch = model_rates(stem, device, folder, epochs, rounds)
         ratios[stem] = med["trainer"] / med["tight"]
         details.append(
-            f"{stem}: trainer {med['trainer'] / 1000:.1f}k samples/s, tight "
-            f"{med['tight'] / 1000:.1f}k samples/s, ratio {ratios[stem]:.3f} "
-            f"(medians of {rounds}, {epochs} epochs, batch {config.batch_size})"
+            f"{stem}: trainer {med['trainer'] / 1000:.1f}k samples/s (without files "
+            f"{med['no_files'] / 1000:.1f}k), tight {med['tight'] / 1000:.1f}k samples/s, "
+            f"ratio {ratios[stem]:.3f} (medians of {rounds}, {epochs} epochs, batch {batch})"
         )
     worst = min(ratios.values())
     need(math.isfinite(worst) and worst > 0, f"ratios are not positive numbers: {ratios}")
@@ -382,6 +398,7 @@ class _Placement(Callback):
         self.input_devices: set[str] = set()
         self.batches = 0
         self.profiler: torch.profiler.profile | None = None
+        self.profile_error = ""  # why no trace was written, if the profiler failed
 
     def _record(self, _module: torch.nn.Module, inputs: tuple) -> None:
         self.input_devices.update(str(x.device) for x in inputs if isinstance(x, torch.Tensor))
@@ -400,14 +417,21 @@ class _Placement(Callback):
     def on_epoch_end(self, event: Any) -> None:
         if self.trace is None:
             return
-        if event.epoch == 1:
-            activities = [torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]
-            self.profiler = torch.profiler.profile(activities=activities)
-            self.profiler.start()
-        elif event.epoch == 2 and self.profiler is not None:
-            sync(self.trainer.device)
-            self.profiler.stop()
-            self.profiler.export_chrome_trace(str(self.trace))
+        try:
+            if event.epoch == 1:
+                activities = [
+                    torch.profiler.ProfilerActivity.CPU,
+                    torch.profiler.ProfilerActivity.CUDA,
+                ]
+                self.profiler = torch.profiler.profile(activities=activities)
+                self.profiler.start()
+            elif event.epoch == 2 and self.profiler is not None:
+                sync(self.trainer.device)
+                self.profiler.stop()
+                self.profiler.export_chrome_trace(str(self.trace))
+                self.profiler = None
+        except Exception as exc:  # no CUPTI, say: the placement checks still stand
+            self.profile_error = first_line(exc, 200)
             self.profiler = None
 
     def dataset_bytes(self) -> int:
@@ -431,6 +455,8 @@ def placement_of(stem: str, device: torch.device, folder: Path) -> str:
     text = f"{stem}: {len(probe.tensors)} data tensors and every batch on {device.type}"
     if trace is None:
         return text + " (no host→device copies to count on the CPU)"
+    if not trace.is_file():
+        return text + f" (host→device copies not counted: {probe.profile_error or 'no trace'})"
     count, nbytes = htod_copies(json.loads(trace.read_text(encoding="utf-8")))
     problem = judge_htod(count, nbytes, probe.dataset_bytes(), probe.batches)
     need(problem is None, f"{stem}: {problem}")
@@ -629,8 +655,10 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings.quick() if args.quick else Settings()
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
         print(f"GPU check on {device} ({name}), torch {torch.__version__}", flush=True)
+        t0 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix="deepwire-gpu-check-") as tmp:
             results = run_checks(device, settings, Path(tmp))
+        print(f"total {time.perf_counter() - t0:.0f} s", flush=True)
     except Exception as exc:  # setup itself failed: still one line and the verdict
         print(f"FAIL setup: {reason(exc)}")
         results = [StepResult("setup", False, reason(exc))]

@@ -92,6 +92,7 @@ def test_throughput_step_gives_a_positive_ratio(tmp_path):
     assert result.ok, result.message
     assert math.isfinite(result.value) and result.value > 0
     assert result.details[0].startswith("mlp: trainer ")
+    assert "without files" in result.details[0]
     assert (tmp_path / "bench-mlp" / "last.pt").is_file()  # the trainer wrote its files
 
 
