@@ -368,6 +368,15 @@ def htod_copies(trace: dict[str, Any]) -> tuple[int, int | None]:
     return count, total if sized else None
 
 
+def gpu_activity(trace: dict[str, Any]) -> bool:
+    """Whether a Chrome trace recorded work on the GPU (kernels or copies): without it, zero
+    host→device copies would prove nothing."""
+    return any(
+        str(e.get("cat", "")).lower() in ("kernel", "gpu_memcpy", "gpu_memset")
+        for e in trace.get("traceEvents", [])
+    )
+
+
 def judge_htod(count: int, nbytes: int | None, dataset_bytes: int, batches: int) -> str | None:
     """Why one epoch's host→device copies say the data does not stay on the device (None: it
     does). With sizes: more than HTOD_BUDGET of the dataset's bytes; without: a copy per batch."""
@@ -439,10 +448,12 @@ class _Placement(Callback):
         return sum(unique.values())
 
 
-def placement_of(stem: str, device: torch.device, folder: Path) -> str:
-    """Train ``stem`` 2 epochs on ``device`` and check where its data lives; one line."""
+def placement_of(stem: str, device: torch.device, folder: Path, profile: bool | None = None) -> str:
+    """Train ``stem`` 2 epochs on ``device`` and check where its data lives; one line. The
+    second epoch is profiled when ``profile`` (default: on CUDA)."""
     design, config, data = bench_design(stem, device, 2)
-    trace = folder / f"trace-{stem}.json" if device.type == "cuda" else None
+    profile = device.type == "cuda" if profile is None else profile
+    trace = folder / f"trace-{stem}.json" if profile else None
     probe = _Placement(trace)
     trainer = probe.trainer = Trainer(design, config, callbacks=[probe], data=data)
     trainer.fit()
@@ -457,7 +468,10 @@ def placement_of(stem: str, device: torch.device, folder: Path) -> str:
         return text + " (no host→device copies to count on the CPU)"
     if not trace.is_file():
         return text + f" (host→device copies not counted: {probe.profile_error or 'no trace'})"
-    count, nbytes = htod_copies(json.loads(trace.read_text(encoding="utf-8")))
+    events = json.loads(trace.read_text(encoding="utf-8"))
+    if not gpu_activity(events):  # the profiler ran without its CUDA part: nothing to count
+        return text + " (host→device copies not counted: the trace has no GPU activity)"
+    count, nbytes = htod_copies(events)
     problem = judge_htod(count, nbytes, probe.dataset_bytes(), probe.batches)
     need(problem is None, f"{stem}: {problem}")
     size = f"{nbytes:,} bytes" if nbytes is not None else "size not recorded"

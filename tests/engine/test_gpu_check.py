@@ -102,6 +102,15 @@ def test_placement_step_finds_the_data_and_every_batch_on_the_device(tmp_path):
     assert result.details[0].startswith("mlp: 6 data tensors and every batch on cpu")
 
 
+@pytest.mark.filterwarnings("ignore:CUDA is not available")
+def test_the_profiled_epoch_is_traced_and_a_trace_without_gpu_work_proves_nothing(tmp_path):
+    line = gpu_check.placement_of("mlp", CPU, tmp_path, profile=True)
+    trace = json.loads((tmp_path / "trace-mlp.json").read_text())
+    ops = {e["name"] for e in trace["traceEvents"] if e.get("cat") == "cpu_op"}
+    assert "aten::index_select" in ops  # the batches of the profiled epoch
+    assert line.endswith("(host→device copies not counted: the trace has no GPU activity)")
+
+
 def _trace(*copies: tuple[str, int | None]) -> dict:
     events = [{"name": "aten::index_select", "cat": "cpu_op", "args": {}}]
     for name, size in copies:
@@ -119,6 +128,8 @@ def test_host_to_device_copies_are_counted_from_the_profiler_trace():
     )
     assert gpu_check.htod_copies(trace) == (2, 1024)
     assert gpu_check.htod_copies(_trace(("Memcpy HtoD (Pageable -> Device)", None))) == (1, None)
+    assert gpu_check.gpu_activity(trace)
+    assert not gpu_check.gpu_activity(_trace())  # CPU ops only: zero copies would prove nothing
 
 
 def test_copying_the_dataset_every_epoch_is_caught():
