@@ -475,10 +475,8 @@ def placement_of(stem: str, device: torch.device, folder: Path, profile: bool | 
     problem = judge_htod(count, nbytes, probe.dataset_bytes(), probe.batches)
     need(problem is None, f"{stem}: {problem}")
     size = f"{nbytes:,} bytes" if nbytes is not None else "size not recorded"
-    return (
-        text
-        + f"; one epoch: {count} host→device copies ({size}) for a {probe.dataset_bytes():,}-byte dataset"
-    )
+    dataset = f"{probe.dataset_bytes():,}-byte dataset"
+    return f"{text}; one epoch: {count} host→device copies ({size}) for a {dataset}"
 
 
 def placement(
