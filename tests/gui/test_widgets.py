@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QLabel, QScrollArea, QWidget
 
@@ -88,3 +90,18 @@ def test_an_output_file_dialog_adds_the_suffix_and_warns_before_replacing(qtbot,
     assert dialog.output_note.text().startswith("kept.json exists and will be replaced.")
     dialog.output_edit.setText("")
     assert dialog.output_path() is None and dialog.output_note.text() == ""
+
+
+def test_same_file_sees_through_spellings(tmp_path, monkeypatch):
+    from gui.widgets import same_file
+
+    (tmp_path / "sub").mkdir()
+    target = tmp_path / "design.json"
+    target.write_text("{}")
+    (tmp_path / "link.json").symlink_to(target)
+    monkeypatch.chdir(tmp_path / "sub")
+    assert same_file(target, tmp_path / "sub" / ".." / "design.json")
+    assert same_file(target, tmp_path / "link.json")  # a link to it
+    assert same_file(Path("../design.json"), target)  # relative to the working folder
+    assert not same_file(target, tmp_path / "other.json")
+    assert not same_file(target, None)  # no file open
