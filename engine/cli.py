@@ -75,6 +75,7 @@ class CheckResult:
 
     @property
     def valid(self) -> bool:
+        """True when the check found no problem."""
         return not self.problems
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import networkx as nx
@@ -42,6 +42,11 @@ class Node:
     def title(self) -> str:
         """What the canvas and messages call the node: its label, else its id."""
         return self.label or self.id
+
+    def copy(self, **changes: Any) -> Node:
+        """An independent copy (its own ``params``); ``changes`` replace fields such as ``id``,
+        ``position`` or ``network``."""
+        return replace(self, params=copy.deepcopy(self.params), **changes)
 
 
 @dataclass(frozen=True, order=True)
@@ -212,16 +217,7 @@ class Design:
         other.data = copy.deepcopy(self.data)
         other.training = copy.deepcopy(self.training)
         for node in self._nodes.values():
-            other.add_node(
-                Node(
-                    node.id,
-                    node.type,
-                    copy.deepcopy(node.params),
-                    node.position,
-                    node.label,
-                    node.network,
-                )
-            )
+            other.add_node(node.copy())
         for edge in self._edges:
             other.add_edge(edge)
         return other

@@ -385,16 +385,8 @@ class Paste(QUndoCommand):
             taken.add(new_id)
             mapping[node.id] = new_id
             net = node.network if network is None and node.network in design.networks else fallback
-            self._nodes.append(
-                Node(
-                    new_id,
-                    node.type,
-                    copy.deepcopy(node.params),
-                    (node.position[0] + offset[0], node.position[1] + offset[1]),
-                    node.label,
-                    net,
-                )
-            )
+            position = (node.position[0] + offset[0], node.position[1] + offset[1])
+            self._nodes.append(node.copy(id=new_id, position=position, network=net))
         nets = {n.id: n.network for n in self._nodes}
         self._edges: list[Edge] = []
         for e in edges:
@@ -436,16 +428,7 @@ def fragment_text(design: Design, node_ids: Iterable[str]) -> str:
         for net in dict.fromkeys(n.network for n in nodes)
     } or dict(design.networks)
     for node in nodes:
-        part.add_node(
-            Node(
-                node.id,
-                node.type,
-                copy.deepcopy(node.params),
-                node.position,
-                node.label,
-                node.network,
-            )
-        )
+        part.add_node(node.copy())
     for edge in edges:
         part.add_edge(edge)
     return dumps(part)

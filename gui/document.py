@@ -141,28 +141,14 @@ class Document(QObject):
         return self
 
     def can_connect(
-        self,
-        source_id: str,
-        target_id: str,
-        port: int,
-        *,
-        ancestors: set[str] | None = None,
-        replace: bool = False,
+        self, source_id: str, target_id: str, port: int, **options: Any
     ) -> tuple[bool, str]:
         """Whether ``source → target:port`` may be added; else ``(False, reason)``.
 
         The rules are :func:`engine.editing.connections.can_connect` over this design and its
-        current analysis (``ancestors`` and ``replace`` are passed on).
+        current analysis; ``options`` (``ancestors``, ``replace``) are passed on to it.
         """
-        return can_connect(
-            self._design,
-            self.analysis,
-            source_id,
-            target_id,
-            port,
-            ancestors=ancestors,
-            replace=replace,
-        )
+        return can_connect(self._design, self.analysis, source_id, target_id, port, **options)
 
     @contextmanager
     def batch(self) -> Iterator[None]:

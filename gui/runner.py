@@ -64,6 +64,7 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
+        """True when the run ended without an error."""
         return self.error is None
 
 

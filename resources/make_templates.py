@@ -37,6 +37,23 @@ def chain(
         prev = node_id
 
 
+def _digits(form: str, val: float = 0.2, stratify: bool = True, **extra: Any) -> dict[str, Any]:
+    """The data section: the built-in digits in ``form``, ``val`` of them held out."""
+    split = {"val": val, "test": 0.0, "stratify": stratify}
+    return {"source": "builtin", "name": "digits", "form": form, "split": split, **extra}
+
+
+def _design(
+    name: str, description: str, layers, data: dict, training: dict, per_row: int | None = None
+) -> Design:
+    """A one-network design: ``layers`` as a chain, with its data and training sections."""
+    d = Design(name, description)
+    chain(d, layers, per_row=per_row)
+    d.data = data
+    d.training = training
+    return d
+
+
 def _classifier(
     name: str,
     description: str,
@@ -47,24 +64,27 @@ def _classifier(
     per_row: int | None = None,
     **training: Any,
 ) -> Design:
-    d = Design(name, description)
-    chain(d, layers, per_row=per_row)
-    d.data = data
-    d.training = {
-        "task": "classification",
-        "loss": "cross_entropy",
-        "optimizer": "adam",
-        "lr": lr,
-        "batch_size": 64,
-        "epochs": epochs,
-        **training,
-    }
-    return d
+    """A digit classifier trained with Adam on cross-entropy."""
+    return _design(
+        name,
+        description,
+        layers,
+        data,
+        {
+            "task": "classification",
+            "loss": "cross_entropy",
+            "optimizer": "adam",
+            "lr": lr,
+            "batch_size": 64,
+            "epochs": epochs,
+            **training,
+        },
+        per_row,
+    )
 
 
 def build() -> dict[str, Design]:
     """All seven family templates."""
-    split = {"val": 0.2, "test": 0.0, "stratify": True}
     t: dict[str, Design] = {}
     t["mlp"] = _classifier(
         "MLP on digits",
@@ -79,13 +99,7 @@ def build() -> dict[str, Design]:
             ("logits", "Linear", {"out_features": 10}),
             ("digit", "Output", {}),
         ],
-        {
-            "source": "builtin",
-            "name": "digits",
-            "form": "flat",
-            "split": split,
-            "preprocess": {"scale": "standard"},
-        },
+        _digits("flat", preprocess={"scale": "standard"}),
         epochs=30,
     )
     t["cnn"] = _classifier(
@@ -106,7 +120,7 @@ def build() -> dict[str, Design]:
             ("logits", "Linear", {"out_features": 10}),
             ("digit", "Output", {}),
         ],
-        {"source": "builtin", "name": "digits", "form": "image", "split": split},
+        _digits("image"),
         epochs=30,
         per_row=7,
     )  # feature extraction, then classification
@@ -119,7 +133,7 @@ def build() -> dict[str, Design]:
             ("logits", "Linear", {"out_features": 10}),
             ("digit", "Output", {}),
         ],
-        {"source": "builtin", "name": "digits", "form": "sequence", "split": split},
+        _digits("sequence"),
         epochs=40,
         lr=2e-3,
     )
@@ -136,14 +150,14 @@ def build() -> dict[str, Design]:
             ("logits", "Linear", {"out_features": 10}),
             ("digit", "Output", {}),
         ],
-        {"source": "builtin", "name": "digits", "form": "sequence", "split": split},
+        _digits("sequence"),
         epochs=30,
         lr=2e-3,
     )
 
-    ae = Design("Autoencoder on digits", TEMPLATES["autoencoder"][1])
-    chain(
-        ae,
+    t["autoencoder"] = _design(
+        "Autoencoder on digits",
+        TEMPLATES["autoencoder"][1],
         [
             ("pixels", "Input", {"shape": [64]}),
             ("enc1", "Linear", {"out_features": 128}),
@@ -154,25 +168,19 @@ def build() -> dict[str, Design]:
             ("dec2", "Linear", {"out_features": 64}),
             ("pixels_out", "Sigmoid", {}),  # codes
             ("reconstruction", "Output", {}),
-        ],
+        ],  # cost 2× the reconstruction MSE
+        _digits("flat", stratify=False),
+        {
+            "task": "reconstruction",
+            "loss": "mse",
+            "optimizer": "adam",
+            "lr": 2e-3,
+            "batch_size": 64,
+            "epochs": 60,
+            "denoise_std": 0.0,
+        },
         per_row=5,
-    )  # cost 2× the reconstruction MSE
-    ae.data = {
-        "source": "builtin",
-        "name": "digits",
-        "form": "flat",
-        "split": {"val": 0.2, "test": 0.0, "stratify": False},
-    }
-    ae.training = {
-        "task": "reconstruction",
-        "loss": "mse",
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "batch_size": 64,
-        "epochs": 60,
-        "denoise_std": 0.0,
-    }
-    t["autoencoder"] = ae
+    )
 
     gan = Design("GAN on digits", TEMPLATES["gan"][1])
     gan.networks = {"generator": {"role": "generator"}, "discriminator": {"role": "discriminator"}}
@@ -205,12 +213,7 @@ def build() -> dict[str, Design]:
         network="discriminator",
         y=Y_ROW,
     )
-    gan.data = {
-        "source": "builtin",
-        "name": "digits",
-        "form": "flat",
-        "split": {"val": 0.0, "test": 0.0, "stratify": False},
-    }
+    gan.data = _digits("flat", val=0.0, stratify=False)
     gan.training = {
         "task": "gan",
         "loss": "bce_with_logits",
@@ -222,24 +225,17 @@ def build() -> dict[str, Design]:
     }
     t["gan"] = gan
 
-    som = Design("SOM on digits", TEMPLATES["som"][1])
-    chain(
-        som,
+    t["som"] = _design(
+        "SOM on digits",
+        TEMPLATES["som"][1],
         [
             ("pixels", "Input", {"shape": [64]}),
             ("som", "SOM", {"rows": 10, "cols": 10, "sigma": 3.0, "learning_rate": 0.5}),
             ("distances", "Output", {}),
         ],
+        _digits("flat", preprocess={"scale": "standard"}),
+        {"task": "som", "batch_size": 64, "epochs": 20},
     )
-    som.data = {
-        "source": "builtin",
-        "name": "digits",
-        "form": "flat",
-        "split": {"val": 0.2, "test": 0.0, "stratify": True},
-        "preprocess": {"scale": "standard"},
-    }
-    som.training = {"task": "som", "batch_size": 64, "epochs": 20}
-    t["som"] = som
     return t
 
 

@@ -105,19 +105,24 @@ def _table(name: str, task: str) -> Callable[[dict[str, Any], str | None, int], 
     return load
 
 
-def _moons(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
-    from sklearn.datasets import make_moons
-
-    x, y = make_moons(opts["n_samples"], noise=opts["noise"], random_state=seed)
+def _points_2d(x: np.ndarray, y: np.ndarray, name: str, class_names: list[str]) -> RawData:
+    """A 2-D point classification set: columns x1, x2 and integer labels."""
     return RawData(
         x,
         y.astype(np.int64),
         "classification",
         "table",
-        "moons",
+        name,
         columns=["x1", "x2"],
-        class_names=["0", "1"],
+        class_names=class_names,
     )
+
+
+def _moons(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(opts["n_samples"], noise=opts["noise"], random_state=seed)
+    return _points_2d(x, y, "moons", ["0", "1"])
 
 
 def _circles(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
@@ -126,15 +131,7 @@ def _circles(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     x, y = make_circles(
         opts["n_samples"], noise=opts["noise"], factor=opts["factor"], random_state=seed
     )
-    return RawData(
-        x,
-        y.astype(np.int64),
-        "classification",
-        "table",
-        "circles",
-        columns=["x1", "x2"],
-        class_names=["outer", "inner"],
-    )
+    return _points_2d(x, y, "circles", ["outer", "inner"])
 
 
 def _spirals(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
@@ -146,15 +143,7 @@ def _spirals(opts: dict[str, Any], form: str | None, seed: int) -> RawData:
     angle = t * opts["turns"] * 2 * np.pi + y * (2 * np.pi / k)
     x = np.stack([t * np.cos(angle), t * np.sin(angle)], axis=1)
     x += rng.normal(0.0, opts["noise"], x.shape)
-    return RawData(
-        x,
-        y.astype(np.int64),
-        "classification",
-        "table",
-        "spirals",
-        columns=["x1", "x2"],
-        class_names=[f"arm {i}" for i in range(k)],
-    )
+    return _points_2d(x, y, "spirals", [f"arm {i}" for i in range(k)])
 
 
 def _sine_series(opts: dict[str, Any], n_series: int, seed: int) -> np.ndarray:

@@ -11,7 +11,7 @@ import io
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +73,19 @@ def _to_float(cell: str) -> float | None:
         return float(cell)
     except ValueError:
         return None
+
+
+def _mostly_text(present: list[str]) -> bool:
+    """Whether under half of the (non-missing) cells ``present`` read as numbers."""
+    if not present:
+        return False
+    return sum(_to_float(c) is not None for c in present) / len(present) < 0.5
+
+
+def is_text_column(cells: Sequence[str]) -> bool:
+    """Whether a CSV column of ``cells`` counts as text: under half of its non-missing cells
+    are numbers. The loader one-hot encodes such a column (see :func:`load_csv`)."""
+    return _mostly_text([c for c in cells if not _is_missing(c)])
 
 
 def check_class_labels(y: np.ndarray, name: str, rows: list[str] | None = None) -> None:
@@ -287,10 +300,7 @@ def _csv_column(
     """(values, is categorical): a column listed in 'categorical' or mostly text stays text
     (missing cells ""), else float64 with NaN for missing cells."""
     present = [c for c in cells if not _is_missing(c)]
-    numeric_share = (
-        sum(_to_float(c) is not None for c in present) / len(present) if present else 1.0
-    )
-    if listed or numeric_share < 0.5:
+    if listed or _mostly_text(present):
         distinct = len(set(present))
         if not listed and distinct > MAX_INFERRED_CATEGORIES:
             raise DataError(

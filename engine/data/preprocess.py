@@ -125,6 +125,7 @@ class Preprocessor:
     # ----------------------------------------------------------------- shapes and names
     @property
     def fitted(self) -> bool:
+        """True once :meth:`fit` has seen the training split."""
         return self.sample_shape is not None
 
     def _numeric_index(self) -> list[int]:

@@ -389,45 +389,33 @@ def _pool_infer(dims: int, name: str):
     return infer
 
 
-def _pool_build(cls):
-    return lambda s, p: cls(
-        p["kernel_size"], stride=p["stride"] or p["kernel_size"], padding=p["padding"]
+def _pool(type_id: str, dims: int, cls: type[nn.Module], help_text: str) -> None:
+    """Register one pooling layer: a ``dims``-D window of ``cls`` with the shared pool params."""
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Convolution",
+            help=help_text,
+            params=_POOL_PARAMS,
+            infer=_pool_infer(dims, type_id),
+            build=lambda s, p: cls(
+                p["kernel_size"], stride=p["stride"] or p["kernel_size"], padding=p["padding"]
+            ),
+        )
     )
 
 
-register(
-    LayerSpec(
-        type_id="MaxPool1d",
-        display_name="MaxPool1d",
-        category="Convolution",
-        help="Keeps the largest value in each window along a sequence (N, C, L).",
-        params=_POOL_PARAMS,
-        infer=_pool_infer(1, "MaxPool1d"),
-        build=_pool_build(nn.MaxPool1d),
-    )
+_pool(
+    "MaxPool1d",
+    1,
+    nn.MaxPool1d,
+    "Keeps the largest value in each window along a sequence (N, C, L).",
 )
-register(
-    LayerSpec(
-        type_id="MaxPool2d",
-        display_name="MaxPool2d",
-        category="Convolution",
-        help="Keeps the largest value in each window of an image (N, C, H, W).",
-        params=_POOL_PARAMS,
-        infer=_pool_infer(2, "MaxPool2d"),
-        build=_pool_build(nn.MaxPool2d),
-    )
+_pool(
+    "MaxPool2d", 2, nn.MaxPool2d, "Keeps the largest value in each window of an image (N, C, H, W)."
 )
-register(
-    LayerSpec(
-        type_id="AvgPool2d",
-        display_name="AvgPool2d",
-        category="Convolution",
-        help="Averages each window of an image (N, C, H, W).",
-        params=_POOL_PARAMS,
-        infer=_pool_infer(2, "AvgPool2d"),
-        build=_pool_build(nn.AvgPool2d),
-    )
-)
+_pool("AvgPool2d", 2, nn.AvgPool2d, "Averages each window of an image (N, C, H, W).")
 
 
 def _adaptive_infer(shapes: Sequence[Shape], p: Params) -> Shape:
@@ -489,37 +477,45 @@ _BN_PARAMS = (
 )
 
 
-def _bn1d_infer(shapes: Sequence[Shape], p: Params) -> Shape:
-    return _rank(shapes, (1, 2), "BatchNorm1d", "(N, F) or (N, C, L)", "use BatchNorm2d for images")
-
-
-register(
-    LayerSpec(
-        type_id="BatchNorm1d",
-        display_name="BatchNorm1d",
-        category="Normalization",
-        help="Normalizes each feature over the batch, then scales and shifts it.",
-        params=_BN_PARAMS,
-        infer=_bn1d_infer,
-        build=lambda s, p: nn.BatchNorm1d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
-        count_params=lambda s, p: 2 * s[0][0],
-        count_macs=lambda s, p, out: numel(s[0]),
+def _batchnorm(
+    type_id: str,
+    cls: type[nn.Module],
+    ranks: tuple[int, ...],
+    expects: str,
+    fix: str,
+    help_text: str,
+) -> None:
+    """Register one batch-norm layer: ``cls`` over inputs of ``ranks`` sample dimensions."""
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Normalization",
+            help=help_text,
+            params=_BN_PARAMS,
+            infer=lambda s, p: _rank(s, ranks, type_id, expects, fix),
+            build=lambda s, p: cls(s[0][0], eps=p["eps"], momentum=p["momentum"]),
+            count_params=lambda s, p: 2 * s[0][0],
+            count_macs=lambda s, p, out: numel(s[0]),
+        )
     )
+
+
+_batchnorm(
+    "BatchNorm1d",
+    nn.BatchNorm1d,
+    (1, 2),
+    "(N, F) or (N, C, L)",
+    "use BatchNorm2d for images",
+    "Normalizes each feature over the batch, then scales and shifts it.",
 )
-register(
-    LayerSpec(
-        type_id="BatchNorm2d",
-        display_name="BatchNorm2d",
-        category="Normalization",
-        help="Normalizes each channel of an image batch, then scales and shifts it.",
-        params=_BN_PARAMS,
-        infer=lambda s, p: _rank(
-            s, (3,), "BatchNorm2d", "(N, C, H, W)", "use BatchNorm1d for vectors"
-        ),
-        build=lambda s, p: nn.BatchNorm2d(s[0][0], eps=p["eps"], momentum=p["momentum"]),
-        count_params=lambda s, p: 2 * s[0][0],
-        count_macs=lambda s, p, out: numel(s[0]),
-    )
+_batchnorm(
+    "BatchNorm2d",
+    nn.BatchNorm2d,
+    (3,),
+    "(N, C, H, W)",
+    "use BatchNorm1d for vectors",
+    "Normalizes each channel of an image batch, then scales and shifts it.",
 )
 register(
     LayerSpec(
@@ -544,7 +540,10 @@ register(
 # Activations
 
 
-def _activation(type_id: str, help_text: str, build, params: tuple[ParamSpec, ...] = ()) -> None:
+def _activation(
+    type_id: str, help_text: str, build, params: tuple[ParamSpec, ...] = (), infer=None
+) -> None:
+    """Register one activation: shape-preserving unless ``infer`` checks more."""
     register(
         LayerSpec(
             type_id=type_id,
@@ -552,7 +551,7 @@ def _activation(type_id: str, help_text: str, build, params: tuple[ParamSpec, ..
             category="Activation",
             help=help_text,
             params=params,
-            infer=lambda s, p: _same(s[0]),
+            infer=infer or (lambda s, p: _same(s[0])),
             build=build,
         )
     )
@@ -599,18 +598,12 @@ def _softmax_spec(type_id: str, log: bool, help_text: str) -> None:
         _sample_dim(p["dim"], len(shapes[0]), type_id)
         return _same(shapes[0])
 
-    register(
-        LayerSpec(
-            type_id=type_id,
-            display_name=type_id,
-            category="Activation",
-            help=help_text,
-            params=(
-                ParamSpec("dim", "int", -1, "Sample dimension to normalize (-1 = last).", -8, 7),
-            ),
-            infer=infer,
-            build=lambda s, p: modules.Softmax(_sample_dim(p["dim"], len(s[0]), type_id) + 1, log),
-        )
+    _activation(
+        type_id,
+        help_text,
+        lambda s, p: modules.Softmax(_sample_dim(p["dim"], len(s[0]), type_id) + 1, log),
+        (ParamSpec("dim", "int", -1, "Sample dimension to normalize (-1 = last).", -8, 7),),
+        infer=infer,
     )
 
 
@@ -763,35 +756,30 @@ def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     return tuple(out)
 
 
-register(
-    LayerSpec(
-        type_id="Add",
-        display_name="Add",
-        category="Merge",
-        help="Element-wise sum of two or more equally shaped inputs (residual connections).",
-        inputs=2,
-        variadic=True,
-        min_inputs=2,
-        accepts="any",
-        output_dtype="input",
-        infer=_elementwise_infer("Add"),
-        build=lambda s, p: modules.Merge("add"),
+def _elementwise(type_id: str, op: str, help_text: str) -> None:
+    """Register one element-wise merge of two or more equally shaped inputs (``op`` of Merge)."""
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Merge",
+            help=help_text,
+            inputs=2,
+            variadic=True,
+            min_inputs=2,
+            accepts="any",
+            output_dtype="input",
+            infer=_elementwise_infer(type_id),
+            build=lambda s, p: modules.Merge(op),
+        )
     )
+
+
+_elementwise(
+    "Add", "add", "Element-wise sum of two or more equally shaped inputs (residual connections)."
 )
-register(
-    LayerSpec(
-        type_id="Multiply",
-        display_name="Multiply",
-        category="Merge",
-        help="Element-wise product of two or more equally shaped inputs (gating).",
-        inputs=2,
-        variadic=True,
-        min_inputs=2,
-        accepts="any",
-        output_dtype="input",
-        infer=_elementwise_infer("Multiply"),
-        build=lambda s, p: modules.Merge("mul"),
-    )
+_elementwise(
+    "Multiply", "mul", "Element-wise product of two or more equally shaped inputs (gating)."
 )
 register(
     LayerSpec(

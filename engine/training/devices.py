@@ -78,10 +78,12 @@ class DistContext:
 
     @property
     def enabled(self) -> bool:
+        """True when more than one process trains (distributed data parallel)."""
         return self.world_size > 1
 
     @property
     def is_main(self) -> bool:
+        """True in the process that writes files and reports (rank 0)."""
         return self.rank == 0
 
 

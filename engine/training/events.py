@@ -89,10 +89,12 @@ class EpochEvent:
 
     @property
     def train_loss(self) -> float:
+        """The epoch's mean training loss."""
         return self.metrics["train_loss"]
 
     @property
     def val_loss(self) -> float | None:
+        """The epoch's validation loss (None without a validation split)."""
         return self.metrics.get("val_loss")
 
 

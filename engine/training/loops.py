@@ -228,6 +228,7 @@ class FamilyLoop:
 
     # -- the interface the trainer uses --------------------------------------------------------
     def train_mode(self) -> None:
+        """Put every network in training mode (dropout and batch statistics on)."""
         for net in self.networks.values():
             net.train()
 
@@ -244,6 +245,7 @@ class FamilyLoop:
         raise NotImplementedError
 
     def current_lr(self) -> float:
+        """The learning rate now (the first optimizer's; 0.0 without one)."""
         opt = next(iter(self.optimizers.values()), None)
         return float(opt.param_groups[0]["lr"]) if opt is not None else 0.0
 

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
@@ -43,11 +42,12 @@ from gui.widgets import (
     ERROR_COLOUR,
     OK_COLOUR,
     WARNING_COLOUR,
-    BackgroundTaskDialog,
     FileChooser,
+    OutputFileDialog,
+    add_path_field,
     coloured,
+    growing_form,
     note_label,
-    path_row,
     with_note,
 )
 from gui.workers import BackgroundCall
@@ -143,7 +143,7 @@ def _describe(ckpt: Any) -> str:
 # the dialog
 
 
-class ExportDialog(BackgroundTaskDialog):
+class ExportDialog(OutputFileDialog):
     """Export the document's trained model; see the module docstring.
 
     ``runs_dir`` / ``last_run`` are where the training panel keeps run folders and the folder of
@@ -173,7 +173,6 @@ class ExportDialog(BackgroundTaskDialog):
         self.chooser = chooser if chooser is not None else FileChooser(self)
         self.probe: BackgroundCall | None = None  # the running checkpoint check
         self.check: CheckpointCheck | None = None
-        self._auto_output = True  # the output name follows format and part until edited
         self._picked_output: Path | None = None  # chosen in the file dialog, which asked
         self._probe_pending: list[Path] | None = None
         self.setWindowTitle("Export Trained Model")
@@ -192,15 +191,12 @@ class ExportDialog(BackgroundTaskDialog):
         outer.addWidget(self.problem_label)
 
         outer.addLayout(self._build_form())
-        self._add_progress_area(outer)
-        outer.addStretch(1)
-        outer.addLayout(self._build_buttons())
+        self._add_footer(outer)
         self._connect_signals()
 
     def _build_form(self) -> QFormLayout:
         """The fields: format, part, checkpoint and where to save."""
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
         self.format_combo = QComboBox(self)
         for fmt, (title, _suffix, _desc) in FORMATS.items():
             self.format_combo.addItem(title, fmt)
@@ -214,21 +210,11 @@ class ExportDialog(BackgroundTaskDialog):
         self.part_combo.setToolTip("Which network of the design to export")
         form.addRow("&Part:", self.part_combo)
 
-        self.checkpoint_edit = QLineEdit(self)
+        self.checkpoint_edit, self.checkpoint_button, self.checkpoint_info = add_path_field(
+            form, "&Checkpoint:", self
+        )
         self.checkpoint_edit.setPlaceholderText("best.pt or last.pt of a training run")
-        self.checkpoint_button = QPushButton("Browse…", self)
-        self.checkpoint_info = note_label(self)
-        form.addRow(
-            "&Checkpoint:",
-            with_note(path_row(self.checkpoint_edit, self.checkpoint_button), self.checkpoint_info),
-        )
-
-        self.output_edit = QLineEdit(self)
-        self.output_button = QPushButton("Browse…", self)
-        self.output_note = note_label(self)
-        form.addRow(
-            "&Save as:", with_note(path_row(self.output_edit, self.output_button), self.output_note)
-        )
+        self._add_output_field(form, "&Save as:")
         return form
 
     def _build_buttons(self) -> QHBoxLayout:
@@ -240,9 +226,8 @@ class ExportDialog(BackgroundTaskDialog):
         self.export_button = QPushButton("Export", self)
         self.export_button.setDefault(True)
         self.close_button = QPushButton("Close", self)
-        self.reason_label = note_label(self)  # why Export is disabled
         buttons.addWidget(self.show_button)
-        buttons.addWidget(self.reason_label, 1)
+        buttons.addWidget(self._add_reason_label(), 1)
         buttons.addWidget(self.export_button)
         buttons.addWidget(self.close_button)
         return buttons
@@ -254,9 +239,6 @@ class ExportDialog(BackgroundTaskDialog):
         self.checkpoint_edit.editingFinished.connect(self._on_checkpoint_edited)
         self.checkpoint_edit.textChanged.connect(self._update_controls)
         self.checkpoint_button.clicked.connect(self.browse_checkpoint)
-        self.output_edit.textEdited.connect(self._on_output_edited)
-        self.output_edit.textChanged.connect(self._on_output_changed)
-        self.output_button.clicked.connect(self.browse_output)
         self.export_button.clicked.connect(self.export)
         self.show_button.clicked.connect(self.show_in_folder)
         self.close_button.clicked.connect(self.reject)
@@ -323,11 +305,6 @@ class ExportDialog(BackgroundTaskDialog):
         self.checkpoint_edit.setText(str(path))
         self._on_checkpoint_edited()
 
-    def set_output(self, path: str | Path) -> None:
-        """Write to ``path`` (as if typed: it no longer follows the format)."""
-        self._auto_output = False
-        self.output_edit.setText(str(path))
-
     def auto_output(self) -> Path:
         """The suggested output file: beside the design, named after it, part and format."""
         doc = self.document
@@ -340,13 +317,9 @@ class ExportDialog(BackgroundTaskDialog):
             stem += "-" + re.sub(r"[^A-Za-z0-9_-]+", "-", part).strip("-")
         return folder / (stem + FORMATS[self.fmt][1])
 
-    def output_path(self) -> Path | None:
-        """The output file as typed, with the format's suffix added when it has none."""
-        text = self.output_edit.text().strip()
-        if not text:
-            return None
-        path = Path(text).expanduser()
-        return path if path.suffix else path.with_suffix(FORMATS[self.fmt][1])
+    def output_suffix(self) -> str:
+        """The format's suffix (``.onnx``, ``.py``…)."""
+        return FORMATS[self.fmt][1]
 
     @Slot()
     def _on_format(self) -> None:
@@ -371,28 +344,17 @@ class ExportDialog(BackgroundTaskDialog):
         if self._auto_output:
             self.output_edit.setText(str(self.auto_output()))
 
-    @Slot()
-    def _on_output_edited(self) -> None:
-        self._auto_output = False
-
-    @Slot()
-    def _on_output_changed(self) -> None:
-        path = self.output_path()
-        if path is None:
-            coloured(self.output_note, "")
-            self._update_controls()
-            return
+    def _output_note(self, path: Path) -> str:
+        """The sidecar (and the weights of a Python export) written beside ``path``."""
         companions = [f"{path.name}.json (sidecar: inputs, outputs, class labels, preprocessing)"]
         if self.fmt == "python":
             companions.insert(0, f"{path.with_suffix('.safetensors').name} (its weights)")
-        text = "Also writes " + " and ".join(companions) + "."
-        colour = None
+        return "Also writes " + " and ".join(companions) + "."
+
+    def _replaces(self, path: Path) -> bool:
+        """Whether ``path`` exists and is not what the last export here wrote."""
         just_written = self.result is not None and path in self.result.paths
-        if path.exists() and not just_written:
-            text = f"{path.name} exists and will be replaced. " + text
-            colour = WARNING_COLOUR
-        coloured(self.output_note, text, colour)
-        self._update_controls()
+        return path.exists() and not just_written
 
     def browse_checkpoint(self) -> None:
         """Pick a checkpoint file."""
@@ -491,16 +453,12 @@ class ExportDialog(BackgroundTaskDialog):
     @Slot()
     def _update_controls(self) -> None:
         reason = self.blocked_reason()
-        self.export_button.setEnabled(reason is None)
-        self.export_button.setToolTip(
-            f"Disabled: {reason}" if reason else "Write the files (runs in the background)"
+        self._show_blocked(
+            self.export_button,
+            reason,
+            "Write the files (runs in the background)",
+            say=not self.document.analysis.problems,  # the problem line says it already
         )
-        self.reason_label.setText(
-            f"To export: {reason}."
-            if reason and not self.busy and not self.document.analysis.problems
-            else ""
-        )
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         idle = not self.busy
         for widget in (
             self.format_combo,

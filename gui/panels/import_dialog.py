@@ -35,11 +35,12 @@ from gui.widgets import (
     ERROR_COLOUR,
     OK_COLOUR,
     WARNING_COLOUR,
-    BackgroundTaskDialog,
     FileChooser,
+    OutputFileDialog,
+    add_path_field,
     coloured,
+    growing_form,
     note_label,
-    path_row,
     same_file,
     with_note,
 )
@@ -166,7 +167,7 @@ def _run_import(source: str, output: Path, shape_text: str) -> Any:
     return import_model(source, output, input_shape=shape)
 
 
-class ImportDialog(BackgroundTaskDialog):
+class ImportDialog(OutputFileDialog):
     """Import a PyTorch model as a design; see the module docstring.
 
     ``directory`` is where the file dialogs start; ``open_path`` is the file of the design open
@@ -190,7 +191,6 @@ class ImportDialog(BackgroundTaskDialog):
         self.open_path = open_path  # the design open in the window: never overwritten
         self.chooser = chooser if chooser is not None else FileChooser(self)
         self.classes: list[ModuleClass] = []
-        self._auto_output = True
         self._scanned: tuple[Path | None, float | None] | None = None
         self.setWindowTitle("Import PyTorch Model")
         self.setMinimumWidth(620)
@@ -210,23 +210,16 @@ class ImportDialog(BackgroundTaskDialog):
 
         outer.addLayout(self._build_form())
         self._build_trust(outer)
-        self._add_progress_area(outer)
-        outer.addStretch(1)
-        outer.addLayout(self._build_buttons())
+        self._add_footer(outer)
         self._connect_signals()
 
     def _build_form(self) -> QFormLayout:
         """The fields: model file, class, input shape and where to save the design."""
-        form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        self.source_edit = QLineEdit(self)
-        self.source_edit.setPlaceholderText("model.py or program.pt2")
-        self.source_button = QPushButton("Browse…", self)
-        self.source_note = note_label(self)
-        form.addRow(
-            "&Model file:",
-            with_note(path_row(self.source_edit, self.source_button), self.source_note),
+        form = growing_form()
+        self.source_edit, self.source_button, self.source_note = add_path_field(
+            form, "&Model file:", self
         )
+        self.source_edit.setPlaceholderText("model.py or program.pt2")
         self.class_combo = QComboBox(self)
         self.class_combo.setToolTip(
             "The nn.Module classes defined in the file (read without running it)"
@@ -238,13 +231,7 @@ class ImportDialog(BackgroundTaskDialog):
         self.shape_note.setText(SHAPE_HELP)
         self.shape_box = with_note(self.shape_edit, self.shape_note)
         form.addRow("&Input shape:", self.shape_box)
-        self.output_edit = QLineEdit(self)
-        self.output_button = QPushButton("Browse…", self)
-        self.output_note = note_label(self)
-        form.addRow(
-            "&Save design as:",
-            with_note(path_row(self.output_edit, self.output_button), self.output_note),
-        )
+        self._add_output_field(form, "&Save design as:")
         self.class_label = form.labelForField(self.class_combo)
         self.shape_label = form.labelForField(self.shape_box)
         return form
@@ -265,9 +252,7 @@ class ImportDialog(BackgroundTaskDialog):
     def _build_buttons(self) -> QHBoxLayout:
         """Why Import is disabled, then Import and Cancel."""
         buttons = QHBoxLayout()
-        self.reason_label = note_label(self)  # why Import is disabled
-        self.reason_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-        buttons.addWidget(self.reason_label, 1)
+        buttons.addWidget(self._add_reason_label(), 1)
         self.import_button = QPushButton("Import", self)
         self.import_button.setDefault(True)
         self.cancel_button = QPushButton("Cancel", self)
@@ -281,9 +266,6 @@ class ImportDialog(BackgroundTaskDialog):
         self.source_button.clicked.connect(self.browse_source)
         self.class_combo.currentIndexChanged.connect(self._on_class)
         self.shape_edit.textChanged.connect(self._update_controls)
-        self.output_edit.textEdited.connect(self._on_output_edited)
-        self.output_edit.textChanged.connect(self._on_output_changed)
-        self.output_button.clicked.connect(self.browse_output)
         self.trust_box.toggled.connect(self._update_controls)
         self.import_button.clicked.connect(self.start_import)
         self.cancel_button.clicked.connect(self.reject)
@@ -313,18 +295,9 @@ class ImportDialog(BackgroundTaskDialog):
             raise KeyError(name)
         self.class_combo.setCurrentIndex(index)
 
-    def set_output(self, path: str | Path) -> None:
-        """Write the design to ``path``."""
-        self._auto_output = False
-        self.output_edit.setText(str(path))
-
-    def output_path(self) -> Path | None:
-        """The design file as typed (``.json`` added when there is no suffix)."""
-        text = self.output_edit.text().strip()
-        if not text:
-            return None
-        path = Path(text).expanduser()
-        return path if path.suffix else path.with_suffix(".json")
+    def output_suffix(self) -> str:
+        """A design is a ``.json`` file."""
+        return ".json"
 
     def browse_source(self) -> None:
         """Pick the model file."""
@@ -451,23 +424,9 @@ class ImportDialog(BackgroundTaskDialog):
             self.output_edit.setText(str(self.auto_output()))
         self._update_controls()
 
-    @Slot()
-    def _on_output_edited(self) -> None:
-        self._auto_output = False
-
-    @Slot()
-    def _on_output_changed(self) -> None:
-        path = self.output_path()
-        if path is None:
-            coloured(self.output_note, "")
-        else:
-            text = f"The weights go beside it, in {path.with_suffix('.pt').name}."
-            colour = None
-            if path.exists():
-                text = f"{path.name} exists and will be replaced. " + text
-                colour = WARNING_COLOUR
-            coloured(self.output_note, text, colour)
-        self._update_controls()
+    def _output_note(self, path: Path) -> str:
+        """Where the imported weights go."""
+        return f"The weights go beside it, in {path.with_suffix('.pt').name}."
 
     # -- import ----------------------------------------------------------------------------------
 
@@ -500,11 +459,7 @@ class ImportDialog(BackgroundTaskDialog):
     @Slot()
     def _update_controls(self) -> None:
         reason = self.blocked_reason()
-        self.import_button.setEnabled(reason is None)
-        self.import_button.setToolTip(
-            f"Disabled: {reason}" if reason else "Import (runs in the background)"
-        )
-        self.reason_label.setText(f"To import: {reason}." if reason and not self.busy else "")
+        self._show_blocked(self.import_button, reason, "Import (runs in the background)")
         idle = not self.busy
         for widget in (
             self.source_edit,

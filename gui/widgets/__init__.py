@@ -13,8 +13,17 @@ Text helpers that need no widget (HTML escaping, metric names and values) are in
 from gui.widgets.colours import ERROR_COLOUR, OK_COLOUR, UNKNOWN_CATEGORY_COLOUR, WARNING_COLOUR
 from gui.widgets.fields import FloatSpinBox
 from gui.widgets.files import FileChooser, same_file
-from gui.widgets.forms import coloured, fit_height, note_label, path_row, scrolled_body, with_note
-from gui.widgets.task_dialog import BackgroundTaskDialog
+from gui.widgets.forms import (
+    add_path_field,
+    coloured,
+    fit_height,
+    growing_form,
+    note_label,
+    path_row,
+    scrolled_body,
+    with_note,
+)
+from gui.widgets.task_dialog import BackgroundTaskDialog, OutputFileDialog
 
 __all__ = [
     "ERROR_COLOUR",
@@ -24,8 +33,11 @@ __all__ = [
     "BackgroundTaskDialog",
     "FileChooser",
     "FloatSpinBox",
+    "OutputFileDialog",
+    "add_path_field",
     "coloured",
     "fit_height",
+    "growing_form",
     "note_label",
     "path_row",
     "same_file",

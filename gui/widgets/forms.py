@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QDialog,
+    QFormLayout,
     QFrame,
     QHBoxLayout,
     QLabel,
@@ -71,11 +73,24 @@ def note_label(parent: QWidget) -> QLabel:
     return label
 
 
+def growing_form() -> QFormLayout:
+    """A form layout whose fields grow with the width of the panel or dialog."""
+    form = QFormLayout()
+    form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+    return form
+
+
+def _bare_box(layout_type: type[QBoxLayout]) -> tuple[QWidget, QBoxLayout]:
+    """A plain widget and its margin-less layout of ``layout_type``."""
+    box = QWidget()
+    layout = layout_type(box)
+    layout.setContentsMargins(0, 0, 0, 0)
+    return box, layout
+
+
 def path_row(edit: QLineEdit, button: QPushButton) -> QWidget:
     """A line edit with its Browse button."""
-    row = QWidget()
-    layout = QHBoxLayout(row)
-    layout.setContentsMargins(0, 0, 0, 0)
+    row, layout = _bare_box(QHBoxLayout)
     layout.addWidget(edit, 1)
     layout.addWidget(button)
     return row
@@ -83,10 +98,20 @@ def path_row(edit: QLineEdit, button: QPushButton) -> QWidget:
 
 def with_note(field: QWidget, note: QLabel) -> QWidget:
     """A form field with its explanation line right under it."""
-    box = QWidget()
-    layout = QVBoxLayout(box)
-    layout.setContentsMargins(0, 0, 0, 0)
+    box, layout = _bare_box(QVBoxLayout)
     layout.setSpacing(3)
     layout.addWidget(field)
     layout.addWidget(note)
     return box
+
+
+def add_path_field(
+    form: QFormLayout, label: str, parent: QWidget
+) -> tuple[QLineEdit, QPushButton, QLabel]:
+    """Add the row ``label`` to ``form``: a path edit, its Browse… button and a note line under
+    them; returns the three."""
+    edit = QLineEdit(parent)
+    button = QPushButton("Browse…", parent)
+    note = note_label(parent)
+    form.addRow(label, with_note(path_row(edit, button), note))
+    return edit, button, note

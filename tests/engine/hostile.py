@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from hypothesis import HealthCheck, settings
 
 
 class RunsCode:
@@ -95,3 +96,13 @@ def rewrite(
 def model_nodes(model: dict) -> list[dict]:
     """The serialized graph's nodes (of ``models/model.json``)."""
     return model["graph_module"]["graph"]["nodes"]
+
+
+def fuzz_settings(max_examples: int) -> settings:
+    """Hypothesis settings of the hostile-file fuzz tests: ``max_examples`` files, no deadline
+    (a load may take a while on a busy box), function-scoped fixtures and slow data allowed."""
+    return settings(
+        max_examples=max_examples,
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )

@@ -13,7 +13,7 @@ import pytest
 import engine.memory
 from engine.io import save_design
 from resources import template_path
-from tests.engine.builders import chain
+from tests.helpers import huge_mlp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -75,12 +75,7 @@ def test_check_reports_the_memory_estimate(tmp_path, run_main, monkeypatch):
 def test_check_refuses_a_design_that_cannot_fit(tmp_path, run_main, monkeypatch):
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 8 * 2**30)
     path = tmp_path / "huge.json"
-    design = chain(
-        ("x", "Input", {"shape": [784]}),
-        ("fc1", "Linear", {"out_features": 1_000_000}),
-        ("fc2", "Linear", {"out_features": 1_000_000}),
-        ("fc3", "Linear", {"out_features": 1_000_000}),
-    )
+    design = huge_mlp(1_000_000)
     design.training = {"device": "cpu"}
     save_design(design, path)
     code, out, _ = run_main(["check", str(path), "--json"])

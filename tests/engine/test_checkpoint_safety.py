@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.compile import compile_design
@@ -21,7 +21,8 @@ from engine.errors import DesignFormatError
 from engine.io import dumps, save_design
 from engine.training.checkpoint import checkpoint_from_modules, load_checkpoint, save_checkpoint
 from tests.engine.builders import chain
-from tests.engine.hostile import RunsCode
+from tests.engine.hostile import RunsCode, fuzz_settings
+from tests.helpers import export_argv
 
 
 def tiny_design():
@@ -120,18 +121,7 @@ def test_export_of_a_malformed_checkpoint_exits_2_with_one_line(
 ):
     save_design(tiny_design(), tmp_path / "tiny.json")
     ckpt = write(tmp_path / "bad.pt", changed(**fields))
-    code, out, err = run_main(
-        [
-            "export",
-            str(tmp_path / "tiny.json"),
-            "--checkpoint",
-            str(ckpt),
-            "--format",
-            "pt2",
-            "--output",
-            str(tmp_path / "m.pt2"),
-        ]
-    )
+    code, out, err = run_main(export_argv(tmp_path / "tiny.json", ckpt, "pt2", tmp_path / "m.pt2"))
     assert code == 2, (out, err)
     assert len(err.strip().splitlines()) == 1 and message in err and "bad.pt" in err, err
     assert "Traceback" not in err and not (tmp_path / "m.pt2").exists()
@@ -185,11 +175,7 @@ _fields = st.sampled_from(
 )
 
 
-@settings(
-    max_examples=40,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(40)
 @given(
     edits=st.dictionaries(
         _fields, st.one_of(_value, st.just("hostile"), st.just(dumps(tiny_design()))), max_size=3

@@ -35,19 +35,24 @@ def no_split(**extra: object) -> dict:
     return {"split": {"val": 0.0}, **extra}
 
 
-# ------------------------------------------------------------------------------- CSV
-def test_csv_regression_with_categorical_one_hot(tmp_path):
+def houses(tmp_path, impute: str):
+    """``HOUSES`` written as houses.csv and prepared (target price, no split) with ``impute``."""
     write(tmp_path / "houses.csv", HOUSES)
-    d = prepare_data(
+    return prepare_data(
         {
             "source": "csv",
             "path": "houses.csv",
             "target": "price",
-            "preprocess": {"impute": "median"},
+            "preprocess": {"impute": impute},
             **no_split(),
         },
         base_dir=tmp_path,
     )
+
+
+# ------------------------------------------------------------------------------- CSV
+def test_csv_regression_with_categorical_one_hot(tmp_path):
+    d = houses(tmp_path, "median")
     assert d.task == "regression"  # integer prices, but every one is different
     assert d.feature_names == ["area", "rooms", "city=lyon", "city=nice", "city=paris"]
     assert d.input_shape == (5,) and d.target_shape == (1,)
@@ -99,17 +104,7 @@ def test_csv_task_override_and_semicolons(tmp_path):
 
 
 def test_csv_drop_removes_incomplete_rows(tmp_path):
-    write(tmp_path / "houses.csv", HOUSES)
-    d = prepare_data(
-        {
-            "source": "csv",
-            "path": "houses.csv",
-            "target": "price",
-            "preprocess": {"impute": "drop"},
-            **no_split(),
-        },
-        base_dir=tmp_path,
-    )
+    d = houses(tmp_path, "drop")
     assert len(d.x_train) == 9 and 400 not in d.y_train
 
 

@@ -19,6 +19,7 @@ from engine.io import load_design, save_design
 from engine.shapes import analyze
 from resources import template_path
 from tests.engine.builders import add, chain
+from tests.helpers import export_argv
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 
@@ -192,16 +193,7 @@ def test_check_train_and_export_refuse_int_into_linear_with_one_message(run_main
     code, _, err = run_main(["train", str(good), "--epochs", "1", "--out", str(tmp_path / "ok")])
     assert code == 0, err
     code, _, err = run_main(
-        [
-            "export",
-            str(path),
-            "--checkpoint",
-            str(tmp_path / "ok" / "last.pt"),
-            "--format",
-            "onnx",
-            "--output",
-            str(tmp_path / "m.onnx"),
-        ]
+        export_argv(path, tmp_path / "ok" / "last.pt", "onnx", tmp_path / "m.onnx")
     )
     assert code == 1 and INT_TO_LINEAR in err and not (tmp_path / "m.onnx").exists()
 
@@ -218,18 +210,7 @@ def test_token_design_trains_and_its_onnx_runs_in_onnxruntime(run_main, tmp_path
     assert code == 0, err
     ckpt = tmp_path / "run" / "last.pt"
     onnx_path = tmp_path / "tokens.onnx"
-    code, _, err = run_main(
-        [
-            "export",
-            str(path),
-            "--checkpoint",
-            str(ckpt),
-            "--format",
-            "onnx",
-            "--output",
-            str(onnx_path),
-        ]
-    )
+    code, _, err = run_main(export_argv(path, ckpt, "onnx", onnx_path))
     assert code == 0, err
     session = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
     (inp,) = session.get_inputs()

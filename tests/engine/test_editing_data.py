@@ -1,4 +1,5 @@
-"""Data-section edits and file probes (engine/editing/data_section.py, probes.py), no Qt."""
+"""Data-section edits (engine/editing/data_section.py), no Qt; the file probes are in
+test_editing_probes.py."""
 
 from __future__ import annotations
 
@@ -9,65 +10,12 @@ import pytest
 
 from engine.data.spec import normalize_spec
 from engine.editing import data_section as ds
-from engine.editing.probes import csv_header, npz_keys, sniff_delimiter
 from engine.errors import DataError
 from engine.io import load_design
 from resources import template_path
 from tests.engine.builders import add, chain
 
 CSV = {"source": "csv", "path": "t.csv", "target": "label"}
-
-
-# -- probes -----------------------------------------------------------------------------------
-
-
-def test_csv_header_reads_only_the_first_non_blank_line(tmp_path):
-    path = tmp_path / "t.csv"
-    path.write_text('\ufeff\n\n"a; b";c;label\n1;2;3\nbroken "" line', encoding="utf-8")
-    assert sniff_delimiter(path) == ";"
-    assert csv_header(path, ";") == ["a; b", "c", "label"]  # quotes honoured
-
-
-@pytest.mark.parametrize(
-    "text,delimiter,reason",
-    [
-        ("", ",", "t.csv is empty: it needs a header row"),
-        ("a,,b\n", ",", "column 2 of the header has no name (delimiter comma ( , ))"),
-        ("a,b,a\n", ",", "column name 'a' appears twice in the header: rename one of them"),
-    ],
-)
-def test_csv_header_refuses_with_the_reason(tmp_path, text, delimiter, reason):
-    path = tmp_path / "t.csv"
-    path.write_text(text, encoding="utf-8")
-    with pytest.raises(DataError, match=reason.replace("(", r"\(").replace(")", r"\)")):
-        csv_header(path, delimiter)
-
-
-def test_csv_header_of_a_missing_or_binary_file(tmp_path):
-    with pytest.raises(DataError, match="cannot be read .*check that the file exists"):
-        csv_header(tmp_path / "nope.csv")
-    (tmp_path / "bin.csv").write_bytes(b"a,b\xff\xfe\n")
-    with pytest.raises(DataError, match="bin.csv is not UTF-8 text"):
-        csv_header(tmp_path / "bin.csv")
-    assert sniff_delimiter(tmp_path / "nope.csv") == ","  # unreadable: the default
-    (tmp_path / "one.csv").write_text("single\n", encoding="utf-8")
-    assert sniff_delimiter(tmp_path / "one.csv") == ","
-    (tmp_path / "tab.csv").write_text("a\tb|c\td\n", encoding="utf-8")
-    assert sniff_delimiter(tmp_path / "tab.csv") == "\t"
-
-
-def test_npz_keys_list_the_arrays_without_loading(tmp_path):
-    np.savez(tmp_path / "a.npz", feats=np.zeros((3, 2)), labels=np.arange(3))
-    assert npz_keys(tmp_path / "a.npz") == ["feats", "labels"]
-    np.save(tmp_path / "one.npy", np.zeros(3))
-    with pytest.raises(DataError, match="single .npy array, not an .npz archive"):
-        npz_keys(tmp_path / "one.npy")
-    (tmp_path / "bad.npz").write_bytes(b"not a zip at all")
-    with pytest.raises(DataError, match="bad.npz is not a NumPy archive"):
-        npz_keys(tmp_path / "bad.npz")
-    np.savez(tmp_path / "empty.npz")
-    with pytest.raises(DataError, match="holds no arrays"):
-        npz_keys(tmp_path / "empty.npz")
 
 
 # -- the engine's rule ------------------------------------------------------------------------

@@ -12,11 +12,9 @@ per session and shared.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +28,7 @@ from engine.export import export_formats, export_model, prepare_export
 from engine.io import load_design, save_design
 from engine.training.checkpoint import checkpoint_from_modules, load_checkpoint, save_checkpoint
 from resources import TEMPLATES, template_path
+from tests.helpers import data_info, export_argv, run_generated_models
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMAT_SUFFIX = {"onnx": ".onnx", "pt2": ".pt2", "safetensors": ".safetensors", "python": ".py"}
@@ -90,14 +89,7 @@ def short_training(stem: str, steps: int = 8):
                 loss.backward()
                 opt.step()
         modules = {"main": net}
-    info = {
-        "task": task,
-        "input_shape": list(data.input_shape),
-        "target_shape": list(data.target_shape),
-        "num_classes": data.num_classes,
-        "class_names": data.class_names,
-        "feature_names": data.feature_names,
-    }
+    info = data_info(task, data)
     ckpt = checkpoint_from_modules(
         design, modules, preprocessor=data.preprocessor.state_dict(), data_info=info, epoch=1
     )
@@ -224,31 +216,7 @@ def test_generated_python_in_a_fresh_interpreter_gives_the_same_outputs(exports,
                 "out": str(tmp_path / f"{_case_id(case)}_out.npz"),
             }
         )
-    runner = textwrap.dedent("""
-        import json, runpy, sys
-        import numpy as np, torch
-        from safetensors.torch import load_file
-        for job in json.loads(sys.argv[1]):
-            module = runpy.run_path(job["py"], run_name="generated")
-            model = module[job["cls"]]()
-            model.load_state_dict(load_file(job["weights"]), strict=True)
-            model.eval()
-            data = np.load(job["inputs"])
-            xs = [torch.from_numpy(data[f"arr_{i}"]) for i in range(len(data.files))]
-            with torch.no_grad():
-                out = model(*xs)
-            out = out if isinstance(out, tuple) else (out,)
-            np.savez(job["out"], *[o.numpy() for o in out])
-    """)
-    env = {**os.environ, "PYTHONPATH": ""}
-    proc = subprocess.run(
-        [sys.executable, "-c", runner, json.dumps(jobs)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-        env=env,
-    )
+    proc = run_generated_models(jobs, cwd=tmp_path, env={**os.environ, "PYTHONPATH": ""})
     assert proc.returncode == 0, proc.stderr[-2000:]
     for case, entry in exports.items():
         got = np.load(tmp_path / f"{_case_id(case)}_out.npz")
@@ -451,18 +419,7 @@ def test_encoder_ends_at_the_bottleneck_or_a_named_layer(exports, trained):
 def test_cli_export_writes_the_file_and_sidecar(trained, tmp_path, run_main):
     design, ckpt, _ = trained["mlp"]
     out = tmp_path / "model.safetensors"
-    code, stdout, err = run_main(
-        [
-            "export",
-            str(design),
-            "--checkpoint",
-            str(ckpt),
-            "--format",
-            "safetensors",
-            "--output",
-            str(out),
-        ]
-    )
+    code, stdout, err = run_main(export_argv(design, ckpt, "safetensors", out))
     assert code == 0, err
     assert out.is_file() and (tmp_path / "model.safetensors.json").is_file()
     assert stdout.startswith(f"wrote {out}")
@@ -507,19 +464,7 @@ def test_bad_requests_fail_with_one_line_and_leave_no_file(
         )
         expect = "needs the onnxscript package, which Deepwire depends on: pip install onnxscript"
     before = sorted(p.name for p in tmp_path.rglob("*"))
-    code, stdout, err = run_main(
-        [
-            "export",
-            str(design),
-            "--checkpoint",
-            str(ckpt),
-            "--format",
-            fmt,
-            "--output",
-            str(out),
-            *extra,
-        ]
-    )
+    code, stdout, err = run_main(export_argv(design, ckpt, fmt, out) + extra)
     assert code in (1, 2)
     assert expect in err
     assert len(err.strip().splitlines()) == 1, err

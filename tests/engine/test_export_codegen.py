@@ -7,10 +7,8 @@ computes, for every layer type and setting the registry offers.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
-import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +22,7 @@ from engine.graph import Design, Edge, Node
 from engine.layers import REGISTRY
 from engine.shapes import analyze
 from engine.training.checkpoint import checkpoint_from_modules, save_checkpoint
+from tests.helpers import run_generated_models
 
 INJECTION = 'x"); import os; os.system("echo pwned'
 
@@ -260,31 +259,11 @@ def test_generated_modules_match_the_compiled_design_in_a_fresh_interpreter(gene
                 "py": str(result.paths[0]),
                 "cls": result.sidecar["python_class"],
                 "weights": str(result.paths[1]),
-                "in": str(tmp_path / f"{key}_in.npz"),
+                "inputs": str(tmp_path / f"{key}_in.npz"),
                 "out": str(tmp_path / f"{key}_out.npz"),
             }
         )
-    runner = textwrap.dedent("""
-        import json, runpy, sys
-        import numpy as np, torch
-        from safetensors.torch import load_file
-        for job in json.loads(sys.argv[1]):
-            model = runpy.run_path(job["py"], run_name="generated")[job["cls"]]()
-            model.load_state_dict(load_file(job["weights"]), strict=True)
-            model.eval()
-            data = np.load(job["in"])
-            with torch.no_grad():
-                out = model(*[torch.from_numpy(data[k]) for k in data.files])
-            out = out if isinstance(out, tuple) else (out,)
-            np.savez(job["out"], *[o.numpy() for o in out])
-    """)
-    proc = subprocess.run(
-        [sys.executable, "-c", runner, json.dumps(jobs)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-        cwd=tmp_path,
-    )
+    proc = run_generated_models(jobs, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "pwned" not in proc.stdout + proc.stderr
     for key, case in generated.items():

@@ -15,6 +15,7 @@ import pytest
 from engine.errors import ExportError
 from engine.export.formats import export_model, export_paths, output_conflict
 from resources import template_path
+from tests.helpers import export_argv
 
 CHECKPOINT_BYTES = b"stand-in checkpoint"
 
@@ -59,18 +60,7 @@ def test_cli_refuses_an_output_that_would_destroy_a_file(
     if output == "run1/best":  # the Python code's weights would land on a hard link to best.pt
         os.link("run1/best.pt", "run1/best.safetensors")
     before = _snapshot(run_folder)
-    code, out, err = run_main(
-        [
-            "export",
-            "design.json",
-            "--checkpoint",
-            "run1/best.pt",
-            "--format",
-            fmt,
-            "--output",
-            output,
-        ]
-    )
+    code, out, err = run_main(export_argv("design.json", "run1/best.pt", fmt, output))
     assert code == 2, err
     assert len(err.strip().splitlines()) == 1 and expect in err, err
     assert "choose another file name" in err

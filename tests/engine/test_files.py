@@ -22,6 +22,7 @@ from engine.io import load_design, loads, save_design
 from resources import template_path
 from tests.engine.builders import chain
 from tests.faults import fill_disk_after, snapshot
+from tests.helpers import data_info, export_argv
 
 
 def _design(units: int = 8) -> Design:
@@ -67,14 +68,7 @@ def mlp_checkpoint(tmp_path_factory):
 
     design = load_design(template_path("mlp"))
     data = prepare_data(design.data, seed=0)
-    info = {
-        "task": design.training["task"],
-        "input_shape": list(data.input_shape),
-        "target_shape": list(data.target_shape),
-        "num_classes": data.num_classes,
-        "class_names": data.class_names,
-        "feature_names": data.feature_names,
-    }
+    info = data_info(design.training["task"], data)
     ckpt = checkpoint_from_modules(
         design,
         {"main": compile_design(design)},
@@ -269,16 +263,7 @@ def test_export_summary_escapes_the_design_name(tmp_path, run_main, mlp_checkpoi
     save_design(design, named)
     save_checkpoint(tmp_path / "model.pt", ckpt)
     code, out, err = run_main(
-        [
-            "export",
-            str(named),
-            "--checkpoint",
-            str(tmp_path / "model.pt"),
-            "--format",
-            "safetensors",
-            "--output",
-            str(tmp_path / "m.safetensors"),
-        ]
+        export_argv(named, tmp_path / "model.pt", "safetensors", tmp_path / "m.safetensors")
     )
     assert code == 0, err
     assert "\x1b" not in out + err and out.count("\n") == 1 and "\\nwrote /etc/passwd" in out

@@ -8,8 +8,6 @@ reported by name and place, and nothing is written.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from engine.export import export_formats
 from engine.importer import import_model, parse_shape
 from engine.io import load_design
 from engine.training.checkpoint import load_checkpoint
+from tests.helpers import run_generated_models
 
 MODELS = textwrap.dedent("""
     import torch
@@ -220,7 +219,7 @@ def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp
             want = original(x)
             got = torch.export.load(str(outputs[0].paths[0])).module()(x)
         torch.testing.assert_close(got, want, atol=1e-5, rtol=0)
-        np.save(tmp_path / f"{name}_x.npy", x.numpy())
+        np.savez(tmp_path / f"{name}_x.npz", x.numpy())
         np.save(tmp_path / f"{name}_want.npy", want.numpy())
         side = outputs[1].sidecar
         jobs.append(
@@ -228,30 +227,15 @@ def test_imported_models_export_with_the_same_outputs(imported, models_file, tmp
                 "py": str(outputs[1].paths[0]),
                 "cls": side["python_class"],
                 "weights": str(outputs[1].paths[1]),
-                "x": str(tmp_path / f"{name}_x.npy"),
-                "out": str(tmp_path / f"{name}_out.npy"),
+                "inputs": str(tmp_path / f"{name}_x.npz"),
+                "out": str(tmp_path / f"{name}_out.npz"),
             }
         )
-    runner = textwrap.dedent("""
-        import json, runpy, sys
-        import numpy as np, torch
-        from safetensors.torch import load_file
-        for job in json.loads(sys.argv[1]):
-            model = runpy.run_path(job["py"], run_name="generated")[job["cls"]]()
-            model.load_state_dict(load_file(job["weights"]), strict=True)
-            with torch.no_grad():
-                np.save(job["out"], model.eval()(torch.from_numpy(np.load(job["x"]))).numpy())
-    """)
-    proc = subprocess.run(
-        [sys.executable, "-c", runner, json.dumps(jobs)],
-        capture_output=True,
-        text=True,
-        timeout=240,
-    )
+    proc = run_generated_models(jobs)
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in imported:
         np.testing.assert_allclose(
-            np.load(tmp_path / f"{name}_out.npy"),
+            np.load(tmp_path / f"{name}_out.npz")["arr_0"],
             np.load(tmp_path / f"{name}_want.npy"),
             atol=1e-5,
             rtol=0,

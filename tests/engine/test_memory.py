@@ -8,6 +8,7 @@ import engine.memory as memory
 from engine.memory import estimate_memory, fmt_bytes, memory_problems, optimizer_slots
 from engine.shapes import analyze
 from tests.engine.builders import chain
+from tests.helpers import huge_mlp
 
 MIB = 2**20
 
@@ -84,12 +85,7 @@ def test_too_big_a_batch_names_the_batch_that_fits():
 
 
 def test_a_layer_too_big_for_any_batch_is_named_with_its_bytes():
-    design = chain(
-        ("x", "Input", {"shape": [784]}),
-        ("fc1", "Linear", {"out_features": 1_000_000}),
-        ("fc2", "Linear", {"out_features": 1_000_000}),
-        ("fc3", "Linear", {"out_features": 1_000_000}),
-    )
+    design = huge_mlp(1_000_000)
     analysis = analyze(design)
     assert analysis.valid  # shape inference alone: nothing was allocated
     est = estimate_memory(design, analysis, batch_size=64, available=8 * 2**30)

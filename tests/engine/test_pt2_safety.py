@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.errors import ExportError
@@ -25,6 +25,7 @@ from tests.engine.hostile import (
     deepwire_pt2,
     evil_pickle,
     evil_torch_save,
+    fuzz_settings,
     model_nodes,
     rewrite,
 )
@@ -39,10 +40,13 @@ def clean(tmp_path_factory) -> Path:
     return deepwire_pt2(tmp_path_factory.mktemp("clean"))
 
 
-def _use_pickle(marker: Path):
+def _pickled(key: str, path_name: str):
+    """An edit of a weights/constants config: entry ``key`` stored as a pickle at
+    ``path_name``."""
+
     def edit(config):
-        config["config"]["net.extra"] = {
-            "path_name": "evil_0",
+        config["config"][key] = {
+            "path_name": path_name,
             "is_param": False,
             "use_pickle": True,
             "tensor_meta": None,
@@ -50,16 +54,6 @@ def _use_pickle(marker: Path):
         return config
 
     return edit
-
-
-def _opaque(config):
-    config["config"]["hidden"] = {
-        "path_name": "opaque_obj_0",
-        "is_param": False,
-        "use_pickle": True,
-        "tensor_meta": None,
-    }
-    return config
 
 
 def _sympy_eval(marker: Path):
@@ -123,7 +117,7 @@ HOSTILE = [
         "pickled-weight",
         lambda m: {
             "extra": {"data/weights/evil_0": evil_torch_save(m)},
-            "edit_json": {WEIGHTS: _use_pickle(m)},
+            "edit_json": {WEIGHTS: _pickled("net.extra", "evil_0")},
         },
         "data/weights/evil_0",
     ),
@@ -131,7 +125,7 @@ HOSTILE = [
         "opaque-constant",
         lambda m: {
             "extra": {"data/constants/opaque_obj_0": evil_pickle(m)},
-            "edit_json": {CONSTANTS: _opaque},
+            "edit_json": {CONSTANTS: _pickled("hidden", "opaque_obj_0")},
         },
         "data/constants/opaque_obj_0",
     ),
@@ -275,11 +269,7 @@ _exprs = st.one_of(
 )
 
 
-@settings(
-    max_examples=30,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
+@fuzz_settings(30)
 @given(member=_members, payload=_payloads, expr=st.one_of(st.none(), _exprs))
 def test_fuzzed_archives_end_in_one_line_or_load_and_never_run_code(
     clean, tmp_path_factory, member, payload, expr

@@ -11,7 +11,7 @@ import pytest
 import engine.memory
 from engine.io import save_design
 from resources import template_path
-from tests.engine.builders import chain
+from tests.helpers import huge_mlp
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 
@@ -59,12 +59,7 @@ def test_a_run_failing_before_its_first_epoch_writes_nothing(tmp_path, run_main)
 
 def test_a_design_too_big_for_memory_is_refused_naming_the_node(tmp_path, run_main, monkeypatch):
     path = tmp_path / "huge.json"
-    design = chain(
-        ("x", "Input", {"shape": [784]}),
-        ("fc1", "Linear", {"out_features": 1_000_000}),
-        ("fc2", "Linear", {"out_features": 1_000_000}),
-        ("fc3", "Linear", {"out_features": 10}),
-    )
+    design = huge_mlp()
     design.data = {"source": "builtin", "name": "digits"}
     save_design(design, path)
     monkeypatch.setattr(engine.memory, "system_available_memory", lambda: 8 * 2**30)

@@ -72,6 +72,25 @@ def activate(combo, data) -> None:
     combo.activated.emit(index)
 
 
+def test_text_columns_are_marked_in_the_columns_list(panel, tmp_path):
+    """A user sees which feature columns hold text (one-hot encoded whatever the box says)."""
+    (tmp_path / "people.csv").write_text("\n".join(ROWS) + "\n", encoding="utf-8")
+    assert choose(panel, "csv", tmp_path / "people.csv")
+    items = column_items(panel)
+    assert {name: item.text(1) for name, item in items.items()} == {
+        "age": "",
+        "colour": "text",
+        "size": "",
+        "kind  (target)": "",
+    }
+    assert "one-hot encoded" in items["colour"].toolTip(1)
+    assert items["colour"].checkState(1) == Qt.CheckState.Unchecked  # the spec is unchanged
+    assert (
+        "categorical" not in panel.document.design.data
+        or not panel.document.design.data["categorical"]
+    )
+
+
 def test_csv_columns_and_delimiter_are_undoable_edits(panel, tmp_path):
     doc = panel.document
     (tmp_path / "people.csv").write_text("\n".join(ROWS) + "\n", encoding="utf-8")

@@ -119,6 +119,15 @@ def _checked(qtbot, dialog) -> None:
     qtbot.waitUntil(lambda: dialog.probe is not None and not dialog.probe.running, timeout=WAIT_MS)
 
 
+def _dialog_checking(make_window, qtbot, checkpoint):
+    """(window, export dialog) on the default design with ``checkpoint`` chosen and checked."""
+    window, _ = make_window()
+    dialog = window.show_export_dialog()
+    dialog.set_checkpoint(checkpoint)
+    _checked(qtbot, dialog)
+    return window, dialog
+
+
 # -- export ------------------------------------------------------------------------------------
 
 
@@ -178,10 +187,7 @@ def test_onnx_export_runs_in_the_background_and_loads_in_onnxruntime(
 ):
     import onnxruntime
 
-    window, _ = make_window()
-    dialog = window.show_export_dialog()
-    dialog.set_checkpoint(checkpoints["good"])
-    _checked(qtbot, dialog)
+    window, dialog = _dialog_checking(make_window, qtbot, checkpoints["good"])
     dialog.set_format("onnx")
     assert "onnxruntime" in dialog.format_note.text()
     dialog.set_output(tmp_path / "digits.onnx")
@@ -215,10 +221,7 @@ def test_onnx_export_runs_in_the_background_and_loads_in_onnxruntime(
 def test_mismatched_checkpoint_shows_the_reason_and_writes_nothing(
     make_window, qtbot, checkpoints, tmp_path
 ):
-    window, _ = make_window()
-    dialog = window.show_export_dialog()
-    dialog.set_checkpoint(checkpoints["other"])
-    _checked(qtbot, dialog)
+    window, dialog = _dialog_checking(make_window, qtbot, checkpoints["other"])
     assert "different design" in dialog.checkpoint_info.text()
     out = tmp_path / "out"
     out.mkdir()

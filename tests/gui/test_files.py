@@ -20,6 +20,7 @@ from gui.commands import SetParam
 from gui.recovery import RecoveryStore
 from gui.settings import RecentFiles
 from resources import template_path
+from tests.helpers import run_python
 
 REPO = Path(__file__).resolve().parents[2]
 CNN = template_path("cnn")
@@ -239,14 +240,7 @@ def test_recovery_after_a_crash(make_window, tmp_path):
     env = dict(
         os.environ, DEEPWIRE_DATA_DIR=str(data), QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO)
     )
-    crashed = subprocess.run(
-        [sys.executable, "-c", CRASHING_EDITOR, str(original)],
-        env=env,
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    crashed = run_python(["-c", CRASHING_EDITOR, str(original)], env, timeout=120)
     assert crashed.returncode == 3, crashed.stderr
     assert len(list(data.glob("recovery-*.json"))) == 1
 

@@ -9,7 +9,7 @@ import engine.memory
 from engine.io import load_design
 from gui.commands import SetSection
 from resources import template_path
-from tests.engine.builders import chain
+from tests.helpers import huge_mlp
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -17,12 +17,7 @@ GIB = 2**30
 
 
 def huge():
-    design = chain(
-        ("x", "Input", {"shape": [784]}),
-        ("fc1", "Linear", {"out_features": 1_000_000}),
-        ("fc2", "Linear", {"out_features": 1_000_000}),
-        ("fc3", "Linear", {"out_features": 10}),
-    )
+    design = huge_mlp()
     design.data = {"source": "builtin", "name": "digits"}
     design.training = {"device": "cpu", "epochs": 1}
     return design

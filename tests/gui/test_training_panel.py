@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -23,6 +21,7 @@ from gui.commands import Disconnect, SetParam, SetSection
 from gui.panels.training import overfitting
 from resources import template_path
 from tests.gui.fakes import FakePrompts
+from tests.helpers import run_python
 
 REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -358,24 +357,8 @@ def test_train_for_screenshot_trains_then_stops(qtbot, window):
 def test_main_screenshot_train_for_writes_the_png(tmp_path):
     out = tmp_path / "training.png"
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
-    result = subprocess.run(
-        [
-            sys.executable,
-            str(REPO / "main.py"),
-            "--screenshot",
-            str(out),
-            "--size",
-            "1000x700",
-            "--train-for",
-            "0.5",
-            str(template_path("som")),
-        ],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    argv = ["--screenshot", str(out), "--size", "1000x700", "--train-for", "0.5"]
+    result = run_python([str(REPO / "main.py"), *argv, str(template_path("som"))], env, timeout=180)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     image = QImage(str(out))

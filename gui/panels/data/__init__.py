@@ -10,7 +10,8 @@ the sample shape, the classes — and, when the sample shape does not fit the de
 the engine's one-line reason with a button that applies the fix.
 
 For a CSV file the panel reads only the header row (with the chosen delimiter) to offer the
-target column, the feature columns and which of them are one-hot encoded; for an ``.npz``
+target column, the feature columns and which of them are one-hot encoded, and the first rows to
+mark the text columns (one-hot encoded anyway); for an ``.npz``
 archive it lists the arrays (``numpy.load(..., allow_pickle=False).files``) for the x and y keys.
 
 The package follows the panel's seams: ``source_form`` (the source and its files),

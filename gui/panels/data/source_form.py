@@ -1,7 +1,7 @@
 """The data panel's source form: which data the design trains on.
 
 A builtin dataset (with its form and options), or a CSV file (delimiter, target column, feature
-and one-hot columns read from its header row), an ``.npy`` array, an ``.npz`` archive (its array
+and one-hot columns read from its header row, text columns marked), an ``.npy`` array, an ``.npz`` archive (its array
 names) or an image folder (size, colour). The new section each edit gives comes from
 :mod:`engine.editing.data_section`; the file probes from :mod:`engine.editing.probes`.
 """
@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from engine.data import BUILTIN_DATASETS, builtin_options
 from engine.data.builtin import DIGITS_FORMS, option_ranges
 from engine.editing import data_section as ds
-from engine.editing.probes import DELIMITERS, csv_header, npz_keys
+from engine.editing.probes import DELIMITERS, csv_header, npz_keys, text_columns
 from engine.errors import DataError
 from gui.commands import formatting_value
 from gui.panels.data.fields import FieldMakers, narrow, status_label
@@ -410,6 +410,7 @@ class SourceForm(FieldMakers):
         except DataError as exc:
             header = []
             self._show_file_error(str(exc))
+        text = self._text_columns(spec) if header else set()
         target = spec.get("target")
         self.target_combo.clear()
         self.target_combo.addItem("none (unsupervised)", None)
@@ -436,8 +437,20 @@ class SourceForm(FieldMakers):
                 item.setCheckState(
                     1, Qt.CheckState.Checked if column in categorical else Qt.CheckState.Unchecked
                 )
+                if column in text:
+                    item.setText(1, "text")
+                    item.setToolTip(
+                        1, "Holds text: as an input it is one-hot encoded even when unchecked"
+                    )
             self.columns_tree.addTopLevelItem(item)
         self._fit_columns_tree(len(header))
+
+    def _text_columns(self, spec: dict[str, Any]) -> set[str]:
+        """The CSV's text columns (none when the rows cannot be read: the preview says why)."""
+        try:
+            return set(text_columns(self.resolve(spec["path"]), spec.get("delimiter", ",")))
+        except DataError:
+            return set()
 
     def _fit_columns_tree(self, rows: int) -> None:
         """As tall as its rows, up to eight (then it scrolls)."""

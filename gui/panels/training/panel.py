@@ -359,6 +359,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
 
     @property
     def is_training(self) -> bool:
+        """True from the start of a run until it finished (paused counts)."""
         return self.runner.is_active
 
     @Slot(object)

@@ -1,0 +1,97 @@
+"""Plain helpers several test modules share (fixtures live in the conftest files)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from typing import Any
+
+from engine.graph import Design
+from tests.engine.builders import chain
+
+#: The repository root (where main.py is).
+REPO = Path(__file__).resolve().parents[1]
+
+
+def huge_mlp(last_width: int = 10) -> Design:
+    """784 → 1e6 → 1e6 → ``last_width``: shapes infer at once, but no machine trains it (two
+    10¹² -weight layers)."""
+    return chain(
+        ("x", "Input", {"shape": [784]}),
+        ("fc1", "Linear", {"out_features": 1_000_000}),
+        ("fc2", "Linear", {"out_features": 1_000_000}),
+        ("fc3", "Linear", {"out_features": last_width}),
+    )
+
+
+def export_argv(
+    design: str | Path, checkpoint: str | Path, fmt: str, output: str | Path
+) -> list[str]:
+    """``main.py export`` arguments: ``DESIGN --checkpoint CKPT --format FMT --output OUT``."""
+    return [
+        "export",
+        str(design),
+        "--checkpoint",
+        str(checkpoint),
+        "--format",
+        fmt,
+        "--output",
+        str(output),
+    ]
+
+
+def data_info(task: str, data: Any) -> dict[str, Any]:
+    """The ``data_info`` a checkpoint of a run on the prepared ``data`` carries."""
+    return {
+        "task": task,
+        "input_shape": list(data.input_shape),
+        "target_shape": list(data.target_shape),
+        "num_classes": data.num_classes,
+        "class_names": data.class_names,
+        "feature_names": data.feature_names,
+    }
+
+
+_RUN_GENERATED = textwrap.dedent("""
+    import json, runpy, sys
+    import numpy as np, torch
+    from safetensors.torch import load_file
+    for job in json.loads(sys.argv[1]):
+        model = runpy.run_path(job["py"], run_name="generated")[job["cls"]]()
+        model.load_state_dict(load_file(job["weights"]), strict=True)
+        model.eval()
+        data = np.load(job["inputs"])
+        with torch.no_grad():
+            out = model(*[torch.from_numpy(data[k]) for k in data.files])
+        out = out if isinstance(out, tuple) else (out,)
+        np.savez(job["out"], *[o.numpy() for o in out])
+""")
+
+
+def run_generated_models(
+    jobs: list[dict[str, str]], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
+    """Run exported Python modules in a fresh interpreter (nothing of Deepwire imported).
+
+    Each job names the module ``py``, its class ``cls``, its ``weights`` (safetensors), an
+    ``inputs`` ``.npz`` (the model's inputs, in order) and the ``out`` ``.npz`` the outputs are
+    written to (``arr_0``, ``arr_1``…)."""
+    return subprocess.run(
+        [sys.executable, "-c", _RUN_GENERATED, json.dumps(jobs)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        cwd=cwd,
+        env=env,
+    )
+
+
+def run_python(args: list[str], env: dict[str, str], timeout: float) -> subprocess.CompletedProcess:
+    """``python ARGS`` in a child process run from the repository root, its output captured as
+    text (for what must happen in a fresh process: a crash, the ``--screenshot`` CLI)."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
