@@ -35,7 +35,6 @@ from engine.data.preprocess import Preprocessor
 from engine.data.spec import normalize_spec
 from engine.errors import DataError, DesignFormatError, TrainingError, first_line
 from engine.graph import Design
-from engine.layers import fmt_shape
 from engine.training.checkpoint import Checkpoint, load_checkpoint
 from engine.training.config import TrainConfig
 from engine.training.devices import DistContext

@@ -21,7 +21,6 @@ import torch
 from engine.compile import compile_design
 from engine.errors import DataError, DeepwireError, TrainingError, first_line
 from engine.graph import Design
-from engine.layers import fmt_shape
 from engine.training.checkpoint import Checkpoint, load_checkpoint
 from engine.training.trainer import Trainer
 
@@ -112,7 +111,8 @@ def _network_pairs(
 
 
 def _shape(t: torch.Tensor) -> str:
-    return fmt_shape(tuple(t.shape))
+    """``(8, 4)``: a parameter's shape as torch prints it, without a batch axis."""
+    return str(tuple(int(d) for d in t.shape))
 
 
 def load_weights(modules: dict[str, torch.nn.Module], ckpt: Checkpoint, where: str) -> None:
