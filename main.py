@@ -32,6 +32,21 @@ class _Parser(argparse.ArgumentParser):
         raise SystemExit(2)
 
 
+def _add_evaluate_parsers(sub: argparse._SubParsersAction) -> None:
+    """The ``evaluate`` and ``predict`` sub-commands (engine/evaluate_cli.py)."""
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test or validation split")
+    p.add_argument("design")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--split", choices=("test", "val"), default="test")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("predict", help="predict the samples in an image, CSV or .npy file")
+    p.add_argument("design")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="an image, a CSV of rows or a .npy array")
+    p.add_argument("--output", default=None, help="write the predictions to this CSV file")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The headless sub-command parser."""
     parser = _Parser(prog="deepwire", description="Build, train and export neural networks.")
@@ -56,18 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="start a new run from this checkpoint's weights (fine-tune; fresh optimizer)",
     )
-
-    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test or validation split")
-    p.add_argument("design")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--split", choices=("test", "val"), default="test")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-
-    p = sub.add_parser("predict", help="predict the samples in an image, CSV or .npy file")
-    p.add_argument("design")
-    p.add_argument("--checkpoint", required=True)
-    p.add_argument("--input", required=True, help="an image, a CSV of rows or a .npy array")
-    p.add_argument("--output", default=None, help="write the predictions to this CSV file")
+    _add_evaluate_parsers(sub)
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
