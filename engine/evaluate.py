@@ -191,16 +191,19 @@ def saved_preprocessor(ckpt: Checkpoint, where: str) -> Preprocessor | None:
         ) from None
 
 
-def _config(design: Design, ckpt: Checkpoint, data: PreparedData | None) -> TrainConfig:
+def _config(
+    design: Design, ckpt: Checkpoint, data: PreparedData | None, where: str = "the checkpoint"
+) -> TrainConfig:
     """The training settings the checkpoint was trained with (task, loss, seed), or the design's
     when the checkpoint saved none (an imported model)."""
     saved = ckpt.trainer_state.get("config")
     if saved:
         try:
             return TrainConfig.from_dict(saved).replace(device="cpu")
-        except TrainingError as exc:
+        except Exception as exc:  # a damaged or hostile settings table
             raise DesignFormatError(
-                f"the checkpoint's saved training settings are unusable ({exc})"
+                f"{where}: its saved training settings are unusable ({first_line(exc, 160)}); "
+                "pick a best.pt or last.pt from a training run"
             ) from None
     from engine.training.trainer import Trainer
 
@@ -231,7 +234,7 @@ def evaluate_checkpoint(
     spec = normalize_spec(design.data)
     if spec["split"][split] <= 0:
         raise DataError(_no_split_message(split))
-    config = _config(design, ckpt, None)
+    config = _config(design, ckpt, None, str(checkpoint))
     fitted = saved_preprocessor(ckpt, str(checkpoint))
     data = prepare_data(design.data, base_dir, config.seed, fitted=fitted)
     if not ckpt.trainer_state.get("config"):
@@ -391,7 +394,7 @@ def predict_file(design: Design, checkpoint: str | Path, input_path: str | Path)
     x = read_samples(input_path, raw_shape, pre)
     if pre is not None:
         x = pre.transform(x)
-    config = _config(design, ckpt, None)
+    config = _config(design, ckpt, None, str(checkpoint))
     if config.task in ("gan", "som"):
         raise DataError(
             f"predict gives classes or values; a {config.task.upper()} design has neither: "
@@ -409,6 +412,11 @@ def predict_file(design: Design, checkpoint: str | Path, input_path: str | Path)
     if config.task == "classification" and names:
         binary = out.reshape(len(out), -1).shape[1] == 1 and len(names) == 2
         probs = _class_probabilities(out, binary)
+        if probs.shape[1] != len(names):
+            raise DesignFormatError(
+                f"{checkpoint}: names {len(names)} classes but the model gives "
+                f"{probs.shape[1]} outputs; pick a best.pt or last.pt from a training run"
+            )
         return Predictions(
             config.task,
             list(names),

@@ -397,3 +397,25 @@ def test_an_imported_model_trains_further(tmp_path, run_main):
     )  # fmt: skip
     assert code == 0, err
     assert (tmp_path / "run" / "best.pt").is_file()
+
+
+def test_damaged_preprocessing_or_settings_in_a_checkpoint_are_one_line(runs, run_main, tmp_path):
+    from engine.training.checkpoint import save_checkpoint
+
+    path, ckpt = runs["iris"]
+    np.save(tmp_path / "row.npy", np.array([5.1, 3.5, 1.4, 0.2]))
+    for field, value in (
+        ("preprocessor", {"version": 1, "layout": "table"}),
+        ("trainer_state", {"config": {"epochs": "many"}}),
+    ):
+        damaged = load_checkpoint(ckpt)
+        setattr(damaged, field, value)
+        bad = tmp_path / f"{field}.pt"
+        save_checkpoint(bad, damaged)
+        for argv in (
+            ["evaluate", str(path), "--checkpoint", str(bad)],
+            ["predict", str(path), "--checkpoint", str(bad), "--input", str(tmp_path / "row.npy")],
+        ):
+            code, out, err = run_main(argv)
+            assert code == 2 and out == "" and err.count("\n") == 1, (field, argv, err)
+            assert str(bad) in err
