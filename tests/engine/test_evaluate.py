@@ -419,3 +419,19 @@ def test_damaged_preprocessing_or_settings_in_a_checkpoint_are_one_line(runs, ru
             code, out, err = run_main(argv)
             assert code == 2 and out == "" and err.count("\n") == 1, (field, argv, err)
             assert str(bad) in err
+
+
+def test_images_are_read_as_the_models_channels_and_size(tmp_path):
+    from PIL import Image
+
+    from engine.evaluate import read_samples
+
+    rgb = np.random.default_rng(1).integers(0, 256, (4, 4, 3)).astype(np.uint8)
+    Image.fromarray(rgb).save(tmp_path / "rgb.png")
+    x = read_samples(tmp_path / "rgb.png", (3, 4, 4))
+    assert x.shape == (1, 3, 4, 4)
+    assert np.allclose(x[0], np.moveaxis(rgb, -1, 0) / 255.0)
+    gray = read_samples(tmp_path / "rgb.png", (1, 2, 2))  # converted and resized
+    assert gray.shape == (1, 1, 2, 2) and 0.0 <= gray.min() and gray.max() <= 1.0
+    with pytest.raises(DataError, match=r"\(5, 3\)"):
+        read_samples(tmp_path / "rgb.png", (5, 3))  # not an image input: names the shape
