@@ -3,6 +3,8 @@
     python main.py [DESIGN.json]                      open the editor (default: MLP template)
     python main.py check DESIGN.json [--json]         validate a design
     python main.py train DESIGN.json [options]        train headless
+    python main.py evaluate DESIGN.json --checkpoint C [--split test|val] [--json]
+    python main.py predict DESIGN.json --checkpoint C --input FILE [--output CSV]
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
     python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
@@ -17,7 +19,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("check", "train", "export", "import")
+COMMANDS = ("check", "train", "evaluate", "predict", "export", "import")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -28,6 +30,21 @@ class _Parser(argparse.ArgumentParser):
 
         sys.stderr.write(printable(f"{self.prog}: error: {message} (see --help)") + "\n")
         raise SystemExit(2)
+
+
+def _add_evaluate_parsers(sub: argparse._SubParsersAction) -> None:
+    """The ``evaluate`` and ``predict`` sub-commands (engine/evaluate_cli.py)."""
+    p = sub.add_parser("evaluate", help="evaluate a checkpoint on the test or validation split")
+    p.add_argument("design")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--split", choices=("test", "val"), default="test")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("predict", help="predict the samples in an image, CSV or .npy file")
+    p.add_argument("design")
+    p.add_argument("--checkpoint", required=True)
+    p.add_argument("--input", required=True, help="an image, a CSV of rows or a .npy array")
+    p.add_argument("--output", default=None, help="write the predictions to this CSV file")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,6 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int)
     p.add_argument("--out", default=None, help="output folder (default runs/<design>-<time>)")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        metavar="CHECKPOINT",
+        help="start a new run from this checkpoint's weights (fine-tune; fresh optimizer)",
+    )
+    _add_evaluate_parsers(sub)
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
@@ -88,6 +112,10 @@ def run_headless(argv: list[str]) -> int:
         from engine.training.cli import run_train
 
         return run_train(args)
+    if args.command in ("evaluate", "predict"):
+        from engine.evaluate_cli import run_evaluate, run_predict
+
+        return (run_evaluate if args.command == "evaluate" else run_predict)(args)
     if args.command == "export":
         from engine.export.cli import run_export
 

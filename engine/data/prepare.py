@@ -58,8 +58,12 @@ def prepare_data(
     base_dir: str | Path | None = None,
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
+    fitted: Preprocessor | None = None,
 ) -> PreparedData:
     """Load the data a spec describes, split it with ``seed`` and fit preprocessing on train.
+
+    ``fitted`` (a checkpoint's saved preprocessing) is applied instead of fitting a new one, so
+    evaluating a trained model sees exactly the numbers it was trained on.
 
     Paths in the spec are relative to ``base_dir`` (the design file's folder). Raises
     :class:`DataError` for anything wrong with the spec or the data. ``should_stop()`` is asked
@@ -84,8 +88,8 @@ def prepare_data(
         raw = _LOADERS[spec["source"]](spec, base)
     check_cancel(should_stop)
     if raw.task == "forecast":
-        return _prepare_forecast(raw, spec, seed, should_stop)
-    return _prepare_samples(raw, spec, seed, should_stop)
+        return _prepare_forecast(raw, spec, seed, should_stop, fitted)
+    return _prepare_samples(raw, spec, seed, should_stop, fitted)
 
 
 def _row_name(raw: RawData, i: int) -> str:
@@ -204,7 +208,11 @@ def _describe(origin: str, n_train: int, n_val: int, n_test: int) -> str:
 
 
 def _prepare_samples(
-    raw: RawData, spec: dict[str, Any], seed: int, should_stop: Callable[[], bool] | None = None
+    raw: RawData,
+    spec: dict[str, Any],
+    seed: int,
+    should_stop: Callable[[], bool] | None = None,
+    fitted: Preprocessor | None = None,
 ) -> PreparedData:
     pre_spec, split = spec["preprocess"], spec["split"]
     raw = _clean_missing(raw, pre_spec["impute"])
@@ -218,14 +226,17 @@ def _prepare_samples(
         len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
     )
     check_cancel(should_stop)
-    pre = Preprocessor(
-        pre_spec,
-        raw.layout,
-        raw.columns,
-        raw.categorical,
-        class_names if raw.task == "classification" else None,
-    )
-    pre.fit(raw.x[tr])
+    if fitted is not None:
+        pre = fitted
+    else:
+        pre = Preprocessor(
+            pre_spec,
+            raw.layout,
+            raw.columns,
+            raw.categorical,
+            class_names if raw.task == "classification" else None,
+        )
+        pre.fit(raw.x[tr])
 
     def part(ix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
         check_cancel(should_stop)
@@ -275,7 +286,11 @@ def _windows(series: np.ndarray, window: int, horizon: int) -> tuple[np.ndarray,
 
 
 def _prepare_forecast(
-    raw: RawData, spec: dict[str, Any], seed: int, should_stop: Callable[[], bool] | None = None
+    raw: RawData,
+    spec: dict[str, Any],
+    seed: int,
+    should_stop: Callable[[], bool] | None = None,
+    fitted: Preprocessor | None = None,
 ) -> PreparedData:
     """Split the series in time order (train, then val, then test), then cut windows."""
     series, split = raw.series, spec["split"]
@@ -296,7 +311,7 @@ def _prepare_forecast(
         _windows(parts[k], raw.window, raw.horizon) for k in ("train", "val", "test")
     )
     check_cancel(should_stop)
-    pre = Preprocessor(spec["preprocess"], "sequence").fit(x_tr)
+    pre = fitted if fitted is not None else Preprocessor(spec["preprocess"], "sequence").fit(x_tr)
 
     def tf(x: np.ndarray) -> np.ndarray:
         return pre.transform(x) if len(x) else x.astype(np.float32)

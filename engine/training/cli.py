@@ -1,11 +1,12 @@
 """``python main.py train DESIGN.json [--epochs N] [--batch-size B] [--lr LR] [--device D]
-[--seed S] [--out DIR] [--resume CHECKPOINT]``.
+[--seed S] [--out DIR] [--resume CHECKPOINT | --init-from CHECKPOINT]``.
 
 Flags override the design's ``training`` section. Progress (tqdm, with loss and ETA) and one line
 per epoch go to stderr; the final summary line goes to stdout. ``DIR`` receives ``metrics.jsonl``,
 ``best.pt``, ``last.pt`` and ``summary.json``. Exit codes: 0 trained (also when early stopping
 ended it), 1 invalid design or failed training, 2 unreadable file or bad flag value, 130 stopped
-with Ctrl+C.
+with Ctrl+C. ``--init-from`` starts a new run from a checkpoint's weights with a fresh optimizer
+(:mod:`engine.training.init_from`).
 """
 
 from __future__ import annotations
@@ -171,17 +172,29 @@ def run_train(args: argparse.Namespace) -> int:
             overrides = _overrides(args)
         except _UsageError as exc:
             return fail(str(exc), 2)
+        init_from = getattr(args, "init_from", None)
+        if init_from and getattr(args, "resume", None):
+            return fail("--init-from starts a new run and --resume continues one: give only one", 2)
         design = load_design(args.design)
         config = TrainConfig.from_design(design, overrides)
-        out = Path(args.out) if args.out else default_out_dir(args.design)
-        trainer = Trainer(
-            design,
-            config,
-            callbacks=[ProgressBar()],
-            base_dir=Path(args.design).resolve().parent,
-            out_dir=out,
-            resume=getattr(args, "resume", None),
-        )
+        kwargs: dict[str, Any] = {
+            "callbacks": [ProgressBar()],
+            "base_dir": Path(args.design).resolve().parent,
+        }
+        if init_from:
+            from engine.training.init_from import InitFromTrainer, load_init_checkpoint
+
+            ckpt = load_init_checkpoint(design, init_from)  # before any data loads or folder
+            out = Path(args.out) if args.out else default_out_dir(args.design)
+            trainer: Trainer = InitFromTrainer(
+                design, config, out_dir=out, init_from=ckpt, **kwargs
+            )
+            trainer.init_from = init_from
+        else:
+            out = Path(args.out) if args.out else default_out_dir(args.design)
+            trainer = Trainer(
+                design, config, out_dir=out, resume=getattr(args, "resume", None), **kwargs
+            )
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
         if trainer.dist.is_main:
