@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
-
-from engine.layers import modules
 from engine.layers.registry import register
 from engine.layers.spec import LayerSpec, Params, ParamSpec, Shape, ShapeRuleError, numel
+from engine.lazy import LazyModule
+
+# torch is imported when a layer is first built, not when the catalogue loads: ``check`` and the
+# editor's shape inference need only the specs.
+nn = LazyModule("torch.nn")
+modules = LazyModule("engine.layers.modules")
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -281,7 +284,7 @@ def _conv_macs(dims: int):
 
 
 for _dims in (1, 2):
-    _cls = nn.Conv1d if _dims == 1 else nn.Conv2d
+    _cls = "Conv1d" if _dims == 1 else "Conv2d"
     register(
         LayerSpec(
             type_id=f"Conv{_dims}d",
@@ -296,7 +299,7 @@ for _dims in (1, 2):
             infer=_conv_infer(_dims),
             build=(
                 lambda cls: (
-                    lambda s, p: cls(
+                    lambda s, p: getattr(nn, cls)(
                         s[0][0],
                         p["out_channels"],
                         p["kernel_size"],
@@ -389,8 +392,8 @@ def _pool_infer(dims: int, name: str):
     return infer
 
 
-def _pool_build(cls):
-    return lambda s, p: cls(
+def _pool_build(cls: str):
+    return lambda s, p: getattr(nn, cls)(
         p["kernel_size"], stride=p["stride"] or p["kernel_size"], padding=p["padding"]
     )
 
@@ -403,7 +406,7 @@ register(
         help="Keeps the largest value in each window along a sequence (N, C, L).",
         params=_POOL_PARAMS,
         infer=_pool_infer(1, "MaxPool1d"),
-        build=_pool_build(nn.MaxPool1d),
+        build=_pool_build("MaxPool1d"),
     )
 )
 register(
@@ -414,7 +417,7 @@ register(
         help="Keeps the largest value in each window of an image (N, C, H, W).",
         params=_POOL_PARAMS,
         infer=_pool_infer(2, "MaxPool2d"),
-        build=_pool_build(nn.MaxPool2d),
+        build=_pool_build("MaxPool2d"),
     )
 )
 register(
@@ -425,7 +428,7 @@ register(
         help="Averages each window of an image (N, C, H, W).",
         params=_POOL_PARAMS,
         infer=_pool_infer(2, "AvgPool2d"),
-        build=_pool_build(nn.AvgPool2d),
+        build=_pool_build("AvgPool2d"),
     )
 )
 
