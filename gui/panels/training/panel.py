@@ -31,9 +31,7 @@ from PySide6.QtWidgets import (
 
 from engine.data import PreparedData
 from engine.errors import DeepwireError
-from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
-from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
 from gui.document import Document
 from gui.formatting import design_stem
@@ -43,9 +41,12 @@ from gui.panels.training.settings_form import SettingsForm
 from gui.plots import TrainingPlots
 from gui.runner import RunResult, TrainingRunner
 from gui.summary import summary_of
+from gui.torch_loader import torch_loader
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
 
 GUI_SAMPLE_EVERY = 25  # steps between layer statistics when the design does not say
+LOADING_TEXT = "Loading PyTorch…"
+LOADING_TIP = "PyTorch is loading in the background: Train is enabled as soon as it is ready"
 
 
 class TrainingPanel(SettingsForm, RunProgress, QWidget):
@@ -92,6 +93,10 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.runner.eventsReady.connect(plots.add_events)
         self.runner.finished.connect(self._on_finished)
         self.runner.stateChanged.connect(self._on_state)
+        self.loader = torch_loader()
+        if not self.loader.is_ready():
+            self.state_label.setText(LOADING_TEXT)
+            self.loader.ready.connect(self._on_torch_ready)
         self.refresh_settings()
         self._update_controls()
 
@@ -228,6 +233,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         """Whether a run may start now; shows the reason when the design blocks it."""
         if self.runner.is_active:
             return False
+        if not self.loader.is_ready():
+            self.statusMessage.emit(LOADING_TIP)
+            return False
         reason = self.blocked_reason()
         if reason is not None:
             self._show_error(reason)
@@ -251,6 +259,8 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             if path is None:
                 return False
         path = Path(path)
+        from engine.training.checkpoint import load_checkpoint  # torch: loaded (Train enabled)
+
         try:
             ckpt = load_checkpoint(path)
         except (DeepwireError, OSError) as exc:
@@ -286,6 +296,8 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         base_dir = doc.path.parent if doc.path is not None else None
         out_dir = None
         if self.runs_dir is not None:
+            from engine.training.run_files import new_run_folder  # imports torch
+
             out_dir = new_run_folder(self.runs_dir, design_stem(doc.path, doc.design.name))
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
@@ -410,12 +422,22 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self._show_progress()
 
     @Slot()
+    def _on_torch_ready(self) -> None:
+        """PyTorch has loaded (gui/torch_loader.py): Train becomes available."""
+        if self.state_label.text() == LOADING_TEXT:
+            self.state_label.setText("Ready")
+        if self.loader.error is not None:
+            self._show_error(f"PyTorch failed to load: {self.loader.error}")
+        self._update_controls()
+
+    @Slot()
     def _update_controls(self) -> None:
         active = self.runner.is_active
         state = self.runner.state
         reason = None if active else self.blocked_reason()
-        self.train_action.setEnabled(not active and reason is None)
-        self.resume_action.setEnabled(not active and reason is None)
+        loading = not self.loader.is_ready()
+        self.train_action.setEnabled(not active and reason is None and not loading)
+        self.resume_action.setEnabled(not active and reason is None and not loading)
         self.resume_action.setToolTip(reason or "Continue a run from one of its checkpoints")
         self.pause_action.setEnabled(active and state in ("running", "paused"))
         self.stop_action.setEnabled(active and state != "stopping")
@@ -424,7 +446,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.pause_action.setIcon(icon("train" if paused else "pause"))
         self.blocked_label.setText(reason or "")
         self.blocked_label.setVisible(reason is not None)
-        self.train_action.setToolTip(reason or "Train the design (F5)")
+        self.train_action.setToolTip(
+            reason or (LOADING_TIP if loading else "Train the design (F5)")
+        )
         self.settings_note.setText(
             "Changes apply to the next run; this run trains the design "
             "as it was when you pressed Train."
