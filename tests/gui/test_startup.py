@@ -98,3 +98,57 @@ def test_a_window_opened_with_pytorch_loaded_can_train_at_once(main_window):
     assert gui.torch_loader.torch_loader().is_ready()
     assert win.training_panel.train_action.isEnabled()
     assert win.training_panel.state_label.text() != LOADING_TEXT
+
+
+def _prepare_calls(monkeypatch) -> list[dict]:
+    """Record every prepare_data call a training run makes itself."""
+    import engine.training.trainer as trainer_module
+
+    calls: list[dict] = []
+    real = trainer_module.prepare_data
+
+    def spy(spec, *args, **kwargs):
+        calls.append(spec)
+        return real(spec, *args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "prepare_data", spy)
+    return calls
+
+
+def _final_loss(qtbot, panel) -> float:
+    with qtbot.waitSignal(panel.runFinished, timeout=60_000) as finished:
+        assert panel.train(overrides={"epochs": 1})
+    result = finished.args[0]
+    assert result.ok, result.error
+    return result.summary.final["train_loss"]
+
+
+def prepared(panel, design) -> bool:
+    return panel.prepared.get(design.data, panel.config().seed) is not None
+
+
+def test_train_reuses_the_data_prepared_while_the_design_was_open(main_window, qtbot, monkeypatch):
+    from gui.commands import SetSection
+
+    calls = _prepare_calls(monkeypatch)
+    win, _prompts = main_window(template_path("mlp"), exposed=True)
+    panel = win.training_panel
+    design = win.document.design
+    # opened: the built-in data is prepared in the background, ahead of Train
+    qtbot.waitUntil(lambda: prepared(panel, design), timeout=30_000)
+    assert not panel.preparing_label.isVisible()
+    cached_loss = _final_loss(qtbot, panel)
+    assert calls == []  # the run trained on the prepared data: it prepared nothing itself
+
+    # a run that prepares its own data from the same section and seed trains the same
+    panel.prepared.clear()
+    assert _final_loss(qtbot, panel) == cached_loss
+    assert len(calls) == 1
+
+    # an edit of the data section makes the prepared data stale: it is prepared again
+    win.document.push(SetSection(win.document, "data", "preprocess", {"scale": "minmax"}))
+    design = win.document.design
+    assert not prepared(panel, design)
+    qtbot.waitUntil(lambda: prepared(panel, design), timeout=30_000)
+    _final_loss(qtbot, panel)
+    assert len(calls) == 1

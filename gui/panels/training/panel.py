@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -36,6 +36,7 @@ from engine.training.summary import RunSummary
 from gui.document import Document
 from gui.formatting import design_stem
 from gui.icons import icon
+from gui.panels.training.prepared import PreparedCache
 from gui.panels.training.progress import RunProgress, remove_unfinished_run
 from gui.panels.training.settings_form import SettingsForm
 from gui.plots import TrainingPlots
@@ -47,6 +48,8 @@ from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
 GUI_SAMPLE_EVERY = 25  # steps between layer statistics when the design does not say
 LOADING_TEXT = "Loading PyTorch…"
 LOADING_TIP = "PyTorch is loading in the background: Train is enabled as soon as it is ready"
+PREPARING_TEXT = "Preparing the data in the background…"
+PREPARE_DELAY_MS = 300  # after an edit, before the data is prepared ahead of Train
 
 
 class TrainingPanel(SettingsForm, RunProgress, QWidget):
@@ -80,6 +83,12 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self._refreshing = False
         self._last_shown = 0.0
         self._reset_progress()
+        # the design's built-in data, prepared ahead of Train (see .prepared)
+        self.prepared = PreparedCache(self)
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self.prepare_ahead)
 
         self._build_actions()
         self._build_ui()
@@ -93,10 +102,15 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.runner.eventsReady.connect(plots.add_events)
         self.runner.finished.connect(self._on_finished)
         self.runner.stateChanged.connect(self._on_state)
+        self.prepared.changed.connect(self._show_preparing)
+        document.undo_stack.indexChanged.connect(self._schedule_prepare)
+        document.designReset.connect(self._schedule_prepare)
         self.loader = torch_loader()
         if not self.loader.is_ready():
             self.state_label.setText(LOADING_TEXT)
             self.loader.ready.connect(self._on_torch_ready)
+        else:
+            self._prepare_timer.start()
         self.refresh_settings()
         self._update_controls()
 
@@ -185,6 +199,11 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.values_label.setWordWrap(True)
         self.warning_label = self._label(WARNING_COLOUR)
         self.error_label = self._label(ERROR_COLOUR)
+        self.preparing_label = self._label(None)
+        self.preparing_label.setText(PREPARING_TEXT)
+        self.preparing_label.setToolTip(
+            "So the first batch follows Train at once; Train need not wait for it"
+        )
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -198,6 +217,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.warning_label,
             self.error_label,
             self.result_label,
+            self.preparing_label,
         ):
             layout.addWidget(widget)
 
@@ -303,15 +323,19 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default
             overrides.setdefault("sample_every", GUI_SAMPLE_EVERY)
+        given = data if data is not None else self.data
         try:
+            planned = TrainConfig.from_design(doc.design, overrides)
+            if given is None and resume is None:  # a resumed run uses its checkpoint's seed
+                given = self.prepared.get(doc.design.data, planned.seed)
+            self.prepared.cancel()  # the run prepares what is not ready itself
             if self.plots is not None:
-                task = TrainConfig.from_design(doc.design, overrides).task
-                self.plots.prepare_run(doc.design, task)
+                self.plots.prepare_run(doc.design, planned.task)
             config = self.runner.start(
                 doc.design,
                 base_dir=base_dir,
                 out_dir=out_dir,
-                data=data if data is not None else self.data,
+                data=given,
                 overrides=overrides,
                 resume=resume,
             )
@@ -327,7 +351,11 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.export_button.hide()
         self.values_label.clear()
         self.rate_label.clear()
-        self.state_label.setText("Loading data and building the network…")
+        self.state_label.setText(
+            "Building the network…"
+            if given is not None
+            else "Loading data and building the network…"
+        )
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.statusMessage.emit("Training started")
@@ -366,8 +394,36 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.state_label.setText("Stopping…")
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Stop and join the worker (window close); True when it ended in time."""
-        return self.runner.shutdown(timeout)
+        """Stop and join the worker and any data preparation (window close; 0: only ask);
+        True when they ended in time."""
+        self._prepare_timer.stop()
+        done = self.runner.shutdown(timeout)
+        return self.prepared.shutdown(timeout) and done
+
+    @property
+    def preparing(self) -> bool:
+        """True while the design's data is being prepared ahead of Train."""
+        return self.prepared.preparing
+
+    def _schedule_prepare(self, *_changed: object) -> None:
+        self._prepare_timer.start()  # restarted by each edit: prepares once the edits pause
+
+    @Slot()
+    def prepare_ahead(self) -> None:
+        """Prepare the design's built-in data in the background, so Train finds it ready
+        (nothing while PyTorch loads or a run is active, or when the design says train on
+        given data)."""
+        if not self.loader.is_ready() or self.runner.is_active or self.data is not None:
+            return
+        try:
+            seed = self.config().seed
+        except DeepwireError:
+            return  # the panel shows why the settings are invalid
+        self.prepared.prepare(self.document.design.data, seed)
+
+    @Slot()
+    def _show_preparing(self) -> None:
+        self.preparing_label.setVisible(self.prepared.preparing and not self.runner.is_active)
 
     @property
     def is_training(self) -> bool:
@@ -429,6 +485,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         if self.loader.error is not None:
             self._show_error(f"PyTorch failed to load: {self.loader.error}")
         self._update_controls()
+        self._prepare_timer.start()
 
     @Slot()
     def _update_controls(self) -> None:
