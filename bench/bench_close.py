@@ -6,8 +6,8 @@ folder), brings the editor into one state, closes the main window and measures
 * ``close``: seconds ``MainWindow.close()`` spent on the GUI thread (the window is gone after it);
 * ``exit``: seconds from the end of that call to the end of the process, as the parent sees it.
 
-States: ``idle`` (the warm-up has finished), ``warming`` (closed 100 ms after the event loop
-starts, while the warm-up imports scikit-learn), ``training`` (the MLP template on digits, after
+States: ``idle`` (the warm-up has finished), ``warming`` (closed as soon as the warm-up has
+started after the window's first paint, while it and the PyTorch loader import), ``training`` (the MLP template on digits, after
 its first epoch), ``paused`` (the same, paused), ``preview`` (the data panel preparing a
 300,000-row CSV), ``run-csv`` (a run loading that CSV) and ``job`` (a dialog's background job
 that takes 30 s, standing in for an export, which cannot be interrupted). For the run states the
@@ -69,25 +69,31 @@ DRIVER = textwrap.dedent("""
         global win
         win = window()
         runner = win.training_panel.runner
-        if STATE == "warming":
-            close()
+        from gui.torch_loader import torch_loader
+        loaded = torch_loader().is_ready  # PyTorch loads after the first paint; Train waits
+        if STATE == "warming":  # the warm-up (and the PyTorch loader) start after the first paint
+            when(lambda: runner._warm is not None, close, every=5)
         elif STATE == "idle":
-            when(lambda: runner._warm is None or not runner._warm.is_alive(), close)
+            when(lambda: loaded() and runner._warm is not None and not runner._warm.alive, close)
         elif STATE in ("training", "paused"):
-            win.training_panel.train()
             def after_epoch():
                 if STATE == "paused":
                     runner.pause()
                 QTimer.singleShot(100, close)
-            when(lambda: win.training_panel.epoch_done >= 1, after_epoch)
+            def train():
+                win.training_panel.train()
+                when(lambda: win.training_panel.epoch_done >= 1, after_epoch)
+            when(loaded, train)
         elif STATE == "preview":
             win.data_panel.set_on_screen(True)
             win.data_panel.update_preview()
             QTimer.singleShot(300, close)
         elif STATE == "run-csv":
             win.data_panel.set_on_screen(False)
-            win.training_panel.train()
-            QTimer.singleShot(300, close)
+            def train():
+                win.training_panel.train()
+                QTimer.singleShot(300, close)
+            when(loaded, train)
         elif STATE == "job":
             from gui.workers import BackgroundCall, join_on_quit
             job = BackgroundCall(time.sleep, 30.0, parent=win)

@@ -23,3 +23,22 @@ def lazy_exports(
         return value
 
     return __getattr__
+
+
+class LazyModule:
+    """A stand-in for a module that is imported on the first attribute access, so a module-level
+    ``nn = LazyModule("torch.nn")`` costs nothing until a layer is actually built (``check`` and
+    the editor's shape inference never touch torch)."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._module: Any = None
+
+    def __getattr__(self, attr: str) -> Any:
+        module = self._module
+        if module is None:
+            module = self._module = importlib.import_module(self._name)
+        return getattr(module, attr)
+
+    def __repr__(self) -> str:
+        return f"<lazy module {self._name!r}>"

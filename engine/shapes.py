@@ -18,17 +18,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
-from torch import nn
 
-from engine.graph import NETWORK_ROLES, NODE_ID_RE, Design, Node
+from engine.graph import NETWORK_ROLES, Design, Node
 from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
 from engine.layers.spec import DTYPES
+from engine.reserved import RESERVED_IDS
 
 BYTES_PER_VALUE = 4  # float32 activations
-
-#: Node ids that would clash with attributes of the compiled ``nn.ModuleDict`` (``forward``,
-#: ``training``, ``to``…): compiling keys submodules by node id, so these are refused.
-RESERVED_IDS = frozenset(name for name in dir(nn.ModuleDict()) if NODE_ID_RE.match(name))
 
 # Shape rules and parameter coercion are pure functions of (type, params, input shapes), and real
 # designs repeat the same blocks, so both are memoized process-wide (bounded; see _remember).

@@ -194,9 +194,12 @@ def _run_editor(app, document, design_arg: str | None):
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
     window.training_panel.runs_dir = data_dir() / "runs"  # checkpoints of editor runs
-    window.training_panel.runner.warm_up()  # first-run imports, while the user looks around
+    # first-run imports while the user looks around, once the window is on screen
+    window.firstPainted.connect(window.training_panel.runner.warm_up)
     if design_arg:
         window.recent.add(Path(design_arg))
+    if os.environ.get(FIRST_PAINT_ENV):
+        window.firstPainted.connect(lambda: _report_first_paint(app))
     window.show()
     window.canvas.fit()
     window.offer_recovery()
@@ -204,6 +207,16 @@ def _run_editor(app, document, design_arg: str | None):
     code = app.exec()
     leave(window)
     exit_process(code)
+
+
+#: Set (to anything) to make the editor print ``first_paint_wall=<time.time()> torch_loaded=…``
+#: on stdout once its window has painted, and quit (bench/bench_startup.py times start-up).
+FIRST_PAINT_ENV = "DEEPWIRE_EXIT_AFTER_FIRST_PAINT"
+
+
+def _report_first_paint(app) -> None:
+    print(f"first_paint_wall={time.time():.6f} torch_loaded={'torch' in sys.modules}", flush=True)
+    app.exit(0)
 
 
 def leave(window, wait: float = EXIT_WAIT_S) -> bool:

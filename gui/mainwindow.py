@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer
+from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
     QKeySequence,
+    QPaintEvent,
 )
 from PySide6.QtWidgets import (
     QDockWidget,
@@ -50,6 +51,7 @@ from gui.plots import TrainingPlots
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
+from gui.torch_loader import torch_loader
 from gui.widgets import ERROR_COLOUR
 from resources import TEMPLATES, template_path
 
@@ -133,7 +135,13 @@ class MainWindow(QMainWindow):
 
     ``settings`` (None: nothing persists) stores geometry, dock layout and recent files;
     ``recovery`` (None: no autosave) receives the autosaves; ``prompts`` asks the user.
+
+    Nothing here imports torch: once the window has painted for the first time
+    (:attr:`firstPainted`), PyTorch loads in the background (:mod:`gui.torch_loader`) and Train
+    waits for it.
     """
+
+    firstPainted = Signal()  # the window's first frame has been painted (once)
 
     def __init__(
         self,
@@ -146,6 +154,7 @@ class MainWindow(QMainWindow):
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
+        self._painted = False
         gc_guard.hold(self)  # cycles are collected on this thread only while the window is open
         self.document = document if document is not None else Document(parent=self)
         self.settings = settings
@@ -406,6 +415,9 @@ class MainWindow(QMainWindow):
         self.view_menu.addAction(bar.toggleViewAction())
         self.toolbar = bar
 
+    def _show_device(self) -> None:
+        self.device_label.setText(training_device())
+
     def _build_status_bar(self) -> None:
         status = self.statusBar()
         self.validity_label = QLabel()
@@ -413,8 +425,13 @@ class MainWindow(QMainWindow):
         self.macs_label = QLabel()
         self.memory_label = QLabel()
         self.train_memory_label = QLabel()
-        self.device_label = QLabel(training_device())
+        self.device_label = QLabel("Device: loading PyTorch…")
         self.device_label.setToolTip("The device training would use")
+        loader = torch_loader()
+        if loader.is_ready():
+            self._show_device()
+        else:  # asking torch which device it has waits until it has loaded in the background
+            loader.ready.connect(self._show_device)
         self.params_label.setToolTip("Trainable parameters of every network")
         self.macs_label.setToolTip("Multiply-accumulate operations per sample (forward pass)")
         self.memory_label.setToolTip("Activation memory per sample (float32, forward pass)")
@@ -747,6 +764,17 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         self.inspector_dock.raise_()
 
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if not self._painted:
+            self._painted = True
+            QTimer.singleShot(0, self._after_first_paint)  # after the rest of this frame
+
+    def _after_first_paint(self) -> None:
+        """The window is on screen: load PyTorch now, in the background."""
+        self.firstPainted.emit()
+        torch_loader().start()
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if not self.maybe_save():
             event.ignore()
@@ -965,13 +993,19 @@ class MainWindow(QMainWindow):
         from PySide6.QtCore import QElapsedTimer, QEventLoop
         from PySide6.QtWidgets import QApplication
 
+        app = QApplication.instance()
+        timer = QElapsedTimer()
+        timer.start()
+        loader = torch_loader()
+        loader.start()
+        while not loader.is_ready() and timer.elapsed() < 120_000:  # Train waits for PyTorch
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            _sleep_ms(10)
         if not self.training_panel.train():
             return False
         self.apply_training_layout()
-        app = QApplication.instance()
         panel = self.training_panel
-        timer = QElapsedTimer()
-        timer.start()
+        timer.restart()
         # the clock starts with the first batch: loading data and imports do not count
         while panel.start_event is None and panel.is_training and timer.elapsed() < 60_000:
             app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)

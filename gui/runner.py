@@ -29,17 +29,21 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 
 from engine.data import PreparedData
 from engine.errors import TrainingError, first_line
 from engine.graph import Design
-from engine.training import Callback, TrainConfig, Trainer
+from engine.training.config import TrainConfig
+from engine.training.events import Callback
 from engine.training.summary import RunSummary
 from gui import gc_guard
 from gui.workers import BackgroundCall
+
+if TYPE_CHECKING:  # the trainer imports torch: gui/torch_loader.py loads it in the background
+    from engine.training.trainer import Trainer
 
 DRAIN_HZ = 20
 MAX_EVENTS_PER_DRAIN = 2000  # bounds one drain's work, so a flood of events cannot freeze the UI
@@ -201,6 +205,8 @@ class TrainingRunner(QObject):
         """
         if self._run is not None:
             raise TrainingError("a training run is already active: stop it first")
+        from engine.training.trainer import Trainer  # imports torch (loaded ahead: torch_loader)
+
         snapshot = design.copy()
         config = TrainConfig.from_design(snapshot, overrides)
         self.buffer.clear()

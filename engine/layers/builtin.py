@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import nn
-
-from engine.layers import modules
 from engine.layers.registry import register
 from engine.layers.spec import LayerSpec, Params, ParamSpec, Shape, ShapeRuleError, numel
+from engine.lazy import LazyModule
+
+# torch is imported when a layer is first built, not when the catalogue loads: ``check`` and the
+# editor's shape inference need only the specs.
+nn = LazyModule("torch.nn")
+modules = LazyModule("engine.layers.modules")
 
 # ---------------------------------------------------------------------------------------------
 # helpers
@@ -281,7 +284,7 @@ def _conv_macs(dims: int):
 
 
 for _dims in (1, 2):
-    _cls = nn.Conv1d if _dims == 1 else nn.Conv2d
+    _cls = "Conv1d" if _dims == 1 else "Conv2d"
     register(
         LayerSpec(
             type_id=f"Conv{_dims}d",
@@ -296,7 +299,7 @@ for _dims in (1, 2):
             infer=_conv_infer(_dims),
             build=(
                 lambda cls: (
-                    lambda s, p: cls(
+                    lambda s, p: getattr(nn, cls)(
                         s[0][0],
                         p["out_channels"],
                         p["kernel_size"],
@@ -389,8 +392,9 @@ def _pool_infer(dims: int, name: str):
     return infer
 
 
-def _pool(type_id: str, dims: int, cls: type[nn.Module], help_text: str) -> None:
-    """Register one pooling layer: a ``dims``-D window of ``cls`` with the shared pool params."""
+def _pool(type_id: str, dims: int, help_text: str) -> None:
+    """Register one pooling layer: a ``dims``-D window of ``torch.nn.<type_id>`` with the shared
+    pool params (the class is looked up by name when built, so registering imports no torch)."""
     register(
         LayerSpec(
             type_id=type_id,
@@ -399,23 +403,16 @@ def _pool(type_id: str, dims: int, cls: type[nn.Module], help_text: str) -> None
             help=help_text,
             params=_POOL_PARAMS,
             infer=_pool_infer(dims, type_id),
-            build=lambda s, p: cls(
+            build=lambda s, p: getattr(nn, type_id)(
                 p["kernel_size"], stride=p["stride"] or p["kernel_size"], padding=p["padding"]
             ),
         )
     )
 
 
-_pool(
-    "MaxPool1d",
-    1,
-    nn.MaxPool1d,
-    "Keeps the largest value in each window along a sequence (N, C, L).",
-)
-_pool(
-    "MaxPool2d", 2, nn.MaxPool2d, "Keeps the largest value in each window of an image (N, C, H, W)."
-)
-_pool("AvgPool2d", 2, nn.AvgPool2d, "Averages each window of an image (N, C, H, W).")
+_pool("MaxPool1d", 1, "Keeps the largest value in each window along a sequence (N, C, L).")
+_pool("MaxPool2d", 2, "Keeps the largest value in each window of an image (N, C, H, W).")
+_pool("AvgPool2d", 2, "Averages each window of an image (N, C, H, W).")
 
 
 def _adaptive_infer(shapes: Sequence[Shape], p: Params) -> Shape:
@@ -479,13 +476,13 @@ _BN_PARAMS = (
 
 def _batchnorm(
     type_id: str,
-    cls: type[nn.Module],
     ranks: tuple[int, ...],
     expects: str,
     fix: str,
     help_text: str,
 ) -> None:
-    """Register one batch-norm layer: ``cls`` over inputs of ``ranks`` sample dimensions."""
+    """Register one batch-norm layer: ``torch.nn.<type_id>`` over inputs of ``ranks`` sample
+    dimensions (looked up by name when built)."""
     register(
         LayerSpec(
             type_id=type_id,
@@ -494,7 +491,7 @@ def _batchnorm(
             help=help_text,
             params=_BN_PARAMS,
             infer=lambda s, p: _rank(s, ranks, type_id, expects, fix),
-            build=lambda s, p: cls(s[0][0], eps=p["eps"], momentum=p["momentum"]),
+            build=lambda s, p: getattr(nn, type_id)(s[0][0], eps=p["eps"], momentum=p["momentum"]),
             count_params=lambda s, p: 2 * s[0][0],
             count_macs=lambda s, p, out: numel(s[0]),
         )
@@ -503,7 +500,6 @@ def _batchnorm(
 
 _batchnorm(
     "BatchNorm1d",
-    nn.BatchNorm1d,
     (1, 2),
     "(N, F) or (N, C, L)",
     "use BatchNorm2d for images",
@@ -511,7 +507,6 @@ _batchnorm(
 )
 _batchnorm(
     "BatchNorm2d",
-    nn.BatchNorm2d,
     (3,),
     "(N, C, H, W)",
     "use BatchNorm1d for vectors",

@@ -9,7 +9,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
+
+from engine.lazy import LazyModule
+
+# torch on first use: the GUI's plots import image_grid before torch has loaded (gui/torch_loader)
+torch = LazyModule("torch")
 
 
 def confusion_matrix(pred: torch.Tensor, target: torch.Tensor, num_classes: int) -> np.ndarray:

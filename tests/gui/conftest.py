@@ -17,6 +17,19 @@ from resources import template_path
 from tests.gui.fakes import FakePrompts
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _pytorch_loaded():
+    """GUI tests start with PyTorch imported, as a window is once its background load has ended
+    (gui/torch_loader.py), so Train is available at once; tests/gui/test_startup.py covers the
+    window while it loads."""
+    import importlib
+
+    from gui.torch_loader import MODULES
+
+    for name in MODULES:
+        importlib.import_module(name)
+
+
 def wired(*layers, edges=(), networks=None) -> Design:
     """A design from ``(id, type, params, (x, y)[, network])`` tuples and ``(src, dst[, port])``."""
     design = Design("test")

@@ -171,7 +171,10 @@ DRIVER = textwrap.dedent("""
     app = QApplication(sys.argv[:1])
 
     def close():
-        window = next(w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow")
+        window = next((w for w in app.topLevelWidgets() if type(w).__name__ == "MainWindow"), None)
+        if window is None or window.training_panel.runner._warm is None:
+            QTimer.singleShot(10, close)  # the warm-up starts once the window has painted
+            return
         window.document.undo_stack.setClean()
         print("warming", window.training_panel.runner._warm.alive, flush=True)
         window.close()

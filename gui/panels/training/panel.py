@@ -16,7 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -31,21 +31,25 @@ from PySide6.QtWidgets import (
 
 from engine.data import PreparedData
 from engine.errors import DeepwireError
-from engine.training.checkpoint import load_checkpoint
 from engine.training.config import TrainConfig
-from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
 from gui.document import Document
 from gui.formatting import design_stem
 from gui.icons import icon
+from gui.panels.training.prepared import PreparedCache
 from gui.panels.training.progress import RunProgress, remove_unfinished_run
 from gui.panels.training.settings_form import SettingsForm
 from gui.plots import TrainingPlots
 from gui.runner import RunResult, TrainingRunner
 from gui.summary import summary_of
+from gui.torch_loader import torch_loader
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
 
 GUI_SAMPLE_EVERY = 25  # steps between layer statistics when the design does not say
+LOADING_TEXT = "Loading PyTorch…"
+LOADING_TIP = "PyTorch is loading in the background: Train is enabled as soon as it is ready"
+PREPARING_TEXT = "Preparing the data in the background…"
+PREPARE_DELAY_MS = 300  # after an edit, before the data is prepared ahead of Train
 
 
 class TrainingPanel(SettingsForm, RunProgress, QWidget):
@@ -79,6 +83,12 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self._refreshing = False
         self._last_shown = 0.0
         self._reset_progress()
+        # the design's built-in data, prepared ahead of Train (see .prepared)
+        self.prepared = PreparedCache(self)
+        self._prepare_timer = QTimer(self)
+        self._prepare_timer.setSingleShot(True)
+        self._prepare_timer.setInterval(PREPARE_DELAY_MS)
+        self._prepare_timer.timeout.connect(self.prepare_ahead)
 
         self._build_actions()
         self._build_ui()
@@ -92,6 +102,15 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.runner.eventsReady.connect(plots.add_events)
         self.runner.finished.connect(self._on_finished)
         self.runner.stateChanged.connect(self._on_state)
+        self.prepared.changed.connect(self._show_preparing)
+        document.undo_stack.indexChanged.connect(self._schedule_prepare)
+        document.designReset.connect(self._schedule_prepare)
+        self.loader = torch_loader()
+        if not self.loader.is_ready():
+            self.state_label.setText(LOADING_TEXT)
+            self.loader.ready.connect(self._on_torch_ready)
+        else:
+            self._prepare_timer.start()
         self.refresh_settings()
         self._update_controls()
 
@@ -180,6 +199,11 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.values_label.setWordWrap(True)
         self.warning_label = self._label(WARNING_COLOUR)
         self.error_label = self._label(ERROR_COLOUR)
+        self.preparing_label = self._label(None)
+        self.preparing_label.setText(PREPARING_TEXT)
+        self.preparing_label.setToolTip(
+            "So the first batch follows Train at once; Train need not wait for it"
+        )
         self.result_label = QLabel()
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -193,6 +217,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.warning_label,
             self.error_label,
             self.result_label,
+            self.preparing_label,
         ):
             layout.addWidget(widget)
 
@@ -228,6 +253,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         """Whether a run may start now; shows the reason when the design blocks it."""
         if self.runner.is_active:
             return False
+        if not self.loader.is_ready():
+            self.statusMessage.emit(LOADING_TIP)
+            return False
         reason = self.blocked_reason()
         if reason is not None:
             self._show_error(reason)
@@ -251,6 +279,8 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             if path is None:
                 return False
         path = Path(path)
+        from engine.training.checkpoint import load_checkpoint  # torch: loaded (Train enabled)
+
         try:
             ckpt = load_checkpoint(path)
         except (DeepwireError, OSError) as exc:
@@ -286,20 +316,26 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         base_dir = doc.path.parent if doc.path is not None else None
         out_dir = None
         if self.runs_dir is not None:
+            from engine.training.run_files import new_run_folder  # imports torch
+
             out_dir = new_run_folder(self.runs_dir, design_stem(doc.path, doc.design.name))
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default
             overrides.setdefault("sample_every", GUI_SAMPLE_EVERY)
+        given = data if data is not None else self.data
         try:
+            planned = TrainConfig.from_design(doc.design, overrides)
+            if given is None and resume is None:  # a resumed run uses its checkpoint's seed
+                given = self.prepared.get(doc.design.data, planned.seed)
+            self.prepared.cancel()  # the run prepares what is not ready itself
             if self.plots is not None:
-                task = TrainConfig.from_design(doc.design, overrides).task
-                self.plots.prepare_run(doc.design, task)
+                self.plots.prepare_run(doc.design, planned.task)
             config = self.runner.start(
                 doc.design,
                 base_dir=base_dir,
                 out_dir=out_dir,
-                data=data if data is not None else self.data,
+                data=given,
                 overrides=overrides,
                 resume=resume,
             )
@@ -315,7 +351,11 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.export_button.hide()
         self.values_label.clear()
         self.rate_label.clear()
-        self.state_label.setText("Loading data and building the network…")
+        self.state_label.setText(
+            "Building the network…"
+            if given is not None
+            else "Loading data and building the network…"
+        )
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.statusMessage.emit("Training started")
@@ -354,8 +394,36 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.state_label.setText("Stopping…")
 
     def shutdown(self, timeout: float = 10.0) -> bool:
-        """Stop and join the worker (window close); True when it ended in time."""
-        return self.runner.shutdown(timeout)
+        """Stop and join the worker and any data preparation (window close; 0: only ask);
+        True when they ended in time."""
+        self._prepare_timer.stop()
+        done = self.runner.shutdown(timeout)
+        return self.prepared.shutdown(timeout) and done
+
+    @property
+    def preparing(self) -> bool:
+        """True while the design's data is being prepared ahead of Train."""
+        return self.prepared.preparing
+
+    def _schedule_prepare(self, *_changed: object) -> None:
+        self._prepare_timer.start()  # restarted by each edit: prepares once the edits pause
+
+    @Slot()
+    def prepare_ahead(self) -> None:
+        """Prepare the design's built-in data in the background, so Train finds it ready
+        (nothing while PyTorch loads or a run is active, or when the design says train on
+        given data)."""
+        if not self.loader.is_ready() or self.runner.is_active or self.data is not None:
+            return
+        try:
+            seed = self.config().seed
+        except DeepwireError:
+            return  # the panel shows why the settings are invalid
+        self.prepared.prepare(self.document.design.data, seed)
+
+    @Slot()
+    def _show_preparing(self) -> None:
+        self.preparing_label.setVisible(self.prepared.preparing and not self.runner.is_active)
 
     @property
     def is_training(self) -> bool:
@@ -411,12 +479,23 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self._show_progress()
 
     @Slot()
+    def _on_torch_ready(self) -> None:
+        """PyTorch has loaded (gui/torch_loader.py): Train becomes available."""
+        if self.state_label.text() == LOADING_TEXT:
+            self.state_label.setText("Ready")
+        if self.loader.error is not None:
+            self._show_error(f"PyTorch failed to load: {self.loader.error}")
+        self._update_controls()
+        self._prepare_timer.start()
+
+    @Slot()
     def _update_controls(self) -> None:
         active = self.runner.is_active
         state = self.runner.state
         reason = None if active else self.blocked_reason()
-        self.train_action.setEnabled(not active and reason is None)
-        self.resume_action.setEnabled(not active and reason is None)
+        loading = not self.loader.is_ready()
+        self.train_action.setEnabled(not active and reason is None and not loading)
+        self.resume_action.setEnabled(not active and reason is None and not loading)
         self.resume_action.setToolTip(reason or "Continue a run from one of its checkpoints")
         self.pause_action.setEnabled(active and state in ("running", "paused"))
         self.stop_action.setEnabled(active and state != "stopping")
@@ -425,7 +504,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.pause_action.setIcon(icon("train" if paused else "pause"))
         self.blocked_label.setText(reason or "")
         self.blocked_label.setVisible(reason is not None)
-        self.train_action.setToolTip(reason or "Train the design (F5)")
+        self.train_action.setToolTip(
+            reason or (LOADING_TIP if loading else "Train the design (F5)")
+        )
         self.settings_note.setText(
             "Changes apply to the next run; this run trains the design "
             "as it was when you pressed Train."

@@ -16,6 +16,7 @@ from engine.editing import training_section
 from engine.errors import DeepwireError
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from gui.commands import SetSection
+from gui.torch_loader import torch_loader
 from gui.widgets import ERROR_COLOUR, FloatSpinBox
 
 
@@ -48,7 +49,11 @@ class SettingsForm:
         )
         self.patience_spin.setSpecialValueText("off")
         self.device_combo = self._combo("device", DEVICES, "Where training runs")
-        self._mark_unavailable_devices()
+        loader = torch_loader()
+        if loader.is_ready():
+            self._mark_unavailable_devices()
+        else:  # asking torch about devices waits for it: after it has loaded in the background
+            loader.ready.connect(self._mark_unavailable_devices)
         for label, key in (
             ("Task", "task"),
             ("Epochs", "epochs"),
@@ -93,6 +98,7 @@ class SettingsForm:
         self.editors[key] = spin
         return spin
 
+    @Slot()
     def _mark_unavailable_devices(self) -> None:
         from engine.training.devices import device_available  # imports torch
 
