@@ -68,6 +68,9 @@ class Design:
         # plain adjacency mirrors of ``graph`` for the hot paths (shape inference on big designs)
         self._in: dict[str, list[Edge]] = {}
         self._out: dict[str, list[Edge]] = {}
+        # ids of nodes added or removed, in order: readers that keep per-node results (the shape
+        # analysis) catch up from their own position instead of rescanning every node
+        self._node_journal: list[str] = []
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -128,6 +131,12 @@ class Design:
                 return name
         return None
 
+    def node_changes(self, since: int) -> tuple[list[str], int]:
+        """Ids of nodes added or removed since journal position ``since`` (an id may repeat) and
+        the position to pass next time."""
+        journal = self._node_journal
+        return journal[since:], len(journal)
+
     def new_node_id(self, type_id: str) -> str:
         """A fresh id derived from the layer type, e.g. ``conv2d_3``."""
         base = re.sub(r"[^A-Za-z0-9_]", "_", type_id).lower() or "node"
@@ -153,6 +162,7 @@ class Design:
         self.graph.add_node(node.id)
         self._in[node.id] = []
         self._out[node.id] = []
+        self._node_journal.append(node.id)
 
     def remove_node(self, node_id: str) -> tuple[Node, int, list[tuple[int, Edge]]]:
         """Remove a node and its edges; returns what undo needs: node, index, (index, edge) pairs."""
@@ -165,6 +175,7 @@ class Design:
         del self._nodes[node_id]
         del self._in[node_id], self._out[node_id]
         self.graph.remove_node(node_id)
+        self._node_journal.append(node_id)
         return node, index, removed
 
     def add_edge(self, edge: Edge, index: int | None = None) -> None:

@@ -118,6 +118,11 @@ class ShapeAnalysis:
         self.design_problems: list[Problem] = []
         self._order: dict[str, int] = {}
         self._cyclic: set[str] = set()
+        # design-level checks kept incrementally: each node's contribution to its network's
+        # counts (see _contribution), so an edit re-counts only the nodes it touched
+        self._contrib: dict[str, tuple[str, int, int, int, int]] = {}
+        self._counts: dict[str, list[int]] = {}
+        self._journal_pos = 0
         self.run()
 
     # -- public API --------------------------------------------------------------------------
@@ -125,9 +130,15 @@ class ShapeAnalysis:
     def run(self) -> None:
         """Full pass over the design."""
         self.info = {}
+        self._contrib = {}
+        self._counts = {}
+        self._journal_pos = self.design.node_changes(0)[1]
         self._refresh_structure()
+        nodes = self.design._nodes
         for node_id in self._sorted(self._order):
-            self.info[node_id] = self._infer(self.design.node(node_id))
+            self.info[node_id] = self._infer(nodes[node_id])
+        for node_id in self.info:
+            self._recount(node_id)
         self.design_problems = self._check_design()
 
     def update(self, changed: Iterable[str], structure_changed: bool = False) -> set[str]:
@@ -136,9 +147,13 @@ class ShapeAnalysis:
         Returns the ids whose info was recomputed (removed nodes are dropped silently).
         """
         design = self.design
-        for node_id in list(self.info):
-            if node_id not in design:
-                del self.info[node_id]
+        changed = set(changed)
+        touched, self._journal_pos = design.node_changes(self._journal_pos)
+        for node_id in set(touched):  # added or removed since the last pass: forget what we had
+            self.info.pop(node_id, None)
+            self._uncount(node_id)
+            if node_id in design:
+                changed.add(node_id)
         if structure_changed:
             cyclic_before = bool(self._cyclic)
             self._refresh_structure()
@@ -164,6 +179,8 @@ class ShapeAnalysis:
                     if succ not in queued:
                         queued.add(succ)
                         heapq.heappush(heap, (self._order[succ], succ))
+        for node_id in updated:
+            self._recount(node_id)
         self.design_problems = self._check_design()
         return updated
 
@@ -199,6 +216,43 @@ class ShapeAnalysis:
         return sorted(ids, key=self._order.__getitem__)
 
     # -- internals ---------------------------------------------------------------------------
+
+    def _contribution(self, node_id: str) -> tuple[str, int, int, int, int]:
+        """What one node adds to its network's counts: (network, is an Input, is neither Input
+        nor Output, not inferred cleanly yet, has trainable parameters)."""
+        node = self.design._nodes[node_id]
+        kind = REGISTRY.resolve(node.type)
+        info = self.info.get(node_id)
+        pending = info is None or bool(info.problems) or info.output_shape is None
+        trainable = info is not None and bool(info.params)
+        return (
+            node.network,
+            int(kind == "Input"),
+            int(kind not in ("Input", "Output")),
+            int(pending),
+            int(trainable),
+        )
+
+    def _uncount(self, node_id: str) -> None:
+        old = self._contrib.pop(node_id, None)
+        if old is not None:
+            counts = self._counts[old[0]]
+            counts[0] -= 1
+            for i in range(1, 5):
+                counts[i] -= old[i]
+            if not counts[0]:
+                del self._counts[old[0]]
+
+    def _recount(self, node_id: str) -> None:
+        """Replace ``node_id``'s contribution to the per-network counts (nodes, Inputs, layers
+        other than Input/Output, nodes not inferred cleanly, nodes with parameters)."""
+        self._uncount(node_id)
+        new = self._contribution(node_id)
+        self._contrib[node_id] = new
+        counts = self._counts.setdefault(new[0], [0, 0, 0, 0, 0])
+        counts[0] += 1
+        for i in range(1, 5):
+            counts[i] += new[i]
 
     def _refresh_structure(self) -> None:
         design = self.design
@@ -482,6 +536,8 @@ class ShapeAnalysis:
         return ok
 
     def _check_design(self) -> list[Problem]:
+        """Design-wide problems, from the per-network counts (no pass over the nodes unless a
+        problem needs names from them)."""
         design = self.design
         problems: list[Problem] = []
         if len(design) == 0:
@@ -498,20 +554,20 @@ class ShapeAnalysis:
                     )
                 )
             roles[name] = role
-        members: dict[str, list[Node]] = {}
-        for node in design:
-            if node.network not in design.networks:
-                problems.append(
-                    Problem(
-                        node.id,
-                        f"belongs to network '{node.network}', which the design does not declare",
-                        'add it under "networks" or change the node\'s network',
-                    )
+        counts = self._counts
+        if any(name not in design.networks for name in counts):
+            problems.extend(
+                Problem(
+                    node.id,
+                    f"belongs to network '{node.network}', which the design does not declare",
+                    'add it under "networks" or change the node\'s network',
                 )
-            members.setdefault(node.network, []).append(node)
+                for node in design
+                if node.network not in design.networks
+            )
         for name in design.networks:
-            nodes = members.get(name, [])
-            if not nodes:
+            count = counts.get(name)
+            if not count:
                 problems.append(
                     Problem(
                         None,
@@ -519,7 +575,7 @@ class ShapeAnalysis:
                         'add layers to it or remove it from "networks"',
                     )
                 )
-            elif not any(REGISTRY.resolve(n.type) == "Input" for n in nodes):
+            elif not count[1]:
                 problems.append(
                     Problem(
                         None,
@@ -528,18 +584,21 @@ class ShapeAnalysis:
                     )
                 )
             else:
-                problems.extend(self._check_trainable(name, nodes))
+                problems.extend(self._check_trainable(name, count))
         if "generator" in roles.values() or "discriminator" in roles.values():
             problems.extend(self._check_gan(roles))
         return problems
 
-    def _check_trainable(self, network: str, nodes: list[Node]) -> list[Problem]:
+    def _check_trainable(self, network: str, count: list[int]) -> list[Problem]:
         """A network must have layers to train: more than Inputs and Outputs, and (once every
         node infers) at least one with learnable parameters."""
+        if count[2] and (count[3] or count[4]):
+            return []  # the node problems come first, or some layer has parameters
+        nodes = self.design.nodes_in_network(network)
         types = [REGISTRY.resolve(n.type) for n in nodes]
         first_input = next(n.id for n, t in zip(nodes, types) if t == "Input")
-        marked = [n.id for n, t in zip(nodes, types) if t == "Output"]
-        if all(t in ("Input", "Output") for t in types):
+        if not count[2]:
+            marked = [n.id for n, t in zip(nodes, types) if t == "Output"]
             end = f"'{marked[0]}'" if marked else "an Output"
             return [
                 Problem(
@@ -548,11 +607,6 @@ class ShapeAnalysis:
                     f"add layers between '{first_input}' and {end}",
                 )
             ]
-        infos = [self.info.get(n.id) for n in nodes]
-        if any(i is None or i.problems or i.output_shape is None for i in infos):
-            return []  # the node problems come first; parameters are not known yet
-        if any(i.params for i in infos):
-            return []
         outputs = network_outputs(self.design, network)
         end = f"'{outputs[0]}'" if outputs else "an Output"
         return [
