@@ -20,6 +20,7 @@ from typing import Any
 import networkx as nx
 from torch import nn
 
+from engine.gc_pause import gc_paused
 from engine.graph import NETWORK_ROLES, NODE_ID_RE, Design, Node
 from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
 from engine.layers.spec import DTYPES
@@ -132,14 +133,13 @@ class ShapeAnalysis:
     def run(self) -> None:
         """Full pass over the design."""
         self.info = {}
-        self._contrib = {}
-        self._counts = {}
         self._journal_pos = self.design.node_changes(0)[1]
-        self._refresh_structure()
-        nodes = self.design._nodes
-        for node_id in self._sorted(self._order):
-            self.info[node_id] = self._infer(nodes[node_id])
-        self._count_all()
+        with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
+            self._refresh_structure()
+            nodes = self.design._nodes
+            for node_id in self._sorted(self._order):
+                self.info[node_id] = self._infer(nodes[node_id])
+            self._count_all()
         self.design_problems = self._check_design()
 
     def update(self, changed: Iterable[str], structure_changed: bool = False) -> set[str]:
