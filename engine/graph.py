@@ -62,7 +62,7 @@ class Design:
         self.networks: dict[str, dict[str, Any]] = {DEFAULT_NETWORK: {"role": "model"}}
         self.data: dict[str, Any] = {}
         self.training: dict[str, Any] = {}
-        self.graph = nx.MultiDiGraph()
+        self._graph: nx.MultiDiGraph | None = None  # built on first use (see ``graph``)
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         # plain adjacency mirrors of ``graph`` for the hot paths (shape inference on big designs)
@@ -73,6 +73,18 @@ class Design:
         self._node_journal: list[str] = []
 
     # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The design as a networkx multigraph (edge keys are :class:`Edge`), for graph
+        algorithms. Built on first use, then kept in step by the mutators: loading a big design
+        and checking it never needs it."""
+        if self._graph is None:
+            graph = nx.MultiDiGraph()
+            graph.add_nodes_from(self._nodes)
+            graph.add_edges_from((e.source, e.target, e) for e in self._edges)
+            self._graph = graph
+        return self._graph
 
     @property
     def nodes(self) -> list[Node]:
@@ -159,7 +171,8 @@ class Design:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
-        self.graph.add_node(node.id)
+        if self._graph is not None:
+            self._graph.add_node(node.id)
         self._in[node.id] = []
         self._out[node.id] = []
         self._node_journal.append(node.id)
@@ -174,7 +187,8 @@ class Design:
             self.remove_edge(edge)
         del self._nodes[node_id]
         del self._in[node_id], self._out[node_id]
-        self.graph.remove_node(node_id)
+        if self._graph is not None:
+            self._graph.remove_node(node_id)
         self._node_journal.append(node_id)
         return node, index, removed
 
@@ -189,7 +203,8 @@ class Design:
             self._edges.append(edge)
         else:
             self._edges.insert(index, edge)
-        self.graph.add_edge(edge.source, edge.target, key=edge)
+        if self._graph is not None:
+            self._graph.add_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].append(edge)
         self._out[edge.source].append(edge)
 
@@ -197,7 +212,8 @@ class Design:
         """Remove ``edge``; returns its former index (for undo)."""
         index = self._edges.index(edge)
         del self._edges[index]
-        self.graph.remove_edge(edge.source, edge.target, key=edge)
+        if self._graph is not None:
+            self._graph.remove_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].remove(edge)
         self._out[edge.source].remove(edge)
         return index

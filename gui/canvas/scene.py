@@ -355,8 +355,13 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         """Everything the design draws: node bodies, group frames, wires (with their labels and
         return lanes) and links; what Fit frames."""
         rect = self.content_rect()
-        for item in self.edges.values():
-            rect = rect.united(item.sceneBoundingRect())
+        if self.edges:  # edge items sit at the scene origin: their boxes are scene coordinates
+            boxes = [item.box for item in self.edges.values()]
+            left = min(b[0] for b in boxes)
+            top = min(b[1] for b in boxes)
+            right = max(b[2] for b in boxes)
+            bottom = max(b[3] for b in boxes)
+            rect = rect.united(QRectF(left, top, right - left, bottom - top))
         for link in self.links:
             rect = rect.united(link.sceneBoundingRect())
         return rect
