@@ -450,13 +450,17 @@ class EdgeItem(QGraphicsItem):
 
     def route(self) -> None:
         """Follow the current port positions (the curve itself is rebuilt lazily)."""
-        s, t = self.source.pos(), self.target.pos()
-        x1 = s.x() + th.NODE_WIDTH
-        y1 = s.y() + self.source.output_port_y()
-        x2 = t.x()
-        y2 = t.y() + self.target.input_port_y(self.edge.port)
-        lane = wire_lane(
-            x1, x2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
+        source, target = self.source, self.target
+        s, t = source.pos(), target.pos()
+        sx, sy, tx, ty = s.x(), s.y(), t.x(), t.y()
+        x1 = sx + th.NODE_WIDTH
+        y1 = sy + source.output_port_y()
+        x2 = tx
+        y2 = ty + target.input_port_y(self.edge.port)
+        lane = (
+            None
+            if x2 >= x1 + 2 * WIRE_STUB  # a forward wire (most of them): no lane to find
+            else wire_lane(x1, x2, (sy, sy + source._height), (ty, ty + target._height))
         )
         if (x1, y1, x2, y2) == self.ends and lane == self._lane and not self._bounds.isNull():
             return
