@@ -1,13 +1,16 @@
-"""The editor canvas on a 5,000-node design: open + first paint, one parameter edit, pan/zoom frames.
+"""The editor canvas on 5,000- and 20,000-node designs: open + first paint, one parameter edit,
+pan/zoom frames.
 
-Targets (issue 5): open and paint ≤ 2 s; one parameter edit updates shapes on screen in ≤ 20 ms of
-work; panning or zooming repaints in ≤ 33 ms per frame. Qt renders offscreen into a 1600×1000
-viewport (``QT_QPA_PLATFORM=offscreen``), so the figures are CPU rasterisation, as on a machine
-without GPU acceleration for QPainter.
+Targets (issue 5 at 5k nodes, issue 11 at 20k): open and paint ≤ 2 s; one parameter edit
+updates shapes on screen in ≤ 20 ms of work; panning or zooming repaints in ≤ 33 ms per frame.
+Qt renders offscreen into a 1600×1000 viewport (``QT_QPA_PLATFORM=offscreen``), so the figures
+are CPU rasterisation, as on a machine without GPU acceleration for QPainter.
 
-The design (5,001 nodes, 5,714 edges: ``bench.designs.residual_cnn``, the one bench_shapes
-measures) is a deep residual CNN of 714 blocks (Conv2d → BatchNorm2d → ReLU → Conv2d →
-BatchNorm2d → Add(skip) → ReLU), laid out in rows of ten blocks, read from a file.
+The designs (5,001 nodes / 5,714 edges and 20,002 nodes / 22,858 edges:
+``bench.designs.residual_cnn``, the ones bench_shapes measures) are deep residual CNNs of 714
+and 2,857 blocks (Conv2d → BatchNorm2d → ReLU → Conv2d → BatchNorm2d → Add(skip) → ReLU), laid
+out in rows of ten blocks, read from a file. The opens of both sizes alternate (5k, 20k, 5k…)
+so that a change of load hits both.
 
 * ``open_paint_s``: ``Document.open(path)`` (parse + full analysis) + ``CanvasView`` (all items) +
   show + fit to the whole design + the first paint of the viewport.
@@ -21,8 +24,9 @@ BatchNorm2d → Add(skip) → ReLU), laid out in rows of ten blocks, read from a
 Every figure is a median over repeats, given as the GUI thread's CPU time (the work done: this
 machine is shared, so elapsed time also holds waits for a core) and as wall time beside it.
 
-Run: ``python bench/bench_editor.py``. The last line reads
-``open_paint_s=<f> edit_ms=<f> frame_ms=<f>`` (CPU-time medians; frame = the slowest scenario).
+Run: ``python bench/bench_editor.py [opens]``. The last line reads
+``open_paint_s=<f> edit_ms=<f> frame_ms=<f> open_paint_s_20k=<f> edit_ms_20k=<f>
+frame_ms_20k=<f>`` (CPU-time medians; frame = the slowest scenario).
 """
 
 from __future__ import annotations
@@ -98,30 +102,16 @@ def frames(app: QApplication, view, kind: str, n: int = 36) -> list[tuple[float,
     return out
 
 
-def main() -> None:
-    app = QApplication.instance() or QApplication([])
-    design = residual_cnn()
-    with tempfile.TemporaryDirectory() as tmp:
-        path = Path(tmp) / "big.json"
-        save_design(design, path)
-        took, view = open_and_paint(app, path)
-        opens = [took]
-        for _ in range(4):
-            view.close()
-            view.deleteLater()
-            app.processEvents()
-            took, view = open_and_paint(app, path)
-            opens.append(took)
-    doc = view.document
-    scene = view.scene()
-    assert len(scene.nodes) == len(design) and len(scene.edges) == len(design.edges)
-    assert doc.analysis.valid
+SIZES = {"5k": BLOCKS, "20k": 2857}
 
-    # -- one parameter edit, at 100 % on the edited node --------------------------------------
+
+def edits(app: QApplication, view, blocks: int) -> tuple[list, list]:
+    """(incremental, naive) (wall, cpu) of one parameter edit, at 100 % on the edited node."""
+    doc, scene = view.document, view.scene()
     view.set_zoom(1.0)
     edit, naive = [], []
     for i in range(21):
-        target = f"b{(i * 97) % BLOCKS}_conv1"
+        target = f"b{(i * 97) % blocks}_conv1"
         view.center_on_node(target)
         view.viewport().repaint()
         app.processEvents()
@@ -133,7 +123,7 @@ def main() -> None:
         doc.undo_stack.undo()
         app.processEvents()
     for i in range(3):
-        target = f"b{(i * 97) % BLOCKS}_conv1"
+        target = f"b{(i * 97) % blocks}_conv1"
         clock = Clock()
         doc.design.set_param(target, "bias", False)
         doc.analysis.run()
@@ -143,8 +133,11 @@ def main() -> None:
         doc.design.set_param(target, "bias", None)
     doc.analysis.run()
     scene.rebuild()
+    return edit, naive
 
-    # -- pan and zoom frames ------------------------------------------------------------------
+
+def scenario_frames(app: QApplication, view, blocks: int) -> dict:
+    """(wall, cpu) frames per (zoom, pan|zoom) scenario."""
     results = {}
     for label, setup in (
         ("100%", lambda: view.set_zoom(1.0)),
@@ -152,38 +145,76 @@ def main() -> None:
         ("fit", view.fit),
     ):
         setup()
-        view.center_on_node("b357_conv1") if label != "fit" else None
+        view.center_on_node(f"b{blocks // 2}_conv1") if label != "fit" else None
         view.viewport().repaint()
         for kind in ("pan", "zoom"):
             results[(label, kind)] = frames(app, view, kind)
+    return results
 
-    def med(pairs, which: int) -> float:
-        return statistics.median(p[which] for p in pairs)
 
-    print(
-        f"nodes={len(design)} edges={len(design.edges)} viewport={SIZE[0]}x{SIZE[1]} "
-        f"platform={app.platformName()}; medians; cpu = GUI-thread CPU time, wall = elapsed"
-    )
+def med(pairs, which: int) -> float:
+    return statistics.median(p[which] for p in pairs)
+
+
+def report(label: str, design, opens: list, edit: list, naive: list, results: dict) -> str:
+    """Print one size's figures; returns its part of the last line."""
+    print(f"[{label}] nodes={len(design)} edges={len(design.edges)}")
     open_cpu, open_wall = med(opens, 1) / 1000, med(opens, 0) / 1000
     print(
-        f"open + first paint: cpu {open_cpu:6.3f} s, wall {open_wall:6.3f} s of {len(opens)} "
+        f"  open + first paint: cpu {open_cpu:6.3f} s, wall {open_wall:6.3f} s of {len(opens)} "
         f"(target 2 s, ratio {open_cpu / 2:.2f})"
     )
     edit_cpu, edit_wall, naive_cpu = med(edit, 1), med(edit, 0), med(naive, 1)
     print(
-        f"parameter edit:     cpu {edit_cpu:6.2f} ms, wall {edit_wall:6.2f} ms (target 20 ms, "
+        f"  parameter edit:     cpu {edit_cpu:6.2f} ms, wall {edit_wall:6.2f} ms (target 20 ms, "
         f"ratio {edit_cpu / 20:.2f}); naive re-analysis + rebuild: cpu {naive_cpu:.0f} ms, "
         f"{naive_cpu / edit_cpu:.0f}× the incremental edit"
     )
     worst = 0.0
-    for (label, kind), times in results.items():
+    for (where, kind), times in results.items():
         cpu, wall = med(times, 1), med(times, 0)
         worst = max(worst, cpu)
         print(
-            f"{kind:4s} frame @ {label:4s}:   cpu {cpu:6.2f} ms, wall {wall:6.2f} ms, "
-            f"slowest wall {max(t[0] for t in times):6.2f} ms (target 33 ms, ratio {cpu / 33:.2f})"
+            f"  {kind:4s} frame @ {where:4s}: cpu {cpu:6.2f} ms, wall {wall:6.2f} ms, slowest "
+            f"wall {max(t[0] for t in times):6.2f} ms (target 33 ms, ratio {cpu / 33:.2f})"
         )
-    print(f"open_paint_s={open_cpu:.3f} edit_ms={edit_cpu:.2f} frame_ms={worst:.2f}")
+    suffix = "" if label == "5k" else f"_{label}"
+    return f"open_paint_s{suffix}={open_cpu:.3f} edit_ms{suffix}={edit_cpu:.2f} frame_ms{suffix}={worst:.2f}"
+
+
+def main() -> None:
+    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    app = QApplication.instance() or QApplication([])
+    designs = {label: residual_cnn(blocks) for label, blocks in SIZES.items()}
+    opens: dict[str, list] = {label: [] for label in SIZES}
+    views = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        paths = {}
+        for label, design in designs.items():
+            paths[label] = Path(tmp) / f"big_{label}.json"
+            save_design(design, paths[label])
+        for _ in range(rounds):
+            for label in SIZES:
+                if label in views:
+                    views[label].close()
+                    views[label].deleteLater()
+                    app.processEvents()
+                took, views[label] = open_and_paint(app, paths[label])
+                opens[label].append(took)
+    print(
+        f"viewport={SIZE[0]}x{SIZE[1]} platform={app.platformName()}; medians; "
+        "cpu = GUI-thread CPU time, wall = elapsed"
+    )
+    last = []
+    for label, blocks in SIZES.items():
+        view, design = views[label], designs[label]
+        scene = view.scene()
+        assert len(scene.nodes) == len(design) and len(scene.edges) == len(design.edges)
+        assert view.document.analysis.valid
+        edit, naive = edits(app, view, blocks)
+        results = scenario_frames(app, view, blocks)
+        last.append(report(label, design, opens[label], edit, naive, results))
+    print(" ".join(last))
 
 
 if __name__ == "__main__":

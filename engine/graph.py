@@ -67,14 +67,29 @@ class Design:
         self.networks: dict[str, dict[str, Any]] = {DEFAULT_NETWORK: {"role": "model"}}
         self.data: dict[str, Any] = {}
         self.training: dict[str, Any] = {}
-        self.graph = nx.MultiDiGraph()
+        self._graph: nx.MultiDiGraph | None = None  # built on first use (see ``graph``)
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
         # plain adjacency mirrors of ``graph`` for the hot paths (shape inference on big designs)
         self._in: dict[str, list[Edge]] = {}
         self._out: dict[str, list[Edge]] = {}
+        # ids of nodes added or removed, in order: readers that keep per-node results (the shape
+        # analysis) catch up from their own position instead of rescanning every node
+        self._node_journal: list[str] = []
 
     # -- reading -----------------------------------------------------------------------------
+
+    @property
+    def graph(self) -> nx.MultiDiGraph:
+        """The design as a networkx multigraph (edge keys are :class:`Edge`), for graph
+        algorithms. Built on first use, then kept in step by the mutators: loading a big design
+        and checking it never needs it."""
+        if self._graph is None:
+            graph = nx.MultiDiGraph()
+            graph.add_nodes_from(self._nodes)
+            graph.add_edges_from((e.source, e.target, e) for e in self._edges)
+            self._graph = graph
+        return self._graph
 
     @property
     def nodes(self) -> list[Node]:
@@ -133,6 +148,12 @@ class Design:
                 return name
         return None
 
+    def node_changes(self, since: int) -> tuple[list[str], int]:
+        """Ids of nodes added or removed since journal position ``since`` (an id may repeat) and
+        the position to pass next time."""
+        journal = self._node_journal
+        return journal[since:], len(journal)
+
     def new_node_id(self, type_id: str) -> str:
         """A fresh id derived from the layer type, e.g. ``conv2d_3``."""
         base = re.sub(r"[^A-Za-z0-9_]", "_", type_id).lower() or "node"
@@ -155,9 +176,11 @@ class Design:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
-        self.graph.add_node(node.id)
+        if self._graph is not None:
+            self._graph.add_node(node.id)
         self._in[node.id] = []
         self._out[node.id] = []
+        self._node_journal.append(node.id)
 
     def remove_node(self, node_id: str) -> tuple[Node, int, list[tuple[int, Edge]]]:
         """Remove a node and its edges; returns what undo needs: node, index, (index, edge) pairs."""
@@ -169,7 +192,9 @@ class Design:
             self.remove_edge(edge)
         del self._nodes[node_id]
         del self._in[node_id], self._out[node_id]
-        self.graph.remove_node(node_id)
+        if self._graph is not None:
+            self._graph.remove_node(node_id)
+        self._node_journal.append(node_id)
         return node, index, removed
 
     def add_edge(self, edge: Edge, index: int | None = None) -> None:
@@ -183,7 +208,8 @@ class Design:
             self._edges.append(edge)
         else:
             self._edges.insert(index, edge)
-        self.graph.add_edge(edge.source, edge.target, key=edge)
+        if self._graph is not None:
+            self._graph.add_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].append(edge)
         self._out[edge.source].append(edge)
 
@@ -191,7 +217,8 @@ class Design:
         """Remove ``edge``; returns its former index (for undo)."""
         index = self._edges.index(edge)
         del self._edges[index]
-        self.graph.remove_edge(edge.source, edge.target, key=edge)
+        if self._graph is not None:
+            self._graph.remove_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].remove(edge)
         self._out[edge.source].remove(edge)
         return index

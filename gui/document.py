@@ -10,7 +10,6 @@ never replays commands.
 from __future__ import annotations
 
 import copy
-import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from engine.editing.connections import can_connect
+from engine.gc_pause import gc_paused
 from engine.graph import Design, Edge, Node
 from engine.io import load_design, save_design
 from engine.shapes import ShapeAnalysis, analyze
@@ -34,22 +34,6 @@ def new_design() -> Design:
     design = Design()
     design.data = copy.deepcopy(DEFAULT_DATA)
     return design
-
-
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector while building many objects at once.
-
-    Opening a 5,000-node design allocates tens of thousands of objects; the collector would
-    rescan all of them again and again. It runs normally afterwards.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Document(QObject):

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
 
 from engine.layers.spec import LayerSpec
 
@@ -50,6 +51,11 @@ class LayerRegistry:
         if current is None:
             raise KeyError(type_id)
         return self._specs[current]
+
+    @property
+    def by_id(self) -> Mapping[str, LayerSpec]:
+        """Read-only view of spec by current type id (aliases not included), for hot paths."""
+        return MappingProxyType(self._specs)
 
     def __contains__(self, type_id: object) -> bool:
         return isinstance(type_id, str) and self.resolve(type_id) is not None

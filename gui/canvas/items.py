@@ -426,6 +426,7 @@ class EdgeItem(QGraphicsItem):
         self._label_static: QStaticText | None = None
         self._label_width = 0.0
         self._bounds = QRectF()
+        self.box = (0.0, 0.0, 0.0, 0.0)  # _bounds as (left, top, right, bottom): scene unions
         self._lane: float | None = None
         self._path: QPainterPath | None = None
         self._hit_shape: QPainterPath | None = None
@@ -449,13 +450,17 @@ class EdgeItem(QGraphicsItem):
 
     def route(self) -> None:
         """Follow the current port positions (the curve itself is rebuilt lazily)."""
-        s, t = self.source.pos(), self.target.pos()
-        x1 = s.x() + th.NODE_WIDTH
-        y1 = s.y() + self.source.output_port_y()
-        x2 = t.x()
-        y2 = t.y() + self.target.input_port_y(self.edge.port)
-        lane = wire_lane(
-            x1, x2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
+        source, target = self.source, self.target
+        s, t = source.pos(), target.pos()
+        sx, sy, tx, ty = s.x(), s.y(), t.x(), t.y()
+        x1 = sx + th.NODE_WIDTH
+        y1 = sy + source.output_port_y()
+        x2 = tx
+        y2 = ty + target.input_port_y(self.edge.port)
+        lane = (
+            None
+            if x2 >= x1 + 2 * WIRE_STUB  # a forward wire (most of them): no lane to find
+            else wire_lane(x1, x2, (sy, sy + source._height), (ty, ty + target._height))
         )
         if (x1, y1, x2, y2) == self.ends and lane == self._lane and not self._bounds.isNull():
             return
@@ -465,7 +470,9 @@ class EdgeItem(QGraphicsItem):
         self._hit_shape = None
         self.prepareGeometryChange()
         # The label is centred on the wire's midpoint, which lies inside the wire's box.
-        self._bounds = wire_bounds(x1, y1, x2, y2, lane).adjusted(-3.0, -9.0, 3.0, 9.0)
+        left, top, right, bottom = wire_box(x1, y1, x2, y2, lane)
+        self.box = (left - 3.0, top - 9.0, right + 3.0, bottom + 9.0)
+        self._bounds = QRectF(left - 3.0, top - 9.0, right - left + 6.0, bottom - top + 18.0)
 
     def path(self) -> QPainterPath:
         """The wire's curve in scene coordinates."""
@@ -585,15 +592,19 @@ def wire_path(x1: float, y1: float, x2: float, y2: float, lane: float | None) ->
     return _rounded([(x1, y1), (a, y1), (a, lane), (b, lane), (b, y2), (x2, y2)], WIRE_CORNER)
 
 
-def wire_bounds(x1: float, y1: float, x2: float, y2: float, lane: float | None) -> QRectF:
-    """A box that holds :func:`wire_path` (cheap: no path is built)."""
+def wire_box(
+    x1: float, y1: float, x2: float, y2: float, lane: float | None
+) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of a box that holds :func:`wire_path` (no path is built)."""
     if lane is None:
         dx = _bend(x1, x2)
-        left, right = min(x1, x2 - dx), max(x1 + dx, x2)
-        top, bottom = min(y1, y2), max(y1, y2)
-    else:
-        left, right = min(x2 - WIRE_STUB, x1), max(x1 + WIRE_STUB, x2)
-        top, bottom = min(y1, y2, lane), max(y1, y2, lane)
+        return min(x1, x2 - dx), min(y1, y2), max(x1 + dx, x2), max(y1, y2)
+    return min(x2 - WIRE_STUB, x1), min(y1, y2, lane), max(x1 + WIRE_STUB, x2), max(y1, y2, lane)
+
+
+def wire_bounds(x1: float, y1: float, x2: float, y2: float, lane: float | None) -> QRectF:
+    """A box that holds :func:`wire_path` (cheap: no path is built)."""
+    left, top, right, bottom = wire_box(x1, y1, x2, y2, lane)
     return QRectF(left, top, right - left, bottom - top)
 
 

@@ -121,15 +121,16 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         self._refresh_links()
         self.update_scene_rect()
 
-    def update_scene_rect(self) -> None:
-        """Scrollable area: the content plus a wide margin."""
-        content = self.content_rect()
+    def update_scene_rect(self) -> QRectF:
+        """Scrollable area: the content plus a wide margin; returns :meth:`content_rect`."""
+        found = content = self.content_rect()
         if content.isNull():
             content = QRectF(-500, -400, 1000, 800)
         m = SCENE_MARGIN
         self.setSceneRect(content.adjusted(-m, -m, m, m))
         if self.overview is not None:
             self.overview.set_bounds(self.sceneRect())
+        return found
 
     def _keep_in_scene_rect(self, item: NodeItem) -> None:
         m = SCENE_MARGIN / 2
@@ -351,12 +352,18 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
 
     # -- queries -----------------------------------------------------------------------------
 
-    def drawn_rect(self) -> QRectF:
+    def drawn_rect(self, content: QRectF | None = None) -> QRectF:
         """Everything the design draws: node bodies, group frames, wires (with their labels and
-        return lanes) and links; what Fit frames."""
-        rect = self.content_rect()
-        for item in self.edges.values():
-            rect = rect.united(item.sceneBoundingRect())
+        return lanes) and links; what Fit frames. ``content`` is :meth:`content_rect` when the
+        caller has it already."""
+        rect = self.content_rect() if content is None else content
+        if self.edges:  # edge items sit at the scene origin: their boxes are scene coordinates
+            boxes = [item.box for item in self.edges.values()]
+            left = min(b[0] for b in boxes)
+            top = min(b[1] for b in boxes)
+            right = max(b[2] for b in boxes)
+            bottom = max(b[3] for b in boxes)
+            rect = rect.united(QRectF(left, top, right - left, bottom - top))
         for link in self.links:
             rect = rect.united(link.sceneBoundingRect())
         return rect
@@ -663,22 +670,16 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
 
 def design_bounds(design, items: dict[str, NodeItem]) -> QRectF:
     """Union of node bodies from the design's positions (pure Python: fast on large designs)."""
-    left = top = float("inf")
-    right = bottom = float("-inf")
-    for node in design:
-        x, y = node.position
-        item = items.get(node.id)
-        h = item._height if item is not None else th.node_height(1)
-        if x < left:
-            left = x
-        if y < top:
-            top = y
-        if x + th.NODE_WIDTH > right:
-            right = x + th.NODE_WIDTH
-        if y + h > bottom:
-            bottom = y + h
-    if left == float("inf"):
+    nodes = list(design)
+    if not nodes:
         return QRectF()
+    default = th.node_height(1)
+    positions = [n.position for n in nodes]
+    heights = [item._height if (item := items.get(n.id)) is not None else default for n in nodes]
+    left = min(x for x, _ in positions)
+    top = min(y for _, y in positions)
+    right = max(x for x, _ in positions) + th.NODE_WIDTH
+    bottom = max(y + h for (_, y), h in zip(positions, heights))
     return QRectF(left, top, right - left, bottom - top)
 
 

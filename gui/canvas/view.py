@@ -125,8 +125,7 @@ class CanvasView(QGraphicsView):
         in view.
         """
         self._auto_fit = not whole
-        self._scene.update_scene_rect()
-        rect = self._scene.drawn_rect()
+        rect = self._scene.drawn_rect(self._scene.update_scene_rect())
         if rect.isNull():
             self.setTransform(QTransform())
             self.centerOn(0, 0)

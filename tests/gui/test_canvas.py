@@ -547,3 +547,39 @@ def test_undoing_the_source_away_mid_drag_cancels_the_wire(canvas, qtbot):
     doc.undo_stack.undo()
     assert not view.scene().connecting
     view.scene().update_connection(QPointF(10, 10))  # no stale state left behind
+
+
+def test_an_edit_while_zoomed_out_outlines_the_broken_node_in_the_overview(canvas):
+    """At overview zoom a node is a flat block; one that an edit breaks still stands out (outlined
+    in the error colour) and is plain again after undo — the incremental analysis reaches the
+    far-zoom drawing too."""
+    from gui.canvas.theme import ERROR_COLOUR
+
+    view = canvas(_grid_design(12, 20))
+    scene = view.scene()
+    view.set_zoom(0.2)
+    view.centerOn(scene.nodes["n5_7"].sceneBoundingRect().center())
+    assert scene.overview_on
+
+    def outline_pixels(node_id: str) -> int:
+        """Pixels in the error colour along the block's edges (in the viewport)."""
+        image = view.viewport().grab().toImage()
+        box = view.mapFromScene(scene.nodes[node_id].sceneBoundingRect()).boundingRect()
+        red = ERROR_COLOUR.rgb() & 0xFFFFFF
+        return sum(
+            1
+            for x in range(box.left() - 2, box.right() + 3)
+            for y in range(box.top() - 2, box.bottom() + 3)
+            if 0 <= x < image.width()
+            and 0 <= y < image.height()
+            and image.pixel(x, y) & 0xFFFFFF == red
+        )
+
+    assert outline_pixels("n5_7") == 0 and scene.nodes["n5_7"].isVisible()
+    doc = view.document
+    doc.push(C.Disconnect(doc, Edge("n5_6", "n5_7", 0)))  # n5_7's input is now unconnected
+    assert doc.analysis.info["n5_7"].problems
+    assert outline_pixels("n5_7") > 8  # a visible outline around the block
+    assert outline_pixels("n5_5") == 0  # its neighbours stay plain
+    doc.undo_stack.undo()
+    assert outline_pixels("n5_7") == 0
