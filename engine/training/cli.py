@@ -181,6 +181,7 @@ def run_train(args: argparse.Namespace) -> int:
             base_dir=Path(args.design).resolve().parent,
             out_dir=out,
             resume=getattr(args, "resume", None),
+            threads="auto",
         )
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
