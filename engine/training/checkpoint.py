@@ -266,7 +266,8 @@ def detached_copy(value: Any) -> Any:
     tensors are CPU copies, so later training steps cannot change it: what a checkpoint written
     on another thread holds."""
     if isinstance(value, torch.Tensor):
-        return value.detach().to("cpu", copy=True)
+        value = value.detach()
+        return value.clone() if value.device.type == "cpu" else value.to("cpu")
     if isinstance(value, dict):
         return {k: detached_copy(v) for k, v in value.items()}
     if isinstance(value, list):

@@ -98,7 +98,7 @@ class Trainer:
         self.files = RunFiles(out_dir, save_every_s)
         self.out_dir = self.files.out_dir
         self._threads = threads
-        self._design_json: str | None = None  # the design's text, for every checkpoint
+        self._fixed: dict[str, Any] = {}  # checkpoint parts that stay the same all run
         self._macs = 0  # multiply-adds of one sample's forward pass, from the shape analysis
         self._given_data = data
         self._resume = resume
@@ -591,7 +591,7 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "config": self.config.to_dict(),
+            "config": self._fixed["config"],
             "step": self.step,
             "optimizers": detached_copy(
                 {k: o.state_dict() for k, o in self.loop.optimizers.items()}
@@ -645,23 +645,30 @@ class Trainer:
         """Copies of this epoch's state as ``last.pt`` and, when ``is_best``, ``best.pt`` (the
         two share their tensors). ``last.pt`` keeps the best weights too while they differ from
         its own (early stopping restores them on resume)."""
-        data = self.data
-        if self._design_json is None:
-            self._design_json = dumps(self.design)
-        info = {
-            "task": self.config.task,
-            "input_shape": list(data.input_shape),
-            "target_shape": list(data.target_shape),
-            "num_classes": data.num_classes,
-            "class_names": data.class_names,
-            "feature_names": data.feature_names,
-        }
+        if not self._fixed:  # what stays the same all run: worked out once
+            data = self.data
+            self._fixed = {
+                "design_json": dumps(self.design),
+                "config": self.config.to_dict(),
+                "preprocessor": (
+                    data.preprocessor.state_dict() if data.preprocessor.fitted else None
+                ),
+                "data_info": {
+                    "task": self.config.task,
+                    "input_shape": list(data.input_shape),
+                    "target_shape": list(data.target_shape),
+                    "num_classes": data.num_classes,
+                    "class_names": data.class_names,
+                    "feature_names": data.feature_names,
+                },
+            }
+        fixed = self._fixed
         state = self._trainer_state()
         best = Checkpoint(
-            design_json=self._design_json,
+            design_json=fixed["design_json"],
             state_dicts=detached_copy({k: m.state_dict() for k, m in self.loop.networks.items()}),
-            preprocessor=data.preprocessor.state_dict() if data.preprocessor.fitted else None,
-            data_info=info,
+            preprocessor=fixed["preprocessor"],
+            data_info=fixed["data_info"],
             epoch=epoch,
             metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
             trainer_state=state,
