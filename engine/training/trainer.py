@@ -11,8 +11,10 @@ preprocessing depend on the seed), seed torch, compile the design's networks, bu
 run epochs. The whole dataset lives on the device as tensors; each epoch draws one random
 permutation and slices it into batches — no DataLoader. Per-step losses stay on the device and are
 read back every ``log_every`` steps in one transfer, which is also when callbacks run and NaN/Inf is
-detected. After every epoch it evaluates, steps the scheduler, applies early stopping, writes
-``last.pt`` (and ``best.pt`` when the monitored loss improved) plus a ``metrics.jsonl`` line.
+detected. After every epoch it evaluates, steps the scheduler, applies early stopping, appends a
+``metrics.jsonl`` line and copies the state for ``last.pt`` (and ``best.pt`` when the monitored loss
+improved), which :class:`~engine.training.run_files.RunFiles` writes in the background (after the
+first epoch, at most every ``save_every_s`` seconds, and at the end).
 Under torchrun each process trains on its shard of every permutation; only rank 0 writes files and
 calls callbacks.
 
@@ -72,6 +74,11 @@ class Trainer:
     ``last.pt``, ``metrics.jsonl`` and ``summary.json`` there. ``resume`` (a checkpoint path or
     :class:`Checkpoint` with trainer state) continues that run exactly where it ended; ``epochs``
     then counts the total including the epochs already done.
+
+    ``threads``: torch CPU threads for the run (restored at the end): a number, ``"auto"``
+    (:func:`~engine.training.devices.pick_threads` for the network's size, as ``main.py train``
+    does) or None (leave torch's setting alone). ``save_every_s``: the least time between two
+    checkpoint writes (see :mod:`engine.training.run_files`).
 
     :meth:`request_stop`, :meth:`pause` and :meth:`resume` may be called from any thread and take
     effect before the next batch starts.
