@@ -1,216 +1,250 @@
-"""Training throughput: the Trainer (callbacks on) vs a tight hand-written loop vs a DataLoader loop.
+"""Training throughput: the real ``main.py train`` vs a tight hand-written loop vs a DataLoader loop.
 
-Targets (issue 3): trainer ≥ 0.97× the tight loop's samples/s (MLP and CNN) and ≥ 1.25× a
-``DataLoader(TensorDataset)`` loop (MLP).
+Targets (issue 11): ``main.py train`` ≥ 0.97× the tight loop's samples/s (MLP and CNN template),
+with its files, and ≥ 1.25× a ``DataLoader(TensorDataset)`` loop (MLP); no collapse when the
+machine is busy (``--load N``).
 
-Workloads: digits, batch 64, Adam (lr 1e-3), EPOCHS epochs each:
-* MLP 64-128-64-10 with ReLU on the 64 standardized pixels;
-* the shipped CNN template (Conv16-BN-ReLU-Conv32-ReLU-MaxPool-Linear64-ReLU-Dropout-Linear10)
-  on 1×8×8 images.
+Workloads: the shipped MLP and CNN templates (resources/templates/) as they are (digits, batch 64,
+Adam at 1e-3, seed 0), EPOCHS epochs each. Every variant runs in a fresh Python process, with
+torch's default thread count unless the code path under test picks its own:
 
-All three loops train the same compiled network (``compile_design``) on the same prepared data,
-so only the loop differs:
-* ``trainer``: ``Trainer.fit`` with a callback that queues every event (what the GUI runner does)
-  and the default event batching (BatchEvent every 10 steps, layer statistics every 50), no
-  checkpoint files. Timed from ``on_train_start`` to ``on_train_end``.
-* ``tight``: tensors indexed by ``torch.randperm`` slices: zero_grad, forward, loss, backward, step.
-* ``dataloader``: ``DataLoader(TensorDataset(x, y), batch_size=64, shuffle=True)``, same step.
-Like the trainer, both hand-written loops evaluate validation loss and accuracy after every epoch
-(eval mode, no gradients), so all three do the same work.
+* ``cli``: ``python main.py train TEMPLATE --epochs E --out DIR``, the command a user types, with
+  every file it writes (``metrics.jsonl``, ``last.pt``, ``best.pt``, ``summary.json``) and its
+  progress bar. Timed by its own report: ``summary.json``'s ``elapsed_s`` runs from the first
+  batch to the end of the last epoch with its checkpoints on disk, so it leaves out only the
+  start-up (importing torch, loading the data, compiling) that the other two leave out too.
+  Samples/s = epochs × training samples / elapsed_s. The bench checks that the four files exist
+  and that ``last.pt`` loads with the project's safe loader (after timing).
+* ``tight``: the same compiled network and prepared data (``compile_design``, ``prepare_data``
+  with the template's seed); tensors indexed by ``torch.randperm`` slices: forward, loss,
+  zero_grad, backward, step; a validation pass (loss + accuracy) after every epoch, as the
+  trainer does. No files.
+* ``dataloader`` (MLP): the same with ``DataLoader(TensorDataset(x, y), batch_size=64,
+  shuffle=True)``.
 
-``--clock cpu`` times with the process's CPU time instead of wall time: on a shared machine whose
-load changes from second to second this is far steadier, and with ``--threads 1`` every loop runs
-on the calling thread, so CPU time is the time the work took. Samples/s = epochs × training
-samples / time.
-
-The three run interleaved for ROUNDS rounds (order rotating), so a busy machine disturbs all of
-them alike. Each loop's figure is its best round (as ``timeit`` advises: other processes only ever
-slow a run down, so the fastest round is the closest to the loop's own cost); medians are printed
-too. Run: ``python bench/bench_training.py [--epochs N]
-[--rounds R] [--threads T]``. The last line reads
-``ratio_vs_tight_mlp=<f> ratio_vs_tight_cnn=<f> ratio_vs_dataloader_mlp=<f>``.
+Rounds are interleaved (every variant once per round, the order rotating from round to round), so
+a busy machine disturbs all of them alike; each figure is the median of its rounds, and every
+round is printed. ``--load N`` starts N busy-looping processes for the whole measurement (killed at
+the end) to show what a busy machine does; the 1-minute load average is printed at the start and
+the end. ``--loop-threads T`` runs the hand-written loops on T torch threads (``main.py train``
+picks its own: one for these small networks, see docs/training.md), to compare like with like.
+Run: ``python bench/bench_training.py [--epochs N] [--rounds R] [--load N] [--loop-threads T]``.
+The last line reads ``ratio_vs_tight_mlp=<f> ratio_vs_tight_cnn=<f> ratio_vs_dataloader_mlp=<f>``.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import json
+import os
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
-from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
-
-from bench.designs import with_training  # noqa: E402
-from engine.compile import compile_design  # noqa: E402
-from engine.data import prepare_data  # noqa: E402
-from engine.graph import Design, Edge, Node  # noqa: E402
-from engine.io import load_design  # noqa: E402
-from engine.training import Callback, TrainConfig, Trainer  # noqa: E402
-from resources import template_path  # noqa: E402
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
 
 BATCH = 64
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
-clock = time.perf_counter
+#: (workload, variant) in the order of the first round.
+VARIANTS = (
+    ("mlp", "cli"),
+    ("mlp", "tight"),
+    ("mlp", "dataloader"),
+    ("cnn", "cli"),
+    ("cnn", "tight"),
+)
+CHILD_TIMEOUT_S = 900
 
 
-def mlp_design() -> Design:
-    design = Design("bench MLP 64-128-64-10")
-    layers = [
-        ("x", "Input", {"shape": [64]}),
-        ("h1", "Linear", {"out_features": 128}),
-        ("r1", "ReLU", {}),
-        ("h2", "Linear", {"out_features": 64}),
-        ("r2", "ReLU", {}),
-        ("logits", "Linear", {"out_features": 10}),
-    ]
-    for i, (node_id, type_id, params) in enumerate(layers):
-        design.add_node(Node(node_id, type_id, params))
-        if i:
-            design.add_edge(Edge(layers[i - 1][0], node_id))
-    design.data = {
-        "source": "builtin",
-        "name": "digits",
-        "form": "flat",
-        "preprocess": {"scale": "standard"},
-    }
-    return design
+# -- the hand-written loops (run in a child process: --child VARIANT --model NAME) ----------------
 
 
-def cnn_design() -> Design:
-    return load_design(template_path("cnn"))
+def _prepared(model: str):
+    """The template's compiled network, optimizer and prepared data, as the trainer gets them."""
+    import torch
+
+    from engine.compile import compile_design
+    from engine.data import prepare_data
+    from engine.io import load_design
+    from engine.training import TrainConfig
+    from resources import template_path
+
+    design = load_design(template_path(model))
+    cfg = TrainConfig.from_design(design)
+    assert (cfg.optimizer, cfg.lr, cfg.batch_size) == ("adam", 1e-3, BATCH), cfg
+    data = prepare_data(design.data, template_path(model).parent, cfg.seed)
+    torch.manual_seed(cfg.seed)
+    net = compile_design(design)
+    opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
+    return net, opt, data
 
 
-class Queue(Callback):
-    """What the GUI runner does: keep every event for another thread; time the run."""
+def _validate(net, data) -> tuple[float, float]:
+    """Validation loss and accuracy, as the trainer reports each epoch."""
+    import torch
+    import torch.nn.functional as F
 
-    def __init__(self) -> None:
-        self.events: collections.deque = collections.deque()
-
-    def on_train_start(self, event) -> None:
-        self.t0 = clock()
-
-    def on_batch_end(self, event) -> None:
-        self.events.append(event)
-
-    def on_epoch_end(self, event) -> None:
-        self.events.append(event)
-
-    def on_train_end(self, summary) -> None:
-        self.t1 = clock()
-
-
-def run_trainer(design: Design, data, epochs: int) -> float:
-    design = with_training(design, epochs, BATCH)
-    queue = Queue()
-    trainer = Trainer(design, TrainConfig.from_design(design), callbacks=[queue], data=data)
-    trainer.fit()
-    assert len(queue.events) > epochs
-    return epochs * len(data.x_train) / (queue.t1 - queue.t0)
-
-
-def _fresh(design: Design, data):
-    torch.manual_seed(0)
-    model = compile_design(design)
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
-    x = torch.from_numpy(data.x_train)
-    y = torch.from_numpy(data.y_train)
-    return model, opt, x, y
-
-
-def validate(model, data) -> tuple[float, float]:
-    """Validation loss and accuracy, as a hand-written loop would report each epoch."""
-    model.eval()
+    net.eval()
     with torch.no_grad():
         x, y = torch.from_numpy(data.x_val), torch.from_numpy(data.y_val)
-        out = model(x)
+        out = net(x)
         loss, acc = float(F.cross_entropy(out, y)), float((out.argmax(1) == y).float().mean())
-    model.train()
+    net.train()
     return loss, acc
 
 
-def run_tight(design: Design, data, epochs: int) -> float:
-    model, opt, x, y = _fresh(design, data)
+def run_loop(variant: str, model: str, epochs: int, threads: int = 0) -> float:
+    """Samples/s of the ``tight`` or ``dataloader`` loop (``threads``: torch threads, 0 for
+    torch's default)."""
+    import torch
+    import torch.nn.functional as F
+    from torch.utils.data import DataLoader, TensorDataset
+
+    if threads:
+        torch.set_num_threads(threads)
+    net, opt, data = _prepared(model)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     n = len(x)
-    t0 = clock()
+    net.train()
+    if variant == "tight":
+
+        def batches():
+            perm = torch.randperm(n)
+            for i in range(0, n, BATCH):
+                idx = perm[i : i + BATCH]
+                yield x[idx], y[idx]
+
+    else:
+        loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
+
+        def batches():
+            return iter(loader)
+
+    t0 = time.perf_counter()
     for _ in range(epochs):
-        perm = torch.randperm(n)
-        for i in range(0, n, BATCH):
-            idx = perm[i : i + BATCH]
-            loss = F.cross_entropy(model(x[idx]), y[idx])
+        for xb, yb in batches():
+            loss = F.cross_entropy(net(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-        validate(model, data)
-    return epochs * n / (clock() - t0)
+        _validate(net, data)
+    return epochs * n / (time.perf_counter() - t0)
 
 
-def run_dataloader(design: Design, data, epochs: int) -> float:
-    model, opt, x, y = _fresh(design, data)
-    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
-    t0 = clock()
-    for _ in range(epochs):
-        for xb, yb in loader:
-            loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-        validate(model, data)
-    return epochs * len(x) / (clock() - t0)
+# -- the parent: one fresh process per variant and round ------------------------------------------
 
 
-def measure(
-    name: str, design: Design, data, epochs: int, rounds: int, with_dataloader: bool
-) -> dict[str, float]:
-    runners = {"trainer": run_trainer, "tight": run_tight}
-    if with_dataloader:
-        runners["dataloader"] = run_dataloader
-    results: dict[str, list[float]] = {k: [] for k in runners}
-    order = list(runners)
-    run_tight(design, data, 1)  # warm-up: allocator, kernels
-    for r in range(rounds):
-        for key in order[r % len(order) :] + order[: r % len(order)]:
-            results[key].append(runners[key](design, data, epochs))
-    best = {k: max(v) for k, v in results.items()}
-    for key, values in results.items():
-        spread = ", ".join(f"{v / 1000:.1f}k" for v in values)
-        print(
-            f"{name:4} {key:10} best {best[key] / 1000:6.1f}k  median "
-            f"{statistics.median(values) / 1000:6.1f}k samples/s  ({spread})"
+def run_cli(model: str, epochs: int) -> float:
+    """Samples/s of ``main.py train`` on the template, from its own summary.json."""
+    from resources import template_path
+
+    with tempfile.TemporaryDirectory(prefix="bench-train-") as tmp:
+        out = Path(tmp) / "run"
+        cmd = [sys.executable, "main.py", "train", str(template_path(model))]
+        cmd += ["--epochs", str(epochs), "--out", str(out)]
+        proc = subprocess.run(
+            cmd, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S
         )
-    return best
+        if proc.returncode != 0:
+            raise SystemExit(f"main.py train failed: {proc.stderr.strip()[-500:]}")
+        summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+        files = {"metrics.jsonl", "last.pt", "best.pt", "summary.json"}
+        missing = files - {p.name for p in out.iterdir()}
+        if missing:
+            raise SystemExit(f"main.py train left no {', '.join(sorted(missing))}")
+        from engine.training import load_checkpoint
+
+        if load_checkpoint(out / "last.pt").epoch != epochs:
+            raise SystemExit("main.py train's last.pt is not its last epoch")
+        return summary["epochs_completed"] * summary["n_train"] / summary["elapsed_s"]
+
+
+def run_child(variant: str, model: str, epochs: int, threads: int) -> float:
+    cmd = [sys.executable, __file__, "--child", variant, "--model", model, "--epochs", str(epochs)]
+    cmd += ["--loop-threads", str(threads)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=CHILD_TIMEOUT_S)
+    if proc.returncode != 0:
+        raise SystemExit(f"{variant} loop failed: {proc.stderr.strip()[-500:]}")
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def measure(epochs: int, rounds: int, threads: int) -> dict[tuple[str, str], list[float]]:
+    results: dict[tuple[str, str], list[float]] = {v: [] for v in VARIANTS}
+    order = list(VARIANTS)
+    for r in range(rounds):
+        k = r % len(order)
+        for model, variant in order[k:] + order[:k]:
+            if variant == "cli":
+                rate = run_cli(model, epochs)
+            else:
+                rate = run_child(variant, model, epochs, threads)
+            results[(model, variant)].append(rate)
+        print(
+            f"round {r + 1}/{rounds}: "
+            + "  ".join(f"{m}-{v} {results[(m, v)][-1] / 1000:.1f}k" for m, v in VARIANTS)
+            + f"  (load {os.getloadavg()[0]:.2f})",
+            flush=True,
+        )
+    return results
+
+
+def start_load(n: int) -> list[subprocess.Popen]:
+    """``n`` processes that keep one core busy each until killed."""
+    return [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        for _ in range(n)
+    ]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
-    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall")
-    args = parser.parse_args()
-    global clock
-    clock = CLOCKS[args.clock]
-    if args.threads:
-        torch.set_num_threads(args.threads)
-    print(
-        f"torch {torch.__version__}, {torch.get_num_threads()} threads, {args.clock} clock, "
-        f"batch {BATCH}, Adam, {args.epochs} epochs, {args.rounds} interleaved rounds"
+    parser.add_argument("--load", type=int, default=0, help="busy background processes")
+    parser.add_argument(
+        "--loop-threads",
+        type=int,
+        default=0,
+        help="torch threads of the hand-written loops (default: torch's own)",
     )
-    mlp = mlp_design()
-    mlp_data = prepare_data(mlp.data, seed=0)
-    cnn = cnn_design()
-    cnn_data = prepare_data(cnn.data, seed=0)
-    m = measure("MLP", mlp, mlp_data, args.epochs, args.rounds, with_dataloader=True)
-    c = measure("CNN", cnn, cnn_data, args.epochs, args.rounds, with_dataloader=False)
+    parser.add_argument("--child", choices=("tight", "dataloader"), help=argparse.SUPPRESS)
+    parser.add_argument("--model", choices=("mlp", "cnn"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(run_loop(args.child, args.model, args.epochs, args.loop_threads))
+        return
+    import torch
+
+    load = start_load(args.load)
+    try:
+        time.sleep(1.0 if load else 0.0)
+        print(
+            f"torch {torch.__version__}, {os.cpu_count()} cores, default {torch.get_num_threads()}"
+            f" torch threads; templates mlp and cnn, batch {BATCH}, Adam, {args.epochs} epochs, "
+            f"{args.rounds} interleaved rounds, {args.load} busy processes, hand-written loops on "
+            f"{args.loop_threads or 'default'} threads; "
+            f"load average {os.getloadavg()[0]:.2f} at the start",
+            flush=True,
+        )
+        results = measure(args.epochs, args.rounds, args.loop_threads)
+    finally:
+        for proc in load:
+            proc.kill()
+            proc.wait()
+    med = {key: statistics.median(values) for key, values in results.items()}
+    for (model, variant), values in results.items():
+        print(
+            f"{model} {variant:10} median {med[(model, variant)] / 1000:6.1f}k samples/s  "
+            f"(min {min(values) / 1000:.1f}k, max {max(values) / 1000:.1f}k)"
+        )
+    print(f"load average {os.getloadavg()[0]:.2f} at the end")
     print(
-        f"ratio_vs_tight_mlp={m['trainer'] / m['tight']:.3f} "
-        f"ratio_vs_tight_cnn={c['trainer'] / c['tight']:.3f} "
-        f"ratio_vs_dataloader_mlp={m['trainer'] / m['dataloader']:.3f}"
+        f"ratio_vs_tight_mlp={med[('mlp', 'cli')] / med[('mlp', 'tight')]:.3f} "
+        f"ratio_vs_tight_cnn={med[('cnn', 'cli')] / med[('cnn', 'tight')]:.3f} "
+        f"ratio_vs_dataloader_mlp={med[('mlp', 'cli')] / med[('mlp', 'dataloader')]:.3f}"
     )
 
 

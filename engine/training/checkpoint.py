@@ -259,3 +259,19 @@ def checkpoint_from_modules(
         state_dicts={k: m.state_dict() for k, m in modules.items()},
         **fields,
     )
+
+
+def detached_copy(value: Any) -> Any:
+    """A copy of ``value`` (nested dicts, lists and tuples of tensors and plain values) whose
+    tensors are CPU copies, so later training steps cannot change it: what a checkpoint written
+    on another thread holds."""
+    if isinstance(value, torch.Tensor):
+        value = value.detach()
+        return value.clone() if value.device.type == "cpu" else value.to("cpu")
+    if isinstance(value, dict):
+        return {k: detached_copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [detached_copy(v) for v in value]
+    if isinstance(value, tuple):
+        return tuple(detached_copy(v) for v in value)
+    return value

@@ -180,6 +180,7 @@ def run_train(args: argparse.Namespace) -> int:
         kwargs: dict[str, Any] = {
             "callbacks": [ProgressBar()],
             "base_dir": Path(args.design).resolve().parent,
+            "threads": "auto",
         }
         if init_from:
             from engine.training.init_from import InitFromTrainer, load_init_checkpoint

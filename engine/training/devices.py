@@ -14,6 +14,34 @@ import torch
 
 from engine.errors import TrainingError
 
+#: A network whose forward pass over one batch takes fewer multiply-adds than this trains on one
+#: torch thread: its operations are too small to share out, and on a busy machine the threads'
+#: hand-offs wait for a free core (many times slower). See docs/training.md, "CPU threads".
+SMALL_STEP_MACS = 100_000_000
+
+
+def pick_threads(
+    step_macs: int, limit: int | None = None, cores: int | None = None, load: float | None = None
+) -> int:
+    """Torch CPU threads for a training step of ``step_macs`` multiply-adds (forward pass, one
+    batch): 1 below :data:`SMALL_STEP_MACS`; otherwise the cores other processes leave free
+    (``cores`` minus the 1-minute load average beyond this process), at least 1 and at most
+    ``limit`` (default: torch's current setting). ``cores`` and ``load`` default to this
+    machine's."""
+    if step_macs < SMALL_STEP_MACS:
+        return 1
+    limit = torch.get_num_threads() if limit is None else limit
+    if cores is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # Windows has no load average
+            load = 0.0
+    others = max(0.0, load - 1.0)  # this process is one of the running ones
+    return max(1, min(limit, int(cores - others + 0.5)))
+
 
 def mps_available() -> bool:
     """Whether Apple's MPS backend can run here."""

@@ -11,8 +11,10 @@ preprocessing depend on the seed), seed torch, compile the design's networks, bu
 run epochs. The whole dataset lives on the device as tensors; each epoch draws one random
 permutation and slices it into batches — no DataLoader. Per-step losses stay on the device and are
 read back every ``log_every`` steps in one transfer, which is also when callbacks run and NaN/Inf is
-detected. After every epoch it evaluates, steps the scheduler, applies early stopping, writes
-``last.pt`` (and ``best.pt`` when the monitored loss improved) plus a ``metrics.jsonl`` line.
+detected. After every epoch it evaluates, steps the scheduler, applies early stopping, appends a
+``metrics.jsonl`` line and copies the state for ``last.pt`` (and ``best.pt`` when the monitored loss
+improved), which :class:`~engine.training.run_files.RunFiles` writes in the background (after the
+first epoch, at most every ``save_every_s`` seconds, and at the end).
 Under torchrun each process trains on its shard of every permutation; only rank 0 writes files and
 calls callbacks.
 
@@ -25,6 +27,7 @@ metrics.jsonl, summary.json). Every attribute is created in ``__init__``.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from pathlib import Path
@@ -35,16 +38,18 @@ import torch
 from engine.data import PreparedData, prepare_data
 from engine.errors import Cancelled, DataError, DeepwireError, TrainingError, first_line
 from engine.graph import Design
+from engine.io import dumps
 from engine.memory import estimate_memory, memory_problems
 from engine.shapes import analyze
 from engine.training.best import BestTracker
-from engine.training.checkpoint import Checkpoint, checkpoint_from_modules, load_checkpoint
+from engine.training.checkpoint import Checkpoint, detached_copy, load_checkpoint
 from engine.training.config import TASK_LOSSES, TrainConfig
 from engine.training.control import RunControl
 from engine.training.devices import (
     DistContext,
     close_distributed,
     init_distributed,
+    pick_threads,
     resolve_device,
 )
 from engine.training.events import (
@@ -55,7 +60,7 @@ from engine.training.events import (
     TrainStartEvent,
 )
 from engine.training.loops import FamilyLoop, LoopContext, make_loop
-from engine.training.run_files import RunFiles
+from engine.training.run_files import SAVE_EVERY_S, RunFiles
 from engine.training.samples import EpochSample
 from engine.training.summary import RunSummary
 
@@ -70,6 +75,11 @@ class Trainer:
     :class:`Checkpoint` with trainer state) continues that run exactly where it ended; ``epochs``
     then counts the total including the epochs already done.
 
+    ``threads``: torch CPU threads for the run (restored at the end): a number, ``"auto"``
+    (:func:`~engine.training.devices.pick_threads` for the network's size, as ``main.py train``
+    does) or None (leave torch's setting alone). ``save_every_s``: the least time between two
+    checkpoint writes (see :mod:`engine.training.run_files`).
+
     :meth:`request_stop`, :meth:`pause` and :meth:`resume` may be called from any thread and take
     effect before the next batch starts.
     """
@@ -83,6 +93,8 @@ class Trainer:
         data: PreparedData | None = None,
         out_dir: str | Path | None = None,
         resume: str | Path | Checkpoint | None = None,
+        threads: int | str | None = None,
+        save_every_s: float = SAVE_EVERY_S,
     ) -> None:
         self.design = design.copy()
         self.config = config if config is not None else TrainConfig.from_design(design)
@@ -90,8 +102,11 @@ class Trainer:
         self._loss_given = isinstance(design.training, dict) and "loss" in design.training
         self.callbacks = CallbackList(list(callbacks))
         self.base_dir = Path(base_dir) if base_dir is not None else None
-        self.files = RunFiles(out_dir)
+        self.files = RunFiles(out_dir, save_every_s)
         self.out_dir = self.files.out_dir
+        self._threads = threads
+        self._fixed: dict[str, Any] = {}  # checkpoint parts that stay the same all run
+        self._macs = 0  # multiply-adds of one sample's forward pass, from the shape analysis
         self._given_data = data
         self._resume = resume
         self.control = RunControl()  # stop/pause flags, written by other threads
@@ -161,8 +176,10 @@ class Trainer:
         if self._started:
             raise TrainingError("this Trainer has already run: create a new one to train again")
         self._started = True
+        threads_before = torch.get_num_threads()
         try:
             self._setup()
+            self._set_threads()
             return self._run()
         except Cancelled:  # stopped while the data was loading: a stop, not a failure
             return self._end_stopped_early()
@@ -170,13 +187,36 @@ class Trainer:
             err = self._readable(exc)
             if self.dist.is_main:
                 if self.files.started:  # a run refused before it began leaves files alone
+                    self._finish_files(quiet=True)
                     self.files.write_summary(self._summary(error=str(err)))
                 self.callbacks.on_exception(err)
             if err is exc:
                 raise
             raise err from exc
         finally:
+            self.files.close()
+            torch.set_num_threads(threads_before)
             close_distributed(self.dist)
+
+    def _set_threads(self) -> None:
+        """Apply the ``threads`` setting: a number, ``"auto"`` (:func:`pick_threads` for this
+        network and batch) or None (leave torch's setting alone)."""
+        threads = self._threads
+        if threads == "auto":
+            if self.device.type != "cpu":
+                return
+            threads = pick_threads(self._macs * self.batch_size)
+        if threads is not None:
+            torch.set_num_threads(max(1, int(threads)))
+
+    def _finish_files(self, quiet: bool = False) -> None:
+        """Write the newest checkpoints and wait for them; ``quiet`` ignores a write failure
+        (the run is failing already, and its own error is the one to report)."""
+        try:
+            self.files.finish()
+        except OSError:
+            if not quiet:
+                raise
 
     def _setup(self) -> None:
         cfg = self.config
@@ -225,6 +265,7 @@ class Trainer:
         analysis = analyze(self.design)
         if not analysis.valid:
             return  # compiling reports the design's own problems
+        self._macs = analysis.totals().macs
         per_rank = max(1, math.ceil(cfg.batch_size / self.dist.world_size))
         estimate = estimate_memory(
             self.design,
@@ -373,6 +414,8 @@ class Trainer:
                 self.early_stopped = True
                 break
         restored = self.best.restore_best(loop.networks, len(self.history))
+        if main:
+            self._finish_files()
         summary = self._summary(restored_best=restored)
         if main:
             self.files.write_summary(summary)
@@ -446,11 +489,11 @@ class Trainer:
 
     def _nan_error(self, epoch: int, what: str) -> None:
         last = ""
-        if self.out_dir is not None and self.history:
-            last = (
-                f"; the last good checkpoint is {self.out_dir / 'last.pt'} "
-                f"(epoch {len(self.history)})"
-            )
+        if self.out_dir is not None and self.history and self.dist.is_main:
+            self._finish_files(quiet=True)
+            saved = self.files.last_saved_epoch
+            if saved is not None:
+                last = f"; the last good checkpoint is {self.out_dir / 'last.pt'} (epoch {saved})"
         raise TrainingError(
             f"the {what} loss became NaN or infinite in epoch {epoch + 1} (step {self.step}, "
             f"lr {self.loop.current_lr():g}): lower the learning rate, set grad_clip, or check "
@@ -545,7 +588,9 @@ class Trainer:
         return self._elapsed_before + time.perf_counter() - self._t_start - self.control.paused_s
 
     # -- checkpoints and files ---------------------------------------------------------------------
-    def _trainer_state(self, with_best: bool) -> dict[str, Any]:
+    def _trainer_state(self) -> dict[str, Any]:
+        """Everything an exact resume needs besides the weights, copied (see
+        :func:`~engine.training.checkpoint.detached_copy`); ``best_state_dicts`` is None."""
         rng: dict[str, Any] = {
             "torch": torch.get_rng_state(),
             "batches": self.batch_gen.get_state(),
@@ -553,15 +598,19 @@ class Trainer:
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
         return {
-            "config": self.config.to_dict(),
+            "config": self._fixed["config"],
             "step": self.step,
-            "optimizers": {k: o.state_dict() for k, o in self.loop.optimizers.items()},
-            "schedulers": {k: s.state_dict() for k, s in self.schedulers.items() if s is not None},
+            "optimizers": detached_copy(
+                {k: o.state_dict() for k, o in self.loop.optimizers.items()}
+            ),
+            "schedulers": copy.deepcopy(
+                {k: s.state_dict() for k, s in self.schedulers.items() if s is not None}
+            ),
             "rng": rng,
             "early_stopping": self.best.state(),
-            "best_state_dicts": self.best.best_state if with_best else None,
-            "history": copy.deepcopy(self.history),
-            "loop": self.loop.extra_state(),
+            "best_state_dicts": None,
+            "history": [dict(record) for record in self.history],
+            "loop": detached_copy(self.loop.extra_state()),
             "elapsed_s": self._elapsed(),
             "train_time_s": self._train_time,
             "samples_done": self._samples_done,
@@ -597,33 +646,54 @@ class Trainer:
         self._samples_done = int(ts.get("samples_done", 0))
         loop.load_extra_state(ts.get("loop", {}))
 
-    def _checkpoint(self, epoch: int, metrics: dict[str, Any], with_best: bool) -> Checkpoint:
-        data = self.data
-        info = {
-            "task": self.config.task,
-            "input_shape": list(data.input_shape),
-            "target_shape": list(data.target_shape),
-            "num_classes": data.num_classes,
-            "class_names": data.class_names,
-            "feature_names": data.feature_names,
-        }
-        return checkpoint_from_modules(
-            self.design,
-            dict(self.loop.networks),
-            preprocessor=data.preprocessor.state_dict() if data.preprocessor.fitted else None,
-            data_info=info,
+    def _checkpoints(
+        self, epoch: int, metrics: dict[str, Any], is_best: bool
+    ) -> tuple[Checkpoint, Checkpoint | None]:
+        """Copies of this epoch's state as ``last.pt`` and, when ``is_best``, ``best.pt`` (the
+        two share their tensors). ``last.pt`` keeps the best weights too while they differ from
+        its own (early stopping restores them on resume)."""
+        if not self._fixed:  # what stays the same all run: worked out once
+            data = self.data
+            self._fixed = {
+                "design_json": dumps(self.design),
+                "config": self.config.to_dict(),
+                "preprocessor": (
+                    data.preprocessor.state_dict() if data.preprocessor.fitted else None
+                ),
+                "data_info": {
+                    "task": self.config.task,
+                    "input_shape": list(data.input_shape),
+                    "target_shape": list(data.target_shape),
+                    "num_classes": data.num_classes,
+                    "class_names": data.class_names,
+                    "feature_names": data.feature_names,
+                },
+            }
+        fixed = self._fixed
+        state = self._trainer_state()
+        best = Checkpoint(
+            design_json=fixed["design_json"],
+            state_dicts=detached_copy({k: m.state_dict() for k, m in self.loop.networks.items()}),
+            preprocessor=fixed["preprocessor"],
+            data_info=fixed["data_info"],
             epoch=epoch,
             metrics={k: v for k, v in metrics.items() if isinstance(v, int | float)},
-            trainer_state=self._trainer_state(with_best),
+            trainer_state=state,
         )
+        with_best = self.best.keeps_weights and not is_best
+        last = dataclasses.replace(
+            best,
+            trainer_state={
+                **state,
+                "best_state_dicts": self.best.best_state if with_best else None,
+            },
+        )
+        return last, best if is_best else None
 
     def _write_epoch(self, record: dict[str, Any], is_best: bool) -> None:
         if self.out_dir is None:
             return
-        epoch = record["epoch"]
-        # last.pt keeps the best weights too while they differ from its own
-        last = self._checkpoint(epoch, record, with_best=self.best.keeps_weights and not is_best)
-        best = self._checkpoint(epoch, record, with_best=False) if is_best else None
+        last, best = self._checkpoints(record["epoch"], record, is_best)
         self.files.write_epoch(record, last, best)
 
     def _summary(self, restored_best: bool = False, error: str | None = None) -> RunSummary:

@@ -48,6 +48,7 @@ def test_run_files_write_metrics_checkpoints_and_the_summary(tmp_path):
     assert files.started
     ckpt = checkpoint_from_modules(Design(), {"main": torch.nn.Linear(1, 1)}, epoch=2)
     files.write_epoch({"epoch": 2, "train_loss": 0.5}, ckpt, None)
+    files.finish()  # checkpoints are written in the background
     assert not files.checkpoint("best").exists() and load_checkpoint(files.checkpoint("last"))
     lines = files.metrics_file.read_text().splitlines()
     assert [json.loads(line)["epoch"] for line in lines] == [1, 2]
