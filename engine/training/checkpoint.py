@@ -129,17 +129,17 @@ def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Chec
     preprocessor = payload.get("preprocessor")
     if preprocessor is not None and not _str_dict(preprocessor):
         raise bad(f'"preprocessor" is {_show(preprocessor)}, not a table')
-    data_info = payload.get("data_info") or {}
+    data_info = _or_empty(payload.get("data_info"))
     problem = _data_info_problem(data_info)
     if problem:
         raise bad(problem)
     epoch = payload.get("epoch", 0)
     if not _is_int(epoch) or epoch < 0:
         raise bad(f'"epoch" is {_show(epoch)}, not a whole number of epochs')
-    metrics = payload.get("metrics") or {}
+    metrics = _or_empty(payload.get("metrics"))
     if not _str_dict(metrics) or not all(_is_number(v) for v in metrics.values()):
         raise bad(f'"metrics" is {_show(metrics)}, not metric name → number')
-    trainer_state = payload.get("trainer_state") or {}
+    trainer_state = _or_empty(payload.get("trainer_state"))
     problem = _trainer_state_problem(trainer_state)
     if problem:
         raise bad(problem)
@@ -152,6 +152,14 @@ def checkpoint_from_payload(payload: Any, where: str | os.PathLike[str]) -> Chec
         metrics=metrics,
         trainer_state=trainer_state,
     )
+
+
+def _or_empty(value: Any) -> Any:
+    """``value``, or an empty table when it is missing (None) or an empty container. Unlike
+    ``value or {}`` this never asks an arbitrary object for its truth (a tensor refuses)."""
+    if value is None or (isinstance(value, (dict, list, tuple)) and not value):
+        return {}
+    return value
 
 
 def _design_and_weights(

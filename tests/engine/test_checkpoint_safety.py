@@ -88,6 +88,10 @@ MALFORMED = [
     ("metrics-list", {"metrics": [1.0]}, '"metrics" is a list'),
     ("metrics-text", {"metrics": {"val_loss": "low"}}, '"metrics"'),
     ("data-info-list", {"data_info": [1]}, '"data_info" is a list'),
+    # found by the fuzz test: `value or {}` asked a tensor for its truth and raised
+    ("data-info-tensor", {"data_info": torch.ones(2)}, '"data_info"'),
+    ("metrics-tensor", {"metrics": torch.ones(2)}, '"metrics"'),
+    ("trainer-state-tensor", {"trainer_state": torch.ones(2)}, '"trainer_state"'),
     ("class-names-int", {"data_info": {"class_names": 3}}, '"class_names" is 3'),
     ("input-shape-text", {"data_info": {"input_shape": "4"}}, '"input_shape"'),
     ("preprocessor-list", {"preprocessor": [1]}, '"preprocessor" is a list'),
