@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.PlotDataItem import PlotDataset
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.training.decimate import MinMaxEnvelope
 
 #: Curve colours (Tableau 10): readable on light and dark backgrounds.
 COLOURS = (
@@ -43,14 +47,18 @@ NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagati
 
 
 class Series:
-    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``)."""
+    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``).
 
-    __slots__ = ("_x", "_y", "n")
+    With ``envelope`` it also keeps a bounded :class:`~engine.training.decimate.MinMaxEnvelope`
+    of the points, which an :class:`EnvelopeCurve` draws instead of the whole series."""
 
-    def __init__(self, capacity: int = 256) -> None:
+    __slots__ = ("_x", "_y", "envelope", "n")
+
+    def __init__(self, capacity: int = 256, envelope: bool = False) -> None:
         self._x = np.empty(capacity)
         self._y = np.empty(capacity)
         self.n = 0
+        self.envelope = MinMaxEnvelope() if envelope else None
 
     def extend(self, xs: Any, ys: Any) -> None:
         k = len(xs)
@@ -62,6 +70,8 @@ class Series:
         self._x[self.n : need] = xs
         self._y[self.n : need] = ys
         self.n = need
+        if self.envelope is not None:
+            self.envelope.extend(self._x[need - k : need], self._y[need - k : need])
 
     def append(self, x: float, y: float) -> None:
         self.extend((x,), (y,))
@@ -76,6 +86,45 @@ class Series:
 
     def clear(self) -> None:
         self.n = 0
+        if self.envelope is not None:
+            self.envelope.clear()
+
+
+class EnvelopeCurve(pg.PlotDataItem):
+    """A curve of a long :class:`Series` whose cost does not grow with the run: while most of
+    the series is in view it draws the series' min/max envelope (at most a few thousand points,
+    every extreme and the last point exact); zoomed into a part, pyqtgraph clips and
+    downsamples the visible part of the whole series as usual. :meth:`getOriginalDataset`
+    is the whole series."""
+
+    ZOOMED = 0.5  # a view narrower than this share of the series draws from the whole series
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.series: Series | None = None
+        super().__init__(*args, **kwargs)
+
+    def show_series(self, series: Series) -> None:
+        """Draw ``series`` (views of its arrays: nothing is copied)."""
+        self.series = series
+        self.setData(series.x, series.y)
+
+    def _getDisplayDataset(self):  # noqa: N802 - pyqtgraph's name
+        series = self.series
+        if self._dataset is None or series is None or series.envelope is None:
+            return super()._getDisplayDataset()
+        view = self.getViewBox()
+        if view is not None and not view.autoRangeEnabled()[0] and series.n > 1:
+            span = float(series.x[-1] - series.x[0])
+            if span > 0 and view.viewRect().width() < self.ZOOMED * span:
+                return super()._getDisplayDataset()
+        x, y = series.envelope.points()
+        dataset = PlotDataset(x, y)
+        if True in self.opts["logMode"]:
+            dataset.applyLogMapping(self.opts["logMode"])
+        self._datasetDisplay = dataset
+        self.setProperty("xViewRangeWasChanged", False)
+        self.setProperty("yViewRangeWasChanged", False)
+        return dataset
 
 
 class LogAxis(pg.AxisItem):
@@ -124,6 +173,19 @@ class PlotLegend(pg.LegendItem):
 
     def updateSize(self):  # noqa: N802 - pyqtgraph's name
         self.resize(self.layout.preferredSize())
+
+
+#: How the parts of a plot that change seldom (axes, titles, legends) are drawn: each from a
+#: pixmap of itself, redrawn only when it changed. An axis's text costs about a millisecond to
+#: draw, and the view repaints every part it overlaps when a curve moves.
+CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
+
+
+def cache_pixmaps(plot: pg.PlotItem) -> None:
+    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`)."""
+    for name in ("left", "bottom", "right", "top"):
+        plot.getAxis(name).setCacheMode(CACHED)
+    plot.titleLabel.setCacheMode(CACHED)
 
 
 def bounded(name: str) -> bool:

@@ -52,7 +52,7 @@ def test_a_long_series_stays_small_and_a_spike_survives():
     y[123_456] = 50.0  # one diverging step in a long run
     y[654_321] = -3.0
     x = np.arange(len(y), dtype=float)
-    feed(env, x, y, [25])
+    feed(env, x, y, [25, 4000])
     ex, ey = env.points()
     assert len(ex) <= 2 * 64 + 3
     assert 50.0 in ey and -3.0 in ey
