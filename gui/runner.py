@@ -222,6 +222,7 @@ class TrainingRunner(QObject):
         )
         self._run = _Run(trainer, thread, config)
         gc_guard.hold(self)  # the trainer allocates a lot: cycles are collected on this thread only
+        gc_guard.freeze()  # … and those collections walk only what the run creates
         thread.start()
         self._timer.start()
         self._set_state("running")
@@ -303,6 +304,7 @@ class TrainingRunner(QObject):
         if run.thread.is_alive():
             return False
         gc_guard.release(id(self))
+        gc_guard.thaw()
         self._run = None
         self.buffer.clear()
         self._set_state("idle")
@@ -346,6 +348,7 @@ class TrainingRunner(QObject):
             run.error = "training ended without a result (see the terminal for details)"
         result = RunResult(run.summary, run.error, stopped, seconds)
         gc_guard.release(id(self))
+        gc_guard.thaw()
         self._run = None
         self._set_state("idle")
         self.finished.emit(result)
