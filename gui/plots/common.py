@@ -28,7 +28,7 @@ COLOURS = (
 )
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 250  # at most four redraws a second
+REFRESH_MS = 100  # the curves follow the run ten times a second
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.

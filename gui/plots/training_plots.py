@@ -219,7 +219,8 @@ class TrainingPlots(QWidget):
             axis.enableAutoSIPrefix(False)  # "value (x0.001)" with ticks 100–400 misleads
             axis.setPen(pg.mkPen(self.muted))
             axis.setTextPen(pg.mkPen(self.fg))
-            axis.setStyle(tickFont=font)
+            # a label space that only grows: a narrower tick label does not relayout the grid
+            axis.setStyle(tickFont=font, autoReduceTextSpace=False)
         plot.getAxis("bottom").setLabel(x_label, color=self.muted.name(), size="8pt")
         plot.setMenuEnabled(True)
         cache_pixmaps(plot)
