@@ -404,6 +404,8 @@ def main() -> None:
     window.training_panel.shutdown(10.0)
     window.document.undo_stack.setClean()
     window.close()
+    window.deleteLater()  # gone before the application: no teardown in the wrong order
+    app.processEvents()
     ratio = {k: v["gui"]["samples_s"] / v["cli"]["samples_s"] for k, v in found.items()}
     p99 = max(v["gui"]["p99_ms"] for v in found.values())
     print(f"load after: {open('/proc/loadavg').read().split()[:3]}", flush=True)

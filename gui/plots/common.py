@@ -70,11 +70,19 @@ class Series:
         self._x[self.n : need] = xs
         self._y[self.n : need] = ys
         self.n = need
-        if self.envelope is not None:
-            self.envelope.extend(self._x[need - k : need], self._y[need - k : need])
 
     def append(self, x: float, y: float) -> None:
         self.extend((x,), (y,))
+
+    def envelope_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The envelope's points, brought up to date first: points are folded in per redraw,
+        in one vectorised call, not per drained event."""
+        envelope = self.envelope
+        if envelope is None:
+            return self.x, self.y
+        if envelope.n < self.n:
+            envelope.extend(self._x[envelope.n : self.n], self._y[envelope.n : self.n])
+        return envelope.points()
 
     @property
     def x(self) -> np.ndarray:
@@ -117,7 +125,7 @@ class EnvelopeCurve(pg.PlotDataItem):
             span = float(series.x[-1] - series.x[0])
             if span > 0 and view.viewRect().width() < self.ZOOMED * span:
                 return super()._getDisplayDataset()
-        x, y = series.envelope.points()
+        x, y = series.envelope_points()
         dataset = PlotDataset(x, y)
         if True in self.opts["logMode"]:
             dataset.applyLogMapping(self.opts["logMode"])
@@ -171,8 +179,18 @@ class PlotLegend(pg.LegendItem):
     """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
     heights, which grow once a parent layout stretched them)."""
 
+    fitted_for: tuple[int, int] | None = None  # what fit_legend last laid out
+
     def updateSize(self):  # noqa: N802 - pyqtgraph's name
         self.resize(self.layout.preferredSize())
+
+    def clear(self) -> None:
+        super().clear()
+        self.fitted_for = None
+
+    def removeItem(self, item) -> None:  # noqa: N802 - pyqtgraph's name
+        super().removeItem(item)
+        self.fitted_for = None
 
 
 #: How the parts of a plot that change seldom (axes, titles, legends) are drawn: each from a
@@ -195,7 +213,13 @@ def bounded(name: str) -> bool:
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     """Lay the legend's entries out in as many columns as the plot's width holds and reserve
-    their height in the row under the bottom axis (none while the legend is empty)."""
+    their height in the row under the bottom axis (none while the legend is empty). Nothing
+    is measured again while the entries and the plot's width stay as they were (each refresh
+    asks; a legend's layout pass costs milliseconds)."""
+    key = (len(legend.items), round(plot.boundingRect().width()))
+    if getattr(legend, "fitted_for", None) == key:
+        return
+    legend.fitted_for = key  # type: ignore[attr-defined]
     entries = [
         sample.boundingRect().width() + label.boundingRect().width() + 8
         for sample, label in legend.items
