@@ -136,6 +136,7 @@ class Watch:
             "first_batch_s": (self.first_batch or self.t_end) - self.t0,
             "p99_ms": late[min(len(late) - 1, int(0.99 * len(late)))],
             "max_ms": late[-1],
+            "ticks_hz": len(ticks) / span,  # 100 when the GUI thread is never late
             "curve_hz": self.curve_updates / span,
             "paints": float(self.paints),
             "paints_hz": self.paints / span,
@@ -351,7 +352,7 @@ def measure(window, name: str, epochs: int, rounds: int, work: Path, process: bo
         if "p99_ms" in m:
             extra = (
                 f"  first batch {m['first_batch_s']:.2f} s  timer late p99 {m['p99_ms']:.0f} ms"
-                f" max {m['max_ms']:.0f} ms  curve {m['curve_hz']:.1f} Hz"
+                f" max {m['max_ms']:.0f} ms ({m['ticks_hz']:.0f} ticks/s)  curve {m['curve_hz']:.1f} Hz"
                 f"  paints {m['paints']:.0f} ({m['paints_hz']:.1f}/s)"
             )
         print(

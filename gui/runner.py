@@ -19,6 +19,9 @@ bench/bench_runner.py), what slows torch off the main thread is its OpenMP pool.
 one thread the worker thread trains as fast as a main-thread run, and a spawned child process is
 no faster while it costs seconds of start-up and a second copy of torch. So the worker limits
 torch to :func:`worker_threads` threads (one core stays free for the GUI) for the length of a run.
+Re-measured with the plots painted (``bench/bench_window_train.py --process``): a child process
+trains a small MLP faster under heavy load but starts its first batch tens of seconds later;
+docs/benchmarks.md has the figures.
 """
 
 from __future__ import annotations
