@@ -19,6 +19,9 @@ bench/bench_runner.py), what slows torch off the main thread is its OpenMP pool.
 one thread the worker thread trains as fast as a main-thread run, and a spawned child process is
 no faster while it costs seconds of start-up and a second copy of torch. So the worker limits
 torch to :func:`worker_threads` threads (one core stays free for the GUI) for the length of a run.
+Re-measured with the plots painted (``bench/bench_window_train.py --process``): a child process
+trains a small MLP faster under heavy load but starts its first batch tens of seconds later;
+docs/benchmarks.md has the figures.
 """
 
 from __future__ import annotations
@@ -229,6 +232,7 @@ class TrainingRunner(QObject):
         )
         self._run = _Run(trainer, thread, config)
         gc_guard.hold(self)  # the trainer allocates a lot: cycles are collected on this thread only
+        gc_guard.freeze()  # … and those collections walk only what the run creates
         thread.start()
         self._timer.start()
         self._set_state("running")
@@ -310,6 +314,7 @@ class TrainingRunner(QObject):
         if run.thread.is_alive():
             return False
         gc_guard.release(id(self))
+        gc_guard.thaw()
         self._run = None
         self.buffer.clear()
         self._set_state("idle")
@@ -353,6 +358,7 @@ class TrainingRunner(QObject):
             run.error = "training ended without a result (see the terminal for details)"
         result = RunResult(run.summary, run.error, stopped, seconds)
         gc_guard.release(id(self))
+        gc_guard.thaw()
         self._run = None
         self._set_state("idle")
         self.finished.emit(result)

@@ -7,7 +7,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
+from pyqtgraph.graphicsItems.PlotDataItem import PlotDataset
 from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem
+
+from engine.training.decimate import MinMaxEnvelope
 
 #: Curve colours (Tableau 10): readable on light and dark backgrounds.
 COLOURS = (
@@ -24,7 +28,7 @@ COLOURS = (
 )
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 250  # at most four redraws a second
+REFRESH_MS = 100  # the curves follow the run ten times a second
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
@@ -43,14 +47,18 @@ NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagati
 
 
 class Series:
-    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``)."""
+    """x/y points in growable float arrays (amortised O(1) appends, views for ``setData``).
 
-    __slots__ = ("_x", "_y", "n")
+    With ``envelope`` it also keeps a bounded :class:`~engine.training.decimate.MinMaxEnvelope`
+    of the points, which an :class:`EnvelopeCurve` draws instead of the whole series."""
 
-    def __init__(self, capacity: int = 256) -> None:
+    __slots__ = ("_x", "_y", "envelope", "n")
+
+    def __init__(self, capacity: int = 256, envelope: bool = False) -> None:
         self._x = np.empty(capacity)
         self._y = np.empty(capacity)
         self.n = 0
+        self.envelope = MinMaxEnvelope() if envelope else None
 
     def extend(self, xs: Any, ys: Any) -> None:
         k = len(xs)
@@ -66,6 +74,16 @@ class Series:
     def append(self, x: float, y: float) -> None:
         self.extend((x,), (y,))
 
+    def envelope_points(self) -> tuple[np.ndarray, np.ndarray]:
+        """The envelope's points, brought up to date first: points are folded in per redraw,
+        in one vectorised call, not per drained event."""
+        envelope = self.envelope
+        if envelope is None:
+            return self.x, self.y
+        if envelope.n < self.n:
+            envelope.extend(self._x[envelope.n : self.n], self._y[envelope.n : self.n])
+        return envelope.points()
+
     @property
     def x(self) -> np.ndarray:
         return self._x[: self.n]
@@ -76,6 +94,45 @@ class Series:
 
     def clear(self) -> None:
         self.n = 0
+        if self.envelope is not None:
+            self.envelope.clear()
+
+
+class EnvelopeCurve(pg.PlotDataItem):
+    """A curve of a long :class:`Series` whose cost does not grow with the run: while most of
+    the series is in view it draws the series' min/max envelope (at most a few thousand points,
+    every extreme and the last point exact); zoomed into a part, pyqtgraph clips and
+    downsamples the visible part of the whole series as usual. :meth:`getOriginalDataset`
+    is the whole series."""
+
+    ZOOMED = 0.5  # a view narrower than this share of the series draws from the whole series
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.series: Series | None = None
+        super().__init__(*args, **kwargs)
+
+    def show_series(self, series: Series) -> None:
+        """Draw ``series`` (views of its arrays: nothing is copied)."""
+        self.series = series
+        self.setData(series.x, series.y)
+
+    def _getDisplayDataset(self):  # noqa: N802 - pyqtgraph's name
+        series = self.series
+        if self._dataset is None or series is None or series.envelope is None:
+            return super()._getDisplayDataset()
+        view = self.getViewBox()
+        if view is not None and not view.autoRangeEnabled()[0] and series.n > 1:
+            span = float(series.x[-1] - series.x[0])
+            if span > 0 and view.viewRect().width() < self.ZOOMED * span:
+                return super()._getDisplayDataset()
+        x, y = series.envelope_points()
+        dataset = PlotDataset(x, y)
+        if True in self.opts["logMode"]:
+            dataset.applyLogMapping(self.opts["logMode"])
+        self._datasetDisplay = dataset
+        self.setProperty("xViewRangeWasChanged", False)
+        self.setProperty("yViewRangeWasChanged", False)
+        return dataset
 
 
 class LogAxis(pg.AxisItem):
@@ -122,8 +179,31 @@ class PlotLegend(pg.LegendItem):
     """A legend as big as its entries' preferred sizes (pyqtgraph's sums the entries' current
     heights, which grow once a parent layout stretched them)."""
 
+    fitted_for: tuple[int, int] | None = None  # what fit_legend last laid out
+
     def updateSize(self):  # noqa: N802 - pyqtgraph's name
         self.resize(self.layout.preferredSize())
+
+    def clear(self) -> None:
+        super().clear()
+        self.fitted_for = None
+
+    def removeItem(self, item) -> None:  # noqa: N802 - pyqtgraph's name
+        super().removeItem(item)
+        self.fitted_for = None
+
+
+#: How the parts of a plot that change seldom (axes, titles, legends) are drawn: each from a
+#: pixmap of itself, redrawn only when it changed. An axis's text costs about a millisecond to
+#: draw, and the view repaints every part it overlaps when a curve moves.
+CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
+
+
+def cache_pixmaps(plot: pg.PlotItem) -> None:
+    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`)."""
+    for name in ("left", "bottom", "right", "top"):
+        plot.getAxis(name).setCacheMode(CACHED)
+    plot.titleLabel.setCacheMode(CACHED)
 
 
 def bounded(name: str) -> bool:
@@ -133,7 +213,13 @@ def bounded(name: str) -> bool:
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     """Lay the legend's entries out in as many columns as the plot's width holds and reserve
-    their height in the row under the bottom axis (none while the legend is empty)."""
+    their height in the row under the bottom axis (none while the legend is empty). Nothing
+    is measured again while the entries and the plot's width stay as they were (each refresh
+    asks; a legend's layout pass costs milliseconds)."""
+    key = (len(legend.items), round(plot.boundingRect().width()))
+    if getattr(legend, "fitted_for", None) == key:
+        return
+    legend.fitted_for = key  # type: ignore[attr-defined]
     entries = [
         sample.boundingRect().width() + label.boundingRect().width() + 8
         for sample, label in legend.items

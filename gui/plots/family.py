@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QColor, QFont
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter
+from PySide6.QtWidgets import QGraphicsItem
 
 from engine.training.metrics import image_grid
 from engine.training.samples import (
@@ -61,7 +62,9 @@ class FamilyView:
 
 
 class ConfusionView(FamilyView):
-    """Classification: the validation confusion matrix, shares as colour, counts as text."""
+    """Classification: the validation confusion matrix, shares as colour (one image), counts
+    written in the cells (one :class:`CellCounts` item) when there are at most
+    ``MAX_CELL_TEXT`` classes."""
 
     view = ConfusionSample.view
     waiting = "The confusion matrix appears\nafter the first epoch"
@@ -71,7 +74,8 @@ class ConfusionView(FamilyView):
         plot = plots.image_plot(0, "Confusion matrix (validation)", axes=True)
         plot.getAxis("bottom").setLabel("predicted", color=plots.muted.name(), size="8pt")
         plot.getAxis("left").setLabel("true", color=plots.muted.name(), size="8pt")
-        self.items["texts"] = []
+        counts = self.items["counts"] = CellCounts(plots.fg, plots.bg)
+        plot.addItem(counts, ignoreBounds=True)
 
     def draw(self, sample: ConfusionSample, epoch: str) -> None:
         matrix = np.asarray(sample.matrix)
@@ -97,32 +101,74 @@ class ConfusionView(FamilyView):
             plot.getAxis("bottom").setTicks(ticks)
             plot.getAxis("left").setTicks(ticks)
             plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
-        texts: list[pg.TextItem] = items["texts"]
-        if k <= MAX_CELL_TEXT:
-            if len(texts) != k * k:
-                for text in texts:
-                    plot.removeItem(text)
-                texts.clear()
-                items["shown"] = {}
-                font = QFont()
-                font.setPointSizeF(7.0 if k > 8 else 8.0)
-                for r in range(k):
-                    for c in range(k):
-                        text = pg.TextItem("", anchor=(0.5, 0.5))
-                        text.setFont(font)
-                        text.setPos(c + 0.5, r + 0.5)
-                        plot.addItem(text)
-                        texts.append(text)
-            shown = items.setdefault("shown", {})
-            for r in range(k):
-                for c in range(k):
-                    count = int(matrix[r, c])
-                    state = (str(count) if count else "", bool(share[r, c] > 0.55))
-                    if shown.get((r, c)) != state:  # setText/setColor relayout: skip repeats
-                        shown[(r, c)] = state
-                        text = texts[r * k + c]
-                        text.setText(state[0])
-                        text.setColor(host.bg if state[1] else host.fg)
+        dark = share > 0.55  # the count is written in the background colour on these cells
+        items["counts"].set_counts(matrix if k <= MAX_CELL_TEXT else None, dark)
+
+
+class CellCounts(pg.GraphicsObject):
+    """The counts of a confusion matrix, written in its cells by one item (not an item per
+    cell: a hundred text items cost more to lay out and paint than the rest of the plots).
+
+    The text keeps its size in pixels whatever the zoom, in the background colour on dark
+    cells; it is left out when the cells are too small to hold it."""
+
+    def __init__(self, fg: QColor, bg: QColor) -> None:
+        super().__init__()
+        self.fg, self.bg = QColor(fg), QColor(bg)
+        self.counts = np.zeros((0, 0), dtype=np.int64)
+        self.dark = np.zeros((0, 0), dtype=bool)
+        self.font = QFont()
+        self.drawn = 0  # labels written by the last paint (tests, benchmarks)
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+
+    def set_counts(self, matrix: np.ndarray | None, dark: np.ndarray | None = None) -> None:
+        """Show ``matrix``'s counts (None: none); ``dark`` marks cells whose colour is dark."""
+        counts = np.zeros((0, 0), dtype=np.int64) if matrix is None else np.asarray(matrix)
+        dark = np.zeros(counts.shape, dtype=bool) if dark is None else np.asarray(dark, bool)
+        if counts.shape == self.counts.shape and np.array_equal(counts, self.counts) and (
+            np.array_equal(dark, self.dark)
+        ):
+            return
+        if counts.shape != self.counts.shape:
+            self.prepareGeometryChange()
+            self.font.setPointSizeF(7.0 if len(counts) > 8 else 8.0)
+        self.counts, self.dark = counts.astype(np.int64), dark
+        self.update()
+
+    def labels(self) -> list[tuple[int, int, str, bool]]:
+        """``(row, column, text, on_dark_cell)`` of every count shown (zero counts are blank)."""
+        return [
+            (r, c, str(int(n)), bool(self.dark[r, c]))
+            for (r, c), n in np.ndenumerate(self.counts)
+            if n
+        ]
+
+    def boundingRect(self) -> QRectF:  # noqa: N802 - Qt's name
+        k = len(self.counts)
+        return QRectF(0.0, 0.0, float(k), float(k))
+
+    def paint(self, painter: QPainter, *_args) -> None:
+        self.drawn = 0
+        labels = self.labels()
+        if not labels:
+            return
+        to_px = painter.transform()
+        cell = to_px.mapRect(QRectF(0.0, 0.0, 1.0, 1.0))
+        metrics = QFontMetricsF(self.font)
+        widest = max(metrics.horizontalAdvance(text) for _r, _c, text, _d in labels)
+        if cell.width() < widest + 2 or cell.height() < metrics.height():
+            return  # too small to read: the colours alone tell
+        painter.save()
+        painter.resetTransform()
+        painter.setFont(self.font)
+        w, h = abs(cell.width()), abs(cell.height())
+        for r, c, text, dark in labels:
+            centre = to_px.map(QPointF(c + 0.5, r + 0.5))
+            painter.setPen(self.bg if dark else self.fg)
+            box = QRectF(centre.x() - w / 2, centre.y() - h / 2, w, h)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)
+            self.drawn += 1
+        painter.restore()
 
 
 class ScatterView(FamilyView):

@@ -37,6 +37,7 @@ from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from engine.training.samples import EpochSample, view_of_task
 from gui.formatting import pretty
 from gui.plots.common import (
+    CACHED,
     COLOURS,
     MIN_HEIGHT,
     MIN_WIDTH,
@@ -46,11 +47,13 @@ from gui.plots.common import (
     TRAIN_COLOUR,
     VAL_COLOUR,
     WAITING,
+    EnvelopeCurve,
     EpochAxis,
     LogAxis,
     PlotLegend,
     Series,
     bounded,
+    cache_pixmaps,
     fit_legend,
     short,
     with_alpha,
@@ -216,9 +219,11 @@ class TrainingPlots(QWidget):
             axis.enableAutoSIPrefix(False)  # "value (x0.001)" with ticks 100–400 misleads
             axis.setPen(pg.mkPen(self.muted))
             axis.setTextPen(pg.mkPen(self.fg))
-            axis.setStyle(tickFont=font)
+            # a label space that only grows: a narrower tick label does not relayout the grid
+            axis.setStyle(tickFont=font, autoReduceTextSpace=False)
         plot.getAxis("bottom").setLabel(x_label, color=self.muted.name(), size="8pt")
         plot.setMenuEnabled(True)
+        cache_pixmaps(plot)
         return plot
 
     def _plot(
@@ -267,6 +272,7 @@ class TrainingPlots(QWidget):
             frame=False,
         )
         legend.layout.setContentsMargins(0, 0, 0, 0)
+        legend.setCacheMode(CACHED)
         legend.setParentItem(plot)
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
         plot.legend = legend  # curves added with a name join it
@@ -282,7 +288,7 @@ class TrainingPlots(QWidget):
         width: float = 2.0,
         alpha: float = 1.0,
         symbol: bool = False,
-    ) -> pg.PlotDataItem:
+    ) -> EnvelopeCurve:
         kwargs: dict[str, Any] = {}
         if symbol:
             kwargs = {
@@ -291,9 +297,10 @@ class TrainingPlots(QWidget):
                 "symbolBrush": colour,
                 "symbolPen": pg.mkPen(None),
             }
-        curve = plot.plot(
+        curve = EnvelopeCurve(
             [], [], pen=pg.mkPen(with_alpha(colour, alpha), width=width), name=name, **kwargs
         )
+        plot.addItem(curve)
         curve.setClipToView(True)
         curve.setDownsampling(auto=True, method="peak")
         return curve
@@ -441,7 +448,7 @@ class TrainingPlots(QWidget):
             for node_id, norm in event.grad_norms.items():
                 series = self.grad_series.get(node_id)
                 if series is None:
-                    series = self.grad_series[node_id] = Series()
+                    series = self.grad_series[node_id] = Series(envelope=True)
                     colour = COLOURS[len(self.grad_curves) % len(COLOURS)]
                     self.grad_curves[node_id] = self._curve(
                         self.grad_plot, self._labels.get(node_id, node_id), colour, width=1.5
@@ -465,7 +472,7 @@ class TrainingPlots(QWidget):
 
     def _step_curve(self, name: str) -> Series:
         """The faint per-step curve of one loss (no legend entry: the epoch curve has it)."""
-        series = self.step_series[name] = Series(1024)
+        series = self.step_series[name] = Series(1024, envelope=True)
         self.step_curves[name] = self._curve(
             self.loss_plot, None, self._loss_colour(name), width=1.0, alpha=0.35
         )
@@ -542,7 +549,7 @@ class TrainingPlots(QWidget):
         dirty, self._dirty = self._dirty, set()
         if "loss" in dirty:
             for name, series in self.step_series.items():
-                self.step_curves[name].setData(series.x, series.y)
+                self.step_curves[name].show_series(series)
             for name, series in self.epoch_series.items():
                 self.epoch_curves[name].setData(series.x, series.y)
             if self.best_epoch is not None:
@@ -559,7 +566,7 @@ class TrainingPlots(QWidget):
             fit_legend(self.metric_plot, self.metric_legend)
         if "grads" in dirty:
             for name, series in self.grad_series.items():
-                self.grad_curves[name].setData(series.x, series.y)
+                self.grad_curves[name].show_series(series)
             if self.grad_series:
                 self._arrived("gradients")
             fit_legend(self.grad_plot, self.grad_legend)
@@ -600,15 +607,14 @@ class TrainingPlots(QWidget):
         for item in self.family_items.values():
             if isinstance(item, pg.ImageItem | pg.ScatterPlotItem):
                 item.clear()
-        for text in self.family_items.get("texts", ()):
-            text.setText("")
-        self.family_items["shown"] = {}
+        if "counts" in self.family_items:
+            self.family_items["counts"].set_counts(None)
         if "family" in self.placeholders:
             self.placeholders["family"].show()
 
     def _setup_family(self, task: str, class_names: list[str] | None = None) -> None:
         """Create the family view's items for ``task``; a run of the same kind and classes as
-        the previous one reuses them (a confusion matrix has a hundred labels)."""
+        the previous one reuses them."""
         kind = view_of_task(task)
         key = (kind, tuple(class_names or ()))
         if (

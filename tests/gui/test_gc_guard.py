@@ -89,3 +89,32 @@ def test_a_background_call_holds_the_guard_while_it_runs(qtbot):
     qtbot.waitUntil(lambda: bool(done), timeout=10_000)
     assert seen == [True] and done == ["ok"]
     assert not gc_guard.active() and gc.isenabled()
+
+
+def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, tmp_path):
+    """A full collection walks every object alive (hundreds of ms with torch loaded): during a
+    run only what the run created is walked, and afterwards everything is again."""
+    from engine.io import load_design
+    from gui.runner import TrainingRunner
+    from resources import template_path
+
+    design = load_design(template_path("mlp"))
+    design.training = dict(design.training, epochs=1)
+    before = Holder()  # garbage-to-be that existed before the run
+    ref = weakref.ref(before)
+    runner = TrainingRunner()
+    runner.start(design, out_dir=tmp_path / "run")
+    try:
+        assert gc_guard.frozen() and gc.get_freeze_count() > 0
+        del before
+        gc.collect()
+        assert ref() is not None  # frozen: not walked while the run trains
+        finished = []
+        runner.finished.connect(finished.append)
+        qtbot.waitUntil(lambda: bool(finished), timeout=120_000)
+    finally:
+        runner.shutdown(10.0)
+    assert finished[0].ok
+    assert not gc_guard.frozen() and gc.get_freeze_count() == 0
+    gc.collect()
+    assert ref() is None  # after the run the old garbage is collected after all

@@ -1,0 +1,105 @@
+"""The confusion matrix as a user sees it: each cell's colour is its share of the true class, and
+its count is written in it (one image and one text item, however many classes)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtGui import QColor
+
+from engine.training.events import EpochEvent
+from engine.training.samples import ConfusionSample
+from gui.plots import TrainingPlots
+from gui.plots.common import TRAIN_COLOUR
+
+
+def epoch(matrix) -> EpochEvent:
+    sample = ConfusionSample(np.asarray(matrix))
+    return EpochEvent(1, 3, 10, {"train_loss": 1.0, "val_loss": 1.1}, 1e-3, 1.0, True, sample)
+
+
+def shown_plots(qtbot) -> TrainingPlots:
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(1200, 700)
+    plots.show()
+    qtbot.waitExposed(plots, timeout=5_000)
+    plots._setup_family("classification", ["cat", "dog", "owl"])
+    return plots
+
+
+def cell_pixel(plots: TrainingPlots, row: int, col: int, dx: float = 0.0) -> QColor:
+    """The colour on screen inside cell (row, col), ``dx`` cells right of its centre."""
+    image_plot = plots.family_items["image_plot"]
+    vb = image_plot.getViewBox()
+    scene_point = vb.mapViewToScene(pg.Point(col + 0.5 + dx, row + 0.5))
+    view_point = plots.view.mapFromScene(scene_point)
+    return plots.view.grab().toImage().pixelColor(view_point)
+
+
+def text_pixels(plots: TrainingPlots, row: int, col: int, cell: QColor) -> list[QColor]:
+    """The pixels within 12 px of the centre of cell (row, col) that are not its colour."""
+    vb = plots.family_items["image_plot"].getViewBox()
+    image = plots.view.grab().toImage()
+    centre = plots.view.mapFromScene(vb.mapViewToScene(pg.Point(col + 0.5, row + 0.5)))
+    found = []
+    for y in range(centre.y() - 12, centre.y() + 13):
+        for x in range(centre.x() - 12, centre.x() + 13):
+            colour = image.pixelColor(x, y)
+            if not close(colour, cell, 40):
+                found.append(colour)
+    return found
+
+
+def close(a: QColor, b: QColor, tol: int = 12) -> bool:
+    return all(abs(u - v) <= tol for u, v in zip(a.getRgb()[:3], b.getRgb()[:3], strict=True))
+
+
+def test_cells_show_their_share_as_colour_and_their_count_as_text(qtbot):
+    plots = shown_plots(qtbot)
+    matrix = [[5, 0, 0], [0, 0, 4], [1, 1, 2]]  # "dog" is always taken for "owl"
+    plots.add_events([epoch(matrix)])
+    plots.flush()
+    qtbot.wait(50)
+    # the colours: a share of 1 is the full colour, 0 the background, ½ in between
+    full, empty = QColor(TRAIN_COLOUR), plots.bg
+    assert close(cell_pixel(plots, 0, 0, dx=0.4), full)
+    assert close(cell_pixel(plots, 0, 1, dx=0.4), empty)
+    assert close(cell_pixel(plots, 1, 2, dx=0.4), full)
+    half = cell_pixel(plots, 2, 2, dx=0.4)
+    assert not close(half, full) and not close(half, empty)
+    # the counts: one label per non-zero cell, light text on the dark (full) cells
+    counts = plots.family_items["counts"]
+    assert counts.labels() == [
+        (0, 0, "5", True),
+        (1, 2, "4", True),
+        (2, 0, "1", False),
+        (2, 1, "1", False),
+        (2, 2, "2", False),
+    ]
+    assert counts.drawn == 5  # all of them were painted
+    # and the text is really on screen: written pixels in the counted cells, in the
+    # background colour on a full cell, none in an empty cell
+    written = text_pixels(plots, 0, 0, full)
+    assert written and any(close(c, empty, 40) for c in written)
+    assert text_pixels(plots, 2, 0, cell_pixel(plots, 2, 0, dx=0.4))
+    assert not text_pixels(plots, 0, 1, empty)
+    # no text item per cell: the matrix is one image and one text item
+    assert not [i for i in plots.family_items["image_plot"].items if isinstance(i, pg.TextItem)]
+
+
+def test_a_new_epoch_updates_the_counts_and_a_new_run_blanks_them(qtbot):
+    plots = shown_plots(qtbot)
+    plots.add_events([epoch([[5, 0, 0], [0, 0, 4], [1, 1, 2]])])
+    plots.flush()
+    plots.add_events([epoch([[3, 2, 0], [0, 4, 0], [0, 0, 4]])])
+    plots.flush()
+    counts = plots.family_items["counts"]
+    assert [(r, c, t) for r, c, t, _d in counts.labels()] == [
+        (0, 0, "3"),
+        (0, 1, "2"),
+        (1, 1, "4"),
+        (2, 2, "4"),
+    ]
+    plots._blank_family()
+    assert counts.labels() == []
