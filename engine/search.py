@@ -168,6 +168,10 @@ def _fmt(value: Any) -> str:
 # -- storage and study ----------------------------------------------------------------------------
 
 
+class StorageError(SearchError):
+    """A study's storage cannot be opened or used (the command line exits 2 for it)."""
+
+
 def describe_storage(url: str | None) -> str:
     """How messages name a storage (in memory when None)."""
     return url if url else "memory (this process only)"
@@ -191,25 +195,25 @@ def open_storage(url: str | None) -> Any:
             from optuna.storages.journal import JournalFileBackend
 
             if not path:
-                raise SearchError(f"--storage {url}: no file named; use journal:///PATH.log")
+                raise StorageError(f"--storage {url}: no file named; use journal:///PATH.log")
             if Path(path).is_dir():
-                raise SearchError(f"--storage {url}: {path} is a folder; name a file")
+                raise StorageError(f"--storage {url}: {path} is a folder; name a file")
             if not Path(path).parent.is_dir():
-                raise SearchError(
+                raise StorageError(
                     f"--storage {url}: folder {Path(path).parent} does not exist; create it "
                     "or choose another path"
                 )
             return JournalStorage(JournalFileBackend(path))
         if "://" not in url:
-            raise SearchError(
+            raise StorageError(
                 f"--storage {url}: not a storage; use sqlite:///FILE.db, journal:///FILE.log, "
                 "a FILE.log, or a database URL optuna accepts"
             )
         return optuna.storages.RDBStorage(url)
-    except SearchError:
+    except StorageError:
         raise
     except Exception as exc:  # sqlalchemy's, a missing driver, an unreachable server
-        raise SearchError(
+        raise StorageError(
             f"--storage {url}: cannot open it ({first_line(exc, 160)}); check the URL, that "
             "the server is reachable and the file's folder exists"
         ) from None
@@ -271,12 +275,12 @@ def open_study(
             load_if_exists=True,
         )
     except Exception as exc:
-        raise SearchError(
+        raise StorageError(
             f"--storage {describe_storage(storage)}: cannot open study {name!r} "
             f"({first_line(exc, 160)})"
         ) from None
     if study.direction != optuna.study.StudyDirection.MINIMIZE:
-        raise SearchError(
+        raise StorageError(
             f"study {name!r} in {describe_storage(storage)} maximizes; Deepwire minimizes the "
             "monitored loss: use another --study name"
         )
@@ -286,7 +290,7 @@ def open_study(
         study.set_user_attr("space", signature)
         study.set_user_attr("design", design.name)
     elif stored != signature:
-        raise SearchError(
+        raise StorageError(
             f"study {name!r} in {describe_storage(storage)} was made for another search space "
             "(its entries differ from this design's search section): use another --study name, "
             "or restore the space it was made with"
