@@ -518,21 +518,22 @@ class SearchRunner:
             cb.on_trial_end(record)
 
     def _trial(self, trial: optuna.Trial) -> None:
-        params = dict(trial.params)
-        number = trial.number
+        """Run one trial to its end and tell the study how it ended."""
+        params, number = dict(trial.params), trial.number
         t0 = time.perf_counter()
-        record = TrialRecord(number, "running", params)
         for cb in self.callbacks:
-            cb.on_trial_start(record)
+            cb.on_trial_start(TrialRecord(number, "running", params))
 
-        def took() -> float:
-            return time.perf_counter() - t0
+        def ended(state: str, value=None, error=None, epochs: int = 0) -> TrialRecord:
+            run_dir = str(out_dir) if out_dir is not None else None
+            took = time.perf_counter() - t0
+            return TrialRecord(number, state, params, value, took, run_dir, error, epochs)
 
+        out_dir: Path | None = None
         try:
             design, config = self._trial_design(params)
         except DeepwireError as exc:
-            record = TrialRecord(number, "failed", params, None, took(), error=first_line(exc))
-            self._tell(trial, record, state=TrialState.FAIL)
+            self._tell(trial, ended("failed", error=first_line(exc)), state=TrialState.FAIL)
             return
         out_dir = self._out_dir(number)
         if out_dir is not None:
@@ -548,58 +549,47 @@ class SearchRunner:
             self._trainers[number] = trainer
             if self._stop.is_set():
                 trainer.request_stop()
-        run_dir = str(out_dir) if out_dir is not None else None
         try:
             summary = trainer.fit()
         except KeyboardInterrupt:
-            self._interrupted(
-                trial, TrialRecord(number, INTERRUPTED, params, None, took(), run_dir)
-            )
+            self._interrupted(trial, ended(INTERRUPTED))
             raise
         except DeepwireError as exc:
-            record = TrialRecord(
-                number, "failed", params, None, took(), run_dir, first_line(exc), trainer.epoch
-            )
-            self._write_trial_file(out_dir, record)
-            self._tell(trial, record, state=TrialState.FAIL)
+            self._end(trial, ended("failed", None, first_line(exc), trainer.epoch), TrialState.FAIL)
             return
         finally:
             with self._lock:
                 self._trainers.pop(number, None)
+        self._finish(trial, reporter, summary, ended)
+
+    def _finish(self, trial: optuna.Trial, reporter: _TrialReporter, summary: Any, ended) -> None:
+        """Tell the study how a trial whose training returned ended: pruned, interrupted,
+        complete, or failed for want of a loss to compare."""
         if summary.monitor and self.monitor is None:
             self.monitor = summary.monitor
             self.study.set_user_attr("monitor", summary.monitor)
         done = summary.epochs_completed
         if reporter.pruned:
-            value = reporter.last_value
-            record = TrialRecord(number, "pruned", params, value, took(), run_dir, None, done)
-            self._write_trial_file(out_dir, record)
-            self._tell(trial, record, state=TrialState.PRUNED)
+            self._end(trial, ended("pruned", reporter.last_value, None, done), TrialState.PRUNED)
             return
         if summary.stopped:  # a stop request, not the pruner
-            self._interrupted(
-                trial, TrialRecord(number, INTERRUPTED, params, None, took(), run_dir, None, done)
-            )
+            self._interrupted(trial, ended(INTERRUPTED, None, None, done))
             return
         best = summary.best or {}
         value = best.get(summary.monitor) if summary.monitor else None
         if value is None or not math.isfinite(value):
-            record = TrialRecord(
-                number,
-                "failed",
-                params,
-                None,
-                took(),
-                run_dir,
-                f"the run has no {summary.monitor or 'loss'} to compare trials by",
-                done,
-            )
-            self._write_trial_file(out_dir, record)
-            self._tell(trial, record, state=TrialState.FAIL)
+            why = f"the run has no {summary.monitor or 'loss'} to compare trials by"
+            self._end(trial, ended("failed", None, why, done), TrialState.FAIL)
             return
-        record = TrialRecord(number, "complete", params, float(value), took(), run_dir, None, done)
-        self._write_trial_file(out_dir, record)
-        self._tell(trial, record, values=float(value))
+        self._end(trial, ended("complete", float(value), None, done), TrialState.COMPLETE)
+
+    def _end(self, trial: optuna.Trial, record: TrialRecord, state: TrialState) -> None:
+        """Write the trial's trial.json and tell the study."""
+        self._write_trial_file(Path(record.run_dir) if record.run_dir else None, record)
+        if state == TrialState.COMPLETE:
+            self._tell(trial, record, values=record.value)
+        else:
+            self._tell(trial, record, state=state)
 
     def _interrupted(self, trial: optuna.Trial, record: TrialRecord) -> None:
         """Record a trial stopped by request as failed + interrupted and queue its values."""

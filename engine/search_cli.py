@@ -46,38 +46,53 @@ def _stop_on_ctrl_c(runner) -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
 
 
+def _runner(args: argparse.Namespace, design):
+    """The study runner the flags ask for (raises the engine's one-line errors)."""
+    from engine.search import SearchCallback, SearchRunner, TrialRecord
+
+    class Lines(SearchCallback):
+        def on_trial_end(self, trial: TrialRecord) -> None:
+            print(printable(trial.line()), flush=True)
+
+    return SearchRunner(
+        design,
+        args.trials,
+        runs_dir=Path(args.out) if args.out else Path("runs"),
+        base_dir=Path(args.design).resolve().parent,
+        storage=args.storage,
+        study_name=args.study,
+        timeout=args.timeout,
+        jobs=args.jobs,
+        device=args.device,
+        callbacks=[Lines()],
+        stem=Path(args.design).stem,
+    )
+
+
+def _print_outcome(outcome) -> None:
+    """The best trial and the study's counts, on stdout."""
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(outcome.counts.items()))
+    best = outcome.best
+    if best is not None:
+        params = " ".join(f"{k}={v!r}" for k, v in best.params.items())
+        print(
+            printable(
+                f"best: trial {best.number}  {outcome.monitor or 'value'} {best.value:.4g}  "
+                f"{params}" + (f"  (run {best.run_dir})" if best.run_dir else "")
+            )
+        )
+    print(printable(f"study {outcome.study_name!r}: {counts}"))
+
+
 def run_search(args: argparse.Namespace) -> int:
     """Entry point of ``main.py search``."""
 
     def body() -> int:
-        from engine.search import (
-            SearchCallback,
-            SearchRunner,
-            StorageError,
-            TrialRecord,
-            best_trial_design,
-            describe_storage,
-        )
-
-        class Lines(SearchCallback):
-            def on_trial_end(self, trial: TrialRecord) -> None:
-                print(printable(trial.line()), flush=True)
+        from engine.search import StorageError, best_trial_design, describe_storage
 
         design = load_design(args.design)
         try:
-            runner = SearchRunner(
-                design,
-                args.trials,
-                runs_dir=Path(args.out) if args.out else Path("runs"),
-                base_dir=Path(args.design).resolve().parent,
-                storage=args.storage,
-                study_name=args.study,
-                timeout=args.timeout,
-                jobs=args.jobs,
-                device=args.device,
-                callbacks=[Lines()],
-                stem=Path(args.design).stem,
-            )
+            runner = _runner(args, design)
         except StorageError as exc:
             return fail(str(exc), 2)
         sys.stderr.write(
@@ -90,17 +105,7 @@ def run_search(args: argparse.Namespace) -> int:
         )
         with _stop_on_ctrl_c(runner):
             outcome = runner.run()
-        counts = ", ".join(f"{n} {state}" for state, n in sorted(outcome.counts.items()))
-        best = outcome.best
-        if best is not None:
-            params = " ".join(f"{k}={v!r}" for k, v in best.params.items())
-            print(
-                printable(
-                    f"best: trial {best.number}  {outcome.monitor or 'value'} {best.value:.4g}  "
-                    f"{params}" + (f"  (run {best.run_dir})" if best.run_dir else "")
-                )
-            )
-        print(printable(f"study {outcome.study_name!r}: {counts}"))
+        _print_outcome(outcome)
         if outcome.stopped:
             sys.stderr.write(
                 "search stopped: run the same command again to continue the study"
@@ -111,7 +116,7 @@ def run_search(args: argparse.Namespace) -> int:
         if args.apply:
             better = best_trial_design(runner.study, design)  # no complete trial: exit 1
             save_design(better, args.design)
-            print(printable(f"applied trial {best.number}'s values to {args.design}"))
+            print(printable(f"applied trial {outcome.best.number}'s values to {args.design}"))
         return 0
 
     return guarded(body)

@@ -326,6 +326,19 @@ def parse_entry(design: Design, key: str, entry: Any) -> Dimension:
             f"{where}: this setting takes names, not a range; give "
             f'"choices": [...] with values from {target.allowed}'
         )
+    return _range(key, node, param, target, entry_schema, entry, where)
+
+
+def _range(
+    key: str,
+    node: str | None,
+    param: str,
+    target: _Target,
+    entry_schema: Schema,
+    entry: dict[str, Any],
+    where: str,
+) -> Dimension:
+    """A checked ``low``/``high`` (``log``, ``step``) entry."""
     for bound in ("low", "high"):
         if bound not in entry:
             raise SearchError(
