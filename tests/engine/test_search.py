@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import optuna
@@ -472,3 +474,53 @@ def test_save_design_keeps_the_section(tmp_path):
     design = iris()
     save_design(design, tmp_path / "x.json")
     assert load_design(tmp_path / "x.json").search == design.search
+
+
+def test_trials_in_threads_share_the_study_exactly(tmp_path):
+    rec = Recorder()
+    runner = SearchRunner(iris(), 3, runs_dir=tmp_path / "runs", jobs=2, callbacks=[rec])
+    outcome = runner.run()
+    assert [(t.number, t.state) for t in outcome.trials] == [(n, "complete") for n in range(3)]
+    assert sorted(rec.started) == [0, 1, 2]
+    assert len({t.run_dir for t in outcome.trials}) == 3
+
+
+def test_ctrl_c_stops_the_cli_search_and_the_same_command_resumes(tmp_path, run_main, monkeypatch):
+    path = write_iris(tmp_path / "d.json", epochs=100_000, pruning=False)
+    argv = ["search", str(path), "--trials", "2", "--storage", "s.log", "--out", "runs"]
+    proc = subprocess.Popen(
+        [sys.executable, str(ROOT / "main.py"), *argv],
+        cwd=tmp_path,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    deadline = time.monotonic() + 240
+    while not [m for m in (tmp_path / "runs").glob("*/metrics.jsonl") if m.stat().st_size]:
+        assert proc.poll() is None and time.monotonic() < deadline, "no epoch finished"
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err.decode()[-2000:]
+    assert out.decode().startswith("trial 0  interrupted")
+    assert "run the same command again to continue the study" in err.decode()
+    storage = open_storage(str(tmp_path / "s.log"))
+    params = optuna.load_study(study_name="iris-mlp-search", storage=storage).trials[0].params
+
+    write_iris(path, epochs=1, pruning=False)  # the same space: the study goes on
+    monkeypatch.chdir(tmp_path)
+    code, out, err = run_main(argv)
+    assert code == 0, err
+    study = optuna.load_study(study_name="iris-mlp-search", storage=storage)
+    states = [t.state for t in study.trials]
+    assert states == [TrialState.FAIL, TrialState.COMPLETE, TrialState.COMPLETE]
+    assert study.trials[0].user_attrs["interrupted"] is True
+    assert study.trials[1].params == params  # the interrupted values ran first
+    assert out.splitlines()[0].startswith("trial 1  complete")
+
+
+def test_a_timeout_starts_no_new_trial(tmp_path):
+    runner = SearchRunner(iris(), 50, timeout=1e-9)
+    outcome = runner.run()
+    assert outcome.timed_out and not outcome.stopped
+    assert len(outcome.trials) <= 1
