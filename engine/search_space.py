@@ -323,7 +323,7 @@ def parse_entry(design: Design, key: str, entry: Any) -> Dimension:
         return _choices(key, node, param, target, entry_schema.get(entry, "choices"), where)
     if target.kind in ("choice", "bool"):
         raise SearchError(
-            f"{where}: this setting takes names, not a range; give "
+            f"{where}: this setting takes choices, not a range; give "
             f'"choices": [...] with values from {target.allowed}'
         )
     return _range(key, node, param, target, entry_schema, entry, where)

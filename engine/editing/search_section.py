@@ -75,6 +75,10 @@ def default_entry(design: Design, key: str) -> dict[str, Any]:
             entry = {"low": current / 10, "high": min(current * 10, 10.0), "log": True}
         elif key in ("batch_size", "epochs"):
             entry = {"low": max(1, current // 2), "high": max(2, current * 2)}
+        elif key == "weight_decay":
+            entry = {"low": 0.0, "high": 0.01}
+        elif key == "momentum":
+            entry = {"low": 0.5, "high": 0.99}
         else:
             top = getattr(field, "high", 1.0)
             base = current if isinstance(current, int | float) and current else 0.1
@@ -102,13 +106,14 @@ def default_entry(design: Design, key: str) -> dict[str, Any]:
             hi = min(hi, int(p.maximum) - (1 if p.exclusive_maximum else 0))
         entry = {"low": min(lo, hi), "high": max(lo, hi)}
     elif p.kind == "float":
-        lo = current / 2 if current > 0 else 0.0
-        hi = current * 1.5 if current > 0 else 1.0
+        lo = round(current / 2, 6) if current > 0 else 0.0
+        hi = round(current * 1.5, 6) if current > 0 else 1.0
         if p.minimum is not None:
             lo = max(lo, float(p.minimum))
         if p.maximum is not None:
             top = float(p.maximum)
-            hi = min(hi, math.nextafter(top, -math.inf) if p.exclusive_maximum else top)
+            below = round(top - 0.01 * abs(top), 6) if top else math.nextafter(top, -math.inf)
+            hi = min(hi, below if p.exclusive_maximum else top)
         entry = {"low": min(lo, hi), "high": max(lo, hi)}
     else:
         parse_entry(design, key, {"choices": [current]})  # raises: not searchable

@@ -123,7 +123,7 @@ def write_iris(path: Path, space=None, epochs=1, **search) -> Path:
         ({"space": {"batch_size": {"choices": []}}}, "choices is empty"),
         (
             {"space": {"optimizer": {"low": 1, "high": 2}}},
-            "this setting takes names, not a range",
+            "this setting takes choices, not a range",
         ),
         (
             {"space": {"lr": {"low": 0.1, "high": 1, "choices": [0.1]}}},
