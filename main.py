@@ -5,6 +5,8 @@
     python main.py train DESIGN.json [options]        train headless
     python main.py evaluate DESIGN.json --checkpoint C [--split test|val] [--json]
     python main.py predict DESIGN.json --checkpoint C --input FILE [--output CSV]
+    python main.py search DESIGN.json --trials N [--timeout S] [--storage URL] [--study NAME]
+                   [--jobs J] [--out DIR] [--device D] [--apply]
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
     python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
@@ -19,7 +21,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("check", "train", "evaluate", "predict", "export", "import")
+COMMANDS = ("check", "train", "evaluate", "predict", "search", "export", "import")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +49,62 @@ def _add_evaluate_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default=None, help="write the predictions to this CSV file")
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 1 (``--trials``, ``--jobs``)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    """A positive, finite number of seconds (``--timeout``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} must be a positive number of seconds")
+    return value
+
+
+def _add_search_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``search`` sub-command (engine/search_cli.py; docs/search.md)."""
+    p = sub.add_parser(
+        "search",
+        help="search the design's settings with Optuna (its search section)",
+        description='Run an Optuna study over the design\'s "search" section; every trial is '
+        "a run in --out. See docs/search.md.",
+    )
+    p.add_argument("design")
+    p.add_argument(
+        "--trials",
+        type=_count,
+        required=True,
+        help="finished trials the study should hold (a rerun continues to this total)",
+    )
+    p.add_argument("--timeout", type=_seconds, default=None, metavar="SECONDS")
+    p.add_argument(
+        "--storage",
+        default=None,
+        metavar="URL",
+        help="sqlite:///FILE.db, journal:///FILE.log (or FILE.log), or a database URL; "
+        "shared by every worker of the study (default: in memory, this process only)",
+    )
+    p.add_argument("--study", default=None, metavar="NAME", help="default: <design>-search")
+    p.add_argument("--jobs", type=_count, default=1, help="trials at once in this process")
+    p.add_argument("--out", default=None, help="folder of the trials' runs (default runs/)")
+    p.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default=None)
+    p.add_argument(
+        "--apply",
+        action="store_true",
+        help="write the best trial's values into DESIGN.json when the search ends",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The headless sub-command parser."""
     parser = _Parser(prog="deepwire", description="Build, train and export neural networks.")
@@ -72,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="start a new run from this checkpoint's weights (fine-tune; fresh optimizer)",
     )
     _add_evaluate_parsers(sub)
+    _add_search_parser(sub)
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
@@ -116,6 +175,10 @@ def run_headless(argv: list[str]) -> int:
         from engine.evaluate_cli import run_evaluate, run_predict
 
         return (run_evaluate if args.command == "evaluate" else run_predict)(args)
+    if args.command == "search":
+        from engine.search_cli import run_search
+
+        return run_search(args)
     if args.command == "export":
         from engine.export.cli import run_export
 

@@ -42,8 +42,9 @@ def guarded(fn: Callable[[], int]) -> int:
 
 
 def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]:
-    """Problems of the ``data`` and ``training`` sections, found by the same code ``train`` runs
-    (without loading any data), and the training config when that section is valid."""
+    """Problems of the ``data``, ``training`` and ``search`` sections, found by the same code
+    ``train`` and ``search`` run (without loading any data), and the training config when that
+    section is valid."""
     from engine.data.builtin import check_builtin
     from engine.data.spec import normalize_spec
     from engine.training.config import TrainConfig
@@ -61,6 +62,10 @@ def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]
         config = TrainConfig.from_design(design)
     except TrainingError as exc:
         problems.append(Problem(None, str(exc)))
+    if design.search:
+        from engine.search_space import search_problems
+
+        problems += [Problem(None, message) for message in search_problems(design)]
     return problems, config
 
 

@@ -59,7 +59,8 @@ class Edge:
 
 
 class Design:
-    """Nodes, edges, networks and the free-form ``data`` / ``training`` sections of one design."""
+    """Nodes, edges, networks and the free-form ``data`` / ``training`` / ``search`` sections of
+    one design."""
 
     def __init__(self, name: str = "Untitled", description: str = "") -> None:
         self.name = name
@@ -67,6 +68,7 @@ class Design:
         self.networks: dict[str, dict[str, Any]] = {DEFAULT_NETWORK: {"role": "model"}}
         self.data: dict[str, Any] = {}
         self.training: dict[str, Any] = {}
+        self.search: dict[str, Any] = {}  # the search space (engine/search_space.py)
         self._graph: nx.MultiDiGraph | None = None  # built on first use (see ``graph``)
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
@@ -243,6 +245,7 @@ class Design:
         other.networks = copy.deepcopy(self.networks)
         other.data = copy.deepcopy(self.data)
         other.training = copy.deepcopy(self.training)
+        other.search = copy.deepcopy(self.search)
         for node in self._nodes.values():
             other.add_node(node.copy())
         for edge in self._edges:

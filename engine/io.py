@@ -68,6 +68,7 @@ TOP = Schema(
         "edges": Typed(default=[], types=list),
         "data": Typed(types=dict),
         "training": Typed(types=dict),
+        "search": Typed(types=dict),
     },
     _DOCUMENT,
 )
@@ -183,7 +184,7 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
     design = Design(TOP.get(doc, "name", where=source), TOP.get(doc, "description", where=source))
     if "networks" in doc:
         design.networks = _networks(TOP.get(doc, "networks", where=source), source)
-    for section in ("data", "training"):
+    for section in ("data", "training", "search"):
         if section in doc:
             value = TOP.get(doc, section, where=source)
             _check_json_value(value, f"{source}: {section}")
@@ -268,6 +269,8 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         doc["data"] = design.data
     if design.training:
         doc["training"] = design.training
+    if design.search:
+        doc["search"] = design.search
     return doc
 
 
@@ -340,7 +343,7 @@ def checked_dict(design: Design) -> dict[str, Any]:
     nested deeper than :data:`MAX_DEPTH`, non-finite numbers. Every writer uses it, so no file
     Deepwire writes is one it cannot read back."""
     doc = design_to_dict(design)
-    for section in ("networks", "data", "training"):
+    for section in ("networks", "data", "training", "search"):
         _check_json_value(doc.get(section), f"{design.name!r}: {section}")
     for node in doc["nodes"]:
         _check_json_value(node["params"], f"{design.name!r}: node '{node['id']}'.params")
