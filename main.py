@@ -6,6 +6,7 @@
     python main.py evaluate DESIGN.json --checkpoint C [--split test|val] [--json]
     python main.py predict DESIGN.json --checkpoint C --input FILE [--output CSV]
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
+    python main.py runs DESIGN.json [--json] [--add FOLDER]   list the design's runs
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
     python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
                    [--train-for SECONDS]
@@ -19,7 +20,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("check", "train", "evaluate", "predict", "export", "import")
+COMMANDS = ("check", "train", "evaluate", "predict", "export", "import", "runs")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -71,7 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="start a new run from this checkpoint's weights (fine-tune; fresh optimizer)",
     )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help='write TensorBoard event files into the run folder (pip install "deepwire[tensorboard]")',
+    )
     _add_evaluate_parsers(sub)
+
+    p = sub.add_parser("runs", help="list the runs of a design (newest first)")
+    p.add_argument("design")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--add", default=None, metavar="FOLDER", help="register a run folder first")
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
@@ -116,6 +128,10 @@ def run_headless(argv: list[str]) -> int:
         from engine.evaluate_cli import run_evaluate, run_predict
 
         return (run_evaluate if args.command == "evaluate" else run_predict)(args)
+    if args.command == "runs":
+        from engine.runs_cli import run_runs
+
+        return run_runs(args)
     if args.command == "export":
         from engine.export.cli import run_export
 

@@ -52,9 +52,9 @@ class RunFiles:
         """The path of ``best`` or ``last`` checkpoint (None without a folder)."""
         return self.out_dir / f"{kind}.pt" if self.out_dir is not None else None
 
-    def start(self, history: list[dict[str, Any]]) -> None:
+    def start(self, history: list[dict[str, Any]], design: Any = None, config: Any = None) -> None:
         """Begin the run's files: metrics.jsonl holds the epochs of ``history`` (a resumed run's
-        earlier epochs), nothing else yet."""
+        earlier epochs); with ``design``, also its snapshot and the start file (engine.runs)."""
         self.started = True
         if self.out_dir is None:
             return
@@ -62,6 +62,10 @@ class RunFiles:
         with open(self.out_dir / METRICS_FILE, "w", encoding="utf-8") as fh:
             for record in history:
                 fh.write(json.dumps(record) + "\n")
+        if design is not None:
+            from engine.runs import write_start_files
+
+            write_start_files(self.out_dir, design, config)
 
     def write_epoch(
         self, record: dict[str, Any], last: Checkpoint, best: Checkpoint | None
