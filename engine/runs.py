@@ -227,7 +227,7 @@ class RunRecord:
         rec = cls(Path(folder))
         try:
             rec._load(time.time() if now is None else now)
-        except (RunStoreError, OSError, ValueError, TypeError, KeyError) as exc:
+        except Exception as exc:  # noqa: BLE001 - a bad folder is listed, never fatal
             rec.status, rec.reason = "unreadable", first_line(exc, 200)
         return rec
 
