@@ -48,6 +48,14 @@ def _add_evaluate_parsers(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", default=None, help="write the predictions to this CSV file")
 
 
+def _add_runs_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``runs`` sub-command (engine/runs_cli.py)."""
+    p = sub.add_parser("runs", help="list the runs of a design (newest first)")
+    p.add_argument("design")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--add", default=None, metavar="FOLDER", help="register a run folder first")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The headless sub-command parser."""
     parser = _Parser(prog="deepwire", description="Build, train and export neural networks.")
@@ -79,11 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
         help='write TensorBoard event files into the run folder (pip install "deepwire[tensorboard]")',
     )
     _add_evaluate_parsers(sub)
-
-    p = sub.add_parser("runs", help="list the runs of a design (newest first)")
-    p.add_argument("design")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--add", default=None, metavar="FOLDER", help="register a run folder first")
+    _add_runs_parser(sub)
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
