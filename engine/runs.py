@@ -67,6 +67,7 @@ SEARCH_DEPTH = 2
 _LOGGING_KEYS = ("sample_every", "log_every", "tensorboard", "histogram_every")
 STATUSES = ("finished", "stopped", "failed", "running", "interrupted", "unreadable")
 _STAMP = r"\d{8}-\d{6}(?:-\d+)?"
+_ANY_RUN = re.compile(rf".+-{_STAMP}")
 _BAD_NAME = re.compile(r'[\x00-\x1f\x7f/\\:*?"<>|]')
 
 
@@ -266,12 +267,8 @@ class RunRecord:
                 summary = RunSummary.from_json(_read_json(folder / SUMMARY_FILE, "run summary"))
             except TypeError as exc:
                 raise RunStoreError(f"{SUMMARY_FILE} has a wrong value ({exc})") from None
-        if self.started is None:
-            first = metrics if metrics.exists() else folder
-            self.started = first.stat().st_mtime if summary is None else None
-            if summary is not None:
-                end = (folder / SUMMARY_FILE).stat().st_mtime
-                self.started = end - (_number(summary.elapsed_s) or 0.0)
+        if self.started is None:  # a run from before run-start.json existed
+            self.started = _started_guess(folder, summary)
         self.final = self.history[-1] if self.history else None
         self.epochs_completed = len(self.history)
         if summary is not None:
@@ -324,6 +321,20 @@ class RunRecord:
             self.duration_s = _number(self.final.get("elapsed_s"))
         if self.status == "running" and self.started is not None:
             self.duration_s = max(0.0, now - self.started)
+
+
+def _started_guess(folder: Path, summary: Any) -> float:
+    """A start time without run-start.json: the time stamp in the folder's name, else the
+    summary's time less the training time, else when the folder was made."""
+    stamp = re.search(r"-(\d{8}-\d{6})(?:-\d+)?$", folder.name)
+    if stamp:
+        try:
+            return time.mktime(time.strptime(stamp.group(1), "%Y%m%d-%H%M%S"))
+        except (ValueError, OverflowError):
+            pass
+    if summary is not None:
+        return (folder / SUMMARY_FILE).stat().st_mtime - (_number(summary.elapsed_s) or 0.0)
+    return folder.stat().st_mtime
 
 
 # -- comparing with the current design ---------------------------------------------------------------
@@ -519,6 +530,14 @@ class RunStore:
         named = rec.design_name
         return bool(named) and (named == self.name or file_stem(named) == self.stem)
 
+    def _other_design(self, folder: Path) -> bool:
+        """Named as another design's run and never renamed: skipped without reading it."""
+        return (
+            not self._pattern.fullmatch(folder.name)
+            and _ANY_RUN.fullmatch(folder.name) is not None
+            and not (folder / SIDECAR).exists()
+        )
+
     def _candidates(self) -> list[Path]:
         out: list[Path] = []
         if not self.root.is_dir():
@@ -547,6 +566,8 @@ class RunStore:
         seen: set[Path] = set()
         records: list[RunRecord] = []
         for folder in self._candidates():
+            if self._other_design(folder):
+                continue
             rec = RunRecord.read(folder, now)
             if self._pattern.fullmatch(folder.name) or self._belongs(folder, rec):
                 seen.add(folder.resolve())

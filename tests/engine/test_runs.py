@@ -343,3 +343,21 @@ def test_import_main_stays_torch_free():
         cwd=Path(__file__).resolve().parents[2],
     )
     assert out.stdout.strip() == "False"
+
+
+def test_runs_from_before_the_start_file_take_their_start_from_the_folder_name(trained, tmp_path):
+    store = fresh_store(trained, tmp_path)
+    old = store.root / f"{store.stem}-20200102-030405"
+    shutil.copytree(store.list_runs()[-1].path, old)
+    (old / "run-start.json").unlink()
+    (old / "design.json").unlink()
+    rec = by_name(store.list_runs())[old.name]
+    assert rec.status == "finished" and rec.snapshot is None
+    assert rec.started == time.mktime((2020, 1, 2, 3, 4, 5, 0, 0, -1))
+    assert store.list_runs()[-1].name == old.name  # the oldest comes last
+    assert design_changed_since(rec, trained["design"]) is None  # nobody can tell
+    assert rec.settings_diff(trained["design"]) == {"epochs": (1, 2)}  # summary's settings
+    # another design's runs in the same folder are skipped without being read
+    (store.root / "cnn-20200102-030405").mkdir()
+    (store.root / "cnn-20200102-030405" / "summary.json").write_text("{broken")
+    assert "cnn-20200102-030405" not in by_name(store.list_runs())
