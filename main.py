@@ -8,6 +8,7 @@
     python main.py search DESIGN.json --trials N [--timeout S] [--storage URL] [--study NAME]
                    [--jobs J] [--out DIR] [--device D] [--apply]
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
+    python main.py runs DESIGN.json [--json] [--add FOLDER]   list the design's runs
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
     python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
                    [--train-for SECONDS]
@@ -21,7 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-COMMANDS = ("check", "train", "evaluate", "predict", "search", "export", "import")
+COMMANDS = ("check", "train", "evaluate", "predict", "search", "export", "import", "runs")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -105,6 +106,14 @@ def _add_search_parser(sub: argparse._SubParsersAction) -> None:
     )
 
 
+def _add_runs_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``runs`` sub-command (engine/runs_cli.py)."""
+    p = sub.add_parser("runs", help="list the runs of a design (newest first)")
+    p.add_argument("design")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--add", default=None, metavar="FOLDER", help="register a run folder first")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The headless sub-command parser."""
     parser = _Parser(prog="deepwire", description="Build, train and export neural networks.")
@@ -129,8 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="CHECKPOINT",
         help="start a new run from this checkpoint's weights (fine-tune; fresh optimizer)",
     )
+    p.add_argument(
+        "--tensorboard",
+        action="store_true",
+        default=None,
+        help='write TensorBoard event files into the run folder (pip install "deepwire[tensorboard]")',
+    )
     _add_evaluate_parsers(sub)
     _add_search_parser(sub)
+    _add_runs_parser(sub)
 
     p = sub.add_parser("export", help="export a trained model")
     p.add_argument("design")
@@ -179,6 +195,10 @@ def run_headless(argv: list[str]) -> int:
         from engine.search_cli import run_search
 
         return run_search(args)
+    if args.command == "runs":
+        from engine.runs_cli import run_runs
+
+        return run_runs(args)
     if args.command == "export":
         from engine.export.cli import run_export
 

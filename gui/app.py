@@ -188,12 +188,13 @@ def run_app(args: argparse.Namespace) -> int:
 
 def _run_editor(app, document, design_arg: str | None):
     """Show the editor on ``document`` and run it until its window closes; ends the process."""
+    from engine.runs import runs_root
     from gui.mainwindow import MainWindow
     from gui.recovery import RecoveryStore
     from gui.settings import data_dir, user_settings
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
-    window.training_panel.runs_dir = data_dir() / "runs"  # checkpoints of editor runs
+    window.training_panel.runs_dir = runs_root()  # the run store (engine/runs.py)
     # first-run imports while the user looks around, once the window is on screen
     window.firstPainted.connect(window.training_panel.runner.warm_up)
     if design_arg:

@@ -4,10 +4,10 @@ names and values, and text made safe for rich-text labels. No widgets here (no Q
 from __future__ import annotations
 
 import html
-import re
 from pathlib import Path
 
 from engine.memory import fmt_bytes
+from engine.runs import file_stem  # the one namer of run folders and design files
 
 
 def count(n: int) -> str:
@@ -37,11 +37,6 @@ def param_value(value: object) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     return str(value)
-
-
-def file_stem(name: str) -> str:
-    """A design name as a file-name stem: ``"CNN on digits"`` → ``cnn-on-digits``."""
-    return re.sub(r"[^A-Za-z0-9_-]+", "-", name.strip()).strip("-").lower() or "design"
 
 
 def design_stem(path: Path | None, name: str) -> str:

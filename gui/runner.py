@@ -42,6 +42,7 @@ from engine.graph import Design
 from engine.training.config import TrainConfig
 from engine.training.events import Callback
 from engine.training.summary import RunSummary
+from engine.training.tensorboard import attach_tensorboard
 from gui import gc_guard
 from gui.workers import BackgroundCall
 
@@ -223,6 +224,7 @@ class TrainingRunner(QObject):
             out_dir=out_dir,
             resume=resume,
         )
+        attach_tensorboard(trainer)  # training.tensorboard: event files in the run folder
         threads = self.threads or worker_threads()
         thread = threading.Thread(
             target=self._work,

@@ -10,17 +10,16 @@ A settings file that is not readable INI text is never fatal: it is renamed
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 from PySide6.QtCore import QSettings
 
 from engine.errors import DeepwireError
 from engine.files import read_regular_file, set_aside
+from engine.runs import DATA_DIR_ENV, data_dir  # noqa: F401 - the one data folder (runs, recovery)
 
 ORGANIZATION = "Deepwire"
 APPLICATION = "Deepwire"
-DATA_DIR_ENV = "DEEPWIRE_DATA_DIR"
 MAX_RECENT = 10
 #: Largest settings file read (bytes); ours are a few KiB.
 MAX_SETTINGS_BYTES = 4 << 20
@@ -67,16 +66,6 @@ def _settings_problem(settings: QSettings, path: Path) -> str | None:
     if settings.status() != QSettings.Status.NoError:
         return "not in INI format"
     return None
-
-
-def data_dir() -> Path:
-    """Folder for recovery files: ``$DEEPWIRE_DATA_DIR`` or platformdirs' user data dir."""
-    override = os.environ.get(DATA_DIR_ENV)
-    if override:
-        return Path(override)
-    import platformdirs
-
-    return Path(platformdirs.user_data_dir(APPLICATION, appauthor=False))
 
 
 class RecentFiles:

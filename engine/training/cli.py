@@ -1,5 +1,5 @@
 """``python main.py train DESIGN.json [--epochs N] [--batch-size B] [--lr LR] [--device D]
-[--seed S] [--out DIR] [--resume CHECKPOINT | --init-from CHECKPOINT]``.
+[--seed S] [--out DIR] [--resume CHECKPOINT | --init-from CHECKPOINT] [--tensorboard]``.
 
 Flags override the design's ``training`` section. Progress (tqdm, with loss and ETA) and one line
 per epoch go to stderr; the final summary line goes to stdout. ``DIR`` receives ``metrics.jsonl``,
@@ -28,6 +28,7 @@ from engine.training.devices import launched_distributed
 from engine.training.events import BatchEvent, Callback, EpochEvent, TrainStartEvent
 from engine.training.run_files import new_run_folder
 from engine.training.summary import RunSummary
+from engine.training.tensorboard import attach_tensorboard
 from engine.training.trainer import Trainer
 
 _FLAGS = {
@@ -36,6 +37,7 @@ _FLAGS = {
     "lr": "--lr",
     "device": "--device",
     "seed": "--seed",
+    "tensorboard": "--tensorboard",
 }
 
 
@@ -196,6 +198,7 @@ def run_train(args: argparse.Namespace) -> int:
             trainer = Trainer(
                 design, config, out_dir=out, resume=getattr(args, "resume", None), **kwargs
             )
+        attach_tensorboard(trainer)  # when training.tensorboard or --tensorboard
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
         if trainer.dist.is_main:

@@ -80,6 +80,8 @@ TRAINING = Schema(
         "seed": Number(default=0, low=0, high=2**32 - 1, integer=True),
         "sample_every": Number(default=50, low=1, high=1_000_000, integer=True),
         "log_every": Number(default=10, low=1, high=1_000_000, integer=True),
+        "tensorboard": Flag(default=False),
+        "histogram_every": Number(default=1, low=0, high=1_000_000, integer=True),
     },
     _TRAINING,
 )
@@ -154,6 +156,8 @@ class TrainConfig:
     seed: int = 0
     sample_every: int = 50
     log_every: int = 10
+    tensorboard: bool = False  # TensorBoard event files in the run folder
+    histogram_every: int = 1  # epochs between weight histograms (0: none)
 
     KEYS = TRAINING.keys
 
@@ -224,6 +228,8 @@ class TrainConfig:
             seed=get(section, "seed"),
             sample_every=get(section, "sample_every"),
             log_every=get(section, "log_every"),
+            tensorboard=get(section, "tensorboard"),
+            histogram_every=get(section, "histogram_every"),
         )
 
     def to_dict(self) -> dict[str, Any]:

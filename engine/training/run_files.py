@@ -177,15 +177,19 @@ class RunFiles:
         path = self.checkpoint("last")
         return self.writer.written.get(path) if path is not None else None
 
-    def start(self, history: list[dict[str, Any]]) -> None:
+    def start(self, history: list[dict[str, Any]], design: Any = None, config: Any = None) -> None:
         """Begin the run's files: metrics.jsonl holds the epochs of ``history`` (a resumed run's
-        earlier epochs), nothing else yet."""
+        earlier epochs); with ``design``, also its snapshot and the start file (engine.runs)."""
         self.started = True
         if self.out_dir is None:
             return
         self.out_dir.mkdir(parents=True, exist_ok=True)
         with open(self.out_dir / METRICS_FILE, "w", encoding="utf-8") as fh:
             fh.writelines(json.dumps(record) + "\n" for record in history)
+        if design is not None:
+            from engine.runs import write_start_files
+
+            write_start_files(self.out_dir, design, config)
 
     def write_epoch(
         self, record: dict[str, Any], last: Checkpoint, best: Checkpoint | None

@@ -377,7 +377,7 @@ class Trainer:
         cfg, loop, data = self.config, self.loop, self.data
         main = self.dist.is_main
         if main:
-            self.files.start(self.history)
+            self.files.start(self.history, self.design, cfg.to_dict())
             self.callbacks.on_train_start(
                 TrainStartEvent(
                     task=cfg.task,

@@ -204,8 +204,10 @@ def test_torchrun_two_processes_match_single_process_quality(tmp_path, capsys):
     assert summary["world_size"] == 2
     assert sorted(p.name for p in (tmp_path / "ddp").iterdir()) == [
         "best.pt",
+        "design.json",
         "last.pt",
         "metrics.jsonl",
+        "run-start.json",
         "summary.json",
     ]
 

@@ -189,3 +189,16 @@ def test_warm_up_runs_in_the_background_and_never_holds_a_shutdown(runner):
     assert runner.shutdown(60.0)  # no run: nothing to wait for, not even the warm-up
     assert runner.wait_warm_up(120.0)
     assert not warm_up_threads()
+
+
+def test_the_tensorboard_setting_writes_event_files_from_the_window(qtbot, runner, tmp_path):
+    pytest.importorskip("tensorboard")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    design = mlp(1, tensorboard=True, histogram_every=1)
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as finished:
+        runner.start(design, out_dir=tmp_path / "run")
+    assert finished.args[0].ok
+    acc = EventAccumulator(str(tmp_path / "run"))
+    acc.Reload()
+    assert len(acc.Scalars("val_accuracy")) == 1 and acc.Tags()["histograms"]

@@ -31,10 +31,10 @@ from PySide6.QtWidgets import (
 
 from engine.data import PreparedData
 from engine.errors import DeepwireError
+from engine.runs import store_for
 from engine.training.config import TrainConfig
 from engine.training.summary import RunSummary
 from gui.document import Document
-from gui.formatting import design_stem
 from gui.icons import icon
 from gui.panels.training.prepared import PreparedCache
 from gui.panels.training.progress import RunProgress, remove_unfinished_run
@@ -316,9 +316,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         base_dir = doc.path.parent if doc.path is not None else None
         out_dir = None
         if self.runs_dir is not None:
-            from engine.training.run_files import new_run_folder  # imports torch
-
-            out_dir = new_run_folder(self.runs_dir, design_stem(doc.path, doc.design.name))
+            out_dir = store_for(doc.path, doc.design.name, root=self.runs_dir).new_run_folder()
         overrides = dict(overrides or {})
         training = doc.design.training if isinstance(doc.design.training, dict) else {}
         if "sample_every" not in training:  # livelier layer plots than the CLI's default

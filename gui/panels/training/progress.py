@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import Slot
 
+from engine.runs import SNAPSHOT, START_FILE
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from engine.training.summary import RunSummary
 from gui.formatting import metric_text, pretty
@@ -62,7 +63,7 @@ def clock(seconds: float) -> str:
 
 
 #: What a run that failed before its first epoch leaves in its folder.
-UNFINISHED_RUN_FILES = ("summary.json", "metrics.jsonl")
+UNFINISHED_RUN_FILES = ("summary.json", "metrics.jsonl", SNAPSHOT, START_FILE)
 
 
 def remove_unfinished_run(folder: Path) -> bool:
