@@ -123,9 +123,7 @@ class MinMaxEnvelope:
         rows = np.arange(half)
         lo = _argmin(b[:, :, 1])
         hi = _argmax(b[:, :, 3])
-        merged = np.stack(
-            [b[rows, lo, 0], b[rows, lo, 1], b[rows, hi, 2], b[rows, hi, 3]], axis=1
-        )
+        merged = np.stack([b[rows, lo, 0], b[rows, lo, 1], b[rows, hi, 2], b[rows, hi, 3]], axis=1)
         self._b[:half] = merged
         self._nb = half
         self.width *= 2

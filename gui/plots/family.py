@@ -125,8 +125,10 @@ class CellCounts(pg.GraphicsObject):
         """Show ``matrix``'s counts (None: none); ``dark`` marks cells whose colour is dark."""
         counts = np.zeros((0, 0), dtype=np.int64) if matrix is None else np.asarray(matrix)
         dark = np.zeros(counts.shape, dtype=bool) if dark is None else np.asarray(dark, bool)
-        if counts.shape == self.counts.shape and np.array_equal(counts, self.counts) and (
-            np.array_equal(dark, self.dark)
+        if (
+            counts.shape == self.counts.shape
+            and np.array_equal(counts, self.counts)
+            and (np.array_equal(dark, self.dark))
         ):
             return
         if counts.shape != self.counts.shape:
