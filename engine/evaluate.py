@@ -22,6 +22,7 @@ import csv
 import dataclasses
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,51 @@ class Predictions:
         return buf.getvalue()
 
 
+#: How many of the worst samples :func:`evaluate_details` returns by default.
+WORST_SAMPLES = 12
+
+
+@dataclass
+class SampleResult:
+    """One sample of a split as the model saw it: its loss, the truth and the prediction.
+
+    ``truth`` and ``predicted`` are class names for classifiers and short value texts otherwise
+    (the BMU for a SOM); ``probabilities`` (classifiers) holds one value per class. ``inputs`` is
+    the sample with the saved preprocessing undone where it is a per-feature scaling (so a
+    picture looks as it was loaded), else as the model read it."""
+
+    index: int  # position in the split
+    loss: float
+    truth: str | None
+    predicted: str
+    probabilities: list[float] | None
+    inputs: np.ndarray
+
+
+@dataclass
+class SplitSamples:
+    """The samples of one split: ``prepared`` as the model reads them (preprocessed),
+    ``inputs`` for showing (preprocessing undone where possible), ``truth`` per sample."""
+
+    split: str
+    prepared: np.ndarray
+    inputs: np.ndarray
+    truth: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.prepared)
+
+
+@dataclass
+class EvaluationDetails:
+    """What :func:`evaluate_details` gives: the metrics, the worst samples (highest loss first)
+    and the split's samples."""
+
+    evaluation: Evaluation
+    worst: list[SampleResult]
+    samples: SplitSamples
+
+
 # ----------------------------------------------------------------------------------------------
 # the checkpoint and the design
 
@@ -223,6 +269,60 @@ def evaluate_checkpoint(
 ) -> Evaluation:
     """Evaluate ``checkpoint`` (of ``design``) on the ``test`` or ``val`` split of the design's
     data; see the module doc."""
+    return _measure(_open_split(design, checkpoint, split, base_dir))
+
+
+def evaluate_details(
+    design: Design,
+    checkpoint: str | Path,
+    split: str = "test",
+    base_dir: str | Path | None = None,
+    worst: int = WORST_SAMPLES,
+    should_stop: Callable[[], bool] | None = None,
+) -> EvaluationDetails:
+    """:func:`evaluate_checkpoint`, plus the ``worst`` samples of the split with the highest
+    loss and the split's samples themselves (what the window's Evaluate panel shows), from one
+    preparation of the data. ``should_stop`` is passed to the data preparation (the window's
+    cancel)."""
+    opened = _open_split(design, checkpoint, split, base_dir, should_stop)
+    evaluation = _measure(opened)
+    return EvaluationDetails(
+        evaluation,
+        _worst(opened, worst),
+        SplitSamples(
+            split,
+            np.asarray(opened.data.x_test if split == "test" else opened.data.x_val),
+            _display_inputs(opened.fitted, opened.x.cpu().numpy()),
+            _truth_texts(opened),
+        ),
+    )
+
+
+@dataclass
+class _Opened:
+    """A checkpoint loaded into its family loop, with the chosen split as validation data."""
+
+    ckpt: Checkpoint
+    config: TrainConfig
+    data: PreparedData
+    loop: FamilyLoop
+    fitted: Preprocessor | None
+    split: str
+    checkpoint: str
+    notes: list[str]
+
+    @property
+    def x(self) -> torch.Tensor:
+        return self.loop.x_val
+
+
+def _open_split(
+    design: Design,
+    checkpoint: str | Path,
+    split: str,
+    base_dir: str | Path | None,
+    should_stop: Callable[[], bool] | None = None,
+) -> _Opened:
     if split not in SPLITS:
         raise DataError(f"split must be test or val, not {split!r}")
     ckpt = load_for_design(design, checkpoint)
@@ -236,7 +336,7 @@ def evaluate_checkpoint(
         raise DataError(_no_split_message(split))
     config = _config(design, ckpt, None, str(checkpoint))
     fitted = saved_preprocessor(ckpt, str(checkpoint))
-    data = prepare_data(design.data, base_dir, config.seed, fitted=fitted)
+    data = prepare_data(design.data, base_dir, config.seed, should_stop, fitted=fitted)
     if not ckpt.trainer_state.get("config"):
         config = _config(design, ckpt, data)
     notes = _split_notes(design, ckpt, split)
@@ -254,23 +354,113 @@ def evaluate_checkpoint(
     # the loop sees the chosen split as its validation data
     loop = _loop(design, config, dataclasses.replace(data, x_val=x, y_val=y))
     load_weights(dict(loop.networks), ckpt, str(checkpoint))
+    return _Opened(ckpt, config, data, loop, fitted, split, str(checkpoint), notes)
+
+
+def _measure(opened: _Opened) -> Evaluation:
+    config, loop = opened.config, opened.loop
     result = Evaluation(
-        split=split,
+        split=opened.split,
         task=config.task,
-        n_samples=len(x),
-        checkpoint=str(checkpoint),
-        epoch=ckpt.epoch,
-        notes=notes,
+        n_samples=len(opened.x),
+        checkpoint=opened.checkpoint,
+        epoch=opened.ckpt.epoch,
+        notes=opened.notes,
     )
     if config.task == "som":
         _som_metrics(loop, result)
     elif config.task == "reconstruction":
         _reconstruction_metrics(loop, config, result)
     elif config.task == "classification":
-        _class_metrics(loop, config, data.class_names, result)
+        _class_metrics(loop, config, opened.data.class_names, result)
     else:
         _regression_metrics(loop, config, result)
     return result
+
+
+def _display_inputs(pre: Preprocessor | None, x: np.ndarray) -> np.ndarray:
+    """``x`` (preprocessed) with a per-feature scaling undone, for showing; as given otherwise."""
+    params = pre.affine_params() if pre is not None else None
+    if params is None:
+        return np.asarray(x, dtype=np.float32)
+    axis = params.feature_axis if params.feature_axis < 0 else params.feature_axis + 1
+    shape = [1] * x.ndim
+    shape[axis] = -1
+    return (x * params.scale.reshape(shape) + params.shift.reshape(shape)).astype(np.float32)
+
+
+def _value_text(values: Any) -> str:
+    flat = np.asarray(values, dtype=np.float64).reshape(-1)
+    text = ", ".join(f"{v:.4g}" for v in flat[:4])
+    return text + (", …" if len(flat) > 4 else "")
+
+
+def _truth_texts(opened: _Opened) -> list[str | None]:
+    """The true class name (classifiers) or target values of every sample of the split."""
+    loop, task = opened.loop, opened.config.task
+    n = len(opened.x)
+    if task == "classification":
+        names = _names(opened)
+        return [names[int(i)] for i in loop.labels_val.cpu()]
+    if task in ("som", "reconstruction"):
+        return [None] * n
+    return [_value_text(row) for row in loop.y_val.reshape(n, -1).cpu().numpy()]
+
+
+def _names(opened: _Opened) -> list[str]:
+    k = opened.loop.num_classes
+    return list(opened.data.class_names or [str(i) for i in range(k)])
+
+
+def sample_losses(opened: _Opened) -> tuple[np.ndarray, list[str], np.ndarray | None]:
+    """Per sample of the split: the loss (the training loss on that sample alone; for a SOM
+    the distance to its best-matching unit), the prediction text and the class probabilities
+    (classifiers; None otherwise)."""
+    loop, task = opened.loop, opened.config.task
+    x = opened.x
+    n = len(x)
+    if task == "som":
+        loop.net.eval()
+        with torch.no_grad():
+            dist = torch.cat(
+                [loop._distances(x[s : s + EVAL_CHUNK])[1] for s in range(0, n, EVAL_CHUNK)]
+            )
+        best = dist.min(dim=1)
+        cols = loop.cols
+        units = [f"unit ({int(u) // cols}, {int(u) % cols})" for u in best.indices]
+        return best.values.double().numpy(), units, None
+    out = loop._predict(x)
+    target = x if task == "reconstruction" else loop.y_val
+    target = target.reshape(out.shape) if task == "reconstruction" else target
+    with torch.no_grad():
+        losses = np.array(
+            [float(loop.loss_fn(out[i : i + 1], target[i : i + 1])) for i in range(n)]
+        )
+    if task == "classification":
+        probs = _class_probabilities(out, loop.binary)
+        names = _names(opened)
+        return losses, [names[int(i)] for i in probs.argmax(1)], probs.double().numpy()
+    if task == "reconstruction":
+        return losses, ["reconstruction"] * n, None
+    return losses, [_value_text(row) for row in out.reshape(n, -1).cpu().numpy()], None
+
+
+def _worst(opened: _Opened, count: int) -> list[SampleResult]:
+    losses, predicted, probs = sample_losses(opened)
+    truth = _truth_texts(opened)
+    inputs = _display_inputs(opened.fitted, opened.x.cpu().numpy())
+    order = np.argsort(-losses, kind="stable")[: max(0, count)]
+    return [
+        SampleResult(
+            int(i),
+            float(losses[i]),
+            truth[i],
+            predicted[i],
+            probs[i].tolist() if probs is not None else None,
+            inputs[i],
+        )
+        for i in order
+    ]
 
 
 def _no_split_message(split: str) -> str:
@@ -388,43 +578,96 @@ def predict_file(design: Design, checkpoint: str | Path, input_path: str | Path)
     """Predictions of ``checkpoint`` (of ``design``) for the samples in ``input_path``: an image
     (png, jpg, bmp, gif), a CSV of rows with the training feature columns, or a ``.npy`` array of
     one sample or a batch. Samples go through the checkpoint's saved preprocessing."""
-    ckpt = load_for_design(design, checkpoint)
-    pre = saved_preprocessor(ckpt, str(checkpoint))
-    raw_shape = _raw_shape(ckpt, pre, design)
-    x = read_samples(input_path, raw_shape, pre)
-    if pre is not None:
-        x = pre.transform(x)
-    config = _config(design, ckpt, None, str(checkpoint))
-    if config.task in ("gan", "som"):
-        raise DataError(
-            f"predict gives classes or values; a {config.task.upper()} design has neither: "
-            "evaluate it or export it instead"
-        )
-    net = next(iter(_compiled(design).values()))
-    load_weights({net.network: net}, ckpt, str(checkpoint))
-    in_id = net.input_ids[0]
-    xt = torch.from_numpy(np.ascontiguousarray(x))
-    xt = xt.long() if net.input_dtypes.get(in_id) == "int64" else xt.float()
-    net.eval()
-    with torch.no_grad():
-        out = torch.cat([net(xt[s : s + EVAL_CHUNK]) for s in range(0, len(xt), EVAL_CHUNK)])
-    names = ckpt.data_info.get("class_names")
-    if config.task == "classification" and names:
-        binary = out.reshape(len(out), -1).shape[1] == 1 and len(names) == 2
-        probs = _class_probabilities(out, binary)
-        if probs.shape[1] != len(names):
-            raise DesignFormatError(
-                f"{checkpoint}: names {len(names)} classes but the model gives "
-                f"{probs.shape[1]} outputs; pick a best.pt or last.pt from a training run"
+    predictor = Predictor(design, checkpoint)
+    return predictor.predict(predictor.read(input_path))
+
+
+class Predictor:
+    """A checkpoint's model loaded once (safe loader, checked against ``design``) to predict
+    many samples through the checkpoint's saved preprocessing: :func:`predict_file` and the
+    window's "Try it" use it. GANs and SOMs are refused (they predict neither classes nor
+    values)."""
+
+    def __init__(self, design: Design, checkpoint: str | Path) -> None:
+        self.checkpoint = str(checkpoint)
+        self.ckpt = load_for_design(design, checkpoint)
+        self.pre = saved_preprocessor(self.ckpt, self.checkpoint)
+        self.raw_shape = _raw_shape(self.ckpt, self.pre, design)
+        self.config = _config(design, self.ckpt, None, self.checkpoint)
+        if self.config.task in ("gan", "som"):
+            raise DataError(
+                f"predict gives classes or values; a {self.config.task.upper()} design has "
+                "neither: evaluate it or export it instead"
             )
-        return Predictions(
-            config.task,
-            list(names),
-            [names[int(i)] for i in probs.argmax(1)],
-            probs.tolist(),
-            None,
-        )
-    return Predictions(config.task, None, None, None, out.reshape(len(out), -1).tolist())
+        self.net = next(iter(_compiled(design).values()))
+        load_weights({self.net.network: self.net}, self.ckpt, self.checkpoint)
+        self.net.eval()
+        names = self.ckpt.data_info.get("class_names")
+        self.class_names = list(names) if names else None
+
+    @property
+    def columns(self) -> list[str] | None:
+        """The raw table columns a sample has (None: not a named table)."""
+        return list(self.pre.columns) if self.pre is not None and self.pre.columns else None
+
+    @property
+    def categorical(self) -> list[int]:
+        """Indices of the text columns among :attr:`columns`."""
+        return list(self.pre.categorical) if self.pre is not None else []
+
+    @property
+    def image_shape(self) -> tuple[int, int, int] | None:
+        """``(C, H, W)`` when a sample is a picture (an image input, or a flat input of a
+        square gray picture such as the digits); None otherwise."""
+        return image_shape(self.raw_shape, self.columns)
+
+    def read(self, path: str | Path) -> np.ndarray:
+        """The raw samples of an image, CSV or .npy file (see :func:`read_samples`)."""
+        return read_samples(path, self.raw_shape, self.pre)
+
+    def predict(self, raw: np.ndarray) -> Predictions:
+        """Predictions for raw samples ``(N, *raw_shape)``, preprocessed as in training."""
+        raw = np.asarray(raw)
+        if tuple(raw.shape[1:]) != self.raw_shape:
+            raise DataError(
+                f"the sample has shape {_shape_text(tuple(raw.shape[1:]))}, but the model "
+                f"expects {_shape_text(self.raw_shape)}"
+            )
+        return self.predict_prepared(self.pre.transform(raw) if self.pre is not None else raw)
+
+    def predict_prepared(self, x: np.ndarray) -> Predictions:
+        """Predictions for samples already preprocessed (a split of the prepared data)."""
+        net, task, names = self.net, self.config.task, self.class_names
+        in_id = net.input_ids[0]
+        xt = torch.from_numpy(np.ascontiguousarray(x))
+        xt = xt.long() if net.input_dtypes.get(in_id) == "int64" else xt.float()
+        with torch.no_grad():
+            out = torch.cat([net(xt[s : s + EVAL_CHUNK]) for s in range(0, len(xt), EVAL_CHUNK)])
+        if task == "classification" and names:
+            binary = out.reshape(len(out), -1).shape[1] == 1 and len(names) == 2
+            probs = _class_probabilities(out, binary)
+            if probs.shape[1] != len(names):
+                raise DesignFormatError(
+                    f"{self.checkpoint}: names {len(names)} classes but the model gives "
+                    f"{probs.shape[1]} outputs; pick a best.pt or last.pt from a training run"
+                )
+            return Predictions(
+                task, list(names), [names[int(i)] for i in probs.argmax(1)], probs.tolist(), None
+            )
+        return Predictions(task, None, None, None, out.reshape(len(out), -1).tolist())
+
+
+def image_shape(
+    shape: tuple[int, ...], columns: list[str] | None = None
+) -> tuple[int, int, int] | None:
+    """``(C, H, W)`` of a picture sample of per-sample ``shape`` (C of 1 or 3; a flat input of
+    a square number of unnamed features is one gray picture), or None."""
+    if len(shape) == 3 and shape[0] in (1, 3):
+        return int(shape[0]), int(shape[1]), int(shape[2])
+    if len(shape) == 1 and not columns and shape[0] > 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
+        side = math.isqrt(shape[0])
+        return 1, side, side
+    return None
 
 
 def _compiled(design: Design) -> dict[str, torch.nn.Module]:
@@ -504,26 +747,35 @@ def _read_npy(p: Path) -> np.ndarray:
 
 
 def _read_image(p: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """An image as ``shape`` (C, H, W) in [0, 1], as the image-folder loader and the digits
-    dataset give their pixels; a flat model input ``(C·H·W,)`` of a square gray image works too."""
+    """An image file as a sample of ``shape`` (see :func:`image_sample`)."""
     from PIL import Image, UnidentifiedImageError
 
-    if len(shape) == 3 and shape[0] in (1, 3):
-        channels, height, width = shape
-    elif len(shape) == 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
-        channels, height, width = 1, math.isqrt(shape[0]), math.isqrt(shape[0])
-    else:
+    if image_shape(shape) is None:
         raise DataError(
             f"{p}: the model takes samples of shape {_shape_text(shape)}, not images: give "
             "a .csv or .npy file"
         )
     try:
         with Image.open(p) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
-            img = img.resize((width, height), Image.Resampling.BILINEAR)
-            arr = np.asarray(img, dtype=np.float32) / 255.0
+            return image_sample(img, shape)
     except (OSError, UnidentifiedImageError, ValueError) as exc:
         raise DesignFormatError(f"{p}: not a readable image ({first_line(exc, 120)})") from None
+
+
+def image_sample(img: Any, shape: tuple[int, ...]) -> np.ndarray:
+    """A PIL image as one sample of ``shape`` (C, H, W), in [0, 1], as the image-folder loader
+    and the digits dataset give their pixels: converted to gray or RGB and resized (bilinear)
+    to the model's size; a flat model input ``(C·H·W,)`` of a square gray image works too.
+    The window's drawing pad goes through here, like an opened image file."""
+    from PIL import Image
+
+    picture = image_shape(shape)
+    if picture is None:
+        raise DataError(f"the model takes samples of shape {_shape_text(shape)}, not images")
+    channels, height, width = picture
+    img = img.convert("L" if channels == 1 else "RGB")
+    img = img.resize((width, height), Image.Resampling.BILINEAR)
+    arr = np.asarray(img, dtype=np.float32) / 255.0
     arr = arr[None] if channels == 1 else np.moveaxis(arr, -1, 0)
     return arr.reshape(shape)
 
