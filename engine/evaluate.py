@@ -661,10 +661,11 @@ def image_shape(
     shape: tuple[int, ...], columns: list[str] | None = None
 ) -> tuple[int, int, int] | None:
     """``(C, H, W)`` of a picture sample of per-sample ``shape`` (C of 1 or 3; a flat input of
-    a square number of unnamed features is one gray picture), or None."""
+    a square number of features, unnamed or named ``pixel…``, is one gray picture), or None."""
     if len(shape) == 3 and shape[0] in (1, 3):
         return int(shape[0]), int(shape[1]), int(shape[2])
-    if len(shape) == 1 and not columns and shape[0] > 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
+    pixels = not columns or all(str(c).startswith("pixel") for c in columns)
+    if len(shape) == 1 and pixels and shape[0] > 1 and math.isqrt(shape[0]) ** 2 == shape[0]:
         side = math.isqrt(shape[0])
         return 1, side, side
     return None

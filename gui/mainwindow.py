@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
 
         self._build_panels()
         self._build_training()
+        self._build_evaluate()
 
         self._build_actions()
         self._build_menus()
@@ -784,6 +785,7 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; nothing here waits for a worker:
         self.training_panel.shutdown(0)  # a run is asked to stop (it writes its summary),
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
+        self.evaluate_panel.shutdown(0)  # an evaluation too
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -964,6 +966,26 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         for action in (self.training_panel.train_action, self.training_panel.resume_action):
             action.triggered.connect(self._show_training_docks)
+
+    def _build_evaluate(self) -> None:
+        """The Evaluate panel, a tab beside Training and Data; a finished run becomes its
+        default checkpoint, and its Fine-tune starts a run in the training panel."""
+        from gui.panels.evaluate import EvaluatePanel
+
+        panel = self.training_panel
+        self.evaluate_panel = EvaluatePanel(self.document, self, runs_dir=lambda: panel.runs_dir)
+        self.evaluate_dock = self._dock(
+            "Evaluate", "evaluate", self.evaluate_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(self.data_dock, self.evaluate_dock)
+        self.inspector_dock.raise_()
+        self.evaluate_panel.statusMessage.connect(self._show_status)
+        panel.runFinished.connect(lambda _r: self.evaluate_panel.refresh_default())
+        self.evaluate_panel.fineTuneRequested.connect(self._fine_tune)
+
+    def _fine_tune(self, checkpoint: Path) -> None:
+        if self.training_panel.fine_tune(checkpoint):
+            self.apply_training_layout()
 
     def _show_training_docks(self) -> None:
         """A run started: the training layout."""

@@ -199,10 +199,13 @@ class TrainingRunner(QObject):
         data: PreparedData | None = None,
         overrides: dict[str, Any] | None = None,
         resume: str | Path | None = None,
+        init_from: str | Path | None = None,
     ) -> TrainConfig:
         """Train a snapshot of ``design`` in a worker thread; returns the validated settings.
 
         ``resume`` (a checkpoint path) continues that run exactly: the epochs setting is the total.
+        ``init_from`` (a checkpoint path) starts a new run from its weights (fine-tuning,
+        :mod:`engine.training.init_from`); a checkpoint whose weights do not fit raises here.
 
         Invalid settings raise :class:`TrainingError` here, before anything starts; failures
         during the run arrive as :attr:`finished` with ``error`` set.
@@ -215,7 +218,13 @@ class TrainingRunner(QObject):
         config = TrainConfig.from_design(snapshot, overrides)
         self.buffer.clear()
         bridge = _BufferCallback(self.buffer)
-        trainer = Trainer(
+        kind: type[Trainer] = Trainer
+        extra: dict[str, Any] = {}
+        if init_from is not None:
+            from engine.training.init_from import InitFromTrainer
+
+            kind, extra = InitFromTrainer, {"init_from": Path(init_from)}
+        trainer = kind(
             snapshot,
             config,
             callbacks=[bridge],
@@ -223,6 +232,7 @@ class TrainingRunner(QObject):
             data=data,
             out_dir=out_dir,
             resume=resume,
+            **extra,
         )
         attach_tensorboard(trainer)  # training.tensorboard: event files in the run folder
         threads = self.threads or worker_threads()

@@ -301,15 +301,23 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             return False
         return self.train(resume=path)
 
+    def fine_tune(self, path: str | Path) -> bool:
+        """Start a new run from the weights of the checkpoint at ``path`` with a fresh
+        optimizer (the Evaluate panel's Fine-tune); False, with the reason shown, when it
+        cannot start."""
+        return self.train(init_from=path)
+
     def train(
         self,
         data: PreparedData | None = None,
         overrides: dict[str, Any] | None = None,
         *,
         resume: str | Path | None = None,
+        init_from: str | Path | None = None,
     ) -> bool:
-        """Start a run of the current design (``resume``: continue from that checkpoint);
-        False (with the reason shown) when it cannot."""
+        """Start a run of the current design (``resume``: continue from that checkpoint;
+        ``init_from``: a new run from its weights); False (with the reason shown) when it
+        cannot."""
         if not self._can_start():
             return False
         doc = self.document
@@ -336,6 +344,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
                 data=given,
                 overrides=overrides,
                 resume=resume,
+                init_from=init_from,
             )
         except DeepwireError as exc:
             self._show_error(str(exc))

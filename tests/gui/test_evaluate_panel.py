@@ -1,0 +1,193 @@
+"""The Evaluate panel: a tiny trained run evaluated in the window shows the engine's numbers
+(accuracy, per-class rows, confusion matrix), the worst samples sorted by loss, "Try it" on a drawn
+image, an opened image, a typed row and a picked sample predicts what ``engine.evaluate`` predicts
+for the same input, a missing test split and a hostile checkpoint are one line."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from engine.evaluate import Predictor, evaluate_checkpoint, predict_file
+from engine.io import load_design, save_design
+from engine.runs import store_for
+from engine.training import Trainer
+from gui.document import Document
+from gui.panels.evaluate import EvaluatePanel
+from tests.engine.builders import chain
+from tests.engine.hostile import evil_torch_save
+
+TIMEOUT = 60_000
+DIGITS = {
+    "source": "builtin",
+    "name": "digits",
+    "form": "flat",
+    "split": {"val": 0.2, "test": 0.2, "stratify": True},
+    "preprocess": {"scale": "standard"},
+}
+IRIS = {
+    "source": "builtin",
+    "name": "iris",
+    "split": {"val": 0.2, "test": 0.25, "stratify": True},
+    "preprocess": {"scale": "standard"},
+}
+
+
+def _train(root, name, layers, data):
+    design = chain(*layers)
+    design.name = name
+    design.data = data
+    design.training = {"epochs": 1, "batch_size": 64, "lr": 0.01, "task": "classification"}
+    path = root / f"{name}.json"
+    save_design(design, path)
+    folder = store_for(path, name, root=root / "runs").new_run_folder()
+    torch.set_num_threads(1)
+    Trainer(design, out_dir=folder).fit()
+    return path, folder / "best.pt"
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("evalpanel")
+    digits = _train(
+        root,
+        "digits",
+        [("x", "Input", {"shape": [64]}), ("out", "Linear", {"out_features": 10})],
+        DIGITS,
+    )
+    iris = _train(
+        root,
+        "iris",
+        [("x", "Input", {"shape": [4]}), ("out", "Linear", {"out_features": 3})],
+        IRIS,
+    )
+    return {"root": root, "digits": digits, "iris": iris}
+
+
+@pytest.fixture
+def panel(qtbot, runs):
+    made = []
+
+    def make(name):
+        path, _ckpt = runs[name]
+        doc = Document()
+        doc.reset(load_design(path), path)
+        p = EvaluatePanel(doc, runs_dir=lambda: runs["root"] / "runs")
+        qtbot.addWidget(p)
+        p.resize(460, 900)
+        p.show()
+        made.append(p)
+        return p
+
+    yield make
+    for p in made:
+        assert p.shutdown(30)
+
+
+def _evaluate(qtbot, p):
+    assert p.evaluate()
+    qtbot.waitUntil(lambda: not p.busy, timeout=TIMEOUT)
+
+
+def test_evaluate_shows_the_engines_metrics_and_worst_samples(qtbot, panel, runs):
+    path, ckpt = runs["digits"]
+    p = panel("digits")
+    assert p.checkpoint == ckpt  # the newest finished run's best.pt is the default
+    _evaluate(qtbot, p)
+    assert not p.error_label.isVisible()
+    engine = evaluate_checkpoint(load_design(path), ckpt, "test", path.parent)
+    assert p.metric_values["accuracy"] == pytest.approx(engine.accuracy)
+    assert f"{engine.accuracy:.4f}" in p.metrics_label.text()
+    assert p.class_table.rowCount() == 10
+    assert [p.class_table.verticalHeaderItem(r).text() for r in range(10)] == [
+        c.name for c in engine.classes
+    ]
+    assert p.class_table.item(3, 3).text() == str(engine.classes[3].support)
+    assert p.confusion.matrix.tolist() == engine.confusion
+    # worst samples: highest loss first, pictures of the 8×8 digits
+    table = p.worst_table
+    assert table.rowCount() == 8
+    losses = [float(table.item(r, 1).text()) for r in range(table.rowCount())]
+    assert losses == sorted(losses, reverse=True)
+    assert table.item(0, 0).data(0x1) is not None  # DecorationRole: a picture
+    worst = p.details.worst[0]
+    assert table.item(0, 2).text() == worst.truth and table.item(0, 3).text() == worst.predicted
+    assert worst.probabilities is not None and sum(worst.probabilities) == pytest.approx(1.0)
+
+
+def test_try_it_predicts_like_the_engine(qtbot, panel, runs, tmp_path):
+    path, ckpt = runs["digits"]
+    p = panel("digits")
+    _evaluate(qtbot, p)
+    qtbot.waitUntil(lambda: p.try_it.predictor is not None, timeout=TIMEOUT)
+    try_it = p.try_it
+    assert try_it.pad_row.isVisible() and try_it.open_button.isVisible()
+    # draw a "1", compare with predict on the same picture saved as a file
+    try_it.pad.stroke([(0.5, 0.15), (0.5, 0.85)])
+    assert try_it.predict_drawing()
+    drawn = tmp_path / "drawn.png"
+    assert try_it.pad.image.save(str(drawn), "PNG")
+    expected = predict_file(load_design(path), ckpt, drawn)
+    assert try_it.last_labels == expected.labels
+    assert np.allclose(try_it.last_input[0], Predictor(load_design(path), ckpt).read(drawn)[0])
+    assert try_it.bars.rows[0][1] == pytest.approx(max(expected.probabilities[0]))
+    assert f"predicted {expected.labels[0]}" in try_it.result_label.text()
+    # open the image file
+    assert try_it.open_image(drawn)
+    assert try_it.last_labels == expected.labels
+    # pick a sample of the split: the engine's prediction of that prepared sample
+    assert try_it.pick_sample(5)
+    sample = p.details.samples.prepared[5:6]
+    assert try_it.last_labels == Predictor(load_design(path), ckpt).predict_prepared(sample).labels
+    assert "Sample 5 of the test split (true: " in try_it.result_label.text()
+
+
+def test_try_it_on_a_typed_row(qtbot, panel, runs, tmp_path):
+    path, ckpt = runs["iris"]
+    p = panel("iris")
+    assert p._load_model()
+    qtbot.waitUntil(lambda: p.try_it.predictor is not None, timeout=TIMEOUT)
+    try_it = p.try_it
+    assert try_it.table.isVisible() and not try_it.pad_row.isVisible()
+    columns = [try_it.table.horizontalHeaderItem(i).text() for i in range(4)]
+    row = ["5.9", "3.0", "5.1", "1.8"]
+    try_it.set_row(row)
+    assert try_it.predict_row()
+    csv = tmp_path / "row.csv"
+    csv.write_text(",".join(columns) + "\n" + ",".join(row) + "\n")
+    expected = predict_file(load_design(path), ckpt, csv)
+    assert try_it.last_labels == expected.labels
+    names = [n for n, _ in try_it.bars.rows]
+    assert sorted(names) == sorted(expected.class_names)
+    try_it.set_row(["abc"])
+    assert not try_it.predict_row()
+    assert "is not a number" in try_it.error_label.text()
+
+
+def test_no_test_split_is_one_line(qtbot, panel, runs):
+    path, _ckpt = runs["digits"]
+    p = panel("digits")
+    design = p.document.design.copy()
+    design.data = {**DIGITS, "split": {"val": 0.2, "test": 0.0}}
+    p.document.reset(design, path)
+    assert p.checkpoint is not None
+    _evaluate(qtbot, p)
+    text = p.error_label.text()
+    assert p.error_label.isVisible() and "\n" not in text
+    assert "no test split" in text and "split.test" in text
+    assert not p.results_box.isVisible()
+
+
+def test_hostile_checkpoint_is_refused_without_running(qtbot, panel, runs, tmp_path):
+    marker = tmp_path / "ran"
+    evil = tmp_path / "evil.pt"
+    evil.write_bytes(evil_torch_save(marker))
+    p = panel("digits")
+    assert p.choose_checkpoint(evil)
+    _evaluate(qtbot, p)
+    text = p.error_label.text()
+    assert p.error_label.isVisible() and "\n" not in text and "evil.pt" in text
+    assert not marker.exists()
+    assert p.try_it.predictor is None and "Cannot try" in p.try_it.state_label.text()
+    assert not marker.exists()
