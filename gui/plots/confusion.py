@@ -36,7 +36,7 @@ class ConfusionMatrixPlot(pg.PlotWidget):
         self.counts = CellCounts(self.fg, self.bg)
         plot.addItem(self.counts, ignoreBounds=True)
         self.matrix = np.zeros((0, 0), dtype=np.int64)
-        self.setMinimumSize(220, 220)
+        self.setMinimumSize(160, 220)
 
     def show_matrix(self, matrix: list[list[int]] | np.ndarray, names: list[str]) -> None:
         """Draw ``matrix`` (k × k counts) with the class ``names`` as ticks."""

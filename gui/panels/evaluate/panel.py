@@ -152,6 +152,9 @@ class EvaluatePanel(QWidget):
         row.addWidget(self.split_box)
         row.addWidget(self.evaluate_button)
         row.addWidget(self.cancel_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        row = QHBoxLayout()
         row.addWidget(self.finetune_button)
         row.addStretch(1)
         layout.addLayout(row)
@@ -175,6 +178,7 @@ class EvaluatePanel(QWidget):
         self.class_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.class_table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.class_table.setMinimumHeight(160)
+        self.class_table.setMinimumWidth(0)
         self.confusion = ConfusionMatrixPlot(self)
         self.confusion.setToolTip("Rows: true class, columns: predicted; colour: share of the row")
         for widget in (self.metrics_label, self.notes_label, self.class_table, self.confusion):
@@ -193,6 +197,7 @@ class EvaluatePanel(QWidget):
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(True)
         self.worst_table.setMinimumHeight(220)
+        self.worst_table.setMinimumWidth(0)
         layout.addWidget(self.worst_table)
         self.worst_box.hide()
         return self.worst_box
@@ -385,7 +390,7 @@ class EvaluatePanel(QWidget):
             probs = ""
             if s.probabilities is not None:
                 names = [c.name for c in self.details.evaluation.classes]
-                top = sorted(range(len(names)), key=lambda i: -s.probabilities[i])[:3]
+                top = sorted(range(len(names)), key=lambda i: -s.probabilities[i])[:2]
                 probs = ", ".join(f"{names[i]} {s.probabilities[i]:.0%}" for i in top)
             for k, text in enumerate((None, f"{s.loss:.4g}", s.truth or "—", s.predicted, probs)):
                 if k == 0:
