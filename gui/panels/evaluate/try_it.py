@@ -70,6 +70,7 @@ class TryIt(QWidget):
         self.table.setVerticalHeaderLabels(["value"])
         self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 34)
         self.table.setToolTip("Type or paste one row of features, then Predict row")
+        self.table.setMinimumWidth(0)
         layout.addWidget(self.table)
 
         buttons = QHBoxLayout()
@@ -143,8 +144,8 @@ class TryIt(QWidget):
 
     def _table_columns(self) -> list[str]:
         p = self.predictor
-        if p is None:
-            return []
+        if p is None or p.image_shape is not None:
+            return []  # a picture: drawn or opened, not typed
         if p.columns:
             return p.columns
         if p.image_shape is None and len(p.raw_shape) == 1 and p.raw_shape[0] <= MAX_TABLE_FEATURES:
