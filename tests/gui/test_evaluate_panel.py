@@ -191,3 +191,38 @@ def test_hostile_checkpoint_is_refused_without_running(qtbot, panel, runs, tmp_p
     assert not marker.exists()
     assert p.try_it.predictor is None and "Cannot try" in p.try_it.state_label.text()
     assert not marker.exists()
+
+
+def test_fine_tune_in_the_window_starts_a_new_run_from_the_checkpoints_weights(
+    qtbot, main_window, runs, tmp_path
+):
+    """Evaluate panel → Fine-tune: a new run in the store that starts from the checkpoint's
+    weights. With a learning rate of ~0 its validation loss stays the checkpoint's own (a fresh
+    initialisation would start near ln 10 ≈ 2.3 for ten classes)."""
+    from engine.training.checkpoint import load_checkpoint
+
+    path, ckpt = runs["digits"]
+    design = load_design(path)
+    design.training = {**design.training, "lr": 1e-12, "epochs": 1}
+    moved = tmp_path / "digits.json"
+    save_design(design, moved)
+    window, _prompts = main_window()
+    window.document.reset(load_design(moved), moved)
+    panel = window.training_panel
+    panel.runs_dir = tmp_path / "runs"
+    qtbot.waitUntil(lambda: panel.train_action.isEnabled(), timeout=TIMEOUT)
+    ended = []
+    panel.runFinished.connect(ended.append)
+    evaluate = window.evaluate_panel
+    assert evaluate.choose_checkpoint(ckpt)
+    assert evaluate.finetune_button.isEnabled()
+    evaluate.finetune_button.click()
+    qtbot.waitUntil(lambda: bool(ended), timeout=TIMEOUT)
+    result = ended[0]
+    assert result.ok, result.error
+    assert window.plots_dock.isVisible()  # the training layout, as for Train
+    new_runs = [run for run in store_for(moved, "digits", root=tmp_path / "runs").list_runs()]
+    assert len(new_runs) == 1 and new_runs[0].status == "finished"
+    source = load_checkpoint(ckpt).metrics["val_loss"]
+    assert result.summary.final["val_loss"] == pytest.approx(source, abs=1e-4)
+    assert abs(source - 2.3) > 0.3  # the trained source is far from a fresh start
