@@ -116,7 +116,7 @@ class ShapeAnalysis:
         self.design = design
         self.info: dict[str, NodeInfo] = {}
         self.design_problems: list[Problem] = []
-        self._order: dict[str, int] = {}
+        self._order: dict[str, int] = {}  # node id → a key increasing along execution order
         self._cyclic: set[str] = set()
         # design-level checks kept incrementally: each node's contribution to its network's
         # counts (see _contribution), so an edit re-counts only the nodes it touched
@@ -134,8 +134,12 @@ class ShapeAnalysis:
         with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
             self._refresh_structure()
             nodes = self.design._nodes
-            for node_id in self._sorted(self._order):
-                self.info[node_id] = self._infer(nodes[node_id])
+            if self._order is self.design.file_ranks():
+                for node in nodes.values():  # file order is the execution order: no sort
+                    self.info[node.id] = self._infer(node)
+            else:
+                for node_id in self._sorted(self._order):
+                    self.info[node_id] = self._infer(nodes[node_id])
             self._count_all()
         self.design_problems = self._check_design()
 
@@ -283,7 +287,11 @@ class ShapeAnalysis:
     def _refresh_structure(self) -> None:
         design = self.design
         self._cyclic = set()
-        order = _file_order_if_topological(design) or _topological_order(design)
+        if design.file_order_is_topological:
+            # the design's own live ranks: kept per edit, so a structural edit costs O(1) here
+            self._order = design.file_ranks()
+            return
+        order = _topological_order(design)
         if order is None:
             graph = design.graph
             file_index = {n.id: i for i, n in enumerate(design)}
@@ -744,18 +752,6 @@ def network_outputs(design: Design, network: str) -> list[str]:
 def network_inputs(design: Design, network: str) -> list[str]:
     """Input node ids of one network, in file order."""
     return [n.id for n in design.nodes_in_network(network) if REGISTRY.resolve(n.type) == "Input"]
-
-
-def _file_order_if_topological(design: Design) -> list[str] | None:
-    """The nodes in file order when every edge runs forward in it (as in most saved designs):
-    then that is the tie-broken topological order itself, found without a heap. Else None."""
-    position = {node_id: i for i, node_id in enumerate(design._nodes)}
-    for node_id, edges in design._in.items():
-        here = position[node_id]
-        for edge in edges:
-            if position[edge.source] >= here:
-                return None
-    return list(position)
 
 
 def _topological_order(design: Design) -> list[str] | None:
