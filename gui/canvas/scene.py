@@ -675,7 +675,10 @@ def design_bounds(design, items: dict[str, NodeItem]) -> QRectF:
     if not len(design):
         return QRectF()
     default = th.node_height(1)  # the least height: taller nodes (wide merges) looked up
-    xs, ys = zip(*(n.position for n in design))
+    # plain lists (few objects for the garbage collector to count, unlike a zip of them all)
+    positions = [n.position for n in design]
+    xs = [p[0] for p in positions]
+    ys = [p[1] for p in positions]
     left, top, right = min(xs), min(ys), max(xs) + th.NODE_WIDTH
     bottom = max(ys) + default
     for node_id, item in items.items():
