@@ -143,6 +143,29 @@ class Design:
         """Ids of the nodes ``node_id`` feeds (one per edge)."""
         return [e.target for e in self._out[node_id]]
 
+    def has_path(self, source: str, target: str) -> bool:
+        """Whether ``target`` is reachable from ``source`` along edges (a node reaches itself),
+        as ``networkx.has_path`` on :attr:`graph` but without building it: while file order is
+        the topological order, a node never reaches an earlier one; else a search from
+        ``source``."""
+        if source == target:
+            return True
+        rank = self._rank
+        if self._backward == 0 and rank[target] < rank[source]:
+            return False
+        seen = {source}
+        stack = [source]
+        out = self._out
+        while stack:
+            for edge in out[stack.pop()]:
+                nxt = edge.target
+                if nxt == target:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
     def nodes_in_network(self, network: str) -> list[Node]:
         """Nodes of one network, in file order."""
         return [n for n in self._nodes.values() if n.network == network]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import random
 
+import networkx as nx
 import pytest
 
 from engine.graph import Design, Edge, Node
@@ -46,6 +47,9 @@ def _assert_same(incremental: ShapeAnalysis, design: Design) -> None:
     position = {node_id: i for i, node_id in enumerate(n.id for n in design)}
     forward = all(position[e.source] < position[e.target] for e in design.edges)
     assert design.file_order_is_topological == forward
+    ids = [n.id for n in design]
+    for a, b in zip(ids, ids[::-1]):  # reachability without the networkx graph agrees with it
+        assert design.has_path(a, b) == nx.has_path(design.graph, a, b), (a, b)
 
 
 def _random_edit(rng: random.Random, design: Design, counter: list[int]) -> tuple[set[str], bool]:
