@@ -17,6 +17,8 @@ so that a change of load hits both.
 * ``edit_ms``: push one ``SetParam`` (incremental analysis, refresh of the affected items only)
   and process events until the dirty region is repainted, at 100 % zoom on the edited node.
   Side by side: the same edit done naively (full re-analysis + canvas rebuild + repaint).
+* ``struct_edit_ms``: push one ``AddNode`` of a ReLU wired after a node (a structural edit:
+  a node and an edge added, analysis and canvas updated) until repainted, at 100 % on it.
 * ``frame_ms``: the slowest scenario's median frame (pan by 40 px or zoom by 1.1× followed by a
   synchronous repaint of the whole viewport) among: 100 % zoom, 35 % zoom (one-pass overview),
   and the whole design fitted.
@@ -25,8 +27,9 @@ Every figure is a median over repeats, given as the GUI thread's CPU time (the w
 machine is shared, so elapsed time also holds waits for a core) and as wall time beside it.
 
 Run: ``python bench/bench_editor.py [opens]``. The last line reads
-``open_paint_s=<f> edit_ms=<f> frame_ms=<f> open_paint_s_20k=<f> edit_ms_20k=<f>
-frame_ms_20k=<f>`` (CPU-time medians; frame = the slowest scenario).
+``open_paint_s=<f> edit_ms=<f> frame_ms=<f> struct_edit_ms=<f> open_paint_s_20k=<f>
+edit_ms_20k=<f> frame_ms_20k=<f> struct_edit_ms_20k=<f>`` (CPU-time medians; frame = the
+slowest scenario).
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from bench.designs import BLOCKS, residual_cnn  # noqa: E402
 from engine.io import save_design  # noqa: E402
-from gui.commands import SetParam  # noqa: E402
+from gui.commands import AddNode, SetParam  # noqa: E402
 
 SIZE = (1600, 1000)
 
@@ -105,6 +108,28 @@ def frames(app: QApplication, view, kind: str, n: int = 36) -> list[tuple[float,
 SIZES = {"5k": BLOCKS, "20k": 2857}
 
 
+def structural_edits(app: QApplication, view, blocks: int) -> list:
+    """(wall, cpu) of adding a ReLU wired after a node (AddNode with connect_after, as a drop
+    onto a selected node does) until repainted, at 100 % on that node; each undone."""
+    doc, scene = view.document, view.scene()
+    out = []
+    for i in range(11):
+        source = f"b{(i * 89) % blocks}_relu2"
+        view.center_on_node(source)
+        view.viewport().repaint()
+        app.processEvents()
+        x, y = doc.design.node(source).position
+        clock = Clock()
+        command = AddNode(doc, "ReLU", (x + 100.0, y + 120.0), connect_after=source)
+        doc.push(command)
+        app.processEvents()  # repaints the dirty region
+        out.append(clock.stop())
+        assert command.connected and command.node.id in scene.nodes
+        doc.undo_stack.undo()
+        app.processEvents()
+    return out
+
+
 def edits(app: QApplication, view, blocks: int) -> tuple[list, list]:
     """(incremental, naive) (wall, cpu) of one parameter edit, at 100 % on the edited node."""
     doc, scene = view.document, view.scene()
@@ -156,7 +181,9 @@ def med(pairs, which: int) -> float:
     return statistics.median(p[which] for p in pairs)
 
 
-def report(label: str, design, opens: list, edit: list, naive: list, results: dict) -> str:
+def report(
+    label: str, design, opens: list, edit: list, naive: list, struct: list, results: dict
+) -> str:
     """Print one size's figures; returns its part of the last line."""
     print(f"[{label}] nodes={len(design)} edges={len(design.edges)}")
     open_cpu, open_wall = med(opens, 1) / 1000, med(opens, 0) / 1000
@@ -170,6 +197,11 @@ def report(label: str, design, opens: list, edit: list, naive: list, results: di
         f"ratio {edit_cpu / 20:.2f}); naive re-analysis + rebuild: cpu {naive_cpu:.0f} ms, "
         f"{naive_cpu / edit_cpu:.0f}× the incremental edit"
     )
+    struct_cpu = med(struct, 1)
+    print(
+        f"  add node + wire:    cpu {struct_cpu:6.2f} ms, wall {med(struct, 0):6.2f} ms (target 20 "
+        f"ms, ratio {struct_cpu / 20:.2f}; AddNode after a node, repainted)"
+    )
     worst = 0.0
     for (where, kind), times in results.items():
         cpu, wall = med(times, 1), med(times, 0)
@@ -179,7 +211,10 @@ def report(label: str, design, opens: list, edit: list, naive: list, results: di
             f"wall {max(t[0] for t in times):6.2f} ms (target 33 ms, ratio {cpu / 33:.2f})"
         )
     suffix = "" if label == "5k" else f"_{label}"
-    return f"open_paint_s{suffix}={open_cpu:.3f} edit_ms{suffix}={edit_cpu:.2f} frame_ms{suffix}={worst:.2f}"
+    return (
+        f"open_paint_s{suffix}={open_cpu:.3f} edit_ms{suffix}={edit_cpu:.2f} "
+        f"frame_ms{suffix}={worst:.2f} struct_edit_ms{suffix}={struct_cpu:.2f}"
+    )
 
 
 def main() -> None:
@@ -212,8 +247,9 @@ def main() -> None:
         assert len(scene.nodes) == len(design) and len(scene.edges) == len(design.edges)
         assert view.document.analysis.valid
         edit, naive = edits(app, view, blocks)
+        struct = structural_edits(app, view, blocks)
         results = scenario_frames(app, view, blocks)
-        last.append(report(label, design, opens[label], edit, naive, results))
+        last.append(report(label, design, opens[label], edit, naive, struct, results))
     print(" ".join(last))
 
 

@@ -30,6 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.designs import BLOCKS, residual_cnn  # noqa: E402
+from engine.graph import Edge, Node  # noqa: E402
 from engine.shapes import analyze, clear_caches  # noqa: E402
 
 SIZES = {"5k": BLOCKS, "20k": 2857}
@@ -66,12 +67,30 @@ def one_round(design, blocks: int, out: dict[str, list]) -> None:
         design.set_param(mid, "out_channels", 16)
         analysis.update({mid})
         assert analysis.valid
+        out["struct"].append(timed(lambda i=_i: structural_edit(design, analysis, blocks, i)))
+        assert analysis.valid
+
+
+def structural_edit(design, analysis, blocks: int, i: int) -> None:
+    """Add a ReLU wired from a mid-design node, then remove it (an undo): both analysed."""
+    source = f"b{(blocks // 3 + 13 * i) % blocks}_relu2"
+    node = Node("bench_extra", "ReLU")
+    design.add_node(node)
+    edge = Edge(source, node.id)
+    design.add_edge(edge)
+    analysis.update({node.id}, structure_changed=True)
+    assert analysis.info[node.id].output_shape == analysis.info[source].output_shape
+    design.remove_node(node.id)
+    analysis.update(set(), structure_changed=True)
 
 
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
     designs = {label: residual_cnn(blocks) for label, blocks in SIZES.items()}
-    results = {label: {"full": [], "local": [], "prop": [], "recomputed": []} for label in SIZES}
+    results = {
+        label: {"full": [], "local": [], "prop": [], "struct": [], "recomputed": []}
+        for label in SIZES
+    }
     for _ in range(rounds):
         for label, blocks in SIZES.items():
             one_round(designs[label], blocks, results[label])
@@ -99,12 +118,21 @@ def main() -> None:
             f"  propagating edit: cpu {prop_ms:8.2f} ms (half the design re-inferred; "
             f"{prop_ms / full_ms:.2f}× a full pass)"
         )
+        struct_ms = med(res["struct"])
+        print(
+            f"  structural edit:  cpu {struct_ms:8.3f} ms, wall {med(res['struct'], 1):8.3f} ms "
+            f"(add a node + wire it, then remove it; target 20 ms, ratio {struct_ms / 20:.4f})"
+        )
         suffix = "" if label == "5k" else f"_{label}"
-        last.append(f"full_infer_ms{suffix}={full_ms:.2f} edit_infer_ms{suffix}={edit_ms:.3f}")
+        last.append(
+            f"full_infer_ms{suffix}={full_ms:.2f} edit_infer_ms{suffix}={edit_ms:.3f} "
+            f"struct_edit_ms{suffix}={struct_ms:.3f}"
+        )
     small, big = results["5k"], results["20k"]
     print(
         f"20k / 5k: full pass {med(big['full']) / med(small['full']):.2f}×, local edit "
-        f"{med(big['local']) / med(small['local']):.2f}× (independent of size: ≈ 1)"
+        f"{med(big['local']) / med(small['local']):.2f}×, structural edit "
+        f"{med(big['struct']) / med(small['struct']):.2f}× (independent of size: ≈ 1)"
     )
     print(" ".join(last))
 

@@ -78,6 +78,12 @@ class Design:
         # ids of nodes added or removed, in order: readers that keep per-node results (the shape
         # analysis) catch up from their own position instead of rescanning every node
         self._node_journal: list[str] = []
+        # file-order ranks (increasing along the file, not necessarily consecutive) and the number
+        # of edges running backward in them: while none does, file order is the topological
+        # order, kept up to date per edit (an add, remove or wire never renumbers the rest)
+        self._rank: dict[str, int] = {}
+        self._next_rank = 0
+        self._backward = 0
 
     # -- reading -----------------------------------------------------------------------------
 
@@ -139,6 +145,29 @@ class Design:
         """Ids of the nodes ``node_id`` feeds (one per edge)."""
         return [e.target for e in self._out[node_id]]
 
+    def has_path(self, source: str, target: str) -> bool:
+        """Whether ``target`` is reachable from ``source`` along edges (a node reaches itself),
+        as ``networkx.has_path`` on :attr:`graph` but without building it: while file order is
+        the topological order, a node never reaches an earlier one; else a search from
+        ``source``."""
+        if source == target:
+            return True
+        rank = self._rank
+        if self._backward == 0 and rank[target] < rank[source]:
+            return False
+        seen = {source}
+        stack = [source]
+        out = self._out
+        while stack:
+            for edge in out[stack.pop()]:
+                nxt = edge.target
+                if nxt == target:
+                    return True
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append(nxt)
+        return False
+
     def nodes_in_network(self, network: str) -> list[Node]:
         """Nodes of one network, in file order."""
         return [n for n in self._nodes.values() if n.network == network]
@@ -149,6 +178,17 @@ class Design:
             if info.get("role") == role:
                 return name
         return None
+
+    @property
+    def file_order_is_topological(self) -> bool:
+        """True when every edge runs forward in file order (no cycle; as in most saved designs):
+        then file order itself is the tie-broken topological order. Kept per edit, O(1)."""
+        return self._backward == 0
+
+    def file_ranks(self) -> dict[str, int]:
+        """Node id → a number that increases along file order (the design's own, live table:
+        read it, never change it). Ranks are not consecutive after removals."""
+        return self._rank
 
     def node_changes(self, since: int) -> tuple[list[str], int]:
         """Ids of nodes added or removed since journal position ``since`` (an id may repeat) and
@@ -174,10 +214,16 @@ class Design:
             raise ValueError(f"a node called {node.id!r} already exists")
         if index is None or index >= len(self._nodes):
             self._nodes[node.id] = node
+            self._rank[node.id] = self._next_rank
+            self._next_rank += 1
         else:
             items = list(self._nodes.items())
             items.insert(index, (node.id, node))
             self._nodes = dict(items)
+            rank = self._rank  # renumbered in place: the relative order of the others is kept
+            for i, node_id in enumerate(self._nodes):
+                rank[node_id] = i
+            self._next_rank = len(items)
         if self._graph is not None:
             self._graph.add_node(node.id)
         self._in[node.id] = []
@@ -188,12 +234,13 @@ class Design:
         """Remove a node and its edges; returns what undo needs: node, index, (index, edge) pairs."""
         node = self._nodes[node_id]
         index = self.node_index(node_id)
-        touching = set(self._in[node_id]) | set(self._out[node_id])
-        removed = [(i, e) for i, e in enumerate(self._edges) if e in touching] if touching else []
-        for _, edge in reversed(removed):
-            self.remove_edge(edge)
+        # its edges, each once (a self-loop is in both lists), found by identity: no edge scan
+        touching = {id(e): e for e in (*self._in[node_id], *self._out[node_id])}
+        removed = self._edge_positions(touching.values())
+        for i, edge in reversed(removed):
+            self._remove_edge_at(i, edge)
         del self._nodes[node_id]
-        del self._in[node_id], self._out[node_id]
+        del self._in[node_id], self._out[node_id], self._rank[node_id]
         if self._graph is not None:
             self._graph.remove_node(node_id)
         self._node_journal.append(node_id)
@@ -214,16 +261,38 @@ class Design:
             self._graph.add_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].append(edge)
         self._out[edge.source].append(edge)
+        if self._rank[edge.source] >= self._rank[edge.target]:
+            self._backward += 1
 
     def remove_edge(self, edge: Edge) -> int:
-        """Remove ``edge``; returns its former index (for undo)."""
-        index = self._edges.index(edge)
+        """Remove ``edge``; returns its former index (for undo). ValueError if absent."""
+        stored = next((e for e in self._out.get(edge.source, ()) if e == edge), None)
+        if stored is None:
+            raise ValueError(f"edge {edge.source} → {edge.target}:{edge.port} does not exist")
+        ((index, _),) = self._edge_positions((stored,))
+        self._remove_edge_at(index, stored)
+        return index
+
+    def _edge_positions(self, stored: Iterable[Edge]) -> list[tuple[int, Edge]]:
+        """(index in file order, edge) of edges held by this design, by index: found by identity
+        (the most recent edge first), so no edge is compared field by field."""
+        stored = list(stored)
+        if not stored:
+            return []
+        edges = self._edges
+        if len(stored) == 1 and edges[-1] is stored[0]:
+            return [(len(edges) - 1, stored[0])]
+        ids = list(map(id, edges))
+        return sorted((ids.index(id(e)), e) for e in stored)
+
+    def _remove_edge_at(self, index: int, edge: Edge) -> None:
         del self._edges[index]
         if self._graph is not None:
             self._graph.remove_edge(edge.source, edge.target, key=edge)
         self._in[edge.target].remove(edge)
         self._out[edge.source].remove(edge)
-        return index
+        if self._rank[edge.source] >= self._rank[edge.target]:
+            self._backward -= 1
 
     def has_edge(self, edge: Edge) -> bool:
         """Whether exactly this edge exists."""

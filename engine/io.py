@@ -210,41 +210,133 @@ def _networks(networks: dict[str, Any], source: str) -> dict[str, dict[str, Any]
 
 
 def _add_nodes(design: Design, nodes: list[Any], source: str) -> None:
-    """Check each node entry and add it to ``design`` (ids unique, type aliases resolved)."""
+    """Check each node entry and add it to ``design`` (ids unique, type aliases resolved).
+
+    A plainly valid entry (the common case) is read by :func:`_plain_node` in a few tests; any
+    other goes through the field-by-field checks, which word the refusal.
+    """
+    default_network = next(iter(design.networks))
+    types: dict[str, str] = {}  # type id as written → current type id (aliases resolved)
     for i, raw in enumerate(nodes):
-        where = f"{source}: nodes[{i}]"
-        NODE.check_keys(_object(raw, where, "a node"), where=where)
-        node_id = NODE.get(raw, "id", None, where=where)
-        where = f"{source}: node '{node_id}'"
-        if node_id in design:
-            raise _fail(where, "this id is used by two nodes; give each node its own id")
-        type_id = NODE.get(raw, "type", None, where=where)
-        type_id = REGISTRY.resolve(type_id) or type_id  # aliases for renamed layer types
-        params = NODE.get(raw, "params", where=where)
-        _check_json_value(params, f"{where}.params")
-        pos = NODE.get(raw, "position", where=where)
-        label = NODE.get(raw, "label", where=where)
-        network = NODE.get(raw, "network", next(iter(design.networks)), where=where)
-        design.add_node(
-            Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])), label, network)
-        )
+        plain = _plain_node(raw, default_network)
+        if plain is None:
+            node = _checked_node(design, raw, f"{source}: nodes[{i}]", source, default_network)
+        else:
+            node_id, type_id, params, x, y, label, network = plain
+            if node_id in design:
+                raise _fail(
+                    f"{source}: node '{node_id}'",
+                    "this id is used by two nodes; give each node its own id",
+                )
+            if not _flat_json(params):
+                _check_json_value(params, f"{source}: node '{node_id}'.params")
+            resolved = types.get(type_id)
+            if resolved is None:
+                resolved = types[type_id] = REGISTRY.resolve(type_id) or type_id
+            node = Node(node_id, resolved, dict(params), (float(x), float(y)), label, network)
+        design.add_node(node)
+
+
+_NODE_KEYS = frozenset(NODE.keys)
+_EDGE_KEYS = frozenset(EDGE.keys)
+_ORIGIN = [0.0, 0.0]
+_NO_PARAMS: dict[str, Any] = {}
+
+
+def _plain_node(raw: Any, default_network: str) -> tuple | None:
+    """(id, type, params, x, y, label, network) of a node entry that passes every check of
+    :func:`_checked_node` except the duplicate id and nested params, else None."""
+    if type(raw) is not dict or not _NODE_KEYS.issuperset(raw):
+        return None
+    node_id, type_id = raw.get("id"), raw.get("type")
+    label, network = raw.get("label", ""), raw.get("network", default_network)
+    params, pos = raw.get("params", _NO_PARAMS), raw.get("position", _ORIGIN)
+    if (
+        type(node_id) is not str
+        or type(type_id) is not str
+        or type(label) is not str
+        or type(network) is not str
+        or type(params) is not dict
+        or type(pos) is not list
+        or len(pos) != 2
+        or NODE_ID_RE.match(node_id) is None
+    ):
+        return None
+    x, y = pos
+    if (
+        (type(x) is not float and type(x) is not int)
+        or (type(y) is not float and type(y) is not int)
+        or not math.isfinite(x)
+        or not math.isfinite(y)
+    ):
+        return None
+    return node_id, type_id, params, x, y, label, network
+
+
+def _flat_json(params: dict) -> bool:
+    """True when every value is a string, integer, boolean, null or finite float (nothing for
+    :func:`_check_json_value` to refuse)."""
+    for value in params.values():
+        kind = type(value)
+        if kind is float:
+            if not math.isfinite(value):
+                return False
+        elif kind is not int and kind is not str and kind is not bool and value is not None:
+            return False
+    return True
+
+
+def _checked_node(design: Design, raw: Any, where: str, source: str, default_network: str) -> Node:
+    """The node of one entry, checked field by field (each refusal one line)."""
+    NODE.check_keys(_object(raw, where, "a node"), where=where)
+    node_id = NODE.get(raw, "id", None, where=where)
+    where = f"{source}: node '{node_id}'"
+    if node_id in design:
+        raise _fail(where, "this id is used by two nodes; give each node its own id")
+    type_id = NODE.get(raw, "type", None, where=where)
+    type_id = REGISTRY.resolve(type_id) or type_id  # aliases for renamed layer types
+    params = NODE.get(raw, "params", where=where)
+    _check_json_value(params, f"{where}.params")
+    pos = NODE.get(raw, "position", where=where)
+    label = NODE.get(raw, "label", where=where)
+    network = NODE.get(raw, "network", default_network, where=where)
+    return Node(node_id, type_id, dict(params), (float(pos[0]), float(pos[1])), label, network)
 
 
 def _add_edges(design: Design, edges: list[Any], source: str) -> None:
     """Check each edge entry (both ends exist, no duplicate) and add it to ``design``."""
     for i, raw in enumerate(edges):
-        where = f"{source}: edges[{i}]"
-        EDGE.check_keys(_object(raw, where, "an edge"), where=where)
-        src = EDGE.get(raw, "source", None, where=where)
-        dst = EDGE.get(raw, "target", None, where=where)
-        port = EDGE.get(raw, "port", where=where)
-        for end, what in ((src, "source"), (dst, "target")):
-            if end not in design:
-                raise _fail(where, f"{what} {show(end)} is not a node id of this design")
-        edge = Edge(src, dst, port)
+        port = raw.get("port", 0) if type(raw) is dict else None
+        if (
+            type(port) is int
+            and 0 <= port <= 1023
+            and _EDGE_KEYS.issuperset(raw)
+            and type(src := raw.get("source")) is str
+            and type(dst := raw.get("target")) is str
+            and src in design
+            and dst in design
+        ):  # a plainly valid entry: only the duplicate check is left
+            edge = Edge(src, dst, port)
+        else:
+            edge = _checked_edge(design, raw, f"{source}: edges[{i}]")
         if design.has_edge(edge):
-            raise _fail(where, f"duplicate edge {src} → {dst} port {port}; remove one")
+            raise _fail(
+                f"{source}: edges[{i}]",
+                f"duplicate edge {edge.source} → {edge.target} port {edge.port}; remove one",
+            )
         design.add_edge(edge)
+
+
+def _checked_edge(design: Design, raw: Any, where: str) -> Edge:
+    """The edge of one entry, checked field by field (each refusal one line)."""
+    EDGE.check_keys(_object(raw, where, "an edge"), where=where)
+    src = EDGE.get(raw, "source", None, where=where)
+    dst = EDGE.get(raw, "target", None, where=where)
+    port = EDGE.get(raw, "port", where=where)
+    for end, what in ((src, "source"), (dst, "target")):
+        if end not in design:
+            raise _fail(where, f"{what} {show(end)} is not a node id of this design")
+    return Edge(src, dst, port)
 
 
 def design_to_dict(design: Design) -> dict[str, Any]:

@@ -43,6 +43,12 @@ def clear_caches() -> None:
     _RULE_CACHE.clear()
 
 
+def _params_key(params: Mapping[str, Any]) -> str:
+    """An exact text key of a node's parameters for the memos (``1``, ``1.0`` and ``True``
+    differ): the dict's repr when it has one entry (most nodes), else its sorted items'."""
+    return repr(params) if len(params) == 1 else repr(sorted(params.items()))
+
+
 def _remember(cache: dict, key: Any, value: Any) -> Any:
     if len(cache) >= _CACHE_LIMIT:
         cache.clear()
@@ -116,7 +122,7 @@ class ShapeAnalysis:
         self.design = design
         self.info: dict[str, NodeInfo] = {}
         self.design_problems: list[Problem] = []
-        self._order: dict[str, int] = {}
+        self._order: dict[str, int] = {}  # node id → a key increasing along execution order
         self._cyclic: set[str] = set()
         # design-level checks kept incrementally: each node's contribution to its network's
         # counts (see _contribution), so an edit re-counts only the nodes it touched
@@ -134,8 +140,12 @@ class ShapeAnalysis:
         with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
             self._refresh_structure()
             nodes = self.design._nodes
-            for node_id in self._sorted(self._order):
-                self.info[node_id] = self._infer(nodes[node_id])
+            if self._order is self.design.file_ranks():
+                for node in nodes.values():  # file order is the execution order: no sort
+                    self.info[node.id] = self._infer(node)
+            else:
+                for node_id in self._sorted(self._order):
+                    self.info[node_id] = self._infer(nodes[node_id])
             self._count_all()
         self.design_problems = self._check_design()
 
@@ -233,31 +243,37 @@ class ShapeAnalysis:
 
     def _count_all(self) -> None:
         """Every node's contribution and the per-network counts, from scratch (a full pass)."""
-        kinds: dict[str, tuple[int, int]] = {}
         infos = self.info
         contrib = self._contrib = {}
-        counts = self._counts = {}
+        # one shared tuple per distinct contribution, and how many nodes make each
+        shared: dict[tuple[str, str, bool, bool], tuple[str, int, int, int, int]] = {}
+        tally: dict[tuple[str, int, int, int, int], int] = {}
         for node_id, node in self.design._nodes.items():
-            kind = kinds.get(node.type)
-            if kind is None:
-                resolved = REGISTRY.resolve(node.type)
-                kind = kinds[node.type] = (
-                    int(resolved == "Input"),
-                    int(resolved not in ("Input", "Output")),
-                )
             info = infos.get(node_id)
             pending = info is None or bool(info.problems) or info.output_shape is None
             trainable = info is not None and bool(info.params)
-            mine = (node.network, kind[0], kind[1], int(pending), int(trainable))
+            key = (node.type, node.network, pending, trainable)
+            mine = shared.get(key)
+            if mine is None:
+                resolved = REGISTRY.resolve(node.type)
+                mine = shared[key] = (
+                    node.network,
+                    int(resolved == "Input"),
+                    int(resolved not in ("Input", "Output")),
+                    int(pending),
+                    int(trainable),
+                )
+                tally.setdefault(mine, 0)  # another type may give the same contribution
             contrib[node_id] = mine
-            net = counts.get(node.network)
+            tally[mine] += 1
+        counts = self._counts = {}
+        for mine, n in tally.items():
+            net = counts.get(mine[0])
             if net is None:
-                net = counts[node.network] = [0, 0, 0, 0, 0]
-            net[0] += 1
-            net[1] += mine[1]
-            net[2] += mine[2]
-            net[3] += mine[3]
-            net[4] += mine[4]
+                net = counts[mine[0]] = [0, 0, 0, 0, 0]
+            net[0] += n
+            for i in range(1, 5):
+                net[i] += mine[i] * n
 
     def _uncount(self, node_id: str) -> None:
         old = self._contrib.pop(node_id, None)
@@ -283,7 +299,11 @@ class ShapeAnalysis:
     def _refresh_structure(self) -> None:
         design = self.design
         self._cyclic = set()
-        order = _file_order_if_topological(design) or _topological_order(design)
+        if design.file_order_is_topological:
+            # the design's own live ranks: kept per edit, so a structural edit costs O(1) here
+            self._order = design.file_ranks()
+            return
+        order = _topological_order(design)
         if order is None:
             graph = design.graph
             file_index = {n.id: i for i, n in enumerate(design)}
@@ -313,7 +333,7 @@ class ShapeAnalysis:
                 return info
             spec = REGISTRY.get(node.type)  # an alias of a renamed type
         params = node.params
-        key = repr(sorted(params.items())) if params else ""
+        key = _params_key(params) if params else ""
         values, errors = _RESOLVE_CACHE.get((spec.type_id, key)) or _remember(
             _RESOLVE_CACHE, (spec.type_id, key), resolve_params(spec, params)
         )
@@ -744,18 +764,6 @@ def network_outputs(design: Design, network: str) -> list[str]:
 def network_inputs(design: Design, network: str) -> list[str]:
     """Input node ids of one network, in file order."""
     return [n.id for n in design.nodes_in_network(network) if REGISTRY.resolve(n.type) == "Input"]
-
-
-def _file_order_if_topological(design: Design) -> list[str] | None:
-    """The nodes in file order when every edge runs forward in it (as in most saved designs):
-    then that is the tie-broken topological order itself, found without a heap. Else None."""
-    position = {node_id: i for i, node_id in enumerate(design._nodes)}
-    for node_id, edges in design._in.items():
-        here = position[node_id]
-        for edge in edges:
-            if position[edge.source] >= here:
-                return None
-    return list(position)
 
 
 def _topological_order(design: Design) -> list[str] | None:

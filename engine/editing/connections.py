@@ -7,8 +7,6 @@ undo commands before they change anything. Every refusal comes with a one-line r
 
 from __future__ import annotations
 
-import networkx as nx
-
 from engine.graph import Design, Edge
 from engine.layers import REGISTRY, ParamValueError, ShapeRuleError
 from engine.shapes import ShapeAnalysis, explain_shape_error
@@ -63,11 +61,7 @@ def can_connect(
             )
     if spec.variadic and any(e.source == source_id for e in in_edges):
         return False, f"'{source_id}' already feeds '{target_id}'"
-    if (
-        target_id in ancestors
-        if ancestors is not None
-        else nx.has_path(design.graph, target_id, source_id)
-    ):
+    if target_id in ancestors if ancestors is not None else design.has_path(target_id, source_id):
         return False, (
             f"connecting '{source_id}' → '{target_id}' would make a cycle "
             f"('{target_id}' already feeds '{source_id}')"

@@ -46,6 +46,9 @@ _NODE_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
 _NODE_FLAGS_OVERVIEW = _NODE_FLAGS | _FLAG.ItemHasNoContents
 _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _WHITE = QColor("#ffffff")
+# A node item's rectangle: its body with the ports (which stick out at both sides) and a margin.
+_RECT_LEFT = -th.PORT_RADIUS - 1.0
+_RECT_WIDTH = th.NODE_WIDTH + 2 * th.PORT_RADIUS + 2.0
 
 
 def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
@@ -59,6 +62,12 @@ class NodeItem(QGraphicsRectItem):
     detailed paint after a change, so opening a large design costs little for what is not seen.
     """
 
+    # Until set on the item (each attribute set on a Qt item costs, and a big design opens
+    # tens of thousands of them): no texts worked out yet, no ports, no height.
+    _texts: _NodeTexts | None = None
+    slot_ports: list[int] = []  # replaced, never changed in place (items share lists)
+    _height = 0.0
+
     def __init__(self, canvas: CanvasScene, node_id: str, slots: list[int] | None = None) -> None:
         super().__init__()
         self.canvas = canvas
@@ -67,13 +76,15 @@ class NodeItem(QGraphicsRectItem):
         self.out_edges: list[EdgeItem] = []
         self.setFlags(_NODE_FLAGS_OVERVIEW if canvas.overview_on else _NODE_FLAGS)
         self.setCacheMode(_DEVICE_CACHE)
-        self._height = 0.0
-        self.slot_ports: list[int] = []  # input port index shown in each slot, top to bottom
-        self._texts: _NodeTexts | None = None
         node = canvas.document.design.node(node_id)
         self.type_id = node.type
         self.title, self.colour = canvas.type_style(node.type)
-        self.refresh_ports(slots)
+        if slots is None:
+            self.refresh_ports()
+        else:  # the slots of a new item: no wire to re-route yet
+            self.slot_ports = slots  # input port index shown in each slot, top to bottom
+            self._height = height = th.node_height(len(slots))
+            self.setRect(_RECT_LEFT, -1.0, _RECT_WIDTH, height + 2.0)
         self.setPos(*node.position)
 
     # -- geometry ----------------------------------------------------------------------------
@@ -198,9 +209,7 @@ class NodeItem(QGraphicsRectItem):
         if slots != self.slot_ports or height != self._height:
             self.slot_ports = slots
             self._height = height
-            self.setRect(
-                QRectF(-th.PORT_RADIUS - 1, -1, th.NODE_WIDTH + 2 * th.PORT_RADIUS + 2, height + 2)
-            )
+            self.setRect(_RECT_LEFT, -1.0, _RECT_WIDTH, height + 2.0)
             for edge in self.in_edges:
                 edge.route()
             for edge in self.out_edges:
@@ -415,24 +424,52 @@ class EdgeItem(QGraphicsItem):
     drawn when zoomed in and where it fits between the nodes; the tooltip always tells the shape.
     """
 
+    # Until set on the item (attribute sets on Qt items cost, and a big design has tens of
+    # thousands of wires): no label, curve or hit shape worked out yet, no return lane.
+    _label: str | None = None
+    _label_static: QStaticText | None = None
+    _label_width = 0.0
+    _lane: float | None = None
+    _path: QPainterPath | None = None
+    _hit_shape: QPainterPath | None = None
+
     def __init__(self, canvas: CanvasScene, edge: Edge, source: NodeItem, target: NodeItem) -> None:
         super().__init__()
         self.canvas = canvas
         self.edge = edge
         self.source = source
         self.target = target
-        self.ends = (0.0, 0.0, 0.0, 0.0)  # x1, y1, x2, y2 in scene coordinates
-        self._label: str | None = None
-        self._label_static: QStaticText | None = None
-        self._label_width = 0.0
-        self._bounds = QRectF()
-        self.box = (0.0, 0.0, 0.0, 0.0)  # _bounds as (left, top, right, bottom): scene unions
-        self._lane: float | None = None
-        self._path: QPainterPath | None = None
-        self._hit_shape: QPainterPath | None = None
         self.setFlag(_FLAG.ItemIsSelectable, True)
         self.setZValue(-1.0)
-        self.route()
+        self._place(*self._ends())
+
+    def _ends(self) -> tuple[float, float, float, float, float | None]:
+        """The wire's end points in scene coordinates and its return lane (None: forward)."""
+        source, target = self.source, self.target
+        s, t = source.pos(), target.pos()
+        sx, sy, tx, ty = s.x(), s.y(), t.x(), t.y()
+        x1 = sx + th.NODE_WIDTH
+        y1 = sy + source.output_port_y()
+        x2 = tx
+        y2 = ty + target.input_port_y(self.edge.port)
+        lane = (
+            None
+            if x2 >= x1 + 2 * WIRE_STUB  # a forward wire (most of them): no lane to find
+            else wire_lane(x1, x2, (sy, sy + source._height), (ty, ty + target._height))
+        )
+        return x1, y1, x2, y2, lane
+
+    def _place(self, x1: float, y1: float, x2: float, y2: float, lane: float | None) -> None:
+        """Take these end points and lane: the curve is rebuilt lazily, the box now."""
+        self.ends = (x1, y1, x2, y2)  # in scene coordinates
+        self._lane = lane
+        self._path = None
+        self._hit_shape = None
+        self.prepareGeometryChange()
+        # The label is centred on the wire's midpoint, which lies inside the wire's box.
+        left, top, right, bottom = wire_box(x1, y1, x2, y2, lane)
+        self.box = (left - 3.0, top - 9.0, right + 3.0, bottom + 9.0)  # _bounds as edges
+        self._bounds = QRectF(left - 3.0, top - 9.0, right - left + 6.0, bottom - top + 18.0)
 
     @property
     def label(self) -> str:
@@ -450,29 +487,10 @@ class EdgeItem(QGraphicsItem):
 
     def route(self) -> None:
         """Follow the current port positions (the curve itself is rebuilt lazily)."""
-        source, target = self.source, self.target
-        s, t = source.pos(), target.pos()
-        sx, sy, tx, ty = s.x(), s.y(), t.x(), t.y()
-        x1 = sx + th.NODE_WIDTH
-        y1 = sy + source.output_port_y()
-        x2 = tx
-        y2 = ty + target.input_port_y(self.edge.port)
-        lane = (
-            None
-            if x2 >= x1 + 2 * WIRE_STUB  # a forward wire (most of them): no lane to find
-            else wire_lane(x1, x2, (sy, sy + source._height), (ty, ty + target._height))
-        )
-        if (x1, y1, x2, y2) == self.ends and lane == self._lane and not self._bounds.isNull():
+        x1, y1, x2, y2, lane = ends = self._ends()
+        if (x1, y1, x2, y2) == self.ends and lane == self._lane:
             return
-        self.ends = (x1, y1, x2, y2)
-        self._lane = lane
-        self._path = None
-        self._hit_shape = None
-        self.prepareGeometryChange()
-        # The label is centred on the wire's midpoint, which lies inside the wire's box.
-        left, top, right, bottom = wire_box(x1, y1, x2, y2, lane)
-        self.box = (left - 3.0, top - 9.0, right + 3.0, bottom + 9.0)
-        self._bounds = QRectF(left - 3.0, top - 9.0, right - left + 6.0, bottom - top + 18.0)
+        self._place(*ends)
 
     def path(self) -> QPainterPath:
         """The wire's curve in scene coordinates."""

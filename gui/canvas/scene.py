@@ -104,11 +104,13 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         self.edges.clear()
         self.groups.clear()
         design = self.document.design
-        used: dict[str, set[int]] = {}
-        for edge in design.edges:
-            used.setdefault(edge.target, set()).add(edge.port)
+        slots: dict[tuple, list[int]] = {}  # (type, ports used): slots, shared (never changed)
         for node in design:
-            item = NodeItem(self, node.id, input_slots(node.type, sorted(used.get(node.id, ()))))
+            used = (node.type, *sorted({e.port for e in design.in_edges(node.id)}))
+            shown = slots.get(used)
+            if shown is None:
+                shown = slots[used] = input_slots(node.type, list(used[1:]))
+            item = NodeItem(self, node.id, shown)
             self.addItem(item)
             self.nodes[node.id] = item
         for edge in design.edges:
@@ -670,16 +672,18 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
 
 def design_bounds(design, items: dict[str, NodeItem]) -> QRectF:
     """Union of node bodies from the design's positions (pure Python: fast on large designs)."""
-    nodes = list(design)
-    if not nodes:
+    if not len(design):
         return QRectF()
-    default = th.node_height(1)
-    positions = [n.position for n in nodes]
-    heights = [item._height if (item := items.get(n.id)) is not None else default for n in nodes]
-    left = min(x for x, _ in positions)
-    top = min(y for _, y in positions)
-    right = max(x for x, _ in positions) + th.NODE_WIDTH
-    bottom = max(y + h for (_, y), h in zip(positions, heights))
+    default = th.node_height(1)  # the least height: taller nodes (wide merges) looked up
+    # plain lists (few objects for the garbage collector to count, unlike a zip of them all)
+    positions = [n.position for n in design]
+    xs = [p[0] for p in positions]
+    ys = [p[1] for p in positions]
+    left, top, right = min(xs), min(ys), max(xs) + th.NODE_WIDTH
+    bottom = max(ys) + default
+    for node_id, item in items.items():
+        if item._height > default and node_id in design:
+            bottom = max(bottom, design.node(node_id).position[1] + item._height)
     return QRectF(left, top, right - left, bottom - top)
 
 

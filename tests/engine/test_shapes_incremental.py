@@ -3,15 +3,16 @@
 :meth:`ShapeAnalysis.update` re-infers only the edited nodes (and what their outputs reach) and
 keeps the design-wide checks as per-network counts, so an edit costs the same on a 20-node and a
 20,000-node design. These tests replay random edits — parameters (valid and not), nodes and
-edges added and removed, networks declared, dropped and given roles — and after every one
-compare the incremental result with :func:`analyze` on the same design, down to each node's
-info and every design-wide problem.
+edges added and removed, a removal undone, networks declared, dropped and given roles —
+and after every one compare the incremental result with :func:`analyze` on the same design,
+down to each node's info, every design-wide problem and the execution order.
 """
 
 from __future__ import annotations
 
 import random
 
+import networkx as nx
 import pytest
 
 from engine.graph import Design, Edge, Node
@@ -42,12 +43,21 @@ def _assert_same(incremental: ShapeAnalysis, design: Design) -> None:
     assert incremental.problems == fresh.problems
     assert incremental.valid == fresh.valid
     assert incremental.totals() == fresh.totals()
+    assert incremental.topological_order() == fresh.topological_order()
+    position = {node_id: i for i, node_id in enumerate(n.id for n in design)}
+    forward = all(position[e.source] < position[e.target] for e in design.edges)
+    assert design.file_order_is_topological == forward
+    ids = [n.id for n in design]
+    for a, b in zip(ids, ids[::-1]):  # reachability without the networkx graph agrees with it
+        assert design.has_path(a, b) == nx.has_path(design.graph, a, b), (a, b)
 
 
 def _random_edit(rng: random.Random, design: Design, counter: list[int]) -> tuple[set[str], bool]:
     """Apply one random edit to ``design``; returns what an editor passes to ``update``."""
     nodes = [n.id for n in design]
-    kind = rng.choice(["add", "add", "remove", "edge", "unedge", "param", "param", "networks"])
+    kind = rng.choice(
+        ["add", "add", "remove", "restore", "edge", "unedge", "param", "param", "networks"]
+    )
     if kind == "add" or not nodes:
         counter[0] += 1
         type_id, params = rng.choice(TYPES)
@@ -60,6 +70,15 @@ def _random_edit(rng: random.Random, design: Design, counter: list[int]) -> tupl
         node_id = rng.choice(nodes)
         _, _, removed = design.remove_node(node_id)
         return {e.target for _, e in removed if e.target != node_id}, True
+    if kind == "restore":  # remove a node, then put it back as undo does: nothing changes
+        node_id = rng.choice(nodes)
+        before = (design.nodes, design.edges)
+        node, index, removed = design.remove_node(node_id)
+        design.add_node(node, index)
+        for i, edge in removed:
+            design.add_edge(edge, i)
+        assert (design.nodes, design.edges) == before
+        return {node_id}, True
     if kind == "edge":
         edge = Edge(rng.choice(nodes), rng.choice(nodes), rng.choice([0, 0, 1]))
         if design.has_edge(edge):
@@ -69,8 +88,10 @@ def _random_edit(rng: random.Random, design: Design, counter: list[int]) -> tupl
     if kind == "unedge":
         if not design.edges:
             return set(), False
-        edge = rng.choice(design.edges)
-        design.remove_edge(edge)
+        edges = design.edges
+        index = rng.randrange(len(edges))
+        edge = edges[index]
+        assert design.remove_edge(Edge(edge.source, edge.target, edge.port)) == index
         return {edge.target}, True
     if kind == "param":
         node_id = rng.choice(nodes)
