@@ -42,13 +42,21 @@ _DOCUMENT = Document(DesignFormatError, "<design>")
 _OBJECT = Typed(types=dict)
 
 
+def _finite(value: int | float) -> bool:
+    """True for a number a float can hold (an integer of 400 digits is valid JSON, but
+    ``math.isfinite`` raises OverflowError on it)."""
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def _xy(value: Any) -> bool:
     return (
         isinstance(value, list)
         and len(value) == 2
         and all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-            for v in value
+            isinstance(v, (int, float)) and not isinstance(v, bool) and _finite(v) for v in value
         )
     )
 
@@ -266,8 +274,8 @@ def _plain_node(raw: Any, default_network: str) -> tuple | None:
     if (
         (type(x) is not float and type(x) is not int)
         or (type(y) is not float and type(y) is not int)
-        or not math.isfinite(x)
-        or not math.isfinite(y)
+        or not _finite(x)
+        or not _finite(y)
     ):
         return None
     return node_id, type_id, params, x, y, label, network

@@ -20,6 +20,7 @@ NODES = [
     {"id": "x", "type": "Input", "params": []},
     {"id": "x", "type": "Input", "position": [1, True]},
     {"id": "x", "type": "Input", "position": [1, float("inf")]},
+    {"id": "x", "type": "Input", "position": [10**350, 0]},  # valid JSON; no float holds it
     {"id": "x", "type": "Input", "position": [1, 2, 3]},
     {"id": "x", "type": "Input", "position": "1,2"},
     {"id": "x", "type": "Input", "label": 3},
