@@ -34,6 +34,7 @@ slowest scenario).
 
 from __future__ import annotations
 
+import argparse
 import os
 import statistics
 import sys
@@ -218,7 +219,9 @@ def report(
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=5, help="interleaved rounds")
+    rounds = parser.parse_args().rounds
     app = QApplication.instance() or QApplication([])
     designs = {label: residual_cnn(blocks) for label, blocks in SIZES.items()}
     opens: dict[str, list] = {label: [] for label in SIZES}

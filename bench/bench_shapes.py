@@ -22,6 +22,7 @@ Run: ``python bench/bench_shapes.py [rounds]``. The last line reads
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -85,7 +86,9 @@ def structural_edit(design, analysis, blocks: int, i: int) -> None:
 
 
 def main() -> None:
-    rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 7
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("rounds", nargs="?", type=int, default=7, help="interleaved rounds")
+    rounds = parser.parse_args().rounds
     designs = {label: residual_cnn(blocks) for label, blocks in SIZES.items()}
     results = {
         label: {"full": [], "local": [], "prop": [], "struct": [], "recomputed": []}
