@@ -46,8 +46,10 @@ from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.problems import ProblemsPanel
+from gui.panels.search import SearchPanel
 from gui.panels.training import TrainingPanel
 from gui.plots import TrainingPlots
+from gui.plots.search import SearchPlots
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
@@ -172,6 +174,7 @@ class MainWindow(QMainWindow):
 
         self._build_panels()
         self._build_training()
+        self._build_search()
 
         self._build_actions()
         self._build_menus()
@@ -784,6 +787,7 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; nothing here waits for a worker:
         self.training_panel.shutdown(0)  # a run is asked to stop (it writes its summary),
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
+        self.search_panel.shutdown(0)  # a search to stop its trial; gui.app waits (bounded)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -964,6 +968,37 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         for action in (self.training_panel.train_action, self.training_panel.resume_action):
             action.triggered.connect(self._show_training_docks)
+
+    def _build_search(self) -> None:
+        """The Search panel (a tab beside Data) and its plots (a tab beside the training plots);
+        starting a search brings both to the front."""
+        self.search_plots = SearchPlots(self)
+        self.search_panel = SearchPanel(self.document, self.search_plots, self)
+        self.search_dock = self._dock(
+            "Search", "search", self.search_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(self.data_dock, self.search_dock)
+        self.search_plots_dock = self._dock(
+            "Search plots",
+            "search_plots",
+            self.search_plots,
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self.tabifyDockWidget(self.plots_dock, self.search_plots_dock)
+        self.inspector_dock.raise_()
+        self.problems_dock.raise_()
+        self.search_panel.statusMessage.connect(self._show_status)
+        self.search_panel.searchStarted.connect(self._show_search_docks)
+
+    def _show_search_docks(self) -> None:
+        """A search started: its panel and plots in front, the plots tall enough to read."""
+        for dock in (self.search_dock, self.search_plots_dock):
+            dock.show()
+            dock.raise_()
+        if not self.search_plots_dock.isFloating():
+            wanted = int(self.height() * TRAINING_PLOTS_SHARE)
+            if self.search_plots_dock.height() < wanted:
+                self.resizeDocks([self.search_plots_dock], [wanted], Qt.Orientation.Vertical)
 
     def _show_training_docks(self) -> None:
         """A run started: the training layout."""
