@@ -57,6 +57,8 @@ from gui.widgets import (
 
 TRIAL_COLUMNS = ("Trial", "State", "Value", "Time", "Parameters")
 DEFAULT_TRIALS = 20
+#: How the trials table names a state (others as the engine names them).
+STATE_TEXT = {"waiting": "queued"}
 RESUMABLE_NOTE = (
     "Stop ends the running trial at its next batch and queues it again: the study stays "
     "resumable. With a storage file, Start continues it (same study name); in memory it lasts "
@@ -439,7 +441,8 @@ class SearchPanel(QWidget):
                 self.trials_table.setItem(row, col, QTableWidgetItem())
         value = f"{record.value:.4g}" if record.value is not None else "–"
         took = f"{record.duration_s:.1f} s" if record.duration_s is not None else "–"
-        texts = (str(record.number), record.state, value, took, params_text(record.params))
+        state = STATE_TEXT.get(record.state, record.state)
+        texts = (str(record.number), state, value, took, params_text(record.params))
         for col, text in enumerate(texts):
             self.trials_table.item(row, col).setText(text)
         tip = record.error or (f"run folder: {record.run_dir}" if record.run_dir else "")
