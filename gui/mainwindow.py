@@ -61,6 +61,7 @@ AUTOSAVE_MS = 60_000
 # The training layout gives the plots this share of the window's height, or more when their
 # grid needs it (its minimum plus the dock's title and tab bars), but never more than the cap.
 TRAINING_PLOTS_SHARE, TRAINING_PLOTS_CAP, DOCK_CHROME = 0.45, 0.6, 50
+SEARCH_PANEL_WIDTH = 500  # a running search widens the Search panel to show its tables
 STATE_VERSION = 1
 DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
 
@@ -995,6 +996,8 @@ class MainWindow(QMainWindow):
         for dock in (self.search_dock, self.search_plots_dock):
             dock.show()
             dock.raise_()
+        if not self.search_dock.isFloating() and self.search_dock.width() < SEARCH_PANEL_WIDTH:
+            self.resizeDocks([self.search_dock], [SEARCH_PANEL_WIDTH], Qt.Orientation.Horizontal)
         if not self.search_plots_dock.isFloating():
             wanted = int(self.height() * TRAINING_PLOTS_SHARE)
             if self.search_plots_dock.height() < wanted:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QGuiApplication, QPalette
+from PySide6.QtGui import QFontMetrics, QGuiApplication, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.plots.common import COLOURS, short
@@ -22,6 +22,16 @@ from gui.plots.common import COLOURS, short
 HISTORY_COLOUR, BEST_COLOUR, BAR_COLOUR = COLOURS[0], COLOURS[3], COLOURS[2]
 WAITING_HISTORY = "Each finished trial's value appears here"
 WAITING_IMPORTANCE = "Parameter importances appear\nafter two complete trials"
+
+
+class TrialAxis(pg.AxisItem):
+    """An axis of trial numbers: whole numbers only."""
+
+    def tickSpacing(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
+        return [
+            (max(1.0, spacing), offset)
+            for spacing, offset in super().tickSpacing(minVal, maxVal, size)
+        ]
 
 
 class SearchPlots(QWidget):
@@ -40,29 +50,36 @@ class SearchPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
 
-        self.history = self._plot(0, "Optimization history", "trial", "value (lower is better)")
-        self.history.addLegend(offset=(-4, 4), labelTextColor=self.fg)
+        self.history = self._plot(0, "", "trial", "value (lower is better)")
+        # the key sits in the title, where it never covers a point
+        self.history.setTitle(
+            f"Optimization history: <span style='color:{HISTORY_COLOUR}'>● trial</span>"
+            f" &nbsp;<span style='color:{BEST_COLOUR}'>━ best so far</span>",
+            color=self.fg,
+            size="10pt",
+        )
         self.points = pg.ScatterPlotItem(
-            size=8, pen=pg.mkPen(HISTORY_COLOUR), brush=pg.mkBrush(HISTORY_COLOUR), name="trial"
+            size=8, pen=pg.mkPen(HISTORY_COLOUR), brush=pg.mkBrush(HISTORY_COLOUR)
         )
         self.history.addItem(self.points)
-        self.best_line = self.history.plot(
-            [], [], pen=pg.mkPen(BEST_COLOUR, width=2), stepMode=None, name="best so far"
-        )
+        self.best_line = self.history.plot([], [], pen=pg.mkPen(BEST_COLOUR, width=2))
         self.history_note = self._note(self.history, WAITING_HISTORY)
 
         self.importance = self._plot(1, "Parameter importances", "importance", "")
         self.bars = pg.BarGraphItem(x0=[], y=[], height=0.6, width=[], brush=BAR_COLOUR)
         self.importance.addItem(self.bars)
         self.importance.getAxis("left").setStyle(autoExpandTextSpace=True)
+        self.importance.getAxis("bottom").enableAutoSIPrefix(False)
         self.importance_note = self._note(self.importance, WAITING_IMPORTANCE)
         self.importances: dict[str, float] = {}
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
 
     def _plot(self, row: int, title: str, bottom: str, left: str) -> pg.PlotItem:
-        plot = self.view.addPlot(row=row, col=0)
-        plot.setTitle(title, color=self.fg, size="10pt")
+        axes = {"bottom": TrialAxis("bottom")} if bottom == "trial" else None
+        plot = self.view.addPlot(row=row, col=0, axisItems=axes)
+        if title:
+            plot.setTitle(title, color=self.fg, size="10pt")
         plot.setLabel("bottom", bottom, color=self.fg)
         if left:
             plot.setLabel("left", left, color=self.fg)
@@ -102,18 +119,22 @@ class SearchPlots(QWidget):
             for r in done
         ]
         self.points.setData(spots)
-        xs, best = [], []
+        xs, best = [], []  # a step line: it drops at the trial that found a lower value
         low = None
         for r in done:
             if r.state != "complete":
                 continue
+            if low is not None:
+                xs.append(r.number)
+                best.append(low)
             low = r.value if low is None else min(low, r.value)
             xs.append(r.number)
             best.append(low)
-        self.best_line.setData(xs, best, stepMode=None)
+        self.best_line.setData(xs, best)
         self.history_note.setVisible(not done)
-        if done:
-            self.history.enableAutoRange()
+        if done:  # half a trial of room each side, so no point sits on the edge
+            self.history.setXRange(done[0].number - 0.5, done[-1].number + 0.5, padding=0)
+            self.history.enableAutoRange(axis="y")
         else:
             self.history.setXRange(0, 1, padding=0)
             self.history.setYRange(0, 1, padding=0)
@@ -125,9 +146,11 @@ class SearchPlots(QWidget):
         ys = np.arange(len(items), dtype=float)
         widths = np.array([float(v) for _, v in items])
         self.bars.setOpts(x0=np.zeros(len(items)), y=ys, width=widths, height=0.6)
-        self.importance.getAxis("left").setTicks(
-            [[(i, short(k, 22)) for i, (k, _) in enumerate(items)]]
-        )
+        labels = [short(k, 22) for k, _ in items]
+        left = self.importance.getAxis("left")
+        left.setTicks([list(enumerate(labels))])
+        metrics = QFontMetrics(left.style.get("tickFont") or self.font())
+        left.setWidth(max([40] + [metrics.horizontalAdvance(t) + 14 for t in labels]))
         self.importance_note.setVisible(not items)
         if items:
             self.importance.setXRange(0, max(1e-9, float(widths.max())), padding=0.05)
@@ -144,7 +167,7 @@ class SearchPlots(QWidget):
         return list(zip(np.asarray(xs).tolist(), np.asarray(ys).tolist(), strict=True))
 
     def best_points(self) -> list[tuple[float, float]]:
-        """The best-so-far line's points."""
+        """The best-so-far line's points (a step line: each drop is two points)."""
         xs, ys = self.best_line.getData()
         if xs is None:
             return []

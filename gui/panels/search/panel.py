@@ -126,8 +126,9 @@ class SearchPanel(QWidget):
         v = QVBoxLayout(box)
         hint = note_label(box)
         hint.setText(
-            "What the search may vary. Layer parameters: select a layer and click 🔍 beside a "
-            "parameter in the Inspector. Double-click a cell to edit a range or choices."
+            "What the search may vary. Layer parameters: select a layer and click the magnifier "
+            "beside a parameter in the Inspector. Double-click a cell to edit a range or "
+            "choices."
         )
         v.addWidget(hint)
         self.space_table = SpaceTable(self.document, box)
@@ -145,13 +146,13 @@ class SearchPanel(QWidget):
         self.add_combo.setToolTip("A training setting to add to the search space")
         self.add_button = QPushButton("Add training setting", box)
         self.add_button.clicked.connect(lambda: self.add_setting(self.add_combo.currentText()))
-        self.remove_button = QPushButton("Remove", box)
-        self.remove_button.setToolTip("Remove the selected entry from the search space")
-        self.remove_button.clicked.connect(self._remove_selected)
         row.addWidget(self.add_combo, 1)
         row.addWidget(self.add_button)
-        row.addWidget(self.remove_button)
         v.addLayout(row)
+        self.remove_button = QPushButton("Remove selected entry", box)
+        self.remove_button.setToolTip("Remove the selected entry from the search space")
+        self.remove_button.clicked.connect(self._remove_selected)
+        v.addWidget(self.remove_button, 0, Qt.AlignmentFlag.AlignLeft)
         return box
 
     def _build_study_box(self) -> QGroupBox:
@@ -445,7 +446,11 @@ class SearchPanel(QWidget):
         texts = (str(record.number), state, value, took, params_text(record.params))
         for col, text in enumerate(texts):
             self.trials_table.item(row, col).setText(text)
-        tip = record.error or (f"run folder: {record.run_dir}" if record.run_dir else "")
+        tip = texts[4]
+        if record.error:
+            tip += f"\n{record.error}"
+        elif record.run_dir:
+            tip += f"\nrun folder: {record.run_dir}"
         for col in range(len(TRIAL_COLUMNS)):
             self.trials_table.item(row, col).setToolTip(tip)
 
