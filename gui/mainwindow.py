@@ -347,7 +347,13 @@ class MainWindow(QMainWindow):
             [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
         )
         self.train_menu = train_menu
-        for dock in (self.training_dock, self.data_dock, self.plots_dock):
+        for dock in (
+            self.training_dock,
+            self.data_dock,
+            self.plots_dock,
+            self.search_dock,
+            self.search_plots_dock,
+        ):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -762,6 +768,8 @@ class MainWindow(QMainWindow):
             self.training_dock,
             self.data_dock,
             self.plots_dock,
+            self.search_dock,
+            self.search_plots_dock,
         ):
             dock.setFloating(False)
             dock.show()

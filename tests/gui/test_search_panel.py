@@ -206,6 +206,7 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     design = loads(json.dumps(iris_doc({"lr": {"low": 0.001, "high": 0.1, "log": True}}, 500)))
     window, _ = main_window(design)
     assert window.search_dock.windowTitle() == "Search"
+    assert {"Search", "Search plots"} <= {a.text() for a in window.view_menu.actions()}
     assert window.search_panel.space_table.keys() == ["lr"]
     window.search_panel.trials_spin.setValue(2)
     assert window.search_panel.start()
@@ -215,6 +216,24 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     window.close()  # asks the search to stop
     assert window.search_panel.session.state == "stopping"
     assert window.search_panel.shutdown(30.0)
+
+
+def test_a_storage_that_cannot_be_opened_is_one_red_line_and_an_empty_space_cannot_start(
+    qtbot, search_panel, tmp_path
+):
+    doc = iris_document(space={"lr": {"low": 0.001, "high": 0.1, "log": True}})
+    panel = search_panel(doc)
+    panel.storage_edit.setText(str(tmp_path / "no-such-folder" / "study.log"))
+    run_to_end(qtbot, panel)
+    assert panel.status_text.startswith("Search failed: storage ")
+    assert "does not exist" in panel.status_text and "\n" not in panel.status_text
+    assert panel.trials_table.rowCount() == 0 and panel.start_button.isEnabled()
+
+    panel.remove_entry("lr")
+    assert panel.space_table.rowCount() == 0
+    assert not panel.start_button.isEnabled()
+    assert not panel.start()
+    assert panel.status_text.startswith("The search space is empty: add a training setting")
 
 
 def _states(panel: SearchPanel) -> list[str]:

@@ -326,6 +326,13 @@ class SearchPanel(QWidget):
         if self.session.is_active:
             return False
         doc = self.document
+        if self.space_table.rowCount() == 0:
+            self._status(
+                "The search space is empty: add a training setting above, or click the magnifier "
+                "beside a layer parameter in the Inspector",
+                ERROR_COLOUR,
+            )
+            return False
         try:
             parse_search(doc.design)
         except SearchError as exc:
@@ -399,7 +406,10 @@ class SearchPanel(QWidget):
 
     def _on_finished(self, result: SearchResult) -> None:
         if result.error is not None:
-            self._status(f"Search failed: {result.error}", ERROR_COLOUR)
+            error = result.error  # the engine words it for the command line's --storage flag
+            if error.startswith("--storage "):
+                error = "storage " + error.removeprefix("--storage ")
+            self._status(f"Search failed: {error}", ERROR_COLOUR)
             self._update_buttons()
             return
         self.study = result.study
