@@ -45,7 +45,6 @@ class SearchPlots(QWidget):
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(pal.color(QPalette.ColorRole.Base))
         self.view.ci.setContentsMargins(2, 2, 2, 2)
-        self.view.setMinimumHeight(300)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.view)
