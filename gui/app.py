@@ -195,6 +195,7 @@ def _run_editor(app, document, design_arg: str | None):
 
     window = MainWindow(document, settings=user_settings(), recovery=RecoveryStore(data_dir()))
     window.training_panel.runs_dir = runs_root()  # the run store (engine/runs.py)
+    window.search_panel.runs_dir = runs_root()  # every trial is a run in the store
     # first-run imports while the user looks around, once the window is on screen
     window.firstPainted.connect(window.training_panel.runner.warm_up)
     if design_arg:

@@ -459,12 +459,12 @@ def _pos(p: Iterable[float]) -> Position:
 #: ``SetSection(..., value=REMOVE)`` deletes the key (the engine then uses its default); the
 #: engine's training-section edits return the same sentinel.
 REMOVE = training_section.REMOVE
-SECTIONS = ("training", "data")
+SECTIONS = ("training", "data", "search")
 
 
 class SetSection(QUndoCommand):
-    """Set (or with :data:`REMOVE`, delete) one key of the design's ``training`` or ``data``
-    section, e.g. ``SetSection(doc, "training", "epochs", 50)``.
+    """Set (or with :data:`REMOVE`, delete) one key of the design's ``training``, ``data`` or
+    ``search`` section, e.g. ``SetSection(doc, "training", "epochs", 50)``.
 
     The section dict is replaced, never changed in place, and undo puts back the old dict with
     its key order. Consecutive edits of the same key merge into one undo step (spin-box arrows).
@@ -528,7 +528,9 @@ class SetSection(QUndoCommand):
 
 
 class ReplaceSection(QUndoCommand):
-    """Replace the whole ``training`` or ``data`` section at once (e.g. choosing a dataset)."""
+    """Replace the whole ``training``, ``data`` or ``search`` section at once (e.g. choosing a
+    dataset, or any edit of the search space: engine/editing/search_section.py gives the new
+    section)."""
 
     def __init__(
         self, doc: Document, section: str, value: Mapping[str, Any], text: str | None = None
@@ -550,6 +552,38 @@ class ReplaceSection(QUndoCommand):
 
     def undo(self) -> None:
         self.doc._set_section(self.section, copy.deepcopy(self._old))
+
+
+def push_design_values(doc: Document, changed: Design, text: str) -> int:
+    """Bring ``doc``'s training section and layer parameters to ``changed``'s (a copy of the
+    document's design with some values set, e.g. a search's best trial) as ONE undo step: a
+    macro of :class:`ReplaceSection` and :class:`SetParam` commands. Returns the number of
+    values changed (0: nothing is pushed). A value a layer refuses raises ValueError before
+    anything is pushed."""
+    design = doc.design
+    commands: list[QUndoCommand] = []
+    new_training = changed.training if isinstance(changed.training, dict) else {}
+    old_training = design.training if isinstance(design.training, dict) else {}
+    count = sum(1 for k, v in new_training.items() if old_training.get(k, REMOVE) != v)
+    if count:
+        commands.append(ReplaceSection(doc, "training", new_training))
+    for node in changed:
+        if node.id not in design:
+            continue
+        old = design.node(node.id).params
+        for name, value in node.params.items():
+            if name not in old or old[name] != value:
+                commands.append(SetParam(doc, node.id, name, value))  # ValueError: refused
+                count += 1
+    if not commands:
+        return 0
+    doc.undo_stack.beginMacro(text)
+    try:
+        for command in commands:
+            doc.push(command)
+    finally:
+        doc.undo_stack.endMacro()
+    return count
 
 
 def use_default_data(doc: Document) -> ReplaceSection:

@@ -53,7 +53,7 @@ class Document(QObject):
     designReset = Signal()
     modifiedChanged = Signal(bool)
     pathChanged = Signal(object)  # Path | None
-    sectionChanged = Signal(str)  # "training" or "data": that section of the design was replaced
+    sectionChanged = Signal(str)  # "training", "data" or "search": that section was replaced
 
     def __init__(self, design: Design | None = None, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -195,8 +195,8 @@ class Document(QObject):
             self.nodeChanged.emit(node_id)
 
     def _set_section(self, section: str, value: dict[str, Any]) -> None:
-        """Replace the design's ``training`` or ``data`` section (commands only)."""
-        if section not in ("training", "data"):
+        """Replace the design's ``training``, ``data`` or ``search`` section (commands only)."""
+        if section not in ("training", "data", "search"):
             raise ValueError(f"unknown design section {section!r}")
         setattr(self._design, section, value)
         self.sectionChanged.emit(section)

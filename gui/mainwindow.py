@@ -46,8 +46,10 @@ from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.problems import ProblemsPanel
+from gui.panels.search import SearchPanel
 from gui.panels.training import TrainingPanel
 from gui.plots import TrainingPlots
+from gui.plots.search import SearchPlots
 from gui.recovery import Recovered, RecoveryStore
 from gui.settings import SET_ASIDE_PROPERTY, RecentFiles
 from gui.summary import summary_of
@@ -59,6 +61,7 @@ AUTOSAVE_MS = 60_000
 # The training layout gives the plots this share of the window's height, or more when their
 # grid needs it (its minimum plus the dock's title and tab bars), but never more than the cap.
 TRAINING_PLOTS_SHARE, TRAINING_PLOTS_CAP, DOCK_CHROME = 0.45, 0.6, 50
+SEARCH_PANEL_WIDTH = 500  # a running search widens the Search panel to show its tables
 STATE_VERSION = 1
 DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
 
@@ -173,6 +176,7 @@ class MainWindow(QMainWindow):
         self._build_panels()
         self._build_training()
         self._build_evaluate()
+        self._build_search()
 
         self._build_actions()
         self._build_menus()
@@ -344,7 +348,14 @@ class MainWindow(QMainWindow):
             [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
         )
         self.train_menu = train_menu
-        for dock in (self.training_dock, self.data_dock, self.plots_dock):
+        for dock in (
+            self.training_dock,
+            self.data_dock,
+            self.plots_dock,
+            self.evaluate_dock,
+            self.search_dock,
+            self.search_plots_dock,
+        ):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -759,6 +770,9 @@ class MainWindow(QMainWindow):
             self.training_dock,
             self.data_dock,
             self.plots_dock,
+            self.evaluate_dock,
+            self.search_dock,
+            self.search_plots_dock,
         ):
             dock.setFloating(False)
             dock.show()
@@ -786,6 +800,7 @@ class MainWindow(QMainWindow):
         self.training_panel.shutdown(0)  # a run is asked to stop (it writes its summary),
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
         self.evaluate_panel.shutdown(0)  # an evaluation too
+        self.search_panel.shutdown(0)  # a search to stop its trial; gui.app waits (bounded)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -986,6 +1001,39 @@ class MainWindow(QMainWindow):
     def _fine_tune(self, checkpoint: Path) -> None:
         if self.training_panel.fine_tune(checkpoint):
             self.apply_training_layout()
+
+    def _build_search(self) -> None:
+        """The Search panel (a tab beside Data) and its plots (a tab beside the training plots);
+        starting a search brings both to the front."""
+        self.search_plots = SearchPlots(self)
+        self.search_panel = SearchPanel(self.document, self.search_plots, self)
+        self.search_dock = self._dock(
+            "Search", "search", self.search_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(self.data_dock, self.search_dock)
+        self.search_plots_dock = self._dock(
+            "Search plots",
+            "search_plots",
+            self.search_plots,
+            Qt.DockWidgetArea.BottomDockWidgetArea,
+        )
+        self.tabifyDockWidget(self.plots_dock, self.search_plots_dock)
+        self.inspector_dock.raise_()
+        self.problems_dock.raise_()
+        self.search_panel.statusMessage.connect(self._show_status)
+        self.search_panel.searchStarted.connect(self._show_search_docks)
+
+    def _show_search_docks(self) -> None:
+        """A search started: its panel and plots in front, the plots tall enough to read."""
+        for dock in (self.search_dock, self.search_plots_dock):
+            dock.show()
+            dock.raise_()
+        if not self.search_dock.isFloating() and self.search_dock.width() < SEARCH_PANEL_WIDTH:
+            self.resizeDocks([self.search_dock], [SEARCH_PANEL_WIDTH], Qt.Orientation.Horizontal)
+        if not self.search_plots_dock.isFloating():
+            wanted = int(self.height() * TRAINING_PLOTS_SHARE)
+            if self.search_plots_dock.height() < wanted:
+                self.resizeDocks([self.search_plots_dock], [wanted], Qt.Orientation.Vertical)
 
     def _show_training_docks(self) -> None:
         """A run started: the training layout."""

@@ -3,7 +3,9 @@
 Editors are generated from the layer's :class:`~engine.layers.ParamSpec` schema: spin boxes with
 the allowed range for numbers, a combo box for choices, a check box for flags and a text field for
 shapes. Every user edit becomes a :class:`~gui.commands.SetParam` or
-:class:`~gui.commands.Relabel` pushed on the document; a value the schema refuses is not pushed and
+:class:`~gui.commands.Relabel` pushed on the document. Each searchable parameter has a toggle
+("search this parameter", also in the row label's context menu) that adds a first range for it
+to the design's search space, or removes it: one :class:`~gui.commands.ReplaceSection` each; a value the schema refuses is not pushed and
 the reason appears under the editors. The inspector observes the document, so undo refreshes it;
 refreshing blocks the editors' signals, so it never pushes an edit back.
 """
@@ -14,25 +16,32 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFormLayout,
     QFrame,
     QGroupBox,
+    QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QScrollArea,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from engine.editing.search_section import default_entry, with_entry, without_entry
+from engine.errors import first_line
 from engine.layers import CATEGORIES, REGISTRY, ParamSpec, fmt_shape
+from engine.search_space import SEARCHABLE_KINDS, SearchError, section_of
 from gui import formatting
-from gui.commands import Relabel, SetParam
+from gui.commands import Relabel, ReplaceSection, SetParam
 from gui.document import Document
+from gui.icons import icon
 from gui.summary import summary_of
 from gui.widgets import ERROR_COLOUR, UNKNOWN_CATEGORY_COLOUR, FloatSpinBox
 
@@ -68,6 +77,7 @@ class InspectorPanel(QWidget):
         self._type: str | None = None
         self._editors: dict[str, QWidget] = {}
         self._setters: dict[str, Callable[[Any], None]] = {}
+        self._search_buttons: dict[str, QToolButton] = {}
 
         self._build_scroll()
         self._build_heading()
@@ -83,6 +93,7 @@ class InspectorPanel(QWidget):
         document.nodeRemoved.connect(self._on_node_removed)
         document.analysisChanged.connect(self._on_analysis_changed)
         document.designReset.connect(self._on_reset)
+        document.sectionChanged.connect(self._on_section_changed)
         self.show_selection([])
 
     # -- building ----------------------------------------------------------------------------
@@ -214,6 +225,34 @@ class InspectorPanel(QWidget):
         """The editor widget of parameter ``name`` (KeyError if the node has no such parameter)."""
         return self._editors[name]
 
+    def search_button(self, name: str) -> QToolButton:
+        """The "search this parameter" toggle of parameter ``name`` (KeyError: not searchable)."""
+        return self._search_buttons[name]
+
+    def toggle_search(self, name: str) -> bool:
+        """Add parameter ``name`` of the inspected node to the search space with a first range
+        (:func:`~engine.editing.search_section.default_entry`), or remove it when it is there:
+        one undo step. False (with the reason shown) when it cannot."""
+        node_id = self.node_id
+        if node_id is None or node_id not in self.document.design:
+            return False
+        design = self.document.design
+        key = f"{node_id}.{name}"
+        space = section_of(design).get("space")
+        present = isinstance(space, dict) and key in space
+        try:
+            if present:
+                section, text = without_entry(design, key), f"Stop searching {key}"
+            else:
+                section = with_entry(design, key, default_entry(design, key))
+                text = f"Search {key}"
+        except SearchError as exc:
+            self._refuse(first_line(exc))
+            return False
+        self._clear_error()
+        self.document.push(ReplaceSection(self.document, "search", section, text))
+        return True
+
     @property
     def error_text(self) -> str:
         """The refusal reason shown, or ''."""
@@ -230,6 +269,7 @@ class InspectorPanel(QWidget):
             self.params_form.removeRow(0)
         self._editors.clear()
         self._setters.clear()
+        self._search_buttons.clear()
         self._type = type_id
         if type_id not in REGISTRY:
             return
@@ -242,9 +282,64 @@ class InspectorPanel(QWidget):
             label = QLabel(ps.name.replace("_", " "))
             label.setToolTip(tip)
             label.setBuddy(editor)
-            self.params_form.addRow(label, editor)
+            field: QWidget = editor
+            if ps.kind in SEARCHABLE_KINDS:
+                field = self._with_search_button(ps.name, editor, label)
+            self.params_form.addRow(label, field)
             self._editors[ps.name] = editor
             self._setters[ps.name] = setter
+
+    def _with_search_button(self, name: str, editor: QWidget, label: QLabel) -> QWidget:
+        """``editor`` with its "search this parameter" toggle beside it; the row label's
+        context menu offers the same."""
+        button = QToolButton()
+        button.setObjectName(f"search_{name}")
+        button.setIcon(icon("search"))
+        button.setCheckable(True)
+        button.setAutoRaise(True)
+        button.clicked.connect(lambda _checked=False, n=name: self._on_search_clicked(n))
+        self._search_buttons[name] = button
+        label.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        label.customContextMenuRequested.connect(
+            lambda pos, n=name, w=label: self._search_menu(n, w.mapToGlobal(pos))
+        )
+        row = QWidget()
+        layout = QHBoxLayout(row)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        layout.addWidget(editor, 1)
+        layout.addWidget(button)
+        return row
+
+    def _on_search_clicked(self, name: str) -> None:
+        self.toggle_search(name)
+        self._load_search_states()  # a refused toggle goes back
+
+    def _search_menu(self, name: str, where: QPoint) -> None:
+        button = self._search_buttons.get(name)
+        if button is None:
+            return
+        menu = QMenu(self)
+        text = "Stop searching this parameter" if button.isChecked() else "Search this parameter"
+        menu.addAction(text, lambda n=name: self._on_search_clicked(n))
+        menu.exec(where)
+
+    def _load_search_states(self) -> None:
+        """Check the toggles of the parameters that are in the search space."""
+        if self.node_id is None or not self._search_buttons:
+            return
+        space = section_of(self.document.design).get("space")
+        keys = set(space) if isinstance(space, dict) else set()
+        for name, button in self._search_buttons.items():
+            key = f"{self.node_id}.{name}"
+            on = key in keys
+            button.setChecked(on)
+            button.setToolTip(
+                f"{key} is in the search space (see the Search panel); click to remove it"
+                if on
+                else f"Search this parameter: add {key} to the search space with a first "
+                "range (edit it in the Search panel)"
+            )
 
     def _make_editor(self, ps: ParamSpec) -> tuple[QWidget, Callable[[Any], None]]:
         name = ps.name
@@ -311,6 +406,7 @@ class InspectorPanel(QWidget):
         if spec is not None:
             for ps in spec.params:
                 self._set_editor(ps.name, node.params.get(ps.name, ps.default))
+        self._load_search_states()
         for w in (self.title, self.help, self.node_box, self.shape_box):
             w.show()
         self.params_box.setVisible(bool(self._editors))
@@ -485,6 +581,10 @@ class InspectorPanel(QWidget):
     def _on_analysis_changed(self, changed: set[str]) -> None:
         if self.node_id is not None and self.node_id in changed:
             self._load_info()
+
+    def _on_section_changed(self, section: str) -> None:
+        if section == "search":
+            self._load_search_states()
 
     def _on_summary_changed(self) -> None:
         if self.node_id is None and self.isVisible():

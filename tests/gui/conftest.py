@@ -131,3 +131,4 @@ def main_window(qtbot, tmp_path, settings):
         window.close()  # asks the workers to stop; joined here
         window.training_panel.shutdown(30.0)
         window.data_panel.shutdown(30.0)
+        window.search_panel.shutdown(30.0)
