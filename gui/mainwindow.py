@@ -46,6 +46,7 @@ from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.problems import ProblemsPanel
+from gui.panels.runs import RunsPanel
 from gui.panels.training import TrainingPanel
 from gui.plots import TrainingPlots
 from gui.recovery import Recovered, RecoveryStore
@@ -172,6 +173,7 @@ class MainWindow(QMainWindow):
 
         self._build_panels()
         self._build_training()
+        self._build_runs()
 
         self._build_actions()
         self._build_menus()
@@ -343,7 +345,7 @@ class MainWindow(QMainWindow):
             [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
         )
         self.train_menu = train_menu
-        for dock in (self.training_dock, self.data_dock, self.plots_dock):
+        for dock in (self.training_dock, self.data_dock, self.plots_dock, self.runs_dock):
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -758,6 +760,7 @@ class MainWindow(QMainWindow):
             self.training_dock,
             self.data_dock,
             self.plots_dock,
+            self.runs_dock,
         ):
             dock.setFloating(False)
             dock.show()
@@ -784,6 +787,7 @@ class MainWindow(QMainWindow):
         self.hide()  # the window goes at once; nothing here waits for a worker:
         self.training_panel.shutdown(0)  # a run is asked to stop (it writes its summary),
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
+        self.runs_panel.shutdown(0)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -964,6 +968,37 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         for action in (self.training_panel.train_action, self.training_panel.resume_action):
             action.triggered.connect(self._show_training_docks)
+
+    def _build_runs(self) -> None:
+        """The Runs panel (a tab beside the Plots): every run of the design, compared. It lists
+        the training panel's run folder and reads it again when a run starts or ends."""
+        training = self.training_panel
+        self.runs_panel = RunsPanel(self.document, lambda: training.runs_dir, self)
+        self.runs_dock = self._dock(
+            "Runs", "runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.plots_dock, self.runs_dock)
+        self.problems_dock.raise_()
+        training.runner.stateChanged.connect(
+            lambda state: self.runs_panel.refresh() if state == "running" else None
+        )
+        training.runFinished.connect(lambda _result: self.runs_panel.refresh())
+        self.runs_panel.statusMessage.connect(self._show_status)
+        self.runs_panel.openDesignRequested.connect(self._open_run_design)
+        self.runs_dock.visibilityChanged.connect(self._on_runs_shown)
+
+    def _on_runs_shown(self, visible: bool) -> None:
+        """The Runs tab came forward: tall enough for its table and the comparison."""
+        if visible and not self.runs_dock.isFloating():
+            wanted = int(self.height() * TRAINING_PLOTS_SHARE)
+            if self.runs_dock.height() < wanted:
+                self.resizeDocks([self.runs_dock], [wanted], Qt.Orientation.Vertical)
+
+    def _open_run_design(self, design: Design, run_name: str) -> None:
+        """Runs → Open as Design: the design a run trained, as a new unsaved document."""
+        if self.maybe_save():
+            self._replace(design, None)
+            self._show_status(f"Opened the design run {run_name} trained; Save As keeps it")
 
     def _show_training_docks(self) -> None:
         """A run started: the training layout."""
