@@ -7,11 +7,12 @@ from __future__ import annotations
 from typing import Any
 
 import pyqtgraph as pg
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.run_compare import curve, loss_key, main_metric
 from gui.formatting import pretty
-from gui.plots.common import COLOURS, EpochAxis, PlotLegend, cache_pixmaps, short
+from gui.plots.common import COLOURS, EpochAxis, PlotLegend, cache_pixmaps, fit_legend, short
 
 
 def run_colour(index: int) -> str:
@@ -39,18 +40,42 @@ class ComparePlots(QWidget):
         self.set_runs([])
 
     def _plot(self, name: str) -> pg.PlotWidget:
+        pal = QGuiApplication.palette()
+        fg = pal.color(QPalette.ColorRole.Text)
+        muted = QColor(fg)
+        muted.setAlphaF(0.6)
+        self.fg = fg
         widget = pg.PlotWidget(axisItems={"bottom": EpochAxis("bottom")})
         widget.setObjectName(f"compare_{name}")
-        widget.setBackground(None)
-        widget.setMinimumSize(220, 150)
+        widget.setBackground(pal.color(QPalette.ColorRole.Base))
+        widget.setMinimumSize(200, 150)
         item = widget.getPlotItem()
         item.showGrid(x=True, y=True, alpha=0.2)
-        item.setLabel("bottom", "epoch")
         item.setMenuEnabled(False)
+        font = QFont()
+        font.setPointSizeF(8.0)
+        for side in ("left", "bottom"):
+            axis = item.getAxis(side)
+            axis.enableAutoSIPrefix(False)
+            axis.setPen(pg.mkPen(muted))
+            axis.setTextPen(pg.mkPen(fg))
+            axis.setStyle(tickFont=font)
+        item.getAxis("bottom").setLabel("epoch", color=muted.name(), size="8pt")
         cache_pixmaps(item)
-        legend = PlotLegend(offset=(-8, 8))
-        legend.setParentItem(item.vb)
+        # under the bottom axis, outside the data (as the training plots' legends)
+        legend = PlotLegend(
+            offset=None,
+            labelTextSize="8pt",
+            verSpacing=-6,
+            horSpacing=4,
+            labelTextColor=fg,
+            frame=False,
+        )
+        legend.layout.setContentsMargins(0, 0, 0, 0)
+        legend.setParentItem(item)
+        legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
         item.legend = legend
+        item.getViewBox().sigResized.connect(lambda _vb=None: fit_legend(item, legend))
         return widget
 
     def set_runs(self, runs: list[Any]) -> None:
@@ -66,7 +91,7 @@ class ComparePlots(QWidget):
             item.legend.clear()
             item.clear()
             title = pretty(key) if key else ("loss" if name == "loss" else "no metric")
-            item.setTitle(title)
+            item.setTitle(title, color=self.fg, size="9pt")
             widget.setVisible(name == "loss" or key is not None or not runs)
             if key is None:
                 continue
@@ -86,10 +111,7 @@ class ComparePlots(QWidget):
                 data.setToolTip(run.name)
                 self.curves[(name, run.name)] = data
             item.enableAutoRange()
-            item.legend.setVisible(bool(runs))
-        self.loss_plot.getPlotItem().setLabel("left", pretty(self.loss_key or "loss"))
-        if self.metric_key:
-            self.metric_plot.getPlotItem().setLabel("left", pretty(self.metric_key))
+            fit_legend(item, item.legend)
 
     def curve_data(self, plot: str, run_name: str) -> tuple[list[float], list[float]]:
         """The (x, y) points drawn for ``run_name`` in plot ``"loss"`` or ``"metric"``."""

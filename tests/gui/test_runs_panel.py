@@ -385,9 +385,9 @@ def test_comparing_runs_overlays_their_curves_and_highlights_differing_settings(
     panel = runs_panel()
     names = ["iris-20260101-100200", "iris-20260101-100100", "iris-20260101-100000"]
     panel.select(names[:1])
-    assert panel.compare_stack.currentIndex() == 0  # one run: the hint, no comparison
+    assert panel.compare_area.isHidden() and panel.compare_hint.isVisible()  # one run: a hint
     panel.select(names)
-    assert panel.compare_stack.currentIndex() == 1
+    assert panel.compare_area.isVisible() and panel.compare_hint.isHidden()
     plots = panel.compare_plots
     assert plots.loss_key == "val_loss" and plots.metric_key == "val_accuracy"
     assert len([k for k in plots.curves if k[0] == "loss"]) == 3

@@ -79,5 +79,6 @@ class CompareTable(QTableWidget):
             self.setColumnWidth(c, min(self.columnWidth(c), 220))
 
     def set_only_differences(self, on: bool, runs: list[Any]) -> None:
+        """Hide (``on``) or show the settings that are the same in every run."""
         self.only_differences = on
         self.set_runs(runs)

@@ -61,6 +61,7 @@ class RunRow:
 
     @property
     def name(self) -> str:
+        """The run's name."""
         return self.run.name
 
 
@@ -148,6 +149,7 @@ class RunsModel(QAbstractTableModel):
         self.rows: list[RunRow] = []
 
     def set_rows(self, rows: list[RunRow]) -> None:
+        """Show ``rows`` instead of the rows shown."""
         self.beginResetModel()
         self.rows = list(rows)
         self.endResetModel()
@@ -172,12 +174,13 @@ class RunsModel(QAbstractTableModel):
                 return {
                     STAR: "Starred runs (click to star or unstar)",
                     BEST: "The monitored metric at the best epoch",
-                    FINAL: "The monitored metric at the last epoch",
+                    FINAL: "The same metric at the last epoch",
                     CHANGED: "Settings of the run that differ from the open design's",
                 }.get(section)
         return None
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        """A cell's text, sort value (:data:`SORT_ROLE`), tooltip, colour or :class:`RunRow`."""
         if not index.isValid():
             return None
         row = self.rows[index.row()]
@@ -229,8 +232,9 @@ class RunsModel(QAbstractTableModel):
             return (
                 text if run.best_epoch is None or text == "—" else f"{text} (ep {run.best_epoch})"
             )
-        if col == FINAL:
-            return metric_cell(run, run.final)[0]
+        if col == FINAL:  # the same metric as Best, which names it
+            value = metric_cell(run, run.final)[1]
+            return "—" if value is None else metric_text(run.monitor or "", value)
         if col == DEVICE:
             return run.device or "—"
         return changed_text(row)
@@ -284,6 +288,7 @@ class RunsFilter(QSortFilterProxyModel):
         self._text = ""
 
     def set_text(self, text: str) -> None:
+        """Keep the runs whose name, status or note hold every word of ``text``."""
         self.beginFilterChange()
         self._text = text.strip().lower()
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
     QFileDialog,
+    QFrame,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -27,9 +28,10 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QMenu,
     QMessageBox,
+    QScrollArea,
     QSplitter,
-    QStackedWidget,
     QTableView,
+    QTabWidget,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -51,6 +53,8 @@ from gui.workers import BackgroundCall
 LIVE_REFRESH_MS = 5000
 #: Design edits are let settle this long (ms) before the "Changed" column is worked out again.
 EDIT_SETTLE_MS = 400
+#: The widest a column is made to fit its texts (px).
+MAX_COLUMN_PX = 240
 
 
 def list_rows(store: RunStore, design: Design) -> list[RunRow]:
@@ -75,18 +79,21 @@ class RunsPrompts:
         self.parent = parent
 
     def ask_name(self, current: str) -> str | None:
+        """A new name for the run called ``current`` (None: cancelled)."""
         text, ok = QInputDialog.getText(
             self.parent, "Rename run", "New name of the run's folder:", text=current
         )
         return text if ok else None
 
     def ask_note(self, name: str, current: str) -> str | None:
+        """The note on run ``name`` (its ``current`` one to edit; None: cancelled)."""
         text, ok = QInputDialog.getMultiLineText(
             self.parent, "Note", f"Note on run {name}:", current
         )
         return text if ok else None
 
     def confirm_delete(self, names: list[str]) -> bool:
+        """Whether to move the runs called ``names`` to the trash (the dialog names them)."""
         listed = "\n".join(f"  {n}" for n in names[:10]) + (
             f"\n  … and {len(names) - 10} more" if len(names) > 10 else ""
         )
@@ -102,6 +109,7 @@ class RunsPrompts:
         return answer == QMessageBox.StandardButton.Yes
 
     def choose_folder(self, start: str) -> Path | None:
+        """A run folder to add (None: cancelled)."""
         path = QFileDialog.getExistingDirectory(self.parent, "Add a run folder", start)
         return Path(path) if path else None
 
@@ -128,6 +136,7 @@ class RunsPanel(QWidget):
         self._pending = False
         self._stale = True  # the list has not been read since the design changed
         self._select_next: set[str] | None = None  # selected once the list is read again
+        self._sized = False  # the columns were fitted to their texts once
         self._compared: list[RunRecord] = []
         self._build_actions()
         self._build_ui()
@@ -185,10 +194,11 @@ class RunsPanel(QWidget):
         layout.setSpacing(4)
         top = QHBoxLayout()
         self.filter_edit = QLineEdit()
-        self.filter_edit.setPlaceholderText("Filter by name, status or note")
+        self.filter_edit.setPlaceholderText("Filter runs")
+        self.filter_edit.setToolTip("Show the runs whose name, status or note hold these words")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.setMinimumWidth(160)
-        self.filter_edit.setMaximumWidth(260)
+        self.filter_edit.setMinimumWidth(120)
+        self.filter_edit.setMaximumWidth(220)
         top.addWidget(self.filter_edit)
         bar = QToolBar()
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -243,26 +253,29 @@ class RunsPanel(QWidget):
         side_layout.setContentsMargins(0, 0, 0, 0)
         side_layout.addWidget(self.only_diff)
         side_layout.addWidget(self.compare_table, 1)
-        compare = QSplitter(Qt.Orientation.Horizontal)
+        compare = QTabWidget()  # each view gets the dock's full width
         compare.setObjectName("runs_compare")
-        compare.addWidget(self.compare_plots)
-        compare.addWidget(side)
-        compare.setStretchFactor(0, 3)
-        compare.setStretchFactor(1, 2)
-        compare.setChildrenCollapsible(False)
-        self.compare_hint = QLabel("Select two or more runs (Ctrl+click) to compare their curves")
-        self.compare_hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
-        self.compare_hint.setEnabled(False)
-        self.compare_stack = QStackedWidget()
-        self.compare_stack.addWidget(self.compare_hint)
-        self.compare_stack.addWidget(compare)
+        compare.setDocumentMode(True)
+        compare.addTab(self.compare_plots, "Curves")
+        compare.addTab(side, "Settings and metrics")
+        self.compare_tabs = compare
+        self.compare_hint = QLabel("Select two or more runs (Ctrl+click) to compare them")
+        self.compare_hint.setEnabled(False)  # greyed: a hint, not a message
+        scroll = QScrollArea()  # a narrow dock scrolls the comparison rather than squash it
+        scroll.setObjectName("runs_compare_area")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(compare)
+        scroll.hide()  # until two runs are selected
+        self.compare_area = scroll
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.compare_stack)
-        self.splitter.setStretchFactor(0, 1)
-        self.splitter.setStretchFactor(1, 1)
+        self.splitter.addWidget(scroll)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
         layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.compare_hint)
 
     # -- the store -------------------------------------------------------------------------------
 
@@ -272,6 +285,7 @@ class RunsPanel(QWidget):
         return Path(root) if root is not None else None
 
     def set_root(self, root: Callable[[], Path | None] | Path | None) -> None:
+        """List the runs under ``root`` (a folder, or a callable giving it) from now on."""
         self._root = root
         self.refresh()
 
@@ -325,6 +339,15 @@ class RunsPanel(QWidget):
         if self._stale:
             QTimer.singleShot(0, self, self.refresh)
 
+    def _size_columns(self) -> None:
+        """Fit the columns to the first runs listed (each at most :data:`MAX_COLUMN_PX`); the
+        user's widths stay after that."""
+        self._sized = True
+        self.table.resizeColumnsToContents()
+        for column in range(self.model.columnCount()):
+            width = self.table.columnWidth(column)
+            self.table.setColumnWidth(column, min(width + 8, MAX_COLUMN_PX))
+
     def _live_refresh(self) -> None:
         if self.isVisible() and not self.loading:
             self.refresh()
@@ -337,6 +360,8 @@ class RunsPanel(QWidget):
             self.show_error(f"Cannot read the runs: {error}")
             rows = []
         self.model.set_rows(rows or [])
+        if rows and not self._sized:
+            self._size_columns()
         self._reselect(selected)
         n = len(rows or [])
         self.count_label.setText(f"{n} run{'s' if n != 1 else ''}")
@@ -378,6 +403,7 @@ class RunsPanel(QWidget):
         return [self.proxy.data(self.proxy.index(r, 0), ROW_ROLE).run for r in rows]
 
     def selected_names(self) -> list[str]:
+        """The selected runs' names, in the table's order."""
         return [r.name for r in self.selected()]
 
     def select(self, names: list[str]) -> None:
@@ -430,7 +456,8 @@ class RunsPanel(QWidget):
         self._compared = runs
         self.compare_plots.set_runs(runs)
         self.compare_table.set_runs(runs)
-        self.compare_stack.setCurrentIndex(1 if runs else 0)
+        self.compare_area.setVisible(bool(runs))
+        self.compare_hint.setVisible(not runs)
 
     def _context_menu(self, pos: QPoint) -> None:
         index = self.table.indexAt(pos)
