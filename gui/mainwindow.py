@@ -980,9 +980,9 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.plots_dock, self.runs_dock)
         self.problems_dock.raise_()
         training.runner.stateChanged.connect(
-            lambda state: self.runs_panel.refresh() if state == "running" else None
+            lambda state: self.runs_panel.run_started() if state == "running" else None
         )
-        training.runFinished.connect(lambda _result: self.runs_panel.refresh())
+        training.runFinished.connect(lambda _result: self.runs_panel.run_ended())
         self.runs_panel.statusMessage.connect(self._show_status)
         self.runs_panel.openDesignRequested.connect(self._open_run_design)
         self.runs_dock.visibilityChanged.connect(self._on_runs_shown)

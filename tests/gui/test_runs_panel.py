@@ -453,10 +453,11 @@ def test_runs_dock_in_the_window_lists_a_run_trained_there_and_opens_its_design(
     assert panel.rows() == []
 
     assert win.training_panel.train()
+    assert panel._live.isActive()  # read again until the new run is listed, and while it runs
     qtbot.waitUntil(lambda: not win.training_panel.is_training, timeout=120_000)
     qtbot.waitUntil(lambda: panel.row_texts(STATUS) == ["finished"], timeout=20_000)
     settle(qtbot, panel)
-    assert panel.row_texts(NAME)[0].startswith("digits-")
+    assert panel.row_texts(NAME)[0].startswith("digits-") and not panel._live.isActive()
 
     panel.select(panel.row_texts(NAME))
     win.document.undo_stack.setClean()

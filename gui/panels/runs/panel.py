@@ -50,7 +50,7 @@ from gui.widgets import ERROR_COLOUR, coloured
 from gui.workers import BackgroundCall
 
 #: While a listed run is running, the list is read again this often (ms) when the panel shows.
-LIVE_REFRESH_MS = 5000
+LIVE_REFRESH_MS = 3000
 #: Design edits are let settle this long (ms) before the "Changed" column is worked out again.
 EDIT_SETTLE_MS = 400
 #: The widest a column is made to fit its texts (px).
@@ -137,6 +137,7 @@ class RunsPanel(QWidget):
         self._stale = True  # the list has not been read since the design changed
         self._select_next: set[str] | None = None  # selected once the list is read again
         self._sized = False  # the columns were fitted to their texts once
+        self._expect_running = False  # a run started here and is not listed yet
         self._compared: list[RunRecord] = []
         self._build_actions()
         self._build_ui()
@@ -339,6 +340,18 @@ class RunsPanel(QWidget):
         if self._stale:
             QTimer.singleShot(0, self, self.refresh)
 
+    def run_started(self) -> None:
+        """A run started in the window: read the list until it shows the run, and while it runs
+        (its folder appears once its data is ready)."""
+        self._expect_running = True
+        self._live.start()
+        self.refresh()
+
+    def run_ended(self) -> None:
+        """The window's run ended: its final status."""
+        self._expect_running = False
+        self.refresh()
+
     def _size_columns(self) -> None:
         """Fit the columns to the first runs listed (each at most :data:`MAX_COLUMN_PX`); the
         user's widths stay after that."""
@@ -367,6 +380,9 @@ class RunsPanel(QWidget):
         self.count_label.setText(f"{n} run{'s' if n != 1 else ''}")
         self.count_label.setToolTip(str(self.root() or ""))
         running = any(r.run.status == "running" for r in rows or [])
+        if running:
+            self._expect_running = False  # the new run is listed
+        running = running or self._expect_running
         if running and not self._live.isActive():
             self._live.start()
         elif not running:
