@@ -75,7 +75,7 @@ def metric_rows(runs: list[RunRecord]) -> list[CompareRow]:
         rows.append(CompareRow(key, tuple(values), len({repr(v) for v in values}) > 1, "metric"))
 
     add("status", [r.status for r in runs])
-    add("epochs", [r.epochs_completed for r in runs])
+    add("epochs done", [r.epochs_completed for r in runs])
     add("time (s)", [None if r.duration_s is None else round(r.duration_s, 1) for r in runs])
     add("monitor", [r.monitor for r in runs])
     add("best", [r.best_value for r in runs])

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QItemSelectionModel, QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -427,13 +427,16 @@ class RunsPanel(QWidget):
         self._reselect(set(names))
 
     def _reselect(self, names: set[str]) -> None:
-        sel = self.table.selectionModel()
-        sel.clearSelection()
-        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        selection = QItemSelection()
+        last = self.proxy.columnCount() - 1
         for r in range(self.proxy.rowCount()):
             index = self.proxy.index(r, 0)
             if self.proxy.data(index, ROW_ROLE).name in names:
-                sel.select(index, flags)
+                selection.select(index, self.proxy.index(r, last))
+        # one change, so the comparison is drawn once, not once per run
+        self.table.selectionModel().select(
+            selection, QItemSelectionModel.SelectionFlag.ClearAndSelect
+        )
 
     def _on_filter(self, text: str) -> None:
         self.proxy.set_text(text)
