@@ -31,7 +31,7 @@ from gui.panels.runs import RunsPanel
 from gui.panels.runs.compare_table import DIFF_BRUSH
 from gui.panels.runs.model import BEST, CHANGED, EPOCHS, NAME, STAR, STATUS
 from gui.plots.compare import run_colour
-from gui.widgets import ERROR_COLOUR, OK_COLOUR, WARNING_COLOUR
+from gui.widgets import ERROR_COLOUR, OK_COLOUR, UNKNOWN_CATEGORY_COLOUR, WARNING_COLOUR
 from resources import template_path
 from tests.engine.builders import chain
 
@@ -235,6 +235,29 @@ def test_the_changed_column_follows_the_design_as_it_is_edited(qtbot, runs_panel
     doc.undo_stack.push(SetSection(doc, "training", "batch_size", 16))
     qtbot.waitUntil(lambda: panel.row_texts(CHANGED)[3] == "—", timeout=20_000)
     assert panel.row_texts(CHANGED)[4] == "lr, batch_size"
+    settle(qtbot, panel)
+
+
+def test_a_run_of_other_layers_is_marked_changed_and_a_damaged_one_unreadable(
+    qtbot, runs_panel, store_dir
+):
+    from gui.commands import SetParam
+
+    bad = write_run(store_dir["root"], "iris-20260101-090000", time.time() - 7200, iris_design())
+    (bad / "summary.json").write_text("{not json")
+    panel = runs_panel()
+    row = row_of(panel, "iris-20260101-090000")
+    assert panel.row_texts(STATUS)[row] == "unreadable"
+    assert status_colour(panel, row) == QColor(UNKNOWN_CATEGORY_COLOUR).name()
+    reason = panel.proxy.index(row, STATUS).data(Qt.ItemDataRole.ToolTipRole)
+    assert "summary.json is not valid JSON" in reason
+    assert panel.row_texts(BEST)[row] == "—"
+
+    doc = panel.document
+    doc.undo_stack.push(SetParam(doc, "h", "out_features", 16))
+    qtbot.waitUntil(lambda: panel.row_texts(CHANGED)[0] == "layers", timeout=20_000)
+    tip = panel.proxy.index(0, CHANGED).data(Qt.ItemDataRole.ToolTipRole)
+    assert "the layers or their parameters differ" in tip
     settle(qtbot, panel)
 
 

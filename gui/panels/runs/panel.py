@@ -150,7 +150,8 @@ class RunsPanel(QWidget):
         self._settle.timeout.connect(self.refresh)
         document.designReset.connect(self.refresh)
         document.pathChanged.connect(self.refresh)
-        document.sectionChanged.connect(lambda _s: self._settle.start())
+        # any edit (settings, layers) may change the Changed column: read again once edits pause
+        document.undo_stack.indexChanged.connect(lambda _i: self._settle.start())
         document.modifiedChanged.connect(lambda m: None if m else self._settle.start())
         self._update_actions()
 
