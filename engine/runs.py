@@ -355,8 +355,9 @@ def _resolved(training: Any, design: Any, overrides: dict[str, Any] | None = Non
         return dict(training) if isinstance(training, dict) else {}
 
 
-def settings_diff(run: RunRecord, current: Any) -> dict[str, tuple[Any, Any]]:
-    """See :meth:`RunRecord.settings_diff`; ``current`` is an :class:`~engine.graph.Design`."""
+def run_config(run: RunRecord) -> dict[str, Any]:
+    """The resolved training settings ``run`` trained with: its start file's or summary's, else
+    resolved from its design snapshot ({} when it kept neither)."""
     run_cfg = run.config
     if run_cfg is None and run.snapshot is not None:
         from engine.io import design_from_dict
@@ -366,7 +367,12 @@ def settings_diff(run: RunRecord, current: Any) -> dict[str, tuple[Any, Any]]:
             run_cfg = _resolved(snap.training, snap)
         except DeepwireError:
             run_cfg = dict(run.snapshot.get("training") or {})
-    run_cfg = run_cfg or {}
+    return run_cfg or {}
+
+
+def settings_diff(run: RunRecord, current: Any) -> dict[str, tuple[Any, Any]]:
+    """See :meth:`RunRecord.settings_diff`; ``current`` is an :class:`~engine.graph.Design`."""
+    run_cfg = run_config(run)
     training = current.training if isinstance(current.training, dict) else {}
     given = {}
     if "task" not in training and run_cfg.get("task"):

@@ -46,6 +46,7 @@ from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel
 from gui.panels.palette import PalettePanel
 from gui.panels.problems import ProblemsPanel
+from gui.panels.runs import RunsPanel
 from gui.panels.search import SearchPanel
 from gui.panels.training import TrainingPanel
 from gui.plots import TrainingPlots
@@ -177,6 +178,7 @@ class MainWindow(QMainWindow):
         self._build_training()
         self._build_evaluate()
         self._build_search()
+        self._build_runs()
 
         self._build_actions()
         self._build_menus()
@@ -355,6 +357,7 @@ class MainWindow(QMainWindow):
             self.evaluate_dock,
             self.search_dock,
             self.search_plots_dock,
+            self.runs_dock,
         ):
             view_menu.addAction(dock.toggleViewAction())
 
@@ -773,6 +776,7 @@ class MainWindow(QMainWindow):
             self.evaluate_dock,
             self.search_dock,
             self.search_plots_dock,
+            self.runs_dock,
         ):
             dock.setFloating(False)
             dock.show()
@@ -801,6 +805,7 @@ class MainWindow(QMainWindow):
         self.data_panel.shutdown(0)  # a data preview to stop loading; gui.app waits (bounded)
         self.evaluate_panel.shutdown(0)  # an evaluation too
         self.search_panel.shutdown(0)  # a search to stop its trial; gui.app waits (bounded)
+        self.runs_panel.shutdown(0)
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -1034,6 +1039,37 @@ class MainWindow(QMainWindow):
             wanted = int(self.height() * TRAINING_PLOTS_SHARE)
             if self.search_plots_dock.height() < wanted:
                 self.resizeDocks([self.search_plots_dock], [wanted], Qt.Orientation.Vertical)
+
+    def _build_runs(self) -> None:
+        """The Runs panel (a tab beside the Plots): every run of the design, compared. It lists
+        the training panel's run folder and reads it again when a run starts or ends."""
+        training = self.training_panel
+        self.runs_panel = RunsPanel(self.document, lambda: training.runs_dir, self)
+        self.runs_dock = self._dock(
+            "Runs", "runs", self.runs_panel, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.tabifyDockWidget(self.plots_dock, self.runs_dock)
+        self.problems_dock.raise_()
+        training.runner.stateChanged.connect(
+            lambda state: self.runs_panel.run_started() if state == "running" else None
+        )
+        training.runFinished.connect(lambda _result: self.runs_panel.run_ended())
+        self.runs_panel.statusMessage.connect(self._show_status)
+        self.runs_panel.openDesignRequested.connect(self._open_run_design)
+        self.runs_dock.visibilityChanged.connect(self._on_runs_shown)
+
+    def _on_runs_shown(self, visible: bool) -> None:
+        """The Runs tab came forward: tall enough for its table and the comparison."""
+        if visible and not self.runs_dock.isFloating():
+            wanted = int(self.height() * TRAINING_PLOTS_SHARE)
+            if self.runs_dock.height() < wanted:
+                self.resizeDocks([self.runs_dock], [wanted], Qt.Orientation.Vertical)
+
+    def _open_run_design(self, design: Design, run_name: str) -> None:
+        """Runs → Open as Design: the design a run trained, as a new unsaved document."""
+        if self.maybe_save():
+            self._replace(design, None)
+            self._show_status(f"Opened the design run {run_name} trained; Save As keeps it")
 
     def _show_training_docks(self) -> None:
         """A run started: the training layout."""
