@@ -421,6 +421,7 @@ class SearchRunner:
 
     @property
     def stop_requested(self) -> bool:
+        """True once a stop was asked for (the running trial ends at its next batch)."""
         return self._stop.is_set()
 
     # -- the study --------------------------------------------------------------------------------

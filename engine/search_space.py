@@ -139,6 +139,7 @@ class SearchSpace:
 
     @property
     def keys(self) -> tuple[str, ...]:
+        """The searched keys (``lr``, ``node.param``…) in the order of the section."""
         return tuple(d.key for d in self.dimensions)
 
     def distributions(self) -> dict[str, Any]:

@@ -55,12 +55,14 @@ class MinMaxEnvelope:
         return self.n
 
     def clear(self) -> None:
+        """Forget every point (a new run)."""
         self.width, self.n, self._nb = 1, 0, 0
         self._tail = [0, 0.0, np.inf, 0.0, -np.inf]
         self._last = None
         self._cache = None
 
     def append(self, x: float, y: float) -> None:
+        """Append one point (x after the points already here)."""
         self.extend((x,), (y,))
 
     def extend(self, xs: Any, ys: Any) -> None:

@@ -185,6 +185,7 @@ class PlotLegend(pg.LegendItem):
         self.resize(self.layout.preferredSize())
 
     def clear(self) -> None:
+        """Remove every entry; the legend is measured again for the next ones."""
         super().clear()
         self.fitted_for = None
 

@@ -151,9 +151,19 @@ class RunsPanel(QWidget):
         document.designReset.connect(self.refresh)
         document.pathChanged.connect(self.refresh)
         # any edit (settings, layers) may change the Changed column: read again once edits pause
-        document.undo_stack.indexChanged.connect(lambda _i: self._settle.start())
-        document.modifiedChanged.connect(lambda m: None if m else self._settle.start())
+        # (bound methods, not lambdas: Qt drops them with the panel, which the document outlives)
+        document.undo_stack.indexChanged.connect(self._on_edited)
+        document.modifiedChanged.connect(self._on_modified)
         self._update_actions()
+
+    def _on_edited(self, _index: int) -> None:
+        """An edit, undo or redo: read the runs again once edits pause."""
+        self._settle.start()
+
+    def _on_modified(self, modified: bool) -> None:
+        """Saved (no longer modified): read the runs again once edits pause."""
+        if not modified:
+            self._settle.start()
 
     # -- construction ----------------------------------------------------------------------------
 

@@ -319,6 +319,7 @@ class SearchPanel(QWidget):
 
     @property
     def is_running(self) -> bool:
+        """True while a search runs (or is stopping)."""
         return self.session.is_active
 
     def start(self) -> bool:
@@ -508,6 +509,7 @@ class SearchPanel(QWidget):
 
     @property
     def status_text(self) -> str:
+        """The status line a user reads under the buttons ("" when hidden)."""
         return self.status_label.text() if not self.status_label.isHidden() else ""
 
     def _update_buttons(self, *_args: object) -> None:

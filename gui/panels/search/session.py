@@ -155,6 +155,7 @@ class SearchSession(QObject):
 
     @property
     def state(self) -> str:
+        """The session's state: "idle", "running" or "stopping"."""
         return self._state
 
     @property

@@ -109,6 +109,7 @@ class SpaceTable(QTableWidget):
         return self.keys().index(key)
 
     def selected_key(self) -> str | None:
+        """The key of the first selected row (None: nothing selected)."""
         rows = {i.row() for i in self.selectedItems()}
         return self.item(min(rows), KEY).text() if rows else None
 
