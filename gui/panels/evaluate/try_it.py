@@ -46,7 +46,33 @@ class TryIt(QWidget):
         self.state_label = QLabel("Evaluate or choose a checkpoint to try the model")
         self.state_label.setWordWrap(True)
         layout.addWidget(self.state_label)
+        layout.addWidget(self._build_pad())
+        self.table = QTableWidget(1, 0)
+        self.table.setVerticalHeaderLabels(["value"])
+        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 34)
+        self.table.setToolTip("Type or paste one row of features, then Predict row")
+        self.table.setMinimumWidth(0)
+        layout.addWidget(self.table)
+        layout.addLayout(self._build_buttons())
+        self.sample_picture = QLabel()
+        layout.addWidget(self.sample_picture)
+        self.result_label = QLabel()
+        self.result_label.setWordWrap(True)
+        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        font = self.result_label.font()
+        font.setBold(True)
+        self.result_label.setFont(font)
+        layout.addWidget(self.result_label)
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
+        layout.addWidget(self.error_label)
+        self.bars = ProbabilityBars()
+        layout.addWidget(self.bars)
+        self.set_predictor(None)
 
+    def _build_pad(self) -> QWidget:
+        """The drawing pad with Clear and what the model sees of the drawing."""
         self.pad_row = QWidget()
         pad_layout = QHBoxLayout(self.pad_row)
         pad_layout.setContentsMargins(0, 0, 0, 0)
@@ -64,15 +90,10 @@ class TryIt(QWidget):
         side.addStretch(1)
         pad_layout.addLayout(side)
         pad_layout.addStretch(1)
-        layout.addWidget(self.pad_row)
+        return self.pad_row
 
-        self.table = QTableWidget(1, 0)
-        self.table.setVerticalHeaderLabels(["value"])
-        self.table.setFixedHeight(self.table.horizontalHeader().sizeHint().height() + 34)
-        self.table.setToolTip("Type or paste one row of features, then Predict row")
-        self.table.setMinimumWidth(0)
-        layout.addWidget(self.table)
-
+    def _build_buttons(self) -> QHBoxLayout:
+        """Open image…, Predict row, Pick a sample and which sample."""
         buttons = QHBoxLayout()
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Predict a picture file (png, jpg, bmp, gif)")
@@ -92,24 +113,7 @@ class TryIt(QWidget):
         for widget in (self.open_button, self.row_button, self.pick_button, self.sample_box):
             buttons.addWidget(widget)
         buttons.addStretch(1)
-        layout.addLayout(buttons)
-
-        self.sample_picture = QLabel()
-        layout.addWidget(self.sample_picture)
-        self.result_label = QLabel()
-        self.result_label.setWordWrap(True)
-        self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        font = self.result_label.font()
-        font.setBold(True)
-        self.result_label.setFont(font)
-        layout.addWidget(self.result_label)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
-        layout.addWidget(self.error_label)
-        self.bars = ProbabilityBars()
-        layout.addWidget(self.bars)
-        self.set_predictor(None)
+        return buttons
 
     # -- what the model takes ------------------------------------------------------------------
 

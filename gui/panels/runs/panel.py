@@ -55,6 +55,8 @@ LIVE_REFRESH_MS = 3000
 EDIT_SETTLE_MS = 400
 #: The widest a column is made to fit its texts (px).
 MAX_COLUMN_PX = 240
+#: The runs table's least height (about one row under the header; it scrolls).
+MIN_TABLE_HEIGHT = 48
 
 
 def list_rows(store: RunStore, design: Design) -> list[RunRow]:
@@ -201,9 +203,28 @@ class RunsPanel(QWidget):
         )
 
     def _build_ui(self) -> None:
+        """The filter and actions over the runs table, the comparison under it."""
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(4)
+        layout.addLayout(self._build_top())
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.hide()
+        layout.addWidget(self.error_label)
+        self._build_table()
+        compare = self._build_compare()
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(compare)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 3)
+        self.splitter.setChildrenCollapsible(False)
+        layout.addWidget(self.splitter, 1)
+        layout.addWidget(self.compare_hint)
+
+    def _build_top(self) -> QHBoxLayout:
+        """The filter box, the actions and the count of runs shown."""
         top = QHBoxLayout()
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter runs")
@@ -223,17 +244,18 @@ class RunsPanel(QWidget):
         top.addWidget(bar, 1)
         self.count_label = QLabel()
         top.addWidget(self.count_label)
-        layout.addLayout(top)
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.hide()
-        layout.addWidget(self.error_label)
+        return top
 
+    def _build_table(self) -> None:
+        """The sortable, filterable table of runs."""
         self.model = RunsModel(self)
         self.proxy = RunsFilter(self)
         self.proxy.setSourceModel(self.model)
         self.table = QTableView()
         self.table.setObjectName("runs_table")
+        # the bottom docks share one height: a short one (the Problems height) scrolls the table
+        # rather than making every bottom tab taller
+        self.table.setMinimumHeight(MIN_TABLE_HEIGHT)
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(STARTED, Qt.SortOrder.DescendingOrder)
@@ -254,6 +276,9 @@ class RunsPanel(QWidget):
         self.table.selectionModel().selectionChanged.connect(self._on_selection)
         self.filter_edit.textChanged.connect(self._on_filter)
 
+    def _build_compare(self) -> QScrollArea:
+        """The comparison of the selected runs (curves; settings and metrics), hidden until two
+        runs are selected."""
         self.compare_plots = ComparePlots()
         self.compare_table = CompareTable()
         self.only_diff = QCheckBox("Only settings that differ")
@@ -280,14 +305,7 @@ class RunsPanel(QWidget):
         scroll.setWidget(compare)
         scroll.hide()  # until two runs are selected
         self.compare_area = scroll
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(scroll)
-        self.splitter.setStretchFactor(0, 2)
-        self.splitter.setStretchFactor(1, 3)
-        self.splitter.setChildrenCollapsible(False)
-        layout.addWidget(self.splitter, 1)
-        layout.addWidget(self.compare_hint)
+        return scroll
 
     # -- the store -------------------------------------------------------------------------------
 

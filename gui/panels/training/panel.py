@@ -350,8 +350,13 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self._show_error(str(exc))
             return False
         self.last_out_dir = out_dir
+        self._show_started(config.epochs, data_ready=given is not None)
+        return True
+
+    def _show_started(self, epochs: int, data_ready: bool) -> None:
+        """A run started: the last run's results go, the first step is named."""
         self._reset_progress()
-        self.epochs_total = config.epochs
+        self.epochs_total = epochs
         self.error_label.hide()
         self.warning_label.hide()
         self.result_label.hide()
@@ -359,15 +364,12 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.values_label.clear()
         self.rate_label.clear()
         self.state_label.setText(
-            "Building the network…"
-            if given is not None
-            else "Loading data and building the network…"
+            "Building the network…" if data_ready else "Loading data and building the network…"
         )
         self.progress.setValue(0)
         self.progress.setFormat("")
         self.statusMessage.emit("Training started")
         self._update_controls()
-        return True
 
     @Slot()
     def clear_results(self) -> None:
