@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMenuBar,
     QMessageBox,
+    QTabWidget,
     QToolBar,
     QUndoView,
     QWidget,
@@ -59,6 +60,8 @@ from gui.widgets import ERROR_COLOUR
 from resources import TEMPLATES, template_path
 
 AUTOSAVE_MS = 60_000
+#: The right docks' width at first start: 300 pixels of panel beside their tabs.
+RIGHT_DOCK_WIDTH = 326
 # The training layout gives the plots this share of the window's height, or more when their
 # grid needs it (its minimum plus the dock's title and tab bars), but never more than the cap.
 TRAINING_PLOTS_SHARE, TRAINING_PLOTS_CAP, DOCK_CHROME = 0.45, 0.6, 50
@@ -173,6 +176,10 @@ class MainWindow(QMainWindow):
         # Side panels run the full height; the problems list sits under the canvas only.
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        # Five panels share the right side (Inspector, Training, Data, Evaluate, Search): their
+        # tabs run down its outer edge, where every name reads in full (along the bottom of a
+        # 300-pixel dock they were cut to "Insp…", "Se…").
+        self.setTabPosition(Qt.DockWidgetArea.RightDockWidgetArea, QTabWidget.TabPosition.East)
 
         self._build_panels()
         self._build_training()
@@ -190,7 +197,9 @@ class MainWindow(QMainWindow):
 
         self.resize(1400, 900)
         self.resizeDocks(
-            [self.palette_dock, self.inspector_dock], [210, 300], Qt.Orientation.Horizontal
+            [self.palette_dock, self.inspector_dock],
+            [210, RIGHT_DOCK_WIDTH],
+            Qt.Orientation.Horizontal,
         )
         self.resizeDocks([self.problems_dock], [130], Qt.Orientation.Vertical)
         self._default_state = self.saveState(STATE_VERSION)
