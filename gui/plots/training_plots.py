@@ -99,7 +99,15 @@ class TrainingPlots(QWidget):
         # than folding events in: the items follow the data at a few hertz, not every drain.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.timeout.connect(self.flush)
+        self._refresh_timer.timeout.connect(self._tick)
+        self._dirty: set[str] = set()  # refresh groups with news not drawn yet
+        # a plot scrolled out of view, or the whole panel hidden (a closed or tabbed-away dock),
+        # is not redrawn while the run goes on: it catches up as soon as it is in view again
+        for bar in (
+            self.scroll_area.verticalScrollBar(),
+            self.scroll_area.horizontalScrollBar(),
+        ):
+            bar.valueChanged.connect(self._catch_up)
         self._last_refresh = 0.0
         self.family_view: FamilyView | None = None
         self._family_key: tuple | None = None
@@ -383,16 +391,70 @@ class TrainingPlots(QWidget):
         if self._dirty and not self._refresh_timer.isActive():
             wait = REFRESH_MS - (time.perf_counter() - self._last_refresh) * 1000
             if wait <= 0:
-                self.flush()
+                self._tick()
             else:
                 self._refresh_timer.start(int(wait))
 
     @Slot()
     def flush(self) -> None:
-        """Draw what arrived since the last refresh now."""
+        """Draw what arrived since the last refresh now, in every plot (in view or not)."""
         self._refresh_timer.stop()
         self._last_refresh = time.perf_counter()
-        self._refresh()
+        self._refresh(self._dirty)
+
+    @Slot()
+    def _tick(self) -> None:
+        """The periodic refresh during a run: only the plots in view (see :meth:`on_screen`);
+        the others keep their news until they are shown or scrolled to."""
+        self._refresh_timer.stop()
+        self._last_refresh = time.perf_counter()
+        self._refresh({key for key in self._dirty if self.on_screen(key)})
+
+    @Slot()
+    def _catch_up(self) -> None:
+        """Draw the news of plots that came into view (scrolled to, or the panel shown)."""
+        due = {key for key in self._dirty if self.on_screen(key)}
+        if due:
+            self._refresh(due)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self._catch_up)  # once the panel is laid out and visible
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._dirty:
+            QTimer.singleShot(0, self._catch_up)  # a taller panel may show another row
+
+    def _items_of(self, key: str) -> list:
+        """The plot items that show the refresh group ``key``."""
+        if key == "loss":
+            return [self.loss_plot]
+        if key == "metrics":
+            return [self.metric_plot]
+        if key == "grads":
+            return [self.grad_plot]
+        if key == "layers":
+            return [self.act_plot, self.zero_plot]
+        return [self.family]
+
+    def on_screen(self, key: str) -> bool:
+        """Whether any plot of the refresh group ``key`` (``loss``, ``metrics``, ``grads``,
+        ``layers``, ``family``) is visible to the user now: the panel shown and the plot at
+        least partly inside the scroll area's visible part."""
+        if not self.isVisible():
+            return False
+        viewport = self.view.viewport()
+        visible = viewport.visibleRegion().boundingRect()
+        if visible.isEmpty():
+            return False
+        for item in self._items_of(key):
+            if not item.isVisible():
+                continue
+            rect = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            if rect.intersects(visible):
+                return True
+        return False
 
     def prepare_run(self, design: Design, task: str) -> None:
         """Set the plots up for a run of ``design`` as ``task`` before it starts, so the work
@@ -545,8 +607,10 @@ class TrainingPlots(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        dirty, self._dirty = self._dirty, set()
+    def _refresh(self, dirty: set[str]) -> None:
+        """Bring the refresh groups in ``dirty`` up to date with their series."""
+        dirty = set(dirty)
+        self._dirty -= dirty
         if "loss" in dirty:
             for name, series in self.step_series.items():
                 self.step_curves[name].show_series(series)
