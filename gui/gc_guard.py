@@ -28,6 +28,11 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer
 
 #: How often the GUI thread looks at the collector's counts (pyqtgraph uses the same second).
 INTERVAL_MS = 1000
+#: … and while a training run is active (between :func:`freeze` and :func:`thaw`). A run makes
+#: garbage cycles fast (tens of thousands of objects a second); left for a second, they made each
+#: young-generation collection take 50–150 ms and an older one 0.7 s (measured with the plots
+#: visible, bench/bench_window_train.py): collected this often, each pass stays short.
+RUN_INTERVAL_MS = 50
 
 _holders: set[int] = set()
 _watched: set[int] = set()  # owners whose ``destroyed`` already releases their hold
@@ -57,6 +62,7 @@ def freeze() -> None:
     if _freezes == 0:
         gc.freeze()
     _freezes += 1
+    _pace()
 
 
 def thaw() -> None:
@@ -67,6 +73,18 @@ def thaw() -> None:
     _freezes -= 1
     if _freezes == 0:
         gc.unfreeze()
+    _pace()
+
+
+def interval_ms() -> int:
+    """How often the GUI thread collects now (ms): :data:`RUN_INTERVAL_MS` during a run."""
+    return RUN_INTERVAL_MS if _freezes else INTERVAL_MS
+
+
+def _pace() -> None:
+    """The collection timer's interval: shorter while a run is active (see RUN_INTERVAL_MS)."""
+    if _timer is not None:
+        _timer.setInterval(interval_ms())
 
 
 def frozen() -> bool:
@@ -91,8 +109,8 @@ def hold(owner: QObject) -> None:
         gc.disable()
         if _timer is None:
             _timer = QTimer(QCoreApplication.instance())
-            _timer.setInterval(INTERVAL_MS)
             _timer.timeout.connect(collect_if_due)
+        _pace()
         _timer.start()
     _holders.add(key)
     if key not in _watched:  # a runner holds once per run: connect its ``destroyed`` only once

@@ -57,6 +57,13 @@ def test_worker_threads_never_collect_while_a_window_is_open(main_window, qtbot)
         assert collected_in and set(collected_in) == {threading.main_thread().name}
     finally:
         gc.callbacks.remove(on_gc)
+    # The window prepares its design's data in the background (a call that holds the guard
+    # too, for as long as it runs: seconds when scikit-learn is not imported yet, as when this
+    # test runs first or alone). Once it has ended, closing the window lets go of the guard.
+    panel = win.training_panel
+    qtbot.waitUntil(
+        lambda: not panel._prepare_timer.isActive() and not panel.preparing, timeout=120_000
+    )
     win.close()
     assert not gc_guard.active() and gc.isenabled()
 
@@ -106,6 +113,9 @@ def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, 
     runner.start(design, out_dir=tmp_path / "run")
     try:
         assert gc_guard.frozen() and gc.get_freeze_count() > 0
+        # the run's garbage is collected often, in short passes, not once a second in long ones
+        assert gc_guard.interval_ms() == gc_guard.RUN_INTERVAL_MS < gc_guard.INTERVAL_MS
+        assert gc_guard._timer.interval() == gc_guard.RUN_INTERVAL_MS
         del before
         gc.collect()
         assert ref() is not None  # frozen: not walked while the run trains
@@ -116,5 +126,6 @@ def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, 
         runner.shutdown(10.0)
     assert finished[0].ok
     assert not gc_guard.frozen() and gc.get_freeze_count() == 0
+    assert gc_guard.interval_ms() == gc_guard.INTERVAL_MS == gc_guard._timer.interval()
     gc.collect()
     assert ref() is None  # after the run the old garbage is collected after all
