@@ -64,6 +64,16 @@ from gui.plots.family import FAMILY_VIEWS, FamilyView
 EMPTY_X_RANGE = (0, 10)
 
 
+def x_bound(end: float) -> float:
+    """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
+    epoch, else ``end`` rounded up to half its leading decade (1, 1.5, 2 … 10, 15, 20 …),
+    so the axis moves about twenty times per tenfold run length, not at every refresh."""
+    if not math.isfinite(end) or end <= 1:
+        return 1.0
+    step = 10 ** math.floor(math.log10(end)) / 2
+    return math.ceil(end / step - 1e-9) * step
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -101,6 +111,12 @@ class TrainingPlots(QWidget):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self._tick)
         self._dirty: set[str] = set()  # refresh groups with news not drawn yet
+        self._following: set[pg.PlotItem] = set()  # plots whose x axis follows the run
+        self._x_span: dict[pg.PlotItem, tuple[float, float]] = {}
+        for plot in (self.loss_plot, self.grad_plot):
+            plot.getViewBox().sigRangeChangedManually.connect(
+                lambda _mask, plot=plot: self._stop_following(plot)
+            )
         # a plot scrolled out of view, or the whole panel hidden (a closed or tabbed-away dock),
         # is not redrawn while the run goes on: it catches up as soon as it is in view again
         for bar in (
@@ -354,11 +370,16 @@ class TrainingPlots(QWidget):
         self.best_epoch: int | None = None
         self._prepared = False
         self.layer_order: list[str] = []
+        self._act_span: tuple[float, float] | None = None
         self.act_stats: dict[str, Any] = {}
         self._set_layer_bars({})
         self.epochs_seen = 0
         self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
+        for plot in (self.loss_plot, self.grad_plot):  # a new run: the x axes follow it again
+            plot.enableAutoRange(x=True)
+            self._following.add(plot)
+            self._x_span.pop(plot, None)
         if self._family_key is None:
             self._setup_family("")
         else:
@@ -619,6 +640,9 @@ class TrainingPlots(QWidget):
             if self.best_epoch is not None:
                 self.best_line.setValue(self.best_epoch)
                 self.best_line.show()
+            self._follow_x(
+                self.loss_plot, (*self.step_series.values(), *self.epoch_series.values())
+            )
             if any(s.n for s in self.step_series.values()) or self.epoch_series:
                 self._arrived("loss")
             fit_legend(self.loss_plot, self.loss_legend)
@@ -631,6 +655,7 @@ class TrainingPlots(QWidget):
         if "grads" in dirty:
             for name, series in self.grad_series.items():
                 self.grad_curves[name].show_series(series)
+            self._follow_x(self.grad_plot, self.grad_series.values())
             if self.grad_series:
                 self._arrived("gradients")
             fit_legend(self.grad_plot, self.grad_legend)
@@ -640,6 +665,29 @@ class TrainingPlots(QWidget):
                 self._arrived("layers")
         if "family" in dirty and self.last_samples is not None:
             self._update_family(self.last_samples)
+
+    def _follow_x(self, plot: pg.PlotItem, series: Any) -> None:
+        """Span ``plot``'s x axis from the run's first epoch to a rounded-up end of its
+        ``series``, so the axis (its ticks, its labels, its cached picture) changes a few
+        times per decade of the run instead of at every refresh. Only while the plot follows
+        the run: a user's zoom or pan stops it, the plot's "A" (auto range) button and a new
+        run start it again."""
+        view = plot.getViewBox()
+        if view.autoRangeEnabled()[0]:
+            self._following.add(plot)
+        elif plot not in self._following:
+            return
+        ends = [(s.x[0], s.x[-1]) for s in series if s.n]
+        if not ends:
+            return
+        span = (math.floor(min(a for a, _b in ends)), x_bound(max(b for _a, b in ends)))
+        if self._x_span.get(plot) != span or view.autoRangeEnabled()[0]:
+            self._x_span[plot] = span
+            view.setXRange(*span, padding=0.02)  # turns pyqtgraph's own x auto range off
+
+    def _stop_following(self, plot: pg.PlotItem) -> None:
+        self._following.discard(plot)
+        self._x_span.pop(plot, None)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:
         ids = list(stats)
@@ -662,7 +710,14 @@ class TrainingPlots(QWidget):
             self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
             lo = float(np.min(np.minimum(means - stds, 0)))
             hi = float(np.max(np.maximum(means + stds, 0)))
-            self.act_plot.setXRange(lo, hi if hi > lo else lo + 1, padding=0.08)
+            hi = hi if hi > lo else lo + 1
+            # the axis moves when the bars leave its range or shrink to under half of it, not
+            # at every refresh (each move redraws the axis)
+            span = self._act_span
+            if span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0]):
+                margin = 0.1 * (hi - lo)
+                self._act_span = (lo - margin if lo < 0 else lo, hi + margin)
+                self.act_plot.setXRange(*self._act_span, padding=0.02)
 
     # -- family views -----------------------------------------------------------------------------
 
