@@ -129,3 +129,23 @@ def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, 
     assert gc_guard.interval_ms() == gc_guard.INTERVAL_MS == gc_guard._timer.interval()
     gc.collect()
     assert ref() is None  # after the run the old garbage is collected after all
+
+
+def test_during_a_run_full_collections_wait_and_younger_ones_go_on(monkeypatch):
+    """A full collection walks every object a run made (0.4-0.5 s seen mid-run): during a run
+    it comes at most every RUN_FULL_EVERY_S; the younger generations are collected as due."""
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "get_count", lambda: (10_000, 100, 100))  # all three are due
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    gc_guard.freeze()
+    try:
+        gc_guard.collect_if_due()
+        assert collected == [1]  # a run just started: no full collection yet
+        monkeypatch.setattr(gc_guard, "_last_full", gc_guard._last_full - gc_guard.RUN_FULL_EVERY_S)
+        gc_guard.collect_if_due()
+        gc_guard.collect_if_due()
+        assert collected == [1, 2, 1]  # one full collection, then the wait again
+    finally:
+        gc_guard.thaw()
+    gc_guard.collect_if_due()
+    assert collected[-1] == 2  # no run: full collections as soon as due
