@@ -200,10 +200,49 @@ CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
 def cache_pixmaps(plot: pg.PlotItem) -> None:
-    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`)."""
+    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`); the title
+    changes without a relayout while its text fits (:func:`still_title`)."""
     for name in ("left", "bottom", "right", "top"):
         plot.getAxis(name).setCacheMode(CACHED)
     plot.titleLabel.setCacheMode(CACHED)
+    still_title(plot)
+
+
+def still_title(plot: pg.PlotItem) -> None:
+    """Let ``plot``'s title change its text without laying the grid out again while the new
+    text fits the title's box (pyqtgraph's label asks for a relayout at every text, and one
+    relayout resizes and redraws every plot: the confusion matrix retitles each epoch)."""
+    label = plot.titleLabel
+
+    def fits() -> bool:
+        bounds = label.itemRect()
+        return (
+            label.text != ""
+            and bounds.height() == label.minimumHeight()
+            and bounds.width() <= label.minimumWidth()
+        )
+
+    def update_min() -> None:
+        if not fits():
+            pg.LabelItem.updateMin(label)
+
+    def update_geometry() -> None:
+        if not fits():
+            pg.LabelItem.updateGeometry(label)
+
+    label.updateMin = update_min
+    label.updateGeometry = update_geometry
+
+
+def retitle(plot: pg.PlotItem, text: str, **opts: Any) -> None:
+    """Change ``plot``'s title (``opts`` as :meth:`pyqtgraph.PlotItem.setTitle`'s) without
+    touching its layout when it already shows one (``setTitle`` resets the title row's height,
+    which lays the plot out again)."""
+    label = plot.titleLabel
+    if label.isVisible() and label.text:
+        label.setText(text, **opts)
+    else:
+        plot.setTitle(text, **opts)
 
 
 def bounded(name: str) -> bool:
