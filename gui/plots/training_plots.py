@@ -4,6 +4,9 @@
 (:meth:`TrainingPlots.add_events`) and keeps one pyqtgraph item per curve or image for the whole
 run: new points go into growable arrays and the items get ``setData``/``setImage`` once per drain,
 never a clear-and-replot. Long step curves draw with peak downsampling and clip to the view.
+During a run only the plots in view are refreshed (not those scrolled out of the panel, nor a
+hidden panel): each catches up with the whole run when it comes into view. The step plots' x
+axes follow the run in rounded steps, so the axes are not redrawn at every refresh.
 
 The grid (one :class:`pyqtgraph.GraphicsLayoutWidget`)::
 
