@@ -200,49 +200,36 @@ CACHED = QGraphicsItem.CacheMode.DeviceCoordinateCache
 
 
 def cache_pixmaps(plot: pg.PlotItem) -> None:
-    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`); the title
-    changes without a relayout while its text fits (:func:`still_title`)."""
+    """Draw ``plot``'s axes and title from cached pixmaps (see :data:`CACHED`)."""
     for name in ("left", "bottom", "right", "top"):
         plot.getAxis(name).setCacheMode(CACHED)
     plot.titleLabel.setCacheMode(CACHED)
-    still_title(plot)
 
 
-def still_title(plot: pg.PlotItem) -> None:
-    """Let ``plot``'s title change its text without laying the grid out again while the new
-    text fits the title's box (pyqtgraph's label asks for a relayout at every text, and one
-    relayout resizes and redraws every plot: the confusion matrix retitles each epoch)."""
+def retitle(plot: pg.PlotItem, text: str, color: Any = None, size: str = "9pt") -> None:
+    """Change ``plot``'s title without laying the grid out again while the new text fits the
+    title's box: pyqtgraph's ``setTitle`` resets the title row and its label asks for a relayout
+    at every text, and one relayout resizes and redraws every plot (the family view is retitled
+    each epoch). A text that does not fit (or the first title) goes through ``setTitle``."""
     label = plot.titleLabel
-
-    def fits() -> bool:
-        bounds = label.itemRect()
-        return (
-            label.text != ""
-            and bounds.height() == label.minimumHeight()
-            and bounds.width() <= label.minimumWidth()
-        )
-
-    def update_min() -> None:
-        if not fits():
-            pg.LabelItem.updateMin(label)
-
-    def update_geometry() -> None:
-        if not fits():
-            pg.LabelItem.updateGeometry(label)
-
-    label.updateMin = update_min
-    label.updateGeometry = update_geometry
-
-
-def retitle(plot: pg.PlotItem, text: str, **opts: Any) -> None:
-    """Change ``plot``'s title (``opts`` as :meth:`pyqtgraph.PlotItem.setTitle`'s) without
-    touching its layout when it already shows one (``setTitle`` resets the title row's height,
-    which lays the plot out again)."""
-    label = plot.titleLabel
-    if label.isVisible() and label.text:
-        label.setText(text, **opts)
-    else:
-        plot.setTitle(text, **opts)
+    if not (label.isVisible() and label.text) or label.opts.get("justify", "center") != "center":
+        plot.setTitle(text, color=color, size=size)
+        return
+    colour = pg.mkColor(color if color is not None else pg.getConfigOption("foreground"))
+    label.item.setHtml(
+        f"<span style='color: {colour.name(QColor.NameFormat.HexArgb)}; font-size: {size}'>"
+        f"{text}</span>"
+    )
+    bounds = label.itemRect()
+    if bounds.height() != label.minimumHeight() or bounds.width() > label.minimumWidth():
+        plot.setTitle(text, color=color, size=size)  # it does not fit: lay out again
+        return
+    label.text = text
+    label.opts.update(color=color, size=size)
+    label.item.setPos(0, 0)  # centre it in the box, as the label's resizeEvent does
+    bounds = label.itemRect()
+    bounds.moveCenter(label.rect().center())
+    label.item.setPos(bounds.topLeft() - label.itemRect().topLeft())
 
 
 def bounded(name: str) -> bool:
