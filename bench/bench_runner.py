@@ -15,7 +15,10 @@ excluded), so only where and how the loop runs differs:
 * ``main-1t``: the same with ``torch.set_num_threads(1)``;
 * ``runner``: ``TrainingRunner`` with a receiver that only counts the drained events;
 * ``window``: the real main window (offscreen, 1600×1000) training through its training panel,
-  plots drawing every drain, with the panel's defaults (layer statistics every 10 steps).
+  with the training layout applied as Train applies it (the Plots dock in view, so the plots
+  are really painted), with the panel's defaults (layer statistics every 10 steps).
+  ``bench/bench_window_train.py`` presses the Train button itself and also times the GUI
+  thread's latency and the redraws.
 
 The variants run interleaved for ``--rounds`` rounds (order rotating) and each figure is the
 median. The last line reads ``runner_ratio_mlp=<f> runner_ratio_cnn=<f>``: the window's
@@ -120,6 +123,7 @@ def run_runner(design: Design, data, epochs: int) -> float:
 
 def run_window(window, design: Design, data, epochs: int) -> float:
     window.document.reset(design, None)
+    window.apply_training_layout()  # as the Train button: the Plots dock in view, painted
     panel = window.training_panel
     if not panel.train(data=data):
         raise RuntimeError(panel.error_label.text())

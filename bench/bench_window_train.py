@@ -158,6 +158,21 @@ def wait_for(signal, timeout_s: float = 1800) -> list:
     return got
 
 
+def wait_for_torch(window, timeout_s: float = 300) -> None:
+    """The window imports torch in the background after its first paint: Train waits for it."""
+    from PySide6.QtWidgets import QApplication
+
+    loader = window.training_panel.loader
+    loader.start()
+    end = time.perf_counter() + timeout_s
+    while not loader.is_ready():
+        if loader.error or time.perf_counter() > end:
+            raise RuntimeError(f"torch did not load: {loader.error or 'timed out'}")
+        QApplication.processEvents()
+        time.sleep(0.02)
+    QApplication.processEvents()
+
+
 def gui_run(window, design, epochs: int) -> dict[str, float]:
     """Press Train in the window; samples/s and what the GUI thread felt."""
     panel = window.training_panel
@@ -389,6 +404,7 @@ def main() -> None:
     window.training_panel.runs_dir = work / "runs"  # as the app does: run folders written
     window.show()
     app.processEvents()
+    wait_for_torch(window)
     size = window.size()
     print(
         f"window {size.width()}×{size.height()}, {os.cpu_count()} cores, load "

@@ -17,8 +17,11 @@ resume set the trainer's cooperative flags, which it reads before every batch.
 Why a thread and not a process: measured on the 2-core development machine (docs/benchmarks.md,
 bench/bench_runner.py), what slows torch off the main thread is its OpenMP pool. With the pool at
 one thread the worker thread trains as fast as a main-thread run, and a spawned child process is
-no faster while it costs seconds of start-up and a second copy of torch. So the worker limits
-torch to :func:`worker_threads` threads (one core stays free for the GUI) for the length of a run.
+no faster while it costs seconds of start-up and a second copy of torch. So a run picks its torch
+threads by the rule ``main.py train`` uses (``Trainer(threads="auto")``,
+:func:`engine.training.devices.pick_threads`: one thread for a small network, the free cores for
+a big one), capped at :func:`worker_threads` (all cores but one: the GUI thread keeps its core),
+for the length of the run.
 Re-measured with the plots painted (``bench/bench_window_train.py --process``): a child process
 trains a small MLP faster under heavy load but starts its first batch tens of seconds later;
 docs/benchmarks.md has the figures.
@@ -55,7 +58,8 @@ JOIN_TIMEOUT_S = 10.0
 
 
 def worker_threads() -> int:
-    """Torch threads for a training run: all cores but one (the GUI's), at least one."""
+    """The most torch threads a training run may use: all cores but one (the GUI's), at least
+    one. Within it the trainer picks by the network's size (``threads="auto"``)."""
     import torch
 
     return max(1, min(torch.get_num_threads(), (os.cpu_count() or 1) - 1))
@@ -232,10 +236,11 @@ class TrainingRunner(QObject):
             data=data,
             out_dir=out_dir,
             resume=resume,
+            threads=self.threads or "auto",  # as main.py train: one thread for a small network
             **extra,
         )
         attach_tensorboard(trainer)  # training.tensorboard: event files in the run folder
-        threads = self.threads or worker_threads()
+        threads = self.threads or worker_threads()  # the cap "auto" picks within
         thread = threading.Thread(
             target=self._work,
             args=(trainer, bridge, threads),

@@ -207,6 +207,32 @@ def cache_pixmaps(plot: pg.PlotItem) -> None:
     plot.titleLabel.setCacheMode(CACHED)
 
 
+def retitle(plot: pg.PlotItem, text: str, color: Any = None, size: str = "9pt") -> None:
+    """Change ``plot``'s title without laying the grid out again while the new text fits the
+    title's box: pyqtgraph's ``setTitle`` resets the title row and its label asks for a relayout
+    at every text, and one relayout resizes and redraws every plot (the family view is retitled
+    each epoch). A text that does not fit (or the first title) goes through ``setTitle``."""
+    label = plot.titleLabel
+    if not (label.isVisible() and label.text) or label.opts.get("justify", "center") != "center":
+        plot.setTitle(text, color=color, size=size)
+        return
+    colour = pg.mkColor(color if color is not None else pg.getConfigOption("foreground"))
+    label.item.setHtml(
+        f"<span style='color: {colour.name(QColor.NameFormat.HexArgb)}; font-size: {size}'>"
+        f"{text}</span>"
+    )
+    bounds = label.itemRect()
+    if bounds.height() != label.minimumHeight() or bounds.width() > label.minimumWidth():
+        plot.setTitle(text, color=color, size=size)  # it does not fit: lay out again
+        return
+    label.text = text
+    label.opts.update(color=color, size=size)
+    label.item.setPos(0, 0)  # centre it in the box, as the label's resizeEvent does
+    bounds = label.itemRect()
+    bounds.moveCenter(label.rect().center())
+    label.item.setPos(bounds.topLeft() - label.itemRect().topLeft())
+
+
 def bounded(name: str) -> bool:
     """Whether a metric is a share in [0, 1] (it goes on the left axis)."""
     return any(word in name for word in BOUNDED_METRICS)

@@ -25,7 +25,7 @@ from engine.training.samples import (
     ReconstructionSample,
     SomSample,
 )
-from gui.plots.common import MAX_CELL_TEXT, TRAIN_COLOUR, short, with_alpha
+from gui.plots.common import MAX_CELL_TEXT, TRAIN_COLOUR, retitle, short, with_alpha
 
 if TYPE_CHECKING:
     from gui.plots.training_plots import TrainingPlots
@@ -89,7 +89,8 @@ class ConfusionView(FamilyView):
             image.setColorMap(pg.ColorMap([0.0, 1.0], [host.bg, QColor(TRAIN_COLOUR)]))
         image.setImage(share, levels=(0.0, 1.0))
         correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
-        plot.setTitle(
+        retitle(
+            plot,
             f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
             color=host.fg,
             size="9pt",
@@ -219,7 +220,7 @@ class ReconstructionView(FamilyView):
         items = self.items
         set_picture(items["inputs"], np.asarray(sample.inputs))
         set_picture(items["outputs"], np.asarray(sample.outputs))
-        items["outputs_plot"].setTitle(f"Reconstructions{epoch}", color=self.plots.fg, size="9pt")
+        retitle(items["outputs_plot"], f"Reconstructions{epoch}", color=self.plots.fg, size="9pt")
 
 
 class GanView(FamilyView):
@@ -237,8 +238,11 @@ class GanView(FamilyView):
             set_picture(items["image"], np.asarray(sample.samples))
         else:
             items["image"].setImage(np.asarray(sample.grid), levels=(0.0, 1.0))
-        items["image_plot"].setTitle(
-            f"Generator samples (fixed noise){epoch}", color=self.plots.fg, size="9pt"
+        retitle(
+            items["image_plot"],
+            f"Generator samples (fixed noise){epoch}",
+            color=self.plots.fg,
+            size="9pt",
         )
 
 
@@ -259,7 +263,8 @@ class SomView(FamilyView):
         items["u_matrix"].setImage(np.asarray(sample.u_matrix, dtype=float))
         hits = np.asarray(sample.hit_map, dtype=float)
         items["hit_map"].setImage(hits)
-        items["hit_map_plot"].setTitle(
+        retitle(
+            items["hit_map_plot"],
             f"Hits per unit{epoch} ({int((hits == 0).sum())} unused)",
             color=self.plots.fg,
             size="9pt",

@@ -4,6 +4,9 @@
 (:meth:`TrainingPlots.add_events`) and keeps one pyqtgraph item per curve or image for the whole
 run: new points go into growable arrays and the items get ``setData``/``setImage`` once per drain,
 never a clear-and-replot. Long step curves draw with peak downsampling and clip to the view.
+During a run only the plots in view are refreshed (not those scrolled out of the panel, nor a
+hidden panel): each catches up with the whole run when it comes into view. The step plots' x
+axes follow the run in rounded steps, so the axes are not redrawn at every refresh.
 
 The grid (one :class:`pyqtgraph.GraphicsLayoutWidget`)::
 
@@ -64,6 +67,16 @@ from gui.plots.family import FAMILY_VIEWS, FamilyView
 EMPTY_X_RANGE = (0, 10)
 
 
+def x_bound(end: float) -> float:
+    """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
+    epoch, else ``end`` rounded up to half its leading decade (1, 1.5, 2 … 10, 15, 20 …),
+    so the axis moves about twenty times per tenfold run length, not at every refresh."""
+    if not math.isfinite(end) or end <= 1:
+        return 1.0
+    step = 10 ** math.floor(math.log10(end)) / 2
+    return math.ceil(end / step - 1e-9) * step
+
+
 class TrainingPlots(QWidget):
     """The plots of one run at a time; :meth:`add_events` is the only input."""
 
@@ -99,7 +112,21 @@ class TrainingPlots(QWidget):
         # than folding events in: the items follow the data at a few hertz, not every drain.
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
-        self._refresh_timer.timeout.connect(self.flush)
+        self._refresh_timer.timeout.connect(self._tick)
+        self._dirty: set[str] = set()  # refresh groups with news not drawn yet
+        self._following: set[pg.PlotItem] = set()  # plots whose x axis follows the run
+        self._x_span: dict[pg.PlotItem, tuple[float, float]] = {}
+        for plot in (self.loss_plot, self.grad_plot):
+            plot.getViewBox().sigRangeChangedManually.connect(
+                lambda _mask, plot=plot: self._stop_following(plot)
+            )
+        # a plot scrolled out of view, or the whole panel hidden (a closed or tabbed-away dock),
+        # is not redrawn while the run goes on: it catches up as soon as it is in view again
+        for bar in (
+            self.scroll_area.verticalScrollBar(),
+            self.scroll_area.horizontalScrollBar(),
+        ):
+            bar.valueChanged.connect(self._catch_up)
         self._last_refresh = 0.0
         self.family_view: FamilyView | None = None
         self._family_key: tuple | None = None
@@ -346,11 +373,16 @@ class TrainingPlots(QWidget):
         self.best_epoch: int | None = None
         self._prepared = False
         self.layer_order: list[str] = []
+        self._act_span: tuple[float, float] | None = None
         self.act_stats: dict[str, Any] = {}
         self._set_layer_bars({})
         self.epochs_seen = 0
         self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
+        for plot in (self.loss_plot, self.grad_plot):  # a new run: the x axes follow it again
+            plot.enableAutoRange(x=True)
+            self._following.add(plot)
+            self._x_span.pop(plot, None)
         if self._family_key is None:
             self._setup_family("")
         else:
@@ -383,16 +415,70 @@ class TrainingPlots(QWidget):
         if self._dirty and not self._refresh_timer.isActive():
             wait = REFRESH_MS - (time.perf_counter() - self._last_refresh) * 1000
             if wait <= 0:
-                self.flush()
+                self._tick()
             else:
                 self._refresh_timer.start(int(wait))
 
     @Slot()
     def flush(self) -> None:
-        """Draw what arrived since the last refresh now."""
+        """Draw what arrived since the last refresh now, in every plot (in view or not)."""
         self._refresh_timer.stop()
         self._last_refresh = time.perf_counter()
-        self._refresh()
+        self._refresh(self._dirty)
+
+    @Slot()
+    def _tick(self) -> None:
+        """The periodic refresh during a run: only the plots in view (see :meth:`on_screen`);
+        the others keep their news until they are shown or scrolled to."""
+        self._refresh_timer.stop()
+        self._last_refresh = time.perf_counter()
+        self._refresh({key for key in self._dirty if self.on_screen(key)})
+
+    @Slot()
+    def _catch_up(self) -> None:
+        """Draw the news of plots that came into view (scrolled to, or the panel shown)."""
+        due = {key for key in self._dirty if self.on_screen(key)}
+        if due:
+            self._refresh(due)
+
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().showEvent(event)
+        QTimer.singleShot(0, self._catch_up)  # once the panel is laid out and visible
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        if self._dirty:
+            QTimer.singleShot(0, self._catch_up)  # a taller panel may show another row
+
+    def _items_of(self, key: str) -> list:
+        """The plot items that show the refresh group ``key``."""
+        if key == "loss":
+            return [self.loss_plot]
+        if key == "metrics":
+            return [self.metric_plot]
+        if key == "grads":
+            return [self.grad_plot]
+        if key == "layers":
+            return [self.act_plot, self.zero_plot]
+        return [self.family]
+
+    def on_screen(self, key: str) -> bool:
+        """Whether any plot of the refresh group ``key`` (``loss``, ``metrics``, ``grads``,
+        ``layers``, ``family``) is visible to the user now: the panel shown and the plot at
+        least partly inside the scroll area's visible part."""
+        if not self.isVisible():
+            return False
+        viewport = self.view.viewport()
+        visible = viewport.visibleRegion().boundingRect()
+        if visible.isEmpty():
+            return False
+        for item in self._items_of(key):
+            if not item.isVisible():
+                continue
+            rect = self.view.mapFromScene(item.sceneBoundingRect()).boundingRect()
+            if rect.intersects(visible):
+                return True
+        return False
 
     def prepare_run(self, design: Design, task: str) -> None:
         """Set the plots up for a run of ``design`` as ``task`` before it starts, so the work
@@ -545,8 +631,10 @@ class TrainingPlots(QWidget):
 
     # -- drawing ----------------------------------------------------------------------------------
 
-    def _refresh(self) -> None:
-        dirty, self._dirty = self._dirty, set()
+    def _refresh(self, dirty: set[str]) -> None:
+        """Bring the refresh groups in ``dirty`` up to date with their series."""
+        dirty = set(dirty)
+        self._dirty -= dirty
         if "loss" in dirty:
             for name, series in self.step_series.items():
                 self.step_curves[name].show_series(series)
@@ -555,6 +643,9 @@ class TrainingPlots(QWidget):
             if self.best_epoch is not None:
                 self.best_line.setValue(self.best_epoch)
                 self.best_line.show()
+            self._follow_x(
+                self.loss_plot, (*self.step_series.values(), *self.epoch_series.values())
+            )
             if any(s.n for s in self.step_series.values()) or self.epoch_series:
                 self._arrived("loss")
             fit_legend(self.loss_plot, self.loss_legend)
@@ -567,6 +658,7 @@ class TrainingPlots(QWidget):
         if "grads" in dirty:
             for name, series in self.grad_series.items():
                 self.grad_curves[name].show_series(series)
+            self._follow_x(self.grad_plot, self.grad_series.values())
             if self.grad_series:
                 self._arrived("gradients")
             fit_legend(self.grad_plot, self.grad_legend)
@@ -576,6 +668,29 @@ class TrainingPlots(QWidget):
                 self._arrived("layers")
         if "family" in dirty and self.last_samples is not None:
             self._update_family(self.last_samples)
+
+    def _follow_x(self, plot: pg.PlotItem, series: Any) -> None:
+        """Span ``plot``'s x axis from the run's first epoch to a rounded-up end of its
+        ``series``, so the axis (its ticks, its labels, its cached picture) changes a few
+        times per decade of the run instead of at every refresh. Only while the plot follows
+        the run: a user's zoom or pan stops it, the plot's "A" (auto range) button and a new
+        run start it again."""
+        view = plot.getViewBox()
+        if view.autoRangeEnabled()[0]:
+            self._following.add(plot)
+        elif plot not in self._following:
+            return
+        ends = [(s.x[0], s.x[-1]) for s in series if s.n]
+        if not ends:
+            return
+        span = (math.floor(min(a for a, _b in ends)), x_bound(max(b for _a, b in ends)))
+        if self._x_span.get(plot) != span or view.autoRangeEnabled()[0]:
+            self._x_span[plot] = span
+            view.setXRange(*span, padding=0.02)  # turns pyqtgraph's own x auto range off
+
+    def _stop_following(self, plot: pg.PlotItem) -> None:
+        self._following.discard(plot)
+        self._x_span.pop(plot, None)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:
         ids = list(stats)
@@ -598,7 +713,14 @@ class TrainingPlots(QWidget):
             self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
             lo = float(np.min(np.minimum(means - stds, 0)))
             hi = float(np.max(np.maximum(means + stds, 0)))
-            self.act_plot.setXRange(lo, hi if hi > lo else lo + 1, padding=0.08)
+            hi = hi if hi > lo else lo + 1
+            # the axis moves when the bars leave its range or shrink to under half of it, not
+            # at every refresh (each move redraws the axis)
+            span = self._act_span
+            if span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0]):
+                margin = 0.1 * (hi - lo)
+                self._act_span = (lo - margin if lo < 0 else lo, hi + margin)
+                self.act_plot.setXRange(*self._act_span, padding=0.02)
 
     # -- family views -----------------------------------------------------------------------------
 

@@ -57,6 +57,13 @@ def test_worker_threads_never_collect_while_a_window_is_open(main_window, qtbot)
         assert collected_in and set(collected_in) == {threading.main_thread().name}
     finally:
         gc.callbacks.remove(on_gc)
+    # The window prepares its design's data in the background (a call that holds the guard
+    # too, for as long as it runs: seconds when scikit-learn is not imported yet, as when this
+    # test runs first or alone). Once it has ended, closing the window lets go of the guard.
+    panel = win.training_panel
+    qtbot.waitUntil(
+        lambda: not panel._prepare_timer.isActive() and not panel.preparing, timeout=120_000
+    )
     win.close()
     assert not gc_guard.active() and gc.isenabled()
 
@@ -106,6 +113,9 @@ def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, 
     runner.start(design, out_dir=tmp_path / "run")
     try:
         assert gc_guard.frozen() and gc.get_freeze_count() > 0
+        # the run's garbage is collected often, in short passes, not once a second in long ones
+        assert gc_guard.interval_ms() == gc_guard.RUN_INTERVAL_MS < gc_guard.INTERVAL_MS
+        assert gc_guard._timer.interval() == gc_guard.RUN_INTERVAL_MS
         del before
         gc.collect()
         assert ref() is not None  # frozen: not walked while the run trains
@@ -116,5 +126,26 @@ def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, 
         runner.shutdown(10.0)
     assert finished[0].ok
     assert not gc_guard.frozen() and gc.get_freeze_count() == 0
+    assert gc_guard.interval_ms() == gc_guard.INTERVAL_MS == gc_guard._timer.interval()
     gc.collect()
     assert ref() is None  # after the run the old garbage is collected after all
+
+
+def test_during_a_run_full_collections_wait_and_younger_ones_go_on(monkeypatch):
+    """A full collection walks every object a run made (0.4-0.5 s seen mid-run): during a run
+    it comes at most every RUN_FULL_EVERY_S; the younger generations are collected as due."""
+    collected: list[int] = []
+    monkeypatch.setattr(gc, "get_count", lambda: (10_000, 100, 100))  # all three are due
+    monkeypatch.setattr(gc, "collect", lambda generation=2: collected.append(generation) or 0)
+    gc_guard.freeze()
+    try:
+        gc_guard.collect_if_due()
+        assert collected == [1]  # a run just started: no full collection yet
+        monkeypatch.setattr(gc_guard, "_last_full", gc_guard._last_full - gc_guard.RUN_FULL_EVERY_S)
+        gc_guard.collect_if_due()
+        gc_guard.collect_if_due()
+        assert collected == [1, 2, 1]  # one full collection, then the wait again
+    finally:
+        gc_guard.thaw()
+    gc_guard.collect_if_due()
+    assert collected[-1] == 2  # no run: full collections as soon as due

@@ -103,3 +103,18 @@ def test_a_new_epoch_updates_the_counts_and_a_new_run_blanks_them(qtbot):
     ]
     plots._blank_family()
     assert counts.labels() == []
+
+
+def test_a_new_epoch_retitles_the_matrix_without_laying_the_grid_out_again(qtbot):
+    """The title says the epoch and the share correct; a text that fits its box changes
+    without a relayout (one resizes and redraws every plot of the grid)."""
+    plots = shown_plots(qtbot)
+    plots.add_events([epoch([[5, 1, 0], [0, 4, 2], [1, 0, 7]])])
+    plots.flush()
+    qtbot.wait(50)  # the first title lays the grid out once
+    plot = plots.family_items["image_plot"]
+    assert plots.view.ci.layout.isActivated() and plot.layout.isActivated()
+    plots.add_events([epoch([[6, 0, 0], [0, 5, 1], [0, 0, 8]])])
+    plots.flush()
+    assert "epoch 1: 95.0% correct" in plot.titleLabel.text  # the user reads the new title
+    assert plots.view.ci.layout.isActivated() and plot.layout.isActivated()

@@ -202,3 +202,31 @@ def test_the_tensorboard_setting_writes_event_files_from_the_window(qtbot, runne
     acc = EventAccumulator(str(tmp_path / "run"))
     acc.Reload()
     assert len(acc.Scalars("val_accuracy")) == 1 and acc.Tags()["histograms"]
+
+
+def test_the_window_picks_torch_threads_as_the_command_line_does(qtbot, runner, monkeypatch):
+    """``main.py train`` trains a small network on one torch thread (Trainer threads="auto");
+    a run from the window follows the same rule, so the two are alike (and the GUI keeps a
+    core)."""
+    import torch
+
+    from engine.training import Callback
+    from engine.training import trainer as trainer_module
+
+    seen: dict = {}
+
+    class Threads(Callback):
+        def on_train_start(self, event) -> None:
+            seen["during"] = torch.get_num_threads()
+
+    class Spy(trainer_module.Trainer):
+        def __init__(self, *args, **kwargs):
+            seen["threads"] = kwargs.get("threads")
+            kwargs["callbacks"] = [*kwargs.get("callbacks", []), Threads()]
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "Trainer", Spy)
+    with qtbot.waitSignal(runner.finished, timeout=60_000) as finished:
+        runner.start(mlp(1))
+    assert finished.args[0].ok
+    assert seen == {"threads": "auto", "during": 1}  # the MLP template is a small network

@@ -1,0 +1,93 @@
+"""The x axes of the step plots follow a run in a few rounded steps (each move redraws the
+axis), always showing the newest point, and stop following once the user zooms or pans."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.training.events import BatchEvent, TrainStartEvent
+from gui.plots import TrainingPlots
+from gui.plots.training_plots import x_bound
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+BPE = 10
+
+
+def start() -> TrainStartEvent:
+    return TrainStartEvent(
+        task="classification",
+        epochs=30,
+        start_epoch=0,
+        batches_per_epoch=BPE,
+        n_train=100,
+        n_val=20,
+        device="cpu",
+        data_description="test data",
+        loss_names=("loss",),
+    )
+
+
+def batch(step: int) -> BatchEvent:
+    return BatchEvent(
+        epoch=step // BPE,
+        step=step,
+        batch=step % BPE,
+        batches_per_epoch=BPE,
+        steps=[step],
+        losses={"loss": [1.0 / step]},
+        lr=1e-3,
+        samples_per_s=1.0,
+        grad_norms={"dense1": 0.1 * step},
+    )
+
+
+@pytest.fixture
+def plots(qtbot):
+    made = TrainingPlots()
+    qtbot.addWidget(made)
+    made.resize(1000, 600)
+    made.show()
+    qtbot.waitExposed(made)
+    made.add_events([start()])
+    made.flush()
+    return made
+
+
+def test_x_bound_rounds_up_in_few_steps():
+    assert x_bound(0.2) == 1.0 and x_bound(1.0) == 1.0
+    assert x_bound(1.2) == 1.5 and x_bound(7.3) == 7.5 and x_bound(10.0) == 10.0
+    assert x_bound(12) == 15 and x_bound(151) == 200
+    assert len({x_bound(s / BPE) for s in range(1, 30 * BPE)}) <= 25  # 30 epochs, 300 steps
+
+
+def test_the_x_axes_follow_the_run_in_few_steps_and_always_show_the_newest_point(plots):
+    ranges = {"loss": [], "grads": []}
+    for step in range(1, 30 * BPE + 1):
+        plots.add_events([batch(step)])
+        plots.flush()
+        for key, plot in (("loss", plots.loss_plot), ("grads", plots.grad_plot)):
+            lo, hi = plot.getViewBox().viewRange()[0]
+            assert lo <= 0.1 and hi >= step / BPE, (key, step, lo, hi)
+            ranges[key].append((round(lo, 6), round(hi, 6)))
+    for key, seen in ranges.items():
+        moves = sum(a != b for a, b in zip(seen, seen[1:]))
+        assert moves <= 25, (key, moves)  # not one per refresh (300 refreshes)
+
+
+def test_a_users_zoom_is_kept_while_the_run_goes_on_and_the_auto_button_follows_again(plots):
+    for step in range(1, 21):
+        plots.add_events([batch(step)])
+    plots.flush()
+    view = plots.loss_plot.getViewBox()
+    view.setXRange(0.5, 1.0, padding=0)
+    view.sigRangeChangedManually.emit([True, True])  # as a mouse wheel or drag does
+    for step in range(21, 60):
+        plots.add_events([batch(step)])
+        plots.flush()
+    assert view.viewRange()[0] == pytest.approx([0.5, 1.0])
+    view.enableAutoRange()  # the plot's "A" button
+    plots.add_events([batch(60)])
+    plots.flush()
+    lo, hi = view.viewRange()[0]
+    assert lo <= 0.1 and hi >= 6.0

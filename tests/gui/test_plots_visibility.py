@@ -1,0 +1,86 @@
+"""Plots the user cannot see are not redrawn while a run goes on (a hidden Plots dock, a plot
+scrolled out of view), and each catches up with the whole run as soon as it is in view."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.training.events import BatchEvent, TrainStartEvent
+from gui.plots import TrainingPlots
+
+pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
+
+
+def start() -> TrainStartEvent:
+    return TrainStartEvent(
+        task="classification",
+        epochs=3,
+        start_epoch=0,
+        batches_per_epoch=10,
+        n_train=100,
+        n_val=20,
+        device="cpu",
+        data_description="test data",
+        loss_names=("loss",),
+    )
+
+
+def batch(step: int) -> BatchEvent:
+    return BatchEvent(
+        epoch=0,
+        step=step,
+        batch=step,
+        batches_per_epoch=10,
+        steps=[step],
+        losses={"loss": [1.0 / step]},
+        lr=1e-3,
+        samples_per_s=1.0,
+        grad_norms={"dense1": 0.5 + step},
+    )
+
+
+def points(curve) -> int:
+    return 0 if curve.xData is None else len(curve.xData)
+
+
+@pytest.fixture
+def plots(qtbot):
+    made = TrainingPlots()
+    qtbot.addWidget(made)
+    made.resize(900, 160)  # shorter than the grid: the bottom row is scrolled out of view
+    made.show()
+    qtbot.waitExposed(made)
+    made.add_events([start()])
+    made.flush()
+    return made
+
+
+def test_a_plot_scrolled_out_of_view_catches_up_when_scrolled_to(qtbot, plots):
+    assert plots.on_screen("loss") and not plots.on_screen("grads")
+    plots.add_events([batch(s) for s in range(1, 6)])
+    plots._tick()  # the periodic refresh of a running run
+    assert points(plots.step_curves["loss"]) == 5  # in view: drawn
+    assert points(plots.grad_curves["dense1"]) == 0  # out of view: not drawn yet
+    bar = plots.scroll_area.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    qtbot.waitUntil(lambda: points(plots.grad_curves["dense1"]) == 5, timeout=5000)
+    assert list(plots.grad_curves["dense1"].yData) == [0.5 + s for s in range(1, 6)]
+
+
+def test_a_hidden_panel_is_not_redrawn_and_shows_the_whole_run_when_shown(qtbot, plots):
+    plots.hide()
+    assert not plots.on_screen("loss")
+    plots.add_events([batch(s) for s in range(1, 8)])
+    plots._tick()
+    assert points(plots.step_curves["loss"]) == 0
+    plots.show()
+    qtbot.waitUntil(lambda: points(plots.step_curves["loss"]) == 7, timeout=5000)
+    assert plots.step_curves["loss"].yData[-1] == pytest.approx(1.0 / 7)
+
+
+def test_flush_draws_every_plot_in_view_or_not(plots):
+    plots.hide()
+    plots.add_events([batch(s) for s in range(1, 4)])
+    plots.flush()  # the end of a run: everything drawn
+    assert points(plots.step_curves["loss"]) == 3
+    assert points(plots.grad_curves["dense1"]) == 3
