@@ -195,6 +195,12 @@ def test_settings_are_undoable_edits_saved_with_the_design(qtbot, window, tmp_pa
     assert doc.design.training["early_stopping"] == {"patience": 4}
     panel.patience_spin.setValue(0)  # "off"
     assert "early_stopping" not in doc.design.training
+    assert not panel.tensorboard_check.isChecked()
+    panel.tensorboard_check.setChecked(True)  # TensorBoard event files: one undoable edit
+    assert doc.design.training["tensorboard"] is True
+    assert win.undo_action.text().replace("&", "") == "Undo Set training tensorboard to True"
+    win.undo_action.trigger()
+    assert "tensorboard" not in doc.design.training and not panel.tensorboard_check.isChecked()
     # an invalid value is refused with the reason; the design and the undo stack stay
     count = doc.undo_stack.count()
     panel.lr_spin.setValue(0.0)

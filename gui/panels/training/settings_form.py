@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QComboBox, QFormLayout, QGroupBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QSpinBox, QWidget
 
 from engine.editing import training_section
 from engine.errors import DeepwireError
@@ -49,6 +49,11 @@ class SettingsForm:
         )
         self.patience_spin.setSpecialValueText("off")
         self.device_combo = self._combo("device", DEVICES, "Where training runs")
+        self.tensorboard_check = self._check(
+            "tensorboard",
+            "Write TensorBoard event files into the run folder: every metric per epoch, weight "
+            "histograms and the graph (view them with: tensorboard --logdir <the run folder>)",
+        )
         loader = torch_loader()
         if loader.is_ready():
             self._mark_unavailable_devices()
@@ -64,6 +69,7 @@ class SettingsForm:
             ("Weight decay", "weight_decay"),
             ("Early stopping", "early_stopping"),
             ("Device", "device"),
+            ("TensorBoard", "tensorboard"),
         ):
             form.addRow(label, self.editors[key])
         self.settings_note = self._label(None)
@@ -79,6 +85,13 @@ class SettingsForm:
         combo.activated.connect(lambda _i, k=key, c=combo: self.set_setting(k, c.currentText()))
         self.editors[key] = combo
         return combo
+
+    def _check(self, key: str, tip: str) -> QCheckBox:
+        check = QCheckBox("write event files")
+        check.setToolTip(tip)
+        check.toggled.connect(lambda on, k=key: self.set_setting(k, on))
+        self.editors[key] = check
+        return check
 
     def _spin(self, key: str, low: int, high: int, tip: str) -> QSpinBox:
         spin = QSpinBox()
@@ -177,6 +190,7 @@ class SettingsForm:
                 cfg.early_stopping.patience if cfg.early_stopping is not None else 0
             )
             self.device_combo.setCurrentText(cfg.device)
+            self.tensorboard_check.setChecked(cfg.tensorboard)
             if error is not None:
                 self.settings_error.setText(f"The design's training section: {error}")
                 self.settings_error.show()
