@@ -72,6 +72,7 @@ class ConfusionView(FamilyView):
     def build(self) -> None:
         plots = self.plots
         plot = plots.image_plot(0, "Confusion matrix (validation)", axes=True)
+        plot.setToolTip("Confusion matrix of the validation split: rows true, columns predicted")
         plot.getAxis("bottom").setLabel("predicted", color=plots.muted.name(), size="8pt")
         plot.getAxis("left").setLabel("true", color=plots.muted.name(), size="8pt")
         counts = self.items["counts"] = CellCounts(plots.fg, plots.bg)
@@ -91,7 +92,8 @@ class ConfusionView(FamilyView):
         correct = float(np.trace(matrix)) / max(1, int(matrix.sum()))
         retitle(
             plot,
-            f"Confusion matrix (validation){epoch}: {correct:.1%} correct",
+            # short: a title wider than the column widens it past the panel's right edge
+            f"Validation{epoch}: {correct:.1%} correct",
             color=host.fg,
             size="9pt",
         )

@@ -118,3 +118,33 @@ def test_a_new_epoch_retitles_the_matrix_without_laying_the_grid_out_again(qtbot
     plots.flush()
     assert "epoch 1: 95.0% correct" in plot.titleLabel.text  # the user reads the new title
     assert plots.view.ci.layout.isActivated() and plot.layout.isActivated()
+
+
+def test_the_whole_matrix_and_its_title_fit_the_plots_panel_in_the_training_layout(
+    qtbot, main_window
+):
+    """At the window's natural size in the layout Train gives, the matrix of ten digits and its
+    title lie inside what the Plots panel shows (they were cut off at its right edge)."""
+    from tests.gui.test_plots_first_use import mlp
+
+    win, _ = main_window(mlp(), size=(1400, 900), exposed=True)
+    win.apply_training_layout()
+    plots = win.plots
+    plots.prepare_run(win.document.design, "classification")
+    names = [str(i) for i in range(10)]
+    plots._setup_family("classification", names)
+    matrix = np.eye(10, dtype=int) * 36
+    matrix[8, 1] = 2
+    sample = ConfusionSample(matrix)
+    plots.add_events(
+        [EpochEvent(30, 30, 10, {"train_loss": 0.1, "val_loss": 0.12}, 1e-3, 1.0, True, sample)]
+    )
+    plots.flush()
+    qtbot.wait(100)
+    plot = plots.family_items["image_plot"]
+    shown = plots.scroll_area.viewport().width()
+    right = plots.view.mapFromScene(plot.sceneBoundingRect().topRight()).x()
+    title = plots.view.mapFromScene(plot.titleLabel.sceneBoundingRect().topRight()).x()
+    assert right <= shown and title <= shown, (right, title, shown)
+    last_cell = plot.getViewBox().mapViewToScene(pg.Point(9.9, 9.5))
+    assert plots.view.mapFromScene(last_cell).x() < shown  # the last column is on screen
