@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +42,28 @@ def guarded(fn: Callable[[], int]) -> int:
         return fail(f"{where}{exc.strerror or exc}; check the path and its permissions", 2)
     except KeyboardInterrupt:
         return fail("interrupted", 130)
+
+
+@contextmanager
+def two_step_ctrl_c(target: Any, message: str, *, active: bool = True) -> Iterator[None]:
+    """While the block runs (in the main thread, and ``active``): the first Ctrl+C calls
+    ``target.request_stop()`` and writes ``message`` (e.g. "stopping after this batch"); a second
+    one, once ``target.stop_requested``, aborts at once (KeyboardInterrupt)."""
+    if threading.current_thread() is not threading.main_thread() or not active:
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if target.stop_requested:
+            raise KeyboardInterrupt
+        sys.stderr.write(f"\n{message} (Ctrl+C again to abort)\n")
+        target.request_stop()
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]:

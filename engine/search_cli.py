@@ -13,14 +13,12 @@ resumable: run the same command again).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from engine.cli import fail, guarded
+from engine.cli import fail, guarded, two_step_ctrl_c
 from engine.errors import printable
 from engine.io import load_design, save_design
 
@@ -29,21 +27,8 @@ from engine.io import load_design, save_design
 def _stop_on_ctrl_c(runner) -> Iterator[None]:
     """First Ctrl+C: stop the running trial at its next batch (queued again for the next run);
     a second one aborts at once."""
-    if threading.current_thread() is not threading.main_thread():
+    with two_step_ctrl_c(runner, "stopping the search after this batch"):
         yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if runner.stop_requested:
-            raise KeyboardInterrupt
-        sys.stderr.write("\nstopping the search after this batch (Ctrl+C again to abort)\n")
-        runner.request_stop()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def _runner(args: argparse.Namespace, design):

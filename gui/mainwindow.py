@@ -236,6 +236,19 @@ class MainWindow(QMainWindow):
         self.tabifyDockWidget(self.problems_dock, self.history_dock)
         self.problems_dock.raise_()
 
+    def _work_docks(self) -> tuple[QDockWidget, ...]:
+        """The docks of training, data, evaluation, search and runs (the View menu lists them
+        after the editing panels; Reset Panel Layout puts them back too)."""
+        return (
+            self.training_dock,
+            self.data_dock,
+            self.plots_dock,
+            self.evaluate_dock,
+            self.search_dock,
+            self.search_plots_dock,
+            self.runs_dock,
+        )
+
     def _start_autosave(self, autosave_ms: int) -> None:
         """Autosave every ``autosave_ms`` while there is a recovery store."""
         self.autosave_timer = QTimer(self)
@@ -359,15 +372,7 @@ class MainWindow(QMainWindow):
             [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
         )
         self.train_menu = train_menu
-        for dock in (
-            self.training_dock,
-            self.data_dock,
-            self.plots_dock,
-            self.evaluate_dock,
-            self.search_dock,
-            self.search_plots_dock,
-            self.runs_dock,
-        ):
+        for dock in self._work_docks():
             view_menu.addAction(dock.toggleViewAction())
 
         help_menu = bar.addMenu("&Help")
@@ -774,19 +779,8 @@ class MainWindow(QMainWindow):
     def reset_panels(self) -> None:
         """Put every panel back where it starts."""
         self.restoreState(self._default_state, STATE_VERSION)
-        for dock in (
-            self.palette_dock,
-            self.inspector_dock,
-            self.problems_dock,
-            self.history_dock,
-            self.training_dock,
-            self.data_dock,
-            self.plots_dock,
-            self.evaluate_dock,
-            self.search_dock,
-            self.search_plots_dock,
-            self.runs_dock,
-        ):
+        editing = (self.palette_dock, self.inspector_dock, self.problems_dock, self.history_dock)
+        for dock in (*editing, *self._work_docks()):
             dock.setFloating(False)
             dock.show()
         self.problems_dock.raise_()

@@ -95,3 +95,39 @@ def run_python(args: list[str], env: dict[str, str], timeout: float) -> subproce
     return subprocess.run(
         [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
     )
+
+
+#: The built-in iris data, standardized (small runs that train in a blink).
+IRIS = {"source": "builtin", "name": "iris", "preprocess": {"scale": "standard"}}
+
+
+def iris_design(lr: float = 0.01, batch_size: int = 32, epochs: int = 2) -> Design:
+    """A 4 → 8 → 3 classifier of iris named "iris net" with its data and training sections."""
+    design = chain(
+        ("x", "Input", {"shape": [4]}),
+        ("h", "Linear", {"out_features": 8}),
+        ("a", "ReLU"),
+        ("logits", "Linear", {"out_features": 3}),
+        ("out", "Output", {}),
+    )
+    design.name = "iris net"
+    design.data = dict(IRIS)
+    design.training = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    return design
+
+
+def train_start(epochs: int, batches_per_epoch: int) -> Any:
+    """The TrainStartEvent of a small classification run (100 train / 20 val samples)."""
+    from engine.training.events import TrainStartEvent
+
+    return TrainStartEvent(
+        task="classification",
+        epochs=epochs,
+        start_epoch=0,
+        batches_per_epoch=batches_per_epoch,
+        n_train=100,
+        n_val=20,
+        device="cpu",
+        data_description="test data",
+        loss_names=("loss",),
+    )

@@ -12,15 +12,13 @@ with Ctrl+C. ``--init-from`` starts a new run from a checkpoint's weights with a
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TextIO
 
-from engine.cli import fail, guarded
+from engine.cli import fail, guarded, two_step_ctrl_c
 from engine.errors import TrainingError, printable
 from engine.io import load_design
 from engine.training.config import TrainConfig
@@ -149,21 +147,8 @@ def stop_on_ctrl_c(trainer: Trainer) -> Iterator[None]:
     """First Ctrl+C: finish the running batch and stop cleanly (files keep the last full epoch,
     summary.json says ``stopped``); a second Ctrl+C aborts at once. Not under torchrun, where the
     processes must stop at the same batch: there Ctrl+C aborts as usual."""
-    if threading.current_thread() is not threading.main_thread() or launched_distributed():
+    with two_step_ctrl_c(trainer, "stopping after this batch", active=not launched_distributed()):
         yield
-        return
-
-    def handler(signum: int, frame: object) -> None:
-        if trainer.stop_requested:
-            raise KeyboardInterrupt
-        sys.stderr.write("\nstopping after this batch (Ctrl+C again to abort)\n")
-        trainer.request_stop()
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def run_train(args: argparse.Namespace) -> int:

@@ -24,25 +24,9 @@ from engine.runs import (
 from engine.training.config import TrainConfig
 from engine.training.events import Callback
 from engine.training.trainer import Trainer
-from tests.engine.builders import chain
+from tests.helpers import IRIS, iris_design
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
-
-IRIS = {"source": "builtin", "name": "iris", "preprocess": {"scale": "standard"}}
-
-
-def iris_design(lr: float = 0.01):
-    design = chain(
-        ("x", "Input", {"shape": [4]}),
-        ("h", "Linear", {"out_features": 8}),
-        ("a", "ReLU"),
-        ("logits", "Linear", {"out_features": 3}),
-        ("out", "Output", {}),
-    )
-    design.name = "iris net"
-    design.data = dict(IRIS)
-    design.training = {"epochs": 2, "batch_size": 32, "lr": lr}
-    return design
 
 
 class _StopAtFirstBatch(Callback):

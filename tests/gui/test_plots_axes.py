@@ -8,6 +8,7 @@ import pytest
 from engine.training.events import BatchEvent, TrainStartEvent
 from gui.plots import TrainingPlots
 from gui.plots.training_plots import x_bound
+from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
@@ -15,17 +16,7 @@ BPE = 10
 
 
 def start() -> TrainStartEvent:
-    return TrainStartEvent(
-        task="classification",
-        epochs=30,
-        start_epoch=0,
-        batches_per_epoch=BPE,
-        n_train=100,
-        n_val=20,
-        device="cpu",
-        data_description="test data",
-        loss_names=("loss",),
-    )
+    return train_start(30, BPE)
 
 
 def batch(step: int) -> BatchEvent:

@@ -7,22 +7,13 @@ import pytest
 
 from engine.training.events import BatchEvent, TrainStartEvent
 from gui.plots import TrainingPlots
+from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
 
 
 def start() -> TrainStartEvent:
-    return TrainStartEvent(
-        task="classification",
-        epochs=3,
-        start_epoch=0,
-        batches_per_epoch=10,
-        n_train=100,
-        n_val=20,
-        device="cpu",
-        data_description="test data",
-        loss_names=("loss",),
-    )
+    return train_start(3, 10)
 
 
 def batch(step: int) -> BatchEvent:

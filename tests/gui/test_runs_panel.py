@@ -33,25 +33,15 @@ from gui.panels.runs.model import BEST, CHANGED, EPOCHS, NAME, STAR, STATUS
 from gui.plots.compare import run_colour
 from gui.widgets import ERROR_COLOUR, OK_COLOUR, UNKNOWN_CATEGORY_COLOUR, WARNING_COLOUR
 from resources import template_path
-from tests.engine.builders import chain
+from tests import helpers
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
-IRIS = {"source": "builtin", "name": "iris", "preprocess": {"scale": "standard"}}
+IRIS = helpers.IRIS
 DEAD_PID = 4_194_303 + 1000  # above Linux's largest process id: never alive
 
 
 def iris_design(lr: float = 0.01, batch_size: int = 32) -> Design:
-    design = chain(
-        ("x", "Input", {"shape": [4]}),
-        ("h", "Linear", {"out_features": 8}),
-        ("a", "ReLU"),
-        ("logits", "Linear", {"out_features": 3}),
-        ("out", "Output", {}),
-    )
-    design.name = "iris net"
-    design.data = dict(IRIS)
-    design.training = {"epochs": 3, "batch_size": batch_size, "lr": lr}
-    return design
+    return helpers.iris_design(lr, batch_size, epochs=3)
 
 
 def history(epochs: int, scale: float) -> list[dict]:

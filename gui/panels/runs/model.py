@@ -18,6 +18,7 @@ from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
 from engine.runs import RunRecord
+from engine.runs_cli import duration_text
 from gui.formatting import escape_html, metric_text, pretty
 from gui.widgets import ERROR_COLOUR, OK_COLOUR, UNKNOWN_CATEGORY_COLOUR, WARNING_COLOUR
 
@@ -63,18 +64,6 @@ class RunRow:
     def name(self) -> str:
         """The run's name."""
         return self.run.name
-
-
-def duration_text(seconds: float | None) -> str:
-    """``42 s``, ``3 min 5 s``, ``2 h 04 min``; ``—`` when unknown."""
-    if seconds is None:
-        return "—"
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60:02d} min"
 
 
 def started_text(started: float | None) -> str:
@@ -223,7 +212,7 @@ class RunsModel(QAbstractTableModel):
         if col == STARTED:
             return started_text(run.started)
         if col == DURATION:
-            return duration_text(run.duration_s)
+            return duration_text(run.duration_s, spaced=True)
         if col == EPOCHS:
             total = f"/{run.epochs}" if run.epochs else ""
             return f"{run.epochs_completed}{total}"
