@@ -94,18 +94,15 @@ class SettingsForm:
         return check
 
     def _spin(self, key: str, low: int, high: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(low, high)
-        spin.setKeyboardTracking(False)  # commit on Enter / focus out / arrows, not per key
-        spin.setToolTip(tip)
-        spin.valueChanged.connect(lambda v, k=key: self._spin_changed(k, v))
-        self.editors[key] = spin
-        return spin
+        return self._number(QSpinBox(), key, low, high, tip)
 
     def _float(self, key: str, low: float, high: float, tip: str) -> FloatSpinBox:
-        spin = FloatSpinBox()
+        return self._number(FloatSpinBox(), key, low, high, tip)
+
+    def _number(self, spin: Any, key: str, low: float, high: float, tip: str) -> Any:
+        """``spin`` (a whole-number or decimal box) as the editor of ``training[key]``."""
         spin.setRange(low, high)
-        spin.setKeyboardTracking(False)
+        spin.setKeyboardTracking(False)  # commit on Enter / focus out / arrows, not per key
         spin.setToolTip(tip)
         spin.valueChanged.connect(lambda v, k=key: self._spin_changed(k, v))
         self.editors[key] = spin
