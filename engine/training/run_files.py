@@ -165,6 +165,7 @@ class RunFiles:
 
     @property
     def metrics_file(self) -> Path | None:
+        """The run's metrics.jsonl (one line per epoch); None without a run folder."""
         return self.out_dir / METRICS_FILE if self.out_dir is not None else None
 
     def checkpoint(self, kind: str) -> Path | None:

@@ -151,10 +151,12 @@ class Trainer:
 
     @property
     def paused(self) -> bool:
+        """True while the run is paused (between batches)."""
         return self.control.paused
 
     @property
     def stop_requested(self) -> bool:
+        """True once a stop was asked for (the run ends after its running batch)."""
         return self.control.stop_requested
 
     def stop_requested_now(self) -> bool:

@@ -61,6 +61,7 @@ class Series:
         self.envelope = MinMaxEnvelope() if envelope else None
 
     def extend(self, xs: Any, ys: Any) -> None:
+        """Append points (x in increasing order); the envelope, if any, follows."""
         k = len(xs)
         need = self.n + k
         if need > len(self._x):
@@ -72,6 +73,7 @@ class Series:
         self.n = need
 
     def append(self, x: float, y: float) -> None:
+        """Append one point."""
         self.extend((x,), (y,))
 
     def envelope_points(self) -> tuple[np.ndarray, np.ndarray]:
@@ -86,13 +88,16 @@ class Series:
 
     @property
     def x(self) -> np.ndarray:
+        """The x values held (a view, not a copy)."""
         return self._x[: self.n]
 
     @property
     def y(self) -> np.ndarray:
+        """The y values held (a view, not a copy)."""
         return self._y[: self.n]
 
     def clear(self) -> None:
+        """Forget every point (a new run)."""
         self.n = 0
         if self.envelope is not None:
             self.envelope.clear()

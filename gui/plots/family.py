@@ -54,6 +54,7 @@ class FamilyView:
         self.build()
 
     def build(self) -> None:
+        """Create the view's plot items in the family column (called once, on construction)."""
         raise NotImplementedError
 
     def draw(self, sample: Any, epoch: str) -> None:
