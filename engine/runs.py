@@ -462,7 +462,8 @@ class RunStore:
         self.root = Path(root)
         self.stem = stem
         self.name = name
-        self._pattern = re.compile(rf"{re.escape(stem)}-{_STAMP}")
+        # <stem>-<time> (a run), <stem>-trial-NNNN-<time> (a search trial, engine/search.py)
+        self._pattern = re.compile(rf"{re.escape(stem)}(?:-trial-\d+)?-{_STAMP}")
 
     def __repr__(self) -> str:
         return f"RunStore({str(self.root)!r}, {self.stem!r})"

@@ -345,3 +345,22 @@ def test_runs_from_before_the_start_file_take_their_start_from_the_folder_name(t
     (store.root / "cnn-20200102-030405").mkdir()
     (store.root / "cnn-20200102-030405" / "summary.json").write_text("{broken")
     assert "cnn-20200102-030405" not in by_name(store.list_runs())
+
+
+def test_a_searchs_trials_are_runs_of_the_design(tmp_path):
+    """The Search panel writes its trials into the run store (<stem>-trial-NNNN-<time>): the
+    Runs panel lists them with the design's other runs, and not with another design's."""
+    from engine.search import SearchRunner
+
+    design = iris_design(epochs=1)
+    design.search = {"space": {"lr": {"low": 0.001, "high": 0.1, "log": True}}}
+    path = tmp_path / "iris.json"
+    save_design(design, path)
+    store = store_for(path, design.name, root=tmp_path / "runs")
+    outcome = SearchRunner(design, 2, runs_dir=store.root, base_dir=tmp_path, stem="iris").run()
+    trials = sorted(Path(t.run_dir).name for t in outcome.trials)
+    assert len(trials) == 2 and all(name.startswith("iris-trial-") for name in trials)
+    listed = store.list_runs()
+    assert sorted(r.name for r in listed) == trials
+    assert all(r.status == "finished" for r in listed)
+    assert store_for(tmp_path / "iris-trial.json", "other", root=store.root).list_runs() == []
