@@ -652,6 +652,20 @@ def _path(run: RunRecord | Path) -> Path:
     return path
 
 
+def duration_text(seconds: float | None, spaced: bool = False) -> str:
+    """``42s``, ``3m05s``, ``2h01m`` (``spaced``: ``42 s``, ``3 min 05 s``, ``2 h 01 min``, as the
+    window's Runs table reads); ``-`` (spaced: ``—``) when unknown."""
+    if seconds is None or not math.isfinite(seconds):
+        return "—" if spaced else "-"
+    s = int(round(seconds))
+    sec, mins, hours = (" s", " min ", " h ") if spaced else ("s", "m", "h")
+    if s < 60:
+        return f"{s}{sec}"
+    if s < 3600:
+        return f"{s // 60}{mins}{s % 60:02d}{sec}"
+    return f"{s // 3600}{hours}{s % 3600 // 60:02d}{mins.rstrip()}"
+
+
 def list_runs(store: RunStore, now: float | None = None) -> list[RunRecord]:
     """:meth:`RunStore.list_runs` as a function."""
     return store.list_runs(now)

@@ -11,30 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from typing import Any
 
 from engine.cli import guarded
 from engine.errors import printable
 from engine.io import load_design
-from engine.runs import RunRecord, design_changed_since, store_for
+from engine.runs import RunRecord, design_changed_since, duration_text, store_for
 
 COLUMNS = ("name", "status", "started", "duration", "epochs", "best", "device", "changed")
-
-
-def duration_text(seconds: float | None, spaced: bool = False) -> str:
-    """``42s``, ``3m05s``, ``2h01m`` (``spaced``: ``42 s``, ``3 min 05 s``, ``2 h 01 min``, as the
-    window's Runs table reads); ``-`` (spaced: ``—``) when unknown."""
-    if seconds is None or not math.isfinite(seconds):
-        return "—" if spaced else "-"
-    s = int(round(seconds))
-    sec, mins, hours = (" s", " min ", " h ") if spaced else ("s", "m", "h")
-    if s < 60:
-        return f"{s}{sec}"
-    if s < 3600:
-        return f"{s // 60}{mins}{s % 60:02d}{sec}"
-    return f"{s // 3600}{hours}{s % 3600 // 60:02d}{mins.rstrip()}"
 
 
 def _started(rec: RunRecord) -> str:

@@ -17,8 +17,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor, QFont, QPalette
 from PySide6.QtWidgets import QApplication
 
-from engine.runs import RunRecord
-from engine.runs_cli import duration_text
+from engine.runs import RunRecord, duration_text
 from gui.formatting import escape_html, metric_text, pretty
 from gui.widgets import ERROR_COLOUR, OK_COLOUR, UNKNOWN_CATEGORY_COLOUR, WARNING_COLOUR
 
