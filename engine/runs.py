@@ -323,6 +323,20 @@ class RunRecord:
             self.duration_s = max(0.0, now - self.started)
 
 
+def _newest_first_key(record: RunRecord) -> tuple[bool, float, int, str]:
+    """Sort key (reversed: newest first): the start time, else the folder name's time stamp;
+    runs started in the same second by their ``-N`` suffix (``-10`` after ``-2``)."""
+    stamp = re.search(r"-(\d{8}-\d{6})(?:-(\d+))?$", record.path.name)
+    started = record.started
+    if started is None and stamp:
+        try:
+            started = time.mktime(time.strptime(stamp.group(1), "%Y%m%d-%H%M%S"))
+        except (ValueError, OverflowError):
+            pass
+    suffix = int(stamp.group(2) or 1) if stamp else 0
+    return (started is not None, started or 0.0, suffix, record.name)
+
+
 def _started_guess(folder: Path, summary: Any) -> float:
     """A start time without run-start.json: the time stamp in the folder's name, else the
     summary's time less the training time, else when the folder was made."""
@@ -583,8 +597,23 @@ class RunStore:
             if folder.resolve() not in seen:
                 seen.add(folder.resolve())
                 records.append(RunRecord.read(folder, now))
-        records.sort(key=lambda r: (r.started is not None, r.started or 0.0, r.name), reverse=True)
+        records.sort(key=_newest_first_key, reverse=True)
         return records
+
+    def checkpoints(self, limit: int = 5) -> list[Path]:
+        """``best.pt`` then ``last.pt`` of this design's newest ``limit`` runs that have one,
+        newest run first (renamed runs and search trials included). Reads the run folders: call
+        it off the GUI thread."""
+        out: list[Path] = []
+        runs = 0
+        for run in self.list_runs():
+            found = [p for p in (run.path / "best.pt", run.path / "last.pt") if p.is_file()]
+            if found:
+                out += found
+                runs += 1
+                if runs >= limit:
+                    break
+        return out
 
     # editing one run
     def _check_not_running(self, run: RunRecord | Path, action: str) -> RunRecord:

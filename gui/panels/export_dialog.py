@@ -87,26 +87,34 @@ def checkpoint_candidates(
     """Existing checkpoint files that probably hold this design's weights, most likely first.
 
     The run this editor started last (``best.pt``, then ``last.pt``), then the newest earlier
-    runs of the design in ``runs_dir`` (``<stem>-YYYYmmdd-HHMMSS`` folders, as the training panel
-    names them — after the file, or after the design's name for runs started before it was first
-    saved), then ``DESIGN.pt`` beside the design file (what File → Import writes).
+    runs of the design in its run store under ``runs_dir`` (:meth:`engine.runs.RunStore.
+    checkpoints`: renamed runs and search trials included; the store of the saved file, then
+    the one named after the design for runs started before it was first saved), then
+    ``DESIGN.pt`` beside the design file (what File → Import writes). Reads run folders: call
+    it off the GUI thread.
     """
+    from engine.runs import store_for
+
     out: list[Path] = []
     if last_run is not None:
         out += [last_run / "best.pt", last_run / "last.pt"]
     if runs_dir is not None and runs_dir.is_dir():
-        stems = {design_stem(design_path, design.name), design_stem(None, design.name)}
-        names = "|".join(re.escape(stem) for stem in sorted(stems))
-        pattern = re.compile(rf"(?:{names})-(\d{{8}}-\d{{6}})(?:-(\d+))?")
-        found = [(m, p) for p in runs_dir.iterdir() if (m := pattern.fullmatch(p.name))]
-        found.sort(key=lambda mp: (mp[0].group(1), int(mp[0].group(2) or 1)), reverse=True)
-        runs = [p for _, p in found]
-        for run in runs[:5]:
-            out += [run / "best.pt", run / "last.pt"]
+        stores = [store_for(design_path, design.name, root=runs_dir)]
+        if design_path is not None:
+            stores.append(store_for(None, design.name, root=runs_dir))
+        for store in stores:
+            out += store.checkpoints()
     if design_path is not None:
         out.append(design_path.with_suffix(".pt"))
     seen: set[Path] = set()
     return [p for p in out if not (p in seen or seen.add(p)) and p.is_file()]
+
+
+def find_checkpoint(
+    design: Design, design_path: Path | None, runs_dir: Path | None, last_run: Path | None
+) -> CheckpointCheck:
+    """:func:`check_checkpoints` over :func:`checkpoint_candidates` (one worker-thread call)."""
+    return check_checkpoints(design, checkpoint_candidates(design, design_path, runs_dir, last_run))
 
 
 def check_checkpoints(design: Design, paths: list[Path]) -> CheckpointCheck:
@@ -174,7 +182,7 @@ class ExportDialog(OutputFileDialog):
         self.probe: BackgroundCall | None = None  # the running checkpoint check
         self.check: CheckpointCheck | None = None
         self._picked_output: Path | None = None  # chosen in the file dialog, which asked
-        self._probe_pending: list[Path] | None = None
+        self._probe_pending: tuple[list[Path] | None] | None = None  # (paths,) waiting
         self.setWindowTitle("Export Trained Model")
         self.setMinimumWidth(620)
         self._build()
@@ -268,12 +276,12 @@ class ExportDialog(OutputFileDialog):
         self.part_combo.blockSignals(False)
         self.part_combo.setEnabled(self.part_combo.count() > 1)
         self._on_format()
-        candidates = checkpoint_candidates(design, doc.path, self.runs_dir, self.last_run)
-        if candidates:
-            self.checkpoint_edit.setText(str(candidates[0]))
-            self._start_probe(candidates)
-        else:
-            self._show_no_checkpoint()
+        if self.last_run is not None:  # the run this editor started last: shown at once
+            for name in ("best.pt", "last.pt"):
+                if (self.last_run / name).is_file():
+                    self.checkpoint_edit.setText(str(self.last_run / name))
+                    break
+        self._start_probe(None)  # finds this design's newest checkpoint in the background
         self._update_controls()
 
     # -- fields ----------------------------------------------------------------------------------
@@ -395,26 +403,27 @@ class ExportDialog(OutputFileDialog):
             WARNING_COLOUR,
         )
 
-    def _start_probe(self, paths: list[Path]) -> None:
-        """Check ``paths`` in the background; a newer request waits for the running one."""
+    def _start_probe(self, paths: list[Path] | None) -> None:
+        """Check ``paths`` in the background (None: look for this design's checkpoints first);
+        a newer request waits for the running one."""
         if self.probe is not None and self.probe.running:
-            self._probe_pending = paths
+            self._probe_pending = (paths,)
             return
-        coloured(self.checkpoint_info, "Checking the checkpoint…")
-        self.probe = BackgroundCall(
-            check_checkpoints,
-            self.document.design.copy(),
-            paths,
-            parent=self,
-            name="deepwire-checkpoint-check",
-        )
+        design = self.document.design.copy()
+        if paths is None:
+            coloured(self.checkpoint_info, "Looking for this design's checkpoints…")
+            args: tuple = (find_checkpoint, design, self.document.path, self.runs_dir, self.last_run)
+        else:
+            coloured(self.checkpoint_info, "Checking the checkpoint…")
+            args = (check_checkpoints, design, paths)
+        self.probe = BackgroundCall(*args, parent=self, name="deepwire-checkpoint-check")
         self.probe.done.connect(self._on_probe_done)
         self.probe.start()
 
     @Slot(object, object)
     def _on_probe_done(self, check: CheckpointCheck | None, error: str | None) -> None:
         if self._probe_pending is not None:
-            paths, self._probe_pending = self._probe_pending, None
+            (paths,), self._probe_pending = self._probe_pending, None
             self._start_probe(paths)
             return
         if check is None:

@@ -78,6 +78,7 @@ def panel(qtbot, runs):
         p.resize(460, 900)
         p.show()
         made.append(p)
+        qtbot.waitUntil(lambda: p.lookup is None, timeout=TIMEOUT)  # the newest run, found
         return p
 
     yield make
@@ -171,6 +172,7 @@ def test_no_test_split_is_one_line(qtbot, panel, runs):
     design = p.document.design.copy()
     design.data = {**DIGITS, "split": {"val": 0.2, "test": 0.0}}
     p.document.reset(design, path)
+    qtbot.waitUntil(lambda: p.lookup is None, timeout=TIMEOUT)
     assert p.checkpoint is not None
     _evaluate(qtbot, p)
     text = p.error_label.text()

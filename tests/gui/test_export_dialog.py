@@ -272,7 +272,7 @@ def test_export_is_disabled_with_the_reason_when_the_design_has_problems(
 
 
 def test_gan_offers_generator_and_discriminator_and_names_the_file_after_the_part(
-    make_window, tmp_path
+    make_window, qtbot, tmp_path
 ):
     window, _ = make_window(load_design(template_path("gan")))
     window.settings.setValue("files/last_dir", str(tmp_path))
@@ -282,6 +282,7 @@ def test_gan_offers_generator_and_discriminator_and_names_the_file_after_the_par
     dialog.set_part("discriminator")
     dialog.set_format("pt2")
     assert dialog.output_path() == tmp_path / "gan-on-digits-discriminator.pt2"
+    _checked(qtbot, dialog)
     assert "No trained checkpoint" in dialog.checkpoint_info.text()
     assert dialog.blocked_reason() == "choose a checkpoint"
 

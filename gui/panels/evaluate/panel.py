@@ -44,12 +44,16 @@ WORST_SHOWN = 8  # worst samples in the gallery
 SPLITS = (("Test split", "test"), ("Validation split", "val"))
 
 
-def newest_checkpoint(document: Document, runs_dir: Path | None) -> Path | None:
-    """``best.pt`` (else ``last.pt``) of the newest finished run of the document's design."""
+def newest_checkpoint(
+    design_path: Path | None, design_name: str, runs_dir: Path | None
+) -> Path | None:
+    """``best.pt`` (else ``last.pt``) of the newest finished run of the design saved at
+    ``design_path`` (None: unsaved, named ``design_name``). Reads the run store: call it off
+    the GUI thread."""
     if runs_dir is None:
         return None
     try:
-        runs = store_for(document.path, document.design.name, root=runs_dir).list_runs()
+        runs = store_for(design_path, design_name, root=runs_dir).list_runs()
     except (DeepwireError, OSError):
         return None
     for run in runs:
@@ -95,6 +99,7 @@ class EvaluatePanel(QWidget):
         self.chooser = None  # gui.widgets.FileChooser (tests fake it)
         self.call: BackgroundCall | None = None  # the evaluation
         self.model_call: BackgroundCall | None = None  # loading the model for Try it
+        self.lookup: BackgroundCall | None = None  # finding the newest run's checkpoint
         self.details: Any = None  # engine.evaluate.EvaluationDetails of the last evaluation
         self._model_key: tuple | None = None
         layout = scrolled_body(self)
@@ -206,10 +211,30 @@ class EvaluatePanel(QWidget):
 
     @Slot()
     def refresh_default(self) -> None:
-        """Take the newest finished run's checkpoint (unless the user chose one)."""
+        """Take the newest finished run's checkpoint (unless the user chose one), looked up in
+        the background: the run store reads every run's files."""
         if self.chosen and self.checkpoint is not None:
             return
-        self._set_checkpoint(newest_checkpoint(self.document, self.runs_dir()), chosen=False)
+        if self.lookup is not None:
+            self.lookup.cancel()
+        self.lookup = BackgroundCall(
+            newest_checkpoint,
+            self.document.path,
+            self.document.design.name,
+            self.runs_dir(),
+            parent=self,
+            name="deepwire-newest-checkpoint",
+        )
+        self.lookup.done.connect(self._on_lookup_done)
+        self.lookup.start()
+
+    @Slot(object, object)
+    def _on_lookup_done(self, path: Path | None, _error: str | None) -> None:
+        if self.sender() is not self.lookup:
+            return  # an older lookup
+        self.lookup = None
+        if not (self.chosen and self.checkpoint is not None):
+            self._set_checkpoint(path, chosen=False)
 
     def choose_checkpoint(self, path: str | Path | None = None) -> bool:
         """Evaluate ``path`` from now on (asks for a file when None)."""
@@ -297,7 +322,7 @@ class EvaluatePanel(QWidget):
     def shutdown(self, timeout: float = 10.0) -> bool:
         """Stop and join the background work (window close, tests); True when it ended."""
         done = True
-        for call in (self.call, self.model_call):
+        for call in (self.call, self.model_call, self.lookup):
             if call is not None:
                 call.cancel()
                 done = call.wait(timeout) and done
