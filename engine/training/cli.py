@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from engine.cli import fail, guarded, two_step_ctrl_c
-from engine.errors import TrainingError, printable
+from engine.errors import TrainingError, first_line, printable
 from engine.io import load_design
 from engine.training.config import TrainConfig
 from engine.training.devices import launched_distributed
@@ -142,6 +142,24 @@ def default_out_dir(design_path: str) -> Path:
     return new_run_folder("runs", Path(design_path).stem)
 
 
+def register_run(design_path: str, design_name: str, out: Path) -> None:
+    """List the run folder ``out`` in the design's run store (the window's Runs panel), so a
+    run trained here shows there too; a store that cannot be written costs one note on stderr,
+    never the run."""
+    from engine.runs import RunStoreError, is_run_folder, store_for
+
+    if not is_run_folder(out):
+        return
+    try:
+        store_for(design_path, design_name).add_run(out)
+    except (RunStoreError, OSError) as exc:
+        print(
+            f"note: the run is not listed in the window's Runs panel ({first_line(exc, 120)}); "
+            f"add it there with: main.py runs {design_path} --add {out}",
+            file=sys.stderr,
+        )
+
+
 @contextmanager
 def stop_on_ctrl_c(trainer: Trainer) -> Iterator[None]:
     """First Ctrl+C: finish the running batch and stop cleanly (files keep the last full epoch,
@@ -187,6 +205,7 @@ def run_train(args: argparse.Namespace) -> int:
         with stop_on_ctrl_c(trainer):
             summary = trainer.fit()
         if trainer.dist.is_main:
+            register_run(args.design, design.name, out)
             print(printable(summary_line(summary)))
         return 130 if summary.stopped else 0
 

@@ -249,3 +249,25 @@ def test_ctrl_c_stops_cleanly_after_the_running_batch(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["stopped"] and summary["epochs_completed"] >= 1
     assert load_checkpoint(tmp_path / "last.pt").epoch == summary["epochs_completed"]
+
+
+def test_a_cli_run_is_listed_in_the_designs_run_store(tmp_path, capsys, monkeypatch):
+    """A run trained from the command line shows in the window's Runs panel (its run store),
+    wherever --out put it; a store that cannot be written costs one note, never the run."""
+    from engine.runs import store_for
+
+    monkeypatch.setenv("DEEPWIRE_DATA_DIR", str(tmp_path / "data"))
+    design = tmp_path / "mlp.json"
+    design.write_bytes(template_path("mlp").read_bytes())
+    out = tmp_path / "elsewhere" / "my-run"
+    code, _out, err = train(capsys, str(design), "--epochs", "1", "--out", str(out))
+    assert code == 0, err
+    (run,) = store_for(design).list_runs()
+    assert run.path == out.resolve() and run.status == "finished"
+
+    (tmp_path / "blocked").write_text("a file where the data folder should be")
+    monkeypatch.setenv("DEEPWIRE_DATA_DIR", str(tmp_path / "blocked"))
+    code, _out, err = train(capsys, str(design), "--epochs", "1", "--out", str(tmp_path / "r2"))
+    assert code == 0 and (tmp_path / "r2" / "summary.json").is_file()
+    (note,) = [line for line in err.splitlines() if line.startswith("note:")]
+    assert "Runs panel" in note and "--add" in note
