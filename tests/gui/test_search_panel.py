@@ -212,6 +212,10 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     assert window.search_panel.start()
     assert window.search_dock.isVisible() and window.search_plots_dock.isVisible()
     qtbot.waitUntil(lambda: bool(_states(window.search_panel)), timeout=WAIT_MS)
+    # one at a time: Train waits for the search, and says why
+    training = window.training_panel
+    assert not training.train_action.isEnabled()
+    assert "A search is running" in training.train_action.toolTip()
     window.document.undo_stack.setClean()
     window.close()  # asks the search to stop
     assert window.search_panel.session.state == "stopping"
@@ -239,3 +243,53 @@ def test_a_storage_that_cannot_be_opened_is_one_red_line_and_an_empty_space_cann
 def _states(panel: SearchPanel) -> list[str]:
     table = panel.trials_table
     return [table.item(r, 1).text() for r in range(table.rowCount())]
+
+
+def test_seed_and_pruning_are_undoable_design_options_and_jobs_and_device_reach_the_runner(
+    qtbot, search_panel
+):
+    doc = iris_document(space={"lr": {"low": 0.001, "high": 0.1, "log": True}})
+    panel = search_panel(doc)
+    assert panel.seed_spin.value() == 0 and panel.pruning_box.isChecked()  # the defaults
+    panel.seed_spin.setValue(7)
+    panel.seed_spin.editingFinished.emit()
+    panel.pruning_box.setChecked(False)
+    assert doc.design.search["seed"] == 7 and doc.design.search["pruning"] is False
+    doc.undo_stack.undo()
+    assert "pruning" not in doc.design.search and panel.pruning_box.isChecked()
+    doc.undo_stack.undo()
+    assert "seed" not in doc.design.search and panel.seed_spin.value() == 0
+    doc.undo_stack.redo()
+    assert panel.seed_spin.value() == 7  # the panel follows the document
+
+    panel.trials_spin.setValue(2)
+    drawn = []
+    for _ in range(2):  # the same seed draws the same values
+        run_to_end(qtbot, panel)
+        drawn.append([r.params["lr"] for r in sorted(panel.records.values(), key=lambda r: r.number)])
+    assert drawn[0] == drawn[1] and len(drawn[0]) == 2
+
+    panel.jobs_spin.setValue(min(2, panel.jobs_spin.maximum()))
+    panel.device_combo.setCurrentIndex(panel.device_combo.findData("cpu"))
+    started = []
+    original = panel.session.start
+    panel.session.start = lambda request: (started.append(request), original(request))
+    run_to_end(qtbot, panel)
+    assert started[0].jobs == panel.jobs_spin.value() and started[0].device == "cpu"
+    assert [r.state for r in panel.records.values()] == ["complete", "complete"]
+
+
+def test_a_search_cannot_start_while_the_window_trains(qtbot, main_window):
+    design = loads(json.dumps(iris_doc({"lr": {"low": 0.001, "high": 0.1, "log": True}}, 500)))
+    window, _ = main_window(design)
+    training, search = window.training_panel, window.search_panel
+    qtbot.waitUntil(training.train_action.isEnabled, timeout=WAIT_MS)
+    assert search.start_button.isEnabled()
+    training.train()
+    qtbot.waitUntil(lambda: training.runner.is_active, timeout=WAIT_MS)
+    assert not search.start_button.isEnabled()
+    assert not search.start()
+    assert "training run is going on" in search.status_text
+    training.stop()
+    qtbot.waitUntil(lambda: not training.runner.is_active, timeout=WAIT_MS)
+    qtbot.waitUntil(search.start_button.isEnabled, timeout=WAIT_MS)

@@ -13,13 +13,16 @@ best trial's values into the design as one undo step.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QGroupBox,
     QHBoxLayout,
@@ -34,11 +37,18 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.editing.search_section import default_entry, with_entry, without_entry
+from engine.editing.search_section import default_entry, with_entry, with_option, without_entry
 from engine.errors import DeepwireError, first_line
 from engine.graph import Design
 from engine.runs import store_for
-from engine.search_space import TRAINING_TARGETS, SearchError, parse_search, section_of
+from engine.search_space import (
+    SEARCH,
+    TRAINING_TARGETS,
+    SearchError,
+    parse_search,
+    section_of,
+)
+from engine.training.config import DEVICES
 from gui.commands import ReplaceSection, push_design_values
 from gui.document import Document
 from gui.panels.search.session import Progress, SearchRequest, SearchResult, SearchSession
@@ -96,6 +106,8 @@ class SearchPanel(QWidget):
         self.plots = plots
         self.session = SearchSession(self)
         self.runs_dir: Path | None = None  # where trials write their run folders (None: none)
+        #: Why other work keeps Start unavailable (the window: a training run), or None.
+        self.busy_elsewhere: Callable[[], str | None] = lambda: None
         self.files = FileChooser(self)
         self.records: dict[int, Any] = {}
         self.best: Any = None
@@ -184,6 +196,7 @@ class SearchPanel(QWidget):
         self.study_edit = QLineEdit(box)
         self.study_edit.setToolTip("The study's name in the storage")
         form.addRow("Study", self.study_edit)
+        self._build_study_options(box, form)
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start search", box)
         self.start_button.clicked.connect(self.start)
@@ -202,6 +215,68 @@ class SearchPanel(QWidget):
         form.addRow(resumable)
         self._update_study_placeholder()
         return box
+
+    def _build_study_options(self, box: QGroupBox, form: Any) -> None:
+        """Seed and pruning (kept in the design's search section, undoable); trials at once and
+        the device (options of this search only, like ``main.py search --jobs/--device``)."""
+        self.seed_spin = QSpinBox(box)
+        self.seed_spin.setRange(0, 2**31 - 1)
+        self.seed_spin.setToolTip(
+            "Seeds the sampler: the same seed repeats the same study (kept in the design)"
+        )
+        self.seed_spin.editingFinished.connect(
+            lambda: self.set_option("seed", self.seed_spin.value())
+        )
+        form.addRow("Seed", self.seed_spin)
+        self.pruning_box = QCheckBox("Stop trials that fall behind (median pruning)", box)
+        self.pruning_box.setToolTip(
+            "After each epoch, a trial whose loss is worse than the median of earlier trials at "
+            "the same epoch stops early (kept in the design)"
+        )
+        self.pruning_box.toggled.connect(lambda on: self.set_option("pruning", bool(on)))
+        form.addRow("", self.pruning_box)
+        self.jobs_spin = QSpinBox(box)
+        self.jobs_spin.setRange(1, max(1, os.cpu_count() or 1))
+        self.jobs_spin.setToolTip(
+            "Trials trained at the same time in this window (threads share the CPU cores: "
+            "several processes on one storage file scale better, see docs/search.md)"
+        )
+        form.addRow("Trials at once", self.jobs_spin)
+        self.device_combo = QComboBox(box)
+        self.device_combo.addItem("as in Training settings", None)
+        for device in DEVICES:
+            self.device_combo.addItem(device, device)
+        self.device_combo.setToolTip("Where the trials train")
+        form.addRow("Device", self.device_combo)
+        self._load_options()
+
+    def _load_options(self) -> None:
+        """Show the search section's seed and pruning."""
+        section = section_of(self.document.design)
+        for widget, name in ((self.seed_spin, "seed"), (self.pruning_box, "pruning")):
+            widget.blockSignals(True)
+            value = section.get(name, SEARCH.fields[name].default)
+            if isinstance(widget, QSpinBox):
+                widget.setValue(int(value))
+            else:
+                widget.setChecked(bool(value))
+            widget.blockSignals(False)
+
+    def set_option(self, name: str, value: Any) -> bool:
+        """Set a search option (seed, pruning) in the design as one undo step."""
+        current = section_of(self.document.design).get(name, SEARCH.fields[name].default)
+        if current == value:
+            return False
+        try:
+            section = with_option(self.document.design, name, value)
+        except SearchError as exc:
+            self._status(first_line(exc), ERROR_COLOUR)
+            self._load_options()
+            return False
+        self.document.push(
+            ReplaceSection(self.document, "search", section, f"Set search {name} to {value}")
+        )
+        return True
 
     def _build_trials_box(self) -> QGroupBox:
         box = QGroupBox("Trials")
@@ -284,11 +359,13 @@ class SearchPanel(QWidget):
 
     def _on_section_changed(self, section: str) -> None:
         if section == "search":
+            self._load_options()
             self.space_table.load()
             self._show_space_note("")
             self._fill_add_combo()
 
     def _on_reset(self) -> None:
+        self._load_options()
         self.space_table.load()
         self._show_space_note("")
         self._fill_add_combo()
@@ -326,6 +403,10 @@ class SearchPanel(QWidget):
         """Start a search of the current design; False (with the reason shown) when it cannot."""
         if self.session.is_active:
             return False
+        elsewhere = self.busy_elsewhere()
+        if elsewhere is not None:
+            self._status(elsewhere, ERROR_COLOUR)
+            return False
         doc = self.document
         if self.space_table.rowCount() == 0:
             self._status(
@@ -353,6 +434,8 @@ class SearchPanel(QWidget):
             runs_dir=runs_dir,
             base_dir=doc.path.parent if doc.path is not None else None,
             stem=stem,
+            jobs=self.jobs_spin.value(),
+            device=self.device_combo.currentData(),
         )
         self._clear_trials()
         self.study = None
@@ -514,7 +597,11 @@ class SearchPanel(QWidget):
 
     def _update_buttons(self, *_args: object) -> None:
         running = self.session.is_active
-        self.start_button.setEnabled(not running and self.space_table.rowCount() > 0)
+        elsewhere = None if running else self.busy_elsewhere()
+        self.start_button.setEnabled(
+            not running and elsewhere is None and self.space_table.rowCount() > 0
+        )
+        self.start_button.setToolTip(elsewhere or "Run the study: each trial trains a copy")
         self.stop_button.setEnabled(running and self.session.state != "stopping")
         self.add_button.setEnabled(self.add_combo.count() > 0)
         self.remove_button.setEnabled(self.space_table.selected_key() is not None)

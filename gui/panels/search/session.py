@@ -43,6 +43,8 @@ class SearchRequest:
     runs_dir: Path | None = None
     base_dir: Path | None = None
     stem: str | None = None
+    jobs: int = 1
+    device: str | None = None  # None: the training section's
 
 
 @dataclass
@@ -124,6 +126,8 @@ def _run_search(request: SearchRequest, bridge: _Bridge, stop: threading.Event) 
         timeout=request.timeout,
         callbacks=[Hooks()],
         stem=request.stem,
+        jobs=request.jobs,
+        device=request.device,
     )
     bridge.runner = runner
     if stop.is_set():

@@ -13,6 +13,7 @@ nothing is pushed. The progress labels and the result text live in :mod:`.progre
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,8 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.document = document
         self.plots = plots
         self.runner = runner if runner is not None else TrainingRunner(self)
+        #: Why other work keeps Train unavailable (the window: a running search), or None.
+        self.busy_elsewhere: Callable[[], str | None] = lambda: None
         self.runs_dir: Path | None = None
         self.data: PreparedData | None = None  # train on this instead of the data section
         self.last_result: RunResult | None = None
@@ -234,6 +237,9 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
 
     def blocked_reason(self) -> str | None:
         """Why Train is unavailable now, or None."""
+        elsewhere = self.busy_elsewhere()
+        if elsewhere is not None:
+            return elsewhere
         problems = self.summary.problems
         if problems:
             count = len(problems)
