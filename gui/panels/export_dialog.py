@@ -412,7 +412,13 @@ class ExportDialog(OutputFileDialog):
         design = self.document.design.copy()
         if paths is None:
             coloured(self.checkpoint_info, "Looking for this design's checkpoints…")
-            args: tuple = (find_checkpoint, design, self.document.path, self.runs_dir, self.last_run)
+            args: tuple = (
+                find_checkpoint,
+                design,
+                self.document.path,
+                self.runs_dir,
+                self.last_run,
+            )
         else:
             coloured(self.checkpoint_info, "Checking the checkpoint…")
             args = (check_checkpoints, design, paths)

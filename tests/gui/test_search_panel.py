@@ -266,7 +266,9 @@ def test_seed_and_pruning_are_undoable_design_options_and_jobs_and_device_reach_
     drawn = []
     for _ in range(2):  # the same seed draws the same values
         run_to_end(qtbot, panel)
-        drawn.append([r.params["lr"] for r in sorted(panel.records.values(), key=lambda r: r.number)])
+        drawn.append(
+            [r.params["lr"] for r in sorted(panel.records.values(), key=lambda r: r.number)]
+        )
     assert drawn[0] == drawn[1] and len(drawn[0]) == 2
 
     panel.jobs_spin.setValue(min(2, panel.jobs_spin.maximum()))
