@@ -8,6 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from PySide6.QtCore import Qt
 
 from engine.evaluate import Predictor, evaluate_checkpoint, predict_file
 from engine.io import load_design, save_design
@@ -62,7 +63,17 @@ def runs(tmp_path_factory):
         [("x", "Input", {"shape": [4]}), ("out", "Linear", {"out_features": 3})],
         IRIS,
     )
-    return {"root": root, "digits": digits, "iris": iris}
+    seq = _train(
+        root,
+        "seq",
+        [
+            ("x", "Input", {"shape": [8, 8]}),
+            ("flat", "Flatten", {}),
+            ("out", "Linear", {"out_features": 10}),
+        ],
+        {**DIGITS, "form": "sequence"},
+    )
+    return {"root": root, "digits": digits, "iris": iris, "seq": seq}
 
 
 @pytest.fixture
@@ -228,3 +239,16 @@ def test_fine_tune_in_the_window_starts_a_new_run_from_the_checkpoints_weights(
     source = load_checkpoint(ckpt).metrics["val_loss"]
     assert result.summary.final["val_loss"] == pytest.approx(source, abs=1e-4)
     assert abs(source - 2.3) > 0.3  # the trained source is far from a fresh start
+
+
+def test_worst_sequences_are_drawn_as_small_line_plots(qtbot, panel):
+    p = panel("seq")
+    _evaluate(qtbot, p)
+    table = p.worst_table
+    assert table.rowCount() > 0
+    pixmap = table.item(0, 0).data(Qt.ItemDataRole.DecorationRole)
+    assert pixmap is not None and not pixmap.isNull() and pixmap.width() == 120
+    image = pixmap.toImage()
+    colours = {image.pixelColor(x, y).name() for x in range(0, 120, 2) for y in range(48)}
+    assert "#1f77b4" in colours  # the first feature's line is drawn
+    assert "8 steps × 8 features" in table.item(0, 0).toolTip()

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 from engine.errors import DeepwireError
 from engine.runs import store_for
 from gui.document import Document
-from gui.panels.evaluate.pictures import picture
+from gui.panels.evaluate.pictures import picture, sequence_picture
 from gui.panels.evaluate.try_it import TryIt
 from gui.plots.confusion import ConfusionMatrixPlot
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
@@ -408,6 +408,13 @@ class EvaluatePanel(QWidget):
             first = QTableWidgetItem(f"#{s.index}")
             if shape is not None:
                 first.setData(Qt.ItemDataRole.DecorationRole, picture(s.inputs, shape, 48))
+            elif s.inputs.ndim == 2:  # a sequence (steps, features): a small line plot
+                first.setText(f"#{s.index}")
+                first.setData(Qt.ItemDataRole.DecorationRole, sequence_picture(s.inputs))
+                first.setToolTip(
+                    f"{s.inputs.shape[0]} steps × {s.inputs.shape[1]} features; the first "
+                    f"{min(3, s.inputs.shape[1])} drawn, each stretched to the height"
+                )
             else:
                 flat = s.inputs.reshape(-1)
                 text = ", ".join(f"{v:.3g}" for v in flat[:6]) + (", …" if len(flat) > 6 else "")
@@ -422,7 +429,7 @@ class EvaluatePanel(QWidget):
                     table.setItem(r, 0, first)
                 else:
                     table.setItem(r, k, QTableWidgetItem(text))
-        if shape is not None:
+        if shape is not None or (worst and worst[0].inputs.ndim == 2):
             table.verticalHeader().setDefaultSectionSize(54)
         table.resizeColumnsToContents()
         self.worst_box.setVisible(bool(worst))

@@ -4,7 +4,7 @@ of "Try it", and a list of class probabilities as horizontal bars."""
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPaintEvent, QPen, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QSizePolicy, QWidget
 
@@ -37,6 +37,38 @@ def picture(inputs: np.ndarray, shape: tuple[int, int, int], side: int = 64) -> 
         Qt.AspectRatioMode.KeepAspectRatio,
         Qt.TransformationMode.FastTransformation,
     )
+
+
+#: Line colours of a sequence picture's first features (the rest are not drawn).
+SEQUENCE_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c")
+
+
+def sequence_picture(inputs: np.ndarray, width: int = 120, height: int = 48) -> QPixmap:
+    """A sequence sample ``(steps, features)`` as a small line plot: its first features
+    (:data:`SEQUENCE_COLOURS`), each stretched to the picture's height, steps left to right."""
+    arr = np.asarray(inputs, dtype=np.float64)
+    arr = arr.reshape(arr.shape[0], -1) if arr.ndim >= 2 else arr.reshape(-1, 1)
+    pixmap = QPixmap(width, height)
+    pixmap.fill(QColor("white"))
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(QColor("#d0d0d0"), 1))
+    painter.drawRect(0, 0, width - 1, height - 1)
+    steps = arr.shape[0]
+    xs = np.linspace(2, width - 3, steps) if steps > 1 else np.array([width / 2])
+    for k, colour in enumerate(SEQUENCE_COLOURS[: arr.shape[1]]):
+        col = np.nan_to_num(arr[:, k])
+        low, high = float(col.min()), float(col.max())
+        ys = (
+            (height - 3) - (col - low) / (high - low) * (height - 6)
+            if high > low
+            else np.full(steps, height / 2)
+        )
+        painter.setPen(QPen(QColor(colour), 1.5))
+        points = [QPointF(float(x), float(y)) for x, y in zip(xs, ys, strict=True)]
+        painter.drawPolyline(points)
+    painter.end()
+    return pixmap
 
 
 def gray_array(image: QImage) -> np.ndarray:
