@@ -10,7 +10,7 @@
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
     python main.py runs DESIGN.json [--json] [--add FOLDER]   list the design's runs
     python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
-    python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training]
+    python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training|runs|evaluate|search]
                    [--train-for SECONDS]
 
 Errors are one line on stderr; exit codes: 0 success, 1 invalid design or failed run, 2 unreadable
@@ -232,10 +232,11 @@ def run_gui(argv: list[str]) -> int:
     )
     parser.add_argument(
         "--layout",
-        choices=("default", "training"),
+        choices=("default", "training", "runs", "evaluate", "search"),
         default=None,
-        help="with --screenshot: the docks as the window opens (default) or "
-        "as Train arranges them (training)",
+        help="with --screenshot: the docks as the window opens (default), as Train arranges "
+        "them (training), or one panel once used: runs (the newest runs compared), evaluate "
+        "(the newest run on the test split), search (the design's search run to its end)",
     )
     args = parser.parse_args(argv)
     from gui.app import run_app

@@ -24,7 +24,9 @@ from engine.errors import DesignFormatError, printable
 DEFAULT_TEMPLATE = "mlp"
 DEFAULT_SIZE = "1400x900"  # the size the window opens at
 #: ``--layout``: the docks as the window opens, or as Train arranges them.
-LAYOUTS = ("default", "training")
+#: --layout values that bring one panel to the front once used (MainWindow.stage_panel_screenshot)
+PANEL_LAYOUTS = ("runs", "evaluate", "search")
+LAYOUTS = ("default", "training", *PANEL_LAYOUTS)
 
 #: The system libraries Qt's xcb platform plugin (``libqxcb.so`` and ``libQt6XcbQpa``) links
 #: against, beyond the X11 basics every desktop has, with the Debian/Ubuntu package of each.
@@ -183,6 +185,11 @@ def run_app(args: argparse.Namespace) -> int:
             2,
         )
     window = MainWindow(document)
+    if layout in PANEL_LAYOUTS:  # these panels show the design's runs: read the run store
+        from engine.runs import runs_root
+
+        window.training_panel.runs_dir = runs_root()
+        window.search_panel.runs_dir = runs_root()
     return _screenshot(app, window, Path(screenshot), size, train_for, layout)
 
 
@@ -315,6 +322,8 @@ def stage_window(
     window.prepare_screenshot()
     if train_for:
         window.train_for_screenshot(train_for)
+    if layout in PANEL_LAYOUTS:
+        window.stage_panel_screenshot(layout)
     settle()
 
 

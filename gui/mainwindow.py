@@ -8,6 +8,7 @@ go through a :class:`Prompts` object that tests replace.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings, Qt, QTimer, Signal
@@ -1112,6 +1113,40 @@ class MainWindow(QMainWindow):
         if self.plots_dock.height() < wanted:
             self.resizeDocks([self.plots_dock], [wanted], Qt.Orientation.Vertical)
 
+    def stage_panel_screenshot(self, layout: str) -> bool:
+        """``--screenshot --layout runs|evaluate|search``: that panel in front, showing what it
+        shows once used — the Runs panel comparing the design's newest runs (up to three), the
+        Evaluate panel after evaluating the newest run on the test split, the Search panel and
+        its plots after a search of the design's search space has ended. True when it got there
+        (waits are bounded)."""
+        if layout == "runs":
+            self.runs_dock.show()
+            self.runs_dock.raise_()
+            panel = self.runs_panel
+            panel.refresh()
+            if not _serve_until(lambda: panel.up_to_date, 60_000):
+                return False
+            panel.select([row.run.name for row in panel.rows()[:3]])
+            return _serve_until(lambda: panel.up_to_date, 5_000)
+        if layout == "evaluate":
+            self.evaluate_dock.show()
+            self.evaluate_dock.raise_()
+            evaluate = self.evaluate_panel
+            evaluate.refresh_default()
+            _serve_until(lambda: evaluate.lookup is None and torch_loader().is_ready(), 120_000)
+            split = self.document.design.data.get("split", {})
+            if isinstance(split, dict) and not split.get("test"):  # no test split: validation
+                evaluate.split_box.setCurrentIndex(evaluate.split_box.findData("val"))
+            if not evaluate.evaluate():
+                return False
+            return _serve_until(lambda: not evaluate.busy, 120_000)
+        if layout == "search":
+            _serve_until(torch_loader().is_ready, 120_000)
+            if not self.search_panel.start():
+                return False
+            return _serve_until(lambda: not self.search_panel.is_running, 600_000)
+        return False
+
     def train_for_screenshot(self, seconds: float) -> bool:
         """Train live for ``seconds`` (``--screenshot --train-for``), then stop; True when the
         run started. Like Train, it applies the training layout."""
@@ -1181,6 +1216,20 @@ def _sleep_ms(ms: int) -> None:
     import time
 
     time.sleep(ms / 1000)
+
+
+def _serve_until(done: Callable[[], bool], timeout_ms: int) -> bool:
+    """Serve the event loop until ``done()`` or ``timeout_ms`` (screenshots); True when done."""
+    from PySide6.QtCore import QElapsedTimer, QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    timer = QElapsedTimer()
+    timer.start()
+    while not done() and timer.elapsed() < timeout_ms:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        _sleep_ms(10)
+    return done()
 
 
 def std_find() -> QKeySequence:
