@@ -56,6 +56,7 @@ def shown_steps(panel) -> list[str]:
 def test_adding_a_flip_puts_it_in_the_data_section_and_undo_removes_it(image_panel):
     panel, doc = image_panel, image_panel.document
     assert "flip" in offered(panel) and "jitter" not in offered(panel)
+    assert panel.augment_help.text().startswith("No steps: training batches are used as they")
     add(panel, "flip")
     assert doc.design.data["augment"] == {"steps": [{"op": "flip", "p": 0.5}]}
     assert shown_steps(panel) == ["1. Horizontal flip — p 0.5"]
@@ -64,6 +65,7 @@ def test_adding_a_flip_puts_it_in_the_data_section_and_undo_removes_it(image_pan
     assert "augment" not in doc.design.data
     assert shown_steps(panel) == []
     assert not panel.augment_remove_button.isEnabled()
+    assert panel.augment_help.text().startswith("No steps")
     doc.undo_stack.redo()
     assert shown_steps(panel) == ["1. Horizontal flip — p 0.5"]
 

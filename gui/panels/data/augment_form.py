@@ -59,6 +59,8 @@ class AugmentForm:
         layout = QVBoxLayout(box)
         self.augment_list = QListWidget()
         self.augment_list.setMaximumHeight(110)
+        self.augment_list.setWordWrap(True)  # a long step wraps instead of being cut off
+        self.augment_list.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.augment_list.setToolTip("The steps run in this order on every training batch")
         self.augment_list.currentRowChanged.connect(self._show_augment_params)
         add_row = QHBoxLayout()
@@ -192,8 +194,13 @@ class AugmentForm:
                 self._augment_editors = {}
                 while self.augment_params_form.rowCount():
                     self.augment_params_form.removeRow(0)
-                self.augment_help.setVisible(shown is not None)
                 if shown is None:
+                    self.augment_help.setText(
+                        "No steps: training batches are used as they are. Add one to vary "
+                        "them at random while the model trains."
+                        if n == 0
+                        else "Select a step to edit it."
+                    )
                     return
                 op = AUGMENT_OPS[op_name]
                 self.augment_help.setText(f"{op.label}: {plain_help(op.help)}.")
