@@ -93,6 +93,8 @@ class AugmentForm:
         layout.addWidget(self.augment_help)
         layout.addWidget(self.augment_params)
         self._augment_form: str | None = None
+        self._augment_shown: tuple[int, str] | None = (-1, "")  # nothing shown yet
+        self._augment_editors: dict[str, QSpinBox | FloatSpinBox] = {}
         return box
 
     # -- reading ---------------------------------------------------------------------------------
@@ -189,7 +191,7 @@ class AugmentForm:
         was = self._refreshing
         self._refreshing = True
         try:
-            if shown != getattr(self, "_augment_shown", None):
+            if shown != self._augment_shown or shown is None:
                 self._augment_shown = shown
                 self._augment_editors = {}
                 while self.augment_params_form.rowCount():
