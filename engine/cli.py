@@ -70,6 +70,7 @@ def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]
     """Problems of the ``data``, ``training`` and ``search`` sections, found by the same code
     ``train`` and ``search`` run (without loading any data), and the training config when that
     section is valid."""
+    from engine.data.augment_spec import design_augment_problem
     from engine.data.builtin import check_builtin
     from engine.data.spec import normalize_spec
     from engine.training.config import TrainConfig
@@ -80,6 +81,9 @@ def section_problems(design: Design) -> tuple[list[Problem], TrainConfig | None]
             spec = normalize_spec(design.data)
             if spec["source"] == "builtin":
                 check_builtin(spec)
+            augment = design_augment_problem(design)  # e.g. a flip on a table
+            if augment is not None:
+                problems.append(Problem(None, augment))
         except DataError as exc:
             problems.append(Problem(None, str(exc)))
     config = None

@@ -476,12 +476,19 @@ def _no_split_message(split: str) -> str:
     )
 
 
+def _samples_spec(data: Any) -> dict[str, Any]:
+    """What decides a data section's samples and splits (augmentation only varies training)."""
+    spec = normalize_spec(data)
+    spec.pop("augment", None)
+    return spec
+
+
 def _split_notes(design: Design, ckpt: Checkpoint, split: str) -> list[str]:
     """A warning when the data section changed since training (samples of this split may then
     have been trained on)."""
     try:
         then = ckpt.design.data
-        if then and normalize_spec(then) != normalize_spec(design.data):
+        if then and _samples_spec(then) != _samples_spec(design.data):
             return [
                 "the design's data section differs from the one this checkpoint was "
                 f"trained with: some {_SPLIT_WORDS[split]} samples may have been in its "

@@ -16,6 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from engine.data import BUILTIN_DATASETS
+from engine.data.augment_spec import design_augment_problem
 from engine.data.spec import normalize_spec
 from engine.errors import DataError, DeepwireError, first_line
 from engine.graph import Design, Edge
@@ -75,6 +76,11 @@ def section_problems(design: Design) -> list[Problem]:
     data = data_problem(design)
     if data is not None:
         out.append(data)
+    else:
+        augment = design_augment_problem(design)  # e.g. a flip on a table
+        if augment is not None:
+            reason = _unprefixed(augment, "data spec: ")
+            out.append(SectionProblem(None, reason, "Edit the Data panel's Augmentation", "data"))
     try:
         TrainConfig.from_design(design)
     except DeepwireError as exc:

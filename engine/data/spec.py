@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from engine.data.augment_spec import normalize_augment
 from engine.errors import DataError
 from engine.schema import Choice, Flag, Listing, Number, Rule, Schema
 
@@ -59,6 +60,7 @@ DATA = Schema(
         "preprocess": Rule(
             test=lambda v: isinstance(v, dict), text='an object like {"scale": "standard"}'
         ),
+        "augment": Rule(text='an object like {"steps": [{"op": "flip"}]}'),  # augment_spec
         # builtin (names, forms and options are checked by engine.data.builtin)
         "name": Rule(test=_is_str, text="a builtin dataset name (see BUILTIN_DATASETS)"),
         "form": Rule(default=None, test=lambda v: True, text="a form of the dataset"),
@@ -88,7 +90,7 @@ DATA = Schema(
     _DATA,
 )
 
-_COMMON_KEYS = ("source", "task", "split", "preprocess")
+_COMMON_KEYS = ("source", "task", "split", "preprocess", "augment")
 #: The keys each source allows besides the common ones.
 SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "builtin": ("name", "form", "options"),
@@ -168,6 +170,8 @@ def normalize_spec(spec: Any) -> dict[str, Any]:
     pre["outlier_threshold"] = PREPROCESS.check("outlier_threshold", pre["outlier_threshold"])
     PREPROCESS.check("smooth_window", pre["smooth_window"])
     out["preprocess"] = pre
+    if "augment" in out:  # absent stays absent: no augmentation, nothing to run
+        out["augment"] = normalize_augment(out["augment"])
     _SOURCE_RULES[source](out)
     return out
 

@@ -13,6 +13,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
+from engine.data.augment_spec import AUGMENT_OPS, copy_steps, default_step
 from engine.data.spec import DEFAULT_OUTLIER_THRESHOLD, normalize_spec
 from engine.editing.probes import csv_header, npz_keys, sniff_delimiter
 from engine.graph import Design
@@ -22,7 +23,7 @@ from engine.shapes import network_inputs
 #: What an image folder starts with: 28×28 grayscale.
 IMAGE_DEFAULTS: dict[str, Any] = {"size": [28, 28], "color": "grayscale"}
 #: The keys a new source keeps from the old section.
-KEPT_KEYS = ("split", "preprocess")
+KEPT_KEYS = ("split", "preprocess", "augment")
 
 
 def data_input(design: Design) -> str | None:
@@ -202,3 +203,55 @@ def image_size(spec: dict[str, Any], axis: int, value: int) -> list[int]:
     size = list(spec.get("size", IMAGE_DEFAULTS["size"]))
     size[axis] = value
     return size
+
+
+def _with_steps(spec: dict[str, Any], steps: list[dict[str, Any]]) -> dict[str, Any]:
+    """``spec`` with these augment steps; with none, the ``augment`` key goes."""
+    new = copy.deepcopy(spec)
+    if steps:
+        new["augment"] = {"steps": steps}
+    else:
+        new.pop("augment", None)
+    return new
+
+
+def with_augment_step(spec: dict[str, Any], op: str) -> dict[str, Any]:
+    """A new last augment step ``op`` with its default parameters."""
+    return _with_steps(spec, copy_steps(spec) + [default_step(op)])
+
+
+def without_augment_step(spec: dict[str, Any], index: int) -> dict[str, Any] | None:
+    """Augment step ``index`` (0-based) removed; None when there is no such step."""
+    steps = copy_steps(spec)
+    if not 0 <= index < len(steps):
+        return None
+    del steps[index]
+    return _with_steps(spec, steps)
+
+
+def with_augment_moved(spec: dict[str, Any], index: int, offset: int) -> dict[str, Any] | None:
+    """Augment step ``index`` moved ``offset`` places (-1 earlier, +1 later); None at an end."""
+    steps = copy_steps(spec)
+    to = index + offset
+    if not (0 <= index < len(steps) and 0 <= to < len(steps)) or offset == 0:
+        return None
+    steps.insert(to, steps.pop(index))
+    return _with_steps(spec, steps)
+
+
+def with_augment_param(
+    spec: dict[str, Any], index: int, key: str, value: Any
+) -> dict[str, Any] | None:
+    """Parameter ``key`` of augment step ``index`` set to ``value``; None when unchanged or
+    there is no such step (a value out of range is refused later by :func:`check_spec`)."""
+    steps = copy_steps(spec)
+    if not 0 <= index < len(steps) or not isinstance(steps[index], dict):
+        return None
+    op = steps[index].get("op")
+    current = steps[index].get(
+        key, AUGMENT_OPS[op].params[key].default if op in AUGMENT_OPS else None
+    )
+    if current == value:
+        return None
+    steps[index][key] = value
+    return _with_steps(spec, steps)

@@ -27,6 +27,7 @@ from torch import nn
 
 from engine.compile import DesignModule, compile_design
 from engine.data import PreparedData, check_input_shape
+from engine.data.augment import Augmenter, training_augmenter
 from engine.errors import DataError, DesignError, TrainingError
 from engine.graph import Design
 from engine.layers import REGISTRY, fmt_shape
@@ -185,6 +186,7 @@ class FamilyLoop:
         self.probe: LayerProbe | None = None
         self.sampled: tuple[dict[str, LayerStats], dict[str, float]] | None = None
         self.x_train: torch.Tensor
+        self.augment: Augmenter | None = None  # the data section's augment steps, if any
         self.n_train = 0
         self.n_val = 0
 
@@ -219,6 +221,7 @@ class FamilyLoop:
         self.x_train = _to_device(x_train, self.device, "training data")
         self.x_val = _to_device(x_val, self.device, "validation data")
         self.n_train, self.n_val = len(data.x_train), len(data.x_val)
+        self.augment = training_augmenter(data.spec, self.x_train, self.cfg, self.ctx.dist.rank)
 
     def _eval_split(self) -> tuple[str, torch.Tensor, torch.Tensor | None]:
         """Validation data when there is some, else the training data (metrics say which)."""
@@ -233,7 +236,9 @@ class FamilyLoop:
             net.train()
 
     def on_epoch_start(self, epoch: int) -> None:
-        """Called before the first batch of each epoch."""
+        """Called before the first batch of each epoch (re-seeds the augmentation)."""
+        if self.augment is not None:
+            self.augment.start_epoch(epoch)
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
         """One optimization step on the samples ``idx``; returns detached loss(es)."""
@@ -442,12 +447,10 @@ class SupervisedLoop(_BackpropLoop):
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
         # index_select is ~3× cheaper per call than x[idx] on small batches
-        return self._loss_and_step(
-            self.x_train.index_select(0, idx),
-            self.y_train.index_select(0, idx),
-            sample,
-            self.loss_fn,
-        )
+        xb = self.x_train.index_select(0, idx)
+        if self.augment is not None:
+            xb = self.augment(xb)
+        return self._loss_and_step(xb, self.y_train.index_select(0, idx), sample, self.loss_fn)
 
     def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         split, x, y = self._eval_split()
@@ -507,6 +510,8 @@ class ReconstructionLoop(_BackpropLoop):
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
         xb = self.x_train.index_select(0, idx)
+        if self.augment is not None:
+            xb = self.augment(xb)
         noisy = xb + self.noise * torch.randn_like(xb) if self.noise > 0 else xb
         return self._loss_and_step(noisy, xb, sample, self.loss_fn)
 

@@ -199,6 +199,14 @@ def test_the_checkpoints_saved_preprocessing_is_used_and_a_changed_data_section_
     assert any("data section differs" in n for n in result.notes)
 
 
+def test_augmentation_added_after_training_is_not_a_changed_data_section(runs):
+    _, ckpt = runs["iris"]
+    design = designs()["iris"]
+    design.data = {**IRIS, "augment": {"steps": [{"op": "noise", "std": 0.1}]}}
+    result = evaluate_checkpoint(design, ckpt, "test")
+    assert not any("data section differs" in n for n in result.notes)
+
+
 def test_no_test_split_says_how_to_set_one(runs, run_main):
     path, ckpt = runs["iris"]
     design = json.loads(path.read_text())

@@ -137,7 +137,7 @@ BUILTIN = {"source": "builtin", "name": "iris"}
         (
             {**BUILTIN, "colour": 1},
             "data spec: 'colour' is not a known key; allowed: source, task, "
-            "split, preprocess, name, form, options",
+            "split, preprocess, augment, name, form, options",
         ),
         (
             {"source": "builtin"},

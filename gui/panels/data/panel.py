@@ -21,6 +21,7 @@ from engine.editing import data_section as ds
 from engine.errors import DeepwireError
 from gui.commands import ReplaceSection, formatting_value, use_default_data
 from gui.document import DEFAULT_DATA, Document
+from gui.panels.data.augment_form import AugmentForm
 from gui.panels.data.fields import status_label
 from gui.panels.data.preprocess_form import PreprocessForm
 from gui.panels.data.preview import PreviewSection
@@ -29,7 +30,7 @@ from gui.summary import data_problem
 from gui.widgets import ERROR_COLOUR, scrolled_body
 
 
-class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
+class DataPanel(SourceForm, PreprocessForm, AugmentForm, PreviewSection, QWidget):
     """Edits ``document.design.data`` (see the package docstring)."""
 
     statusMessage = Signal(str)
@@ -47,6 +48,7 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
         # the data section changes → new preview; any other edit may change the Input node only
         document.sectionChanged.connect(self._on_section_changed)
         document.analysisChanged.connect(self._check_input)
+        document.analysisChanged.connect(self._show_augment_ops)  # the Input's form may change
         document.designReset.connect(self._on_design_edited)
         self.refresh()
         self._schedule_preview()
@@ -66,6 +68,7 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
         layout.addWidget(self._build_source_box())
         layout.addWidget(self._build_preprocess_box())
         layout.addWidget(self._build_split_box())
+        layout.addWidget(self._build_augment_box())
         self.error_label = status_label(ERROR_COLOUR)
         preview_box = self._build_preview_box()
         layout.addWidget(self.error_label)
@@ -149,7 +152,7 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
             self.missing_label.setText(problem or "")
             for widget in (self.missing_label, self.use_digits_button):
                 widget.setVisible(problem is not None)
-            for box in (self.pre_box, self.split_box):  # they would show made-up values
+            for box in (self.pre_box, self.split_box, self.augment_box):  # no made-up values
                 box.setVisible(problem is None)
             if problem is not None:  # show nothing the design does not hold
                 self._show_no_source(raw)
@@ -157,6 +160,7 @@ class DataPanel(SourceForm, PreprocessForm, PreviewSection, QWidget):
             spec = normalize_spec(raw)
             self._show_source(spec)
             self._show_preprocess(spec)
+            self._show_augment(spec)
         finally:
             self._refreshing = False
 
