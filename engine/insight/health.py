@@ -198,29 +198,7 @@ def badges(
     change: float | None = None,
 ) -> list[Badge]:
     """The problems that the given values show (each None: not measured), worst first."""
-    out = []
-    if grad is not None and (not math.isfinite(grad) or grad > EXPLODING_GRAD):
-        out.append(
-            Badge(
-                EXPLODING,
-                "Exploding gradients",
-                f"this layer's gradient norm is {grad:.3g}; steps this large throw the weights "
-                "far off and the loss may become NaN.",
-                "a lower learning rate, gradient clipping (training → grad_clip), "
-                "normalisation layers (BatchNorm / LayerNorm).",
-            )
-        )
-    elif grad is not None and (grad < VANISHING_GRAD or grad < VANISHING_RATIO * largest_grad):
-        out.append(
-            Badge(
-                VANISHING,
-                "Vanishing gradients",
-                f"this layer's gradient norm is only {grad:.2g} (the largest layer's is "
-                f"{largest_grad:.2g}), so it barely learns.",
-                "normalisation layers, residual (skip) connections, ReLU-family activations "
-                "instead of Sigmoid/Tanh, He initialisation.",
-            )
-        )
+    out = _gradient_badges(grad, largest_grad)
     if dead is not None and dead >= DEAD_SHARE:
         out.append(
             Badge(
@@ -254,3 +232,32 @@ def badges(
             )
         )
     return out
+
+
+def _gradient_badges(grad: float | None, largest_grad: float) -> list[Badge]:
+    """Exploding or vanishing gradients (or neither) for a layer's gradient norm."""
+    if grad is None:
+        return []
+    if not math.isfinite(grad) or grad > EXPLODING_GRAD:
+        return [
+            Badge(
+                EXPLODING,
+                "Exploding gradients",
+                f"this layer's gradient norm is {grad:.3g}; steps this large throw the weights "
+                "far off and the loss may become NaN.",
+                "a lower learning rate, gradient clipping (training → grad_clip), "
+                "normalisation layers (BatchNorm / LayerNorm).",
+            )
+        ]
+    if grad < VANISHING_GRAD or grad < VANISHING_RATIO * largest_grad:
+        return [
+            Badge(
+                VANISHING,
+                "Vanishing gradients",
+                f"this layer's gradient norm is only {grad:.2g} (the largest layer's is "
+                f"{largest_grad:.2g}), so it barely learns.",
+                "normalisation layers, residual (skip) connections, ReLU-family activations "
+                "instead of Sigmoid/Tanh, He initialisation.",
+            )
+        ]
+    return []
