@@ -3,8 +3,8 @@
 :class:`CanvasHealth` receives the runner's event lists (the ones the plots get), folds them into
 an :class:`engine.insight.health.HealthTracker` and, at the plots' rate, gives each node item a
 :class:`HealthStrip`: a small sparkline of the layer's gradient norm (or of its output std where it
-has no weights) and a warning badge when a problem holds. The node's tooltip adds the strip's
-values and, for each badge, what it means and what to try. With "Show gradient flow on wires" on,
+has no weights) and a warning badge when a problem holds, at the right end of the node's header.
+The node's tooltip adds the strip's values and, for each badge, what it means and what to try. With "Show gradient flow on wires" on,
 each wire is coloured and thickened by the gradient norm of the layer it comes from (or, for a
 layer without weights, of the nearest weighted layer before it).
 
@@ -31,18 +31,20 @@ if TYPE_CHECKING:
     from gui.canvas.scene import CanvasScene
 
 REFRESH_MS = 100  # the plots' rate (gui/plots/common.py): strips follow a run ten times a second
-STRIP_WIDTH = 64.0
-STRIP_HEIGHT = 13.0
+STRIP_WIDTH = 54.0
+STRIP_HEIGHT = 14.0
 BADGE_RADIUS = 5.5
+PROBLEM_ROOM = 22.0  # the strip moves left of the node's red design-problem badge, when shown
 WARNING = QColor("#e8a317")  # the badge: amber, unlike the red of a design problem
-LINE = QColor("#2f7fd1")
+LINE = QColor("#ffffff")  # the sparkline, white on the header's colour
+BACK = QColor(0, 0, 0, 70)  # the strip's translucent background
 FLOW_LOW = QColor("#9fb7d0")  # wires with the smallest gradient norms: pale and thin …
 FLOW_HIGH = QColor("#d8572a")  # … the largest: orange and thick
 FLOW_WIDTHS = (1.0, 4.0)  # cosmetic pen widths (pixels) for the smallest and largest norm
 
 
 class HealthStrip(QGraphicsItem):
-    """The health strip of one node: a sparkline and a badge in the body's bottom-right corner."""
+    """The health strip of one node: a sparkline and a badge at the right end of its header."""
 
     def __init__(self, node: NodeItem) -> None:
         super().__init__(node)
@@ -51,12 +53,10 @@ class HealthStrip(QGraphicsItem):
         self._pen = QPen(LINE, 1.2)
         self._pen.setCosmetic(True)
         self._box = QRectF(0.0, 0.0, STRIP_WIDTH, STRIP_HEIGHT)
+        self._shifted = self._box.translated(-PROBLEM_ROOM, 0.0)
+        self._bounds = self._box.united(self._shifted).adjusted(-1.0, -1.0, 1.0, 1.0)
         self.setAcceptHoverEvents(False)
-        self.place(node.height)
-
-    def place(self, node_height: float) -> None:
-        """Sit in the body's bottom-right corner (nodes grow with their inputs)."""
-        self.setPos(th.NODE_WIDTH - STRIP_WIDTH - 6.0, node_height - STRIP_HEIGHT - 5.0)
+        self.setPos(th.NODE_WIDTH - STRIP_WIDTH - 4.0, (th.HEADER_HEIGHT - STRIP_HEIGHT) / 2)
 
     def set_health(self, health: NodeHealth) -> None:
         """Show ``health``: the sparkline's points are worked out here, not when painting."""
@@ -90,7 +90,7 @@ class HealthStrip(QGraphicsItem):
         return tip
 
     def boundingRect(self) -> QRectF:  # noqa: N802
-        return self._box.adjusted(-1.0, -1.0, 1.0, 1.0)
+        return self._bounds
 
     def paint(
         self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None
@@ -99,10 +99,13 @@ class HealthStrip(QGraphicsItem):
             if self.health is not None and self.health.badges:
                 painter.fillRect(self._box, WARNING)  # zoomed out: an amber block says "look"
             return
-        t = self.parentItem().canvas.theme
+        node = self.parentItem()
+        t = node.canvas.theme
+        if node.problems:  # the red badge sits at the header's right end: keep clear of it
+            painter.translate(-PROBLEM_ROOM, 0.0)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(t.canvas)
+        painter.setBrush(BACK)
         painter.drawRoundedRect(self._box, 3.0, 3.0)
         if len(self._line) > 1:
             painter.setPen(self._pen)
@@ -112,7 +115,7 @@ class HealthStrip(QGraphicsItem):
             painter.setPen(Qt.PenStyle.NoPen)
             painter.setBrush(WARNING)
             painter.drawEllipse(centre, BADGE_RADIUS, BADGE_RADIUS)
-            painter.setPen(QColor("#ffffff"))
+            painter.setPen(QColor("#000000"))
             painter.setFont(t.small_font)
             box = QRectF(centre.x() - BADGE_RADIUS, centre.y() - BADGE_RADIUS, 11.0, 11.0)
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, "!")
@@ -174,8 +177,6 @@ class CanvasHealth(QObject):
                 continue
             if strip is None:
                 strip = item.health = HealthStrip(item)
-            else:
-                strip.place(item.height)
             strip.set_health(health)
         self._apply_flow()
 
