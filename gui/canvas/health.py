@@ -130,6 +130,7 @@ class CanvasHealth(QObject):
         self.tracker = HealthTracker()
         self.report: dict[str, NodeHealth] = {}
         self._shown_serial = -1
+        self._shown: set[str] = set()  # node ids given a strip
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REFRESH_MS)
@@ -167,17 +168,19 @@ class CanvasHealth(QObject):
             return
         self._shown_serial = self.tracker.serial
         self.report = self.tracker.report()
-        for node_id, item in self.scene.nodes.items():
-            health = self.report.get(node_id)
-            strip = item.health
-            if health is None:
-                if strip is not None:
-                    self.scene.removeItem(strip)
-                    item.health = None
-                continue
-            if strip is None:
-                strip = item.health = HealthStrip(item)
-            strip.set_health(health)
+        nodes = self.scene.nodes
+        for node_id in self._shown - self.report.keys():  # strips of another run: gone
+            item = nodes.get(node_id)
+            if item is not None and item.health is not None:
+                self.scene.removeItem(item.health)
+                item.health = None
+        for node_id, health in self.report.items():
+            item = nodes.get(node_id)
+            if item is not None:
+                if item.health is None:
+                    item.health = HealthStrip(item)
+                item.health.set_health(health)
+        self._shown = set(self.report)
         self._apply_flow()
 
     def strip_of(self, node_id: str) -> HealthStrip | None:
@@ -205,19 +208,20 @@ class CanvasHealth(QObject):
                 edge.update()
 
     def _flow(self) -> dict[str, float]:
-        """Node id → the gradient norm its outgoing wires show."""
-        design = self.scene.document.design
+        """Node id → the gradient norm its outgoing wires show: its own, or for a layer without
+        weights the one its first input's wire shows (one pass in execution order)."""
+        document = self.scene.document
         norms = {nid: h.grad_norm for nid, h in self.report.items() if h.grad_norm is not None}
         out: dict[str, float] = {}
-        for node in design:  # nodes in insertion order; look upstream for those without weights
-            seen, todo = set(), [node.id]
-            while todo:
-                nid = todo.pop(0)
-                if nid in norms:
-                    out[node.id] = norms[nid]
-                    break
-                seen.add(nid)
-                todo += [e.source for e in design.in_edges(nid) if e.source not in seen]
+        for node_id in document.analysis.topological_order():
+            value = norms.get(node_id)
+            if value is None:
+                value = next(
+                    (out[e.source] for e in document.design.in_edges(node_id) if e.source in out),
+                    None,
+                )
+            if value is not None:
+                out[node_id] = value
         return out
 
 
