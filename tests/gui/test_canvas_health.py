@@ -94,6 +94,10 @@ def test_exploding_gradients_badge_the_weighted_layer(qtbot, mlp_window):
     assert len(strip._line) == 4  # one sparkline point per sampled step
 
 
+def strip_kinds(win, node_id: str) -> list[str]:
+    return [b.kind for b in win.canvas_health.strip_of(node_id).health.badges]
+
+
 def scene_tip(win, node_id: str) -> str:
     scene = win.canvas.scene()
     return scene.tooltip_at(scene.nodes[node_id].sceneBoundingRect().center())
@@ -157,6 +161,8 @@ def test_a_real_short_run_leaves_a_strip_on_every_layer(qtbot, mlp_window):
         strip = win.canvas_health.strip_of(node_id)
         assert strip is not None and strip.health.std is not None, node_id
         assert len(strip._line) >= 2, node_id  # a sparkline of several sampled steps
+    # the template trains well (Adam, lr 1e-3): no false alarm on any layer
+    assert {n: strip_kinds(win, n) for n in layers} == {n: [] for n in layers}
     assert win.canvas_health.strip_of("relu1").health.dead_fraction is not None
     assert win.canvas_health.strip_of("hidden1").health.weight_change is not None
     assert "gradient norm" in scene_tip(win, "hidden1")
