@@ -190,6 +190,7 @@ class MainWindow(QMainWindow):
 
         self._build_actions()
         self._build_menus()
+        self._build_health()
         self._build_toolbar()
         self._build_status_bar()
         self._connect()
@@ -990,6 +991,15 @@ class MainWindow(QMainWindow):
         self.problems_dock.raise_()
         for action in (self.training_panel.train_action, self.training_panel.resume_action):
             action.triggered.connect(self._show_training_docks)
+
+    def _build_health(self) -> None:
+        """Health strips on the canvas's nodes from the run's statistics (at the plots' rate),
+        and View → Show Gradient Flow on Wires."""
+        from gui.canvas.health import CanvasHealth
+
+        self.canvas_health = CanvasHealth(self.canvas.scene(), self)
+        self.training_panel.runner.eventsReady.connect(self.canvas_health.add_events)
+        self.view_menu.insertAction(self.view_menu.actions()[3], self.canvas_health.flow_action)
 
     def _build_evaluate(self) -> None:
         """The Evaluate panel, a tab beside Training and Data; a finished run becomes its

@@ -26,6 +26,11 @@ class LayerStats:
     mean: float
     std: float
     zero_fraction: float  # share of exact zeros: dead units after ReLU-like layers
+    # ReLU layers only: share of units (output values per sample) never positive over the probe's
+    # last DEAD_WINDOW sampled batches (engine.training.stats); None for other layers
+    dead_fraction: float | None = None
+    # Sigmoid / Tanh layers only: share of outputs within SATURATION_MARGIN of a bound; else None
+    saturated_fraction: float | None = None
 
 
 @dataclass
@@ -52,7 +57,9 @@ class BatchEvent:
 
     ``losses[name][i]`` belongs to global step ``steps[i]``. ``activation_stats`` and
     ``grad_norms`` (node id → value) are set only on events that include a sampled step
-    (every ``sample_every`` steps); they describe that step.
+    (every ``sample_every`` steps); they describe that step. ``weight_changes`` (node id →
+    ‖w_now − w_before‖ / ‖w_before‖) compares a layer's weights at that sampled step with those
+    at the previous sampled step (absent on the first).
     """
 
     epoch: int  # 0-based epoch the steps belong to
@@ -65,6 +72,7 @@ class BatchEvent:
     samples_per_s: float
     activation_stats: dict[str, LayerStats] | None = None
     grad_norms: dict[str, float] | None = None
+    weight_changes: dict[str, float] | None = None
 
 
 @dataclass

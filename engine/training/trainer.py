@@ -486,6 +486,9 @@ class Trainer:
                 samples_per_s=rate,
                 activation_stats=sampled[0] if sampled else None,
                 grad_norms=sampled[1] if sampled else None,
+                weight_changes=self.loop.probe.take_weight_changes()
+                if sampled and self.loop.probe is not None
+                else None,
             )
         )
 

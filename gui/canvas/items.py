@@ -39,6 +39,7 @@ from gui.formatting import escape_html
 from gui.widgets import colours
 
 if TYPE_CHECKING:
+    from gui.canvas.health import HealthStrip
     from gui.canvas.scene import CanvasScene
 
 _FLAG = QGraphicsItem.GraphicsItemFlag
@@ -67,6 +68,7 @@ class NodeItem(QGraphicsRectItem):
     _texts: _NodeTexts | None = None
     slot_ports: list[int] = []  # replaced, never changed in place (items share lists)
     _height = 0.0
+    health: HealthStrip | None = None  # set by gui/canvas/health.py while a run reports stats
 
     def __init__(self, canvas: CanvasScene, node_id: str, slots: list[int] | None = None) -> None:
         super().__init__()
@@ -184,6 +186,8 @@ class NodeItem(QGraphicsRectItem):
             f"<br><span style='color:{colours.ERROR_COLOUR}'>⚠ {escape_html(m)}</span>"
             for m in texts.problems
         )
+        if self.health is not None:
+            tip += self.health.tooltip_html()
         return tip
 
     # -- refreshing from the document --------------------------------------------------------
@@ -432,6 +436,7 @@ class EdgeItem(QGraphicsItem):
     _lane: float | None = None
     _path: QPainterPath | None = None
     _hit_shape: QPainterPath | None = None
+    flow_pen: QPen | None = None  # gradient flow (gui/canvas/health.py), when shown
 
     def __init__(self, canvas: CanvasScene, edge: Edge, source: NodeItem, target: NodeItem) -> None:
         super().__init__()
@@ -543,7 +548,7 @@ class EdgeItem(QGraphicsItem):
             return
         path = self.path()
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(t.edge_selected_pen if selected else t.edge_pen)
+        painter.setPen(t.edge_selected_pen if selected else self.flow_pen or t.edge_pen)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
         if lod < th.EDGE_LABEL_LOD or not self.label:
