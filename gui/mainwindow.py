@@ -67,6 +67,7 @@ RIGHT_DOCK_WIDTH = 326
 # grid needs it (its minimum plus the dock's title and tab bars), but never more than the cap.
 TRAINING_PLOTS_SHARE, TRAINING_PLOTS_CAP, DOCK_CHROME = 0.45, 0.6, 50
 SEARCH_PANEL_WIDTH = 500  # a running search widens the Search panel to show its tables
+EVALUATE_PANEL_WIDTH = 480  # an evaluation widens the Evaluate panel: the worst-samples table
 STATE_VERSION = 1
 DESIGN_FILTER = "Deepwire designs (*.json);;All files (*)"
 
@@ -1016,6 +1017,14 @@ class MainWindow(QMainWindow):
         self.evaluate_panel.statusMessage.connect(self._show_status)
         panel.runFinished.connect(lambda _r: self.evaluate_panel.refresh_default())
         self.evaluate_panel.fineTuneRequested.connect(self._fine_tune)
+        self.evaluate_panel.evaluationStarted.connect(
+            lambda: self._widen(self.evaluate_dock, EVALUATE_PANEL_WIDTH)
+        )
+
+    def _widen(self, dock: QDockWidget, width: int) -> None:
+        """Make a docked panel at least ``width`` wide (its tables need it); floating: left."""
+        if not dock.isFloating() and dock.width() < width:
+            self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
 
     def _fine_tune(self, checkpoint: Path) -> None:
         if self.training_panel.fine_tune(checkpoint):
@@ -1063,8 +1072,7 @@ class MainWindow(QMainWindow):
         for dock in (self.search_dock, self.search_plots_dock):
             dock.show()
             dock.raise_()
-        if not self.search_dock.isFloating() and self.search_dock.width() < SEARCH_PANEL_WIDTH:
-            self.resizeDocks([self.search_dock], [SEARCH_PANEL_WIDTH], Qt.Orientation.Horizontal)
+        self._widen(self.search_dock, SEARCH_PANEL_WIDTH)
         if not self.search_plots_dock.isFloating():
             wanted = int(self.height() * TRAINING_PLOTS_SHARE)
             if self.search_plots_dock.height() < wanted:
@@ -1152,6 +1160,7 @@ class MainWindow(QMainWindow):
             return _serve_until(lambda: not evaluate.busy, 120_000)
         if layout == "search":
             _serve_until(torch_loader().is_ready, 120_000)
+            self.search_panel.trials_spin.setValue(SCREENSHOT_TRIALS)
             if not self.search_panel.start():
                 return False
             return _serve_until(lambda: not self.search_panel.is_running, 600_000)
@@ -1226,6 +1235,10 @@ def _sleep_ms(ms: int) -> None:
     import time
 
     time.sleep(ms / 1000)
+
+
+#: Trials of the search that ``--screenshot --layout search`` runs.
+SCREENSHOT_TRIALS = 8
 
 
 def _serve_until(done: Callable[[], bool], timeout_ms: int) -> bool:

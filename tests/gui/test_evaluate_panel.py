@@ -252,3 +252,21 @@ def test_worst_sequences_are_drawn_as_small_line_plots(qtbot, panel):
     colours = {image.pixelColor(x, y).name() for x in range(0, 120, 2) for y in range(48)}
     assert "#1f77b4" in colours  # the first feature's line is drawn
     assert "8 steps × 8 features" in table.item(0, 0).toolTip()
+
+
+def test_evaluating_in_the_window_widens_the_panel_for_its_tables(qtbot, runs, main_window):
+    from gui.mainwindow import EVALUATE_PANEL_WIDTH
+
+    path, ckpt = runs["digits"]
+    window, _prompts = main_window()
+    window.resize(1400, 900)
+    window.show()
+    window.document.reset(load_design(path), path)
+    window.evaluate_dock.raise_()
+    qtbot.waitUntil(lambda: window.evaluate_panel.lookup is None, timeout=TIMEOUT)
+    before = window.evaluate_dock.width()
+    assert before < EVALUATE_PANEL_WIDTH - 100  # the right docks' default
+    assert window.evaluate_panel.choose_checkpoint(ckpt)
+    _evaluate(qtbot, window.evaluate_panel)
+    # as wide as the window lets it (the canvas keeps its minimum width)
+    assert window.evaluate_dock.width() > before + 100

@@ -84,6 +84,7 @@ class EvaluatePanel(QWidget):
 
     statusMessage = Signal(str)
     fineTuneRequested = Signal(object)  # Path of the checkpoint
+    evaluationStarted = Signal()  # results are on their way: the window makes room for them
 
     def __init__(
         self,
@@ -311,6 +312,7 @@ class EvaluatePanel(QWidget):
         self.call.start()
         self._update_controls()
         self._load_model()
+        self.evaluationStarted.emit()
         return True
 
     @Slot()
