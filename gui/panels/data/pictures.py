@@ -1,0 +1,340 @@
+"""Pictures of the data in the data panel's preview, chosen by the data's form.
+
+:class:`DataPictures` draws an :class:`engine.data.summary.DataSummary`: images as one grid
+image per class row (and, when given, the same samples after augmentation beside it), a table's
+first rows with a small histogram or top-values bar chart per column, line plots of a few
+sequences, a scatter of 2-D points, and for classification a bar chart of the samples per class
+in each split. The numbers are computed in the background (see ``preview``); this module only
+draws them, with pyqtgraph.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QPainter
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data.summary import SPLITS, ColumnSummary, DataSummary, ImageGrid
+from gui.formatting import escape_html
+from gui.plots.common import COLOURS, short
+from gui.widgets import ERROR_COLOUR
+
+ROW_PX = 30  # the height a grid row is drawn at (cells are upscaled to about this)
+HISTOGRAM_ROW_PX = 120
+HISTOGRAMS_PER_ROW = 2
+SPLIT_COLOURS = {"train": COLOURS[0], "validation": COLOURS[1], "test": COLOURS[2]}
+TITLE_SIZE = "9pt"
+
+
+def colour(i: int) -> str:
+    """The colour of class (or series) ``i``."""
+    return COLOURS[i % len(COLOURS)]
+
+
+def _still(plot: pg.PlotItem) -> None:
+    """A picture, not an instrument: no mouse panning/zooming, no context menu."""
+    plot.setMouseEnabled(x=False, y=False)
+    plot.setMenuEnabled(False)
+    plot.hideButtons()
+
+
+def _graphics(height: int) -> pg.GraphicsLayoutWidget:
+    view = pg.GraphicsLayoutWidget()
+    view.setBackground(None)
+    view.setMinimumHeight(height)
+    view.setMaximumHeight(height)
+    view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return view
+
+
+def _caption() -> QLabel:
+    label = QLabel()
+    label.setWordWrap(True)
+    label.setTextFormat(Qt.TextFormat.RichText)
+    return label
+
+
+class DataPictures(QWidget):
+    """The pictures of one :class:`DataSummary` (see the module docstring).
+
+    What tests and callers read: :attr:`grid_images` (one ``ImageItem`` per grid),
+    :attr:`histograms` (one ``BarGraphItem`` per table column), :attr:`line_curves`,
+    :attr:`scatter_items` (one per class), :attr:`balance_bars` (split → ``BarGraphItem``)
+    and :attr:`message` (one line when the pictures cannot be made).
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.message = _caption()
+        self.grid_caption = _caption()
+        self.grid_view = _graphics(200)
+        self.grid_view.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, False)
+        self.table_caption = _caption()
+        self.table = QTableWidget()
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.columns_view = _graphics(HISTOGRAM_ROW_PX)
+        self.lines_caption = _caption()
+        self.lines_view = _graphics(240)
+        self.points_view = _graphics(280)
+        self.balance_caption = _caption()
+        self.balance_view = _graphics(190)
+        self._parts = (
+            self.message,
+            self.grid_caption,
+            self.grid_view,
+            self.table_caption,
+            self.table,
+            self.columns_view,
+            self.lines_caption,
+            self.lines_view,
+            self.points_view,
+            self.balance_caption,
+            self.balance_view,
+        )
+        for part in self._parts:
+            layout.addWidget(part)
+        self.summary: DataSummary | None = None
+        self.clear()
+
+    # -- what is shown ---------------------------------------------------------------------------
+
+    def clear(self) -> None:
+        """Show nothing (no data yet, or it could not be loaded)."""
+        for part in self._parts:
+            part.hide()
+        for view in (self.grid_view, self.columns_view, self.lines_view, self.points_view):
+            view.clear()
+        self.balance_view.clear()
+        self.grid_images: list[pg.ImageItem] = []
+        self.histograms: list[pg.BarGraphItem] = []
+        self.line_curves: list[pg.PlotDataItem] = []
+        self.scatter_items: list[pg.PlotDataItem] = []
+        self.balance_bars: dict[str, pg.BarGraphItem] = {}
+        self.summary = None
+
+    def show_problem(self, text: str) -> None:
+        """One line instead of the pictures (a failure is never a dialog)."""
+        self.clear()
+        self.message.setText(
+            f"<span style='color:{ERROR_COLOUR}'>No pictures: {escape_html(text)}</span>"
+        )
+        self.message.show()
+
+    def show_summary(self, summary: DataSummary) -> None:
+        """Draw ``summary``: the picture its form calls for, then the class balance."""
+        self.clear()
+        self.summary = summary
+        if summary.kind == "images" and summary.grid is not None:
+            self._show_grid(summary.grid)
+        elif summary.kind == "table":
+            self._show_table(summary)
+        elif summary.kind == "sequences" and summary.lines:
+            self._show_lines(summary)
+        elif summary.kind == "points" and summary.points is not None:
+            self._show_points(summary)
+        if summary.class_counts is not None and summary.class_names:
+            self._show_balance(summary.class_counts, summary.class_names)
+
+    # -- images ----------------------------------------------------------------------------------
+
+    def _show_grid(self, grid: ImageGrid) -> None:
+        images = [("samples", grid.pixels)]
+        if grid.after is not None:
+            images.append(("after augmentation", grid.after))
+        cell = (grid.pixels.shape[0] + 1) / grid.n_rows  # one row with its gap, in pixels
+        scale = max(1.0, round(ROW_PX / cell))
+        for title, pixels in images:
+            plot = self.grid_view.addPlot(title=title)
+            plot.titleLabel.setText(title, size=TITLE_SIZE)
+            _still(plot)
+            image = pg.ImageItem(pixels, axisOrder="row-major", levels=(0.0, 1.0))
+            plot.addItem(image)
+            plot.invertY(True)
+            plot.setAspectLocked(True)
+            plot.hideAxis("bottom")
+            plot.setRange(xRange=(0, pixels.shape[1]), yRange=(0, pixels.shape[0]), padding=0.01)
+            left = plot.getAxis("left")
+            left.setTicks(
+                [
+                    [
+                        ((r + 0.5) * cell - 0.5, short(name, 12))
+                        for r, name in enumerate(grid.row_labels)
+                    ]
+                ]
+            )
+            self.grid_images.append(image)
+        height = int(grid.pixels.shape[0] * scale) + 40
+        self.grid_view.setMinimumHeight(height)
+        self.grid_view.setMaximumHeight(height)
+        left_out = f"; {grid.left_out} more classes not shown" if grid.left_out else ""
+        classes = self.summary is not None and bool(self.summary.class_names)
+        per_row = ", a row per class" if classes else ""
+        self.grid_caption.setText(f"{len(grid.samples)} training images{per_row}{left_out}")
+        self.grid_caption.show()
+        self.grid_view.show()
+
+    # -- tables ----------------------------------------------------------------------------------
+
+    def _show_table(self, summary: DataSummary) -> None:
+        table = self.table
+        table.setColumnCount(len(summary.header))
+        table.setRowCount(len(summary.rows))
+        table.setHorizontalHeaderLabels(summary.header)
+        for r, row in enumerate(summary.rows):
+            for c, text in enumerate(row):
+                item = QTableWidgetItem(text if text != "" else "—")
+                if text == "":
+                    item.setToolTip("missing value")
+                table.setItem(r, c, item)
+        table.resizeRowsToContents()
+        height = table.horizontalHeader().height() + 4
+        height += sum(table.rowHeight(r) for r in range(table.rowCount()))
+        height += table.horizontalScrollBar().sizeHint().height()
+        table.setFixedHeight(height)
+        shown = len(summary.columns)
+        more = (
+            f"; histograms of the first {shown} of {summary.total_columns} columns"
+            if summary.total_columns > shown
+            else ""
+        )
+        self.table_caption.setText(
+            f"First {len(summary.rows)} of {summary.total_rows:,} rows, as loaded{more}"
+        )
+        for i, column in enumerate(summary.columns):
+            if i and i % HISTOGRAMS_PER_ROW == 0:
+                self.columns_view.nextRow()
+            self.histograms.append(self._column_plot(column))
+        rows = -(-shown // HISTOGRAMS_PER_ROW)
+        self.columns_view.setMinimumHeight(rows * HISTOGRAM_ROW_PX)
+        self.columns_view.setMaximumHeight(rows * HISTOGRAM_ROW_PX)
+        for part in (self.table_caption, self.table, self.columns_view):
+            part.setVisible(bool(summary.rows) or part is self.table_caption)
+
+    def _column_plot(self, column: ColumnSummary) -> pg.BarGraphItem:
+        missing = f" · {column.missing} missing" if column.missing else " · none missing"
+        plot = self.columns_view.addPlot()
+        plot.setTitle(escape_html(short(column.name, 22)) + missing, size="8pt")
+        _still(plot)
+        if column.numeric and column.edges is not None:
+            edges = column.edges
+            bars = pg.BarGraphItem(
+                x0=edges[:-1],
+                x1=edges[1:],
+                height=column.counts,
+                brush=COLOURS[0],
+                pen=pg.mkPen("w", width=0.5),
+            )
+        else:
+            x = np.arange(len(column.counts))
+            bars = pg.BarGraphItem(x=x, height=column.counts, width=0.8, brush=COLOURS[1])
+            plot.getAxis("bottom").setTicks(
+                [[(i, short(n, 8)) for i, n in enumerate(column.labels)]]
+            )
+        plot.addItem(bars)
+        plot.getAxis("left").setWidth(32)
+        return bars
+
+    # -- sequences and points ------------------------------------------------------------------
+
+    def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
+        legend = plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=2)
+        legend.setBrush(pg.mkBrush(255, 255, 255, 170))
+        return legend
+
+    def _show_lines(self, summary: DataSummary) -> None:
+        plot = self.lines_view.addPlot()
+        _still(plot)
+        self._legend(plot)
+        named: set[int] = set()
+        names = summary.class_names
+        for line, label in zip(summary.lines, summary.line_labels, strict=True):
+            key = label if label is not None else len(self.line_curves)
+            if names and label is not None:
+                name = str(names[label])
+            else:
+                name = f"series {key + 1}" if summary.class_names is None else ""
+            curve = plot.plot(
+                np.asarray(line, dtype=np.float64),
+                pen=pg.mkPen(colour(key), width=1.5),
+                name=name if key not in named and name else None,
+            )
+            named.add(key)
+            self.line_curves.append(curve)
+        plot.setLabel("bottom", "step")
+        self.lines_caption.setText(escape_html(summary.line_title))
+        self.lines_caption.show()
+        self.lines_view.show()
+
+    def _show_points(self, summary: DataSummary) -> None:
+        plot = self.points_view.addPlot()
+        _still(plot)
+        self._legend(plot)
+        points, labels = summary.points, summary.point_labels
+        for code in np.unique(labels):
+            mine = points[labels == code]
+            name = summary.class_names[code] if summary.class_names else str(code)
+            item = plot.plot(
+                mine[:, 0],
+                mine[:, 1],
+                pen=None,
+                symbol="o",
+                symbolSize=4,
+                symbolPen=None,
+                symbolBrush=colour(int(code)),
+                name=str(name),
+            )
+            self.scatter_items.append(item)
+        plot.setLabel("bottom", summary.axis_names[0])
+        plot.setLabel("left", summary.axis_names[1])
+        plot.setAspectLocked(True)
+        self.points_view.show()
+
+    # -- class balance -------------------------------------------------------------------------
+
+    def _show_balance(self, counts: dict[str, np.ndarray], names: list[str]) -> None:
+        plot = self.balance_view.addPlot()
+        _still(plot)
+        self._legend(plot)
+        splits = [s for s in SPLITS if counts.get(s) is not None and counts[s].sum() > 0]
+        width = 0.8 / max(1, len(splits))
+        x = np.arange(len(names), dtype=np.float64)
+        for i, split in enumerate(splits):
+            bars = pg.BarGraphItem(
+                x=x - 0.4 + width * (i + 0.5),
+                height=counts[split],
+                width=width,
+                brush=SPLIT_COLOURS[split],
+                pen=None,
+                name=f"{split} ({int(counts[split].sum()):,})",
+            )
+            plot.addItem(bars)
+            self.balance_bars[split] = bars
+        every = max(1, len(names) // 12)
+        plot.getAxis("bottom").setTicks(
+            [[(i, short(str(n), 8)) for i, n in enumerate(names) if i % every == 0]]
+        )
+        plot.setLabel("left", "samples")
+        self.balance_caption.setText("Samples per class in each split")
+        self.balance_caption.show()
+        self.balance_view.show()
+
+
+def bar_heights(bars: Any) -> list[float]:
+    """The heights a ``BarGraphItem`` draws (what a user reads off the chart)."""
+    return [float(h) for h in np.asarray(bars.opts["height"])]
