@@ -35,7 +35,7 @@ TOP_VALUES = 5  # bars of a text column (the rest is one "other" bar)
 MAX_SEQUENCES = 8  # sequences drawn (one per class at least, up to MAX_CLASS_LINES classes)
 MAX_CLASS_LINES = 12
 MAX_SERIES = 4  # forecast series drawn
-MAX_SERIES_STEPS = 2000  # a forecast series is drawn from at most this many steps
+MAX_SERIES_STEPS = 400  # a forecast series is drawn over its first steps (a few periods)
 MAX_POINTS = 2000  # scatter points (picked with the seed from larger sets)
 SPLITS = ("train", "validation", "test")
 

@@ -152,7 +152,7 @@ def test_sequences_are_drawn_per_class_and_a_forecast_draws_its_series():
         {"source": "builtin", "name": "multi_sine", "options": {"n_series": 2, "n_steps": 300}}
     )
     assert f.kind == "sequences" and f.class_counts is None
-    assert len(f.lines) == 2 and f.lines[0].shape == (300,)
+    assert len(f.lines) == 2 and f.lines[0].shape == (300,)  # under MAX_SERIES_STEPS
 
 
 def test_regression_tables_have_no_class_balance():

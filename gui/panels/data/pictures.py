@@ -32,7 +32,7 @@ from gui.plots.common import COLOURS, short
 from gui.widgets import ERROR_COLOUR
 
 ROW_PX = 30  # the height a grid row is drawn at (cells are upscaled to about this)
-HISTOGRAM_ROW_PX = 120
+HISTOGRAM_ROW_PX = 130
 HISTOGRAMS_PER_ROW = 2
 SPLIT_COLOURS = {"train": COLOURS[0], "validation": COLOURS[1], "test": COLOURS[2]}
 TITLE_SIZE = "9pt"
@@ -58,6 +58,15 @@ def _graphics(height: int) -> pg.GraphicsLayoutWidget:
     view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return view
+
+
+def key(entries: list[tuple[str, str]]) -> str:
+    """A colour key as rich text (a coloured square before each name): it wraps in a narrow
+    panel and never covers the data, as a legend inside the plot would."""
+    return " ".join(
+        f"<span style='color:{c}'>■</span>&nbsp;{escape_html(text).replace(' ', '&nbsp;')}"
+        for c, text in entries
+    )
 
 
 def _caption() -> QLabel:
@@ -91,6 +100,7 @@ class DataPictures(QWidget):
         self.columns_view = _graphics(HISTOGRAM_ROW_PX)
         self.lines_caption = _caption()
         self.lines_view = _graphics(240)
+        self.points_caption = _caption()
         self.points_view = _graphics(280)
         self.balance_caption = _caption()
         self.balance_view = _graphics(190)
@@ -103,6 +113,7 @@ class DataPictures(QWidget):
             self.columns_view,
             self.lines_caption,
             self.lines_view,
+            self.points_caption,
             self.points_view,
             self.balance_caption,
             self.balance_view,
@@ -220,6 +231,8 @@ class DataPictures(QWidget):
             if i and i % HISTOGRAMS_PER_ROW == 0:
                 self.columns_view.nextRow()
             self.histograms.append(self._column_plot(column))
+        for c in range(HISTOGRAMS_PER_ROW):
+            self.columns_view.ci.layout.setColumnStretchFactor(c, 1)
         rows = -(-shown // HISTOGRAMS_PER_ROW)
         self.columns_view.setMinimumHeight(rows * HISTOGRAM_ROW_PX)
         self.columns_view.setMaximumHeight(rows * HISTOGRAM_ROW_PX)
@@ -227,9 +240,12 @@ class DataPictures(QWidget):
             part.setVisible(bool(summary.rows) or part is self.table_caption)
 
     def _column_plot(self, column: ColumnSummary) -> pg.BarGraphItem:
-        missing = f" · {column.missing} missing" if column.missing else " · none missing"
+        missing = f"{column.missing:,} missing" if column.missing else "none missing"
         plot = self.columns_view.addPlot()
-        plot.setTitle(escape_html(short(column.name, 22)) + missing, size="8pt")
+        # a short two-line title: a long one would claim the width of its column
+        plot.setTitle(f"{escape_html(short(column.name, 14))}<br>{missing}", size="8pt")
+        plot.titleLabel.setMinimumWidth(1)  # the plots share the width, whatever the title
+        plot.titleLabel.setToolTip(column.name)
         _still(plot)
         if column.numeric and column.edges is not None:
             edges = column.edges
@@ -247,45 +263,39 @@ class DataPictures(QWidget):
                 [[(i, short(n, 8)) for i, n in enumerate(column.labels)]]
             )
         plot.addItem(bars)
-        plot.getAxis("left").setWidth(32)
+        plot.getAxis("left").setWidth(28)
         return bars
 
     # -- sequences and points ------------------------------------------------------------------
 
-    def _legend(self, plot: pg.PlotItem) -> pg.LegendItem:
-        legend = plot.addLegend(offset=(-4, 4), labelTextSize="8pt", colCount=2)
-        legend.setBrush(pg.mkBrush(255, 255, 255, 170))
-        return legend
-
     def _show_lines(self, summary: DataSummary) -> None:
         plot = self.lines_view.addPlot()
         _still(plot)
-        self._legend(plot)
-        named: set[int] = set()
         names = summary.class_names
+        entries: dict[int, str] = {}
         for line, label in zip(summary.lines, summary.line_labels, strict=True):
-            key = label if label is not None else len(self.line_curves)
+            number = label if label is not None else len(self.line_curves)
             if names and label is not None:
-                name = str(names[label])
-            else:
-                name = f"series {key + 1}" if summary.class_names is None else ""
+                entries[number] = str(names[label])
+            elif names is None and label is not None:
+                entries[number] = f"series {number + 1}"
             curve = plot.plot(
-                np.asarray(line, dtype=np.float64),
-                pen=pg.mkPen(colour(key), width=1.5),
-                name=name if key not in named and name else None,
+                np.asarray(line, dtype=np.float64), pen=pg.mkPen(colour(number), width=1.5)
             )
-            named.add(key)
             self.line_curves.append(curve)
         plot.setLabel("bottom", "step")
-        self.lines_caption.setText(escape_html(summary.line_title))
+        shown = key([(colour(n), text) for n, text in entries.items()])
+        self.lines_caption.setText(
+            escape_html(summary.line_title) + (f"<br>{shown}" if shown else "")
+        )
         self.lines_caption.show()
         self.lines_view.show()
 
     def _show_points(self, summary: DataSummary) -> None:
         plot = self.points_view.addPlot()
         _still(plot)
-        self._legend(plot)
         points, labels = summary.points, summary.point_labels
+        entries = []
         for code in np.unique(labels):
             mine = points[labels == code]
             name = summary.class_names[code] if summary.class_names else str(code)
@@ -297,12 +307,14 @@ class DataPictures(QWidget):
                 symbolSize=4,
                 symbolPen=None,
                 symbolBrush=colour(int(code)),
-                name=str(name),
             )
             self.scatter_items.append(item)
+            entries.append((colour(int(code)), f"{name} ({len(mine):,})"))
         plot.setLabel("bottom", summary.axis_names[0])
         plot.setLabel("left", summary.axis_names[1])
         plot.setAspectLocked(True)
+        self.points_caption.setText(f"{len(points):,} points by class: {key(entries)}")
+        self.points_caption.show()
         self.points_view.show()
 
     # -- class balance -------------------------------------------------------------------------
@@ -310,7 +322,6 @@ class DataPictures(QWidget):
     def _show_balance(self, counts: dict[str, np.ndarray], names: list[str]) -> None:
         plot = self.balance_view.addPlot()
         _still(plot)
-        self._legend(plot)
         splits = [s for s in SPLITS if counts.get(s) is not None and counts[s].sum() > 0]
         width = 0.8 / max(1, len(splits))
         x = np.arange(len(names), dtype=np.float64)
@@ -321,7 +332,6 @@ class DataPictures(QWidget):
                 width=width,
                 brush=SPLIT_COLOURS[split],
                 pen=None,
-                name=f"{split} ({int(counts[split].sum()):,})",
             )
             plot.addItem(bars)
             self.balance_bars[split] = bars
@@ -330,7 +340,8 @@ class DataPictures(QWidget):
             [[(i, short(str(n), 8)) for i, n in enumerate(names) if i % every == 0]]
         )
         plot.setLabel("left", "samples")
-        self.balance_caption.setText("Samples per class in each split")
+        entries = [(SPLIT_COLOURS[s], f"{s} ({int(counts[s].sum()):,})") for s in splits]
+        self.balance_caption.setText(f"Samples per class in each split: {key(entries)}")
         self.balance_caption.show()
         self.balance_view.show()
 
