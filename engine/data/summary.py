@@ -58,6 +58,7 @@ class ImageGrid:
     n_cols: int
     left_out: int = 0  # classes not shown (more than MAX_GRID_ROWS)
     after: np.ndarray | None = None
+    unscale: Unscale | None = None  # the preprocessing undone for display
 
     def set_after(self, samples: np.ndarray) -> None:
         """Tile ``samples`` (the grid's samples after augmentation, same shape) as
@@ -68,7 +69,7 @@ class ImageGrid:
                 f"augmentation preview: got samples of shape {samples.shape}, expected "
                 f"{self.samples.shape}: an augmentation must keep the sample shape"
             )
-        self.after = tile_images(samples, self.slots, self.n_rows, self.n_cols)
+        self.after = tile_images(samples, self.slots, self.n_rows, self.n_cols, self.unscale)
 
 
 @dataclass
@@ -108,6 +109,7 @@ class DataSummary:
 
 
 GAP = 0.5  # the grey between grid cells
+Unscale = tuple[np.ndarray, np.ndarray]  # a preprocessing's per-channel (shift, scale)
 
 
 def class_counts(data: Any) -> dict[str, np.ndarray] | None:
@@ -135,28 +137,43 @@ def pick_per_class(
     return picked
 
 
-def _display_range(samples: np.ndarray) -> np.ndarray:
-    """Samples ``(k, C, H, W)`` scaled to [0, 1] per channel (preprocessing is per channel)."""
+def _display_range(samples: np.ndarray, unscale: Unscale | None = None) -> np.ndarray:
+    """Samples ``(k, C, H, W)`` as pixels in [0, 1]: the per-channel scaling of preprocessing
+    undone (``unscale`` = its ``(shift, scale)``), then shown as they are when they lie in [0, 1],
+    divided by 255 when they lie in [0, 255], else stretched over their range (all channels
+    alike, so colours keep their balance)."""
     x = samples.astype(np.float64)
-    low = np.nanmin(x, axis=(0, 2, 3), keepdims=True)
-    high = np.nanmax(x, axis=(0, 2, 3), keepdims=True)
-    span = np.where(high > low, high - low, 1.0)
-    return np.nan_to_num((x - low) / span, nan=0.0)
+    if unscale is not None and len(unscale[0]) == x.shape[1]:
+        shift, scale = (np.asarray(a, dtype=np.float64)[None, :, None, None] for a in unscale)
+        x = x * scale + shift
+    finite = x[np.isfinite(x)]
+    low, high = (float(finite.min()), float(finite.max())) if len(finite) else (0.0, 1.0)
+    if low >= 0.0 and high <= 1.0:
+        low, high = 0.0, 1.0
+    elif low >= 0.0 and high <= 255.0:
+        low, high = 0.0, 255.0
+    span = high - low if high > low else 1.0
+    return np.nan_to_num(np.clip((x - low) / span, 0.0, 1.0), nan=0.0)
 
 
 def tile_images(
-    samples: np.ndarray, slots: list[tuple[int, int]], n_rows: int, n_cols: int
+    samples: np.ndarray,
+    slots: list[tuple[int, int]],
+    n_rows: int,
+    n_cols: int,
+    unscale: Unscale | None = None,
 ) -> np.ndarray:
     """One array holding ``samples`` ``(k, C, H, W)`` at their ``(row, column)`` cells, a
     one-pixel :data:`GAP` between cells; greyscale ``(h, w)`` when C is 1 (or 2), else RGB
-    ``(h, w, 3)`` from the first three channels. Pixels are scaled to [0, 1] for display."""
+    ``(h, w, 3)`` from the first three channels. Pixels are scaled to [0, 1] for display
+    (see :func:`_display_range`)."""
     if samples.ndim != 4:
         raise DataError(
             f"an image grid needs samples (n, C, H, W), got shape {samples.shape}: "
             "load the data as images"
         )
     _, channels, height, width = samples.shape
-    shown = _display_range(samples)
+    shown = _display_range(samples, unscale)
     colour = channels >= 3
     shape = (n_rows * (height + 1) - 1, n_cols * (width + 1) - 1)
     pixels = np.full((*shape, 3) if colour else shape, GAP, dtype=np.float32)
@@ -167,15 +184,23 @@ def tile_images(
     return pixels
 
 
+def unscale_of(preprocessor: Any) -> Unscale | None:
+    """A fitted preprocessor's per-channel ``(shift, scale)`` (None when it scales nothing)."""
+    shift, scale = getattr(preprocessor, "shift", None), getattr(preprocessor, "scale", None)
+    return None if shift is None or scale is None else (np.asarray(shift), np.asarray(scale))
+
+
 def image_grid(
     x: np.ndarray,
     y: np.ndarray | None,
     class_names: list[str] | None,
     seed: int,
     per_class: int = PER_CLASS,
+    unscale: Unscale | None = None,
 ) -> ImageGrid:
     """Up to ``per_class`` images of each class (a row per class, the class name as its label);
-    without classes, :data:`UNLABELLED_IMAGES` images in rows of ``per_class``."""
+    without classes, :data:`UNLABELLED_IMAGES` images in rows of ``per_class``. ``unscale``
+    undoes the preprocessing's scaling for display."""
     if x.ndim == 3:  # (N, H, W): one channel
         x = x[:, None]
     if y is not None and class_names:
@@ -196,13 +221,14 @@ def image_grid(
         ]
     samples = x[order]
     return ImageGrid(
-        tile_images(samples, slots, n_rows, per_class),
+        tile_images(samples, slots, n_rows, per_class, unscale),
         samples,
         slots,
         labels,
         n_rows,
         per_class,
         left_out,
+        unscale=unscale,
     )
 
 
@@ -310,7 +336,13 @@ def summarize(
     check_cancel(should_stop)
     if layout == "image":
         summary.kind = "images"
-        summary.grid = image_grid(data.x_train, data.y_train, data.class_names, seed)
+        summary.grid = image_grid(
+            data.x_train,
+            data.y_train,
+            data.class_names,
+            seed,
+            unscale=unscale_of(data.preprocessor),
+        )
     elif layout == "sequence":
         summary.kind = "sequences"
         _sequences(summary, data, raw, seed)

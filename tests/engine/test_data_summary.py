@@ -58,15 +58,32 @@ def test_the_grid_is_picked_with_the_seed():
 
 def test_rgb_images_tile_as_colour_and_a_small_class_leaves_empty_cells():
     x = np.zeros((7, 3, 2, 2))
-    x[:, 0] = np.arange(7.0)[:, None, None] * 10.0  # only red varies: 0, 10, … 60
+    x[:, 0] = np.arange(7.0)[:, None, None] * 10.0  # 0-255 pixels, only red: 0, 10, … 60
     y = np.array([0, 0, 0, 0, 0, 0, 1])
     grid = image_grid(x, y, ["many", "one"], seed=0, per_class=3)
     assert grid.pixels.shape == (2 * 3 - 1, 3 * 3 - 1, 3)
     shown = grid.pixels[[0, 0, 3], [0, 3, 0]]  # the top-left pixel of three cells
-    assert shown[:, 1:].max() == 0.0  # green and blue stay dark
-    assert shown[2, 0] == 1.0  # the one of class "one" is the reddest (scaled to 1)
+    assert shown[:, 1:].max() == 0.0  # green and blue stay dark: colours keep their balance
+    assert shown[2, 0] == pytest.approx(60 / 255)  # pixels in 0-255 shown as such
     assert grid.slots == [(0, 0), (0, 1), (0, 2), (1, 0)]
     assert np.all(grid.pixels[3:5, 3:5] == GAP)  # class "one" has no second sample
+
+
+def test_scaled_images_are_shown_with_their_scaling_undone():
+    plain = summary_of({"source": "builtin", "name": "digits", "form": "image"})[1].grid
+    data, scaled = summary_of(
+        {
+            "source": "builtin",
+            "name": "digits",
+            "form": "image",
+            "preprocess": {"scale": "standard"},
+        }
+    )
+    assert data.x_train.min() < 0  # standardized ...
+    assert np.allclose(scaled.grid.pixels, plain.pixels, atol=1e-5)  # ... but drawn as loaded
+    signed = np.stack([np.full((1, 2, 2), -2.0), np.full((1, 2, 2), 2.0)])
+    grid = image_grid(signed, np.array([0, 1]), ["a", "b"], 0)
+    assert grid.pixels[0, 0] == 0.0 and grid.pixels[3, 0] == 1.0  # stretched over its range
 
 
 def test_the_after_grid_must_keep_the_sample_shape():

@@ -142,3 +142,22 @@ def test_a_picture_that_fails_says_why_in_one_line(shown, qtbot, monkeypatch):
     assert "traceback" not in panel.pictures.message.text()
     assert panel.preview is not None and "wine: 142 train" in panel.preview_label.text()
     assert not panel.pictures.histograms  # the old pictures are gone
+
+
+def test_a_colour_image_folder_shows_as_a_colour_grid(shown, tmp_path):
+    from PIL import Image
+
+    for k, (name, rgb) in enumerate((("red", (220, 20, 20)), ("blue", (20, 20, 220)))):
+        folder = tmp_path / "imgs" / name
+        folder.mkdir(parents=True)
+        for i in range(8):
+            shade = tuple(max(0, c - 20 * i) for c in rgb)
+            Image.new("RGB", (6, 6), shade).save(folder / f"{k}-{i}.png")
+    panel = shown("mlp", {"source": "image_folder", "path": "imgs", "size": [6, 6], "color": "rgb"})
+    image = panel.pictures.grid_images[0].image
+    assert image.shape == (2 * 7 - 1, PER_CLASS * 7 - 1, 3)  # a row per class, in colour
+    assert panel.pictures.summary.grid.row_labels == ["blue", "red"]  # the sorted folder names
+    blue_cell, red_cell = image[0:6, 0:6], image[7:13, 0:6]
+    assert red_cell[..., 0].mean() > red_cell[..., 2].mean()
+    assert blue_cell[..., 2].mean() > blue_cell[..., 0].mean()
+    assert not panel.pictures.grid_view.grab().isNull()  # it draws

@@ -198,6 +198,9 @@ def prepare_preview(
     )
     try:
         summary = summarize(data, seen[0] if seen else None, seed, should_stop)
+        # The grid "after augmentation" beside the samples is one line here, e.g.
+        # summary.grid.set_after(augment.preview(summary.grid.samples, aug, "image", seed))
+        # (when summary.grid is not None); DataPictures then draws both grids side by side.
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - a picture that fails is one line, not a dialog
