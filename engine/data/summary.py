@@ -4,7 +4,7 @@
 values as loaded, before imputing and scaling) and returns a :class:`DataSummary`:
 
 - ``images``: a few samples per class (picked with the seed) tiled into one grid array, a row
-  per class, pixels scaled to [0, 1] for display (:class:`ImageGrid`; a second grid of the same
+  per class, pixels scaled to [0, 1] for display (digits in the ``flat`` form too) (:class:`ImageGrid`; a second grid of the same
   samples after augmentation goes in with :meth:`ImageGrid.set_after`);
 - ``table``: the first rows as text and per column a histogram (numbers) or the most frequent
   values (text), each with its count of missing values (:class:`ColumnSummary`);
@@ -325,6 +325,15 @@ def _sequences(summary: DataSummary, data: Any, raw: RawData | None, seed: int) 
     summary.line_title = f"{len(chosen)} training sequences, {which} (as prepared)"
 
 
+def _flat_images(raw: RawData | None) -> bool:
+    """Whether ``raw`` holds square images loaded flat (digits in its ``flat`` form): they are
+    pictured as images, which a table of 64 pixel columns would not show."""
+    if raw is None or raw.form != "flat" or raw.x is None or raw.x.ndim != 2:
+        return False
+    side = int(np.sqrt(raw.x.shape[1]))
+    return side > 1 and side * side == raw.x.shape[1] and raw.x.dtype != object
+
+
 def summarize(
     data: Any, raw: RawData | None, seed: int, should_stop: Callable[[], bool] | None = None
 ) -> DataSummary:
@@ -346,6 +355,12 @@ def summarize(
     elif layout == "sequence":
         summary.kind = "sequences"
         _sequences(summary, data, raw, seed)
+    elif _flat_images(raw):
+        side = int(np.sqrt(raw.x.shape[1]))
+        summary.kind = "images"
+        codes = _codes(raw, data.class_names)
+        images = raw.x.reshape(len(raw.x), 1, side, side)
+        summary.grid = image_grid(images, codes, data.class_names, seed)
     else:
         table_x, columns, text = data.x_train, data.feature_names, []
         if raw is not None and raw.x is not None and raw.layout == "table":

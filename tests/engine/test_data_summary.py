@@ -47,6 +47,14 @@ def test_digits_images_make_one_grid_a_row_per_class():
         assert 0 <= col < PER_CLASS
 
 
+def test_digits_loaded_flat_are_still_pictured_as_images():
+    _, s = summary_of({"source": "builtin", "name": "digits", "form": "flat"})
+    assert s.kind == "images" and s.grid.samples.shape == (10 * PER_CLASS, 1, 8, 8)
+    assert s.grid.row_labels == [str(d) for d in range(10)]
+    _, iris = summary_of({"source": "builtin", "name": "iris"})  # 4 columns: a table
+    assert iris.kind == "table"
+
+
 def test_the_grid_is_picked_with_the_seed():
     x = np.random.default_rng(1).random((200, 1, 4, 4))
     y = np.arange(200) % 4

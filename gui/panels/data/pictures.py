@@ -32,6 +32,8 @@ from gui.plots.common import COLOURS, short
 from gui.widgets import ERROR_COLOUR
 
 ROW_PX = 30  # the height a grid row is drawn at (cells are upscaled to about this)
+GRID_AXIS_PX = 24  # the class names left of a grid
+GRID_TITLE_PX = 16  # the margins around the grid
 HISTOGRAM_ROW_PX = 130
 HISTOGRAMS_PER_ROW = 2
 SPLIT_COLOURS = {"train": COLOURS[0], "validation": COLOURS[1], "test": COLOURS[2]}
@@ -79,7 +81,8 @@ def _caption() -> QLabel:
 class DataPictures(QWidget):
     """The pictures of one :class:`DataSummary` (see the module docstring).
 
-    What tests and callers read: :attr:`grid_images` (one ``ImageItem`` per grid),
+    What tests and callers read: :attr:`grid_images` (one ``ImageItem`` per grid, side by side
+    in one plot) and :attr:`grid_titles`,
     :attr:`histograms` (one ``BarGraphItem`` per table column), :attr:`line_curves`,
     :attr:`scatter_items` (one per class), :attr:`balance_bars` (split → ``BarGraphItem``)
     and :attr:`message` (one line when the pictures cannot be made).
@@ -133,6 +136,8 @@ class DataPictures(QWidget):
             view.clear()
         self.balance_view.clear()
         self.grid_images: list[pg.ImageItem] = []
+        self.grid_titles: list[str] = []
+        self._grid_width = 1
         self.histograms: list[pg.BarGraphItem] = []
         self.line_curves: list[pg.PlotDataItem] = []
         self.scatter_items: list[pg.PlotDataItem] = []
@@ -165,40 +170,71 @@ class DataPictures(QWidget):
     # -- images ----------------------------------------------------------------------------------
 
     def _show_grid(self, grid: ImageGrid) -> None:
+        """The grid (and the one after augmentation to its right) as images in one plot, so
+        both are drawn at one scale, the class names once along the left."""
         images = [("samples", grid.pixels)]
         if grid.after is not None:
             images.append(("after augmentation", grid.after))
-        cell = (grid.pixels.shape[0] + 1) / grid.n_rows  # one row with its gap, in pixels
-        scale = max(1.0, round(ROW_PX / cell))
-        for title, pixels in images:
-            plot = self.grid_view.addPlot(title=title)
-            plot.titleLabel.setText(title, size=TITLE_SIZE)
-            _still(plot)
+        tall, wide = grid.pixels.shape[:2]
+        cell = (tall + 1) / grid.n_rows  # one row with its gap, in pixels
+        plot = self.grid_view.addPlot()
+        _still(plot)
+        plot.invertY(True)
+        plot.setAspectLocked(True)
+        plot.hideAxis("bottom")
+        ticks = [(r + 0.5) * cell - 0.5 for r in range(grid.n_rows)]
+        plot.getAxis("left").setTicks(
+            [[(y, short(name, 12)) for y, name in zip(ticks, grid.row_labels, strict=True)]]
+        )
+        plot.getAxis("left").setWidth(GRID_AXIS_PX)
+        gap = cell  # a cell's width between the grids
+        for i, (title, pixels) in enumerate(images):
             image = pg.ImageItem(pixels, axisOrder="row-major", levels=(0.0, 1.0))
+            image.setPos(i * (wide + gap), 0)
             plot.addItem(image)
-            plot.invertY(True)
-            plot.setAspectLocked(True)
-            plot.hideAxis("bottom")
-            plot.setRange(xRange=(0, pixels.shape[1]), yRange=(0, pixels.shape[0]), padding=0.01)
-            left = plot.getAxis("left")
-            left.setTicks(
-                [
-                    [
-                        ((r + 0.5) * cell - 0.5, short(name, 12))
-                        for r, name in enumerate(grid.row_labels)
-                    ]
-                ]
-            )
             self.grid_images.append(image)
-        height = int(grid.pixels.shape[0] * scale) + 40
-        self.grid_view.setMinimumHeight(height)
-        self.grid_view.setMaximumHeight(height)
+            if len(images) > 1:
+                label = pg.TextItem(
+                    title, anchor=(0.5, 1.0), color=pg.getConfigOption("foreground")
+                )
+                font = label.textItem.font()
+                font.setPointSizeF(8.0)
+                label.setFont(font)
+                label.setPos(i * (wide + gap) + wide / 2, -1)
+                plot.addItem(label)
+            self.grid_titles.append(title)
+        self._grid_width = len(images) * wide + (len(images) - 1) * gap
+        top = -cell * 0.9 if len(images) > 1 else 0
+        side = cell if len(images) > 1 else 0  # room for the titles, wider than a grid
+        plot.setRange(xRange=(-side, self._grid_width + side), yRange=(top, tall), padding=0.01)
+        self._fit_grid_height()
         left_out = f"; {grid.left_out} more classes not shown" if grid.left_out else ""
         classes = self.summary is not None and bool(self.summary.class_names)
         per_row = ", a row per class" if classes else ""
-        self.grid_caption.setText(f"{len(grid.samples)} training images{per_row}{left_out}")
+        self.grid_caption.setText(f"{len(grid.samples)} sample images{per_row}{left_out}")
         self.grid_caption.show()
         self.grid_view.show()
+
+    def _fit_grid_height(self) -> None:
+        """As tall as the grid drawn at about :data:`ROW_PX` a row, or less when the panel's
+        width draws it smaller: no empty band under it."""
+        grid = self.summary.grid if self.summary is not None else None
+        if not self.grid_images or grid is None:
+            return
+        tall = grid.pixels.shape[0] * (1.1 if len(self.grid_images) > 1 else 1.0)
+        by_rows = max(1.0, round(ROW_PX * grid.n_rows / (grid.pixels.shape[0] + 1)))
+        width = self.grid_view.width() or self.width()
+        wide = self._grid_width + (
+            2 * grid.pixels.shape[0] / grid.n_rows if len(self.grid_images) > 1 else 0
+        )
+        scale = min(by_rows, max(1.0, (width - 16 - GRID_AXIS_PX) / wide))
+        height = int(tall * scale) + GRID_TITLE_PX
+        if self.grid_view.minimumHeight() != height or self.grid_view.maximumHeight() != height:
+            self.grid_view.setFixedHeight(height)
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._fit_grid_height()
 
     # -- tables ----------------------------------------------------------------------------------
 
