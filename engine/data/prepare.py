@@ -59,6 +59,7 @@ def prepare_data(
     seed: int = 0,
     should_stop: Callable[[], bool] | None = None,
     fitted: Preprocessor | None = None,
+    on_raw: Callable[[RawData], None] | None = None,
 ) -> PreparedData:
     """Load the data a spec describes, split it with ``seed`` and fit preprocessing on train.
 
@@ -69,6 +70,7 @@ def prepare_data(
     :class:`DataError` for anything wrong with the spec or the data. ``should_stop()`` is asked
     between chunks of a CSV or image folder and between the preparation steps; when it returns
     True, :class:`~engine.errors.Cancelled` ends the work (a Stop click, a closing window).
+    ``on_raw(raw)`` sees the data as loaded, before cleaning (the data panel's pictures).
     """
     spec = normalize_spec(spec)
     base = Path(base_dir) if base_dir is not None else None
@@ -86,6 +88,8 @@ def prepare_data(
         raw = _LOADERS[spec["source"]](spec, base, should_stop)
     else:
         raw = _LOADERS[spec["source"]](spec, base)
+    if on_raw is not None:
+        on_raw(raw)
     check_cancel(should_stop)
     if raw.task == "forecast":
         return _prepare_forecast(raw, spec, seed, should_stop, fitted)

@@ -271,10 +271,10 @@ def test_a_newer_change_stops_the_running_preview_and_the_newer_one_follows(
     started, stopped = threading.Event(), threading.Event()
     calls: list[dict] = []
 
-    def loading(spec, base, seed, should_stop):
+    def loading(spec, base, seed, should_stop, on_raw=None):
         calls.append(spec)
         if len(calls) > 1:  # the newer preview: the real data
-            return prepare_data(spec, base, seed, should_stop=should_stop)
+            return prepare_data(spec, base, seed, should_stop=should_stop, on_raw=on_raw)
         started.set()
         while not should_stop():  # a big file, read chunk by chunk
             threading.Event().wait(0.005)
@@ -297,7 +297,7 @@ def test_a_newer_change_stops_the_running_preview_and_the_newer_one_follows(
 def test_a_preview_that_fails_says_why_in_one_line(panel, qtbot, monkeypatch):
     import gui.panels.data.preview as preview_module
 
-    def broken(spec, base, seed, should_stop):
+    def broken(spec, base, seed, should_stop, on_raw=None):
         raise ValueError("the file ends in the middle of a row\n  (a traceback line)")
 
     monkeypatch.setattr(preview_module, "prepare_data", broken)

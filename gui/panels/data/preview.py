@@ -8,17 +8,21 @@ again once the stopped one has ended. Previews are prepared only while the panel
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Slot
 from PySide6.QtWidgets import QGroupBox, QLabel, QPushButton, QVBoxLayout
 
 from engine.data import check_input_shape, prepare_data
+from engine.data.summary import summarize
 from engine.editing.data_section import data_input
-from engine.errors import DeepwireError
+from engine.errors import Cancelled, DeepwireError, first_line
 from gui.commands import SetParam
 from gui.formatting import escape_html
 from gui.panels.data.fields import status_label
+from gui.panels.data.pictures import DataPictures
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR
 from gui.workers import BackgroundCall
 
@@ -38,7 +42,8 @@ class PreviewSection:
         self.fix_button.clicked.connect(self.apply_input_fix)
         preview_box = QGroupBox("Preview")
         preview_layout = QVBoxLayout(preview_box)
-        for widget in (self.preview_label, self.mismatch_label, self.fix_button):
+        self.pictures = DataPictures()
+        for widget in (self.preview_label, self.mismatch_label, self.fix_button, self.pictures):
             preview_layout.addWidget(widget)
         return preview_box
 
@@ -82,6 +87,7 @@ class PreviewSection:
                 self._call.cancel()  # a preview still being prepared is of the old section
             self.preview, self.preview_error = None, None
             self.preview_label.setText("No data to preview.")
+            self.pictures.clear()
             self._check_input()
             return
         if self._call is not None and self._call.running:
@@ -96,7 +102,7 @@ class PreviewSection:
             else 0
         )
         self._call = BackgroundCall(
-            prepare_data,
+            prepare_preview,
             self.spec,
             self.base_dir(),
             seed if isinstance(seed, int) else 0,
@@ -116,9 +122,15 @@ class PreviewSection:
                 f"<span style='color:{ERROR_COLOUR}'>"
                 f"Cannot load the data: {escape_html(error)}</span>"
             )
+            self.pictures.clear()
         else:
-            self.preview, self.preview_error = result, None
-            self.preview_label.setText(describe(result))
+            data, summary = result
+            self.preview, self.preview_error = data, None
+            self.preview_label.setText(describe(data))
+            if isinstance(summary, str):
+                self.pictures.show_problem(summary)
+            else:
+                self.pictures.show_summary(summary)
         self._check_input()
 
     @Slot()
@@ -165,6 +177,35 @@ class PreviewSection:
             return True
         self._call.cancel()
         return self._call.wait(timeout)
+
+
+def prepare_preview(
+    spec: dict[str, Any],
+    base_dir: Any,
+    seed: int,
+    should_stop: Callable[[], bool] | None = None,
+) -> tuple[Any, Any]:
+    """``prepare_data`` and the numbers of its pictures (in the preview's worker thread):
+    ``(prepared data, DataSummary)``, or the summary's one-line failure instead of it (the
+    data itself loaded, so the panel still shows it and checks the Input node)."""
+    seen: list[Any] = []
+    data = prepare_data(
+        spec,
+        base_dir,
+        seed,
+        should_stop=should_stop,
+        on_raw=lambda raw: seen.append(copy.copy(raw)),
+    )
+    try:
+        summary = summarize(data, seen[0] if seen else None, seed, should_stop)
+        # The grid "after augmentation" beside the samples is one line here, e.g.
+        # summary.grid.set_after(augment.preview(summary.grid.samples, aug, "image", seed))
+        # (when summary.grid is not None); DataPictures then draws both grids side by side.
+    except Cancelled:
+        raise
+    except Exception as exc:  # noqa: BLE001 - a picture that fails is one line, not a dialog
+        return data, first_line(exc)
+    return data, summary
 
 
 def describe(data: Any) -> str:
