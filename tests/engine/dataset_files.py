@@ -25,12 +25,14 @@ def idx_gz(array: np.ndarray) -> bytes:
     return gzip.compress(header + array.astype(np.uint8).tobytes(), mtime=0)
 
 
-def mnist_files(seed: int = 0) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
+def mnist_files(
+    seed: int = 0, n_train: int = N_TRAIN
+) -> tuple[dict[str, bytes], dict[str, np.ndarray]]:
     """The four MNIST-style files (28×28) and the arrays they hold."""
     rng = np.random.default_rng(seed)
     arrays = {
-        "train_x": rng.integers(0, 256, (N_TRAIN, 28, 28), dtype=np.uint8),
-        "train_y": (np.arange(N_TRAIN) % 10).astype(np.uint8),
+        "train_x": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "train_y": (np.arange(n_train) % 10).astype(np.uint8),
         "test_x": rng.integers(0, 256, (N_TEST, 28, 28), dtype=np.uint8),
         "test_y": (np.arange(N_TEST)[::-1] % 10).astype(np.uint8),
     }
