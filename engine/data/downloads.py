@@ -24,6 +24,7 @@ import hashlib
 import http.client
 import os
 import sys
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -147,6 +148,10 @@ FILES: dict[str, tuple[RemoteFile, ...]] = {
 _reporter: ContextVar[ProgressFn | None] = ContextVar("deepwire_download_progress", default=None)
 #: (path, size, mtime) of cached files whose SHA-256 was checked in this process.
 _verified: set[tuple[str, int, int]] = set()
+#: One lock per cached path: two threads (the Data panel's preview and the data prepared ahead of
+#: Train) never write the same ``.part`` file; the second waits, then finds the file cached.
+_locks: dict[str, threading.Lock] = {}
+_locks_guard = threading.Lock()
 
 
 def cache_root() -> Path:
@@ -250,6 +255,19 @@ def fetch(dataset: str, remote: RemoteFile, should_stop: Callable[[], bool] | No
     it is not cached. Raises one :class:`DataError` line (no network, an interrupted download, a
     wrong checksum) or :class:`~engine.errors.Cancelled` when ``should_stop()`` turns True."""
     path = cache_path(dataset, remote)
+    with _locks_guard:
+        lock = _locks.setdefault(str(path), threading.Lock())
+    while not lock.acquire(timeout=0.1):
+        check_cancel(should_stop, "the download")
+    try:
+        return _fetch_locked(dataset, remote, path, should_stop)
+    finally:
+        lock.release()
+
+
+def _fetch_locked(
+    dataset: str, remote: RemoteFile, path: Path, should_stop: Callable[[], bool] | None
+) -> Path:
     if path.is_file():
         _check_cached(path, remote, should_stop)
         return path

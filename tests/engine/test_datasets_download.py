@@ -164,3 +164,24 @@ def test_train_cli_without_network_is_one_line_and_check_downloads_nothing(
     monkeypatch.setenv(downloads.MIRROR_ENV, server.url)
     code, out, err = run_main(["train", str(path), "--out", str(tmp_path / "run2")])
     assert code == 0, err
+
+
+def test_two_threads_loading_at_once_download_each_file_once(env, server):
+    import threading
+
+    files, folder = env
+    errors: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            datasets.load_arrays("mnist")
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=load) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and _cached(folder) == files
+    assert sorted(p for p, _ in server.httpd.requests) == sorted(f"/mnist/{n}" for n in files)
