@@ -10,6 +10,7 @@ import io
 import struct
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +111,8 @@ def put_in_cache(cache: Path, dataset: str, files: dict[str, bytes]) -> None:
 
 class _Handler(http.server.BaseHTTPRequestHandler):
     """Serves ``server.files`` (``/<dataset>/<name>`` → bytes) with HTTP Range support; can
-    corrupt a file or break the connection off half-way, as ``server.mode`` says."""
+    corrupt a file or break the connection off half-way, as ``server.mode`` says, and send in
+    32 KiB pieces ``server.delay`` seconds apart."""
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         srv = self.server
@@ -135,7 +137,14 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
+        step = 32768 if srv.delay else len(body) or 1
+        try:
+            for a in range(0, len(body), step):  # slowly, when asked: progress can be seen
+                self.wfile.write(body[a : a + step])
+                self.wfile.flush()
+                time.sleep(srv.delay)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client cancelled
 
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
@@ -149,7 +158,7 @@ class FileServer:
         self.httpd.daemon_threads = True
         self.httpd.timeout = 5
         self.httpd.files, self.httpd.requests = {}, []
-        self.httpd.mode, self.httpd.ranges = "ok", True
+        self.httpd.mode, self.httpd.ranges, self.httpd.delay = "ok", True, 0.0
         self.thread = threading.Thread(
             target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
         )
