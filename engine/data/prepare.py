@@ -206,6 +206,30 @@ def split_indices(
     )
 
 
+def _split(
+    raw: RawData, labels: np.ndarray | None, split: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test indices: shuffled by ``split``, or the source's own test set as test."""
+    if raw.test_start is not None:
+        return _split_own_test(raw, labels, split, seed)
+    return split_indices(
+        len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
+    )
+
+
+def _transform(
+    pre: Preprocessor, x: np.ndarray, ix: np.ndarray, should_stop: Callable[[], bool] | None
+) -> np.ndarray:
+    """``pre.transform(x[ix])`` in chunks, so a large image set never has a float64 working
+    copy of a whole split at once (and a Stop is honoured between chunks)."""
+    check_cancel(should_stop)
+    out = np.empty((len(ix), *pre.output_shape), np.float32)
+    for a in range(0, len(ix), _TRANSFORM_ROWS):
+        out[a : a + _TRANSFORM_ROWS] = pre.transform(x[ix[a : a + _TRANSFORM_ROWS]])
+        check_cancel(should_stop)
+    return out
+
+
 def _split_own_test(
     raw: RawData, labels: np.ndarray | None, split: dict[str, Any], seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -242,12 +266,7 @@ def _prepare_samples(
         y, class_names = encode_labels(y, raw.origin)
     labels = y if raw.task == "classification" else None
     check_cancel(should_stop)
-    if raw.test_start is not None:
-        tr, va, te = _split_own_test(raw, labels, split, seed)
-    else:
-        tr, va, te = split_indices(
-            len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
-        )
+    tr, va, te = _split(raw, labels, split, seed)
     check_cancel(should_stop)
     if fitted is not None:
         pre = fitted
@@ -262,13 +281,7 @@ def _prepare_samples(
         pre.fit(raw.x[tr])
 
     def part(ix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        # in chunks: a large image set never has a float64 copy of a whole split at once
-        check_cancel(should_stop)
-        x = np.empty((len(ix), *pre.output_shape), np.float32)
-        for a in range(0, len(ix), _TRANSFORM_ROWS):
-            x[a : a + _TRANSFORM_ROWS] = pre.transform(raw.x[ix[a : a + _TRANSFORM_ROWS]])
-            check_cancel(should_stop)
-        return x, (y[ix] if y is not None else None)
+        return _transform(pre, raw.x, ix, should_stop), (y[ix] if y is not None else None)
 
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = part(tr), part(va), part(te)
     if raw.task == "classification":
