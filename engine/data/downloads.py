@@ -21,12 +21,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import http.client
 import os
 import sys
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -179,6 +176,19 @@ def is_cached(dataset: str) -> bool:
     )
 
 
+def not_cached_note(data: object) -> str | None:
+    """For ``check``: one line saying a design's named dataset is not downloaded yet (where it
+    will go, how large it is), or None (not a named dataset, or cached). Touches no network."""
+    name = data.get("name") if isinstance(data, dict) and data.get("source") == "builtin" else None
+    if not isinstance(name, str) or name not in FILES or is_cached(name):
+        return None
+    size = sum(f.size for f in FILES[name]) / 1e6
+    return (
+        f"data: {name} is not downloaded yet: the first train (or the window) downloads "
+        f"{size:.0f} MB into {cache_root() / name}"
+    )
+
+
 def urls_for(dataset: str, remote: RemoteFile) -> tuple[str, ...]:
     """The URLs to try for a file: ``$DEEPWIRE_DATASET_MIRROR/<dataset>/<name>`` when the
     mirror is set, else the publishers' locations."""
@@ -320,6 +330,10 @@ def _download(
 ) -> None:
     """Write ``url`` into ``part`` (resuming what it holds); raise :class:`_Unreachable` when no
     answer came, :class:`DataError` when the transfer broke off (``part`` is kept to resume)."""
+    import http.client  # here: ``check`` imports this module and never downloads
+    import urllib.error
+    import urllib.request
+
     have = part.stat().st_size if part.is_file() else 0
     if have > remote.size:
         part.unlink()

@@ -155,6 +155,7 @@ def test_train_cli_without_network_is_one_line_and_check_downloads_nothing(
     code, out, err = run_main(["check", str(path)])
     assert code == 0, err
     assert server.httpd.requests == []  # check validates without the data
+    assert "data: mnist is not downloaded yet" in out and str(env[1]) in out
     monkeypatch.setenv(downloads.MIRROR_ENV, "http://127.0.0.1:9")
     code, out, err = run_main(["train", str(path), "--out", str(tmp_path / "run")])
     assert code == 1
@@ -164,6 +165,8 @@ def test_train_cli_without_network_is_one_line_and_check_downloads_nothing(
     monkeypatch.setenv(downloads.MIRROR_ENV, server.url)
     code, out, err = run_main(["train", str(path), "--out", str(tmp_path / "run2")])
     assert code == 0, err
+    code, out, err = run_main(["check", str(path)])
+    assert code == 0 and "not downloaded" not in out
 
 
 def test_two_threads_loading_at_once_download_each_file_once(env, server):
