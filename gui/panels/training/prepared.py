@@ -25,7 +25,14 @@ import json
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal, Slot
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.data import PreparedData, prepare_data
 from engine.data.downloads import report_progress
@@ -161,11 +168,14 @@ class DownloadBar(QWidget):
             "Stop the download (the part already downloaded is kept and resumed next time)"
         )
         self.cancel_button.clicked.connect(cache.cancel)
-        layout = QHBoxLayout(self)
+        self.label.setWordWrap(True)  # the training dock is narrow: the text above the bar
+        layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
-        layout.addWidget(self.bar, 1)
-        layout.addWidget(self.cancel_button)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
         self._timer = QTimer(self)
         self._timer.setInterval(self.POLL_MS)
         self._timer.timeout.connect(self.refresh)
