@@ -205,3 +205,13 @@ def test_a_cifar_archive_member_that_is_a_link_is_refused(tmp_path):
     path.write_bytes(buf.getvalue())
     with pytest.raises(DataError, match="is not a plain file"):
         datasets.read_cifar(path, hundred=False)
+
+
+def test_choosing_a_named_set_in_the_data_panel_drops_a_test_share():
+    from engine.editing import data_section as ds
+
+    old = {"source": "builtin", "name": "iris", "split": {"val": 0.2, "test": 0.1}}
+    spec = ds.with_dataset(old, "cifar10")
+    assert spec["split"] == {"val": 0.2, "test": 0.0}
+    check_builtin(normalize_spec(spec))  # valid at once: no refusal after the choice
+    assert ds.with_dataset(old, "wine")["split"]["test"] == 0.1
