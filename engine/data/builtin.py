@@ -305,6 +305,12 @@ def builtin_options(name: str) -> dict[str, Any]:
     return {key: opt.default for key, opt in _REGISTRY[name].options.items()}
 
 
+def builtin_forms(name: str) -> tuple[str, ...]:
+    """The forms a builtin dataset can be loaded in, the default first (empty: no choice);
+    KeyError for an unknown name."""
+    return _REGISTRY[name].forms
+
+
 def option_ranges(name: str) -> dict[str, tuple[type, float, float]]:
     """Each option of a builtin dataset as ``(kind, low, high)``: ``int`` or ``float`` and the
     inclusive bounds :func:`load_builtin` accepts (empty for the fixed tables). KeyError for an

@@ -59,3 +59,43 @@ def test_a_finished_download_hides_the_bar_and_the_data_is_prepared(bar, qtbot, 
     data = bar.cache.get(SPEC, 0)
     assert data is not None and len(data.x_test) == 10
     assert sorted(p.name for p in folder.iterdir()) == sorted(files)
+
+
+def test_data_panel_offers_the_named_sets_and_their_forms(qtbot, tmp_path, monkeypatch):
+    import threading
+
+    from engine.io import load_design
+    from gui.document import Document
+    from gui.panels.data import DataPanel
+    from resources import template_path
+
+    monkeypatch.setenv(downloads.MIRROR_ENV, "http://127.0.0.1:9")  # nothing may download
+    monkeypatch.setenv(downloads.CACHE_ENV, str(tmp_path / "cache"))
+    doc = Document(load_design(template_path("mlp")))
+    panel = DataPanel(doc)
+    panel.set_on_screen(False)  # no preview: nothing is prepared
+    qtbot.addWidget(panel)
+    try:
+        combo = panel.dataset_combo
+        combo.setCurrentIndex(combo.findData("cifar10"))
+        combo.activated.emit(combo.currentIndex())
+        assert doc.design.data["name"] == "cifar10" and "170 MB" in combo.currentData() + (
+            panel.description_label.text()
+        )
+        items = [panel.form_combo.itemText(i) for i in range(panel.form_combo.count())]
+        assert items == ["default (image)", "image", "flat"]
+        panel.form_combo.setCurrentIndex(2)
+        panel.form_combo.activated.emit(2)
+        assert doc.design.data["form"] == "flat"
+        doc.undo_stack.undo()  # each choice is one undo step
+        assert "form" not in doc.design.data
+        combo.setCurrentIndex(combo.findData("digits"))
+        combo.activated.emit(combo.currentIndex())
+        assert panel.form_combo.itemText(0) == "auto (from the Input shape)"
+        assert not (tmp_path / "cache").exists()
+    finally:
+        assert panel.shutdown()
+        doc.undo_stack.setClean()
+    assert not [
+        t for t in threading.enumerate() if t.name == "deepwire-data-preview" and t.is_alive()
+    ]
