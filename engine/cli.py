@@ -190,6 +190,10 @@ def run_check(args: argparse.Namespace) -> int:
                 )
             if result.memory is not None:
                 print(f"memory to train: {result.memory.summary()}")
+            from engine.data.downloads import not_cached_note
+
+            if note := not_cached_note(design.data):
+                print(printable(note))
             return 0
         for problem in result.problems:
             sys.stderr.write(printable(f"{args.design}: {problem}") + "\n")

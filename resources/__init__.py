@@ -16,6 +16,20 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "som": ("SOM", "Self-organizing map arranging digits on a 10×10 grid."),
 }
 
+# Templates on the named datasets (downloaded on first use, see docs/data.md), in gallery order
+# after the families: stem -> (title, one-line description).
+DATASET_TEMPLATES: dict[str, tuple[str, str]] = {
+    "cnn_mnist": ("CNN on MNIST", "Two-block CNN on the 28×28 MNIST digits (downloads 11 MB)."),
+    "cnn_cifar10": (
+        "CNN on CIFAR-10",
+        "VGG-style CNN with batch norm on 32×32 colour photos (downloads 170 MB).",
+    ),
+    "mlp_fashion_mnist": (
+        "MLP on Fashion-MNIST",
+        "Multilayer perceptron on 784 clothing-picture pixels (downloads 30 MB).",
+    ),
+}
+
 
 def template_path(stem: str) -> Path:
     """Path of a packaged template design file, e.g. ``template_path("cnn")``."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.graph import Design, Edge, Node
 from engine.io import save_design
-from resources import TEMPLATES, template_path
+from resources import DATASET_TEMPLATES, TEMPLATES, template_path
 
 # Column step as the canvas' auto-layout (184-pixel nodes plus room for the wires' shape labels).
 X_STEP, Y_ROW, WRAP_ROW = 240.0, 260.0, 160.0
@@ -239,9 +239,95 @@ def build() -> dict[str, Design]:
     return t
 
 
+def _named(name: str, val: float, **extra: Any) -> dict[str, Any]:
+    """The data section: a named dataset (downloaded on first use); its own test set is the
+    test split, ``val`` of the training images are held out for validation."""
+    return {
+        "source": "builtin",
+        "name": name,
+        "split": {"val": val, "test": 0.0, "stratify": True},
+        **extra,
+    }
+
+
+def build_datasets() -> dict[str, Design]:
+    """The templates on the named datasets (:data:`resources.DATASET_TEMPLATES`)."""
+    t: dict[str, Design] = {}
+    t["cnn_mnist"] = _classifier(
+        "CNN on MNIST",
+        DATASET_TEMPLATES["cnn_mnist"][1],
+        [
+            ("image", "Input", {"shape": [1, 28, 28]}),
+            ("conv1", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}),
+            ("relu1", "ReLU", {}),
+            ("pool1", "MaxPool2d", {"kernel_size": 2}),
+            ("conv2", "Conv2d", {"out_channels": 64, "kernel_size": 3, "padding": 1}),
+            ("relu2", "ReLU", {}),
+            ("pool2", "MaxPool2d", {"kernel_size": 2}),
+            ("flatten", "Flatten", {}),
+            ("dense", "Linear", {"out_features": 128}),
+            ("relu3", "ReLU", {}),
+            ("dropout", "Dropout", {"p": 0.25}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        _named("mnist", 0.1, form="image"),
+        epochs=5,
+        per_row=7,
+        batch_size=128,
+    )
+    t["cnn_cifar10"] = _classifier(
+        "CNN on CIFAR-10",
+        DATASET_TEMPLATES["cnn_cifar10"][1],
+        [
+            ("image", "Input", {"shape": [3, 32, 32]}),
+            ("conv1", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}),
+            ("bn1", "BatchNorm2d", {}),
+            ("relu1", "ReLU", {}),
+            ("conv2", "Conv2d", {"out_channels": 32, "kernel_size": 3, "padding": 1}),
+            ("relu2", "ReLU", {}),
+            ("pool1", "MaxPool2d", {"kernel_size": 2}),
+            ("conv3", "Conv2d", {"out_channels": 64, "kernel_size": 3, "padding": 1}),
+            ("bn2", "BatchNorm2d", {}),
+            ("relu3", "ReLU", {}),
+            ("conv4", "Conv2d", {"out_channels": 64, "kernel_size": 3, "padding": 1}),
+            ("relu4", "ReLU", {}),
+            ("pool2", "MaxPool2d", {"kernel_size": 2}),
+            ("flatten", "Flatten", {}),
+            ("dense", "Linear", {"out_features": 256}),
+            ("relu5", "ReLU", {}),
+            ("dropout", "Dropout", {"p": 0.5}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("label", "Output", {}),
+        ],
+        _named("cifar10", 0.1, form="image", preprocess={"scale": "standard"}),
+        epochs=20,
+        per_row=7,
+        batch_size=128,
+    )
+    t["mlp_fashion_mnist"] = _classifier(
+        "MLP on Fashion-MNIST",
+        DATASET_TEMPLATES["mlp_fashion_mnist"][1],
+        [
+            ("pixels", "Input", {"shape": [784]}),
+            ("hidden1", "Linear", {"out_features": 256}),
+            ("relu1", "ReLU", {}),
+            ("dropout1", "Dropout", {"p": 0.2}),
+            ("hidden2", "Linear", {"out_features": 128}),
+            ("relu2", "ReLU", {}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("garment", "Output", {}),
+        ],
+        _named("fashion_mnist", 0.1, form="flat"),
+        epochs=10,
+        batch_size=128,
+    )
+    return t
+
+
 def main() -> None:
     """Write every template file."""
-    for stem, design in build().items():
+    for stem, design in {**build(), **build_datasets()}.items():
         save_design(design, template_path(stem))
         print("wrote", template_path(stem))
 

@@ -1,7 +1,9 @@
-"""Embedded datasets: scikit-learn's bundled tables, synthetic 2-D sets and sine series.
+"""Built-in datasets: scikit-learn's bundled tables, synthetic 2-D sets, sine series, and the
+named image sets (MNIST, Fashion-MNIST, KMNIST, CIFAR-10/100, SVHN) downloaded on first use.
 
-Nothing here touches the network: the tables ship inside scikit-learn, the rest is generated
-from the seed. Digits pixels are always divided by 16, so every digits form lies in [0, 1].
+Only the named image sets touch the network (:mod:`engine.data.downloads`, once, then the user
+cache); the tables ship inside scikit-learn, the rest is generated from the seed. Digits pixels
+are always divided by 16, so every digits form lies in [0, 1]; the image sets' pixels by 255.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ class _Builtin:
     load: Callable[[dict[str, Any], str | None, int], RawData]
     options: dict[str, _Option]
     forms: tuple[str, ...] = ()
+    #: Downloaded on first use (the name in engine.data.downloads.FILES); loads with should_stop.
+    remote: str | None = None
 
 
 _SYNTH_OPTIONS = {
@@ -182,6 +186,24 @@ def _series(name: str, multi: bool) -> Callable[[dict[str, Any], str | None, int
     return load
 
 
+def _named(name: str, title: str) -> Callable[..., RawData]:
+    def load(
+        opts: dict[str, Any],
+        form: str | None,
+        seed: int,
+        should_stop: Callable[[], bool] | None = None,
+    ) -> RawData:
+        from engine.data.datasets import load_arrays, to_raw
+
+        return to_raw(name, load_arrays(name, should_stop), form, title)
+
+    return load
+
+
+def _image_set(name: str, title: str, description: str) -> _Builtin:
+    return _Builtin(description, _named(name, title), {}, ("image", "flat"), remote=name)
+
+
 _REGISTRY: dict[str, _Builtin] = {
     "digits": _Builtin(
         "handwritten digits 0–9, 1797 samples of 8×8 pixels in [0, 1] "
@@ -236,6 +258,42 @@ _REGISTRY: dict[str, _Builtin] = {
         _series("multi_sine", True),
         {**_SERIES_OPTIONS, "n_series": _Option(3, int, 1, 100)},
     ),
+    "mnist": _image_set(
+        "mnist",
+        "MNIST",
+        "handwritten digits 0–9, 60,000 train + 10,000 test images of 28×28 "
+        "(forms: image 1×28×28, flat 784); downloaded on first use (11 MB)",
+    ),
+    "fashion_mnist": _image_set(
+        "fashion_mnist",
+        "Fashion-MNIST",
+        "Zalando clothing pictures, 10 classes, 60,000 train + 10,000 test images of 28×28 "
+        "(forms: image 1×28×28, flat 784); downloaded on first use (30 MB)",
+    ),
+    "kmnist": _image_set(
+        "kmnist",
+        "Kuzushiji-MNIST",
+        "cursive Japanese characters, 10 classes, 60,000 train + 10,000 test images of 28×28 "
+        "(forms: image 1×28×28, flat 784); downloaded on first use (21 MB)",
+    ),
+    "cifar10": _image_set(
+        "cifar10",
+        "CIFAR-10",
+        "small colour photos, 10 classes, 50,000 train + 10,000 test images of 32×32 "
+        "(forms: image 3×32×32, flat 3072); downloaded on first use (170 MB)",
+    ),
+    "cifar100": _image_set(
+        "cifar100",
+        "CIFAR-100",
+        "small colour photos, 100 fine classes, 50,000 train + 10,000 test images of 32×32 "
+        "(forms: image 3×32×32, flat 3072); downloaded on first use (169 MB)",
+    ),
+    "svhn": _image_set(
+        "svhn",
+        "SVHN",
+        "house-number digits from street photos, 73,257 train + 26,032 test images of 32×32 "
+        "(forms: image 3×32×32, flat 3072); downloaded on first use (246 MB)",
+    ),
 }
 
 #: Builtin dataset name → one-line description (for GUI lists).
@@ -247,6 +305,12 @@ def builtin_options(name: str) -> dict[str, Any]:
     return {key: opt.default for key, opt in _REGISTRY[name].options.items()}
 
 
+def builtin_forms(name: str) -> tuple[str, ...]:
+    """The forms a builtin dataset can be loaded in, the default first (empty: no choice);
+    KeyError for an unknown name."""
+    return _REGISTRY[name].forms
+
+
 def option_ranges(name: str) -> dict[str, tuple[type, float, float]]:
     """Each option of a builtin dataset as ``(kind, low, high)``: ``int`` or ``float`` and the
     inclusive bounds :func:`load_builtin` accepts (empty for the fixed tables). KeyError for an
@@ -254,9 +318,18 @@ def option_ranges(name: str) -> dict[str, tuple[type, float, float]]:
     return {key: (opt.kind, opt.low, opt.high) for key, opt in _REGISTRY[name].options.items()}
 
 
-def load_builtin(spec: dict[str, Any], seed: int) -> RawData:
-    """Load the builtin dataset named in a normalized spec, checking its form and options."""
+#: Names of the built-in datasets downloaded on first use (the rest need no network).
+DOWNLOADED: tuple[str, ...] = tuple(n for n, b in _REGISTRY.items() if b.remote)
+
+
+def load_builtin(
+    spec: dict[str, Any], seed: int, should_stop: Callable[[], bool] | None = None
+) -> RawData:
+    """Load the builtin dataset named in a normalized spec, checking its form and options.
+    A downloaded set is fetched first when it is not cached (``should_stop`` can end that)."""
     entry, opts, form, seed = check_builtin(spec, seed)
+    if entry.remote:
+        return entry.load(opts, form, seed, should_stop)
     return entry.load(opts, form, seed)
 
 
@@ -276,6 +349,12 @@ def check_builtin(
     if form is not None and form not in entry.forms:
         allowed = " | ".join(entry.forms) if entry.forms else "leave 'form' out"
         raise DataError(f"data spec: 'form' is {form!r} for {name}; allowed: {allowed}")
+    test = spec.get("split", {}).get("test", 0)
+    if entry.remote and test > 0:
+        raise DataError(
+            f"data spec: split.test is {test:g}, but {name} brings its own test set, which is "
+            "the test split: set split.test to 0"
+        )
     opts = builtin_options(name)
     for key, value in spec.get("options", {}).items():
         if key == "seed":

@@ -25,6 +25,8 @@ _LOADERS = {"csv": load_csv, "npy": load_npy, "npz": load_npz, "image_folder": l
 _STOPPABLE = ("csv", "image_folder")
 #: Per-sample shapes of the digits forms, used to suggest a form when the Input disagrees.
 _DIGITS_FORM_SHAPES = {(64,): "flat", (1, 8, 8): "image", (8, 8): "sequence"}
+#: Samples transformed at a time (bounds the preprocessing's float64 working copy).
+_TRANSFORM_ROWS = 8192
 
 
 @dataclass
@@ -75,7 +77,7 @@ def prepare_data(
     spec = normalize_spec(spec)
     base = Path(base_dir) if base_dir is not None else None
     if spec["source"] == "builtin":
-        raw = load_builtin(spec, seed)
+        raw = load_builtin(spec, seed, should_stop)
         wanted = spec["task"]
         if wanted not in (None, raw.task, "unsupervised"):
             raise DataError(
@@ -128,6 +130,8 @@ def _clean_missing(raw: RawData, impute: str) -> RawData:
             f"{raw.origin}: every row has a missing value, so 'drop' leaves no rows: "
             "use preprocess.impute mean, median or most_frequent"
         )
+    if raw.test_start is not None:
+        raw.test_start = int(keep[: raw.test_start].sum())
     raw.x = raw.x[keep]
     raw.y = raw.y[keep] if raw.y is not None else None
     if raw.row_labels:
@@ -206,6 +210,46 @@ def split_indices(
     )
 
 
+def _split(
+    raw: RawData, labels: np.ndarray | None, split: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train/val/test indices: shuffled by ``split``, or the source's own test set as test."""
+    if raw.test_start is not None:
+        return _split_own_test(raw, labels, split, seed)
+    return split_indices(
+        len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
+    )
+
+
+def _transform(
+    pre: Preprocessor, x: np.ndarray, ix: np.ndarray, should_stop: Callable[[], bool] | None
+) -> np.ndarray:
+    """``pre.transform(x[ix])`` in chunks, so a large image set never has a float64 working
+    copy of a whole split at once (and a Stop is honoured between chunks)."""
+    check_cancel(should_stop)
+    out = np.empty((len(ix), *pre.output_shape), np.float32)
+    for a in range(0, len(ix), _TRANSFORM_ROWS):
+        out[a : a + _TRANSFORM_ROWS] = pre.transform(x[ix[a : a + _TRANSFORM_ROWS]])
+        check_cancel(should_stop)
+    return out
+
+
+def _split_own_test(
+    raw: RawData, labels: np.ndarray | None, split: dict[str, Any], seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A source with its own test set: that set is the test split (``split.test`` must be 0);
+    train and val are split from the samples before it with ``split.val``."""
+    start = int(raw.test_start)
+    if split["test"] > 0:
+        raise DataError(
+            f"data spec: split.test is {split['test']:g}, but {raw.origin} brings its own test "
+            f"set ({len(raw.x) - start} samples), which is the test split: set split.test to 0"
+        )
+    head = labels[:start] if labels is not None else None
+    tr, va, _ = split_indices(start, head, split["val"], 0.0, split["stratify"], seed, raw.origin)
+    return tr, va, np.arange(start, len(raw.x), dtype=np.int64)
+
+
 def _describe(origin: str, n_train: int, n_val: int, n_test: int) -> str:
     text = f"{origin}: {n_train} train / {n_val} val"
     return text + (f" / {n_test} test samples" if n_test else " samples")
@@ -226,9 +270,7 @@ def _prepare_samples(
         y, class_names = encode_labels(y, raw.origin)
     labels = y if raw.task == "classification" else None
     check_cancel(should_stop)
-    tr, va, te = split_indices(
-        len(raw.x), labels, split["val"], split["test"], split["stratify"], seed, raw.origin
-    )
+    tr, va, te = _split(raw, labels, split, seed)
     check_cancel(should_stop)
     if fitted is not None:
         pre = fitted
@@ -243,9 +285,7 @@ def _prepare_samples(
         pre.fit(raw.x[tr])
 
     def part(ix: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        check_cancel(should_stop)
-        x = pre.transform(raw.x[ix]) if len(ix) else np.zeros((0, *pre.output_shape), np.float32)
-        return x, (y[ix] if y is not None else None)
+        return _transform(pre, raw.x, ix, should_stop), (y[ix] if y is not None else None)
 
     (x_tr, y_tr), (x_va, y_va), (x_te, y_te) = part(tr), part(va), part(te)
     if raw.task == "classification":

@@ -30,3 +30,6 @@ class RawData:
     horizon: int = 0
     form: str | None = None
     row_labels: list[str] | None = None  # how to name sample i in messages (e.g. "line 7")
+    #: Samples from this index on are the source's own (official) test set: they become the
+    #: test split, and train/val are split from the samples before it.
+    test_start: int | None = None

@@ -186,7 +186,15 @@ def with_dataset(
     for key in KEPT_KEYS if keep_preprocess else ():
         if key in old:
             spec[key] = copy.deepcopy(old[key])
+    if (spec.get("split") or {}).get("test") and _brings_test_set(name):
+        spec["split"]["test"] = 0.0  # its official test set is the test split
     return spec
+
+
+def _brings_test_set(name: str) -> bool:
+    from engine.data.builtin import DOWNLOADED
+
+    return name in DOWNLOADED
 
 
 def without_form(spec: dict[str, Any]) -> dict[str, Any] | None:

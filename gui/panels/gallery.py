@@ -26,7 +26,7 @@ from engine.layers import CATEGORIES, REGISTRY
 from engine.shapes import analyze
 from gui import formatting
 from gui.widgets import UNKNOWN_CATEGORY_COLOUR
-from resources import TEMPLATES, template_path
+from resources import DATASET_TEMPLATES, TEMPLATES, template_path
 
 THUMB = QSize(240, 120)
 STEM_ROLE = Qt.ItemDataRole.UserRole
@@ -82,7 +82,8 @@ def render_thumbnail(
 
 
 class TemplateGallery(QDialog):
-    """Pick one of :data:`resources.TEMPLATES`; :meth:`chosen` is its file stem after accept."""
+    """Pick one of :data:`resources.TEMPLATES` or :data:`resources.DATASET_TEMPLATES`;
+    :meth:`chosen` is its file stem after accept."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -108,8 +109,9 @@ class TemplateGallery(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(
             QLabel(
-                "Start from a working design for one of the seven families; "
-                "each is ready to train on the built-in digits data."
+                "Start from a working design for one of the seven families, ready to train "
+                "on the built-in digits data, or from one on MNIST, Fashion-MNIST or CIFAR-10 "
+                "(downloaded on first use)."
             )
         )
         layout.addWidget(self.list, 1)
@@ -117,7 +119,7 @@ class TemplateGallery(QDialog):
         layout.addWidget(buttons)
         self._summaries: dict[str, str] = {}
         ratio = self.devicePixelRatioF()
-        for stem, (title, description) in TEMPLATES.items():
+        for stem, (title, description) in {**TEMPLATES, **DATASET_TEMPLATES}.items():
             item = QListWidgetItem(title, self.list)
             item.setData(STEM_ROLE, stem)
             item.setToolTip(description)
@@ -137,7 +139,7 @@ class TemplateGallery(QDialog):
         self.list.currentItemChanged.connect(self._on_current)
         self.list.itemDoubleClicked.connect(lambda _item: self.accept())
         self.list.setCurrentRow(0)
-        self.resize(4 * (THUMB.width() + 24) + 48, 2 * (THUMB.height() + 44) + 200)
+        self.resize(4 * (THUMB.width() + 24) + 48, 3 * (THUMB.height() + 44) + 200)
 
     def chosen(self) -> str | None:
         """File stem of the selected template (``"cnn"``), None if none is selected."""

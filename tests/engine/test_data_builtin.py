@@ -150,7 +150,7 @@ def test_unsupervised_drops_targets():
 @pytest.mark.parametrize(
     ("spec", "words"),
     [
-        (builtin("mnist"), ["'name'", "digits", "iris"]),
+        (builtin("imagenet"), ["'name'", "digits", "iris"]),
         (builtin("digits", form="cube"), ["'form'", "flat | image | sequence"]),
         (builtin("iris", form="image"), ["'form'", "iris"]),
         (builtin("moons", options={"n_sample": 5}), ["options.n_sample", "n_samples, noise"]),

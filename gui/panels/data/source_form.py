@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import BUILTIN_DATASETS, builtin_options
-from engine.data.builtin import DIGITS_FORMS, option_ranges
+from engine.data.builtin import DIGITS_FORMS, builtin_forms, option_ranges
 from engine.editing import data_section as ds
 from engine.editing.probes import DELIMITERS, csv_header, npz_keys, text_columns
 from engine.errors import DataError
@@ -97,6 +97,7 @@ class SourceForm(FieldMakers):
         self.description_label.setWordWrap(True)
         self.form_combo = QComboBox()
         self.form_combo.addItems(["auto (from the Input shape)", *DIGITS_FORMS])
+        self._forms: tuple[str, ...] = DIGITS_FORMS  # of the dataset shown
         self.form_combo.activated.connect(self._on_form_chosen)
         self.options_box = QWidget()
         self.options_form = QFormLayout(self.options_box)
@@ -301,7 +302,7 @@ class SourceForm(FieldMakers):
         if index == 0:
             self.replace(ds.without_form(self.spec), "Set data form to auto")
             return
-        self.set_value(("form",), DIGITS_FORMS[index - 1])
+        self.set_value(("form",), self._forms[index - 1])
 
     def _set_size(self, axis: int, value: int) -> None:
         self.set_value(("size",), ds.image_size(self.spec, axis, value))
@@ -330,6 +331,17 @@ class SourceForm(FieldMakers):
             widget.setVisible(False)
         self.file_error_label.hide()
 
+    def _show_forms(self, name: str, form: str | None) -> None:
+        """The dataset's forms in the combo (digits: auto first; the image sets: their
+        default first), the chosen one current."""
+        forms = _forms_of(name)
+        if forms and forms != self._forms:
+            self._forms = forms
+            first = "auto (from the Input shape)" if name == "digits" else f"default ({forms[0]})"
+            self.form_combo.clear()
+            self.form_combo.addItems([first, *forms])
+        self.form_combo.setCurrentIndex(self._forms.index(form) + 1 if form in self._forms else 0)
+
     def _show_source(self, spec: dict[str, Any]) -> None:
         """Show a normalized section's source: its rows, then the source's own editors."""
         source = spec["source"]
@@ -337,17 +349,14 @@ class SourceForm(FieldMakers):
         visible = VISIBLE_ROWS[source]
         self.file_error_label.hide()
         for key, (caption, widget) in self.rows.items():
-            on = key in visible and not (key == "form" and spec.get("name") != "digits")
+            on = key in visible and not (key == "form" and not _forms_of(spec.get("name")))
             caption.setVisible(on)
             widget.setVisible(on)
         if source == "builtin":
             name = spec["name"]
             self.dataset_combo.setCurrentIndex(max(0, self.dataset_combo.findData(name)))
             self.description_label.setText(BUILTIN_DATASETS.get(name, ""))
-            form = spec.get("form")
-            self.form_combo.setCurrentIndex(
-                DIGITS_FORMS.index(form) + 1 if form in DIGITS_FORMS else 0
-            )
+            self._show_forms(name, spec.get("form"))
             self._show_options(name, spec.get("options") or {})
             return
         self.path_label.setText(spec["path"])
@@ -483,3 +492,8 @@ class SourceForm(FieldMakers):
             if key is not None and key not in keys:
                 combo.addItem(f"{key} (not in the file)", key)
             combo.setCurrentIndex(max(0, combo.findData(key)))
+
+
+def _forms_of(name: object) -> tuple[str, ...]:
+    """The forms of a builtin dataset (empty for an unknown name or one without forms)."""
+    return builtin_forms(name) if name in BUILTIN_DATASETS else ()

@@ -37,7 +37,7 @@ from engine.training.config import TrainConfig
 from engine.training.summary import RunSummary
 from gui.document import Document
 from gui.icons import icon
-from gui.panels.training.prepared import PreparedCache
+from gui.panels.training.prepared import DownloadBar, PreparedCache
 from gui.panels.training.progress import RunProgress, remove_unfinished_run
 from gui.panels.training.settings_form import SettingsForm
 from gui.plots import TrainingPlots
@@ -211,6 +211,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         self.result_label.setWordWrap(True)
         self.result_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.result_label.hide()
+        self.download_bar = DownloadBar(self.prepared)  # a named dataset's first download
         for widget in (
             self.blocked_label,
             self.state_label,
@@ -221,6 +222,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.error_label,
             self.result_label,
             self.preparing_label,
+            self.download_bar,
         ):
             layout.addWidget(widget)
 

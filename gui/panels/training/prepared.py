@@ -11,6 +11,11 @@ determine them completely. A file's data could change on disk behind the key, so
 runs prepare their data themselves, as ``main.py train`` does. A run never changes its data
 (the loops read it; preprocessing was fitted when it was prepared), so one prepared copy serves
 any number of runs.
+
+A named dataset (MNIST, CIFAR-10, …) is downloaded the first time it is prepared: the
+preparation reports the download's progress (:meth:`PreparedCache.download_progress`), and
+:class:`DownloadBar` shows it as a progress bar with Cancel (which stops the preparation; the
+partial ``.part`` file stays in the cache to resume, never a half-written dataset file).
 """
 
 from __future__ import annotations
@@ -19,9 +24,18 @@ import copy
 import json
 from typing import Any
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.data import PreparedData, prepare_data
+from engine.data.downloads import report_progress
 from engine.data.spec import normalize_spec
 from engine.errors import DeepwireError
 from gui.workers import BackgroundCall
@@ -52,6 +66,8 @@ class PreparedCache(QObject):
         self._data: PreparedData | None = None
         self._call: BackgroundCall | None = None
         self._call_key: str | None = None
+        # (file, bytes done, bytes in all) of a download in progress; written by the worker
+        self._download: tuple[str, int, int] | None = None
 
     @property
     def preparing(self) -> bool:
@@ -72,10 +88,10 @@ class PreparedCache(QObject):
             return False
         self.cancel()
         self._call_key = key
+        self._download = None
         call = BackgroundCall(
-            prepare_data,
+            self._prepare_reporting,
             copy.deepcopy(data),
-            None,  # built-in data reads no files
             seed,
             parent=self,
             name=THREAD_NAME,
@@ -87,6 +103,23 @@ class PreparedCache(QObject):
         call.start()
         self.changed.emit()
         return True
+
+    def _prepare_reporting(self, data: Any, seed: int, should_stop: Any = None) -> PreparedData:
+        """(Worker thread) prepare the data, noting any download's progress."""
+
+        def note(what: str, done: int, total: int) -> None:
+            self._download = (what, done, total)
+
+        with report_progress(note):
+            return prepare_data(data, None, seed, should_stop=should_stop)  # no files to read
+
+    def download_progress(self) -> tuple[str, int, int] | None:
+        """``(file name, bytes done, bytes in all)`` while the preparation downloads a named
+        dataset's file; None otherwise."""
+        download = self._download
+        if not self.preparing or download is None or download[1] >= download[2]:
+            return None
+        return download
 
     @Slot()
     def cancel(self) -> None:
@@ -116,3 +149,55 @@ class PreparedCache(QObject):
             self._call = None
             self._call_key = None
         self.changed.emit()
+
+
+class DownloadBar(QWidget):
+    """While the prepared data downloads a named dataset: which file, a progress bar and Cancel
+    (hidden otherwise)."""
+
+    POLL_MS = 100
+
+    def __init__(self, cache: PreparedCache, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.cache = cache
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setRange(0, 1000)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setToolTip(
+            "Stop the download (the part already downloaded is kept and resumed next time)"
+        )
+        self.cancel_button.clicked.connect(cache.cancel)
+        self.label.setWordWrap(True)  # the training dock is narrow: the text above the bar
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.label)
+        row = QHBoxLayout()
+        row.addWidget(self.bar, 1)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        self._timer = QTimer(self)
+        self._timer.setInterval(self.POLL_MS)
+        self._timer.timeout.connect(self.refresh)
+        cache.changed.connect(self._on_changed)
+        self.hide()
+
+    @Slot()
+    def _on_changed(self) -> None:
+        if self.cache.preparing:
+            self._timer.start()
+        else:
+            self._timer.stop()
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        """Show the download's progress, or hide when nothing downloads."""
+        download = self.cache.download_progress()
+        if download is None:
+            self.hide()
+            return
+        what, done, total = download
+        self.label.setText(f"Downloading {what}: {done / 1e6:.1f} of {total / 1e6:.1f} MB")
+        self.bar.setValue(int(1000 * done / max(1, total)))
+        self.show()
