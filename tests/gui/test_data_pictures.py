@@ -72,6 +72,16 @@ def test_a_second_grid_after_augmentation_sits_beside_the_first(shown):
     assert second.pos().x() > first.width() and second.pos().y() == first.pos().y()  # beside
 
 
+def test_the_designs_augmentation_is_drawn_beside_the_samples(shown):
+    from resources import template_path as path_of
+
+    data = load_design(path_of("cnn")).data
+    panel = shown("cnn", {**data, "augment": {"steps": [{"op": "flip", "p": 1.0}]}})
+    first, second = panel.pictures.grid_images
+    assert panel.pictures.grid_titles == ["samples", "after augmentation"]
+    assert np.array_equal(second.image[:8, :8], first.image[:8, :8][:, ::-1])  # all flipped
+
+
 def test_iris_shows_its_first_rows_and_a_histogram_per_column(shown):
     panel = shown("mlp", {"source": "builtin", "name": "iris"})
     pictures = panel.pictures

@@ -198,9 +198,13 @@ def prepare_preview(
     )
     try:
         summary = summarize(data, seen[0] if seen else None, seed, should_stop)
-        # The grid "after augmentation" beside the samples is one line here, e.g.
-        # summary.grid.set_after(augment.preview(summary.grid.samples, aug, "image", seed))
-        # (when summary.grid is not None); DataPictures then draws both grids side by side.
+        steps = (spec.get("augment") or {}).get("steps") if isinstance(spec, dict) else None
+        if summary.grid is not None and steps:
+            # the same samples as the first epoch of a run with this seed would see them;
+            # DataPictures draws both grids side by side
+            from engine.data.augment import preview as augmented
+
+            summary.grid.set_after(augmented(summary.grid.samples, spec["augment"], "image", seed))
     except Cancelled:
         raise
     except Exception as exc:  # noqa: BLE001 - a picture that fails is one line, not a dialog
