@@ -117,7 +117,9 @@ def test_prepared_data_is_sent_once_and_reused(runner, qtbot, tmp_path):
 def test_stop_ends_a_process_run_promptly_with_a_usable_last_checkpoint(runner, qtbot, tmp_path):
     out = tmp_path / "run"
     runner.start(mlp(500, log_every=1), out_dir=out)
-    qtbot.waitUntil(lambda: any(e.epoch >= 1 for e in events_of(runner, EpochEvent)), timeout=120_000)
+    qtbot.waitUntil(
+        lambda: any(e.epoch >= 1 for e in events_of(runner, EpochEvent)), timeout=120_000
+    )
     runner.pause()
     assert runner.state == "paused"
     runner.resume()
@@ -160,8 +162,9 @@ def test_a_child_that_cannot_start_leaves_the_thread_path_said_once(qtbot, monke
     made.warm_up()
     made.warm_up()
     assert made.worker is None
-    assert notices == ["Training in the window's process: cannot start the training process: "
-                       "no processes left"]
+    assert notices == [
+        "Training in the window's process: cannot start the training process: no processes left"
+    ]
     with qtbot.waitSignal(made.finished, timeout=120_000) as finished:
         made.start(mlp(1))
         assert training_threads()
