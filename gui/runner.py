@@ -7,24 +7,40 @@
     runner.finished.connect(panel.on_finished)       # a RunResult: summary, error or stop
     runner.start(document.design)                    # snapshot taken here, on the GUI thread
 
-The trainer runs in a worker thread on a deep copy of the design, so edits made while it trains
-change the next run, not this one. Its callbacks only append events (plain values and numpy
-arrays) to a :class:`collections.deque`; a :class:`~PySide6.QtCore.QTimer` on the GUI thread
-drains that deque ``DRAIN_HZ`` times a second and emits :attr:`TrainingRunner.eventsReady` once
-per drain with everything that arrived — never one signal per training batch. Stop, pause and
-resume set the trainer's cooperative flags, which it reads before every batch.
+The trainer runs on a deep copy of the design, so edits made while it trains change the next
+run, not this one, in one of two places (``where``, from ``DEEPWIRE_TRAIN_IN=thread|process``,
+default :data:`DEFAULT_TRAIN_IN`):
 
-Why a thread and not a process: measured on the 2-core development machine (docs/benchmarks.md,
-bench/bench_runner.py), what slows torch off the main thread is its OpenMP pool. With the pool at
-one thread the worker thread trains as fast as a main-thread run, and a spawned child process is
-no faster while it costs seconds of start-up and a second copy of torch. So a run picks its torch
-threads by the rule ``main.py train`` uses (``Trainer(threads="auto")``,
-:func:`engine.training.devices.pick_threads`: one thread for a small network, the free cores for
-a big one), capped at :func:`worker_threads` (all cores but one: the GUI thread keeps its core),
-for the length of the run.
-Re-measured with the plots painted (``bench/bench_window_train.py --process``): a child process
-trains a small MLP faster under heavy load but starts its first batch tens of seconds later;
-docs/benchmarks.md has the figures.
+* **process** — a warm child process (:mod:`engine.training.worker_process`): spawned (never
+  forked: this is a Qt process) by :meth:`TrainingRunner.warm_up` once torch has loaded here, it
+  imports torch and the engine (never Qt) and waits for jobs. Train sends it a job (the design's
+  JSON, the validated settings, the run folder, resume / init-from, the prepared data once: later
+  runs on the same prepared object send a token); the child trains with the same
+  :class:`~engine.training.Trainer` and writes the same run files, and sends its events back in
+  batches (one message per 50 ms at most, and at each epoch's end). Stop, pause and resume go to
+  the child over the same pipe and reach the trainer before its next batch. After a run the same
+  child waits for the next. A child that dies mid-run ends the run with one line naming how
+  (``killed by signal 9``) and a fresh child is spawned; one that cannot start, or a run that
+  cannot be pickled, trains in a thread instead, said once on the status bar. :meth:`shutdown`
+  stops the run and closes the child (asked to quit, joined, then terminated and killed: no
+  zombie, no orphan; a child whose parent vanished stops by itself when the pipe breaks).
+* **thread** — a worker thread in this process. Used when the process path is not chosen, while
+  the child is still starting (a Train click within seconds of opening the window) and for the
+  fallbacks above. Its callbacks only append events to a :class:`collections.deque`.
+
+Either way a :class:`~PySide6.QtCore.QTimer` on the GUI thread drains what arrived ``DRAIN_HZ``
+times a second and emits :attr:`TrainingRunner.eventsReady` once per drain with everything that
+arrived — never one signal per training batch — and :attr:`TrainingRunner.finished` once at the
+end, so panels and plots do not know which path trained.
+
+Why a process by default: with the Plots dock painted, the GUI thread (painting, event draining)
+and a trainer thread share one interpreter lock; a small network's many short ops then wait for
+the lock at every step, and the GUI thread waits for them (docs/benchmarks.md, "Window
+training", bench/bench_window_train.py). In its own process the trainer has its own lock. The
+earlier objection — a child's first batch tens of seconds late because it was spawned cold at
+Train — is gone with the child spawned warm ahead of Train. A run picks its torch threads by the
+rule ``main.py train`` uses (``threads="auto"``, :func:`engine.training.devices.pick_threads`),
+capped at :func:`worker_threads` (all cores but one: the GUI thread keeps its core).
 """
 
 from __future__ import annotations
@@ -345,6 +361,13 @@ class TrainingRunner(QObject):
     def wait_worker(self, timeout: float) -> bool:
         """Block until the training process is ready (tests, benchmarks); True when it is."""
         return self.worker is not None and self.worker.wait_ready(timeout)
+
+    def worker_settled(self) -> bool:
+        """True when the next run's path is settled: the training process is ready, or this
+        runner will train in a thread (not asked for, closed, or the process could not start)."""
+        if self.where != "process" or self._closed or self._worker_failed is not None:
+            return True
+        return self.worker is not None and (self.worker.ready or not self.worker.alive)
 
     def _usable_worker(self) -> TrainingProcess | None:
         """The ready worker a run should use, or None: the thread path (not asked for, still
