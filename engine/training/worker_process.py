@@ -390,8 +390,11 @@ def worker_main(conn: Any) -> None:
     """The child process: import torch and the engine, say ``ready``, serve jobs until ``quit``
     or until the parent goes away."""
     import importlib
+    import signal
 
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
+    # Ctrl+C in the terminal reaches the whole process group: the window closes itself and
+    # stops this child through the pipe, so the child does not die half-way through a write
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in WARM_MODULES:
         try:
             importlib.import_module(name)
