@@ -254,13 +254,13 @@ class _Sender:
 
         class Hooks(Callback):
             def on_train_start(self, event: Any) -> None:
-                sender.add(event, flush=True)
+                sender.add(event, flush=True, restart=False)  # the first batch goes at once too
 
             def on_batch_end(self, event: Any) -> None:
                 sender.add(event)
 
             def on_epoch_end(self, event: Any) -> None:
-                sender.add(event, flush=True)
+                sender.add(event, flush=True, restart=False)
 
             def on_train_end(self, summary: Any) -> None:
                 sender.flush()
@@ -271,16 +271,20 @@ class _Sender:
 
         self.hooks = Hooks()
 
-    def add(self, event: Any, flush: bool = False) -> None:
+    def add(self, event: Any, flush: bool = False, restart: bool = True) -> None:
+        """Buffer ``event``; send the buffer when asked or when the last batch went
+        :data:`SEND_EVERY_S` ago (``restart``: that interval starts again)."""
         self.buffer.append(event)
         if flush or time.perf_counter() - self.last >= SEND_EVERY_S:
-            self.flush()
+            self.flush(restart)
 
-    def flush(self) -> None:
+    def flush(self, restart: bool = True) -> None:
+        """Send what is buffered."""
         if self.buffer:
             self.conn.send(("events", self.buffer))
             self.buffer = []
-        self.last = time.perf_counter()
+        if restart:
+            self.last = time.perf_counter()
 
     def fail(self, message: str) -> None:
         self.flush()

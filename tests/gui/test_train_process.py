@@ -93,8 +93,6 @@ def test_a_run_trains_in_the_child_with_the_thread_paths_events_and_files(runner
     batches = events_of(runner, BatchEvent)
     assert [b.step for b in batches] == sorted(b.step for b in batches)
     assert batches[-1].step == 2 * start.batches_per_epoch
-    # batched: far fewer drains than batch events (one message per send interval, not per batch)
-    assert len(runner.drains) < len(batches)
     for name in ("best.pt", "last.pt", "metrics.jsonl", "summary.json", "design.json"):
         assert (out / name).is_file(), name
     assert runner.state == "idle" and runner.worker.pid == pid  # the same warm child, ready again
