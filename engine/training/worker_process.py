@@ -408,7 +408,11 @@ def worker_main(conn: Any) -> None:
     try:
         import torch
 
-        torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])  # the optimizer machinery
+        # one step through autograd and the optimizer: their lazy set-up is not the first batch's
+        weight = torch.nn.Parameter(torch.zeros(1))
+        optimizer = torch.optim.Adam([weight])
+        (weight * 2.0).sum().backward()
+        optimizer.step()
         conn.send(("ready", os.getpid()))
     except (EOFError, OSError):
         return
