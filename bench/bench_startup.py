@@ -112,6 +112,7 @@ def child_first_batch(template: str) -> None:
     panel.runner.warm_up()
     spin_until(torch_loader().is_ready, 120)
     spin_until(lambda: panel.runner.wait_warm_up(0.0), 120)
+    spin_until(panel.runner.worker_settled, 300)  # the training process, when that is the path
     window.document.reset(load_design(template_path(template)), None)
     spin_until(lambda: panel.train_action.isEnabled() and not panel.preparing, 120)
     for _ in range(20):  # let the window settle (layout, first paints of the new design)

@@ -5,15 +5,16 @@ What runs:
 
 * ``cli``: ``python main.py train DESIGN --epochs N --out DIR`` in a fresh process (its
   checkpoints and metrics written, as a user runs it); samples/s from its ``summary.json``.
-* ``gui``: the real :class:`gui.mainwindow.MainWindow` (offscreen, at its natural default size,
-  default docks, run folders written like the app's) with the design open; the bench triggers
-  the Train action, which applies the training layout (Plots dock visible and tall enough),
-  and waits for the run to end. samples/s = epochs × training samples / the trainer's own
-  ``elapsed_s`` (first batch to last epoch, evaluation included, data loading excluded) for
-  both, so only where and how the loop runs differs.
-* ``process`` (``--process``): the same window, but the trainer runs in a spawned child process
-  whose events come back through a queue and are drawn by the same plots: the thread-vs-process
-  question, re-measured with the plots painted.
+* ``thread``: the real :class:`gui.mainwindow.MainWindow` (offscreen, at its natural default
+  size, default docks, run folders written like the app's) with the design open, its runner on
+  the thread path (``TrainingRunner.where = "thread"``); the bench triggers the Train action,
+  which applies the training layout (Plots dock visible and tall enough), and waits for the run
+  to end. samples/s = epochs × training samples / the trainer's own ``elapsed_s`` (first batch
+  to last epoch, evaluation included, data loading excluded) for all variants, so only where
+  and how the loop runs differs.
+* ``process``: the same window and Train press, the runner on the process path: the run goes to
+  the warm training process (spawned and ready before the rounds, as the app spawns it after
+  torch has loaded), whose events the same plots draw.
 
 While the window trains, the bench records what a user notices: the lateness of a 10 ms
 :class:`QTimer` on the GUI thread (p99 and max, between the first batch and the end), how often
@@ -27,14 +28,15 @@ viewport) is timed, median of ``--redraws``; the same at 1,000 steps for compari
 Templates: ``mlp`` and ``cnn`` (digits, built in), ``--epochs-mlp``/``--epochs-cnn`` epochs. The
 variants run interleaved for ``--rounds`` rounds (order rotating) and every figure is a median.
 The last line reads ``first_batch_s_mlp=… first_batch_s_cnn=… latency_p99_ms=…
-gui_ratio_mlp=… gui_ratio_cnn=… redraw_1m_ms=…`` (latency: the worse template's median p99).
+gui_ratio_mlp=… gui_ratio_cnn=… redraw_1m_ms=…`` for the window's default path
+(``gui.runner.DEFAULT_TRAIN_IN``; latency: the worse template's median p99); the line before it
+gives the same figures for both paths side by side.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import multiprocessing
 import os
 import statistics
 import subprocess
@@ -173,9 +175,13 @@ def wait_for_torch(window, timeout_s: float = 300) -> None:
     QApplication.processEvents()
 
 
-def gui_run(window, design, epochs: int) -> dict[str, float]:
-    """Press Train in the window; samples/s and what the GUI thread felt."""
+def gui_run(window, design, epochs: int, where: str = "thread") -> dict[str, float]:
+    """Press Train in the window (the run in a thread or the training process); samples/s and
+    what the GUI thread felt."""
     panel = window.training_panel
+    panel.runner.where = where
+    if where == "process" and not panel.runner.wait_worker(300):
+        raise RuntimeError("the training process is not ready")
     window.document.reset(design, None)
     watch = Watch(window)
     panel.runner.eventsReady.connect(watch.on_events)
@@ -191,88 +197,6 @@ def gui_run(window, design, epochs: int) -> dict[str, float]:
     if not result.ok:
         raise RuntimeError(f"window run failed: {result.error}")
     figures["samples_s"] = epochs * result.summary.n_train / max(result.summary.elapsed_s, 1e-9)
-    return figures
-
-
-def _child(design_json: str, epochs: int, queue) -> None:
-    """The process variant's child: train, put every event on ``queue``, then None."""
-    import torch
-
-    from engine.io import loads
-    from engine.training import Callback, TrainConfig, Trainer
-
-    class Put(Callback):
-        def on_train_start(self, event):
-            queue.put(event)
-
-        def on_batch_end(self, event):
-            queue.put(event)
-
-        def on_epoch_end(self, event):
-            queue.put(event)
-
-        def on_train_end(self, summary):
-            queue.put(("summary", summary.elapsed_s, summary.n_train))
-
-    torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
-    design = loads(design_json)
-    try:
-        Trainer(design, TrainConfig.from_design(design), callbacks=[Put()]).fit()
-    finally:
-        queue.put(None)
-
-
-def process_run(window, design, epochs: int) -> dict[str, float]:
-    """The trainer in a spawned process, its events drawn by the window's plots."""
-    from PySide6.QtCore import QEventLoop, QTimer
-
-    from engine.io import dumps
-    from engine.training import TrainConfig
-
-    plots = window.plots
-    window.document.reset(design, None)
-    window.apply_training_layout()
-    plots.prepare_run(design, TrainConfig.from_design(design).task)
-    watch = Watch(window)
-    ctx = multiprocessing.get_context("spawn")
-    queue = ctx.Queue()
-    watch.start()
-    child = ctx.Process(target=_child, args=(dumps(design), epochs, queue))
-    child.start()
-    loop = QEventLoop()
-    ended: list = []
-
-    def drain() -> None:
-        events = []
-        while True:
-            try:
-                item = queue.get_nowait()
-            except Exception:  # noqa: BLE001 - queue.Empty
-                break
-            if item is None:
-                ended.append(True)
-                break
-            if isinstance(item, tuple):
-                ended.append(item)
-            else:
-                events.append(item)
-        if events:
-            watch.on_events(events)
-            plots.add_events(events)
-        if ended and ended[-1] is True:
-            loop.quit()
-
-    timer = QTimer()
-    timer.timeout.connect(drain)
-    timer.start(50)
-    loop.exec()
-    timer.stop()
-    child.join(60)
-    figures = watch.stop()
-    summary = next((e for e in ended if isinstance(e, tuple)), None)
-    if summary is None:
-        raise RuntimeError("the child process ended without a summary")
-    figures["samples_s"] = epochs * summary[2] / max(summary[1], 1e-9)
     return figures
 
 
@@ -340,19 +264,17 @@ def template(name: str, epochs: int):
     return design
 
 
-def measure(window, name: str, epochs: int, rounds: int, work: Path, process: bool) -> dict:
+def measure(window, name: str, epochs: int, rounds: int, work: Path, paths: list[str]) -> dict:
     from engine.io import save_design
 
     design = template(name, epochs)
     path = work / f"{name}.json"
     save_design(design, path)
-    variants = {
-        "cli": lambda r: {"samples_s": cli_run(path, epochs, work / f"{name}-cli-{r}")},
-        "gui": lambda r: gui_run(window, template(name, epochs), epochs),
-    }
-    if process:
-        variants["process"] = lambda r: process_run(window, template(name, epochs), epochs)
-    gui_run(window, template(name, 1), 1)  # warm-up: imports, allocator, kernels
+    variants = {"cli": lambda r: {"samples_s": cli_run(path, epochs, work / f"{name}-cli-{r}")}}
+    for where in paths:
+        variants[where] = lambda r, w=where: gui_run(window, template(name, epochs), epochs, w)
+    for where in paths:  # warm-up: imports, allocator, kernels (in each process)
+        gui_run(window, template(name, 1), 1, where)
     results: dict[str, list[dict]] = {k: [] for k in variants}
     order = list(variants)
     for r in range(rounds):
@@ -387,7 +309,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long-steps", type=int, default=1_000_000)
     parser.add_argument("--redraws", type=int, default=9)
-    parser.add_argument("--process", action="store_true", help="also the process worker")
+    parser.add_argument(
+        "--paths", default="thread,process", help="the window's training paths to compare"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-window-train-"))
     os.environ["DEEPWIRE_DATA_DIR"] = str(work / "data")
@@ -405,6 +329,9 @@ def main() -> None:
     window.show()
     app.processEvents()
     wait_for_torch(window)
+    paths = [p.strip() for p in args.paths.split(",") if p.strip()]
+    if "process" in paths:
+        window.training_panel.runner.warm_up()  # as the app does after its first paint
     size = window.size()
     print(
         f"window {size.width()}×{size.height()}, {os.cpu_count()} cores, load "
@@ -413,8 +340,8 @@ def main() -> None:
     )
     found = {}
     for name, epochs in (("mlp", args.epochs_mlp), ("cnn", args.epochs_cnn)):
-        found[name] = measure(window, name, epochs, args.rounds, work, args.process)
-        if found[name]["gui"]["paints"] <= 0:
+        found[name] = measure(window, name, epochs, args.rounds, work, paths)
+        if any(found[name][p]["paints"] <= 0 for p in paths):
             raise RuntimeError("the plots were never painted")
     window.document.reset(template("mlp", 1), None)
     short = long_run_redraw(window, 1000, args.redraws)
@@ -425,15 +352,23 @@ def main() -> None:
     window.close()
     window.deleteLater()  # gone before the application: no teardown in the wrong order
     app.processEvents()
-    ratio = {k: v["gui"]["samples_s"] / v["cli"]["samples_s"] for k, v in found.items()}
-    p99 = max(v["gui"]["p99_ms"] for v in found.values())
     print(f"load after: {open('/proc/loadavg').read().split()[:3]}", flush=True)
-    print(
-        f"first_batch_s_mlp={found['mlp']['gui']['first_batch_s']:.2f} "
-        f"first_batch_s_cnn={found['cnn']['gui']['first_batch_s']:.2f} "
-        f"latency_p99_ms={p99:.1f} gui_ratio_mlp={ratio['mlp']:.3f} "
-        f"gui_ratio_cnn={ratio['cnn']:.3f} redraw_1m_ms={long:.1f}"
-    )
+
+    def line(where: str, prefix: str = "") -> str:
+        ratio = {k: v[where]["samples_s"] / v["cli"]["samples_s"] for k, v in found.items()}
+        p99 = max(v[where]["p99_ms"] for v in found.values())
+        return (
+            f"{prefix}first_batch_s_mlp={found['mlp'][where]['first_batch_s']:.2f} "
+            f"{prefix}first_batch_s_cnn={found['cnn'][where]['first_batch_s']:.2f} "
+            f"{prefix}latency_p99_ms={p99:.1f} {prefix}gui_ratio_mlp={ratio['mlp']:.3f} "
+            f"{prefix}gui_ratio_cnn={ratio['cnn']:.3f}"
+        )
+
+    print("  ".join(line(where, f"{where}_") for where in paths))
+    from gui.runner import DEFAULT_TRAIN_IN
+
+    default = DEFAULT_TRAIN_IN if DEFAULT_TRAIN_IN in paths else paths[0]
+    print(f"{line(default)} redraw_1m_ms={long:.1f}")
 
 
 if __name__ == "__main__":

@@ -7,24 +7,40 @@
     runner.finished.connect(panel.on_finished)       # a RunResult: summary, error or stop
     runner.start(document.design)                    # snapshot taken here, on the GUI thread
 
-The trainer runs in a worker thread on a deep copy of the design, so edits made while it trains
-change the next run, not this one. Its callbacks only append events (plain values and numpy
-arrays) to a :class:`collections.deque`; a :class:`~PySide6.QtCore.QTimer` on the GUI thread
-drains that deque ``DRAIN_HZ`` times a second and emits :attr:`TrainingRunner.eventsReady` once
-per drain with everything that arrived — never one signal per training batch. Stop, pause and
-resume set the trainer's cooperative flags, which it reads before every batch.
+The trainer runs on a deep copy of the design, so edits made while it trains change the next
+run, not this one, in one of two places (``where``, from ``DEEPWIRE_TRAIN_IN=thread|process``,
+default :data:`DEFAULT_TRAIN_IN`):
 
-Why a thread and not a process: measured on the 2-core development machine (docs/benchmarks.md,
-bench/bench_runner.py), what slows torch off the main thread is its OpenMP pool. With the pool at
-one thread the worker thread trains as fast as a main-thread run, and a spawned child process is
-no faster while it costs seconds of start-up and a second copy of torch. So a run picks its torch
-threads by the rule ``main.py train`` uses (``Trainer(threads="auto")``,
-:func:`engine.training.devices.pick_threads`: one thread for a small network, the free cores for
-a big one), capped at :func:`worker_threads` (all cores but one: the GUI thread keeps its core),
-for the length of the run.
-Re-measured with the plots painted (``bench/bench_window_train.py --process``): a child process
-trains a small MLP faster under heavy load but starts its first batch tens of seconds later;
-docs/benchmarks.md has the figures.
+* **process** — a warm child process (:mod:`engine.training.worker_process`): spawned (never
+  forked: this is a Qt process) by :meth:`TrainingRunner.warm_up` once torch has loaded here, it
+  imports torch and the engine (never Qt) and waits for jobs. Train sends it a job (the design's
+  JSON, the validated settings, the run folder, resume / init-from, the prepared data once: later
+  runs on the same prepared object send a token); the child trains with the same
+  :class:`~engine.training.Trainer` and writes the same run files, and sends its events back in
+  batches (one message per 50 ms at most, and at each epoch's end). Stop, pause and resume go to
+  the child over the same pipe and reach the trainer before its next batch. After a run the same
+  child waits for the next. A child that dies mid-run ends the run with one line naming how
+  (``killed by signal 9``) and a fresh child is spawned; one that cannot start, or a run that
+  cannot be pickled, trains in a thread instead, said once on the status bar. :meth:`shutdown`
+  stops the run and closes the child (asked to quit, joined, then terminated and killed: no
+  zombie, no orphan; a child whose parent vanished stops by itself when the pipe breaks).
+* **thread** — a worker thread in this process. Used when the process path is not chosen, while
+  the child is still starting (a Train click within seconds of opening the window) and for the
+  fallbacks above. Its callbacks only append events to a :class:`collections.deque`.
+
+Either way a :class:`~PySide6.QtCore.QTimer` on the GUI thread drains what arrived ``DRAIN_HZ``
+times a second and emits :attr:`TrainingRunner.eventsReady` once per drain with everything that
+arrived — never one signal per training batch — and :attr:`TrainingRunner.finished` once at the
+end, so panels and plots do not know which path trained.
+
+Why a process by default: with the Plots dock painted, the GUI thread (painting, event draining)
+and a trainer thread share one interpreter lock; a small network's many short ops then wait for
+the lock at every step, and the GUI thread waits for them (docs/benchmarks.md, "Window
+training", bench/bench_window_train.py). In its own process the trainer has its own lock. The
+earlier objection — a child's first batch tens of seconds late because it was spawned cold at
+Train — is gone with the child spawned warm ahead of Train. A run picks its torch threads by the
+rule ``main.py train`` uses (``threads="auto"``, :func:`engine.training.devices.pick_threads`),
+capped at :func:`worker_threads` (all cores but one: the GUI thread keeps its core).
 """
 
 from __future__ import annotations
@@ -42,10 +58,12 @@ from PySide6.QtCore import QCoreApplication, QObject, QTimer, Signal, Slot
 from engine.data import PreparedData
 from engine.errors import TrainingError, first_line
 from engine.graph import Design
+from engine.io import dumps
 from engine.training.config import TrainConfig
 from engine.training.events import Callback
 from engine.training.summary import RunSummary
 from engine.training.tensorboard import attach_tensorboard
+from engine.training.worker_process import Job, JobNotSent, TrainingProcess, exit_text
 from gui import gc_guard
 from gui.workers import BackgroundCall
 
@@ -53,8 +71,17 @@ if TYPE_CHECKING:  # the trainer imports torch: gui/torch_loader.py loads it in 
     from engine.training.trainer import Trainer
 
 DRAIN_HZ = 20
+TRAIN_IN_ENV = "DEEPWIRE_TRAIN_IN"  # "thread" or "process": where the window's runs train
+DEFAULT_TRAIN_IN = "process"  # measured: see the module docstring
 MAX_EVENTS_PER_DRAIN = 2000  # bounds one drain's work, so a flood of events cannot freeze the UI
 JOIN_TIMEOUT_S = 10.0
+
+
+def train_in() -> str:
+    """Where the window trains: ``DEEPWIRE_TRAIN_IN`` (``thread`` or ``process``), else
+    :data:`DEFAULT_TRAIN_IN`."""
+    value = os.environ.get(TRAIN_IN_ENV, "").strip().lower()
+    return value if value in ("thread", "process") else DEFAULT_TRAIN_IN
 
 
 def worker_threads() -> int:
@@ -119,9 +146,12 @@ class _BufferCallback(Callback):
 
 @dataclass
 class _Run:
-    trainer: Trainer
-    thread: threading.Thread
+    trainer: Trainer | None  # the thread path's trainer (None: it trains in the worker process)
+    thread: threading.Thread | None
     config: TrainConfig
+    worker: TrainingProcess | None = None  # the process path's child
+    done: bool = False  # the child said this run is over (or died)
+    crashed: bool = False
     started: float = field(default_factory=time.perf_counter)
     paused_at: float | None = None
     paused_s: float = 0.0
@@ -144,6 +174,7 @@ class TrainingRunner(QObject):
     eventsReady = Signal(object)  # list of TrainStartEvent | BatchEvent | EpochEvent, in order
     stateChanged = Signal(str)
     finished = Signal(object)  # RunResult
+    notice = Signal(str)  # one line for the status bar: the process path fell back to the thread
 
     def __init__(
         self,
@@ -152,11 +183,19 @@ class TrainingRunner(QObject):
         drain_hz: int = DRAIN_HZ,
         max_events_per_drain: int = MAX_EVENTS_PER_DRAIN,
         threads: int | None = None,
+        where: str | None = None,
     ) -> None:
         super().__init__(parent)
         self.buffer: deque = deque()
         self.max_events_per_drain = max_events_per_drain
         self.threads = threads
+        self.where = where or train_in()  # "process": in the warm worker once it is ready
+        self.worker: TrainingProcess | None = None  # started by warm_up (after torch loaded)
+        self._worker_failed: str | None = None  # why no worker process: thread path for good
+        self._worker_data: tuple[str, Any] | None = None  # (token, PreparedData) the child has
+        self._tokens = 0
+        self._closed = False
+        self._closing: list[TrainingProcess] = []  # asked to quit, not joined yet
         self._run: _Run | None = None
         self._warm: BackgroundCall | None = None
         self._state = "idle"
@@ -221,6 +260,33 @@ class TrainingRunner(QObject):
         snapshot = design.copy()
         config = TrainConfig.from_design(snapshot, overrides)
         self.buffer.clear()
+        worker = self._usable_worker()
+        if worker is not None:
+            job = Job(
+                dumps(snapshot),
+                config,
+                base_dir=None if base_dir is None else str(base_dir),
+                out_dir=None if out_dir is None else str(out_dir),
+                resume=None if resume is None else str(resume),
+                init_from=None if init_from is None else str(init_from),
+                threads=self.threads or worker_threads(),
+            )
+            if data is not None and self._worker_data is not None and data is self._worker_data[1]:
+                job.data_token = self._worker_data[0]  # the child has it: send the token only
+            elif data is not None:
+                self._tokens += 1
+                job.data, job.data_token = data, f"data-{self._tokens}"
+            try:
+                worker.submit(job)
+            except JobNotSent as exc:
+                self._say(f"Training in the window's process: {exc}")
+            else:
+                if job.data is not None:
+                    self._worker_data = (job.data_token, data)
+                self._run = _Run(None, None, config, worker=worker)
+                self._timer.start()
+                self._set_state("running")
+                return config
         bridge = _BufferCallback(self.buffer)
         kind: type[Trainer] = Trainer
         extra: dict[str, Any] = {}
@@ -259,13 +325,87 @@ class TrainingRunner(QObject):
         """Pay the first run's one-time costs now, in the background: importing scikit-learn's
         data modules and torch's optimizer machinery takes seconds the first time (measured
         ~5 s here), which would otherwise sit between the first Train click and the first
-        batch."""
+        batch. On the process path also spawn the training process once torch has loaded here
+        (two imports of torch at once would slow both)."""
+        if self.where == "process":
+            from gui.torch_loader import torch_loader
+
+            loader = torch_loader()
+            if loader.is_ready():
+                self.start_worker()
+            else:
+                loader.ready.connect(self.start_worker)
         if self._warm is None:
             # not joined at exit, and its thread is a daemon: closing never waits for an import
             self._warm = BackgroundCall(
                 _warm_up, parent=self, name="deepwire-warm-up", join_at_exit=False
             )
             self._warm.start()
+
+    @Slot()
+    def start_worker(self) -> None:
+        """Spawn the warm training process (once; again after one died): it imports torch and
+        the engine and waits for a run. One that cannot start leaves the thread path for good,
+        said once in the status bar."""
+        if self.worker is not None or self._closed or self._worker_failed is not None:
+            return
+        worker = TrainingProcess()
+        try:
+            worker.start()
+        except TrainingError as exc:
+            self._fail_worker(str(exc))
+            return
+        self.worker = worker
+        self._worker_data = None
+
+    def wait_worker(self, timeout: float) -> bool:
+        """Block until the training process is ready (tests, benchmarks); True when it is."""
+        return self.worker is not None and self.worker.wait_ready(timeout)
+
+    def worker_settled(self) -> bool:
+        """True when the next run's path is settled: the training process is ready, or this
+        runner will train in a thread (not asked for, closed, or the process could not start)."""
+        if self.where != "process" or self._closed or self._worker_failed is not None:
+            return True
+        return self.worker is not None and (self.worker.ready or not self.worker.alive)
+
+    def _usable_worker(self) -> TrainingProcess | None:
+        """The ready worker a run should use, or None: the thread path (not asked for, still
+        starting, or it could not start)."""
+        worker = self.worker
+        if self.where != "process" or worker is None:
+            return None
+        if worker.ready:
+            return worker
+        if worker.alive and not worker.broken:
+            return None  # still importing torch: this run trains in a thread
+        code = exit_text(worker.process.exitcode if worker.process is not None else None)
+        self._drop_worker()
+        if worker.started_up:  # it died while idle: a fresh one for the next run
+            self.start_worker()
+        else:
+            self._fail_worker(f"the training process could not start ({code})")
+        return None
+
+    def _fail_worker(self, why: str) -> None:
+        self._worker_failed = why
+        self._say(f"Training in the window's process: {why}")
+
+    def _say(self, line: str) -> None:
+        import sys
+
+        print(f"deepwire: {line}", file=sys.stderr, flush=True)
+        self.notice.emit(line)
+
+    def _drop_worker(self, timeout: float = 2.0) -> bool:
+        """Close the worker (quit; join, terminate, kill within ``timeout`` s; 0: only ask)
+        and any closed before that had not ended; True when none is left (all joined)."""
+        if self.worker is not None:
+            self._closing.append(self.worker)
+        self.worker = None
+        self._worker_data = None
+        self._closing = [w for w in self._closing if not w.close(timeout)]
+        return not self._closing
 
     def wait_warm_up(self, timeout: float) -> bool:
         """Wait for the warm-up (tests, benchmarks); True when it has ended or never started.
@@ -280,7 +420,7 @@ class TrainingRunner(QObject):
             return
         run.stop_requested = True
         self._end_pause(run)
-        run.trainer.request_stop()
+        self._control(run, "stop")
         self._set_state("stopping")
 
     @Slot()
@@ -289,7 +429,7 @@ class TrainingRunner(QObject):
         run = self._run
         if run is None or run.stop_requested or run.paused_at is not None:
             return
-        run.trainer.pause()
+        self._control(run, "pause")
         run.paused_at = time.perf_counter()
         self._set_state("paused")
 
@@ -300,8 +440,19 @@ class TrainingRunner(QObject):
         if run is None or run.stop_requested or run.paused_at is None:
             return
         self._end_pause(run)
-        run.trainer.resume()
+        self._control(run, "resume")
         self._set_state("running")
+
+    @staticmethod
+    def _control(run: _Run, command: str) -> None:
+        if run.worker is not None:
+            run.worker.control(command)
+        elif command == "stop":
+            run.trainer.request_stop()
+        elif command == "pause":
+            run.trainer.pause()
+        else:
+            run.trainer.resume()
 
     @Slot()
     def toggle_pause(self) -> None:
@@ -312,30 +463,91 @@ class TrainingRunner(QObject):
             self.pause()
 
     @Slot()
-    def shutdown(self, timeout: float = JOIN_TIMEOUT_S) -> bool:
-        """Stop the run and wait for its thread (at most ``timeout`` s, 0: only ask); True when
-        it ended. A stopped run writes its summary and keeps its last checkpoint; one stopped
-        while its data loads ends within one chunk of the file.
+    def shutdown(self, timeout: float = JOIN_TIMEOUT_S, keep_worker: bool = False) -> bool:
+        """Stop the run and wait for its thread or process (at most ``timeout`` s, 0: only
+        ask); True when it ended. A stopped run writes its summary and keeps its last
+        checkpoint; one stopped while its data loads ends within one chunk of the file. The
+        training process is closed too (asked to quit, joined, terminated after ``timeout``)
+        unless ``keep_worker`` (another design opened: the next run uses it).
 
         Events still buffered are dropped and :attr:`finished` is not emitted: whoever shuts
         down is going away. The warm-up is not waited for (see :meth:`wait_warm_up`).
         """
         run = self._run
         self._timer.stop()
+        if not keep_worker:
+            self._closed = True  # no new worker after this
         if run is None:
-            return True
+            return self._drop_worker(timeout) if not keep_worker else True
         run.stop_requested = True
-        run.trainer.request_stop()
-        if timeout > 0:
-            run.thread.join(timeout)
-        if run.thread.is_alive():
-            return False
-        gc_guard.release(id(self))
-        gc_guard.thaw()
+        self._control(run, "stop")
+        if run.worker is not None:
+            if not self._wait_done(run, timeout) and timeout <= 0:
+                if not keep_worker:
+                    run.worker.control("quit")
+                return False
+            if not run.done or not keep_worker:  # a child that does not stop in time goes
+                if not self._drop_worker(min(timeout, 1.0) if not run.done else timeout):
+                    return False
+                if keep_worker:
+                    self.start_worker()
+        else:
+            if timeout > 0:
+                run.thread.join(timeout)
+            if run.thread.is_alive():
+                if not keep_worker:
+                    self._drop_worker(0)
+                return False
+            gc_guard.release(id(self))
+            gc_guard.thaw()
+            if not keep_worker:
+                self._drop_worker(timeout)
         self._run = None
         self.buffer.clear()
         self._set_state("idle")
         return True
+
+    def _wait_done(self, run: _Run, timeout: float) -> bool:
+        """Read the child's messages (dropped) until it says the run is done; True when it did."""
+        end = time.monotonic() + max(0.0, timeout)
+        while True:
+            self._pump(run)
+            if run.done:
+                return True
+            if time.monotonic() >= end:
+                return False
+            time.sleep(0.02)
+
+    def _pump(self, run: _Run) -> None:
+        """Move what the child sent into the buffer; a child that died ends the run with an
+        error naming how it ended."""
+        worker = run.worker
+        if worker is None or run.done:
+            return
+        for _attempt in range(2):
+            for kind, value in worker.receive():
+                if kind == "events":
+                    self.buffer.extend(value)
+                elif kind == "end":
+                    self.buffer.append(_Ended(value))
+                elif kind == "failed":
+                    self.buffer.append(_Failed(value))
+                elif kind == "done":
+                    self.buffer.append(_DONE)
+                    run.done = True
+                    return
+            if not worker.broken:
+                return
+            # gone: read once more (it may have written its last words just before)
+        code = exit_text(worker.process.exitcode if worker.process is not None else None)
+        self.buffer.append(
+            _Failed(
+                f"the training process ended unexpectedly ({code}): the run folder keeps "
+                "the checkpoints written so far"
+            )
+        )
+        self.buffer.append(_DONE)
+        run.done = run.crashed = True
 
     # -- the GUI side of the bridge ----------------------------------------------------------------
 
@@ -345,6 +557,8 @@ class TrainingRunner(QObject):
         events: list[Any] = []
         done = False
         run = self._run
+        if run is not None and run.worker is not None:
+            self._pump(run)
         buf = self.buffer
         limit = self.max_events_per_drain
         while buf and len(events) < limit:
@@ -366,7 +580,8 @@ class TrainingRunner(QObject):
             self._finish(run)
 
     def _finish(self, run: _Run) -> None:
-        run.thread.join(JOIN_TIMEOUT_S)  # it appended _DONE as its very last act
+        if run.thread is not None:
+            run.thread.join(JOIN_TIMEOUT_S)  # it appended _DONE as its very last act
         self._timer.stop()
         self._end_pause(run)
         seconds = time.perf_counter() - run.started - run.paused_s
@@ -374,8 +589,12 @@ class TrainingRunner(QObject):
         if run.error is None and run.summary is None:
             run.error = "training ended without a result (see the terminal for details)"
         result = RunResult(run.summary, run.error, stopped, seconds)
-        gc_guard.release(id(self))
-        gc_guard.thaw()
+        if run.worker is None:
+            gc_guard.release(id(self))
+            gc_guard.thaw()
+        elif run.crashed:  # a fresh worker for the next run
+            self._drop_worker()
+            self.start_worker()
         self._run = None
         self._set_state("idle")
         self.finished.emit(result)

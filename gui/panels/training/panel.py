@@ -105,6 +105,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
             self.runner.eventsReady.connect(plots.add_events)
         self.runner.finished.connect(self._on_finished)
         self.runner.stateChanged.connect(self._on_state)
+        self.runner.notice.connect(self.statusMessage)
         self.prepared.changed.connect(self._show_preparing)
         document.undo_stack.indexChanged.connect(self._schedule_prepare)
         document.designReset.connect(self._schedule_prepare)
@@ -385,7 +386,7 @@ class TrainingPanel(SettingsForm, RunProgress, QWidget):
         folder and plots belong to the design that was replaced. A run still going is stopped
         and joined first."""
         if self.runner.is_active:
-            self.runner.shutdown()
+            self.runner.shutdown(keep_worker=True)  # the training process serves the next run
         self.last_result = None
         self.last_out_dir = None
         self._reset_progress()
