@@ -16,15 +16,17 @@ from engine.training.events import LayerStats
 class LayerProbe:
     """Collects mean, std and zero fraction of each layer's output, and per-layer grad norms.
 
-    ``layers`` maps node id → module (a compiled design's ``layers`` ModuleDicts, merged).
+    ``layers`` maps node id → module (a compiled design's ``layers`` ModuleDicts, merged). A
+    block instance is one layer; with ``expand_blocks`` its inner layers are too, named by their
+    block path (see :func:`block_layers`).
     """
 
-    def __init__(self, layers: dict[str, nn.Module]) -> None:
-        self.layers = layers
+    def __init__(self, layers: dict[str, nn.Module], expand_blocks: bool = False) -> None:
+        self.layers = block_layers(layers) if expand_blocks else layers
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._acts: dict[str, torch.Tensor] = {}
         self._params = {
-            nid: [p for p in m.parameters() if p.requires_grad] for nid, m in layers.items()
+            nid: [p for p in m.parameters() if p.requires_grad] for nid, m in self.layers.items()
         }
         self._params = {nid: ps for nid, ps in self._params.items() if ps}
 
@@ -83,3 +85,25 @@ class LayerProbe:
         if not ids:
             return {}
         return dict(zip(ids, torch.stack(norms).cpu().tolist(), strict=True))
+
+
+def block_layers(layers: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """``layers`` and, inside every block instance, each inner layer named by its block path:
+    ``stage2`` (the instance), ``stage2[1]/conv2`` (layer conv2 of its second repeat), nested
+    blocks recursively (``outer[0]/stage2[1]/conv2``)."""
+    from engine.compile import BlockModule
+
+    out: dict[str, nn.Module] = {}
+    for name, module in layers.items():
+        out[name] = module
+        if isinstance(module, BlockModule):
+            runs = [module]
+        elif isinstance(module, nn.Sequential) and all(isinstance(m, BlockModule) for m in module):
+            runs = list(module)
+        else:
+            continue
+        for index, block in enumerate(runs):
+            inner = {node_id: block.get_submodule(node_id) for node_id, _ in block._plan}
+            for path, sub in block_layers(inner).items():
+                out[f"{name}[{index}]/{path}"] = sub
+    return out

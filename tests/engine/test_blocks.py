@@ -317,3 +317,27 @@ def test_a_block_file_round_trips_with_the_blocks_it_uses():
     assert dumps_block(defn, used) == text
     with pytest.raises(DesignFormatError, match="not a Deepwire block file"):
         loads_block(dumps(d), "x.json")
+
+
+# -- training statistics -------------------------------------------------------------------------
+
+
+def test_training_statistics_per_instance_and_per_inner_layer_by_block_path():
+    from engine.training.stats import LayerProbe
+
+    d = conv_chain(depth=2)
+    inner = set_repeat(make_block(d, ["conv1", "relu1"], "unit").design, "unit", 2).design
+    outer = make_block(inner, ["unit", "conv2"], "stage").design
+    net = compile_design(outer)
+    probe = LayerProbe(dict(net.layers.items()), expand_blocks=True)
+    probe.attach()
+    (x,) = net.example_inputs(3)
+    net(x).sum().backward()
+    acts, norms = probe.collect(), probe.grad_norms()
+    assert {"stage", "stage[0]/unit", "stage[0]/unit[1]/conv1", "stage[0]/conv2"} <= set(acts)
+    assert {"stage", "stage[0]/unit[0]/conv1", "stage[0]/unit[1]/conv1", "fc"} <= set(norms)
+    assert "stage[0]/unit[1]/relu1" in acts and "stage[0]/unit[1]/relu1" not in norms
+    # the instance's gradient norm covers every inner layer's
+    inner_sq = sum(norms[k] ** 2 for k in norms if k.startswith("stage[0]/") and k.count("/") == 2)
+    assert inner_sq + norms["stage[0]/conv2"] ** 2 == pytest.approx(norms["stage"] ** 2, rel=1e-4)
+    assert set(LayerProbe(dict(net.layers.items())).layers) == {"stage", "relu2", "flat", "fc"}
