@@ -433,7 +433,7 @@ def design_to_dict(design: Design) -> dict[str, Any]:
     doc["nodes"] = _nodes_doc(design)
     doc["edges"] = _edges_doc(design)
     if design.blocks:
-        doc["blocks"] = {name: _block_doc(defn) for name, defn in design.blocks.items()}
+        doc["blocks"] = {name: block_entry(defn) for name, defn in design.blocks.items()}
     if design.data:
         doc["data"] = design.data
     if design.training:
@@ -461,7 +461,7 @@ def _edges_doc(design: Design) -> list[dict[str, Any]]:
     return [{"source": e.source, "target": e.target, "port": e.port} for e in design.edges]
 
 
-def _block_doc(defn: Any) -> dict[str, Any]:
+def block_entry(defn: Any) -> dict[str, Any]:
     """The JSON entry of one block definition (as in a design's ``blocks``)."""
     doc: dict[str, Any] = {}
     if defn.description:
@@ -606,10 +606,10 @@ def block_to_dict(defn: Any, blocks: dict[str, Any] | None = None) -> dict[str, 
 
     doc: dict[str, Any] = {"format": BLOCK_FORMAT_NAME, "version": FORMAT_VERSION}
     doc["name"] = defn.name
-    doc.update(_block_doc(defn))
+    doc.update(block_entry(defn))
     used = dependencies(blocks or {}, defn)
     if used:
-        doc["blocks"] = {name: _block_doc(blocks[name]) for name in used}
+        doc["blocks"] = {name: block_entry(blocks[name]) for name in used}
     return doc
 
 

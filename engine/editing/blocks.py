@@ -16,6 +16,7 @@ from typing import Any
 
 from engine.blocks import BLOCK_TYPE, BlockDef, definition_cycle, instance_values, used_blocks
 from engine.graph import NODE_ID_RE, Design, Edge, Node
+from engine.io import block_entry
 from engine.layers import REGISTRY
 
 
@@ -303,6 +304,35 @@ def expand(design: Design, instance_id: str) -> BlockEdit:
     if not _still_used(new, defn.name):
         del new.blocks[defn.name]
     return BlockEdit(new, None, f"Expand '{instance_id}'")
+
+
+def insert_block(
+    design: Design,
+    defn: BlockDef,
+    used: dict[str, BlockDef] | None = None,
+    position: tuple[float, float] = (0.0, 0.0),
+    network: str | None = None,
+) -> BlockEdit:
+    """Add one unwired instance of ``defn`` (from the library: with the definitions it uses),
+    copying the definitions into the design; a design definition of the same name must be the
+    same definition (else rename one: the refusal says so)."""
+    new = design.copy()
+    for item in [*(used or {}).values(), defn]:
+        have = new.blocks.get(item.name)
+        if have is None:
+            new.blocks[item.name] = item.copy()
+        elif block_entry(have) != block_entry(item):
+            raise BlockEditError(
+                f"the design already has a different block called '{item.name}'; rename one "
+                "of them first"
+            )
+    cycle = definition_cycle(new.blocks)
+    if cycle:
+        raise BlockEditError(f"blocks {' → '.join(cycle)} would contain each other")
+    network = network or next(iter(design.networks))
+    inst = _fresh(defn.name, set(new._nodes))
+    new.add_node(Node(inst, BLOCK_TYPE, {"block": defn.name}, position, "", network))
+    return BlockEdit(new, inst, f"Add block '{defn.name}'")
 
 
 def _still_used(design: Design, name: str) -> bool:
