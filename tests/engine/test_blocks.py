@@ -341,3 +341,20 @@ def test_training_statistics_per_instance_and_per_inner_layer_by_block_path():
     inner_sq = sum(norms[k] ** 2 for k in norms if k.startswith("stage[0]/") and k.count("/") == 2)
     assert inner_sq + norms["stage[0]/conv2"] ** 2 == pytest.approx(norms["stage"] ** 2, rel=1e-4)
     assert set(LayerProbe(dict(net.layers.items())).layers) == {"stage", "relu2", "flat", "fc"}
+
+
+def test_the_docs_show_the_loader_s_cycle_message():
+    from pathlib import Path
+
+    text = Path("docs/blocks.md").read_text(encoding="utf-8")
+    shown = next(line for line in text.splitlines() if line.startswith("loop.json: "))
+    one = make_block(conv_chain(depth=1), ["conv1", "relu1"], "a").design
+    doc = json.loads(dumps(one))
+    doc["blocks"]["b"] = json.loads(json.dumps(doc["blocks"]["a"]))
+    for name, other in (("a", "b"), ("b", "a")):
+        for n in doc["blocks"][name]["nodes"]:
+            if n["id"] == "conv1":
+                n["type"], n["params"] = "Block", {"block": other}
+    with pytest.raises(DesignFormatError) as info:
+        loads(json.dumps(doc), "loop.json")
+    assert str(info.value) == shown
