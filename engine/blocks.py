@@ -186,3 +186,35 @@ def path_message(instance: str, index: int, inner: str, message: str, nested: bo
     if nested:
         return f"{instance}[{index}]/{message}"
     return f"{instance}[{index}]/{inner}: {message}"
+
+
+@dataclass
+class BlockCost:
+    """What one definition costs in a design: copies run (instances × repeats, nested ones
+    included), and their parameters and MACs (per sample) summed."""
+
+    uses: int = 0
+    params: int = 0
+    macs: int = 0
+
+
+def block_costs(analysis: Any) -> dict[str, BlockCost]:
+    """Cost figures per block definition from a :class:`engine.shapes.ShapeAnalysis` (the
+    per-instance figures are the instance node's ``info.params`` / ``info.macs``)."""
+    out: dict[str, BlockCost] = {}
+
+    def visit(design: Design, sub: Any, factor: int) -> None:
+        for node in design:
+            runs = sub.block_runs.get(node.id) if node.type == BLOCK_TYPE else None
+            if not runs:
+                continue
+            cost = out.setdefault(node.params["block"], BlockCost())
+            info = sub.info[node.id]
+            cost.uses += len(runs) * factor
+            cost.params += info.params * factor
+            cost.macs += info.macs * factor
+            for concrete, inner in runs:
+                visit(concrete, inner, factor)
+
+    visit(analysis.design, analysis, 1)
+    return out

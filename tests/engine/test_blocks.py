@@ -358,3 +358,18 @@ def test_the_docs_show_the_loader_s_cycle_message():
     with pytest.raises(DesignFormatError) as info:
         loads(json.dumps(doc), "loop.json")
     assert str(info.value) == shown
+
+
+def test_cost_figures_per_instance_and_per_definition():
+    from engine.blocks import BlockCost, block_costs
+
+    d = conv_chain(depth=2)
+    inner = set_repeat(make_block(d, ["conv1", "relu1"], "unit").design, "unit", 2).design
+    outer = make_block(inner, ["unit", "conv2"], "stage").design
+    a = analyze(outer)
+    conv = analyze(d).info["conv1"]
+    assert a.info["stage"].params == 3 * conv.params and a.info["stage"].macs == 3 * conv.macs
+    assert block_costs(a) == {
+        "stage": BlockCost(1, 3 * conv.params, 3 * conv.macs),
+        "unit": BlockCost(2, 2 * conv.params, 2 * conv.macs),
+    }
