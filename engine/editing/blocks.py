@@ -39,8 +39,6 @@ def make_block(design: Design, node_ids: list[str], name: str) -> BlockEdit:
     wires enter the selection (ordered by the inner node's file order, then port; one port per
     outside source) and whose output is the one inner node that feeds the outside; one instance
     takes their place, wired as they were."""
-    from engine.shapes import analyze
-
     selected = _selection(design, node_ids, name)
     inside = set(selected)
     _check_convex(design, inside)
@@ -60,6 +58,33 @@ def make_block(design: Design, node_ids: list[str], name: str) -> BlockEdit:
                 "in one layer"
             )
         exits = sinks
+    body, sources = _block_body(design, selected, incoming, exits[0], name)
+
+    new = design.copy()
+    new.blocks[name] = BlockDef(name, body)
+    index = design.node_index(selected[0])
+    network = design.node(selected[0]).network
+    xs = [design.node(n).position[0] for n in selected]
+    ys = [design.node(n).position[1] for n in selected]
+    for n in selected:
+        new.remove_node(n)
+    inst = _fresh(name, set(new._nodes))
+    new.add_node(Node(inst, BLOCK_TYPE, {"block": name}, (min(xs), min(ys)), "", network), index)
+    for port, src in enumerate(sources):
+        new.add_edge(Edge(src, inst, port))
+    for e in outgoing:
+        new.add_edge(Edge(inst, e.target, e.port))
+    return BlockEdit(new, inst, f"Make block '{name}'")
+
+
+def _block_body(
+    design: Design, selected: list[str], incoming: list[Edge], exit_id: str, name: str
+) -> tuple[Design, list[str]]:
+    """The body of a new block: an Input port per outside source (shape and dtype as inferred),
+    copies of the selected nodes, an Output fed by ``exit_id``; and the sources in port order."""
+    from engine.shapes import analyze
+
+    inside = set(selected)
     analysis = analyze(design)
     sources = list(dict.fromkeys(e.source for e in incoming))
     body = Design(name)
@@ -82,31 +107,17 @@ def make_block(design: Design, node_ids: list[str], name: str) -> BlockEdit:
         body.add_node(Node(port, "Input", params, (pos[0] - 200.0, pos[1]), "", "main"))
     for n in selected:
         body.add_node(design.node(n).copy(network="main"))
-    out_id = _fresh(f"{exits[0]}_out", taken)
-    last = design.node(exits[0]).position
+    out_id = _fresh(f"{exit_id}_out", taken)
+    last = design.node(exit_id).position
     body.add_node(Node(out_id, "Output", {}, (last[0] + 200.0, last[1]), "", "main"))
     for e in design.edges:
         if e.source in inside and e.target in inside:
             body.add_edge(e)
     for e in incoming:
         body.add_edge(Edge(port_ids[e.source], e.target, e.port))
-    body.add_edge(Edge(exits[0], out_id, 0))
+    body.add_edge(Edge(exit_id, out_id, 0))
 
-    new = design.copy()
-    new.blocks[name] = BlockDef(name, body)
-    index = design.node_index(selected[0])
-    network = design.node(selected[0]).network
-    xs = [design.node(n).position[0] for n in selected]
-    ys = [design.node(n).position[1] for n in selected]
-    for n in selected:
-        new.remove_node(n)
-    inst = _fresh(name, set(new._nodes))
-    new.add_node(Node(inst, BLOCK_TYPE, {"block": name}, (min(xs), min(ys)), "", network), index)
-    for port, src in enumerate(sources):
-        new.add_edge(Edge(src, inst, port))
-    for e in outgoing:
-        new.add_edge(Edge(inst, e.target, e.port))
-    return BlockEdit(new, inst, f"Make block '{name}'")
+    return body, sources
 
 
 def _selection(design: Design, node_ids: list[str], name: str) -> list[str]:
