@@ -373,3 +373,17 @@ def test_cost_figures_per_instance_and_per_definition():
         "stage": BlockCost(1, 3 * conv.params, 3 * conv.macs),
         "unit": BlockCost(2, 2 * conv.params, 2 * conv.macs),
     }
+
+
+def test_wires_into_a_block_instance_follow_its_ports():
+    from engine.editing.connections import can_connect
+
+    d = residual_cnn()
+    new = make_block(d, RESIDUAL, "basic").design
+    new.remove_edge(Edge("conv0", "basic", 0))
+    a = analyze(new)
+    assert can_connect(new, a, "conv0", "basic", 0) == (True, "")
+    ok, why = can_connect(new, a, "conv0", "basic", 1)
+    assert not ok and why == "block 'basic' has 1 input port(s); port 1 is none"
+    ok, why = can_connect(new, a, "fc", "basic", 0)
+    assert not ok and "would make a cycle" in why
