@@ -150,6 +150,8 @@ class ShapeAnalysis:
     def run(self) -> None:
         """Full pass over the design."""
         self.info = {}
+        self.block_runs = {}
+        self._block_memo = {}  # a full pass trusts nothing remembered of block bodies
         self._journal_pos = self.design.node_changes(0)[1]
         with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
             self._refresh_structure()

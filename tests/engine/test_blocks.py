@@ -387,3 +387,11 @@ def test_wires_into_a_block_instance_follow_its_ports():
     assert not ok and why == "block 'basic' has 1 input port(s); port 1 is none"
     ok, why = can_connect(new, a, "fc", "basic", 0)
     assert not ok and "would make a cycle" in why
+
+
+def test_a_full_pass_re_reads_definitions_edited_in_place():
+    one = make_block(conv_chain(depth=1), ["conv1", "relu1"], "unit").design
+    a = analyze(one)
+    one.blocks["unit"].body.set_param("conv1", "out_channels", 3)
+    a.run()
+    assert a.info["unit"].output_shape == (3, 6, 6)
