@@ -69,6 +69,7 @@ class Design:
         self.data: dict[str, Any] = {}
         self.training: dict[str, Any] = {}
         self.search: dict[str, Any] = {}  # the search space (engine/search_space.py)
+        self.blocks: dict[str, Any] = {}  # block name → engine.blocks.BlockDef
         self._graph: nx.MultiDiGraph | None = None  # built on first use (see ``graph``)
         self._nodes: dict[str, Node] = {}
         self._edges: list[Edge] = []
@@ -315,6 +316,7 @@ class Design:
         other.data = copy.deepcopy(self.data)
         other.training = copy.deepcopy(self.training)
         other.search = copy.deepcopy(self.search)
+        other.blocks = {name: defn.copy() for name, defn in self.blocks.items()}
         for node in self._nodes.values():
             other.add_node(node.copy())
         for edge in self._edges:

@@ -19,14 +19,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.errors import DesignFormatError
+from engine.errors import DesignFormatError, first_line
 from engine.files import atomic_write_bytes, read_regular_file
 from engine.graph import NODE_ID_RE, Design, Edge, Node
 from engine.layers import REGISTRY
 from engine.schema import Document, Number, Rule, Schema, Typed, json_type, show
 
 FORMAT_NAME = "deepwire.design"
-FORMAT_VERSION = 1
+#: Version 2 adds block definitions (``blocks``); a design without blocks is still written as
+#: version 1, so files that need nothing new stay readable by older Deepwire and byte-identical.
+FORMAT_VERSION = 2
+#: The version written for a design that uses nothing newer (no blocks).
+PLAIN_VERSION = 1
+#: ``format`` of a block definition file (resources/blocks, the user's block folder).
+BLOCK_FORMAT_NAME = "deepwire.block"
 
 # from_version -> function turning a version-N document (dict) into version N+1.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -77,6 +83,21 @@ TOP = Schema(
         "data": Typed(types=dict),
         "training": Typed(types=dict),
         "search": Typed(types=dict),
+        "blocks": Typed(types=dict),
+    },
+    _DOCUMENT,
+)
+#: One block definition (an entry of ``blocks``, or a block file without format/version/name).
+BLOCK = Schema(
+    {
+        "format": Typed(types=str),
+        "version": Typed(types=int),
+        "name": Typed(types=str),
+        "description": Typed(default="", types=str),
+        "params": Typed(default={}, types=dict),
+        "nodes": Typed(default=[], types=list),
+        "edges": Typed(default=[], types=list),
+        "blocks": Typed(types=dict),
     },
     _DOCUMENT,
 )
@@ -118,6 +139,12 @@ def migration(from_version: int):
         return fn
 
     return decorate
+
+
+@migration(1)
+def _add_blocks(doc: dict[str, Any]) -> dict[str, Any]:
+    """Version 1 → 2: block definitions arrive; a version-1 design has none, so nothing changes."""
+    return doc
 
 
 def migrate(doc: dict[str, Any], where: str) -> dict[str, Any]:
@@ -199,7 +226,56 @@ def design_from_dict(doc: Any, source: str = "<design>") -> Design:
             setattr(design, section, value)
     _add_nodes(design, TOP.get(doc, "nodes", where=source), source)
     _add_edges(design, TOP.get(doc, "edges", where=source), source)
+    if "blocks" in doc:
+        design.blocks = _blocks(TOP.get(doc, "blocks", where=source), source)
     return design
+
+
+def _blocks(entries: dict[str, Any], source: str) -> dict[str, Any]:
+    """The checked ``blocks`` table: each entry a definition; no definition contains itself."""
+    from engine.blocks import definition_cycle
+
+    blocks = {}
+    for name, raw in entries.items():
+        if not NODE_ID_RE.match(name):
+            raise _fail(source, f"block name {show(name)} must be letters, digits or _")
+        blocks[name] = _block(name, raw, f"{source}: blocks.{name}")
+    cycle = definition_cycle(blocks)
+    if cycle:
+        raise _fail(
+            source,
+            f"blocks {' → '.join(cycle)} contain each other; a block cannot contain itself "
+            "(make one of them unique or expand the instance)",
+        )
+    return blocks
+
+
+def _block(name: str, raw: Any, where: str):
+    """One checked block definition (its body is read like a design's nodes and edges)."""
+    from engine.blocks import BlockDef
+
+    BLOCK.check_keys(_object(raw, where, "a block definition"), where=where)
+    params = BLOCK.get(raw, "params", where=where)
+    for exposed, targets in params.items():
+        if not (
+            isinstance(targets, list)
+            and targets
+            and all(isinstance(t, str) and "." in t for t in targets)
+        ):
+            raise _fail(
+                f"{where}.params.{exposed}",
+                'must be a list of "node.param" targets, e.g. ["conv1.out_channels"]',
+            )
+    body = Design(name)
+    _add_nodes(body, BLOCK.get(raw, "nodes", where=where), where)
+    _add_edges(body, BLOCK.get(raw, "edges", where=where), where)
+    _check_json_value(params, f"{where}.params")
+    return BlockDef(
+        name,
+        body,
+        {k: list(v) for k, v in params.items()},
+        BLOCK.get(raw, "description", where=where),
+    )
 
 
 def _networks(networks: dict[str, Any], source: str) -> dict[str, dict[str, Any]]:
@@ -349,11 +425,26 @@ def _checked_edge(design: Design, raw: Any, where: str) -> Edge:
 
 def design_to_dict(design: Design) -> dict[str, Any]:
     """The canonical JSON document of ``design``."""
-    doc: dict[str, Any] = {"format": FORMAT_NAME, "version": FORMAT_VERSION, "name": design.name}
+    version = FORMAT_VERSION if design.blocks else PLAIN_VERSION
+    doc: dict[str, Any] = {"format": FORMAT_NAME, "version": version, "name": design.name}
     if design.description:
         doc["description"] = design.description
     doc["networks"] = design.networks
-    doc["nodes"] = [
+    doc["nodes"] = _nodes_doc(design)
+    doc["edges"] = _edges_doc(design)
+    if design.blocks:
+        doc["blocks"] = {name: block_entry(defn) for name, defn in design.blocks.items()}
+    if design.data:
+        doc["data"] = design.data
+    if design.training:
+        doc["training"] = design.training
+    if design.search:
+        doc["search"] = design.search
+    return doc
+
+
+def _nodes_doc(design: Design) -> list[dict[str, Any]]:
+    return [
         {
             "id": n.id,
             "type": n.type,
@@ -364,13 +455,20 @@ def design_to_dict(design: Design) -> dict[str, Any]:
         }
         for n in design
     ]
-    doc["edges"] = [{"source": e.source, "target": e.target, "port": e.port} for e in design.edges]
-    if design.data:
-        doc["data"] = design.data
-    if design.training:
-        doc["training"] = design.training
-    if design.search:
-        doc["search"] = design.search
+
+
+def _edges_doc(design: Design) -> list[dict[str, Any]]:
+    return [{"source": e.source, "target": e.target, "port": e.port} for e in design.edges]
+
+
+def block_entry(defn: Any) -> dict[str, Any]:
+    """The JSON entry of one block definition (as in a design's ``blocks``)."""
+    doc: dict[str, Any] = {}
+    if defn.description:
+        doc["description"] = defn.description
+    doc["params"] = defn.params
+    doc["nodes"] = _nodes_doc(defn.body)
+    doc["edges"] = _edges_doc(defn.body)
     return doc
 
 
@@ -447,6 +545,11 @@ def checked_dict(design: Design) -> dict[str, Any]:
         _check_json_value(doc.get(section), f"{design.name!r}: {section}")
     for node in doc["nodes"]:
         _check_json_value(node["params"], f"{design.name!r}: node '{node['id']}'.params")
+    for name, block in doc.get("blocks", {}).items():
+        for node in block["nodes"]:
+            _check_json_value(
+                node["params"], f"{design.name!r}: blocks.{name} node '{node['id']}'.params"
+            )
     return doc
 
 
@@ -491,3 +594,73 @@ def save_design(design: Design, path: str | os.PathLike[str]) -> None:
     """Save atomically in canonical form (see :mod:`engine.files`); a failure leaves the old
     file as it was."""
     atomic_write_bytes(path, dumps(design).encode("utf-8"))
+
+
+# -- block definition files -----------------------------------------------------------------
+
+
+def block_to_dict(defn: Any, blocks: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The JSON document of a block definition file: the definition's entry plus ``format``,
+    ``version`` and ``name``, and the definitions it uses (nested) from ``blocks``."""
+    from engine.blocks import dependencies
+
+    doc: dict[str, Any] = {"format": BLOCK_FORMAT_NAME, "version": FORMAT_VERSION}
+    doc["name"] = defn.name
+    doc.update(block_entry(defn))
+    used = dependencies(blocks or {}, defn)
+    if used:
+        doc["blocks"] = {name: block_entry(blocks[name]) for name in used}
+    return doc
+
+
+def dumps_block(defn: Any, blocks: dict[str, Any] | None = None) -> str:
+    """Canonical JSON text of a block definition file (see :func:`block_to_dict`)."""
+    return _pretty(block_to_dict(defn, blocks), 0) + "\n"
+
+
+def loads_block(text: str, source: str = "<block>") -> tuple[Any, dict[str, Any]]:
+    """(the definition, the definitions it uses) from block file text; never runs code."""
+    design = loads(_as_design_text(text, source), source)
+    name = design.name
+    return design.blocks.pop(name), design.blocks
+
+
+def _as_design_text(text: str, source: str) -> str:
+    """A block file re-worded as a design holding it in ``blocks`` (one parser for both)."""
+    try:
+        doc = json.loads(text.removeprefix("\ufeff"), parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError, RecursionError) as exc:
+        raise _fail(source, f"not valid JSON ({first_line(exc)})") from None
+    if not isinstance(doc, dict) or doc.get("format") != BLOCK_FORMAT_NAME:
+        raise _fail(source, f'not a Deepwire block file ("format" must be "{BLOCK_FORMAT_NAME}")')
+    name = doc.get("name")
+    if not isinstance(name, str) or not NODE_ID_RE.match(name):
+        raise _fail(source, '"name" must be a block name of letters, digits and _')
+    BLOCK.check_keys(doc, where=source)
+    blocks = dict(doc.get("blocks") or {})
+    if name in blocks:
+        raise _fail(source, f"block '{name}' also appears under \"blocks\"; remove it there")
+    blocks[name] = {
+        k: v for k, v in doc.items() if k not in ("format", "version", "name", "blocks")
+    }
+    wrapper = {"format": FORMAT_NAME, "version": doc.get("version"), "name": name}
+    wrapper["blocks"] = blocks
+    return json.dumps(wrapper)
+
+
+def load_block(path: str | os.PathLike[str]) -> tuple[Any, dict[str, Any]]:
+    """Read a block definition file (see :func:`loads_block`)."""
+    p = Path(path)
+    raw = read_regular_file(p, MAX_DESIGN_BYTES, "block file", DesignFormatError)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise DesignFormatError(
+            f"{p}: not UTF-8 text (byte {exc.start}); is this a block file?"
+        ) from None
+    return loads_block(text, str(p))
+
+
+def save_block(defn: Any, path: str | os.PathLike[str], blocks: dict[str, Any] | None = None):
+    """Save a block definition file atomically (a failure leaves the old file as it was)."""
+    atomic_write_bytes(path, dumps_block(defn, blocks).encode("utf-8"))

@@ -19,6 +19,14 @@ from typing import Any
 
 import networkx as nx
 
+from engine.blocks import (
+    BLOCK_TYPE,
+    definition_problems,
+    dependents,
+    instance_values,
+    instantiate,
+    path_message,
+)
 from engine.gc_pause import gc_paused
 from engine.graph import NETWORK_ROLES, Design, Node
 from engine.layers import REGISTRY, LayerSpec, ParamValueError, Shape, ShapeRuleError, fmt_shape
@@ -118,8 +126,14 @@ class ShapeAnalysis:
     (``structure_changed=True`` when nodes or edges were added or removed).
     """
 
-    def __init__(self, design: Design) -> None:
+    def __init__(self, design: Design, *, body: bool = False) -> None:
         self.design = design
+        # a block body analysed for one instance: no design-wide checks (it is not a network)
+        self._body = body
+        #: block instance id → [(concrete body, its analysis)] per repeat (what compile builds)
+        self.block_runs: dict[str, list[tuple[Design, ShapeAnalysis]]] = {}
+        # (definition, values, input shapes, dtypes) → (definition, concrete body, analysis)
+        self._block_memo: dict[tuple, tuple[Any, Design, ShapeAnalysis]] = {}
         self.info: dict[str, NodeInfo] = {}
         self.design_problems: list[Problem] = []
         self._order: dict[str, int] = {}  # node id → a key increasing along execution order
@@ -136,6 +150,8 @@ class ShapeAnalysis:
     def run(self) -> None:
         """Full pass over the design."""
         self.info = {}
+        self.block_runs = {}
+        self._block_memo = {}  # a full pass trusts nothing remembered of block bodies
         self._journal_pos = self.design.node_changes(0)[1]
         with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
             self._refresh_structure()
@@ -191,6 +207,16 @@ class ShapeAnalysis:
             self._recount(node_id)
         self.design_problems = self._check_design()
         return updated
+
+    def update_blocks(self, names: Iterable[str]) -> set[str]:
+        """Re-infer every instance of the named definitions (and of definitions containing
+        them) after their bodies or parameters were edited; returns the re-inferred ids."""
+        affected = dependents(self.design.blocks, set(names))
+        self._block_memo = {k: v for k, v in self._block_memo.items() if v[0].name not in affected}
+        ids = [
+            n.id for n in self.design if n.type == BLOCK_TYPE and n.params.get("block") in affected
+        ]
+        return self.update(ids)
 
     @property
     def problems(self) -> list[Problem]:
@@ -326,6 +352,8 @@ class ShapeAnalysis:
         info = NodeInfo()
         node_id = node.id
         spec = _SPECS.get(node.type)
+        if spec is None and node.type == BLOCK_TYPE:
+            return self._infer_block(node, info)
         if spec is None or node_id in RESERVED_IDS or node_id in self._cyclic:
             refused = self._identity_problem(node)
             if refused is not None:
@@ -385,6 +413,114 @@ class ShapeAnalysis:
         else:
             info.output_dtype = spec.output_dtype_for(dtypes, values)
         return info
+
+    def _infer_block(self, node: Node, info: NodeInfo) -> NodeInfo:
+        """Infer a block instance: each repeat's concrete body analysed on its own, problems
+        inside named by their block path (``stage2[1]/conv2: …``), costs summed."""
+        node_id = node.id
+        self.block_runs.pop(node_id, None)
+        if node_id in RESERVED_IDS or node_id in self._cyclic:
+            info.problems.append(self._identity_problem(node))
+            return info
+        defn, repeat = self._block_checks(node, info)
+        if defn is None:
+            return info
+        values = instance_values(node.params)
+        count = len(defn.input_ids)
+        port_spec = _BlockPorts(f"block '{defn.name}'", count)
+        sources = self._sources(node, port_spec, info)  # type: ignore[arg-type]
+        if sources is None:
+            return info
+        shapes, dtypes = [], []
+        for src in sources:
+            src_info = self.info.get(src)
+            if src_info is None or src_info.output_shape is None:
+                return info
+            shapes.append(src_info.output_shape)
+            dtypes.append(src_info.output_dtype)
+        info.input_shapes, info.input_dtypes = tuple(shapes), tuple(dtypes)
+        runs = []
+        out_id = defn.output_ids[0]
+        for index in range(repeat):
+            key = (id(defn), _params_key(values), tuple(shapes), tuple(dtypes))
+            memo = self._block_memo.get(key)
+            if memo is None or memo[0] is not defn:
+                concrete = instantiate(defn, values, shapes, dtypes, self.design.blocks)
+                memo = self._block_memo[key] = (defn, concrete, ShapeAnalysis(concrete, body=True))
+            _, concrete, sub = memo
+            runs.append((concrete, sub))
+            for problem in sub.problems:
+                inner = problem.node or ""
+                nested = (
+                    inner in concrete
+                    and concrete.node(inner).type == BLOCK_TYPE
+                    and problem.message.startswith(inner + "[")
+                )
+                message = path_message(node_id, index, inner, problem.message, nested)
+                info.problems.append(Problem(node_id, message, problem.fix))
+            out = sub.info.get(out_id)
+            if info.problems or out is None or out.output_shape is None:
+                return info
+            for inner_node in concrete:  # the port nodes are wires, not layers: not counted
+                if inner_node.type != "Input" and inner_node.type != "Output":
+                    inner_info = sub.info[inner_node.id]
+                    info.params += inner_info.params
+                    info.macs += inner_info.macs
+                    info.activation_bytes += inner_info.activation_bytes
+            shapes, dtypes = [out.output_shape], [out.output_dtype]
+        info.output_shape, info.output_dtype = shapes[0], dtypes[0]
+        self.block_runs[node_id] = runs
+        return info
+
+    def _block_checks(self, node: Node, info: NodeInfo) -> tuple[Any, int]:
+        """(definition, repeat) of an instance, or (None, 0) with its problems in ``info``:
+        an unknown block, a bad repeat, a parameter the block does not expose, a bad body."""
+        params = node.params
+        blocks = self.design.blocks
+        name = params.get("block")
+        defn = blocks.get(name) if isinstance(name, str) else None
+        fix = "set the block's parameters, or make the definition usable"
+        if defn is None:
+            known = ", ".join(blocks) or "none"
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"uses block {show_value(name)}, which the design does not define "
+                    f"(its blocks: {known})",
+                    "pick a defined block, or add its definition",
+                )
+            )
+            return None, 0
+        repeat = params.get("repeat", 1)
+        if type(repeat) is not int or repeat < 1:
+            info.problems.append(
+                Problem(node.id, f"parameter 'repeat' is {repeat!r}", "set a whole number ≥ 1")
+            )
+        elif repeat > 1 and len(defn.input_ids) != 1:
+            info.problems.append(
+                Problem(
+                    node.id,
+                    f"repeat ×{repeat} chains copies, but block '{name}' has "
+                    f"{len(defn.input_ids)} inputs",
+                    "set repeat to 1, or give the block one input",
+                )
+            )
+        for exposed in instance_values(params):
+            if exposed not in defn.params:
+                known = ", ".join(defn.params) or "none"
+                info.problems.append(
+                    Problem(
+                        node.id,
+                        f"block '{name}' has no parameter '{exposed}' (its parameters: {known})",
+                        "remove it, or expose it in the block",
+                    )
+                )
+        for message in definition_problems(defn):
+            info.problems.append(Problem(node.id, message, fix))
+        info.resolved = {"block": name, "repeat": repeat}
+        for exposed in defn.params:
+            info.resolved[exposed] = params.get(exposed, defn.default(exposed))
+        return (None, 0) if info.problems else (defn, repeat)
 
     def _sources(self, node: Node, spec: LayerSpec, info: NodeInfo) -> list[str] | None:
         """The node's input nodes in port order, or None when its edges do not fit its ports
@@ -618,6 +754,8 @@ class ShapeAnalysis:
         problem needs names from them)."""
         design = self.design
         problems: list[Problem] = []
+        if self._body:
+            return problems
         if len(design) == 0:
             return [Problem(None, "the design is empty", "add an Input and some layers")]
         roles = {}
@@ -748,6 +886,21 @@ class ShapeAnalysis:
 
     def _network_outputs(self, network: str) -> list[str]:
         return network_outputs(self.design, network)
+
+
+@dataclass(frozen=True)
+class _BlockPorts:
+    """What the port checks read of a layer spec, for a block instance's input ports."""
+
+    type_id: str
+    inputs: int
+    variadic: bool = False
+    min_inputs: int = 0
+
+
+def show_value(value: Any) -> str:
+    """A value as a message shows it: strings quoted, others as Python writes them."""
+    return f"'{value}'" if isinstance(value, str) else repr(value)
 
 
 def network_outputs(design: Design, network: str) -> list[str]:

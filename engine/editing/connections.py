@@ -7,6 +7,7 @@ undo commands before they change anything. Every refusal comes with a one-line r
 
 from __future__ import annotations
 
+from engine.blocks import BLOCK_TYPE
 from engine.graph import Design, Edge
 from engine.layers import REGISTRY, ParamValueError, ShapeRuleError
 from engine.shapes import ShapeAnalysis, explain_shape_error
@@ -39,6 +40,8 @@ def can_connect(
             f"'{source.id}' is in network '{source.network}' and '{target.id}' in "
             f"'{target.network}'; edges stay within one network"
         )
+    if target.type == BLOCK_TYPE:
+        return _can_feed_block(design, source_id, target_id, port, ancestors)
     spec = REGISTRY.get(target.type) if target.type in REGISTRY else None
     if spec is None:
         return False, f"'{target.id}' has an unknown layer type '{target.type}'"
@@ -67,6 +70,32 @@ def can_connect(
             f"('{target_id}' already feeds '{source_id}')"
         )
     return shapes_fit(design, analysis, source_id, target_id, port, in_edges)
+
+
+def _can_feed_block(
+    design: Design, source_id: str, target_id: str, port: int, ancestors: set[str] | None
+) -> tuple[bool, str]:
+    """Whether ``source → block instance:port`` may be drawn: the port exists and is free, no
+    cycle. Shapes are judged by the analysis once wired (the message names the block path)."""
+    name = design.node(target_id).params.get("block")
+    defn = design.blocks.get(name) if isinstance(name, str) else None
+    if defn is None:
+        return False, f"'{target_id}' uses block {name!r}, which the design does not define"
+    count = len(defn.input_ids)
+    if not 0 <= port < count:
+        return False, f"block '{name}' has {count} input port(s); port {port} is none"
+    for e in design.in_edges(target_id):
+        if e.port == port:
+            return False, (
+                f"input {port + 1} of '{target_id}' is already fed by '{e.source}'; "
+                "disconnect it first"
+            )
+    if target_id in ancestors if ancestors is not None else design.has_path(target_id, source_id):
+        return False, (
+            f"connecting '{source_id}' → '{target_id}' would make a cycle "
+            f"('{target_id}' already feeds '{source_id}')"
+        )
+    return True, ""
 
 
 def shapes_fit(

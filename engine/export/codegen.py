@@ -22,13 +22,14 @@ import re
 import textwrap
 import unicodedata
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from engine.blocks import BLOCK_TYPE
 from engine.export.prepare import ExportPlan
 from engine.layers import REGISTRY, fmt_shape
 
@@ -370,11 +371,117 @@ def weights_by_code_name(plan: ExportPlan) -> dict[str, torch.Tensor]:
     out: dict[str, torch.Tensor] = {}
     for key, value in plan.module.net.state_dict().items():
         _, node_id, rest = key.split(".", 2)
-        rule = LAYER_CODE[REGISTRY.resolve(plan.design.node(node_id).type)]
-        if rule.strip and rest.startswith(rule.strip):
-            rest = rest[len(rule.strip) :]
-        out[f"{names.attrs[node_id]}.{rest}"] = value
+        out[_code_key(plan.design, plan.analysis, names, node_id, rest)] = value
     return out
+
+
+def _code_key(design: Any, analysis: Any, names: Naming, node_id: str, rest: str) -> str:
+    """A compiled state-dict key (``node_id`` + ``rest``) as the generated module names it;
+    through block instances (``stage.1.conv2.weight``) recursively."""
+    node = design.node(node_id)
+    if node.type == BLOCK_TYPE:
+        runs = analysis.block_runs[node_id]
+        index = 0
+        if len(runs) > 1:
+            head, rest = rest.split(".", 1)
+            index = int(head)
+        concrete, sub = runs[index]
+        inner_id, inner_rest = rest.split(".", 1)
+        inner = _code_key(
+            concrete,
+            sub,
+            naming(_BlockPlan.of(node.params["block"], concrete, sub)),
+            inner_id,
+            inner_rest,
+        )
+        rest = f"{index}.{inner}" if len(runs) > 1 else inner
+        return f"{names.attrs[node_id]}.{rest}"
+    rule = LAYER_CODE[REGISTRY.resolve(node.type)]
+    if rule.strip and rest.startswith(rule.strip):
+        rest = rest[len(rule.strip) :]
+    return f"{names.attrs[node_id]}.{rest}"
+
+
+@dataclass
+class _BlockPlan:
+    """What the class writers read of an :class:`ExportPlan`, for one block body."""
+
+    design: Any
+    analysis: Any
+    input_ids: list[str]
+    output_id: str
+    info: dict[str, Any]
+    network: str | None = None
+    part: str = "model"
+    preprocessing: Any = None
+    som_grid: Any = None
+    original_ids: dict[str, str] = field(default_factory=dict)
+    output_names: tuple[str, ...] = ("out",)
+
+    @classmethod
+    def of(cls, name: str, concrete: Any, sub: Any) -> _BlockPlan:
+        inputs = [n.id for n in concrete if n.type == "Input"]
+        output = next(n.id for n in concrete if n.type == "Output")
+        return cls(concrete, sub, inputs, output, {"design_name": name, "block": name})
+
+    @property
+    def module(self) -> Any:  # forward reads module.net.output_ids
+        return _Outputs([self.output_id])
+
+
+@dataclass
+class _Outputs:
+    output_ids: list[str]
+
+    @property
+    def net(self) -> _Outputs:
+        return self
+
+
+def _block_classes(plan: Any, main_class: str) -> tuple[list[str], dict[tuple[int, str], str]]:
+    """One class per block definition the plan uses (inner ones first) and the constructor
+    expression of each instance node, keyed by (id of its design, node id). A definition whose
+    instances need different layer sizes gets one class per variant (``Basic``, ``Basic2``)."""
+    lines: list[str] = []
+    ctors: dict[tuple[int, str], str] = {}
+    classes: dict[tuple[str, str], str] = {}  # (block, class text) → class name
+    taken: set[str] = set(_MODULE_NAMES) | {main_class}
+
+    def visit(design: Any, analysis: Any) -> None:
+        for node_id in analysis.topological_order(None):
+            node = design.node(node_id)
+            if node.type != BLOCK_TYPE:
+                continue
+            made = []
+            for concrete, sub in analysis.block_runs[node_id]:
+                visit(concrete, sub)
+                made.append(emit(node.params["block"], concrete, sub) + "()")
+            ctors[(id(design), node_id)] = (
+                made[0] if len(made) == 1 else f"nn.Sequential({', '.join(made)})"
+            )
+
+    def emit(name: str, concrete: Any, sub: Any) -> str:
+        bplan = _BlockPlan.of(name, concrete, sub)
+        names = naming(bplan)
+        order = sub.topological_order(None)
+        body = _init_method(bplan, names, order, ctors) + _forward_method(bplan, names, order)
+        text = "\n".join(body[3:])
+        known = classes.get((name, text))
+        if known is not None:
+            return known
+        cls = names.class_name
+        i = 1
+        while cls in taken:
+            i += 1
+            cls = f"{names.class_name}{i}"
+        taken.add(cls)
+        classes[(name, text)] = cls
+        body[2] = f"class {cls}(nn.Module):"
+        lines.extend(body)
+        return cls
+
+    visit(plan.design, plan.analysis)
+    return lines, ctors
 
 
 # ------------------------------------------------------------------------------------------
@@ -472,7 +579,9 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
     out += _constants(plan, names, weights_file)
     if any(REGISTRY.resolve(plan.design.node(n).type) == "SOM" for n in order):
         out += _SOM_CLASS
-    out += _init_method(plan, names, order)
+    block_lines, ctors = _block_classes(plan, names.class_name)
+    out += block_lines
+    out += _init_method(plan, names, order, ctors)
     out += _forward_method(plan, names, order)
     out += _main_block(plan, names)
     return "\n".join(out) + "\n"
@@ -577,14 +686,23 @@ _SOM_CLASS = [
 ]
 
 
-def _init_method(plan: ExportPlan, names: Naming, order: list[str]) -> list[str]:
-    """The class line and ``__init__``: one attribute per layer, buffers for preprocessing."""
+def _init_method(
+    plan: ExportPlan, names: Naming, order: list[str], ctors: dict | None = None
+) -> list[str]:
+    """The class line and ``__init__``: one attribute per layer, buffers for preprocessing;
+    ``ctors`` holds the constructor of each block instance (see :func:`_block_classes`)."""
     design, analysis, pre = plan.design, plan.analysis, plan.preprocessing
+    block = plan.info.get("block")
+    doc = (
+        f"Block {comment_text(block)}, layer by layer."
+        if block
+        else f"Network {comment_text(plan.network)} of the design, layer by layer."
+    )
     out = [
         "",
         "",
         f"class {names.class_name}(nn.Module):",
-        f'    """Network {comment_text(plan.network)} of the design, layer by layer."""',
+        f'    """{doc}"""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
@@ -593,11 +711,14 @@ def _init_method(plan: ExportPlan, names: Naming, order: list[str]) -> list[str]
         if node_id not in names.attrs:
             continue
         node = design.node(node_id)
-        rule = LAYER_CODE[REGISTRY.resolve(node.type)]
-        if rule.ctor is None:
-            continue
         node_info = analysis.info[node_id]
-        ctor = rule.ctor(node_info.resolved, node_info.input_shapes, node_info.output_shape)
+        if node.type == BLOCK_TYPE:
+            ctor = (ctors or {})[(id(design), node_id)]
+        else:
+            rule = LAYER_CODE[REGISTRY.resolve(node.type)]
+            if rule.ctor is None:
+                continue
+            ctor = rule.ctor(node_info.resolved, node_info.input_shapes, node_info.output_shape)
         original = plan.original_ids.get(node_id, node_id)
         label = comment_text(node.label or "")
         if label and label != names.attrs[node_id]:  # the label as the user wrote it
@@ -640,11 +761,12 @@ def _forward_method(plan: ExportPlan, names: Naming, order: list[str]) -> list[s
         type_id = REGISTRY.resolve(node.type)
         if type_id in STRUCTURAL:
             continue
-        rule = LAYER_CODE[type_id]
         node_info = analysis.info[node_id]
         ins = [names.variables[e.source] for e in design.in_edges(node_id)]
         var = names.variables[node_id]
-        if type_id == "Reshape":
+        if node.type == BLOCK_TYPE:
+            lines = [f"{var} = self.{names.attrs[node_id]}({', '.join(ins)})"]
+        elif (rule := LAYER_CODE[type_id]) and type_id == "Reshape":
             lines = _reshape_call({}, "", ins, var, (), tuple(node_info.output_shape))
         elif rule.call is not None:
             lines = rule.call(

@@ -430,6 +430,7 @@ def _safe_ids(design: Design) -> tuple[Design, dict[str, str]]:
         public[new] = old
     out = Design(design.name, design.description)
     out.networks, out.data, out.training = design.networks, design.data, design.training
+    out.blocks = design.blocks
     rename = {old: new for new, old in public.items()}
     for node in design:
         out.add_node(

@@ -37,18 +37,20 @@ def _kind(module: nn.Module) -> str:
 class LayerProbe:
     """Collects mean, std and zero fraction of each layer's output, and per-layer grad norms.
 
-    ``layers`` maps node id → module (a compiled design's ``layers`` ModuleDicts, merged).
+    ``layers`` maps node id → module (a compiled design's ``layers`` ModuleDicts, merged). A
+    block instance is one layer; with ``expand_blocks`` its inner layers are too, named by their
+    block path (see :func:`block_layers`).
     """
 
-    def __init__(self, layers: dict[str, nn.Module]) -> None:
-        self.layers = layers
+    def __init__(self, layers: dict[str, nn.Module], expand_blocks: bool = False) -> None:
+        self.layers = block_layers(layers) if expand_blocks else layers
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._acts: dict[str, torch.Tensor] = {}
         self._params = {
-            nid: [p for p in m.parameters() if p.requires_grad] for nid, m in layers.items()
+            nid: [p for p in m.parameters() if p.requires_grad] for nid, m in self.layers.items()
         }
         self._params = {nid: ps for nid, ps in self._params.items() if ps}
-        self._kind = {nid: _kind(m) for nid, m in layers.items()}
+        self._kind = {nid: _kind(m) for nid, m in self.layers.items()}
         self._alive: dict[str, tuple[torch.Tensor, list[int]]] = {}  # ring of "was positive"
         self._before: dict[str, list[torch.Tensor]] = {}  # weights at the last sampled step
         self._changes: dict[str, torch.Tensor] = {}
@@ -158,3 +160,24 @@ class LayerProbe:
         values = torch.stack([self._changes[i] for i in ids]).cpu().tolist()
         self._changes = {}
         return dict(zip(ids, values, strict=True))
+
+def block_layers(layers: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """``layers`` and, inside every block instance, each inner layer named by its block path:
+    ``stage2`` (the instance), ``stage2[1]/conv2`` (layer conv2 of its second repeat), nested
+    blocks recursively (``outer[0]/stage2[1]/conv2``)."""
+    from engine.compile import BlockModule
+
+    out: dict[str, nn.Module] = {}
+    for name, module in layers.items():
+        out[name] = module
+        if isinstance(module, BlockModule):
+            runs = [module]
+        elif isinstance(module, nn.Sequential) and all(isinstance(m, BlockModule) for m in module):
+            runs = list(module)
+        else:
+            continue
+        for index, block in enumerate(runs):
+            inner = {node_id: block.get_submodule(node_id) for node_id, _ in block._plan}
+            for path, sub in block_layers(inner).items():
+                out[f"{name}[{index}]/{path}"] = sub
+    return out
