@@ -270,3 +270,19 @@ def test_evaluating_in_the_window_widens_the_panel_for_its_tables(qtbot, runs, m
     _evaluate(qtbot, window.evaluate_panel)
     # as wide as the window lets it (the canvas keeps its minimum width)
     assert window.evaluate_dock.width() > before + 100
+
+
+def test_screenshot_layouts_show_the_runs_and_the_evaluation(qtbot, runs, main_window):
+    """``--screenshot --layout runs|evaluate`` stage the real panels: the newest runs selected
+    (compared), the newest run evaluated (validation: this design has a test split, the
+    template layout falls back only when it has none)."""
+    path, ckpt = runs["digits"]
+    window, _prompts = main_window()
+    window.training_panel.runs_dir = runs["root"] / "runs"
+    window.document.reset(load_design(path), path)
+    assert window.stage_panel_screenshot("evaluate")
+    evaluate = window.evaluate_panel
+    assert evaluate.checkpoint == ckpt and evaluate.results_box.isVisibleTo(window)
+    assert evaluate.split_box.currentData() == "test"
+    assert window.stage_panel_screenshot("runs")
+    assert window.runs_panel.selected_names() == [ckpt.parent.name]
