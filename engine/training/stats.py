@@ -161,6 +161,7 @@ class LayerProbe:
         self._changes = {}
         return dict(zip(ids, values, strict=True))
 
+
 def block_layers(layers: dict[str, nn.Module]) -> dict[str, nn.Module]:
     """``layers`` and, inside every block instance, each inner layer named by its block path:
     ``stage2`` (the instance), ``stage2[1]/conv2`` (layer conv2 of its second repeat), nested
