@@ -155,13 +155,13 @@ class ShapeAnalysis:
         self._journal_pos = self.design.node_changes(0)[1]
         with gc_paused():  # tens of thousands of new objects, none of them cyclic garbage
             self._refresh_structure()
-            nodes = self.design._nodes
+            nodes, info, infer = self.design._nodes, self.info, self._infer
             if self._order is self.design.file_ranks():
-                for node in nodes.values():  # file order is the execution order: no sort
-                    self.info[node.id] = self._infer(node)
+                for node_id, node in nodes.items():  # file order is the execution order
+                    info[node_id] = infer(node)
             else:
                 for node_id in self._sorted(self._order):
-                    self.info[node_id] = self._infer(nodes[node_id])
+                    info[node_id] = infer(nodes[node_id])
             self._count_all()
         self.design_problems = self._check_design()
 
@@ -349,7 +349,6 @@ class ShapeAnalysis:
     def _infer(self, node: Node) -> NodeInfo:
         """Check ``node`` against its inputs' results and infer its output (runs per node, so
         the common case — a known layer with one edge per port — takes no detours)."""
-        info = NodeInfo()
         node_id = node.id
         spec = _SPECS.get(node.type)
         if spec is None and node.type == BLOCK_TYPE:
@@ -357,15 +356,14 @@ class ShapeAnalysis:
         if spec is None or node_id in RESERVED_IDS or node_id in self._cyclic:
             refused = self._identity_problem(node)
             if refused is not None:
-                info.problems.append(refused)
-                return info
+                return NodeInfo(problems=[refused])
             spec = REGISTRY.get(node.type)  # an alias of a renamed type
         params = node.params
         key = _params_key(params) if params else ""
         values, errors = _RESOLVE_CACHE.get((spec.type_id, key)) or _remember(
             _RESOLVE_CACHE, (spec.type_id, key), resolve_params(spec, params)
         )
-        info.resolved = dict(values)
+        info = NodeInfo(resolved=dict(values))
         for message in errors:
             info.problems.append(Problem(node_id, message, "set the parameter to an allowed value"))
         edges = self.design._in[node_id]
@@ -389,7 +387,9 @@ class ShapeAnalysis:
         info.input_shapes = input_shapes = tuple(shapes)
         info.input_dtypes = tuple(dtypes)
         accepts = spec.accepts
-        if accepts == "any":
+        if len(dtypes) == 1:  # the usual single input: no generator
+            dtypes_ok = accepts == "any" or DTYPES[dtypes[0]] == accepts
+        elif accepts == "any":
             dtypes_ok = all(d == dtypes[0] for d in dtypes)
         else:
             dtypes_ok = all(DTYPES[d] == accepts for d in dtypes)
@@ -410,6 +410,8 @@ class ShapeAnalysis:
         out_dtype = spec.output_dtype
         if out_dtype == "input":
             info.output_dtype = dtypes[0] if dtypes else "float32"
+        elif out_dtype in DTYPES:  # a fixed dtype (most layers)
+            info.output_dtype = out_dtype
         else:
             info.output_dtype = spec.output_dtype_for(dtypes, values)
         return info

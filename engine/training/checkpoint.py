@@ -59,8 +59,19 @@ def _structure(design: Design) -> tuple:
     return tuple(nodes), tuple(sorted(design.edges))
 
 
-def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
-    """Write ``ckpt`` atomically (a crash mid-write leaves the previous file intact)."""
+def save_checkpoint(
+    path: str | os.PathLike[str], ckpt: Checkpoint, data: bytes | None = None
+) -> None:
+    """Write ``ckpt`` atomically (a crash mid-write leaves the previous file intact); ``data``:
+    ``ckpt`` already serialized by :func:`checkpoint_bytes` (one serialization for two files)."""
+    if data is None:
+        data = checkpoint_bytes(ckpt)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, data)
+
+
+def checkpoint_bytes(ckpt: Checkpoint) -> bytes:
+    """The file contents :func:`save_checkpoint` writes for ``ckpt``."""
     payload = {
         "format": CHECKPOINT_FORMAT,
         "version": CHECKPOINT_VERSION,
@@ -76,8 +87,7 @@ def save_checkpoint(path: str | os.PathLike[str], ckpt: Checkpoint) -> None:
     }
     buf = io.BytesIO()
     torch.save(payload, buf)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, buf.getvalue())
+    return buf.getvalue()
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str = "cpu") -> Checkpoint:

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.training.checkpoint import Checkpoint, save_checkpoint
+from engine.training.checkpoint import Checkpoint, checkpoint_bytes, save_checkpoint
 from engine.training.summary import RunSummary
 
 #: The time stamp in a run folder's name (local time).
@@ -68,7 +68,8 @@ class CheckpointWriter:
     """Writes checkpoints on one background thread, so saving never stalls training.
 
     :meth:`submit` queues a checkpoint for a path and returns at once; a newer checkpoint for the
-    same path replaces one still waiting (only the newest matters). Every file is written
+    same path replaces one still waiting (only the newest matters); one checkpoint queued for two
+    paths (``best.pt`` and ``last.pt`` of the same epoch) is serialized once. Every file is written
     atomically. :meth:`wait` blocks until everything queued is on disk and raises the first
     write failure (an :class:`OSError`, e.g. a full disk); :meth:`submit` raises it too, so a run
     whose files cannot be written stops at its next save instead of training on.
@@ -123,6 +124,7 @@ class CheckpointWriter:
             raise error
 
     def _work(self) -> None:
+        shared: tuple[Checkpoint, bytes] | None = None  # bytes of a checkpoint queued twice
         while True:
             with self._cond:
                 while not self._pending and not self._closed:
@@ -131,9 +133,17 @@ class CheckpointWriter:
                     return
                 path = next(iter(self._pending))
                 ckpt = self._pending.pop(path)
+                again = any(other is ckpt for other in self._pending.values())
                 self._busy = True
             try:
-                save_checkpoint(path, ckpt)
+                data = shared[1] if shared is not None and shared[0] is ckpt else None
+                if data is None and again:
+                    data = checkpoint_bytes(ckpt)
+                shared = (ckpt, data) if again else None
+                if data is None:
+                    save_checkpoint(path, ckpt)
+                else:
+                    save_checkpoint(path, ckpt, data)
             except BaseException as exc:  # noqa: BLE001 - handed to the training thread
                 with self._cond:
                     if self._error is None:
@@ -213,10 +223,18 @@ class RunFiles:
         """Hand the newest checkpoints to the background writer now."""
         if self.out_dir is None:
             return
-        if self._best is not None:
-            self.writer.submit(self.out_dir / "best.pt", self._best)
-        if self._last is not None:
-            self.writer.submit(self.out_dir / "last.pt", self._last)
+        best, last = self._best, self._last
+        if (
+            best is not None
+            and last is not None
+            and last.epoch == best.epoch
+            and last.trainer_state.get("best_state_dicts") is None
+        ):
+            last = best  # the best epoch is the newest: the same state, serialized once
+        if best is not None:
+            self.writer.submit(self.out_dir / "best.pt", best)
+        if last is not None:
+            self.writer.submit(self.out_dir / "last.pt", last)
         self._best = self._last = None
         self._saved_at = time.monotonic()
 

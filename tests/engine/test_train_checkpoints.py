@@ -33,9 +33,9 @@ def saves(monkeypatch) -> list[tuple[str, int, str]]:
     written: list[tuple[str, int, str]] = []
     real = run_files.save_checkpoint
 
-    def record(path, ckpt):
+    def record(path, ckpt, data=None):
         written.append((Path(path).name, ckpt.epoch, threading.current_thread().name))
-        real(path, ckpt)
+        real(path, ckpt, data)
 
     monkeypatch.setattr(run_files, "save_checkpoint", record)
     return written
@@ -70,6 +70,25 @@ def test_with_no_wait_between_saves_every_epoch_goes_to_the_writer(tmp_path, sav
     # a newer epoch replaces one still waiting for the writer: written in order, ending last
     written = [epoch for name, epoch, _ in saves if name == "last.pt"]
     assert written == sorted(set(written)) and written[-1] == 3
+
+
+def test_best_and_last_of_the_same_epoch_are_serialized_once(tmp_path, saves, monkeypatch):
+    serialized: list[int] = []
+    real = run_files.checkpoint_bytes
+
+    def spy(ckpt):
+        serialized.append(ckpt.epoch)
+        return real(ckpt)
+
+    monkeypatch.setattr(run_files, "checkpoint_bytes", spy)
+    monkeypatch.setattr("engine.training.checkpoint.checkpoint_bytes", spy)
+    summary = Trainer(moons_mlp({"epochs": 1}), out_dir=tmp_path, save_every_s=3600).fit()
+    assert summary.best_epoch == 1
+    assert sorted(name for name, _, _ in saves) == ["best.pt", "last.pt"]
+    assert serialized == [1]  # one serialization, two files
+    last, best = load_checkpoint(tmp_path / "last.pt"), load_checkpoint(tmp_path / "best.pt")
+    assert last.epoch == best.epoch == 1 and last.trainer_state["step"] > 0
+    assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "best.pt").read_bytes()
 
 
 class Weights(Callback):
