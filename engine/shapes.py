@@ -352,7 +352,7 @@ class ShapeAnalysis:
         node_id = node.id
         spec = _SPECS.get(node.type)
         if spec is None and node.type == BLOCK_TYPE:
-            return self._infer_block(node, info)
+            return self._infer_block(node, NodeInfo())
         if spec is None or node_id in RESERVED_IDS or node_id in self._cyclic:
             refused = self._identity_problem(node)
             if refused is not None:
