@@ -17,7 +17,7 @@ from engine.errors import TrainingError
 #: A network whose forward pass over one batch takes fewer multiply-adds than this trains on one
 #: torch thread: its operations are too small to share out, and on a busy machine the threads'
 #: hand-offs wait for a free core (many times slower). See docs/training.md, "CPU threads".
-SMALL_STEP_MACS = 100_000_000
+SMALL_STEP_MACS = 10_000_000  # the CNN template (22 M) gains from 2 threads, the MLP (1 M) not
 
 
 def pick_threads(
