@@ -759,6 +759,20 @@ def _elementwise_infer(name: str):
     return infer
 
 
+def _broadcast_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    """Equal ranks; each size equal or 1 (a (C, 1, 1) gate scales a (C, H, W) map)."""
+    out = list(shapes[0])
+    for i, shape in enumerate(shapes[1:], start=1):
+        if len(shape) != len(out) or any(a != b and 1 not in (a, b) for a, b in zip(out, shape)):
+            raise ShapeRuleError(
+                f"Multiply needs equal shapes (or size 1 where they differ), but {{in0}} and "
+                f"{{in{i}}}",
+                "make both branches produce the same shape",
+            )
+        out = [max(a, b) for a, b in zip(out, shape)]
+    return tuple(out)
+
+
 def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     first = shapes[0]
     dim = _sample_dim(p["dim"], len(first), "Concatenate")
@@ -776,7 +790,7 @@ def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     return tuple(out)
 
 
-def _elementwise(type_id: str, op: str, help_text: str) -> None:
+def _elementwise(type_id: str, op: str, help_text: str, infer=None) -> None:
     """Register one element-wise merge of two or more equally shaped inputs (``op`` of Merge)."""
     register(
         LayerSpec(
@@ -789,7 +803,7 @@ def _elementwise(type_id: str, op: str, help_text: str) -> None:
             min_inputs=2,
             accepts="any",
             output_dtype="input",
-            infer=_elementwise_infer(type_id),
+            infer=infer or _elementwise_infer(type_id),
             build=lambda s, p: modules.Merge(op),
         )
     )
@@ -799,7 +813,11 @@ _elementwise(
     "Add", "add", "Element-wise sum of two or more equally shaped inputs (residual connections)."
 )
 _elementwise(
-    "Multiply", "mul", "Element-wise product of two or more equally shaped inputs (gating)."
+    "Multiply",
+    "mul",
+    "Element-wise product of two or more equally shaped inputs (gating); a size of 1 stretches "
+    "(a (C, 1, 1) gate scales every pixel of its channel).",
+    _broadcast_infer,
 )
 register(
     LayerSpec(

@@ -85,7 +85,7 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
         ([(4, 2)], {"hidden_size": 3, "num_layers": 2, "return_sequences": True}),
     ],
     "Add": [([(6,), (6,)], {}), ([(2, 3, 3)] * 3, {})],
-    "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {})],
+    "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {}), ([(3, 1, 1), (3, 4, 4)], {})],
     "Concatenate": [
         ([(6,), (4,)], {}),
         ([(2, 5, 5), (3, 5, 5)], {"dim": 0}),
@@ -185,6 +185,8 @@ def test_declared_dtype_rule_matches_the_module(type_id, shapes, params):
         ("Conv2d", [(1, 2, 2)], {"kernel_size": 5, "padding": 0}, "smaller kernel_size"),
         ("LSTM", [(64,)], {}, "sequences"),
         ("Add", [(4,), (5,)], {}, "equal shapes"),
+        ("Add", [(3, 1, 1), (3, 4, 4)], {}, "equal shapes"),
+        ("Multiply", [(3, 2, 1), (3, 4, 4)], {}, "size 1 where they differ"),
         ("Concatenate", [(4, 2), (5, 3)], {"dim": 0}, "other sizes equal"),
         ("Reshape", [(10,)], {"shape": [3, 3]}, "needs 9 values"),
         ("MaxPool2d", [(1, 4, 4)], {"kernel_size": 2, "padding": 2}, "more than half"),
