@@ -353,6 +353,26 @@ def _same_batch(a: tuple, b: tuple) -> bool:
     return len(a) > 0 and len(b) > 0 and str(a[0]) == str(b[0])
 
 
+def _module_path(node: torch.fx.Node, class_suffix: str) -> str | None:
+    """The path of the outermost module of a class named ``…class_suffix`` the node is in."""
+    for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+        name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+        if name.endswith("." + class_suffix) and name.startswith("torch.nn."):
+            return path
+    return None
+
+
+def _attention_groups(graph: torch.fx.Graph) -> dict[str, list[torch.fx.Node]]:
+    """The operators of each ``torch.nn.MultiheadAttention`` call, by module path."""
+    groups: dict[str, list[torch.fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "call_function":
+            path = _module_path(node, "MultiheadAttention")
+            if path is not None:
+                groups.setdefault(path, []).append(node)
+    return groups
+
+
 def _broadcasts(a: tuple | None, b: tuple | None) -> bool:
     """Same batch and rank, every other size equal or 1 (what Deepwire's Multiply takes)."""
     if a is None or b is None or len(a) != len(b) or not _same_batch(a, b):
@@ -442,9 +462,13 @@ class _Mapper:
     def run(self) -> tuple[Design, dict[str, torch.Tensor], list[str]]:
         graph = self.program.graph
         user_inputs = set(self.program.graph_signature.user_inputs)
+        attention = _attention_groups(graph)
+        member = {n.name: path for path, nodes in attention.items() for n in nodes}
         for node in graph.nodes:
             try:
-                if node.op == "placeholder":
+                if node.name in member:
+                    self.values[node.name] = self.attention_part(node, attention[member[node.name]])
+                elif node.op == "placeholder":
                     self.placeholder(node, node.name in user_inputs)
                 elif node.op == "call_function":
                     self.call(node)
@@ -460,6 +484,65 @@ class _Mapper:
             except _Downstream:
                 self.failed.add(node.name)
         return self.b.design, self.b.weights, self.b.notes
+
+    def attention_part(self, node: torch.fx.Node, group: list[torch.fx.Node]) -> Any:
+        """An operator inside an ``nn.MultiheadAttention``: the whole module becomes one
+        MultiheadAttention layer at its output operator; the others are absorbed."""
+        inside = {n.name for n in group}
+        if _shape(node) is None or all(u.name in inside for u in node.users):
+            return None  # sizes, and the operators whose results stay inside
+        outside = [
+            a
+            for n in group
+            for a in n.all_input_nodes
+            if a.name not in inside
+            and (
+                a.name in self.failed
+                or not isinstance(self.values.get(a.name), (_Param, type(None)))
+            )
+        ]
+        sources = list(dict.fromkeys(outside))
+        if any(s.name in self.failed for s in sources):
+            raise _Downstream
+        if len(sources) != 1:
+            raise _Unmappable(
+                "attention with different query/key/value inputs or a mask; Deepwire's "
+                "MultiheadAttention is self-attention"
+            )
+        shape = _shape(sources[0])
+        path = _module_path(node, "MultiheadAttention")
+        w = self.state_tensor(f"{path}.in_proj_weight")
+        out_w = self.state_tensor(f"{path}.out_proj.weight")
+        if w is None or out_w is None or self.state_tensor(f"{path}.bias_k") is not None:
+            raise _Unmappable(
+                "attention with separate key/value sizes or extra key/value biases has no "
+                "Deepwire layer"
+            )
+        features = int(shape[-1])
+        heads = next(
+            (
+                features // int(_shape(n)[-1])
+                for n in group
+                if n.target is aten.view.default and len(_shape(n) or ()) == 3
+            ),
+            None,
+        )
+        if shape is None or len(shape) != 3 or not heads:
+            raise _Unmappable("attention on tensors other than (batch, tokens, features)")
+        weights = {"attn.in_proj_weight": w, "attn.out_proj.weight": out_w}
+        b = self.state_tensor(f"{path}.in_proj_bias")
+        if b is not None:
+            weights |= {
+                "attn.in_proj_bias": b,
+                "attn.out_proj.bias": self.state_tensor(f"{path}.out_proj.bias"),
+            }
+        return self.b.add(
+            "MultiheadAttention",
+            {"num_heads": heads, "bias": b is not None},
+            [self.ref(sources[0])],
+            path.replace(".", "_"),
+            weights,
+        )
 
     def placeholder(self, node: torch.fx.Node, user: bool) -> None:
         if not user:
@@ -934,6 +1017,9 @@ class _Mapper:
 
     def merge(self, node, type_id: str):
         a, b = node.args[0], node.args[1]
+        position = self.learned_positions(node, type_id)
+        if position is not None:
+            return position
         if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
             raise _Unmappable(
                 "combines a tensor with a constant; Deepwire's "
@@ -950,6 +1036,30 @@ class _Mapper:
                 f"{tuple(map(str, sa or ()))} and {tuple(map(str, sb or ()))}"
             )
         return self.b.add(type_id, {}, [self.ref(a), self.ref(b)], self.hint(node))
+
+    def learned_positions(self, node, type_id: str) -> _Ref | None:
+        """``tokens + self.pos`` with a (T, F) or (1, T, F) parameter: a learned
+        PositionalEncoding (None when the add is something else)."""
+        if type_id != "Add" or node.kwargs.get("alpha", 1) != 1:
+            return None
+        a, b = node.args[0], node.args[1]
+        values = [self.values.get(x.name) if isinstance(x, torch.fx.Node) else None for x in (a, b)]
+        if not isinstance(values[1], _Param):
+            a, b, values = b, a, values[::-1]
+        shape = _shape(a)
+        if not isinstance(values[1], _Param) or shape is None or len(shape) != 3:
+            return None
+        tokens = _sample(shape)
+        weight = values[1].tensor
+        if tuple(weight.shape) not in (tokens, (1, *tokens)):
+            return None
+        return self.b.add(
+            "PositionalEncoding",
+            {"kind": "learned"},
+            [self.ref(a)],
+            values[1].name.replace(".", "_"),
+            {"weight": weight.reshape(tokens)},
+        )
 
     def cat(self, node):
         items = node.args[0]
