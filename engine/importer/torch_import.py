@@ -293,7 +293,7 @@ def _problem(node: torch.fx.Node, reason: str) -> _Problem:
         module, place = cls_name.rsplit(".", 1)[-1], path
     if not place:
         where = _source_line(node)
-        place = node.name + (f" ({where})" if where else "")
+        place = (fn[0] if fn else node.name) + (f" ({where})" if where else "")
     return _Problem(kind, module, place, reason)
 
 
@@ -480,7 +480,11 @@ class _Mapper:
                     )
             except _Unmappable as exc:
                 self.problems.append(_problem(node, str(exc)))
-                self.failed.add(node.name)
+                if _shape(node) is None:
+                    self.failed.add(node.name)
+                else:  # a stand-in, so that every later operator is checked too
+                    stand_in = self.b.add("Input", {"shape": [1]}, [], "unmapped_" + node.name)
+                    self.values[node.name] = stand_in
             except _Downstream:
                 self.failed.add(node.name)
         return self.b.design, self.b.weights, self.b.notes
