@@ -11,6 +11,10 @@ TEMPLATES: dict[str, tuple[str, str]] = {
     "cnn": ("CNN", "Convolutional network classifying 8×8 digit images."),
     "rnn": ("RNN", "Simple recurrent network reading each digit image row by row."),
     "lstm": ("LSTM", "Bidirectional LSTM reading each digit image row by row."),
+    "transformer": (
+        "Transformer",
+        "Self-attention over the 8 rows of each digit image (rows as tokens).",
+    ),
     "autoencoder": ("Autoencoder", "Compresses digits to a 16-value code and reconstructs them."),
     "gan": ("GAN", "Generator and discriminator learning to draw 8×8 digits."),
     "som": ("SOM", "Self-organizing map arranging digits on a 10×10 grid."),

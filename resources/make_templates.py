@@ -154,6 +154,33 @@ def build() -> dict[str, Design]:
         epochs=30,
         lr=2e-3,
     )
+    t["transformer"] = _classifier(
+        "Transformer on digit rows",
+        TEMPLATES["transformer"][1],
+        [
+            ("rows", "Input", {"shape": [8, 8]}),
+            ("embed", "Linear", {"out_features": 32}),
+            ("positions", "PositionalEncoding", {}),
+            (
+                "encoder1",
+                "TransformerEncoderLayer",
+                {"num_heads": 4, "dim_feedforward": 64, "norm_first": True},
+            ),
+            (
+                "encoder2",
+                "TransformerEncoderLayer",
+                {"num_heads": 4, "dim_feedforward": 64, "norm_first": True},
+            ),
+            ("pool", "Mean", {"dim": 0}),
+            ("norm", "LayerNorm", {}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        _digits("sequence"),
+        epochs=30,
+        lr=2e-3,
+        per_row=5,
+    )
 
     t["autoencoder"] = _design(
         "Autoencoder on digits",

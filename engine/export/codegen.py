@@ -16,6 +16,7 @@ attributes avoided); names, labels and paths appear only in comments after :func
 from __future__ import annotations
 
 import builtins
+import inspect
 import keyword
 import math
 import re
@@ -145,6 +146,7 @@ class LayerCode:
     ctor: Callable[[dict, Sequence[tuple], tuple], str] | None
     call: Callable[[dict, str, list[str], str, Sequence[tuple]], list[str]] | None = None
     strip: str = ""
+    helper: str = ""  # a class of engine.layers.modules the file then carries (its source)
 
 
 def _kw(**pairs: tuple[Any, Any]) -> str:
@@ -171,6 +173,8 @@ def _conv(cls: str) -> LayerCode:
                 padding=(p["padding"], 0),
                 output_padding=(p.get("output_padding", 0), 0),
                 bias=(p["bias"], True),
+                groups=(p.get("groups", 1), 1),
+                dilation=(p.get("dilation", 1), 1),
             )
             + ")"
         )
@@ -228,6 +232,29 @@ def _reshape_call(
     p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple], out_shape: tuple = ()
 ) -> list[str]:
     return [f"{out} = {ins[0]}.reshape({ins[0]}.shape[0], {', '.join(map(str, out_shape))})"]
+
+
+def _method_call(method: Callable[[dict, Sequence[tuple]], str]) -> LayerCode:
+    """A layer that is one tensor method call, e.g. ``x.mean(dim=(2, 3))``."""
+
+    def call(p: dict, attr: str, ins: list[str], out: str, shapes: Sequence[tuple]) -> list[str]:
+        return [f"{out} = {ins[0]}.{method(p, shapes)}"]
+
+    return LayerCode(None, call)
+
+
+def _torch_dims(dims: Sequence[int]) -> str:
+    return ", ".join(str(d) for d in dims)
+
+
+def _helper(cls: str, args: Callable[[dict, Sequence[tuple]], str]) -> LayerCode:
+    """A layer built from a class of engine.layers.modules, whose source the file carries."""
+    return LayerCode(lambda p, s, o: f"{cls}({args(p, s)})", helper=cls)
+
+
+def _transpose_pair(p: dict, s: Sequence[tuple]) -> str:
+    rank = len(s[0])
+    return f"transpose({_sample_dim(p['dim0'], rank)}, {_sample_dim(p['dim1'], rank)})"
 
 
 LAYER_CODE: dict[str, LayerCode] = {
@@ -305,6 +332,78 @@ LAYER_CODE: dict[str, LayerCode] = {
     "Multiply": _merge("*"),
     "Concatenate": _merge("cat"),
     "SOM": LayerCode(lambda p, s, o: f"SelfOrganizingMap({s[0][0]}, {p['rows'] * p['cols']})"),
+    "ReLU6": _simple("ReLU6"),
+    "Hardswish": _simple("Hardswish"),
+    "Hardsigmoid": _simple("Hardsigmoid"),
+    "GroupNorm": LayerCode(
+        lambda p, s, o: (
+            f"nn.GroupNorm({p['num_groups']}, {s[0][0]}"
+            + _kw(eps=(p["eps"], 1e-5), affine=(p["affine"], True))
+            + ")"
+        )
+    ),
+    "InstanceNorm2d": LayerCode(
+        lambda p, s, o: (
+            f"nn.InstanceNorm2d({s[0][0]}"
+            + _kw(eps=(p["eps"], 1e-5), affine=(p["affine"], False))
+            + ")"
+        )
+    ),
+    "Dropout2d": LayerCode(lambda p, s, o: f"nn.Dropout2d(p={literal(p['p'])})"),
+    "GlobalAvgPool": _method_call(
+        lambda p, s: f"mean(dim=({_torch_dims(range(2, len(s[0]) + 1))}))"
+    ),
+    "GlobalMaxPool": _method_call(
+        lambda p, s: f"amax(dim=({_torch_dims(range(2, len(s[0]) + 1))}))"
+    ),
+    "Permute": _method_call(lambda p, s: f"permute(0, {_torch_dims(d + 1 for d in p['dims'])})"),
+    "Transpose": _method_call(_transpose_pair),
+    "Squeeze": _method_call(lambda p, s: f"squeeze({_sample_dim(p['dim'], len(s[0]))})"),
+    "Unsqueeze": _method_call(lambda p, s: f"unsqueeze({_sample_dim(p['dim'], len(s[0]) + 1)})"),
+    "Mean": _method_call(
+        lambda p, s: (
+            f"mean(dim={_sample_dim(p['dim'], len(s[0]))}"
+            + (", keepdim=True" if p["keepdim"] else "")
+            + ")"
+        )
+    ),
+    "Subtract": _merge("-"),
+    "Scale": _helper(
+        "Scale",
+        lambda p, s: (
+            repr(
+                (1,)
+                if p["per"] == "scalar"
+                else (s[0][-1],)
+                if p["per"] == "feature"
+                else (s[0][0], *([1] * (len(s[0]) - 1)))
+            )
+            + f", {literal(p['init'])}"
+        ),
+    ),
+    "MultiheadAttention": _helper(
+        "SelfAttention",
+        lambda p, s: (
+            f"{s[0][-1]}, {p['num_heads']}, {s[0][0]}"
+            + _kw(dropout=(p["dropout"], 0.0), bias=(p["bias"], True), causal=(p["causal"], False))
+        ),
+    ),
+    "TransformerEncoderLayer": LayerCode(
+        lambda p, s, o: (
+            f"nn.TransformerEncoderLayer({s[0][-1]}, {p['num_heads']}, "
+            f"dim_feedforward={p['dim_feedforward']}, dropout={literal(p['dropout'])}"
+            + _kw(activation=(p["activation"], "relu"), layer_norm_eps=(p["eps"], 1e-5))
+            + ", batch_first=True"
+            + _kw(norm_first=(p["norm_first"], False))
+            + ")"
+        )
+    ),
+    "PositionalEncoding": _helper(
+        "PositionalEncoding", lambda p, s: f"{s[0][0]}, {s[0][1]}, kind={literal(p['kind'])}"
+    ),
+    "PatchEmbedding": _helper(
+        "PatchEmbedding", lambda p, s: f"{s[0][0]}, {p['features']}, {p['patch_size']}"
+    ),
 }
 #: Layer types that are not computations: Input becomes a forward argument, Output a return.
 STRUCTURAL = ("Input", "Output")
@@ -579,6 +678,7 @@ def generate_python(plan: ExportPlan, weights_file: str) -> str:
     out += _constants(plan, names, weights_file)
     if any(REGISTRY.resolve(plan.design.node(n).type) == "SOM" for n in order):
         out += _SOM_CLASS
+    out += _helper_classes(plan, order)
     block_lines, ctors = _block_classes(plan, names.class_name)
     out += block_lines
     out += _init_method(plan, names, order, ctors)
@@ -665,6 +765,24 @@ def _constants(plan: ExportPlan, names: Naming, weights_file: str) -> list[str]:
         )
         for key, values in pre.constants().items():
             out += _wrap_floats(f"PREPROCESS_{key.upper()}", values)
+    return out
+
+
+def _helper_classes(plan: ExportPlan, order: list[str]) -> list[str]:
+    """The source of each engine.layers.modules class the file's layers are built from."""
+    from engine.layers import modules
+
+    types = [plan.design.node(node_id).type for node_id in order]
+    for defn in plan.design.blocks.values():  # layers inside block definitions (nested too)
+        types += [node.type for node in defn.body]
+    helpers: list[str] = []
+    for node_type in types:
+        rule = LAYER_CODE.get(REGISTRY.resolve(node_type) or "")
+        if rule is not None and rule.helper and rule.helper not in helpers:
+            helpers.append(rule.helper)
+    out: list[str] = []
+    for name in helpers:
+        out += ["", "", *inspect.getsource(getattr(modules, name)).rstrip().splitlines()]
     return out
 
 

@@ -263,31 +263,56 @@ def _node_id(hint: str, design: Design) -> str:
     return name
 
 
-def _describe(node: torch.fx.Node) -> str:
-    """``torch.nn.functional.grid_sample at node grid_sample_1 (model.py:12)``."""
+@dataclass(frozen=True)
+class _Problem:
+    """One operator without a Deepwire layer: its kind (``hardtanh``), the module class it is
+    part of (``ReLU6``), where it is (``features.0.2`` or ``grid_sample_1 (model.py:12)``) and
+    why, when there is more to say than that no layer matches."""
+
+    kind: str
+    module: str
+    place: str
+    reason: str
+
+
+def _problem(node: torch.fx.Node, reason: str) -> _Problem:
     fn = node.meta.get("torch_fn")
-    name, what = (fn[0], fn[1]) if fn else (node.name, "")
-    kind, _, func = what.partition(".")
-    prefix = {
-        "function": "torch.nn.functional.",
-        "builtin_function_or_method": "torch.",
-        "method_descriptor": "Tensor.",
-        "method": "Tensor.",
-    }.get(kind)
+    what = fn[1] if fn else ""
     if what.endswith("__getitem__"):
-        label = "tensor indexing [...]"
-    elif prefix:
-        label = prefix + func
+        kind = "tensor indexing [...]"
+    elif what:
+        kind = what.rpartition(".")[2]
     else:
-        label = str(node.target).replace("aten.", "torch.ops.aten.")
+        kind = str(node.target).removeprefix("aten.").split(".")[0]
     stack = node.meta.get("nn_module_stack") or {}
     modules = [v for v in stack.values() if v[0] and not v[0].startswith("_")]
+    module, place = "", ""
     if modules:
         path, cls = modules[-1]
         cls_name = cls if isinstance(cls, str) else getattr(cls, "__name__", str(cls))
-        label += f" in module '{path}' ({cls_name.rsplit('.', 1)[-1]})"
-    where = _source_line(node)
-    return f"{label} at node {name}" + (f" ({where})" if where else "")
+        module, place = cls_name.rsplit(".", 1)[-1], path
+    if not place:
+        where = _source_line(node)
+        place = (fn[0] if fn else node.name) + (f" ({where})" if where else "")
+    return _Problem(kind, module, place, reason)
+
+
+def refusal(problems: list[_Problem]) -> str:
+    """One line naming every unmapped operation, grouped by kind with counts and first places:
+    ``cannot import: hardtanh ×35 (ReLU6) at features.0.2, features.1.conv.0.2, …; …``."""
+    groups: dict[tuple[str, str, str], list[str]] = {}
+    for p in problems:
+        groups.setdefault((p.kind, p.module, p.reason), []).append(p.place)
+    parts = []
+    for (kind, module, reason), places in groups.items():
+        shown = ", ".join(places[:3]) + (", …" if len(places) > 3 else "")
+        text = f"{kind} ×{len(places)}" + (f" ({module})" if module else "") + f" at {shown}"
+        parts.append(text + (f": {reason}" if reason else ""))
+    kinds = len({k[0] for k in groups})
+    head = "no Deepwire layer for " + (
+        "this operation" if len(problems) == 1 else f"{len(problems)} operations of {kinds} kinds"
+    )
+    return f"cannot import ({head}): " + "; ".join(parts) + " — nothing was written"
 
 
 def _source_line(node: torch.fx.Node) -> str:
@@ -326,6 +351,36 @@ def _shape(node: Any) -> tuple | None:
 
 def _same_batch(a: tuple, b: tuple) -> bool:
     return len(a) > 0 and len(b) > 0 and str(a[0]) == str(b[0])
+
+
+def _module_path(node: torch.fx.Node, class_suffix: str) -> str | None:
+    """The path of the outermost module of a class named ``…class_suffix`` the node is in."""
+    for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+        name = cls if isinstance(cls, str) else f"{cls.__module__}.{cls.__qualname__}"
+        if name.endswith("." + class_suffix) and name.startswith("torch.nn."):
+            return path
+    return None
+
+
+def _attention_groups(graph: torch.fx.Graph) -> dict[str, list[torch.fx.Node]]:
+    """The operators of each ``torch.nn.MultiheadAttention`` call, by module path."""
+    groups: dict[str, list[torch.fx.Node]] = {}
+    for node in graph.nodes:
+        if node.op == "call_function":
+            path = _module_path(node, "MultiheadAttention")
+            if path is not None:
+                groups.setdefault(path, []).append(node)
+    return groups
+
+
+def _broadcasts(a: tuple | None, b: tuple | None) -> bool:
+    """Same batch and rank, every other size equal or 1 (what Deepwire's Multiply takes)."""
+    if a is None or b is None or len(a) != len(b) or not _same_batch(a, b):
+        return False
+    try:
+        return all(x == y or 1 in (x, y) for x, y in zip(_sample(a), _sample(b)))
+    except _Unmappable:
+        return False
 
 
 def _sample(shape: tuple) -> tuple[int, ...]:
@@ -407,9 +462,13 @@ class _Mapper:
     def run(self) -> tuple[Design, dict[str, torch.Tensor], list[str]]:
         graph = self.program.graph
         user_inputs = set(self.program.graph_signature.user_inputs)
+        attention = _attention_groups(graph)
+        member = {n.name: path for path, nodes in attention.items() for n in nodes}
         for node in graph.nodes:
             try:
-                if node.op == "placeholder":
+                if node.name in member:
+                    self.values[node.name] = self.attention_part(node, attention[member[node.name]])
+                elif node.op == "placeholder":
                     self.placeholder(node, node.name in user_inputs)
                 elif node.op == "call_function":
                     self.call(node)
@@ -420,14 +479,74 @@ class _Mapper:
                         str(node.target), getattr(graph.owning_module, node.target)
                     )
             except _Unmappable as exc:
-                reason = str(exc)
-                self.problems.append(
-                    _describe(node) + (f": {reason}" if reason else " has no Deepwire layer")
-                )
-                self.failed.add(node.name)
+                self.problems.append(_problem(node, str(exc)))
+                if _shape(node) is None:
+                    self.failed.add(node.name)
+                else:  # a stand-in, so that every later operator is checked too
+                    stand_in = self.b.add("Input", {"shape": [1]}, [], "unmapped_" + node.name)
+                    self.values[node.name] = stand_in
             except _Downstream:
                 self.failed.add(node.name)
         return self.b.design, self.b.weights, self.b.notes
+
+    def attention_part(self, node: torch.fx.Node, group: list[torch.fx.Node]) -> Any:
+        """An operator inside an ``nn.MultiheadAttention``: the whole module becomes one
+        MultiheadAttention layer at its output operator; the others are absorbed."""
+        inside = {n.name for n in group}
+        if _shape(node) is None or all(u.name in inside for u in node.users):
+            return None  # sizes, and the operators whose results stay inside
+        outside = [
+            a
+            for n in group
+            for a in n.all_input_nodes
+            if a.name not in inside
+            and (
+                a.name in self.failed
+                or not isinstance(self.values.get(a.name), (_Param, type(None)))
+            )
+        ]
+        sources = list(dict.fromkeys(outside))
+        if any(s.name in self.failed for s in sources):
+            raise _Downstream
+        if len(sources) != 1:
+            raise _Unmappable(
+                "attention with different query/key/value inputs or a mask; Deepwire's "
+                "MultiheadAttention is self-attention"
+            )
+        shape = _shape(sources[0])
+        path = _module_path(node, "MultiheadAttention")
+        w = self.state_tensor(f"{path}.in_proj_weight")
+        out_w = self.state_tensor(f"{path}.out_proj.weight")
+        if w is None or out_w is None or self.state_tensor(f"{path}.bias_k") is not None:
+            raise _Unmappable(
+                "attention with separate key/value sizes or extra key/value biases has no "
+                "Deepwire layer"
+            )
+        features = int(shape[-1])
+        heads = next(
+            (
+                features // int(_shape(n)[-1])
+                for n in group
+                if n.target is aten.view.default and len(_shape(n) or ()) == 3
+            ),
+            None,
+        )
+        if shape is None or len(shape) != 3 or not heads:
+            raise _Unmappable("attention on tensors other than (batch, tokens, features)")
+        weights = {"attn.in_proj_weight": w, "attn.out_proj.weight": out_w}
+        b = self.state_tensor(f"{path}.in_proj_bias")
+        if b is not None:
+            weights |= {
+                "attn.in_proj_bias": b,
+                "attn.out_proj.bias": self.state_tensor(f"{path}.out_proj.bias"),
+            }
+        return self.b.add(
+            "MultiheadAttention",
+            {"num_heads": heads, "bias": b is not None},
+            [self.ref(sources[0])],
+            path.replace(".", "_"),
+            weights,
+        )
 
     def placeholder(self, node: torch.fx.Node, user: bool) -> None:
         if not user:
@@ -517,12 +636,27 @@ class _Mapper:
             aten.silu.default: act("SiLU"),
             aten.silu_.default: act("SiLU"),
             aten.sigmoid.default: act("Sigmoid"),
+            aten.hardtanh.default: self.hardtanh,
+            aten.hardtanh_.default: self.hardtanh,
+            aten.hardswish.default: act("Hardswish"),
+            aten.hardswish_.default: act("Hardswish"),
+            aten.hardsigmoid.default: act("Hardsigmoid"),
+            aten.hardsigmoid_.default: act("Hardsigmoid"),
+            aten.group_norm.default: self.group_norm,
+            aten.instance_norm.default: self.instance_norm,
+            aten.sub.Tensor: lambda n: self.merge(n, "Subtract"),
+            aten.amax.default: self.amax,
+            aten.transpose.int: self.transpose,
+            aten.permute.default: self.permute,
             aten.tanh.default: act("Tanh"),
             aten.softmax.int: lambda n: self.softmax(n, "Softmax"),
             aten._softmax.default: lambda n: self.softmax(n, "Softmax"),
             aten.log_softmax.int: lambda n: self.softmax(n, "LogSoftmax"),
             aten._log_softmax.default: lambda n: self.softmax(n, "LogSoftmax"),
             aten.dropout.default: self.dropout,
+            aten.dropout_.default: self.dropout,
+            aten.feature_dropout.default: self.dropout,
+            aten.feature_dropout_.default: self.dropout,
             aten.embedding.default: self.embedding,
             aten.add.Tensor: lambda n: self.merge(n, "Add"),
             aten.add_.Tensor: lambda n: self.merge(n, "Add"),
@@ -583,15 +717,12 @@ class _Mapper:
         dilation = _ints(self.arg(node, 5, "dilation", 1), dims)
         groups = int(self.arg(node, 6, "groups", 1))
         kernel = _uniform(list(w.shape[2:]), "kernel size")
-        if set(dilation) != {1} or groups != 1:
-            raise _Unmappable(
-                f"Deepwire's Conv{dims}d has no dilation or groups (got dilation "
-                f"{dilation}, groups {groups})"
-            )
+        dilated = _uniform(dilation, "dilation")
         if isinstance(pad_arg, str):
-            if pad_arg == "same" and (stride != 1 or kernel % 2 == 0):
+            span = dilated * (kernel - 1)
+            if pad_arg == "same" and (stride != 1 or span % 2):
                 raise _Unmappable("padding='same' needs stride 1 and an odd kernel here")
-            padding = kernel // 2 if pad_arg == "same" else 0
+            padding = span // 2 if pad_arg == "same" else 0
         else:
             padding = _uniform(_ints(pad_arg, dims), "padding")
         params = {
@@ -601,6 +732,10 @@ class _Mapper:
             "padding": padding,
             "bias": b is not None,
         }
+        if groups != 1:
+            params["groups"] = groups
+        if dilated != 1:
+            params["dilation"] = dilated
         weights = {"weight": w} | ({"bias": b} if b is not None else {})
         return self.b.add(f"Conv{dims}d", params, [x], self.hint(node), weights)
 
@@ -662,13 +797,96 @@ class _Mapper:
         shape = _shape(node.args[0])
         dims = sorted(d % len(shape) for d in _ints(node.args[1], 1)) if shape else []
         keep = bool(self.arg(node, 2, "keepdim", False))
-        if shape is None or len(shape) != 4 or dims != [2, 3]:
+        if shape is not None and len(dims) == 1 and dims[0] > 0:
+            return self.b.add("Mean", {"dim": dims[0] - 1, "keepdim": keep}, [x], self.hint(node))
+        if shape is None or len(shape) not in (3, 4) or dims != list(range(2, len(shape))):
             raise _Unmappable(
-                "only the mean over an image's height and width (global average "
-                "pooling) has a Deepwire layer"
+                "a mean over several dimensions other than an image's height and width "
+                "(global average pooling) has no Deepwire layer"
             )
-        ref = self.b.add("AdaptiveAvgPool2d", {"output_size": 1}, [x], self.hint(node))
-        return ref if keep else self.b.add("Flatten", {}, [ref], self.hint(node) + "_flat")
+        if keep and len(shape) == 4:
+            return self.b.add("AdaptiveAvgPool2d", {"output_size": 1}, [x], self.hint(node))
+        if keep:
+            raise _Unmappable("global pooling of a sequence with keepdim has no Deepwire layer")
+        return self.b.add("GlobalAvgPool", {}, [x], self.hint(node))
+
+    def amax(self, node):
+        """``x.amax((2, 3))``: global max pooling; one dimension: not a Deepwire layer."""
+        x = self.ref(node.args[0])
+        shape = _shape(node.args[0])
+        dims = sorted(d % len(shape) for d in _ints(node.args[1], 1)) if shape else []
+        keep = bool(self.arg(node, 2, "keepdim", False))
+        if shape is None or keep or len(shape) not in (3, 4) or dims != list(range(2, len(shape))):
+            raise _Unmappable("only the maximum over all positions (global max pooling) maps")
+        return self.b.add("GlobalMaxPool", {}, [x], self.hint(node))
+
+    def hardtanh(self, node):
+        x = self.ref(node.args[0])
+        low, high = (
+            float(self.arg(node, 1, "min_val", -1.0)),
+            float(self.arg(node, 2, "max_val", 1.0)),
+        )
+        if (low, high) != (0.0, 6.0):
+            raise _Unmappable(f"hardtanh between {low:g} and {high:g} (only ReLU6, 0 to 6, maps)")
+        return self.b.add("ReLU6", {}, [x], self.hint(node))
+
+    def group_norm(self, node):
+        x = self.ref(node.args[0])
+        groups = int(node.args[1])
+        w = self.param(self.arg(node, 2, "weight"), optional=True)
+        b = self.param(self.arg(node, 3, "bias"), optional=True)
+        eps = float(self.arg(node, 4, "eps", 1e-5))
+        weights = {}
+        if w is not None:
+            weights = {"weight": w, "bias": b if b is not None else torch.zeros_like(w)}
+        return self.b.add(
+            "GroupNorm",
+            {"num_groups": groups, "eps": eps, "affine": w is not None},
+            [x],
+            self.hint(node),
+            weights,
+        )
+
+    def instance_norm(self, node):
+        x = self.ref(node.args[0])
+        w = self.param(node.args[1], optional=True)
+        b = self.param(node.args[2], optional=True)
+        running = node.args[3] is not None or node.args[4] is not None
+        if running or not node.args[5] or len(_shape(node.args[0]) or ()) != 4:
+            raise _Unmappable(
+                "Deepwire's InstanceNorm2d normalizes images by their own statistics "
+                "(track_running_stats=False)"
+            )
+        weights = {}
+        if w is not None:
+            weights = {"weight": w, "bias": b if b is not None else torch.zeros_like(w)}
+        return self.b.add(
+            "InstanceNorm2d",
+            {"eps": float(node.args[7]), "affine": w is not None},
+            [x],
+            self.hint(node),
+            weights,
+        )
+
+    def transpose(self, node):
+        x = self.ref(node.args[0])
+        rank = len(_shape(node.args[0]) or ())
+        a, b = int(node.args[1]) % rank, int(node.args[2]) % rank
+        if a == b:
+            return x
+        if 0 in (a, b):
+            raise _Unmappable("transposes the batch dimension; Deepwire keeps it first")
+        return self.b.add("Transpose", {"dim0": a - 1, "dim1": b - 1}, [x], self.hint(node))
+
+    def permute(self, node):
+        x = self.ref(node.args[0])
+        rank = len(_shape(node.args[0]) or ())
+        dims = [int(d) % rank for d in node.args[1]]
+        if dims[0] != 0:
+            raise _Unmappable("moves the batch dimension; Deepwire keeps it first")
+        if dims == list(range(rank)):
+            return x
+        return self.b.add("Permute", {"dims": [d - 1 for d in dims[1:]]}, [x], self.hint(node))
 
     def upsample(self, node, mode: str):
         x = self.ref(node.args[0])
@@ -803,20 +1021,49 @@ class _Mapper:
 
     def merge(self, node, type_id: str):
         a, b = node.args[0], node.args[1]
+        position = self.learned_positions(node, type_id)
+        if position is not None:
+            return position
         if not (isinstance(a, torch.fx.Node) and isinstance(b, torch.fx.Node)):
             raise _Unmappable(
                 "combines a tensor with a constant; Deepwire's "
                 f"{type_id} combines two layers' outputs"
             )
         if node.kwargs.get("alpha", 1) != 1:
-            raise _Unmappable("add with alpha ≠ 1")
+            raise _Unmappable("add or subtract with alpha ≠ 1")
         sa, sb = _shape(a), _shape(b)
+        if type_id == "Multiply" and _broadcasts(sa, sb):
+            return self.b.add(type_id, {}, [self.ref(a), self.ref(b)], self.hint(node))
         if sa != sb:
             raise _Unmappable(
                 f"needs equal shapes for Deepwire's {type_id}, got "
                 f"{tuple(map(str, sa or ()))} and {tuple(map(str, sb or ()))}"
             )
         return self.b.add(type_id, {}, [self.ref(a), self.ref(b)], self.hint(node))
+
+    def learned_positions(self, node, type_id: str) -> _Ref | None:
+        """``tokens + self.pos`` with a (T, F) or (1, T, F) parameter: a learned
+        PositionalEncoding (None when the add is something else)."""
+        if type_id != "Add" or node.kwargs.get("alpha", 1) != 1:
+            return None
+        a, b = node.args[0], node.args[1]
+        values = [self.values.get(x.name) if isinstance(x, torch.fx.Node) else None for x in (a, b)]
+        if not isinstance(values[1], _Param):
+            a, b, values = b, a, values[::-1]
+        shape = _shape(a)
+        if not isinstance(values[1], _Param) or shape is None or len(shape) != 3:
+            return None
+        tokens = _sample(shape)
+        weight = values[1].tensor
+        if tuple(weight.shape) not in (tokens, (1, *tokens)):
+            return None
+        return self.b.add(
+            "PositionalEncoding",
+            {"kind": "learned"},
+            [self.ref(a)],
+            values[1].name.replace(".", "_"),
+            {"weight": weight.reshape(tokens)},
+        )
 
     def cat(self, node):
         items = node.args[0]
@@ -955,9 +1202,7 @@ def program_to_design(program: torch.export.ExportedProgram, name: str):
     mapper = _Mapper(program, name)
     design, weights, notes = mapper.run()
     if mapper.problems:
-        count = len(mapper.problems)
-        head = "" if count == 1 else f"{count} operations have no Deepwire layer: "
-        raise ExportError(head + "; ".join(mapper.problems) + " — nothing was written")
+        raise ExportError(refusal(mapper.problems))
     apply_layout(design)
     return design, weights, notes
 

@@ -251,7 +251,28 @@ _CONV_PARAMS = (
     ParamSpec("stride", "int", 1, "Step between filter positions.", 1, 32),
     ParamSpec("padding", "int", 1, "Zeros added on each border.", 0, 64),
     ParamSpec("bias", "bool", True, "Learn an additive bias per filter."),
+    ParamSpec(
+        "groups",
+        "int",
+        1,
+        "Split channels into this many independent groups (= in channels: depthwise).",
+        1,
+        65_536,
+    ),
+    ParamSpec("dilation", "int", 1, "Spacing between filter taps (> 1: dilated).", 1, 64),
 )
+
+
+def _conv_groups(shapes: Sequence[Shape], p: Params, name: str) -> None:
+    """Both channel counts must divide into ``groups``: one line that says which does not."""
+    g, cin, cout = p["groups"], shapes[0][0], p["out_channels"]
+    for what, count in (("input channels", cin), ("out_channels", cout)):
+        if count % g:
+            raise ShapeRuleError(
+                f"{name}: {what} {count} are not divisible by groups {g} ({{in0}})",
+                f"choose groups dividing both {cin} and {cout} (groups = {cin} is depthwise "
+                f"when out_channels is a multiple of {cin})",
+            )
 
 
 def _conv_infer(dims: int):
@@ -265,7 +286,9 @@ def _conv_infer(dims: int):
             else "give the Input a (C, H, W) shape or insert Reshape before {self}"
         )
         shape = _rank(shapes, (dims + 1,), name, expects, fix)
-        k, st, pad = p["kernel_size"], p["stride"], p["padding"]
+        _conv_groups(shapes, p, name)
+        k = p["dilation"] * (p["kernel_size"] - 1) + 1
+        st, pad = p["stride"], p["padding"]
         out = (p["out_channels"], *(_conv_len(d, k, st, pad) for d in shape[1:]))
         return _check_positive(out, name, "use a smaller kernel_size or more padding")
 
@@ -274,13 +297,13 @@ def _conv_infer(dims: int):
 
 def _conv_params(dims: int):
     return lambda s, p: (
-        s[0][0] * p["out_channels"] * p["kernel_size"] ** dims
+        s[0][0] // p["groups"] * p["out_channels"] * p["kernel_size"] ** dims
         + (p["out_channels"] if p["bias"] else 0)
     )
 
 
 def _conv_macs(dims: int):
-    return lambda s, p, out: numel(out) * s[0][0] * p["kernel_size"] ** dims
+    return lambda s, p, out: numel(out) * s[0][0] // p["groups"] * p["kernel_size"] ** dims
 
 
 for _dims in (1, 2):
@@ -306,6 +329,8 @@ for _dims in (1, 2):
                         stride=p["stride"],
                         padding=p["padding"],
                         bias=p["bias"],
+                        groups=p["groups"],
+                        dilation=p["dilation"],
                     )
                 )
             )(_cls),
@@ -734,6 +759,20 @@ def _elementwise_infer(name: str):
     return infer
 
 
+def _broadcast_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    """Equal ranks; each size equal or 1 (a (C, 1, 1) gate scales a (C, H, W) map)."""
+    out = list(shapes[0])
+    for i, shape in enumerate(shapes[1:], start=1):
+        if len(shape) != len(out) or any(a != b and 1 not in (a, b) for a, b in zip(out, shape)):
+            raise ShapeRuleError(
+                f"Multiply needs equal shapes (or size 1 where they differ), but {{in0}} and "
+                f"{{in{i}}}",
+                "make both branches produce the same shape",
+            )
+        out = [max(a, b) for a, b in zip(out, shape)]
+    return tuple(out)
+
+
 def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     first = shapes[0]
     dim = _sample_dim(p["dim"], len(first), "Concatenate")
@@ -751,7 +790,7 @@ def _concat_infer(shapes: Sequence[Shape], p: Params) -> Shape:
     return tuple(out)
 
 
-def _elementwise(type_id: str, op: str, help_text: str) -> None:
+def _elementwise(type_id: str, op: str, help_text: str, infer=None) -> None:
     """Register one element-wise merge of two or more equally shaped inputs (``op`` of Merge)."""
     register(
         LayerSpec(
@@ -764,7 +803,7 @@ def _elementwise(type_id: str, op: str, help_text: str) -> None:
             min_inputs=2,
             accepts="any",
             output_dtype="input",
-            infer=_elementwise_infer(type_id),
+            infer=infer or _elementwise_infer(type_id),
             build=lambda s, p: modules.Merge(op),
         )
     )
@@ -774,7 +813,11 @@ _elementwise(
     "Add", "add", "Element-wise sum of two or more equally shaped inputs (residual connections)."
 )
 _elementwise(
-    "Multiply", "mul", "Element-wise product of two or more equally shaped inputs (gating)."
+    "Multiply",
+    "mul",
+    "Element-wise product of two or more equally shaped inputs (gating); a size of 1 stretches "
+    "(a (C, 1, 1) gate scales every pixel of its channel).",
+    _broadcast_infer,
 )
 register(
     LayerSpec(
@@ -831,5 +874,485 @@ register(
         build=lambda s, p: modules.SelfOrganizingMap(s[0][0], p["rows"], p["cols"]),
         count_params=lambda s, p: p["rows"] * p["cols"] * s[0][0],
         count_macs=lambda s, p, out: p["rows"] * p["cols"] * s[0][0],
+    )
+)
+
+# ---------------------------------------------------------------------------------------------
+# Modern building blocks (MobileNet / EfficientNet / Transformer): activations, normalizations,
+# pooling, dimension shuffles, reductions and attention.
+
+_activation("ReLU6", "min(max(0, x), 6): ReLU capped at 6 (MobileNet).", lambda s, p: nn.ReLU6())
+_activation(
+    "Hardswish",
+    "x·ReLU6(x + 3)/6: a cheap swish (MobileNetV3).",
+    lambda s, p: nn.Hardswish(),
+)
+_activation(
+    "Hardsigmoid",
+    "ReLU6(x + 3)/6: a cheap sigmoid (MobileNetV3 squeeze-excitation).",
+    lambda s, p: nn.Hardsigmoid(),
+)
+
+_EPS = ParamSpec("eps", "float", 1e-5, "Added to the variance for stability.", 1e-12, 1.0)
+
+
+def _groupnorm_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = _rank(shapes, (1, 2, 3), "GroupNorm", "(N, C), (N, C, L) or (N, C, H, W)")
+    if shape[0] % p["num_groups"]:
+        raise ShapeRuleError(
+            f"GroupNorm: {shape[0]} channels are not divisible by num_groups "
+            f"{p['num_groups']} ({{in0}})",
+            f"choose num_groups dividing {shape[0]}",
+        )
+    return _same(shape)
+
+
+register(
+    LayerSpec(
+        type_id="GroupNorm",
+        display_name="GroupNorm",
+        category="Normalization",
+        help="Normalizes groups of channels within each sample (batch-size independent).",
+        params=(
+            ParamSpec(
+                "num_groups", "int", 1, "Channel groups (must divide the channels).", 1, 65_536
+            ),
+            _EPS,
+            ParamSpec("affine", "bool", True, "Learn a scale and shift per channel."),
+        ),
+        infer=_groupnorm_infer,
+        build=lambda s, p: nn.GroupNorm(p["num_groups"], s[0][0], eps=p["eps"], affine=p["affine"]),
+        count_params=lambda s, p: 2 * s[0][0] if p["affine"] else 0,
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+register(
+    LayerSpec(
+        type_id="InstanceNorm2d",
+        display_name="InstanceNorm2d",
+        category="Normalization",
+        help="Normalizes each channel of each image on its own (style transfer, small batches).",
+        params=(
+            _EPS,
+            ParamSpec("affine", "bool", False, "Learn a scale and shift per channel."),
+        ),
+        infer=lambda s, p: _rank(
+            s, (3,), "InstanceNorm2d", "(N, C, H, W)", "use LayerNorm or GroupNorm for vectors"
+        ),
+        build=lambda s, p: nn.InstanceNorm2d(s[0][0], eps=p["eps"], affine=p["affine"]),
+        count_params=lambda s, p: 2 * s[0][0] if p["affine"] else 0,
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+
+register(
+    LayerSpec(
+        type_id="Dropout2d",
+        display_name="Dropout2d",
+        category="Core",
+        help="Randomly zeroes whole channels of an image while training.",
+        params=(
+            ParamSpec(
+                "p",
+                "float",
+                0.5,
+                "Probability of zeroing each channel.",
+                0.0,
+                1.0,
+                exclusive_maximum=True,
+            ),
+        ),
+        infer=lambda s, p: _rank(s, (3,), "Dropout2d", "(N, C, H, W)", "use Dropout for vectors"),
+        build=lambda s, p: nn.Dropout2d(p["p"]),
+    )
+)
+
+
+def _global_pool(type_id: str, op: str, help_text: str) -> None:
+    """Register a global pooling layer: (N, C, L) or (N, C, H, W) → (N, C)."""
+
+    def infer(shapes: Sequence[Shape], p: Params) -> Shape:
+        shape = _rank(shapes, (2, 3), type_id, "(N, C, L) or (N, C, H, W)")
+        return (shape[0],)
+
+    register(
+        LayerSpec(
+            type_id=type_id,
+            display_name=type_id,
+            category="Convolution",
+            help=help_text,
+            infer=infer,
+            build=lambda s, p: modules.Reduce(op, tuple(range(2, len(s[0]) + 1))),
+        )
+    )
+
+
+_global_pool(
+    "GlobalAvgPool", "mean", "Averages each channel over the whole map: (N, C, H, W) → (N, C)."
+)
+_global_pool("GlobalMaxPool", "max", "Largest value of each channel: (N, C, H, W) → (N, C).")
+
+
+def _permute_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape, dims = shapes[0], list(p["dims"])
+    if sorted(dims) != list(range(len(shape))):
+        raise ShapeRuleError(
+            f"Permute: dims {tuple(dims)} are not an order of the {len(shape)} sample "
+            "dimensions of {in0}",
+            f"list each of 0..{len(shape) - 1} once (0 is the first dimension after N)",
+        )
+    return tuple(shape[d] for d in dims)
+
+
+register(
+    LayerSpec(
+        type_id="Permute",
+        display_name="Permute",
+        category="Core",
+        help="Reorders the sample dimensions, e.g. (C, H, W) → (H, W, C) with dims [1, 2, 0].",
+        params=(
+            ParamSpec(
+                "dims",
+                "shape",
+                [1, 0],
+                "New order of the sample dimensions (0 = first after N).",
+                minimum=0,
+            ),
+        ),
+        accepts="any",
+        output_dtype="input",
+        infer=_permute_infer,
+        build=lambda s, p: modules.Permute((0, *(d + 1 for d in p["dims"]))),
+    )
+)
+
+
+def _transpose_dims(shapes: Sequence[Shape], p: Params) -> tuple[int, int]:
+    rank = len(shapes[0])
+    return _sample_dim(p["dim0"], rank, "Transpose"), _sample_dim(p["dim1"], rank, "Transpose")
+
+
+def _transpose_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    a, b = _transpose_dims(shapes, p)
+    out = list(shapes[0])
+    out[a], out[b] = out[b], out[a]
+    return tuple(out)
+
+
+register(
+    LayerSpec(
+        type_id="Transpose",
+        display_name="Transpose",
+        category="Core",
+        help="Swaps two sample dimensions, e.g. (T, F) → (F, T) for Conv1d over a sequence.",
+        params=(
+            ParamSpec("dim0", "int", 0, "First sample dimension (batch excluded).", -8, 7),
+            ParamSpec("dim1", "int", 1, "Second sample dimension.", -8, 7),
+        ),
+        accepts="any",
+        output_dtype="input",
+        infer=_transpose_infer,
+        build=lambda s, p: _transpose_module(s, p),
+    )
+)
+
+
+def _transpose_module(shapes: Sequence[Shape], p: Params):
+    a, b = _transpose_dims(shapes, p)
+    order = list(range(len(shapes[0])))
+    order[a], order[b] = order[b], order[a]
+    return modules.Permute((0, *(d + 1 for d in order)))
+
+
+def _squeeze_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = shapes[0]
+    dim = _sample_dim(p["dim"], len(shape), "Squeeze")
+    if shape[dim] != 1 or len(shape) == 1:
+        raise ShapeRuleError(
+            f"Squeeze: sample dimension {p['dim']} of {{in0}} has size {shape[dim]}, not 1"
+            if len(shape) > 1
+            else "Squeeze would leave no sample dimension of {in0}",
+            "choose a dimension of size 1, or use Reshape or Flatten",
+        )
+    return tuple(d for i, d in enumerate(shape) if i != dim)
+
+
+def _unsqueeze_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = shapes[0]
+    rank = len(shape) + 1
+    if not -rank <= p["dim"] < rank:
+        raise ShapeRuleError(
+            f"Unsqueeze: dim {p['dim']} is out of range for {{in0}}",
+            f"choose dim between {-rank} and {rank - 1}",
+        )
+    out = list(shape)
+    out.insert(p["dim"] % rank, 1)
+    return tuple(out)
+
+
+for _type, _infer, _help in (
+    ("Squeeze", _squeeze_infer, "Removes a sample dimension of size 1: (1, F) → (F)."),
+    ("Unsqueeze", _unsqueeze_infer, "Inserts a sample dimension of size 1: (F) → (1, F)."),
+):
+    register(
+        LayerSpec(
+            type_id=_type,
+            display_name=_type,
+            category="Core",
+            help=_help,
+            params=(ParamSpec("dim", "int", 0, "Sample dimension (batch excluded).", -8, 7),),
+            accepts="any",
+            output_dtype="input",
+            infer=_infer,
+            build=(lambda infer: lambda s, p: modules.Reshape(infer(s, p)))(_infer),
+        )
+    )
+
+
+def _scale_shape(shapes: Sequence[Shape], p: Params) -> tuple[int, ...]:
+    shape = shapes[0]
+    if p["per"] == "scalar":
+        return (1,)
+    if p["per"] == "feature":
+        return (shape[-1],)
+    return (shape[0], *([1] * (len(shape) - 1)))
+
+
+register(
+    LayerSpec(
+        type_id="Scale",
+        display_name="Scale",
+        category="Core",
+        help="Multiplies by a learned scale: one number, one per channel or one per feature.",
+        params=(
+            ParamSpec(
+                "per",
+                "choice",
+                "channel",
+                "One scale per channel (first sample dimension), per feature (last) or one scalar.",
+                choices=("channel", "feature", "scalar"),
+            ),
+            ParamSpec("init", "float", 1.0, "Starting value of the scale.", -1e6, 1e6),
+        ),
+        infer=lambda s, p: _same(s[0]),
+        build=lambda s, p: modules.Scale(_scale_shape(s, p), p["init"]),
+        count_params=lambda s, p: numel(_scale_shape(s, p)),
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+
+
+def _mean_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = shapes[0]
+    dim = _sample_dim(p["dim"], len(shape), "Mean")
+    if p["keepdim"]:
+        return tuple(1 if i == dim else d for i, d in enumerate(shape))
+    if len(shape) == 1:
+        raise ShapeRuleError(
+            "Mean over the only sample dimension of {in0} leaves nothing", "set keepdim to true"
+        )
+    return tuple(d for i, d in enumerate(shape) if i != dim)
+
+
+register(
+    LayerSpec(
+        type_id="Mean",
+        display_name="Mean",
+        category="Core",
+        help="Averages over one sample dimension, e.g. the tokens of (N, T, F) → (N, F).",
+        params=(
+            ParamSpec("dim", "int", 0, "Sample dimension to average over (batch excluded).", -8, 7),
+            ParamSpec("keepdim", "bool", False, "Keep the dimension with size 1."),
+        ),
+        infer=_mean_infer,
+        build=lambda s, p: modules.Reduce(
+            "mean", (_sample_dim(p["dim"], len(s[0]), "Mean") + 1,), p["keepdim"]
+        ),
+    )
+)
+
+register(
+    LayerSpec(
+        type_id="Subtract",
+        display_name="Subtract",
+        category="Merge",
+        help="Element-wise difference of two equally shaped inputs: in1 − in2.",
+        inputs=2,
+        accepts="any",
+        output_dtype="input",
+        infer=_elementwise_infer("Subtract"),
+        build=lambda s, p: modules.Merge("sub"),
+    )
+)
+
+# -- attention ---------------------------------------------------------------------------------
+
+
+def _tokens(shapes: Sequence[Shape], name: str) -> Shape:
+    return _rank(
+        shapes,
+        (2,),
+        name,
+        "token sequences (N, T, F)",
+        "give the Input a (T, F) shape, or use PatchEmbedding for images",
+    )
+
+
+def _heads(shape: Shape, p: Params, name: str) -> None:
+    if shape[-1] % p["num_heads"]:
+        raise ShapeRuleError(
+            f"{name}: num_heads {p['num_heads']} does not divide the {shape[-1]} features of "
+            "{in0}",
+            f"choose num_heads dividing {shape[-1]}",
+        )
+
+
+def _attention_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = _tokens(shapes, "MultiheadAttention")
+    _heads(shape, p, "MultiheadAttention")
+    return _same(shape)
+
+
+def _attention_params(f: int, bias: bool) -> int:
+    return 4 * f * f + (4 * f if bias else 0)
+
+
+_HEADS = ParamSpec("num_heads", "int", 4, "Attention heads (must divide the features).", 1, 1024)
+_ATT_DROPOUT = ParamSpec(
+    "dropout", "float", 0.0, "Dropout on the attention weights.", 0.0, 1.0, exclusive_maximum=True
+)
+
+register(
+    LayerSpec(
+        type_id="MultiheadAttention",
+        display_name="MultiheadAttention",
+        category="Attention",
+        help="Self-attention: each token of (N, T, F) mixes in the tokens it attends to.",
+        params=(
+            _HEADS,
+            _ATT_DROPOUT,
+            ParamSpec("bias", "bool", True, "Learn biases in the projections."),
+            ParamSpec("causal", "bool", False, "Each token sees only itself and earlier tokens."),
+        ),
+        infer=_attention_infer,
+        build=lambda s, p: modules.SelfAttention(
+            s[0][-1], p["num_heads"], s[0][0], p["dropout"], p["bias"], p["causal"]
+        ),
+        count_params=lambda s, p: _attention_params(s[0][-1], p["bias"]),
+        count_macs=lambda s, p, out: s[0][0] * 4 * s[0][-1] ** 2 + 2 * s[0][0] ** 2 * s[0][-1],
+    )
+)
+
+
+def _encoder_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = _tokens(shapes, "TransformerEncoderLayer")
+    _heads(shape, p, "TransformerEncoderLayer")
+    return _same(shape)
+
+
+register(
+    LayerSpec(
+        type_id="TransformerEncoderLayer",
+        display_name="TransformerEncoderLayer",
+        category="Attention",
+        help="Self-attention then a feed-forward network, each with a residual and LayerNorm.",
+        params=(
+            _HEADS,
+            ParamSpec(
+                "dim_feedforward", "int", 128, "Width of the feed-forward layer.", 1, 1_000_000
+            ),
+            ParamSpec(
+                "dropout", "float", 0.1, "Dropout in the layer.", 0.0, 1.0, exclusive_maximum=True
+            ),
+            ParamSpec(
+                "activation", "choice", "relu", "Feed-forward activation.", choices=("relu", "gelu")
+            ),
+            ParamSpec("norm_first", "bool", False, "LayerNorm before each part (pre-norm)."),
+            _EPS,
+        ),
+        infer=_encoder_infer,
+        build=lambda s, p: nn.TransformerEncoderLayer(
+            s[0][-1],
+            p["num_heads"],
+            dim_feedforward=p["dim_feedforward"],
+            dropout=p["dropout"],
+            activation=p["activation"],
+            layer_norm_eps=p["eps"],
+            batch_first=True,
+            norm_first=p["norm_first"],
+        ),
+        count_params=lambda s, p: (
+            _attention_params(s[0][-1], True)
+            + 2 * s[0][-1] * p["dim_feedforward"]
+            + p["dim_feedforward"]
+            + 5 * s[0][-1]
+        ),
+        count_macs=lambda s, p, out: (
+            s[0][0] * (4 * s[0][-1] ** 2 + 2 * s[0][-1] * p["dim_feedforward"])
+            + 2 * s[0][0] ** 2 * s[0][-1]
+        ),
+    )
+)
+
+
+def _positional_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = _tokens(shapes, "PositionalEncoding")
+    if p["kind"] == "sinusoidal" and shape[-1] % 2:
+        raise ShapeRuleError(
+            "PositionalEncoding: sinusoidal codes need an even number of features, but {in0}",
+            "use kind 'learned' or an even feature count",
+        )
+    return _same(shape)
+
+
+register(
+    LayerSpec(
+        type_id="PositionalEncoding",
+        display_name="PositionalEncoding",
+        category="Attention",
+        help="Adds where each token is to (N, T, F): a learned or a fixed sinusoidal code.",
+        params=(
+            ParamSpec(
+                "kind",
+                "choice",
+                "learned",
+                "Learned per position, or fixed sine/cosine waves.",
+                choices=("learned", "sinusoidal"),
+            ),
+        ),
+        infer=_positional_infer,
+        build=lambda s, p: modules.PositionalEncoding(s[0][0], s[0][1], p["kind"]),
+        count_params=lambda s, p: numel(s[0]) if p["kind"] == "learned" else 0,
+        count_macs=lambda s, p, out: numel(s[0]),
+    )
+)
+
+
+def _patch_infer(shapes: Sequence[Shape], p: Params) -> Shape:
+    shape = _rank(shapes, (3,), "PatchEmbedding", "images (N, C, H, W)")
+    k = p["patch_size"]
+    if shape[1] % k or shape[2] % k:
+        raise ShapeRuleError(
+            f"PatchEmbedding: patch_size {k} does not divide the {shape[1]}×{shape[2]} "
+            "image of {in0}",
+            "choose a patch_size dividing the height and width",
+        )
+    return ((shape[1] // k) * (shape[2] // k), p["features"])
+
+
+register(
+    LayerSpec(
+        type_id="PatchEmbedding",
+        display_name="PatchEmbedding",
+        category="Attention",
+        help="Cuts images into square patches and embeds each as a token: (N, T, F).",
+        params=(
+            ParamSpec("patch_size", "int", 4, "Side of each square patch.", 1, 256),
+            ParamSpec("features", "int", 64, "Length of each token vector.", 1, 65_536),
+        ),
+        infer=_patch_infer,
+        build=lambda s, p: modules.PatchEmbedding(s[0][0], p["features"], p["patch_size"]),
+        count_params=lambda s, p: s[0][0] * p["patch_size"] ** 2 * p["features"] + p["features"],
+        count_macs=lambda s, p, out: numel(out) * s[0][0] * p["patch_size"] ** 2,
     )
 )

@@ -15,6 +15,7 @@ CATEGORIES: dict[str, str] = {
     "Normalization": "#a66cc1",
     "Activation": "#4aa874",
     "Recurrent": "#d4b13f",
+    "Attention": "#c4604e",
     "Merge": "#3fa8b5",
     "Self-organizing map": "#d3577a",
 }

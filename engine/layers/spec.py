@@ -71,6 +71,8 @@ class ParamSpec:
         if self.kind == "choice":
             return "one of " + ", ".join(repr(c) for c in self.choices)
         if self.kind == "shape":
+            if self.minimum is not None:
+                return f"a list of integers ≥ {_fmt(self.minimum)}"
             return "a list of positive integers" + (
                 " (one may be -1)" if self.allow_minus_one else ""
             )
@@ -103,7 +105,8 @@ class ParamSpec:
             for d in value:
                 if isinstance(d, bool) or not isinstance(d, int):
                     raise ParamValueError(f"expects {self.describe_range()}, got {_show(value)}")
-                if d < 1 and not (self.allow_minus_one and d == -1):
+                lowest = 1 if self.minimum is None else self.minimum
+                if d < lowest and not (self.allow_minus_one and d == -1):
                     raise ParamValueError(f"expects {self.describe_range()}, got {_show(value)}")
                 dims.append(d)
             if dims.count(-1) > 1:

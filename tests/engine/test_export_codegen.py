@@ -172,6 +172,69 @@ def recurrent_design() -> Design:
     )
 
 
+def modern_design() -> Design:
+    """MobileNet / Transformer layers: grouped and dilated convs, new activations and norms,
+    global pools, dimension shuffles, Scale, Mean, Subtract, attention and positions."""
+    return _design(
+        "modern",
+        [
+            ("img", "Input", {"shape": [4, 8, 8]}),
+            ("dw", "Conv2d", {"out_channels": 8, "groups": 4, "dilation": 2, "padding": 2}),
+            ("gn", "GroupNorm", {"num_groups": 2}),
+            ("r6", "ReLU6", {}),
+            ("inorm", "InstanceNorm2d", {"affine": True}),
+            ("hs", "Hardswish", {}),
+            ("drop2", "Dropout2d", {"p": 0.1}),
+            ("gap", "GlobalAvgPool", {}),
+            ("gmp", "GlobalMaxPool", {}),
+            ("hsig", "Hardsigmoid", {}),
+            ("sub", "Subtract", {}),
+            ("patch", "PatchEmbedding", {"patch_size": 4, "features": 8}),
+            ("pos", "PositionalEncoding", {"kind": "sinusoidal"}),
+            ("lpos", "PositionalEncoding", {}),
+            ("attn", "MultiheadAttention", {"num_heads": 2, "causal": True}),
+            ("enc", "TransformerEncoderLayer", {"num_heads": 2, "dim_feedforward": 16}),
+            ("scale", "Scale", {"per": "feature", "init": 0.5}),
+            ("tr", "Transpose", {}),
+            ("perm", "Permute", {"dims": [1, 0]}),
+            ("unsq", "Unsqueeze", {"dim": 0}),
+            ("sq", "Squeeze", {"dim": 0}),
+            ("mean", "Mean", {"dim": 0}),
+            ("cat", "Concatenate", {}),
+            ("s1", "Scale", {"per": "scalar"}),
+            ("out", "Output", {}),
+        ],
+        [
+            ("img", "dw"),
+            ("dw", "gn"),
+            ("gn", "r6"),
+            ("r6", "inorm"),
+            ("inorm", "hs"),
+            ("hs", "drop2"),
+            ("drop2", "gap"),
+            ("drop2", "gmp"),
+            ("gmp", "hsig"),
+            ("gap", "sub"),
+            ("hsig", "sub", 1),
+            ("img", "patch"),
+            ("patch", "pos"),
+            ("pos", "lpos"),
+            ("lpos", "attn"),
+            ("attn", "enc"),
+            ("enc", "scale"),
+            ("scale", "tr"),
+            ("tr", "perm"),
+            ("perm", "unsq"),
+            ("unsq", "sq"),
+            ("sq", "mean"),
+            ("sub", "cat"),
+            ("mean", "cat", 1),
+            ("cat", "s1"),
+            ("s1", "out"),
+        ],
+    )
+
+
 def hostile_design() -> Design:
     """Keywords and shadowing names as ids, code-like labels, unicode and newlines."""
     return _design(
@@ -224,7 +287,7 @@ def generated(tmp_path_factory):
     """Each design exported as Python (+ weights) and .pt2, with reference outputs."""
     folder = tmp_path_factory.mktemp("codegen")
     cases = {}
-    for make in (tokens_design, images_design, recurrent_design, hostile_design):
+    for make in (tokens_design, images_design, recurrent_design, modern_design, hostile_design):
         design = make()
         key = make.__name__
         ckpt = folder / f"{key}.pt"
@@ -345,3 +408,22 @@ def test_safe_identifier(text, expected):
 def test_comment_text_keeps_one_harmless_line():
     text = comment_text('a\nb\r"c"\\ \u2028 d')
     assert "\n" not in text and "\r" not in text and '"' not in text and "\\" not in text
+
+
+def test_onnx_of_the_modern_layers_matches_torch_at_batch_1_and_4(tmp_path):
+    """Grouped/dilated convs, new norms and activations, shuffles and attention all go to ONNX."""
+    import onnxruntime as ort
+
+    design = modern_design()
+    ckpt = tmp_path / "modern.pt"
+    _checkpoint(design, ckpt)
+    export_formats(design, ckpt, {"onnx": tmp_path / "modern.onnx"})
+    plan = prepare_export(design, ckpt)
+    session = ort.InferenceSession(str(tmp_path / "modern.onnx"))
+    for batch in (1, 4):
+        x = torch.randn(batch, *plan.input_shapes[0])
+        with torch.no_grad():
+            want = plan.module(x).numpy()
+        got = session.run(None, {session.get_inputs()[0].name: x.numpy()})[0]
+        assert got.shape == want.shape
+        assert float(abs(got - want).max()) < 1e-4

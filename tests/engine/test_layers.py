@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -83,13 +85,45 @@ CASES: dict[str, list[tuple[list[tuple[int, ...]], dict]]] = {
         ([(4, 2)], {"hidden_size": 3, "num_layers": 2, "return_sequences": True}),
     ],
     "Add": [([(6,), (6,)], {}), ([(2, 3, 3)] * 3, {})],
-    "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {})],
+    "Multiply": [([(6,), (6,)], {}), ([(4, 5)] * 3, {}), ([(3, 1, 1), (3, 4, 4)], {})],
     "Concatenate": [
         ([(6,), (4,)], {}),
         ([(2, 5, 5), (3, 5, 5)], {"dim": 0}),
         ([(7, 3), (7, 2)], {"dim": -1}),
     ],
     "SOM": [([(12,)], {"rows": 3, "cols": 4}), ([(4,)], {"rows": 1, "cols": 7})],
+    "ReLU6": [([(10,)], {})],
+    "Hardswish": [([(2, 3, 3)], {})],
+    "Hardsigmoid": [([(10,)], {})],
+    "GroupNorm": [([(6, 4, 4)], {"num_groups": 3}), ([(4, 7)], {"affine": False, "eps": 1e-3})],
+    "InstanceNorm2d": [([(3, 5, 5)], {}), ([(2, 4, 4)], {"affine": True})],
+    "Dropout2d": [([(3, 4, 4)], {"p": 0.2})],
+    "GlobalAvgPool": [([(5, 4, 3)], {}), ([(3, 9)], {})],
+    "GlobalMaxPool": [([(5, 4, 3)], {}), ([(3, 9)], {})],
+    "Permute": [([(3, 4, 5)], {"dims": [1, 2, 0]}), ([(6, 2)], {})],
+    "Transpose": [([(6, 2)], {}), ([(3, 4, 5)], {"dim0": 0, "dim1": -1})],
+    "Squeeze": [([(1, 5)], {}), ([(4, 1, 3)], {"dim": 1})],
+    "Unsqueeze": [([(5,)], {}), ([(4, 3)], {"dim": -1})],
+    "Subtract": [([(6,), (6,)], {}), ([(2, 3, 3)] * 2, {})],
+    "Scale": [
+        ([(4, 3, 3)], {}),
+        ([(5, 6)], {"per": "feature", "init": 0.1}),
+        ([(7,)], {"per": "scalar"}),
+    ],
+    "Mean": [([(5, 6)], {}), ([(3, 4, 4)], {"dim": -1, "keepdim": True})],
+    "MultiheadAttention": [
+        ([(5, 8)], {"num_heads": 2}),
+        ([(4, 6)], {"num_heads": 3, "bias": False, "causal": True}),
+    ],
+    "TransformerEncoderLayer": [
+        ([(5, 8)], {"num_heads": 2, "dim_feedforward": 16}),
+        ([(3, 6)], {"num_heads": 3, "activation": "gelu", "norm_first": True, "dropout": 0.0}),
+    ],
+    "PositionalEncoding": [([(5, 8)], {}), ([(7, 6)], {"kind": "sinusoidal"})],
+    "PatchEmbedding": [
+        ([(3, 8, 8)], {"patch_size": 4, "features": 10}),
+        ([(1, 6, 9)], {"patch_size": 3}),
+    ],
 }
 
 
@@ -151,12 +185,36 @@ def test_declared_dtype_rule_matches_the_module(type_id, shapes, params):
         ("Conv2d", [(1, 2, 2)], {"kernel_size": 5, "padding": 0}, "smaller kernel_size"),
         ("LSTM", [(64,)], {}, "sequences"),
         ("Add", [(4,), (5,)], {}, "equal shapes"),
+        ("Add", [(3, 1, 1), (3, 4, 4)], {}, "equal shapes"),
+        ("Multiply", [(3, 2, 1), (3, 4, 4)], {}, "size 1 where they differ"),
         ("Concatenate", [(4, 2), (5, 3)], {"dim": 0}, "other sizes equal"),
         ("Reshape", [(10,)], {"shape": [3, 3]}, "needs 9 values"),
         ("MaxPool2d", [(1, 4, 4)], {"kernel_size": 2, "padding": 2}, "more than half"),
         ("ConvTranspose2d", [(2, 4, 4)], {"stride": 1, "output_padding": 1}, "smaller than stride"),
         ("Softmax", [(4,)], {"dim": 3}, "out of range"),
         ("Upsample", [(3, 4)], {"mode": "bilinear"}, "bilinear"),
+        (
+            "Conv2d",
+            [(8, 8, 8)],
+            {"out_channels": 6, "groups": 4},
+            "out_channels 6 are not divisible by groups 4",
+        ),
+        ("Conv1d", [(5, 8)], {"groups": 2}, "input channels 5 are not divisible by groups 2"),
+        (
+            "Conv2d",
+            [(1, 4, 4)],
+            {"kernel_size": 3, "dilation": 3, "padding": 0},
+            "smaller kernel_size",
+        ),
+        ("GroupNorm", [(6, 4, 4)], {"num_groups": 4}, "not divisible by num_groups 4"),
+        ("MultiheadAttention", [(5, 6)], {"num_heads": 4}, "num_heads 4 does not divide the 6"),
+        ("MultiheadAttention", [(6,)], {}, "token sequences"),
+        ("TransformerEncoderLayer", [(5, 6)], {"num_heads": 4}, "choose num_heads dividing 6"),
+        ("Permute", [(3, 4, 5)], {"dims": [0, 0, 1]}, "not an order"),
+        ("Squeeze", [(3, 4)], {}, "has size 3, not 1"),
+        ("PatchEmbedding", [(3, 8, 8)], {"patch_size": 3}, "does not divide the 8×8"),
+        ("PositionalEncoding", [(4, 5)], {"kind": "sinusoidal"}, "even number"),
+        ("Mean", [(5,)], {}, "keepdim"),
     ],
 )
 def test_shape_rules_refuse_bad_inputs_with_a_fix(type_id, shapes, params, needle):
@@ -242,3 +300,58 @@ def test_specs_are_immutable_and_documented():
             p.coerce(p.default)  # every default is valid
         with pytest.raises(AttributeError):
             spec.type_id = "x"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    ("params", "torch_kwargs"),
+    [
+        ({"out_channels": 8, "groups": 8}, {"groups": 8}),  # depthwise
+        (
+            {"out_channels": 16, "groups": 4, "dilation": 2, "padding": 2},
+            {"groups": 4, "dilation": 2, "padding": 2},
+        ),
+    ],
+)
+def test_grouped_and_dilated_conv_equal_torch(params, torch_kwargs):
+    """Conv2d groups/dilation: same shape, parameter count and outputs as torch's own layer."""
+    spec = REGISTRY.get("Conv2d")
+    values, errors = resolve_params(spec, params)
+    assert errors == []
+    module = spec.build([(8, 9, 9)], values)
+    kwargs = {"padding": 1} | torch_kwargs
+    reference = torch.nn.Conv2d(8, params["out_channels"], 3, **kwargs)
+    reference.load_state_dict(module.state_dict())
+    x = torch.randn(2, 8, 9, 9)
+    assert torch.equal(module(x), reference(x))
+    assert tuple(module(x).shape[1:]) == spec.infer([(8, 9, 9)], values)
+    assert spec.count_params([(8, 9, 9)], values) == sum(p.numel() for p in reference.parameters())
+
+
+def test_new_conv_parameters_default_to_todays_behaviour():
+    """Old designs (no groups/dilation) open unchanged: the defaults are torch's plain conv."""
+    spec = REGISTRY.get("Conv2d")
+    assert spec.defaults["groups"] == 1 and spec.defaults["dilation"] == 1
+
+
+def test_causal_attention_ignores_later_tokens():
+    spec = REGISTRY.get("MultiheadAttention")
+    values, _ = resolve_params(spec, {"num_heads": 2, "causal": True})
+    module = spec.build([(5, 8)], values).eval()
+    x = torch.randn(1, 5, 8)
+    changed = x.clone()
+    changed[:, 3:] += 1.0
+    with torch.no_grad():
+        a, b = module(x), module(changed)
+    torch.testing.assert_close(a[:, :3], b[:, :3])
+    assert not torch.allclose(a[:, 3:], b[:, 3:])
+
+
+def test_sinusoidal_positions_follow_the_published_formula():
+    spec = REGISTRY.get("PositionalEncoding")
+    values, _ = resolve_params(spec, {"kind": "sinusoidal"})
+    module = spec.build([(4, 6)], values)
+    out = module(torch.zeros(1, 4, 6))[0]
+    pos, i = 3, 1  # pe[pos, 2i] = sin(pos / 10000^(2i/d)), pe[pos, 2i+1] = cos(...)
+    assert abs(float(out[pos, 2 * i]) - math.sin(pos / 10000 ** (2 * i / 6))) < 1e-6
+    assert abs(float(out[pos, 2 * i + 1]) - math.cos(pos / 10000 ** (2 * i / 6))) < 1e-6
+    assert sum(p.numel() for p in module.parameters()) == 0

@@ -10,7 +10,7 @@ from engine.io import dumps, load_design
 from engine.shapes import analyze
 from resources import TEMPLATES, template_path
 
-FAMILIES = ("mlp", "cnn", "rnn", "lstm", "autoencoder", "gan", "som")
+FAMILIES = ("mlp", "cnn", "rnn", "lstm", "transformer", "autoencoder", "gan", "som")
 
 
 def test_every_family_has_a_template():

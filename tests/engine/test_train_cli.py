@@ -44,6 +44,7 @@ def test_every_template_trains_one_epoch(stem, tmp_path, capsys):
         "cnn": "val_accuracy",
         "rnn": "val_accuracy",
         "lstm": "val_accuracy",
+        "transformer": "val_accuracy",
         "autoencoder": "val_mse",
         "gan": "d_loss",
         "som": "val_quantization_error",
