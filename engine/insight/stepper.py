@@ -509,7 +509,7 @@ class Stepper:
         stages += [
             self._forward_stage(k, recorder.call(k)["out"])
             for k in self._layer_ids(net)
-            if k != som_id
+            if k in recorder.calls  # layers before the SOM (the forward pass stops there)
         ]
         bmu_rc = np.stack([_array(bmu) // cols, _array(bmu) % cols], axis=1)
         stages.append(
