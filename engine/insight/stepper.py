@@ -68,6 +68,8 @@ LAYER_TEXT = {
     "GRU": "The sequence is read step by step; gates decide what the hidden state keeps.",
     "Output": "It passes its input on as the network's output.",
 }
+#: The GAN's two half-steps, in the order the loop runs them.
+GAN_STEPS = ("discriminator step", "generator step")
 OPTIMIZER_NAMES = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop"}
 
 
@@ -115,6 +117,18 @@ def _first_tensor(value: Any) -> torch.Tensor | None:
     if isinstance(value, (tuple, list)):
         return next((v for v in value if isinstance(v, torch.Tensor)), None)
     return None
+
+
+@dataclass
+class _GanTrace:
+    """What the GAN's hooked step saw: layer calls, each loss term, network inputs, weights."""
+
+    recorder: _Recorder
+    crit_calls: list[tuple[torch.Tensor, torch.Tensor, float]]
+    seen: dict[str, list[torch.Tensor]]
+    before: dict[str, dict[str, torch.Tensor]]
+    d_loss: float
+    g_loss: float
 
 
 class _Recorder:
@@ -375,6 +389,11 @@ class Stepper:
 
     # -- GAN ---------------------------------------------------------------------------------
     def _gan_step(self, idx: torch.Tensor) -> list[Stage]:
+        trace = self._gan_run(idx)
+        return self._gan_discriminator_stages(trace, len(idx)) + self._gan_generator_stages(trace)
+
+    def _gan_run(self, idx: torch.Tensor) -> _GanTrace:
+        """The GAN loop's own step with hooks: every layer call, each loss term, the inputs."""
         loop: GanLoop = self.loop
         gen, disc = loop.gen, loop.disc
         crit_calls: list[tuple[torch.Tensor, torch.Tensor, float]] = []
@@ -404,11 +423,16 @@ class Stepper:
             for handle in pres:
                 handle.remove()
             recorder.remove()
-        d_loss, g_loss = float(losses[0]), float(losses[1])
+        return _GanTrace(recorder, crit_calls, seen, before, float(losses[0]), float(losses[1]))
+
+    def _gan_discriminator_stages(self, trace: _GanTrace, b: int) -> list[Stage]:
+        """Noise → generator → real and fake samples → discriminator → its loss and update."""
+        loop: GanLoop = self.loop
+        gen, disc, recorder, seen = loop.gen, loop.disc, trace.recorder, trace.seen
+        crit_calls, d_loss = trace.crit_calls, trace.d_loss
         g_ids, d_ids = self._layer_ids(gen), self._layer_ids(disc)
         z_id, d_in = gen.input_ids[0], disc.input_ids[0]
-        b = len(idx)
-        d_step, g_step = "discriminator step", "generator step"
+        d_step = GAN_STEPS[0]
         stages = [
             Stage(
                 "data",
@@ -452,8 +476,17 @@ class Stepper:
         stages += [
             self._backward_stage(n, recorder.call(n, 0)["grad"], d_step) for n in reversed(d_ids)
         ]
-        stages += self._update_stages(disc, before[disc.network], d_step)
-        stages += [self._forward_stage(n, recorder.call(n, 1)["out"], g_step) for n in d_ids]
+        stages += self._update_stages(disc, trace.before[disc.network], d_step)
+        return stages
+
+    def _gan_generator_stages(self, trace: _GanTrace) -> list[Stage]:
+        """The updated discriminator on the fakes → the generator's loss, backward, update."""
+        loop: GanLoop = self.loop
+        gen, disc, recorder, crit_calls = loop.gen, loop.disc, trace.recorder, trace.crit_calls
+        g_ids, d_ids = self._layer_ids(gen), self._layer_ids(disc)
+        g_step, g_loss = GAN_STEPS[1], trace.g_loss
+        how = LOSS_TEXT.get(self.config.loss, "")
+        stages = [self._forward_stage(n, recorder.call(n, 1)["out"], g_step) for n in d_ids]
         stages.append(
             Stage(
                 "error",
@@ -471,7 +504,7 @@ class Stepper:
         stages += [
             self._backward_stage(n, recorder.call(n, 0)["grad"], g_step) for n in reversed(g_ids)
         ]
-        stages += self._update_stages(gen, before[gen.network], g_step)
+        stages += self._update_stages(gen, trace.before[gen.network], g_step)
         return stages
 
     # -- SOM ---------------------------------------------------------------------------------
@@ -480,7 +513,6 @@ class Stepper:
         net, som_id = loop.net, loop.som_id
         x = loop.x_train.index_select(0, idx)
         decay = 1.0 / (1.0 + loop.seen / (loop.total / 2.0))  # SomLoop's schedule at this step
-        lr, sigma = loop.lr0 * decay, loop.sigma0 * decay
         before = loop.som.weight.detach().clone()
         recorder = _Recorder({k: m for k, m in net.layers.items() if k != som_id})
         try:
@@ -489,12 +521,7 @@ class Stepper:
             error = float(loop.train_step(idx, sample=False))
         finally:
             recorder.remove()
-        rows, cols = loop.rows, loop.cols
-        best, bmu = dist.min(dim=1)
-        d2 = (loop.grid[bmu].unsqueeze(1) - loop.grid.unsqueeze(0)).pow(2).sum(-1)
-        h = torch.exp(-d2 / (2.0 * sigma * sigma))
-        in_id = net.input_ids[0]
-        n = len(idx)
+        in_id, n = net.input_ids[0], len(idx)
         stages = [
             Stage(
                 "data",
@@ -511,6 +538,24 @@ class Stepper:
             for k in self._layer_ids(net)
             if k in recorder.calls  # layers before the SOM (the forward pass stops there)
         ]
+        return stages + self._som_map_stages(feats, dist, before, error, decay)
+
+    def _som_map_stages(
+        self,
+        feats: torch.Tensor,
+        dist: torch.Tensor,
+        before: torch.Tensor,
+        error: float,
+        decay: float,
+    ) -> list[Stage]:
+        """Distances and best-matching units, the neighbourhood, the prototypes' move."""
+        loop: SomLoop = self.loop
+        som_id, rows, cols, n = loop.som_id, loop.rows, loop.cols, len(dist)
+        lr, sigma = loop.lr0 * decay, loop.sigma0 * decay
+        best, bmu = dist.min(dim=1)
+        d2 = (loop.grid[bmu].unsqueeze(1) - loop.grid.unsqueeze(0)).pow(2).sum(-1)
+        h = torch.exp(-d2 / (2.0 * sigma * sigma))
+        stages = []
         bmu_rc = np.stack([_array(bmu) // cols, _array(bmu) % cols], axis=1)
         stages.append(
             Stage(
@@ -537,24 +582,27 @@ class Stepper:
                 {"sigma": sigma, "learning_rate": lr},
             )
         )
+        return stages + [self._som_update_stage(before, lr, sigma)]
+
+    def _som_update_stage(self, before: torch.Tensor, lr: float, sigma: float) -> Stage:
+        """How far each prototype moved (the SOM's rule, applied by the loop)."""
+        loop: SomLoop = self.loop
+        som_id, rows, cols = loop.som_id, loop.rows, loop.cols
         delta = loop.som.weight.detach() - before
         per_unit = delta.norm(dim=1)
         counts, edges = np.histogram(_array(delta).reshape(-1), bins=HIST_BINS)
         norm = float(delta.norm())
-        stages.append(
-            Stage(
-                "update",
-                som_id,
-                f"Update: every unit moves toward the samples it won or neighbours, by learning "
-                f"rate {lr:.3g} times its neighbourhood weight (no backpropagation, no "
-                f"optimizer); the change has norm {norm:.3g}.",
-                {
-                    "change": _array(delta).reshape(-1),
-                    "unit_change": _array(per_unit.reshape(rows, cols)),
-                    "hist_counts": counts,
-                    "hist_edges": edges,
-                },
-                {"change_norm": norm, "learning_rate": lr, "sigma": sigma},
-            )
+        return Stage(
+            "update",
+            som_id,
+            f"Update: every unit moves toward the samples it won or neighbours, by learning "
+            f"rate {lr:.3g} times its neighbourhood weight (no backpropagation, no "
+            f"optimizer); the change has norm {norm:.3g}.",
+            {
+                "change": _array(delta).reshape(-1),
+                "unit_change": _array(per_unit.reshape(rows, cols)),
+                "hist_counts": counts,
+                "hist_edges": edges,
+            },
+            {"change_norm": norm, "learning_rate": lr, "sigma": sigma},
         )
-        return stages
