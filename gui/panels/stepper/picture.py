@@ -42,7 +42,7 @@ class StagePicture(pg.PlotWidget):
         self.setMouseEnabled(False, False)
         self.hideButtons()
         self.image = pg.ImageItem(axisOrder="row-major")
-        self.image.setColorMap(pg.colormap.get("viridis"))
+        self.gray, self.heat = pg.colormap.get("CET-L1"), pg.colormap.get("viridis")
         self.bars = pg.BarGraphItem(x=[0], height=[0], width=0.8, brush=BAR_COLOUR)
         self.marks = pg.ScatterPlotItem(size=9, brush=MARK_COLOUR, pen=None, symbol="o")
         for item in (self.image, self.bars, self.marks):
@@ -69,7 +69,8 @@ class StagePicture(pg.PlotWidget):
             self._error(t["output"], t["target"])
         elif stage.kind in ("distances", "neighbourhood"):
             grids = t[stage.kind]
-            self._heat(grids[0], f"{stage.kind} of sample 1 on the map")
+            mark = " (● best unit)" if stage.kind == "distances" else ""
+            self._heat(grids[0], f"{stage.kind}, sample 1{mark}")
             if stage.kind == "distances":
                 row, col = t["bmu"][0]
                 self.marks.setData([col], [row])
@@ -86,22 +87,30 @@ class StagePicture(pg.PlotWidget):
                 maps = value[:, 0]
                 what = "the batch" if is_input else f"{name} of each sample"
             else:
-                maps, what = value[0], f"{name}: the {value.shape[1]} maps of sample 1"
+                maps, what = value[0], f"{value.shape[1]} maps of sample 1"
             self._image(_grid(maps), what)
         elif value.ndim == 3:  # (N, T, F): a sequence, time down the side
-            self._heat(value[0], f"{name} of sample 1: time steps × features")
+            self._heat(value[0], f"sample 1: time × {name}")
         elif value.ndim == 2 and is_input and image_grid(value) is not None:
             self._image(_grid(value.reshape(len(value), *_side(value.shape[1]))), "the batch")
         elif value.ndim == 2 and value.shape[1] > MAX_BARS:
-            self._heat(value, f"{name}: samples × values")
+            self._heat(value, f"samples × {name}")
         elif value.ndim == 2:
-            self._bars(value[0], f"{name} of sample 1 ({value.shape[1]} values)")
+            self._bars(value[0], f"{name}, sample 1")
         elif value.ndim == 1:
             self._bars(value, name)
+
+    def _frame(self, pictures: bool) -> None:
+        """Pictures: gray, square pixels, no axes; heat maps and bars: axes, free aspect."""
+        for side in ("left", "bottom"):
+            self.getPlotItem().showAxis(side, not pictures)
+        self.setAspectLocked(pictures)
+        self.image.setColorMap(self.gray if pictures else self.heat)
 
     def _image(self, grid: np.ndarray | None, title: str) -> None:
         if grid is None:
             return
+        self._frame(True)
         self.image.setImage(grid, levels=(0.0, 1.0))
         self.image.setRect(0, 0, grid.shape[1], grid.shape[0])
         self.image.show()
@@ -113,6 +122,7 @@ class StagePicture(pg.PlotWidget):
     def _heat(self, values: np.ndarray, title: str) -> None:
         values = np.asarray(values, dtype=np.float32)
         lo, hi = float(values.min()), float(values.max())
+        self._frame(False)
         self.image.setImage(values, levels=(lo, hi if hi > lo else lo + 1.0))
         self.image.setRect(0, 0, values.shape[1], values.shape[0])
         self.image.show()
@@ -123,6 +133,7 @@ class StagePicture(pg.PlotWidget):
 
     def _bars(self, values: np.ndarray, title: str) -> None:
         values = np.asarray(values, dtype=np.float32).reshape(-1)
+        self._frame(False)
         self.bars.setOpts(x=np.arange(len(values)), height=values, width=0.8, brush=BAR_COLOUR)
         self.bars.show()
         self.getViewBox().invertY(False)
@@ -133,11 +144,12 @@ class StagePicture(pg.PlotWidget):
     def _histogram(self, counts: np.ndarray, edges: np.ndarray) -> None:
         centres = (edges[:-1] + edges[1:]) / 2.0
         width = float(edges[1] - edges[0]) if len(edges) > 1 else 1.0
+        self._frame(False)
         self.bars.setOpts(x=centres, height=counts, width=width * 0.9, brush=BAR_COLOUR)
         self.bars.show()
         self.getViewBox().invertY(False)
         self.autoRange(padding=0.05)
-        self.setTitle("weight change: how many weights moved by how much")
+        self.setTitle("weight changes (histogram)")
         self.shown = "histogram"
 
     def _error(self, output: np.ndarray, target: np.ndarray) -> None:
@@ -147,13 +159,13 @@ class StagePicture(pg.PlotWidget):
         target = np.asarray(target)
         labels = target.ndim == 1 and output.shape[1] > 1 and np.all(np.mod(target, 1) == 0)
         if labels:
-            self._heat(output, "outputs per sample (rows) and class; ● = the target class")
+            self._heat(output, "outputs; ● = target class")
             self.marks.setData(target.astype(float) + 0.5, np.arange(len(target)) + 0.5)
             self.marks.show()
             return
         target = target.astype(np.float32).reshape(len(target), -1)
         rows = np.concatenate([output, target[:, : output.shape[1]]], axis=0)
-        self._heat(rows, f"outputs (top {len(output)} rows) and targets (bottom {len(target)})")
+        self._heat(rows, "outputs (top) · targets (bottom)")
 
 
 def _side(features: int) -> tuple[int, int]:
