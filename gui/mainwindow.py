@@ -1097,14 +1097,15 @@ class MainWindow(QMainWindow):
         self.stepper_dock.hide()
         self.stepper_panel.nodeHighlighted.connect(self.reveal_node)
         self.stepper_panel.statusMessage.connect(self._show_status)
-        self.stepper_panel.step_action.triggered.connect(
-            lambda _c=False: (self.stepper_dock.show(), self.stepper_dock.raise_())
-        )
+        self.stepper_panel.step_action.triggered.connect(self.stepper_dock.show)
+        self.stepper_panel.step_action.triggered.connect(self.stepper_dock.raise_)
         training.train_action.changed.connect(self._update_stepper_action)
-        training.runner.stateChanged.connect(lambda _s: self._update_stepper_action())
+        training.runner.stateChanged.connect(self._update_stepper_action)
         self._update_stepper_action()
 
-    def _update_stepper_action(self) -> None:
+    def _update_stepper_action(self, *_changed: object) -> None:
+        """Step Through is blocked when Train is (design problems, PyTorch loading, a search)
+        and while a run is going on, with the reason as its tooltip."""
         training = self.training_panel
         reason = None
         if training.is_training:

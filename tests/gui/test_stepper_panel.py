@@ -104,3 +104,20 @@ def test_blocked_while_the_design_has_problems(main_window, qtbot):
     action = window.stepper_panel.step_action
     qtbot.waitUntil(lambda: not action.isEnabled(), timeout=10_000)
     assert "problem" in action.toolTip().lower()
+
+
+def test_blocked_while_a_training_run_is_going_on(main_window, qtbot):
+    from engine.io import load_design
+
+    design = load_design(template_path("mlp"))
+    design.training["epochs"] = 5_000
+    window, _ = main_window(design)
+    training, action = window.training_panel, window.stepper_panel.step_action
+    qtbot.waitUntil(action.isEnabled, timeout=10_000)
+    with qtbot.waitSignal(training.runFinished, timeout=120_000):
+        training.train_action.trigger()
+        assert training.is_training
+        assert not action.isEnabled() and "training run" in action.toolTip()
+        qtbot.waitUntil(lambda: training.step > 0, timeout=60_000)
+        training.stop_action.trigger()
+    qtbot.waitUntil(action.isEnabled, timeout=10_000)
