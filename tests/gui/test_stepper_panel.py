@@ -121,3 +121,28 @@ def test_blocked_while_a_training_run_is_going_on(main_window, qtbot):
         qtbot.waitUntil(lambda: training.step > 0, timeout=60_000)
         training.stop_action.trigger()
     qtbot.waitUntil(action.isEnabled, timeout=10_000)
+
+
+@pytest.mark.parametrize("stem", ["lstm", "autoencoder", "som", "gan"])
+def test_every_stage_of_each_family_has_a_picture(qtbot, stem):
+    from engine.insight.stepper import Stepper
+    from engine.io import load_design
+    from gui.panels.stepper.picture import StagePicture
+
+    picture = StagePicture()
+    qtbot.addWidget(picture)
+    stages = Stepper(load_design(template_path(stem)), batch_size=4).next_batch()
+    for stage in stages:
+        picture.show_stage(stage)
+        no_gradient = stage.kind == "backward" and "gradient" not in stage.tensors
+        assert picture.shown or no_gradient, (stage.kind, stage.node)
+    kinds = {s.kind: s for s in stages}
+    if stem == "lstm":  # the input sequences as a time × feature heat map, outputs as bars
+        picture.show_stage(stages[0])
+        assert picture.shown == "heatmap" and picture.image.image.shape == (8, 8)
+        picture.show_stage(kinds["forward"])
+        assert picture.shown == "bars"
+    if stem == "som":  # the distances on the map's grid, the best unit marked
+        picture.show_stage(kinds["distances"])
+        rows, cols = kinds["distances"].tensors["distances"].shape[1:]
+        assert picture.image.image.shape == (rows, cols) and picture.marks.isVisible()
