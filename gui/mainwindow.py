@@ -188,6 +188,7 @@ class MainWindow(QMainWindow):
         self._build_evaluate()
         self._build_search()
         self._build_runs()
+        self._build_stepper()
 
         self._build_actions()
         self._build_menus()
@@ -250,6 +251,7 @@ class MainWindow(QMainWindow):
             self.search_dock,
             self.search_plots_dock,
             self.runs_dock,
+            self.stepper_dock,
         )
 
     def _start_autosave(self, autosave_ms: int) -> None:
@@ -374,6 +376,8 @@ class MainWindow(QMainWindow):
         train_menu.addActions(
             [panel.train_action, panel.pause_action, panel.stop_action, panel.resume_action]
         )
+        train_menu.addSeparator()
+        train_menu.addAction(self.stepper_panel.step_action)
         self.train_menu = train_menu
         for dock in self._work_docks():
             view_menu.addAction(dock.toggleViewAction())
@@ -812,6 +816,7 @@ class MainWindow(QMainWindow):
         self.evaluate_panel.shutdown(0)  # an evaluation too
         self.search_panel.shutdown(0)  # a search to stop its trial; gui.app waits (bounded)
         self.runs_panel.shutdown(0)
+        self.stepper_panel.shutdown(0)  # a step-through in progress
         if self.recovery is not None:
             self.recovery.discard()  # a clean exit leaves no recovery file
         gc_guard.release(id(self))
@@ -1095,6 +1100,37 @@ class MainWindow(QMainWindow):
         self.runs_panel.statusMessage.connect(self._show_status)
         self.runs_panel.openDesignRequested.connect(self._open_run_design)
         self.runs_dock.visibilityChanged.connect(self._on_runs_shown)
+
+    def _build_stepper(self) -> None:
+        """Train → Step Through One Batch…: the teaching-mode panel, a tab beside Evaluate shown
+        when used; each stage selects its node on the canvas; blocked when Train is."""
+        from gui.panels.stepper import StepperPanel
+
+        training = self.training_panel
+        self.stepper_panel = StepperPanel(self.document, self)
+        self.stepper_dock = self._dock(
+            "Step Through", "stepper", self.stepper_panel, Qt.DockWidgetArea.RightDockWidgetArea
+        )
+        self.tabifyDockWidget(self.evaluate_dock, self.stepper_dock)
+        self.stepper_dock.hide()
+        self.stepper_panel.nodeHighlighted.connect(self.reveal_node)
+        self.stepper_panel.statusMessage.connect(self._show_status)
+        self.stepper_panel.step_action.triggered.connect(self.stepper_dock.show)
+        self.stepper_panel.step_action.triggered.connect(self.stepper_dock.raise_)
+        training.train_action.changed.connect(self._update_stepper_action)
+        training.runner.stateChanged.connect(self._update_stepper_action)
+        self._update_stepper_action()
+
+    def _update_stepper_action(self, *_changed: object) -> None:
+        """Step Through is blocked when Train is (design problems, PyTorch loading, a search)
+        and while a run is going on, with the reason as its tooltip."""
+        training = self.training_panel
+        reason = None
+        if training.is_training:
+            reason = "A training run is going on: stop it (Train → Stop) first"
+        elif not training.train_action.isEnabled():
+            reason = training.train_action.toolTip()
+        self.stepper_panel.set_blocked(reason)
 
     def _on_runs_shown(self, visible: bool) -> None:
         """The Runs tab came forward: tall enough for its table and the comparison."""

@@ -83,7 +83,13 @@ def menu_texts(win, title: str) -> list[str]:
 
 def test_train_menu_and_shortcuts(window):
     win = window()
-    assert menu_texts(win, "Train") == ["Train", "Pause", "Stop", "Resume From Checkpoint…"]
+    assert menu_texts(win, "Train") == [
+        "Train",
+        "Pause",
+        "Stop",
+        "Resume From Checkpoint…",
+        "Step Through One Batch…",
+    ]
     panel = win.training_panel
     assert panel.train_action.shortcut().toString() == "F5"
     assert panel.stop_action.shortcut().toString() == "Shift+F5"
