@@ -23,6 +23,8 @@ from engine.errors import DataError, check_cancel
 _LOADERS = {"csv": load_csv, "npy": load_npy, "npz": load_npz, "image_folder": load_image_folder}
 #: Loaders that look at ``should_stop`` while they read (the others read in one call).
 _STOPPABLE = ("csv", "image_folder")
+#: Sources that stream from disk when larger than the memory budget (engine.data.streaming).
+_STREAMABLE = ("image_folder", "npy")
 #: Per-sample shapes of the digits forms, used to suggest a form when the Input disagrees.
 _DIGITS_FORM_SHAPES = {(64,): "flat", (1, 8, 8): "image", (8, 8): "sequence"}
 #: Samples transformed at a time (bounds the preprocessing's float64 working copy).
@@ -86,6 +88,10 @@ def prepare_data(
             )
         if wanted == "unsupervised" and raw.task != "forecast":
             raw.task, raw.y = "unsupervised", None
+    elif spec["source"] in _STREAMABLE and _streams(spec, base):
+        from engine.data.streaming import prepare_streaming
+
+        return prepare_streaming(spec, base, seed, should_stop, fitted)
     elif spec["source"] in _STOPPABLE:
         raw = _LOADERS[spec["source"]](spec, base, should_stop)
     else:
@@ -96,6 +102,16 @@ def prepare_data(
     if raw.task == "forecast":
         return _prepare_forecast(raw, spec, seed, should_stop, fitted)
     return _prepare_samples(raw, spec, seed, should_stop, fitted)
+
+
+def _streams(spec: dict[str, Any], base: Path | None) -> bool:
+    """Whether this image folder or .npy streams from disk (see engine.data.streaming)."""
+    if spec.get("stream") is False:
+        return False  # resident as asked: nothing to estimate
+    from engine.data.streaming import plan_for
+
+    plan = plan_for(spec, base)
+    return plan is not None and plan.stream
 
 
 def _row_name(raw: RawData, i: int) -> str:
