@@ -364,7 +364,10 @@ def plan_for(spec: dict[str, Any], base_dir: Path | None) -> StreamPlan | None:
         per = int(np.prod(_image_shape(spec, listing))) * 4
         n, noun = len(listing.paths), "images"
     elif source == "npy":
-        rows = _npy_rows(spec, base_dir)
+        try:
+            rows = _npy_rows(spec, base_dir)
+        except DataError:
+            return None  # not mappable: loading it whole names the problem
         per, n, noun = int(np.prod(rows.sample_shape)) * 4, len(rows), "rows"
     else:
         return None
@@ -394,6 +397,8 @@ def _npy_rows(spec: dict[str, Any], base_dir: Path | None) -> NpyRows:
             f"{name} cannot be memory-mapped ({exc}): save it with numpy.save "
             "(an .npy of plain numbers)"
         ) from None
+    if not isinstance(head, np.ndarray) or head.ndim == 0:
+        raise DataError(f"{name} is not one .npy array: use source 'npz' for an archive")
     if head.dtype.kind not in "biuf":
         raise DataError(f"{name}: features have dtype {head.dtype}, not numbers: save numbers")
     columns = None

@@ -233,4 +233,6 @@ def describe(data: Any) -> str:
     elif data.target_shape:
         lines.append("target " + "(" + ", ".join(str(s) for s in data.target_shape) + ")")
     lines.append(f"<i>{escape_html(data.description)}</i>")
+    if getattr(data, "storage", ""):  # an image folder or .npy: resident or streamed
+        lines.append(escape_html(data.storage))
     return "<br>".join(lines)
