@@ -37,8 +37,6 @@ STATS_SAMPLE = 1024
 PREFETCH = 4
 #: Most worker processes chosen from the machine.
 MAX_WORKERS = 8
-#: Image modes that convert to 8-bit grayscale or RGB without losing values.
-EIGHT_BIT_MODES = ("1", "L", "LA", "P", "PA", "RGB", "RGBA", "RGBX", "CMYK", "YCbCr", "La")
 STREAM_CHOICES = ("auto", True, False)
 
 
@@ -115,20 +113,51 @@ class ImageFiles:
         return len(self.paths)
 
     def read(self, rows: np.ndarray) -> np.ndarray:
+        """The images ``rows`` as float32 ``(n, C, H, W)`` in [0, 1]: decoded as 8-bit into one
+        batch buffer and scaled once; a file that fails is read again by
+        :func:`~engine.data.importers.read_image`, whose DataError names it and the fix."""
+        from PIL import Image
+
+        from engine.data.importers import EIGHT_BIT_MODES, MAX_IMAGE_PIXELS
+
+        c, h, w = self.sample_shape
+        buf = np.empty((len(rows), h, w, c), np.uint8)
+        for k, r in enumerate(rows):
+            try:
+                with Image.open(self.paths[r]) as img:
+                    if img.width * img.height > MAX_IMAGE_PIXELS or img.mode not in (
+                        EIGHT_BIT_MODES
+                    ):
+                        raise ValueError(img.mode)  # read_image says what is wrong
+                    if img.mode != self.mode:
+                        img = img.convert(self.mode)
+                    if self.size is not None and img.size != (w, h):
+                        img = img.resize((w, h), Image.Resampling.BILINEAR)
+                    arr = np.asarray(img)
+            except Exception:  # noqa: BLE001 - the careful reader below names the problem
+                arr = None
+            if arr is None or arr.shape[:2] != (h, w):
+                buf[k] = self._careful(r)
+            else:
+                buf[k] = arr.reshape(h, w, c)
+        out = buf.transpose(0, 3, 1, 2).astype(np.float32)
+        out *= 1.0 / 255.0
+        return out
+
+    def _careful(self, r: int) -> np.ndarray:
+        """Image ``r`` (it failed the fast read) as 8-bit ``(H, W, C)`` through
+        :func:`~engine.data.importers.read_image`, or its one-line DataError."""
         from engine.data.importers import read_image
 
-        out = np.empty((len(rows), *self.sample_shape), np.float32)
         c, h, w = self.sample_shape
-        for k, r in enumerate(rows):
-            where = f"image '{self.names[r]}'"
-            arr = read_image(Path(self.paths[r]), where, self.mode, self.size)
-            if arr.shape != self.sample_shape:
-                raise DataError(
-                    f"{where} is {arr.shape[2]}×{arr.shape[1]} pixels but the other images "
-                    f"are {w}×{h}: resize it, or set the data's size to resize every image"
-                )
-            out[k] = arr
-        return out
+        where = f"image '{self.names[r]}'"
+        arr = read_image(Path(self.paths[r]), where, self.mode, self.size)
+        if arr.shape == self.sample_shape:
+            return np.rint(arr.transpose(1, 2, 0) * 255.0).astype(np.uint8)
+        raise DataError(
+            f"{where} is {arr.shape[2]}×{arr.shape[1]} pixels but the other images "
+            f"are {w}×{h}: resize it, or set the data's size to resize every image"
+        )
 
 
 class NpyRows:
@@ -188,7 +217,9 @@ class StreamDataset(torch.utils.data.Dataset):
     def read(self, positions: Sequence[int] | np.ndarray) -> np.ndarray:
         """The preprocessed float32 samples at ``positions`` of this split (raises DataError)."""
         x = self.source.read(self.rows[np.asarray(positions, np.int64)])
-        return self.pre.transform(x) if self.pre is not None else x
+        if self.pre is None or (isinstance(self.source, ImageFiles) and _is_identity(self.pre)):
+            return x  # decoded images are finite floats already: nothing to do
+        return self.pre.transform(x)
 
     def __getitems__(self, positions: list[int]) -> tuple[Any, Any]:
         try:
@@ -198,6 +229,17 @@ class StreamDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, i: int) -> torch.Tensor:
         return torch.from_numpy(self.read([i])[0])
+
+
+def _is_identity(pre: Any) -> bool:
+    """Whether the fitted preprocessing leaves images unchanged (no scaling, clipping,
+    imputing or smoothing)."""
+    return (
+        pre.shift is None
+        and pre.clip_low is None
+        and pre.impute_values is None
+        and pre.settings["smooth_window"] <= 1
+    )
 
 
 class StreamedSplit:
