@@ -349,7 +349,12 @@ class DeviceStream:
 
     def plan(self, batches: Sequence[torch.Tensor]) -> None:
         """The epoch's batches (index tensors into this split), in the order they will come."""
-        self._start([id(b) for b in batches], [b.tolist() for b in batches])
+        flat = torch.cat(list(batches)).cpu().tolist() if batches else []  # one device sync
+        lists, a = [], 0
+        for b in batches:
+            lists.append(flat[a : a + len(b)])
+            a += len(b)
+        self._start([id(b) for b in batches], lists)
         self._refs = list(batches)  # keeps the ids valid while planned
 
     def _next(self, key: Any) -> torch.Tensor | None:
