@@ -328,6 +328,12 @@ class DeviceStream:
         return torch.zeros(*size, device=self.device)
 
     def _make_loader(self) -> torch.utils.data.DataLoader:
+        import multiprocessing
+
+        if multiprocessing.current_process().daemon:
+            # a daemonic process (the window's training child) may not start processes:
+            # decode in this one
+            self.workers = 0
         extra: dict[str, Any] = {}
         if self.workers > 0:
             extra = {"persistent_workers": True, "prefetch_factor": PREFETCH}

@@ -210,3 +210,21 @@ def test_a_corrupt_png_fails_the_run_with_its_name(tmp_path):
     (tmp_path / "imgs" / "b" / "001.png").write_bytes(b"not an image")
     msg = error_of(data, tmp_path)  # an unreadable header is found before training
     assert "imgs/b/001.png" in msg and "replace or delete it" in msg
+
+
+def test_a_daemonic_training_process_decodes_in_itself(tmp_path, monkeypatch):
+    """The window trains in a daemonic child process, which may not start worker processes."""
+    import multiprocessing
+
+    from engine.data.streaming import DeviceStream
+
+    make_folder(tmp_path / "imgs", per_class=4)
+    d = prepare_data(folder_spec(stream=True, memory_budget_mb=1, workers=2), tmp_path)
+    monkeypatch.setitem(multiprocessing.current_process()._config, "daemon", True)
+    stream = DeviceStream(d.x_train, torch.device("cpu"), 2)
+    batches = list(torch.arange(len(stream)).split(4))
+    stream.plan(batches)
+    got = torch.cat([stream.index_select(0, b) for b in batches])
+    assert stream.workers == 0
+    np.testing.assert_array_equal(got.numpy(), np.asarray(d.x_train))
+    stream.close()
