@@ -271,15 +271,10 @@ class StreamedSplit:
             key, rest = key[0], key[1:]
         if isinstance(key, int | np.integer):
             out = self.dataset.read([int(key) % len(self)])[0]
-        elif isinstance(key, slice):
-            out = self.dataset.read(np.arange(len(self))[key])
-        else:
-            out = self.dataset.read(np.arange(len(self))[np.asarray(key)])
-        return (
-            out[(slice(None), *rest)]
-            if rest and not isinstance(key, int)
-            else (out[rest] if rest else out)
-        )
+            return out[rest] if rest else out
+        positions = np.arange(len(self))[key if isinstance(key, slice) else np.asarray(key)]
+        out = self.dataset.read(positions)
+        return out[(slice(None), *rest)] if rest else out
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         out = self.dataset.read(np.arange(len(self)))
@@ -557,6 +552,26 @@ def prepare_streaming(
         _describe(origin, len(tr), len(va), len(te)) + ", streamed from disk",
         spec,
     )
+
+
+#: Training samples the Data panel's pictures read from streamed data (tables, sequences).
+PICTURE_SAMPLE = 2000
+
+
+def picture_view(data: Any, seed: int) -> Any:
+    """Streamed ``data`` with its training split cut to :data:`PICTURE_SAMPLE` samples chosen
+    with ``seed`` and read into memory, for the pictures (histograms, lines) that look at
+    every training sample; resident data as it is. The class balance comes from the whole
+    data (the targets are resident)."""
+    import dataclasses
+
+    if not isinstance(data.x_train, StreamedSplit) or len(data.x_train) <= PICTURE_SAMPLE:
+        return data
+    pick = np.sort(
+        np.random.default_rng(seed).choice(len(data.x_train), PICTURE_SAMPLE, replace=False)
+    )
+    y = data.y_train[pick] if data.y_train is not None else None
+    return dataclasses.replace(data, x_train=data.x_train[pick], y_train=y)
 
 
 def workers_for(spec: dict[str, Any]) -> int:

@@ -228,3 +228,20 @@ def test_a_daemonic_training_process_decodes_in_itself(tmp_path, monkeypatch):
     assert stream.workers == 0
     np.testing.assert_array_equal(got.numpy(), np.asarray(d.x_train))
     stream.close()
+
+
+def test_pictures_of_streamed_data_read_a_sample(tmp_path, monkeypatch):
+    from engine.data import streaming
+    from engine.data.summary import summarize
+
+    rng = np.random.default_rng(1)
+    table = np.hstack([rng.normal(size=(60, 3)), np.repeat([0.0, 1.0, 2.0], 20)[:, None]])
+    np.save(tmp_path / "t.npy", table)
+    spec = {"source": "npy", "path": "t.npy", "target": "last", "stream": True, "workers": 0}
+    data = prepare_data(spec, tmp_path)
+    monkeypatch.setattr(streaming, "PICTURE_SAMPLE", 10)
+    view = streaming.picture_view(data, seed=0)
+    assert isinstance(view.x_train, np.ndarray) and view.x_train.shape == (10, 3)
+    assert len(view.y_train) == 10 and len(data.y_train) == 48
+    summary = summarize(view, None, 0)
+    assert summary.kind == "table" and summary.total_rows == 10
