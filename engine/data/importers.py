@@ -557,8 +557,9 @@ def list_image_folder(spec: dict[str, Any], base_dir: Path | None) -> ImageListi
     """The images of a folder with one sub-folder per class (nothing is decoded; with
     ``size`` null the first image's header gives the size every image must have).
 
-    A class with a single image is refused when the data is split (it cannot be in both the
-    training and the validation split): the line names the class folder and the fix."""
+    A class with a single image is refused when the data is split with stratification (it
+    cannot be in both the training and the validation split): the line names the class folder
+    and the fix."""
     name = spec["path"].rstrip("/\\") or spec["path"]
     root = resolve(spec["path"], base_dir, "folder")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -568,7 +569,7 @@ def list_image_folder(spec: dict[str, Any], base_dir: Path | None) -> ImageListi
             "images in its own sub-folder (e.g. cats/, dogs/)"
         )
     split = spec.get("split") or {}
-    splits = split.get("val", 0) > 0 or split.get("test", 0) > 0
+    splits = (split.get("val", 0) > 0 or split.get("test", 0) > 0) and split.get("stratify", True)
     listing = ImageListing(f"image folder '{name}'", [], [], [], [c.name for c in classes])
     for label, folder in enumerate(classes):
         files = sorted(
@@ -583,7 +584,7 @@ def list_image_folder(spec: dict[str, Any], base_dir: Path | None) -> ImageListi
             raise DataError(
                 f"class folder '{name}/{folder.name}' has only one image ({files[0].name}), "
                 "so it cannot be in both the training and the validation split: add images "
-                "to it, or remove the folder"
+                "to it, remove the folder, or set split.stratify to false"
             )
         listing.paths += [str(f) for f in files]
         listing.names += [f"{name}/{folder.name}/{f.name}" for f in files]

@@ -189,6 +189,9 @@ def test_a_class_with_one_image_is_one_line(tmp_path):
     make_folder(tmp_path / "imgs", per_class=1, classes=("lonely",))
     msg = error_of(folder_spec(stream=True, **TINY), tmp_path)
     assert "'imgs/lonely'" in msg and "only one image" in msg and "add images" in msg
+    assert error_of(folder_spec(stream=False), tmp_path) == msg  # resident: the same line
+    unstratified = folder_spec(split={"val": 0.2, "stratify": False}, stream=True, **TINY)
+    assert prepare_data(unstratified, tmp_path).num_classes == 4
 
 
 def test_a_corrupt_png_fails_the_run_with_its_name(tmp_path):
