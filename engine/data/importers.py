@@ -12,6 +12,7 @@ import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -354,16 +355,26 @@ def _csv_targets(
 NUMPY_MAGIC = (b"\x93NUMPY", b"PK\x03\x04", b"PK\x05\x06")
 
 
-def _load_array(name: str, base_dir: Path | None) -> Any:
-    path = resolve(name, base_dir)
+def check_numpy_file(path: Path, name: str) -> None:
+    """Refuse a file that starts with neither the .npy nor the .npz (zip) signature."""
     try:
         with open(path, "rb") as fh:
             head = fh.read(6)
-        if not head.startswith(NUMPY_MAGIC):
-            raise DataError(
-                f"{name} is not a NumPy file (it starts with neither the .npy nor "
-                "the .npz/zip signature): save it with numpy.save or numpy.savez"
-            )
+    except OSError as exc:
+        raise DataError(
+            f"{name} cannot be read ({exc.strerror}): check the file's permissions"
+        ) from None
+    if not head.startswith(NUMPY_MAGIC):
+        raise DataError(
+            f"{name} is not a NumPy file (it starts with neither the .npy nor "
+            "the .npz/zip signature): save it with numpy.save or numpy.savez"
+        )
+
+
+def _load_array(name: str, base_dir: Path | None) -> Any:
+    path = resolve(name, base_dir)
+    try:
+        check_numpy_file(path, name)
         return np.load(path, allow_pickle=False)
     except zipfile.BadZipFile as exc:
         raise DataError(
@@ -451,6 +462,25 @@ def _from_arrays(
     return RawData(x.astype(np.float64), y, task, layout, name, columns=columns)
 
 
+def npy_targets(
+    spec: dict[str, Any], base_dir: Path | None, n: int
+) -> tuple[np.ndarray | None, str]:
+    """(targets, task) of an ``.npy`` source whose features stream from a memory map: from
+    ``target_path`` (loaded whole: one value per sample) or the last column, checked as
+    :func:`load_npy` checks them."""
+    name = spec["path"]
+    x_stub = np.zeros((n, 1))
+    if spec["target_path"]:
+        y = _load_array(spec["target_path"], base_dir)
+        raw = _from_arrays(x_stub, y, spec, name, spec["target_path"])
+    elif spec["target"] == "last":
+        mm = np.load(resolve(name, base_dir), mmap_mode="r", allow_pickle=False)
+        raw = _from_arrays(x_stub, np.asarray(mm[:, -1]), spec, name, name)
+    else:
+        raw = _from_arrays(x_stub, None, spec, name, name)
+    return raw.y, raw.task
+
+
 def load_npy(spec: dict[str, Any], base_dir: Path | None) -> RawData:
     """Features from ``path``; targets from ``target_path`` or the last column."""
     name = spec["path"]
@@ -506,17 +536,30 @@ def load_npz(spec: dict[str, Any], base_dir: Path | None) -> RawData:
 
 
 # --------------------------------------------------------------------------- images
-def load_image_folder(
-    spec: dict[str, Any], base_dir: Path | None, should_stop: ShouldStop = None
-) -> RawData:
-    """One sub-folder per class; images resized to ``size`` and scaled to [0, 1] as (C, H, W).
+#: Pillow modes whose values fit 8 bits, so converting them to grayscale or RGB loses nothing.
+EIGHT_BIT_MODES = frozenset({"1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBX", "RGBa"})
+EIGHT_BIT_MODES |= {"CMYK", "YCbCr", "LAB", "HSV"}
 
-    ``should_stop()`` is asked every :data:`IMAGE_CHUNK` images (see :func:`load_csv`)."""
-    from PIL import Image
 
-    # Pillow only warns between its own limit and twice that: make it an error like above it.
-    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+@dataclass
+class ImageListing:
+    """The files of an image folder in load order (class by class, sorted by name)."""
 
+    origin: str  # "image folder 'name'" for messages and descriptions
+    paths: list[str]
+    names: list[str]  # "folder/class/file.png" as the user wrote the folder
+    labels: list[int]
+    class_names: list[str]
+    first_size: tuple[int, int] = (0, 0)  # (height, width) of the first image
+
+
+def list_image_folder(spec: dict[str, Any], base_dir: Path | None) -> ImageListing:
+    """The images of a folder with one sub-folder per class (nothing is decoded; with
+    ``size`` null the first image's header gives the size every image must have).
+
+    A class with a single image is refused when the data is split with stratification (it
+    cannot be in both the training and the validation split): the line names the class folder
+    and the fix."""
     name = spec["path"].rstrip("/\\") or spec["path"]
     root = resolve(spec["path"], base_dir, "folder")
     classes = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
@@ -525,10 +568,9 @@ def load_image_folder(
             f"image folder '{name}' has no class sub-folders: put each class's "
             "images in its own sub-folder (e.g. cats/, dogs/)"
         )
-    height, width = spec["size"]
-    mode = "L" if spec["color"] == "grayscale" else "RGB"
-    images: list[np.ndarray] = []
-    labels: list[int] = []
+    split = spec.get("split") or {}
+    splits = (split.get("val", 0) > 0 or split.get("test", 0) > 0) and split.get("stratify", True)
+    listing = ImageListing(f"image folder '{name}'", [], [], [], [c.name for c in classes])
     for label, folder in enumerate(classes):
         files = sorted(
             p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
@@ -538,38 +580,121 @@ def load_image_folder(
                 f"class folder '{name}/{folder.name}' has no images "
                 f"({', '.join(IMAGE_SUFFIXES)}): add images or remove the folder"
             )
-        for f in files:
-            where = f"image '{name}/{folder.name}/{f.name}'"
-            if len(images) % IMAGE_CHUNK == 0:
-                check_cancel(should_stop)
-            images.append(_read_image(f, where, mode, width, height))
-            labels.append(label)
-    task = "unsupervised" if spec["task"] == "unsupervised" else "classification"
+        if len(files) == 1 and splits and spec.get("task") != "unsupervised":
+            raise DataError(
+                f"class folder '{name}/{folder.name}' has only one image ({files[0].name}), "
+                "so it cannot be in both the training and the validation split: add images "
+                "to it, remove the folder, or set split.stratify to false"
+            )
+        listing.paths += [str(f) for f in files]
+        listing.names += [f"{name}/{folder.name}/{f.name}" for f in files]
+        listing.labels += [label] * len(files)
+    if spec.get("size", [1, 1]) is None:
+        listing.first_size = _header(Path(listing.paths[0]), listing.names[0])[0]
+    return listing
+
+
+def image_task(spec: dict[str, Any], origin: str) -> str:
+    """The task of an image folder: classification, or unsupervised when asked."""
     if spec["task"] not in (None, "classification", "unsupervised"):
         raise DataError(
-            f"image folder '{name}': task {spec['task']!r} is not possible; "
-            "use classification or unsupervised"
+            f"{origin}: task {spec['task']!r} is not possible; use classification or unsupervised"
         )
-    return RawData(
-        np.stack(images),
-        np.array(labels, dtype=np.int64) if task == "classification" else None,
-        task,
-        "image",
-        f"image folder '{name}'",
-        class_names=[c.name for c in classes],
-    )
+    return "unsupervised" if spec["task"] == "unsupervised" else "classification"
 
 
-def _read_image(path: Path, where: str, mode: str, width: int, height: int) -> np.ndarray:
-    """One image as a float32 (C, H, W) array in [0, 1], converted to ``mode`` and resized;
-    DataError naming ``where`` for a decompression bomb or a file that does not decode."""
+def _header(path: Path, name: str) -> tuple[tuple[int, int], str]:
+    """((height, width), mode) from an image's header (its pixels are not decoded)."""
     from PIL import Image, UnidentifiedImageError
 
     try:
         with Image.open(path) as img:
+            return (img.height, img.width), img.mode
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+        reason = str(exc).split(":")[0] or type(exc).__name__
+        raise DataError(
+            f"image '{name}' cannot be decoded ({reason}): replace or delete it"
+        ) from None
+
+
+def check_image_headers(
+    listing: ImageListing, spec: dict[str, Any], should_stop: ShouldStop = None, limit: int = 0
+) -> None:
+    """Check images' headers before anything is decoded (``limit`` spread over the folder, 0
+    for all): each must open, have 8-bit values (a 16-bit or float image would be clipped)
+    and, when ``size`` is null, the size of the first image. One line names the file."""
+    n = len(listing.paths)
+    picks = range(n) if not limit or n <= limit else np.linspace(0, n - 1, limit).astype(int)
+    for k, i in enumerate(picks):
+        if k % IMAGE_CHUNK == 0:
+            check_cancel(should_stop)
+        size, mode = _header(Path(listing.paths[i]), listing.names[i])
+        _check_mode(mode, listing.names[i])
+        if spec["size"] is None and size != listing.first_size:
+            raise DataError(_size_line(listing.names[i], size, listing.first_size))
+
+
+def _check_mode(mode: str, name: str) -> None:
+    if mode not in EIGHT_BIT_MODES:
+        raise DataError(
+            f"image '{name}' has mode {mode} (16-bit or floating-point values) while "
+            "images are read as 8-bit grayscale or RGB: save it as an 8-bit PNG or JPEG"
+        )
+
+
+def _size_line(name: str, size: tuple[int, int], first: tuple[int, int]) -> str:
+    return (
+        f"image '{name}' is {size[1]}×{size[0]} pixels but the first image is "
+        f"{first[1]}×{first[0]}: resize it, or set the data's size (e.g. [28, 28]) "
+        "to resize every image"
+    )
+
+
+def load_image_folder(
+    spec: dict[str, Any], base_dir: Path | None, should_stop: ShouldStop = None
+) -> RawData:
+    """One sub-folder per class; images resized to ``size`` (kept as they are when ``size`` is
+    null, then they must all agree) and scaled to [0, 1] as (C, H, W).
+
+    ``should_stop()`` is asked every :data:`IMAGE_CHUNK` images (see :func:`load_csv`)."""
+    listing = list_image_folder(spec, base_dir)
+    task = image_task(spec, listing.origin)
+    size = tuple(spec["size"]) if spec["size"] is not None else None
+    mode = "L" if spec["color"] == "grayscale" else "RGB"
+    images: list[np.ndarray] = []
+    for k, (path, name) in enumerate(zip(listing.paths, listing.names, strict=True)):
+        if k % IMAGE_CHUNK == 0:
+            check_cancel(should_stop)
+        arr = read_image(Path(path), f"image '{name}'", mode, size)
+        if size is None and arr.shape[1:] != listing.first_size:
+            raise DataError(_size_line(name, arr.shape[1:], listing.first_size))
+        images.append(arr)
+    return RawData(
+        np.stack(images),
+        np.array(listing.labels, dtype=np.int64) if task == "classification" else None,
+        task,
+        "image",
+        listing.origin,
+        class_names=listing.class_names,
+    )
+
+
+def read_image(path: Path, where: str, mode: str, size: tuple[int, int] | None) -> np.ndarray:
+    """One image as a float32 (C, H, W) array in [0, 1], converted to ``mode`` and resized to
+    ``size`` (height, width; None keeps it); DataError naming ``where`` for a decompression
+    bomb, a 16-bit image or a file that does not decode."""
+    from PIL import Image, UnidentifiedImageError
+
+    # Pillow only warns between its own limit and twice that: make it an error like above it.
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+    try:
+        with Image.open(path) as img:
             if img.width * img.height > MAX_IMAGE_PIXELS:
                 raise Image.DecompressionBombError(f"{img.width}×{img.height}")
-            img = img.convert(mode).resize((width, height), Image.Resampling.BILINEAR)
+            _check_mode(img.mode, where.removeprefix("image ").strip("'"))
+            img = img.convert(mode)
+            if size is not None:
+                img = img.resize((size[1], size[0]), Image.Resampling.BILINEAR)
             arr = np.asarray(img, dtype=np.float32) / 255.0
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise DataError(

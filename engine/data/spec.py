@@ -86,6 +86,14 @@ DATA = Schema(
             default=[28, 28], test=_pixels, text="[height, width] in pixels, e.g. [28, 28]"
         ),
         "color": Choice(default="grayscale", choices=COLORS),
+        # larger than memory (engine.data.streaming)
+        "stream": Rule(
+            default="auto",
+            test=lambda v: v == "auto" or isinstance(v, bool),
+            text='"auto", true (read from disk batch by batch) or false (load whole)',
+        ),
+        "memory_budget_mb": Number(default=None, low=1, high=10_000_000, integer=True),
+        "workers": Number(default=None, low=0, high=64, integer=True),
     },
     _DATA,
 )
@@ -95,9 +103,9 @@ _COMMON_KEYS = ("source", "task", "split", "preprocess", "augment")
 SOURCE_KEYS: dict[str, tuple[str, ...]] = {
     "builtin": ("name", "form", "options"),
     "csv": ("path", "target", "features", "categorical", "delimiter"),
-    "npy": ("path", "target_path", "target"),
+    "npy": ("path", "target_path", "target", "stream", "memory_budget_mb", "workers"),
     "npz": ("path", "x_key", "y_key"),
-    "image_folder": ("path", "size", "color"),
+    "image_folder": ("path", "size", "color", "stream", "memory_budget_mb", "workers"),
 }
 _NPY_TARGET = Choice(default="none", choices=("none", "last"))
 
@@ -198,8 +206,18 @@ def _csv(out: dict[str, Any]) -> None:
     out["delimiter"] = DATA.get(out, "delimiter")
 
 
+def _streaming(out: dict[str, Any]) -> None:
+    """The larger-than-memory keys (engine.data.streaming): "stream", the budget, workers."""
+    if "stream" in out:  # absent keys stay absent: the defaults are "auto" and the machine's
+        out["stream"] = DATA.get(out, "stream")
+    for key in ("memory_budget_mb", "workers"):
+        if out.get(key) is not None:
+            out[key] = int(DATA.get(out, key))
+
+
 def _npy(out: dict[str, Any]) -> None:
     DATA.get(out, "path")
+    _streaming(out)
     out["target_path"] = None if out.get("target_path") is None else DATA.get(out, "target_path")
     out["target"] = DATA.check("target", out.get("target", "none"), _NPY_TARGET)
     if out["target_path"] and out["target"] == "last":
@@ -214,8 +232,12 @@ def _npz(out: dict[str, Any]) -> None:
 
 def _image_folder(out: dict[str, Any]) -> None:
     DATA.get(out, "path")
-    size = DATA.get(out, "size")
-    out["size"] = [int(size[0]), int(size[1])]
+    _streaming(out)
+    if "size" in out and out["size"] is None:  # null: the files' own size (all the same)
+        pass
+    else:
+        size = DATA.get(out, "size")
+        out["size"] = [int(size[0]), int(size[1])]
     out["color"] = DATA.get(out, "color")
 
 

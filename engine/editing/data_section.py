@@ -208,7 +208,7 @@ def without_form(spec: dict[str, Any]) -> dict[str, Any] | None:
 
 def image_size(spec: dict[str, Any], axis: int, value: int) -> list[int]:
     """The image size with one axis (0 height, 1 width) set to ``value``."""
-    size = list(spec.get("size", IMAGE_DEFAULTS["size"]))
+    size = list(spec.get("size") or IMAGE_DEFAULTS["size"])
     size[axis] = value
     return size
 

@@ -28,6 +28,7 @@ from torch import nn
 from engine.compile import DesignModule, compile_design
 from engine.data import PreparedData, check_input_shape
 from engine.data.augment import Augmenter, training_augmenter
+from engine.data.streaming import DeviceStream, is_streamed, workers_for
 from engine.errors import DataError, DesignError, TrainingError
 from engine.graph import Design
 from engine.layers import REGISTRY, fmt_shape
@@ -216,6 +217,13 @@ class FamilyLoop:
         checked to be token ids its Embeddings can look up, and converted to int64."""
         data = self.ctx.data
         x_train, x_val = data.x_train, data.x_val
+        if is_streamed(x_train):  # larger than memory: batches come from disk
+            workers = workers_for(data.spec)
+            self.x_train = DeviceStream(x_train, self.device, workers)
+            self.x_val = DeviceStream(x_val, self.device, min(workers, 1))
+            self.n_train, self.n_val = len(x_train), len(x_val)
+            self.augment = training_augmenter(data.spec, self.x_train, self.cfg, self.ctx.dist.rank)
+            return
         if net is not None and net.input_dtypes.get(in_id) == "int64":
             x_train, x_val = _token_ids(self.ctx.design, net.network, in_id, x_train, x_val)
         self.x_train = _to_device(x_train, self.device, "training data")
@@ -239,6 +247,17 @@ class FamilyLoop:
         """Called before the first batch of each epoch (re-seeds the augmentation)."""
         if self.augment is not None:
             self.augment.start_epoch(epoch)
+
+    def plan_batches(self, batches: list[torch.Tensor]) -> None:
+        """The epoch's batches, before the first step: streamed data decodes them ahead."""
+        if isinstance(self.x_train, DeviceStream):
+            self.x_train.plan(batches)
+
+    def close_data(self) -> None:
+        """Stop the streamed data's worker processes (nothing for resident data)."""
+        for x in (getattr(self, "x_train", None), getattr(self, "x_val", None)):
+            if isinstance(x, DeviceStream):
+                x.close()
 
     def train_step(self, idx: torch.Tensor, sample: bool) -> torch.Tensor:
         """One optimization step on the samples ``idx``; returns detached loss(es)."""

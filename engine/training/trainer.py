@@ -196,6 +196,8 @@ class Trainer:
                 raise
             raise err from exc
         finally:
+            if getattr(self, "loop", None) is not None:
+                self.loop.close_data()
             self.files.close()
             torch.set_num_threads(threads_before)
             close_distributed(self.dist)
@@ -404,6 +406,7 @@ class Trainer:
             self.epoch = epoch
             loop.on_epoch_start(epoch)
             batches = self._epoch_batches()
+            loop.plan_batches(batches)
             t0 = time.perf_counter()
             paused0 = self.control.paused_s
             losses = self._train_epoch(epoch, batches)

@@ -197,7 +197,12 @@ def prepare_preview(
         on_raw=lambda raw: seen.append(copy.copy(raw)),
     )
     try:
-        summary = summarize(data, seen[0] if seen else None, seed, should_stop)
+        from engine.data.streaming import picture_view
+        from engine.data.summary import class_counts
+
+        # streamed data: the pictures read a sample of the training split, not all of it
+        summary = summarize(picture_view(data, seed), seen[0] if seen else None, seed, should_stop)
+        summary.class_counts = class_counts(data)
         steps = (spec.get("augment") or {}).get("steps") if isinstance(spec, dict) else None
         if summary.grid is not None and steps:
             # the same samples as the first epoch of a run with this seed would see them;
@@ -233,4 +238,6 @@ def describe(data: Any) -> str:
     elif data.target_shape:
         lines.append("target " + "(" + ", ".join(str(s) for s in data.target_shape) + ")")
     lines.append(f"<i>{escape_html(data.description)}</i>")
+    if getattr(data, "storage", ""):  # an image folder or .npy: resident or streamed
+        lines.append(escape_html(data.storage))
     return "<br>".join(lines)

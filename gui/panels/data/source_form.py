@@ -51,9 +51,15 @@ FILE_FILTERS = {
 VISIBLE_ROWS = {
     "builtin": ("dataset", "description", "form", "options"),
     "csv": ("path", "delimiter", "target", "columns"),
-    "npy": ("path", "npy_target"),
+    "npy": ("path", "npy_target", "stream"),
     "npz": ("path", "x_key", "y_key"),
-    "image_folder": ("path", "size", "color"),
+    "image_folder": ("path", "size", "color", "stream"),
+}
+#: The "Memory" choices (data.stream): the preview's last line says what "auto" chose.
+STREAM_CHOICES = {
+    "auto": "auto (stream when over the memory budget)",
+    True: "stream from disk",
+    False: "load whole (resident)",
 }
 
 
@@ -199,7 +205,21 @@ class SourceForm(FieldMakers):
         self.color_combo.activated.connect(
             lambda _i: self.set_value(("color",), self.color_combo.currentText())
         )
-        return [("size", "Image size", size_row), ("color", "Colour", self.color_combo)]
+        self.stream_combo = QComboBox()
+        for value, title in STREAM_CHOICES.items():
+            self.stream_combo.addItem(title, value)
+        self.stream_combo.setToolTip(
+            "Data larger than the memory budget is read from disk batch by batch; "
+            "the preview says which (docs/data.md, Larger than memory)"
+        )
+        self.stream_combo.activated.connect(
+            lambda _i: self.set_value(("stream",), self.stream_combo.currentData())
+        )
+        return [
+            ("size", "Image size", size_row),
+            ("color", "Colour", self.color_combo),
+            ("stream", "Memory", self.stream_combo),
+        ]
 
     def _add_source_rows(self, rows: list[tuple[str, str, QWidget]]) -> None:
         """One captioned form row per field; :attr:`rows` maps each key to (caption, editor)."""
@@ -369,9 +389,13 @@ class SourceForm(FieldMakers):
                 max(0, self.npy_target_combo.findData(spec["target"]))
             )
         elif source == "image_folder":
-            self.height_spin.setValue(spec["size"][0])
-            self.width_spin.setValue(spec["size"][1])
+            if spec["size"] is not None:  # null: the files' own size
+                self.height_spin.setValue(spec["size"][0])
+                self.width_spin.setValue(spec["size"][1])
             self.color_combo.setCurrentText(spec["color"])
+        if source in ("npy", "image_folder"):
+            choice = spec.get("stream", "auto")
+            self.stream_combo.setCurrentIndex(list(STREAM_CHOICES).index(choice))
 
     def _show_options(self, name: str, given: dict[str, Any]) -> None:
         defaults = builtin_options(name) if name in BUILTIN_DATASETS else {}
