@@ -1056,21 +1056,20 @@ class MainWindow(QMainWindow):
         self.search_panel.statusMessage.connect(self._show_status)
         self.search_panel.searchStarted.connect(self._show_search_docks)
         # One at a time: a search and a training run would halve each other's speed.
-        training = self.training_panel
+        # (the lambdas hold the panels, never the window: a closed window must be freed)
+        training, search = self.training_panel, self.search_panel
         training.busy_elsewhere = lambda: (
-            "A search is running: stop it in the Search panel first"
-            if self.search_panel.is_running
-            else None
+            "A search is running: stop it in the Search panel first" if search.is_running else None
         )
-        self.search_panel.busy_elsewhere = lambda: (
+        search.busy_elsewhere = lambda: (
             "A training run is going on: stop it (Train → Stop) first"
             if training.runner.is_active
             else None
         )
-        for signal in (self.search_panel.session.stateChanged, self.search_panel.session.finished):
+        for signal in (search.session.stateChanged, search.session.finished):
             signal.connect(lambda _s: training._update_controls())
         for signal in (training.runner.stateChanged, training.runFinished):
-            signal.connect(lambda _s: self.search_panel._update_buttons())
+            signal.connect(lambda _s: search._update_buttons())
 
     def _show_search_docks(self) -> None:
         """A search started: its panel and plots in front, the plots tall enough to read."""
