@@ -1112,6 +1112,7 @@ class MainWindow(QMainWindow):
         )
         self.tabifyDockWidget(self.evaluate_dock, self.stepper_dock)
         self.stepper_dock.hide()
+        self.inspector_dock.raise_()  # hiding the new tab must not bring another one forward
         self.stepper_panel.nodeHighlighted.connect(self.reveal_node)
         self.stepper_panel.statusMessage.connect(self._show_status)
         self.stepper_panel.step_action.triggered.connect(self.stepper_dock.show)

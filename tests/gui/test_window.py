@@ -244,3 +244,15 @@ def test_closing_the_window_frees_the_canvas_items(qtbot, tmp_path):
     # The document outlives the window and still works without it.
     doc.push(SetParam(doc, "g_fc1", "out_features", 8))
     assert doc.analysis.info["g_fc1"].output_shape == (8,)
+
+
+def test_the_window_opens_with_the_inspector_problems_and_layers_in_front(window, qtbot):
+    """As a new user meets it: the Inspector (not Search, Evaluate or another tab of the right
+    docks) in front, the Problems list below the canvas, and no right-hand panel clipped."""
+    win = window()
+    shown = lambda dock: not dock.visibleRegion().isEmpty()  # noqa: E731 - on screen, in front
+    qtbot.waitUntil(lambda: shown(win.inspector_dock), timeout=5000)
+    assert shown(win.palette_dock) and shown(win.problems_dock)
+    behind = (win.training_dock, win.data_dock, win.evaluate_dock, win.search_dock)
+    assert not [d.objectName() for d in behind if shown(d)]
+    assert not win.stepper_dock.isVisible()  # shown when used
