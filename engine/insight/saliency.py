@@ -135,17 +135,16 @@ class Explainer:
         preprocessing applied, as :meth:`Predictor.prepare` does) or an already preprocessed one."""
         x = np.asarray(sample)
         if not prepared:
-            if tuple(x.shape) == tuple(self.predictor.raw_shape):
+            if x.ndim == len(self.predictor.raw_shape):
                 x = x[None]
             x = self.predictor.prepare(x)
         else:
             expected = tuple(int(d) for d in self.net.input_shapes[self.input_id])
-            if tuple(x.shape) == expected:
+            if x.ndim == len(expected):
                 x = x[None]
             if tuple(x.shape[1:]) != expected:
                 raise DataError(
-                    f"the sample has shape {tuple(x.shape[1:])}, but the model expects "
-                    f"{expected}"
+                    f"the sample has shape {tuple(x.shape[1:])}, but the model expects {expected}"
                 )
         if len(x) != 1:
             raise DataError(f"explain one sample at a time, not {len(x)}")
@@ -201,7 +200,9 @@ class Explainer:
         if target is None:
             return int(scores[0].argmax()) if self.class_names is not None else 0
         if not 0 <= int(target) < k:
-            raise DataError(f"target {target} is out of range: the model has {k} outputs (0–{k - 1})")
+            raise DataError(
+                f"target {target} is out of range: the model has {k} outputs (0–{k - 1})"
+            )
         return int(target)
 
     def _attribute(
