@@ -20,6 +20,7 @@ compiled module. Every problem is one line (a :class:`~engine.errors.DataError`)
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,7 +90,8 @@ class Explainer:
 
     def __init__(self, predictor: Any) -> None:
         self.predictor = predictor
-        self.net: nn.Module = predictor.net
+        # a copy: hooks and gradients here never touch the model another thread predicts with
+        self.net: nn.Module = copy.deepcopy(predictor.net).eval()
         names = predictor.class_names
         classification = predictor.config.task == "classification" and bool(names)
         out_shape = next(iter(self.net.output_shapes.values()))
