@@ -141,17 +141,22 @@ def draw_boundary(plots: TrainingPlots, items: dict[str, Any], grid: Any, epoch:
         )
         plot.getViewBox().setMouseEnabled(x=False, y=False)
         items["boundary"] = pg.ImageItem(axisOrder="row-major")
-        items["boundary_points"] = pg.ScatterPlotItem(size=5, pen=pg.mkPen(plots.fg, width=0.6))
         plot.addItem(items["boundary"])
+        items["boundary_points"] = pg.ScatterPlotItem(size=5, pen=pg.mkPen(plots.fg, width=0.6))
         plot.addItem(items["boundary_points"])
         items["boundary_plot"] = plot
     image, plot = items["boundary"], items["boundary_plot"]
     image.setImage(boundary_colours(np.asarray(grid.probabilities), plots.bg), levels=(0, 255))
     image.setRect(QRectF(*grid.extent))
-    labels = np.asarray(grid.labels, dtype=int)
-    brushes = [pg.mkBrush(COLOURS[i % len(COLOURS)]) for i in range(int(labels.max(initial=0)) + 1)]
     points = np.asarray(grid.points, dtype=float)
-    items["boundary_points"].setData(points[:, 0], points[:, 1], brush=[brushes[i] for i in labels])
+    shown = items.get("boundary_shown")
+    scatter = items["boundary_points"]
+    # the same points every epoch: set once a run (a new run's blank view emptied the scatter)
+    if shown is None or not len(scatter.data) or not np.array_equal(shown, points):
+        items["boundary_shown"] = points
+        labels = np.asarray(grid.labels, dtype=int)
+        brushes = [pg.mkBrush(COLOURS[k % len(COLOURS)]) for k in range(labels.max(initial=0) + 1)]
+        scatter.setData(points[:, 0], points[:, 1], brush=[brushes[k] for k in labels])
     if items.get("boundary_extent") != grid.extent:
         items["boundary_extent"] = grid.extent
         x0, y0, w, h = grid.extent
