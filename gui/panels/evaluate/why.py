@@ -108,6 +108,7 @@ class WhyBox(QGroupBox):
     def _build_views(self) -> QWidget:
         self.views = pg.GraphicsLayoutWidget()
         self.views.setMinimumHeight(MAP_SIDE)
+        self.views.setMaximumHeight(MAP_SIDE + 80)
         self.picture_view = self.views.addViewBox(row=0, col=0, lockAspect=True, invertY=True)
         self.picture_view.setMouseEnabled(False, False)
         self.image_item = pg.ImageItem(axisOrder="row-major")
