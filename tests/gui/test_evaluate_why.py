@@ -122,7 +122,7 @@ def test_a_worst_sample_is_explained_with_the_engines_maps(qtbot, panel, runs):
     np.testing.assert_allclose(box.overlay_item.image, expected.map, rtol=1e-5, atol=1e-7)
     assert box.overlay_item.image.shape == (8, 8)
     np.testing.assert_allclose(box.image_item.image, worst.inputs.reshape(8, 8))  # the picture
-    assert box.picture_view.isVisible() and not box.bars_plot.isVisible()
+    assert box.views.isVisible() and box.picture_view.isVisible() and not box.bars_view.isVisible()
     assert f"Sample #{worst.index}" in box.state_label.text()
     assert f"class {worst.predicted}" in box.state_label.text()
     # the feature maps: conv2's 4 channels, one grid
@@ -169,7 +169,7 @@ def test_a_table_gets_one_bar_per_feature_and_no_grad_cam(qtbot, panel, runs):
     engine = Explainer(Predictor(load_design(path), ckpt))
     expected = engine.explain(p.details.samples.prepared[4], "integrated_gradients", prepared=True)
     assert box.bar_values == pytest.approx(expected.map.tolist(), rel=1e-4, abs=1e-6)
-    assert box.bars_plot.isVisible() and not box.picture_view.isVisible()
+    assert box.bars_view.isVisible() and not box.views.isVisible()
     ticks = box.bars_plot.getAxis("bottom")._tickLevels[0]
     assert [t for _, t in ticks] == result.names and len(result.names) == 4
 

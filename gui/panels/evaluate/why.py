@@ -126,14 +126,21 @@ class WhyBox(QGroupBox):
         self.maps_item = pg.ImageItem(axisOrder="row-major")
         self.maps_item.setColorMap(pg.colormap.get("viridis"))
         self.maps_plot.addItem(self.maps_item)
-        self.bars_plot = self.views.addPlot(
-            row=1, col=0, colspan=2, title="Attribution per feature"
-        )
+        self.views.ci.layout.setColumnStretchFactor(1, 2)
+        # a table's bars: a widget of its own, so the pictures' row takes no room
+        self.bars_view = pg.PlotWidget(title="Attribution per feature")
+        self.bars_view.setMinimumHeight(MAP_SIDE)
+        self.bars_view.setMaximumHeight(MAP_SIDE + 80)
+        self.bars_plot = self.bars_view.getPlotItem()
         self.bars_plot.setMouseEnabled(False, False)
         self.bars = pg.BarGraphItem(x=[], height=[], width=0.7, brush="#e0803a")
         self.bars_plot.addItem(self.bars)
-        self.views.ci.layout.setColumnStretchFactor(1, 2)
-        return self.views
+        box = QWidget()
+        layout = QVBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.views)
+        layout.addWidget(self.bars_view)
+        return box
 
     # -- inputs ---------------------------------------------------------------------------------
 
@@ -254,8 +261,8 @@ class WhyBox(QGroupBox):
         self.bars.setOpts(x=[], height=[])
         self.picture_view.setVisible(False)
         self.maps_plot.setVisible(False)
-        self.bars_plot.setVisible(False)
         self.views.setVisible(False)
+        self.bars_view.setVisible(False)
 
     def _show(self) -> None:
         result, (_s, _p, shown, title) = self.result, self.sample
@@ -274,9 +281,9 @@ class WhyBox(QGroupBox):
             line += "; nothing here speaks for that class (the map is zero)"
         self.state_label.setText(line)
         self._clear_views()
-        self.views.setVisible(True)
         picture = self._picture_shape()
         if picture is not None and result.map.ndim == 2:
+            self.views.setVisible(True)
             self._show_picture(shown, picture, result.map)
         else:
             self._show_bars(result)
@@ -308,7 +315,7 @@ class WhyBox(QGroupBox):
         axis = self.bars_plot.getAxis("bottom")
         axis.setTicks([[(int(i), str(n)) for i, n in zip(x, names, strict=True)]])
         self.bars_plot.setTitle(f"{result.target_name}: attribution per feature", size="9pt")
-        self.bars_plot.setVisible(True)
+        self.bars_view.setVisible(True)
         self.bars_plot.autoRange()
 
     @property
