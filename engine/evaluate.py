@@ -634,13 +634,17 @@ class Predictor:
 
     def predict(self, raw: np.ndarray) -> Predictions:
         """Predictions for raw samples ``(N, *raw_shape)``, preprocessed as in training."""
+        return self.predict_prepared(self.prepare(raw))
+
+    def prepare(self, raw: np.ndarray) -> np.ndarray:
+        """Raw samples ``(N, *raw_shape)`` through the checkpoint's saved preprocessing."""
         raw = np.asarray(raw)
         if tuple(raw.shape[1:]) != self.raw_shape:
             raise DataError(
                 f"the sample has shape {_shape_text(tuple(raw.shape[1:]))}, but the model "
                 f"expects {_shape_text(self.raw_shape)}"
             )
-        return self.predict_prepared(self.pre.transform(raw) if self.pre is not None else raw)
+        return self.pre.transform(raw) if self.pre is not None else raw
 
     def predict_prepared(self, x: np.ndarray) -> Predictions:
         """Predictions for samples already preprocessed (a split of the prepared data)."""

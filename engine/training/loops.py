@@ -31,6 +31,7 @@ from engine.data.augment import Augmenter, training_augmenter
 from engine.data.streaming import DeviceStream, is_streamed, workers_for
 from engine.errors import DataError, DesignError, TrainingError
 from engine.graph import Design
+from engine.insight.boundary import decision_boundary, shows_boundary
 from engine.layers import REGISTRY, fmt_shape
 from engine.shapes import resolve_params
 from engine.training.config import TrainConfig
@@ -406,6 +407,10 @@ class SupervisedLoop(_BackpropLoop):
         out_shape = tuple(net.output_shapes[out_id])
         src = _source_of(ctx.design, out_id)
         self._load_x(net, in_id)
+        # 2-D points: each evaluation also sends the decision boundary (engine/insight/boundary)
+        self.boundary = shows_boundary(
+            tuple(net.input_shapes[in_id]), net.input_dtypes[in_id], cfg.task
+        )
         if self.classify:
             self._setup_classes(out_shape, src)
         else:
@@ -485,6 +490,10 @@ class SupervisedLoop(_BackpropLoop):
             pred = (out.reshape(-1) > 0).long() if self.binary else out.argmax(1)
             metrics[f"{split}_accuracy"] = float((pred == labels).float().mean())
             sample = ConfusionSample(confusion_matrix(pred, labels, self.num_classes))
+            if self.boundary:
+                sample.boundary = decision_boundary(
+                    self._predict, self.x_train, self.labels_train, self.binary
+                )
         else:
             reg = regression_metrics(out, y)
             metrics[f"{split}_r2"] = reg["r2"]

@@ -9,7 +9,7 @@ a view can be laid out before the first epoch arrives. Arrays are numpy copies o
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -20,6 +20,8 @@ class ConfusionSample:
 
     view: ClassVar[str] = "confusion"
     matrix: np.ndarray  # classes × classes, rows true, columns predicted
+    # 2-D points only: the class probabilities over a grid (engine.insight.boundary.BoundaryGrid)
+    boundary: Any = None
 
 
 @dataclass

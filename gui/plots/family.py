@@ -25,7 +25,14 @@ from engine.training.samples import (
     ReconstructionSample,
     SomSample,
 )
-from gui.plots.common import MAX_CELL_TEXT, TRAIN_COLOUR, retitle, short, with_alpha
+from gui.plots.common import (
+    COLOURS,
+    MAX_CELL_TEXT,
+    TRAIN_COLOUR,
+    retitle,
+    short,
+    with_alpha,
+)
 
 if TYPE_CHECKING:
     from gui.plots.training_plots import TrainingPlots
@@ -107,6 +114,54 @@ class ConfusionView(FamilyView):
             plot.setRange(xRange=(0, k), yRange=(0, k), padding=0.02)
         dark = share > 0.55  # the count is written in the background colour on these cells
         items["counts"].set_counts(matrix if k <= MAX_CELL_TEXT else None, dark)
+        if getattr(sample, "boundary", None) is not None:
+            draw_boundary(self.plots, items, sample.boundary, epoch)
+
+
+def boundary_colours(probabilities: np.ndarray, bg: QColor) -> np.ndarray:
+    """An RGB picture (uint8, rows × cols × 3) of class probabilities: each class's colour
+    mixed by its probability, faded toward ``bg`` where the network is unsure."""
+    k = probabilities.shape[-1]
+    palette = np.array([QColor(COLOURS[i % len(COLOURS)]).getRgb()[:3] for i in range(k)], float)
+    mixed = probabilities @ palette
+    sure = (probabilities.max(-1, keepdims=True) - 1 / k) / (1 - 1 / k)
+    alpha = 0.25 + 0.5 * np.clip(sure, 0, 1)
+    back = np.array(bg.getRgb()[:3], float)
+    return (back * (1 - alpha) + mixed * alpha).round().astype(np.uint8)
+
+
+def draw_boundary(plots: TrainingPlots, items: dict[str, Any], grid: Any, epoch: str) -> None:
+    """The decision boundary of a 2-D classifier under its training points (one image, one
+    scatter), in the family column under the confusion matrix; built on the first grid."""
+    if "boundary_plot" not in items:
+        plot = plots.plot_in(plots.family, 1, 0, "Decision boundary", "")
+        plot.setToolTip(
+            "The class the network gives each point of the plane (colour; faint where unsure), "
+            "with the training points on top"
+        )
+        plot.getViewBox().setMouseEnabled(x=False, y=False)
+        items["boundary"] = pg.ImageItem(axisOrder="row-major")
+        plot.addItem(items["boundary"])
+        items["boundary_points"] = pg.ScatterPlotItem(size=5, pen=pg.mkPen(plots.fg, width=0.6))
+        plot.addItem(items["boundary_points"])
+        items["boundary_plot"] = plot
+    image, plot = items["boundary"], items["boundary_plot"]
+    image.setImage(boundary_colours(np.asarray(grid.probabilities), plots.bg), levels=(0, 255))
+    image.setRect(QRectF(*grid.extent))
+    points = np.asarray(grid.points, dtype=float)
+    shown = items.get("boundary_shown")
+    scatter = items["boundary_points"]
+    # the same points every epoch: set once a run (a new run's blank view emptied the scatter)
+    if shown is None or not len(scatter.data) or not np.array_equal(shown, points):
+        items["boundary_shown"] = points
+        labels = np.asarray(grid.labels, dtype=int)
+        brushes = [pg.mkBrush(COLOURS[k % len(COLOURS)]) for k in range(labels.max(initial=0) + 1)]
+        scatter.setData(points[:, 0], points[:, 1], brush=[brushes[k] for k in labels])
+    if items.get("boundary_extent") != grid.extent:
+        items["boundary_extent"] = grid.extent
+        x0, y0, w, h = grid.extent
+        plot.setRange(xRange=(x0, x0 + w), yRange=(y0, y0 + h), padding=0)
+    retitle(plot, f"Decision boundary{epoch}", color=plots.fg, size="9pt")
 
 
 class CellCounts(pg.GraphicsObject):

@@ -36,6 +36,7 @@ from engine.runs import store_for
 from gui.document import Document
 from gui.panels.evaluate.pictures import picture, sequence_picture
 from gui.panels.evaluate.try_it import TryIt
+from gui.panels.evaluate.why import WhyBox
 from gui.plots.confusion import ConfusionMatrixPlot
 from gui.widgets import ERROR_COLOUR, WARNING_COLOUR, scrolled_body
 from gui.workers import BackgroundCall
@@ -118,6 +119,10 @@ class EvaluatePanel(QWidget):
         self.try_it = TryIt()
         box.addWidget(self.try_it)
         layout.addWidget(self.try_box)
+        self.why = WhyBox()
+        layout.addWidget(self.why)
+        self.try_it.tried.connect(self.why.set_sample)
+        self.worst_table.itemSelectionChanged.connect(self._explain_worst)
         layout.addStretch(1)
         document.designReset.connect(self._on_design_reset)
         document.undo_stack.indexChanged.connect(self._forget_model)
@@ -328,7 +333,7 @@ class EvaluatePanel(QWidget):
             if call is not None:
                 call.cancel()
                 done = call.wait(timeout) and done
-        return done
+        return self.why.shutdown(timeout) and done
 
     @property
     def busy(self) -> bool:
@@ -460,6 +465,7 @@ class EvaluatePanel(QWidget):
     def _forget_model(self, *_args: object) -> None:
         self._model_key = None
         self.try_it.set_predictor(None)
+        self.why.set_predictor(None)
 
     def _load_model(self) -> bool:
         """Load the checkpoint's model for Try it in the background, unless it is loaded."""
@@ -488,6 +494,16 @@ class EvaluatePanel(QWidget):
             self.try_it.set_predictor(None, f"Cannot try this checkpoint: {error}")
             return
         self.try_it.set_predictor(predictor)
+        self.why.set_predictor(predictor)
+
+    @Slot()
+    def _explain_worst(self) -> None:
+        """Explain the selected worst sample in "Why this prediction?"."""
+        rows = {i.row() for i in self.worst_table.selectedIndexes()}
+        if len(rows) != 1 or self.details is None:
+            return
+        s, samples = self.details.worst[rows.pop()], self.details.samples
+        self.why.set_sample(samples.prepared[s.index], True, s.inputs, f"Sample #{s.index}")
 
     # -- fine-tune -------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -32,7 +32,10 @@ MAX_TABLE_FEATURES = 64  # a flat input with more features than this gets no one
 
 class TryIt(QWidget):
     """The "Try it" box; :meth:`set_predictor` enables it, :meth:`set_samples` enables
-    "Pick a sample" (the samples of the last evaluation)."""
+    "Pick a sample" (the samples of the last evaluation). :attr:`tried` carries each sample
+    predicted: (sample, already preprocessed?, the sample as shown, title)."""
+
+    tried = Signal(object, bool, object, str)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -266,6 +269,7 @@ class TryIt(QWidget):
         title = f"Sample {index} of the {'test' if samples.split == 'test' else 'validation'} split"
         if truth is not None:
             title += f" (true: {truth})"
+        self.tried.emit(samples.prepared[index], True, samples.inputs[index], f"Sample {index}")
         return self._show(pred, title)
 
     def _show_sample(self, inputs: np.ndarray) -> None:
@@ -290,6 +294,7 @@ class TryIt(QWidget):
             return self._fail(str(exc))
         except Exception as exc:  # noqa: BLE001 - a model that cannot run this sample
             return self._fail(f"the model cannot predict this sample: {first_line(exc, 160)}")
+        self.tried.emit(raw[0], False, raw[0], title)
         return self._show(pred, title)
 
     def _show(self, pred: Any, title: str) -> bool:
