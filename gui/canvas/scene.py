@@ -33,6 +33,7 @@ from gui.canvas.items import (
     LinkItem,
     NodeItem,
     OverviewItem,
+    block_ports,
     input_slots,
 )
 from gui.canvas.layout import layered_layout
@@ -107,9 +108,12 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         slots: dict[tuple, list[int]] = {}  # (type, ports used): slots, shared (never changed)
         for node in design:
             used = (node.type, *sorted({e.port for e in design.in_edges(node.id)}))
-            shown = slots.get(used)
+            ports = block_ports(design, node)
+            shown = slots.get(used) if ports is None else None
             if shown is None:
-                shown = slots[used] = input_slots(node.type, list(used[1:]))
+                shown = input_slots(node.type, list(used[1:]), ports)
+                if ports is None:
+                    slots[used] = shown
             item = NodeItem(self, node.id, shown)
             self.addItem(item)
             self.nodes[node.id] = item
