@@ -41,6 +41,7 @@ from engine.layers import REGISTRY
 from engine.memory import design_estimate
 from gui import formatting, gc_guard
 from gui.canvas import CanvasView
+from gui.canvas.blocks import BlockCanvas
 from gui.document import Document, new_design
 from gui.icons import app_icon, icon
 from gui.panels.data import DataPanel
@@ -218,7 +219,8 @@ class MainWindow(QMainWindow):
         self.summary = summary_of(self.document)
         self.canvas = CanvasView(self.document, self)
         self.canvas.setObjectName("canvas")
-        self.setCentralWidget(self.canvas)
+        self.block_canvas = BlockCanvas(self.document, self.canvas, self)
+        self.setCentralWidget(self.block_canvas)
         self.palette_panel = PalettePanel(self)
         self.inspector = InspectorPanel(self.document, self)
         self.problems = ProblemsPanel(self.document, self)
@@ -413,6 +415,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(canvas.select_all_action)
         edit_menu.addSeparator()
+        edit_menu.addActions(self.block_canvas.block_actions())
+        edit_menu.addSeparator()
         find = self._action(
             "Find &Layer Type…",
             self._focus_palette_search,
@@ -493,6 +497,7 @@ class MainWindow(QMainWindow):
         self.canvas.statusMessage.connect(self._show_status)
         self.canvas.statusKept.connect(self.statusBar().showMessage)  # stays until the next one
         self.inspector.errorShown.connect(self._show_refusal)
+        self._connect_blocks()
         self.training_panel.statusMessage.connect(self._show_status)
         self.training_panel.exportRequested.connect(self.show_export_dialog)
         self._on_problem_count(len(self.summary.problems))
@@ -521,8 +526,26 @@ class MainWindow(QMainWindow):
         self.canvas.setFocus()
         return node_id
 
+    def _connect_blocks(self) -> None:
+        """Block actions, the palette's library blocks, entering and leaving blocks."""
+        blocks = self.block_canvas
+        blocks.statusMessage.connect(self._show_status)
+        blocks.refused.connect(self._show_refusal)
+        blocks.levelChanged.connect(self._on_block_level)
+        blocks.librarySaved.connect(lambda _path: self.palette_panel.refresh_blocks())
+        self.palette_panel.blockActivated.connect(blocks.insert_library_block)
+
+    def _on_block_level(self) -> None:
+        """Entered or left a block: the inspector follows the view shown."""
+        view = self.block_canvas.current_view()
+        self.inspector.set_document(self.block_canvas.current_document())
+        if view is not self.canvas:
+            view.selectionChangedIds.connect(self.inspector.show_selection)
+        self.inspector.show_selection(view.selected_node_ids())
+
     def reveal_node(self, node_id: str) -> None:
         """Select ``node_id`` and scroll the canvas to it (problems list clicks)."""
+        self.block_canvas.go_to(0)
         if node_id in self.document.design:
             self.canvas.select_nodes([node_id])
             self.canvas.center_on_node(node_id)

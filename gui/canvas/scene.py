@@ -52,6 +52,9 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
     statusMessage = Signal(str)
     statusKept = Signal(str)
     layoutApplied = Signal()  # auto-layout moved the nodes: views frame the design again
+    blockOpened = Signal(str)  # double-click on a block instance: show its inside
+    #: ``hook(menu, node_id)`` adds entries to a node's context menu (gui/canvas/blocks.py)
+    node_menu_hook = None
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
@@ -586,6 +589,10 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         item = self.node_at(event.scenePos())
         if item is not None and event.button() == Qt.MouseButton.LeftButton:
+            if item.type_id == "Block":
+                self.blockOpened.emit(item.node_id)
+                event.accept()
+                return
             self.start_relabel(item.node_id)
             event.accept()
             return
@@ -638,6 +645,8 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
             menu.addAction("Rename", lambda: self.start_relabel(node_id))
             menu.addAction("Duplicate", self.duplicate_selection)
             menu.addAction("Copy", self.copy_selection)
+            if self.node_menu_hook is not None:
+                self.node_menu_hook(menu, node_id)
             menu.addSeparator()
             menu.addAction("Delete", self.delete_selection)
         elif isinstance(item, EdgeItem):
