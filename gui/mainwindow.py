@@ -532,7 +532,7 @@ class MainWindow(QMainWindow):
         blocks.statusMessage.connect(self._show_status)
         blocks.refused.connect(self._show_refusal)
         blocks.levelChanged.connect(self._on_block_level)
-        blocks.librarySaved.connect(lambda _path: self.palette_panel.refresh_blocks())
+        blocks.librarySaved.connect(self.palette_panel.refresh_blocks)
         self.palette_panel.blockActivated.connect(blocks.insert_library_block)
 
     def _on_block_level(self) -> None:

@@ -142,7 +142,7 @@ class BlockCanvas(QWidget):
         self._make_actions()
         self._hook(view)
         document.analysisChanged.connect(self._follow)
-        document.designReset.connect(lambda: self.go_to(0))
+        document.designReset.connect(self._on_reset)
         self._fill_crumbs()
 
     # -- where we are ------------------------------------------------------------------------
@@ -202,6 +202,11 @@ class BlockCanvas(QWidget):
         self.current_view().setFocus()
         self._fill_crumbs()
         self.levelChanged.emit()
+
+    def _on_reset(self) -> None:
+        """A new design was opened: back to the top."""
+        self.go_to(0)
+        self._fill_crumbs()
 
     def _follow(self, _changed=None) -> None:
         """The document changed: the inside view follows (or steps out of a block gone)."""

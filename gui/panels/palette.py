@@ -145,7 +145,7 @@ class PalettePanel(QWidget):
         self.refresh_blocks()
         self.tree.expandAll()
 
-    def refresh_blocks(self) -> None:
+    def refresh_blocks(self, *_saved: object) -> None:
         """(Re)list the block library under "Blocks" (after a block is saved to it)."""
         from engine.blocks_library import list_blocks
 

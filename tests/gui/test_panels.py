@@ -44,7 +44,7 @@ def _type_in(qtbot, editor, text: str) -> None:
 def test_palette_lists_every_registry_layer_grouped_by_category(palette):
     assert sorted(palette.visible_type_ids()) == sorted(spec.type_id for spec in REGISTRY)
     groups = [palette.tree.topLevelItem(i).text(0) for i in range(palette.tree.topLevelItemCount())]
-    assert groups == list(REGISTRY.by_category())
+    assert groups == [*REGISTRY.by_category(), "Blocks"]  # then the block library
     conv = palette.item_for("Conv2d")
     assert conv.parent().text(0) == "Convolution"
     assert REGISTRY.get("Conv2d").help in conv.toolTip(0)
