@@ -13,6 +13,7 @@ the palette) work on the view shown, at any depth.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,13 +48,23 @@ def body_view(design: Design, name: str) -> Design:
     body = design.blocks[name].body.copy()
     body.name = name
     body.blocks = {k: v.copy() for k, v in design.blocks.items()}
+    body.data = copy.deepcopy(design.data)  # so the summary does not ask for data
+    body.training = copy.deepcopy(design.training)
     return body
 
 
-def _body_key(body: Design) -> str:
-    """The body's content, for comparing (definitions left out)."""
+def _bare(body: Design) -> Design:
+    """The body alone: no definitions, data or training sections (what a definition keeps)."""
     bare = body.copy()
+    blank = Design()
     bare.blocks = {}
+    bare.data, bare.training = blank.data, blank.training
+    return bare
+
+
+def _body_key(body: Design) -> str:
+    """The body's content, for comparing."""
+    bare = _bare(body)
     bare.name = ""
     return dumps(bare)
 
@@ -85,8 +96,7 @@ class BodyDocument(Document):
         for name, defn in inner.blocks.items():
             if name not in new.blocks:
                 new.blocks[name] = defn.copy()
-        body = inner.copy()
-        body.blocks = {}
+        body = _bare(inner)
         body.name = owner.blocks[self.block].body.name
         try:
             edit = edits.edit_definition(new, self.block, body=body)
@@ -157,7 +167,9 @@ class BlockCanvas(QWidget):
 
     def crumb_texts(self) -> list[str]:
         """What the breadcrumb shows: ``["design", "stage2", …]``."""
-        return [self._design_title()] + [name for _inst, name in self.path]
+        return [self._design_title()] + [
+            inst if inst == name else f"{inst} ({name})" for inst, name in self.path
+        ]
 
     def enter(self, instance_id: str) -> bool:
         """Show the inside of block instance ``instance_id`` of the view shown."""
@@ -253,7 +265,10 @@ class BlockCanvas(QWidget):
                 button.clicked.connect(lambda _c=False, n=level: self.go_to(n))
                 self._crumb_layout.addWidget(button)
         if self.path:
-            hint = QLabel("  editing a block: changes apply to every instance")
+            hint = QLabel(
+                "  editing block '" + self.path[-1][1] + "': changes apply to every instance; "
+                "shapes are from its example input"
+            )
             hint.setStyleSheet("color: gray;")
             self._crumb_layout.addWidget(hint)
         self._crumb_layout.addStretch(1)

@@ -408,8 +408,8 @@ class _NodeTexts:
         else:
             self.shape = "→ " + fmt_shape(info.output_shape) if info.output_shape else "→ ?"
             if node.type == BLOCK_TYPE and info.output_shape:
-                ins = ", ".join(fmt_shape(s) if s else "?" for s in info.input_shapes) or "?"
-                self.shape = f"{ins} → {fmt_shape(info.output_shape)}"
+                ins = ", ".join(_dims(s) for s in info.input_shapes) or "?"
+                self.shape = f"{ins} → {_dims(info.output_shape)}"
             self.params = f"{info.params:,} parameters" if info.params else "no parameters"
             self.problems = [_problem_text(p) for p in info.problems]
             self.problems += [
@@ -422,6 +422,11 @@ class _NodeTexts:
         self.label_static = _static(_elide(t, self.label, body))
         self.shape_static = _static(_elide(t, self.shape, body))
         self.params_static = _static(_elide(t, self.params, body))
+
+
+def _dims(shape) -> str:
+    """A block's shape in its node, compact so input and output fit: ``16×8×8``."""
+    return "×".join(str(d) for d in shape) if shape else "?"
 
 
 def _static(text: str) -> QStaticText:

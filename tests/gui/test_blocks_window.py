@@ -17,7 +17,7 @@ def test_make_block_draws_one_instance_and_undo_restores(template_doc, canvas, q
     assert not {"conv1", "bn1", "relu1"} & set(scene.nodes)
     item = scene.nodes["stem"]
     assert item.title == "▣ stem"
-    assert item.shape_text == "(N, 1, 8, 8) → (N, 16, 8, 8)"
+    assert item.shape_text == "1×8×8 → 16×8×8"
     assert item.params_text.endswith("parameters") and item.params_text != "no parameters"
     assert item.slot_ports == [0]
     assert len(scene.edges) == len(doc.design.edges)
@@ -85,7 +85,7 @@ def test_make_block_action_repeat_enter_edit_expand(main_window, qtbot):
     blocks.make_action.trigger()
     scene = window.canvas.scene()
     assert "stem" in scene.nodes and "conv1" not in scene.nodes
-    assert scene.nodes["stem"].shape_text == "(N, 1, 8, 8) → (N, 16, 8, 8)"
+    assert scene.nodes["stem"].shape_text == "1×8×8 → 16×8×8"
     assert window.canvas.selected_node_ids() == ["stem"]
     # the inspector shows the instance and its repeat
     assert "stem" in window.inspector.title.text()
@@ -104,7 +104,7 @@ def test_make_block_action_repeat_enter_edit_expand(main_window, qtbot):
     # double-click enters: the breadcrumb shows the path and the inside's layers
     _double_click(qtbot, window.canvas, "stem")
     qtbot.waitUntil(lambda: blocks.inner_view is not None, timeout=3000)
-    assert blocks.crumb_texts() == [doc.design.name or "design", "stem"]
+    assert blocks.crumb_texts() == [doc.design.name or "design", "stem"]  # instance = block name
     assert blocks.crumbs.isVisible()
     inner_scene = blocks.inner_view.scene()
     assert {"conv1", "bn1", "relu1"} <= set(inner_scene.nodes)
@@ -115,7 +115,7 @@ def test_make_block_action_repeat_enter_edit_expand(main_window, qtbot):
     window.inspector.editor("out_channels").setValue(8)
     assert doc.design.blocks["stem"].body.node("conv1").params["out_channels"] == 8
     assert doc.undo_stack.index() == steps + 1
-    assert scene.nodes["stem"].shape_text == "(N, 1, 8, 8) → (N, 8, 8, 8)"
+    assert scene.nodes["stem"].shape_text == "1×8×8 → 8×8×8"
     doc.undo_stack.undo()
     assert doc.design.blocks["stem"].body.node("conv1").params["out_channels"] == 16
     qtbot.waitUntil(
