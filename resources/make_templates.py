@@ -352,8 +352,9 @@ def build_blocks() -> dict[str, Design]:
             ("digit", "Output", {}),
         ],
         _digits("image"),
-        epochs=30,
-        per_row=6,
+        epochs=15,
+        per_row=4,
+        scheduler="cosine",  # the rate anneals: the last epoch is as good as the best
     )
     for name in ("resnet_basic", "resnet_basic_projection"):
         defn, _used = load_block(SHIPPED_DIR / f"{name}.json")
