@@ -194,3 +194,25 @@ def test_problem_inside_block_shows_its_path(main_window, qtbot):
     item = window.problems.tree.topLevelItem(row)
     window.problems.tree.itemClicked.emit(item, 0)
     assert window.canvas.selected_node_ids() == ["stem"]
+
+
+def test_inspector_sets_an_exposed_value_checked_by_shape_rules(main_window, qtbot):
+    window, blocks = _window(main_window, "resnet")
+    doc = window.document
+    window.canvas.select_nodes(["stage1"])
+    qtbot.waitUntil(lambda: window.inspector.node_id == "stage1", timeout=3000)
+    assert window.inspector.editor("repeat").value() == 2
+    channels = window.inspector.editor("channels")
+    assert channels.value() == 16
+    channels.setValue(24)  # the identity shortcut adds 16 channels to 24: a shape problem
+    assert doc.design.node("stage1").params["channels"] == 24
+    assert doc.undo_stack.undoText() == "Set stage1.channels"
+    qtbot.waitUntil(
+        lambda: any(p.message.startswith("stage1[0]/") for p in window.problems.problems),
+        timeout=3000,
+    )
+    assert window.canvas.scene().nodes["stage1"].problems
+    doc.undo_stack.undo()
+    assert doc.design.node("stage1").params["channels"] == 16
+    assert channels.value() == 16
+    qtbot.waitUntil(lambda: not window.canvas.scene().nodes["stage1"].problems, timeout=3000)
