@@ -223,6 +223,7 @@ class BlockCanvas(QWidget):
     def _follow(self, _changed=None) -> None:
         """The document changed: the inside view follows (or steps out of a block gone)."""
         if self.inner is None:
+            self.crumbs.setVisible(bool(self.document.design.blocks))
             return
         names = self.document.design.blocks
         keep = 0

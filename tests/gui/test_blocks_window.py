@@ -59,6 +59,7 @@ def test_save_reopen_keeps_blocks(template_doc, tmp_path):
 # -- the window ---------------------------------------------------------------------------------
 
 from PySide6.QtCore import QPointF, Qt  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from resources import template_path  # noqa: E402
 
@@ -216,3 +217,63 @@ def test_inspector_sets_an_exposed_value_checked_by_shape_rules(main_window, qtb
     assert doc.design.node("stage1").params["channels"] == 16
     assert channels.value() == 16
     qtbot.waitUntil(lambda: not window.canvas.scene().nodes["stage1"].problems, timeout=3000)
+
+
+def test_nested_block_made_and_entered_inside(main_window, qtbot):
+    window, blocks = _window(main_window)
+    doc = window.document
+    assert not blocks.crumbs.isVisible()  # no blocks: no breadcrumb bar
+    blocks.ask_name = lambda _title, _default: "stem"
+    window.canvas.select_nodes(["conv1", "bn1", "relu1"])
+    assert blocks.make_block()
+    assert blocks.crumbs.isVisible()
+    assert blocks.enter("stem")
+    blocks.inner_view.select_nodes(["bn1", "relu1"])
+    assert blocks.make_block("post")  # a block inside the block: one undo step on the document
+    assert "post" in doc.design.blocks
+    body = doc.design.blocks["stem"].body
+    assert body.node("post").type == "Block" and "bn1" not in body
+    qtbot.waitUntil(lambda: "post" in blocks.inner_view.scene().nodes, timeout=3000)
+    assert blocks.enter("post")
+    assert blocks.crumb_texts() == [doc.design.name or "design", "stem", "post"]
+    assert set(blocks.inner_view.scene().nodes) >= {"bn1", "relu1"}
+    blocks.go_to(1)
+    assert blocks.crumb_texts()[-1] == "stem"
+    doc.undo_stack.undo()  # the nested Make Block
+    assert "post" not in doc.design.blocks and "bn1" in doc.design.blocks["stem"].body
+    qtbot.waitUntil(lambda: "bn1" in blocks.inner_view.scene().nodes, timeout=3000)
+    doc.undo_stack.undo()  # the outer Make Block: the block shown is gone, back to the design
+    qtbot.waitUntil(lambda: blocks.inner_view is None, timeout=3000)
+    assert "conv1" in window.canvas.scene().nodes
+
+
+def test_dropping_a_library_block_on_the_canvas(main_window, qtbot):
+    from PySide6.QtCore import QPoint
+    from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
+
+    from gui.panels.palette import BLOCK_MIME
+
+    window, blocks = _window(main_window)
+    palette = window.palette_panel
+    item = next(
+        palette._blocks_group.child(i)
+        for i in range(palette._blocks_group.childCount())
+        if palette._blocks_group.child(i).text(0) == "resnet_basic"
+    )
+    mime = palette.tree.mimeData([item])  # what a drag from the palette carries
+    assert mime.hasFormat(BLOCK_MIME) and not mime.hasFormat("application/x-deepwire-layer")
+    refusals = []
+    blocks.refused.connect(refusals.append)
+    viewport = window.canvas.viewport()
+    at = QPoint(viewport.width() // 2, viewport.height() // 3)
+    copy, left, mods = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton, Qt.KeyboardModifier(0)
+    enter = QDragEnterEvent(at, copy, mime, left, mods)
+    QApplication.sendEvent(viewport, enter)
+    assert enter.isAccepted()
+    QApplication.sendEvent(viewport, QDragMoveEvent(at, copy, mime, left, mods))
+    QApplication.sendEvent(viewport, QDropEvent(QPointF(at), copy, mime, left, mods))
+    assert refusals == []
+    inst = [n for n in window.document.design if n.type == "Block"]
+    assert len(inst) == 1 and inst[0].params["block"] == "resnet_basic"
+    rect = window.canvas.scene().nodes[inst[0].id].sceneBoundingRect()
+    assert rect.contains(window.canvas.mapToScene(at))
