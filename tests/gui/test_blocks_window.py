@@ -88,11 +88,15 @@ def test_make_block_action_repeat_enter_edit_expand(main_window, qtbot):
     assert "stem" in scene.nodes and "conv1" not in scene.nodes
     assert scene.nodes["stem"].shape_text == "1×8×8 → 16×8×8"
     assert window.canvas.selected_node_ids() == ["stem"]
+    # the status bar's totals and counts follow the swap
+    assert window.summary.totals == doc.analysis.totals()
+    assert window.summary.edge_count == len(doc.design.edges)
     # the inspector shows the instance and its repeat
     assert "stem" in window.inspector.title.text()
     assert window.inspector.editor("repeat").value() == 1
     doc.undo_stack.undo()
     assert dumps(doc.design) == before and "conv1" in scene.nodes
+    assert window.summary.totals == doc.analysis.totals()
     doc.undo_stack.redo()
     # Repeat ×2 (conv1 takes 1 channel in, 16 out: a second copy refuses; the node says so)
     window.canvas.select_nodes(["stem"])
