@@ -510,9 +510,10 @@ class MainWindow(QMainWindow):
         With exactly one node selected the layer goes to its right, wired after it when the
         shapes allow; otherwise it lands at the centre of the view.
         """
-        selected = self.canvas.selected_node_ids()
-        node_id = self.canvas.add_layer(type_id)
-        design = self.document.design
+        canvas = self.block_canvas.current_view()  # inside a block: add it there
+        selected = canvas.selected_node_ids()
+        node_id = canvas.add_layer(type_id)
+        design = canvas.document.design
         if len(selected) == 1:
             wired = any(e.source == selected[0] for e in design.in_edges(node_id))
             self.statusBar().showMessage(
@@ -523,7 +524,7 @@ class MainWindow(QMainWindow):
             )
         else:
             self.statusBar().showMessage(f"Added {node_id}", 4000)
-        self.canvas.setFocus()
+        canvas.setFocus()
         return node_id
 
     def _connect_blocks(self) -> None:

@@ -281,3 +281,18 @@ def test_dropping_a_library_block_on_the_canvas(main_window, qtbot):
     assert len(inst) == 1 and inst[0].params["block"] == "resnet_basic"
     rect = window.canvas.scene().nodes[inst[0].id].sceneBoundingRect()
     assert rect.contains(window.canvas.mapToScene(at))
+
+
+def test_palette_layer_added_inside_a_block_goes_into_its_definition(main_window, qtbot):
+    window, blocks = _window(main_window)
+    doc = window.document
+    push_block_edit(doc, make_block(doc.design, ["conv1", "bn1", "relu1"], "stem"))
+    assert blocks.enter("stem")
+    top = len(doc.design)
+    node_id = window.add_layer("Dropout")
+    assert node_id in doc.design.blocks["stem"].body and node_id not in doc.design
+    assert len(doc.design) == top
+    assert doc.undo_stack.undoText() == "Add Dropout in block 'stem'"
+    doc.undo_stack.undo()
+    assert node_id not in doc.design.blocks["stem"].body
+    qtbot.waitUntil(lambda: node_id not in blocks.inner_view.scene().nodes, timeout=3000)
