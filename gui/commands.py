@@ -14,9 +14,10 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
+from engine.blocks import dependencies, used_blocks
 from engine.editing import training_section
 from engine.graph import Design, Edge, Node
-from engine.io import dumps, loads
+from engine.io import block_entry, dumps, loads
 from engine.layers import REGISTRY, ParamValueError
 from gui.document import DEFAULT_DATA, Document
 
@@ -374,8 +375,10 @@ class Paste(QUndoCommand):
         offset: Position = (0.0, 0.0),
         network: str | None = None,
         text: str | None = None,
+        blocks: Mapping[str, Any] | None = None,
     ) -> None:
         design = doc.design
+        self._blocks = _missing_blocks(design, blocks or {})
         fallback = network if network in design.networks else next(iter(design.networks))
         taken = {n.id for n in design}
         mapping: dict[str, str] = {}
@@ -403,6 +406,8 @@ class Paste(QUndoCommand):
             self.setObsolete(True)
             return
         with self.doc.batch():
+            for name, defn in self._blocks.items():
+                self.doc.design.blocks[name] = defn.copy()
             for node in self._nodes:
                 self.doc._add_node(node)
             for edge in self._edges:
@@ -414,6 +419,23 @@ class Paste(QUndoCommand):
                 self.doc._remove_edge(edge)
             for node in reversed(self._nodes):
                 self.doc._remove_node(node.id)
+            for name in self._blocks:
+                self.doc.design.blocks.pop(name, None)
+
+
+def _missing_blocks(design: Design, blocks: Mapping[str, Any]) -> dict[str, Any]:
+    """The pasted definitions the design lacks; one of the same name must be the same."""
+    out = {}
+    for name, defn in blocks.items():
+        have = design.blocks.get(name)
+        if have is None:
+            out[name] = defn
+        elif block_entry(have) != block_entry(defn):
+            raise ValueError(
+                f"the design already has a different block called '{name}'; rename one of "
+                "them (Make Unique) before pasting"
+            )
+    return out
 
 
 # -- clipboard fragments ----------------------------------------------------------------------
@@ -431,13 +453,26 @@ def fragment_text(design: Design, node_ids: Iterable[str]) -> str:
         part.add_node(node.copy())
     for edge in edges:
         part.add_edge(edge)
+    names = used_blocks(part)
+    for name in list(names):
+        if name in design.blocks:
+            names.extend(dependencies(design.blocks, design.blocks[name]))
+    for name in dict.fromkeys(names):
+        if name in design.blocks:
+            part.blocks[name] = design.blocks[name].copy()
     return dumps(part)
 
 
 def parse_fragment(text: str) -> tuple[list[Node], list[Edge]]:
     """Nodes and edges of a clipboard fragment; raises DesignFormatError for foreign text."""
+    nodes, edges, _blocks = parse_fragment_blocks(text)
+    return nodes, edges
+
+
+def parse_fragment_blocks(text: str) -> tuple[list[Node], list[Edge], dict[str, Any]]:
+    """Nodes, edges and the block definitions the fragment's instances use."""
     part = loads(text, "clipboard")
-    return part.nodes, part.edges
+    return part.nodes, part.edges, dict(part.blocks)
 
 
 def _fresh_id(type_id: str, taken: set[str]) -> str:
@@ -600,3 +635,30 @@ def formatting_value(value: Any) -> str:
     if value is None:
         return "off"
     return str(value)
+
+
+# -- block edits (engine/editing/blocks.py returns whole new designs) -----------------------------
+
+
+class ApplyDesignEdit(QUndoCommand):
+    """Swap in ``new_design`` (a :class:`~engine.editing.blocks.BlockEdit`'s result) as ONE undo
+    step; undo swaps the design before it back. The document emits node and edge signals for
+    the differences only, so the canvas, inspector and problems refresh and keep their state."""
+
+    def __init__(self, doc: Document, new_design: Design, text: str) -> None:
+        super().__init__(text)
+        self.doc = doc
+        self.before = doc.design
+        self.after = new_design
+
+    def redo(self) -> None:
+        self.doc._swap_design(self.after)
+
+    def undo(self) -> None:
+        self.doc._swap_design(self.before)
+
+
+def push_block_edit(doc: Document, edit: Any) -> str | None:
+    """Push a :class:`~engine.editing.blocks.BlockEdit` as one undo step; returns its instance."""
+    doc.push(ApplyDesignEdit(doc, edit.design, edit.text))
+    return edit.instance

@@ -208,6 +208,46 @@ class Document(QObject):
             node.position = new
             self.nodeChanged.emit(node_id)
 
+    def _swap_design(self, new: Design) -> None:
+        """Make ``new`` the design (a block edit's result, or undoing one): the analysis is
+        recomputed and the differences go out as node/edge signals, so views keep their state
+        (no :attr:`designReset`). Commands only; ``new`` becomes the document's own object."""
+        old = self._design
+        old_nodes = {n.id: n for n in old}
+        new_nodes = {n.id: n for n in new}
+        gone = [
+            i
+            for i, n in old_nodes.items()
+            if i not in new_nodes or (new_nodes[i].type, new_nodes[i].network) != (n.type, n.network)
+        ]
+        gone_set = set(gone)
+        came = [i for i in new_nodes if i not in old_nodes or i in gone_set]
+        changed = [
+            i
+            for i, n in new_nodes.items()
+            if i in old_nodes and i not in gone_set and _node_state(n) != _node_state(old_nodes[i])
+        ]
+        new_edges = set(new.edges)
+        old_edges = set(old.edges)
+        self._design = new
+        with gc_paused():
+            self.analysis = analyze(new)
+        self._pending.clear()
+        self._pending_structure = False
+        for edge in old.edges:
+            if edge not in new_edges or edge.source in gone_set or edge.target in gone_set:
+                self.edgeRemoved.emit(edge)
+        for node_id in gone:
+            self.nodeRemoved.emit(node_id)
+        for node_id in came:
+            self.nodeAdded.emit(node_id)
+        for edge in new.edges:
+            if edge not in old_edges or edge.source in gone_set or edge.target in gone_set:
+                self.edgeAdded.emit(edge)
+        for node_id in changed:
+            self.nodeChanged.emit(node_id)
+        self.analysisChanged.emit(set(new_nodes))
+
     # -- internals ---------------------------------------------------------------------------
 
     def _update_analysis(self, changed: Iterable[str], structure: bool) -> None:
@@ -228,6 +268,10 @@ class Document(QObject):
 
     def _on_clean_changed(self, clean: bool) -> None:
         self.modifiedChanged.emit(not clean)
+
+
+def _node_state(node: Node) -> tuple:
+    return (node.params, node.label, node.position)
 
 
 def _design_problem_nodes(analysis: ShapeAnalysis) -> set[str]:

@@ -41,6 +41,7 @@ from engine.layers import REGISTRY
 from engine.memory import design_estimate
 from gui import formatting, gc_guard
 from gui.canvas import CanvasView
+from gui.canvas.blocks import BlockCanvas
 from gui.document import Document, new_design
 from gui.icons import app_icon, icon
 from gui.panels.data import DataPanel
@@ -219,7 +220,8 @@ class MainWindow(QMainWindow):
         self.summary = summary_of(self.document)
         self.canvas = CanvasView(self.document, self)
         self.canvas.setObjectName("canvas")
-        self.setCentralWidget(self.canvas)
+        self.block_canvas = BlockCanvas(self.document, self.canvas, self)
+        self.setCentralWidget(self.block_canvas)
         self.palette_panel = PalettePanel(self)
         self.inspector = InspectorPanel(self.document, self)
         self.problems = ProblemsPanel(self.document, self)
@@ -417,6 +419,8 @@ class MainWindow(QMainWindow):
         edit_menu.addSeparator()
         edit_menu.addAction(canvas.select_all_action)
         edit_menu.addSeparator()
+        edit_menu.addActions(self.block_canvas.block_actions())
+        edit_menu.addSeparator()
         find = self._action(
             "Find &Layer Type…",
             self._focus_palette_search,
@@ -497,6 +501,7 @@ class MainWindow(QMainWindow):
         self.canvas.statusMessage.connect(self._show_status)
         self.canvas.statusKept.connect(self.statusBar().showMessage)  # stays until the next one
         self.inspector.errorShown.connect(self._show_refusal)
+        self._connect_blocks()
         self.training_panel.statusMessage.connect(self._show_status)
         self.training_panel.exportRequested.connect(self.show_export_dialog)
         self._on_problem_count(len(self.summary.problems))
@@ -509,9 +514,10 @@ class MainWindow(QMainWindow):
         With exactly one node selected the layer goes to its right, wired after it when the
         shapes allow; otherwise it lands at the centre of the view.
         """
-        selected = self.canvas.selected_node_ids()
-        node_id = self.canvas.add_layer(type_id)
-        design = self.document.design
+        canvas = self.block_canvas.current_view()  # inside a block: add it there
+        selected = canvas.selected_node_ids()
+        node_id = canvas.add_layer(type_id)
+        design = canvas.document.design
         if len(selected) == 1:
             wired = any(e.source == selected[0] for e in design.in_edges(node_id))
             self.statusBar().showMessage(
@@ -522,11 +528,29 @@ class MainWindow(QMainWindow):
             )
         else:
             self.statusBar().showMessage(f"Added {node_id}", 4000)
-        self.canvas.setFocus()
+        canvas.setFocus()
         return node_id
+
+    def _connect_blocks(self) -> None:
+        """Block actions, the palette's library blocks, entering and leaving blocks."""
+        blocks = self.block_canvas
+        blocks.statusMessage.connect(self._show_status)
+        blocks.refused.connect(self._show_refusal)
+        blocks.levelChanged.connect(self._on_block_level)
+        blocks.librarySaved.connect(self.palette_panel.refresh_blocks)
+        self.palette_panel.blockActivated.connect(blocks.insert_library_block)
+
+    def _on_block_level(self) -> None:
+        """Entered or left a block: the inspector follows the view shown."""
+        view = self.block_canvas.current_view()
+        self.inspector.set_document(self.block_canvas.current_document())
+        if view is not self.canvas:
+            view.selectionChangedIds.connect(self.inspector.show_selection)
+        self.inspector.show_selection(view.selected_node_ids())
 
     def reveal_node(self, node_id: str) -> None:
         """Select ``node_id`` and scroll the canvas to it (problems list clicks)."""
+        self.block_canvas.go_to(0)
         if node_id in self.document.design:
             self.canvas.select_nodes([node_id])
             self.canvas.center_on_node(node_id)

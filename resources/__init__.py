@@ -34,6 +34,15 @@ DATASET_TEMPLATES: dict[str, tuple[str, str]] = {
     ),
 }
 
+# Templates built from blocks (docs/blocks.md), on the built-in digits, listed after the others:
+# stem -> (title, one-line description).
+BLOCK_TEMPLATES: dict[str, tuple[str, str]] = {
+    "resnet": (
+        "ResNet on digits",
+        "Small ResNet built from blocks: two stages of basic blocks (×2) on 8×8 digit images.",
+    ),
+}
+
 
 def template_path(stem: str) -> Path:
     """Path of a packaged template design file, e.g. ``template_path("cnn")``."""

@@ -10,7 +10,7 @@ from typing import Any
 
 from engine.graph import Design, Edge, Node
 from engine.io import save_design
-from resources import DATASET_TEMPLATES, TEMPLATES, template_path
+from resources import BLOCK_TEMPLATES, DATASET_TEMPLATES, TEMPLATES, template_path
 
 # Column step as the canvas' auto-layout (184-pixel nodes plus room for the wires' shape labels).
 X_STEP, Y_ROW, WRAP_ROW = 240.0, 260.0, 160.0
@@ -352,9 +352,47 @@ def build_datasets() -> dict[str, Design]:
     return t
 
 
+def build_blocks() -> dict[str, Design]:
+    """The templates built from shipped blocks (:data:`resources.BLOCK_TEMPLATES`)."""
+    from engine.blocks_library import SHIPPED_DIR
+    from engine.io import load_block
+
+    t: dict[str, Design] = {}
+    d = _classifier(
+        "ResNet on digits",
+        BLOCK_TEMPLATES["resnet"][1],
+        [
+            ("image", "Input", {"shape": [1, 8, 8]}),
+            ("stem", "Conv2d", {"out_channels": 16, "kernel_size": 3, "padding": 1}),
+            ("stem_bn", "BatchNorm2d", {}),
+            ("stem_relu", "ReLU", {}),
+            ("stage1", "Block", {"block": "resnet_basic", "repeat": 2, "channels": 16}),
+            (
+                "down",
+                "Block",
+                {"block": "resnet_basic_projection", "channels": 32, "stride": 2},
+            ),
+            ("stage2", "Block", {"block": "resnet_basic", "channels": 32}),
+            ("pool", "AdaptiveAvgPool2d", {}),
+            ("flatten", "Flatten", {}),
+            ("logits", "Linear", {"out_features": 10}),
+            ("digit", "Output", {}),
+        ],
+        _digits("image"),
+        epochs=15,
+        per_row=4,
+        scheduler="cosine",  # the rate anneals: the last epoch is as good as the best
+    )
+    for name in ("resnet_basic", "resnet_basic_projection"):
+        defn, _used = load_block(SHIPPED_DIR / f"{name}.json")
+        d.blocks[name] = defn
+    t["resnet"] = d
+    return t
+
+
 def main() -> None:
     """Write every template file."""
-    for stem, design in {**build(), **build_datasets()}.items():
+    for stem, design in {**build(), **build_datasets(), **build_blocks()}.items():
         save_design(design, template_path(stem))
         print("wrote", template_path(stem))
 

@@ -56,11 +56,11 @@ class ClipboardMixin:
             else (mime.text() if mime is not None else "")
         )
         try:
-            nodes, edges = cmd.parse_fragment(raw)
+            nodes, edges, blocks = cmd.parse_fragment_blocks(raw)
         except DesignFormatError:
             self.statusMessage.emit("Nothing to paste: the clipboard holds no Deepwire layers")
             return []
-        return self._paste(nodes, edges, at, None)
+        return self._paste(nodes, edges, at, None, blocks)
 
     def duplicate_selection(self) -> list[str]:
         """Copy the selected nodes (and edges among them) beside the originals."""
@@ -70,7 +70,7 @@ class ClipboardMixin:
         nodes, edges = self.document.design.subgraph_ids(ids)
         return self._paste(nodes, edges, None, f"Duplicate {cmd.plural(len(ids), 'node')}")
 
-    def _paste(self, nodes, edges, at: QPointF | None, text: str | None) -> list[str]:
+    def _paste(self, nodes, edges, at: QPointF | None, text: str | None, blocks=None) -> list[str]:
         """Push one ``Paste`` of ``nodes``/``edges`` (at ``at``, else shifted) and select them."""
         if not nodes:
             return []
@@ -86,7 +86,13 @@ class ClipboardMixin:
             offset = (PASTE_STEP * self._paste_count, PASTE_STEP * self._paste_count)
             if text is not None:  # duplicate: one step from the originals each time
                 offset = (PASTE_STEP, PASTE_STEP)
-        command = cmd.Paste(self.document, nodes, edges, offset, network=network, text=text)
+        try:
+            command = cmd.Paste(
+                self.document, nodes, edges, offset, network=network, text=text, blocks=blocks
+            )
+        except ValueError as exc:
+            self.statusMessage.emit(str(exc))
+            return []
         self.document.push(command)
         self.select_nodes(command.node_ids)
         return command.node_ids

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.blocks import BLOCK_TYPE
 from engine.graph import Edge
 from engine.layers import REGISTRY, fmt_shape
 from gui.canvas import theme as th
@@ -50,6 +51,30 @@ _WHITE = QColor("#ffffff")
 # A node item's rectangle: its body with the ports (which stick out at both sides) and a margin.
 _RECT_LEFT = -th.PORT_RADIUS - 1.0
 _RECT_WIDTH = th.NODE_WIDTH + 2 * th.PORT_RADIUS + 2.0
+#: The header colour of block instances (a block holds layers of every category).
+BLOCK_COLOUR = QColor("#5b4b8a")
+
+
+def block_title(node) -> str:
+    """What a block instance's header says: ``▣ resnet_basic ×2``."""
+    repeat = node.params.get("repeat", 1)
+    name = node.params.get("block", "?")
+    return f"▣ {name}" + (f" ×{repeat}" if isinstance(repeat, int) and repeat > 1 else "")
+
+
+def node_style(canvas: CanvasScene, node) -> tuple[str, QColor]:
+    """Title and header colour of a node: its type's, or a block instance's own."""
+    if node.type == BLOCK_TYPE:
+        return block_title(node), BLOCK_COLOUR
+    return canvas.type_style(node.type)
+
+
+def block_ports(design, node) -> int | None:
+    """The number of input ports of a block instance (its definition's Inputs), else None."""
+    if node.type != BLOCK_TYPE:
+        return None
+    defn = design.blocks.get(node.params.get("block"))
+    return len(defn.input_ids) if defn is not None else None
 
 
 def _lod(option: QStyleOptionGraphicsItem, painter: QPainter) -> float:
@@ -80,7 +105,7 @@ class NodeItem(QGraphicsRectItem):
         self.setCacheMode(_DEVICE_CACHE)
         node = canvas.document.design.node(node_id)
         self.type_id = node.type
-        self.title, self.colour = canvas.type_style(node.type)
+        self.title, self.colour = node_style(canvas, node)
         if slots is None:
             self.refresh_ports()
         else:  # the slots of a new item: no wire to re-route yet
@@ -195,7 +220,11 @@ class NodeItem(QGraphicsRectItem):
     def refresh_node(self) -> None:
         """Re-read type, label and position from the design."""
         node = self.canvas.document.design.node(self.node_id)
-        if node.type != self.type_id:
+        if node.type == BLOCK_TYPE:
+            self.title, self.colour = node_style(self.canvas, node)
+            self.type_id = node.type
+            self.refresh_ports()
+        elif node.type != self.type_id:
             self.type_id = node.type
             self.title, self.colour = self.canvas.type_style(node.type)
             self.refresh_ports()
@@ -207,8 +236,9 @@ class NodeItem(QGraphicsRectItem):
     def refresh_ports(self, slots: list[int] | None = None) -> None:
         """Recompute the input slots (merges grow a spare one) and the node's height."""
         if slots is None:
-            used = sorted({e.port for e in self.canvas.document.design.in_edges(self.node_id)})
-            slots = input_slots(self.type_id, used)
+            design = self.canvas.document.design
+            used = sorted({e.port for e in design.in_edges(self.node_id)})
+            slots = input_slots(self.type_id, used, block_ports(design, design.node(self.node_id)))
         height = th.node_height(len(slots))
         if slots != self.slot_ports or height != self._height:
             self.slot_ports = slots
@@ -285,6 +315,11 @@ class NodeItem(QGraphicsRectItem):
             th.CORNER - width / 2,
             th.CORNER - width / 2,
         )
+        if self.type_id == BLOCK_TYPE:  # a block: double border
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.setPen(QPen(self.colour, 1.2))
+            painter.drawRoundedRect(body.adjusted(3.5, 3.5, -3.5, -3.5), th.CORNER, th.CORNER)
+            painter.setPen(Qt.PenStyle.NoPen)
         return width
 
     def _paint_header(self, painter: QPainter, width: float) -> None:
@@ -372,6 +407,9 @@ class _NodeTexts:
             self.shape, self.params, self.problems = "→ ?", "", []
         else:
             self.shape = "→ " + fmt_shape(info.output_shape) if info.output_shape else "→ ?"
+            if node.type == BLOCK_TYPE and info.output_shape:
+                ins = ", ".join(_dims(s) for s in info.input_shapes) or "?"
+                self.shape = f"{ins} → {_dims(info.output_shape)}"
             self.params = f"{info.params:,} parameters" if info.params else "no parameters"
             self.problems = [_problem_text(p) for p in info.problems]
             self.problems += [
@@ -384,6 +422,11 @@ class _NodeTexts:
         self.label_static = _static(_elide(t, self.label, body))
         self.shape_static = _static(_elide(t, self.shape, body))
         self.params_static = _static(_elide(t, self.params, body))
+
+
+def _dims(shape) -> str:
+    """A block's shape in its node, compact so input and output fit: ``16×8×8``."""
+    return "×".join(str(d) for d in shape) if shape else "?"
 
 
 def _static(text: str) -> QStaticText:
@@ -403,8 +446,11 @@ def _problem_text(problem) -> str:
     return problem.message + (f" — {problem.fix}" if problem.fix else "")
 
 
-def input_slots(type_id: str, used: list[int]) -> list[int]:
-    """Input ports a node shows, top to bottom, given the ports its edges use (sorted)."""
+def input_slots(type_id: str, used: list[int], ports: int | None = None) -> list[int]:
+    """Input ports a node shows, top to bottom, given the ports its edges use (sorted);
+    ``ports``: a block instance's input count."""
+    if ports is not None:
+        return list(range(ports)) + [p for p in used if p >= ports]
     spec = REGISTRY.get(type_id) if type_id in REGISTRY else None
     if spec is None:
         return list(used)

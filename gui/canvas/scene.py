@@ -33,6 +33,7 @@ from gui.canvas.items import (
     LinkItem,
     NodeItem,
     OverviewItem,
+    block_ports,
     input_slots,
 )
 from gui.canvas.layout import layered_layout
@@ -51,6 +52,9 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
     statusMessage = Signal(str)
     statusKept = Signal(str)
     layoutApplied = Signal()  # auto-layout moved the nodes: views frame the design again
+    blockOpened = Signal(str)  # double-click on a block instance: show its inside
+    #: ``hook(menu, node_id)`` adds entries to a node's context menu (gui/canvas/blocks.py)
+    node_menu_hook = None
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
@@ -107,9 +111,12 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         slots: dict[tuple, list[int]] = {}  # (type, ports used): slots, shared (never changed)
         for node in design:
             used = (node.type, *sorted({e.port for e in design.in_edges(node.id)}))
-            shown = slots.get(used)
+            ports = block_ports(design, node)
+            shown = slots.get(used) if ports is None else None
             if shown is None:
-                shown = slots[used] = input_slots(node.type, list(used[1:]))
+                shown = input_slots(node.type, list(used[1:]), ports)
+                if ports is None:
+                    slots[used] = shown
             item = NodeItem(self, node.id, shown)
             self.addItem(item)
             self.nodes[node.id] = item
@@ -582,6 +589,10 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
     def mouseDoubleClickEvent(self, event: QGraphicsSceneMouseEvent) -> None:  # noqa: N802
         item = self.node_at(event.scenePos())
         if item is not None and event.button() == Qt.MouseButton.LeftButton:
+            if item.type_id == "Block":
+                self.blockOpened.emit(item.node_id)
+                event.accept()
+                return
             self.start_relabel(item.node_id)
             event.accept()
             return
@@ -634,6 +645,8 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
             menu.addAction("Rename", lambda: self.start_relabel(node_id))
             menu.addAction("Duplicate", self.duplicate_selection)
             menu.addAction("Copy", self.copy_selection)
+            if self.node_menu_hook is not None:
+                self.node_menu_hook(menu, node_id)
             menu.addSeparator()
             menu.addAction("Delete", self.delete_selection)
         elif isinstance(item, EdgeItem):

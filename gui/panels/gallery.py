@@ -26,7 +26,7 @@ from engine.layers import CATEGORIES, REGISTRY
 from engine.shapes import analyze
 from gui import formatting
 from gui.widgets import UNKNOWN_CATEGORY_COLOUR
-from resources import DATASET_TEMPLATES, TEMPLATES, template_path
+from resources import BLOCK_TEMPLATES, DATASET_TEMPLATES, TEMPLATES, template_path
 
 THUMB = QSize(240, 120)
 STEM_ROLE = Qt.ItemDataRole.UserRole
@@ -82,7 +82,8 @@ def render_thumbnail(
 
 
 class TemplateGallery(QDialog):
-    """Pick one of :data:`resources.TEMPLATES` or :data:`resources.DATASET_TEMPLATES`;
+    """Pick one of :data:`resources.TEMPLATES`, :data:`resources.DATASET_TEMPLATES` or
+    :data:`resources.BLOCK_TEMPLATES`;
     :meth:`chosen` is its file stem after accept."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
@@ -119,7 +120,8 @@ class TemplateGallery(QDialog):
         layout.addWidget(buttons)
         self._summaries: dict[str, str] = {}
         ratio = self.devicePixelRatioF()
-        for stem, (title, description) in {**TEMPLATES, **DATASET_TEMPLATES}.items():
+        every = {**TEMPLATES, **DATASET_TEMPLATES, **BLOCK_TEMPLATES}
+        for stem, (title, description) in every.items():
             item = QListWidgetItem(title, self.list)
             item.setData(STEM_ROLE, stem)
             item.setToolTip(description)

@@ -12,6 +12,7 @@ refreshing blocks the editors' signals, so it never pushes an edit back.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable
 from typing import Any
@@ -34,12 +35,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.blocks import BLOCK_TYPE
+from engine.editing import blocks as block_edits
 from engine.editing.search_section import default_entry, with_entry, without_entry
 from engine.errors import first_line
-from engine.layers import CATEGORIES, REGISTRY, ParamSpec, fmt_shape
+from engine.layers import CATEGORIES, REGISTRY, ParamSpec, ParamValueError, fmt_shape
 from engine.search_space import SEARCHABLE_KINDS, SearchError, section_of
 from gui import formatting
-from gui.commands import Relabel, ReplaceSection, SetParam
+from gui.canvas.items import BLOCK_COLOUR
+from gui.commands import ApplyDesignEdit, Relabel, ReplaceSection, SetParam
 from gui.document import Document
 from gui.icons import icon
 from gui.summary import summary_of
@@ -87,14 +91,34 @@ class InspectorPanel(QWidget):
         self._build_design_box()
         self._lay_out()
 
-        self.summary = summary_of(document)
-        self.summary.changed.connect(self._on_summary_changed)
-        document.nodeChanged.connect(self._on_node_changed)
-        document.nodeRemoved.connect(self._on_node_removed)
-        document.analysisChanged.connect(self._on_analysis_changed)
-        document.designReset.connect(self._on_reset)
-        document.sectionChanged.connect(self._on_section_changed)
+        self._link(document, True)
         self.show_selection([])
+
+    def _link(self, document: Document, on: bool) -> None:
+        """Observe (or stop observing) ``document``."""
+        if on:
+            self.summary = summary_of(document)
+        for signal, slot in (
+            (self.summary.changed, self._on_summary_changed),
+            (document.nodeChanged, self._on_node_changed),
+            (document.nodeRemoved, self._on_node_removed),
+            (document.analysisChanged, self._on_analysis_changed),
+            (document.designReset, self._on_reset),
+            (document.sectionChanged, self._on_section_changed),
+        ):
+            if on:
+                signal.connect(slot)
+            else:
+                signal.disconnect(slot)
+
+    def set_document(self, document: Document) -> None:
+        """Inspect another document (the inside of a block while the canvas shows it)."""
+        if document is self.document:
+            return
+        self._link(self.document, False)
+        self.document = document
+        self._link(document, True)
+        self._on_reset()
 
     # -- building ----------------------------------------------------------------------------
 
@@ -216,8 +240,9 @@ class InspectorPanel(QWidget):
             self._show_summary()
             return
         node = self.document.design.node(node_id)
-        if node.type != self._type or not self._editors and self._has_params(node.type):
-            self._build_editors(node.type)
+        kind = _editor_kind(node)
+        if kind != self._type or not self._editors and self._has_params(kind):
+            self._build_editors(kind)
         self._load_node()
         self._load_info()
 
@@ -262,7 +287,36 @@ class InspectorPanel(QWidget):
 
     @staticmethod
     def _has_params(type_id: str) -> bool:
-        return type_id in REGISTRY and bool(REGISTRY.get(type_id).params)
+        return type_id.startswith("Block:") or (
+            type_id in REGISTRY and bool(REGISTRY.get(type_id).params)
+        )
+
+    def _block_specs(self, node) -> list[ParamSpec]:
+        """A block instance's editable values: repeat, then each exposed parameter (edited as
+        the first inner parameter it sets)."""
+        defn = self.document.design.blocks.get(node.params.get("block"))
+        specs = [
+            ParamSpec("repeat", "int", 1, minimum=1, maximum=1000, help="copies chained in a row")
+        ]
+        if defn is None:
+            return specs
+        for exposed, targets in defn.params.items():
+            inner, _, param = targets[0].partition(".") if targets else ("", "", "")
+            if inner in defn.body and defn.body.node(inner).type in REGISTRY:
+                try:
+                    ps = REGISTRY.get(defn.body.node(inner).type).param(param)
+                except KeyError:
+                    continue
+                default = defn.default(exposed)
+                specs.append(
+                    dataclasses.replace(
+                        ps,
+                        name=exposed,
+                        default=ps.default if default is None else default,
+                        help=f"sets {', '.join(targets)}",
+                    )
+                )
+        return specs
 
     def _build_editors(self, type_id: str) -> None:
         while self.params_form.rowCount():
@@ -271,10 +325,13 @@ class InspectorPanel(QWidget):
         self._setters.clear()
         self._search_buttons.clear()
         self._type = type_id
-        if type_id not in REGISTRY:
+        if type_id.startswith("Block:") and self.node_id in self.document.design:
+            params = self._block_specs(self.document.design.node(self.node_id))
+        elif type_id not in REGISTRY:
             return
-        spec = REGISTRY.get(type_id)
-        for ps in spec.params:
+        else:
+            params = REGISTRY.get(type_id).params
+        for ps in params:
             editor, setter = self._make_editor(ps)
             tip = f"{ps.help}\nAllowed: {ps.describe_range()}; default {ps.default!r}".strip()
             editor.setToolTip(tip)
@@ -283,7 +340,7 @@ class InspectorPanel(QWidget):
             label.setToolTip(tip)
             label.setBuddy(editor)
             field: QWidget = editor
-            if ps.kind in SEARCHABLE_KINDS:
+            if ps.kind in SEARCHABLE_KINDS and not type_id.startswith("Block:"):
                 field = self._with_search_button(ps.name, editor, label)
             self.params_form.addRow(label, field)
             self._editors[ps.name] = editor
@@ -385,6 +442,9 @@ class InspectorPanel(QWidget):
 
     def _load_node(self) -> None:
         node = self.document.design.node(self.node_id)
+        if node.type == BLOCK_TYPE:
+            self._load_block(node)
+            return
         spec = REGISTRY.get(node.type) if node.type in REGISTRY else None
         colour = (
             CATEGORIES.get(spec.category, UNKNOWN_CATEGORY_COLOUR)
@@ -413,6 +473,59 @@ class InspectorPanel(QWidget):
         self.summary_label.hide()
         self.design_box.hide()
         self._summary_head = None
+
+    def _load_block(self, node) -> None:
+        """A block instance: its definition's name and description, its values."""
+        name = node.params.get("block", "?")
+        defn = self.document.design.blocks.get(name)
+        self.title.setText(
+            f"<span style='color:{BLOCK_COLOUR.name()}; font-size:large'>▣</span> "
+            f"<b style='font-size:large'>{name}</b> &nbsp;<i>block</i>"
+        )
+        about = defn.description if defn is not None and defn.description else ""
+        self.help.setText(
+            (about + " — " if about else "")
+            + "Double-click to edit its inside (every instance changes)."
+        )
+        if not self.label_edit.hasFocus() or self.label_edit.text() != node.label:
+            self.label_edit.setText(node.label)
+        self.label_edit.setPlaceholderText(node.id)
+        self.id_label.setText(node.id)
+        self.network_label.setText(self.document.network_titles().get(node.network, node.network))
+        for ps in self._block_specs(node):
+            self._set_editor(ps.name, node.params.get(ps.name, ps.default))
+        for w in (self.title, self.help, self.node_box, self.shape_box):
+            w.show()
+        self.params_box.setVisible(bool(self._editors))
+        self.summary_label.hide()
+        self.design_box.hide()
+        self._summary_head = None
+
+    def _commit_block(self, node, name: str, value: Any) -> None:
+        """Set ``repeat`` or an exposed value of a block instance: one undo step."""
+        specs = {ps.name: ps for ps in self._block_specs(node)}
+        current = node.params.get(name, specs[name].default if name in specs else None)
+        if _same(current, value):
+            self._clear_error()
+            return
+        try:
+            if name in specs and value is not None:
+                value = specs[name].coerce(value)
+                if isinstance(value, tuple):
+                    value = list(value)
+            if name == "repeat":
+                edit = block_edits.set_repeat(self.document.design, node.id, int(value))
+            else:
+                edit = block_edits.set_block_value(self.document.design, node.id, name, value)
+        except (ParamValueError, block_edits.BlockEditError) as exc:
+            self._refuse(f"{name} of {node.id} {first_line(exc)}")
+            return
+        self._clear_error()
+        apply = getattr(self.document, "push_design", None)
+        if apply is not None:  # inside a block: the definition changes
+            apply(edit.design, edit.text)
+        else:
+            self.document.push(ApplyDesignEdit(self.document, edit.design, edit.text))
 
     def _set_editor(self, name: str, value: Any) -> None:
         editor = self._editors.get(name)
@@ -525,6 +638,9 @@ class InspectorPanel(QWidget):
         if node_id is None or node_id not in self.document.design:
             return
         node = self.document.design.node(node_id)
+        if node.type == BLOCK_TYPE:
+            self._commit_block(node, name, value)
+            return
         spec = REGISTRY.get(node.type)
         current = node.params.get(name, spec.param(name).default)
         if _same(current, value):
@@ -599,6 +715,13 @@ class InspectorPanel(QWidget):
         self._type = None
         self._summary_head = None
         self.show_selection([])
+
+
+def _editor_kind(node) -> str:
+    """What decides a node's editors: its type, or for a block instance its definition."""
+    if node.type == BLOCK_TYPE:
+        return f"Block:{node.params.get('block')}"
+    return node.type
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -4,6 +4,10 @@ The palette is generated from :data:`engine.layers.REGISTRY`; it never edits the
 an entry carries its type id as ``application/x-deepwire-layer`` (the canvas adds the node where it
 is dropped); double-click or Enter emits :attr:`PalettePanel.layerActivated` and the main window
 adds the layer at the view centre.
+
+The last category, "Blocks", lists the block library (:mod:`engine.blocks_library`: shipped
+blocks, then the user's); a block entry drags as ``application/x-deepwire-block`` carrying its
+file path, and double-click or Enter emits :attr:`PalettePanel.blockActivated`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,10 @@ from engine.layers import CATEGORIES, REGISTRY, LayerSpec
 from gui.icons import swatch
 
 LAYER_MIME = "application/x-deepwire-layer"
+BLOCK_MIME = "application/x-deepwire-block"
+BLOCKS_GROUP = "Blocks"
+BLOCK_ROLE = Qt.ItemDataRole.UserRole + 3  # a library block's file path
+BLOCK_SWATCH = "#5b4b8a"
 TYPE_ROLE = Qt.ItemDataRole.UserRole
 SEARCH_ROLE = Qt.ItemDataRole.UserRole + 1  # id, name and old ids, lower case
 TOPIC_ROLE = Qt.ItemDataRole.UserRole + 2  # category and help, searched when no name matches
@@ -43,12 +51,17 @@ class _LayerTree(QTreeWidget):
     """Tree whose drags carry the layer type id and whose Enter key activates the entry."""
 
     activated_type = Signal(str)
+    activated_block = Signal(str)
 
     def mimeTypes(self) -> list[str]:
-        return [LAYER_MIME]
+        return [LAYER_MIME, BLOCK_MIME]
 
     def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
         mime = QMimeData()
+        paths = [i.data(0, BLOCK_ROLE) for i in items if i.data(0, BLOCK_ROLE)]
+        if paths:
+            mime.setData(BLOCK_MIME, paths[0].encode("utf-8"))
+            return mime
         type_ids = [i.data(0, TYPE_ROLE) for i in items if i.data(0, TYPE_ROLE)]
         if type_ids:
             mime.setData(LAYER_MIME, type_ids[0].encode("utf-8"))
@@ -64,6 +77,9 @@ class _LayerTree(QTreeWidget):
             if item is not None and item.data(0, TYPE_ROLE):
                 self.activated_type.emit(item.data(0, TYPE_ROLE))
                 return
+            if item is not None and item.data(0, BLOCK_ROLE):
+                self.activated_block.emit(item.data(0, BLOCK_ROLE))
+                return
         super().keyPressEvent(event)
 
 
@@ -71,6 +87,7 @@ class PalettePanel(QWidget):
     """Search box over a category tree of layer types."""
 
     layerActivated = Signal(str)  # type id: double-click or Enter
+    blockActivated = Signal(str)  # a library block's file path: double-click or Enter
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -90,6 +107,7 @@ class PalettePanel(QWidget):
         self.tree.setUniformRowHeights(True)
         self.tree.itemDoubleClicked.connect(self._on_double_click)
         self.tree.activated_type.connect(self.layerActivated)
+        self.tree.activated_block.connect(self.blockActivated)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -123,7 +141,52 @@ class PalettePanel(QWidget):
                     | Qt.ItemFlag.ItemIsSelectable
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
+        self._blocks_group: QTreeWidgetItem | None = None
+        self.refresh_blocks()
         self.tree.expandAll()
+
+    def refresh_blocks(self, *_saved: object) -> None:
+        """(Re)list the block library under "Blocks" (after a block is saved to it)."""
+        from engine.blocks_library import list_blocks
+
+        if self._blocks_group is None:
+            group = QTreeWidgetItem(self.tree, [BLOCKS_GROUP])
+            group.setIcon(0, swatch(BLOCK_SWATCH))
+            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+            font = group.font(0)
+            font.setBold(True)
+            group.setFont(0, font)
+            self._blocks_group = group
+        group = self._blocks_group
+        group.takeChildren()
+        for entry in list_blocks():
+            shown = entry.name if entry.shipped else f"{entry.name} (yours)"
+            item = QTreeWidgetItem(group, [shown])
+            item.setIcon(0, swatch(BLOCK_SWATCH))
+            item.setData(0, SEARCH_ROLE, f"{entry.name} block".lower())
+            item.setData(0, TOPIC_ROLE, f"blocks {entry.description}".lower())
+            if entry.error:
+                item.setToolTip(0, entry.error)
+                item.setFlags(Qt.ItemFlag.NoItemFlags)
+                continue
+            item.setData(0, BLOCK_ROLE, str(entry.path))
+            item.setToolTip(0, f"<b>{entry.name}</b> <i>(block)</i><br>{entry.description}")
+            item.setStatusTip(0, entry.description)
+            item.setFlags(
+                Qt.ItemFlag.ItemIsEnabled
+                | Qt.ItemFlag.ItemIsSelectable
+                | Qt.ItemFlag.ItemIsDragEnabled
+            )
+
+    def block_paths(self) -> dict[str, str]:
+        """Library block name → file path, as listed (shown text without "(yours)")."""
+        group = self._blocks_group
+        out = {}
+        for i in range(group.childCount() if group is not None else 0):
+            item = group.child(i)
+            if item.data(0, BLOCK_ROLE):
+                out[item.text(0).removesuffix(" (yours)")] = item.data(0, BLOCK_ROLE)
+        return out
 
     def set_filter(self, text: str) -> None:
         """Show only layers whose name contains every word of ``text``.
@@ -164,7 +227,7 @@ class PalettePanel(QWidget):
             if group.isHidden():
                 continue
             for i in range(group.childCount()):
-                if not group.child(i).isHidden():
+                if not group.child(i).isHidden() and group.child(i).data(0, TYPE_ROLE):
                     out.append(group.child(i).data(0, TYPE_ROLE))
         return out
 
@@ -184,6 +247,8 @@ class PalettePanel(QWidget):
         type_id = item.data(0, TYPE_ROLE)
         if type_id:
             self.layerActivated.emit(type_id)
+        elif item.data(0, BLOCK_ROLE):
+            self.blockActivated.emit(item.data(0, BLOCK_ROLE))
 
     def _activate_first_visible(self) -> None:
         current = self.tree.currentItem()

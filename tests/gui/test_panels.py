@@ -13,7 +13,7 @@ from gui.panels.gallery import TemplateGallery
 from gui.panels.inspector import InspectorPanel, parse_shape
 from gui.panels.palette import LAYER_MIME, PalettePanel
 from gui.panels.problems import ProblemsPanel
-from resources import DATASET_TEMPLATES, TEMPLATES, template_path
+from resources import BLOCK_TEMPLATES, DATASET_TEMPLATES, TEMPLATES, template_path
 
 # The offscreen platform warns once per shown top-level widget; it is not a defect of ours.
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -44,7 +44,7 @@ def _type_in(qtbot, editor, text: str) -> None:
 def test_palette_lists_every_registry_layer_grouped_by_category(palette):
     assert sorted(palette.visible_type_ids()) == sorted(spec.type_id for spec in REGISTRY)
     groups = [palette.tree.topLevelItem(i).text(0) for i in range(palette.tree.topLevelItemCount())]
-    assert groups == list(REGISTRY.by_category())
+    assert groups == [*REGISTRY.by_category(), "Blocks"]  # then the block library
     conv = palette.item_for("Conv2d")
     assert conv.parent().text(0) == "Convolution"
     assert REGISTRY.get("Conv2d").help in conv.toolTip(0)
@@ -233,7 +233,8 @@ def test_gallery_shows_the_seven_templates_with_pictures(qtbot):
     gallery = TemplateGallery()
     qtbot.addWidget(gallery)
     items = [gallery.list.item(i) for i in range(gallery.list.count())]
-    titles = [title for title, _ in [*TEMPLATES.values(), *DATASET_TEMPLATES.values()]]
+    every = [*TEMPLATES.values(), *DATASET_TEMPLATES.values(), *BLOCK_TEMPLATES.values()]
+    titles = [title for title, _ in every]
     assert [i.text() for i in items] == titles
     assert "CNN on CIFAR-10" in titles
     assert all(not i.icon().isNull() for i in items)
