@@ -218,7 +218,8 @@ class Document(QObject):
         gone = [
             i
             for i, n in old_nodes.items()
-            if i not in new_nodes or (new_nodes[i].type, new_nodes[i].network) != (n.type, n.network)
+            if i not in new_nodes
+            or (new_nodes[i].type, new_nodes[i].network) != (n.type, n.network)
         ]
         gone_set = set(gone)
         came = [i for i in new_nodes if i not in old_nodes or i in gone_set]
