@@ -255,53 +255,77 @@ class TrainingRunner(QObject):
         """
         if self._run is not None:
             raise TrainingError("a training run is already active: stop it first")
-        from engine.training.trainer import Trainer  # imports torch (loaded ahead: torch_loader)
-
         snapshot = design.copy()
         config = TrainConfig.from_design(snapshot, overrides)
         self.buffer.clear()
+        paths = {
+            "base_dir": base_dir,
+            "out_dir": out_dir,
+            "resume": resume,
+            "init_from": init_from,
+        }
         worker = self._usable_worker()
-        if worker is not None:
-            job = Job(
-                dumps(snapshot),
-                config,
-                base_dir=None if base_dir is None else str(base_dir),
-                out_dir=None if out_dir is None else str(out_dir),
-                resume=None if resume is None else str(resume),
-                init_from=None if init_from is None else str(init_from),
-                threads=self.threads or worker_threads(),
-            )
-            if data is not None and self._worker_data is not None and data is self._worker_data[1]:
-                job.data_token = self._worker_data[0]  # the child has it: send the token only
-            elif data is not None:
-                self._tokens += 1
-                job.data, job.data_token = data, f"data-{self._tokens}"
-            try:
-                worker.submit(job)
-            except JobNotSent as exc:
-                self._say(f"Training in the window's process: {exc}")
-            else:
-                if job.data is not None:
-                    self._worker_data = (job.data_token, data)
-                self._run = _Run(None, None, config, worker=worker)
-                self._timer.start()
-                self._set_state("running")
-                return config
+        if worker is None or not self._start_in_worker(worker, snapshot, config, data, paths):
+            self._start_in_thread(snapshot, config, data, paths)
+        self._timer.start()
+        self._set_state("running")
+        return config
+
+    def _start_in_worker(
+        self,
+        worker: Any,
+        snapshot: Design,
+        config: TrainConfig,
+        data: PreparedData | None,
+        paths: dict[str, str | Path | None],
+    ) -> bool:
+        """Send the run to the warm training process; False (said once) when it cannot go."""
+        job = Job(
+            dumps(snapshot),
+            config,
+            **{key: None if value is None else str(value) for key, value in paths.items()},
+            threads=self.threads or worker_threads(),
+        )
+        if data is not None and self._worker_data is not None and data is self._worker_data[1]:
+            job.data_token = self._worker_data[0]  # the child has it: send the token only
+        elif data is not None:
+            self._tokens += 1
+            job.data, job.data_token = data, f"data-{self._tokens}"
+        try:
+            worker.submit(job)
+        except JobNotSent as exc:
+            self._say(f"Training in the window's process: {exc}")
+            return False
+        if job.data is not None:
+            self._worker_data = (job.data_token, data)
+        self._run = _Run(None, None, config, worker=worker)
+        return True
+
+    def _start_in_thread(
+        self,
+        snapshot: Design,
+        config: TrainConfig,
+        data: PreparedData | None,
+        paths: dict[str, str | Path | None],
+    ) -> None:
+        """Train in a worker thread of this process (the fallback, or ``DEEPWIRE_TRAIN_IN``)."""
+        from engine.training.trainer import Trainer  # imports torch (loaded ahead: torch_loader)
+
         bridge = _BufferCallback(self.buffer)
         kind: type[Trainer] = Trainer
         extra: dict[str, Any] = {}
-        if init_from is not None:
+        if paths["init_from"] is not None:
             from engine.training.init_from import InitFromTrainer
 
-            kind, extra = InitFromTrainer, {"init_from": Path(init_from)}
+            kind, extra = InitFromTrainer, {"init_from": Path(paths["init_from"])}
         trainer = kind(
             snapshot,
             config,
             callbacks=[bridge],
-            base_dir=base_dir,
+            base_dir=paths["base_dir"],
             data=data,
-            out_dir=out_dir,
-            resume=resume,
+            out_dir=paths["out_dir"],
+            resume=paths["resume"],
             threads=self.threads or "auto",  # as main.py train: one thread for a small network
             **extra,
         )
@@ -317,9 +341,6 @@ class TrainingRunner(QObject):
         gc_guard.hold(self)  # the trainer allocates a lot: cycles are collected on this thread only
         gc_guard.freeze()  # … and those collections walk only what the run creates
         thread.start()
-        self._timer.start()
-        self._set_state("running")
-        return config
 
     def warm_up(self) -> None:
         """Pay the first run's one-time costs now, in the background: importing scikit-learn's

@@ -83,6 +83,7 @@ class StreamPlan:
     noun: str  # "images" | "rows"
 
     def line(self) -> str:
+        """The Data panel's line: ``streams from disk: … > budget …`` or ``resident: …``."""
         what = f"{self.n_samples:,} {self.noun} ≈ {_size_text(self.nbytes)}"
         budget = f"budget {_size_text(self.budget_mb * 1e6)}"
         if self.choice is not True and self.choice is not False:
@@ -186,6 +187,7 @@ class NpyRows:
         return self.n
 
     def read(self, rows: np.ndarray) -> np.ndarray:
+        """The array's rows ``rows`` as float32, read in ascending order from the memory map."""
         mm = self._open()
         order = np.argsort(rows, kind="stable")  # ascending reads are friendlier to the disk
         got = np.asarray(mm[np.asarray(rows)[order]], dtype=np.float32)
@@ -260,6 +262,7 @@ class StreamedSplit:
 
     @property
     def nbytes(self) -> int:
+        """The split's size as float32 in memory (what loading it whole would take)."""
         return int(np.prod(self.shape)) * 4
 
     def __len__(self) -> int:
@@ -281,6 +284,7 @@ class StreamedSplit:
         return out if dtype is None else out.astype(dtype)
 
     def reshape(self, *shape: Any) -> np.ndarray:
+        """The whole split read from disk and reshaped (as ``ndarray.reshape``; small splits)."""
         return np.asarray(self).reshape(*shape)
 
 
@@ -317,9 +321,11 @@ class DeviceStream:
         return self.shape[0]
 
     def is_floating_point(self) -> bool:
+        """True: streamed inputs are float32 (as ``Tensor.is_floating_point``)."""
         return True
 
     def new_zeros(self, *size: Any) -> torch.Tensor:
+        """Zeros on the training device (as ``Tensor.new_zeros``)."""
         return torch.zeros(*size, device=self.device)
 
     def _make_loader(self) -> torch.utils.data.DataLoader:
@@ -374,6 +380,7 @@ class DeviceStream:
         )
 
     def index_select(self, dim: int, idx: torch.Tensor) -> torch.Tensor:
+        """The batch ``idx`` on the device: the prefetched one the loader planned, else read now."""
         got = self._next(id(idx))
         return got if got is not None else self._direct(idx.cpu().numpy())
 
@@ -460,6 +467,65 @@ def _npy_rows(spec: dict[str, Any], base_dir: Path | None) -> NpyRows:
     return NpyRows(str(path), name, columns)
 
 
+def _stream_source(
+    spec: dict[str, Any], base_dir: Path | None, should_stop: Callable[[], bool] | None
+) -> tuple[Any, np.ndarray | None, str, list[str] | None, str, str]:
+    """``(source, labels, task, class names, layout, origin)`` of a streamed image folder or
+    ``.npy`` file, its headers checked (nothing decoded)."""
+    from engine.data.prepare import encode_labels
+
+    if spec["source"] == "image_folder":
+        from engine.data.importers import check_image_headers, image_task, list_image_folder
+
+        listing = list_image_folder(spec, base_dir)
+        task = image_task(spec, listing.origin)
+        check_image_headers(listing, spec, should_stop, limit=HEADER_SAMPLE)
+        shape = _image_shape(spec, listing)
+        mode = "L" if spec["color"] == "grayscale" else "RGB"
+        size = tuple(spec["size"]) if spec["size"] is not None else None
+        source: ImageFiles | NpyRows = ImageFiles(listing.paths, listing.names, mode, size, shape)
+        y = np.asarray(listing.labels, np.int64) if task == "classification" else None
+        return source, y, task, listing.class_names, "image", listing.origin
+    from engine.data.importers import npy_targets
+
+    source = _npy_rows(spec, base_dir)
+    layout = {1: "table", 2: "sequence", 3: "image"}.get(len(source.sample_shape))
+    if layout is None:
+        raise DataError(
+            f"{spec['path']}: array of {len(source.sample_shape) + 1} dimensions; expected "
+            "(N, F) table, (N, T, F) sequences or (N, C, H, W) images"
+        )
+    y, task = npy_targets(spec, base_dir, len(source))
+    class_names, origin = None, spec["path"]
+    if task == "classification":
+        y, class_names = encode_labels(y, origin)
+    return source, y, task, class_names, layout, origin
+
+
+def _fit_on_sample(
+    spec: dict[str, Any],
+    source: Any,
+    train: np.ndarray,
+    layout: str,
+    columns: list[str] | None,
+    class_names: list[str] | None,
+    seed: int,
+) -> Any:
+    """The Preprocessor fitted on up to :data:`STATS_SAMPLE` training samples (chosen with the
+    seed; one sample when the preprocessing estimates nothing)."""
+    from engine.data.preprocess import Preprocessor
+
+    pre = Preprocessor(spec["preprocess"], layout, columns, [], class_names)
+    p = spec["preprocess"]
+    if (p["scale"], p["impute"], p["outliers"]) == ("none", "none", "none"):
+        sample = train[:1]  # nothing to estimate: one sample gives the shapes
+    else:
+        take = min(len(train), STATS_SAMPLE)
+        sample = np.sort(np.random.default_rng(seed).choice(train, take, replace=False))
+    pre.fit(source.read(sample))
+    return pre
+
+
 # --------------------------------------------------------------------------- preparing
 def prepare_streaming(
     spec: dict[str, Any],
@@ -473,36 +539,10 @@ def prepare_streaming(
     The files, labels, split and seed are those of the resident path, so a seed puts the same
     files in the same split either way; the preprocessing statistics come from up to
     :data:`STATS_SAMPLE` training samples (every one when the split is smaller)."""
-    from engine.data.prepare import PreparedData, _describe, _split, encode_labels
-    from engine.data.preprocess import Preprocessor
+    from engine.data.prepare import PreparedData, _describe, _split
     from engine.data.raw import RawData
 
-    if spec["source"] == "image_folder":
-        from engine.data.importers import check_image_headers, image_task, list_image_folder
-
-        listing = list_image_folder(spec, base_dir)
-        task = image_task(spec, listing.origin)
-        check_image_headers(listing, spec, should_stop, limit=HEADER_SAMPLE)
-        shape = _image_shape(spec, listing)
-        mode = "L" if spec["color"] == "grayscale" else "RGB"
-        size = tuple(spec["size"]) if spec["size"] is not None else None
-        source: ImageFiles | NpyRows = ImageFiles(listing.paths, listing.names, mode, size, shape)
-        y = np.asarray(listing.labels, np.int64) if task == "classification" else None
-        class_names, layout, origin = listing.class_names, "image", listing.origin
-    else:
-        from engine.data.importers import npy_targets
-
-        source = _npy_rows(spec, base_dir)
-        layout = {1: "table", 2: "sequence", 3: "image"}.get(len(source.sample_shape))
-        if layout is None:
-            raise DataError(
-                f"{spec['path']}: array of {len(source.sample_shape) + 1} dimensions; expected "
-                "(N, F) table, (N, T, F) sequences or (N, C, H, W) images"
-            )
-        y, task = npy_targets(spec, base_dir, len(source))
-        class_names, origin = None, spec["path"]
-        if task == "classification":
-            y, class_names = encode_labels(y, origin)
+    source, y, task, class_names, layout, origin = _stream_source(spec, base_dir, should_stop)
     check_cancel(should_stop)
     n = len(source)
     stand_in = RawData(np.empty((n, 0)), y, task, layout, origin)
@@ -510,23 +550,8 @@ def prepare_streaming(
     tr, va, te = _split(stand_in, labels, spec["split"], seed)
     check_cancel(should_stop)
     columns = [f"x{i}" for i in range(source.sample_shape[0])] if layout == "table" else None
-    if fitted is not None:
-        pre = fitted
-    else:
-        pre = Preprocessor(
-            spec["preprocess"],
-            layout,
-            columns,
-            [],
-            class_names if task == "classification" else None,
-        )
-        p = spec["preprocess"]
-        if (p["scale"], p["impute"], p["outliers"]) == ("none", "none", "none"):
-            sample = tr[:1]  # nothing to estimate: one sample gives the shapes
-        else:
-            take = min(len(tr), STATS_SAMPLE)
-            sample = np.sort(np.random.default_rng(seed).choice(tr, take, replace=False))
-        pre.fit(source.read(sample))
+    names = class_names if task == "classification" else None
+    pre = fitted or _fit_on_sample(spec, source, tr, layout, columns, names, seed)
     check_cancel(should_stop)
 
     def part(ix: np.ndarray) -> tuple[StreamedSplit, np.ndarray | None]:
@@ -545,8 +570,8 @@ def prepare_streaming(
         task,
         tuple(pre.output_shape),
         target_shape,
-        len(class_names) if task == "classification" else None,
-        class_names if task == "classification" else None,
+        len(names) if names is not None else None,
+        names,
         pre.feature_names,
         pre,
         _describe(origin, len(tr), len(va), len(te)) + ", streamed from disk",
@@ -581,4 +606,5 @@ def workers_for(spec: dict[str, Any]) -> int:
 
 
 def is_streamed(x: Any) -> bool:
+    """Whether ``x`` is a split read from disk (on the host or feeding the device)."""
     return isinstance(x, StreamedSplit | DeviceStream)

@@ -379,15 +379,18 @@ class BlockCanvas(QWidget):
         return self._run(lambda: edits.make_block(design, ids, name.strip()))
 
     def enter_selected(self) -> bool:
+        """Show the inside of the selected block instance; False when none is selected."""
         inst = self._selected_instance()
         return inst is not None and self.enter(inst)
 
     def expand(self) -> bool:
+        """Inline the selected instance's layers in its place (one undo step)."""
         inst = self._selected_instance()
         design = self.current_document().design
         return inst is not None and self._run(lambda: edits.expand(design, inst))
 
     def make_unique(self) -> bool:
+        """Give the selected instance its own copy of the definition (one undo step)."""
         inst = self._selected_instance()
         if inst is None:
             return False
@@ -401,6 +404,7 @@ class BlockCanvas(QWidget):
         return self._run(lambda: edits.make_unique(design, inst, name))
 
     def repeat(self, n: int | None = None) -> bool:
+        """Set the selected instance's repeat count (asked for when ``n`` is None)."""
         inst = self._selected_instance()
         if inst is None:
             return False
