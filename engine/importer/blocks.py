@@ -103,9 +103,7 @@ def _choose_instances(design: Design, origins: dict[str, Origin]) -> list[tuple[
     chosen: list[str] = []
     for level in sorted({depth[p] for p in paths}):
         here = [
-            p
-            for p in paths
-            if depth[p] == level and not any(p.startswith(c + ".") for c in chosen)
+            p for p in paths if depth[p] == level and not any(p.startswith(c + ".") for c in chosen)
         ]
         count = defaultdict(int)
         for p in here:
@@ -197,8 +195,12 @@ def _expose(group: list[_Made], rel_ids: list[str]) -> dict[str, list[str]]:
     for key, targets in vectors.items():
         param = targets[0].partition(".")[2]
         name = param
-        if name in params or name in INSTANCE_KEYS or any(
-            t.partition(".")[2] == param for k, ts in vectors.items() if k != key for t in ts
+        if (
+            name in params
+            or name in INSTANCE_KEYS
+            or any(
+                t.partition(".")[2] == param for k, ts in vectors.items() if k != key for t in ts
+            )
         ):
             name = targets[0].replace(".", "_")
         params[name] = targets
