@@ -153,13 +153,12 @@ def _define(design: Design, made: list[_Made]) -> dict[str, dict[str, str]]:
     for m in made:
         groups.setdefault((m.cls, _signature(m.body)), []).append(m)
     rename: dict[str, dict[str, str]] = {}
-    used_names: dict[str, int] = {}
+    firsts: dict[str, set[str]] = {}  # class → the first definition's inner components
     for (cls, _sig), group in groups.items():
-        base = short_class(cls)
-        used_names[base] = used_names.get(base, 0) + 1
-        name = base if used_names[base] == 1 else f"{base}{used_names[base]}"
         first = group[0]
         rel = _relative_ids(first.body, first.path)
+        parts = {r.split("_")[0] for n, r in rel.items() if first.body.node(n).type != "Input"}
+        name = _variant_name(short_class(cls), parts, firsts.setdefault(cls, parts), design)
         body = Design(name)
         for node in first.body:
             body.add_node(node.copy(id=rel[node.id]))
@@ -174,6 +173,16 @@ def _define(design: Design, made: list[_Made]) -> dict[str, dict[str, str]]:
     for m in made:
         design.blocks.pop(design.node(m.temp).params["block"], None)
     return rename
+
+
+def _variant_name(base: str, parts: set[str], first: set[str], design: Design) -> str:
+    """``BasicBlock`` for a class's first wiring; another is named by an inner module the
+    first lacks (``BasicBlock_downsample``), else numbered (``InvertedResidual_2``)."""
+    extra = sorted(parts - first)
+    candidates = [base] if parts is first else []
+    candidates += [f"{base}_{e}" for e in extra if NODE_ID_RE.match(f"{base}_{e}")]
+    candidates += [f"{base}_{i}" for i in range(2, 1000)]
+    return next(c for c in candidates if c not in design.blocks)
 
 
 def _expose(group: list[_Made], rel_ids: list[str]) -> dict[str, list[str]]:

@@ -143,15 +143,15 @@ def test_resnet18_opens_as_stages_of_basic_blocks(resnet_file, tmp_path, run_mai
     blocks = {n.id: n.params for n in design if n.type == "Block"}
     assert blocks == {
         "layer1": {"block": "BasicBlock", "repeat": 2},
-        "layer2_0": {"block": "BasicBlock2"},
+        "layer2_0": {"block": "BasicBlock_downsample"},
         "layer2_1": {"block": "BasicBlock", "out_channels": 128},
-        "layer3_0": {"block": "BasicBlock2", "out_channels": 256},
+        "layer3_0": {"block": "BasicBlock_downsample", "out_channels": 256},
         "layer3_1": {"block": "BasicBlock", "out_channels": 256},
-        "layer4_0": {"block": "BasicBlock2", "out_channels": 512},
+        "layer4_0": {"block": "BasicBlock_downsample", "out_channels": 512},
         "layer4_1": {"block": "BasicBlock", "out_channels": 512},
     }
     # the downsampling variant has the 1×1 projection; stride is the same in every instance of it
-    basic2 = design.blocks["BasicBlock2"]
+    basic2 = design.blocks["BasicBlock_downsample"]
     assert [n.type for n in basic2.body].count("Conv2d") == 3
     assert basic2.body.node("conv1").params["stride"] == 2
     assert sorted(design.blocks["BasicBlock"].params) == ["out_channels"]
@@ -192,7 +192,7 @@ CASES = {
         (3, 32, 32),
         58,
         11,
-        {"Conv2dNormActivation", "InvertedResidual", "InvertedResidual2", "InvertedResidual3"},
+        {"Conv2dNormActivation", "InvertedResidual", "InvertedResidual_2", "InvertedResidual_add"},
     ),
     "TransformerClassifier": ((8, 8), 20, 5, {"TransformerEncoderLayer"}),
     "TinyViT": ((3, 16, 16), 20, 8, {"ViTBlock"}),
@@ -260,3 +260,25 @@ def test_the_refusal_is_unchanged_and_writes_nothing(tmp_path, run_main):
         assert code == 1 and len(err.strip().splitlines()) == 1
         assert "hardtanh ×8" in err
         assert list(out.parent.iterdir()) == []
+
+
+def test_a_grouping_that_does_not_check_falls_back_to_flat_with_a_note(
+    resnet_file, tmp_path, monkeypatch
+):
+    import engine.importer.torch_import as torch_import
+
+    real = torch_import.group_into_blocks
+
+    def lossy(design, weights, origins):  # a grouping that loses one tensor
+        grouped, moved = real(design, weights, origins)
+        moved.pop(next(k for k in moved if k.endswith("conv1.weight")))
+        return grouped, moved
+
+    monkeypatch.setattr(torch_import, "group_into_blocks", lossy)
+    torch.manual_seed(0)
+    result = import_model(f"{resnet_file}:TinyResNet18", tmp_path / "r.json", (3, 32, 32))
+    assert not load_design(result.design_path).blocks and _layers(result.design) == 69
+    (note,) = result.notes
+    assert note.startswith("imported flat: the design with blocks did not check (")
+    assert "note: imported flat" in result.summary()
+    _assert_same_outputs(_reloaded(result), _build(resnet_file, "TinyResNet18"), (3, 32, 32))
