@@ -152,13 +152,18 @@ def _define(design: Design, made: list[_Made]) -> dict[str, dict[str, str]]:
     groups: dict[tuple, list[_Made]] = {}
     for m in made:
         groups.setdefault((m.cls, _signature(m.body)), []).append(m)
+    rels = {key: _relative_ids(g[0].body, g[0].path) for key, g in groups.items()}
+    names: dict[tuple, str] = {}
+    firsts: dict[str, set[str]] = {}  # class → its smallest wiring's inner components
+    taken = set(design.blocks)
+    for key in sorted(groups, key=lambda k: len(groups[k][0].body)):  # smallest wiring first
+        body = groups[key][0].body
+        parts = {r.split("_")[0] for n, r in rels[key].items() if body.node(n).type != "Input"}
+        first = firsts.setdefault(key[0], parts)
+        names[key] = _variant_name(short_class(key[0]), parts, first, taken)
     rename: dict[str, dict[str, str]] = {}
-    firsts: dict[str, set[str]] = {}  # class → the first definition's inner components
-    for (cls, _sig), group in groups.items():
-        first = group[0]
-        rel = _relative_ids(first.body, first.path)
-        parts = {r.split("_")[0] for n, r in rel.items() if first.body.node(n).type != "Input"}
-        name = _variant_name(short_class(cls), parts, firsts.setdefault(cls, parts), design)
+    for key, group in groups.items():  # definitions in the order they are first used
+        first, rel, name = group[0], rels[key], names[key]
         body = Design(name)
         for node in first.body:
             body.add_node(node.copy(id=rel[node.id]))
@@ -166,7 +171,7 @@ def _define(design: Design, made: list[_Made]) -> dict[str, dict[str, str]]:
             body.add_edge(Edge(rel[e.source], rel[e.target], e.port))
         apply_layout(body)
         params = _expose(group, [rel[n.id] for n in first.body])
-        design.blocks[name] = BlockDef(name, body, params, f"Imported {short_class(cls)}")
+        design.blocks[name] = BlockDef(name, body, params, f"Imported {short_class(key[0])}")
         for m in group:
             m.definition = name
             rename[m.temp] = {n.id: rel[first.body.nodes[i].id] for i, n in enumerate(m.body)}
@@ -175,14 +180,16 @@ def _define(design: Design, made: list[_Made]) -> dict[str, dict[str, str]]:
     return rename
 
 
-def _variant_name(base: str, parts: set[str], first: set[str], design: Design) -> str:
-    """``BasicBlock`` for a class's first wiring; another is named by an inner module the
-    first lacks (``BasicBlock_downsample``), else numbered (``InvertedResidual_2``)."""
+def _variant_name(base: str, parts: set[str], first: set[str], taken: set[str]) -> str:
+    """``BasicBlock`` for a class's smallest wiring; another is named by an inner module the
+    smallest lacks (``BasicBlock_downsample``), else numbered (``InvertedResidual_2``)."""
     extra = sorted(parts - first)
     candidates = [base] if parts is first else []
     candidates += [f"{base}_{e}" for e in extra if NODE_ID_RE.match(f"{base}_{e}")]
     candidates += [f"{base}_{i}" for i in range(2, 1000)]
-    return next(c for c in candidates if c not in design.blocks)
+    name = next(c for c in candidates if c not in taken)
+    taken.add(name)
+    return name
 
 
 def _expose(group: list[_Made], rel_ids: list[str]) -> dict[str, list[str]]:

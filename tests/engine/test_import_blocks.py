@@ -21,8 +21,8 @@ from tests.engine.test_import_modern import UNMAPPABLE
 
 MODELS = Path(__file__).with_name("reference_models.py")
 
-#: torchvision's ResNet-18 (BasicBlock, _make_layer) as published, random weights; the tiny
-#: variant has the same modules at an eighth of the widths.
+#: torchvision's ResNet-18 and ResNet-50 (BasicBlock, Bottleneck, _make_layer) as published,
+#: random weights; the tiny variants have the same modules at an eighth of the widths.
 RESNET = """import torch
 from torch import nn
 
@@ -92,6 +92,70 @@ class ResNet18(nn.Module):
 
 
 class TinyResNet18(ResNet18):
+    def __init__(self):
+        super().__init__(widths=(8, 16, 32, 64))
+
+
+class Bottleneck(nn.Module):
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        width = planes
+        self.conv1 = nn.Conv2d(inplanes, width, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.conv2 = conv3x3(width, width, stride)
+        self.bn2 = nn.BatchNorm2d(width)
+        self.conv3 = nn.Conv2d(width, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet50(nn.Module):
+    def __init__(self, num_classes=10, widths=(64, 128, 256, 512), layers=(3, 4, 6, 3)):
+        super().__init__()
+        self.inplanes = widths[0]
+        self.conv1 = nn.Conv2d(3, widths[0], 7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
+        self.layer1 = self._make_layer(widths[0], layers[0])
+        self.layer2 = self._make_layer(widths[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(widths[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(widths[3], layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[3] * 4, num_classes)
+
+    def _make_layer(self, planes, blocks, stride=1):
+        downsample = None
+        if stride != 1 or self.inplanes != planes * 4:
+            downsample = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride=stride, bias=False),
+                nn.BatchNorm2d(planes * 4),
+            )
+        layers = [Bottleneck(self.inplanes, planes, stride, downsample)]
+        self.inplanes = planes * 4
+        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+class TinyResNet50(ResNet50):
     def __init__(self):
         super().__init__(widths=(8, 16, 32, 64))
 """
@@ -184,6 +248,26 @@ def test_flat_keeps_one_layer_per_operation(resnet_file, tmp_path, run_main):
         "layers.layer1_0_conv1.weight"
         in load_checkpoint(out.with_suffix(".pt")).state_dicts["main"]
     )
+
+
+def test_resnet50_stages_are_bottleneck_instances_repeated(resnet_file, tmp_path):
+    torch.manual_seed(0)
+    result = import_model(f"{resnet_file}:TinyResNet50", tmp_path / "r50.json", (3, 32, 32))
+    design = load_design(result.design_path)
+    blocks = [
+        (n.id, n.params["block"], n.params.get("repeat", 1)) for n in design if n.type == "Block"
+    ]
+    assert blocks == [
+        (f"layer{s}_{i}", name, repeat)
+        for s, rest in zip((1, 2, 3, 4), (2, 3, 5, 2))
+        for i, name, repeat in ((0, "Bottleneck_downsample", 1), (1, "Bottleneck", rest))
+    ]
+    assert _layers(design) == 15
+    assert sorted(design.blocks["Bottleneck"].params) == [
+        "conv1_out_channels",
+        "conv3_out_channels",
+    ]
+    _assert_same_outputs(_reloaded(result), _build(resnet_file, "TinyResNet50"), (3, 32, 32))
 
 
 CASES = {
