@@ -9,7 +9,7 @@
                    [--jobs J] [--out DIR] [--device D] [--apply]
     python main.py export DESIGN.json --checkpoint C --format F --output PATH
     python main.py runs DESIGN.json [--json] [--add FOLDER]   list the design's runs
-    python main.py import SOURCE --output DESIGN.json turn a PyTorch model into a design
+    python main.py import SOURCE --output DESIGN.json [--flat]   turn a PyTorch model into a design
     python main.py --screenshot PNG [DESIGN.json] [--size WxH] [--layout default|training|runs|evaluate|search]
                    [--train-for SECONDS]
 
@@ -160,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         "autoencoder: 'encoder' for the encoder alone)",
     )
 
+    _add_import_parser(sub)
+    return parser
+
+
+def _add_import_parser(sub: argparse._SubParsersAction) -> None:
+    """The ``import`` sub-command's arguments."""
     p = sub.add_parser(
         "import",
         help="turn a PyTorch model into an editable design",
@@ -173,7 +179,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="sample shape without batch, e.g. 1,28,28 (needed for .py sources)",
     )
-    return parser
+    p.add_argument(
+        "--flat",
+        action="store_true",
+        help="one layer per operation; by default repeated submodules (ResNet blocks, "
+        "inverted residuals, encoder layers) become blocks",
+    )
 
 
 def run_headless(argv: list[str]) -> int:

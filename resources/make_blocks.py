@@ -131,6 +131,122 @@ def lstm_stack() -> BlockDef:
     )
 
 
+def _dw(channels: int, stride: int = 1) -> dict[str, Any]:
+    """A 3×3 depthwise convolution (one filter per channel: groups = channels)."""
+    return _conv(3, channels, stride) | {"groups": channels}
+
+
+def inverted_residual(residual: bool) -> BlockDef:
+    """MobileNetV2's inverted residual: 1×1 expand, 3×3 depthwise, 1×1 linear projection."""
+    name = "mobilenet_inverted_residual" if residual else "mobilenet_inverted_residual_stride"
+    layers = [
+        ("x", "Input", {"shape": [32, 8, 8]}, ()),
+        ("expand", "Conv2d", _conv(1, 192), ("x",)),
+        ("bn1", "BatchNorm2d", {}, ("expand",)),
+        ("relu1", "ReLU6", {}, ("bn1",)),
+        ("dw", "Conv2d", _dw(192), ("relu1",)),
+        ("bn2", "BatchNorm2d", {}, ("dw",)),
+        ("relu2", "ReLU6", {}, ("bn2",)),
+        ("project", "Conv2d", _conv(1, 32), ("relu2",)),
+        ("bn3", "BatchNorm2d", {}, ("project",)),
+    ]
+    params = {
+        "hidden": ["expand.out_channels", "dw.out_channels", "dw.groups"],
+        "channels": ["project.out_channels"],
+    }
+    if residual:
+        layers += [("sum", "Add", {}, ("bn3", "x")), ("out", "Output", {}, ("sum",))]
+        what = "identity shortcut: input channels must equal 'channels'"
+    else:
+        layers.append(("out", "Output", {}, ("bn3",)))
+        params["stride"] = ["dw.stride"]
+        what = "no shortcut (changes channels or stride)"
+    return BlockDef(
+        name,
+        _body(name, layers),
+        params,
+        f"MobileNetV2 inverted residual (expand to 'hidden', depthwise 3×3, project), {what}.",
+    )
+
+
+def depthwise_separable() -> BlockDef:
+    """A 3×3 depthwise convolution then a 1×1 pointwise one, each with batch norm and ReLU."""
+    name = "depthwise_separable_conv"
+    layers = [
+        ("x", "Input", {"shape": [32, 8, 8]}, ()),
+        ("dw", "Conv2d", _dw(32), ("x",)),
+        ("bn1", "BatchNorm2d", {}, ("dw",)),
+        ("relu1", "ReLU", {}, ("bn1",)),
+        ("pw", "Conv2d", _conv(1, 64), ("relu1",)),
+        ("bn2", "BatchNorm2d", {}, ("pw",)),
+        ("relu2", "ReLU", {}, ("bn2",)),
+        ("out", "Output", {}, ("relu2",)),
+    ]
+    params = {
+        "in_channels": ["dw.out_channels", "dw.groups"],
+        "channels": ["pw.out_channels"],
+        "stride": ["dw.stride"],
+    }
+    return BlockDef(
+        name,
+        _body(name, layers),
+        params,
+        "Depthwise-separable convolution (MobileNetV1): 'in_channels' must equal the input's.",
+    )
+
+
+def squeeze_excitation() -> BlockDef:
+    """Squeeze-and-excitation: a per-channel gate from the pooled map, multiplied in."""
+    name = "squeeze_excitation"
+    layers = [
+        ("x", "Input", {"shape": [64, 8, 8]}, ()),
+        ("pool", "AdaptiveAvgPool2d", {"output_size": 1}, ("x",)),
+        ("fc1", "Conv2d", {"out_channels": 16, "kernel_size": 1, "padding": 0}, ("pool",)),
+        ("relu", "ReLU", {}, ("fc1",)),
+        ("fc2", "Conv2d", {"out_channels": 64, "kernel_size": 1, "padding": 0}, ("relu",)),
+        ("gate", "Sigmoid", {}, ("fc2",)),
+        ("scale", "Multiply", {}, ("x", "gate")),
+        ("out", "Output", {}, ("scale",)),
+    ]
+    params = {"squeeze": ["fc1.out_channels"], "channels": ["fc2.out_channels"]}
+    return BlockDef(
+        name,
+        _body(name, layers),
+        params,
+        "Squeeze-and-excitation gate (as torchvision's): 'channels' must equal the input's.",
+    )
+
+
+def transformer_encoder() -> BlockDef:
+    """A pre-norm Transformer encoder block: x + attn(ln(x)), then + mlp(ln(·))."""
+    name = "transformer_encoder"
+    layers = [
+        ("x", "Input", {"shape": [16, 64]}, ()),
+        ("ln1", "LayerNorm", {}, ("x",)),
+        ("attn", "MultiheadAttention", {"num_heads": 4, "dropout": 0.0}, ("ln1",)),
+        ("sum1", "Add", {}, ("x", "attn")),
+        ("ln2", "LayerNorm", {}, ("sum1",)),
+        ("fc1", "Linear", {"out_features": 256}, ("ln2",)),
+        ("act", "GELU", {}, ("fc1",)),
+        ("fc2", "Linear", {"out_features": 64}, ("act",)),
+        ("sum2", "Add", {}, ("sum1", "fc2")),
+        ("out", "Output", {}, ("sum2",)),
+    ]
+    params = {
+        "d_model": ["fc2.out_features"],
+        "heads": ["attn.num_heads"],
+        "mlp_dim": ["fc1.out_features"],
+        "causal": ["attn.causal"],
+    }
+    return BlockDef(
+        name,
+        _body(name, layers),
+        params,
+        "Pre-norm Transformer encoder block on (T, d_model) tokens: self-attention and an MLP, "
+        "each added to its input; 'd_model' must equal the input's features.",
+    )
+
+
 def shipped_blocks() -> list[BlockDef]:
     """Every shipped block definition, in library order."""
     return [
@@ -139,6 +255,11 @@ def shipped_blocks() -> list[BlockDef]:
         resnet_bottleneck(False),
         resnet_bottleneck(True),
         lstm_stack(),
+        inverted_residual(True),
+        inverted_residual(False),
+        depthwise_separable(),
+        squeeze_excitation(),
+        transformer_encoder(),
     ]
 
 

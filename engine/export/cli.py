@@ -36,13 +36,14 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_import(args: argparse.Namespace) -> int:
-    """``import SOURCE --output DESIGN.json [--input-shape 1,28,28]``."""
+    """``import SOURCE --output DESIGN.json [--input-shape 1,28,28] [--flat]``."""
 
     def body() -> int:
         from engine.importer import import_model, parse_shape
 
         shape = parse_shape(args.input_shape) if getattr(args, "input_shape", None) else None
-        result = import_model(args.source, args.output, input_shape=shape)
+        flat = bool(getattr(args, "flat", False))
+        result = import_model(args.source, args.output, input_shape=shape, flat=flat)
         print(printable(result.summary()))
         return 0
 

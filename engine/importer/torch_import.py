@@ -38,6 +38,7 @@ from engine.compile import DesignModule, compile_design
 from engine.editing.layout import apply_layout
 from engine.errors import ExportError, first_line
 from engine.graph import NODE_ID_RE, Design, Edge, Node
+from engine.importer.blocks import group_into_blocks
 from engine.importer.safe_pt2 import load_program
 from engine.io import save_design
 from engine.layers import numel
@@ -226,6 +227,9 @@ class _Builder:
     weights: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     param_users: dict[int, tuple[str, torch.Tensor]] = field(default_factory=dict)
+    #: Per node, the module instances it was computed in (for :mod:`engine.importer.blocks`).
+    origins: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    current: list[tuple[str, str]] = field(default_factory=list)
 
     def add(
         self,
@@ -237,6 +241,7 @@ class _Builder:
     ) -> _Ref:
         node_id = _node_id(hint, self.design)
         self.design.add_node(Node(node_id, type_id, params))
+        self.origins[node_id] = self.current
         for port, ref in enumerate(inputs):
             self.design.add_edge(Edge(ref.node, node_id, port))
         for key, value in (weights or {}).items():
@@ -362,6 +367,18 @@ def _module_path(node: torch.fx.Node, class_suffix: str) -> str | None:
     return None
 
 
+def _origin(node: torch.fx.Node) -> list[tuple[str, str]]:
+    """The module instances ``node`` was computed in, outermost first: (path, class)."""
+    out = []
+    for path, cls in (node.meta.get("nn_module_stack") or {}).values():
+        if not path or path.startswith("_"):
+            continue
+        if isinstance(cls, type):
+            cls = f"{cls.__module__}.{cls.__qualname__}"
+        out.append((str(path), str(cls)))
+    return out
+
+
 def _attention_groups(graph: torch.fx.Graph) -> dict[str, list[torch.fx.Node]]:
     """The operators of each ``torch.nn.MultiheadAttention`` call, by module path."""
     groups: dict[str, list[torch.fx.Node]] = {}
@@ -465,6 +482,7 @@ class _Mapper:
         attention = _attention_groups(graph)
         member = {n.name: path for path, nodes in attention.items() for n in nodes}
         for node in graph.nodes:
+            self.b.current = _origin(node)
             try:
                 if node.name in member:
                     self.values[node.name] = self.attention_part(node, attention[member[node.name]])
@@ -1196,13 +1214,15 @@ class _Mapper:
 _RNN_OPS = (aten.lstm.input, aten.gru.input, aten.rnn_tanh.input, aten.rnn_relu.input)
 
 
-def program_to_design(program: torch.export.ExportedProgram, name: str):
+def program_to_design(program: torch.export.ExportedProgram, name: str, flat: bool = True):
     """(design, DesignModule state dict, notes) for a program; ExportError lists what does not
-    map."""
+    map. Unless ``flat``, repeated submodules become blocks (:mod:`engine.importer.blocks`)."""
     mapper = _Mapper(program, name)
     design, weights, notes = mapper.run()
     if mapper.problems:
         raise ExportError(refusal(mapper.problems))
+    if not flat:
+        design, weights = group_into_blocks(design, weights, mapper.b.origins)
     apply_layout(design)
     return design, weights, notes
 
@@ -1215,17 +1235,35 @@ def import_model(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str],
     input_shape: list[tuple[tuple[int, ...], str]] | tuple[int, ...] | None = None,
+    flat: bool = False,
 ) -> ImportResult:
     """Import ``source`` (``FILE.py:Class`` — executed! — or ``.pt2``) as a design at ``output``
-    with its weights in ``output`` with suffix ``.pt``; see the module doc."""
+    with its weights in ``output`` with suffix ``.pt``; see the module doc. Repeated submodules
+    become blocks unless ``flat``; should the grouped design not reproduce the model, the flat
+    one is written, with a note."""
     source = str(source)
     output = Path(output)
     ckpt_path = _checkpoint_path(output)
     program, original, name = _load_source(source, input_shape)
-    design, weights, notes = program_to_design(program, name)
-    design.description = f"Imported from {Path(source.rpartition(':')[0] or source).name}"
-    net = _checked_module(design, weights)
-    diff = _compare(original, net, design, batch=_fixed_batch(program) or 4)
+    description = f"Imported from {Path(source.rpartition(':')[0] or source).name}"
+    batch = _fixed_batch(program) or 4
+    design = None
+    if not flat:
+        design, weights, notes = program_to_design(program, name, flat=False)
+        design.description = description
+        try:
+            net = _checked_module(design, weights)
+            diff = _compare(original, net, design, batch=batch)
+        except ExportError as exc:
+            design = None
+            reason = first_line(exc, 160)
+    if design is None:
+        design, weights, notes = program_to_design(program, name)
+        design.description = description
+        net = _checked_module(design, weights)
+        diff = _compare(original, net, design, batch=batch)
+        if not flat:
+            notes.append(f"imported flat: the design with blocks did not check ({reason})")
     ckpt = checkpoint_from_modules(
         design,
         {next(iter(design.networks)): net},

@@ -159,12 +159,12 @@ def _needs_arguments(cls: ast.ClassDef, found: dict[str, ast.ClassDef]) -> bool:
 # the dialog
 
 
-def _run_import(source: str, output: Path, shape_text: str) -> Any:
+def _run_import(source: str, output: Path, shape_text: str, flat: bool = False) -> Any:
     """The worker's job: parse the shape and import (the engine writes design and weights)."""
     from engine.importer import import_model, parse_shape
 
     shape = parse_shape(shape_text) if shape_text.strip() else None
-    return import_model(source, output, input_shape=shape)
+    return import_model(source, output, input_shape=shape, flat=flat)
 
 
 class ImportDialog(OutputFileDialog):
@@ -232,6 +232,12 @@ class ImportDialog(OutputFileDialog):
         self.shape_box = with_note(self.shape_edit, self.shape_note)
         form.addRow("&Input shape:", self.shape_box)
         self._add_output_field(form, "&Save design as:")
+        self.flat_box = QCheckBox("&Flat: one layer per operation, no blocks", self)
+        self.flat_box.setToolTip(
+            "By default repeated submodules (ResNet blocks, inverted residuals, encoder "
+            "layers) become blocks; like 'main.py import --flat'"
+        )
+        form.addRow("", self.flat_box)
         self.class_label = form.labelForField(self.class_combo)
         self.shape_label = form.labelForField(self.shape_box)
         return form
@@ -488,6 +494,7 @@ class ImportDialog(OutputFileDialog):
             source,
             output,
             shape,
+            self.flat_box.isChecked(),
             name="deepwire-import",
         )
         return True

@@ -20,6 +20,11 @@ SHIPPED = {
     "resnet_bottleneck",
     "resnet_bottleneck_projection",
     "lstm_stack",
+    "mobilenet_inverted_residual",
+    "mobilenet_inverted_residual_stride",
+    "depthwise_separable_conv",
+    "squeeze_excitation",
+    "transformer_encoder",
 }
 
 

@@ -42,7 +42,7 @@ def _original(name: str) -> torch.nn.Module:
 def test_modern_architectures_import_flat_with_equal_outputs(name, tmp_path):
     shape, layer_types, conv_params = CASES[name]
     torch.manual_seed(0)
-    result = import_model(f"{MODELS}:{name}", tmp_path / f"{name}.json", shape)
+    result = import_model(f"{MODELS}:{name}", tmp_path / f"{name}.json", shape, flat=True)
     design = load_design(result.design_path)
     net = compile_design(design)
     net.load_state_dict(load_checkpoint(result.checkpoint_path).state_dicts["main"])
