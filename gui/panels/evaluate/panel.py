@@ -223,6 +223,10 @@ class EvaluatePanel(QWidget):
             return
         if self.lookup is not None:
             self.lookup.cancel()
+            self.lookup = None
+        if self.runs_dir() is None:  # no run store: nothing to look for
+            self._set_checkpoint(None, chosen=False)
+            return
         self.lookup = BackgroundCall(
             newest_checkpoint,
             self.document.path,
