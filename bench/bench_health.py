@@ -25,6 +25,9 @@ import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The "off" variant patches engine objects in this process: train in the window's thread path,
+# where the patch reaches the trainer (and where overlays cost training the most: one GIL).
+os.environ["DEEPWIRE_TRAIN_IN"] = "thread"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
