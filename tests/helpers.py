@@ -131,3 +131,26 @@ def train_start(epochs: int, batches_per_epoch: int) -> Any:
         data_description="test data",
         loss_names=("loss",),
     )
+
+
+def train_into_store(
+    root: Path, name: str, layers: list, data: dict[str, Any]
+) -> tuple[Path, Path]:
+    """A design of ``layers`` on ``data`` saved as ``root/<name>.json`` and trained one epoch
+    into a new run of its store under ``root/runs``; returns (design path, its best.pt)."""
+    import torch
+
+    from engine.io import save_design
+    from engine.runs import store_for
+    from engine.training import Trainer
+
+    design = chain(*layers)
+    design.name = name
+    design.data = data
+    design.training = {"epochs": 1, "batch_size": 64, "lr": 0.01, "task": "classification"}
+    path = root / f"{name}.json"
+    save_design(design, path)
+    folder = store_for(path, name, root=root / "runs").new_run_folder()
+    torch.set_num_threads(1)
+    Trainer(design, out_dir=folder).fit()
+    return path, folder / "best.pt"

@@ -7,17 +7,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 from PySide6.QtCore import Qt
 
 from engine.evaluate import Predictor, evaluate_checkpoint, predict_file
 from engine.io import load_design, save_design
 from engine.runs import store_for
-from engine.training import Trainer
 from gui.document import Document
 from gui.panels.evaluate import EvaluatePanel
-from tests.engine.builders import chain
 from tests.engine.hostile import evil_torch_save
+from tests.helpers import train_into_store
 
 TIMEOUT = 60_000
 DIGITS = {
@@ -35,17 +33,7 @@ IRIS = {
 }
 
 
-def _train(root, name, layers, data):
-    design = chain(*layers)
-    design.name = name
-    design.data = data
-    design.training = {"epochs": 1, "batch_size": 64, "lr": 0.01, "task": "classification"}
-    path = root / f"{name}.json"
-    save_design(design, path)
-    folder = store_for(path, name, root=root / "runs").new_run_folder()
-    torch.set_num_threads(1)
-    Trainer(design, out_dir=folder).fit()
-    return path, folder / "best.pt"
+_train = train_into_store
 
 
 @pytest.fixture(scope="module")

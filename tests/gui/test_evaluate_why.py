@@ -7,19 +7,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 
 pytest.importorskip("captum")
 
 from engine.evaluate import Predictor  # noqa: E402
 from engine.insight.saliency import Explainer  # noqa: E402
-from engine.io import load_design, save_design  # noqa: E402
-from engine.runs import store_for  # noqa: E402
-from engine.training import Trainer  # noqa: E402
+from engine.io import load_design  # noqa: E402
 from gui.document import Document  # noqa: E402
 from gui.panels.evaluate import EvaluatePanel  # noqa: E402
 from gui.panels.evaluate import why as why_module  # noqa: E402
-from tests.engine.builders import chain  # noqa: E402
+from tests.helpers import train_into_store  # noqa: E402
 
 TIMEOUT = 60_000
 SPLIT = {"val": 0.2, "test": 0.2, "stratify": True}
@@ -27,17 +24,7 @@ DIGITS = {"source": "builtin", "name": "digits", "form": "image", "split": SPLIT
 IRIS = {"source": "builtin", "name": "iris", "split": SPLIT, "preprocess": {"scale": "standard"}}
 
 
-def _train(root, name, layers, data):
-    design = chain(*layers)
-    design.name = name
-    design.data = data
-    design.training = {"epochs": 1, "batch_size": 64, "lr": 0.01, "task": "classification"}
-    path = root / f"{name}.json"
-    save_design(design, path)
-    folder = store_for(path, name, root=root / "runs").new_run_folder()
-    torch.set_num_threads(1)
-    Trainer(design, out_dir=folder).fit()
-    return path, folder / "best.pt"
+_train = train_into_store
 
 
 @pytest.fixture(scope="module")
