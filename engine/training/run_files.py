@@ -87,10 +87,16 @@ class CheckpointWriter:
 
     def submit(self, path: Path, ckpt: Checkpoint) -> None:
         """Queue ``ckpt`` for ``path``. The checkpoint must not change afterwards."""
+        self.submit_all([(path, ckpt)])
+
+    def submit_all(self, items: list[tuple[Path, Checkpoint]]) -> None:
+        """Queue several ``(path, checkpoint)`` at once: the writer sees them together, so one
+        checkpoint for two paths is serialized once (never half-queued when the writer wakes)."""
         with self._cond:
             self._raise_error()
-            self._pending.pop(path, None)  # keep the order of submission
-            self._pending[path] = ckpt
+            for path, ckpt in items:
+                self._pending.pop(path, None)  # keep the order of submission
+                self._pending[path] = ckpt
             if self._thread is None or not self._thread.is_alive():
                 self._closed = False
                 self._thread = threading.Thread(
@@ -231,10 +237,8 @@ class RunFiles:
             and last.trainer_state.get("best_state_dicts") is None
         ):
             last = best  # the best epoch is the newest: the same state, serialized once
-        if best is not None:
-            self.writer.submit(self.out_dir / "best.pt", best)
-        if last is not None:
-            self.writer.submit(self.out_dir / "last.pt", last)
+        queued = [(self.out_dir / "best.pt", best), (self.out_dir / "last.pt", last)]
+        self.writer.submit_all([(path, ckpt) for path, ckpt in queued if ckpt is not None])
         self._best = self._last = None
         self._saved_at = time.monotonic()
 

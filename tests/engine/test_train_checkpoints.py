@@ -57,14 +57,13 @@ def test_checkpoints_are_written_off_the_training_thread_after_the_first_epoch_a
 
 def test_with_no_wait_between_saves_every_epoch_goes_to_the_writer(tmp_path, saves, monkeypatch):
     handed: list[int] = []
-    submit = run_files.CheckpointWriter.submit
+    submit_all = run_files.CheckpointWriter.submit_all
 
-    def spy(self, path, ckpt):
-        if path.name == "last.pt":
-            handed.append(ckpt.epoch)
-        submit(self, path, ckpt)
+    def spy(self, items):
+        handed.extend(ckpt.epoch for path, ckpt in items if path.name == "last.pt")
+        submit_all(self, items)
 
-    monkeypatch.setattr(run_files.CheckpointWriter, "submit", spy)
+    monkeypatch.setattr(run_files.CheckpointWriter, "submit_all", spy)
     Trainer(moons_mlp({"epochs": 3}), out_dir=tmp_path, save_every_s=0).fit()
     assert handed == [1, 2, 3]
     # a newer epoch replaces one still waiting for the writer: written in order, ending last
