@@ -27,7 +27,7 @@ import gc
 import time
 from functools import partial
 
-from PySide6.QtCore import QCoreApplication, QObject, QTimer
+from PySide6.QtCore import QCoreApplication, QEvent, QObject, QTimer
 
 #: How often the GUI thread looks at the collector's counts (pyqtgraph uses the same second).
 INTERVAL_MS = 1000
@@ -44,6 +44,7 @@ _holders: set[int] = set()
 _watched: set[int] = set()  # owners whose ``destroyed`` already releases their hold
 _timer: QTimer | None = None
 _was_enabled = True
+_enable_pending = False  # the last hold is gone; automatic collection resumes on the next turn
 _freezes = 0  # runs between freeze() and thaw()
 _last_full = 0.0  # time.monotonic() of the last full collection by collect_if_due
 
@@ -114,12 +115,15 @@ def active() -> bool:
 def hold(owner: QObject) -> None:
     """While ``owner`` (a main window) lives, and until :func:`release`, collect on the GUI
     thread only. Call it on the GUI thread."""
-    global _timer, _was_enabled
+    global _timer, _was_enabled, _enable_pending
     key = id(owner)
     if key in _holders:
         return
     if not _holders:
-        _was_enabled = gc.isenabled()
+        if _enable_pending:  # still off from the last hold: keep what it found
+            _enable_pending = False
+        else:
+            _was_enabled = gc.isenabled()
         gc.disable()
         if _timer is None:
             _timer = QTimer(QCoreApplication.instance())
@@ -142,9 +146,30 @@ def release(key: int) -> None:
     """Let go of a hold (by ``id(owner)``); the last one turns automatic collection back on."""
     if key not in _holders:
         return
+    global _enable_pending
     _holders.discard(key)
     if not _holders:
         if _timer is not None:
             _timer.stop()
         if _was_enabled:
-            gc.enable()
+            # Not now: a window closed here is usually deleted next (deleteLater). A collection
+            # while Qt destroys its children can free a pyqtgraph menu whose actions lock a
+            # mutex the destructor holds: the GUI thread deadlocks. Pending deletions first.
+            _enable_pending = True
+            app = QCoreApplication.instance()
+            if app is None:
+                _resume()
+            else:
+                QTimer.singleShot(0, app, _resume)
+
+
+def _resume() -> None:
+    """Turn automatic collection back on once pending deletions are done (unless a new hold
+    came first)."""
+    global _enable_pending
+    if not _enable_pending or _holders:
+        return
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete.value)
+    if _enable_pending and not _holders:
+        _enable_pending = False
+        gc.enable()

@@ -65,16 +65,18 @@ def test_worker_threads_never_collect_while_a_window_is_open(main_window, qtbot)
         lambda: not panel._prepare_timer.isActive() and not panel.preparing, timeout=120_000
     )
     win.close()
-    assert not gc_guard.active() and gc.isenabled()
+    assert not gc_guard.active()
+    qtbot.waitUntil(gc.isenabled, timeout=5000)  # on the next turn: pending deletions first
 
 
-def test_the_guard_stays_while_any_window_is_open(main_window):
+def test_the_guard_stays_while_any_window_is_open(main_window, qtbot):
     first, _ = main_window(None)
     second, _ = main_window(None)
     first.close()
     assert gc_guard.active() and not gc.isenabled()
     second.close()
-    assert not gc_guard.active() and gc.isenabled()
+    assert not gc_guard.active()
+    qtbot.waitUntil(gc.isenabled, timeout=5000)
 
 
 def test_a_background_call_holds_the_guard_while_it_runs(qtbot):
@@ -95,7 +97,8 @@ def test_a_background_call_holds_the_guard_while_it_runs(qtbot):
     release.set()
     qtbot.waitUntil(lambda: bool(done), timeout=10_000)
     assert seen == [True] and done == ["ok"]
-    assert not gc_guard.active() and gc.isenabled()
+    assert not gc_guard.active()
+    qtbot.waitUntil(gc.isenabled, timeout=5000)
 
 
 def test_a_training_run_leaves_what_existed_before_it_out_of_collections(qtbot, tmp_path):
