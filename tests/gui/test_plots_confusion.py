@@ -111,9 +111,12 @@ def test_a_new_epoch_retitles_the_matrix_without_laying_the_grid_out_again(qtbot
     plots = shown_plots(qtbot)
     plots.add_events([epoch([[5, 1, 0], [0, 4, 2], [1, 0, 7]])])
     plots.flush()
-    qtbot.wait(50)  # the first title lays the grid out once
     plot = plots.family_items["image_plot"]
-    assert plots.view.ci.layout.isActivated() and plot.layout.isActivated()
+    # the first title lays the grid out once (when the event loop gets to it: a busy machine
+    # took longer than 50 ms)
+    qtbot.waitUntil(
+        lambda: plots.view.ci.layout.isActivated() and plot.layout.isActivated(), timeout=5000
+    )
     plots.add_events([epoch([[6, 0, 0], [0, 5, 1], [0, 0, 8]])])
     plots.flush()
     assert "epoch 1: 95.0% correct" in plot.titleLabel.text  # the user reads the new title
