@@ -140,6 +140,117 @@ class EnvelopeCurve(pg.PlotDataItem):
         return dataset
 
 
+def nice_range(lo: float, hi: float) -> tuple[float, float]:
+    """``[lo, hi]`` widened to whole multiples of a round step (1, 2 or 5 × 10^k, about a
+    tenth of the span): the ends of a followed axis change only when the data crosses one."""
+    span = hi - lo
+    if not span > 0:
+        span = abs(hi) * 0.2 or 1.0
+        lo, hi = lo - span / 2, hi + span / 2
+    raw = span / 10
+    decade = 10 ** math.floor(math.log10(raw))
+    step = next(m * decade for m in (1, 2, 5, 10) if m * decade >= raw * (1 - 1e-9))
+    return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
+
+
+def y_span(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
+    """The y range a followed axis moves to for data in ``[lo, hi]``: a fifth of the span more
+    on each side (a falling loss crosses the bottom a few times per run, not at every refresh),
+    not below zero for data that is not (losses, shares), rounded by :func:`nice_range`."""
+    pad = 0.2 * (hi - lo)
+    low, high = nice_range(lo - pad, hi + pad)
+    if not log and lo >= 0 > low:
+        low = 0.0
+    return low, high
+
+
+def x_bound(end: float) -> float:
+    """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
+    epoch, else ``end`` rounded up to 1, 1.5, 2, 3, 5 or 7.5 times its decade, so the axis
+    moves about six times per tenfold run length, not at every refresh, and the data always
+    fills more than half of it."""
+    if not math.isfinite(end) or end <= 1:
+        return 1.0
+    decade = 10 ** math.floor(math.log10(end))
+    return next(m * decade for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * decade >= end * (1 - 1e-9))
+
+
+def series_extent(series: Any, log: bool = False) -> tuple[float, float] | None:
+    """The smallest and largest finite y of ``series`` (:class:`Series`, whose envelope holds
+    every extreme); with ``log``, of log10 of the positive values (a log axis's units)."""
+    lows, highs = [], []
+    for s in series:
+        if not s.n:
+            continue
+        y = s.envelope_points()[1]
+        if log:
+            y = np.log10(y[y > 0])
+        y = y[np.isfinite(y)]
+        if y.size:
+            lows.append(float(y.min()))
+            highs.append(float(y.max()))
+    return (min(lows), max(highs)) if lows else None
+
+
+class FollowRun:
+    """Keeps a plot's view on a run's data while the run goes on, moving its axes seldom (each
+    move redraws the axis, its grid and its labels): x from the run's first epoch to
+    :func:`x_bound` of its last point, y over every point with room to spare (:func:`y_span`;
+    it shrinks only when the data needs less than half of it). pyqtgraph's own auto range, which measures every
+    curve at every paint and moves the axes at every refresh, stays off. A user's zoom or pan
+    stops following on the axes it moved; the plot's "A" (auto range) button and a new run
+    start it again."""
+
+    def __init__(self, plot: pg.PlotItem, log_y: bool = False) -> None:
+        self.view = plot.getViewBox()
+        self.log_y = log_y
+        self.on = [True, True]  # x, y
+        self.spans: list[tuple[float, float] | None] = [None, None]
+        self.view.sigRangeChangedManually.connect(self.stop)
+
+    def restart(self) -> None:
+        """A new run: follow both axes again."""
+        self.view.enableAutoRange()
+        self.on = [True, True]
+        self.spans = [None, None]
+
+    def stop(self, mask: Any) -> None:
+        """The user moved the axes in ``mask`` (x, y): leave them where they are."""
+        for axis in (0, 1):
+            if mask is None or mask[axis]:
+                self.on[axis] = False
+                self.spans[axis] = None
+
+    def follow(self, series: Any) -> None:
+        """Bring the followed axes up to date with ``series`` (:class:`Series`)."""
+        series = [s for s in series if s.n]
+        if not series:
+            return
+        auto = self.view.autoRangeEnabled()
+        for axis in (0, 1):
+            if auto[axis]:
+                self.on[axis] = True  # pyqtgraph's "A" button, or a new run
+                self.spans[axis] = None
+        if self.on[0]:
+            first = min(float(s.x[0]) for s in series)
+            self._move(0, (math.floor(first), x_bound(max(float(s.x[-1]) for s in series))))
+        extent = series_extent(series, self.log_y) if self.on[1] else None
+        if extent is not None:
+            span = self.spans[1]
+            lo, hi = extent
+            if span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0]):
+                self._move(1, y_span(lo, hi, log=self.log_y))
+
+    def _move(self, axis: int, span: tuple[float, float]) -> None:
+        if self.spans[axis] == span:
+            return
+        self.spans[axis] = span
+        if axis == 0:
+            self.view.setXRange(*span, padding=0.02)  # turns pyqtgraph's auto range off
+        else:
+            self.view.setYRange(*span, padding=0.02)
+
+
 class LogAxis(pg.AxisItem):
     """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
     the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range."""
@@ -245,7 +356,7 @@ def bounded(name: str) -> bool:
 
 def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     """Lay the legend's entries out in as many columns as the plot's width holds and reserve
-    their height in the row under the bottom axis (none while the legend is empty). Nothing
+    their height in the row under the bottom axis (an emptied legend keeps its row). Nothing
     is measured again while the entries and the plot's width stay as they were (each refresh
     asks; a legend's layout pass costs milliseconds)."""
     key = (len(legend.items), round(plot.boundingRect().width()))
@@ -256,15 +367,15 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
         sample.boundingRect().width() + label.boundingRect().width() + 8
         for sample, label in legend.items
     ]
-    if entries:
-        columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
-        if columns != legend.columnCount:
-            legend.setColumnCount(columns)
-        legend.updateSize()
-        height = legend.height() + 2
-    else:
-        height = 0
-    height = int(math.ceil(height))
+    if not entries:
+        # Emptied for a new run: the row keeps its height until the run's entries come, so
+        # the grid is not laid out twice (every plot resized and redrawn) as a run starts.
+        return
+    columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
+    if columns != legend.columnCount:
+        legend.setColumnCount(columns)
+    legend.updateSize()
+    height = int(math.ceil(legend.height() + 2))
     if plot.layout.rowMinimumHeight(LEGEND_ROW) != height:
         plot.layout.setRowFixedHeight(LEGEND_ROW, height)
 

@@ -42,6 +42,7 @@ from gui.formatting import pretty
 from gui.plots.common import (
     CACHED,
     COLOURS,
+    LEGEND_ROW,
     MIN_HEIGHT,
     MIN_WIDTH,
     NO_GRADIENTS,
@@ -52,6 +53,7 @@ from gui.plots.common import (
     WAITING,
     EnvelopeCurve,
     EpochAxis,
+    FollowRun,
     LogAxis,
     PlotLegend,
     Series,
@@ -65,16 +67,6 @@ from gui.plots.family import FAMILY_VIEWS, FamilyView
 
 #: The epoch range empty plots show (after another design is opened).
 EMPTY_X_RANGE = (0, 10)
-
-
-def x_bound(end: float) -> float:
-    """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
-    epoch, else ``end`` rounded up to half its leading decade (1, 1.5, 2 … 10, 15, 20 …),
-    so the axis moves about twenty times per tenfold run length, not at every refresh."""
-    if not math.isfinite(end) or end <= 1:
-        return 1.0
-    step = 10 ** math.floor(math.log10(end)) / 2
-    return math.ceil(end / step - 1e-9) * step
 
 
 class TrainingPlots(QWidget):
@@ -114,12 +106,13 @@ class TrainingPlots(QWidget):
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.timeout.connect(self._tick)
         self._dirty: set[str] = set()  # refresh groups with news not drawn yet
-        self._following: set[pg.PlotItem] = set()  # plots whose x axis follows the run
-        self._x_span: dict[pg.PlotItem, tuple[float, float]] = {}
-        for plot in (self.loss_plot, self.grad_plot):
-            plot.getViewBox().sigRangeChangedManually.connect(
-                lambda _mask, plot=plot: self._stop_following(plot)
-            )
+        # the plots' axes follow the run (not pyqtgraph's auto range: see FollowRun)
+        self.follow = {
+            "loss": FollowRun(self.loss_plot),
+            "metrics": FollowRun(self.metric_plot),
+            "grads": FollowRun(self.grad_plot, log_y=True),
+        }
+        self._shown: dict[str, int] = {}  # per-epoch curve → points it shows
         # a plot scrolled out of view, or the whole panel hidden (a closed or tabbed-away dock),
         # is not redrawn while the run goes on: it catches up as soon as it is in view again
         for bar in (
@@ -304,7 +297,7 @@ class TrainingPlots(QWidget):
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
         plot.legend = legend  # curves added with a name join it
         plot.getViewBox().sigResized.connect(lambda _vb=None: fit_legend(plot, legend))
-        fit_legend(plot, legend)
+        plot.layout.setRowFixedHeight(LEGEND_ROW, 0)  # no room until there are entries
         return legend
 
     def _curve(
@@ -379,10 +372,9 @@ class TrainingPlots(QWidget):
         self.epochs_seen = 0
         self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
-        for plot in (self.loss_plot, self.grad_plot):  # a new run: the x axes follow it again
-            plot.enableAutoRange(x=True)
-            self._following.add(plot)
-            self._x_span.pop(plot, None)
+        for follower in getattr(self, "follow", {}).values():  # a new run: follow it again
+            follower.restart()
+        self._shown = {}
         if self._family_key is None:
             self._setup_family("")
         else:
@@ -638,27 +630,26 @@ class TrainingPlots(QWidget):
         if "loss" in dirty:
             for name, series in self.step_series.items():
                 self.step_curves[name].show_series(series)
-            for name, series in self.epoch_series.items():
-                self.epoch_curves[name].setData(series.x, series.y)
-            if self.best_epoch is not None:
+            self._show_epochs(self.epoch_series, self.epoch_curves)
+            if self.best_epoch is not None and self.best_line.value() != self.best_epoch:
                 self.best_line.setValue(self.best_epoch)
-                self.best_line.show()
-            self._follow_x(
-                self.loss_plot, (*self.step_series.values(), *self.epoch_series.values())
-            )
+            self.best_line.setVisible(self.best_epoch is not None)
+            self.follow["loss"].follow([*self.step_series.values(), *self.epoch_series.values()])
             if any(s.n for s in self.step_series.values()) or self.epoch_series:
                 self._arrived("loss")
             fit_legend(self.loss_plot, self.loss_legend)
         if "metrics" in dirty:
-            for name, series in self.metric_series.items():
-                self.metric_curves[name].setData(series.x, series.y)
+            self._show_epochs(self.metric_series, self.metric_curves)
+            self.follow["metrics"].follow(
+                s for name, s in self.metric_series.items() if name not in self._right_metrics
+            )
             if self.metric_series:
                 self._arrived("metrics")
             fit_legend(self.metric_plot, self.metric_legend)
         if "grads" in dirty:
             for name, series in self.grad_series.items():
                 self.grad_curves[name].show_series(series)
-            self._follow_x(self.grad_plot, self.grad_series.values())
+            self.follow["grads"].follow(self.grad_series.values())
             if self.grad_series:
                 self._arrived("gradients")
             fit_legend(self.grad_plot, self.grad_legend)
@@ -669,28 +660,13 @@ class TrainingPlots(QWidget):
         if "family" in dirty and self.last_samples is not None:
             self._update_family(self.last_samples)
 
-    def _follow_x(self, plot: pg.PlotItem, series: Any) -> None:
-        """Span ``plot``'s x axis from the run's first epoch to a rounded-up end of its
-        ``series``, so the axis (its ticks, its labels, its cached picture) changes a few
-        times per decade of the run instead of at every refresh. Only while the plot follows
-        the run: a user's zoom or pan stops it, the plot's "A" (auto range) button and a new
-        run start it again."""
-        view = plot.getViewBox()
-        if view.autoRangeEnabled()[0]:
-            self._following.add(plot)
-        elif plot not in self._following:
-            return
-        ends = [(s.x[0], s.x[-1]) for s in series if s.n]
-        if not ends:
-            return
-        span = (math.floor(min(a for a, _b in ends)), x_bound(max(b for _a, b in ends)))
-        if self._x_span.get(plot) != span or view.autoRangeEnabled()[0]:
-            self._x_span[plot] = span
-            view.setXRange(*span, padding=0.02)  # turns pyqtgraph's own x auto range off
-
-    def _stop_following(self, plot: pg.PlotItem) -> None:
-        self._following.discard(plot)
-        self._x_span.pop(plot, None)
+    def _show_epochs(self, series: dict[str, Series], curves: dict[str, Any]) -> None:
+        """Per-epoch curves get their points again only when an epoch came: setting a curve's
+        data rebuilds its symbols."""
+        for name, points in series.items():
+            if self._shown.get(name) != points.n:
+                self._shown[name] = points.n
+                curves[name].setData(points.x, points.y)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:
         ids = list(stats)
@@ -709,8 +685,9 @@ class TrainingPlots(QWidget):
                 for i, node_id in enumerate(ids)
             ]
             self.act_plot.getAxis("left").setTicks([ticks, []])
+            if ids:
+                self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
         if ids:
-            self.act_plot.setYRange(-0.6, len(ids) - 0.4, padding=0)
             lo = float(np.min(np.minimum(means - stds, 0)))
             hi = float(np.max(np.maximum(means + stds, 0)))
             hi = hi if hi > lo else lo + 1
@@ -739,12 +716,14 @@ class TrainingPlots(QWidget):
         the previous one reuses them."""
         kind = view_of_task(task)
         key = (kind, tuple(class_names or ()))
-        if (
-            self._family_key is not None
-            and kind == self._family_key[0]
-            and (class_names is None or key == self._family_key)
-        ):
-            self._blank_family()  # same view (class names unknown yet: assume the last ones)
+        if self._family_key is not None and kind == self._family_key[0]:
+            # Same view: its items serve again (class names unknown yet: assume the last ones).
+            # New class names only relabel it: building a view costs ~20 ms at a run's start.
+            if class_names is not None and key != self._family_key:
+                self._family_key = key
+                self.class_names = list(class_names)
+                self.family_items.pop("ticks_for", None)  # the next draw labels the axes
+            self._blank_family()
             return
         self._family_key = key
         self.family.clear()

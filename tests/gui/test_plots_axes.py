@@ -7,7 +7,7 @@ import pytest
 
 from engine.training.events import BatchEvent, TrainStartEvent
 from gui.plots import TrainingPlots
-from gui.plots.training_plots import x_bound
+from gui.plots.common import x_bound
 from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
