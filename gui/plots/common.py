@@ -248,7 +248,7 @@ class FollowRun:
         if axis == 0:
             self.view.setXRange(*span, padding=0.02)  # turns pyqtgraph's auto range off
         else:
-            self.view.setYRange(*span, padding=0.02)
+            self.view.setYRange(*span, padding=0)  # y_span left room already
 
 
 class LogAxis(pg.AxisItem):

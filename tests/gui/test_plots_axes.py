@@ -3,6 +3,8 @@ axis), always showing the newest point, and stop following once the user zooms o
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from engine.training.events import BatchEvent, TrainStartEvent
@@ -82,3 +84,39 @@ def test_a_users_zoom_is_kept_while_the_run_goes_on_and_the_auto_button_follows_
     plots.flush()
     lo, hi = view.viewRange()[0]
     assert lo <= 0.1 and hi >= 6.0
+
+
+def test_the_y_axes_show_every_point_and_move_a_few_times_per_run(plots):
+    """pyqtgraph's auto range would move a y axis at every refresh (each move redraws it)."""
+    seen = {"loss": [], "grads": []}
+    for step in range(1, 30 * BPE + 1):
+        plots.add_events([batch(step)])
+        plots.flush()
+        lo, hi = plots.loss_plot.getViewBox().viewRange()[1]
+        assert lo <= 1.0 / step and hi >= 1.0, (step, lo, hi)  # losses 1, 1/2 … 1/step
+        assert lo >= 0  # a loss axis does not go below zero
+        seen["loss"].append((lo, hi))
+        lo, hi = plots.grad_plot.getViewBox().viewRange()[1]  # log10 units
+        assert lo <= math.log10(0.1) and hi >= math.log10(0.1 * step), (step, lo, hi)
+        seen["grads"].append((lo, hi))
+    for key, ranges in seen.items():
+        moves = sum(a != b for a, b in zip(ranges, ranges[1:]))
+        assert moves <= 12, (key, moves)  # not one per refresh (300 refreshes)
+
+
+def test_a_users_vertical_zoom_is_kept_and_the_auto_button_follows_again(plots):
+    for step in range(1, 21):
+        plots.add_events([batch(step)])
+    plots.flush()
+    view = plots.loss_plot.getViewBox()
+    view.setYRange(0.2, 0.4, padding=0)
+    view.sigRangeChangedManually.emit([False, True])  # a drag along the y axis
+    for step in range(21, 60):
+        plots.add_events([batch(step)])
+        plots.flush()
+    assert view.viewRange()[1] == pytest.approx([0.2, 0.4])
+    view.enableAutoRange()
+    plots.add_events([batch(60)])
+    plots.flush()
+    lo, hi = view.viewRange()[1]
+    assert lo <= 1.0 / 60 and hi >= 1.0
