@@ -97,7 +97,7 @@ class Document(QObject):
         """Replace the whole design (new / open); clears the undo stack and marks it unmodified."""
         was_modified = self.modified
         self._design = design
-        with gc_paused(keep=True):  # the design's analysis stays until the next reset
+        with gc_paused():
             self.analysis = analyze(design)
         self._pending.clear()
         self._pending_structure = False
@@ -119,7 +119,7 @@ class Document(QObject):
 
     def open(self, path: str | Path) -> Document:
         """Load ``path`` into this document; a bad file raises DesignFormatError, changing nothing."""
-        with gc_paused(keep=True):  # the loaded design, its analysis and canvas stay
+        with gc_paused():
             design = load_design(path)
             self.reset(design, Path(path))
         return self

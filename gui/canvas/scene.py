@@ -96,7 +96,7 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
 
     def rebuild(self) -> None:
         """Drop every item and draw the document's design from scratch (after new / open)."""
-        with gc_paused(keep=True):  # the items stay until the next rebuild
+        with gc_paused():
             self._rebuild()
 
     def _rebuild(self) -> None:
