@@ -46,6 +46,8 @@ if TYPE_CHECKING:
 _FLAG = QGraphicsItem.GraphicsItemFlag
 _NODE_FLAGS = _FLAG.ItemIsSelectable | _FLAG.ItemIsMovable
 _NODE_FLAGS_OVERVIEW = _NODE_FLAGS | _FLAG.ItemHasNoContents
+_EDGE_FLAGS = _FLAG.ItemIsSelectable
+_EDGE_FLAGS_OVERVIEW = _EDGE_FLAGS | _FLAG.ItemHasNoContents
 _DEVICE_CACHE = QGraphicsItem.CacheMode.DeviceCoordinateCache
 _WHITE = QColor("#ffffff")
 # A node item's rectangle: its body with the ports (which stick out at both sides) and a margin.
@@ -484,39 +486,40 @@ class EdgeItem(QGraphicsItem):
     _hit_shape: QPainterPath | None = None
     flow_pen: QPen | None = None  # gradient flow (gui/canvas/health.py), when shown
 
-    def __init__(self, canvas: CanvasScene, edge: Edge, source: NodeItem, target: NodeItem) -> None:
+    def __init__(
+        self,
+        canvas: CanvasScene,
+        edge: Edge,
+        source: NodeItem,
+        target: NodeItem,
+        ends: tuple[float, float, float, float, float | None] | None = None,
+    ) -> None:
+        """``ends``: :func:`wire_ends` when the caller knows the nodes' positions already."""
         super().__init__()
         self.canvas = canvas
         self.edge = edge
         self.source = source
         self.target = target
-        self.setFlag(_FLAG.ItemIsSelectable, True)
+        self.setFlags(_EDGE_FLAGS_OVERVIEW if canvas.overview_on else _EDGE_FLAGS)
         self.setZValue(-1.0)
-        self._place(*self._ends())
+        # Not in a scene yet: no prepareGeometryChange, and no curve or hit shape to drop.
+        self._set_ends(*(self._ends() if ends is None else ends))
 
     def _ends(self) -> tuple[float, float, float, float, float | None]:
         """The wire's end points in scene coordinates and its return lane (None: forward)."""
-        source, target = self.source, self.target
-        s, t = source.pos(), target.pos()
-        sx, sy, tx, ty = s.x(), s.y(), t.x(), t.y()
-        x1 = sx + th.NODE_WIDTH
-        y1 = sy + source.output_port_y()
-        x2 = tx
-        y2 = ty + target.input_port_y(self.edge.port)
-        lane = (
-            None
-            if x2 >= x1 + 2 * WIRE_STUB  # a forward wire (most of them): no lane to find
-            else wire_lane(x1, x2, (sy, sy + source._height), (ty, ty + target._height))
-        )
-        return x1, y1, x2, y2, lane
+        s, t = self.source.pos(), self.target.pos()
+        return wire_ends(self.source, s.x(), s.y(), self.target, t.x(), t.y(), self.edge.port)
 
     def _place(self, x1: float, y1: float, x2: float, y2: float, lane: float | None) -> None:
         """Take these end points and lane: the curve is rebuilt lazily, the box now."""
-        self.ends = (x1, y1, x2, y2)  # in scene coordinates
-        self._lane = lane
         self._path = None
         self._hit_shape = None
         self.prepareGeometryChange()
+        self._set_ends(x1, y1, x2, y2, lane)
+
+    def _set_ends(self, x1: float, y1: float, x2: float, y2: float, lane: float | None) -> None:
+        self.ends = (x1, y1, x2, y2)  # in scene coordinates
+        self._lane = lane
         # The label is centred on the wire's midpoint, which lies inside the wire's box.
         left, top, right, bottom = wire_box(x1, y1, x2, y2, lane)
         self.box = (left - 3.0, top - 9.0, right + 3.0, bottom + 9.0)  # _bounds as edges
@@ -630,6 +633,20 @@ def _bend(x1: float, x2: float) -> float:
 WIRE_STUB = 20.0
 WIRE_CORNER = 10.0
 LANE_CLEARANCE = 24.0
+
+
+def wire_ends(
+    source: NodeItem, sx: float, sy: float, target: NodeItem, tx: float, ty: float, port: int
+) -> tuple[float, float, float, float, float | None]:
+    """A wire's end points in scene coordinates and its return lane (None: forward), from its
+    nodes at (sx, sy) and (tx, ty) into input ``port``."""
+    x1 = sx + th.NODE_WIDTH
+    y1 = sy + source.output_port_y()
+    y2 = ty + target.input_port_y(port)
+    if tx >= x1 + 2 * WIRE_STUB:  # a forward wire (most of them): no lane to find
+        return x1, y1, tx, y2, None
+    lane = wire_lane(x1, tx, (sy, sy + source._height), (ty, ty + target._height))
+    return x1, y1, tx, y2, lane
 
 
 def wire_lane(

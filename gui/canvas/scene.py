@@ -35,6 +35,7 @@ from gui.canvas.items import (
     OverviewItem,
     block_ports,
     input_slots,
+    wire_ends,
 )
 from gui.canvas.layout import layered_layout
 from gui.canvas.wiring import PREJUDGE_LIMIT, WiringMixin, _ConnectionDrag  # noqa: F401 (re-exported)
@@ -120,8 +121,13 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
             item = NodeItem(self, node.id, shown)
             self.addItem(item)
             self.nodes[node.id] = item
-        for edge in design.edges:
-            self._make_edge(edge)
+        nodes = self.nodes
+        for edge in design.edges:  # ends from the design's positions (the items sit there)
+            source, target = nodes[edge.source], nodes[edge.target]
+            sx, sy = design.node(edge.source).position
+            tx, ty = design.node(edge.target).position
+            ends = wire_ends(source, sx, sy, target, tx, ty, edge.port)
+            self._make_edge(edge, ends)
         self.overview = OverviewItem(self)
         self.addItem(self.overview)
         self.overview.setVisible(self._overview_on)  # items were made in the current mode
@@ -146,11 +152,9 @@ class CanvasScene(WiringMixin, ClipboardMixin, QGraphicsScene):
         if not self.sceneRect().adjusted(m, m, -m, -m).contains(item.sceneBoundingRect()):
             self.update_scene_rect()
 
-    def _make_edge(self, edge: Edge) -> EdgeItem:
+    def _make_edge(self, edge: Edge, ends: tuple | None = None) -> EdgeItem:
         source, target = self.nodes[edge.source], self.nodes[edge.target]
-        item = EdgeItem(self, edge, source, target)
-        if self._overview_on:
-            item.setFlag(QGraphicsItem.GraphicsItemFlag.ItemHasNoContents, True)
+        item = EdgeItem(self, edge, source, target, ends)
         self.addItem(item)
         self.edges[edge] = item
         source.out_edges.append(item)

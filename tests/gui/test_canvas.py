@@ -489,6 +489,42 @@ def test_items_added_while_zoomed_out_follow_the_overview(canvas):
     assert not item.flags() & NodeItem.GraphicsItemFlag.ItemHasNoContents
 
 
+def test_wires_built_on_open_meet_their_ports_and_reopening_zoomed_out_keeps_the_overview(
+    canvas,
+):
+    """Opening builds wires from the design's positions: each one starts at its source's output
+    port and ends at its target's input port, a backward wire on its return lane, exactly as
+    when a node move reroutes it; a design reset while zoomed out gives wires no contents."""
+    doc = Document(
+        wired(
+            ("a", "Input", {"shape": [8]}, (0.0, 0.0)),
+            ("b", "ReLU", {}, (260.0, 0.0)),
+            ("c", "ReLU", {}, (0.0, 200.0)),  # left of its source: a backward wire
+            edges=[("a", "b"), ("b", "c")],
+        )
+    )
+    view = canvas(doc)
+    scene = view.scene()
+    for edge in doc.design.edges:
+        item = scene.edges[edge]
+        source, target = scene.nodes[edge.source], scene.nodes[edge.target]
+        out = source.mapToScene(source.output_port_pos())
+        into = target.mapToScene(target.input_port_pos(edge.port))
+        assert item.ends == (out.x(), out.y(), into.x(), into.y())
+        built = (item.ends, item._lane, item.boundingRect())
+        item._place(*item._ends())  # what a reroute computes
+        assert (item.ends, item._lane, item.boundingRect()) == built
+    assert scene.edges[Edge("b", "c", 0)]._lane is not None
+    view.set_zoom(0.2)
+    assert scene.overview_on
+    doc.reset(doc.design)  # a reopen while zoomed out rebuilds every item
+    no_contents = EdgeItem.GraphicsItemFlag.ItemHasNoContents
+    assert all(item.flags() & no_contents for item in scene.edges.values())
+    assert all(
+        item.flags() & EdgeItem.GraphicsItemFlag.ItemIsSelectable for item in scene.edges.values()
+    )
+
+
 def test_edge_context_menu_disconnects(canvas, template_doc):
     view = canvas(template_doc("cnn"))
     edge = view.scene().edges[Edge("conv1", "bn1", 0)]
