@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from PySide6.QtGui import QShowEvent
+from PySide6.QtCore import QTimer
+from PySide6.QtGui import QPaintEvent, QResizeEvent, QShowEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 
 class LazyWidget(QWidget):
-    """A placeholder that calls ``build()`` once, on its first show or first :meth:`widget`
-    call, and puts the returned widget in its place (no margins). ``build`` should draw the
+    """A placeholder that calls ``build()`` once, when it is first on screen (shown and not
+    behind another tab) or on the first :meth:`widget` call, and puts the returned widget in its place (no margins). ``build`` should draw the
     state its owner kept while nothing was built, so the widget shows the same as if it had
     been built at the start."""
 
@@ -40,9 +41,24 @@ class LazyWidget(QWidget):
             self._widget.show()  # shown with this placeholder (now, when it is visible)
         return self._widget
 
+    def _build_if_seen(self) -> None:
+        """Build when on screen: shown and not covered (a dock behind another tab is "visible"
+        to Qt but has no visible region)."""
+        if self._widget is None and self.isVisible() and not self.visibleRegion().isEmpty():
+            self.widget()
+
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802 - Qt's name
-        self.widget()
         super().showEvent(event)
+        self._build_if_seen()
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)  # a tab brought forward is laid out (resized) before painted
+        self._build_if_seen()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt's name
+        super().paintEvent(event)
+        if self._widget is None:  # exposed some other way: build on the next turn
+            QTimer.singleShot(0, self, self._build_if_seen)
 
 
 __all__ = ["LazyWidget"]
