@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pyqtgraph as pg
+
 from gui.panels.evaluate.why import WhyBox
 from gui.plots.search import SearchPlots
 
@@ -16,7 +18,7 @@ def _trial(number: int, value: float, state: str = "complete") -> SimpleNamespac
 def test_search_trials_arriving_while_the_tab_is_hidden_show_when_it_is_shown(main_window, qtbot):
     window, _prompts = main_window(exposed=True)
     plots = window.search_plots
-    assert not plots.isVisible()  # behind the training plots' tab
+    assert plots.visibleRegion().isEmpty()  # behind the training plots' tab
     plots.set_trials([_trial(0, 0.9), _trial(1, 0.5), _trial(2, 0.7, "pruned")])
     plots.set_importances({"lr": 0.8, "batch_size": 0.2})
     window.search_plots_dock.show()
@@ -45,5 +47,7 @@ def test_why_views_built_on_first_show_are_empty_and_hidden_until_a_sample_is_ex
     box.show()
     qtbot.waitExposed(box)
     assert box.state_label.text() == "Evaluate a checkpoint, then pick a sample to see why"
-    assert not box.views.isVisible() and not box.bars_view.isVisible()  # no empty plot frames
+    assert not any(
+        view.isVisible() for view in box.findChildren(pg.GraphicsView)
+    )  # no empty frames
     assert box.bar_values == []
