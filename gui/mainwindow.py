@@ -824,9 +824,11 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_first_paint)  # after the rest of this frame
 
     def _after_first_paint(self) -> None:
-        """The window is on screen: load PyTorch now, in the background."""
+        """The window is on screen: load PyTorch now, in the background, and list the block
+        library in the palette."""
         self.firstPainted.emit()
         torch_loader().start()
+        self.palette_panel.refresh_blocks()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt's name
         if not self.maybe_save():

@@ -141,22 +141,27 @@ class PalettePanel(QWidget):
                     | Qt.ItemFlag.ItemIsSelectable
                     | Qt.ItemFlag.ItemIsDragEnabled
                 )
-        self._blocks_group: QTreeWidgetItem | None = None
-        self.refresh_blocks()
+        group = QTreeWidgetItem(self.tree, [BLOCKS_GROUP])
+        group.setIcon(0, swatch(BLOCK_SWATCH))
+        group.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        font = group.font(0)
+        font.setBold(True)
+        group.setFont(0, font)
+        self._blocks_group = group
+        self._blocks_listed = False
         self.tree.expandAll()
+        # the block library (files on disk) is read after the window's first paint
+        # (MainWindow calls refresh_blocks) or when first needed (block_paths, set_filter)
+
+    def _ensure_blocks(self) -> None:
+        if not self._blocks_listed:
+            self.refresh_blocks()
 
     def refresh_blocks(self, *_saved: object) -> None:
         """(Re)list the block library under "Blocks" (after a block is saved to it)."""
         from engine.blocks_library import list_blocks
 
-        if self._blocks_group is None:
-            group = QTreeWidgetItem(self.tree, [BLOCKS_GROUP])
-            group.setIcon(0, swatch(BLOCK_SWATCH))
-            group.setFlags(Qt.ItemFlag.ItemIsEnabled)
-            font = group.font(0)
-            font.setBold(True)
-            group.setFont(0, font)
-            self._blocks_group = group
+        first, self._blocks_listed = not self._blocks_listed, True
         group = self._blocks_group
         group.takeChildren()
         for entry in list_blocks():
@@ -177,12 +182,17 @@ class PalettePanel(QWidget):
                 | Qt.ItemFlag.ItemIsSelectable
                 | Qt.ItemFlag.ItemIsDragEnabled
             )
+        if first:
+            group.setExpanded(True)
+            if self.search.text():
+                self.set_filter(self.search.text())
 
     def block_paths(self) -> dict[str, str]:
         """Library block name → file path, as listed (shown text without "(yours)")."""
+        self._ensure_blocks()
         group = self._blocks_group
         out = {}
-        for i in range(group.childCount() if group is not None else 0):
+        for i in range(group.childCount()):
             item = group.child(i)
             if item.data(0, BLOCK_ROLE):
                 out[item.text(0).removesuffix(" (yours)")] = item.data(0, BLOCK_ROLE)
@@ -194,6 +204,7 @@ class PalettePanel(QWidget):
         When no name matches (``activation``, ``upsample images``), the category and help text
         are searched too.
         """
+        self._ensure_blocks()
         words = text.lower().split()
         items = [
             self.tree.topLevelItem(g).child(i)

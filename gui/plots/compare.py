@@ -13,6 +13,7 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 from engine.run_compare import curve, loss_key, main_metric
 from gui.formatting import pretty
 from gui.plots.common import COLOURS, EpochAxis, PlotLegend, cache_pixmaps, fit_legend, short
+from gui.widgets.lazy import LazyWidget
 
 
 def run_colour(index: int) -> str:
@@ -24,20 +25,37 @@ class ComparePlots(QWidget):
     """Two plots side by side: the loss and the main metric of every compared run per epoch.
 
     :attr:`curves` maps (plot name, run name) to its ``PlotDataItem`` (tests read the data).
+    The plots are built when first shown (or read): until then :meth:`set_runs` keeps the runs.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        self._curves: dict[tuple[str, str], pg.PlotDataItem] = {}
+        self.runs: list[Any] = []
+        self.loss_key: str | None = None
+        self.metric_key: str | None = None
+        self.lazy_plots = LazyWidget(self._build_plots)
+        layout.addWidget(self.lazy_plots)
+
+    def _build_plots(self) -> QWidget:
+        """The two plots, drawing the runs set so far."""
+        box = QWidget()
+        layout = QHBoxLayout(box)
+        layout.setContentsMargins(0, 0, 0, 0)
         self.loss_plot = self._plot("loss")
         self.metric_plot = self._plot("metric")
         layout.addWidget(self.loss_plot, 1)
         layout.addWidget(self.metric_plot, 1)
-        self.curves: dict[tuple[str, str], pg.PlotDataItem] = {}
-        self.loss_key: str | None = None
-        self.metric_key: str | None = None
-        self.set_runs([])
+        self._draw()
+        return box
+
+    @property
+    def curves(self) -> dict[tuple[str, str], pg.PlotDataItem]:
+        """(plot name, run name) → its curve (the plots are built now if they were not)."""
+        self.lazy_plots.widget()
+        return self._curves
 
     def _plot(self, name: str) -> pg.PlotWidget:
         pal = QGuiApplication.palette()
@@ -80,9 +98,15 @@ class ComparePlots(QWidget):
 
     def set_runs(self, runs: list[Any]) -> None:
         """Draw ``runs`` (:class:`~engine.runs.RunRecord`), the i-th in :func:`run_colour`."""
-        self.curves.clear()
+        self.runs = list(runs)
         self.loss_key = loss_key(runs)
         self.metric_key = main_metric(runs)
+        if self.lazy_plots.built:
+            self._draw()
+
+    def _draw(self) -> None:
+        runs = self.runs
+        self._curves.clear()
         for name, widget, key in (
             ("loss", self.loss_plot, self.loss_key),
             ("metric", self.metric_plot, self.metric_key),
@@ -109,7 +133,7 @@ class ComparePlots(QWidget):
                     name=short(run.name, 28),
                 )
                 data.setToolTip(run.name)
-                self.curves[(name, run.name)] = data
+                self._curves[(name, run.name)] = data
             item.enableAutoRange()
             fit_legend(item, item.legend)
 

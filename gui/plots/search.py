@@ -18,6 +18,7 @@ from PySide6.QtGui import QFontMetrics, QGuiApplication, QPalette
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from gui.plots.common import COLOURS, short
+from gui.widgets.lazy import LazyWidget
 
 HISTORY_COLOUR, BEST_COLOUR, BAR_COLOUR = COLOURS[0], COLOURS[3], COLOURS[2]
 WAITING_HISTORY = "Each finished trial's value appears here"
@@ -36,18 +37,25 @@ class TrialAxis(pg.AxisItem):
 
 class SearchPlots(QWidget):
     """History above, importances below; :meth:`set_trials` and :meth:`set_importances` are
-    the inputs (records with ``number``, ``state``, ``value``)."""
+    the inputs (records with ``number``, ``state``, ``value``). The plots are built when first
+    shown (or read); until then the inputs are kept and drawn then."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.records: list[Any] = []
+        self.importances: dict[str, float] = {}
+        self.lazy_view = LazyWidget(self._build_view)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.lazy_view)
+
+    def _build_view(self) -> QWidget:
+        """The two plots, drawing the inputs given so far."""
         pal = QGuiApplication.palette()
         self.fg = pal.color(QPalette.ColorRole.Text)
         self.view = pg.GraphicsLayoutWidget()
         self.view.setBackground(pal.color(QPalette.ColorRole.Base))
         self.view.ci.setContentsMargins(2, 2, 2, 2)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.view)
 
         self.history = self._plot(0, "", "trial", "value (lower is better)")
         # the key sits in the title, where it never covers a point
@@ -70,9 +78,11 @@ class SearchPlots(QWidget):
         self.importance.getAxis("left").setStyle(autoExpandTextSpace=True)
         self.importance.getAxis("bottom").enableAutoSIPrefix(False)
         self.importance_note = self._note(self.importance, WAITING_IMPORTANCE)
-        self.importances: dict[str, float] = {}
         self.view.ci.layout.setRowStretchFactor(0, 3)
         self.view.ci.layout.setRowStretchFactor(1, 2)
+        self._draw_trials()
+        self._draw_importances()
+        return self.view
 
     def _plot(self, row: int, title: str, bottom: str, left: str) -> pg.PlotItem:
         axes = {"bottom": TrialAxis("bottom")} if bottom == "trial" else None
@@ -105,8 +115,13 @@ class SearchPlots(QWidget):
 
     def set_trials(self, records: Iterable[Any]) -> None:
         """Draw every finished trial with a value, and the best-so-far line."""
+        self.records = list(records)
+        if self.lazy_view.built:
+            self._draw_trials()
+
+    def _draw_trials(self) -> None:
         done = sorted(
-            (r for r in records if r.value is not None and r.state in ("complete", "pruned")),
+            (r for r in self.records if r.value is not None and r.state in ("complete", "pruned")),
             key=lambda r: r.number,
         )
         spots = [
@@ -141,7 +156,11 @@ class SearchPlots(QWidget):
     def set_importances(self, importances: Mapping[str, float]) -> None:
         """One bar per parameter, the most important on top."""
         self.importances = dict(importances)
-        items = sorted(importances.items(), key=lambda kv: kv[1])  # bottom → top
+        if self.lazy_view.built:
+            self._draw_importances()
+
+    def _draw_importances(self) -> None:
+        items = sorted(self.importances.items(), key=lambda kv: kv[1])  # bottom → top
         ys = np.arange(len(items), dtype=float)
         widths = np.array([float(v) for _, v in items])
         self.bars.setOpts(x0=np.zeros(len(items)), y=ys, width=widths, height=0.6)
@@ -161,12 +180,14 @@ class SearchPlots(QWidget):
     # -- reading (tests) ----------------------------------------------------------------------------
 
     def history_points(self) -> list[tuple[float, float]]:
-        """The (trial, value) points drawn."""
+        """The (trial, value) points drawn (the plots are built now if they were not)."""
+        self.lazy_view.widget()
         xs, ys = self.points.getData()
         return list(zip(np.asarray(xs).tolist(), np.asarray(ys).tolist(), strict=True))
 
     def best_points(self) -> list[tuple[float, float]]:
         """The best-so-far line's points (a step line: each drop is two points)."""
+        self.lazy_view.widget()
         xs, ys = self.best_line.getData()
         if xs is None:
             return []

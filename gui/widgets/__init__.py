@@ -4,6 +4,7 @@
 - :mod:`~gui.widgets.fields`: number fields (:class:`FloatSpinBox`).
 - :mod:`~gui.widgets.forms`: scrolled form bodies, note lines, coloured labels, path rows.
 - :mod:`~gui.widgets.files`: the file dialogs behind one object tests replace.
+- :mod:`~gui.widgets.lazy`: :class:`LazyWidget`, a widget built on first show.
 - :mod:`~gui.widgets.task_dialog`: the dialog around one background job (:mod:`gui.workers`).
 
 Text helpers that need no widget (HTML escaping, metric names and values) are in
@@ -23,6 +24,7 @@ from gui.widgets.forms import (
     scrolled_body,
     with_note,
 )
+from gui.widgets.lazy import LazyWidget
 from gui.widgets.task_dialog import BackgroundTaskDialog, OutputFileDialog
 
 __all__ = [
@@ -33,6 +35,7 @@ __all__ = [
     "BackgroundTaskDialog",
     "FileChooser",
     "FloatSpinBox",
+    "LazyWidget",
     "OutputFileDialog",
     "add_path_field",
     "coloured",

@@ -259,6 +259,7 @@ def test_dropping_a_library_block_on_the_canvas(main_window, qtbot):
 
     window, blocks = _window(main_window)
     palette = window.palette_panel
+    assert "resnet_basic" in palette.block_paths()  # listed (after the first paint, or now)
     item = next(
         palette._blocks_group.child(i)
         for i in range(palette._blocks_group.childCount())

@@ -479,3 +479,20 @@ def test_runs_dock_in_the_window_lists_a_run_trained_there_and_opens_its_design(
     assert loads(dumps(win.document.design)).training == design.training
     assert "Opened the design run" in win.statusBar().currentMessage()
     settle(qtbot, panel)
+
+
+def test_runs_compared_while_the_panel_is_hidden_are_drawn_when_it_is_shown(qtbot, runs_panel):
+    panel = runs_panel()
+    names = ["iris-20260101-100200", "iris-20260101-100100"]
+    panel.hide()  # e.g. a run event updates the comparison while the Runs tab is behind another
+    panel.select(names)
+    panel.show()
+    plots = panel.compare_plots
+    qtbot.waitUntil(plots.loss_plot.isVisible, timeout=5000)
+    for name in names:
+        xs, ys = plots.curve_data("loss", name)
+        run = RunRecord.read(panel.store().root / name)
+        assert xs == [h["epoch"] for h in run.history]
+        assert ys == pytest.approx([h["val_loss"] for h in run.history])
+    legend = plots.loss_plot.getPlotItem().legend
+    assert [label.text for _, label in legend.items] == names

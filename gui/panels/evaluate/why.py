@@ -15,7 +15,7 @@ import shiboken6
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from gui.widgets import ERROR_COLOUR
+from gui.widgets import ERROR_COLOUR, LazyWidget
 from gui.workers import BackgroundCall
 
 #: The methods in the combo: (words shown, engine name).
@@ -100,7 +100,9 @@ class WhyBox(QGroupBox):
         self.error_label.setStyleSheet(f"color: {ERROR_COLOUR};")
         self.error_label.hide()
         layout.addWidget(self.error_label)
-        layout.addWidget(self._build_views())
+        # the views are built when first shown or first drawn into (not with the window)
+        self.lazy_views = LazyWidget(self._build_views)
+        layout.addWidget(self.lazy_views)
         self.method_box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.layer_box.currentIndexChanged.connect(lambda _i: self.refresh())
         self.set_predictor(None)
@@ -140,13 +142,15 @@ class WhyBox(QGroupBox):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.views)
         layout.addWidget(self.bars_view)
+        self._clear_views(building=True)
         return box
 
     # -- inputs ---------------------------------------------------------------------------------
 
     def set_predictor(self, predictor: Any) -> None:
         """Explain with ``predictor`` (an :class:`engine.evaluate.Predictor`; None: nothing)."""
-        if not shiboken6.isValid(self.image_item):
+        gone = not shiboken6.isValid(self.lazy_views)
+        if gone or (self.lazy_views.built and not shiboken6.isValid(self.image_item)):
             return  # the window is closing: its views are gone
         self.predictor = predictor
         self.sample = None
@@ -254,7 +258,10 @@ class WhyBox(QGroupBox):
 
     # -- showing --------------------------------------------------------------------------------
 
-    def _clear_views(self) -> None:
+    def _clear_views(self, building: bool = False) -> None:
+        """Empty, hidden views (nothing to do before they are built: they are built so)."""
+        if not building and not self.lazy_views.built:
+            return
         self.image_item.clear()
         self.overlay_item.clear()
         self.maps_item.clear()
@@ -265,6 +272,7 @@ class WhyBox(QGroupBox):
         self.bars_view.setVisible(False)
 
     def _show(self) -> None:
+        self.lazy_views.widget()
         result, (_s, _p, shown, title) = self.result, self.sample
         words = dict((name, text) for text, name in METHOD_ITEMS)[result.method]
         where = f" at {result.layer}" if result.layer else ""
@@ -321,6 +329,8 @@ class WhyBox(QGroupBox):
     @property
     def bar_values(self) -> list[float]:
         """The bar heights shown (tests)."""
+        if not self.lazy_views.built:
+            return []
         heights = self.bars.opts.get("height")
         return [] if heights is None else list(np.asarray(heights, dtype=float))
 

@@ -18,6 +18,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWi
 
 from gui.document import Document
 from gui.panels.stepper.picture import StagePicture
+from gui.widgets import LazyWidget
 from gui.workers import BackgroundCall
 
 KIND_TITLES = {
@@ -72,7 +73,7 @@ class StepperPanel(QWidget):
         self.caption.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.caption.setMinimumHeight(60)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.picture = StagePicture(self)
+        self.lazy_picture = LazyWidget(StagePicture)  # built when the panel is first shown
         self.numbers = QLabel("")
         self.numbers.setWordWrap(True)
         self.error_label = QLabel("")
@@ -93,12 +94,17 @@ class StepperPanel(QWidget):
             row.addWidget(button)
         for widget in (self.header, self.caption):
             layout.addWidget(widget)
-        layout.addWidget(self.picture, 1)
+        layout.addWidget(self.lazy_picture, 1)
         layout.addWidget(self.numbers)
         layout.addWidget(self.error_label)
         layout.addLayout(row)
 
     # -- running -------------------------------------------------------------------------------
+    @property
+    def picture(self) -> StagePicture:
+        """The stage's picture (built now if the panel was never shown)."""
+        return self.lazy_picture.widget()
+
     @property
     def busy(self) -> bool:
         """True while the stepper works in the background."""
