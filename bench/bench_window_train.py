@@ -25,8 +25,10 @@ Then the long-run redraw: the window's plots are fed synthetic events worth ``--
 (default 1,000,000) logged steps, and one redraw (new data in, then a full repaint of the plots'
 viewport) is timed, median of ``--redraws``; the same at 1,000 steps for comparison.
 
-Templates: ``mlp`` and ``cnn`` (digits, built in), ``--epochs-mlp``/``--epochs-cnn`` epochs. The
-variants run interleaved for ``--rounds`` rounds (order rotating) and every figure is a median.
+Templates: ``mlp`` and ``cnn`` (digits, built in), ``--epochs-mlp``/``--epochs-cnn`` epochs
+(default 100 and 16: runs of 1–4 s, long enough that the timer figures describe the run rather
+than its first and last events). The variants run interleaved for ``--rounds`` rounds (order
+rotating) and every figure is a median.
 The last line reads ``first_batch_s_mlp=… first_batch_s_cnn=… latency_p99_ms=…
 gui_ratio_mlp=… gui_ratio_cnn=… redraw_1m_ms=…`` for the window's default path
 (``gui.runner.DEFAULT_TRAIN_IN``; latency: the worse template's median p99); the line before it
@@ -304,8 +306,9 @@ def measure(window, name: str, epochs: int, rounds: int, work: Path, paths: list
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs-mlp", type=int, default=20)
-    parser.add_argument("--epochs-cnn", type=int, default=4)
+    # runs of a second or more on a fast machine (0.3 s runs measured mostly their start and end)
+    parser.add_argument("--epochs-mlp", type=int, default=100)
+    parser.add_argument("--epochs-cnn", type=int, default=16)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--long-steps", type=int, default=1_000_000)
     parser.add_argument("--redraws", type=int, default=9)
