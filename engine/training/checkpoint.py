@@ -18,8 +18,8 @@ from typing import Any
 import torch
 
 from engine.errors import DesignFormatError
-from engine.graph import Design
 from engine.files import atomic_write_files
+from engine.graph import Design
 from engine.io import dumps, loads
 
 CHECKPOINT_FORMAT = "deepwire.checkpoint"
