@@ -6,7 +6,10 @@ are flushed to disk (fsync), and replace the target in one ``os.replace``. A fai
 (disk full, permission, kill) leaves the previous file byte-identical; the temporary is removed on
 any failure, and one left by a killed process is removed by the next save into that folder.
 Files get the permissions a plain ``open(..., "w")`` would give (the umask's), or keep those of
-the file they replace.
+the file they replace. Several files of one call given the very same ``bytes`` object (a run's
+``best.pt`` and ``last.pt`` of the same epoch) are written and flushed once: the other names are
+hard links to that temporary (one fsync instead of several; written out where links fail). A later
+save replaces a name with a new file, so the names never change each other.
 """
 
 from __future__ import annotations
@@ -47,11 +50,15 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
     """
     temps: list[tuple[str, Path]] = []
     target = Path(next(iter(files), "."))
+    flushed: list[tuple[bytes, Path, str]] = []  # (data, folder, temporary) already on disk
     try:
         for target, data in files.items():
             target = Path(target)
             folder = target.parent if str(target.parent) else Path(".")
             remove_stale_temps(folder)
+            same = next((t for d, f, t in flushed if d is data and f == folder), None)
+            if same is not None and _link_temp(same, target, folder, temps):
+                continue  # the same bytes: one more name for a file already flushed
             fd, tmp = tempfile.mkstemp(
                 prefix=f".{target.name}.deepwire-{os.getpid()}-", suffix=".tmp", dir=folder
             )
@@ -69,6 +76,7 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
                 os.fsync(fd)
             finally:
                 os.close(fd)
+            flushed.append((data, folder, tmp))
         for tmp, target in reversed(temps):
             os.replace(tmp, target)
     except BaseException as exc:
@@ -80,6 +88,18 @@ def atomic_write_files(files: dict[Path, bytes]) -> None:
         ):
             exc.filename = str(target)  # name the user's file, not our temporary
         raise
+
+
+def _link_temp(source: str, target: Path, folder: Path, temps: list[tuple[str, Path]]) -> bool:
+    """A temporary for ``target`` that is a hard link to the flushed temporary ``source`` (the
+    same bytes, written and fsynced once); False where the file system has no hard links."""
+    tmp = str(folder / f".{target.name}.deepwire-{os.getpid()}-{os.urandom(6).hex()}.tmp")
+    try:
+        os.link(source, tmp)
+    except OSError:
+        return False
+    temps.append((tmp, target))
+    return True
 
 
 def remove_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:

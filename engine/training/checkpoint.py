@@ -18,8 +18,9 @@ from typing import Any
 import torch
 
 from engine.errors import DesignFormatError
+from engine.files import atomic_write_files
 from engine.graph import Design
-from engine.io import atomic_write_bytes, dumps, loads
+from engine.io import dumps, loads
 
 CHECKPOINT_FORMAT = "deepwire.checkpoint"
 CHECKPOINT_VERSION = 1
@@ -67,7 +68,20 @@ def save_checkpoint(
     if data is None:
         data = checkpoint_bytes(ckpt)
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_bytes(path, data)
+    atomic_write_files({Path(path): data})
+
+
+def save_checkpoints(paths: list[Path], ckpt: Checkpoint) -> None:
+    """Write ``ckpt`` to every path of ``paths`` atomically, serialized once; paths in one
+    folder get one file written and flushed once, under several names (hard links, see
+    :func:`engine.files.atomic_write_files`)."""
+    if len(paths) == 1:
+        save_checkpoint(paths[0], ckpt)
+        return
+    data = checkpoint_bytes(ckpt)
+    for path in paths:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_files({Path(path): data for path in paths})
 
 
 def checkpoint_bytes(ckpt: Checkpoint) -> bytes:

@@ -56,6 +56,8 @@ def epoch_line(event: EpochEvent) -> str:
 class ProgressBar(Callback):
     """A tqdm bar over all batches (loss and ETA), plus one line per finished epoch."""
 
+    wants_layer_stats = False  # the bar shows losses only: no sampled steps for it
+
     def __init__(self, file: TextIO | None = None) -> None:
         self.file = file if file is not None else sys.stderr
         self.bar = None

@@ -8,6 +8,7 @@ the process group (NCCL on CUDA, gloo on the CPU) and each process trains on its
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import torch
@@ -20,14 +21,45 @@ from engine.errors import TrainingError
 SMALL_STEP_MACS = 10_000_000  # the CNN template (22 M) gains from 2 threads, the MLP (1 M) not
 
 
+def busy_cores_now(window_s: float = 0.1) -> float | None:
+    """How many cores other processes keep busy right now: the non-idle CPU time of the whole
+    machine over ``window_s`` seconds (this process sleeps meanwhile), from ``/proc/stat``; None
+    where there is no ``/proc/stat`` (macOS, Windows)."""
+
+    def sample() -> tuple[int, int]:
+        with open("/proc/stat", encoding="ascii") as fh:
+            fields = [int(v) for v in fh.readline().split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields[:8]), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(window_s)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return None
+    ticks = total1 - total0
+    if ticks <= 0:
+        return None
+    hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    return max(0.0, (ticks - (idle1 - idle0)) / (hz * window_s))
+
+
 def pick_threads(
-    step_macs: int, limit: int | None = None, cores: int | None = None, load: float | None = None
+    step_macs: int,
+    limit: int | None = None,
+    cores: int | None = None,
+    load: float | None = None,
+    busy: float | None = None,
 ) -> int:
     """Torch CPU threads for a training step of ``step_macs`` multiply-adds (forward pass, one
-    batch): 1 below :data:`SMALL_STEP_MACS`; otherwise the cores other processes leave free
-    (``cores`` minus the 1-minute load average beyond this process), at least 1 and at most
-    ``limit`` (default: torch's current setting). ``cores`` and ``load`` default to this
-    machine's."""
+    batch): 1 below :data:`SMALL_STEP_MACS`; otherwise the cores other processes leave free, at
+    least 1 and at most ``limit`` (default: torch's current setting). Other processes' share is
+    the smaller of the 1-minute load average beyond this process (``load``) and the cores busy
+    right now (``busy``, :func:`busy_cores_now`): the load average lags by a minute, so a
+    machine that has just gone quiet (e.g. the previous run ended) still counts as free.
+    ``cores``, ``load`` and ``busy`` default to this machine's (``busy`` is measured only when
+    ``load`` is too)."""
     if step_macs < SMALL_STEP_MACS:
         return 1
     limit = torch.get_num_threads() if limit is None else limit
@@ -39,7 +71,11 @@ def pick_threads(
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # Windows has no load average
             load = 0.0
+        if busy is None:
+            busy = busy_cores_now()
     others = max(0.0, load - 1.0)  # this process is one of the running ones
+    if busy is not None:
+        others = min(others, busy)
     return max(1, min(limit, int(cores - others + 0.5)))
 
 

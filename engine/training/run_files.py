@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.training.checkpoint import Checkpoint, checkpoint_bytes, save_checkpoint
+from engine.training.checkpoint import Checkpoint, save_checkpoints
 from engine.training.summary import RunSummary
 
 #: The time stamp in a run folder's name (local time).
@@ -67,12 +67,13 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 class CheckpointWriter:
     """Writes checkpoints on one background thread, so saving never stalls training.
 
-    :meth:`submit` queues a checkpoint for a path and returns at once; a newer checkpoint for the
-    same path replaces one still waiting (only the newest matters); one checkpoint queued for two
-    paths (``best.pt`` and ``last.pt`` of the same epoch) is serialized once. Every file is written
-    atomically. :meth:`wait` blocks until everything queued is on disk and raises the first
-    write failure (an :class:`OSError`, e.g. a full disk); :meth:`submit` raises it too, so a run
-    whose files cannot be written stops at its next save instead of training on.
+        :meth:`submit` queues a checkpoint for a path and returns at once; a newer checkpoint for the
+        same path replaces one still waiting (only the newest matters); one checkpoint queued for two
+        paths (``best.pt`` and ``last.pt`` of the same epoch) is serialized once and written to disk
+    once (:func:`~engine.training.checkpoint.save_checkpoints`: the second name is a hard link). Every file is written
+        atomically. :meth:`wait` blocks until everything queued is on disk and raises the first
+        write failure (an :class:`OSError`, e.g. a full disk); :meth:`submit` raises it too, so a run
+        whose files cannot be written stops at its next save instead of training on.
     """
 
     def __init__(self) -> None:
@@ -130,7 +131,6 @@ class CheckpointWriter:
             raise error
 
     def _work(self) -> None:
-        shared: tuple[Checkpoint, bytes] | None = None  # bytes of a checkpoint queued twice
         while True:
             with self._cond:
                 while not self._pending and not self._closed:
@@ -139,24 +139,21 @@ class CheckpointWriter:
                     return
                 path = next(iter(self._pending))
                 ckpt = self._pending.pop(path)
-                again = any(other is ckpt for other in self._pending.values())
+                # the same checkpoint queued for other paths too: written with this one
+                paths = [path] + [p for p, other in self._pending.items() if other is ckpt]
+                for other_path in paths[1:]:
+                    del self._pending[other_path]
                 self._busy = True
             try:
-                data = shared[1] if shared is not None and shared[0] is ckpt else None
-                if data is None and again:
-                    data = checkpoint_bytes(ckpt)
-                shared = (ckpt, data) if again else None
-                if data is None:
-                    save_checkpoint(path, ckpt)
-                else:
-                    save_checkpoint(path, ckpt, data)
+                save_checkpoints(paths, ckpt)
             except BaseException as exc:  # noqa: BLE001 - handed to the training thread
                 with self._cond:
                     if self._error is None:
                         self._error = exc
             else:
                 with self._cond:
-                    self.written[path] = int(ckpt.epoch)
+                    for written in paths:
+                        self.written[written] = int(ckpt.epoch)
             finally:
                 with self._cond:
                     self._busy = False

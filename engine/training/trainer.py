@@ -433,6 +433,8 @@ class Trainer:
         sample_every, log_every = self.config.sample_every, self.config.log_every
         step = self.step
         next_sample = -(-step // sample_every) * sample_every
+        if not self.callbacks.wants_layer_stats:
+            next_sample = -1  # nobody reads layer statistics: never sample
         next_log = step + log_every
         losses: list[torch.Tensor] = []
         emitted = 0

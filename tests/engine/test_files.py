@@ -120,6 +120,33 @@ def test_saving_keeps_the_permissions_of_the_file_it_replaces(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o640
 
 
+def test_the_same_bytes_for_two_files_are_written_once_and_a_later_save_keeps_them_apart(
+    tmp_path, monkeypatch
+):
+    fsyncs: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (fsyncs.append(fd), real_fsync(fd)))
+    data = b"weights" * 100
+    files.atomic_write_files({tmp_path / "best.pt": data, tmp_path / "last.pt": data})
+    assert len(fsyncs) == 1
+    assert (tmp_path / "best.pt").read_bytes() == (tmp_path / "last.pt").read_bytes() == data
+    files.atomic_write_bytes(tmp_path / "last.pt", b"newer")
+    assert (tmp_path / "best.pt").read_bytes() == data  # replacing one name leaves the other
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
+def test_without_hard_links_the_same_bytes_are_written_to_each_file(tmp_path, monkeypatch):
+    def no_links(*_args):
+        raise OSError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    data = b"weights" * 100
+    files.atomic_write_files({tmp_path / "best.pt": data, tmp_path / "last.pt": data})
+    assert (tmp_path / "best.pt").read_bytes() == (tmp_path / "last.pt").read_bytes() == data
+    assert not os.path.samefile(tmp_path / "best.pt", tmp_path / "last.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt", "last.pt"]
+
+
 def test_stale_temporaries_of_our_naming_go_at_the_next_save_and_nothing_else(tmp_path):
     dead = _dead_pid()
     killed = tmp_path / f".net.json.deepwire-{dead}-k1ll3d_x.tmp"  # writer was kill -9ed

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import engine.training.checkpoint as checkpoint_module
 import engine.training.run_files as run_files
 from engine.training import Callback, History, Trainer, load_checkpoint
-from engine.training.devices import SMALL_STEP_MACS, pick_threads
+from engine.training.devices import SMALL_STEP_MACS, busy_cores_now, pick_threads
 from engine.training.run_files import read_metrics
 from resources import template_path
 from tests.engine.test_training import moons_mlp
@@ -31,13 +32,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftes
 def saves(monkeypatch) -> list[tuple[str, int, str]]:
     """Every checkpoint written: (file name, epoch, writing thread's name)."""
     written: list[tuple[str, int, str]] = []
-    real = run_files.save_checkpoint
+    real = run_files.save_checkpoints
 
-    def record(path, ckpt, data=None):
-        written.append((Path(path).name, ckpt.epoch, threading.current_thread().name))
-        real(path, ckpt, data)
+    def record(paths, ckpt):
+        for path in paths:
+            written.append((Path(path).name, ckpt.epoch, threading.current_thread().name))
+        real(paths, ckpt)
 
-    monkeypatch.setattr(run_files, "save_checkpoint", record)
+    monkeypatch.setattr(run_files, "save_checkpoints", record)
     return written
 
 
@@ -73,14 +75,13 @@ def test_with_no_wait_between_saves_every_epoch_goes_to_the_writer(tmp_path, sav
 
 def test_best_and_last_of_the_same_epoch_are_serialized_once(tmp_path, saves, monkeypatch):
     serialized: list[int] = []
-    real = run_files.checkpoint_bytes
+    real = checkpoint_module.checkpoint_bytes
 
     def spy(ckpt):
         serialized.append(ckpt.epoch)
         return real(ckpt)
 
-    monkeypatch.setattr(run_files, "checkpoint_bytes", spy)
-    monkeypatch.setattr("engine.training.checkpoint.checkpoint_bytes", spy)
+    monkeypatch.setattr(checkpoint_module, "checkpoint_bytes", spy)
     summary = Trainer(moons_mlp({"epochs": 1}), out_dir=tmp_path, save_every_s=3600).fit()
     assert summary.best_epoch == 1
     assert sorted(name for name, _, _ in saves) == ["best.pt", "last.pt"]
@@ -88,6 +89,8 @@ def test_best_and_last_of_the_same_epoch_are_serialized_once(tmp_path, saves, mo
     last, best = load_checkpoint(tmp_path / "last.pt"), load_checkpoint(tmp_path / "best.pt")
     assert last.epoch == best.epoch == 1 and last.trainer_state["step"] > 0
     assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "best.pt").read_bytes()
+    # written to disk once: the two names are one file (hard links)
+    assert os.path.samefile(tmp_path / "last.pt", tmp_path / "best.pt")
 
 
 class Weights(Callback):
@@ -146,10 +149,10 @@ def test_a_stopped_run_saves_its_last_full_epoch_and_resumes_from_it(tmp_path, s
 
 
 def test_a_write_failure_stops_the_run_with_one_line(tmp_path, monkeypatch):
-    def full(path, data):
-        raise OSError(28, "No space left on device", str(path))
+    def full(files):
+        raise OSError(28, "No space left on device", str(next(iter(files))))
 
-    monkeypatch.setattr("engine.training.checkpoint.atomic_write_bytes", full)
+    monkeypatch.setattr("engine.training.checkpoint.atomic_write_files", full)
     history = History()
     with pytest.raises(Exception) as err:
         Trainer(moons_mlp({"epochs": 3}), callbacks=[history], out_dir=tmp_path).fit()
@@ -203,6 +206,19 @@ def test_small_networks_train_on_one_thread_and_large_ones_on_the_free_cores():
     assert pick_threads(SMALL_STEP_MACS, limit=8, cores=8, load=4.0) == 5
     assert pick_threads(SMALL_STEP_MACS, limit=4, cores=8, load=1.0) == 4
     assert pick_threads(SMALL_STEP_MACS, limit=8, cores=2, load=6.0) == 1
+
+
+def test_a_machine_that_just_went_quiet_counts_as_free():
+    # the 1-minute load average still counts the run that just ended; the cores are idle now
+    assert pick_threads(SMALL_STEP_MACS, limit=2, cores=2, load=2.0, busy=0.0) == 2
+    assert pick_threads(SMALL_STEP_MACS, limit=2, cores=2, load=2.0) == 1
+    # busy now and over the last minute: one thread
+    assert pick_threads(SMALL_STEP_MACS, limit=2, cores=2, load=3.0, busy=1.5) == 1
+
+
+def test_busy_cores_now_reads_the_machine_or_says_it_cannot():
+    busy = busy_cores_now(0.02)
+    assert busy is None or 0.0 <= busy <= (os.cpu_count() or 1) + 0.5
 
 
 class Threads(Callback):

@@ -460,3 +460,21 @@ def test_every_training_key_is_documented():
     text = (Path(__file__).resolve().parents[2] / "docs" / "training.md").read_text()
     for key in TrainConfig.KEYS:
         assert f"`{key}`" in text, key
+
+
+class _LossesOnly(History):
+    wants_layer_stats = False
+
+
+def test_layer_statistics_are_sampled_only_when_a_callback_reads_them():
+    design = moons_mlp({"epochs": 2, "sample_every": 5})
+    reader, losses_only = History(), _LossesOnly()
+    Trainer(design, callbacks=[reader]).fit()
+    Trainer(design, callbacks=[losses_only]).fit()
+    assert any(b.activation_stats for b in reader.batches)
+    assert not any(b.activation_stats or b.grad_norms for b in losses_only.batches)
+    # the training is the same either way
+    assert [e.metrics for e in losses_only.epochs] == [e.metrics for e in reader.epochs]
+    both = History()
+    Trainer(design, callbacks=[losses_only.__class__(), both]).fit()
+    assert any(b.activation_stats for b in both.batches)
