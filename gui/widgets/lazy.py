@@ -15,9 +15,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 class LazyWidget(QWidget):
     """A placeholder that calls ``build()`` once, when it is first on screen (shown and not
-    behind another tab) or on the first :meth:`widget` call, and puts the returned widget in its place (no margins). ``build`` should draw the
-    state its owner kept while nothing was built, so the widget shows the same as if it had
-    been built at the start."""
+    behind another tab) or on the first :meth:`widget` call, and puts the returned widget in
+    its place (no margins). ``build`` should draw the state its owner kept while nothing was
+    built, so the widget shows the same as if it had been built at the start."""
 
     def __init__(self, build: Callable[[], QWidget], parent: QWidget | None = None) -> None:
         super().__init__(parent)
