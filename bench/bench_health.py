@@ -72,7 +72,7 @@ def run(window, design) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--template", default="mlp")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=50)  # runs of 1 s or more (5 lasted 0.1 s)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sample-every", type=int, default=25)
     args = parser.parse_args()
