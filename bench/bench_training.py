@@ -5,8 +5,8 @@ with its files, and ≥ 1.25× a ``DataLoader(TensorDataset)`` loop (MLP); no co
 machine is busy (``--load N``).
 
 Workloads: the shipped MLP and CNN templates (resources/templates/) as they are (digits, batch 64,
-Adam at 1e-3, seed 0), ``--epochs`` epochs each (default 60). Every variant runs in a fresh Python process, with
-torch's default thread count unless the code path under test picks its own:
+Adam at 1e-3, seed 0), ``--epochs`` epochs each (default 60). Every variant runs in a fresh
+Python process, with torch's default thread count unless the code path under test picks its own:
 
 * ``cli``: ``python main.py train TEMPLATE --epochs E --out DIR``, the command a user types, with
   every file it writes (``metrics.jsonl``, ``last.pt``, ``best.pt``, ``summary.json``) and its
