@@ -59,10 +59,13 @@ def pick_threads(
     right now (``busy``, :func:`busy_cores_now`): the load average lags by a minute, so a
     machine that has just gone quiet (e.g. the previous run ended) still counts as free.
     ``cores``, ``load`` and ``busy`` default to this machine's (``busy`` is measured only when
-    ``load`` is too)."""
+    ``load`` is too, and then only when the load average says other processes run and there is
+    a choice to make: it takes 0.1 s before the first batch)."""
     if step_macs < SMALL_STEP_MACS:
         return 1
     limit = torch.get_num_threads() if limit is None else limit
+    if limit <= 1:
+        return 1  # nothing to choose (the window's training process on two cores): no sampling
     if cores is None:
         affinity = getattr(os, "sched_getaffinity", None)
         cores = len(affinity(0)) if affinity is not None else (os.cpu_count() or 1)
@@ -71,7 +74,7 @@ def pick_threads(
             load = os.getloadavg()[0]
         except (AttributeError, OSError):  # Windows has no load average
             load = 0.0
-        if busy is None:
+        if busy is None and load > 1.0:  # only a machine that looks busy is sampled (0.1 s)
             busy = busy_cores_now()
     others = max(0.0, load - 1.0)  # this process is one of the running ones
     if busy is not None:

@@ -216,6 +216,18 @@ def test_a_machine_that_just_went_quiet_counts_as_free():
     assert pick_threads(SMALL_STEP_MACS, limit=2, cores=2, load=3.0, busy=1.5) == 1
 
 
+def test_the_machine_is_sampled_only_when_there_is_a_choice(monkeypatch):
+    import engine.training.devices as devices
+
+    def sampled(*_args):
+        raise AssertionError("sampled the machine (0.1 s before the first batch) for nothing")
+
+    monkeypatch.setattr(devices, "busy_cores_now", sampled)
+    monkeypatch.setattr(devices.os, "getloadavg", lambda: (0.5, 0.5, 0.5))
+    assert pick_threads(SMALL_STEP_MACS, limit=1, cores=2) == 1  # the window's training process
+    assert pick_threads(SMALL_STEP_MACS, limit=2, cores=2) == 2  # a quiet machine by its load
+
+
 def test_busy_cores_now_reads_the_machine_or_says_it_cannot():
     busy = busy_cores_now(0.02)
     assert busy is None or 0.0 <= busy <= (os.cpu_count() or 1) + 0.5
