@@ -68,22 +68,33 @@ def test_the_x_axes_follow_the_run_in_few_steps_and_always_show_the_newest_point
         assert moves <= 25, (key, moves)  # not one per refresh (300 refreshes)
 
 
-def test_a_users_zoom_is_kept_while_the_run_goes_on_and_the_auto_button_follows_again(plots):
+@pytest.mark.parametrize(
+    ("axis", "zoom", "mask", "followed"),
+    [
+        (0, (0.5, 1.0), [True, True], (0.1, 6.0)),  # a mouse wheel: both axes
+        (1, (0.2, 0.4), [False, True], (1.0 / 60, 1.0)),  # a drag along the y axis
+    ],
+)
+def test_a_users_zoom_is_kept_while_the_run_goes_on_and_the_auto_button_follows_again(
+    plots, axis, zoom, mask, followed
+):
     for step in range(1, 21):
         plots.add_events([batch(step)])
     plots.flush()
     view = plots.loss_plot.getViewBox()
-    view.setXRange(0.5, 1.0, padding=0)
-    view.sigRangeChangedManually.emit([True, True])  # as a mouse wheel or drag does
+    (view.setXRange if axis == 0 else view.setYRange)(*zoom, padding=0)
+    view.sigRangeChangedManually.emit(mask)  # as the mouse does
     for step in range(21, 60):
         plots.add_events([batch(step)])
         plots.flush()
-    assert view.viewRange()[0] == pytest.approx([0.5, 1.0])
+        if not mask[0]:  # the other axis goes on following the run
+            assert view.viewRange()[0][1] >= step / BPE
+    assert view.viewRange()[axis] == pytest.approx(list(zoom))
     view.enableAutoRange()  # the plot's "A" button
     plots.add_events([batch(60)])
     plots.flush()
-    lo, hi = view.viewRange()[0]
-    assert lo <= 0.1 and hi >= 6.0
+    lo, hi = view.viewRange()[axis]
+    assert lo <= followed[0] and hi >= followed[1]
 
 
 def test_the_y_axes_show_every_point_and_move_a_few_times_per_run(plots):
@@ -102,21 +113,3 @@ def test_the_y_axes_show_every_point_and_move_a_few_times_per_run(plots):
     for key, ranges in seen.items():
         moves = sum(a != b for a, b in zip(ranges, ranges[1:]))
         assert moves <= 12, (key, moves)  # not one per refresh (300 refreshes)
-
-
-def test_a_users_vertical_zoom_is_kept_and_the_auto_button_follows_again(plots):
-    for step in range(1, 21):
-        plots.add_events([batch(step)])
-    plots.flush()
-    view = plots.loss_plot.getViewBox()
-    view.setYRange(0.2, 0.4, padding=0)
-    view.sigRangeChangedManually.emit([False, True])  # a drag along the y axis
-    for step in range(21, 60):
-        plots.add_events([batch(step)])
-        plots.flush()
-    assert view.viewRange()[1] == pytest.approx([0.2, 0.4])
-    view.enableAutoRange()
-    plots.add_events([batch(60)])
-    plots.flush()
-    lo, hi = view.viewRange()[1]
-    assert lo <= 1.0 / 60 and hi >= 1.0
