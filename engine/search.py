@@ -330,6 +330,8 @@ class _TrialReporter(Callback):
     """Feeds the monitored loss of every epoch to the trial and stops the trainer when the
     pruner says so."""
 
+    wants_layer_stats = False  # epoch values only: a trial samples no layer statistics for it
+
     def __init__(self, runner: SearchRunner, trial: optuna.Trial) -> None:
         self.runner, self.trial = runner, trial
         self.trainer: Any = None

@@ -50,6 +50,8 @@ class TensorBoardLogger(Callback):
     ``example_input`` a sample batch for ``add_graph`` (None: no graph); ``note`` receives each
     one-line note (default: stderr)."""
 
+    wants_layer_stats = False  # scalars, weights and the graph: no sampled layer statistics
+
     def __init__(
         self,
         log_dir: str | Path,

@@ -10,12 +10,17 @@ import pytest
 from engine.errors import TrainingError
 from engine.io import save_design
 from engine.training.config import TrainConfig
+from engine.training.events import History
 from engine.training.tensorboard import attach_tensorboard
 from engine.training.trainer import Trainer
 from tests.engine.test_runs import iris_design
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")  # tests/engine/conftest.py
 pytest.importorskip("tensorboard")
+
+
+class LossesOnly(History):
+    wants_layer_stats = False
 
 
 def read_events(folder):
@@ -30,10 +35,13 @@ def test_scalars_histograms_and_graph_read_back(tmp_path):
     design = iris_design()
     design.training = {**design.training, "tensorboard": True, "histogram_every": 2}
     config = TrainConfig.from_design(design, {"epochs": 3})
-    trainer = Trainer(design, config, out_dir=tmp_path / "run")
+    batches = LossesOnly()
+    trainer = Trainer(design, config, callbacks=[batches], out_dir=tmp_path / "run")
     logger = attach_tensorboard(trainer, note=lambda line: None)
     assert logger is not None
     trainer.fit()
+    # nothing here reads layer statistics: no step was sampled for them
+    assert batches.batches and not any(b.activation_stats for b in batches.batches)
     acc = read_events(tmp_path / "run")
     metrics = [json.loads(line) for line in (tmp_path / "run" / "metrics.jsonl").open()]
     tags = acc.Tags()
