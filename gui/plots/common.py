@@ -28,7 +28,7 @@ COLOURS = (
 )
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 100  # the curves follow the run ten times a second
+REFRESH_MS = 90  # the curves follow a run 11 times a second: at least 10 despite the events' jitter
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.
@@ -196,10 +196,10 @@ class FollowRun:
     """Keeps a plot's view on a run's data while the run goes on, moving its axes seldom (each
     move redraws the axis, its grid and its labels): x from the run's first epoch to
     :func:`x_bound` of its last point, y over every point with room to spare (:func:`y_span`;
-    it shrinks only when the data needs less than half of it). pyqtgraph's own auto range, which measures every
-    curve at every paint and moves the axes at every refresh, stays off. A user's zoom or pan
-    stops following on the axes it moved; the plot's "A" (auto range) button and a new run
-    start it again."""
+    it shrinks only when the data needs less than half of it). pyqtgraph's own auto range,
+    which measures every curve at every paint and moves the axes at every refresh, stays off.
+    A user's zoom or pan stops following on the axes it moved; the plot's "A" (auto range)
+    button and a new run start it again."""
 
     def __init__(self, plot: pg.PlotItem, log_y: bool = False) -> None:
         self.view = plot.getViewBox()
