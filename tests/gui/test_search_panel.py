@@ -208,7 +208,7 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     assert window.search_dock.windowTitle() == "Search"
     assert {"Search", "Search plots"} <= {a.text() for a in window.view_menu.actions()}
     assert window.search_panel.space_table.keys() == ["lr"]
-    window.search_panel.trials_spin.setValue(2)
+    window.search_panel.trials_spin.setValue(50)  # still running when the window closes
     assert window.search_panel.start()
     assert window.search_dock.isVisible() and window.search_plots_dock.isVisible()
     qtbot.waitUntil(lambda: bool(_states(window.search_panel)), timeout=WAIT_MS)
