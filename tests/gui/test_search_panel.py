@@ -211,14 +211,18 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     window.search_panel.trials_spin.setValue(50)  # still running when the window closes
     assert window.search_panel.start()
     assert window.search_dock.isVisible() and window.search_plots_dock.isVisible()
-    qtbot.waitUntil(lambda: bool(_states(window.search_panel)), timeout=WAIT_MS)
+    qtbot.waitUntil(  # an epoch reported: the search runs
+        lambda: any(s.startswith("running (") for s in _states(window.search_panel)),
+        timeout=WAIT_MS,
+    )
     # one at a time: Train waits for the search, and says why
     training = window.training_panel
     assert not training.train_action.isEnabled()
     assert "A search is running" in training.train_action.toolTip()
     window.document.undo_stack.setClean()
     window.close()  # asks the search to stop
-    assert window.search_panel.session.state == "stopping"
+    panel = window.search_panel
+    assert panel.session.state == "stopping", (panel.status_text, _states(panel))
     assert window.search_panel.shutdown(30.0)
 
 
