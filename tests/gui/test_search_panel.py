@@ -222,8 +222,11 @@ def test_the_window_has_a_search_dock_and_closing_it_stops_a_search(qtbot, main_
     window.document.undo_stack.setClean()
     window.close()  # asks the search to stop
     panel = window.search_panel
-    assert panel.session.state == "stopping", (panel.status_text, _states(panel))
-    assert window.search_panel.shutdown(30.0)
+    # stopping, or already stopped: on a fast machine the trial can end at its next batch
+    # before close() returns
+    assert panel.session.state in ("stopping", "idle"), (panel.status_text, _states(panel))
+    assert panel.shutdown(30.0) and not panel.session.alive
+    assert _states(panel).count("complete") < 50  # it did not run on to the end
 
 
 def test_a_storage_that_cannot_be_opened_is_one_red_line_and_an_empty_space_cannot_start(
