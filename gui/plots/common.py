@@ -153,6 +153,12 @@ def nice_range(lo: float, hi: float) -> tuple[float, float]:
     return math.floor(lo / step + 1e-9) * step, math.ceil(hi / step - 1e-9) * step
 
 
+def outgrown(span: tuple[float, float] | None, lo: float, hi: float) -> bool:
+    """Whether a followed axis showing ``span`` must move for data in ``[lo, hi]``: none yet, the
+    data leaves it, or the data needs less than half of it (each move redraws the axis)."""
+    return span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0])
+
+
 def y_span(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
     """The y range a followed axis moves to for data in ``[lo, hi]``: a fifth of the span more
     on each side (a falling loss crosses the bottom a few times per run, not at every refresh),
@@ -235,11 +241,8 @@ class FollowRun:
             first = min(float(s.x[0]) for s in series)
             self._move(0, (math.floor(first), x_bound(max(float(s.x[-1]) for s in series))))
         extent = series_extent(series, self.log_y) if self.on[1] else None
-        if extent is not None:
-            span = self.spans[1]
-            lo, hi = extent
-            if span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0]):
-                self._move(1, y_span(lo, hi, log=self.log_y))
+        if extent is not None and outgrown(self.spans[1], *extent):
+            self._move(1, y_span(*extent, log=self.log_y))
 
     def _move(self, axis: int, span: tuple[float, float]) -> None:
         if self.spans[axis] == span:

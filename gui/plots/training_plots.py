@@ -60,6 +60,7 @@ from gui.plots.common import (
     bounded,
     cache_pixmaps,
     fit_legend,
+    outgrown,
     short,
     with_alpha,
 )
@@ -372,7 +373,7 @@ class TrainingPlots(QWidget):
         self.epochs_seen = 0
         self.last_samples: EpochSample | None = None
         self._dirty: set[str] = set()
-        for follower in getattr(self, "follow", {}).values():  # a new run: follow it again
+        for follower in self.follow.values():  # a new run: follow it again
             follower.restart()
         self._shown = {}
         if self._family_key is None:
@@ -691,10 +692,8 @@ class TrainingPlots(QWidget):
             lo = float(np.min(np.minimum(means - stds, 0)))
             hi = float(np.max(np.maximum(means + stds, 0)))
             hi = hi if hi > lo else lo + 1
-            # the axis moves when the bars leave its range or shrink to under half of it, not
-            # at every refresh (each move redraws the axis)
-            span = self._act_span
-            if span is None or lo < span[0] or hi > span[1] or hi - lo < 0.5 * (span[1] - span[0]):
+            # the axis moves when the bars outgrow its range, not at every refresh
+            if outgrown(self._act_span, lo, hi):
                 margin = 0.1 * (hi - lo)
                 self._act_span = (lo - margin if lo < 0 else lo, hi + margin)
                 self.act_plot.setXRange(*self._act_span, padding=0.02)
