@@ -75,9 +75,6 @@ def save_checkpoints(paths: list[Path], ckpt: Checkpoint) -> None:
     """Write ``ckpt`` to every path of ``paths`` atomically, serialized once; paths in one
     folder get one file written and flushed once, under several names (hard links, see
     :func:`engine.files.atomic_write_files`)."""
-    if len(paths) == 1:
-        save_checkpoint(paths[0], ckpt)
-        return
     data = checkpoint_bytes(ckpt)
     for path in paths:
         Path(path).parent.mkdir(parents=True, exist_ok=True)

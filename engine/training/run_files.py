@@ -67,13 +67,13 @@ def read_metrics(path: str | Path) -> list[dict[str, Any]]:
 class CheckpointWriter:
     """Writes checkpoints on one background thread, so saving never stalls training.
 
-        :meth:`submit` queues a checkpoint for a path and returns at once; a newer checkpoint for the
-        same path replaces one still waiting (only the newest matters); one checkpoint queued for two
-        paths (``best.pt`` and ``last.pt`` of the same epoch) is serialized once and written to disk
-    once (:func:`~engine.training.checkpoint.save_checkpoints`: the second name is a hard link). Every file is written
-        atomically. :meth:`wait` blocks until everything queued is on disk and raises the first
-        write failure (an :class:`OSError`, e.g. a full disk); :meth:`submit` raises it too, so a run
-        whose files cannot be written stops at its next save instead of training on.
+    :meth:`submit` queues a checkpoint for a path and returns at once; a newer checkpoint for the
+    same path replaces one still waiting (only the newest matters); one checkpoint queued for two
+    paths (``best.pt`` and ``last.pt`` of the same epoch) is serialized once and written to disk
+    once (:func:`~engine.training.checkpoint.save_checkpoints`: the second name is a hard link).
+    Every file is written atomically. :meth:`wait` blocks until everything queued is on disk and
+    raises the first write failure (an :class:`OSError`, e.g. a full disk); :meth:`submit` raises
+    it too, so a run whose files cannot be written stops at its next save instead of training on.
     """
 
     def __init__(self) -> None:
