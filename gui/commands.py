@@ -9,6 +9,7 @@ after its undo. A command that would change nothing marks itself obsolete and le
 from __future__ import annotations
 
 import copy
+import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -29,7 +30,24 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-class AddNode(QUndoCommand):
+class DocumentCommand(QUndoCommand):
+    """An undoable edit of one document, which it refers to weakly: :attr:`doc` is set like a
+    plain attribute. The document's undo stack holds the command; a command holding the document
+    back made a reference cycle that only the cyclic collector could free, and the collector
+    frees a stack's commands unsafely (gui/document.py's docstring)."""
+
+    @property
+    def doc(self) -> Document:
+        """The document this command edits (alive while the command is on its stack)."""
+        return self._doc()
+
+    @doc.setter
+    def doc(self, doc: Document) -> None:
+        """Refer to ``doc`` weakly."""
+        self._doc = weakref.ref(doc)
+
+
+class AddNode(DocumentCommand):
     """Add a layer of ``type_id`` at ``pos``; optionally wire ``connect_after``'s output into it.
 
     The wire is added only when :meth:`Document.can_connect` allows it (same network, shapes
@@ -94,7 +112,7 @@ class AddNode(QUndoCommand):
             self.doc._remove_node(self.node_id)
 
 
-class RemoveItems(QUndoCommand):
+class RemoveItems(DocumentCommand):
     """Delete nodes (with every edge touching them) and further edges; undo puts all back."""
 
     def __init__(self, doc: Document, node_ids: Iterable[str], edges: Iterable[Edge] = ()) -> None:
@@ -146,7 +164,7 @@ class RemoveItems(QUndoCommand):
                 self.doc._add_edge(edge, index)
 
 
-class Connect(QUndoCommand):
+class Connect(DocumentCommand):
     """Wire ``edge.source``'s output into input ``edge.port`` of ``edge.target``.
 
     Raises ``ValueError`` with the reason when :meth:`Document.can_connect` refuses.
@@ -167,7 +185,7 @@ class Connect(QUndoCommand):
         self.doc._remove_edge(self.edge)
 
 
-class Disconnect(QUndoCommand):
+class Disconnect(DocumentCommand):
     """Remove one edge; undo re-inserts it at its old place in the edge list."""
 
     def __init__(self, doc: Document, edge: Edge) -> None:
@@ -185,7 +203,7 @@ class Disconnect(QUndoCommand):
         self.doc._add_edge(self.edge, self._index)
 
 
-class ReplaceEdge(QUndoCommand):
+class ReplaceEdge(DocumentCommand):
     """Wire ``edge.source`` into an input that another wire feeds: the old wire goes and the new
     one comes in one undo step (undo puts the old wire back at its place in the edge list).
 
@@ -216,7 +234,7 @@ class ReplaceEdge(QUndoCommand):
         self.doc._add_edge(self.old, self._index)
 
 
-class _SetPositions(QUndoCommand):
+class _SetPositions(DocumentCommand):
     """Shared body of moves and auto-layout: ``{id: (old, new)}``."""
 
     def __init__(self, doc: Document, moves: Mapping[str, tuple[Position, Position]]) -> None:
@@ -293,7 +311,7 @@ class AutoLayout(_SetPositions):
         self.setText("Auto-layout")
 
 
-class SetParam(QUndoCommand):
+class SetParam(DocumentCommand):
     """Set one parameter (``value`` None resets it to the layer default).
 
     The value is checked with the layer's :class:`~engine.layers.ParamSpec` first: an invalid one
@@ -339,7 +357,7 @@ class SetParam(QUndoCommand):
         self.doc._set_params(self.node_id, copy.deepcopy(self._old_params))
 
 
-class Relabel(QUndoCommand):
+class Relabel(DocumentCommand):
     """Change a node's label (the text shown above its type); empty shows the id."""
 
     def __init__(self, doc: Document, node_id: str, text: str) -> None:
@@ -360,7 +378,7 @@ class Relabel(QUndoCommand):
         self.doc._set_label(self.node_id, self.old)
 
 
-class Paste(QUndoCommand):
+class Paste(DocumentCommand):
     """Add copies of ``nodes`` (fresh ids) shifted by ``offset``, with the edges among them.
 
     A node whose network the design lacks joins ``network`` (default: the design's first);
@@ -497,7 +515,7 @@ REMOVE = training_section.REMOVE
 SECTIONS = ("training", "data", "search")
 
 
-class SetSection(QUndoCommand):
+class SetSection(DocumentCommand):
     """Set (or with :data:`REMOVE`, delete) one key of the design's ``training``, ``data`` or
     ``search`` section, e.g. ``SetSection(doc, "training", "epochs", 50)``.
 
@@ -562,7 +580,7 @@ class SetSection(QUndoCommand):
         return True
 
 
-class ReplaceSection(QUndoCommand):
+class ReplaceSection(DocumentCommand):
     """Replace the whole ``training``, ``data`` or ``search`` section at once (e.g. choosing a
     dataset, or any edit of the search space: engine/editing/search_section.py gives the new
     section)."""
@@ -640,7 +658,7 @@ def formatting_value(value: Any) -> str:
 # -- block edits (engine/editing/blocks.py returns whole new designs) -----------------------------
 
 
-class ApplyDesignEdit(QUndoCommand):
+class ApplyDesignEdit(DocumentCommand):
     """Swap in ``new_design`` (a :class:`~engine.editing.blocks.BlockEdit`'s result) as ONE undo
     step; undo swaps the design before it back. The document emits node and edge signals for
     the differences only, so the canvas, inspector and problems refresh and keep their state."""

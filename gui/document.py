@@ -5,13 +5,28 @@ design: they build :mod:`gui.commands` and :meth:`Document.push` them; the comma
 low-level ``_`` mutators below, which keep :attr:`Document.analysis` up to date incrementally and
 emit one signal per change. Loading a file builds a fresh design and clears the undo stack; it
 never replays commands.
+
+Undo stacks and Python's cyclic garbage collector: a document's :class:`QUndoStack` owns its
+commands in C++ and, through PySide, holds their Python wrappers. When a document, its stack and
+its commands were all garbage together (a closed window's document, a block's inside), the
+collector could clear a command before its stack: PySide 6.11 then hands the command back to
+Python, which deletes it while the C++ stack still lists it, and the stack deletes it a second
+time when the document goes (a segfault, faulthandler: "Garbage-collecting", in
+``QUndoStack::clear`` under ``~QUndoStack``). Which object the collector clears first follows
+its own list order (changed by ``gc.freeze``/``unfreeze`` around a training run, among others).
+So commands refer to their document weakly (:class:`gui.commands.DocumentCommand`), and every
+undo stack stays reachable from :data:`_undo_stacks` until its document's C++ object is
+destroyed: a stack and its commands are never garbage for the collector to clear, and the
+document's destructor deletes them in the order Qt expects.
 """
 
 from __future__ import annotations
 
 import copy
+import itertools
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +42,18 @@ from engine.shapes import ShapeAnalysis, analyze
 #: The data a new design trains on, and what "Use built-in digits" puts back: scikit-learn's
 #: digits, which ship with it (64 pixels per sample, 10 classes).
 DEFAULT_DATA: dict[str, Any] = {"source": "builtin", "name": "digits"}
+
+#: Every live document's undo stack (see the module docstring), until the document is destroyed.
+_undo_stacks: dict[int, QUndoStack] = {}
+_stack_keys = itertools.count()
+
+
+def _keep_until_destroyed(document: QObject, stack: QUndoStack) -> None:
+    """Keep ``stack`` reachable from :data:`_undo_stacks` until ``document``'s C++ object is
+    destroyed (then Qt deletes the stack with it); see the module docstring for why."""
+    key = next(_stack_keys)  # not id(document): an id may be reused before ``destroyed`` fires
+    _undo_stacks[key] = stack
+    document.destroyed.connect(partial(_undo_stacks.pop, key, None))
 
 
 def new_design() -> Design:
@@ -61,6 +88,7 @@ class Document(QObject):
         self.analysis: ShapeAnalysis = analyze(self._design)
         self.undo_stack = QUndoStack(self)
         self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+        _keep_until_destroyed(self, self.undo_stack)
         self._path: Path | None = None
         self._batch_depth = 0
         self._pending: set[str] = set()

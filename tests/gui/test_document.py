@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
+import weakref
 from pathlib import Path
 
 import pytest
@@ -9,7 +14,7 @@ import pytest
 from engine.errors import DesignFormatError
 from engine.graph import Edge
 from engine.io import dumps, load_design
-from gui.commands import AddNode, Connect, SetParam
+from gui.commands import AddNode, Connect, Relabel, SetParam
 from gui.document import Document
 from resources import template_path
 from tests.gui.conftest import wired
@@ -195,3 +200,62 @@ def test_a_document_signal_survives_100k_emissions(qtbot):
         doc._set_position("fc1", (float(i % 7), 1.0 + i))
     assert count == 100_000
     assert doc.design.node("fc1").position == (float(99_999 % 7), 100_000.0)
+
+
+def test_a_dropped_document_is_freed_at_once_with_its_undo_stack(qtbot):
+    doc = _mlp()
+    doc.push(SetParam(doc, "fc1", "out_features", 32))  # a command on the stack: no cycle now
+    doc.push(Relabel(doc, "fc1", "hidden"))
+    refs = [weakref.ref(doc), weakref.ref(doc.undo_stack)]
+    was_enabled = gc.isenabled()
+    gc.disable()  # freed by reference counting alone, not left to the collector
+    try:
+        del doc
+        assert [r() is None for r in refs] == [True, True]
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+# Edits made during a training run (gui.gc_guard freezes everything alive when it starts) put
+# the commands ahead of their document and stack in the collector's list; the document then
+# dies in a cycle (as with a closed window's). PySide cleared a command first and deleted it
+# while the stack still listed it: a segfault in the collection. Run apart: a crash is a failure.
+EDITED_DURING_A_RUN = """
+import gc, sys, weakref
+sys.path.insert(0, {root!r})
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from gui import gc_guard
+from gui.commands import Relabel, SetParam
+from gui.document import Document, _undo_stacks
+from engine.io import load_design
+from resources import template_path
+
+gc.disable()
+doc = Document(load_design(template_path("mlp")))
+linear = next(n.id for n in doc.design if n.type == "Linear")
+gc_guard.freeze()
+for i in range(3):
+    doc.push(SetParam(doc, linear, "out_features", 8 + i))
+    doc.push(Relabel(doc, linear, f"edit {{i}}"))
+gc.collect()
+gc_guard.thaw()
+owner = [doc]
+owner.append(owner)  # the document's last holder is a cycle, as a closed window is
+ref = weakref.ref(doc)
+del doc, owner
+gc.collect()
+print("freed" if ref() is None and not _undo_stacks else "alive")
+"""
+
+
+def test_a_document_edited_during_a_run_is_collected_without_a_crash(tmp_path):
+    script = tmp_path / "edited_during_a_run.py"
+    script.write_text(EDITED_DURING_A_RUN.format(root=str(Path(__file__).parents[2])))
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    run = subprocess.run(
+        [sys.executable, str(script)], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["freed"]
