@@ -170,15 +170,20 @@ def y_span(lo: float, hi: float, log: bool = False) -> tuple[float, float]:
     return low, high
 
 
-def x_bound(end: float) -> float:
+def x_bound(end: float, last: float | None = None) -> float:
     """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
-    epoch, else ``end`` rounded up to 1, 1.5, 2, 3, 5 or 7.5 times its decade, so the axis
-    moves about six times per tenfold run length, not at every refresh, and the data always
-    fills more than half of it."""
+    epoch, else ``end`` rounded up to 1, 2.5 or 5 times its decade, so the axis moves three
+    times per tenfold run length, not at every refresh (each move redraws the axis, its grid
+    and its labels), and the data always fills two fifths of it or more; never beyond ``last``, the
+    run's planned last epoch, when known and reached (the axis then ends with the run)."""
     if not math.isfinite(end) or end <= 1:
-        return 1.0
-    decade = 10 ** math.floor(math.log10(end))
-    return next(m * decade for m in (1, 1.5, 2, 3, 5, 7.5, 10) if m * decade >= end * (1 - 1e-9))
+        bound = 1.0
+    else:
+        decade = 10 ** math.floor(math.log10(end))
+        bound = next(m * decade for m in (1, 2.5, 5, 10) if m * decade >= end * (1 - 1e-9))
+    if last is not None and end <= last < bound:
+        return float(last)
+    return bound
 
 
 def series_extent(series: Any, log: bool = False) -> tuple[float, float] | None:
@@ -212,6 +217,7 @@ class FollowRun:
         self.log_y = log_y
         self.on = [True, True]  # x, y
         self.spans: list[tuple[float, float] | None] = [None, None]
+        self.last: float | None = None  # the run's planned last epoch (x never goes beyond it)
         self.view.sigRangeChangedManually.connect(self.stop)
 
     def restart(self) -> None:
@@ -219,6 +225,7 @@ class FollowRun:
         self.view.enableAutoRange()
         self.on = [True, True]
         self.spans = [None, None]
+        self.last = None
 
     def stop(self, mask: Any) -> None:
         """The user moved the axes in ``mask`` (x, y): leave them where they are."""
@@ -239,7 +246,8 @@ class FollowRun:
                 self.spans[axis] = None
         if self.on[0]:
             first = min(float(s.x[0]) for s in series)
-            self._move(0, (math.floor(first), x_bound(max(float(s.x[-1]) for s in series))))
+            end = max(float(s.x[-1]) for s in series)
+            self._move(0, (math.floor(first), x_bound(end, self.last)))
         extent = series_extent(series, self.log_y) if self.on[1] else None
         if extent is not None and outgrown(self.spans[1], *extent):
             self._move(1, y_span(*extent, log=self.log_y))

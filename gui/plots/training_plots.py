@@ -315,7 +315,9 @@ class TrainingPlots(QWidget):
             kwargs = {
                 "symbol": "o",
                 "symbolSize": 4,
-                "symbolBrush": colour,
+                # one brush object: pyqtgraph keys its symbol cache by the brush's identity,
+                # and a colour string became a new brush (a new cached symbol) at every setData
+                "symbolBrush": pg.mkBrush(colour),
                 "symbolPen": pg.mkPen(None),
             }
         curve = EnvelopeCurve(
@@ -493,6 +495,8 @@ class TrainingPlots(QWidget):
             self._labels, self._skip = labels, skip
             self._begin(event.task, names, event.class_names)
         self.batches_per_epoch = max(1, event.batches_per_epoch)
+        for follower in self.follow.values():  # the x axes end with the run
+            follower.last = float(event.epochs) if event.epochs > 0 else None
         for record in event.history:  # epochs done before a resumed run
             self._add_epoch_metrics(int(record["epoch"]), record)
         self._dirty |= {"loss", "metrics"}
@@ -615,7 +619,7 @@ class TrainingPlots(QWidget):
             pen=pg.mkPen(colour, width=2.0, style=Qt.PenStyle.DashLine),
             symbol="o",
             symbolSize=4,
-            symbolBrush=colour,
+            symbolBrush=pg.mkBrush(colour),  # one object: see _curve
             symbolPen=pg.mkPen(None),
         )
         self.metric_right.addItem(curve)

@@ -49,9 +49,17 @@ def plots(qtbot):
 
 def test_x_bound_rounds_up_in_few_steps():
     assert x_bound(0.2) == 1.0 and x_bound(1.0) == 1.0
-    assert x_bound(1.2) == 1.5 and x_bound(7.3) == 7.5 and x_bound(10.0) == 10.0
-    assert x_bound(12) == 15 and x_bound(151) == 200
-    assert len({x_bound(s / BPE) for s in range(1, 30 * BPE)}) <= 25  # 30 epochs, 300 steps
+    assert x_bound(1.2) == 2.5 and x_bound(2.6) == 5 and x_bound(7.3) == 10
+    assert x_bound(10.0) == 10.0 and x_bound(12) == 25 and x_bound(151) == 250
+    assert len({x_bound(s / BPE) for s in range(1, 30 * BPE)}) <= 6  # 30 epochs, 300 steps
+    # the data fills at least two fifths of the axis
+    assert all(x_bound(e / 7) <= 2.5 * (e / 7) for e in range(8, 7000))
+
+
+def test_x_bound_ends_at_the_runs_last_epoch():
+    assert x_bound(26, last=30) == 30 and x_bound(12, last=30) == 25
+    assert x_bound(0.5, last=30) == 1.0  # the first epoch still fills the axis
+    assert x_bound(31, last=30) == 50  # beyond the plan (it changed): round up as usual
 
 
 def test_the_x_axes_follow_the_run_in_few_steps_and_always_show_the_newest_point(plots):
@@ -65,7 +73,8 @@ def test_the_x_axes_follow_the_run_in_few_steps_and_always_show_the_newest_point
             ranges[key].append((round(lo, 6), round(hi, 6)))
     for key, seen in ranges.items():
         moves = sum(a != b for a, b in zip(seen, seen[1:]))
-        assert moves <= 25, (key, moves)  # not one per refresh (300 refreshes)
+        assert moves <= 6, (key, moves)  # not one per refresh (300 refreshes)
+        assert seen[-1][1] == pytest.approx(30 * 1.02, abs=0.05)  # ends with the 30-epoch run
 
 
 @pytest.mark.parametrize(
