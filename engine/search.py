@@ -331,6 +331,7 @@ class _TrialReporter(Callback):
     pruner says so."""
 
     wants_layer_stats = False  # epoch values only: a trial samples no layer statistics for it
+    wants_epoch_samples = False  # … and computes no epoch pictures
 
     def __init__(self, runner: SearchRunner, trial: optuna.Trial) -> None:
         self.runner, self.trial = runner, trial

@@ -57,6 +57,7 @@ class ProgressBar(Callback):
     """A tqdm bar over all batches (loss and ETA), plus one line per finished epoch."""
 
     wants_layer_stats = False  # the bar shows losses only: no sampled steps for it
+    wants_epoch_samples = False  # … and the epoch's values: no pictures
 
     def __init__(self, file: TextIO | None = None) -> None:
         self.file = file if file is not None else sys.stderr

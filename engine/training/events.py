@@ -113,9 +113,15 @@ class Callback:
     ``wants_layer_stats``: whether this callback reads a :class:`BatchEvent`'s layer statistics
     (``activation_stats``, ``grad_norms``, ``weight_changes``). When no callback does, the trainer
     never samples them (a sampled step costs about twice a plain one); the training itself is the
-    same either way."""
+    same either way.
+
+    ``wants_epoch_samples``: whether this callback reads an :class:`EpochEvent`'s ``samples`` (the
+    family's picture: a confusion matrix, decision boundary, generated images, reconstructions, a
+    SOM's maps). When no callback does, the loops compute the epoch's metrics only (``samples``
+    is None), which saves a 64×64 boundary grid or a generator's picture every epoch."""
 
     wants_layer_stats = True
+    wants_epoch_samples = True
 
     def on_train_start(self, event: TrainStartEvent) -> None:
         """Training is set up and about to run its first batch."""
@@ -143,6 +149,11 @@ class CallbackList(Callback):
     def wants_layer_stats(self) -> bool:  # type: ignore[override]
         """Whether any of the callbacks reads layer statistics."""
         return any(cb.wants_layer_stats for cb in self.callbacks)
+
+    @property
+    def wants_epoch_samples(self) -> bool:  # type: ignore[override]
+        """Whether any of the callbacks reads the epochs' samples."""
+        return any(cb.wants_epoch_samples for cb in self.callbacks)
 
     def on_train_start(self, event: TrainStartEvent) -> None:
         for cb in self.callbacks:

@@ -191,6 +191,9 @@ class FamilyLoop:
         self.augment: Augmenter | None = None  # the data section's augment steps, if any
         self.n_train = 0
         self.n_val = 0
+        #: Whether :meth:`evaluate` also computes the epoch's picture (the trainer sets it from
+        #: its callbacks' ``wants_epoch_samples``); the metrics are the same either way.
+        self.samples = True
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def _compile(self, network: str | None) -> DesignModule:
@@ -266,7 +269,8 @@ class FamilyLoop:
 
     def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         """Metrics (e.g. ``val_loss``, ``val_accuracy``) and the family's view after an epoch
-        (:mod:`engine.training.samples`; None when there was nothing to evaluate)."""
+        (:mod:`engine.training.samples`; None when there was nothing to evaluate, or when
+        :attr:`samples` is off)."""
         raise NotImplementedError
 
     def current_lr(self) -> float:
@@ -482,15 +486,16 @@ class SupervisedLoop(_BackpropLoop):
             return {}, None
         out = self._predict(x)
         metrics: dict[str, float] = {}
-        sample: EpochSample
+        sample: EpochSample | None = None
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, y))
         if self.classify:
             labels = self.labels_val if split == "val" else self.labels_train
             pred = (out.reshape(-1) > 0).long() if self.binary else out.argmax(1)
             metrics[f"{split}_accuracy"] = float((pred == labels).float().mean())
-            sample = ConfusionSample(confusion_matrix(pred, labels, self.num_classes))
-            if self.boundary:
+            if self.samples:
+                sample = ConfusionSample(confusion_matrix(pred, labels, self.num_classes))
+            if self.samples and self.boundary:
                 sample.boundary = decision_boundary(
                     self._predict, self.x_train, self.labels_train, self.binary
                 )
@@ -498,9 +503,10 @@ class SupervisedLoop(_BackpropLoop):
             reg = regression_metrics(out, y)
             metrics[f"{split}_r2"] = reg["r2"]
             metrics[f"{split}_mae"] = reg["mae"]
-            sample = PredictionSample(
-                target=as_array(y[:N_PREDICTIONS]), prediction=as_array(out[:N_PREDICTIONS])
-            )
+            if self.samples:
+                sample = PredictionSample(
+                    target=as_array(y[:N_PREDICTIONS]), prediction=as_array(out[:N_PREDICTIONS])
+                )
         return metrics, sample
 
 
@@ -551,6 +557,8 @@ class ReconstructionLoop(_BackpropLoop):
         metrics = {f"{split}_mse": float(F.mse_loss(out.reshape(x.shape), x))}
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, x))
+        if not self.samples:
+            return metrics, None
         k = min(N_RECONSTRUCTIONS, len(x))
         return metrics, ReconstructionSample(
             inputs=as_array(x[:k]), outputs=as_array(out[:k].reshape(x[:k].shape))
@@ -654,15 +662,16 @@ class GanLoop(FamilyLoop):
             d_real = torch.sigmoid(self.disc(real)).mean()
             d_fake = torch.sigmoid(self.disc(fake)).mean()
         self.train_mode()
-        samples = as_array(fake)
-        out = GanSample(samples=samples, grid=image_grid(samples))
         # Mean per-pixel spread across the fixed batch: near 0 means the generator collapsed.
         metrics = {
             "d_real": float(d_real),
             "d_fake": float(d_fake),
             "sample_diversity": float(fake.reshape(len(fake), -1).std(0).mean()),
         }
-        return metrics, out
+        if not self.samples:
+            return metrics, None
+        samples = as_array(fake)
+        return metrics, GanSample(samples=samples, grid=image_grid(samples))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -790,6 +799,8 @@ class SomLoop(FamilyLoop):
         metrics = {f"{split}_quantization_error": qe, f"{split}_topographic_error": te}
         if split == "val":
             metrics["val_loss"] = qe
+        if not self.samples:
+            return metrics, None
         return metrics, SomSample(
             u_matrix=u_matrix(self.som.weight, self.rows, self.cols),
             hit_map=hit_map(bmu, self.rows, self.cols),

@@ -51,6 +51,7 @@ class TensorBoardLogger(Callback):
     one-line note (default: stderr)."""
 
     wants_layer_stats = False  # scalars, weights and the graph: no sampled layer statistics
+    wants_epoch_samples = False  # … and no epoch pictures
 
     def __init__(
         self,

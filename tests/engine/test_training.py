@@ -478,3 +478,22 @@ def test_layer_statistics_are_sampled_only_when_a_callback_reads_them():
     both = History()
     Trainer(design, callbacks=[losses_only.__class__(), both]).fit()
     assert any(b.activation_stats for b in both.batches)
+
+
+class _ValuesOnly(History):
+    wants_epoch_samples = False
+
+
+def test_epoch_pictures_are_computed_only_when_a_callback_reads_them():
+    """``main.py train`` (its progress bar), TensorBoard and search trials read no confusion
+    matrix or decision boundary: the trainer computes the epoch's values only."""
+    design = moons_mlp({"epochs": 2})
+    reader, values_only = History(), _ValuesOnly()
+    Trainer(design, callbacks=[reader]).fit()
+    Trainer(design, callbacks=[values_only]).fit()
+    assert all(e.samples is not None and e.samples.boundary is not None for e in reader.epochs)
+    assert all(e.samples is None for e in values_only.epochs)
+    assert [e.metrics for e in values_only.epochs] == [e.metrics for e in reader.epochs]
+    both = History()
+    Trainer(design, callbacks=[_ValuesOnly(), both]).fit()
+    assert all(e.samples is not None for e in both.epochs)
