@@ -30,6 +30,19 @@ def _pytorch_loaded():
         importlib.import_module(name)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _clipboard_emptied_at_the_end():
+    """Empty the clipboard when the session ends. A canvas copy leaves a QMimeData made in
+    Python there; the offscreen platform's clipboard is a Qt global that deletes it at process
+    exit, after Python has finalized, and PySide then segfaults (exit status 139 after every
+    test passed). The application never meets it: it ends with ``os._exit`` (gui/app.py)."""
+    yield
+    from PySide6.QtGui import QGuiApplication
+
+    if QGuiApplication.instance() is not None:
+        QGuiApplication.clipboard().clear()
+
+
 def wired(*layers, edges=(), networks=None) -> Design:
     """A design from ``(id, type, params, (x, y)[, network])`` tuples and ``(src, dst[, port])``."""
     design = Design("test")
