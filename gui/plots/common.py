@@ -174,8 +174,9 @@ def x_bound(end: float, last: float | None = None) -> float:
     """The right end of an x axis that follows a run now at ``end`` (epochs): at least one
     epoch, else ``end`` rounded up to 1, 2.5 or 5 times its decade, so the axis moves three
     times per tenfold run length, not at every refresh (each move redraws the axis, its grid
-    and its labels), and the data always fills two fifths of it or more; never beyond ``last``, the
-    run's planned last epoch, when known and reached (the axis then ends with the run)."""
+    and its labels), and the data always fills two fifths of it or more; never beyond
+    ``last``, the run's planned last epoch, when known and reached (the axis then ends with
+    the run)."""
     if not math.isfinite(end) or end <= 1:
         bound = 1.0
     else:
