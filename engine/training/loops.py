@@ -193,7 +193,7 @@ class FamilyLoop:
         self.n_val = 0
         #: Whether :meth:`evaluate` also computes the epoch's picture (the trainer sets it from
         #: its callbacks' ``wants_epoch_samples``); the metrics are the same either way.
-        self.samples = True
+        self.wants_samples = True
 
     # -- helpers for subclasses ----------------------------------------------------------------
     def _compile(self, network: str | None) -> DesignModule:
@@ -270,7 +270,7 @@ class FamilyLoop:
     def evaluate(self) -> tuple[dict[str, float], EpochSample | None]:
         """Metrics (e.g. ``val_loss``, ``val_accuracy``) and the family's view after an epoch
         (:mod:`engine.training.samples`; None when there was nothing to evaluate, or when
-        :attr:`samples` is off)."""
+        :attr:`wants_samples` is off)."""
         raise NotImplementedError
 
     def current_lr(self) -> float:
@@ -493,9 +493,9 @@ class SupervisedLoop(_BackpropLoop):
             labels = self.labels_val if split == "val" else self.labels_train
             pred = (out.reshape(-1) > 0).long() if self.binary else out.argmax(1)
             metrics[f"{split}_accuracy"] = float((pred == labels).float().mean())
-            if self.samples:
+            if self.wants_samples:
                 sample = ConfusionSample(confusion_matrix(pred, labels, self.num_classes))
-            if self.samples and self.boundary:
+            if self.wants_samples and self.boundary:
                 sample.boundary = decision_boundary(
                     self._predict, self.x_train, self.labels_train, self.binary
                 )
@@ -503,7 +503,7 @@ class SupervisedLoop(_BackpropLoop):
             reg = regression_metrics(out, y)
             metrics[f"{split}_r2"] = reg["r2"]
             metrics[f"{split}_mae"] = reg["mae"]
-            if self.samples:
+            if self.wants_samples:
                 sample = PredictionSample(
                     target=as_array(y[:N_PREDICTIONS]), prediction=as_array(out[:N_PREDICTIONS])
                 )
@@ -557,7 +557,7 @@ class ReconstructionLoop(_BackpropLoop):
         metrics = {f"{split}_mse": float(F.mse_loss(out.reshape(x.shape), x))}
         if split == "val":
             metrics["val_loss"] = float(self.loss_fn(out, x))
-        if not self.samples:
+        if not self.wants_samples:
             return metrics, None
         k = min(N_RECONSTRUCTIONS, len(x))
         return metrics, ReconstructionSample(
@@ -668,7 +668,7 @@ class GanLoop(FamilyLoop):
             "d_fake": float(d_fake),
             "sample_diversity": float(fake.reshape(len(fake), -1).std(0).mean()),
         }
-        if not self.samples:
+        if not self.wants_samples:
             return metrics, None
         samples = as_array(fake)
         return metrics, GanSample(samples=samples, grid=image_grid(samples))
@@ -799,7 +799,7 @@ class SomLoop(FamilyLoop):
         metrics = {f"{split}_quantization_error": qe, f"{split}_topographic_error": te}
         if split == "val":
             metrics["val_loss"] = qe
-        if not self.samples:
+        if not self.wants_samples:
             return metrics, None
         return metrics, SomSample(
             u_matrix=u_matrix(self.som.weight, self.rows, self.cols),

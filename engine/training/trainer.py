@@ -398,7 +398,7 @@ class Trainer:
                     history=copy.deepcopy(self.history),
                 )
             )
-        loop.samples = self.callbacks.wants_epoch_samples  # no epoch pictures nobody reads
+        loop.wants_samples = self.callbacks.wants_epoch_samples  # no epoch pictures nobody reads
         self._t_start = time.perf_counter()
         self.control.paused_s = 0.0
         self.stopped = self.early_stopped = False
