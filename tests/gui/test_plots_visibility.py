@@ -75,3 +75,60 @@ def test_flush_draws_every_plot_in_view_or_not(plots):
     plots.flush()  # the end of a run: everything drawn
     assert points(plots.step_curves["loss"]) == 3
     assert points(plots.grad_curves["dense1"]) == 3
+
+
+def test_one_refresh_costs_one_repaint(qtbot):
+    """New data in an auto-ranged plot (the layer charts) is painted once: pyqtgraph's range
+    and transform updates, deferred to the paint, would otherwise dirty the items again
+    during it and repaint them right after."""
+    from PySide6.QtCore import QEvent, QObject
+
+    from engine.training.events import LayerStats
+
+    made = TrainingPlots()
+    qtbot.addWidget(made)
+    made.resize(1100, 700)  # every plot in view
+    made.show()
+    qtbot.waitExposed(made)
+    made.add_events([start()])
+
+    def stats_batch(step: int) -> BatchEvent:
+        scale = float(step)  # each refresh moves the layer charts' range
+        return BatchEvent(
+            epoch=0,
+            step=step,
+            batch=step,
+            batches_per_epoch=10,
+            steps=[step],
+            losses={"loss": [1.0 / step]},
+            lr=1e-3,
+            samples_per_s=1.0,
+            activation_stats={"dense1": LayerStats(scale, scale / 2, 0.1)},
+        )
+
+    class Paints(QObject):
+        count = 0
+
+        def eventFilter(self, obj, event):  # noqa: N802 - Qt's name
+            if event.type() == QEvent.Type.Paint:
+                self.count += 1
+            return False
+
+    paints = Paints()
+    made.view.viewport().installEventFilter(paints)
+    try:
+        made.add_events([stats_batch(1)])
+        made.flush()  # the first data: placeholders go, layouts settle
+        qtbot.wait(200)
+        counts = []
+        for step in (2, 3, 4):
+            paints.count = 0
+            made.add_events([stats_batch(step)])
+            made.flush()
+            qtbot.waitUntil(lambda: paints.count > 0, timeout=5000)
+            qtbot.wait(150)  # a second repaint would follow within a few milliseconds
+            counts.append(paints.count)
+        assert made.act_bars.opts["width"][0] == pytest.approx(4.0)  # mean 4 ± std 2: drawn
+    finally:
+        made.view.viewport().removeEventFilter(paints)
+    assert counts == [1, 1, 1]
