@@ -48,6 +48,8 @@ from gui.plots.common import (
     NO_GRADIENTS,
     PASS_THROUGH,
     REFRESH_MS,
+    SLOW_GROUPS,
+    SLOW_REFRESH_MS,
     TRAIN_COLOUR,
     VAL_COLOUR,
     WAITING,
@@ -122,6 +124,7 @@ class TrainingPlots(QWidget):
         ):
             bar.valueChanged.connect(self._catch_up)
         self._last_refresh = 0.0
+        self._last_slow_refresh = 0.0  # the last refresh of SLOW_GROUPS
         self.family_view: FamilyView | None = None
         self._family_key: tuple | None = None
         self._prepared = False
@@ -408,26 +411,46 @@ class TrainingPlots(QWidget):
             elif isinstance(event, TrainStartEvent):
                 self._on_start(event)
         if self._dirty and not self._refresh_timer.isActive():
-            wait = REFRESH_MS - (time.perf_counter() - self._last_refresh) * 1000
-            if wait <= 0:
-                self._tick()
-            else:
-                self._refresh_timer.start(int(wait))
+            self._schedule()
+
+    def _schedule(self) -> None:
+        """Refresh now, or arm the timer for the next refresh the dirty groups allow:
+        :data:`REFRESH_MS` after the last one, :data:`SLOW_REFRESH_MS` for :data:`SLOW_GROUPS`."""
+        now = time.perf_counter()
+        wait = REFRESH_MS - (now - self._last_refresh) * 1000
+        if not self._dirty - SLOW_GROUPS:
+            wait = max(wait, SLOW_REFRESH_MS - (now - self._last_slow_refresh) * 1000)
+        if wait <= 0:
+            self._tick()
+        else:
+            self._refresh_timer.start(int(wait) + 1)
 
     @Slot()
     def flush(self) -> None:
         """Draw what arrived since the last refresh now, in every plot (in view or not)."""
         self._refresh_timer.stop()
-        self._last_refresh = time.perf_counter()
+        self._last_refresh = self._last_slow_refresh = time.perf_counter()
         self._refresh(self._dirty)
 
     @Slot()
     def _tick(self) -> None:
         """The periodic refresh during a run: only the plots in view (see :meth:`on_screen`);
-        the others keep their news until they are shown or scrolled to."""
+        the others keep their news until they are shown or scrolled to. :data:`SLOW_GROUPS`
+        wait for :data:`SLOW_REFRESH_MS` since their last refresh."""
         self._refresh_timer.stop()
-        self._last_refresh = time.perf_counter()
-        self._refresh({key for key in self._dirty if self.on_screen(key)})
+        now = time.perf_counter()
+        self._last_refresh = now
+        due = {key for key in self._dirty if self.on_screen(key)}
+        held: set[str] = set()
+        if due & SLOW_GROUPS:
+            if (now - self._last_slow_refresh) * 1000 >= SLOW_REFRESH_MS:
+                self._last_slow_refresh = now
+            else:
+                held = due & SLOW_GROUPS
+                due -= held
+        self._refresh(due)
+        if held:
+            self._schedule()  # drawn when their interval is up
 
     @Slot()
     def _catch_up(self) -> None:

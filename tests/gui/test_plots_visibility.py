@@ -132,3 +132,32 @@ def test_one_refresh_costs_one_repaint(qtbot):
     finally:
         made.view.viewport().removeEventFilter(paints)
     assert counts == [1, 1, 1]
+
+
+def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot):
+    """The loss curve follows every refresh; the per-epoch plots (metrics here) wait for
+    SLOW_REFRESH_MS since they were last drawn, and then are drawn without further events."""
+    from engine.training.events import EpochEvent
+    from gui.plots.common import SLOW_REFRESH_MS
+
+    made = TrainingPlots()
+    qtbot.addWidget(made)
+    made.resize(1100, 700)
+    made.show()
+    qtbot.waitExposed(made)
+    made.add_events([start()])
+
+    def epoch(n: int) -> EpochEvent:
+        metrics = {"train_loss": 1.0 / n, "val_loss": 1.2 / n, "val_accuracy": 0.1 * n}
+        return EpochEvent(n, 3, 10 * n, metrics, 1e-3, 1.0, False, None)
+
+    made.add_events([batch(1), epoch(1)])
+    made.flush()  # everything drawn, the per-epoch plots included
+    accuracy = made.metric_curves["val_accuracy"]
+    assert points(accuracy) == 1
+    made.add_events([batch(2), epoch(2)])
+    made._tick()  # a refresh right after the last: the loss follows, the metrics wait
+    assert points(made.step_curves["loss"]) == 2
+    assert points(accuracy) == 1
+    qtbot.waitUntil(lambda: points(accuracy) == 2, timeout=SLOW_REFRESH_MS + 2000)
+    assert list(accuracy.yData) == pytest.approx([0.1, 0.2])
