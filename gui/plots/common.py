@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from pyqtgraph.graphicsItems.PlotDataItem import PlotDataset
-from PySide6.QtGui import QColor
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QColor, QFontMetricsF
 from PySide6.QtWidgets import QGraphicsItem
 
 from engine.training.decimate import MinMaxEnvelope
@@ -340,14 +341,28 @@ def cache_pixmaps(plot: pg.PlotItem) -> None:
     plot.titleLabel.setCacheMode(CACHED)
 
 
+def keep_tick_room(axis: pg.AxisItem, font: Any, widest: str = "0.0001") -> None:
+    """Give a vertical ``axis`` room for tick labels as wide as ``widest`` from the start.
+    pyqtgraph widens an axis when a label outgrows it, and that lays the whole grid out again
+    (60–100 ms of the GUI thread) in the middle of a run: the loss or gradient axis reaching
+    "0.001" did so a few times a run. Measured as pyqtgraph measures its labels."""
+    rect = QFontMetricsF(font).boundingRect(
+        QRectF(0, 0, 100, 100), Qt.AlignmentFlag.AlignCenter, widest
+    )
+    axis.textWidth = max(axis.textWidth, math.ceil(rect.width()))
+    axis._updateWidth()
+
+
 def retitle(plot: pg.PlotItem, text: str, color: Any = None, size: str = "9pt") -> None:
     """Change ``plot``'s title without laying the grid out again while the new text fits the
     title's box: pyqtgraph's ``setTitle`` resets the title row and its label asks for a relayout
-    at every text, and one relayout resizes and redraws every plot (the family view is retitled
-    each epoch). A text that does not fit (or the first title) goes through ``setTitle``."""
+    at every text, and one relayout resizes and redraws every plot (60–100 ms of the GUI
+    thread; the family view is retitled each epoch). A text that does not fit (or the first
+    title) goes through ``setTitle``, and the box then keeps room for two more digits
+    (:func:`_keep_title_room`): "epoch 9" becoming "epoch 10" fits without a relayout."""
     label = plot.titleLabel
     if not (label.isVisible() and label.text) or label.opts.get("justify", "center") != "center":
-        plot.setTitle(text, color=color, size=size)
+        _set_title(plot, text, color, size)
         return
     colour = pg.mkColor(color if color is not None else pg.getConfigOption("foreground"))
     label.item.setHtml(
@@ -356,7 +371,7 @@ def retitle(plot: pg.PlotItem, text: str, color: Any = None, size: str = "9pt") 
     )
     bounds = label.itemRect()
     if bounds.height() != label.minimumHeight() or bounds.width() > label.minimumWidth():
-        plot.setTitle(text, color=color, size=size)  # it does not fit: lay out again
+        _set_title(plot, text, color, size)  # it does not fit: lay out again
         return
     label.text = text
     label.opts.update(color=color, size=size)
@@ -364,6 +379,37 @@ def retitle(plot: pg.PlotItem, text: str, color: Any = None, size: str = "9pt") 
     bounds = label.itemRect()
     bounds.moveCenter(label.rect().center())
     label.item.setPos(bounds.topLeft() - label.itemRect().topLeft())
+
+
+def _set_title(plot: pg.PlotItem, text: str, color: Any, size: str) -> None:
+    """``setTitle``, then room for two more digits in the title's box."""
+    label = plot.titleLabel
+    _keep_title_room(label)
+    plot.setTitle(text, color=color, size=size)
+    room = QFontMetricsF(label.item.font()).horizontalAdvance("00")
+    label.room = label.itemRect().width() + room
+    label.updateMin()
+
+
+def _keep_title_room(label: pg.LabelItem) -> None:
+    """Make ``label`` ask the layout for at least ``label.room`` pixels of width: pyqtgraph's
+    ``LabelItem.updateMin`` sets its minimum and preferred width to its text's at every text
+    and every resize, so a text one digit wider would lay the grid out again."""
+    if getattr(label, "room", None) is not None:
+        return
+    label.room = 0.0
+    measure = label.updateMin
+
+    def update_min() -> None:
+        measure()
+        if label.minimumWidth() < label.room:
+            label.setMinimumWidth(label.room)
+            hints = label._sizeHint
+            for which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
+                hints[which] = (max(hints[which][0], label.room), hints[which][1])
+            label.updateGeometry()
+
+    label.updateMin = update_min
 
 
 def bounded(name: str) -> bool:

@@ -62,6 +62,7 @@ from gui.plots.common import (
     bounded,
     cache_pixmaps,
     fit_legend,
+    keep_tick_room,
     outgrown,
     short,
     with_alpha,
@@ -245,6 +246,7 @@ class TrainingPlots(QWidget):
             axis.setTextPen(pg.mkPen(self.fg))
             # a label space that only grows: a narrower tick label does not relayout the grid
             axis.setStyle(tickFont=font, autoReduceTextSpace=False)
+        keep_tick_room(plot.getAxis("left"), font)
         plot.getAxis("bottom").setLabel(x_label, color=self.muted.name(), size="8pt")
         plot.setMenuEnabled(True)
         cache_pixmaps(plot)

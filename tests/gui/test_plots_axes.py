@@ -122,3 +122,34 @@ def test_the_y_axes_show_every_point_and_move_a_few_times_per_run(plots):
     for key, ranges in seen.items():
         moves = sum(a != b for a, b in zip(ranges, ranges[1:]))
         assert moves <= 12, (key, moves)  # not one per refresh (300 refreshes)
+
+
+def test_small_values_do_not_widen_the_axes_in_the_middle_of_a_run(qtbot, plots):
+    """Tick labels such as "0.0001" fit the left axes from the start: an axis that widens lays
+    the whole grid out again (every plot resized and redrawn) while the run goes on."""
+    plots.add_events([batch(s) for s in range(1, 11)])
+    plots.flush()
+    qtbot.waitUntil(lambda: plots.view.ci.layout.isActivated(), timeout=5000)
+    axes = [plots.loss_plot.getAxis("left"), plots.grad_plot.getAxis("left")]
+    widths = [axis.width() for axis in axes]
+    small = [
+        BatchEvent(
+            epoch=step // BPE,
+            step=step,
+            batch=step % BPE,
+            batches_per_epoch=BPE,
+            steps=[step],
+            losses={"loss": [0.0003]},
+            lr=1e-3,
+            samples_per_s=1.0,
+            grad_norms={"dense1": 0.0002},
+        )
+        for step in range(11, 200)
+    ]
+    plots.add_events(small)
+    plots.flush()
+    qtbot.wait(100)  # painted: the axes measure their new labels
+    low = plots.grad_plot.getViewBox().viewRange()[1][0]
+    assert low <= math.log10(0.0002)  # the gradient axis shows labels down to 0.0001
+    qtbot.waitUntil(lambda: plots.view.ci.layout.isActivated(), timeout=5000)
+    assert [axis.width() for axis in axes] == widths  # no plot moved

@@ -123,6 +123,42 @@ def test_a_new_epoch_retitles_the_matrix_without_laying_the_grid_out_again(qtbot
     assert plots.view.ci.layout.isActivated() and plot.layout.isActivated()
 
 
+def test_titles_a_digit_wider_do_not_lay_the_grid_out_again(qtbot):
+    """ "epoch 9" becoming "epoch 10" and 95.0% becoming 100.0% fit the title's box: its first
+    text left room for two more digits."""
+    plots = shown_plots(qtbot)
+    plot = None
+    for n in range(1, 13):
+        wrong = 1 if n < 12 else 0  # the last epoch: 100.0% correct
+        matrix = [[6, wrong, 0], [0, 6, 0], [0, 0, 8]]
+        event = EpochEvent(
+            n,
+            12,
+            10 * n,
+            {"train_loss": 1.0, "val_loss": 1.1},
+            1e-3,
+            1.0,
+            True,
+            ConfusionSample(np.asarray(matrix)),
+        )
+        plots.add_events([event])
+        plots.flush()
+        plot = plots.family_items["image_plot"]
+        if n == 1:
+            qtbot.waitUntil(
+                lambda p=plot: plots.view.ci.layout.isActivated() and p.layout.isActivated(),
+                timeout=5000,
+            )
+            width = plot.titleLabel.geometry().width()
+            continue
+        assert plots.view.ci.layout.isActivated() and plot.layout.isActivated(), n
+    assert "epoch 12: 100.0% correct" in plot.titleLabel.text
+    qtbot.wait(50)
+    assert plot.titleLabel.geometry().width() == width  # the box never moved
+    shown = plot.titleLabel.item.mapRectToParent(plot.titleLabel.item.boundingRect())
+    assert shown.width() <= width  # and the widest text is inside it
+
+
 def test_the_whole_matrix_and_its_title_fit_the_plots_panel_in_the_training_layout(
     qtbot, main_window
 ):
