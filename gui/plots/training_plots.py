@@ -412,19 +412,22 @@ class TrainingPlots(QWidget):
                 self._on_epoch(event)
             elif isinstance(event, TrainStartEvent):
                 self._on_start(event)
-        if self._dirty and not self._refresh_timer.isActive():
+        if self._dirty:
             self._schedule()
 
     def _schedule(self) -> None:
         """Refresh now, or arm the timer for the next refresh the dirty groups allow:
-        :data:`REFRESH_MS` after the last one, :data:`SLOW_REFRESH_MS` for :data:`SLOW_GROUPS`."""
+        :data:`REFRESH_MS` after the last one, :data:`SLOW_REFRESH_MS` for :data:`SLOW_GROUPS`
+        (a timer armed for those alone is brought forward when a curve has news)."""
         now = time.perf_counter()
         wait = REFRESH_MS - (now - self._last_refresh) * 1000
         if not self._dirty - SLOW_GROUPS:
             wait = max(wait, SLOW_REFRESH_MS - (now - self._last_slow_refresh) * 1000)
         if wait <= 0:
             self._tick()
-        else:
+        elif not (
+            self._refresh_timer.isActive() and self._refresh_timer.remainingTime() <= wait + 1
+        ):
             self._refresh_timer.start(int(wait) + 1)
 
     @Slot()

@@ -138,7 +138,7 @@ def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot):
     """The loss curve follows every refresh; the per-epoch plots (metrics here) wait for
     SLOW_REFRESH_MS since they were last drawn, and then are drawn without further events."""
     from engine.training.events import EpochEvent
-    from gui.plots.common import SLOW_REFRESH_MS
+    from gui.plots.common import REFRESH_MS, SLOW_REFRESH_MS
 
     made = TrainingPlots()
     qtbot.addWidget(made)
@@ -161,3 +161,9 @@ def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot):
     assert points(accuracy) == 1
     qtbot.waitUntil(lambda: points(accuracy) == 2, timeout=SLOW_REFRESH_MS + 2000)
     assert list(accuracy.yData) == pytest.approx([0.1, 0.2])
+    # an epoch alone arms the refresh for the slow interval; a step's loss brings it forward
+    made.add_events([epoch(3)])
+    assert made._refresh_timer.remainingTime() > REFRESH_MS + 1
+    made.add_events([batch(3)])
+    assert 0 <= made._refresh_timer.remainingTime() <= REFRESH_MS + 1
+    qtbot.waitUntil(lambda: points(made.step_curves["loss"]) == 3, timeout=REFRESH_MS + 2000)
