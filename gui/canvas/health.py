@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from gui.canvas.items import NodeItem
     from gui.canvas.scene import CanvasScene
 
-REFRESH_MS = 250  # the strips follow a run 4 times a second, as the layer charts (gui/plots/common.py)
+REFRESH_MS = 250  # the strips follow a run 4 times a second, as the layer charts do
 STRIP_WIDTH = 54.0
 STRIP_HEIGHT = 14.0
 BADGE_RADIUS = 5.5
