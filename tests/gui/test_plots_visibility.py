@@ -16,32 +16,41 @@ def start() -> TrainStartEvent:
     return train_start(3, 10)
 
 
-def batch(step: int) -> BatchEvent:
-    return BatchEvent(
-        epoch=0,
-        step=step,
-        batch=step,
-        batches_per_epoch=10,
-        steps=[step],
-        losses={"loss": [1.0 / step]},
-        lr=1e-3,
-        samples_per_s=1.0,
-        grad_norms={"dense1": 0.5 + step},
-    )
+def batch(step: int, **fields) -> BatchEvent:
+    """Step ``step`` of the first epoch; ``fields`` replace the defaults."""
+    values = {
+        "epoch": 0,
+        "step": step,
+        "batch": step,
+        "batches_per_epoch": 10,
+        "steps": [step],
+        "losses": {"loss": [1.0 / step]},
+        "lr": 1e-3,
+        "samples_per_s": 1.0,
+        "grad_norms": {"dense1": 0.5 + step},
+    }
+    values.update(fields)
+    return BatchEvent(**values)
 
 
 def points(curve) -> int:
     return 0 if curve.xData is None else len(curve.xData)
 
 
-@pytest.fixture
-def plots(qtbot):
+def shown_plots(qtbot, width: int, height: int) -> TrainingPlots:
+    """The plots shown at ``width`` × ``height``, a run started."""
     made = TrainingPlots()
     qtbot.addWidget(made)
-    made.resize(900, 160)  # shorter than the grid: the bottom row is scrolled out of view
+    made.resize(width, height)
     made.show()
     qtbot.waitExposed(made)
     made.add_events([start()])
+    return made
+
+
+@pytest.fixture
+def plots(qtbot):
+    made = shown_plots(qtbot, 900, 160)  # shorter than the grid: the bottom row out of view
     made.flush()
     return made
 
@@ -85,26 +94,12 @@ def test_one_refresh_costs_one_repaint(qtbot):
 
     from engine.training.events import LayerStats
 
-    made = TrainingPlots()
-    qtbot.addWidget(made)
-    made.resize(1100, 700)  # every plot in view
-    made.show()
-    qtbot.waitExposed(made)
-    made.add_events([start()])
+    made = shown_plots(qtbot, 1100, 700)  # every plot in view
 
     def stats_batch(step: int) -> BatchEvent:
         scale = float(step)  # each refresh moves the layer charts' range
-        return BatchEvent(
-            epoch=0,
-            step=step,
-            batch=step,
-            batches_per_epoch=10,
-            steps=[step],
-            losses={"loss": [1.0 / step]},
-            lr=1e-3,
-            samples_per_s=1.0,
-            activation_stats={"dense1": LayerStats(scale, scale / 2, 0.1)},
-        )
+        stats = {"dense1": LayerStats(scale, scale / 2, 0.1)}
+        return batch(step, grad_norms=None, activation_stats=stats)
 
     class Paints(QObject):
         count = 0
@@ -146,12 +141,7 @@ def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot, monkeypatch):
     slow_ms = 2000
     monkeypatch.setattr(training_plots, "SLOW_REFRESH_MS", slow_ms)
 
-    made = TrainingPlots()
-    qtbot.addWidget(made)
-    made.resize(1100, 700)
-    made.show()
-    qtbot.waitExposed(made)
-    made.add_events([start()])
+    made = shown_plots(qtbot, 1100, 700)
 
     def epoch(n: int) -> EpochEvent:
         metrics = {"train_loss": 1.0 / n, "val_loss": 1.2 / n, "val_accuracy": 0.1 * n}
