@@ -30,11 +30,12 @@ COLOURS = (
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
 REFRESH_MS = 90  # the curves follow a run 11 times a second: at least 10 despite the events' jitter
-# The plots of per-epoch and sampled figures (metrics, gradients, layer charts, the family view)
-# follow at most 4 times a second: a fast run's epochs would otherwise redraw them at every
-# refresh (a tenth of a core for the MLP template's 28 epochs a second).
+# The plots of per-epoch and sampled figures (the loss plot's epoch curves, metrics, gradients,
+# layer charts, the family view) follow at most 4 times a second: a fast run's epochs would
+# otherwise redraw them at every refresh (a tenth of a core for the MLP template's 28 epochs a
+# second). The loss plot's per-step curve follows at every refresh.
 SLOW_REFRESH_MS = 250
-SLOW_GROUPS = frozenset({"metrics", "grads", "layers", "family"})
+SLOW_GROUPS = frozenset({"epochs", "metrics", "grads", "layers", "family"})
 # Layer types whose output repeats their input: left out of the layer charts.
 PASS_THROUGH = {"Input", "Output"}
 # Metrics that are shares in [0, 1] (left axis); others get the right axis beside them.

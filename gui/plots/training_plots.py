@@ -475,7 +475,7 @@ class TrainingPlots(QWidget):
 
     def _items_of(self, key: str) -> list:
         """The plot items that show the refresh group ``key``."""
-        if key == "loss":
+        if key in ("loss", "epochs"):
             return [self.loss_plot]
         if key == "metrics":
             return [self.metric_plot]
@@ -486,8 +486,8 @@ class TrainingPlots(QWidget):
         return [self.family]
 
     def on_screen(self, key: str) -> bool:
-        """Whether any plot of the refresh group ``key`` (``loss``, ``metrics``, ``grads``,
-        ``layers``, ``family``) is visible to the user now: the panel shown and the plot at
+        """Whether any plot of the refresh group ``key`` (``loss``, ``epochs``, ``metrics``,
+        ``grads``, ``layers``, ``family``) is visible to the user now: the panel shown and the plot at
         least partly inside the scroll area's visible part."""
         if not self.isVisible():
             return False
@@ -527,7 +527,7 @@ class TrainingPlots(QWidget):
             follower.last = float(event.epochs) if event.epochs > 0 else None
         for record in event.history:  # epochs done before a resumed run
             self._add_epoch_metrics(int(record["epoch"]), record)
-        self._dirty |= {"loss", "metrics"}
+        self._dirty |= {"loss", "epochs", "metrics"}
 
     def _begin(self, task: str, loss_names: tuple[str, ...], class_names: list[str] | None) -> None:
         self.task = task
@@ -626,7 +626,7 @@ class TrainingPlots(QWidget):
                 series = self.metric_series[name] = Series()
                 self.metric_curves[name] = self._metric_curve(name, metrics)
             series.append(epoch, value)
-        self._dirty |= {"loss", "metrics"}
+        self._dirty |= {"epochs", "metrics"}
 
     def _metric_curve(self, name: str, names: Any) -> pg.PlotDataItem:
         """Shares (accuracy, R², …) on the left axis; an unbounded value (MAE, …) gets the right
@@ -660,13 +660,15 @@ class TrainingPlots(QWidget):
         """Bring the refresh groups in ``dirty`` up to date with their series."""
         dirty = set(dirty)
         self._dirty -= dirty
-        if "loss" in dirty:
-            for name, series in self.step_series.items():
-                self.step_curves[name].show_series(series)
-            self._show_epochs(self.epoch_series, self.epoch_curves)
-            if self.best_epoch is not None and self.best_line.value() != self.best_epoch:
-                self.best_line.setValue(self.best_epoch)
-            self.best_line.setVisible(self.best_epoch is not None)
+        if dirty & {"loss", "epochs"}:  # the loss plot: its steps, its epochs, or both
+            if "loss" in dirty:
+                for name, series in self.step_series.items():
+                    self.step_curves[name].show_series(series)
+            if "epochs" in dirty:
+                self._show_epochs(self.epoch_series, self.epoch_curves)
+                if self.best_epoch is not None and self.best_line.value() != self.best_epoch:
+                    self.best_line.setValue(self.best_epoch)
+                self.best_line.setVisible(self.best_epoch is not None)
             self.follow["loss"].follow([*self.step_series.values(), *self.epoch_series.values()])
             if any(s.n for s in self.step_series.values()) or self.epoch_series:
                 self._arrived("loss")

@@ -130,8 +130,9 @@ def test_one_refresh_costs_one_repaint(qtbot):
 
 
 def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot, monkeypatch):
-    """The loss curve follows every refresh; the per-epoch plots (metrics here) wait for
-    SLOW_REFRESH_MS since they were last drawn, and then are drawn without further events."""
+    """The per-step loss curve follows every refresh; per-epoch curves (the loss plot's and the
+    metrics here) wait for SLOW_REFRESH_MS since they were last drawn, and then are drawn
+    without further events."""
     from engine.training.events import EpochEvent
     from gui.plots import training_plots
     from gui.plots.common import REFRESH_MS, SLOW_REFRESH_MS
@@ -152,11 +153,13 @@ def test_per_epoch_plots_follow_at_most_four_times_a_second(qtbot, monkeypatch):
     accuracy = made.metric_curves["val_accuracy"]
     assert points(accuracy) == 1
     made.add_events([batch(2), epoch(2)])
-    made._tick()  # a refresh right after the last: the loss follows, the metrics wait
+    made._tick()  # a refresh right after the last: the step loss follows, the epochs wait
     assert points(made.step_curves["loss"]) == 2
-    assert points(accuracy) == 1
+    val_loss = made.epoch_curves["val_loss"]  # the loss plot's per-epoch curve
+    assert points(accuracy) == 1 and points(val_loss) == 1
     qtbot.waitUntil(lambda: points(accuracy) == 2, timeout=slow_ms + 3000)
     assert list(accuracy.yData) == pytest.approx([0.1, 0.2])
+    assert list(val_loss.yData) == pytest.approx([1.2, 0.6])
     # held back, the metrics arm the refresh for their interval; a step's loss brings it forward
     made.flush()
     made.add_events([batch(3), epoch(3)])
