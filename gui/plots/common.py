@@ -29,7 +29,7 @@ COLOURS = (
 )
 TRAIN_COLOUR, VAL_COLOUR = COLOURS[0], COLOURS[1]
 MAX_CELL_TEXT = 15  # confusion matrices up to this many classes show their counts
-REFRESH_MS = 90  # the curves follow a run 11 times a second: at least 10 despite the events' jitter
+REFRESH_MS = 80  # the loss curve follows 12 times a second: 10 or more despite gaps and jitter
 # The plots of per-epoch and sampled figures (the loss plot's epoch curves, metrics, gradients,
 # layer charts, the family view) follow at most 4 times a second: a fast run's epochs would
 # otherwise redraw them at every refresh (a tenth of a core for the MLP template's 28 epochs a
