@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 from typing import Any
 
 import numpy as np
@@ -399,16 +400,19 @@ def _keep_title_room(label: pg.LabelItem) -> None:
     if getattr(label, "room", None) is not None:
         return
     label.room = 0.0
-    measure = label.updateMin
+    own = weakref.ref(label)  # no cycle through the label's own dict: freed without the collector
 
     def update_min() -> None:
-        measure()
-        if label.minimumWidth() < label.room:
-            label.setMinimumWidth(label.room)
-            hints = label._sizeHint
+        item = own()
+        if item is None:
+            return
+        pg.LabelItem.updateMin(item)
+        if item.minimumWidth() < item.room:
+            item.setMinimumWidth(item.room)
+            hints = item._sizeHint
             for which in (Qt.SizeHint.MinimumSize, Qt.SizeHint.PreferredSize):
-                hints[which] = (max(hints[which][0], label.room), hints[which][1])
-            label.updateGeometry()
+                hints[which] = (max(hints[which][0], item.room), hints[which][1])
+            item.updateGeometry()
 
     label.updateMin = update_min
 
