@@ -487,8 +487,8 @@ class TrainingPlots(QWidget):
 
     def on_screen(self, key: str) -> bool:
         """Whether any plot of the refresh group ``key`` (``loss``, ``epochs``, ``metrics``,
-        ``grads``, ``layers``, ``family``) is visible to the user now: the panel shown and the plot at
-        least partly inside the scroll area's visible part."""
+        ``grads``, ``layers``, ``family``) is visible to the user now: the panel shown and the
+        plot at least partly inside the scroll area's visible part."""
         if not self.isVisible():
             return False
         viewport = self.view.viewport()
@@ -659,6 +659,8 @@ class TrainingPlots(QWidget):
     def _refresh(self, dirty: set[str]) -> None:
         """Bring the refresh groups in ``dirty`` up to date with their series."""
         dirty = set(dirty)
+        if not dirty:
+            return  # (a tick that held every group back: no scene work either)
         self._dirty -= dirty
         if dirty & {"loss", "epochs"}:  # the loss plot: its steps, its epochs, or both
             if "loss" in dirty:

@@ -21,17 +21,18 @@ def start() -> TrainStartEvent:
     return train_start(30, BPE)
 
 
-def batch(step: int) -> BatchEvent:
+def batch(step: int, loss: float | None = None, grad: float | None = None) -> BatchEvent:
+    """Step ``step``: loss 1/step and gradient norm 0.1 × step unless given."""
     return BatchEvent(
         epoch=step // BPE,
         step=step,
         batch=step % BPE,
         batches_per_epoch=BPE,
         steps=[step],
-        losses={"loss": [1.0 / step]},
+        losses={"loss": [1.0 / step if loss is None else loss]},
         lr=1e-3,
         samples_per_s=1.0,
-        grad_norms={"dense1": 0.1 * step},
+        grad_norms={"dense1": 0.1 * step if grad is None else grad},
     )
 
 
@@ -132,20 +133,7 @@ def test_small_values_do_not_widen_the_axes_in_the_middle_of_a_run(qtbot, plots)
     qtbot.waitUntil(lambda: plots.view.ci.layout.isActivated(), timeout=5000)
     axes = [plots.loss_plot.getAxis("left"), plots.grad_plot.getAxis("left")]
     widths = [axis.width() for axis in axes]
-    small = [
-        BatchEvent(
-            epoch=step // BPE,
-            step=step,
-            batch=step % BPE,
-            batches_per_epoch=BPE,
-            steps=[step],
-            losses={"loss": [0.0003]},
-            lr=1e-3,
-            samples_per_s=1.0,
-            grad_norms={"dense1": 0.0002},
-        )
-        for step in range(11, 200)
-    ]
+    small = [batch(step, loss=0.0003, grad=0.0002) for step in range(11, 200)]
     plots.add_events(small)
     plots.flush()
     qtbot.wait(100)  # painted: the axes measure their new labels
