@@ -42,7 +42,6 @@ from gui.formatting import pretty
 from gui.plots.common import (
     CACHED,
     COLOURS,
-    LEGEND_ROW,
     MIN_HEIGHT,
     MIN_WIDTH,
     NO_GRADIENTS,
@@ -64,6 +63,7 @@ from gui.plots.common import (
     fit_legend,
     keep_tick_room,
     outgrown,
+    reserve_legend_row,
     short,
     with_alpha,
 )
@@ -303,7 +303,7 @@ class TrainingPlots(QWidget):
         legend.anchor(itemPos=(0.5, 1), parentPos=(0.5, 1), offset=(0, -1))
         plot.legend = legend  # curves added with a name join it
         plot.getViewBox().sigResized.connect(lambda _vb=None: fit_legend(plot, legend))
-        plot.layout.setRowFixedHeight(LEGEND_ROW, 0)  # no room until there are entries
+        reserve_legend_row(plot, legend)
         return legend
 
     def _curve(

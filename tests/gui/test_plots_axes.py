@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from engine.training.events import BatchEvent, TrainStartEvent
+from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.plots import TrainingPlots
 from gui.plots.common import x_bound
 from tests.helpers import train_start
@@ -141,3 +141,31 @@ def test_small_values_do_not_widen_the_axes_in_the_middle_of_a_run(qtbot, plots)
     assert low <= math.log10(0.0002)  # the gradient axis shows labels down to 0.0001
     qtbot.waitUntil(lambda: plots.view.ci.layout.isActivated(), timeout=5000)
     assert [axis.width() for axis in axes] == widths  # no plot moved
+
+
+def test_a_first_runs_legends_appear_without_moving_the_plots(qtbot):
+    """The first epoch brings the legends ("train", "validation", "val accuracy", the layers'
+    gradients): each plot kept a row for them from the start, so no plot moves and the grid is
+    not laid out again (every plot resized and redrawn) as the first epoch ends."""
+    fresh = TrainingPlots()  # never ran: its legends have never had an entry
+    qtbot.addWidget(fresh)
+    fresh.resize(1000, 600)
+    fresh.show()
+    qtbot.waitExposed(fresh)
+    fresh.add_events([start()])
+    fresh.flush()
+    qtbot.waitUntil(lambda: fresh.view.ci.layout.isActivated(), timeout=5000)
+    plots = (fresh.loss_plot, fresh.metric_plot, fresh.grad_plot)
+    views = [plot.getViewBox().sceneBoundingRect() for plot in plots]
+    metrics = {"train_loss": 0.9, "val_loss": 1.0, "val_accuracy": 0.5}
+    fresh.add_events([batch(step) for step in range(1, BPE + 1)])
+    fresh.add_events([EpochEvent(1, 30, BPE, metrics, 1e-3, 1.0, True, None)])
+    fresh.flush()
+    names = [
+        [label.text for _, label in legend.items]
+        for legend in (fresh.loss_legend, fresh.metric_legend, fresh.grad_legend)
+    ]
+    assert names == [["train", "validation"], ["val accuracy"], ["dense1"]]
+    assert fresh.view.ci.layout.isActivated()  # nothing asked for a relayout
+    qtbot.wait(50)
+    assert [plot.getViewBox().sceneBoundingRect() for plot in plots] == views
