@@ -12,7 +12,15 @@ from PySide6.QtWidgets import QHBoxLayout, QWidget
 
 from engine.run_compare import curve, loss_key, main_metric
 from gui.formatting import pretty
-from gui.plots.common import COLOURS, EpochAxis, PlotLegend, cache_pixmaps, fit_legend, short
+from gui.plots.common import (
+    COLOURS,
+    MARKED_POINTS,
+    EpochAxis,
+    PlotLegend,
+    cache_pixmaps,
+    fit_legend,
+    short,
+)
 from gui.widgets.lazy import LazyWidget
 
 
@@ -126,7 +134,7 @@ class ComparePlots(QWidget):
                     xs,
                     ys,
                     pen=pen,
-                    symbol="o" if len(xs) < 30 else None,
+                    symbol="o" if len(xs) <= MARKED_POINTS else None,
                     symbolSize=5,
                     symbolBrush=run_colour(i),
                     symbolPen=None,

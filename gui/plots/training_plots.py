@@ -62,6 +62,7 @@ from gui.plots.common import (
     cache_pixmaps,
     fit_legend,
     keep_tick_room,
+    mark_points,
     outgrown,
     reserve_legend_row,
     short,
@@ -667,7 +668,7 @@ class TrainingPlots(QWidget):
                 for name, series in self.step_series.items():
                     self.step_curves[name].show_series(series)
             if "epochs" in dirty:
-                self._show_epochs(self.epoch_series, self.epoch_curves)
+                self._show_epochs(self.epoch_series, self.epoch_curves, self.loss_legend)
                 if self.best_epoch is not None and self.best_line.value() != self.best_epoch:
                     self.best_line.setValue(self.best_epoch)
                 self.best_line.setVisible(self.best_epoch is not None)
@@ -676,7 +677,7 @@ class TrainingPlots(QWidget):
                 self._arrived("loss")
             fit_legend(self.loss_plot, self.loss_legend)
         if "metrics" in dirty:
-            self._show_epochs(self.metric_series, self.metric_curves)
+            self._show_epochs(self.metric_series, self.metric_curves, self.metric_legend)
             self.follow["metrics"].follow(
                 s for name, s in self.metric_series.items() if name not in self._right_metrics
             )
@@ -701,12 +702,15 @@ class TrainingPlots(QWidget):
         # fifth of all repaints during a run). Settled now, they join this refresh's repaint.
         self.view.scene().prepareForPaint()
 
-    def _show_epochs(self, series: dict[str, Series], curves: dict[str, Any]) -> None:
+    def _show_epochs(
+        self, series: dict[str, Series], curves: dict[str, Any], legend: pg.LegendItem
+    ) -> None:
         """Per-epoch curves get their points again only when an epoch came: setting a curve's
-        data rebuilds its symbols."""
+        data rebuilds its point marks (dropped past :data:`MARKED_POINTS` points)."""
         for name, points in series.items():
             if self._shown.get(name) != points.n:
                 self._shown[name] = points.n
+                mark_points(curves[name], points.n, legend)
                 curves[name].setData(points.x, points.y)
 
     def _set_layer_bars(self, stats: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import pytest
 
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.plots import TrainingPlots
-from gui.plots.common import x_bound
+from gui.plots.common import MARKED_POINTS, x_bound
 from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -169,3 +169,31 @@ def test_a_first_runs_legends_appear_without_moving_the_plots(qtbot):
     assert fresh.view.ci.layout.isActivated()  # nothing asked for a relayout
     qtbot.wait(50)
     assert [plot.getViewBox().sceneBoundingRect() for plot in plots] == views
+
+
+def test_epoch_curves_mark_their_points_until_the_marks_would_merge(plots):
+    """Each epoch's point is marked on the per-epoch curves up to MARKED_POINTS epochs; past
+    that the marks (merged into a thick line by then) go, and a new run marks them again."""
+
+    def epoch(n: int) -> EpochEvent:
+        metrics = {"train_loss": 1 / n, "val_loss": 1.1 / n, "val_accuracy": 0.5}
+        return EpochEvent(n, 40, n * BPE, metrics, 1e-3, 1.0, False, None)
+
+    def curves():
+        return [
+            plots.epoch_curves["train_loss"],
+            plots.epoch_curves["val_loss"],
+            plots.metric_curves["val_accuracy"],
+        ]
+
+    plots.add_events([epoch(n) for n in range(1, MARKED_POINTS + 1)])
+    plots.flush()
+    for curve in curves():
+        assert curve.scatter.isVisible() and len(curve.scatter.data) == MARKED_POINTS
+    plots.add_events([epoch(MARKED_POINTS + 1)])
+    plots.flush()
+    for curve in curves():
+        assert not curve.scatter.isVisible() and len(curve.xData) == MARKED_POINTS + 1
+    plots.add_events([start(), epoch(1)])
+    plots.flush()
+    assert all(curve.scatter.isVisible() for curve in curves())
