@@ -18,7 +18,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -29,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.bench_health import run  # noqa: E402
-from bench.bench_window_train import wait_for_torch  # noqa: E402
+from bench.bench_window_train import open_window  # noqa: E402
 
 
 def moons_design(epochs: int, n_samples: int):
@@ -68,16 +67,11 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-boundary-"))
-    os.environ["DEEPWIRE_DATA_DIR"] = str(work / "data")
-
-    from PySide6.QtCore import QSettings
+    window, _work = open_window("bench-boundary-")
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
     from engine.training import loops
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
     from gui.plots import family
 
     drawn = [0]
@@ -89,12 +83,6 @@ def main() -> None:
 
     family.draw_boundary = counted
     shows = loops.shows_boundary
-    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Document(), settings=settings)
-    window.training_panel.runs_dir = work / "runs"
-    window.show()
-    app.processEvents()
-    wait_for_torch(window)
     design = moons_design(args.epochs, args.samples)
     print(
         f"moons ({args.samples} samples), {args.epochs} epochs, {os.cpu_count()} cores, "

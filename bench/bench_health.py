@@ -21,7 +21,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -31,7 +30,7 @@ os.environ["DEEPWIRE_TRAIN_IN"] = "thread"
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from bench.bench_window_train import template, wait_for, wait_for_torch  # noqa: E402
+from bench.bench_window_train import open_window, template, wait_for  # noqa: E402
 
 
 def set_overlays(window, on: bool, saved: dict) -> None:
@@ -76,23 +75,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--sample-every", type=int, default=25)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-health-"))
-    os.environ["DEEPWIRE_DATA_DIR"] = str(work / "data")
-
-    from PySide6.QtCore import QSettings
+    window, _work = open_window("bench-health-")
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance()
     from engine.training import stats
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
 
-    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Document(), settings=settings)
-    window.training_panel.runs_dir = work / "runs"
-    window.show()
-    app.processEvents()
-    wait_for_torch(window)
     saved = {"kind": stats._kind, "change": stats.LayerProbe._weight_change}
     window.canvas_health.flow_action.setChecked(True)
     design = template(args.template, args.epochs)

@@ -177,6 +177,28 @@ def wait_for_torch(window, timeout_s: float = 300) -> None:
     QApplication.processEvents()
 
 
+def open_window(prefix: str):
+    """The real main window as the app opens it, shown, torch loaded, its settings, data and
+    run folders in a new temporary folder (its path is returned with the window)."""
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    os.environ["DEEPWIRE_DATA_DIR"] = str(work / "data")
+
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    from gui.document import Document
+    from gui.mainwindow import MainWindow
+
+    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Document(), settings=settings)
+    window.training_panel.runs_dir = work / "runs"  # as the app does: run folders written
+    window.show()
+    app.processEvents()
+    wait_for_torch(window)
+    return window, work
+
+
 def gui_run(window, design, epochs: int, where: str = "thread") -> dict[str, float]:
     """Press Train in the window (the run in a thread or the training process); samples/s and
     what the GUI thread felt."""
@@ -316,22 +338,9 @@ def main() -> None:
         "--paths", default="thread,process", help="the window's training paths to compare"
     )
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="bench-window-train-"))
-    os.environ["DEEPWIRE_DATA_DIR"] = str(work / "data")
-
-    from PySide6.QtCore import QSettings
+    window, work = open_window("bench-window-train-")
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
-    from gui.document import Document
-    from gui.mainwindow import MainWindow
-
-    settings = QSettings(str(work / "settings.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(Document(), settings=settings)
-    window.training_panel.runs_dir = work / "runs"  # as the app does: run folders written
-    window.show()
-    app.processEvents()
-    wait_for_torch(window)
     paths = [p.strip() for p in args.paths.split(",") if p.strip()]
     if "process" in paths:
         window.training_panel.runner.warm_up()  # as the app does after its first paint
@@ -354,7 +363,7 @@ def main() -> None:
     window.document.undo_stack.setClean()
     window.close()
     window.deleteLater()  # gone before the application: no teardown in the wrong order
-    app.processEvents()
+    QApplication.processEvents()
     print(f"load after: {open('/proc/loadavg').read().split()[:3]}", flush=True)
 
     def line(where: str, prefix: str = "") -> str:
