@@ -143,20 +143,14 @@ def test_small_values_do_not_widen_the_axes_in_the_middle_of_a_run(qtbot, plots)
     assert [axis.width() for axis in axes] == widths  # no plot moved
 
 
-def test_a_first_runs_legends_appear_without_moving_the_plots(qtbot):
+def test_a_first_runs_legends_appear_without_moving_the_plots(qtbot, plots):
     """The first epoch brings the legends ("train", "validation", "val accuracy", the layers'
     gradients): each plot kept a row for them from the start, so no plot moves and the grid is
     not laid out again (every plot resized and redrawn) as the first epoch ends."""
-    fresh = TrainingPlots()  # never ran: its legends have never had an entry
-    qtbot.addWidget(fresh)
-    fresh.resize(1000, 600)
-    fresh.show()
-    qtbot.waitExposed(fresh)
-    fresh.add_events([start()])
-    fresh.flush()
+    fresh = plots  # never ran before: its legends have never had an entry
     qtbot.waitUntil(lambda: fresh.view.ci.layout.isActivated(), timeout=5000)
-    plots = (fresh.loss_plot, fresh.metric_plot, fresh.grad_plot)
-    views = [plot.getViewBox().sceneBoundingRect() for plot in plots]
+    shown = (fresh.loss_plot, fresh.metric_plot, fresh.grad_plot)
+    views = [plot.getViewBox().sceneBoundingRect() for plot in shown]
     metrics = {"train_loss": 0.9, "val_loss": 1.0, "val_accuracy": 0.5}
     fresh.add_events([batch(step) for step in range(1, BPE + 1)])
     fresh.add_events([EpochEvent(1, 30, BPE, metrics, 1e-3, 1.0, True, None)])
@@ -168,7 +162,7 @@ def test_a_first_runs_legends_appear_without_moving_the_plots(qtbot):
     assert names == [["train", "validation"], ["val accuracy"], ["dense1"]]
     assert fresh.view.ci.layout.isActivated()  # nothing asked for a relayout
     qtbot.wait(50)
-    assert [plot.getViewBox().sceneBoundingRect() for plot in plots] == views
+    assert [plot.getViewBox().sceneBoundingRect() for plot in shown] == views
 
 
 def test_epoch_curves_mark_their_points_until_the_marks_would_merge(plots):
