@@ -643,21 +643,33 @@ def wire_ends(
     x1 = sx + th.NODE_WIDTH
     y1 = sy + source.output_port_y()
     y2 = ty + target.input_port_y(port)
-    if tx >= x1 + 2 * WIRE_STUB:  # a forward wire (most of them): no lane to find
+    if forward(x1, y1, tx, y2):  # most wires: no lane to find
         return x1, y1, tx, y2, None
-    lane = wire_lane(x1, tx, (sy, sy + source._height), (ty, ty + target._height))
+    lane = wire_lane(x1, y1, tx, y2, (sy, sy + source._height), (ty, ty + target._height))
     return x1, y1, tx, y2, lane
 
 
+def forward(x1: float, y1: float, x2: float, y2: float) -> bool:
+    """Whether a wire from (x1, y1) to (x2, y2) is drawn as a curve: its target well right of
+    its source, or right of it and level with it (two nodes side by side, a short straight
+    wire, not a loop under them)."""
+    return x2 >= x1 + 2 * WIRE_STUB or (x2 > x1 and abs(y2 - y1) < 0.5)
+
+
 def wire_lane(
-    x1: float, x2: float, source_span: tuple[float, float], target_span: tuple[float, float]
+    x1: float,
+    y1: float,
+    x2: float,
+    y2: float,
+    source_span: tuple[float, float],
+    target_span: tuple[float, float],
 ) -> float | None:
-    """Height of the return lane of a backward wire (None for a forward wire, drawn as a curve).
+    """Height of the return lane of a backward wire (None for a :func:`forward` wire).
 
     ``*_span`` are the (top, bottom) of the two nodes: the lane runs in the gap between them, or
     below both when they overlap in height.
     """
-    if x2 >= x1 + 2 * WIRE_STUB:
+    if forward(x1, y1, x2, y2):
         return None
     (s_top, s_bottom), (t_top, t_bottom) = source_span, target_span
     if t_top >= s_bottom:
@@ -980,7 +992,7 @@ class LinkItem(QGraphicsPathItem):
         x1, y1 = s.x() + th.NODE_WIDTH, s.y() + self.source.output_port_y()
         x2, y2 = t.x(), t.y() + self.target.output_port_y()
         lane = wire_lane(
-            x1, x2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
+            x1, y1, x2, y2, (s.y(), s.y() + self.source.height), (t.y(), t.y() + self.target.height)
         )
         path = wire_path(x1, y1, x2, y2, lane)
         self._mid = path.pointAtPercent(0.5)

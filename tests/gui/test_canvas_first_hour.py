@@ -140,6 +140,29 @@ def test_backward_wires_run_in_a_lane_between_the_rows(canvas, template_doc):
     assert _holds(wrap.sceneBoundingRect(), box)
 
 
+def test_nodes_side_by_side_are_joined_by_a_short_straight_wire(canvas):
+    """Two nodes dropped next to each other, level: the wire between them is a short straight
+    line in the gap, not a loop under both nodes (as it was when the gap was under 40 px)."""
+    from gui.document import Document
+
+    doc = Document(
+        wired(
+            ("a", "Input", {"shape": [8]}, (0.0, 0.0)),
+            ("b", "ReLU", {}, (th.NODE_WIDTH + 16.0, 0.0)),
+            ("c", "ReLU", {}, (2 * th.NODE_WIDTH + 32.0, 60.0)),  # close, not level: a lane
+            edges=[("a", "b"), ("b", "c")],
+        )
+    )
+    scene = canvas(doc).scene()
+    wire = scene.edges[Edge("a", "b", 0)]
+    box = wire.path().boundingRect()
+    a = scene.nodes["a"].sceneBoundingRect()
+    assert box.height() < 1 and a.top() < box.top() < a.bottom()
+    # from a's right edge to b's left edge: in the gap
+    assert (box.left(), box.right()) == (th.NODE_WIDTH, th.NODE_WIDTH + 16.0)
+    assert scene.edges[Edge("b", "c", 0)]._lane is not None
+
+
 def test_layout_wraps_long_chains_into_bands():
     design = load_design(template_path("mlp"))
     flat = layered_layout(design)
