@@ -274,9 +274,22 @@ class FollowRun:
             self.view.setYRange(*span, padding=0)  # y_span left room already
 
 
+def round_steps(low: float, high: float, most: int = 5) -> list[float]:
+    """2 to ``most`` evenly spaced round values (1, 2 or 5 × a power of ten apart) between
+    ``low`` and ``high`` (> ``low`` > 0)."""
+    span = high - low
+    step = 10 ** math.floor(math.log10(span / 2))
+    step *= next(m for m in (1, 2, 5, 10) if span / (m * step) <= most)
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    return [k * step for k in range(first, last + 1)]
+
+
 class LogAxis(pg.AxisItem):
     """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
-    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range."""
+    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range; a range too short for
+    two of those gets 2 to 5 evenly spaced round values (``0.3, 0.4 … 0.7``; ``1.2, 1.4 …``),
+    never a single label, which gives no scale."""
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
         if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
@@ -290,6 +303,8 @@ class LogAxis(pg.AxisItem):
             for m in steps
             if minVal <= d + math.log10(m) <= maxVal
         ]
+        if len(values) < 2 and maxVal > minVal:
+            values = [math.log10(v) for v in round_steps(10**minVal, 10**maxVal)]
         return [(None, values)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
