@@ -83,6 +83,8 @@ class ConfusionView(FamilyView):
         plot.setToolTip("Confusion matrix of the validation split: rows true, columns predicted")
         plot.getAxis("bottom").setLabel("predicted", color=plots.muted.name(), size="8pt")
         plot.getAxis("left").setLabel("true", color=plots.muted.name(), size="8pt")
+        for name in ("bottom", "left"):
+            plot.getAxis(name).setTicks([[], []])  # class labels come with the first matrix
         counts = self.items["counts"] = CellCounts(plots.fg, plots.bg)
         plot.addItem(counts, ignoreBounds=True)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QImage, QPainter
 
 from engine.training.events import EpochEvent
 from engine.training.samples import ConfusionSample
@@ -86,6 +86,29 @@ def test_cells_show_their_share_as_colour_and_their_count_as_text(qtbot):
     assert not text_pixels(plots, 0, 1, empty)
     # no text item per cell: the matrix is one image and one text item
     assert not [i for i in plots.family_items["image_plot"].items if isinstance(i, pg.TextItem)]
+
+
+def test_the_empty_matrix_shows_no_numbers_and_the_first_one_names_the_classes(qtbot):
+    """Before the first epoch the matrix's axes carry no tick labels (not -0.8 … 0.8, which
+    mean nothing for classes); the first matrix labels both axes with the class names."""
+    plots = shown_plots(qtbot)
+    plot = plots.family_items["image_plot"]
+    axes = [plot.getAxis("bottom"), plot.getAxis("left")]
+
+    def labels(axis) -> list[str]:
+        """The tick labels the axis draws."""
+        image = QImage(10, 10, QImage.Format.Format_ARGB32)
+        painter = QPainter(image)
+        try:
+            specs = axis.generateDrawSpecs(painter)
+        finally:
+            painter.end()
+        return [text for _rect, _flags, text in specs[2]]
+
+    assert [labels(axis) for axis in axes] == [[], []]
+    plots.add_events([epoch([[5, 0, 0], [0, 4, 0], [0, 1, 3]])])
+    plots.flush()
+    assert [labels(axis) for axis in axes] == [["cat", "dog", "owl"]] * 2
 
 
 def test_a_new_epoch_updates_the_counts_and_a_new_run_blanks_them(qtbot):
