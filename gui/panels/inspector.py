@@ -198,6 +198,8 @@ class InspectorPanel(QWidget):
         self.total_params_value = QLabel()
         self.total_macs_value = QLabel()
         self.total_memory_value = QLabel()
+        for value in (self.layers_value, self.networks_value, self.status_value):
+            value.setWordWrap(True)  # a long figure wraps: no sideways scroll bar in the dock
         design_form.addRow("Layers", self.layers_value)
         design_form.addRow("Networks", self.networks_value)
         design_form.addRow("Status", self.status_value)

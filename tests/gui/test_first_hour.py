@@ -258,6 +258,17 @@ def test_status_bar_shows_no_parameter_count_while_the_design_has_problems(windo
     assert win.validity_label.text() == "⚠ 1 problem" and win.params_label.text() == count
 
 
+def test_the_inspector_of_a_new_design_fits_its_dock_without_a_sideways_scroll_bar(qtbot, window):
+    """File → New at the window's opening size: the inspector's "⚠ 1 problem (see Problems)"
+    wraps inside the dock instead of widening the panel past it."""
+    win = window(template("mlp"))
+    win.new_action.trigger()
+    inspector = win.inspector
+    qtbot.waitUntil(lambda: "problem" in inspector.status_value.text(), timeout=5000)
+    qtbot.wait(50)  # laid out
+    assert not inspector._scroll.horizontalScrollBar().isVisible()
+
+
 # -- start-up check and packaging ----------------------------------------------------------------
 
 
