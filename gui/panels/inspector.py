@@ -47,7 +47,7 @@ from gui.commands import ApplyDesignEdit, Relabel, ReplaceSection, SetParam
 from gui.document import Document
 from gui.icons import icon
 from gui.summary import summary_of
-from gui.widgets import ERROR_COLOUR, UNKNOWN_CATEGORY_COLOUR, FloatSpinBox
+from gui.widgets import ERROR_COLOUR, UNKNOWN_CATEGORY_COLOUR, FloatSpinBox, wrap_long_rows
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
@@ -151,7 +151,7 @@ class InspectorPanel(QWidget):
         self.id_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.network_label = QLabel()
         self.node_box = QGroupBox("Layer")
-        node_form = QFormLayout(self.node_box)
+        node_form = wrap_long_rows(QFormLayout(self.node_box))
         node_form.addRow("Label", self.label_edit)
         node_form.addRow("Id", self.id_label)
         node_form.addRow("Network", self.network_label)
@@ -159,13 +159,13 @@ class InspectorPanel(QWidget):
     def _build_params_box(self) -> None:
         """The "Parameters" box; its rows follow the inspected layer's type."""
         self.params_box = QGroupBox("Parameters")
-        self.params_form = QFormLayout(self.params_box)
+        self.params_form = wrap_long_rows(QFormLayout(self.params_box))
         self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
 
     def _build_shape_box(self) -> None:
         """The "Shapes and cost" box and the node's problems line."""
         self.shape_box = QGroupBox("Shapes and cost")
-        shape_form = QFormLayout(self.shape_box)
+        shape_form = wrap_long_rows(QFormLayout(self.shape_box))
         self.input_shape_label = QLabel()
         self.output_shape_label = QLabel()
         self.params_label = QLabel()
@@ -191,7 +191,7 @@ class InspectorPanel(QWidget):
         self.summary_label.setAlignment(Qt.AlignmentFlag.AlignTop)
         # The design's figures, in plain labels: each edit updates only the ones that changed.
         self.design_box = QGroupBox("Design")
-        design_form = QFormLayout(self.design_box)
+        design_form = wrap_long_rows(QFormLayout(self.design_box))
         self.layers_value = QLabel()
         self.networks_value = QLabel()
         self.status_value = QLabel()

@@ -19,10 +19,12 @@ from gui.widgets.forms import (
     coloured,
     fit_height,
     growing_form,
+    narrow,
     note_label,
     path_row,
     scrolled_body,
     with_note,
+    wrap_long_rows,
 )
 from gui.widgets.lazy import LazyWidget
 from gui.widgets.task_dialog import BackgroundTaskDialog, OutputFileDialog
@@ -41,9 +43,11 @@ __all__ = [
     "coloured",
     "fit_height",
     "growing_form",
+    "narrow",
     "note_label",
     "path_row",
     "same_file",
     "scrolled_body",
     "with_note",
+    "wrap_long_rows",
 ]

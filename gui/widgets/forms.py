@@ -5,6 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (
     QBoxLayout,
+    QComboBox,
     QDialog,
     QFormLayout,
     QFrame,
@@ -73,11 +74,28 @@ def note_label(parent: QWidget) -> QLabel:
     return label
 
 
+def narrow(combo: QComboBox) -> QComboBox:
+    """A combo box that does not widen the dock to its longest entry."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(8)
+    return combo
+
+
+def wrap_long_rows(form: QFormLayout) -> QFormLayout:
+    """``form``, with each field going under its label when the panel is too narrow for both
+    side by side: a dock panel is never wider than its dock (its body scrolls up and down
+    only, so anything wider would be cut off at the right edge)."""
+    form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+    return form
+
+
 def growing_form() -> QFormLayout:
-    """A form layout whose fields grow with the width of the panel or dialog."""
+    """A form layout whose fields grow with the width of the panel or dialog; in a panel too
+    narrow for a label and its field side by side, the field goes under its label (the panel
+    is never wider than its dock)."""
     form = QFormLayout()
     form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-    return form
+    return wrap_long_rows(form)
 
 
 def _bare_box(layout_type: type[QBoxLayout]) -> tuple[QWidget, QBoxLayout]:

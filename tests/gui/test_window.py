@@ -9,7 +9,7 @@ import weakref
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt
 from PySide6.QtGui import QDragEnterEvent, QDragMoveEvent, QDropEvent
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QScrollArea
 
 from engine.io import load_design
 from gui import formatting
@@ -256,3 +256,24 @@ def test_the_window_opens_with_the_inspector_problems_and_layers_in_front(window
     behind = (win.training_dock, win.data_dock, win.evaluate_dock, win.search_dock)
     assert not [d.objectName() for d in behind if shown(d)]
     assert not win.stepper_dock.isVisible()  # shown when used
+
+
+def test_no_right_hand_panel_is_wider_than_its_dock_at_the_opening_size(window, qtbot):
+    """Each right-hand panel (Inspector, Training, Data, Evaluate, Search) fits the dock's width
+    at the window's opening size: its body scrolls up and down only, so anything wider than the
+    dock would be cut off at the right edge (buttons, table columns, half a sentence)."""
+    win = window("mlp")
+    clipped = {}
+    docks = (win.inspector_dock, win.training_dock, win.data_dock)
+    for dock in (*docks, win.evaluate_dock, win.search_dock):
+        dock.raise_()
+        qtbot.waitUntil(lambda d=dock: not d.visibleRegion().isEmpty(), timeout=5000)
+        qtbot.wait(20)  # a panel built on first show, laid out
+        for scroll in dock.findChildren(QScrollArea):
+            body = scroll.widget()
+            if body is None or not scroll.isVisible():
+                continue
+            need, room = body.minimumSizeHint().width(), scroll.viewport().width()
+            if need > room:
+                clipped[dock.objectName()] = (need, room)
+    assert clipped == {}

@@ -28,8 +28,7 @@ from PySide6.QtWidgets import (
 
 from engine.data.augment_spec import AUGMENT_OPS, design_input_shape, form_of, ops_for
 from engine.editing import data_section as ds
-from gui.panels.data.fields import narrow
-from gui.widgets import FloatSpinBox
+from gui.widgets import FloatSpinBox, narrow, wrap_long_rows
 
 
 def plain_help(text: str) -> str:
@@ -55,7 +54,7 @@ class AugmentForm:
     replace: Callable[[dict[str, Any] | None, str], bool]
 
     def _build_augment_box(self) -> QGroupBox:
-        box = self.augment_box = QGroupBox("Augmentation (training split only)")
+        box = self.augment_box = QGroupBox("Augmentation (training only)")
         layout = QVBoxLayout(box)
         self.augment_list = QListWidget()
         self.augment_list.setMaximumHeight(110)
@@ -81,9 +80,10 @@ class AugmentForm:
             self.augment_up_button,
             self.augment_down_button,
         ):
+            button.setMinimumWidth(40)  # three buttons fit a narrow dock (the style asks 80)
             edit_row.addWidget(button)
         self.augment_params = QWidget()
-        self.augment_params_form = QFormLayout(self.augment_params)
+        self.augment_params_form = wrap_long_rows(QFormLayout(self.augment_params))
         self.augment_params_form.setContentsMargins(0, 0, 0, 0)
         self.augment_help = QLabel()
         self.augment_help.setWordWrap(True)

@@ -12,14 +12,7 @@ from typing import Any
 
 from PySide6.QtWidgets import QComboBox, QLabel, QSpinBox
 
-from gui.widgets import FloatSpinBox
-
-
-def narrow(combo: QComboBox) -> QComboBox:
-    """A combo box that does not widen the dock to its longest entry."""
-    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(8)
-    return combo
+from gui.widgets import FloatSpinBox, narrow
 
 
 def status_label(colour: str) -> QLabel:

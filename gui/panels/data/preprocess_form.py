@@ -9,16 +9,20 @@ from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox
 
 from engine.data.spec import IMPUTES, OUTLIERS, SCALES
 from engine.editing import data_section as ds
-from gui.panels.data.fields import FieldMakers, narrow
-from gui.widgets import FloatSpinBox
+from gui.panels.data.fields import FieldMakers
+from gui.widgets import FloatSpinBox, narrow, wrap_long_rows
 
 
 class PreprocessForm(FieldMakers):
     """Builds, shows and edits ``preprocess`` and ``split`` (mixed into the data panel)."""
 
     def _build_preprocess_box(self) -> QGroupBox:
-        pre_box = self.pre_box = QGroupBox("Preprocessing (fitted on the training split)")
-        pre_form = QFormLayout(pre_box)
+        pre_box = self.pre_box = QGroupBox("Preprocessing (fitted on training)")
+        pre_box.setToolTip(
+            "Fitted on the training split only, then applied to every split, to predictions "
+            "and to exports (saved in each checkpoint)"
+        )
+        pre_form = wrap_long_rows(QFormLayout(pre_box))
         self.scale_combo = self._choice(SCALES, ("preprocess", "scale"))
         self.impute_combo = self._choice(IMPUTES, ("preprocess", "impute"))
         self.outliers_combo = narrow(QComboBox())
@@ -55,7 +59,7 @@ class PreprocessForm(FieldMakers):
 
     def _build_split_box(self) -> QGroupBox:
         split_box = self.split_box = QGroupBox("Split")
-        split_form = QFormLayout(split_box)
+        split_form = wrap_long_rows(QFormLayout(split_box))
         self.val_spin = self._fraction(("split", "val"))
         self.test_spin = self._fraction(("split", "test"))
         self.stratify_check = QCheckBox("stratified")

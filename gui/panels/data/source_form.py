@@ -32,8 +32,8 @@ from engine.editing import data_section as ds
 from engine.editing.probes import DELIMITERS, csv_header, npz_keys, text_columns
 from engine.errors import DataError
 from gui.commands import formatting_value
-from gui.panels.data.fields import FieldMakers, narrow, status_label
-from gui.widgets import ERROR_COLOUR, FloatSpinBox
+from gui.panels.data.fields import FieldMakers, status_label
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, narrow, wrap_long_rows
 
 SOURCES = {
     "builtin": "Built-in dataset",
@@ -70,7 +70,7 @@ class SourceForm(FieldMakers):
 
     def _build_source_box(self) -> QGroupBox:
         source_box = QGroupBox("Data source (saved with the design)")
-        self.source_form = QFormLayout(source_box)
+        self.source_form = wrap_long_rows(QFormLayout(source_box))
         self.source_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.source_combo = QComboBox()
         for key, title in SOURCES.items():
@@ -106,7 +106,7 @@ class SourceForm(FieldMakers):
         self._forms: tuple[str, ...] = DIGITS_FORMS  # of the dataset shown
         self.form_combo.activated.connect(self._on_form_chosen)
         self.options_box = QWidget()
-        self.options_form = QFormLayout(self.options_box)
+        self.options_form = wrap_long_rows(QFormLayout(self.options_box))
         self.options_form.setContentsMargins(0, 0, 0, 0)
         return [
             ("dataset", "Dataset", self.dataset_combo),

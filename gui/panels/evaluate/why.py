@@ -13,9 +13,9 @@ import numpy as np
 import pyqtgraph as pg
 import shiboken6
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QComboBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QVBoxLayout, QWidget
 
-from gui.widgets import ERROR_COLOUR, LazyWidget
+from gui.widgets import ERROR_COLOUR, LazyWidget, growing_form, narrow
 from gui.workers import BackgroundCall
 
 #: The methods in the combo: (words shown, engine name).
@@ -76,22 +76,19 @@ class WhyBox(QGroupBox):
         self.maps: dict[str, np.ndarray] | None = None
         self._pending = False
         layout = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.method_box = QComboBox()
+        self.method_box = narrow(QComboBox())
         for text, name in METHOD_ITEMS:
             self.method_box.addItem(text, name)
         self.method_box.setToolTip(
             "Saliency: |gradient| of the class score per input. Integrated Gradients: the "
             "gradient summed from an all-zero input. Grad-CAM: where the conv layer looked."
         )
-        self.layer_box = QComboBox()
+        self.layer_box = narrow(QComboBox())
         self.layer_box.setToolTip("The conv layer for Grad-CAM and the feature maps")
-        row.addWidget(QLabel("Method"))
-        row.addWidget(self.method_box)
-        row.addWidget(QLabel("Layer"))
-        row.addWidget(self.layer_box)
-        row.addStretch(1)
-        layout.addLayout(row)
+        choices = growing_form()
+        choices.addRow("Method", self.method_box)
+        choices.addRow("Layer", self.layer_box)
+        layout.addLayout(choices)
         self.state_label = QLabel()
         self.state_label.setWordWrap(True)
         layout.addWidget(self.state_label)

@@ -1,13 +1,13 @@
 """The Search panel: the design's search space, a study's options, Start/Stop, the live trials.
 
 The space is the design's ``search`` section (:mod:`engine.search_space`), edited in a table
-(:class:`~gui.panels.search.space_table.SpaceTable`), from the "Add training setting" row here
-and from the inspector's "search this parameter" toggles; every edit is one undo step. Start runs
-:class:`engine.search.SearchRunner` on a snapshot of the design in a worker thread
-(:class:`~gui.panels.search.session.SearchSession`); the trials table, the best so far and the
-plots (:class:`gui.plots.search.SearchPlots`, given by the window) follow it live. Stop leaves
-the study resumable: with a storage file, Start continues it. "Apply best to design" puts the
-best trial's values into the design as one undo step.
+(:class:`~gui.panels.search.space_table.SpaceTable`), from the training settings' row here (a
+setting and its Add button) and from the inspector's "search this parameter" toggles; every edit is
+one undo step. Start runs :class:`engine.search.SearchRunner` on a snapshot of the design in a
+worker thread (:class:`~gui.panels.search.session.SearchSession`); the trials table, the best so
+far and the plots (:class:`gui.plots.search.SearchPlots`, given by the window) follow it live. Stop
+leaves the study resumable: with a storage file, Start continues it. "Apply best to design" puts
+the best trial's values into the design as one undo step.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ from gui.widgets import (
     FileChooser,
     coloured,
     growing_form,
+    narrow,
     note_label,
     path_row,
     scrolled_body,
@@ -154,9 +155,10 @@ class SearchPanel(QWidget):
         self.space_note.hide()
         v.addWidget(self.space_note)
         row = QHBoxLayout()
-        self.add_combo = QComboBox(box)
+        self.add_combo = narrow(QComboBox(box))
         self.add_combo.setToolTip("A training setting to add to the search space")
-        self.add_button = QPushButton("Add training setting", box)
+        self.add_button = QPushButton("Add", box)
+        self.add_button.setToolTip("Add the training setting chosen beside to the search space")
         self.add_button.clicked.connect(lambda: self.add_setting(self.add_combo.currentText()))
         row.addWidget(self.add_combo, 1)
         row.addWidget(self.add_button)
@@ -228,13 +230,13 @@ class SearchPanel(QWidget):
             lambda: self.set_option("seed", self.seed_spin.value())
         )
         form.addRow("Seed", self.seed_spin)
-        self.pruning_box = QCheckBox("Stop trials that fall behind (median pruning)", box)
+        self.pruning_box = QCheckBox("Stop trials that fall behind", box)
         self.pruning_box.setToolTip(
-            "After each epoch, a trial whose loss is worse than the median of earlier trials at "
-            "the same epoch stops early (kept in the design)"
+            "Median pruning: after each epoch, a trial whose loss is worse than the median of "
+            "earlier trials at the same epoch stops early (kept in the design)"
         )
         self.pruning_box.toggled.connect(lambda on: self.set_option("pruning", bool(on)))
-        form.addRow("", self.pruning_box)
+        form.addRow(self.pruning_box)
         self.jobs_spin = QSpinBox(box)
         self.jobs_spin.setRange(1, max(1, os.cpu_count() or 1))
         self.jobs_spin.setToolTip(

@@ -17,7 +17,7 @@ from engine.errors import DeepwireError
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from gui.commands import SetSection
 from gui.torch_loader import torch_loader
-from gui.widgets import ERROR_COLOUR, FloatSpinBox
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, wrap_long_rows
 
 
 class SettingsForm:
@@ -27,7 +27,7 @@ class SettingsForm:
     def _build_settings_form(self) -> QGroupBox:
         """The group box of training settings, one editor per key."""
         self.settings_box = QGroupBox("Training settings (saved with the design)")
-        form = QFormLayout(self.settings_box)
+        form = wrap_long_rows(QFormLayout(self.settings_box))
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
         self.editors: dict[str, QWidget] = {}
         self.task_combo = self._combo("task", TASKS, "What the network learns: the family loop")
