@@ -1196,9 +1196,9 @@ class MainWindow(QMainWindow):
     def stage_panel_screenshot(self, layout: str) -> bool:
         """``--screenshot --layout runs|evaluate|search``: that panel in front, showing what it
         shows once used — the Runs panel comparing the design's newest runs (up to three), the
-        Evaluate panel after evaluating the newest run on the test split, the Search panel and
-        its plots after a search of the design's search space has ended. True when it got there
-        (waits are bounded)."""
+        Evaluate panel after evaluating the newest run (on its test split, or validation without
+        one), the Search panel and its plots after a search of the design's search space has
+        ended. True when it got there (waits are bounded)."""
         if layout == "runs":
             self.runs_dock.show()
             self.runs_dock.raise_()
@@ -1214,10 +1214,7 @@ class MainWindow(QMainWindow):
             evaluate = self.evaluate_panel
             evaluate.refresh_default()
             _serve_until(lambda: evaluate.lookup is None and torch_loader().is_ready(), 120_000)
-            split = self.document.design.data.get("split", {})
-            if isinstance(split, dict) and not split.get("test"):  # no test split: validation
-                evaluate.split_box.setCurrentIndex(evaluate.split_box.findData("val"))
-            if not evaluate.evaluate():
+            if not evaluate.evaluate():  # on the split it picked: test, or validation if none
                 return False
             return _serve_until(lambda: not evaluate.busy, 120_000)
         if layout == "search":

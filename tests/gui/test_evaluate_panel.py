@@ -12,6 +12,7 @@ from PySide6.QtCore import Qt
 from engine.evaluate import Predictor, evaluate_checkpoint, predict_file
 from engine.io import load_design, save_design
 from engine.runs import store_for
+from gui.commands import SetSection
 from gui.document import Document
 from gui.panels.evaluate import EvaluatePanel
 from tests.engine.hostile import evil_torch_save
@@ -165,6 +166,35 @@ def test_try_it_on_a_typed_row(qtbot, panel, runs, tmp_path):
     assert "is not a number" in try_it.error_label.text()
 
 
+def pick_split(p, split: str) -> None:
+    """Choose ``split`` in the panel's split box as a user does."""
+    index = p.split_box.findData(split)
+    p.split_box.setCurrentIndex(index)
+    p.split_box.activated.emit(index)
+
+
+def test_the_split_is_the_test_split_when_the_design_has_one_else_validation(qtbot, panel, runs):
+    """A design without a test split (the templates) evaluates on the validation split by
+    default instead of failing; a user's choice stays until another design is opened."""
+    path, _ckpt = runs["digits"]
+    p = panel("digits")
+    assert p.split_box.currentData() == "test"  # DIGITS keeps a test split
+    design = p.document.design.copy()
+    design.data = {**DIGITS, "split": {"val": 0.2, "test": 0.0}}
+    p.document.reset(design, path)
+    qtbot.waitUntil(lambda: p.lookup is None, timeout=TIMEOUT)
+    assert p.split_box.currentData() == "val"
+    _evaluate(qtbot, p)
+    assert not p.error_label.isVisible() and p.results_box.isVisibleTo(p)
+    p.document.push(SetSection(p.document, "data", "split", {"val": 0.2, "test": 0.2}))
+    assert p.split_box.currentData() == "test"  # the Data panel gave it a test split
+    pick_split(p, "val")
+    p.document.push(SetSection(p.document, "data", "split", {"val": 0.25, "test": 0.2}))
+    assert p.split_box.currentData() == "val"  # the user's choice holds
+    p.document.reset(load_design(path), path)
+    assert p.split_box.currentData() == "test"
+
+
 def test_no_test_split_is_one_line(qtbot, panel, runs):
     path, _ckpt = runs["digits"]
     p = panel("digits")
@@ -173,6 +203,7 @@ def test_no_test_split_is_one_line(qtbot, panel, runs):
     p.document.reset(design, path)
     qtbot.waitUntil(lambda: p.lookup is None, timeout=TIMEOUT)
     assert p.checkpoint is not None
+    pick_split(p, "test")  # asked for anyway
     _evaluate(qtbot, p)
     text = p.error_label.text()
     assert p.error_label.isVisible() and "\n" not in text

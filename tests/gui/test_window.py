@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import weakref
+from types import SimpleNamespace
 
 import pytest
 from PySide6.QtCore import QEvent, QMimeData, QPoint, QPointF, QSettings, Qt
@@ -264,10 +265,10 @@ def test_no_right_hand_panel_is_wider_than_its_dock_at_the_opening_size(window, 
     dock would be cut off at the right edge (buttons, table columns, half a sentence)."""
     win = window("mlp")
     clipped = {}
-    docks = (win.inspector_dock, win.training_dock, win.data_dock)
-    for dock in (*docks, win.evaluate_dock, win.search_dock):
+
+    def measure(dock, what: str) -> None:
         dock.raise_()
-        qtbot.waitUntil(lambda d=dock: not d.visibleRegion().isEmpty(), timeout=5000)
+        qtbot.waitUntil(lambda: not dock.visibleRegion().isEmpty(), timeout=5000)
         qtbot.wait(20)  # a panel built on first show, laid out
         for scroll in dock.findChildren(QScrollArea):
             body = scroll.widget()
@@ -275,5 +276,16 @@ def test_no_right_hand_panel_is_wider_than_its_dock_at_the_opening_size(window, 
                 continue
             need, room = body.minimumSizeHint().width(), scroll.viewport().width()
             if need > room:
-                clipped[dock.objectName()] = (need, room)
+                clipped[what] = (need, room)
+
+    docks = (win.inspector_dock, win.training_dock, win.data_dock, win.evaluate_dock)
+    for dock in (*docks, win.search_dock):
+        measure(dock, dock.objectName())
+    # Try it with a model loaded: the drawing pad and every button of an 8×8 picture input,
+    # then the one-row table of a 4-feature input
+    try_it = win.evaluate_panel.try_it
+    for name, image, raw in (("pad", (1, 8, 8), (64,)), ("table", None, (4,))):
+        try_it.set_predictor(SimpleNamespace(image_shape=image, raw_shape=raw, columns=None))
+        assert try_it.open_button.isVisible() == (image is not None)
+        measure(win.evaluate_dock, f"evaluate with a model ({name})")
     assert clipped == {}

@@ -126,6 +126,8 @@ class EvaluatePanel(QWidget):
         layout.addStretch(1)
         document.designReset.connect(self._on_design_reset)
         document.undo_stack.indexChanged.connect(self._forget_model)
+        document.sectionChanged.connect(self._default_split)
+        self._default_split()
         self.refresh_default()
 
     # -- construction ----------------------------------------------------------------------------
@@ -148,8 +150,11 @@ class EvaluatePanel(QWidget):
         for text, split in SPLITS:
             self.split_box.addItem(text, split)
         self.split_box.setToolTip(
-            "The samples to evaluate on (the split comes from the run's seed)"
+            "The samples to evaluate on (the split comes from the run's seed); the test split "
+            "when the design keeps one, else the validation split"
         )
+        self.split_chosen = False  # the user picked a split: the design no longer picks it
+        self.split_box.activated.connect(lambda _i: setattr(self, "split_chosen", True))
         self.evaluate_button = QPushButton("Evaluate")
         self.evaluate_button.clicked.connect(lambda _c=False: self.evaluate())
         self.cancel_button = QPushButton("Cancel")
@@ -281,9 +286,24 @@ class EvaluatePanel(QWidget):
         self.cancel_button.setVisible(busy)
 
     @Slot()
+    @Slot(str)
+    def _default_split(self, section: str = "data") -> None:
+        """Evaluate on the test split when the design keeps one, else on the validation split
+        (a design without a test split, as the templates, would fail on the test split), until
+        the user picks one."""
+        if self.split_chosen or section != "data":
+            return
+        split = self.document.design.data.get("split")
+        test = split.get("test", 0) if isinstance(split, dict) else 0
+        has_test = isinstance(test, int | float) and test > 0
+        self.split_box.setCurrentIndex(self.split_box.findData("test" if has_test else "val"))
+
+    @Slot()
     def _on_design_reset(self) -> None:
         self.cancel()
         self.chosen = False
+        self.split_chosen = False
+        self._default_split()
         self.details = None
         self.results_box.hide()
         self.worst_box.hide()

@@ -95,9 +95,11 @@ class TryIt(QWidget):
         pad_layout.addStretch(1)
         return self.pad_row
 
-    def _build_buttons(self) -> QHBoxLayout:
-        """Open image…, Predict row, Pick a sample and which sample."""
-        buttons = QHBoxLayout()
+    def _build_buttons(self) -> QVBoxLayout:
+        """Open image… and Predict row; under them Pick a sample and which sample (two rows:
+        one would be wider than the dock)."""
+        rows = QVBoxLayout()
+        first, second = QHBoxLayout(), QHBoxLayout()
         self.open_button = QPushButton("Open image…")
         self.open_button.setToolTip("Predict a picture file (png, jpg, bmp, gif)")
         self.open_button.clicked.connect(lambda _c=False: self.open_image())
@@ -113,10 +115,15 @@ class TryIt(QWidget):
         self.sample_box.setSpecialValueText("random")
         self.sample_box.setValue(-1)
         self.sample_box.setToolTip("Which sample of the split Pick a sample takes (random: any)")
-        for widget in (self.open_button, self.row_button, self.pick_button, self.sample_box):
-            buttons.addWidget(widget)
-        buttons.addStretch(1)
-        return buttons
+        for row, widgets in (
+            (first, (self.open_button, self.row_button)),
+            (second, (self.pick_button, self.sample_box)),
+        ):
+            for widget in widgets:
+                row.addWidget(widget)
+            row.addStretch(1)
+            rows.addLayout(row)
+        return rows
 
     # -- what the model takes ------------------------------------------------------------------
 
