@@ -17,7 +17,7 @@ The family view shows what the network makes of the data, one class per view
 (:mod:`gui.plots.family`), picked by the epoch sample's ``view`` name.
 
 The grid never squashes below :data:`MIN_WIDTH` × :data:`MIN_HEIGHT` (each row about 200 px
-tall): a shorter panel scrolls. An empty plot says what will appear in it; legends sit under
+tall), nor below what its titles, axes and legends need: a smaller panel scrolls. An empty plot says what will appear in it; legends sit under
 their plot, outside the data, so they never hide a curve; epoch axes tick at whole epochs and
 no axis rescales to "(x0.001)".
 """
@@ -102,6 +102,7 @@ class TrainingPlots(QWidget):
         self._build_grid()
         self._build_layer_charts()
         self._build_notes_and_legends()
+        self.view.ci.geometryChanged.connect(self._keep_grid_whole)
 
         self._labels: dict[str, str] = {}
         self._skip: set[str] = set()
@@ -701,6 +702,18 @@ class TrainingPlots(QWidget):
         # during the paint become dirty again and cost a second repaint right after it (a
         # fifth of all repaints during a run). Settled now, they join this refresh's repaint.
         self.view.scene().prepareForPaint()
+
+    @Slot()
+    def _keep_grid_whole(self) -> None:
+        """Make the view at least as big as the grid's smallest layout (titles, axes and
+        legends decide it: a confusion matrix's title alone asks 260 px), so a narrow panel
+        scrolls instead of cutting off the plots on the right. Called whenever the grid's
+        geometry changes: a grid that outgrew the view is resized past it."""
+        need = self.view.ci.effectiveSizeHint(Qt.SizeHint.MinimumSize)
+        width = max(MIN_WIDTH, math.ceil(need.width()))
+        height = max(MIN_HEIGHT, math.ceil(need.height()))
+        if (width, height) != (self.view.minimumWidth(), self.view.minimumHeight()):
+            self.view.setMinimumSize(width, height)
 
     def _show_epochs(
         self, series: dict[str, Series], curves: dict[str, Any], legend: pg.LegendItem

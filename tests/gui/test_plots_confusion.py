@@ -182,6 +182,32 @@ def test_titles_a_digit_wider_do_not_lay_the_grid_out_again(qtbot):
     assert shown.width() <= width  # and the widest text is inside it
 
 
+def test_a_narrow_plots_panel_scrolls_to_the_matrix_instead_of_cutting_it_off(qtbot):
+    """A Plots panel narrower than the grid needs (the window after Evaluate widened the right
+    dock): the panel scrolls sideways, and the whole matrix with its title is in the grid."""
+    plots = TrainingPlots()
+    qtbot.addWidget(plots)
+    plots.resize(700, 600)
+    plots.show()
+    qtbot.waitExposed(plots, timeout=5_000)
+    plots._setup_family("classification", [str(i) for i in range(10)])
+    sample = ConfusionSample(np.eye(10, dtype=int) * 30)
+    metrics = {"train_loss": 1.0, "val_loss": 1.1}
+    plots.add_events([EpochEvent(30, 30, 300, metrics, 1e-3, 1.0, True, sample)])
+    plots.flush()
+    plot = plots.family_items["image_plot"]
+    assert "epoch 30: 100.0% correct" in plot.titleLabel.text
+
+    def whole() -> bool:
+        right = plots.view.mapFromScene(plot.sceneBoundingRect()).boundingRect().right()
+        return right <= plots.view.width()
+
+    qtbot.waitUntil(whole, timeout=5000)
+    qtbot.wait(50)
+    assert whole()
+    assert plots.scroll_area.horizontalScrollBar().isVisible()  # the panel scrolls to it
+
+
 def test_the_whole_matrix_and_its_title_fit_the_plots_panel_in_the_training_layout(
     qtbot, main_window
 ):
