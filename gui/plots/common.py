@@ -303,7 +303,7 @@ class LogAxis(pg.AxisItem):
             for m in steps
             if minVal <= d + math.log10(m) <= maxVal
         ]
-        if len(values) < 2 and maxVal > minVal:
+        if len(values) < 2 and -300 < minVal < maxVal < 300:  # (10**v stays a float)
             values = [math.log10(v) for v in round_steps(10**minVal, 10**maxVal)]
         return [(None, values)]
 
