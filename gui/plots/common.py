@@ -286,25 +286,28 @@ def round_steps(low: float, high: float, most: int = 5) -> list[float]:
 
 
 class LogAxis(pg.AxisItem):
-    """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.2, 0.5, 1`` within a decade), never
-    the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a short range; a range too short for
-    two of those gets 2 to 5 evenly spaced round values (``0.3, 0.4 … 0.7``; ``1.2, 1.4 …``),
-    never a single label, which gives no scale."""
+    """A log-scale axis labelled ``0.01, 0.1, 1`` (or ``0.02, 0.05, 0.1`` when fewer than two
+    decades lie inside the view), never the crowded ``0.3 0.4 0.5 …`` pyqtgraph writes over a
+    short range; a range too short for two of those gets 2 to 5 evenly spaced round values
+    (``0.3, 0.4 … 0.7``; ``1.2, 1.4 …``), never a single label, which gives no scale. A value
+    on the view's very edge does not count: pyqtgraph leaves its label out."""
 
     def tickValues(self, minVal, maxVal, size):  # noqa: N802, N803 - pyqtgraph's names
         if not self.logMode or not (math.isfinite(minVal) and math.isfinite(maxVal)):
             return super().tickValues(minVal, maxVal, size)
         lo, hi = math.floor(minVal), math.ceil(maxVal)
-        decades = [float(d) for d in range(lo, hi + 1) if minVal <= d <= maxVal]
-        steps = (1, 2, 5) if len(decades) < 2 else (1,)
-        values = [
-            d + math.log10(m)
-            for d in range(lo, hi + 1)
-            for m in steps
-            if minVal <= d + math.log10(m) <= maxVal
-        ]
-        if len(values) < 2 and -300 < minVal < maxVal < 300:  # (10**v stays a float)
-            values = [math.log10(v) for v in round_steps(10**minVal, 10**maxVal)]
+        edge = 0.02 * (maxVal - minVal)
+        low, high = minVal + edge, maxVal - edge
+
+        def at(steps: Any) -> list[float]:
+            ticks = (d + math.log10(m) for d in range(lo, hi + 1) for m in steps)
+            return [v for v in ticks if low <= v <= high]
+
+        values = at((1,))
+        if len(values) < 2:
+            values = at((1, 2, 5))
+        if len(values) < 2 and -300 < low < high < 300:  # (10**v stays a float)
+            values = [math.log10(v) for v in round_steps(10**low, 10**high)]
         return [(None, values)]
 
     def tickStrings(self, values, scale, spacing):  # noqa: N802 - pyqtgraph's name
