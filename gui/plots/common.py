@@ -47,14 +47,18 @@ LEGEND_ROW = 4  # the PlotItem layout's row under the bottom axis, where the leg
 # Per-epoch curves mark their points while they have at most this many: beyond, the marks merge
 # into the line (and drawing them was a tenth of the plots' paint time in a 100-epoch run).
 MARKED_POINTS = 30
-# What an empty plot says until its data arrives.
+# What an empty plot says until its data arrives (wrapped to the plot's width).
 WAITING = {
-    "loss": "Loss per step and per epoch\nappears here when training starts",
-    "metrics": "Metrics per epoch appear here\nafter the first epoch",
-    "layers": "Each layer's outputs appear\nhere when training starts",
-    "gradients": "Gradient norms per layer appear\nhere when training starts",
+    "loss": "Loss per step and per epoch appears here when training starts",
+    "metrics": "Metrics per epoch appear here after the first epoch",
+    "layers": "Each layer's outputs appear here when training starts",
+    "gradients": "Gradient norms per layer appear here when training starts",
 }
-NO_GRADIENTS = "No gradients: a SOM learns competitively,\nwithout backpropagation"
+NO_GRADIENTS = "No gradients: a SOM learns competitively, without backpropagation"
+# The metrics plot after an epoch that brought no metric of its own (its names: the metrics
+# that equal the validation loss, e.g. an autoencoder's MSE).
+NO_METRICS = "No metric besides the loss for this task"
+SAME_AS_LOSS = "No metric besides the loss: {names} is the validation loss"
 
 
 class Series:
@@ -491,6 +495,19 @@ def mark_points(curve: pg.PlotDataItem, n: int, legend: pg.LegendItem | None = N
         for sample, _label in legend.items:
             if sample.item is curve:
                 sample.update()
+
+
+def fit_text(item: pg.TextItem, width: float) -> None:
+    """Wrap ``item``'s text at ``width`` pixels when it is wider (a note in a narrow plot),
+    each line centred."""
+    text = item.textItem
+    option = text.document().defaultTextOption()
+    if option.alignment() != Qt.AlignmentFlag.AlignHCenter:
+        option.setAlignment(Qt.AlignmentFlag.AlignHCenter)
+        text.document().setDefaultTextOption(option)
+    item.setTextWidth(-1)
+    natural = text.boundingRect().width()
+    item.setTextWidth(min(natural, width) if width > 40 else natural)
 
 
 def with_alpha(colour: str, share: float) -> QColor:

@@ -75,7 +75,7 @@ class ConfusionView(FamilyView):
     ``MAX_CELL_TEXT`` classes."""
 
     view = ConfusionSample.view
-    waiting = "The confusion matrix appears\nafter the first epoch"
+    waiting = "The confusion matrix appears after the first epoch"
 
     def build(self) -> None:
         plots = self.plots
@@ -238,7 +238,7 @@ class ScatterView(FamilyView):
     """Regression and forecasting: predictions against targets, with the diagonal."""
 
     view = PredictionSample.view
-    waiting = "Predictions against targets\nappear after the first epoch"
+    waiting = "Predictions against targets appear after the first epoch"
 
     def build(self) -> None:
         plots = self.plots
@@ -270,7 +270,7 @@ class ReconstructionView(FamilyView):
     """Autoencoders: validation inputs above their reconstructions."""
 
     view = ReconstructionSample.view
-    waiting = "Inputs and their reconstructions\nappear after the first epoch"
+    waiting = "Inputs and their reconstructions appear after the first epoch"
 
     def build(self) -> None:
         self.plots.image_plot(0, "Inputs (validation)", key="inputs")
@@ -287,7 +287,7 @@ class GanView(FamilyView):
     """GANs: the generator's samples from the fixed noise batch."""
 
     view = GanSample.view
-    waiting = "Generator samples appear\nafter the first epoch"
+    waiting = "Generator samples appear after the first epoch"
 
     def build(self) -> None:
         self.plots.image_plot(0, "Generator samples (fixed noise)")
@@ -310,7 +310,7 @@ class SomView(FamilyView):
     """Self-organising maps: the U-matrix and the hits per unit."""
 
     view = SomSample.view
-    waiting = "The U-matrix and hit map\nappear after the first epoch"
+    waiting = "The U-matrix and hit map appear after the first epoch"
 
     def build(self) -> None:
         self.plots.image_plot(

@@ -45,8 +45,10 @@ from gui.plots.common import (
     MIN_HEIGHT,
     MIN_WIDTH,
     NO_GRADIENTS,
+    NO_METRICS,
     PASS_THROUGH,
     REFRESH_MS,
+    SAME_AS_LOSS,
     SLOW_GROUPS,
     SLOW_REFRESH_MS,
     TRAIN_COLOUR,
@@ -61,6 +63,7 @@ from gui.plots.common import (
     bounded,
     cache_pixmaps,
     fit_legend,
+    fit_text,
     keep_tick_room,
     mark_points,
     outgrown,
@@ -272,16 +275,29 @@ class TrainingPlots(QWidget):
         note = pg.TextItem(text, color=self.muted, anchor=(0.5, 0.5))
         vb = plot.getViewBox()
         note.setParentItem(vb)  # in the view's pixels, not the data's
-        vb.sigResized.connect(lambda _vb=None: note.setPos(vb.boundingRect().center()))
-        note.setPos(vb.boundingRect().center())
+
+        def place(_vb: Any = None) -> None:  # centred, wrapped to a narrow plot's width
+            fit_text(note, vb.boundingRect().width() - 12)
+            note.setPos(vb.boundingRect().center())
+
+        vb.sigResized.connect(place)
+        place()
+        note.place = place  # type: ignore[attr-defined]
         self.placeholders[key] = note
         return note
+
+    def _say(self, key: str, text: str) -> None:
+        """Show ``text`` as the note of the plot ``key``."""
+        note = self.placeholders[key]
+        if note.textItem.toPlainText() != text:
+            note.setText(text)
+            note.place()
+        note.show()
 
     def _show_placeholders(self) -> None:
         """Every plot empty again: each says what will appear in it."""
         for key, text in WAITING.items():
-            self.placeholders[key].setText(text)
-            self.placeholders[key].show()
+            self._say(key, text)
 
     def _arrived(self, key: str) -> None:
         note = self.placeholders.get(key)
@@ -538,7 +554,7 @@ class TrainingPlots(QWidget):
             self._step_curve(name)
         self._setup_family(task, class_names)
         if task == "som":
-            self.grad_note.setText(NO_GRADIENTS)
+            self._say("gradients", NO_GRADIENTS)
             for name in ("left", "bottom"):
                 self.grad_plot.hideAxis(name)
             self.grad_plot.showGrid(x=False, y=False)
@@ -684,6 +700,9 @@ class TrainingPlots(QWidget):
             )
             if self.metric_series:
                 self._arrived("metrics")
+            elif self.epoch_series:  # an epoch came and brought no metric of its own
+                names = ", ".join(pretty(name) for name in sorted(self._duplicates))
+                self._say("metrics", SAME_AS_LOSS.format(names=names) if names else NO_METRICS)
             fit_legend(self.metric_plot, self.metric_legend)
         if "grads" in dirty:
             for name, series in self.grad_series.items():

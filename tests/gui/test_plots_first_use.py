@@ -201,6 +201,26 @@ def test_a_som_says_why_it_has_no_gradients(qtbot, main_window):
     settle(qtbot, win)
     assert plots.placeholders["gradients"].isVisible()
     assert "SOM" in plots.placeholders["gradients"].toPlainText()
+    # every note fits inside its plot, wrapped if need be (the SOM's ran past both sides)
+    for key, plot in (("gradients", plots.grad_plot), ("metrics", plots.metric_plot)):
+        note = plots.placeholders[key].sceneBoundingRect()
+        view = plot.getViewBox().sceneBoundingRect()
+        assert view.left() <= note.left() and note.right() <= view.right(), key
+
+
+def test_a_metrics_plot_with_nothing_to_show_says_why(qtbot, main_window):
+    """An autoencoder's only metric, the validation MSE, is its validation loss: the metrics
+    plot says so after the first epoch instead of promising metrics "after the first epoch"
+    for the whole run."""
+    win, _ = main_window(mlp(), exposed=True)
+    plots = win.plots
+    plots.prepare_run(win.document.design, "reconstruction")
+    metrics = {"train_loss": 0.02, "val_loss": 0.03, "val_mse": 0.03}
+    plots.add_events([EpochEvent(1, 5, 10, metrics, 1e-3, 1.0, True, None)])
+    settle(qtbot, win)
+    note = plots.placeholders["metrics"]
+    assert note.isVisible()
+    assert note.toPlainText() == "No metric besides the loss: val mse is the validation loss"
 
 
 # -- the --screenshot command ----------------------------------------------------------------
