@@ -174,11 +174,13 @@ class CanvasHealth(QObject):
             if item is not None and item.health is not None:
                 self.scene.removeItem(item.health)
                 item.health = None
+                item.update()  # its title has the whole header again
         for node_id, health in self.report.items():
             item = nodes.get(node_id)
             if item is not None:
                 if item.health is None:
                     item.health = HealthStrip(item)
+                    item.update()  # its title is cut short of the strip
                 item.health.set_health(health)
         self._shown = set(self.report)
         self._apply_flow()

@@ -36,6 +36,7 @@ from engine.blocks import BLOCK_TYPE
 from engine.graph import Edge
 from engine.layers import REGISTRY, fmt_shape
 from gui.canvas import theme as th
+from gui.canvas.health import STRIP_WIDTH
 from gui.formatting import escape_html
 from gui.widgets import colours
 
@@ -338,11 +339,19 @@ class NodeItem(QGraphicsRectItem):
             self.colour,
         )
 
+    def header_title(self) -> QStaticText:
+        """The title as the header shows it: cut short of the problem badge and of the health
+        strip when they are shown."""
+        texts = self._ensure_texts()
+        if self.health is None:
+            return texts.title
+        return self.canvas.title_text(self.title, texts.room - STRIP_WIDTH - 6.0)
+
     def _paint_texts(self, painter: QPainter, t: th.Theme, texts: _NodeTexts) -> None:
         """Title in the header; label, shape and parameter count in the body."""
         painter.setFont(t.title_font)
         painter.setPen(_WHITE)
-        painter.drawStaticText(QPointF(8.0, t.title_top), texts.title)
+        painter.drawStaticText(QPointF(8.0, t.title_top), self.header_title())
         painter.setFont(t.body_font)
         y = th.HEADER_HEIGHT + 3.0 + t.body_top
         for text, colour in (
@@ -420,6 +429,7 @@ class _NodeTexts:
         t = canvas.theme
         room = th.NODE_WIDTH - 16 - (18 if self.problems else 0)
         body = th.NODE_WIDTH - 18
+        self.room = room
         self.title = canvas.title_text(item.title, room)
         self.label_static = _static(_elide(t, self.label, body))
         self.shape_static = _static(_elide(t, self.shape, body))

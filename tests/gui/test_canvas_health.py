@@ -166,3 +166,18 @@ def test_a_real_short_run_leaves_a_strip_on_every_layer(qtbot, mlp_window):
     assert win.canvas_health.strip_of("relu1").health.dead_fraction is not None
     assert win.canvas_health.strip_of("hidden1").health.weight_change is not None
     assert "gradient norm" in scene_tip(win, "hidden1")
+
+
+def test_a_long_title_is_cut_short_of_the_strip(qtbot, mlp_window):
+    """A header title as long as "Self-organizing map" ran under the health strip; with the
+    strip shown it is cut ("…") short of it, and gets the whole header back without one."""
+    win = mlp_window()
+    item = win.canvas.scene().nodes["hidden1"]
+    item.title, item._texts = "Self-organizing map", None  # the SOM type's title
+    metrics = win.canvas.scene().theme.title_metrics
+    assert item.header_title().text() == "Self-organizing map"  # no strip: it fits
+    feed(win, [start()] + [batch(10 * i) for i in range(1, 5)])
+    strip = win.canvas_health.strip_of("hidden1")
+    shown = item.header_title().text()
+    assert shown.endswith("…") and shown.startswith("Self-org")
+    assert 8.0 + metrics.horizontalAdvance(shown) < strip.pos().x()
