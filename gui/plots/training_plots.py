@@ -17,9 +17,9 @@ The family view shows what the network makes of the data, one class per view
 (:mod:`gui.plots.family`), picked by the epoch sample's ``view`` name.
 
 The grid never squashes below :data:`MIN_WIDTH` × :data:`MIN_HEIGHT` (each row about 200 px
-tall), nor below what its titles, axes and legends need: a smaller panel scrolls. An empty plot says what will appear in it; legends sit under
-their plot, outside the data, so they never hide a curve; epoch axes tick at whole epochs and
-no axis rescales to "(x0.001)".
+tall), nor below what its titles, axes and legends need: a smaller panel scrolls. An empty
+plot says what will appear in it; legends sit under their plot, outside the data, so they never
+hide a curve; epoch axes tick at whole epochs and no axis rescales to "(x0.001)".
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ class TrainingPlots(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.scroll_area)
         self.placeholders: dict[str, pg.TextItem] = {}
+        self._place_note: dict[str, Any] = {}  # key → centres and wraps its note
 
         self._build_grid()
         self._build_layer_charts()
@@ -282,7 +283,9 @@ class TrainingPlots(QWidget):
 
         vb.sigResized.connect(place)
         place()
-        note.place = place  # type: ignore[attr-defined]
+        # kept here, not on the note: a closure on the note's own dict would be a reference
+        # cycle through a Qt wrapper (see gc_guard)
+        self._place_note[key] = place
         self.placeholders[key] = note
         return note
 
@@ -291,7 +294,7 @@ class TrainingPlots(QWidget):
         note = self.placeholders[key]
         if note.textItem.toPlainText() != text:
             note.setText(text)
-            note.place()
+            self._place_note[key]()
         note.show()
 
     def _show_placeholders(self) -> None:
@@ -803,6 +806,7 @@ class TrainingPlots(QWidget):
         self._family_key = key
         self.family.clear()
         self.placeholders.pop("family", None)  # went with its plot
+        self._place_note.pop("family", None)
         self.family_items: dict[str, Any] = {}
         self.class_names = list(class_names or [])
         view = FAMILY_VIEWS.get(kind)
