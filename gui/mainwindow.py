@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QMenu,
     QMenuBar,
     QMessageBox,
+    QTabBar,
     QTabWidget,
     QToolBar,
     QUndoView,
@@ -1051,11 +1052,55 @@ class MainWindow(QMainWindow):
         self.evaluate_panel.evaluationStarted.connect(
             lambda: self._widen(self.evaluate_dock, EVALUATE_PANEL_WIDTH)
         )
+        # (dock, its width before, after; None until laid out) while an evaluation widens it
+        self._widened: tuple[QDockWidget, int, int | None] | None = None
+        self.evaluate_dock.visibilityChanged.connect(
+            lambda _shown: QTimer.singleShot(0, self, self._follow_evaluate_tab)
+        )
 
     def _widen(self, dock: QDockWidget, width: int) -> None:
-        """Make a docked panel at least ``width`` wide (its tables need it); floating: left."""
+        """Make a docked panel at least ``width`` wide (its tables need it); floating: left.
+        Another tab of its dock area brought to the front gets the old width back."""
         if not dock.isFloating() and dock.width() < width:
+            self._widened = (dock, dock.width(), None)
             self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
+            QTimer.singleShot(0, self, self._note_widened)  # its width once laid out
+
+    def _note_widened(self) -> None:
+        if self._widened is not None and self._widened[2] is None:
+            dock, before, _after = self._widened
+            self._widened = (dock, before, dock.width())
+
+    def _follow_evaluate_tab(self) -> None:
+        """The Evaluate tab left (or came back to) the front: the right docks go back to their
+        width before the evaluation widened them (unless the user resized them since), and an
+        evaluation's results widen them again."""
+        dock = self.evaluate_dock
+        if dock.isFloating():
+            return
+        if not dock.visibleRegion().isEmpty():
+            if self._widened is None and self.evaluate_panel.results_box.isVisibleTo(dock):
+                self._widen(dock, EVALUATE_PANEL_WIDTH)
+            return
+        if self._widened is None:
+            return
+        _dock, before, after = self._widened
+        shown = next(
+            (d for d in self.tabifiedDockWidgets(dock) if not d.visibleRegion().isEmpty()), None
+        )
+        self._widened = None
+        if shown is not None and after in (None, shown.width()):  # not resized by the user
+            # the size resizeDocks takes includes the tabs beside the docks (on the East side)
+            tabs = max(
+                (
+                    bar.width()
+                    for bar in self.findChildren(QTabBar)
+                    if bar.isVisible()
+                    and any(bar.tabText(i) == shown.windowTitle() for i in range(bar.count()))
+                ),
+                default=0,
+            )
+            self.resizeDocks([shown], [before + tabs], Qt.Orientation.Horizontal)
 
     def _fine_tune(self, checkpoint: Path) -> None:
         if self.training_panel.fine_tune(checkpoint):

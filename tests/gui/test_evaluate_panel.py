@@ -288,7 +288,21 @@ def test_evaluating_in_the_window_widens_the_panel_for_its_tables(qtbot, runs, m
     assert window.evaluate_panel.choose_checkpoint(ckpt)
     _evaluate(qtbot, window.evaluate_panel)
     # as wide as the window lets it (the canvas keeps its minimum width)
-    assert window.evaluate_dock.width() > before + 100
+    widened = window.evaluate_dock.width()
+    assert widened > before + 100
+    # another tab of the right docks in front: their width before the evaluation, so the
+    # canvas and the plots get their room back; the Evaluate tab again: widened again
+    window.training_dock.raise_()
+    qtbot.waitUntil(lambda: abs(window.training_dock.width() - before) <= 2, timeout=5000)
+    window.evaluate_dock.raise_()
+    qtbot.waitUntil(lambda: window.evaluate_dock.width() >= widened - 2, timeout=5000)
+    # a width the user chose stays when the tab changes
+    window.resizeDocks([window.evaluate_dock], [widened - 60], Qt.Orientation.Horizontal)
+    qtbot.waitUntil(lambda: window.evaluate_dock.width() < widened - 30, timeout=5000)
+    chosen = window.evaluate_dock.width()
+    window.data_dock.raise_()
+    qtbot.wait(100)
+    assert window.data_dock.width() == chosen
 
 
 def test_screenshot_layouts_show_the_runs_and_the_evaluation(qtbot, runs, main_window):
