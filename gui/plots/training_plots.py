@@ -146,6 +146,7 @@ class TrainingPlots(QWidget):
         self.metric_plot = self._plot(0, 1, "Metrics per epoch", "epoch", epochs=True)
         self.layers = self.view.addLayout(row=1, col=0)
         self.layers.setSpacing(0)
+        self.layers.layout.setHorizontalSpacing(12)  # the two charts' end labels apart
         self.layers.setContentsMargins(0, 0, 0, 0)
         self.act_plot = self.plot_in(self.layers, 0, 0, "Layer outputs: mean ± std", "value")
         self.zero_plot = self.plot_in(self.layers, 0, 1, "zeros", "share")
