@@ -43,6 +43,20 @@ def _clipboard_emptied_at_the_end():
         QGuiApplication.clipboard().clear()
 
 
+def drawn_tick_labels(axis) -> list[str]:
+    """The tick labels a pyqtgraph axis draws (what the user reads, after pyqtgraph has left
+    out the ones that do not fit)."""
+    from PySide6.QtGui import QImage, QPainter
+
+    image = QImage(10, 10, QImage.Format.Format_ARGB32)
+    painter = QPainter(image)
+    try:
+        specs = axis.generateDrawSpecs(painter)
+    finally:
+        painter.end()
+    return [text for _rect, _flags, text in specs[2]]
+
+
 def wired(*layers, edges=(), networks=None) -> Design:
     """A design from ``(id, type, params, (x, y)[, network])`` tuples and ``(src, dst[, port])``."""
     design = Design("test")

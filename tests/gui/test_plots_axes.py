@@ -6,11 +6,11 @@ from __future__ import annotations
 import math
 
 import pytest
-from PySide6.QtGui import QImage, QPainter
 
 from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
 from gui.plots import TrainingPlots
 from gui.plots.common import MARKED_POINTS, x_bound
+from tests.gui.conftest import drawn_tick_labels
 from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -216,11 +216,4 @@ def test_the_gradient_axis_labels_show_a_scale_however_short_the_range(plots, lo
     evenly spaced round values: never a single label, which gives no scale. Read from what the
     axis draws."""
     plots.grad_plot.getViewBox().setYRange(math.log10(low), math.log10(high), padding=0)
-    axis = plots.grad_plot.getAxis("left")
-    image = QImage(10, 10, QImage.Format.Format_ARGB32)
-    painter = QPainter(image)
-    try:
-        specs = axis.generateDrawSpecs(painter)
-    finally:
-        painter.end()
-    assert [text for _rect, _flags, text in specs[2]] == labels
+    assert drawn_tick_labels(plots.grad_plot.getAxis("left")) == labels

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtGui import QColor
 
 from engine.training.events import EpochEvent
 from engine.training.samples import ConfusionSample
 from gui.plots import TrainingPlots
 from gui.plots.common import TRAIN_COLOUR
+from tests.gui.conftest import drawn_tick_labels
 
 
 def epoch(matrix) -> EpochEvent:
@@ -95,20 +96,10 @@ def test_the_empty_matrix_shows_no_numbers_and_the_first_one_names_the_classes(q
     plot = plots.family_items["image_plot"]
     axes = [plot.getAxis("bottom"), plot.getAxis("left")]
 
-    def labels(axis) -> list[str]:
-        """The tick labels the axis draws."""
-        image = QImage(10, 10, QImage.Format.Format_ARGB32)
-        painter = QPainter(image)
-        try:
-            specs = axis.generateDrawSpecs(painter)
-        finally:
-            painter.end()
-        return [text for _rect, _flags, text in specs[2]]
-
-    assert [labels(axis) for axis in axes] == [[], []]
+    assert [drawn_tick_labels(axis) for axis in axes] == [[], []]
     plots.add_events([epoch([[5, 0, 0], [0, 4, 0], [0, 1, 3]])])
     plots.flush()
-    assert [labels(axis) for axis in axes] == [["cat", "dog", "owl"]] * 2
+    assert [drawn_tick_labels(axis) for axis in axes] == [["cat", "dog", "owl"]] * 2
 
 
 def test_a_new_epoch_updates_the_counts_and_a_new_run_blanks_them(qtbot):
