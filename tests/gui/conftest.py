@@ -43,9 +43,9 @@ def _clipboard_emptied_at_the_end():
         QGuiApplication.clipboard().clear()
 
 
-def drawn_tick_labels(axis) -> list[str]:
+def drawn_ticks(axis) -> list:
     """The tick labels a pyqtgraph axis draws (what the user reads, after pyqtgraph has left
-    out the ones that do not fit)."""
+    out the ones that do not fit): (rect in scene coordinates, text) each."""
     from PySide6.QtGui import QImage, QPainter
 
     image = QImage(10, 10, QImage.Format.Format_ARGB32)
@@ -54,7 +54,12 @@ def drawn_tick_labels(axis) -> list[str]:
         specs = axis.generateDrawSpecs(painter)
     finally:
         painter.end()
-    return [text for _rect, _flags, text in specs[2]]
+    return [(axis.mapRectToScene(rect), text) for rect, _flags, text in specs[2]]
+
+
+def drawn_tick_labels(axis) -> list[str]:
+    """The texts of :func:`drawn_ticks`."""
+    return [text for _rect, text in drawn_ticks(axis)]
 
 
 def wired(*layers, edges=(), networks=None) -> Design:

@@ -7,10 +7,10 @@ import math
 
 import pytest
 
-from engine.training.events import BatchEvent, EpochEvent, TrainStartEvent
+from engine.training.events import BatchEvent, EpochEvent, LayerStats, TrainStartEvent
 from gui.plots import TrainingPlots
 from gui.plots.common import MARKED_POINTS, x_bound
-from tests.gui.conftest import drawn_tick_labels
+from tests.gui.conftest import drawn_tick_labels, drawn_ticks
 from tests.helpers import train_start
 
 pytestmark = pytest.mark.qt_log_ignore("This plugin does not support propagateSizeHints")
@@ -217,3 +217,20 @@ def test_the_gradient_axis_labels_show_a_scale_however_short_the_range(plots, lo
     axis draws."""
     plots.grad_plot.getViewBox().setYRange(math.log10(low), math.log10(high), padding=0)
     assert drawn_tick_labels(plots.grad_plot.getAxis("left")) == labels
+
+
+def test_the_layer_chart_and_its_zeros_chart_keep_their_labels_apart(qtbot, plots):
+    """A SOM's outputs (mean 8, std 6) put the layer chart's last label ("15") at its right
+    edge, next to the zeros chart's first ("0"): the two stay clearly apart."""
+    plots.resize(830, 430)  # the Plots panel of the window's training layout
+    stats = {"som": LayerStats(8.0, 5.9, 0.0)}
+    plots.add_events([batch(1), BatchEvent(**{**batch(2).__dict__, "activation_stats": stats})])
+    plots.flush()
+    qtbot.wait(50)
+
+    values = drawn_ticks(plots.act_plot.getAxis("bottom"))
+    shares = drawn_ticks(plots.zero_plot.getAxis("bottom"))
+    assert values and shares
+    last, first = max(values, key=lambda r: r[0].right()), min(shares, key=lambda r: r[0].left())
+    # apart by at least two spaces' width: "15 0" with 3 px between read as one number
+    assert first[0].left() - last[0].right() >= 6, (last, first)
