@@ -467,10 +467,15 @@ def fit_legend(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     columns = max(1, min(len(entries), int(plot.boundingRect().width() // max(entries))))
     if columns != legend.columnCount:
         legend.setColumnCount(columns)
-    legend.updateSize()
-    height = int(math.ceil(legend.height() + 2))
+    height = _legend_height(legend)
     if plot.layout.rowMinimumHeight(LEGEND_ROW) != height:
         plot.layout.setRowFixedHeight(LEGEND_ROW, height)
+
+
+def _legend_height(legend: pg.LegendItem) -> int:
+    """The height of the row ``legend`` needs for its entries as laid out now."""
+    legend.updateSize()
+    return int(math.ceil(legend.height() + 2))
 
 
 def reserve_legend_row(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
@@ -479,8 +484,7 @@ def reserve_legend_row(plot: pg.PlotItem, legend: pg.LegendItem) -> None:
     (one row in most plots) then appear without laying the grid out again, which moved every
     plot up as the first epoch ended and cost the GUI thread 50-100 ms."""
     legend.addItem(pg.PlotDataItem([], []), "Xg")
-    legend.updateSize()
-    height = int(math.ceil(legend.height() + 2))
+    height = _legend_height(legend)
     legend.clear()
     plot.layout.setRowFixedHeight(LEGEND_ROW, height)
 
