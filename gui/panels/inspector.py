@@ -47,7 +47,13 @@ from gui.commands import ApplyDesignEdit, Relabel, ReplaceSection, SetParam
 from gui.document import Document
 from gui.icons import icon
 from gui.summary import summary_of
-from gui.widgets import ERROR_COLOUR, UNKNOWN_CATEGORY_COLOUR, FloatSpinBox, wrap_long_rows
+from gui.widgets import (
+    ERROR_COLOUR,
+    UNKNOWN_CATEGORY_COLOUR,
+    FloatSpinBox,
+    growing_form,
+    wrap_long_rows,
+)
 
 INT_MIN, INT_MAX = -(2**31), 2**31 - 1
 
@@ -159,8 +165,8 @@ class InspectorPanel(QWidget):
     def _build_params_box(self) -> None:
         """The "Parameters" box; its rows follow the inspected layer's type."""
         self.params_box = QGroupBox("Parameters")
-        self.params_form = wrap_long_rows(QFormLayout(self.params_box))
-        self.params_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.params_form = growing_form()
+        self.params_box.setLayout(self.params_form)
 
     def _build_shape_box(self) -> None:
         """The "Shapes and cost" box and the node's problems line."""

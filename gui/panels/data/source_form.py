@@ -33,7 +33,7 @@ from engine.editing.probes import DELIMITERS, csv_header, npz_keys, text_columns
 from engine.errors import DataError
 from gui.commands import formatting_value
 from gui.panels.data.fields import FieldMakers, status_label
-from gui.widgets import ERROR_COLOUR, FloatSpinBox, narrow, wrap_long_rows
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, growing_form, narrow, wrap_long_rows
 
 SOURCES = {
     "builtin": "Built-in dataset",
@@ -70,8 +70,8 @@ class SourceForm(FieldMakers):
 
     def _build_source_box(self) -> QGroupBox:
         source_box = QGroupBox("Data source (saved with the design)")
-        self.source_form = wrap_long_rows(QFormLayout(source_box))
-        self.source_form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        self.source_form = growing_form()
+        source_box.setLayout(self.source_form)
         self.source_combo = QComboBox()
         for key, title in SOURCES.items():
             self.source_combo.addItem(title, key)

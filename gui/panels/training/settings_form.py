@@ -10,14 +10,14 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QCheckBox, QComboBox, QFormLayout, QGroupBox, QSpinBox, QWidget
+from PySide6.QtWidgets import QCheckBox, QComboBox, QGroupBox, QSpinBox, QWidget
 
 from engine.editing import training_section
 from engine.errors import DeepwireError
 from engine.training.config import DEVICES, OPTIMIZERS, TASK_LOSSES, TASKS, TrainConfig
 from gui.commands import SetSection
 from gui.torch_loader import torch_loader
-from gui.widgets import ERROR_COLOUR, FloatSpinBox, wrap_long_rows
+from gui.widgets import ERROR_COLOUR, FloatSpinBox, growing_form
 
 
 class SettingsForm:
@@ -27,8 +27,8 @@ class SettingsForm:
     def _build_settings_form(self) -> QGroupBox:
         """The group box of training settings, one editor per key."""
         self.settings_box = QGroupBox("Training settings (saved with the design)")
-        form = wrap_long_rows(QFormLayout(self.settings_box))
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form = growing_form()
+        self.settings_box.setLayout(form)
         self.editors: dict[str, QWidget] = {}
         self.task_combo = self._combo("task", TASKS, "What the network learns: the family loop")
         self.epochs_spin = self._spin("epochs", 1, 1_000_000, "Passes over the training data")
