@@ -1052,24 +1052,26 @@ class MainWindow(QMainWindow):
         self.evaluate_panel.evaluationStarted.connect(
             lambda: self._widen(self.evaluate_dock, EVALUATE_PANEL_WIDTH)
         )
-        # (dock, its width before, after; None until laid out) while an evaluation widens it
-        self._widened: tuple[QDockWidget, int, int | None] | None = None
+        # the Evaluate dock's width before and after an evaluation widened it (after: None until
+        # laid out); None while it is not widened
+        self._widened: tuple[int, int | None] | None = None
         self.evaluate_dock.visibilityChanged.connect(
             lambda _shown: QTimer.singleShot(0, self, self._follow_evaluate_tab)
         )
 
     def _widen(self, dock: QDockWidget, width: int) -> None:
         """Make a docked panel at least ``width`` wide (its tables need it); floating: left.
-        Another tab of its dock area brought to the front gets the old width back."""
+        For Evaluate, another tab of its dock area brought to the front gets the old width back
+        (:meth:`_follow_evaluate_tab`)."""
         if not dock.isFloating() and dock.width() < width:
-            self._widened = (dock, dock.width(), None)
+            if dock is self.evaluate_dock:
+                self._widened = (dock.width(), None)
+                QTimer.singleShot(0, self, self._note_widened)  # its width once laid out
             self.resizeDocks([dock], [width], Qt.Orientation.Horizontal)
-            QTimer.singleShot(0, self, self._note_widened)  # its width once laid out
 
     def _note_widened(self) -> None:
-        if self._widened is not None and self._widened[2] is None:
-            dock, before, _after = self._widened
-            self._widened = (dock, before, dock.width())
+        if self._widened is not None and self._widened[1] is None:
+            self._widened = (self._widened[0], self.evaluate_dock.width())
 
     def _follow_evaluate_tab(self) -> None:
         """The Evaluate tab left (or came back to) the front: the right docks go back to their
@@ -1084,7 +1086,7 @@ class MainWindow(QMainWindow):
             return
         if self._widened is None:
             return
-        _dock, before, after = self._widened
+        before, after = self._widened
         shown = next(
             (d for d in self.tabifiedDockWidgets(dock) if not d.visibleRegion().isEmpty()), None
         )
